@@ -1,0 +1,107 @@
+"""The `toylab` command.
+
+    toylab list
+    toylab run NAME [--quick] [--seed N] [--out DIR] [--set key=value ...]
+
+Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
+nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from experiments import config as config_lib
+from experiments import registry
+from toys.validation import ConfigError
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage as well by default)
+        print(f"toylab: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="toylab", description="Ground-truth interpretability experiments.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="list experiments")
+    run = commands.add_parser("run", help="run an experiment")
+    run.add_argument("name")
+    run.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
+    run.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    return parser
+
+
+def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[str]):
+    """The experiment module and its validated config; raises ConfigError on bad input."""
+    experiment = registry.get(name)
+    config = experiment.Config.quick() if quick else experiment.Config()
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    config = config_lib.apply_overrides(config, assignments)
+    config.validate()
+    return experiment, config
+
+
+def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
+    """Run, then write config.json (first), results.json, arrays.npz and figures/ atomically."""
+    from experiments import runfolder
+    from sae import progress
+
+    progress.enable()
+    folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
+    runfolder.write_json(
+        folder / "config.json",
+        {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
+         "config": config_lib.to_dict(config), **runfolder.provenance()},
+    )
+    print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
+          file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    results = experiment.run(config)
+    arrays = results.pop("arrays", {})
+    figures = experiment.plot(results, arrays, folder / "figures")
+    if arrays:
+        runfolder.write_arrays(folder / "arrays.npz", arrays)
+    runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
+    print(experiment.summary(results))
+    print(f"\nresults: {folder / 'results.json'}")
+    for path in figures:
+        print(f"figure:  {path}")
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "list":
+        for name in registry.EXPERIMENTS:
+            print(f"{name:<16}{registry.get(name).DESCRIPTION}")
+        return 0
+    try:
+        experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
+    except ConfigError as error:
+        print(f"toylab: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from sae.progress import DivergenceError
+
+    try:
+        run_experiment(experiment, config, args.out, args.quick)
+    except DivergenceError as error:
+        print(f"toylab: error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The experiments `toylab run NAME` knows, by name.
+
+Each is a module with NAME, DESCRIPTION, a frozen `Config` dataclass (with `quick()`
+and `validate()`), `run(config) -> results`, `plot(results, arrays, folder)` and
+`summary(results) -> str`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from toys.validation import ConfigError
+
+EXPERIMENTS = {
+    "superposition": "experiments.superposition",
+    "tms": "experiments.tms",
+}
+
+
+def get(name: str):
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(EXPERIMENTS[name])

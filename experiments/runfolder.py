@@ -1,0 +1,113 @@
+"""Run folders: OUT/NAME/<run-id>/{config.json, results.json, arrays.npz, figures/*.png}.
+
+Every file is written atomically (a temporary file in the same folder, then
+`os.replace`), so an interrupted run never leaves a results.json that looks complete.
+config.json records the resolved config, the seed and the provenance (versions of the
+project, jax, flax, optax and numpy; the device it ran on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance() -> dict:
+    import jax
+
+    device = jax.devices()[0]
+    return {
+        "versions": {
+            "toylab": _version("toylab"),
+            "jax": _version("jax"),
+            "jaxlib": _version("jaxlib"),
+            "flax": _version("flax"),
+            "optax": _version("optax"),
+            "numpy": _version("numpy"),
+            "python": platform.python_version(),
+        },
+        "device": {
+            "platform": device.platform,
+            "kind": device.device_kind,
+            "count": jax.device_count(),
+            "host": platform.machine(),
+        },
+        "command": sys.argv,
+    }
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside `path`; on success rename it onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def write_arrays(path: Path, arrays: dict) -> None:
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez_compressed(handle, **{name: np.asarray(value) for name, value in arrays.items()})
+
+
+def save_figure(figure, path: Path, dpi: int = 150) -> Path:
+    """Save a matplotlib figure atomically as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(figure)
+    return Path(path)
+
+
+def new_run_folder(out: Path, name: str, seed: int, quick: bool) -> Path:
+    """Create OUT/NAME/<UTC time>-seed<N>[-quick][-k] (a fresh folder, never reused)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-seed{seed}" + ("-quick" if quick else "")
+    parent = Path(out) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        folder = parent / (base if attempt == 0 else f"{base}-{attempt}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a fresh run folder under {parent}")

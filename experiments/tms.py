@@ -1,0 +1,179 @@
+"""Experiment `tms`: reproduce Toy Models of Superposition geometry.
+
+(i) 5 features in 2 dims: at probability 0.05 with uniform importance the columns
+form a regular pentagon (D_i = 2/5); at probability 1 with importance 0.9^i the two
+most important features are orthogonal (D = 1) and the rest are dropped (D = 0).
+(ii) 20 features in 5 dims, importance 0.9^i, a sweep of feature probability:
+feature dimensionality D_i sticks to the tight-frame values d/k as sparsity grows.
+Each setting trains `n_instances` seeds; the instance with the lowest loss (on fresh
+data) is reported. All settings of one shape train in one vmapped, compiled call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sae import progress
+from toys import tms as tms_lib
+from toys.validation import check_each, check_range
+
+NAME = "tms"
+DESCRIPTION = "Toy Models of Superposition: the pentagon, dropped features, dimensionality vs sparsity"
+TIGHT_FRAME_LEVELS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.4, "3/8": 0.375}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_instances: int = 16
+    steps: int = 10_000
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    sparse_probability: float = 0.05
+    dense_probability: float = 1.0
+    importance_decay: float = 0.9
+    sweep_features: int = 20
+    sweep_hidden: int = 5
+    sweep_probabilities: tuple[float, ...] = (1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_instances=8, steps=6000, sweep_probabilities=(1.0, 0.3, 0.1, 0.05, 0.03, 0.01))
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        check_range("n_instances", self.n_instances, low=1)
+        check_range("steps", self.steps, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        for field in ("sparse_probability", "dense_probability"):
+            check_range(field, getattr(self, field), low=0, low_open=True, high=1)
+        check_range("importance_decay", self.importance_decay, low=0, low_open=True, high=1)
+        check_range("sweep_features", self.sweep_features, low=1)
+        check_range("sweep_hidden", self.sweep_hidden, low=1)
+        check_each("sweep_probabilities", self.sweep_probabilities, low=0, low_open=True, high=1)
+
+
+def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key) -> list[dict]:
+    """Train every (probability, importance) setting × n_instances in one call; keep each best."""
+    n = config.n_instances
+    probabilities = np.repeat([s["probability"] for s in settings], n)
+    importances = jnp.concatenate(
+        [jnp.tile(tms_lib.importance(n_features, s["decay"]), (n, 1)) for s in settings]
+    )
+    keys = jax.random.split(key, len(probabilities))
+    train_config = tms_lib.TMSTrainConfig(
+        n_features, n_hidden, steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate
+    )
+    with progress.task(f"tms {n_features} features in {n_hidden} dims ({len(probabilities)} models)"):
+        result = tms_lib.train(train_config, probabilities, importances, keys)
+    out = []
+    for i, setting in enumerate(settings):
+        members = slice(i * n, (i + 1) * n)
+        losses = np.asarray(result.loss[members])
+        best = i * n + int(np.argmin(losses))
+        W = np.asarray(result.W[best])
+        best_record = {
+            "loss": float(losses.min()),
+            "column_norms": np.linalg.norm(W, axis=0).tolist(),
+            "dimensionality": np.asarray(result.dimensionality[best]).tolist(),
+            "W": W.tolist(),
+            "bias": np.asarray(result.b[best]).tolist(),
+        }
+        if n_hidden == 2:
+            best_record["neighbour_angles_deg"] = tms_lib.neighbour_angles_deg(W).tolist()
+        out.append(
+            {
+                "name": setting["name"],
+                "n_features": n_features,
+                "n_hidden": n_hidden,
+                "probability": float(setting["probability"]),
+                "importance": "uniform" if setting["decay"] is None else "decay",
+                "importance_decay": setting["decay"],
+                "instances": n,
+                "best": best_record,
+            }
+        )
+    return out
+
+
+def run(config: Config) -> dict:
+    key_two, key_sweep = jax.random.split(jax.random.key(config.seed))
+    two_dims = [
+        {"name": "pentagon", "probability": config.sparse_probability, "decay": None},
+        {"name": "dense", "probability": config.dense_probability, "decay": config.importance_decay},
+    ]
+    sweep = [
+        {"name": f"sweep-p{p:g}", "probability": p, "decay": config.importance_decay}
+        for p in config.sweep_probabilities
+    ]
+    settings = _train_settings(config, 5, 2, two_dims, key_two)
+    settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep)
+    return {"settings": settings}
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    two = [s for s in results["settings"] if s["n_hidden"] == 2]
+    figure, axes = plt.subplots(1, len(two), figsize=(3.6 * len(two), 3.8), squeeze=False)
+    for ax, setting in zip(axes[0], two):
+        W = np.asarray(setting["best"]["W"])
+        colours = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
+        for i in range(W.shape[1]):
+            ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
+            ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
+        ax.set_xlim(-1.5, 1.5)
+        ax.set_ylim(-1.5, 1.5)
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.8)
+        ax.axvline(0, color="0.85", lw=0.8)
+        dims = ", ".join(f"{d:.2f}" for d in setting["best"]["dimensionality"])
+        ax.set_title(f"{setting['name']}: p={setting['probability']:g}, {setting['importance']} importance\nD = {dims}",
+                     fontsize=9)
+    figure.suptitle("Columns of W (5 features in 2 dims): sparse → pentagon, dense → 2 orthogonal features")
+    paths.append(save_figure(figure, folder / "tms_columns.png"))
+
+    sweep = [s for s in results["settings"] if s["n_hidden"] != 2]
+    if sweep:
+        figure, ax = plt.subplots(figsize=(6.4, 4))
+        for setting in sweep:
+            dims = np.asarray(setting["best"]["dimensionality"])
+            x = np.full_like(dims, 1.0 / setting["probability"])
+            ax.scatter(x, dims, s=14, alpha=0.6, color="tab:blue")
+            norms = np.asarray(setting["best"]["column_norms"])
+            ax.scatter(x[:1], [setting["n_hidden"] / max(np.sum(norms**2), 1e-12)], marker="_", s=200, color="k")
+        for label, level in TIGHT_FRAME_LEVELS.items():
+            ax.axhline(level, color="0.6", lw=0.8, linestyle=":")
+            ax.text(1.0, level, f" {label}", va="bottom", fontsize=8, color="0.4")
+        ax.set_xscale("log")
+        ax.set_xlabel("1 / feature probability")
+        ax.set_ylabel("feature dimensionality D_i")
+        ax.set_title(f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} dims: D_i clusters at d/k "
+                     "(black bar: m / ‖W‖²_F)", fontsize=9)
+        paths.append(save_figure(figure, folder / "tms_dimensionality.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    lines = [f"{'setting':<14}{'n':>4}{'m':>3}{'p':>7}  {'importance':<10}{'loss':>10}  D_i (best instance)"]
+    lines.append("-" * len(lines[0]) + "-" * 20)
+    for s in results["settings"]:
+        dims = " ".join(f"{d:.2f}" for d in s["best"]["dimensionality"][:10])
+        more = " …" if s["n_features"] > 10 else ""
+        lines.append(
+            f"{s['name']:<14}{s['n_features']:>4}{s['n_hidden']:>3}{s['probability']:>7.3g}  {s['importance']:<10}"
+            f"{s['best']['loss']:>10.5f}  {dims}{more}"
+        )
+        if "neighbour_angles_deg" in s["best"]:
+            norms = " ".join(f"{v:.2f}" for v in s["best"]["column_norms"])
+            angles = " ".join(f"{v:.1f}" for v in s["best"]["neighbour_angles_deg"])
+            lines.append(f"{'':<14}column norms {norms}; neighbour angles (deg) {angles}")
+    return "\n".join(lines)

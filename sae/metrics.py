@@ -1,0 +1,158 @@
+"""Ground-truth recovery scores for a dictionary against planted features.
+
+Axes: n samples, F true features, m latents, d activation dimensions.
+
+Notation (as in DESIGN.md): T [F, d] true unit features, D [m, d] decoder rows
+normalised to unit length, C = |T Dᵀ| [F, m] the absolute cosines.
+
+Decoder scores (take C):
+- MMCS = (1/F) Σ_f max_j C[f, j].
+- MCC = (1/min(F, m)) Σ_{(f, j) ∈ M} C[f, j], M the one-to-one matching of
+  min(F, m) pairs that maximises Σ C (Hungarian algorithm, scipy). Invariant to the
+  order and sign of latents. All latents take part, dead or alive.
+- uniqueness = |{a(j) : j live}| / #live, where a(j) = argmax_f C[f, j] is latent
+  j's best true feature, computed on the raw argmax before any matching (after a
+  one-to-one matching it would be 1 by construction). 0 when no latent is live.
+
+Firing scores (additive counts over an eval set, so they can be streamed):
+- latent j is live when it fires (f_j > 0) on at least one eval sample; dead
+  fraction = 1 − #live / m.
+- each live latent j is a detector of its best feature a(j) firing (c_{a(j)} > 0):
+  precision_j = TP_j / #(latent fires), recall_j = TP_j / #(feature fires),
+  F1_j = 2 TP_j / (#(latent fires) + #(feature fires)); each score is the mean of the
+  per-latent values over live latents (0 when none is live).
+
+Reconstruction scores:
+- explained variance EV = 1 − Σ_n ‖x − x̂‖² / Σ_n ‖x − x̄‖².
+- L0 = mean_n #{j : f_j > 0}; true L0 = mean_n #{f : c_f > 0}.
+- shrinkage = mean over samples with x ≠ 0 of ‖x̂‖ / ‖x‖ (1 = no shrinkage).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+_EPS = 1e-12
+
+
+def abs_cosine(true_features, decoder):
+    """C = |T̂ D̂ᵀ| [F, m] for T [F, d] and D [m, d]; rows normalised (eps keeps 0 rows at 0)."""
+    t = true_features / jnp.maximum(jnp.linalg.norm(true_features, axis=-1, keepdims=True), _EPS)
+    w = decoder / jnp.maximum(jnp.linalg.norm(decoder, axis=-1, keepdims=True), _EPS)
+    return jnp.abs(t @ w.T)
+
+
+def mmcs(C) -> float:
+    """Mean over true features of the best |cos| with any latent."""
+    return float(np.mean(np.max(np.asarray(C), axis=1)))
+
+
+def mcc(C) -> float:
+    """Mean |cos| over a maximum-weight one-to-one matching of min(F, m) pairs."""
+    C = np.asarray(C, dtype=np.float64)
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    return float(C[rows, cols].mean())
+
+
+def matching(C) -> tuple[np.ndarray, np.ndarray]:
+    """(true feature index, latent index) of the Hungarian matching behind MCC."""
+    return linear_sum_assignment(np.asarray(C, dtype=np.float64), maximize=True)
+
+
+def best_feature(C):
+    """a(j) = argmax_f C[f, j] for each latent, [m]."""
+    return jnp.argmax(C, axis=0)
+
+
+def uniqueness(C, live) -> float:
+    """Distinct best features among live latents ÷ number of live latents."""
+    live = np.asarray(live, dtype=bool)
+    if not live.any():
+        return 0.0
+    assigned = np.asarray(best_feature(C))[live]
+    return float(len(np.unique(assigned)) / live.sum())
+
+
+class FiringCounts(NamedTuple):
+    """Additive per-latent counts over an eval set, each [m]."""
+
+    latent_fires: jax.Array  # #(f_j > 0)
+    feature_fires: jax.Array  # #(c_{a(j)} > 0)
+    both_fire: jax.Array  # TP_j = #(f_j > 0 and c_{a(j)} > 0)
+
+
+def firing_counts(latents, codes, assignment) -> FiringCounts:
+    """Counts for latents [n, m], true codes [n, F] and assignment a [m]."""
+    latent_on = latents > 0
+    feature_on = codes[:, assignment] > 0
+    return FiringCounts(
+        latent_on.sum(0), feature_on.sum(0), (latent_on & feature_on).sum(0)
+    )
+
+
+class DetectionScores(NamedTuple):
+    precision: float
+    recall: float
+    f1: float
+
+
+def detection_scores(counts: FiringCounts) -> DetectionScores:
+    """Mean per-latent precision, recall and F1 over live latents (see module docstring)."""
+    fires = np.asarray(counts.latent_fires, np.float64)
+    feature = np.asarray(counts.feature_fires, np.float64)
+    tp = np.asarray(counts.both_fire, np.float64)
+    live = fires > 0
+    if not live.any():
+        return DetectionScores(0.0, 0.0, 0.0)
+    fires, feature, tp = fires[live], feature[live], tp[live]
+    precision = tp / fires
+    recall = np.where(feature > 0, tp / np.maximum(feature, 1), 0.0)
+    f1 = 2 * tp / (fires + feature)
+    return DetectionScores(float(precision.mean()), float(recall.mean()), float(f1.mean()))
+
+
+class ReconstructionSums(NamedTuple):
+    """Additive sums over an eval set (scalars except sum_x [d])."""
+
+    n: jax.Array
+    squared_error: jax.Array  # Σ ‖x − x̂‖²
+    sum_x: jax.Array  # Σ x
+    sum_squared_norm: jax.Array  # Σ ‖x‖²
+    latent_l0: jax.Array  # Σ #active latents
+    true_l0: jax.Array  # Σ #active true features
+    norm_ratio: jax.Array  # Σ_{x≠0} ‖x̂‖/‖x‖
+    nonzero: jax.Array  # #(x ≠ 0)
+
+
+def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
+    """Sums for x, x̂ [n, d], latents [n, m], codes [n, F]."""
+    norm_x = jnp.linalg.norm(x, axis=-1)
+    nonzero = norm_x > _EPS
+    ratio = jnp.where(nonzero, jnp.linalg.norm(x_hat, axis=-1) / jnp.where(nonzero, norm_x, 1.0), 0.0)
+    return ReconstructionSums(
+        n=jnp.float32(x.shape[0]),
+        squared_error=jnp.sum((x - x_hat) ** 2),
+        sum_x=jnp.sum(x, axis=0),
+        sum_squared_norm=jnp.sum(norm_x**2),
+        latent_l0=jnp.sum(latents > 0).astype(jnp.float32),
+        true_l0=jnp.sum(codes > 0).astype(jnp.float32),
+        norm_ratio=jnp.sum(ratio),
+        nonzero=jnp.sum(nonzero).astype(jnp.float32),
+    )
+
+
+def explained_variance(sums: ReconstructionSums) -> float:
+    """1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², with Σ‖x − x̄‖² = Σ‖x‖² − ‖Σx‖²/n."""
+    n = float(sums.n)
+    sum_x = np.asarray(sums.sum_x, np.float64)
+    total = float(sums.sum_squared_norm) - float(sum_x @ sum_x) / n
+    return float(1.0 - float(sums.squared_error) / max(total, _EPS))
+
+
+def shrinkage(sums: ReconstructionSums) -> float:
+    return float(sums.norm_ratio) / max(float(sums.nonzero), 1.0)

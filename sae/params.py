@@ -1,0 +1,53 @@
+"""The dictionary pytree shared by every SAE, random dictionary and baseline.
+
+Axes: d activation dimensions, m latents (dictionary atoms).
+
+A dictionary encodes x [d] to latents f [m] through W_enc [d, m] and b_enc [m] (the
+architecture decides the nonlinearity) and decodes x̂ = f W_dec + b_dec with decoder
+rows W_dec [m, d], the atoms, which metrics compare to the true features.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class SAEParams:
+    W_enc: jax.Array  # [d, m]
+    b_enc: jax.Array  # [m]
+    W_dec: jax.Array  # [m, d]
+    b_dec: jax.Array  # [d]
+
+    @property
+    def n_latents(self) -> int:
+        return self.W_dec.shape[-2]
+
+    @property
+    def d(self) -> int:
+        return self.W_dec.shape[-1]
+
+
+def unit_rows(matrix: jax.Array, eps: float = 1e-8) -> jax.Array:
+    """Rows scaled to unit norm; eps keeps an all-zero row finite (it stays zero)."""
+    return matrix / jnp.maximum(jnp.linalg.norm(matrix, axis=-1, keepdims=True), eps)
+
+
+def from_decoder(W_dec: jax.Array, b_dec: jax.Array | None = None) -> SAEParams:
+    """A tied dictionary: unit decoder rows, encoder = decoderᵀ, zero encoder bias."""
+    W_dec = unit_rows(W_dec)
+    m, d = W_dec.shape
+    b_dec = jnp.zeros((d,)) if b_dec is None else b_dec
+    return SAEParams(W_enc=W_dec.T, b_enc=jnp.zeros((m,)), W_dec=W_dec, b_dec=b_dec)
+
+
+def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None) -> SAEParams:
+    """Random unit decoder rows (uniform on the sphere), tied encoder, zero encoder bias."""
+    return from_decoder(jax.random.normal(key, (m, d)), b_dec)
+
+
+def normalise_decoder(params: SAEParams) -> SAEParams:
+    """Project back onto the unit-norm-decoder constraint after an optimiser step."""
+    return params.replace(W_dec=unit_rows(params.W_dec))

@@ -1,0 +1,135 @@
+"""One trainer for every SAE architecture: a single jit-compiled `lax.scan` over steps.
+
+Axes: G runs trained together (seeds × hyperparameters), b batch, d dims, m latents.
+
+The data are sampled inside the scan from `sample_fn(data, key, b) -> x [b, d]`, a
+pure function of a pytree `data` (for instance a toy), so nothing is materialised.
+Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
+scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
+step counts and the architecture are static (`TrainConfig`); calls with the same
+TrainConfig and sample_fn reuse the compiled program.
+
+Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
+last `decay_fraction` of steps. After each step decoder rows are renormalised to unit
+norm (when `unit_norm_decoder`). Firing counts over training are kept per latent, and
+the number of steps since each latent last fired (for dead-latent detection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from sae import architectures, progress
+from sae.architectures import HParams
+from sae.params import SAEParams, init, normalise_decoder
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static settings: the architecture, shapes and step counts (a jit static argument)."""
+
+    arch: str
+    d: int
+    n_latents: int
+    steps: int = 3000
+    batch_size: int = 1024
+    k_max: int = 1
+    decay_fraction: float = 0.2
+    unit_norm_decoder: bool = True
+
+
+class TrainResult(NamedTuple):
+    """Stacked over G runs: params leaves [G, ...]; curves [steps, G]; counts [G, m]."""
+
+    params: SAEParams
+    loss: jax.Array
+    mse: jax.Array
+    l0: jax.Array
+    fire_counts: jax.Array
+    steps_since_fired: jax.Array
+
+
+def _learning_rate_schedule(base_rate, config: TrainConfig):
+    decay_start = int(config.steps * (1.0 - config.decay_fraction))
+    decay_length = max(config.steps - decay_start, 1)
+
+    def schedule(count):
+        fraction_left = jnp.clip((config.steps - count) / decay_length, 0.0, 1.0)
+        return base_rate * jnp.where(count < decay_start, 1.0, fraction_left)
+
+    return schedule
+
+
+@functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
+def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array) -> TrainResult:
+    arch = architectures.get(config.arch)
+    m = config.n_latents
+
+    def optimizer(hp):
+        # Built inside the traced function so that each run's learning rate can differ.
+        return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
+
+    def init_one(hp, key):
+        key_params, key_bias = jax.random.split(key)
+        b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0)
+        params = init(key_params, config.d, m, b_dec)
+        return params, optimizer(hp).init(params)
+
+    def step_one(params, opt_state, hp, key):
+        x = sample_fn(data, key, config.batch_size)
+        (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max)
+        updates, opt_state = optimizer(hp).update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        if config.unit_norm_decoder:
+            params = normalise_decoder(params)
+        return params, opt_state, total, aux.mse, aux.l0, aux.fired
+
+    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    params, opt_state = jax.vmap(init_one)(hps, init_keys)
+    counts = jnp.zeros((keys.shape[0], m), jnp.int32)
+
+    def body(carry, step):
+        params, opt_state, fire_counts, since_fired = carry
+        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
+        params, opt_state, total, mse, l0, fired = jax.vmap(step_one)(params, opt_state, hps, step_keys)
+        progress.report(step, config.steps, total)
+        since_fired = jnp.where(fired > 0, 0, since_fired + 1)
+        return (params, opt_state, fire_counts + fired, since_fired), (total, mse, l0)
+
+    carry = (params, opt_state, counts, counts)
+    (params, _, fire_counts, since_fired), (loss, mse, l0) = jax.lax.scan(body, carry, jnp.arange(config.steps))
+    return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
+
+
+def train(
+    config: TrainConfig,
+    sample_fn: Callable[..., jax.Array],
+    data,
+    hps: HParams,
+    keys: jax.Array,
+) -> TrainResult:
+    """Train G dictionaries in one compiled call.
+
+    hps: HParams with leaves [G]; keys: [G] PRNG keys (one per run); sample_fn must be
+    a module-level function (it is a static argument, hashed by identity).
+    Raises progress.DivergenceError naming the first step whose loss is NaN/inf.
+    """
+    k = np.asarray(hps.k)
+    if config.arch == "topk" and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
+        raise ValueError(f"k must lie in [1, k_max={config.k_max}] and k_max ≤ n_latents={config.n_latents}")
+    result = _train_grid(config, sample_fn, data, hps, keys)
+    progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")
+    return result
+
+
+def stack_hparams(grid: list[HParams]) -> HParams:
+    """Stack per-run HParams into one HParams with a leading [G] axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *grid)

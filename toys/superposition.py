@@ -1,0 +1,163 @@
+"""Planted superposition: F sparse features stored as unit directions in R^d.
+
+Axes: n samples, F true features, d activation dimensions, r correlation factors.
+
+Truth (Sharkey et al. 2022 style):
+    x = Σ_i c_i t_i + ε,     c_i = z_i · a_i,
+where t_i ∈ R^d is feature i's unit direction (row i of ``directions``), z_i ∈ {0, 1}
+says whether it fires (P(z_i = 1) = p_i), a_i > 0 is its magnitude and ε ~ N(0, σ² I)
+is optional noise. ``sample`` returns x and the true codes c, so every score can be
+computed exactly.
+
+Firing profiles, all scaled so that the expected true L0, Σ p_i, equals ``mean_l0``:
+constant p_i ∝ 1; Zipf p_i ∝ (i + 1)^-α; linear p_i ∝ (F − i).
+
+Correlated firing uses a Gaussian copula, which keeps every marginal p_i exact:
+u_i = √(1 − s) ε_i + √s (g · l_i) with g ~ N(0, I_r) shared across features and unit
+loadings l_i, and feature i fires when u_i < Φ⁻¹(p_i); corr(u_i, u_j) = s l_i · l_j.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from toys.validation import ConfigError, check_choice, check_range
+
+FIRING_PROFILES = ("constant", "zipf", "linear")
+MAGNITUDES = ("uniform", "folded_normal")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuperpositionConfig:
+    """Static description of a planted-superposition toy (hashable; safe as a jit static)."""
+
+    n_features: int = 512
+    d: int = 64
+    mean_l0: float = 5.0
+    firing: str = "constant"
+    zipf_exponent: float = 1.0
+    magnitude: str = "uniform"
+    magnitude_low: float = 0.5
+    magnitude_high: float = 1.5
+    magnitude_mean: float = 1.0
+    magnitude_std: float = 0.5
+    correlation_rank: int = 0
+    correlation_strength: float = 0.0
+    orthogonalize_steps: int = 0
+    noise_std: float = 0.0
+
+    def validate(self, prefix: str = "") -> None:
+        """Raise ConfigError naming the first field outside its allowed range."""
+        p = prefix
+        check_range(p + "n_features", self.n_features, low=1)
+        check_range(p + "d", self.d, low=1)
+        check_range(p + "mean_l0", self.mean_l0, low=0, low_open=True, high=self.n_features)
+        check_choice(p + "firing", self.firing, FIRING_PROFILES)
+        check_range(p + "zipf_exponent", self.zipf_exponent, low=0)
+        check_choice(p + "magnitude", self.magnitude, MAGNITUDES)
+        check_range(p + "magnitude_low", self.magnitude_low, low=0)
+        check_range(p + "magnitude_high", self.magnitude_high, low=self.magnitude_low)
+        check_range(p + "magnitude_std", self.magnitude_std, low=0)
+        check_range(p + "correlation_rank", self.correlation_rank, low=0)
+        check_range(p + "correlation_strength", self.correlation_strength, low=0, high=1, high_open=True)
+        check_range(p + "orthogonalize_steps", self.orthogonalize_steps, low=0)
+        check_range(p + "noise_std", self.noise_std, low=0)
+        probabilities = firing_probabilities(self)
+        if float(probabilities.max()) > 1.0:
+            limit = self.mean_l0 / float(probabilities.max())
+            raise ConfigError(
+                f"{p}mean_l0: the {self.firing} profile puts a firing probability above 1; "
+                f"allowed range (0, {limit:.4g}] for n_features={self.n_features}"
+            )
+
+
+@struct.dataclass
+class SuperpositionToy:
+    """A built toy: its truth as arrays plus its static config (a pytree, jit-friendly)."""
+
+    directions: jax.Array  # [F, d] unit rows t_i
+    probabilities: jax.Array  # [F] firing probabilities p_i
+    loadings: jax.Array  # [F, r] unit copula loadings l_i (r = 0: independent firing)
+    config: SuperpositionConfig = struct.field(pytree_node=False)
+
+
+def firing_probabilities(config: SuperpositionConfig) -> np.ndarray:
+    """p_i for the chosen profile, scaled so Σ p_i = mean_l0. Shape [F] (NumPy: no compilation)."""
+    rank = np.arange(config.n_features, dtype=np.float64)
+    if config.firing == "constant":
+        weights = np.ones_like(rank)
+    elif config.firing == "zipf":
+        weights = (rank + 1.0) ** (-config.zipf_exponent)
+    else:
+        weights = config.n_features - rank
+    return (config.mean_l0 * weights / weights.sum()).astype(np.float32)
+
+
+def orthogonalize(directions: jax.Array, steps: int, learning_rate: float = 0.1) -> jax.Array:
+    """Lower the coherence of unit rows by gradient descent on Σ_{i≠j} (t_i·t_j)².
+
+    Each step is followed by renormalisation, so rows stay unit. With F ≤ d this
+    converges to an orthonormal set; with F > d it spreads rows towards a tight frame.
+    """
+
+    def off_diagonal_energy(t):
+        gram = t @ t.T
+        return jnp.sum((gram - jnp.diag(jnp.diag(gram))) ** 2) / t.shape[0]
+
+    def step(t, _):
+        t = t - learning_rate * jax.grad(off_diagonal_energy)(t)
+        return t / jnp.linalg.norm(t, axis=1, keepdims=True), None
+
+    directions, _ = jax.lax.scan(step, directions, None, length=steps)
+    return directions
+
+
+def build(config: SuperpositionConfig, key: jax.Array) -> SuperpositionToy:
+    """Draw the static truth (directions, probabilities, loadings) from `key`."""
+    key_directions, key_loadings = jax.random.split(key)
+    directions = jax.random.normal(key_directions, (config.n_features, config.d))
+    directions = directions / jnp.linalg.norm(directions, axis=1, keepdims=True)
+    if config.orthogonalize_steps:
+        directions = orthogonalize(directions, config.orthogonalize_steps)
+    loadings = jax.random.normal(key_loadings, (config.n_features, config.correlation_rank))
+    loadings = loadings / jnp.maximum(jnp.linalg.norm(loadings, axis=1, keepdims=True), 1e-12)
+    return SuperpositionToy(directions, jnp.asarray(firing_probabilities(config)), loadings, config)
+
+
+def sample(toy: SuperpositionToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """Draw n fresh samples. Returns (activations [n, d], true codes [n, F])."""
+    config = toy.config
+    key_fire, key_factor, key_magnitude, key_noise = jax.random.split(key, 4)
+    shape = (n, config.n_features)
+    if config.correlation_rank == 0 or config.correlation_strength == 0.0:
+        # One uniform draw serves firing and magnitude: given u < p, u/p ~ U(0, 1)
+        # independently of firing, which halves the random numbers drawn per sample.
+        u = jax.random.uniform(key_fire, shape)
+        fires = u < toy.probabilities
+        magnitude_quantile = u / toy.probabilities
+    else:
+        s = config.correlation_strength
+        shared = jax.random.normal(key_factor, (n, config.correlation_rank)) @ toy.loadings.T
+        latent = jnp.sqrt(1.0 - s) * jax.random.normal(key_fire, shape) + jnp.sqrt(s) * shared
+        fires = latent < jax.scipy.special.ndtri(toy.probabilities)
+        magnitude_quantile = jax.random.uniform(key_magnitude, shape)
+    if config.magnitude == "uniform":
+        magnitudes = config.magnitude_low + (config.magnitude_high - config.magnitude_low) * magnitude_quantile
+    else:
+        quantile = jnp.clip(magnitude_quantile, 1e-7, 1.0 - 1e-7)
+        magnitudes = jnp.abs(config.magnitude_mean + config.magnitude_std * jax.scipy.special.ndtri(quantile))
+    codes = jnp.where(fires, magnitudes, 0.0)
+    activations = codes @ toy.directions
+    if config.noise_std > 0:
+        activations = activations + config.noise_std * jax.random.normal(key_noise, activations.shape)
+    return activations, codes
+
+
+def sample_activations(toy: SuperpositionToy, key: jax.Array, n: int) -> jax.Array:
+    """Activations only, [n, d]: the data stream an SAE trainer consumes."""
+    return sample(toy, key, n)[0]
