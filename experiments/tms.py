@@ -89,6 +89,7 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
         out.append(
             {
                 "name": setting["name"],
+                "group": setting["group"],
                 "n_features": n_features,
                 "n_hidden": n_hidden,
                 "probability": float(setting["probability"]),
@@ -104,11 +105,12 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
 def run(config: Config) -> dict:
     key_two, key_sweep = jax.random.split(jax.random.key(config.seed))
     two_dims = [
-        {"name": "pentagon", "probability": config.sparse_probability, "decay": None},
-        {"name": "dense", "probability": config.dense_probability, "decay": config.importance_decay},
+        {"name": "pentagon", "group": "two_dims", "probability": config.sparse_probability, "decay": None},
+        {"name": "dense", "group": "two_dims", "probability": config.dense_probability,
+         "decay": config.importance_decay},
     ]
     sweep = [
-        {"name": f"sweep-p{p:g}", "probability": p, "decay": config.importance_decay}
+        {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay}
         for p in config.sweep_probabilities
     ]
     settings = _train_settings(config, 5, 2, two_dims, key_two)
@@ -122,7 +124,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     from experiments.runfolder import save_figure
 
     paths = []
-    two = [s for s in results["settings"] if s["n_hidden"] == 2]
+    two = [s for s in results["settings"] if s["group"] == "two_dims"]
     figure, axes = plt.subplots(1, len(two), figsize=(3.6 * len(two), 3.8), squeeze=False)
     for ax, setting in zip(axes[0], two):
         W = np.asarray(setting["best"]["W"])
@@ -141,7 +143,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure.suptitle("Columns of W (5 features in 2 dims): sparse → pentagon, dense → 2 orthogonal features")
     paths.append(save_figure(figure, folder / "tms_columns.png"))
 
-    sweep = [s for s in results["settings"] if s["n_hidden"] != 2]
+    sweep = [s for s in results["settings"] if s["group"] == "sweep"]
     if sweep:
         figure, ax = plt.subplots(figsize=(6.4, 4))
         for setting in sweep:

@@ -1,0 +1,99 @@
+"""The `toylab` command: bad input, run folders, determinism, divergence, atomic writes."""
+
+import json
+
+import pytest
+
+from experiments import cli, runfolder
+
+TINY_SUPERPOSITION = [
+    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
+    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64", "--set", "heatmap_size=16",
+]
+TINY_TMS = [
+    "--set", "n_instances=2", "--set", "steps=40", "--set", "batch_size=64", "--set", "sweep_features=4",
+    "--set", "sweep_hidden=3", "--set", "sweep_probabilities=1,0.1",
+]
+
+
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["run", "nope"], "experiment"),
+        (["run", "superposition", "--set", "k=5000"], "k"),
+        (["run", "superposition", "--set", "sizes=0,16"], "sizes"),
+        (["run", "superposition", "--set", "toy.mean_l0=-1"], "toy.mean_l0"),
+        (["run", "superposition", "--set", "colour=blue"], "--set colour"),
+        (["run", "superposition", "--set", "steps=many"], "steps"),
+        (["run", "tms", "--set", "sparse_probability=1.5"], "sparse_probability"),
+        (["run", "tms", "--set", "sweep_probabilities=0.5,0"], "sweep_probabilities"),
+        (["run", "tms", "--seed", "-3"], "seed"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):
+    out = tmp_path / "out"
+    code = cli.main([*argv, "--out", str(out)])
+    error = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(error.splitlines()) == 1 and error.startswith(f"toylab: error: {field}")
+    assert not out.exists()
+
+
+def test_argparse_errors_are_one_line_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run"])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _results(folder):
+    return json.loads((folder / "results.json").read_text())
+
+
+def test_superposition_run_writes_a_complete_deterministic_run_folder(tmp_path, capsys):
+    for _ in range(2):
+        assert cli.main(["run", "superposition", "--quick", "--out", str(tmp_path), *TINY_SUPERPOSITION]) == 0
+    first, second = sorted((tmp_path / "superposition").iterdir())
+    assert _results(first) == _results(second)  # same seed, same numbers
+    results = _results(first)
+    kinds = {(e["kind"], e["size"]) for e in results["dictionaries"]}
+    assert kinds == {(k, s) for k in ("topk", "relu", "random") for s in (16, 32)}
+    for entry in results["dictionaries"]:
+        assert {"name", "kind", "size", "seed", "metrics"} <= set(entry)
+        assert {"mmcs", "mcc", "uniqueness", "f1", "explained_variance", "l0", "dead_fraction", "shrinkage"} <= set(
+            entry["metrics"]
+        )
+    config = json.loads((first / "config.json").read_text())
+    assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16
+    assert {"toylab", "jax", "flax"} <= set(config["versions"]) and config["device"]["platform"] == "cpu"
+    assert {p.name for p in (first / "figures").iterdir()} == {"mmcs_mcc_vs_size.png", "matched_cosine_heatmap.png"}
+    assert "random" in capsys.readouterr().out
+
+
+def test_tms_run_reports_each_setting(tmp_path):
+    assert cli.main(["run", "tms", "--quick", "--seed", "3", "--out", str(tmp_path), *TINY_TMS]) == 0
+    (folder,) = (tmp_path / "tms").iterdir()
+    settings = _results(folder)["settings"]
+    assert [s["name"] for s in settings] == ["pentagon", "dense", "sweep-p1", "sweep-p0.1"]
+    for s in settings:
+        assert {"n_features", "n_hidden", "probability", "importance"} <= set(s)
+        assert {"loss", "column_norms", "dimensionality"} <= set(s["best"])
+    assert len(settings[0]["best"]["neighbour_angles_deg"]) >= 1
+    assert {p.name for p in (folder / "figures").iterdir()} == {"tms_columns.png", "tms_dimensionality.png"}
+
+
+def test_a_diverging_run_names_the_step_and_writes_no_results(tmp_path, capsys):
+    argv = ["run", "superposition", "--quick", "--out", str(tmp_path), *TINY_SUPERPOSITION, "--set", "toy.noise_std=1e30"]
+    assert cli.main(argv) == 1
+    assert "step 0" in capsys.readouterr().err
+    (folder,) = (tmp_path / "superposition").iterdir()
+    assert not (folder / "results.json").exists()
+
+
+def test_an_interrupted_write_leaves_no_file(tmp_path):
+    target = tmp_path / "results.json"
+    with pytest.raises(KeyboardInterrupt):
+        with runfolder.atomic_path(target) as temporary:
+            temporary.write_text('{"partial": ')
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
