@@ -23,7 +23,7 @@ from toys.validation import check_each, check_range
 
 NAME = "tms"
 DESCRIPTION = "Toy Models of Superposition: the pentagon, dropped features, dimensionality vs sparsity"
-TIGHT_FRAME_LEVELS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.4, "3/8": 0.375}
+TIGHT_FRAME_LEVELS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.4, "1/3": 1 / 3, "1/4": 0.25}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +131,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         colours = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
         for i in range(W.shape[1]):
             ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
-            ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
+            if np.linalg.norm(W[:, i]) > 0.3:  # dropped features sit at the origin; a label there is noise
+                ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
         ax.set_xlim(-1.5, 1.5)
         ax.set_ylim(-1.5, 1.5)
         ax.set_aspect("equal")
