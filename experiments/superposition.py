@@ -31,7 +31,7 @@ class Config:
     kinds: tuple[str, ...] = TRAINED_KINDS
     sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     k: int = 8
-    l1_coefficient: float = 0.3
+    l1_coefficient: float = 1.0
     learning_rate: float = 3e-3
     steps: int = 10_000
     batch_size: int = 1024
@@ -40,7 +40,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_seeds=1, steps=3000, batch_size=512)
+        return cls(n_seeds=1, steps=6000, batch_size=256)
 
     def validate(self) -> None:
         check_range("seed", self.seed, low=0)
@@ -63,6 +63,12 @@ def _matched_cosines(C: np.ndarray) -> np.ndarray:
     rows, cols = metrics.matching(C)
     order = np.argsort(rows)
     return C[:, cols[order]][rows[order]]
+
+
+def _seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
+    """One key per seed for dictionaries of one size: fold_in(fold_in(key, size), seed)."""
+    key = jax.random.fold_in(key, size)
+    return jax.vmap(lambda s: jax.random.fold_in(key, s))(np.asarray(seeds, np.uint32))
 
 
 def run(config: Config) -> dict:
@@ -89,14 +95,14 @@ def run(config: Config) -> dict:
             train_config = train.TrainConfig(
                 kind, d, size, steps=config.steps, batch_size=config.batch_size, k_max=config.k
             )
-            keys = jax.vmap(lambda s: jax.random.fold_in(key_train, s))(np.asarray(seeds, np.uint32) + size)
+            keys = _seed_keys(key_train, size, seeds)
             with progress.task(f"{kind} m={size}"):
                 result = train.train(train_config, toy_lib.sample_activations, toy, hps, keys)
             score(kind, kind, size, result.params, hps)
 
     hps = train.stack_hparams([architectures.hparams(k=config.k)] * config.n_seeds)
     for size in config.sizes:
-        keys = jax.vmap(lambda s: jax.random.fold_in(key_random, s))(np.asarray(seeds, np.uint32) + size)
+        keys = _seed_keys(key_random, size, seeds)
         params = jax.vmap(lambda k: random_dictionaries.rademacher(k, d, size))(keys)
         score("random", "topk", size, params, hps)
 

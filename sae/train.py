@@ -10,7 +10,8 @@ step counts and the architecture are static (`TrainConfig`); calls with the same
 TrainConfig and sample_fn reuse the compiled program.
 
 Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
-last `decay_fraction` of steps. After each step decoder rows are renormalised to unit
+last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
+warms up linearly over the first `l1_warmup_fraction` of steps. After each step decoder rows are renormalised to unit
 norm (when `unit_norm_decoder`). Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
 """
@@ -42,6 +43,7 @@ class TrainConfig:
     batch_size: int = 1024
     k_max: int = 1
     decay_fraction: float = 0.2
+    l1_warmup_fraction: float = 0.05
     unit_norm_decoder: bool = True
 
 
@@ -82,8 +84,13 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         params = init(key_params, config.d, m, b_dec)
         return params, optimizer(hp).init(params)
 
-    def step_one(params, opt_state, hp, key):
+    warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
+
+    def step_one(params, opt_state, hp, key, step):
         x = sample_fn(data, key, config.batch_size)
+        # The sparsity penalty ramps up linearly at the start, so that the dictionary first
+        # learns to reconstruct instead of switching every latent off at once.
+        hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
         (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max)
         updates, opt_state = optimizer(hp).update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -99,7 +106,9 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
         step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        params, opt_state, total, mse, l0, fired = jax.vmap(step_one)(params, opt_state, hps, step_keys)
+        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, None))(
+            params, opt_state, hps, step_keys, step
+        )
         progress.report(step, config.steps, total)
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
         return (params, opt_state, fire_counts + fired, since_fired), (total, mse, l0)

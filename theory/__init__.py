@@ -1,0 +1,4 @@
+"""Mathematical facts behind superposition and sparse dictionaries, as pure functions on arrays.
+
+- `theory.superposition`: feature dimensionality D_i and its tight-frame values.
+"""
