@@ -137,13 +137,15 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     paths = []
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    for ax, metric, label in zip(axes, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian)")):
+    titles = ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")
+    for ax, metric, label in zip(axes, ("mmcs", "mcc"), titles):
         for kind, (sizes, mean, low, high) in _by_kind(results, metric).items():
             style = dict(color="0.5", linestyle="--", marker="x") if kind == "random" else dict(marker="o")
             err = [np.subtract(mean, low), np.subtract(high, mean)]
             ax.errorbar(sizes, mean, yerr=err, label=kind, capsize=3, **style)
+        ax.axvline(results["toy"]["n_features"], color="0.75", lw=1, zorder=0)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("dictionary size m")
+        ax.set_xlabel("dictionary size m (grey line: F true features)")
         ax.set_title(label)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)

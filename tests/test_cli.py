@@ -97,3 +97,16 @@ def test_an_interrupted_write_leaves_no_file(tmp_path):
             temporary.write_text('{"partial": ')
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_installed_command_exits_2_on_bad_input(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "toylab: error: steps: got 0, allowed range [1, inf)"
+    assert not (tmp_path / "o").exists()
