@@ -11,11 +11,34 @@ training run serves a whole vmapped grid.
   L = mean_b ‖x − x̂‖² + λ · mean_b Σ_j f_j ‖W_dec,j‖ (the penalty is weighted by
   decoder row norms so it cannot be dodged by shrinking f and growing W_dec).
 - ``topk``: f keeps the k largest entries of ReLU(a) per sample, zeros the rest;
-  L = mean_b ‖x − x̂‖². k is traced: the top `k_max` (static) are computed and
-  ranks ≥ k masked out. Training decodes from the k gathered decoder rows only.
+  L = mean_b ‖x − x̂‖² (+ α · AuxK, below). k is traced: the top `k_max` (static)
+  are computed and ranks ≥ k masked out. Training decodes from the k gathered
+  decoder rows only.
+- ``batchtopk`` (Bussmann et al. 2024): during training keep the k·b largest entries
+  of ReLU(a) over the whole batch (so the mean L0 over a batch is exactly k when at
+  least k·b entries are positive); at inference f = a · 1[a > θ] with θ an
+  exponential moving average of the smallest kept activation.
+- ``matryoshka`` (Bussmann et al. 2025; Nabeshima 2024): BatchTopK encoding with
+  nested prefix losses L = Σ_p mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² over the
+  prefixes p ∈ {m/8, m/4, m/2, m}, so early latents must reconstruct on their own.
+- ``jumprelu`` (Rajamanoharan et al. 2024b): f = a · H(a − θ) with per-latent
+  θ = exp(log_threshold); L = mse + λ · mean_b Σ_j H(a_j − θ_j) (an L0 penalty). H has
+  no gradient, so θ learns through the straight-through pseudo-derivative
+  ∂H(z − θ)/∂θ := −K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[|u| < ½] and
+  bandwidth ε (`HParams.bandwidth`).
+- ``gated`` (Rajamanoharan et al. 2024a): gate π_g = a, magnitude
+  π_m = (x − b_dec)(W_enc ⊙ exp(r_mag)) + b_mag, f = 1[π_g > 0] · ReLU(π_m);
+  L = mse + λ · mean_b Σ_j ReLU(π_g)_j ‖W_dec,j‖ + mean_b ‖x − (ReLU(π_g) sg(W_dec) + sg(b_dec))‖²
+  (sg = stop-gradient; the last term trains the gate to reconstruct on its own).
 
-`encode` gives dense latents [b, m] (for evaluation); `loss` gives the training loss
-and an `Aux` (mse, L0, per-latent firing counts).
+AuxK (Gao et al. 2024) for ``topk``: with α = `HParams.aux_coefficient` > 0, the
+latents dead for the trainer's `dead_after_steps` reconstruct the residual
+e = sg(x − x̂) through their top k_aux = max(k_max, d/2) pre-activations:
++ α · mean_b ‖e − f_aux W_dec‖².
+
+`encode` gives dense latents [b, m] (for evaluation); `loss(params, x, hp, k_max,
+dead)` gives the training loss and an `Aux` (mse, L0, per-latent firing counts, the
+batch threshold); `after_step` updates non-gradient state (BatchTopK's θ).
 """
 
 from __future__ import annotations
@@ -32,12 +55,20 @@ class HParams(NamedTuple):
     """Traced hyperparameters of one training run (scalars; a grid stacks them on axis 0)."""
 
     learning_rate: jax.Array
-    l1_coefficient: jax.Array
+    l1_coefficient: jax.Array  # λ: the sparsity coefficient (L1 for relu/gated, L0 for jumprelu)
     k: jax.Array
+    aux_coefficient: jax.Array  # α of the AuxK dead-latent loss (topk); 0 turns it off
+    bandwidth: jax.Array  # ε of JumpReLU's pseudo-derivative
 
 
-def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1) -> HParams:
-    return HParams(jnp.float32(learning_rate), jnp.float32(l1_coefficient), jnp.int32(k))
+def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1, aux_coefficient=0.0, bandwidth=0.05) -> HParams:
+    return HParams(
+        jnp.float32(learning_rate),
+        jnp.float32(l1_coefficient),
+        jnp.int32(k),
+        jnp.float32(aux_coefficient),
+        jnp.float32(bandwidth),
+    )
 
 
 class Aux(NamedTuple):
@@ -46,12 +77,18 @@ class Aux(NamedTuple):
     mse: jax.Array
     l0: jax.Array
     fired: jax.Array
+    batch_threshold: jax.Array = jnp.float32(0.0)  # BatchTopK: smallest kept activation
+
+
+def _no_state_update(params: SAEParams, aux: Aux) -> SAEParams:
+    return params
 
 
 class Architecture(NamedTuple):
     name: str
-    encode: Callable[[SAEParams, jax.Array, HParams, int], jax.Array]  # (params, x [b,d], hp, k_max) → f [b,m]
-    loss: Callable[[SAEParams, jax.Array, HParams, int], tuple[jax.Array, Aux]]  # (params, x, hp, k_max)
+    encode: Callable  # (params, x [b,d], hp, k_max) → f [b,m]
+    loss: Callable  # (params, x [b,d], hp, k_max, dead [m] bool) → (loss, Aux)
+    after_step: Callable = _no_state_update  # (params, aux) → params, outside the gradient
 
 
 def pre_activation(params: SAEParams, x: jax.Array) -> jax.Array:
@@ -69,9 +106,9 @@ def squared_error(x: jax.Array, x_hat: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum((x - x_hat) ** 2, axis=-1))
 
 
-def _dense_aux(x, x_hat, f) -> Aux:
+def _dense_aux(x, x_hat, f, batch_threshold=jnp.float32(0.0)) -> Aux:
     active = f > 0
-    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0))
+    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0), batch_threshold)
 
 
 def top_k(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
@@ -90,7 +127,7 @@ def _relu_encode(params, x, hp, k_max):
     return jax.nn.relu(pre_activation(params, x))
 
 
-def _relu_loss(params, x, hp, k_max):
+def _relu_loss(params, x, hp, k_max, dead=None):
     f = _relu_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
     penalty = hp.l1_coefficient * jnp.mean(f @ jnp.linalg.norm(params.W_dec, axis=-1))
@@ -102,7 +139,7 @@ def _topk_encode(params, x, hp, k_max):
     return scatter_rows(values, index, params.n_latents)
 
 
-def _topk_loss(params, x, hp, k_max):
+def _topk_loss(params, x, hp, k_max, dead=None):
     # Select the active latents on a dense pass without gradient, then recompute only
     # those k pre-activations and decode from the k gathered rows: the backward pass
     # costs O(b·k·d) instead of two dense [b, d] × [d, m] products.
@@ -115,12 +152,169 @@ def _topk_loss(params, x, hp, k_max):
     x_hat = jnp.einsum("bk,bkd->bd", values, params.W_dec[index]) + params.b_dec
     active = values > 0
     fired = jnp.zeros((params.n_latents,), jnp.int32).at[index].add(active.astype(jnp.int32))
-    return squared_error(x, x_hat), Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), fired)
+    mse = squared_error(x, x_hat)
+    total = mse
+    if dead is not None:
+        total = total + hp.aux_coefficient * _auxk_loss(params, centred, dense, x - x_hat, dead, k_max)
+    return total, Aux(mse, jnp.mean(jnp.sum(active, axis=-1)), fired)
+
+
+def _auxk_loss(params, centred, dense_pre, residual, dead, k_max):
+    """mean_b ‖sg(e) − f_aux W_dec‖², f_aux = top-k_aux of ReLU(a) over dead latents only.
+
+    centred = x − b_dec [b, d]; dense_pre = a without gradient [b, m]; residual e [b, d].
+    """
+    k_aux = min(params.n_latents, max(k_max, params.d // 2))
+    _, index = jax.lax.top_k(jnp.where(dead, dense_pre, -jnp.inf), k_aux)
+    selected = jnp.einsum("bd,bkd->bk", centred, params.W_enc.T[index]) + params.b_enc[index]
+    values = jnp.where(dead[index], jax.nn.relu(selected), 0.0)
+    reconstruction = jnp.einsum("bk,bkd->bd", values, params.W_dec[index])
+    aux = squared_error(jax.lax.stop_gradient(residual), reconstruction)
+    return jnp.where(jnp.any(dead), aux, 0.0)  # no dead latents: no auxiliary term
+
+
+# --- BatchTopK and Matryoshka -------------------------------------------------------
+
+THRESHOLD_EMA = 0.01  # weight of each batch in BatchTopK's inference-threshold average
+
+
+def batch_top_k(values: jax.Array, k: jax.Array, k_max: int) -> jax.Array:
+    """Keep the k·b largest entries of values [b, m] over the whole batch (k traced ≤ k_max)."""
+    b, m = values.shape
+    flat = values.reshape(-1)
+    top_values, top_index = jax.lax.top_k(flat, k_max * b)
+    kept = jnp.where(jnp.arange(k_max * b) < k * b, top_values, 0.0)
+    return jnp.zeros_like(flat).at[top_index].set(kept).reshape(b, m)
+
+
+def _batch_threshold(f: jax.Array) -> jax.Array:
+    """The smallest positive kept activation of a batch (0 when none is positive)."""
+    positive = jnp.where(f > 0, f, jnp.inf)
+    smallest = jnp.min(positive)
+    return jnp.where(jnp.isfinite(smallest), smallest, 0.0)
+
+
+def _threshold_encode(params, x, hp, k_max):
+    a = jax.nn.relu(pre_activation(params, x))
+    return jnp.where(a > jnp.exp(params.log_threshold), a, 0.0)
+
+
+def _batchtopk_train_encode(params, x, hp, k_max):
+    return batch_top_k(jax.nn.relu(pre_activation(params, x)), hp.k, k_max)
+
+
+def _batchtopk_loss(params, x, hp, k_max, dead=None):
+    f = _batchtopk_train_encode(params, x, hp, k_max)
+    x_hat = decode(params, f)
+    return squared_error(x, x_hat), _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))
+
+
+def _update_batch_threshold(params, aux):
+    theta = jnp.exp(params.log_threshold)
+    theta = jnp.where(aux.batch_threshold > 0, theta + THRESHOLD_EMA * (aux.batch_threshold - theta), theta)
+    return params.replace(log_threshold=jnp.log(theta))
+
+
+def matryoshka_prefixes(m: int) -> tuple[int, ...]:
+    """Nested dictionary sizes m/8, m/4, m/2, m (distinct, ≥ 1)."""
+    return tuple(sorted({max(m // 8, 1), max(m // 4, 1), max(m // 2, 1), m}))
+
+
+def prefix_losses(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
+    """mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² for each prefix p, [n_prefixes]."""
+    return jnp.stack(
+        [squared_error(x, f[:, :p] @ params.W_dec[:p] + params.b_dec) for p in matryoshka_prefixes(params.n_latents)]
+    )
+
+
+def _matryoshka_loss(params, x, hp, k_max, dead=None):
+    f = _batchtopk_train_encode(params, x, hp, k_max)
+    aux = _dense_aux(x, decode(params, f), f, jax.lax.stop_gradient(_batch_threshold(f)))
+    return jnp.sum(prefix_losses(params, x, f)), aux
+
+
+# --- JumpReLU ------------------------------------------------------------------------
+
+
+def _rectangle(u):
+    return (jnp.abs(u) < 0.5).astype(u.dtype)
+
+
+@jax.custom_jvp
+def heaviside_step(z, theta, bandwidth):
+    """H(z − θ), with the pseudo-derivative −K((z − θ)/ε)/ε in θ and none in z."""
+    return (z > theta).astype(z.dtype)
+
+
+@heaviside_step.defjvp
+def _heaviside_step_jvp(primals, tangents):
+    z, theta, bandwidth = primals
+    _, theta_dot, _ = tangents
+    kernel = _rectangle((z - theta) / bandwidth) / bandwidth
+    return heaviside_step(z, theta, bandwidth), -kernel * theta_dot
+
+
+@jax.custom_jvp
+def jump_relu(z, theta, bandwidth):
+    """z · H(z − θ), with ∂/∂z = H(z − θ) and the pseudo-derivative −(θ/ε) K((z − θ)/ε) in θ."""
+    return z * (z > theta).astype(z.dtype)
+
+
+@jump_relu.defjvp
+def _jump_relu_jvp(primals, tangents):
+    z, theta, bandwidth = primals
+    z_dot, theta_dot, _ = tangents
+    step = (z > theta).astype(z.dtype)
+    kernel = _rectangle((z - theta) / bandwidth) / bandwidth
+    return jump_relu(z, theta, bandwidth), z_dot * step - theta * kernel * theta_dot
+
+
+def _jumprelu_encode(params, x, hp, k_max):
+    return jump_relu(pre_activation(params, x), jnp.exp(params.log_threshold), hp.bandwidth)
+
+
+def _jumprelu_loss(params, x, hp, k_max, dead=None):
+    a = pre_activation(params, x)
+    theta = jnp.exp(params.log_threshold)
+    f = jump_relu(a, theta, hp.bandwidth)
+    x_hat = decode(params, f)
+    l0 = jnp.mean(jnp.sum(heaviside_step(a, theta, hp.bandwidth), axis=-1))
+    return squared_error(x, x_hat) + hp.l1_coefficient * l0, _dense_aux(x, x_hat, f)
+
+
+# --- Gated ---------------------------------------------------------------------------
+
+
+def _gated_paths(params, x):
+    centred = x - params.b_dec
+    gate = centred @ params.W_enc + params.b_enc
+    magnitude = centred @ (params.W_enc * jnp.exp(params.r_mag)) + params.b_mag
+    return gate, magnitude
+
+
+def _gated_encode(params, x, hp, k_max):
+    gate, magnitude = _gated_paths(params, x)
+    return jnp.where(gate > 0, jax.nn.relu(magnitude), 0.0)
+
+
+def _gated_loss(params, x, hp, k_max, dead=None):
+    gate, magnitude = _gated_paths(params, x)
+    f = jnp.where(gate > 0, jax.nn.relu(magnitude), 0.0)
+    x_hat = decode(params, f)
+    gate_activity = jax.nn.relu(gate)
+    penalty = hp.l1_coefficient * jnp.mean(gate_activity @ jnp.linalg.norm(params.W_dec, axis=-1))
+    frozen_decoder = jax.lax.stop_gradient(params.W_dec)
+    gate_reconstruction = gate_activity @ frozen_decoder + jax.lax.stop_gradient(params.b_dec)
+    return squared_error(x, x_hat) + penalty + squared_error(x, gate_reconstruction), _dense_aux(x, x_hat, f)
 
 
 ARCHITECTURES = {
     "relu": Architecture("relu", _relu_encode, _relu_loss),
     "topk": Architecture("topk", _topk_encode, _topk_loss),
+    "batchtopk": Architecture("batchtopk", _threshold_encode, _batchtopk_loss, _update_batch_threshold),
+    "matryoshka": Architecture("matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold),
+    "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss),
+    "gated": Architecture("gated", _gated_encode, _gated_loss),
 }
 
 

@@ -5,6 +5,10 @@ Axes: d activation dimensions, m latents (dictionary atoms).
 A dictionary encodes x [d] to latents f [m] through W_enc [d, m] and b_enc [m] (the
 architecture decides the nonlinearity) and decodes x̂ = f W_dec + b_dec with decoder
 rows W_dec [m, d], the atoms, which metrics compare to the true features.
+
+Three per-latent fields serve the architectures that need them and are inert in the
+others: log_threshold (JumpReLU's θ_j = exp(log_threshold_j); BatchTopK's inference
+threshold), r_mag and b_mag (the Gated SAE's magnitude path, W_mag = W_enc ⊙ exp(r_mag)).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+INITIAL_THRESHOLD = 0.1  # JumpReLU's starting θ and BatchTopK's starting inference threshold
+
 
 @struct.dataclass
 class SAEParams:
@@ -20,6 +26,9 @@ class SAEParams:
     b_enc: jax.Array  # [m]
     W_dec: jax.Array  # [m, d]
     b_dec: jax.Array  # [d]
+    log_threshold: jax.Array  # [m]
+    r_mag: jax.Array  # [m]
+    b_mag: jax.Array  # [m]
 
     @property
     def n_latents(self) -> int:
@@ -40,7 +49,16 @@ def from_decoder(W_dec: jax.Array, b_dec: jax.Array | None = None) -> SAEParams:
     W_dec = unit_rows(W_dec)
     m, d = W_dec.shape
     b_dec = jnp.zeros((d,)) if b_dec is None else b_dec
-    return SAEParams(W_enc=W_dec.T, b_enc=jnp.zeros((m,)), W_dec=W_dec, b_dec=b_dec)
+    zeros = jnp.zeros((m,))
+    return SAEParams(
+        W_enc=W_dec.T,
+        b_enc=zeros,
+        W_dec=W_dec,
+        b_dec=b_dec,
+        log_threshold=jnp.full((m,), jnp.log(INITIAL_THRESHOLD)),
+        r_mag=zeros,
+        b_mag=zeros,
+    )
 
 
 def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None) -> SAEParams:

@@ -45,6 +45,7 @@ class TrainConfig:
     decay_fraction: float = 0.2
     l1_warmup_fraction: float = 0.05
     unit_norm_decoder: bool = True
+    dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
 
 
 class TrainResult(NamedTuple):
@@ -86,14 +87,15 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
 
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
-    def step_one(params, opt_state, hp, key, step):
+    def step_one(params, opt_state, hp, key, since_fired, step):
         x = sample_fn(data, key, config.batch_size)
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
         hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
-        (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max)
+        dead = since_fired >= config.dead_after_steps
+        (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
         updates, opt_state = optimizer(hp).update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        params = arch.after_step(optax.apply_updates(params, updates), aux)
         if config.unit_norm_decoder:
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
@@ -106,8 +108,8 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
         step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, None))(
-            params, opt_state, hps, step_keys, step
+        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
+            params, opt_state, hps, step_keys, since_fired, step
         )
         progress.report(step, config.steps, total)
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
@@ -132,7 +134,7 @@ def train(
     Raises progress.DivergenceError naming the first step whose loss is NaN/inf.
     """
     k = np.asarray(hps.k)
-    if config.arch == "topk" and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
+    if config.arch in ("topk", "batchtopk", "matryoshka") and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
         raise ValueError(f"k must lie in [1, k_max={config.k_max}] and k_max ≤ n_latents={config.n_latents}")
     result = _train_grid(config, sample_fn, data, hps, keys)
     progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")

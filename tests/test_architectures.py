@@ -1,0 +1,108 @@
+"""Property tests for every SAE architecture (sae/architectures.py)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sae import architectures as A
+from sae import params as params_lib
+from sae import train
+from toys import superposition as sp
+
+D, M, B = 6, 16, 12
+
+
+def _params(seed=0, b_enc=0.0):
+    p = params_lib.init(jax.random.key(seed), D, M)
+    return p.replace(b_enc=p.b_enc + b_enc)
+
+
+def _x(seed=1, n=B):
+    return jax.random.normal(jax.random.key(seed), (n, D))
+
+
+@pytest.mark.parametrize("name", sorted(A.ARCHITECTURES))
+def test_encode_decode_shapes_and_finite_loss_and_gradients(name):
+    arch = A.get(name)
+    p, x, hp = _params(), _x(), A.hparams(k=3, l1_coefficient=0.1, aux_coefficient=0.5)
+    f = arch.encode(p, x, hp, 4)
+    assert f.shape == (B, M) and A.decode(p, f).shape == (B, D)
+    assert bool(jnp.all(f >= 0))
+    dead = jnp.arange(M) % 2 == 0
+    (loss, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(p, x, hp, 4, dead)
+    assert np.isfinite(float(loss)) and aux.fired.shape == (M,)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+    assert float(jnp.abs(grads.W_dec).sum()) > 0
+
+
+@given(st.integers(1, 6), st.integers(0, 1000))
+def test_topk_keeps_at_most_k_latents_per_row(k, seed):
+    f = A.get("topk").encode(_params(seed), _x(seed + 1), A.hparams(k=k), 6)
+    assert int(jnp.max(jnp.sum(f > 0, axis=-1))) <= k
+
+
+@given(st.integers(1, 6), st.integers(0, 1000))
+def test_batchtopk_mean_l0_over_a_batch_equals_k(k, seed):
+    # a large encoder bias makes every pre-activation positive, so k·b entries are kept
+    p = _params(seed, b_enc=10.0)
+    f = A.batch_top_k(jax.nn.relu(A.pre_activation(p, _x(seed + 1))), jnp.int32(k), 6)
+    assert float(jnp.mean(jnp.sum(f > 0, axis=-1))) == pytest.approx(k)
+    _, aux = A.get("batchtopk").loss(p, _x(seed + 1), A.hparams(k=k), 6, None)
+    assert float(aux.l0) == pytest.approx(k)
+
+
+def test_jumprelu_threshold_gradient_is_finite_and_nonzero_near_the_threshold():
+    p = _params()
+    theta = float(jnp.exp(p.log_threshold[0]))
+    x = _x()
+    a = A.pre_activation(p, x)
+    # shift latent 0's bias so that sample 0 sits just above its threshold (inside the kernel)
+    p = p.replace(b_enc=p.b_enc.at[0].add(theta + 0.01 - a[0, 0]))
+    hp = A.hparams(l1_coefficient=1.0, bandwidth=0.05)
+    grad = jax.grad(lambda q: A.get("jumprelu").loss(q, x, hp, 1, None)[0])(p).log_threshold
+    assert np.all(np.isfinite(grad)) and float(grad[0]) != 0.0
+    far = p.replace(b_enc=p.b_enc.at[0].add(-100.0))  # every sample far below θ: no kernel mass
+    grad_far = jax.grad(lambda q: A.get("jumprelu").loss(q, x, hp, 1, None)[0])(far).log_threshold
+    assert float(grad_far[0]) == 0.0
+
+
+def test_matryoshka_loss_equals_the_sum_of_its_prefix_losses():
+    p, x, hp = _params(b_enc=0.2), _x(), A.hparams(k=3)
+    loss, _ = A.get("matryoshka").loss(p, x, hp, 4, None)
+    f = np.asarray(A.batch_top_k(jax.nn.relu(A.pre_activation(p, x)), jnp.int32(3), 4), np.float64)
+    W, b, xn = np.asarray(p.W_dec, np.float64), np.asarray(p.b_dec, np.float64), np.asarray(x, np.float64)
+    expected = sum(np.mean(np.sum((xn - (f[:, :q] @ W[:q] + b)) ** 2, axis=1)) for q in (2, 4, 8, 16))
+    assert A.matryoshka_prefixes(M) == (2, 4, 8, 16)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_auxk_only_adds_when_latents_are_dead_and_alpha_positive():
+    p, x = _params(), _x()
+    topk = A.get("topk")
+    none_dead = jnp.zeros(M, bool)
+    all_dead = jnp.ones(M, bool)
+    base, _ = topk.loss(p, x, A.hparams(k=2), 4, None)
+    assert float(topk.loss(p, x, A.hparams(k=2, aux_coefficient=1.0), 4, none_dead)[0]) == pytest.approx(float(base))
+    with_aux = topk.loss(p, x, A.hparams(k=2, aux_coefficient=1.0), 4, all_dead)[0]
+    assert float(with_aux) != float(base)
+
+
+def test_batchtopk_threshold_tracks_the_smallest_kept_activation():
+    p = _params(b_enc=0.5)
+    arch = A.get("batchtopk")
+    _, aux = arch.loss(p, _x(), A.hparams(k=2), 4, None)
+    updated = arch.after_step(p, aux)
+    theta_before, theta_after = float(jnp.exp(p.log_threshold[0])), float(jnp.exp(updated.log_threshold[0]))
+    assert theta_after == pytest.approx(theta_before + A.THRESHOLD_EMA * (float(aux.batch_threshold) - theta_before), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["batchtopk", "matryoshka", "jumprelu", "gated"])
+def test_each_new_architecture_trains_on_a_small_toy(name):
+    toy = sp.build(sp.SuperpositionConfig(n_features=12, d=D, mean_l0=1.0), jax.random.key(0))
+    config = train.TrainConfig(name, D, M, steps=400, batch_size=128, k_max=2)
+    hps = train.stack_hparams([A.hparams(3e-3, 0.05 if name in ("jumprelu", "gated") else 0.0, 2)])
+    result = train.train(config, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
+    assert float(result.mse[-50:].mean()) < 0.5 * float(result.mse[:5].mean())
