@@ -13,7 +13,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from sae import architectures, evaluate, metrics, progress, random_dictionaries, train
+from experiments.recovery import Recovery, plot_metric_panels, summary_table
+from sae import architectures, evaluate, metrics
 from toys import superposition as toy_lib
 from toys.validation import check_choice, check_each, check_range
 
@@ -65,49 +66,30 @@ def _matched_cosines(C: np.ndarray) -> np.ndarray:
     return C[:, cols[order]][rows[order]]
 
 
-def _seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
-    """One key per seed for dictionaries of one size: fold_in(fold_in(key, size), seed)."""
-    key = jax.random.fold_in(key, size)
-    return jax.vmap(lambda s: jax.random.fold_in(key, s))(np.asarray(seeds, np.uint32))
-
-
 def run(config: Config) -> dict:
-    key_toy, key_train, key_random, key_eval = jax.random.split(jax.random.key(config.seed), 4)
+    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
     toy = toy_lib.build(config.toy, key_toy)
-    d = config.toy.d
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    entries, heatmaps = [], {}
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
+    heatmaps = {}
 
-    def score(kind, arch_name, size, params, hps):
-        scores = evaluate.evaluate(
-            arch_name, params, hps, toy_lib.sample, toy, toy.directions, key_eval, config.n_eval, k_max=config.k
-        )
-        for seed, metrics_ in zip(seeds, scores):
-            entries.append({"name": f"{kind}-{size}", "kind": kind, "size": size, "seed": seed, "metrics": metrics_})
+    def keep_heatmap(kind, size, params):
         if size == config.heatmap_size:
             C = np.asarray(metrics.abs_cosine(toy.directions, params.W_dec[0]))
             heatmaps[f"matched_cosine_{kind}"] = _matched_cosines(C).astype(np.float16)
 
     for kind in config.kinds:
-        hparams = architectures.hparams(config.learning_rate, config.l1_coefficient if kind == "relu" else 0.0, config.k)
-        hps = train.stack_hparams([hparams] * config.n_seeds)
+        l1 = config.l1_coefficient if kind == "relu" else 0.0
         for size in config.sizes:
-            train_config = train.TrainConfig(
-                kind, d, size, steps=config.steps, batch_size=config.batch_size, k_max=config.k
+            params = recovery.train(
+                kind, size, architectures.hparams(config.learning_rate, l1, config.k), config.steps, config.batch_size
             )
-            keys = _seed_keys(key_train, size, seeds)
-            with progress.task(f"{kind} m={size}"):
-                result = train.train(train_config, toy_lib.sample_activations, toy, hps, keys)
-            score(kind, kind, size, result.params, hps)
-
-    hps = train.stack_hparams([architectures.hparams(k=config.k)] * config.n_seeds)
+            keep_heatmap(kind, size, params)
     for size in config.sizes:
-        keys = _seed_keys(key_random, size, seeds)
-        params = jax.vmap(lambda k: random_dictionaries.rademacher(k, d, size))(keys)
-        score("random", "topk", size, params, hps)
+        keep_heatmap("random", size, recovery.baseline("random", size))
 
     return {
-        "dictionaries": entries,
+        "dictionaries": recovery.entries,
         "toy": {
             "n_features": config.toy.n_features,
             "d": config.toy.d,
@@ -117,19 +99,6 @@ def run(config: Config) -> dict:
     }
 
 
-def _by_kind(results: dict, metric: str) -> dict:
-    """{kind: (sizes, mean, min, max)} of a metric over seeds."""
-    table = {}
-    for entry in results["dictionaries"]:
-        table.setdefault(entry["kind"], {}).setdefault(entry["size"], []).append(entry["metrics"][metric])
-    out = {}
-    for kind, by_size in table.items():
-        sizes = sorted(by_size)
-        values = [np.asarray(by_size[s]) for s in sizes]
-        out[kind] = (sizes, [v.mean() for v in values], [v.min() for v in values], [v.max() for v in values])
-    return out
-
-
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
@@ -137,18 +106,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     paths = []
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    titles = ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")
-    for ax, metric, label in zip(axes, ("mmcs", "mcc"), titles):
-        for kind, (sizes, mean, low, high) in _by_kind(results, metric).items():
-            style = dict(color="0.5", linestyle="--", marker="x") if kind == "random" else dict(marker="o")
-            err = [np.subtract(mean, low), np.subtract(high, mean)]
-            ax.errorbar(sizes, mean, yerr=err, label=kind, capsize=3, **style)
+    plot_metric_panels(axes, results, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)"))
+    for ax in axes:
         ax.axvline(results["toy"]["n_features"], color="0.75", lw=1, zorder=0)
-        ax.set_xscale("log", base=2)
         ax.set_xlabel("dictionary size m (grey line: F true features)")
-        ax.set_title(label)
         ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
     axes[0].set_ylabel("score (mean over seeds; bars = min–max)")
     axes[1].legend(loc="lower right")
     toy = results["toy"]
@@ -178,15 +140,4 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 def summary(results: dict) -> str:
     columns = ("mmcs", "mcc", "uniqueness", "f1", "explained_variance", "l0", "dead_fraction", "shrinkage")
-    header = f"{'kind':<8}{'size':>6}  " + "  ".join(f"{c[:10]:>10}" for c in columns)
-    lines = [header, "-" * len(header)]
-    rows = {}
-    for entry in results["dictionaries"]:
-        rows.setdefault((entry["kind"], entry["size"]), []).append(entry["metrics"])
-    order = {kind: i for i, kind in enumerate([*TRAINED_KINDS, "random"])}
-    for (kind, size), group in sorted(rows.items(), key=lambda item: (item[0][1], order.get(item[0][0], 99))):
-        means = [np.mean([g[c] for g in group]) for c in columns]
-        lines.append(f"{kind:<8}{size:>6}  " + "  ".join(f"{v:>10.3f}" for v in means))
-    lines.append(f"(means over {len(group)} seed(s); each size's random row is the chance baseline; true L0 ≈ "
-                 f"{results['toy']['expected_true_l0']:.2f})")
-    return "\n".join(lines)
+    return summary_table(results, columns) + f"\ntrue L0 ≈ {results['toy']['expected_true_l0']:.2f}"
