@@ -14,6 +14,7 @@ from toys.validation import ConfigError
 EXPERIMENTS = {
     "superposition": "experiments.superposition",
     "tms": "experiments.tms",
+    "darts": "experiments.darts",
 }
 
 

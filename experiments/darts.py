@@ -1,0 +1,261 @@
+"""Experiment `darts`: how far are random dictionaries from trained SAEs?
+
+The claim tested ("throwing darts in latent space"): among exponentially many nearly
+orthogonal random directions, some are always nearly collinear with any meaningful
+direction, so random dictionaries might "interpret" almost as well as trained ones.
+
+Part 1, the numerical facts, for Rademacher rows x_i ∈ {±1/√n}^n, i = 1..m:
+- max_{i≠j} |x_iᵀx_j| against the estimate √(4 ln m / n);
+- for a Gaussian y, x_iᵀy ≈ N(0, ‖y‖²/n) (histogram with the density overlaid; the
+  empirical std against ‖y‖/√n) and max_i x_iᵀy against √(2 ln m / n)·‖y‖.
+Part 2, random versus trained on the planted-superposition toy, m/d ∈ {1, …, 32}:
+trained TopK, BatchTopK, JumpReLU, Matryoshka, ReLU+L1 against Rademacher, darts
+(random atoms + least-squares decoder), an untrained SAE and PCA; and the fraction of
+true features whose best random atom has |cos| > τ beside the Gaussian prediction
+    P(max_i |c_i| > τ) = 1 − (1 − 2(1 − Φ(τ√d)))^m,   c_i ≈ N(0, 1/d).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.stats import norm
+
+from experiments.recovery import BASELINE_KINDS, TRAINED_KINDS, Recovery, plot_metric_panels, summary_table
+from sae import architectures, metrics
+from toys import superposition as toy_lib
+from toys.validation import check_choice, check_each, check_range
+
+NAME = "darts"
+DESCRIPTION = "Random vs trained dictionaries: coherence facts and recovery across m/d (throwing darts)"
+DARTS_TRAINED = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu")
+DARTS_BASELINES = ("random", "darts", "untrained", "pca")
+THRESHOLDS = (0.5, 0.7, 0.9)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_seeds: int = 2
+    # part 1
+    n: int = 1024
+    ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    coherence_max_ratio: int = 32  # the pairwise max needs m² n work; cap it
+    # part 2
+    toy: toy_lib.SuperpositionConfig = toy_lib.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
+    size_ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    kinds: tuple[str, ...] = DARTS_TRAINED
+    baselines: tuple[str, ...] = DARTS_BASELINES
+    k: int = 6
+    learning_rate: float = 3e-3
+    l1_coefficient: float = 1.0  # relu
+    l0_coefficient: float = 0.1  # jumprelu
+    steps: int = 8000
+    batch_size: int = 512
+    n_eval: int = 100_000
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_seeds=1, coherence_max_ratio=8, steps=3000, batch_size=256)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        check_range("n_seeds", self.n_seeds, low=1)
+        check_range("n", self.n, low=2)
+        check_each("ratios", self.ratios, low=1)
+        check_range("coherence_max_ratio", self.coherence_max_ratio, low=1)
+        self.toy.validate(prefix="toy.")
+        check_each("size_ratios", self.size_ratios, low=1)
+        for kind in self.kinds:
+            check_choice("kinds", kind, DARTS_TRAINED)
+        for kind in self.baselines:
+            check_choice("baselines", kind, BASELINE_KINDS)
+        check_range("k", self.k, low=1, high=self.toy.d * min(self.size_ratios))
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range("l1_coefficient", self.l1_coefficient, low=0)
+        check_range("l0_coefficient", self.l0_coefficient, low=0)
+        check_range("steps", self.steps, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("n_eval", self.n_eval, low=100_000)
+
+
+# --- part 1: the numerical facts -----------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("block",))
+def max_coherence(X: jax.Array, block: int = 1024) -> jax.Array:
+    """max_{i≠j} |x_iᵀx_j| over the rows of X [m, n], computed block by block (m² n work)."""
+    m = X.shape[0]
+    blocks = X.reshape(m // block, block, -1)
+
+    def one_block(carry, index):
+        gram = jnp.abs(blocks[index] @ X.T)  # [block, m]
+        rows = index * block + jnp.arange(block)
+        gram = gram.at[jnp.arange(block), rows].set(0.0)  # drop the diagonal
+        return jnp.maximum(carry, gram.max()), None
+
+    result, _ = jax.lax.scan(one_block, jnp.float32(0.0), jnp.arange(m // block))
+    return result
+
+
+def numerical_facts(config: Config, key: jax.Array) -> tuple[dict, dict]:
+    n = config.n
+    key_y, key_x = jax.random.split(key)
+    y = jax.random.normal(key_y, (n,))
+    norm_y = float(jnp.linalg.norm(y))
+    rows, arrays = [], {}
+    for ratio in config.ratios:
+        m = ratio * n
+        X = jax.random.rademacher(jax.random.fold_in(key_x, m), (m, n), dtype=jnp.float32) / jnp.sqrt(n)
+        inner = X @ y
+        row = {
+            "m": m,
+            "ratio": ratio,
+            "inner_std": float(jnp.std(inner)),
+            "predicted_std": norm_y / np.sqrt(n),
+            "max_inner": float(jnp.max(inner)),
+            "predicted_max_inner": float(np.sqrt(2 * np.log(m) / n) * norm_y),
+            "predicted_coherence": float(np.sqrt(4 * np.log(m) / n)),
+        }
+        row["inner_std_relative_error"] = abs(row["inner_std"] / row["predicted_std"] - 1)
+        if ratio <= config.coherence_max_ratio:
+            row["max_coherence"] = float(max_coherence(X, block=min(1024, m)))
+        rows.append(row)
+        if ratio == max(config.ratios):
+            arrays["inner_products"] = np.asarray(inner, np.float32)
+    return {"n": n, "norm_y": norm_y, "by_m": rows}, arrays
+
+
+# --- part 2: random versus trained ----------------------------------------------------
+
+
+def predicted_hit_fraction(threshold: float, d: int, m: int) -> float:
+    """Gaussian approximation of P(max over m random unit atoms of |cos| with a fixed unit vector > τ)."""
+    tail = 2.0 * norm.sf(threshold * np.sqrt(d))
+    return float(1.0 - (1.0 - tail) ** m)
+
+
+def _hyperparameters(config: Config, kind: str):
+    coefficient = {"relu": config.l1_coefficient, "jumprelu": config.l0_coefficient}.get(kind, 0.0)
+    return architectures.hparams(config.learning_rate, coefficient, config.k)
+
+
+def run(config: Config) -> dict:
+    key_facts, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
+    facts, arrays = numerical_facts(config, key_facts)
+    toy = toy_lib.build(config.toy, key_toy)
+    d = config.toy.d
+    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
+    sizes = [ratio * d for ratio in config.size_ratios]
+    for kind in config.kinds:
+        for size in sizes:
+            recovery.train(kind, size, _hyperparameters(config, kind), config.steps, config.batch_size)
+    hits = []
+    for kind in config.baselines:
+        for size in sizes:
+            params = recovery.baseline(kind, size)
+            if kind == "random":
+                best = np.asarray(jax.vmap(lambda W: metrics.abs_cosine(toy.directions, W).max(axis=1))(params.W_dec))
+                for threshold in THRESHOLDS:
+                    hits.append({
+                        "size": size,
+                        "threshold": threshold,
+                        "measured": float((best > threshold).mean()),
+                        "predicted": predicted_hit_fraction(threshold, d, size),
+                    })
+    return {
+        "dictionaries": recovery.entries,
+        "toy": {"n_features": config.toy.n_features, "d": d,
+                "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy)))},
+        "facts": facts,
+        "random_hits": hits,
+        "arrays": arrays,
+    }
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    facts = results["facts"]
+    by_m = facts["by_m"]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    m = np.array([row["m"] for row in by_m])
+    with_coherence = [row for row in by_m if "max_coherence" in row]
+    axes[0].plot([r["m"] for r in with_coherence], [r["max_coherence"] for r in with_coherence], "o-", label="measured")
+    axes[0].plot(m, [r["predicted_coherence"] for r in by_m], "k--", label="√(4 ln m / n)")
+    axes[0].set_title(f"max |x_iᵀx_j| over m Rademacher rows (n = {facts['n']})", fontsize=9)
+    axes[1].plot(m, [r["max_inner"] / facts["norm_y"] for r in by_m], "o-", label="measured")
+    axes[1].plot(m, [r["predicted_max_inner"] / facts["norm_y"] for r in by_m], "k--", label="√(2 ln m / n)")
+    axes[1].set_title("max_i x_iᵀy / ‖y‖ for a Gaussian y", fontsize=9)
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("number of random rows m")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    figure.suptitle("Random directions: the extreme overlaps grow only like √(ln m)", y=1.02)
+    paths.append(save_figure(figure, folder / "darts_coherence.png"))
+
+    if "inner_products" in arrays:
+        inner = np.asarray(arrays["inner_products"], np.float64)
+        sigma = facts["norm_y"] / np.sqrt(facts["n"])
+        figure, ax = plt.subplots(figsize=(5.5, 3.6))
+        ax.hist(inner, bins=120, density=True, alpha=0.6, label=f"Xᵀy, m = {len(inner)}")
+        grid = np.linspace(inner.min(), inner.max(), 400)
+        ax.plot(grid, norm.pdf(grid, scale=sigma), "k", label="N(0, ‖y‖²/n)")
+        ax.set_title(f"x_iᵀy is Gaussian: std {inner.std():.4f} vs ‖y‖/√n = {sigma:.4f}", fontsize=9)
+        ax.legend()
+        paths.append(save_figure(figure, folder / "darts_histogram.png"))
+
+    d = results["toy"]["d"]
+    figure, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    plot_metric_panels(axes, results, ("mmcs", "mcc", "f1", "explained_variance"),
+                       ("MMCS", "MCC", "F1", "explained variance"), x_scale=d)
+    for ax in axes:
+        ax.set_xlabel("m / d")
+    axes[0].legend(fontsize=7)
+    figure.suptitle(f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
+                    f"planted features in {d} dims: the gap stays open", y=1.03)
+    paths.append(save_figure(figure, folder / "darts_random_vs_trained.png"))
+
+    if results["random_hits"]:
+        figure, ax = plt.subplots(figsize=(5.5, 3.6))
+        for i, threshold in enumerate(THRESHOLDS):
+            rows = [h for h in results["random_hits"] if h["threshold"] == threshold]
+            sizes = np.array(sorted({h["size"] for h in rows}))
+            measured = [np.mean([h["measured"] for h in rows if h["size"] == s]) for s in sizes]
+            predicted = [rows[[h["size"] for h in rows].index(s)]["predicted"] for s in sizes]
+            colour = f"C{i}"
+            ax.plot(sizes / d, measured, "o-", color=colour, label=f"|cos| > {threshold}")
+            ax.plot(sizes / d, predicted, "--", color=colour)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("m / d")
+        ax.set_ylabel("share of true features")
+        ax.set_title("Best random atom per true feature (dashed: Gaussian prediction)", fontsize=9)
+        ax.legend()
+        ax.grid(alpha=0.3)
+        paths.append(save_figure(figure, folder / "darts_hits.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    lines = [summary_table(results, ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")), ""]
+    lines.append(f"{'m':>7}{'std Xᵀy':>10}{'‖y‖/√n':>10}{'rel.err':>9}{'max xᵀy':>10}{'√(2lnm/n)‖y‖':>14}"
+                 f"{'max coh.':>10}{'√(4lnm/n)':>11}")
+    for r in results["facts"]["by_m"]:
+        coherence = f"{r['max_coherence']:>10.4f}" if "max_coherence" in r else f"{'—':>10}"
+        lines.append(f"{r['m']:>7}{r['inner_std']:>10.4f}{r['predicted_std']:>10.4f}{r['inner_std_relative_error']:>9.2%}"
+                     f"{r['max_inner']:>10.4f}{r['predicted_max_inner']:>14.4f}{coherence}{r['predicted_coherence']:>11.4f}")
+    if results["random_hits"]:
+        lines.append("")
+        lines.append("share of true features whose best random atom exceeds |cos| τ (measured / Gaussian prediction)")
+        for h in results["random_hits"]:
+            lines.append(f"  m={h['size']:>5}  τ={h['threshold']}: {h['measured']:.3f} / {h['predicted']:.3f}")
+    return "\n".join(lines)
