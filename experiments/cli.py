@@ -2,6 +2,8 @@
 
     toylab list
     toylab run NAME [--quick] [--seed N] [--out DIR] [--set key=value ...]
+    toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
+    toylab bench [--repeats N] [--out DIR]
 
 Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
 nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json).
@@ -35,11 +37,31 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list experiments")
     run = commands.add_parser("run", help="run an experiment")
     run.add_argument("name")
-    run.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
-    run.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    sweep = commands.add_parser("sweep", help="seeds × a hyperparameter grid in one call (= run sweep)")
+    for sub in (run, sweep):
+        sub.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
+        sub.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
+        sub.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    bench = commands.add_parser("bench", help="training throughput beside SAELens")
+    bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
+    bench.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
     return parser
+
+
+def run_bench(repeats: int, out: Path) -> int:
+    if repeats < 1:
+        print(f"toylab: error: --repeats: got {repeats}, allowed range [1, inf)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from experiments import bench, runfolder
+
+    results = bench.run(repeats)
+    folder = runfolder.new_run_folder(out, "bench", 0, False)
+    runfolder.write_json(folder / "config.json", {"experiment": "bench", "repeats": repeats, **runfolder.provenance()})
+    runfolder.write_json(folder / "results.json", results)
+    print(bench.report(results))
+    print(f"\nresults: {folder / 'results.json'}")
+    return 0
 
 
 def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[str]):
@@ -88,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in registry.EXPERIMENTS:
             print(f"{name:<16}{registry.get(name).DESCRIPTION}")
         return 0
+    if args.command == "bench":
+        return run_bench(args.repeats, args.out)
+    if args.command == "sweep":
+        args.name = "sweep"
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
     except ConfigError as error:

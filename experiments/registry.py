@@ -15,6 +15,7 @@ EXPERIMENTS = {
     "superposition": "experiments.superposition",
     "tms": "experiments.tms",
     "darts": "experiments.darts",
+    "sweep": "experiments.sweep",
 }
 
 

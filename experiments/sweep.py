@@ -1,0 +1,136 @@
+"""Experiment `sweep` (also `toylab sweep`): seeds × one hyperparameter grid in one call.
+
+For one architecture and dictionary size, every (value, seed) pair of the grid is a
+member of a single vmapped, compiled training call (the hyperparameter is traced), and
+all members are scored together on the same eval samples. The figure shows each metric
+against the hyperparameter, the line the mean over seeds and the band the min–max.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments.recovery import TRAINED_KINDS, seed_keys
+from sae import architectures, evaluate, progress, train
+from toys import superposition as toy_lib
+from toys.validation import check_choice, check_each, check_range
+
+NAME = "sweep"
+DESCRIPTION = "One architecture and size: seeds × a hyperparameter grid trained in one vmapped call"
+SWEEPABLE = ("l1_coefficient", "k", "learning_rate", "aux_coefficient", "bandwidth")
+PLOTTED = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_seeds: int = 3
+    toy: toy_lib.SuperpositionConfig = toy_lib.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
+    arch: str = "relu"
+    size: int = 512
+    hyperparameter: str = "l1_coefficient"
+    values: tuple[float, ...] = (0.1, 0.3, 0.5, 1.0, 2.0)
+    learning_rate: float = 3e-3
+    l1_coefficient: float = 1.0
+    k: int = 6
+    aux_coefficient: float = 0.0
+    bandwidth: float = 0.05
+    steps: int = 6000
+    batch_size: int = 256
+    n_eval: int = 100_000
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_seeds=2, steps=2000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        check_range("n_seeds", self.n_seeds, low=1)
+        self.toy.validate(prefix="toy.")
+        check_choice("arch", self.arch, TRAINED_KINDS)
+        check_range("size", self.size, low=1)
+        check_choice("hyperparameter", self.hyperparameter, SWEEPABLE)
+        if self.hyperparameter == "k":
+            check_each("values", self.values, low=1, high=self.size)
+        elif self.hyperparameter in ("learning_rate", "bandwidth"):
+            check_each("values", self.values, low=0, low_open=True)
+        else:
+            check_each("values", self.values, low=0)
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range("l1_coefficient", self.l1_coefficient, low=0)
+        check_range("k", self.k, low=1, high=self.size)
+        check_range("aux_coefficient", self.aux_coefficient, low=0)
+        check_range("bandwidth", self.bandwidth, low=0, low_open=True)
+        check_range("steps", self.steps, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
+
+
+def run(config: Config) -> dict:
+    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
+    key_train, key_eval = jax.random.split(key_dictionaries)
+    toy = toy_lib.build(config.toy, key_toy)
+    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    base = {name: getattr(config, name) for name in SWEEPABLE}
+    grid, members = [], []
+    for value in config.values:
+        settings = {**base, config.hyperparameter: int(value) if config.hyperparameter == "k" else value}
+        for seed in seeds:
+            grid.append(architectures.hparams(**settings))
+            members.append((value, seed))
+    hps = train.stack_hparams(grid)
+    k_max = max(int(v) for v in config.values) if config.hyperparameter == "k" else config.k
+    keys = jax.numpy.concatenate([seed_keys(key_train, config.size, seeds)] * len(config.values))
+    train_config = train.TrainConfig(config.arch, config.toy.d, config.size, steps=config.steps,
+                                     batch_size=config.batch_size, k_max=k_max)
+    with progress.task(f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)"):
+        result = train.train(train_config, toy_lib.sample_activations, toy, hps, keys)
+    scores = evaluate.evaluate(config.arch, result.params, hps, toy_lib.sample, toy, toy.directions, key_eval,
+                               config.n_eval, k_max=k_max)
+    entries = [
+        {"name": f"{config.arch}-{config.size}", "kind": config.arch, "size": config.size, "seed": seed,
+         "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
+        for (value, seed), metrics in zip(members, scores)
+    ]
+    return {"dictionaries": entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
+            "size": config.size}
+
+
+def _spread(results: dict, metric: str):
+    values = sorted({e["value"] for e in results["dictionaries"]})
+    by_value = [[e["metrics"][metric] for e in results["dictionaries"] if e["value"] == v] for v in values]
+    return np.asarray(values), np.array([np.mean(v) for v in by_value]), np.array([np.min(v) for v in by_value]), \
+        np.array([np.max(v) for v in by_value])
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    figure, axes = plt.subplots(1, len(PLOTTED), figsize=(3.2 * len(PLOTTED), 3.2))
+    for ax, metric in zip(axes, PLOTTED):
+        values, mean, low, high = _spread(results, metric)
+        ax.plot(values, mean, "o-")
+        ax.fill_between(values, low, high, alpha=0.3)
+        ax.set_xscale("log" if np.all(values > 0) and values.max() / max(values.min(), 1e-12) > 20 else "linear")
+        ax.set_xlabel(results["hyperparameter"])
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    n_seeds = len({e["seed"] for e in results["dictionaries"]})
+    figure.suptitle(f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} "
+                    f"(line: mean of {n_seeds} seeds; band: min–max)", y=1.04)
+    return [save_figure(figure, folder / "sweep.png")]
+
+
+def summary(results: dict) -> str:
+    header = f"{results['hyperparameter']:>16}" + "".join(f"{m[:10]:>12}" for m in PLOTTED)
+    lines = [header, "-" * len(header)]
+    columns = [_spread(results, metric) for metric in PLOTTED]
+    for i, value in enumerate(columns[0][0]):
+        lines.append(f"{value:>16g}" + "".join(f"{c[1][i]:>8.3f}±{(c[3][i] - c[2][i]) / 2:<3.2f}" for c in columns))
+    lines.append("(mean ± half the min–max range over seeds)")
+    return "\n".join(lines)

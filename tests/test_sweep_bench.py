@@ -1,0 +1,45 @@
+"""`toylab sweep` and `toylab bench` (no timing is asserted: machines are shared and noisy)."""
+
+import json
+
+from experiments import bench, cli
+
+
+def test_sweep_trains_seeds_times_values_and_reports_each(tmp_path, capsys):
+    argv = ["sweep", "--quick", "--out", str(tmp_path), "--set", "toy.n_features=16", "--set", "toy.d=8",
+            "--set", "toy.mean_l0=1", "--set", "arch=topk", "--set", "size=16", "--set", "hyperparameter=k",
+            "--set", "values=1,3", "--set", "steps=50", "--set", "batch_size=32"]
+    assert cli.main(argv) == 0
+    (folder,) = (tmp_path / "sweep").iterdir()
+    entries = json.loads((folder / "results.json").read_text())["dictionaries"]
+    assert sorted((e["value"], e["seed"]) for e in entries) == [(1, 0), (1, 1), (3, 0), (3, 1)]
+    by_value = {v: [e["metrics"]["l0"] for e in entries if e["value"] == v] for v in (1, 3)}
+    assert max(by_value[1]) <= 1.0 < min(by_value[3])  # k is traced per member
+    assert (folder / "figures" / "sweep.png").exists()
+    assert "mean ±" in capsys.readouterr().out
+
+
+def test_sweep_refuses_values_outside_the_range(tmp_path, capsys):
+    argv = ["sweep", "--out", str(tmp_path), "--set", "hyperparameter=k", "--set", "values=0,4"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.startswith("toylab: error: values:")
+
+
+def test_bench_measures_ours_and_skips_saelens_when_absent(monkeypatch):
+    case = bench.Case("tiny", 16, 8, 16, 2, 32, 2, 1.0, 5, 3.0)
+    assert bench.ours(case, repeats=1) > 0
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_saelens(name, *args, **kwargs):
+        if name.startswith("sae_lens"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_saelens)
+    assert bench.saelens(case, repeats=1) is None
+    text = bench.report({"matmul_gflops_per_s": 1.0, "device": "cpu", "cases": [
+        {"case": "tiny", "n_features": 16, "d": 8, "m": 16, "k": 2, "batch_size": 32, "n_saes": 2,
+         "ours_sae_steps_per_s": 10.0, "saelens_sae_steps_per_s": None, "target_ratio": 3.0}]})
+    assert "skipped" in text and "not installed" in text
