@@ -31,7 +31,7 @@ training run serves a whole vmapped grid.
   L = mse + λ · mean_b Σ_j ReLU(π_g)_j ‖W_dec,j‖ + mean_b ‖x − (ReLU(π_g) sg(W_dec) + sg(b_dec))‖²
   (sg = stop-gradient; the last term trains the gate to reconstruct on its own).
 
-AuxK (Gao et al. 2024) for ``topk``: with α = `HParams.aux_coefficient` > 0, the
+AuxK (Gao et al. 2024) for ``topk``, ``batchtopk`` and ``matryoshka``: with α = `HParams.aux_coefficient` > 0, the
 latents dead for the trainer's `dead_after_steps` reconstruct the residual
 e = sg(x − x̂) through their top k_aux = max(k_max, d/2) pre-activations:
 + α · mean_b ‖e − f_aux W_dec‖².
@@ -203,10 +203,20 @@ def _batchtopk_train_encode(params, x, hp, k_max):
     return batch_top_k(jax.nn.relu(pre_activation(params, x)), hp.k, k_max)
 
 
+def _with_auxk(total, params, x, x_hat, hp, k_max, dead):
+    """Add α · AuxK (see module docstring) when a dead mask is given."""
+    if dead is None:
+        return total
+    centred = x - params.b_dec
+    dense = jax.lax.stop_gradient(centred @ params.W_enc + params.b_enc)
+    return total + hp.aux_coefficient * _auxk_loss(params, centred, dense, x - x_hat, dead, k_max)
+
+
 def _batchtopk_loss(params, x, hp, k_max, dead=None):
     f = _batchtopk_train_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
-    return squared_error(x, x_hat), _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))
+    total = _with_auxk(squared_error(x, x_hat), params, x, x_hat, hp, k_max, dead)
+    return total, _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))
 
 
 def _update_batch_threshold(params, aux):
@@ -229,8 +239,9 @@ def prefix_losses(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
 
 def _matryoshka_loss(params, x, hp, k_max, dead=None):
     f = _batchtopk_train_encode(params, x, hp, k_max)
-    aux = _dense_aux(x, decode(params, f), f, jax.lax.stop_gradient(_batch_threshold(f)))
-    return jnp.sum(prefix_losses(params, x, f)), aux
+    x_hat = decode(params, f)
+    aux = _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))
+    return _with_auxk(jnp.sum(prefix_losses(params, x, f)), params, x, x_hat, hp, k_max, dead), aux
 
 
 # --- JumpReLU ------------------------------------------------------------------------
