@@ -20,6 +20,7 @@ Targets (from the issue): A ≥ 3× SAELens, B ≥ 10×.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import jax
@@ -85,6 +86,7 @@ def ours(case: Case, repeats: int) -> float:
 
 def saelens(case: Case, repeats: int) -> float | None:
     """SAE-steps/s of SAELens' train_toy_sae (n_saes trained one after another); None if absent."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # SAELens' progress bars would bury the table
     try:
         import torch
         from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
