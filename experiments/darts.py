@@ -200,7 +200,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xlabel("number of random rows m")
         ax.legend()
         ax.grid(alpha=0.3)
-    figure.suptitle("Random directions: the extreme overlaps grow only like √(ln m)", y=1.02)
+    figure.suptitle("Random directions: measured extreme overlaps beside the √(ln m) estimates", y=1.02)
     paths.append(save_figure(figure, folder / "darts_coherence.png"))
 
     if "inner_products" in arrays:
@@ -222,7 +222,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xlabel("m / d")
     axes[0].legend(fontsize=7)
     figure.suptitle(f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
-                    f"planted features in {d} dims: the gap stays open", y=1.03)
+                    f"planted features in {d} dims: how far is chance from trained?", y=1.03)
     paths.append(save_figure(figure, folder / "darts_random_vs_trained.png"))
 
     if results["random_hits"]:
