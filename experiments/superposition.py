@@ -115,7 +115,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     axes[1].legend(loc="lower right")
     toy = results["toy"]
     figure.suptitle(
-        y=1.03, t=f"Trained SAEs recover {toy['n_features']} planted features in {toy['d']} dims; random dictionaries do not"
+        y=1.03, t=f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained SAEs vs random dictionaries (chance)"
     )
     paths.append(save_figure(figure, folder / "mmcs_mcc_vs_size.png"))
 

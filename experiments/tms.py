@@ -141,7 +141,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         dims = ", ".join(f"{d:.2f}" for d in setting["best"]["dimensionality"])
         ax.set_title(f"{setting['name']}: p={setting['probability']:g}, {setting['importance']} importance\nD = {dims}",
                      fontsize=9)
-    figure.suptitle("Columns of W (5 features in 2 dims): sparse → pentagon, dense → 2 orthogonal features")
+    figure.suptitle("Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)")
     paths.append(save_figure(figure, folder / "tms_columns.png"))
 
     sweep = [s for s in results["settings"] if s["group"] == "sweep"]
