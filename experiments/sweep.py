@@ -84,8 +84,9 @@ def run(config: Config) -> dict:
     hps = train.stack_hparams(grid)
     k_max = max(int(v) for v in config.values) if config.hyperparameter == "k" else config.k
     keys = jax.numpy.concatenate([seed_keys(key_train, config.size, seeds)] * len(config.values))
+    auxk = config.hyperparameter == "aux_coefficient" or config.aux_coefficient > 0
     train_config = train.TrainConfig(config.arch, config.toy.d, config.size, steps=config.steps,
-                                     batch_size=config.batch_size, k_max=k_max)
+                                     batch_size=config.batch_size, k_max=k_max, auxk=auxk)
     with progress.task(f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)"):
         result = train.train(train_config, toy_lib.sample_activations, toy, hps, keys)
     scores = evaluate.evaluate(config.arch, result.params, hps, toy_lib.sample, toy, toy.directions, key_eval,

@@ -45,6 +45,7 @@ class TrainConfig:
     decay_fraction: float = 0.2
     l1_warmup_fraction: float = 0.05
     unit_norm_decoder: bool = True
+    auxk: bool = False  # compute the AuxK dead-latent loss (its weight is HParams.aux_coefficient)
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
 
 
@@ -92,7 +93,8 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
         hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
-        dead = since_fired >= config.dead_after_steps
+        # AuxK costs a second top-k per step, so it is compiled in only when asked for.
+        dead = since_fired >= config.dead_after_steps if config.auxk else None
         (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
         updates, opt_state = optimizer(hp).update(grads, opt_state, params)
         params = arch.after_step(optax.apply_updates(params, updates), aux)
