@@ -27,6 +27,15 @@ def test_inner_products_with_32n_rademacher_rows_have_the_predicted_std():
     assert arrays["inner_products"].shape == (32768,)
 
 
+def test_sphere_tail_matches_monte_carlo_and_is_lighter_than_the_gaussian():
+    d, threshold = 16, 0.5
+    u = np.asarray(jax.random.normal(jax.random.key(0), (400_000, d)))
+    cosines = np.abs(u[:, 0]) / np.linalg.norm(u, axis=1)
+    measured = float((cosines > threshold).mean())
+    assert darts.predicted_hit_fraction_sphere(threshold, d, 1) == pytest.approx(measured, abs=0.002)
+    assert darts.predicted_hit_fraction_sphere(threshold, d, 1) < darts.predicted_hit_fraction(threshold, d, 1)
+
+
 def test_predicted_hit_fraction_grows_with_m_and_falls_with_the_threshold():
     assert darts.predicted_hit_fraction(0.5, 32, 64) < darts.predicted_hit_fraction(0.5, 32, 1024)
     assert darts.predicted_hit_fraction(0.9, 32, 1024) < darts.predicted_hit_fraction(0.5, 32, 1024)
