@@ -17,8 +17,13 @@ training run serves a whole vmapped grid.
 - ``batchtopk`` (Bussmann et al. 2024): during training keep the k·b largest entries
   of ReLU(a) over the whole batch (so the mean L0 over a batch is exactly k when at
   least k·b entries are positive); at inference f = a · 1[a > θ] with θ an
-  exponential moving average of the smallest kept activation.
-- ``matryoshka`` (Bussmann et al. 2025; Nabeshima 2024): BatchTopK encoding with
+  exponential moving average of the smallest kept activation. Each sample is first
+  scaled to x / s(x), s(x) = ‖x‖/√d, and reconstructed as s(x) · (f W_dec + b_dec)
+  (as in Bussmann's `input_unit_norm`): without it the batch budget flows to
+  high-norm samples, where several features overlap, and latents learn mixtures
+  (measured: MMCS 0.62 → 0.99 on 256 features in 32 dims).
+- ``matryoshka`` (Bussmann et al. 2025; Nabeshima 2024): BatchTopK encoding (with
+  the same per-sample scaling) and
   nested prefix losses L = Σ_p mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² over the
   prefixes p ∈ {m/8, m/4, m/2, m}, so early latents must reconstruct on their own.
 - ``jumprelu`` (Rajamanoharan et al. 2024b): f = a · H(a − θ) with per-latent
@@ -84,11 +89,16 @@ def _no_state_update(params: SAEParams, aux: Aux) -> SAEParams:
     return params
 
 
+def _plain_reconstruct(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
+    return decode(params, f)
+
+
 class Architecture(NamedTuple):
     name: str
     encode: Callable  # (params, x [b,d], hp, k_max) → f [b,m]
     loss: Callable  # (params, x [b,d], hp, k_max, dead [m] bool) → (loss, Aux)
     after_step: Callable = _no_state_update  # (params, aux) → params, outside the gradient
+    reconstruct: Callable = _plain_reconstruct  # (params, x, f) → x̂ in the units of x
 
 
 def pre_activation(params: SAEParams, x: jax.Array) -> jax.Array:
@@ -194,13 +204,22 @@ def _batch_threshold(f: jax.Array) -> jax.Array:
     return jnp.where(jnp.isfinite(smallest), smallest, 0.0)
 
 
+def sample_scale(x: jax.Array) -> jax.Array:
+    """s(x) = ‖x‖/√d per sample, [b, 1] (floored so an all-zero sample stays finite)."""
+    return jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-6) / jnp.sqrt(x.shape[-1])
+
+
 def _threshold_encode(params, x, hp, k_max):
-    a = jax.nn.relu(pre_activation(params, x))
+    a = jax.nn.relu(pre_activation(params, x / sample_scale(x)))
     return jnp.where(a > jnp.exp(params.log_threshold), a, 0.0)
 
 
-def _batchtopk_train_encode(params, x, hp, k_max):
-    return batch_top_k(jax.nn.relu(pre_activation(params, x)), hp.k, k_max)
+def _batchtopk_train_encode(params, x_normalised, hp, k_max):
+    return batch_top_k(jax.nn.relu(pre_activation(params, x_normalised)), hp.k, k_max)
+
+
+def _rescaled_reconstruct(params, x, f):
+    return sample_scale(x) * decode(params, f)
 
 
 def _with_auxk(total, params, x, x_hat, hp, k_max, dead):
@@ -213,6 +232,7 @@ def _with_auxk(total, params, x, x_hat, hp, k_max, dead):
 
 
 def _batchtopk_loss(params, x, hp, k_max, dead=None):
+    x = x / sample_scale(x)  # the whole loss lives in per-sample normalised units
     f = _batchtopk_train_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
     total = _with_auxk(squared_error(x, x_hat), params, x, x_hat, hp, k_max, dead)
@@ -238,6 +258,7 @@ def prefix_losses(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
 
 
 def _matryoshka_loss(params, x, hp, k_max, dead=None):
+    x = x / sample_scale(x)
     f = _batchtopk_train_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
     aux = _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))
@@ -322,8 +343,12 @@ def _gated_loss(params, x, hp, k_max, dead=None):
 ARCHITECTURES = {
     "relu": Architecture("relu", _relu_encode, _relu_loss),
     "topk": Architecture("topk", _topk_encode, _topk_loss),
-    "batchtopk": Architecture("batchtopk", _threshold_encode, _batchtopk_loss, _update_batch_threshold),
-    "matryoshka": Architecture("matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold),
+    "batchtopk": Architecture(
+        "batchtopk", _threshold_encode, _batchtopk_loss, _update_batch_threshold, _rescaled_reconstruct
+    ),
+    "matryoshka": Architecture(
+        "matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold, _rescaled_reconstruct
+    ),
     "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss),
     "gated": Architecture("gated", _gated_encode, _gated_loss),
 }

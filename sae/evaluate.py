@@ -33,7 +33,7 @@ def _accumulate(arch_name, sample_fn, data, params, hps, true_features, key, n_c
 
     def stats_one(p, hp, a, x, codes):
         f = arch.encode(p, x, hp, k_max)
-        x_hat = architectures.decode(p, f)
+        x_hat = arch.reconstruct(p, x, f)
         return metrics.firing_counts(f, codes, a), metrics.reconstruction_sums(x, x_hat, f, codes)
 
     def body(totals, index):

@@ -29,7 +29,7 @@ def test_encode_decode_shapes_and_finite_loss_and_gradients(name):
     arch = A.get(name)
     p, x, hp = _params(), _x(), A.hparams(k=3, l1_coefficient=0.1, aux_coefficient=0.5)
     f = arch.encode(p, x, hp, 4)
-    assert f.shape == (B, M) and A.decode(p, f).shape == (B, D)
+    assert f.shape == (B, M) and A.decode(p, f).shape == (B, D) and arch.reconstruct(p, x, f).shape == (B, D)
     assert bool(jnp.all(f >= 0))
     dead = jnp.arange(M) % 2 == 0
     (loss, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(p, x, hp, 4, dead)
@@ -72,6 +72,7 @@ def test_jumprelu_threshold_gradient_is_finite_and_nonzero_near_the_threshold():
 def test_matryoshka_loss_equals_the_sum_of_its_prefix_losses():
     p, x, hp = _params(b_enc=0.2), _x(), A.hparams(k=3)
     loss, _ = A.get("matryoshka").loss(p, x, hp, 4, None)
+    x = x / A.sample_scale(x)  # Matryoshka works on per-sample normalised inputs
     f = np.asarray(A.batch_top_k(jax.nn.relu(A.pre_activation(p, x)), jnp.int32(3), 4), np.float64)
     W, b, xn = np.asarray(p.W_dec, np.float64), np.asarray(p.b_dec, np.float64), np.asarray(x, np.float64)
     expected = sum(np.mean(np.sum((xn - (f[:, :q] @ W[:q] + b)) ** 2, axis=1)) for q in (2, 4, 8, 16))
