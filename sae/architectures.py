@@ -30,7 +30,8 @@ training run serves a whole vmapped grid.
   θ = exp(log_threshold); L = mse + λ · mean_b Σ_j H(a_j − θ_j) (an L0 penalty). H has
   no gradient, so θ learns through the straight-through pseudo-derivative
   ∂H(z − θ)/∂θ := −K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[|u| < ½] and
-  bandwidth ε (`HParams.bandwidth`).
+  bandwidth ε (`HParams.bandwidth`). Inputs get the same per-sample scaling as
+  BatchTopK (measured on 256 features in 32 dims: MMCS 0.71 → 0.93).
 - ``gated`` (Rajamanoharan et al. 2024a): gate π_g = a, magnitude
   π_m = (x − b_dec)(W_enc ⊙ exp(r_mag)) + b_mag, f = 1[π_g > 0] · ReLU(π_m);
   L = mse + λ · mean_b Σ_j ReLU(π_g)_j ‖W_dec,j‖ + mean_b ‖x − (ReLU(π_g) sg(W_dec) + sg(b_dec))‖²
@@ -302,10 +303,13 @@ def _jump_relu_jvp(primals, tangents):
 
 
 def _jumprelu_encode(params, x, hp, k_max):
-    return jump_relu(pre_activation(params, x), jnp.exp(params.log_threshold), hp.bandwidth)
+    return jump_relu(pre_activation(params, x / sample_scale(x)), jnp.exp(params.log_threshold), hp.bandwidth)
 
 
 def _jumprelu_loss(params, x, hp, k_max, dead=None):
+    # Per-sample scaling as for BatchTopK: interference grows with ‖x‖, so one absolute
+    # threshold per latent cannot separate signal from it across samples of different norm.
+    x = x / sample_scale(x)
     a = pre_activation(params, x)
     theta = jnp.exp(params.log_threshold)
     f = jump_relu(a, theta, hp.bandwidth)
@@ -349,7 +353,9 @@ ARCHITECTURES = {
     "matryoshka": Architecture(
         "matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold, _rescaled_reconstruct
     ),
-    "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss),
+    "jumprelu": Architecture(
+        "jumprelu", _jumprelu_encode, _jumprelu_loss, _no_state_update, _rescaled_reconstruct
+    ),
     "gated": Architecture("gated", _gated_encode, _gated_loss),
 }
 

@@ -58,7 +58,7 @@ def test_jumprelu_threshold_gradient_is_finite_and_nonzero_near_the_threshold():
     p = _params()
     theta = float(jnp.exp(p.log_threshold[0]))
     x = _x()
-    a = A.pre_activation(p, x)
+    a = A.pre_activation(p, x / A.sample_scale(x))  # JumpReLU sees per-sample scaled inputs
     # shift latent 0's bias so that sample 0 sits just above its threshold (inside the kernel)
     p = p.replace(b_enc=p.b_enc.at[0].add(theta + 0.01 - a[0, 0]))
     hp = A.hparams(l1_coefficient=1.0, bandwidth=0.05)
