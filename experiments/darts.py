@@ -57,7 +57,7 @@ class Config:
     k: int = 6
     learning_rate: float = 3e-3
     l1_coefficient: float = 1.0  # relu
-    l0_coefficient: float = 0.1  # jumprelu
+    l0_coefficient: float = 2.0  # jumprelu (inputs are scaled per sample to ‖x‖² = d)
     steps: int = 8000
     batch_size: int = 512
     n_eval: int = 100_000
