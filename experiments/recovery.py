@@ -34,6 +34,8 @@ class Recovery:
         self.n_eval = n_eval
         self.key_train, self.key_baseline, self.key_eval, self.key_fit = jax.random.split(key, 4)
         self.entries: list[dict] = []
+        # darts' decoder and PCA are fitted on this one sample, drawn once for all sizes
+        self.fit_sample = toy_lib.sample_activations(toy, self.key_fit, BASELINE_FIT_SAMPLES)
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
         scores = evaluate.evaluate(
@@ -57,7 +59,7 @@ class Recovery:
         """Build one baseline dictionary per seed (encoded by TopK with the same k), score them."""
         d = self.toy.config.d
         keys = seed_keys(self.key_baseline, size, self.seeds)
-        fit_sample = toy_lib.sample_activations(self.toy, self.key_fit, BASELINE_FIT_SAMPLES)
+        fit_sample = self.fit_sample
         build = {
             "random": lambda key: random_dictionaries.rademacher(key, d, size),
             "gaussian": lambda key: random_dictionaries.gaussian(key, d, size),

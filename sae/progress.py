@@ -11,7 +11,6 @@ import contextlib
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 _state = {"enabled": False, "label": ""}
@@ -65,7 +64,3 @@ def check_finite(losses, what: str) -> None:
     if not finite.all():
         raise DivergenceError(what, int(np.argmin(finite)))
 
-
-def first_nonfinite(values) -> bool:
-    """True when any entry of a pytree is NaN or infinite."""
-    return any(not bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(values))
