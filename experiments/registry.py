@@ -16,6 +16,8 @@ EXPERIMENTS = {
     "tms": "experiments.tms",
     "darts": "experiments.darts",
     "sweep": "experiments.sweep",
+    "circles": "experiments.circles",
+    "modular": "experiments.modular",
 }
 
 

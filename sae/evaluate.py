@@ -95,3 +95,10 @@ def evaluate(
             }
         )
     return results
+
+
+@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
+def encode_grid(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int):
+    """Latent codes of every dictionary of a stacked grid on the same samples x [n, d] → [G, n, m]."""
+    arch = architectures.get(arch_name)
+    return jax.vmap(lambda p, hp: arch.encode(p, x, hp, k_max))(params, hps)

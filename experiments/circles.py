@@ -1,0 +1,288 @@
+"""Experiment `circles`: can the planted geometry of circles be read back from a dictionary?
+
+Toy (toys.manifolds): a days-of-the-week circle (7 values) and a months circle (12
+values), each with the shared offset c, plus a continuous circle ("ring", no offset,
+the case of the polygon bounds) and 256 sparse superposed features in d = 64.
+Dictionaries: TopK SAEs at each size, one per k (the k grid trains in one vmapped
+call per size), and a random ±1/√d dictionary per size encoded by TopK with the main k
+(chance). Each goes through Engels et al.'s pipeline (sae.geometry): cluster decoder
+rows (spectral and graph methods), reconstruct with one cluster, PCA; for each planted
+circle the best-matching cluster is scored (largest principal angle to the planted
+plane, circular ordering score, purity/recall), and the latents whose decoder rows lie
+in the circle's span are counted (tiling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments.recovery import seed_keys
+from sae import architectures, evaluate, geometry, progress, random_dictionaries, train
+from theory import circles as circle_theory
+from toys import manifolds
+from toys.validation import ConfigError, check_each, check_range
+
+NAME = "circles"
+DESCRIPTION = "days/months circles + 256 sparse features in 64 dims: cluster → PCA → planted plane and order"
+PCA_POINTS = 1500  # circle samples kept per scatter panel
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    d: int = 64
+    days: int = 7
+    months: int = 12
+    ring: bool = True  # add a continuous circle without offset (the polygon-bound case)
+    radius: float = 1.0
+    offset: float = 2.0  # ‖c‖ / r = 2: the shared direction dominates, as for days and months in LMs
+    identity: float = 0.0
+    circle_probability: float = 0.2
+    n_sparse_features: int = 256
+    sparse_mean_l0: float = 4.0
+    sizes: tuple[int, ...] = (256, 512, 1024, 2048)
+    ks: tuple[int, ...] = (1, 2, 8)
+    k: int = 1  # the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)
+    learning_rate: float = 3e-3
+    steps: int = 10_000
+    batch_size: int = 1024
+    n_geometry: int = 16_384  # samples the pipeline clusters, reconstructs and scores on
+    latents_per_cluster: int = 8  # spectral clustering asks for m / this many clusters
+    figure_size: int = 512
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(steps=5000, batch_size=256, sizes=(256, 512, 1024), n_geometry=8192)
+
+    def toy_config(self) -> manifolds.ManifoldConfig:
+        specs = [
+            manifolds.ManifoldSpec("days", values=self.days, radius=self.radius, offset=self.offset,
+                                   probability=self.circle_probability, identity=self.identity),
+            manifolds.ManifoldSpec("months", values=self.months, radius=self.radius, offset=self.offset,
+                                   probability=self.circle_probability, identity=self.identity),
+        ]
+        if self.ring:
+            specs.append(manifolds.ManifoldSpec("ring", values=0, radius=self.radius, offset=0.0, probability=self.circle_probability))
+        return manifolds.ManifoldConfig(self.d, tuple(specs), self.n_sparse_features, self.sparse_mean_l0)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        for field in ("days", "months"):
+            check_range(field, getattr(self, field), low=3)
+        check_range("radius", self.radius, low=0, low_open=True)
+        check_range("offset", self.offset, low=0)
+        check_range("circle_probability", self.circle_probability, low=0, low_open=True, high=1)
+        self.toy_config().validate()
+        check_each("sizes", self.sizes, low=2)
+        check_each("ks", self.ks, low=1, high=min(self.sizes))
+        check_range("k", self.k, low=1, high=min(self.sizes))
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range("steps", self.steps, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("n_geometry", self.n_geometry, low=100)
+        check_range("latents_per_cluster", self.latents_per_cluster, low=1, high=min(self.sizes) // 2)
+        if self.figure_size not in self.sizes:
+            raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))}")
+
+
+def _score_dictionary(kind, size, k, decoder, decoder_bias, codes, sample, toy, config, arrays):
+    """One results entry per planted circle for one dictionary (NumPy from here on)."""
+    decoder = np.asarray(decoder)
+    reconstruction = codes @ decoder + np.asarray(decoder_bias)
+    x = np.asarray(sample.x)
+    explained = 1.0 - np.sum((x - reconstruction) ** 2) / np.sum((x - x.mean(0)) ** 2)
+    live = np.any(codes > 0, axis=0)
+    n_live = int(live.sum())
+    labels = {"graph": geometry.cluster_live(geometry.graph_clusters, decoder, live)}
+    if n_live >= 4:
+        n_clusters = min(max(2, n_live // config.latents_per_cluster), n_live - 1)
+        labels["spectral"] = geometry.cluster_live(geometry.spectral_clusters, decoder, live, n_clusters, seed=config.seed)
+    entries = []
+    for index, spec in enumerate(toy.config.manifolds):
+        present = np.asarray(sample.present[:, index])
+        theta = np.asarray(sample.phases[:, index, 0])
+        plane = np.asarray(toy.plane(index))
+        span = manifolds.subspace(toy, index)
+        matches = {
+            method: geometry.match_circle(codes, decoder, method_labels, plane, span, present, theta)
+            for method, method_labels in labels.items()
+        }
+        best_method = min(matches, key=lambda name: (matches[name].max_principal_angle_deg, -matches[name].ordering_score))
+        best = matches[best_method]
+        # how well the circle itself is reconstructed: the error within its plane, relative to r²
+        in_plane_error = np.sum(((reconstruction - x)[present] @ plane.T) ** 2, axis=1).mean() / spec.radius**2
+        entry = {
+            "circle": spec.name,
+            "values": spec.values,
+            "kind": kind,
+            "size": size,
+            "k": k,
+            "max_principal_angle_deg": best.max_principal_angle_deg,
+            "ordering_score": best.ordering_score,
+            "latents_on_circle": int(geometry.on_manifold(decoder, span).sum()),
+            "method": best_method,
+            "cluster_size": int(len(best.latents)),
+            "cluster_dimension": best.dimension,
+            "purity": best.purity,
+            "recall": best.recall,
+            "coverage": best.coverage,
+            "in_plane_error": float(in_plane_error),
+            "explained_variance": float(explained),
+            "live_latents": n_live,
+            "by_method": {name: {"max_principal_angle_deg": m.max_principal_angle_deg, "ordering_score": m.ordering_score,
+                                 "cluster_size": int(len(m.latents)), "purity": m.purity, "recall": m.recall,
+                                 "n_clusters": m.n_clusters} for name, m in matches.items()},
+        }
+        entries.append(entry)
+        if size == config.figure_size and k == config.k and len(best.latents):
+            fitted = geometry.cluster_geometry(codes, decoder, best.latents)
+            rows = np.flatnonzero(present & fitted.firing)[:PCA_POINTS]
+            points = (codes[rows][:, best.latents] @ decoder[best.latents] - fitted.pca.mean) @ fitted.pca.components[:2].T
+            arrays[f"pca_{spec.name}_{kind}"] = np.concatenate([points, theta[rows, None]], axis=1).astype(np.float32)
+    return entries
+
+
+def run(config: Config) -> dict:
+    toy_config = config.toy_config()
+    key_toy, key_train, key_random, key_geometry = jax.random.split(jax.random.key(config.seed), 4)
+    toy = manifolds.build(toy_config, key_toy)
+    sample = manifolds.sample(toy, key_geometry, config.n_geometry)
+    k_max = max(config.ks)
+    entries, arrays = [], {}
+    for size in config.sizes:
+        hps = train.stack_hparams([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
+        train_config = train.TrainConfig("topk", config.d, size, steps=config.steps, batch_size=config.batch_size, k_max=k_max)
+        with progress.task(f"topk m={size} k={','.join(map(str, config.ks))}"):
+            result = train.train(train_config, manifolds.sample_activations, toy, hps, seed_keys(key_train, size, list(config.ks)))
+        codes = np.asarray(evaluate.encode_grid("topk", result.params, hps, sample.x, k_max))
+        for g, k in enumerate(config.ks):
+            params = jax.tree.map(lambda leaf: leaf[g], result.params)
+            entries += _score_dictionary("topk", size, k, params.W_dec, params.b_dec, codes[g], sample, toy, config, arrays)
+        # chance: a random dictionary of the same size, encoded by TopK with the main k
+        random_params = random_dictionaries.rademacher(seed_keys(key_random, size, [0])[0], config.d, size)
+        random_params = jax.tree.map(lambda leaf: leaf[None], random_params)
+        random_hps = train.stack_hparams([architectures.hparams(k=config.k)])
+        codes = np.asarray(evaluate.encode_grid("topk", random_params, random_hps, sample.x, config.k))[0]
+        entries += _score_dictionary("random", size, config.k, random_params.W_dec[0], random_params.b_dec[0], codes,
+                                     sample, toy, config, arrays)
+    return {
+        "circles": entries,
+        "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
+                "n_sparse_features": config.n_sparse_features},
+        "main_k": config.k,
+        "figure_size": config.figure_size,
+        "arrays": arrays,
+    }
+
+
+def _entries(results, **where):
+    return [e for e in results["circles"] if all(e[key] == value for key, value in where.items())]
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    names = [c["name"] for c in results["toy"]["circles"]]
+    kinds = ("topk", "random")
+    size = results["figure_size"]
+    figure, axes = plt.subplots(len(names), 2, figsize=(7.2, 3.3 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        spec = next(c for c in results["toy"]["circles"] if c["name"] == name)
+        for col, kind in enumerate(kinds):
+            ax = axes[row][col]
+            entry = _entries(results, circle=name, kind=kind, size=size, k=results["main_k"])[0]
+            key = f"pca_{name}_{kind}"
+            if key in arrays:
+                points = np.asarray(arrays[key], np.float32)
+                phase = points[:, 2] / (2 * np.pi)
+                colour = np.round(phase * spec["values"]) if spec["values"] else phase
+                ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7)
+            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, order {entry['ordering_score']:.2f}",
+                         fontsize=9)
+            ax.set_xlabel("PC 1 of the cluster's reconstructions")
+            ax.set_ylabel("PC 2")
+            ax.set_aspect("equal", adjustable="datalim")
+    figure.suptitle("Best cluster per planted circle, PCA of its reconstructions\n"
+                    "(colour = true day/month/phase; title: largest principal angle to the planted plane, ordering score)",
+                    fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "circle_pca.png"))
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ks = sorted({e["k"] for e in _entries(results, kind="topk")})
+    markers = dict(zip(names, "osD^v"))
+    for name in names:
+        for k in ks:
+            rows = sorted(_entries(results, circle=name, kind="topk", k=k), key=lambda e: e["size"])
+            axes[0].plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name],
+                         label=f"{name}, topk k={k}")
+        rows = sorted(_entries(results, circle=name, kind="random"), key=lambda e: e["size"])
+        axes[0].plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], "--x", color="0.5",
+                     label=f"{name}, random" if name == names[0] else None)
+    for spec in results["toy"]["circles"]:
+        if spec["values"]:
+            axes[0].axhline(spec["values"], color="0.85", lw=1, zorder=0)
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_xlabel("dictionary size m (grey lines: number of values of each circle)")
+    axes[0].set_ylabel("latents on the circle (≥ ½ decoder energy in its span)")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].set_title("Tiling: latents spent on each circle")
+    ring = [e for e in _entries(results, kind="topk") if e["values"] == 0]
+    if ring:
+        counts = np.array([e["latents_on_circle"] for e in ring])
+        for k in ks:
+            group = [e for e in ring if e["k"] == k]
+            axes[1].scatter([e["latents_on_circle"] for e in group], [e["in_plane_error"] for e in group], label=f"topk k={k}")
+        grid = np.arange(3, max(counts.max(), 4) + 2)
+        axes[1].plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
+        axes[1].plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("latents on the continuous circle")
+        axes[1].set_ylabel("in-plane reconstruction error / r²")
+        axes[1].legend(fontsize=7)
+        axes[1].set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)",
+                          fontsize=9)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "tiling.png"))
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name in names:
+        for kind in kinds:
+            rows = sorted(_entries(results, circle=name, kind=kind, k=results["main_k"]), key=lambda e: e["size"])
+            style = dict(marker=markers[name], linestyle="--" if kind == "random" else "-")
+            sizes = [e["size"] for e in rows]
+            axes[0].plot(sizes, [e["max_principal_angle_deg"] for e in rows], label=f"{name}, {kind}", **style)
+            axes[1].plot(sizes, [e["ordering_score"] for e in rows], label=f"{name}, {kind}", **style)
+    axes[0].axhline(10, color="0.7", lw=1, zorder=0)
+    axes[0].set_ylabel("largest principal angle to the planted plane (°)")
+    axes[1].set_ylabel("circular ordering score |ρ_FL|")
+    axes[1].set_ylim(0, 1.02)
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("dictionary size m")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    figure.suptitle(f"Best cluster per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "recovery_vs_size.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    header = f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>6}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}"
+    lines = [header, "-" * len(header)]
+    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
+        lines.append(
+            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}  {entry['max_principal_angle_deg']:>7.1f}  "
+            f"{entry['ordering_score']:>6.3f}  {entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
+            f"{entry['purity']:>6.2f}  {entry['method']:>8}"
+        )
+    lines.append("(angle: largest principal angle between the best cluster's top-2 PCA plane and the planted plane; "
+                 "order: |Fisher–Lee circular correlation| of recovered angle and true phase; random = chance)")
+    return "\n".join(lines)

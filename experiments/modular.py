@@ -1,0 +1,196 @@
+"""Experiment `modular`: train on a + b mod p, read its Fourier circles, and ask an SAE for them.
+
+An MLP (toys.modular) is trained on a random half of the p² pairs with weight decay;
+the truth read from it: test accuracy, the Fourier spectrum of its embedding and the
+key frequencies holding `coverage` of the embedding variance. A TopK SAE is then
+trained on the hidden activations over all p² pairs, and every live latent, every
+neuron and every atom of a random dictionary (encoded by TopK with the same k, chance)
+lies on frequency k's circles when at least half of its direction's energy (decoder
+row; a neuron's unit vector) lies in the hidden subspace of frequency k
+(toys.modular.frequency_subspaces): latents per key-frequency circle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments.recovery import seed_keys
+from sae import architectures, evaluate, geometry, progress, random_dictionaries, train
+from toys import modular
+from toys.validation import check_range
+
+NAME = "modular"
+DESCRIPTION = "MLP on a + b mod p: Fourier key frequencies, then SAE latents per key-frequency circle"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_seeds: int = 2
+    network: modular.ModularConfig = modular.ModularConfig()
+    sae_size: int = 512
+    k: int = 8
+    sae_steps: int = 5000
+    sae_batch_size: int = 256
+    sae_learning_rate: float = 1e-3
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_seeds=1, network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        check_range("n_seeds", self.n_seeds, low=1)
+        self.network.validate(prefix="network.")
+        check_range("sae_size", self.sae_size, low=2)
+        check_range("k", self.k, low=1, high=self.sae_size)
+        check_range("sae_steps", self.sae_steps, low=1)
+        check_range("sae_batch_size", self.sae_batch_size, low=1)
+        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
+
+
+def sample_rows(data, key, n):
+    """n rows of the stored activations [N, H], drawn uniformly with replacement."""
+    return data[jax.random.randint(key, (n,), 0, data.shape[0])]
+
+
+def units_per_frequency(directions, subspaces: dict, live) -> dict[str, int]:
+    """How many live units have ≥ ½ of their direction's energy in each frequency's subspace."""
+    return {str(k): int(np.sum(geometry.on_manifold(directions, span) & live)) for k, span in subspaces.items()}
+
+
+def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
+    """Each unit's frequency whose subspace holds the largest share of its direction's energy, [n_units]."""
+    unit = np.asarray(directions, np.float64)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    frequencies = list(subspaces)
+    energy = np.stack([np.sum((unit @ subspaces[k].T) ** 2, axis=1) for k in frequencies], axis=1)
+    return np.asarray(frequencies)[np.argmax(energy, axis=1)]
+
+
+def run(config: Config) -> dict:
+    net = config.network
+    key_net, key_sae, key_random = jax.random.split(jax.random.key(config.seed), 3)
+    with progress.task(f"modular p={net.p}"):
+        result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))))
+    seeds = []
+    for g in range(config.n_seeds):
+        shares = modular.fourier_shares(modular.embedding(net, result, g))
+        keys = modular.key_frequencies(shares, net.coverage)
+        seeds.append({
+            "index": g,
+            "train_accuracy": float(result.train_accuracy[g]),
+            "test_accuracy": float(result.test_accuracy[g]),
+            "key_frequencies": keys,
+            "top_frequencies_variance_share": float(shares[np.asarray(keys) - 1].sum()),
+            "shares": shares.tolist(),
+        })
+    main = seeds[0]
+
+    # The SAE reads model 0's hidden layer over every input pair.
+    hidden = modular.hidden_activations(net, result, 0)
+    H = hidden.shape[1]
+    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
+    sae_config = train.TrainConfig("topk", H, config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
+                                   k_max=config.k)
+    with progress.task(f"topk m={config.sae_size} on the hidden layer"):
+        sae = train.train(sae_config, sample_rows, jax.numpy.asarray(hidden), hps, seed_keys(key_sae, config.sae_size, [0]))
+    random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(key_random, H, config.sae_size))
+    codes = {
+        "sae": np.asarray(evaluate.encode_grid("topk", sae.params, hps, hidden, config.k))[0],
+        "random": np.asarray(evaluate.encode_grid("topk", random_params, hps, hidden, config.k))[0],
+        "neuron": hidden,
+    }
+    directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
+    x_hat = codes["sae"] @ directions["sae"] + np.asarray(sae.params.b_dec[0])
+    explained = 1.0 - np.sum((hidden - x_hat) ** 2) / np.sum((hidden - hidden.mean(0)) ** 2)
+    all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
+    subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
+    per_kind = {}
+    for kind, unit_codes in codes.items():
+        live = np.any(unit_codes > 0, axis=0)
+        per_frequency = units_per_frequency(directions[kind], subspaces, live)
+        dominant = dominant_frequency(directions[kind], subspaces)[live]
+        per_kind[kind] = {
+            "units": int(unit_codes.shape[1]),
+            "live": int(live.sum()),
+            "per_key_frequency": {str(k): per_frequency[str(k)] for k in main["key_frequencies"]},
+            "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in main["key_frequencies"])),
+            "per_frequency": per_frequency,
+            # a weaker reading: each live unit counted at the frequency holding most of its energy
+            "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in main["key_frequencies"]},
+        }
+    return {
+        "p": net.p,
+        "test_accuracy": main["test_accuracy"],
+        "train_accuracy": main["train_accuracy"],
+        "key_frequencies": main["key_frequencies"],
+        "top_frequencies_variance_share": main["top_frequencies_variance_share"],
+        "coverage": net.coverage,
+        "seeds": seeds,
+        "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
+        "latents_per_key_frequency": per_kind,
+        "arrays": {"loss_curve": np.asarray(result.loss_curve, np.float32)},
+    }
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    main = results["seeds"][0]
+    shares = np.asarray(main["shares"])
+    ks = np.arange(1, len(shares) + 1)
+    key = set(main["key_frequencies"])
+    figure, ax = plt.subplots(figsize=(9, 3.6))
+    ax.bar(ks, shares, color=["C3" if k in key else "0.6" for k in ks])
+    for k in key:
+        ax.annotate(str(k), (k, shares[k - 1]), ha="center", va="bottom", fontsize=8)
+    ax.set_xlabel("frequency k (ω = 2πk/p)")
+    ax.set_ylabel("share of mean-removed embedding variance")
+    ax.set_title(f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
+                 f"{len(key)} key frequencies (red) hold {main['top_frequencies_variance_share']:.1%}", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "fourier_spectrum.png"))
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=False)
+    kinds = list(results["latents_per_key_frequency"])
+    keys_sorted = sorted(main["key_frequencies"])
+    width = 0.8 / len(kinds)
+    panels = (("per_key_frequency", "live units with ≥ ½ of their energy\nin frequency k's hidden subspace"),
+              ("dominant_at_key_frequency", "live units whose largest energy share\nis at frequency k"))
+    for ax, (field, label) in zip(axes, panels):
+        for i, kind in enumerate(kinds):
+            row = results["latents_per_key_frequency"][kind]
+            ax.bar(np.arange(len(keys_sorted)) + i * width, [row[field][str(k)] for k in keys_sorted], width,
+                   label=f"{kind} ({row['live']} live of {row['units']})")
+        ax.set_xticks(np.arange(len(keys_sorted)) + 0.4 - width / 2, [str(k) for k in keys_sorted])
+        ax.set_xlabel("key frequency k")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    figure.suptitle("Units per key-frequency circle in the hidden layer: SAE latents, neurons, random atoms (chance)")
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "latents_per_frequency.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    lines = [f"p = {results['p']}: train accuracy {results['train_accuracy']:.4f}, test accuracy {results['test_accuracy']:.4f}",
+             f"key frequencies {results['key_frequencies']} hold {results['top_frequencies_variance_share']:.3f} "
+             f"of the embedding variance (coverage target {results['coverage']})"]
+    for seed in results["seeds"][1:]:
+        lines.append(f"  seed {seed['index']}: test accuracy {seed['test_accuracy']:.4f}, key frequencies {seed['key_frequencies']} "
+                     f"({seed['top_frequencies_variance_share']:.3f})")
+    lines.append(f"SAE m={results['sae']['size']} k={results['sae']['k']} on the hidden layer: explained variance "
+                 f"{results['sae']['explained_variance']:.3f}")
+    lines.append(f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in sorted(results["key_frequencies"]))
+                 + "  other")
+    for kind, row in results["latents_per_key_frequency"].items():
+        counts = "  ".join(f"{row['per_key_frequency'][str(k)]:>{len(str(k)) + 2}}" for k in sorted(results["key_frequencies"]))
+        lines.append(f"{kind:<8}{row['live']:>6}  {'':<18}{counts}  {row['other_frequencies']:>5}")
+    return "\n".join(lines)

@@ -1,0 +1,275 @@
+"""Reading multi-dimensional geometry back from a dictionary (Engels et al.'s pipeline).
+
+Axes: n samples, m latents, d activation dimensions, S the latents of one cluster.
+
+Takes arrays only: decoder rows D [m, d], codes f [n, m] (the dictionary's latent
+activations on n samples) and, for scoring, a planted plane and true phases.
+
+Pipeline:
+1. Cluster decoder rows, two ways:
+   - spectral clustering on the affinity A_ij = 1 − arccos(cos(D_i, D_j))/π
+     (scikit-learn, affinity precomputed);
+   - the graph method: link each latent to its 2 nearest neighbours by cosine when
+     that cosine is > 0.5, then take connected components (scipy).
+2. Reconstruct with one cluster's latents only: x̂_S = f[:, S] D[S], on the samples
+   where some latent of S fires.
+3. PCA of those reconstructions (the eigen-decomposition of the centred scatter matrix
+   Σ_n (x̂_n − x̄)(x̂_n − x̄)ᵀ: the eigenvalues are sums of squares, not variances, so an
+   exactly planted circle of N equally spaced points of radius r gives N r²/2 twice).
+4. The cluster's dimension: the elbow of its scree plot by Zhu & Ghodsi's profile
+   likelihood (2006): split the sorted eigenvalues after q, model each group as
+   Gaussian with its own mean and a pooled variance, and take the q of largest
+   likelihood.
+
+Scores against the truth:
+- principal angles between the cluster's top-k PCA plane and the planted k-plane
+  (scipy.linalg.subspace_angles); the largest one is reported (0° = same plane);
+- the ordering score |ρ_FL| between the recovered angle α = atan2(pc₂, pc₁) and the
+  true phase θ, with ρ_FL the Fisher–Lee circular correlation
+      ρ_FL = Σ_{i<j} sin(α_i − α_j) sin(θ_i − θ_j) / √(Σ_{i<j} sin²(α_i − α_j) Σ_{i<j} sin²(θ_i − θ_j)),
+  which is +1 for α = θ + c and −1 for α = −θ + c; its absolute value is invariant to
+  rotating and reflecting the plane;
+- membership: latent j lies on a manifold when at least half of its decoder row's
+  energy lies in the manifold's span (including its offset direction),
+  ‖B D_j‖² ≥ ½ ‖D_j‖²; a cluster's purity = |S ∩ on| / |S|, recall = |S ∩ on| / |on|.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.sparse.csgraph
+
+_EPS = 1e-12
+MEMBERSHIP_ENERGY = 0.5
+
+
+def _unit_rows(decoder) -> np.ndarray:
+    decoder = np.asarray(decoder, np.float64)
+    return decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), _EPS)
+
+
+def cosine_matrix(decoder) -> np.ndarray:
+    """cos(D_i, D_j), [m, m]."""
+    unit = _unit_rows(decoder)
+    return np.clip(unit @ unit.T, -1.0, 1.0)
+
+
+def angular_affinity(decoder) -> np.ndarray:
+    """A_ij = 1 − arccos(cos(D_i, D_j))/π ∈ [0, 1], [m, m]."""
+    return 1.0 - np.arccos(cosine_matrix(decoder)) / np.pi
+
+
+def spectral_clusters(decoder, n_clusters: int, seed: int = 0) -> np.ndarray:
+    """Cluster labels [m] from spectral clustering on the angular affinity."""
+    from sklearn.cluster import SpectralClustering
+
+    m = len(decoder)
+    if not 2 <= n_clusters <= m:
+        raise ValueError(f"n_clusters: got {n_clusters}, allowed range [2, {m}]")
+    model = SpectralClustering(n_clusters, affinity="precomputed", random_state=seed, assign_labels="cluster_qr")
+    return model.fit_predict(angular_affinity(decoder))
+
+
+def graph_clusters(decoder, neighbours: int = 2, threshold: float = 0.5) -> np.ndarray:
+    """Connected components of the graph linking each latent to its `neighbours` most similar
+    latents (by cosine) whose cosine exceeds `threshold`; labels [m]."""
+    cos = cosine_matrix(decoder)
+    np.fill_diagonal(cos, -np.inf)
+    m = len(cos)
+    nearest = np.argsort(-cos, axis=1)[:, :neighbours]
+    rows = np.repeat(np.arange(m), nearest.shape[1])
+    cols = nearest.ravel()
+    keep = cos[rows, cols] > threshold
+    graph = scipy.sparse.coo_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(m, m))
+    return scipy.sparse.csgraph.connected_components(graph, directed=False)[1]
+
+
+def groups(labels, min_size: int = 2) -> list[np.ndarray]:
+    """The latent indices of each cluster with at least min_size members (label −1 = left out)."""
+    labels = np.asarray(labels)
+    return [np.flatnonzero(labels == c) for c in np.unique(labels) if c >= 0 and np.sum(labels == c) >= min_size]
+
+
+def cluster_live(cluster_fn, decoder, live, *args, **kwargs) -> np.ndarray:
+    """Labels [m] from clustering the live latents' decoder rows only; dead latents get −1.
+
+    A dead latent never fires, so it cannot take part in a reconstruction; left in, it
+    only adds noise to the affinity graph.
+    """
+    live = np.asarray(live, bool)
+    labels = np.full(len(live), -1)
+    labels[live] = cluster_fn(np.asarray(decoder)[live], *args, **kwargs)
+    return labels
+
+
+class PCA(NamedTuple):
+    mean: np.ndarray  # [d]
+    eigenvalues: np.ndarray  # [d] descending, of the centred scatter matrix (sums of squares)
+    components: np.ndarray  # [d, d] rows = principal directions, in the same order
+
+
+def pca(points) -> PCA:
+    """PCA of points [n, d] through the eigen-decomposition of the centred scatter matrix."""
+    points = np.asarray(points, np.float64)
+    mean = points.mean(axis=0)
+    centred = points - mean
+    eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigenvalues)[::-1]
+    return PCA(mean, np.maximum(eigenvalues[order], 0.0), vectors[:, order].T)
+
+
+def zhu_ghodsi_elbow(eigenvalues) -> int:
+    """The number of leading values before the scree plot's elbow (Zhu & Ghodsi 2006).
+
+    For q = 1 … p−1 the values split into λ_1..λ_q and λ_{q+1}..λ_p; each group is
+    modelled as N(μ_g, σ²) with its own mean and the pooled variance σ²; the q with the
+    largest profile log-likelihood is returned (1 when p ≤ 1).
+    """
+    values = np.sort(np.asarray(eigenvalues, np.float64))[::-1]
+    p = len(values)
+    if p <= 1:
+        return 1
+    scale = max(values[0], _EPS)  # likelihoods are compared across q, so scale-free is fine
+    values = values / scale
+    best_q, best = 1, -np.inf
+    for q in range(1, p):
+        head, tail = values[:q], values[q:]
+        residual = np.sum((head - head.mean()) ** 2) + np.sum((tail - tail.mean()) ** 2)
+        variance = max(residual / p, 1e-12)
+        loglik = -0.5 * p * np.log(2 * np.pi * variance) - 0.5 * residual / variance
+        if loglik > best + 1e-9:
+            best_q, best = q, loglik
+    return best_q
+
+
+def principal_angles_deg(basis_a, basis_b) -> np.ndarray:
+    """Principal angles (degrees, descending) between the row spans of [k_a, d] and [k_b, d]."""
+    return np.degrees(scipy.linalg.subspace_angles(np.asarray(basis_a, np.float64).T, np.asarray(basis_b, np.float64).T))
+
+
+def circular_correlation(alpha, theta) -> float:
+    """Fisher–Lee ρ between two angle samples (definition in the module docstring), O(n).
+
+    Uses Σ_{i<j} sin(α_i − α_j) sin(θ_i − θ_j) = 2(AB − CD) with A = Σ cos α cos θ,
+    B = Σ sin α sin θ, C = Σ cos α sin θ, D = Σ sin α cos θ, and
+    Σ_{i<j} sin²(α_i − α_j) = (n² − (Σ cos 2α)² − (Σ sin 2α)²)/4.
+    Returns 0 when either sample has no spread.
+    """
+    alpha = np.asarray(alpha, np.float64)
+    theta = np.asarray(theta, np.float64)
+    n = len(alpha)
+    A = np.sum(np.cos(alpha) * np.cos(theta))
+    B = np.sum(np.sin(alpha) * np.sin(theta))
+    C = np.sum(np.cos(alpha) * np.sin(theta))
+    D = np.sum(np.sin(alpha) * np.cos(theta))
+    spread_alpha = n**2 - np.sum(np.cos(2 * alpha)) ** 2 - np.sum(np.sin(2 * alpha)) ** 2
+    spread_theta = n**2 - np.sum(np.cos(2 * theta)) ** 2 - np.sum(np.sin(2 * theta)) ** 2
+    denominator = np.sqrt(max(spread_alpha, 0.0) * max(spread_theta, 0.0))
+    if denominator < 1e-9 * max(n, 1) ** 2:
+        return 0.0
+    return float(4.0 * (A * B - C * D) / denominator)
+
+
+def ordering_score(alpha, theta) -> float:
+    """|ρ_FL(α, θ)| ∈ [0, 1]: 1 when α = ±θ + c (order recovered up to rotation and reflection)."""
+    return abs(circular_correlation(alpha, theta))
+
+
+def on_manifold(decoder, span) -> np.ndarray:
+    """Latents whose decoder row has ≥ ½ of its energy in the row span of `span` [k, d]; bool [m]."""
+    unit = _unit_rows(decoder)
+    if len(span) == 0:
+        return np.zeros(len(unit), bool)
+    q, _ = np.linalg.qr(np.asarray(span, np.float64).T)
+    return np.sum((unit @ q) ** 2, axis=1) >= MEMBERSHIP_ENERGY
+
+
+class ClusterGeometry(NamedTuple):
+    latents: np.ndarray  # [|S|] indices
+    firing: np.ndarray  # [n] bool: some latent of S fires
+    pca: PCA | None  # of the reconstructions on firing samples (None if < 3 of them)
+    dimension: int  # Zhu–Ghodsi elbow of the scree plot (0 without a PCA)
+
+
+def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> ClusterGeometry:
+    """Steps 2–4 of the pipeline for one cluster S: reconstruct with S only, PCA, elbow.
+
+    The elbow is taken over the leading `max_eigenvalues` eigenvalues (and at most |S|,
+    the rank of the reconstructions).
+    """
+    codes_s = np.asarray(codes[:, latents], np.float64)
+    firing = np.any(codes_s > 0, axis=1)
+    if firing.sum() < 3:
+        return ClusterGeometry(np.asarray(latents), firing, None, 0)
+    reconstructions = codes_s[firing] @ np.asarray(decoder, np.float64)[latents]
+    fitted = pca(reconstructions)
+    rank = min(len(latents), max_eigenvalues, len(fitted.eigenvalues))
+    return ClusterGeometry(np.asarray(latents), firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
+
+
+def project_angles(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
+    """α = atan2(pc₂, pc₁) of the cluster-only reconstructions of samples `rows`, [len(rows)]."""
+    reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
+    coordinates = (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
+    return np.arctan2(coordinates[:, 1], coordinates[:, 0])
+
+
+class CircleMatch(NamedTuple):
+    """The cluster that best matches one planted circle, with its scores."""
+
+    latents: np.ndarray
+    max_principal_angle_deg: float
+    ordering_score: float
+    dimension: int  # the cluster's elbow dimension
+    purity: float
+    recall: float
+    coverage: float  # share of the circle's samples on which the cluster fires
+    n_clusters: int  # clusters with ≥ 2 latents that were searched
+
+
+def match_circle(codes, decoder, labels, plane, span, present, phases) -> CircleMatch:
+    """Search the clusters for the one whose top-2 PCA plane is closest to the planted plane.
+
+    labels [m] are cluster labels; a latent labelled −1 is left out (for instance a dead
+    latent, which has no activations to reconstruct with).
+
+    plane [2, d] the planted (u, v); span [k, d] the circle's whole span (for membership);
+    present [n] bool the samples carrying the circle; phases [n] their true θ.
+    As in Engels et al., the ordering score is measured on the samples that carry the
+    circle and on which the cluster fires; `coverage`, the share of the circle's
+    samples on which it fires, is reported beside it so a cluster that covers only an
+    arc is visible.
+    """
+    decoder = np.asarray(decoder)
+    members = on_manifold(decoder, span)
+    rows = np.flatnonzero(np.asarray(present))
+    best = None
+    clusters = groups(labels)
+    for latents in clusters:
+        geometry = cluster_geometry(codes, decoder, latents)
+        if geometry.pca is None:
+            continue
+        angle = float(principal_angles_deg(geometry.pca.components[:2], plane).max())
+        if best is not None and angle >= best[0]:
+            continue
+        best = (angle, geometry)
+    if best is None:
+        return CircleMatch(np.array([], int), 90.0, 0.0, 0, 0.0, 0.0, 0.0, len(clusters))
+    angle, geometry = best
+    rows = rows[geometry.firing[rows]]
+    alpha = project_angles(geometry, codes, decoder, rows)
+    inside = np.isin(geometry.latents, np.flatnonzero(members)).sum()
+    return CircleMatch(
+        latents=geometry.latents,
+        max_principal_angle_deg=angle,
+        ordering_score=ordering_score(alpha, np.asarray(phases)[rows]),
+        dimension=geometry.dimension,
+        purity=float(inside / len(geometry.latents)),
+        recall=float(inside / members.sum()) if members.any() else 0.0,
+        coverage=float(len(rows) / max(np.sum(present), 1)),
+        n_clusters=len(clusters),
+    )

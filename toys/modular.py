@@ -1,0 +1,213 @@
+"""Modular addition: a small flax MLP trained on a + b mod p, and the circles it builds.
+
+Axes: G models trained together (seeds), p residues, p² = all input pairs, e embedding
+width, H hidden units, K = (p − 1)/2 nonzero frequencies.
+
+Model: h = ReLU(E[a] W_a + E[b] W_b + b_h) (one shared embedding E [p, e]; the two
+halves of one Linear on the concatenation), logits = h W_out + b_out. Trained full
+batch on a random `train_fraction` of the p² pairs with AdamW and weight decay, which
+drives the network from memorising to a generalising, Fourier-sparse solution (Nanda
+et al. 2023: the embedding uses a handful of key frequencies ω_k = 2πk/p and the
+logits approximate Σ_k α_k cos(ω_k(a + b − c))).
+
+Truth read from a trained model:
+- the Fourier spectrum of the embedding: with Ê = E − mean_a E[a] and
+  F_k = Σ_a Ê[a] e^{−2πi k a/p}, frequency k ∈ 1 … K holds the share
+  s_k = (‖F_k‖² + ‖F_{p−k}‖²) / Σ_j ‖F_j‖² of the mean-removed embedding variance
+  (Parseval: Σ_k s_k = 1);
+- the key frequencies: the fewest frequencies, by decreasing share, whose shares sum
+  to at least `coverage`;
+- the hidden activations over all p² pairs, a toy whose planted structure is the set
+  of circles (cos ω_k s, sin ω_k s) at the key frequencies; frequency k's circles span
+  the hidden subspace found by regressing the activations on cos/sin ω_k s for
+  s ∈ {a, b, a + b, a − b} (`frequency_subspaces`). A unit (neuron, SAE latent,
+  random atom) lies on frequency k's circles when at least half of its direction's
+  energy lies in that subspace (sae.geometry.on_manifold, as for planted circles).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from sae import progress
+from toys.validation import ConfigError, check_range
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % q for q in range(2, int(n**0.5) + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModularConfig:
+    """Static settings of the modular-addition network and its training (hashable)."""
+
+    p: int = 113
+    embed_dim: int = 64
+    hidden: int = 128
+    train_fraction: float = 0.5
+    steps: int = 20_000
+    learning_rate: float = 3e-3
+    weight_decay: float = 1.0
+    coverage: float = 0.9
+
+    def validate(self, prefix: str = "") -> None:
+        q = prefix
+        check_range(q + "p", self.p, low=5)
+        if not is_prime(self.p):
+            raise ConfigError(f"{q}p: got {self.p}, allowed values: primes in [5, inf)")
+        check_range(q + "embed_dim", self.embed_dim, low=1)
+        check_range(q + "hidden", self.hidden, low=1)
+        check_range(q + "train_fraction", self.train_fraction, low=0, low_open=True, high=1, high_open=True)
+        check_range(q + "steps", self.steps, low=1)
+        check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range(q + "weight_decay", self.weight_decay, low=0)
+        check_range(q + "coverage", self.coverage, low=0, low_open=True, high=1)
+
+
+class ModularMLP(nnx.Module):
+    def __init__(self, config: ModularConfig, *, rngs: nnx.Rngs):
+        self.embed = nnx.Embed(config.p, config.embed_dim, rngs=rngs)
+        self.hidden = nnx.Linear(2 * config.embed_dim, config.hidden, rngs=rngs)
+        self.out = nnx.Linear(config.hidden, config.p, rngs=rngs)
+
+    def hidden_activations(self, a: jax.Array, b: jax.Array) -> jax.Array:
+        """h [n, H] for residue pairs a, b [n]."""
+        return jax.nn.relu(self.hidden(jnp.concatenate([self.embed(a), self.embed(b)], axis=-1)))
+
+    def __call__(self, a: jax.Array, b: jax.Array) -> jax.Array:
+        return self.out(self.hidden_activations(a, b))
+
+
+def all_pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """a, b [p²] over every pair, a-major (pair index = a·p + b)."""
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    return a.ravel(), b.ravel()
+
+
+class ModularResult(NamedTuple):
+    """Per model (leading axis G): the trained state, its split and its accuracies."""
+
+    state: nnx.State
+    train_mask: jax.Array  # [G, p²] bool: the pairs it was trained on
+    train_accuracy: jax.Array  # [G]
+    test_accuracy: jax.Array  # [G]
+    loss_curve: jax.Array  # [steps, G] training cross-entropy
+
+
+def _graphdef(config: ModularConfig):
+    return nnx.split(nnx.eval_shape(lambda: ModularMLP(config, rngs=nnx.Rngs(0))))[0]
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _train(config: ModularConfig, keys):
+    graphdef = _graphdef(config)
+    a, b = all_pairs(config.p)
+    targets = (a + b) % config.p
+    n_train = int(round(config.train_fraction * config.p**2))
+    optimizer = optax.adamw(config.learning_rate, b1=0.9, b2=0.98, weight_decay=config.weight_decay)
+
+    def init(key):
+        key_model, key_split = jax.random.split(key)
+        state = nnx.split(ModularMLP(config, rngs=nnx.Rngs(key_model)))[1]
+        # a fixed-size split keeps shapes static: the first n_train pairs of a permutation
+        mask = jnp.zeros(config.p**2, bool).at[jax.random.permutation(key_split, config.p**2)[:n_train]].set(True)
+        return state, optimizer.init(state), mask
+
+    def loss(state, mask):
+        logits = nnx.merge(graphdef, state)(a, b)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+        return jnp.sum(jnp.where(mask, losses, 0.0)) / n_train
+
+    def step_one(state, opt_state, mask):
+        value, grads = jax.value_and_grad(loss)(state, mask)
+        updates, opt_state = optimizer.update(grads, opt_state, state)
+        return optax.apply_updates(state, updates), opt_state, value
+
+    state, opt_state, mask = jax.vmap(init)(keys)
+
+    def body(carry, step):
+        state, opt_state = carry
+        state, opt_state, value = jax.vmap(step_one)(state, opt_state, mask)
+        progress.report(step, config.steps, value)
+        return (state, opt_state), value
+
+    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(config.steps))
+
+    def accuracies(state, mask):
+        correct = jnp.argmax(nnx.merge(graphdef, state)(a, b), axis=-1) == targets
+        return jnp.sum(correct & mask) / jnp.sum(mask), jnp.sum(correct & ~mask) / jnp.sum(~mask)
+
+    train_accuracy, test_accuracy = jax.vmap(accuracies)(state, mask)
+    return ModularResult(state, mask, train_accuracy, test_accuracy, curve)
+
+
+def train(config: ModularConfig, keys: jax.Array) -> ModularResult:
+    """Train one model per key [G] in one compiled call (full-batch AdamW, `steps` steps).
+
+    Raises progress.DivergenceError naming the step if a loss turns NaN/inf.
+    """
+    result = _train(config, keys)
+    progress.check_finite(result.loss_curve, f"modular p={config.p}")
+    return result
+
+
+def model(config: ModularConfig, result: ModularResult, index: int = 0) -> ModularMLP:
+    """The index-th trained model as an nnx module."""
+    return nnx.merge(_graphdef(config), jax.tree.map(lambda leaf: leaf[index], result.state))
+
+
+def embedding(config: ModularConfig, result: ModularResult, index: int = 0) -> np.ndarray:
+    """E [p, e] of the index-th model."""
+    return np.asarray(model(config, result, index).embed.embedding[...])
+
+
+def hidden_activations(config: ModularConfig, result: ModularResult, index: int = 0) -> np.ndarray:
+    """h over all p² pairs (a-major), [p², H]: the toy's activations."""
+    a, b = all_pairs(config.p)
+    return np.asarray(model(config, result, index).hidden_activations(jnp.asarray(a), jnp.asarray(b)))
+
+
+def fourier_shares(embedding) -> np.ndarray:
+    """s_k for k = 1 … (p−1)/2 (definition in the module docstring), [K]; sums to 1."""
+    E = np.asarray(embedding, np.float64)
+    p = E.shape[0]
+    power = np.sum(np.abs(np.fft.fft(E - E.mean(axis=0), axis=0)) ** 2, axis=1)
+    ks = np.arange(1, (p - 1) // 2 + 1)
+    shares = power[ks] + power[p - ks]
+    return shares / max(shares.sum(), 1e-30)
+
+
+def key_frequencies(shares, coverage: float) -> list[int]:
+    """The fewest frequencies (1-based, sorted by decreasing share) whose shares sum to ≥ coverage."""
+    shares = np.asarray(shares)
+    order = np.argsort(-shares, kind="stable")
+    count = int(np.searchsorted(np.cumsum(shares[order]), coverage - 1e-12) + 1)
+    return [int(k) + 1 for k in order[: min(count, len(order))]]
+
+
+def frequency_subspaces(hidden, p: int, frequencies, relative_tolerance: float = 1e-2) -> dict[int, np.ndarray]:
+    """The hidden-layer subspace of each frequency's circles, {k: orthonormal rows [r_k, H]}.
+
+    hidden [p², H] over all pairs (a-major). The mean-removed activations are regressed
+    on the 8 circle coordinates cos/sin ω_k s for s ∈ {a, b, a + b, a − b}; the row
+    space of the coefficients (directions with singular value ≥ relative_tolerance ×
+    the largest) is where frequency k's circles live in the hidden layer.
+    """
+    a, b = all_pairs(p)
+    centred = np.asarray(hidden, np.float64) - np.mean(hidden, axis=0)
+    out = {}
+    for k in frequencies:
+        angles = 2.0 * np.pi * k * np.stack([a, b, a + b, a - b], axis=1) / p
+        design = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
+        coefficients = np.linalg.lstsq(design, centred, rcond=None)[0]  # [8, H]
+        _, singular, rows = np.linalg.svd(coefficients, full_matrices=False)
+        out[int(k)] = rows[singular >= relative_tolerance * max(singular[0], 1e-30)]
+    return out
