@@ -28,6 +28,11 @@ TINY_TMS = [
         (["run", "tms", "--set", "sparse_probability=1.5"], "sparse_probability"),
         (["run", "tms", "--set", "sweep_probabilities=0.5,0"], "sweep_probabilities"),
         (["run", "tms", "--seed", "-3"], "seed"),
+        (["run", "circles", "--set", "offset=-1"], "offset"),
+        (["run", "circles", "--set", "days=2"], "days"),
+        (["run", "circles", "--set", "ks=1,9999"], "ks"),
+        (["run", "modular", "--set", "network.p=12"], "network.p"),
+        (["run", "modular", "--set", "network.train_fraction=1"], "network.train_fraction"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):

@@ -198,16 +198,18 @@ def frequency_subspaces(hidden, p: int, frequencies, relative_tolerance: float =
 
     hidden [p², H] over all pairs (a-major). The mean-removed activations are regressed
     on the 8 circle coordinates cos/sin ω_k s for s ∈ {a, b, a + b, a − b}; the row
-    space of the coefficients (directions with singular value ≥ relative_tolerance ×
-    the largest) is where frequency k's circles live in the hidden layer.
+    space of the coefficients (directions whose singular value is at least
+    relative_tolerance × the RMS norm of the centred activations, i.e. circles of
+    non-negligible amplitude) is where frequency k's circles live in the hidden layer.
     """
     a, b = all_pairs(p)
     centred = np.asarray(hidden, np.float64) - np.mean(hidden, axis=0)
+    scale = np.sqrt(np.mean(np.sum(centred**2, axis=1)))
     out = {}
     for k in frequencies:
         angles = 2.0 * np.pi * k * np.stack([a, b, a + b, a - b], axis=1) / p
         design = np.concatenate([np.cos(angles), np.sin(angles)], axis=1)
         coefficients = np.linalg.lstsq(design, centred, rcond=None)[0]  # [8, H]
         _, singular, rows = np.linalg.svd(coefficients, full_matrices=False)
-        out[int(k)] = rows[singular >= relative_tolerance * max(singular[0], 1e-30)]
+        out[int(k)] = rows[singular >= relative_tolerance * max(scale, 1e-30)]
     return out

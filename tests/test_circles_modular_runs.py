@@ -1,0 +1,43 @@
+"""The `circles` and `modular` experiments end to end at tiny shapes: results contract and figures."""
+
+import json
+
+from experiments import cli
+
+TINY_CIRCLES = [
+    "--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=32,48",
+    "--set", "ks=1,2", "--set", "k=1", "--set", "steps=80", "--set", "batch_size=64", "--set", "n_geometry=600",
+    "--set", "latents_per_cluster=4", "--set", "figure_size=32",
+]
+TINY_MODULAR = [
+    "--set", "network.p=11", "--set", "network.embed_dim=8", "--set", "network.hidden=16", "--set", "network.steps=60",
+    "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=40", "--set", "sae_batch_size=32",
+]
+
+
+def _run(tmp_path, name, argv):
+    assert cli.main(["run", name, "--out", str(tmp_path), "--quick", *argv]) == 0
+    folder = next((tmp_path / name).iterdir())
+    return json.loads((folder / "results.json").read_text()), folder
+
+
+def test_circles_results_contract(tmp_path):
+    results, folder = _run(tmp_path, "circles", TINY_CIRCLES)
+    entries = results["circles"]
+    # 3 circles × (2 sizes × 2 ks trained + 2 random)
+    assert len(entries) == 3 * (2 * 2 + 2)
+    for entry in entries:
+        assert {"circle", "kind", "size", "max_principal_angle_deg", "ordering_score", "latents_on_circle"} <= set(entry)
+        assert 0.0 <= entry["max_principal_angle_deg"] <= 90.0 and 0.0 <= entry["ordering_score"] <= 1.0
+    assert {e["circle"] for e in entries} == {"days", "months", "ring"}
+    assert {e["kind"] for e in entries} == {"topk", "random"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "recovery_vs_size.png"}
+
+
+def test_modular_results_contract(tmp_path):
+    results, folder = _run(tmp_path, "modular", TINY_MODULAR)
+    assert results["p"] == 11 and 0.0 <= results["test_accuracy"] <= 1.0
+    assert results["key_frequencies"] and all(1 <= k <= 5 for k in results["key_frequencies"])
+    assert results["top_frequencies_variance_share"] >= 0.9 - 1e-9
+    assert set(results["latents_per_key_frequency"]) == {"sae", "random", "neuron"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png"}
