@@ -1,4 +1,5 @@
 """Mathematical facts behind superposition and sparse dictionaries, as pure functions on arrays.
 
 - `theory.superposition`: feature dimensionality D_i and its tight-frame values.
+- `theory.circles`: a circle against m equally spaced atoms (the polygon bounds).
 """
