@@ -1,6 +1,8 @@
 """Shared machinery of recovery experiments: train or build dictionaries, score them alike.
 
-A `Recovery` holds one planted-superposition toy, the eval key and the seeds; each
+A `Recovery` holds one toy with planted features (superposition by default; any toy
+with `directions`, `config.d` and `sample`/`sample_activations` functions), the eval
+key and the seeds; each
 dictionary of a kind and size, trained or baseline, is scored by `sae.evaluate` on the
 same eval samples and recorded as an entry
     {"name", "kind", "size", "seed", "metrics"}
@@ -27,31 +29,36 @@ def seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
 
 
 class Recovery:
-    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int):
+    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, toy_module=toy_lib, parents=None):
+        """toy_module provides sample / sample_activations for `toy`; given the planted
+        hierarchy (parents [F]), every score adds the absorption metrics."""
         self.toy = toy
+        self.sample = toy_module.sample
+        self.sample_activations = toy_module.sample_activations
+        self.parents = parents
         self.seeds = seeds
         self.k = k
         self.n_eval = n_eval
         self.key_train, self.key_baseline, self.key_eval, self.key_fit = jax.random.split(key, 4)
         self.entries: list[dict] = []
         # darts' decoder and PCA are fitted on this one sample, drawn once for all sizes
-        self.fit_sample = toy_lib.sample_activations(toy, self.key_fit, BASELINE_FIT_SAMPLES)
+        self.fit_sample = self.sample_activations(toy, self.key_fit, BASELINE_FIT_SAMPLES)
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
         scores = evaluate.evaluate(
-            arch_name, params, hps, toy_lib.sample, self.toy, self.toy.directions, self.key_eval, self.n_eval,
-            k_max=self.k,
+            arch_name, params, hps, self.sample, self.toy, self.toy.directions, self.key_eval, self.n_eval,
+            k_max=self.k, parents=self.parents,
         )
         for seed, metrics in zip(self.seeds, scores):
             self.entries.append({"name": f"{kind}-{size}", "kind": kind, "size": size, "seed": seed, "metrics": metrics})
         return scores
 
-    def train(self, kind: str, size: int, hparams, steps: int, batch_size: int):
+    def train(self, kind: str, size: int, hparams, steps: int, batch_size: int, auxk: bool = False):
         """Train one dictionary per seed (one vmapped call), score them; returns the params."""
         hps = train.stack_hparams([hparams] * len(self.seeds))
-        config = train.TrainConfig(kind, self.toy.config.d, size, steps=steps, batch_size=batch_size, k_max=self.k)
+        config = train.TrainConfig(kind, self.toy.config.d, size, steps=steps, batch_size=batch_size, k_max=self.k, auxk=auxk)
         with progress.task(f"{kind} m={size}"):
-            result = train.train(config, toy_lib.sample_activations, self.toy, hps, seed_keys(self.key_train, size, self.seeds))
+            result = train.train(config, self.sample_activations, self.toy, hps, seed_keys(self.key_train, size, self.seeds))
         self.score(kind, kind, size, result.params, hps)
         return result.params
 

@@ -18,6 +18,7 @@ EXPERIMENTS = {
     "sweep": "experiments.sweep",
     "circles": "experiments.circles",
     "modular": "experiments.modular",
+    "trees": "experiments.trees",
 }
 
 

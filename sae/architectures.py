@@ -26,6 +26,10 @@ training run serves a whole vmapped grid.
   the same per-sample scaling) and
   nested prefix losses L = Σ_p mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² over the
   prefixes p ∈ {m/8, m/4, m/2, m}, so early latents must reconstruct on their own.
+- ``matryoshka_l1``: the nested prefix losses with the ReLU + L1 encoder and
+  penalty of ``relu`` (no per-sample scaling): L = Σ_p mean_b ‖x − x̂_{:p}‖² + λ · L1.
+  The form in which the absorption argument is exact (theory.absorption: the
+  non-absorbed solution wins when λ(2 − √2) < 1).
 - ``jumprelu`` (Rajamanoharan et al. 2024b): f = a · H(a − θ) with per-latent
   θ = exp(log_threshold); L = mse + λ · mean_b Σ_j H(a_j − θ_j) (an L0 penalty). H has
   no gradient, so θ learns through the straight-through pseudo-derivative
@@ -138,11 +142,14 @@ def _relu_encode(params, x, hp, k_max):
     return jax.nn.relu(pre_activation(params, x))
 
 
+def _l1_penalty(params, f, hp):
+    return hp.l1_coefficient * jnp.mean(f @ jnp.linalg.norm(params.W_dec, axis=-1))
+
+
 def _relu_loss(params, x, hp, k_max, dead=None):
     f = _relu_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
-    penalty = hp.l1_coefficient * jnp.mean(f @ jnp.linalg.norm(params.W_dec, axis=-1))
-    return squared_error(x, x_hat) + penalty, _dense_aux(x, x_hat, f)
+    return squared_error(x, x_hat) + _l1_penalty(params, f, hp), _dense_aux(x, x_hat, f)
 
 
 def _topk_encode(params, x, hp, k_max):
@@ -266,6 +273,12 @@ def _matryoshka_loss(params, x, hp, k_max, dead=None):
     return _with_auxk(jnp.sum(prefix_losses(params, x, f)), params, x, x_hat, hp, k_max, dead), aux
 
 
+def _matryoshka_l1_loss(params, x, hp, k_max, dead=None):
+    f = _relu_encode(params, x, hp, k_max)
+    x_hat = decode(params, f)
+    return jnp.sum(prefix_losses(params, x, f)) + _l1_penalty(params, f, hp), _dense_aux(x, x_hat, f)
+
+
 # --- JumpReLU ------------------------------------------------------------------------
 
 
@@ -353,6 +366,7 @@ ARCHITECTURES = {
     "matryoshka": Architecture(
         "matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold, _rescaled_reconstruct
     ),
+    "matryoshka_l1": Architecture("matryoshka_l1", _relu_encode, _matryoshka_l1_loss),
     "jumprelu": Architecture(
         "jumprelu", _jumprelu_encode, _jumprelu_loss, _no_state_update, _rescaled_reconstruct
     ),

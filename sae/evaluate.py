@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sae import architectures, metrics
+from sae import absorption, architectures, metrics
 from sae.architectures import HParams
 from sae.params import SAEParams
 
@@ -27,25 +27,27 @@ MIN_EVAL_SAMPLES = 100_000  # dead latents are judged on at least this many samp
 
 
 @functools.partial(jax.jit, static_argnames=("arch_name", "sample_fn", "n_chunks", "chunk", "k_max"))
-def _accumulate(arch_name, sample_fn, data, params, hps, true_features, key, n_chunks, chunk, k_max):
+def _accumulate(arch_name, sample_fn, data, params, hps, true_features, parents, key, n_chunks, chunk, k_max):
     arch = architectures.get(arch_name)
     assignment = jax.vmap(lambda p: metrics.best_feature(metrics.abs_cosine(true_features, p.W_dec)))(params)
+    parent_latents = jax.vmap(lambda p: absorption.best_latents(true_features, p.W_dec))(params)
 
-    def stats_one(p, hp, a, x, codes):
+    def stats_one(p, hp, a, j, x, codes):
         f = arch.encode(p, x, hp, k_max)
         x_hat = arch.reconstruct(p, x, f)
-        return metrics.firing_counts(f, codes, a), metrics.reconstruction_sums(x, x_hat, f, codes)
+        stats = (metrics.firing_counts(f, codes, a), metrics.reconstruction_sums(x, x_hat, f, codes))
+        if parents is None:
+            return stats
+        return (*stats, absorption.counts(f, codes, parents, j))
+
+    stats_all = jax.vmap(stats_one, in_axes=(0, 0, 0, 0, None, None))
 
     def body(totals, index):
         x, codes = sample_fn(data, jax.random.fold_in(key, index), chunk)
-        stats = jax.vmap(stats_one, in_axes=(0, 0, 0, None, None))(params, hps, assignment, x, codes)
+        stats = stats_all(params, hps, assignment, parent_latents, x, codes)
         return jax.tree.map(jnp.add, totals, stats), None
 
-    zeros = jax.eval_shape(
-        lambda: jax.vmap(stats_one, in_axes=(0, 0, 0, None, None))(
-            params, hps, assignment, *sample_fn(data, key, chunk)
-        )
-    )
+    zeros = jax.eval_shape(lambda: stats_all(params, hps, assignment, parent_latents, *sample_fn(data, key, chunk)))
     zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
     totals, _ = jax.lax.scan(body, zeros, jnp.arange(n_chunks))
     return totals
@@ -62,15 +64,19 @@ def evaluate(
     n_eval: int = MIN_EVAL_SAMPLES,
     chunk: int = 10_000,
     k_max: int = 1,
+    parents=None,
 ) -> list[dict]:
     """Scores for each of G dictionaries (params and hps stacked on axis 0).
 
     Returns one dict per dictionary with mmcs, mcc, uniqueness, precision, recall, f1,
-    explained_variance, l0, true_l0, dead_fraction, shrinkage. n_eval is rounded up
-    to whole chunks.
+    explained_variance, l0, true_l0, dead_fraction, shrinkage; given the planted
+    hierarchy (parents [F], −1 for roots) also absorption_rate, absorbed_share and
+    absorption_scores (a(p) per feature, None where not scored; see sae.absorption).
+    n_eval is rounded up to whole chunks.
     """
     n_chunks = -(-n_eval // chunk)
-    counts, sums = _accumulate(arch_name, sample_fn, data, params, hps, true_features, key, n_chunks, chunk, k_max)
+    totals = _accumulate(arch_name, sample_fn, data, params, hps, true_features, parents, key, n_chunks, chunk, k_max)
+    counts, sums = totals[:2]
     cosines = np.asarray(jax.vmap(lambda p: metrics.abs_cosine(true_features, p.W_dec))(params))
     results = []
     for g in range(cosines.shape[0]):
@@ -94,6 +100,13 @@ def evaluate(
                 "shrinkage": metrics.shrinkage(sums_g),
             }
         )
+        if parents is not None:
+            absorbed = absorption.scores(jax.tree.map(lambda a: np.asarray(a[g]), totals[2]))
+            results[-1].update(
+                absorption_rate=absorbed.rate,
+                absorbed_share=absorbed.absorbed_share,
+                absorption_scores=[None if np.isnan(a) else round(float(a), 4) for a in absorbed.scores],
+            )
     return results
 
 

@@ -12,7 +12,7 @@ TrainConfig and sample_fn reuse the compiled program.
 Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
 last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
 warms up linearly over the first `l1_warmup_fraction` of steps. After each step decoder rows are renormalised to unit
-norm (when `unit_norm_decoder`). Firing counts over training are kept per latent, and
+norm (when `unit_norm_decoder`); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
 """
 
@@ -47,6 +47,7 @@ class TrainConfig:
     unit_norm_decoder: bool = True
     auxk: bool = False  # compute the AuxK dead-latent loss (its weight is HParams.aux_coefficient)
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
+    decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
 
 
 class TrainResult(NamedTuple):
@@ -72,7 +73,7 @@ def _learning_rate_schedule(base_rate, config: TrainConfig):
 
 
 @functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
-def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array) -> TrainResult:
+def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params) -> TrainResult:
     arch = architectures.get(config.arch)
     m = config.n_latents
 
@@ -80,10 +81,10 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         # Built inside the traced function so that each run's learning rate can differ.
         return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
 
-    def init_one(hp, key):
+    def init_one(hp, key, start):
         key_params, key_bias = jax.random.split(key)
-        b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0)
-        params = init(key_params, config.d, m, b_dec)
+        b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0) if config.decoder_bias else None
+        params = init(key_params, config.d, m, b_dec) if start is None else start
         return params, optimizer(hp).init(params)
 
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
@@ -98,13 +99,15 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
         updates, opt_state = optimizer(hp).update(grads, opt_state, params)
         params = arch.after_step(optax.apply_updates(params, updates), aux)
+        if not config.decoder_bias:
+            params = params.replace(b_dec=jnp.zeros_like(params.b_dec))
         if config.unit_norm_decoder:
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    params, opt_state = jax.vmap(init_one)(hps, init_keys)
+    params, opt_state = jax.vmap(init_one)(hps, init_keys, init_params)
     counts = jnp.zeros((keys.shape[0], m), jnp.int32)
 
     def body(carry, step):
@@ -128,17 +131,19 @@ def train(
     data,
     hps: HParams,
     keys: jax.Array,
+    init_params: SAEParams | None = None,
 ) -> TrainResult:
     """Train G dictionaries in one compiled call.
 
     hps: HParams with leaves [G]; keys: [G] PRNG keys (one per run); sample_fn must be
-    a module-level function (it is a static argument, hashed by identity).
+    a module-level function (it is a static argument, hashed by identity);
+    init_params: optional starting dictionaries with leaves [G, ...] (default: `sae.params.init`).
     Raises progress.DivergenceError naming the first step whose loss is NaN/inf.
     """
     k = np.asarray(hps.k)
     if config.arch in ("topk", "batchtopk", "matryoshka") and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
         raise ValueError(f"k must lie in [1, k_max={config.k_max}] and k_max ≤ n_latents={config.n_latents}")
-    result = _train_grid(config, sample_fn, data, hps, keys)
+    result = _train_grid(config, sample_fn, data, hps, keys, init_params)
     progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")
     return result
 

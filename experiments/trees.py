@@ -1,0 +1,408 @@
+"""Experiment `trees`: feature splitting, absorption, and the Matryoshka fix on a planted hierarchy.
+
+Toy (toys.trees): 24 roots × branching 3 × depth 3 = 312 features in d = 64, each
+child firing only with its parent (probability 0.3), children mutually exclusive,
+expected L0 6. Dictionaries at one size (default 256 < 312 features, as in
+SynthSAEBench's 4096 < 16,384): BatchTopK and Matryoshka (k = 4 < the true L0, with
+AuxK), ReLU+L1, and a random ±1/√d dictionary encoded by TopK (chance). All are scored
+alike (`sae.evaluate`, with the absorption metrics of `sae.absorption`).
+
+Hierarchies (`sae.hierarchy`): a ladder of dictionaries of one architecture at
+increasing sizes gives the feature-splitting forest; average linkage of one
+dictionary's latents (on decoder cosine and on co-firing) gives two more; each is
+scored by edge recall / precision and the Robinson–Foulds similarity against the
+planted tree, beside a random-dictionary ladder and a shuffled planted tree (chance).
+
+The exact two-feature toy (theory.absorption): the hand-built absorbed and
+non-absorbed dictionaries' expected L1 against the closed forms, and 2-latent SAEs
+trained on it — ReLU+L1 and Matryoshka with the same L1 (`matryoshka_l1`) — with the
+parent latent's activation on parent + child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.recovery import Recovery, seed_keys, summary_table
+from sae import architectures, evaluate, hierarchy, progress, random_dictionaries, train
+from sae.params import from_decoder
+from theory import absorption as absorption_theory
+from toys import trees as toy_lib
+from toys.validation import ConfigError, check_choice, check_each, check_range
+
+NAME = "trees"
+DESCRIPTION = "planted hierarchy: absorption (BatchTopK, Matryoshka, ReLU, random), splitting and linkage trees"
+TRAINED_KINDS = ("batchtopk", "matryoshka", "relu")
+SPLITTING_KINDS = ("batchtopk", "matryoshka", "topk", "relu")
+METHODS = ("sizes", "linkage_cosine", "linkage_cofiring")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_seeds: int = 1
+    toy: toy_lib.TreeConfig = toy_lib.TreeConfig(exclusive_fraction=1.0)
+    kinds: tuple[str, ...] = TRAINED_KINDS
+    size: int = 256
+    k: int = 4
+    l1_coefficient: float = 1.0  # ReLU+L1; gives an L0 near k on the default toy
+    aux_coefficient: float = 1 / 32  # AuxK for BatchTopK and Matryoshka
+    learning_rate: float = 3e-3
+    steps: int = 10_000
+    batch_size: int = 1024
+    n_eval: int = evaluate.MIN_EVAL_SAMPLES
+    splitting_kind: str = "batchtopk"
+    splitting_sizes: tuple[int, ...] = (32, 64, 128, 256)
+    match_threshold: float = hierarchy.MATCH_THRESHOLD
+    n_tree_samples: int = 16_384  # samples whose firing the co-firing linkage and the parent direction use
+    two_feature_p10: float = 0.3
+    two_feature_p11: float = 0.2
+    two_feature_l1: float = 0.3
+    two_feature_seeds: int = 8
+    two_feature_steps: int = 3000
+    figure_roots: int = 3
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(steps=4000, batch_size=256)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        check_range("n_seeds", self.n_seeds, low=1)
+        self.toy.validate(prefix="toy.")
+        check_range("toy.depth", self.toy.depth, low=2)  # a hierarchy needs parents
+        for kind in self.kinds:
+            check_choice("kinds", kind, TRAINED_KINDS)
+        check_range("size", self.size, low=2)
+        check_range("k", self.k, low=1, high=min(self.size, *self.splitting_sizes))
+        check_range("l1_coefficient", self.l1_coefficient, low=0)
+        check_range("aux_coefficient", self.aux_coefficient, low=0)
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range("steps", self.steps, low=1)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("n_eval", self.n_eval, low=1000)
+        check_choice("splitting_kind", self.splitting_kind, SPLITTING_KINDS)
+        check_each("splitting_sizes", self.splitting_sizes, low=2)
+        if len(self.splitting_sizes) < 2 or list(self.splitting_sizes) != sorted(set(self.splitting_sizes)):
+            raise ConfigError(f"splitting_sizes: got {','.join(map(str, self.splitting_sizes))}, "
+                              "allowed: two or more strictly increasing sizes")
+        check_range("match_threshold", self.match_threshold, low=0, low_open=True, high=1)
+        check_range("n_tree_samples", self.n_tree_samples, low=100)
+        check_range("two_feature_p10", self.two_feature_p10, low=0, low_open=True, high=1)
+        check_range("two_feature_p11", self.two_feature_p11, low=0, low_open=True, high=1 - self.two_feature_p10)
+        check_range("two_feature_l1", self.two_feature_l1, low=0, low_open=True)
+        check_range("two_feature_seeds", self.two_feature_seeds, low=1)
+        check_range("two_feature_steps", self.two_feature_steps, low=1)
+        check_range("figure_roots", self.figure_roots, low=1, high=self.toy.n_roots)
+
+
+# --- the exact two-feature toy ---------------------------------------------------------
+
+
+def cone_init(key, t_p, t_c, m: int = 2):
+    """Atoms at uniform angles between t_p and t_c (encoder = decoderᵀ, no biases).
+
+    A 2-latent ReLU SAE whose atom starts pointing away from every sample never fires
+    and never learns; starting inside the data's cone keeps both latents alive, so the
+    outcome reflects the loss, not a dead start. Both losses start from the same atoms.
+    """
+    angle = jax.random.uniform(key, (m,), minval=0.0, maxval=jnp.pi / 2)
+    return from_decoder(jnp.cos(angle)[:, None] * t_p + jnp.sin(angle)[:, None] * t_c)
+
+
+def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int, key,
+                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3) -> dict:
+    """Train n_seeds 2-latent SAEs (one vmapped call) on the two-feature toy, no decoder bias.
+
+    Returns the parent latent (best decoder cosine with t_p) of each run: its cosine,
+    its coefficient on t_p alone and on t_p + t_c, and each run's final squared error.
+    """
+    toy = toy_lib.build(toy_lib.two_feature_config(p10, p11), jax.random.key(0))
+    t_p, t_c = toy.directions[0], toy.directions[1]
+    keys = jax.random.split(key, n_seeds)
+    hps = train.stack_hparams([architectures.hparams(learning_rate, l1_coefficient)] * n_seeds)
+    config = train.TrainConfig(arch, 2, 2, steps=steps, batch_size=256, decoder_bias=False)
+    start = jax.vmap(lambda k: cone_init(k, t_p, t_c))(keys)
+    result = train.train(config, toy_lib.sample_activations, toy, hps, keys, start)
+    x = jnp.stack([t_p, t_p + t_c])
+    codes = np.asarray(evaluate.encode_grid(arch, result.params, hps, x, 1))  # [G, 2 samples, 2 latents]
+    cosine = np.asarray(result.params.W_dec @ t_p)  # [G, 2]
+    parent = np.argmax(cosine, axis=1)
+    rows = np.arange(n_seeds)
+    return {
+        "parent_cosine": cosine[rows, parent].round(4).tolist(),
+        "parent_on_parent": codes[rows, 0, parent].round(4).tolist(),
+        "parent_on_both": codes[rows, 1, parent].round(4).tolist(),
+        "final_mse": np.asarray(result.mse[-100:].mean(axis=0)).round(5).tolist(),
+    }
+
+
+def two_feature(config: Config, key) -> dict:
+    p10, p11, lam = config.two_feature_p10, config.two_feature_p11, config.two_feature_l1
+    t_p, t_c = absorption_theory.features()
+    hand_built = {}
+    for name, build in (("absorbed", absorption_theory.absorbed), ("not_absorbed", absorption_theory.not_absorbed)):
+        losses = absorption_theory.exact_losses(build(t_p, t_c), t_p, t_c, p10, p11)
+        hand_built[name] = {
+            "mse": losses["mse"], "l1": losses["l1"],
+            "matryoshka_loss": absorption_theory.matryoshka_loss(build(t_p, t_c), t_p, t_c, p10, p11, lam),
+        }
+    trained = {}
+    for arch in ("relu", "matryoshka_l1"):
+        with progress.task(f"two-feature toy: {arch}"):
+            trained[arch] = train_two_feature(arch, lam, config.two_feature_seeds, config.two_feature_steps, key, p10, p11,
+                                              config.learning_rate)
+    return {
+        "p10": p10, "p11": p11, "l1_coefficient": lam,
+        "expected_l1": {"absorbed": absorption_theory.expected_l1_absorbed(p10, p11),
+                        "not_absorbed": absorption_theory.expected_l1_not_absorbed(p10, p11)},
+        "hand_built": hand_built,
+        "matryoshka_prefers_not_absorbed": absorption_theory.matryoshka_prefers_not_absorbed(lam),
+        "trained": trained,
+    }
+
+
+# --- the hierarchical toy ----------------------------------------------------------------
+
+
+def _hps(kind: str, config: Config):
+    l1 = config.l1_coefficient if kind == "relu" else 0.0
+    aux = config.aux_coefficient if kind in ("batchtopk", "matryoshka", "topk") else 0.0
+    return architectures.hparams(config.learning_rate, l1, config.k, aux)
+
+
+def _firing(kind: str, params, k: int, x) -> np.ndarray:
+    """Whether each latent fires on each sample, [G, n, m] (baselines encode by TopK)."""
+    arch = "topk" if kind == "random" else kind
+    hps = train.stack_hparams([architectures.hparams(k=k)] * params.W_dec.shape[0])
+    return np.asarray(evaluate.encode_grid(arch, params, hps, x, k)) > 0
+
+
+def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
+    inferred = {metric: hierarchy.linkage_parents(decoder, directions, firing, metric, threshold)
+                for metric in ("cosine", "cofiring")}
+    return {f"linkage_{metric}": (parents, hierarchy.tree_scores(planted, parents)) for metric, parents in inferred.items()}
+
+
+def run(config: Config) -> dict:
+    key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(jax.random.key(config.seed), 5)
+    toy = toy_lib.build(config.toy, key_toy)
+    planted = np.asarray(toy.parents)
+    directions = np.asarray(toy.directions)
+    x_tree = toy_lib.sample_activations(toy, key_tree_sample, config.n_tree_samples)
+    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, toy_module=toy_lib, parents=toy.parents)
+    arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
+
+    trained = {}
+    for kind in config.kinds:
+        trained[kind] = recovery.train(kind, config.size, _hps(kind, config), config.steps, config.batch_size,
+                                       auxk=kind in ("batchtopk", "matryoshka"))
+    trained["random"] = recovery.baseline("random", config.size)
+    # per dictionary: the linkage trees of its latents (first seed's in the figure)
+    for entry in recovery.entries:
+        params = trained[entry["kind"]]
+        g = seeds.index(entry["seed"])
+        firing = _firing(entry["kind"], jax.tree.map(lambda leaf: leaf[g : g + 1], params), config.k, x_tree)[0]
+        scores = _linkage_scores(planted, directions, np.asarray(params.W_dec[g]), firing, config.match_threshold)
+        for method, (parents, tree_scores) in scores.items():
+            entry["metrics"][f"edge_recall_{method}"] = tree_scores["edge_recall"]
+            entry["metrics"][f"tree_similarity_{method}"] = tree_scores["tree_similarity"]
+            if g == 0 and entry["kind"] == config.splitting_kind:
+                arrays[f"inferred_{method}"] = parents
+
+    splitting = _splitting(config, recovery, trained, planted, directions, x_tree, key_dictionaries, arrays)
+    shuffled = np.asarray(jax.random.permutation(key_shuffle, config.toy.n_features))
+    shuffled_tree = np.where(planted >= 0, shuffled[np.maximum(planted, 0)], -1)[np.argsort(shuffled)]
+    splitting["chance"]["shuffled_tree"] = hierarchy.tree_scores(planted, shuffled_tree)
+
+    return {
+        "dictionaries": recovery.entries,
+        "splitting": splitting,
+        "two_feature": two_feature(config, key_two_feature),
+        "toy": {
+            "n_features": config.toy.n_features, "d": config.toy.d, "n_roots": config.toy.n_roots,
+            "branching": config.toy.branching, "depth": config.toy.depth, "n_parents": config.toy.n_parents,
+            "exclusive_fraction": config.toy.exclusive_fraction,
+            "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy))),
+        },
+        "k": config.k,
+        "size": config.size,
+        "figure_roots": config.figure_roots,
+        "arrays": arrays,
+    }
+
+
+def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
+    """Scores of the splitting forest of a ladder and of the linkage trees of its top dictionary."""
+    inferred = {"sizes": hierarchy.splitting_parents(decoders, directions, threshold)}
+    scores = {"sizes": hierarchy.tree_scores(planted, inferred["sizes"])}
+    for method, (parents, tree_scores) in _linkage_scores(planted, directions, decoders[-1], firing_top, threshold).items():
+        inferred[method], scores[method] = parents, tree_scores
+    return inferred, scores
+
+
+def _splitting(config, recovery, trained, planted, directions, x_tree, key, arrays) -> dict:
+    """Ladders of the splitting kind and of random dictionaries (chance), first seed."""
+    kind, d = config.splitting_kind, config.toy.d
+    decoders, random_decoders = [], []
+    key_ladder, key_random = jax.random.split(jax.random.fold_in(key, 7))
+    for size in config.splitting_sizes:
+        if size == config.size and kind in trained:
+            params = jax.tree.map(lambda leaf: leaf[:1], trained[kind])
+        else:
+            hps = train.stack_hparams([_hps(kind, config)])
+            train_config = train.TrainConfig(kind, d, size, steps=config.steps, batch_size=config.batch_size, k_max=config.k,
+                                             auxk=kind in ("batchtopk", "matryoshka", "topk"))
+            with progress.task(f"splitting ladder: {kind} m={size}"):
+                params = train.train(train_config, toy_lib.sample_activations, recovery.toy, hps,
+                                     seed_keys(key_ladder, size, [0])).params
+        decoders.append(np.asarray(params.W_dec[0]))
+        random_decoders.append(np.asarray(random_dictionaries.rademacher(seed_keys(key_random, size, [0])[0], d, size).W_dec))
+    firing = _firing(kind, params, config.k, x_tree)[0]
+    inferred, scores = _ladder_scores(decoders, firing, planted, directions, config.match_threshold)
+    arrays["inferred_sizes"] = inferred["sizes"]
+    random_params = jax.tree.map(lambda leaf: leaf[None], from_decoder(jnp.asarray(random_decoders[-1])))
+    _, random_scores = _ladder_scores(random_decoders, _firing("random", random_params, config.k, x_tree)[0],
+                                      planted, directions, config.match_threshold)
+    return {
+        "kind": kind,
+        "sizes": list(config.splitting_sizes),
+        "edge_recall": {method: scores[method]["edge_recall"] for method in METHODS},
+        "edge_precision": {method: scores[method]["edge_precision"] for method in METHODS},
+        "tree_similarity": {method: scores[method]["tree_similarity"] for method in METHODS},
+        "chance": {"random_dictionaries": random_scores},
+    }
+
+
+# --- figures and summary -------------------------------------------------------------------
+
+
+def _layout(parents: np.ndarray, depths: np.ndarray, nodes: np.ndarray) -> dict:
+    """(x, y) per node of a planted subforest: leaves evenly spaced, parents above their children's mean."""
+    children = {}
+    for node in nodes:
+        if parents[node] >= 0:
+            children.setdefault(int(parents[node]), []).append(int(node))
+    position, next_leaf = {}, [0.0]
+
+    def place(node):
+        kids = children.get(node, [])
+        if kids:
+            for kid in kids:
+                place(kid)
+            position[node] = (np.mean([position[kid][0] for kid in kids]), -depths[node])
+        else:
+            position[node] = (next_leaf[0], -depths[node])
+            next_leaf[0] += 1.0
+
+    for root in nodes[parents[nodes] < 0]:
+        place(int(root))
+        next_leaf[0] += 0.8  # a gap between trees
+    return position
+
+
+def _subforest(parents: np.ndarray, n_roots: int) -> np.ndarray:
+    """The first n_roots roots and all their descendants."""
+    keep = np.zeros(len(parents), bool)
+    keep[np.flatnonzero(parents < 0)[:n_roots]] = True
+    for _ in range(len(parents)):
+        grown = keep | ((parents >= 0) & keep[np.maximum(parents, 0)])
+        if (grown == keep).all():
+            break
+        keep = grown
+    return np.flatnonzero(keep)
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    planted = np.asarray(arrays["planted_parents"])
+    depths = np.asarray(arrays["depths"])
+    nodes = _subforest(planted, results["figure_roots"])
+    position = _layout(planted, depths, nodes)
+    shown = set(nodes.tolist())
+    panels = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in METHODS if f"inferred_{m}" in arrays]
+    splitting = results["splitting"]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (name, parents) in zip(axes[0], panels):
+        for child in nodes:
+            parent = int(parents[child])
+            if parent < 0 or parent not in shown:
+                continue
+            correct = parent == planted[child]
+            (x0, y0), (x1, y1) = position[parent], position[child]
+            ax.plot([x0, x1], [y0, y1], color="tab:green" if correct else "tab:red", lw=1.2, alpha=0.9, zorder=1)
+        xy = np.array([position[node] for node in nodes])
+        ax.scatter(xy[:, 0], xy[:, 1], s=18, c="0.25", zorder=2)
+        if name == "planted":
+            ax.set_title(f"planted ({len(nodes)} of {len(planted)} features)", fontsize=9)
+        else:
+            ax.set_title(f"{name}: edge recall {splitting['edge_recall'][name]:.2f}, "
+                         f"precision {splitting['edge_precision'][name]:.2f}\n(all {len(planted)} features)", fontsize=9)
+        ax.set_yticks(sorted({-int(d) for d in depths[nodes]}))
+        ax.set_yticklabels([f"depth {-t}" for t in sorted({-int(d) for d in depths[nodes]})], fontsize=7)
+        ax.set_xticks([])
+    kind = splitting["kind"]
+    figure.suptitle(
+        f"Planted tree beside trees inferred from {kind} dictionaries (sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
+        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "trees.png"))
+
+    kinds = [e["kind"] for e in results["dictionaries"] if e["seed"] == results["dictionaries"][0]["seed"]]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for i, kind in enumerate(kinds):
+        group = [e["metrics"] for e in results["dictionaries"] if e["kind"] == kind]
+        colour = "0.6" if kind == "random" else f"C{i}"
+        axes[0].bar(i, np.mean([m["f1"] for m in group]), color=colour)
+        axes[1].bar(i, np.mean([m["absorption_rate"] for m in group]), color=colour, alpha=0.5)
+        scores = np.array([s for m in group for s in m["absorption_scores"] if s is not None])
+        jitter = np.random.default_rng(i).uniform(-0.25, 0.25, len(scores))
+        axes[1].scatter(i + jitter, np.maximum(scores, 0), s=5, color=colour, zorder=2)
+    for ax, label in zip(axes, ("F1 (per-latent detection, mean)", "absorption: rate (bar), max(a(p), 0) per parent (dots)")):
+        ax.set_xticks(range(len(kinds)))
+        ax.set_xticklabels(kinds)
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylim(0, 1)
+    axes[1].set_ylim(-0.02, 1.02)
+    toy = results["toy"]
+    figure.suptitle(f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} "
+                    "(grey: random dictionary, chance)", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "absorption_by_architecture.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    columns = ("f1", "mcc", "absorption_rate", "absorbed_share", "edge_recall_linkage_cosine",
+               "edge_recall_linkage_cofiring", "explained_variance", "l0", "dead_fraction")
+    lines = [summary_table(results, columns), ""]
+    splitting = results["splitting"]
+    lines.append(f"hierarchy inferred from {splitting['kind']} dictionaries, sizes {splitting['sizes']}:")
+    lines.append(f"{'method':<18}{'edge recall':>12}{'precision':>11}{'tree sim.':>11}{'random':>9}")
+    chance = splitting["chance"]["random_dictionaries"]
+    for method in METHODS:
+        lines.append(f"{method:<18}{splitting['edge_recall'][method]:>12.3f}{splitting['edge_precision'][method]:>11.3f}"
+                     f"{splitting['tree_similarity'][method]:>11.3f}{chance[method]['edge_recall']:>9.3f}")
+    shuffled = splitting["chance"]["shuffled_tree"]
+    lines.append(f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
+                 f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})")
+    two = results["two_feature"]
+    lines.append("")
+    lines.append(f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
+                 f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
+                 f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
+                 f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})")
+    for arch, run in two["trained"].items():
+        lines.append(f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run['parent_on_both'])}"
+                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run['parent_on_parent'])})")
+    return "\n".join(lines)
