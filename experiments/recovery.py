@@ -41,8 +41,14 @@ class Recovery:
         self.n_eval = n_eval
         self.key_train, self.key_baseline, self.key_eval, self.key_fit = jax.random.split(key, 4)
         self.entries: list[dict] = []
-        # darts' decoder and PCA are fitted on this one sample, drawn once for all sizes
-        self.fit_sample = self.sample_activations(toy, self.key_fit, BASELINE_FIT_SAMPLES)
+        self._fit_sample = None
+
+    @property
+    def fit_sample(self):
+        """The sample darts' decoder and PCA are fitted on: drawn once, for all sizes, when first needed."""
+        if self._fit_sample is None:
+            self._fit_sample = self.sample_activations(self.toy, self.key_fit, BASELINE_FIT_SAMPLES)
+        return self._fit_sample
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
         scores = evaluate.evaluate(
@@ -66,13 +72,12 @@ class Recovery:
         """Build one baseline dictionary per seed (encoded by TopK with the same k), score them."""
         d = self.toy.config.d
         keys = seed_keys(self.key_baseline, size, self.seeds)
-        fit_sample = self.fit_sample
         build = {
             "random": lambda key: random_dictionaries.rademacher(key, d, size),
             "gaussian": lambda key: random_dictionaries.gaussian(key, d, size),
             "untrained": lambda key: random_dictionaries.untrained_sae(key, d, size),
-            "darts": lambda key: random_dictionaries.darts(key, fit_sample, size, self.k),
-            "pca": lambda key: classical.pca(fit_sample, size),
+            "darts": lambda key: random_dictionaries.darts(key, self.fit_sample, size, self.k),
+            "pca": lambda key: classical.pca(self.fit_sample, size),
         }[kind]
         params = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves), *[build(key) for key in keys])
         hps = train.stack_hparams([architectures.hparams(k=self.k)] * len(self.seeds))

@@ -80,6 +80,16 @@ def test_matryoshka_loss_equals_the_sum_of_its_prefix_losses():
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_matryoshka_l1_loss_is_prefix_losses_plus_the_l1_penalty():
+    p, x, hp = _params(b_enc=0.2), _x(), A.hparams(l1_coefficient=0.3)
+    loss, _ = A.get("matryoshka_l1").loss(p, x, hp, 1, None)
+    f = np.asarray(jax.nn.relu(A.pre_activation(p, x)), np.float64)  # no per-sample scaling here
+    W, b, xn = np.asarray(p.W_dec, np.float64), np.asarray(p.b_dec, np.float64), np.asarray(x, np.float64)
+    prefixes = sum(np.mean(np.sum((xn - (f[:, :q] @ W[:q] + b)) ** 2, axis=1)) for q in (2, 4, 8, 16))
+    penalty = 0.3 * np.mean(f @ np.linalg.norm(W, axis=1))
+    assert float(loss) == pytest.approx(prefixes + penalty, rel=1e-5)
+
+
 def test_auxk_only_adds_when_latents_are_dead_and_alpha_positive():
     p, x = _params(), _x()
     topk = A.get("topk")

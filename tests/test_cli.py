@@ -33,6 +33,10 @@ TINY_TMS = [
         (["run", "circles", "--set", "ks=1,9999"], "ks"),
         (["run", "modular", "--set", "network.p=12"], "network.p"),
         (["run", "modular", "--set", "network.train_fraction=1"], "network.train_fraction"),
+        (["run", "trees", "--set", "toy.child_probability=0.9"], "toy.child_probability"),
+        (["run", "trees", "--set", "splitting_sizes=64,32"], "splitting_sizes"),
+        (["run", "trees", "--set", "kinds=batchtopk,gated"], "kinds"),
+        (["run", "trees", "--set", "toy.depth=1"], "toy.depth"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):

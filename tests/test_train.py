@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sae import architectures, evaluate, progress, train
+from sae import params as params_lib
 from toys import superposition as sp
 
 D, F, M = 8, 16, 32
@@ -72,3 +73,18 @@ def test_k_outside_its_range_is_refused():
     with pytest.raises(ValueError, match="k must lie"):
         train.train(config, sp.sample_activations, toy, train.stack_hparams([architectures.hparams(k=3)]),
                     jax.random.split(jax.random.key(1), 1))
+
+
+def test_given_starting_dictionaries_and_no_decoder_bias():
+    toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=2), jax.random.key(0))
+    keys = jax.random.split(jax.random.key(5), 2)
+    hps = train.stack_hparams([architectures.hparams(0.0, 0.0, 2)] * 2)  # learning rate 0: nothing moves
+    start = jax.vmap(lambda k: params_lib.init(k, D, M))(jax.random.split(jax.random.key(6), 2))
+    config = train.TrainConfig("topk", D, M, steps=5, batch_size=32, k_max=4, decoder_bias=False)
+    result = train.train(config, sp.sample_activations, toy, hps, keys, start)
+    np.testing.assert_allclose(result.params.W_dec, start.W_dec, atol=1e-6)
+    np.testing.assert_array_equal(result.params.b_dec, 0.0)
+    hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, 2)] * 2)
+    result = train.train(config, sp.sample_activations, toy, hps, keys, start)
+    np.testing.assert_array_equal(result.params.b_dec, 0.0)  # held at 0 while the rest trains
+    assert not np.allclose(result.params.W_dec, start.W_dec)

@@ -152,10 +152,15 @@ def sample(toy: SuperpositionToy, key: jax.Array, n: int) -> tuple[jax.Array, ja
         quantile = jnp.clip(magnitude_quantile, 1e-7, 1.0 - 1e-7)
         magnitudes = jnp.abs(config.magnitude_mean + config.magnitude_std * jax.scipy.special.ndtri(quantile))
     codes = jnp.where(fires, magnitudes, 0.0)
-    activations = codes @ toy.directions
-    if config.noise_std > 0:
-        activations = activations + config.noise_std * jax.random.normal(key_noise, activations.shape)
-    return activations, codes
+    return embed(codes, toy.directions, config.noise_std, key_noise), codes
+
+
+def embed(codes: jax.Array, directions: jax.Array, noise_std: float, key: jax.Array) -> jax.Array:
+    """x = codes @ directions + ε with ε ~ N(0, noise_std² I) (no draw when noise_std = 0), [n, d]."""
+    activations = codes @ directions
+    if noise_std > 0:
+        activations = activations + noise_std * jax.random.normal(key, activations.shape)
+    return activations
 
 
 def sample_activations(toy: SuperpositionToy, key: jax.Array, n: int) -> jax.Array:

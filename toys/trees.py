@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from toys.superposition import embed
 from toys.validation import ConfigError, check_range
 
 
@@ -215,10 +216,7 @@ def sample(toy: TreeToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
             magnitudes = magnitudes.at[:, rows].multiply(magnitudes[:, parents[rows]])
             start += size
     codes = jnp.where(fires, magnitudes, 0.0)
-    x = codes @ toy.directions
-    if config.noise_std > 0:
-        x = x + config.noise_std * jax.random.normal(key_noise, x.shape)
-    return x, codes
+    return embed(codes, toy.directions, config.noise_std, key_noise), codes
 
 
 def sample_activations(toy: TreeToy, key: jax.Array, n: int) -> jax.Array:

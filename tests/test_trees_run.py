@@ -1,0 +1,33 @@
+"""The `trees` experiment end to end at tiny shapes: results contract and figures."""
+
+import json
+
+from experiments import cli
+
+# two_feature_* keep their defaults: the same compiled training as tests/test_absorption_toy.py
+TINY_TREES = [
+    "--set", "toy.n_roots=4", "--set", "toy.d=16", "--set", "size=32", "--set", "splitting_sizes=16,32",
+    "--set", "k=2", "--set", "steps=100", "--set", "batch_size=128", "--set", "n_eval=2000",
+    "--set", "n_tree_samples=1000",
+]
+
+
+def test_trees_results_contract(tmp_path):
+    assert cli.main(["run", "trees", "--out", str(tmp_path), "--quick", *TINY_TREES]) == 0
+    folder = next((tmp_path / "trees").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    kinds = [entry["kind"] for entry in results["dictionaries"]]
+    assert kinds == ["batchtopk", "matryoshka", "relu", "random"]
+    for entry in results["dictionaries"]:
+        metrics = entry["metrics"]
+        assert {"f1", "mcc", "absorption_rate", "absorbed_share", "edge_recall_linkage_cosine"} <= set(metrics)
+        assert 0.0 <= metrics["absorption_rate"] <= 1.0
+        assert len(metrics["absorption_scores"]) == results["toy"]["n_features"]
+    splitting = results["splitting"]
+    assert set(splitting["edge_recall"]) == {"sizes", "linkage_cosine", "linkage_cofiring"}
+    assert all(0.0 <= value <= 1.0 for value in splitting["edge_recall"].values())
+    assert set(splitting["chance"]) == {"random_dictionaries", "shuffled_tree"}
+    two = results["two_feature"]
+    assert abs(two["hand_built"]["absorbed"]["l1"] - two["expected_l1"]["absorbed"]) < 1e-9
+    assert set(two["trained"]) == {"relu", "matryoshka_l1"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png"}
