@@ -404,5 +404,6 @@ def summary(results: dict) -> str:
                  f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})")
     for arch, run in two["trained"].items():
         lines.append(f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run['parent_on_both'])}"
-                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run['parent_on_parent'])})")
+                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run['parent_on_parent'])}; "
+                     f"final squared error: {', '.join(f'{v:.3f}' for v in run['final_mse'])})")
     return "\n".join(lines)
