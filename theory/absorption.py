@@ -51,9 +51,9 @@ def expected_l1_absorbed(p10: float, p11: float) -> float:
     return p10 + SQRT2 * p11
 
 
-def samples(t_p, t_c) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The three distinct samples 0, t_p, t_p + t_c, [3, d], with their names."""
-    return np.stack([np.zeros_like(t_p), t_p, t_p + t_c]), ("none", "parent", "both")
+def samples(t_p, t_c) -> np.ndarray:
+    """The three distinct samples 0 (none), t_p (parent alone), t_p + t_c (both), [3, d]."""
+    return np.stack([np.zeros_like(t_p), t_p, t_p + t_c])
 
 
 def exact_losses(dictionary, t_p, t_c, p10: float, p11: float) -> dict:
@@ -62,7 +62,7 @@ def exact_losses(dictionary, t_p, t_c, p10: float, p11: float) -> dict:
     The expectation is a sum over the three samples weighted by p00, p10, p11.
     """
     W_enc, b_enc, W_dec = (np.asarray(a, np.float64) for a in dictionary)
-    x, _ = samples(t_p, t_c)
+    x = samples(t_p, t_c)
     weights = np.array([1.0 - p10 - p11, p10, p11])
     f = np.maximum(x @ W_enc + b_enc, 0.0)
     error = np.sum((x - f @ W_dec) ** 2, axis=1)
