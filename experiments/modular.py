@@ -52,11 +52,6 @@ class Config:
         check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
 
 
-def sample_rows(data, key, n):
-    """n rows of the stored activations [N, H], drawn uniformly with replacement."""
-    return data[jax.random.randint(key, (n,), 0, data.shape[0])]
-
-
 def units_per_frequency(directions, subspaces: dict, live) -> dict[str, int]:
     """How many live units have ≥ ½ of their direction's energy in each frequency's subspace."""
     return {str(k): int(np.sum(geometry.on_manifold(directions, span) & live)) for k, span in subspaces.items()}
@@ -97,7 +92,7 @@ def run(config: Config) -> dict:
     sae_config = train.TrainConfig("topk", H, config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
                                    k_max=config.k)
     with progress.task(f"topk m={config.sae_size} on the hidden layer"):
-        sae = train.train(sae_config, sample_rows, jax.numpy.asarray(hidden), hps, seed_keys(key_sae, config.sae_size, [0]))
+        sae = train.train(sae_config, train.sample_rows, jax.numpy.asarray(hidden), hps, seed_keys(key_sae, config.sae_size, [0]))
     random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(key_random, H, config.sae_size))
     codes = {
         "sae": np.asarray(evaluate.encode_grid("topk", sae.params, hps, hidden, config.k))[0],

@@ -19,6 +19,8 @@ EXPERIMENTS = {
     "circles": "experiments.circles",
     "modular": "experiments.modular",
     "trees": "experiments.trees",
+    "circuits": "experiments.circuits",
+    "quanta": "experiments.quanta",
 }
 
 

@@ -115,3 +115,10 @@ def encode_grid(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int):
     """Latent codes of every dictionary of a stacked grid on the same samples x [n, d] → [G, n, m]."""
     arch = architectures.get(arch_name)
     return jax.vmap(lambda p, hp: arch.encode(p, x, hp, k_max))(params, hps)
+
+
+@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
+def encode_each(arch_name: str, params: SAEParams, hps: HParams, xs, k_max: int):
+    """Dictionary g of a stacked grid encodes its own samples xs[g]: xs [G, n, d] → [G, n, m]."""
+    arch = architectures.get(arch_name)
+    return jax.vmap(lambda p, hp, x: arch.encode(p, x, hp, k_max))(params, hps, xs)

@@ -4,6 +4,8 @@ Axes: G runs trained together (seeds × hyperparameters), b batch, d dims, m lat
 
 The data are sampled inside the scan from `sample_fn(data, key, b) -> x [b, d]`, a
 pure function of a pytree `data` (for instance a toy), so nothing is materialised.
+All runs share `data`, or (`per_run_data`) run g samples from `data[g]` — for
+instance one dictionary per layer of a network, trained in the same call.
 Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
 scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
 step counts and the architecture are static (`TrainConfig`); calls with the same
@@ -48,6 +50,7 @@ class TrainConfig:
     auxk: bool = False  # compute the AuxK dead-latent loss (its weight is HParams.aux_coefficient)
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
+    per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
 
 
 class TrainResult(NamedTuple):
@@ -81,7 +84,7 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         # Built inside the traced function so that each run's learning rate can differ.
         return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
 
-    def init_one(hp, key, start):
+    def init_one(hp, key, start, data):
         key_params, key_bias = jax.random.split(key)
         b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0) if config.decoder_bias else None
         params = init(key_params, config.d, m, b_dec) if start is None else start
@@ -89,7 +92,7 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
 
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
-    def step_one(params, opt_state, hp, key, since_fired, step):
+    def step_one(params, opt_state, hp, key, since_fired, step, data):
         x = sample_fn(data, key, config.batch_size)
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
@@ -107,14 +110,15 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    params, opt_state = jax.vmap(init_one)(hps, init_keys, init_params)
+    data_axis = 0 if config.per_run_data else None
+    params, opt_state = jax.vmap(init_one, in_axes=(0, 0, 0, data_axis))(hps, init_keys, init_params, data)
     counts = jnp.zeros((keys.shape[0], m), jnp.int32)
 
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
         step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
-            params, opt_state, hps, step_keys, since_fired, step
+        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, data_axis))(
+            params, opt_state, hps, step_keys, since_fired, step, data
         )
         progress.report(step, config.steps, total)
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
@@ -146,6 +150,11 @@ def train(
     result = _train_grid(config, sample_fn, data, hps, keys, init_params)
     progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")
     return result
+
+
+def sample_rows(data, key, n):
+    """A sample_fn for stored activations: n rows of data [N, d], uniformly with replacement."""
+    return data[jax.random.randint(key, (n,), 0, data.shape[0])]
 
 
 def stack_hparams(grid: list[HParams]) -> HParams:

@@ -1,0 +1,234 @@
+"""Experiment `circuits`: which readers find a known circuit's gates inside a network that emulates it?
+
+A random layered boolean circuit (toys.circuits) is drawn; an MLP is trained on all
+2ⁿ input rows to emulate its outputs. Every internal gate is a ground-truth binary
+variable; on every hidden layer it is read by
+- `probe`: a logistic-regression probe on the layer's activations, held-out balanced
+  accuracy (train/test split of the 2ⁿ rows; chance 0.5 whatever the gate's balance)
+  — the linear read-out ceiling;
+- `sae`: the best single latent of TopK SAEs trained on that layer, one per size in
+  `sae_sizes` (AUROC either way; the best size per gate and layer — a large SAE on 2ⁿ
+  distinct rows splits a gate into many rarely firing latents, a small one may not);
+- `neuron`: the best single neuron (AUROC);
+- `random`: the best atom of random ±1/√H dictionaries of the same sizes encoded by
+  TopK with the same k (AUROC) — chance for a single unit given as many tries.
+(sae.detectors.) A gate counts as recovered by a reader when it reads it at ≥
+`threshold` (balanced accuracy for the probe, AUROC for single units) in some hidden layer;
+`gate_recovery` is the share of internal gates recovered. The first such layer is
+recorded per gate and reader.
+
+Baselines for the probe: the same probe on the raw ±1 inputs (gates that are linear in
+the inputs, such as AND/OR of two inputs, need no network) and on the hidden layers of
+the untrained network (random ReLU features).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments.recovery import seed_keys
+from sae import architectures, detectors, evaluate, progress, random_dictionaries, train
+from toys import circuits
+from toys.validation import check_each, check_range
+
+NAME = "circuits"
+DESCRIPTION = "MLP emulating a random boolean circuit: are its gates read by probes, SAE latents, neurons, random atoms?"
+READERS = ("probe", "sae", "neuron", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    circuit: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
+    sae_sizes: tuple[int, ...] = (16, 64, 256)
+    k: int = 4
+    sae_steps: int = 5000
+    sae_batch_size: int = 256
+    sae_learning_rate: float = 1e-3
+    probe_train_fraction: float = 0.5
+    probe_c: float = 1.0
+    threshold: float = 0.95
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(circuit=circuits.CircuitConfig(), sae_steps=3000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        self.circuit.validate(prefix="circuit.")
+        check_each("sae_sizes", self.sae_sizes, low=2)
+        check_range("k", self.k, low=1, high=min(self.sae_sizes))
+        check_range("sae_steps", self.sae_steps, low=1)
+        check_range("sae_batch_size", self.sae_batch_size, low=1)
+        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
+        check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
+        check_range("probe_c", self.probe_c, low=0, low_open=True)
+        check_range("threshold", self.threshold, low=0.5, high=1)
+
+
+def train_layer_saes(config: Config, activations: np.ndarray, size: int, key) -> tuple:
+    """One TopK SAE of `size` latents per hidden layer (activations [L, N, H]), all in one vmapped trainer call."""
+    n_layers, _, width = activations.shape
+    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * n_layers)
+    sae_config = train.TrainConfig("topk", width, size, steps=config.sae_steps,
+                                   batch_size=config.sae_batch_size, k_max=config.k, per_run_data=True)
+    keys = seed_keys(key, size, list(range(n_layers)))
+    with progress.task(f"topk m={size} on each of {n_layers} hidden layers"):
+        result = train.train(sae_config, train.sample_rows, jax.numpy.asarray(activations), hps, keys)
+    return result.params, hps
+
+
+def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_random) -> dict:
+    """Per layer, the codes [L, N, size] of a trained TopK SAE and of a random dictionary (TopK, same k)."""
+    params, hps = train_layer_saes(config, acts, size, key_sae)
+    sae_codes = np.asarray(evaluate.encode_each("topk", params, hps, acts, config.k))
+    reconstruction = sae_codes @ np.asarray(params.W_dec) + np.asarray(params.b_dec)[:, None]
+    keys = jax.random.split(jax.random.fold_in(key_random, size), len(acts))
+    random_params = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves),
+                                 *[random_dictionaries.rademacher(k, acts.shape[2], size) for k in keys])
+    return {
+        "sae": sae_codes,
+        "random": np.asarray(evaluate.encode_each("topk", random_params, hps, acts, config.k)),
+        "explained_variance": [explained_variance(a, r) for a, r in zip(acts, reconstruction)],
+        "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
+    }
+
+
+def explained_variance(x, x_hat) -> float:
+    return float(1.0 - np.sum((x - x_hat) ** 2) / np.sum((x - x.mean(axis=0)) ** 2))
+
+
+def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
+    """Per gate the first hidden layer (1-based) whose score reaches the threshold, else None; scores [L, G]."""
+    hit = scores_by_layer >= threshold
+    return [int(np.argmax(hit[:, g])) + 1 if hit[:, g].any() else None for g in range(hit.shape[1])]
+
+
+def run(config: Config) -> dict:
+    key_circuit, key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(jax.random.key(config.seed), 6)
+    circuit = circuits.generate(config.circuit, key_circuit)
+    with progress.task(f"emulator of a {len(circuit.gates)}-gate circuit"):
+        result = circuits.train(config.circuit, circuit, key_net[None])
+    state = circuits.select(result.state, 0)
+    acts = circuits.hidden_activations(config.circuit, circuit, state)  # [L, N, H]
+    inputs = circuits.all_inputs(circuit.n_inputs)
+    gates = circuits.evaluate(circuit, inputs)  # [N, G]
+    n_rows = len(inputs)
+    train_rows = np.zeros(n_rows, bool)
+    train_rows[np.asarray(jax.random.permutation(key_split, n_rows))[: int(round(config.probe_train_fraction * n_rows))]] = True
+
+    n_layers, n_gates = len(acts), len(circuit.gates)
+    scores = {reader: np.zeros((n_layers, n_gates)) for reader in READERS}
+    by_size = {}
+    for size in config.sae_sizes:  # one compiled trainer per size (shapes differ), vmapped over layers
+        codes = dictionary_codes(config, acts, size, key_sae, key_random)
+        unit_scores = {reader: np.stack([detectors.best_unit_auroc(c, gates)[0] for c in codes[reader]])
+                       for reader in ("sae", "random")}
+        for reader in ("sae", "random"):  # the best dictionary size per gate and layer
+            scores[reader] = np.maximum(scores[reader], unit_scores[reader])
+        by_size[str(size)] = {
+            "explained_variance": codes["explained_variance"], "live_latents": codes["live_latents"],
+            **{f"{reader}_recovery": float(np.mean(unit_scores[reader][:, circuit.internal].max(axis=0) >= config.threshold))
+               for reader in ("sae", "random")},
+        }
+    for layer in range(n_layers):  # a handful of layers; each reader is vectorised over gates and units
+        scores["probe"][layer] = detectors.probe_accuracy(acts[layer], gates, train_rows, config.probe_c)
+        scores["neuron"][layer] = detectors.best_unit_auroc(acts[layer], gates)[0]
+    untrained = circuits.hidden_activations(config.circuit, circuit,
+                                            circuits.initial_state(config.circuit, len(circuit.outputs), key_untrained))
+    probe_inputs = detectors.probe_accuracy(circuits.signed(inputs), gates, train_rows, config.probe_c)
+    probe_untrained = np.stack([detectors.probe_accuracy(layer, gates, train_rows, config.probe_c) for layer in untrained])
+
+    internal = circuit.internal
+    recovered = {reader: float(np.mean(scores[reader][:, internal].max(axis=0) >= config.threshold)) for reader in READERS}
+    per_gate = []
+    descriptions = circuit.describe()
+    firsts = {reader: first_layer(scores[reader], config.threshold) for reader in READERS}
+    for g, gate in enumerate(circuit.gates):
+        per_gate.append({
+            "gate": g, "description": descriptions[g].split("   ")[0], "op": gate.op, "layer": gate.layer,
+            "internal": bool(g in set(internal.tolist())), "balance": float(gates[:, g].mean()),
+            **{reader: [round(float(v), 4) for v in scores[reader][:, g]] for reader in READERS},
+            "probe_inputs": round(float(probe_inputs[g]), 4),
+            "probe_untrained": [round(float(v), 4) for v in probe_untrained[:, g]],
+            "first_layer": {reader: firsts[reader][g] for reader in READERS},
+        })
+    return {
+        "circuit": circuit.to_dict(),
+        "description": descriptions,
+        "n_rows": n_rows,
+        "mlp_accuracy": float(result.bit_accuracy[0]),
+        "mlp_exact_accuracy": float(result.exact_accuracy[0]),
+        "final_loss": float(result.loss_curve[-1, 0]),
+        "threshold": config.threshold,
+        "n_internal_gates": int(len(internal)),
+        "gate_recovery": recovered,
+        "gate_recovery_baselines": {
+            "probe_inputs": float(np.mean(probe_inputs[internal] >= config.threshold)),
+            "probe_untrained": float(np.mean(probe_untrained[:, internal].max(axis=0) >= config.threshold)),
+        },
+        "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
+        "gates": per_gate,
+        "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
+                   **{f"scores_{reader}": scores[reader] for reader in READERS}},
+    }
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    gates = results["gates"]
+    n_layers = len(gates[0]["probe"])
+    labels = [f"{g['description']}{'' if g['internal'] else '  (output)'}" for g in gates]
+    panels = [("probe", "linear probe\n(held-out balanced accuracy)"), ("sae", "best SAE latent\n(AUROC)"),
+              ("neuron", "best neuron\n(AUROC)"), ("random", "best random atom\n(AUROC)")]
+    figure, axes = plt.subplots(1, len(panels), figsize=(3 + 1.6 * len(panels) * (n_layers + 1) / 2, 0.28 * len(gates) + 2),
+                                sharey=True)
+    for ax, (reader, title) in zip(axes, panels):
+        table = np.asarray([g[reader] for g in gates])
+        columns = [f"L{i + 1}" for i in range(n_layers)]
+        if reader == "probe":  # the inputs column: gates linear in the inputs need no network
+            table = np.concatenate([np.asarray([[g["probe_inputs"]] for g in gates]), table], axis=1)
+            columns = ["in"] + columns
+        image = ax.imshow(table, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
+        for (row, column), value in np.ndenumerate(table):
+            ax.annotate("✓" if value >= results["threshold"] else "", (column, row), ha="center", va="center",
+                        color="w", fontsize=7)
+        ax.set_xticks(range(len(columns)), columns)
+        ax.set_title(f"{title}\n{results['gate_recovery'][reader]:.0%} of internal gates", fontsize=9)
+        ax.set_xlabel("hidden layer")
+    axes[0].set_yticks(range(len(gates)), labels, fontsize=7)
+    figure.colorbar(image, ax=axes, shrink=0.6, label=f"score (✓: ≥ {results['threshold']})")
+    figure.suptitle(f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} "
+                    f"on all {results['n_rows']} inputs)", fontsize=10)
+    return [save_figure(figure, folder / "gate_recovery.png")]
+
+
+def summary(results: dict) -> str:
+    lines = [f"circuit: {len(results['gates'])} gates ({results['n_internal_gates']} internal) over "
+             f"{results['circuit']['n_inputs']} inputs; emulator accuracy {results['mlp_accuracy']:.4f} per output bit, "
+             f"{results['mlp_exact_accuracy']:.4f} all outputs right (all {results['n_rows']} rows)",
+             f"TopK SAEs (k={results['sae']['k']}) and random dictionaries per layer, by size "
+             "(explained variance per layer; share of internal gates read by the best latent / atom):"]
+    for size, row in results["sae"]["by_size"].items():
+        lines.append(f"  m={size:<5} EV " + ", ".join(f"{v:.3f}" for v in row["explained_variance"])
+                     + f"   sae {row['sae_recovery']:.3f}   random {row['random_recovery']:.3f}")
+    lines.append(f"share of internal gates read at ≥ {results['threshold']} in some hidden layer "
+                 "(sae and random: best over sizes):")
+    for reader in READERS:
+        lines.append(f"  {reader:<8}{results['gate_recovery'][reader]:>7.3f}")
+    baselines = results["gate_recovery_baselines"]
+    lines.append(f"  probe on the raw inputs {baselines['probe_inputs']:.3f}; probe on the untrained network's layers "
+                 f"{baselines['probe_untrained']:.3f}")
+    lines.append("per internal gate: first hidden layer reaching the threshold (probe / sae / neuron / random)")
+    for gate in results["gates"]:
+        if gate["internal"]:
+            first = gate["first_layer"]
+            cells = " / ".join("-" if first[r] is None else str(first[r]) for r in READERS)
+            lines.append(f"  {gate['description']:<22} {cells}")
+    return "\n".join(lines)

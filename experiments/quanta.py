@@ -1,0 +1,215 @@
+"""Experiment `quanta`: do per-example gradients cluster by skill? Multitask sparse parity.
+
+An MLP is trained on multitask sparse parity (toys.quanta: T tasks with Zipfian
+frequencies, each the parity of its own k of n data bits, chosen by one-hot control
+bits). A task counts as learned when its accuracy on fresh samples is ≥
+`accuracy_threshold`. On a balanced sample of the learned tasks (`per_task` each),
+four representations are clustered by the same pipeline (sae.clustering: standardise
+each coordinate, cosine k-nearest-neighbour graph, spectral clustering into as many
+clusters as learned tasks) and scored by ARI and NMI against the true task:
+- `gradients`: per-example gradients of the output margin (toys.quanta);
+- `gradients_projected`: the same through a Gaussian random projection to
+  `projection_dim` dimensions (and, for the figure, to each of `projection_dims`),
+  beside the Johnson–Lindenstrauss dimension for the sample size;
+- `activations`: the last hidden layer; `inputs`: the raw inputs.
+Controls: the gradients of the untrained network (same architecture, its
+initialisation) and every representation without standardisation.
+
+Caveat built into the toy: the task is written in the input (its control bit), so a
+representation that keeps the input's coordinates can recover it without any learned
+skill; the untrained-network and input rows say how much of a score that explains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sae import clustering, progress
+from theory import projections
+from toys import quanta
+from toys.validation import ConfigError, check_each, check_range
+
+NAME = "quanta"
+DESCRIPTION = "multitask sparse parity: cluster per-example gradients (raw and JL-projected) against the true task"
+REPRESENTATIONS = ("gradients", "gradients_projected", "activations", "inputs")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    network: quanta.QuantaConfig = quanta.QuantaConfig(n_tasks=32, n_bits=40, zipf_exponent=1.5, hidden=512, steps=40_000)
+    accuracy_threshold: float = 0.95
+    accuracy_samples: int = 2000  # fresh samples per task for its accuracy
+    per_task: int = 100  # clustering samples per learned task
+    projection_dim: int = 256
+    projection_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
+    jl_tolerances: tuple[float, ...] = (0.5, 0.25)  # ε whose JL dimension the figure marks
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(network=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000))
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        self.network.validate(prefix="network.")
+        check_range("accuracy_threshold", self.accuracy_threshold, low=0.5, high=1)
+        check_range("accuracy_samples", self.accuracy_samples, low=10)
+        check_range("per_task", self.per_task, low=2)
+        check_range("projection_dim", self.projection_dim, low=1)
+        check_each("projection_dims", self.projection_dims, low=1)
+        check_each("jl_tolerances", self.jl_tolerances, low=0, low_open=True, high=1, high_open=True)
+
+
+def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
+    labels = clustering.cluster(v, n_clusters, seed, standardise_columns=standardise)
+    return {**clustering.scores(truth, labels), "labels": labels}
+
+
+def run(config: Config) -> dict:
+    net = config.network
+    key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(
+        jax.random.key(config.seed), 6)
+    subsets = quanta.draw_subsets(net, key_subsets)
+    with progress.task(f"sparse-parity MLP T={net.n_tasks} n={net.n_bits} k={net.k}"):
+        result = quanta.train(net, subsets, key_train[None])
+    state = quanta.select(result.state, 0)
+    accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
+    learned = [int(t) for t in np.flatnonzero(accuracy >= config.accuracy_threshold)]
+    base = {
+        "n_parameters": quanta.n_parameters(state),
+        "per_task_accuracy": accuracy.tolist(),
+        "task_probabilities": quanta.task_probabilities(net).tolist(),
+        "subsets": subsets.tolist(),
+        "final_loss": float(result.loss_curve[-1, 0]),
+        "learned_tasks": learned,
+    }
+    if len(learned) < 2:
+        raise ConfigError(f"network: it learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
+                          "clustering needs two or more — raise network.steps or lower network.n_bits")
+
+    truth = quanta.balanced_tasks(learned, config.per_task)
+    batch = quanta.sample(net, subsets, key_sample, len(truth), tasks=jnp.asarray(truth))
+    n_points, n_clusters = len(truth), len(learned)
+    seed = config.seed
+    with progress.task("per-example gradients"):
+        gradients = quanta.per_example_gradients(net, state, batch.x)
+    representations = {
+        "gradients": gradients,
+        "activations": np.asarray(quanta.model(net, state).hidden_activations(batch.x)),
+        "inputs": np.asarray(batch.x),
+    }
+    scored = {name: _cluster_scores(v, truth, n_clusters, seed, standardise=name != "gradients")
+              for name, v in representations.items()}
+
+    dims = sorted(set(config.projection_dims) | {config.projection_dim})
+    by_dim = {}
+    for dim in dims:
+        projection = projections.gaussian_projection(jax.random.fold_in(key_projection, dim), base["n_parameters"], dim)
+        projected = quanta.per_example_gradients(net, state, batch.x, projection)
+        by_dim[dim] = _cluster_scores(projected, truth, n_clusters, seed, standardise=False)
+    scored["gradients_projected"] = by_dim[config.projection_dim]
+
+    untrained = quanta.initial_state(net, key_untrained)
+    controls = {
+        "untrained_gradients": _cluster_scores(quanta.per_example_gradients(net, untrained, batch.x), truth, n_clusters,
+                                               seed, standardise=False)["ari"],
+        "unstandardised": {
+            "gradients": _cluster_scores(quanta.raw_gradients(net, state, batch.x), truth, n_clusters, seed, False)["ari"],
+            "activations": _cluster_scores(representations["activations"], truth, n_clusters, seed, False)["ari"],
+            "inputs": _cluster_scores(representations["inputs"], truth, n_clusters, seed, False)["ari"],
+        },
+    }
+    matrix, groups = clustering.confusion(truth, scored["gradients"]["labels"])
+    return {
+        **base,
+        "n_points": n_points,
+        "ari": {**{name: scored[name]["ari"] for name in REPRESENTATIONS}, "learned_tasks": learned},
+        "nmi": {name: scored[name]["nmi"] for name in REPRESENTATIONS},
+        "controls": controls,
+        "projection": {
+            "dim": config.projection_dim,
+            "dims": dims,
+            "ari": [by_dim[d]["ari"] for d in dims],
+            "nmi": [by_dim[d]["nmi"] for d in dims],
+            "jl_dimension": {str(eps): projections.jl_dimension(n_points, eps) for eps in config.jl_tolerances},
+            "jl_tolerance_at_dim": projections.jl_tolerance(n_points, config.projection_dim),
+        },
+        "confusion": {"tasks": groups.tolist(), "counts": matrix.tolist()},
+        "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)},
+    }
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    paths = []
+    counts = np.asarray(results["confusion"]["counts"])
+    figure, ax = plt.subplots(figsize=(0.45 * counts.shape[1] + 3, 0.45 * counts.shape[0] + 2))
+    image = ax.imshow(counts, cmap="Blues")
+    ax.set_xticks(range(counts.shape[1]))
+    ax.set_yticks(range(counts.shape[0]), [f"task {t}" for t in results["confusion"]["tasks"]], fontsize=8)
+    ax.set_xlabel("gradient cluster (matched to tasks by the Hungarian method)")
+    ax.set_ylabel("true task (learned tasks only)")
+    figure.colorbar(image, ax=ax, label="samples")
+    ax.set_title(f"Per-example gradient clusters against tasks: ARI {results['ari']['gradients']:.2f}, "
+                 f"NMI {results['nmi']['gradients']:.2f}", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "gradient_clusters.png"))
+
+    projection = results["projection"]
+    figure, ax = plt.subplots(figsize=(7.5, 4.2))
+    ax.plot(projection["dims"], projection["ari"], marker="o", label="projected gradients")
+    ax.axhline(results["ari"]["gradients"], color="C0", linestyle=":", label=f"unprojected ({results['n_parameters']} dims)")
+    ax.axhline(results["ari"]["activations"], color="C2", linestyle="--", label="activations")
+    ax.axhline(results["ari"]["inputs"], color="C3", linestyle="--", label="inputs")
+    ax.axhline(results["controls"]["untrained_gradients"], color="0.5", linestyle="-.", label="untrained network's gradients")
+    for eps, dim in projection["jl_dimension"].items():
+        ax.axvline(dim, color="k", linewidth=0.8)
+        ax.annotate(f"JL, ε={eps}", (dim, 0.02), rotation=90, fontsize=8, ha="right", va="bottom")
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("projection dimension k")
+    ax.set_ylabel("ARI against the true task")
+    ax.set_title(f"Gradient clustering through a Gaussian projection ({results['n_points']} samples)", fontsize=10)
+    ax.legend(fontsize=8, loc="center right")
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "ari_vs_projection.png"))
+
+    figure, ax = plt.subplots(figsize=(8, 3.5))
+    accuracy = np.asarray(results["per_task_accuracy"])
+    learned = set(results["learned_tasks"])
+    ax.bar(range(len(accuracy)), accuracy, color=["C0" if t in learned else "0.6" for t in range(len(accuracy))])
+    ax.set_xlabel("task (by decreasing frequency)")
+    ax.set_ylabel("accuracy")
+    twin = ax.twinx()
+    twin.plot(range(len(accuracy)), results["task_probabilities"], color="C1", marker=".")
+    twin.set_yscale("log")
+    twin.set_ylabel("task frequency", color="C1")
+    ax.set_title(f"{len(learned)} of {len(accuracy)} tasks learned (blue: accuracy ≥ threshold)", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "tasks_learned.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    lines = [f"network: {results['n_parameters']} parameters, final loss {results['final_loss']:.4f}; "
+             f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
+             f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
+             f"{'representation':<22}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
+    raw = results["controls"]["unstandardised"]
+    for name in REPRESENTATIONS:
+        label = f"{name} (k={results['projection']['dim']})" if name == "gradients_projected" else name
+        lines.append(f"{label:<22}{results['ari'][name]:>7.3f}{results['nmi'][name]:>7.3f}{raw.get(name, float('nan')):>21.3f}")
+    lines.append(f"{'untrained gradients':<22}{results['controls']['untrained_gradients']:>7.3f}")
+    projection = results["projection"]
+    lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in zip(projection["dims"], projection["ari"])))
+    lines.append("JL dimension for these samples: " + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
+                 + f"; at k={projection['dim']} the bound guarantees ε={projection['jl_tolerance_at_dim']:.2f}")
+    return "\n".join(lines)

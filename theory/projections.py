@@ -1,0 +1,60 @@
+"""Random projections and the Johnson–Lindenstrauss lemma.
+
+Claim (Dasgupta & Gupta's form): for N points in R^P and a Gaussian projection
+R ∈ R^{P×k} with entries N(0, 1/k), every squared pairwise distance is kept within a
+factor 1 ± ε, (1 − ε)‖u − v‖² ≤ ‖(u − v)R‖² ≤ (1 + ε)‖u − v‖², with positive
+probability as soon as
+
+    k ≥ 4 ln N / (ε²/2 − ε³/3).
+
+`jl_dimension` is that bound; `jl_tolerance` inverts it (the ε the bound guarantees at
+a given k); `gaussian_projection` draws R; `distortions` measures the worst ratio.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _rate(eps: float) -> float:
+    return eps**2 / 2 - eps**3 / 3
+
+
+def jl_dimension(n_points: int, eps: float) -> int:
+    """The smallest k the bound allows for N points at tolerance ε ∈ (0, 1)."""
+    if not 0 < eps < 1:
+        raise ValueError(f"eps: got {eps}, allowed range (0, 1)")
+    return math.ceil(4 * math.log(n_points) / _rate(eps))
+
+
+def jl_tolerance(n_points: int, dimension: int) -> float:
+    """The smallest ε ∈ (0, 1] with 4 ln N / (ε²/2 − ε³/3) ≤ k (1.0 when even ε = 1 is not enough)."""
+    target = 4 * math.log(n_points) / dimension
+    if _rate(1.0) < target:
+        return 1.0
+    low, high = 0.0, 1.0  # the rate increases on (0, 1): bisection
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _rate(middle) < target else (low, middle)
+    return high
+
+
+def gaussian_projection(key: jax.Array, n_dims: int, dimension: int) -> jax.Array:
+    """R [P, k] with independent N(0, 1/k) entries, so that E‖uR‖² = ‖u‖²."""
+    return jax.random.normal(key, (n_dims, dimension)) / jnp.sqrt(dimension)
+
+
+def distortions(points, projected) -> np.ndarray:
+    """‖(u − v)R‖² / ‖u − v‖² − 1 over all pairs of distinct rows, [N(N−1)/2]."""
+    def squared_distances(x):
+        x = np.asarray(x, np.float64)
+        norms = np.sum(x**2, axis=1)
+        return norms[:, None] + norms[None] - 2 * x @ x.T
+
+    upper = np.triu_indices(len(points), k=1)
+    before, after = squared_distances(points)[upper], squared_distances(projected)[upper]
+    return after / before - 1.0

@@ -1,0 +1,297 @@
+"""Multitask sparse parity (Michaud et al., the quantization model): a network with discrete skills.
+
+Axes: T tasks, n data bits, k bits per parity, G networks trained together (seeds),
+N samples, P parameters.
+
+Truth: task t owns a fixed k-subset S_t of the n data bits (drawn once, without
+replacement within a task). A sample is (t, b): the task t is drawn with the Zipfian
+probability P(t) ∝ (t + 1)^−α, the bits b ∈ {0, 1}^n uniformly; its input is
+x = [onehot_T(t), b] ∈ {0, 1}^{T+n} (the control bits name the task) and its label is
+the parity y = (Σ_{i∈S_t} b_i) mod 2. Each task is one skill ("quantum"): frequent
+tasks are learned first, rare ones maybe never.
+
+Network: an MLP x → ReLU(x W₁ + b₁) → … → logits [2], trained on fresh samples
+drawn inside one `lax.scan` (Adam, cross-entropy), G seeds under `jax.vmap`.
+
+Per-example gradients (`per_example_gradients`): g(x) = ∇_θ m(x) with the output
+margin m(x) = z₁(x) − z₀(x), flattened over every parameter and normalised to unit
+length. Why the output and not the loss: ∇_θ loss = (σ(m) − y) ∇_θ m, so (i) its sign
+flips with the label — two samples of one task that use the same circuit would point in
+opposite directions — and (ii) its length vanishes for a confidently correct sample (in
+float32 it is exactly 0 once σ saturates), leaving nothing to normalise. The margin's
+gradient keeps the direction (which parameters the network uses on x) and drops both.
+For clustering, each coordinate is then standardised over the sample (see
+`per_example_gradients`), optionally followed by a Gaussian random projection
+R ∈ R^{P×k}, R_ij ~ N(0, 1/k) (Johnson–Lindenstrauss, theory.projections), computed
+chunk by chunk so the memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from sae import progress
+from toys.validation import ConfigError, check_range
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantaConfig:
+    """Static settings of the task family, the network and its training (hashable)."""
+
+    n_tasks: int = 12
+    n_bits: int = 24
+    k: int = 3
+    zipf_exponent: float = 1.0
+    hidden: int = 256
+    n_layers: int = 1
+    steps: int = 10_000
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+
+    @property
+    def input_dim(self) -> int:
+        return self.n_tasks + self.n_bits
+
+    def validate(self, prefix: str = "") -> None:
+        q = prefix
+        check_range(q + "n_tasks", self.n_tasks, low=2)
+        check_range(q + "n_bits", self.n_bits, low=1)
+        check_range(q + "k", self.k, low=1, high=self.n_bits)
+        check_range(q + "zipf_exponent", self.zipf_exponent, low=0)
+        check_range(q + "hidden", self.hidden, low=1)
+        check_range(q + "n_layers", self.n_layers, low=1)
+        check_range(q + "steps", self.steps, low=1)
+        check_range(q + "batch_size", self.batch_size, low=1)
+        check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range(q + "weight_decay", self.weight_decay, low=0)
+
+
+def task_probabilities(config: QuantaConfig) -> np.ndarray:
+    """P(t) ∝ (t + 1)^−α, [T]."""
+    weights = np.arange(1, config.n_tasks + 1, dtype=np.float64) ** -config.zipf_exponent
+    return weights / weights.sum()
+
+
+def draw_subsets(config: QuantaConfig, key: jax.Array) -> np.ndarray:
+    """S_t for every task: [T, k] distinct bit indices per row (sorted)."""
+    keys = jax.random.split(key, config.n_tasks)
+    subsets = jax.vmap(lambda kk: jax.random.choice(kk, config.n_bits, (config.k,), replace=False))(keys)
+    return np.sort(np.asarray(subsets), axis=1)
+
+
+def parity_labels(subsets, tasks, bits):
+    """y = (Σ_{i∈S_t} b_i) mod 2 for tasks [N] and bits [N, n] → [N] int32."""
+    chosen = jnp.take_along_axis(jnp.asarray(bits, jnp.int32), jnp.asarray(subsets)[jnp.asarray(tasks)], axis=1)
+    return jnp.sum(chosen, axis=1) % 2
+
+
+def encode_inputs(n_tasks: int, tasks, bits):
+    """x = [onehot_T(t), b] as float32, [N, T + n]."""
+    return jnp.concatenate([jax.nn.one_hot(tasks, n_tasks), jnp.asarray(bits, jnp.float32)], axis=1)
+
+
+class Batch(NamedTuple):
+    x: jax.Array  # [N, T + n]
+    tasks: jax.Array  # [N]
+    labels: jax.Array  # [N]
+
+
+def sample(config: QuantaConfig, subsets, key, n: int, tasks=None) -> Batch:
+    """n samples; tasks drawn from the Zipfian P(t) unless given ([n] ints)."""
+    key_task, key_bits = jax.random.split(key)
+    if tasks is None:
+        tasks = jax.random.choice(key_task, config.n_tasks, (n,), p=jnp.asarray(task_probabilities(config)))
+    bits = jax.random.bernoulli(key_bits, 0.5, (n, config.n_bits)).astype(jnp.int32)
+    return Batch(encode_inputs(config.n_tasks, tasks, bits), tasks, parity_labels(subsets, tasks, bits))
+
+
+def balanced_tasks(tasks, per_task: int) -> np.ndarray:
+    """Each of the given tasks repeated per_task times (a balanced clustering sample), [len·per_task]."""
+    return np.repeat(np.asarray(tasks, np.int32), per_task)
+
+
+class ParityMLP(nnx.Module):
+    def __init__(self, config: QuantaConfig, *, rngs: nnx.Rngs):
+        widths = [config.input_dim] + [config.hidden] * config.n_layers
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+        self.out = nnx.Linear(config.hidden, 2, rngs=rngs)
+
+    def hidden_activations(self, x: jax.Array) -> jax.Array:
+        """The last hidden layer's activations, [N, hidden]."""
+        for layer in self.layers:
+            x = jax.nn.relu(layer(x))
+        return x
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.out(self.hidden_activations(x))
+
+
+def _graphdef(config: QuantaConfig):
+    return nnx.split(nnx.eval_shape(lambda: ParityMLP(config, rngs=nnx.Rngs(0))))[0]
+
+
+def initial_state(config: QuantaConfig, key) -> nnx.State:
+    """The parameters of a freshly initialised network (an untrained control)."""
+    return nnx.split(ParityMLP(config, rngs=nnx.Rngs(key)))[1]
+
+
+class QuantaResult(NamedTuple):
+    state: nnx.State  # leaves [G, ...]
+    loss_curve: jax.Array  # [steps, G]
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _train(config: QuantaConfig, subsets, keys):
+    graphdef = _graphdef(config)
+    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+
+    def init(key):
+        state = initial_state(config, jax.random.fold_in(key, 0))
+        return state, optimizer.init(state)
+
+    def step_one(state, opt_state, key):
+        batch = sample(config, subsets, key, config.batch_size)
+
+        def loss(state):
+            logits = nnx.merge(graphdef, state)(batch.x)
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
+
+        value, grads = jax.value_and_grad(loss)(state)
+        updates, opt_state = optimizer.update(grads, opt_state, state)
+        return optax.apply_updates(state, updates), opt_state, value
+
+    state, opt_state = jax.vmap(init)(keys)
+    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+
+    def body(carry, step):
+        state, opt_state = carry
+        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
+        state, opt_state, value = jax.vmap(step_one)(state, opt_state, step_keys)
+        progress.report(step, config.steps, value)
+        return (state, opt_state), value
+
+    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(config.steps))
+    return QuantaResult(state, curve)
+
+
+def train(config: QuantaConfig, subsets, keys: jax.Array) -> QuantaResult:
+    """Train one network per key [G] in one compiled call; raises DivergenceError naming the step."""
+    result = _train(config, jnp.asarray(subsets), keys)
+    progress.check_finite(result.loss_curve, f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})")
+    return result
+
+
+def select(state: nnx.State, index: int) -> nnx.State:
+    """Network `index` of a stacked state."""
+    return jax.tree.map(lambda leaf: leaf[index], state)
+
+
+def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:
+    return nnx.merge(_graphdef(config), state)
+
+
+def per_task_accuracy(config: QuantaConfig, state: nnx.State, subsets, key, per_task: int = 2000) -> np.ndarray:
+    """Accuracy on `per_task` fresh samples of each task, [T]."""
+    batch = sample(config, subsets, key, config.n_tasks * per_task,
+                   tasks=jnp.asarray(balanced_tasks(range(config.n_tasks), per_task)))
+    correct = jnp.argmax(model(config, state)(batch.x), axis=-1) == batch.labels
+    return np.asarray(jnp.mean(correct.reshape(config.n_tasks, per_task), axis=1))
+
+
+def margin_fn(config: QuantaConfig):
+    """m(state, x) = z₁(x) − z₀(x) for one input x [T + n] (a scalar)."""
+    graphdef = _graphdef(config)
+
+    def margin(state, x):
+        logits = nnx.merge(graphdef, state)(x[None])[0]
+        return logits[1] - logits[0]
+
+    return margin
+
+
+def n_parameters(state: nnx.State) -> int:
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(state)))
+
+
+def _chunked(x, chunk: int):
+    """x [N, D] padded with zero rows to whole chunks → ([N/chunk, chunk, D], valid-row mask of the same leading shape)."""
+    n = x.shape[0]
+    pad = (-n) % chunk
+    valid = jnp.arange(n + pad) < n
+    return jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, chunk, x.shape[1]), valid.reshape(-1, chunk)
+
+
+def _unit_gradients(config: QuantaConfig, state, xc):
+    """Unit-length ∇_θ m for a chunk of inputs [c, T + n] → [c, P] (one vmapped grad)."""
+    margin = margin_fn(config)
+
+    def flat_gradient(xi):
+        return jnp.concatenate([g.ravel() for g in jax.tree.leaves(jax.grad(margin)(state, xi))])
+
+    g = jax.vmap(flat_gradient)(xc)
+    return g / jnp.maximum(jnp.linalg.norm(g, axis=1, keepdims=True), 1e-30)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "chunk"))
+def _gradient_moments(config: QuantaConfig, state, x, chunk: int):
+    """Mean and standard deviation of every gradient coordinate over the N inputs, streamed."""
+    chunks, valid = _chunked(x, chunk)
+
+    def body(totals, item):
+        xc, keep = item
+        g = jnp.where(keep[:, None], _unit_gradients(config, state, xc), 0.0)
+        return (totals[0] + g.sum(0), totals[1] + (g**2).sum(0)), None
+
+    p = n_parameters(state)
+    (total, total_sq), _ = jax.lax.scan(body, (jnp.zeros(p), jnp.zeros(p)), (chunks, valid))
+    mean = total / x.shape[0]
+    return mean, jnp.sqrt(jnp.maximum(total_sq / x.shape[0] - mean**2, 0.0))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "chunk"))
+def _standardised_gradients(config: QuantaConfig, state, x, mean, std, projection, chunk: int):
+    chunks, _ = _chunked(x, chunk)
+    # a coordinate that never varies carries no information about the sample: weight 0
+    inverse = jnp.where(std > 1e-12, 1.0 / jnp.maximum(std, 1e-12), 0.0)
+
+    def one_chunk(xc):
+        z = (_unit_gradients(config, state, xc) - mean) * inverse
+        return z if projection is None else z @ projection
+
+    out = jax.lax.map(one_chunk, chunks)
+    return out.reshape(-1, out.shape[-1])[: x.shape[0]]
+
+
+def per_example_gradients(config: QuantaConfig, state: nnx.State, x, projection=None, chunk: int = 256) -> np.ndarray:
+    """Standardised per-example gradients, [N, P]; through `projection` R [P, k]: [N, k].
+
+    Each example's ∇_θ m(x) (one `jax.vmap(jax.grad(m))` per chunk) is scaled to unit
+    length; every coordinate is then standardised over the N examples, z = (g − mean) /
+    std (0 where std = 0), and optionally projected, zR. Why standardise: the readout's
+    gradient ∂m/∂W_out = ±h (the last hidden activations) is large and nearly the same
+    for every example, so raw gradient directions mostly say "this network"; z-scoring
+    each parameter's gradient over the sample (a diagonal, Fisher-like preconditioning)
+    lets the parameters whose use differs between examples speak. Two streamed passes
+    (moments, then standardise and project) keep at most chunk × P gradient entries
+    alive at once, however large N is.
+    """
+    x = jnp.asarray(x, jnp.float32)
+    chunk = min(chunk, x.shape[0])
+    if projection is not None and projection.shape[0] != n_parameters(state):
+        raise ConfigError(f"projection: got {projection.shape[0]} rows, expected the {n_parameters(state)} parameters")
+    mean, std = _gradient_moments(config, state, x, chunk)
+    return np.asarray(_standardised_gradients(config, state, x, mean, std, projection, chunk))
+
+
+def raw_gradients(config: QuantaConfig, state: nnx.State, x) -> np.ndarray:
+    """Unit-length ∇_θ m(x) without standardisation, [N, P] (a diagnostic; all at once)."""
+    return np.asarray(jax.jit(_unit_gradients, static_argnums=0)(config, state, jnp.asarray(x, jnp.float32)))
