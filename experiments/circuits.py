@@ -67,6 +67,12 @@ class Config:
         check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
         check_range("probe_c", self.probe_c, low=0, low_open=True)
         check_range("threshold", self.threshold, low=0.5, high=1)
+        draw_circuit(self)  # a shape with too few distinct gates fails here, before anything is written
+
+
+def draw_circuit(config: Config) -> circuits.Circuit:
+    """The run's circuit: a function of the seed alone."""
+    return circuits.generate(config.circuit, jax.random.fold_in(jax.random.key(config.seed), 7))
 
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key) -> tuple:
@@ -108,8 +114,8 @@ def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
 
 
 def run(config: Config) -> dict:
-    key_circuit, key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(jax.random.key(config.seed), 6)
-    circuit = circuits.generate(config.circuit, key_circuit)
+    key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(jax.random.key(config.seed), 5)
+    circuit = draw_circuit(config)
     with progress.task(f"emulator of a {len(circuit.gates)}-gate circuit"):
         result = circuits.train(config.circuit, circuit, key_net[None])
     state = circuits.select(result.state, 0)

@@ -31,7 +31,7 @@ import numpy as np
 from sae import clustering, progress
 from theory import projections
 from toys import quanta
-from toys.validation import ConfigError, check_each, check_range
+from toys.validation import check_each, check_range
 
 NAME = "quanta"
 DESCRIPTION = "multitask sparse parity: cluster per-example gradients (raw and JL-projected) against the true task"
@@ -87,9 +87,11 @@ def run(config: Config) -> dict:
         "final_loss": float(result.loss_curve[-1, 0]),
         "learned_tasks": learned,
     }
-    if len(learned) < 2:
-        raise ConfigError(f"network: it learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
-                          "clustering needs two or more — raise network.steps or lower network.n_bits")
+    if len(learned) < 2:  # an outcome, not bad input: report it and skip the clustering
+        return {**base, "n_points": 0, "ari": {**{name: None for name in REPRESENTATIONS}, "learned_tasks": learned},
+                "note": f"the network learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
+                        "clustering needs two or more (raise network.steps or lower network.n_bits)",
+                "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}}
 
     truth = quanta.balanced_tasks(learned, config.per_task)
     batch = quanta.sample(net, subsets, key_sample, len(truth), tasks=jnp.asarray(truth))
@@ -148,7 +150,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     from experiments.runfolder import save_figure
 
-    paths = []
+    paths = [_plot_tasks_learned(results, folder)]
+    if "note" in results:
+        return paths
     counts = np.asarray(results["confusion"]["counts"])
     figure, ax = plt.subplots(figsize=(0.45 * counts.shape[1] + 3, 0.45 * counts.shape[0] + 2))
     image = ax.imshow(counts, cmap="Blues")
@@ -181,6 +185,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.grid(alpha=0.3)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "ari_vs_projection.png"))
+    return paths
+
+
+def _plot_tasks_learned(results: dict, folder):
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(8, 3.5))
     accuracy = np.asarray(results["per_task_accuracy"])
@@ -194,15 +205,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
     twin.set_ylabel("task frequency", color="C1")
     ax.set_title(f"{len(learned)} of {len(accuracy)} tasks learned (blue: accuracy ≥ threshold)", fontsize=10)
     figure.tight_layout()
-    paths.append(save_figure(figure, folder / "tasks_learned.png"))
-    return paths
+    return save_figure(figure, folder / "tasks_learned.png")
 
 
 def summary(results: dict) -> str:
     lines = [f"network: {results['n_parameters']} parameters, final loss {results['final_loss']:.4f}; "
              f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
+             *([results["note"]] if "note" in results else []),
              f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
              f"{'representation':<22}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
+    if "note" in results:
+        return "\n".join(lines[:2])
     raw = results["controls"]["unstandardised"]
     for name in REPRESENTATIONS:
         label = f"{name} (k={results['projection']['dim']})" if name == "gradients_projected" else name

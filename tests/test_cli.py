@@ -37,6 +37,11 @@ TINY_TMS = [
         (["run", "trees", "--set", "splitting_sizes=64,32"], "splitting_sizes"),
         (["run", "trees", "--set", "kinds=batchtopk,gated"], "kinds"),
         (["run", "trees", "--set", "toy.depth=1"], "toy.depth"),
+        (["run", "circuits", "--set", "circuit.n_inputs=20"], "circuit.n_inputs"),
+        (["run", "circuits", "--set", "circuit.n_inputs=2", "--set", "circuit.width=12"], "circuit"),
+        (["run", "circuits", "--set", "sae_sizes=16,2"], "k"),
+        (["run", "quanta", "--set", "network.k=50"], "network.k"),
+        (["run", "quanta", "--set", "projection_dims=0,16"], "projection_dims"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):

@@ -1,0 +1,147 @@
+"""toys.quanta, sae.clustering and theory.projections: labels by definition, per-example
+gradients against one-at-a-time gradients, the streamed standardisation and projection,
+the Johnson–Lindenstrauss tolerance (and its failure below the bound), clustering oracles,
+and the `quanta` run contract."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from experiments import cli
+from sae import clustering
+from theory import projections
+from toys import quanta
+
+TINY = quanta.QuantaConfig(n_tasks=3, n_bits=6, k=2, hidden=8, steps=10, batch_size=16)
+
+
+@settings(max_examples=8)
+@given(st.integers(0, 10_000), st.sampled_from([1, 3]))
+def test_parity_labels_match_their_definition(seed, k):
+    config = quanta.QuantaConfig(n_tasks=5, n_bits=10, k=k)
+    key_subsets, key_sample = jax.random.split(jax.random.key(seed))
+    subsets = quanta.draw_subsets(config, key_subsets)
+    assert all(len(set(row)) == config.k for row in subsets.tolist())
+    batch = quanta.sample(config, subsets, key_sample, 64)
+    x = np.asarray(batch.x)
+    for row, task, label in zip(x, np.asarray(batch.tasks), np.asarray(batch.labels)):
+        assert row[: config.n_tasks].tolist() == [1.0 if t == task else 0.0 for t in range(config.n_tasks)]
+        bits = row[config.n_tasks:].astype(int)
+        assert label == sum(bits[i] for i in subsets[task]) % 2
+
+
+def test_tasks_follow_the_zipf_law():
+    config = quanta.QuantaConfig(n_tasks=4, n_bits=4, k=1, zipf_exponent=1.0)
+    batch = quanta.sample(config, quanta.draw_subsets(config, jax.random.key(0)), jax.random.key(1), 40_000)
+    observed = np.bincount(np.asarray(batch.tasks), minlength=4) / 40_000
+    expected = np.array([1, 1 / 2, 1 / 3, 1 / 4]) / (25 / 12)
+    assert np.allclose(observed, expected, atol=6 * np.sqrt(expected / 40_000))
+
+
+def one_at_a_time(state, x):
+    margin = quanta.margin_fn(TINY)
+    rows = []
+    for xi in x:  # the reference: one jax.grad per example, no vmap
+        grads = jax.grad(margin)(state, jnp.asarray(xi))
+        flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
+        rows.append(flat / np.linalg.norm(flat))
+    return np.stack(rows)
+
+
+def test_vmapped_per_example_gradients_equal_one_at_a_time_gradients():
+    state = quanta.initial_state(TINY, jax.random.key(0))
+    batch = quanta.sample(TINY, quanta.draw_subsets(TINY, jax.random.key(1)), jax.random.key(2), 13)
+    reference = one_at_a_time(state, np.asarray(batch.x))
+    np.testing.assert_allclose(quanta.raw_gradients(TINY, state, batch.x), reference, rtol=1e-4, atol=1e-6)
+    # streamed standardisation over chunks of 5 (13 rows: a padded last chunk) = NumPy's z-score
+    std = reference.std(0)
+    expected = np.where(std > 1e-12, (reference - reference.mean(0)) / np.where(std > 1e-12, std, 1.0), 0.0)
+    standardised = quanta.per_example_gradients(TINY, state, batch.x, chunk=5)
+    np.testing.assert_allclose(standardised, expected, rtol=1e-3, atol=1e-3)
+    projection = projections.gaussian_projection(jax.random.key(3), reference.shape[1], 7)
+    projected = quanta.per_example_gradients(TINY, state, batch.x, projection, chunk=5)
+    np.testing.assert_allclose(projected, standardised @ np.asarray(projection), rtol=1e-3, atol=1e-3)
+
+
+def test_a_projection_of_the_wrong_size_is_refused():
+    state = quanta.initial_state(TINY, jax.random.key(0))
+    with pytest.raises(ValueError, match="projection"):
+        quanta.per_example_gradients(TINY, state, np.zeros((2, TINY.input_dim)), np.zeros((5, 3)))
+
+
+# The sizes `toylab run quanta --quick` uses: 2000 clustered samples (20 tasks × 100)
+# projected to k = 256. For a Gaussian R the distortion of a pair is χ²_k/k − 1 whatever
+# the ambient dimension, so 2048 ambient dimensions stand in for the network's parameters.
+N_POINTS, AMBIENT, DIM = 2000, 2048, 256
+
+
+@settings(max_examples=4)
+@given(st.integers(0, 2**31 - 1))
+def test_projection_keeps_every_pairwise_distance_within_the_jl_tolerance(seed):
+    key_points, key_projection = jax.random.split(jax.random.key(seed))
+    points = np.asarray(jax.random.normal(key_points, (N_POINTS, AMBIENT)))
+    projected = points @ np.asarray(projections.gaussian_projection(key_projection, AMBIENT, DIM))
+    assert np.abs(projections.distortions(points, projected)).max() <= projections.jl_tolerance(N_POINTS, DIM)
+
+
+@settings(max_examples=4)
+@given(st.integers(0, 2**31 - 1))
+def test_far_below_the_jl_dimension_the_tolerance_is_broken(seed):
+    key_points, key_projection = jax.random.split(jax.random.key(seed))
+    points = np.asarray(jax.random.normal(key_points, (N_POINTS, AMBIENT)))
+    projected = points @ np.asarray(projections.gaussian_projection(key_projection, AMBIENT, 8))
+    assert np.abs(projections.distortions(points, projected)).max() > projections.jl_tolerance(N_POINTS, DIM)
+
+
+@given(st.integers(2, 10_000), st.floats(0.05, 0.95))
+def test_jl_dimension_and_tolerance_invert_each_other(n_points, eps):
+    k = projections.jl_dimension(n_points, eps)
+    assert projections.jl_tolerance(n_points, k) <= eps + 1e-9
+    assert projections.jl_tolerance(n_points, max(k - 1, 1)) > eps - 1e-9
+
+
+def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(4), 40)
+    centres = rng.normal(size=(4, 50)) * 3
+    points = centres[truth] + rng.normal(size=(160, 50))
+    labels = clustering.cluster(points, 4)
+    assert clustering.scores(truth, labels)["ari"] == 1.0
+    matrix, groups = clustering.confusion(truth, labels)
+    assert groups.tolist() == [0, 1, 2, 3] and np.all(np.diag(matrix) == 40)
+    noise = clustering.cluster(rng.normal(size=(160, 50)), 4)  # negative control: no groups to find
+    assert abs(clustering.scores(truth, noise)["ari"]) < 0.1
+
+
+TINY_QUANTA = [
+    "--set", "network.n_tasks=4", "--set", "network.n_bits=8", "--set", "network.k=2", "--set", "network.hidden=64",
+    "--set", "network.steps=1500", "--set", "network.batch_size=256", "--set", "network.learning_rate=3e-3",
+    "--set", "per_task=40", "--set", "accuracy_samples=200", "--set", "projection_dim=64", "--set", "projection_dims=64",
+]
+
+
+def test_quanta_results_contract(tmp_path):
+    assert cli.main(["run", "quanta", "--quick", "--out", str(tmp_path), *TINY_QUANTA]) == 0
+    folder = next((tmp_path / "quanta").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    ari = results["ari"]
+    assert set(ari) == {"gradients", "gradients_projected", "activations", "inputs", "learned_tasks"}
+    assert len(ari["learned_tasks"]) >= 2
+    assert all(-1.0 <= ari[name] <= 1.0 for name in ("gradients", "gradients_projected", "activations", "inputs"))
+    assert results["n_points"] == 40 * len(ari["learned_tasks"])
+    assert np.asarray(results["confusion"]["counts"]).sum() == results["n_points"]
+    assert {p.name for p in (folder / "figures").iterdir()} == {"gradient_clusters.png", "ari_vs_projection.png",
+                                                                 "tasks_learned.png"}
+
+
+def test_a_network_that_learns_fewer_than_two_tasks_is_reported_not_clustered(tmp_path):
+    argv = [*TINY_QUANTA, "--set", "network.steps=1"]
+    assert cli.main(["run", "quanta", "--quick", "--out", str(tmp_path), *argv]) == 0
+    folder = next((tmp_path / "quanta").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["learned_tasks"]) < 2 and results["ari"]["gradients"] is None and "note" in results
+    assert {p.name for p in (folder / "figures").iterdir()} == {"tasks_learned.png"}
