@@ -169,7 +169,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     projection = results["projection"]
     figure, ax = plt.subplots(figsize=(7.5, 4.2))
     ax.plot(projection["dims"], projection["ari"], marker="o", label="projected gradients")
-    ax.axhline(results["ari"]["gradients"], color="C0", linestyle=":", label=f"unprojected ({results['n_parameters']} dims)")
+    ax.axhline(results["ari"]["gradients"], color="C0", linestyle=":", linewidth=3, zorder=3,
+               label=f"unprojected ({results['n_parameters']} dims)")
     ax.axhline(results["ari"]["activations"], color="C2", linestyle="--", label="activations")
     ax.axhline(results["ari"]["inputs"], color="C3", linestyle="--", label="inputs")
     ax.axhline(results["controls"]["untrained_gradients"], color="0.5", linestyle="-.", label="untrained network's gradients")
@@ -213,14 +214,15 @@ def summary(results: dict) -> str:
              f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
              *([results["note"]] if "note" in results else []),
              f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
-             f"{'representation':<22}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
+             f"{'representation':<29}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
     if "note" in results:
         return "\n".join(lines[:2])
     raw = results["controls"]["unstandardised"]
     for name in REPRESENTATIONS:
         label = f"{name} (k={results['projection']['dim']})" if name == "gradients_projected" else name
-        lines.append(f"{label:<22}{results['ari'][name]:>7.3f}{results['nmi'][name]:>7.3f}{raw.get(name, float('nan')):>21.3f}")
-    lines.append(f"{'untrained gradients':<22}{results['controls']['untrained_gradients']:>7.3f}")
+        unstandardised = f"{raw[name]:>21.3f}" if name in raw else f"{'-':>21}"
+        lines.append(f"{label:<29}{results['ari'][name]:>7.3f}{results['nmi'][name]:>7.3f}{unstandardised}")
+    lines.append(f"{'untrained network gradients':<29}{results['controls']['untrained_gradients']:>7.3f}")
     projection = results["projection"]
     lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in zip(projection["dims"], projection["ari"])))
     lines.append("JL dimension for these samples: " + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
