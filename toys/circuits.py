@@ -37,6 +37,7 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys.network_training import train_networks
 from toys.validation import ConfigError, check_range
 
 OPS = ("AND", "OR", "XOR", "NOT")
@@ -240,34 +241,14 @@ class EmulatorResult(NamedTuple):
 @functools.partial(jax.jit, static_argnames=("config", "n_outputs"))
 def _train(config: CircuitConfig, n_outputs: int, x, targets, keys):
     graphdef = _graphdef(config, n_outputs)
-    optimizer = optax.adam(config.learning_rate)
 
-    def init(key):
-        state = initial_state(config, n_outputs, jax.random.fold_in(key, 0))
-        return state, optimizer.init(state)
-
-    def step_one(state, opt_state, key):
+    def loss(state, key):
         rows = jax.random.randint(key, (config.batch_size,), 0, x.shape[0])
+        logits = nnx.merge(graphdef, state)(x[rows])
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, targets[rows]))
 
-        def loss(state):
-            logits = nnx.merge(graphdef, state)(x[rows])
-            return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, targets[rows]))
-
-        value, grads = jax.value_and_grad(loss)(state)
-        updates, opt_state = optimizer.update(grads, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, value
-
-    state, opt_state = jax.vmap(init)(keys)
-    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-
-    def body(carry, step):
-        state, opt_state = carry
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        state, opt_state, value = jax.vmap(step_one)(state, opt_state, step_keys)
-        progress.report(step, config.steps, value)
-        return (state, opt_state), value
-
-    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(config.steps))
+    state, curve = train_networks(lambda key: initial_state(config, n_outputs, key), loss,
+                                  optax.adam(config.learning_rate), keys, config.steps)
 
     def accuracies(state):
         correct = (nnx.merge(graphdef, state)(x) > 0) == (targets > 0.5)

@@ -39,6 +39,7 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys.network_training import train_networks
 from toys.validation import ConfigError, check_range
 
 
@@ -152,34 +153,14 @@ class QuantaResult(NamedTuple):
 @functools.partial(jax.jit, static_argnames="config")
 def _train(config: QuantaConfig, subsets, keys):
     graphdef = _graphdef(config)
-    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
 
-    def init(key):
-        state = initial_state(config, jax.random.fold_in(key, 0))
-        return state, optimizer.init(state)
-
-    def step_one(state, opt_state, key):
+    def loss(state, key):
         batch = sample(config, subsets, key, config.batch_size)
+        logits = nnx.merge(graphdef, state)(batch.x)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
 
-        def loss(state):
-            logits = nnx.merge(graphdef, state)(batch.x)
-            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
-
-        value, grads = jax.value_and_grad(loss)(state)
-        updates, opt_state = optimizer.update(grads, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, value
-
-    state, opt_state = jax.vmap(init)(keys)
-    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-
-    def body(carry, step):
-        state, opt_state = carry
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        state, opt_state, value = jax.vmap(step_one)(state, opt_state, step_keys)
-        progress.report(step, config.steps, value)
-        return (state, opt_state), value
-
-    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(config.steps))
+    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    state, curve = train_networks(lambda key: initial_state(config, key), loss, optimizer, keys, config.steps)
     return QuantaResult(state, curve)
 
 
