@@ -178,8 +178,6 @@ def generate(config: CircuitConfig, key: jax.Array) -> Circuit:
             else:
                 raise ConfigError(f"circuit: could not draw {config.width} distinct non-constant gates for layer {layer} "
                                   f"from {len(previous)} nodes; lower width or raise n_inputs")
-            if unused and first == unused[0]:
-                unused.pop(0)
             for i in operands:
                 if i in unused:
                     unused.remove(i)
@@ -188,8 +186,7 @@ def generate(config: CircuitConfig, key: jax.Array) -> Circuit:
             current.append(len(table) - 1)
             gates.append(Gate(op, tuple(int(i) for i in operands), layer))
         if unused:
-            # Rare: more gates below than slots above; read the leftovers with extra NOT-free
-            # gates would change the width, so fail loudly instead of leaving dead gates.
+            # more gates below than slots above: fail loudly rather than leave unread gates
             raise ConfigError(f"circuit: layer {layer} could not read every gate of layer {layer - 1}; "
                               f"raise width (got {config.width})")
         previous = current

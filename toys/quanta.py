@@ -211,6 +211,7 @@ def _chunked(x, chunk: int):
     return jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, chunk, x.shape[1]), valid.reshape(-1, chunk)
 
 
+@functools.partial(jax.jit, static_argnames="config")
 def _unit_gradients(config: QuantaConfig, state, xc):
     """Unit-length ∇_θ m for a chunk of inputs [c, T + n] → [c, P] (one vmapped grad)."""
     margin = margin_fn(config)
@@ -275,4 +276,4 @@ def per_example_gradients(config: QuantaConfig, state: nnx.State, x, projection=
 
 def raw_gradients(config: QuantaConfig, state: nnx.State, x) -> np.ndarray:
     """Unit-length ∇_θ m(x) without standardisation, [N, P] (a diagnostic; all at once)."""
-    return np.asarray(jax.jit(_unit_gradients, static_argnums=0)(config, state, jnp.asarray(x, jnp.float32)))
+    return np.asarray(_unit_gradients(config, state, jnp.asarray(x, jnp.float32)))
