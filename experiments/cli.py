@@ -4,9 +4,11 @@
     toylab run NAME [--quick] [--seed N] [--out DIR] [--set key=value ...]
     toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
     toylab bench [--repeats N] [--out DIR]
+    toylab theory [--quick] [--seed N] [--out DIR]
 
 Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
-nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json).
+nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json), or
+a theory claim that failed (results.json is written, with the failing claim marked).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from experiments import registry
 from toys.validation import ConfigError
 
 EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 1
+EXIT_DIVERGED = 1  # also: a theory claim that does not hold
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +48,35 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
     bench.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    theory = commands.add_parser("theory", help="check every theory claim: predicted vs measured")
+    theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
+    theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
+    theory.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
     return parser
+
+
+def run_theory(quick: bool, seed: int, out: Path) -> int:
+    if seed < 0:
+        print(f"toylab: error: --seed: got {seed}, allowed range [0, inf)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from experiments import runfolder
+    from experiments import theory
+
+    folder = runfolder.new_run_folder(out, theory.NAME, seed, quick)
+    runfolder.write_json(folder / "config.json", {"experiment": theory.NAME, "quick": quick, "seed": seed,
+                                                  **runfolder.provenance()})
+    print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}",
+          file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    results = theory.run(quick, seed)
+    figures = theory.plot(results, folder / "figures")
+    runfolder.write_json(folder / "results.json", results)
+    print(theory.summary(results))
+    print(f"\nresults: {folder / 'results.json'}")
+    for path in figures:
+        print(f"figure:  {path}")
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return 0 if results["all_hold"] else EXIT_DIVERGED
 
 
 def run_bench(repeats: int, out: Path) -> int:
@@ -112,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "bench":
         return run_bench(args.repeats, args.out)
+    if args.command == "theory":
+        return run_theory(args.quick, args.seed, args.out)
     if args.command == "sweep":
         args.name = "sweep"
     try:

@@ -9,6 +9,11 @@ probability as soon as
 
 `jl_dimension` is that bound; `jl_tolerance` inverts it (the ε the bound guarantees at
 a given k); `gaussian_projection` draws R; `distortions` measures the worst ratio.
+
+With a failure probability δ: each pair fails with probability ≤ 2 exp(−k(ε²/2 − ε³/3)/2)
+(Dasgupta & Gupta, Lemma 2.2, both tails), so a union bound over the N(N − 1)/2 pairs
+gives success with probability ≥ 1 − δ once k ≥ 2 ln(N(N − 1)/δ)/(ε²/2 − ε³/3)
+(`jl_dimension(N, ε, δ)`). Negative control: k far below it.
 """
 
 from __future__ import annotations
@@ -19,16 +24,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theory.claims import FAILURE_PROBABILITY, Claim
+
 
 def _rate(eps: float) -> float:
     return eps**2 / 2 - eps**3 / 3
 
 
-def jl_dimension(n_points: int, eps: float) -> int:
-    """The smallest k the bound allows for N points at tolerance ε ∈ (0, 1)."""
+def jl_dimension(n_points: int, eps: float, failure_probability: float | None = None) -> int:
+    """The smallest k the bound allows for N points at tolerance ε ∈ (0, 1).
+
+    Without a failure probability: Dasgupta–Gupta's 4 ln N/(ε²/2 − ε³/3) (success with
+    probability ≥ 1/N); with δ: 2 ln(N(N − 1)/δ)/(ε²/2 − ε³/3).
+    """
     if not 0 < eps < 1:
         raise ValueError(f"eps: got {eps}, allowed range (0, 1)")
-    return math.ceil(4 * math.log(n_points) / _rate(eps))
+    if failure_probability is None:
+        return math.ceil(4 * math.log(n_points) / _rate(eps))
+    return math.ceil(2 * math.log(n_points * (n_points - 1) / failure_probability) / _rate(eps))
 
 
 def jl_tolerance(n_points: int, dimension: int) -> float:
@@ -58,3 +71,32 @@ def distortions(points, projected) -> np.ndarray:
     upper = np.triu_indices(len(points), k=1)
     before, after = squared_distances(points)[upper], squared_distances(projected)[upper]
     return after / before - 1.0
+
+
+def max_distortion(instance: dict) -> float:
+    """max |distortion| of N Gaussian points in R^P under a Gaussian projection to k dims."""
+    key_points, key_projection = jax.random.split(jax.random.key(instance["seed"]))
+    points = np.asarray(jax.random.normal(key_points, (instance["points"], instance["dims"])), np.float64)
+    k = projection_dimension(instance)
+    projection = np.asarray(gaussian_projection(key_projection, instance["dims"], k), np.float64)
+    return float(np.max(np.abs(distortions(points, points @ projection))))
+
+
+def projection_dimension(instance: dict) -> int:
+    """The instance's k, by default the δ-bound's dimension."""
+    return instance.get("k") or jl_dimension(instance["points"], instance["eps"], FAILURE_PROBABILITY)
+
+
+CLAIMS = [
+    Claim(
+        id="johnson_lindenstrauss",
+        statement="a Gaussian projection to k ≥ 2 ln(N(N−1)/δ)/(ε²/2 − ε³/3) dims keeps every squared distance within 1 ± ε",
+        source="Dasgupta & Gupta 2003; REFERENCES theory claims",
+        relation="≤",
+        predict=lambda inst: inst["eps"],
+        measure=max_distortion,
+        instance=lambda quick, seed: {"points": 300 if quick else 1000, "dims": 2000, "eps": 0.5, "seed": seed},
+        describe=lambda inst: f"N={inst['points']} Gaussian points in R^{inst['dims']}, k={projection_dimension(inst)}",
+        tolerance=lambda inst: 0.0,
+    ),
+]
