@@ -101,24 +101,19 @@ def run(quick: bool, seed: int) -> dict:
 
 
 def summary(results: dict) -> str:
-    lines = [f"{'claim':<31} {'source':<22} {'predicted':>12} rel {'measured':>12}  {'verdict':<7}  instance"]
+    lines = [f"{'claim':<31} {'source':<26} {'predicted':>12} rel {'measured':>12}  {'verdict':<7}  instance"]
     topic = None
     for row in results["claims"]:
         if row["topic"] != topic:
             topic = row["topic"]
             lines.append(f"— {topic}")
         source = row["source"].split(";")[0]
-        lines.append(f"{row['id']:<31} {source[:22]:<22} {row['predicted']:>12.6g}  {row['relation']}  "
+        lines.append(f"{row['id']:<31} {source[:26]:<26} {row['predicted']:>12.6g}  {row['relation']}  "
                      f"{row['measured']:>12.6g}  {'holds' if row['holds'] else 'FAILS':<7}  {row['instance']}")
     failed = [row["id"] for row in results["claims"] if not row["holds"]]
     lines.append(f"\n{len(results['claims']) - len(failed)} of {len(results['claims'])} claims hold"
                  + (f"; FAILING: {', '.join(failed)}" if failed else ""))
     return "\n".join(lines)
-
-
-def statements(results: dict) -> str:
-    """id — statement [source], one line per claim (the table's legend)."""
-    return "\n".join(f"{row['id']}: {row['statement']} [{row['source']}]" for row in results["claims"])
 
 
 def plot(results: dict, folder) -> list:

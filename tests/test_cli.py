@@ -42,6 +42,7 @@ TINY_TMS = [
         (["run", "circuits", "--set", "sae_sizes=16,2"], "k"),
         (["run", "quanta", "--set", "network.k=50"], "network.k"),
         (["run", "quanta", "--set", "projection_dims=0,16"], "projection_dims"),
+        (["theory", "--seed", "-1"], "--seed"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):

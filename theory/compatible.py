@@ -107,7 +107,7 @@ def _claim(structure: str, statement: str, m_quick: int, m_full: int) -> Claim:
     return Claim(
         id=f"{structure}_exact_sparse_code",
         statement=statement,
-        source="constructive (Carathéodory's theorem for cones); issue 7, compatible structures",
+        source="Carathéodory (cones); constructive, issue 7",
         relation="=",
         predict=lambda inst: 0.0,
         measure=_max_error,

@@ -148,12 +148,19 @@ def hoeffding_ratio(n: int, coupled: bool = False) -> float:
     """max over t > 0 of P(|⟨x, y⟩| > t) / (2 exp(−nt²/2)), exactly (≤ 1 is Hoeffding's inequality).
 
     The tail is a step function, so the supremum is approached from just below each atom s:
-    P(|S| ≥ s) / bound(s).
+    P(|S| ≥ s) / bound(s). In logs, so that neither underflows at large n: for independent
+    coordinates an atom s = (2b − n)/n > 0 has P(|S| ≥ s) = 2 P(B ≥ b) (the binomial's log
+    survival function); coupled coordinates put S = ±1.
     """
-    values, probs = inner_product_law(n, coupled)
-    atoms = np.unique(np.abs(values[values > 0]))
-    tails = np.array([probs[np.abs(values) >= s - 1e-12].sum() for s in atoms])
-    return float(np.max(tails / hoeffding_bound(n, atoms)))
+    if coupled:
+        atoms, log_tails = np.array([1.0]), np.array([0.0])
+    else:
+        b = np.arange(n // 2 + 1, n + 1)  # the atoms above 0
+        atoms = (2 * b - n) / n
+        log_tails = np.log(2.0) + stats.binom.logsf(b - 1, n, 0.5)
+    log_bounds = np.log(2.0) - n * atoms**2 / 2.0
+    with np.errstate(over="ignore"):  # a violated bound may overflow to inf: still "not ≤ 1"
+        return float(np.exp(np.max(log_tails - log_bounds)))
 
 
 # ---------------------------------------------------------------- coherence and frames
@@ -234,7 +241,7 @@ CLAIMS = [
         id="rademacher_inner_product_law",
         statement="⟨x, y⟩ of independent Rademacher unit vectors is (2B − n)/n, B ~ Bin(n, ½): "
                   "Kolmogorov distance of the sample ≤ the DKW radius",
-        source="DKW inequality (Massart 1990); REFERENCES theory claims",
+        source="DKW, Massart 1990; REFERENCES theory claims",
         relation="≤",
         predict=lambda inst: dkw_radius(inst["pairs"]),
         measure=lambda inst: kolmogorov_distance(
@@ -259,7 +266,7 @@ CLAIMS = [
     Claim(
         id="inner_product_variance",
         statement="Var⟨x, y⟩ = ‖y‖²/n exactly for a Rademacher unit vector x and fixed y",
-        source="independent coordinates; REFERENCES theory claims",
+        source="independence; REFERENCES theory claims",
         relation="=",
         predict=lambda inst: float(np.sum(np.square(inst["y"]))) / len(inst["y"]),
         measure=lambda inst: moment(sum_law(inst["y"], coupled=inst.get("coupled", False)), 2),
@@ -282,7 +289,7 @@ CLAIMS = [
     Claim(
         id="paley_zygmund",
         statement="P(⟨x, y⟩ > τ‖y‖/√n) ≥ (1 − τ²)²/6 for τ ∈ [0, 1) (min over τ of tail − bound ≥ 0)",
-        source="Paley–Zygmund with the fourth-moment identity; REFERENCES theory claims",
+        source="Paley–Zygmund; fourth moment; REFERENCES theory claims",
         relation="≥",
         predict=lambda inst: 0.0,
         measure=lambda inst: paley_zygmund_margin(inst["y"], TAUS, inst.get("sparsity", 1.0)),
@@ -293,7 +300,7 @@ CLAIMS = [
     Claim(
         id="berry_esseen",
         statement="sup_t |P(⟨x, y⟩/σ ≤ t) − Φ(t)| ≤ 0.56 ‖y‖₃³/‖y‖₂³ (independent coordinates)",
-        source="Berry–Esseen, constant 0.56 (Shevtsova 2010); REFERENCES theory claims",
+        source="Shevtsova 2010; Berry–Esseen constant 0.56; REFERENCES theory claims",
         relation="≤",
         predict=lambda inst: BERRY_ESSEEN_CONSTANT * np.sum(np.abs(inst["y"]) ** 3) / np.linalg.norm(inst["y"]) ** 3,
         measure=lambda inst: kolmogorov_to_gaussian(
@@ -307,7 +314,7 @@ CLAIMS = [
         id="max_coherence",
         statement="m Rademacher unit vectors in R^n have μ ≤ √(2 ln(m(m−1)/δ)/n) with probability ≥ 1 − δ "
                   "(typical scale √(4 ln m / n))",
-        source="Hoeffding + union bound over pairs; REFERENCES theory claims",
+        source="Hoeffding + union bound; REFERENCES theory claims",
         relation="≤",
         predict=lambda inst: float(coherence_bound(inst["n"], inst["m"])),
         measure=lambda inst: max_coherence(rademacher_frame(np.random.default_rng(inst["seed"]), inst["n"],
@@ -344,7 +351,7 @@ CLAIMS = [
     Claim(
         id="welch_equality_simplex",
         statement="the simplex (m = n + 1, ⟨x_i, x_j⟩ = −1/n) meets the Welch bound with equality",
-        source="Strohmer & Heath 2003 (equiangular tight frames); REFERENCES theory claims",
+        source="Strohmer & Heath 2003; equiangular tight frames; REFERENCES theory claims",
         relation="=",
         predict=lambda inst: welch_bound(inst["n"], inst["n"] + 1),
         measure=lambda inst: max_coherence(_perturbed(simplex_frame(inst["n"]), inst.get("perturbation", 0.0))),

@@ -167,7 +167,7 @@ CLAIMS = [
     Claim(
         id="gershgorin_rip",
         statement="every k unit columns have Gram eigenvalues within (k − 1)μ of 1: δ_k ≤ (k − 1)μ",
-        source="Gershgorin circle theorem; REFERENCES theory claims",
+        source="Gershgorin; REFERENCES theory claims",
         relation="≤",
         predict=lambda inst: (inst["k"] - 1) * mutual_coherence(_rip_dictionary(inst)),
         measure=lambda inst: restricted_isometry_constant(_rip_dictionary(inst), inst["k"]),

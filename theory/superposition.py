@@ -32,15 +32,17 @@ from theory.claims import Claim
 def feature_dimensionality(W, eps: float = 1e-12, normalise: bool = True):
     """D_i for each column of W [m, n] → [n]; a zero column (dropped feature) gets 0.
 
-    `normalise=False` uses W_i instead of Ŵ_i in the overlaps (a broken definition, for
-    the negative control).
+    A NumPy array is computed in NumPy (float64, as theory's claims need); anything else
+    in jax.numpy (so it runs under `jax.vmap` and `jit`). `normalise=False` uses W_i
+    instead of Ŵ_i in the overlaps (a broken definition, for the negative control).
     """
-    W = jnp.asarray(W)
-    norms_sq = jnp.sum(W**2, axis=0)  # [n]
-    direction = W / jnp.sqrt(jnp.maximum(norms_sq, eps)) if normalise else W  # Ŵ_i
+    xp = np if isinstance(W, np.ndarray) else jnp
+    W = xp.asarray(W)
+    norms_sq = xp.sum(W**2, axis=0)  # [n]
+    direction = W / xp.sqrt(xp.maximum(norms_sq, eps)) if normalise else W  # Ŵ_i
     overlaps = direction.T @ W  # [n, n], (Ŵ_i · W_j)
-    denominator = jnp.sum(overlaps**2, axis=1)
-    return jnp.where(norms_sq > eps, norms_sq / jnp.maximum(denominator, eps), 0.0)
+    denominator = xp.sum(overlaps**2, axis=1)
+    return xp.where(norms_sq > eps, norms_sq / xp.maximum(denominator, eps), 0.0)
 
 
 def tight_frame_dimensionality(d: int, k: int) -> float:
@@ -137,16 +139,19 @@ def measured_crossover(r: float = 1.0, grid: int = 1000) -> float:
 
 
 def _feature_matrix(instance: dict) -> np.ndarray:
+    if "W" in instance:  # a given matrix (the property tests draw arbitrary ones)
+        return np.asarray(instance["W"], np.float64)
     return low_rank_features(np.random.default_rng(instance["seed"]), instance["m"], instance["n"],
                              instance["rank"], instance.get("dropped", 0), instance.get("scale", 1.0))
 
 
 def _dimensionalities(instance: dict, W) -> np.ndarray:
-    return np.asarray(feature_dimensionality(jnp.asarray(W, jnp.float32), normalise=instance.get("normalise", True)),
-                      np.float64)
+    return feature_dimensionality(np.asarray(W, np.float64), normalise=instance.get("normalise", True))
 
 
 def _describe_features(instance: dict) -> str:
+    if "W" in instance:
+        return f"given W of shape {np.shape(instance['W'])}"
     knobs = ", without Ŵ_i" if not instance.get("normalise", True) else ""
     return (f"W [{instance['m']}, {instance['n']}] of rank {instance['rank']}, {instance.get('dropped', 0)} dropped, "
             f"column length {instance.get('scale', 1.0)}{knobs}")
@@ -172,7 +177,7 @@ CLAIMS = [
         measure=lambda inst: float(np.max(_dimensionalities(inst, _feature_matrix(inst)))),
         instance=_features_instance,
         describe=_describe_features,
-        tolerance=lambda inst: 1e-5,  # float32
+        tolerance=lambda inst: 1e-9,
     ),
     Claim(
         id="dimensionality_capacity",
@@ -183,7 +188,7 @@ CLAIMS = [
         measure=lambda inst: float(np.sum(_dimensionalities(inst, _feature_matrix(inst)))),
         instance=_features_instance,
         describe=_describe_features,
-        tolerance=lambda inst: 1e-4 * inst["n"] ** 0.5,
+        tolerance=lambda inst: 1e-9 * _feature_matrix(inst).shape[1],
     ),
     Claim(
         id="tight_frame_dimensionality",
@@ -196,7 +201,7 @@ CLAIMS = [
                                        tight_frame_dimensionality(inst["d"], inst["k"])),
         instance=lambda quick, seed: {"d": 7, "k": 20} if quick else {"d": 31, "k": 100},
         describe=lambda inst: f"{'random unit' if inst.get('random') else 'harmonic'} frame, d={inst['d']}, k={inst['k']}",
-        tolerance=lambda inst: 1e-5,
+        tolerance=lambda inst: 1e-9,
     ),
     Claim(
         id="two_features_antipodal_loss",
