@@ -21,6 +21,7 @@ EXPERIMENTS = {
     "trees": "experiments.trees",
     "circuits": "experiments.circuits",
     "quanta": "experiments.quanta",
+    "zoom-out": "experiments.zoom_out",
 }
 
 

@@ -17,6 +17,11 @@ Axes: N samples, m units (neurons, SAE latents, dictionary atoms), G binary vari
   ceiling. Balanced, because plain accuracy rewards a majority vote: a gate that is on
   for 1 row in 16 would score 0.94 with a probe that always says "off"; chance is 0.5
   here whatever the balance, as for AUROC.
+- `held_out(estimator, …)`: any scikit-learn classifier fitted on the training rows of
+  one binary variable, scored on the held-out rows by balanced accuracy and by the AUROC
+  of its predicted probability. `linear_probe()` is the "direction" view (one
+  half-space); `region_detector()` is the "position" view: k-nearest neighbours in the
+  raw activation space (Euclidean, unscaled), which can enclose a region no half-space can.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -64,7 +70,32 @@ def probe_accuracy(features, labels, train_rows, C: float = 1.0) -> np.ndarray:
         if y_train.all() or not y_train.any() or y_test.all() or not y_test.any():
             out.append(0.5)
             continue
-        probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+        probe = linear_probe(C)
         probe.fit(features[train_rows], y_train)
         out.append(float(balanced_accuracy_score(y_test, probe.predict(features[test_rows]))))
     return np.asarray(out)
+
+
+def linear_probe(C: float = 1.0):
+    """Logistic regression on standardised inputs, classes weighted equally."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+
+
+def region_detector(neighbours: int = 15):
+    """k-nearest-neighbours vote in the raw activation space."""
+    return KNeighborsClassifier(n_neighbors=neighbours)
+
+
+def held_out(estimator, features, label, train_rows) -> tuple[float, float]:
+    """(balanced accuracy, AUROC) on the held-out rows of a classifier fitted on the training rows.
+
+    features [N, D]; label [N] bool; train_rows [N] bool.
+    """
+    features = np.asarray(features, np.float64)
+    label = np.asarray(label, bool)
+    train_rows = np.asarray(train_rows, bool)
+    estimator.fit(features[train_rows], label[train_rows])
+    test = features[~train_rows]
+    accuracy = balanced_accuracy_score(label[~train_rows], estimator.predict(test))
+    score = estimator.predict_proba(test)[:, 1]
+    return float(accuracy), float(auroc(score[:, None], label[~train_rows, None])[0, 0])

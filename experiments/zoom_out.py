@@ -1,0 +1,299 @@
+"""zoom-out: is a concept a direction or a region, layer by layer?
+
+Two planted set-ups (toys.semantic):
+
+1. **Intertwined manifolds** (spirals by default; moons, shells by `--set network.manifold=`):
+   a ReLU MLP classifier is trained on fresh samples (with an ambiguous arm between the
+   classes). For the input and every hidden layer: the held-out balanced accuracy of a
+   logistic probe (the *direction* view) and of a k-nearest-neighbours vote in the raw
+   activation space (the *position* view); whether a hyperplane separates the classes
+   exactly (an LP); how the layer folds the space — the number of distinct activation
+   patterns (linear regions) random straight lines in input space cross (exact, per
+   layer), the share of each class squashed onto faces of the orthant, the within-class
+   spread; and how much the class logit's input gradient turns across the data
+   (`gradient_turning`: 0 for one global direction). Control: the same network with the
+   folds removed (linear activations), trained the same way.
+2. **A concept that is a region**: a ball enclosed by a shell (toys.semantic.ball_in_shell).
+   Detectors of "in the ball", each scored by held-out AUROC: the best linear probe, the
+   best single latent of a ReLU SAE trained on the points, the best atom of a random
+   dictionary of the same size (both latents are half-space detectors ReLU(w·x + b), read
+   either way), and the region detector (k-nearest neighbours).
+
+results.json: `<manifold>` (default `spirals`) with `linear_probe_accuracy_by_layer` and
+`region_accuracy_by_layer` (input, then each hidden layer), `separable_by_layer`,
+`line_regions`, `squashed`, `class_spread`, `gradient_turning`, `network_accuracy`,
+`ambiguous_mean_probability`, `control_linear`; `ball_concept` with `linear_probe_auroc`,
+`sae_latent_auroc`, `random_atom_auroc`, `region_auroc` (and the SAE's explained
+variance and L0). Figures: `layers.png` (a 2-D grid of the input plane carried through
+each layer, PCA of that layer), `probe_vs_region.png`, `ball_detectors.png`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sae import architectures, detectors, evaluate, folding, progress, random_dictionaries, train
+from toys import semantic
+from toys.validation import check_range
+
+NAME = "zoom-out"
+DESCRIPTION = "Concepts as regions vs directions: probes, kNN, folds and SAE latents, layer by layer"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    network: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
+    n_samples: int = 6000
+    probe_train_fraction: float = 0.5
+    neighbours: int = 15
+    n_lines: int = 50
+    grid: int = 41
+    ball_dims: int = 3
+    ball_samples: int = 6000
+    sae_size: int = 64
+    sae_l1: float = 0.03
+    sae_steps: int = 6000
+    sae_learning_rate: float = 1e-3
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(network=semantic.SemanticConfig(ambiguous_fraction=0.1, steps=3000), n_samples=4000,
+                   n_lines=20, ball_samples=4000, sae_steps=3000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0)
+        self.network.validate(prefix="network.")
+        check_range("n_samples", self.n_samples, low=100, high=1_000_000)
+        check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
+        check_range("neighbours", self.neighbours, low=1, high=int(self.n_samples * self.probe_train_fraction) // 4)
+        check_range("n_lines", self.n_lines, low=1, high=10_000)
+        check_range("grid", self.grid, low=3, high=401)
+        check_range("ball_dims", self.ball_dims, low=1, high=self.network.d)
+        check_range("ball_samples", self.ball_samples, low=100, high=1_000_000)
+        check_range("sae_size", self.sae_size, low=1, high=65_536)
+        check_range("sae_l1", self.sae_l1, low=0)
+        check_range("sae_steps", self.sae_steps, low=1)
+        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
+
+
+def layer_names(n_layers: int) -> list[str]:
+    return ["input"] + [f"hidden {i}" for i in range(1, n_layers + 1)]
+
+
+def train_classifier(config: semantic.SemanticConfig, basis, key):
+    with progress.task(f"{config.manifold} classifier ({config.activation}, {config.n_layers}×{config.hidden})"):
+        return semantic.select(semantic.train(config, basis, key[None]).state, 0)
+
+
+def layer_readouts(network_config, state, sample, train_rows, neighbours) -> dict:
+    """Per layer (input first): probe and region accuracy on the two classes, exact separability."""
+    activations, _ = semantic.model(network_config, state).layer_activations(sample.x)
+    labels = np.asarray(sample.labels)
+    clean = (labels == 0) | (labels == 1)
+    out = {"linear_probe_accuracy_by_layer": [], "region_accuracy_by_layer": [], "separable_by_layer": []}
+    for layer in activations:
+        features, is_one = np.asarray(layer)[clean], labels[clean] == 1
+        out["linear_probe_accuracy_by_layer"].append(
+            detectors.held_out(detectors.linear_probe(), features, is_one, train_rows[clean])[0])
+        out["region_accuracy_by_layer"].append(
+            detectors.held_out(detectors.region_detector(neighbours), features, is_one, train_rows[clean])[0])
+        out["separable_by_layer"].append(folding.linearly_separable(features[:2000], is_one[:2000]))
+    return out
+
+
+def random_lines(key, basis, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segments between two uniform points of the circle of radius 1.1 in the input plane, lifted."""
+    angles = np.asarray(jax.random.uniform(key, (2, n_lines), maxval=2 * np.pi))
+    ends = 1.1 * np.stack([np.cos(angles), np.sin(angles)], axis=-1) @ np.asarray(basis, np.float64)
+    return ends[0], ends[1]
+
+
+def fold_statistics(network_config, state, sample, basis, key, n_lines) -> dict:
+    weights, biases = semantic.dense_layers(network_config, state)
+    fold = network_config.activation == "relu"
+    starts, ends = random_lines(key, basis, n_lines)
+    counts = np.array([folding.line_regions(weights, biases, a, b, fold) for a, b in zip(starts, ends)])
+    activations, _ = semantic.model(network_config, state).layer_activations(sample.x)
+    labels = np.asarray(sample.labels)
+    classes = [0, 1]
+    clean = (labels == 0) | (labels == 1)
+    return {
+        "line_regions": {"mean_by_layer": counts.mean(axis=0).tolist(), "max_by_layer": counts.max(axis=0).tolist(),
+                         "n_lines": n_lines},
+        "squashed": [folding.squashed_share(np.asarray(a), labels, classes) for a in activations[1:]],
+        "class_spread": [folding.class_spread(np.asarray(a), labels, classes) for a in activations],
+        "gradient_turning": folding.gradient_turning(
+            semantic.logit_gradients(network_config, state, np.asarray(sample.x)[clean])),
+    }
+
+
+def manifold_results(config: Config, key) -> tuple[dict, dict]:
+    k_basis, k_train, k_sample, k_rows, k_lines = jax.random.split(key, 5)
+    network = config.network
+    basis = semantic.isometry(k_basis, network.d)
+    state = train_classifier(network, basis, k_train)
+    sample = semantic.sample(network, basis, k_sample, config.n_samples)
+    train_rows = np.asarray(jax.random.uniform(k_rows, (config.n_samples,))) < config.probe_train_fraction
+    labels = np.asarray(sample.labels)
+    logits = np.asarray(semantic.model(network, state)(sample.x))
+    probability = np.asarray(jax.nn.softmax(logits)[:, 1])
+    clean = (labels == 0) | (labels == 1)
+    results = {
+        "network_accuracy": float(np.mean(logits[clean, :2].argmax(axis=1) == labels[clean])),
+        "ambiguous_mean_probability": float(probability[labels == semantic.AMBIGUOUS].mean())
+        if np.any(labels == semantic.AMBIGUOUS) else None,
+        "layers": layer_names(network.n_layers),
+        **layer_readouts(network, state, sample, train_rows, config.neighbours),
+        **fold_statistics(network, state, sample, basis, k_lines, config.n_lines),
+    }
+    linear = dataclasses.replace(network, activation="linear")
+    linear_state = train_classifier(linear, basis, k_train)
+    results["control_linear"] = {
+        **layer_readouts(linear, linear_state, sample, train_rows, config.neighbours),
+        "line_regions_mean_by_layer": fold_statistics(linear, linear_state, sample, basis, k_lines,
+                                                      config.n_lines)["line_regions"]["mean_by_layer"],
+    }
+    arrays = grid_through_layers(config, network, state, basis, sample)
+    return results, arrays
+
+
+def grid_through_layers(config: Config, network, state, basis, sample) -> dict:
+    """A grid of the input plane and the data, carried through each layer and projected on that layer's top 2 PCs."""
+    side = np.linspace(-1.2, 1.2, config.grid)
+    plane = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
+    grid_x = jnp.asarray(plane @ np.asarray(basis))
+    model = semantic.model(network, state)
+    grid_layers, _ = model.layer_activations(grid_x)
+    data_layers, _ = model.layer_activations(sample.x[:1500])
+    arrays = {"grid_plane": plane, "grid_prediction": np.asarray(model(grid_x)).argmax(axis=1),
+              "data_labels": np.asarray(sample.labels[:1500])}
+    for index, (grid, data) in enumerate(zip(grid_layers, data_layers)):
+        grid, data = np.asarray(grid, np.float64), np.asarray(data, np.float64)
+        mean = grid.mean(axis=0)
+        _, _, vt = np.linalg.svd(grid - mean, full_matrices=False)
+        arrays[f"grid_layer{index}"] = (grid - mean) @ vt[:2].T
+        arrays[f"data_layer{index}"] = (data - mean) @ vt[:2].T
+    return arrays
+
+
+def ball_concept(config: Config, key) -> dict:
+    k_points, k_rows, k_sae, k_random = jax.random.split(key, 4)
+    d = config.network.d
+    x, labels = semantic.ball_in_shell(k_points, config.ball_samples, d, config.ball_dims)
+    x, inside = np.asarray(x), np.asarray(labels).astype(bool)
+    train_rows = np.asarray(jax.random.uniform(k_rows, (len(x),))) < config.probe_train_fraction
+    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
+    sae_config = train.TrainConfig("relu", d, config.sae_size, steps=config.sae_steps, batch_size=256)
+    with progress.task(f"ReLU SAE m={config.sae_size} on the ball and shell"):
+        result = train.train(sae_config, train.sample_rows, jnp.asarray(x[train_rows]), hps, k_sae[None])
+    test = jnp.asarray(x[~train_rows])
+    sae_codes = np.asarray(evaluate.encode_grid("relu", result.params, hps, test, 1))[0]
+    reconstruction = sae_codes @ np.asarray(result.params.W_dec[0]) + np.asarray(result.params.b_dec[0])
+    residual = np.sum((x[~train_rows] - reconstruction) ** 2)
+    random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(k_random, d, config.sae_size))
+    random_codes = np.asarray(evaluate.encode_grid("relu", random_params, hps, test, 1))[0]
+    target = inside[~train_rows, None]
+    return {
+        "linear_probe_auroc": detectors.held_out(detectors.linear_probe(), x, inside, train_rows)[1],
+        "sae_latent_auroc": float(detectors.best_unit_auroc(sae_codes, target)[0][0]),
+        "random_atom_auroc": float(detectors.best_unit_auroc(random_codes, target)[0][0]),
+        "region_auroc": detectors.held_out(detectors.region_detector(config.neighbours), x, inside, train_rows)[1],
+        "sae_explained_variance": float(1.0 - residual / np.sum((x[~train_rows] - x[~train_rows].mean(axis=0)) ** 2)),
+        "sae_mean_l0": float(np.mean(np.sum(sae_codes > 0, axis=1))),
+        "ball_dims": config.ball_dims, "d": d,
+    }
+
+
+def run(config: Config) -> dict:
+    key_manifold, key_ball = jax.random.split(jax.random.key(config.seed))
+    manifold, arrays = manifold_results(config, key_manifold)
+    return {config.network.manifold: manifold, "manifold": config.network.manifold,
+            "ball_concept": ball_concept(config, key_ball), "arrays": arrays}
+
+
+def summary(results: dict) -> str:
+    manifold = results[results["manifold"]]
+    control = manifold["control_linear"]
+    lines = [f"{results['manifold']}: classifier accuracy {manifold['network_accuracy']:.4f} on the two classes"
+             + (f"; mean P(class 1) on the ambiguous arm {manifold['ambiguous_mean_probability']:.3f}"
+                if manifold["ambiguous_mean_probability"] is not None else ""),
+             f"{'layer':<10}{'probe':>8}{'region':>8}{'separable':>11}{'line regions':>14}{'probe (no folds)':>18}"]
+    regions = [1.0] + manifold["line_regions"]["mean_by_layer"]
+    for i, name in enumerate(manifold["layers"]):
+        lines.append(f"{name:<10}{manifold['linear_probe_accuracy_by_layer'][i]:>8.3f}"
+                     f"{manifold['region_accuracy_by_layer'][i]:>8.3f}{str(manifold['separable_by_layer'][i]):>11}"
+                     f"{regions[i]:>14.1f}{control['linear_probe_accuracy_by_layer'][i]:>18.3f}")
+    lines.append(f"(line regions: mean distinct activation patterns of layers ≤ l along {manifold['line_regions']['n_lines']} "
+                 f"random lines; without folds {control['line_regions_mean_by_layer'][-1]:.0f})")
+    lines.append(f"gradient turning (0 = one direction everywhere): {manifold['gradient_turning']:.3f}")
+    spread = ", ".join(f"{np.mean(list(s.values())):.2f}" for s in manifold["class_spread"])
+    lines.append(f"within-class spread / total, by layer: {spread}")
+    faces = ", ".join(f"{np.mean([v['units_at_zero'] for v in s.values()]):.2f}" for s in manifold["squashed"])
+    lines.append(f"share of units at 0 (squashed onto a face), by hidden layer: {faces}")
+    ball = results["ball_concept"]
+    lines.append(f"ball-in-shell concept ({ball['ball_dims']}-dim ball in R^{ball['d']}), held-out AUROC:")
+    for name in ("linear_probe_auroc", "sae_latent_auroc", "random_atom_auroc", "region_auroc"):
+        lines.append(f"  {name:<20}{ball[name]:.3f}")
+    lines.append(f"  (SAE: explained variance {ball['sae_explained_variance']:.3f}, mean L0 {ball['sae_mean_l0']:.1f})")
+    return "\n".join(lines)
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    manifold = results[results["manifold"]]
+    names = manifold["layers"]
+    paths = []
+    figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
+    side = int(np.sqrt(len(arrays["grid_plane"])))
+    colours = np.array(["C0", "C3", "C2"])
+    for index, (ax, name) in enumerate(zip(axes, names)):
+        grid = arrays[f"grid_layer{index}"].reshape(side, side, 2)
+        for row in range(0, side, 2):
+            ax.plot(grid[row, :, 0], grid[row, :, 1], color="0.8", lw=0.5)
+            ax.plot(grid[:, row, 0], grid[:, row, 1], color="0.8", lw=0.5)
+        data, labels = arrays[f"data_layer{index}"], arrays["data_labels"]
+        known = labels >= 0
+        ax.scatter(data[known, 0], data[known, 1], s=2, c=colours[labels[known]])
+        ax.scatter(data[~known, 0], data[~known, 1], s=2, c="0.3", label="ambiguous")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle(f"{results['manifold']}: a grid of the input plane and the data through each layer (top 2 PCs)")
+    paths.append(save_figure(figure, folder / "layers.png"))
+
+    control = manifold["control_linear"]
+    figure, ax = plt.subplots(figsize=(6.2, 4))
+    x = np.arange(len(names))
+    ax.plot(x, manifold["linear_probe_accuracy_by_layer"], "o-", color="C0", label="linear probe (direction)")
+    ax.plot(x, manifold["region_accuracy_by_layer"], "s-", color="C1", label="k-NN region (position)")
+    ax.plot(x, control["linear_probe_accuracy_by_layer"], "o--", color="C0", alpha=0.5, label="linear probe, no-fold network")
+    ax.plot(x, control["region_accuracy_by_layer"], "s--", color="C1", alpha=0.5, label="k-NN region, no-fold network")
+    ax.axhline(0.5, color="0.6", lw=0.8, ls=":", label="chance")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("held-out balanced accuracy")
+    ax.set_title(f"{results['manifold']}: reading the class by direction vs by position")
+    ax.legend(fontsize=8)
+    paths.append(save_figure(figure, folder / "probe_vs_region.png"))
+
+    ball = results["ball_concept"]
+    labels = ["linear probe", "best SAE latent", "best random atom", "k-NN region"]
+    values = [ball["linear_probe_auroc"], ball["sae_latent_auroc"], ball["random_atom_auroc"], ball["region_auroc"]]
+    figure, ax = plt.subplots(figsize=(5.6, 3.8))
+    ax.bar(labels, values, color=["C0", "C2", "0.6", "C1"])
+    ax.axhline(0.5, color="0.3", lw=0.8, ls=":", label="chance")
+    for i, value in enumerate(values):
+        ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=9)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("held-out AUROC for 'inside the ball'")
+    ax.set_title(f"A {ball['ball_dims']}-dim ball inside a shell, in R^{ball['d']}: detectors")
+    ax.legend(fontsize=8)
+    paths.append(save_figure(figure, folder / "ball_detectors.png"))
+    return paths

@@ -1,0 +1,234 @@
+"""Distributions in a semantic space: classes on intertwined manifolds, and a concept that is a region.
+
+Axes: d ambient dimensions, N samples, L hidden layers of width H.
+
+Truth, in a 2-D plane lifted into R^d by a random isometry Q [2, d] (x = p Q, Q Qᵀ = I):
+- `spirals`: class c ∈ {0, 1} at p = r(t)(cos φ, sin φ), r = 0.15 + 0.85 t, φ = 2π·turns·t + πc,
+  t ~ U[0, 1] (the latent coordinate along the arm);
+- `moons`: class 0 on (cos πt, sin πt), class 1 on (1 − cos πt, ½ − sin πt), shifted and
+  scaled into [−1, 1]²;
+- `shells`: class 0 on the circle of radius ½, class 1 on radius 1, angle 2πt;
+plus Gaussian noise of std `noise` in the plane. Optional extras: an **ambiguous** share
+drawn midway between the classes (spirals: the arm at φ + π/2; moons and shells: the
+mean of the two class points at the same t), target (½, ½), label −1; and a **neither**
+background share uniform on [−1.2, 1.2]², a third class (label 2).
+
+A **region concept** (`ball_in_shell`): in a `ball_dims`-dimensional subspace of R^d, the
+concept is the ball of radius 1 (label 1), enclosed by a shell of radii [1.5, 2] (label 0),
+both uniform in volume. No direction separates them; their radius does.
+
+The classifier is a ReLU MLP (flax NNX; `activation="linear"` drops the folds for
+controls) trained with softmax cross-entropy on fresh samples drawn inside one
+`lax.scan` (toys.network_training). `layer_activations` returns the input and every
+hidden layer, with the pre-activations whose signs are the on/off pattern.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from sae import progress
+from toys.network_training import train_networks
+from toys.validation import check_choice, check_range
+
+MANIFOLDS = ("spirals", "moons", "shells")
+ACTIVATIONS = ("relu", "linear")
+AMBIGUOUS, NEITHER = -1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class SemanticConfig:
+    manifold: str = "spirals"
+    d: int = 16
+    noise: float = 0.02
+    turns: float = 1.25
+    ambiguous_fraction: float = 0.0
+    background_fraction: float = 0.0
+    hidden: int = 64
+    n_layers: int = 4
+    activation: str = "relu"
+    steps: int = 4000
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+
+    @property
+    def n_classes(self) -> int:
+        return 3 if self.background_fraction > 0 else 2
+
+    def validate(self, prefix: str = "") -> None:
+        check_choice(f"{prefix}manifold", self.manifold, MANIFOLDS)
+        check_choice(f"{prefix}activation", self.activation, ACTIVATIONS)
+        check_range(f"{prefix}d", self.d, low=2, high=4096)
+        check_range(f"{prefix}noise", self.noise, low=0, high=0.5)
+        check_range(f"{prefix}turns", self.turns, low=0.25, high=5)
+        check_range(f"{prefix}ambiguous_fraction", self.ambiguous_fraction, low=0, high=0.5)
+        check_range(f"{prefix}background_fraction", self.background_fraction, low=0, high=0.5)
+        check_range(f"{prefix}hidden", self.hidden, low=2, high=4096)
+        check_range(f"{prefix}n_layers", self.n_layers, low=1, high=16)
+        check_range(f"{prefix}steps", self.steps, low=1)
+        check_range(f"{prefix}batch_size", self.batch_size, low=2)
+        check_range(f"{prefix}learning_rate", self.learning_rate, low=0, low_open=True)
+
+
+class Sample(NamedTuple):
+    x: jax.Array  # [N, d]
+    targets: jax.Array  # [N, n_classes], class probabilities
+    labels: jax.Array  # [N]: 0, 1, NEITHER (2) or AMBIGUOUS (−1)
+    positions: jax.Array  # [N, 2]: the point in the plane before lifting
+    latent: jax.Array  # [N]: t, the coordinate along the manifold (NaN for background)
+
+
+def isometry(key: jax.Array, d: int, dims: int = 2) -> jax.Array:
+    """Q [dims, d] with orthonormal rows (QR of a Gaussian matrix)."""
+    q, _ = jnp.linalg.qr(jax.random.normal(key, (d, dims)))
+    return q.T
+
+
+def _on_manifold(manifold: str, turns: float, t, c):
+    """Noise-free plane points of class c ∈ {0, 1} at coordinate t, [N, 2]."""
+    if manifold == "spirals":
+        r, phi = 0.15 + 0.85 * t, 2 * jnp.pi * turns * t + jnp.pi * c
+        return r[:, None] * jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=1)
+    if manifold == "moons":
+        upper = jnp.stack([jnp.cos(jnp.pi * t), jnp.sin(jnp.pi * t)], axis=1)
+        lower = jnp.stack([1 - jnp.cos(jnp.pi * t), 0.5 - jnp.sin(jnp.pi * t)], axis=1)
+        p = jnp.where((c == 0)[:, None], upper, lower)
+        return (p - jnp.array([0.5, 0.25])) / 1.5
+    radius = jnp.where(c == 0, 0.5, 1.0)  # shells
+    return radius[:, None] * jnp.stack([jnp.cos(2 * jnp.pi * t), jnp.sin(2 * jnp.pi * t)], axis=1)
+
+
+def _ambiguous(manifold: str, turns: float, t):
+    if manifold == "spirals":
+        r, phi = 0.15 + 0.85 * t, 2 * jnp.pi * turns * t + jnp.pi / 2
+        return r[:, None] * jnp.stack([jnp.cos(phi), jnp.sin(phi)], axis=1)
+    zeros, ones = jnp.zeros_like(t, jnp.int32), jnp.ones_like(t, jnp.int32)
+    return (_on_manifold(manifold, turns, t, zeros) + _on_manifold(manifold, turns, t, ones)) / 2
+
+
+def sample(config: SemanticConfig, basis: jax.Array, key: jax.Array, n: int) -> Sample:
+    """n samples of the toy (jit-able: fixed n, every kind drawn, then selected)."""
+    k_t, k_c, k_kind, k_noise, k_back = jax.random.split(key, 5)
+    t = jax.random.uniform(k_t, (n,))
+    c = jax.random.bernoulli(k_c, 0.5, (n,)).astype(jnp.int32)
+    u = jax.random.uniform(k_kind, (n,))
+    background = u < config.background_fraction
+    ambiguous = ~background & (u < config.background_fraction + config.ambiguous_fraction)
+    plane = _on_manifold(config.manifold, config.turns, t, c)
+    plane = jnp.where(ambiguous[:, None], _ambiguous(config.manifold, config.turns, t), plane)
+    plane = jnp.where(background[:, None], jax.random.uniform(k_back, (n, 2), minval=-1.2, maxval=1.2), plane)
+    plane = plane + config.noise * jax.random.normal(k_noise, (n, 2))
+    labels = jnp.where(background, NEITHER, jnp.where(ambiguous, AMBIGUOUS, c))
+    onehot = jax.nn.one_hot(jnp.clip(labels, 0, None), config.n_classes)
+    two_way = jnp.zeros(config.n_classes).at[:2].set(0.5)
+    targets = jnp.where(ambiguous[:, None], two_way, onehot)
+    latent = jnp.where(background, jnp.nan, t)
+    return Sample(plane @ basis, targets, labels, plane, latent)
+
+
+def ball_in_shell(key: jax.Array, n: int, d: int, ball_dims: int = 3,
+                  ball_radius: float = 1.0, shell: tuple[float, float] = (1.5, 2.0)) -> tuple[jax.Array, jax.Array]:
+    """n points (half ball, half shell) in a random `ball_dims`-subspace of R^d; labels 1 = ball, [n, d], [n]."""
+    k_basis, k_dir, k_r, k_label = jax.random.split(key, 4)
+    labels = jax.random.bernoulli(k_label, 0.5, (n,)).astype(jnp.int32)
+    direction = jax.random.normal(k_dir, (n, ball_dims))
+    direction = direction / jnp.linalg.norm(direction, axis=1, keepdims=True)
+    u = jax.random.uniform(k_r, (n,))
+    # uniform in volume: r = (r_lo^k + u (r_hi^k − r_lo^k))^(1/k)
+    low = jnp.where(labels == 1, 0.0, shell[0]) ** ball_dims
+    high = jnp.where(labels == 1, ball_radius, shell[1]) ** ball_dims
+    radius = (low + u * (high - low)) ** (1.0 / ball_dims)
+    return (radius[:, None] * direction) @ isometry(k_basis, d, ball_dims), labels
+
+
+# --- the classifier ---------------------------------------------------------------------
+
+
+class ClassifierMLP(nnx.Module):
+    def __init__(self, config: SemanticConfig, *, rngs: nnx.Rngs):
+        widths = [config.d] + [config.hidden] * config.n_layers
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+        self.out = nnx.Linear(config.hidden, config.n_classes, rngs=rngs)
+        self.fold = config.activation == "relu"
+
+    def layer_activations(self, x: jax.Array) -> tuple[list[jax.Array], list[jax.Array]]:
+        """([input, h_1, …, h_L], [z_1, …, z_L]): activations from the input on, and pre-activations."""
+        activations, preactivations = [x], []
+        for layer in self.layers:
+            z = layer(x)
+            x = jax.nn.relu(z) if self.fold else z
+            preactivations.append(z)
+            activations.append(x)
+        return activations, preactivations
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.out(self.layer_activations(x)[0][-1])
+
+
+def graphdef(config: SemanticConfig):
+    return nnx.split(nnx.eval_shape(lambda: ClassifierMLP(config, rngs=nnx.Rngs(0))))[0]
+
+
+def initial_state(config: SemanticConfig, key) -> nnx.State:
+    return nnx.split(ClassifierMLP(config, rngs=nnx.Rngs(key)))[1]
+
+
+def model(config: SemanticConfig, state: nnx.State) -> ClassifierMLP:
+    return nnx.merge(graphdef(config), state)
+
+
+class ClassifierResult(NamedTuple):
+    state: nnx.State  # leaves [S, ...]
+    loss_curve: jax.Array  # [steps, S]
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _train(config: SemanticConfig, basis, keys):
+    definition = graphdef(config)
+
+    def loss(state, key):
+        batch = sample(config, basis, key, config.batch_size)
+        logits = nnx.merge(definition, state)(batch.x)
+        return jnp.mean(optax.softmax_cross_entropy(logits, batch.targets))
+
+    state, curve = train_networks(lambda key: initial_state(config, key), loss,
+                                  optax.adam(config.learning_rate), keys, config.steps)
+    return ClassifierResult(state, curve)
+
+
+def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array) -> ClassifierResult:
+    """Train one classifier per key [S] on fresh samples, in one compiled call."""
+    result = _train(config, basis, keys)
+    progress.check_finite(result.loss_curve, f"{config.manifold} classifier")
+    return result
+
+
+def select(state: nnx.State, index: int) -> nnx.State:
+    return jax.tree.map(lambda leaf: leaf[index], state)
+
+
+def dense_layers(config: SemanticConfig, state: nnx.State) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The hidden layers' weights [in, out] and biases (float64), for the exact line analysis."""
+    network = model(config, state)
+    weights = [np.asarray(layer.kernel[...], np.float64) for layer in network.layers]
+    biases = [np.asarray(layer.bias[...], np.float64) for layer in network.layers]
+    return weights, biases
+
+
+def logit_gradients(config: SemanticConfig, state: nnx.State, x) -> np.ndarray:
+    """∇_x (z_1 − z_0): the input gradient of the class-1-versus-class-0 logit at each row, [N, d]."""
+    network = model(config, state)
+
+    def margin(row):
+        logits = network(row[None])[0]
+        return logits[1] - logits[0]
+
+    return np.asarray(jax.vmap(jax.grad(margin))(jnp.asarray(x)))
