@@ -72,8 +72,13 @@ def line_regions(weights, biases, start, end, fold: bool = True) -> list[int]:
 
 
 def line_regions_brute(weights, biases, start, end, n: int = 100_001, fold: bool = True) -> list[int]:
-    """The same counts from the patterns at n evenly spaced points (misses pieces shorter than 1/n)."""
-    t = np.linspace(0.0, 1.0, n)[:, None]
+    """The same counts from the patterns at one point inside each of n equal cells of [0, 1].
+
+    Misses pieces shorter than 1/n. The point sits an irrational fraction (the golden
+    ratio's 0.618…) into its cell, so it never lands exactly on a kink at a rational t —
+    where a pattern with a unit at exactly 0 would count as a piece of length 0.
+    """
+    t = ((np.arange(n) + (np.sqrt(5.0) - 1.0) / 2.0) / n)[:, None]
     x = np.asarray(start, np.float64) + t * (np.asarray(end, np.float64) - np.asarray(start, np.float64))
     masks = _masks(weights, biases, x, len(weights), fold)
     counts = []

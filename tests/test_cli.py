@@ -43,6 +43,9 @@ TINY_TMS = [
         (["run", "quanta", "--set", "network.k=50"], "network.k"),
         (["run", "quanta", "--set", "projection_dims=0,16"], "projection_dims"),
         (["theory", "--seed", "-1"], "--seed"),
+        (["run", "zoom-out", "--set", "network.manifold=cubes"], "network.manifold"),
+        (["run", "zoom-out", "--set", "ball_dims=40"], "ball_dims"),
+        (["run", "zoom-out", "--set", "neighbours=5000"], "neighbours"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):
