@@ -205,7 +205,7 @@ def ball_concept(config: Config, key) -> dict:
         "region_auroc": detectors.held_out(detectors.region_detector(config.neighbours), x, inside, train_rows)[1],
         "sae_explained_variance": float(1.0 - residual / np.sum((x[~train_rows] - x[~train_rows].mean(axis=0)) ** 2)),
         "sae_mean_l0": float(np.mean(np.sum(sae_codes > 0, axis=1))),
-        "ball_dims": config.ball_dims, "d": d,
+        "ball_dims": config.ball_dims, "d": d, "sae_size": config.sae_size,
     }
 
 
@@ -284,9 +284,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
     paths.append(save_figure(figure, folder / "probe_vs_region.png"))
 
     ball = results["ball_concept"]
-    labels = ["linear probe", "best SAE latent", "best random atom", "k-NN region"]
+    m = results["ball_concept"]["sae_size"]
+    labels = ["linear\nprobe", f"best SAE latent\n(of {m}, either way)", f"best random atom\n(of {m}, either way)",
+              "k-NN\nregion"]
     values = [ball["linear_probe_auroc"], ball["sae_latent_auroc"], ball["random_atom_auroc"], ball["region_auroc"]]
-    figure, ax = plt.subplots(figsize=(5.6, 3.8))
+    figure, ax = plt.subplots(figsize=(6.4, 3.9))
     ax.bar(labels, values, color=["C0", "C2", "0.6", "C1"])
     ax.axhline(0.5, color="0.3", lw=0.8, ls=":", label="chance")
     for i, value in enumerate(values):
