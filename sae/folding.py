@@ -13,8 +13,9 @@ weights W_l [in, out] and biases b_l (the linear read-out never folds).
   (a linear network) nothing splits: one piece.
 - `line_regions_brute`: the same count from the patterns at `n` evenly spaced t (a check).
 - `linearly_separable(X, y)`: whether some (w, c) has y_i(w·x_i + c) ≥ 1 for all i (an LP).
-- `squashed_share(acts, labels)`: per class, the mean share of units at exactly 0 (points
-  squashed onto a face of the orthant) and the share of points with at least one unit at 0.
+- `squashed_share(acts, labels)`: per class, the share of its points on each face of the
+  orthant (unit j at exactly 0), their mean over units, and the share of points with at
+  least one unit at 0.
 - `class_spread(acts, labels)`: per class, the RMS distance to its centroid divided by
   the RMS distance of all points to the overall centroid (1: as spread as everything;
   → 0: the class collapsed to a point).
@@ -99,12 +100,13 @@ def linearly_separable(X, y) -> bool:
 
 
 def squashed_share(activations, labels, classes) -> dict:
-    """Per class: mean share of units at 0, and share of points on at least one face."""
+    """Per class: share of points on each face (unit = 0), its mean over units, and share on at least one face."""
     activations, labels = np.asarray(activations), np.asarray(labels)
     out = {}
     for c in classes:
         zero = activations[labels == c] == 0
-        out[str(c)] = {"units_at_zero": float(zero.mean()), "points_on_a_face": float(np.any(zero, axis=1).mean())}
+        out[str(c)] = {"units_at_zero": float(zero.mean()), "points_on_a_face": float(np.any(zero, axis=1).mean()),
+                       "per_unit": zero.mean(axis=0).tolist()}  # the share on each face (unit j = 0)
     return out
 
 

@@ -131,8 +131,8 @@ def test_squashed_share_and_class_spread():
     acts = np.array([[0.0, 1.0], [0.0, 0.0], [2.0, 3.0], [4.0, 5.0]])
     labels = np.array([0, 0, 1, 1])
     shares = folding.squashed_share(acts, labels, [0, 1])
-    assert shares["0"] == {"units_at_zero": 0.75, "points_on_a_face": 1.0}
-    assert shares["1"] == {"units_at_zero": 0.0, "points_on_a_face": 0.0}
+    assert shares["0"] == {"units_at_zero": 0.75, "points_on_a_face": 1.0, "per_unit": [1.0, 0.5]}
+    assert shares["1"] == {"units_at_zero": 0.0, "points_on_a_face": 0.0, "per_unit": [0.0, 0.0]}
     spread = folding.class_spread(acts, labels, [0, 1])
     assert 0 < spread["0"] < spread["1"] < 1
 
