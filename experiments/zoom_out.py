@@ -285,8 +285,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     ball = results["ball_concept"]
     m = results["ball_concept"]["sae_size"]
-    labels = ["linear\nprobe", f"best SAE latent\n(of {m}, either way)", f"best random atom\n(of {m}, either way)",
-              "k-NN\nregion"]
+    labels = ["linear\nprobe", f"best SAE\nlatent of {m}", f"best random\natom of {m}", "k-NN\nregion"]
     values = [ball["linear_probe_auroc"], ball["sae_latent_auroc"], ball["random_atom_auroc"], ball["region_auroc"]]
     figure, ax = plt.subplots(figsize=(6.4, 3.9))
     ax.bar(labels, values, color=["C0", "C2", "0.6", "C1"])
@@ -294,7 +293,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for i, value in enumerate(values):
         ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=9)
     ax.set_ylim(0, 1.08)
-    ax.set_ylabel("held-out AUROC for 'inside the ball'")
+    ax.set_ylabel("held-out AUROC for 'inside the ball'\n(latents and atoms read either way)")
     ax.set_title(f"A {ball['ball_dims']}-dim ball inside a shell, in R^{ball['d']}: detectors")
     ax.legend(fontsize=8)
     paths.append(save_figure(figure, folder / "ball_detectors.png"))
