@@ -30,8 +30,8 @@ import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from sae import architectures, detectors, evaluate, progress, random_dictionaries, train
-from toys import circuits
+from sae import architectures, detectors, evaluate, metrics, progress, random_dictionaries, train
+from toys import circuits, network_training
 from toys.validation import check_each, check_range
 
 NAME = "circuits"
@@ -98,13 +98,9 @@ def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_r
     return {
         "sae": sae_codes,
         "random": np.asarray(evaluate.encode_each("topk", random_params, hps, acts, config.k)),
-        "explained_variance": [explained_variance(a, r) for a, r in zip(acts, reconstruction)],
+        "explained_variance": [metrics.explained_variance_of(a, r) for a, r in zip(acts, reconstruction)],
         "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
     }
-
-
-def explained_variance(x, x_hat) -> float:
-    return float(1.0 - np.sum((x - x_hat) ** 2) / np.sum((x - x.mean(axis=0)) ** 2))
 
 
 def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
@@ -118,7 +114,7 @@ def run(config: Config) -> dict:
     circuit = draw_circuit(config)
     with progress.task(f"emulator of a {len(circuit.gates)}-gate circuit"):
         result = circuits.train(config.circuit, circuit, key_net[None])
-    state = circuits.select(result.state, 0)
+    state = network_training.select(result.state, 0)
     acts = circuits.hidden_activations(config.circuit, circuit, state)  # [L, N, H]
     inputs = circuits.all_inputs(circuit.n_inputs)
     gates = circuits.evaluate(circuit, inputs)  # [N, G]

@@ -30,7 +30,7 @@ import numpy as np
 
 from sae import clustering, progress
 from theory import projections
-from toys import quanta
+from toys import network_training, quanta
 from toys.validation import check_each, check_range
 
 NAME = "quanta"
@@ -76,7 +76,7 @@ def run(config: Config) -> dict:
     subsets = quanta.draw_subsets(net, key_subsets)
     with progress.task(f"sparse-parity MLP T={net.n_tasks} n={net.n_bits} k={net.k}"):
         result = quanta.train(net, subsets, key_train[None])
-    state = quanta.select(result.state, 0)
+    state = network_training.select(result.state, 0)
     accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
     learned = [int(t) for t in np.flatnonzero(accuracy >= config.accuracy_threshold)]
     base = {

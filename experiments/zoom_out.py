@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sae import architectures, detectors, evaluate, folding, progress, random_dictionaries, train
-from toys import semantic
+from sae import architectures, detectors, evaluate, folding, geometry, metrics, progress, random_dictionaries, train
+from toys import network_training, semantic
 from toys.validation import check_range
 
 NAME = "zoom-out"
@@ -87,17 +87,16 @@ def layer_names(n_layers: int) -> list[str]:
 
 def train_classifier(config: semantic.SemanticConfig, basis, key):
     with progress.task(f"{config.manifold} classifier ({config.activation}, {config.n_layers}×{config.hidden})"):
-        return semantic.select(semantic.train(config, basis, key[None]).state, 0)
+        return network_training.select(semantic.train(config, basis, key[None]).state, 0)
 
 
-def layer_readouts(network_config, state, sample, train_rows, neighbours) -> dict:
-    """Per layer (input first): probe and region accuracy on the two classes, exact separability."""
-    activations, _ = semantic.model(network_config, state).layer_activations(sample.x)
-    labels = np.asarray(sample.labels)
+def layer_readouts(activations, labels, train_rows, neighbours) -> dict:
+    """Per layer (input first): probe and region accuracy on the two classes, exact separability
+    (an LP on up to 2000 of the clean samples)."""
     clean = (labels == 0) | (labels == 1)
     out = {"linear_probe_accuracy_by_layer": [], "region_accuracy_by_layer": [], "separable_by_layer": []}
     for layer in activations:
-        features, is_one = np.asarray(layer)[clean], labels[clean] == 1
+        features, is_one = layer[clean], labels[clean] == 1
         out["linear_probe_accuracy_by_layer"].append(
             detectors.held_out(detectors.linear_probe(), features, is_one, train_rows[clean])[0])
         out["region_accuracy_by_layer"].append(
@@ -113,23 +112,17 @@ def random_lines(key, basis, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
     return ends[0], ends[1]
 
 
-def fold_statistics(network_config, state, sample, basis, key, n_lines) -> dict:
+def line_region_counts(network_config, state, basis, key, n_lines) -> np.ndarray:
+    """Distinct activation patterns of layers ≤ l crossed by each random line, [n_lines, L] (exact)."""
     weights, biases = semantic.dense_layers(network_config, state)
     fold = network_config.activation == "relu"
     starts, ends = random_lines(key, basis, n_lines)
-    counts = np.array([folding.line_regions(weights, biases, a, b, fold) for a, b in zip(starts, ends)])
-    activations, _ = semantic.model(network_config, state).layer_activations(sample.x)
-    labels = np.asarray(sample.labels)
-    classes = [0, 1]
-    clean = (labels == 0) | (labels == 1)
-    return {
-        "line_regions": {"mean_by_layer": counts.mean(axis=0).tolist(), "max_by_layer": counts.max(axis=0).tolist(),
-                         "n_lines": n_lines},
-        "squashed": [folding.squashed_share(np.asarray(a), labels, classes) for a in activations[1:]],
-        "class_spread": [folding.class_spread(np.asarray(a), labels, classes) for a in activations],
-        "gradient_turning": folding.gradient_turning(
-            semantic.logit_gradients(network_config, state, np.asarray(sample.x)[clean])),
-    }
+    return np.array([folding.line_regions(weights, biases, a, b, fold) for a, b in zip(starts, ends)])
+
+
+def activations_of(network_config, state, x) -> list[np.ndarray]:
+    """[input, h_1, …, h_L] at the rows x, as NumPy arrays."""
+    return [np.asarray(a) for a in semantic.model(network_config, state).layer_activations(x)[0]]
 
 
 def manifold_results(config: Config, key) -> tuple[dict, dict]:
@@ -140,44 +133,46 @@ def manifold_results(config: Config, key) -> tuple[dict, dict]:
     sample = semantic.sample(network, basis, k_sample, config.n_samples)
     train_rows = np.asarray(jax.random.uniform(k_rows, (config.n_samples,))) < config.probe_train_fraction
     labels = np.asarray(sample.labels)
+    activations = activations_of(network, state, sample.x)
     logits = np.asarray(semantic.model(network, state)(sample.x))
     probability = np.asarray(jax.nn.softmax(logits)[:, 1])
     clean = (labels == 0) | (labels == 1)
+    counts = line_region_counts(network, state, basis, k_lines, config.n_lines)
     results = {
         "network_accuracy": float(np.mean(logits[clean, :2].argmax(axis=1) == labels[clean])),
         "ambiguous_mean_probability": float(probability[labels == semantic.AMBIGUOUS].mean())
         if np.any(labels == semantic.AMBIGUOUS) else None,
         "layers": layer_names(network.n_layers),
-        **layer_readouts(network, state, sample, train_rows, config.neighbours),
-        **fold_statistics(network, state, sample, basis, k_lines, config.n_lines),
+        **layer_readouts(activations, labels, train_rows, config.neighbours),
+        "line_regions": {"mean_by_layer": counts.mean(axis=0).tolist(), "max_by_layer": counts.max(axis=0).tolist(),
+                         "n_lines": config.n_lines},
+        "squashed": [folding.squashed_share(a, labels, [0, 1]) for a in activations[1:]],
+        "class_spread": [folding.class_spread(a, labels, [0, 1]) for a in activations],
+        "gradient_turning": folding.gradient_turning(
+            semantic.logit_gradients(network, state, np.asarray(sample.x)[clean])),
     }
     linear = dataclasses.replace(network, activation="linear")
     linear_state = train_classifier(linear, basis, k_train)
     results["control_linear"] = {
-        **layer_readouts(linear, linear_state, sample, train_rows, config.neighbours),
-        "line_regions_mean_by_layer": fold_statistics(linear, linear_state, sample, basis, k_lines,
-                                                      config.n_lines)["line_regions"]["mean_by_layer"],
+        **layer_readouts(activations_of(linear, linear_state, sample.x), labels, train_rows, config.neighbours),
+        "line_regions_mean_by_layer": line_region_counts(linear, linear_state, basis, k_lines,
+                                                         config.n_lines).mean(axis=0).tolist(),
     }
-    arrays = grid_through_layers(config, network, state, basis, sample)
+    arrays = grid_through_layers(config, network, state, basis, activations, labels)
     return results, arrays
 
 
-def grid_through_layers(config: Config, network, state, basis, sample) -> dict:
-    """A grid of the input plane and the data, carried through each layer and projected on that layer's top 2 PCs."""
+def grid_through_layers(config: Config, network, state, basis, activations, labels, shown: int = 1500) -> dict:
+    """A grid of the input plane and the first `shown` samples, carried through each layer and
+    projected on that layer's top 2 principal components (of the grid)."""
     side = np.linspace(-1.2, 1.2, config.grid)
     plane = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
-    grid_x = jnp.asarray(plane @ np.asarray(basis))
-    model = semantic.model(network, state)
-    grid_layers, _ = model.layer_activations(grid_x)
-    data_layers, _ = model.layer_activations(sample.x[:1500])
-    arrays = {"grid_plane": plane, "grid_prediction": np.asarray(model(grid_x)).argmax(axis=1),
-              "data_labels": np.asarray(sample.labels[:1500])}
-    for index, (grid, data) in enumerate(zip(grid_layers, data_layers)):
-        grid, data = np.asarray(grid, np.float64), np.asarray(data, np.float64)
-        mean = grid.mean(axis=0)
-        _, _, vt = np.linalg.svd(grid - mean, full_matrices=False)
-        arrays[f"grid_layer{index}"] = (grid - mean) @ vt[:2].T
-        arrays[f"data_layer{index}"] = (data - mean) @ vt[:2].T
+    grid_layers = activations_of(network, state, jnp.asarray(plane @ np.asarray(basis)))
+    arrays = {"grid_plane": plane, "data_labels": labels[:shown]}
+    for index, (grid, data) in enumerate(zip(grid_layers, activations)):
+        principal = geometry.pca(grid)
+        arrays[f"grid_layer{index}"] = (grid - principal.mean) @ principal.components[:2].T
+        arrays[f"data_layer{index}"] = (data[:shown] - principal.mean) @ principal.components[:2].T
     return arrays
 
 
@@ -194,7 +189,6 @@ def ball_concept(config: Config, key) -> dict:
     test = jnp.asarray(x[~train_rows])
     sae_codes = np.asarray(evaluate.encode_grid("relu", result.params, hps, test, 1))[0]
     reconstruction = sae_codes @ np.asarray(result.params.W_dec[0]) + np.asarray(result.params.b_dec[0])
-    residual = np.sum((x[~train_rows] - reconstruction) ** 2)
     random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(k_random, d, config.sae_size))
     random_codes = np.asarray(evaluate.encode_grid("relu", random_params, hps, test, 1))[0]
     target = inside[~train_rows, None]
@@ -203,7 +197,7 @@ def ball_concept(config: Config, key) -> dict:
         "sae_latent_auroc": float(detectors.best_unit_auroc(sae_codes, target)[0][0]),
         "random_atom_auroc": float(detectors.best_unit_auroc(random_codes, target)[0][0]),
         "region_auroc": detectors.held_out(detectors.region_detector(config.neighbours), x, inside, train_rows)[1],
-        "sae_explained_variance": float(1.0 - residual / np.sum((x[~train_rows] - x[~train_rows].mean(axis=0)) ** 2)),
+        "sae_explained_variance": metrics.explained_variance_of(x[~train_rows], reconstruction),
         "sae_mean_l0": float(np.mean(np.sum(sae_codes > 0, axis=1))),
         "ball_dims": config.ball_dims, "d": d, "sae_size": config.sae_size,
     }

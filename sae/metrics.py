@@ -146,6 +146,12 @@ def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
     )
 
 
+def explained_variance_of(x, x_hat) -> float:
+    """The same, from the arrays x, x̂ [n, d] directly."""
+    x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
+    return float(1.0 - np.sum((x - x_hat) ** 2) / max(np.sum((x - x.mean(axis=0)) ** 2), _EPS))
+
+
 def explained_variance(sums: ReconstructionSums) -> float:
     """1 − Σ‖x − x̂‖² / Σ‖x − x̄‖², with Σ‖x − x̄‖² = Σ‖x‖² − ‖Σx‖²/n."""
     n = float(sums.n)

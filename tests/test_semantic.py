@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from experiments import cli
 from sae import detectors, folding
-from toys import semantic
+from toys import network_training, semantic
 
 # a hand-built 2 → 3 → 3 ReLU network with small integer weights: every kink along a line
 # between integer points sits at a rational t with a small denominator, so 200 001 evenly
@@ -74,7 +74,7 @@ def test_linear_separability_is_unchanged_through_a_linear_network():
 def test_a_relu_classifier_separates_the_spirals_it_was_trained_on():
     config = semantic.SemanticConfig(d=8, hidden=32, n_layers=3, steps=1500)
     basis = semantic.isometry(jax.random.key(1), config.d)
-    state = semantic.select(semantic.train(config, basis, jax.random.key(0)[None]).state, 0)
+    state = network_training.select(semantic.train(config, basis, jax.random.key(0)[None]).state, 0)
     sample = semantic.sample(config, basis, jax.random.key(2), 800)
     layers, _ = semantic.model(config, state).layer_activations(sample.x)
     labels = np.asarray(sample.labels) == 1

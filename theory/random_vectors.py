@@ -234,6 +234,14 @@ def _describe_y(instance: dict) -> str:
     return f"n={len(y)}, ‖y‖₃³/‖y‖₂³={np.sum(np.abs(y) ** 3) / np.linalg.norm(y) ** 3:.3f}{knobs}"
 
 
+def _perturbed(frame: np.ndarray, size: float, seed: int = 0) -> np.ndarray:
+    """A frame nudged off tightness by Gaussian noise of the given size, rows renormalised."""
+    if size == 0.0:
+        return frame
+    noisy = frame + size * np.random.default_rng(seed).standard_normal(frame.shape)
+    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+
 TAUS = np.linspace(0.0, 0.95, 20)
 
 CLAIMS = [
@@ -362,10 +370,3 @@ CLAIMS = [
     ),
 ]
 
-
-def _perturbed(frame: np.ndarray, size: float, seed: int = 0) -> np.ndarray:
-    """A frame nudged off tightness by Gaussian noise of the given size, rows renormalised."""
-    if size == 0.0:
-        return frame
-    noisy = frame + size * np.random.default_rng(seed).standard_normal(frame.shape)
-    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)

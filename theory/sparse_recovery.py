@@ -27,6 +27,7 @@ from scipy import linalg, optimize
 from sklearn.linear_model import orthogonal_mp
 
 from theory.claims import Claim
+from theory.random_vectors import gaussian_unit_frame, max_coherence
 
 
 def two_ortho_dictionary(n: int) -> np.ndarray:
@@ -36,10 +37,7 @@ def two_ortho_dictionary(n: int) -> np.ndarray:
 
 def mutual_coherence(dictionary) -> float:
     """μ = max_{i≠j} |⟨d_i, d_j⟩| over the columns (as given: not renormalised)."""
-    dictionary = np.asarray(dictionary, np.float64)
-    gram = np.abs(dictionary.T @ dictionary)
-    np.fill_diagonal(gram, 0.0)
-    return float(gram.max())
+    return max_coherence(np.asarray(dictionary).T)
 
 
 def coherence_sparsity_limit(mu: float) -> float:
@@ -88,10 +86,10 @@ SOLVERS = {"omp": lambda D, s, k: matching_pursuit(D, s, k), "basis_pursuit": la
 
 def random_sparse_codes(rng: np.random.Generator, m: int, k: int, count: int) -> np.ndarray:
     """`count` codes [count, m] with k nonzeros at random places, magnitudes in [0.5, 2], random signs."""
+    supports = np.argsort(rng.random((count, m)), axis=1)[:, :k]  # k distinct places per row
+    values = rng.choice([-1.0, 1.0], size=(count, k)) * rng.uniform(0.5, 2.0, size=(count, k))
     codes = np.zeros((count, m))
-    for row in codes:
-        support = rng.choice(m, size=k, replace=False)
-        row[support] = rng.choice([-1.0, 1.0], size=k) * rng.uniform(0.5, 2.0, size=k)
+    np.put_along_axis(codes, supports, values, axis=1)
     return codes
 
 
@@ -117,8 +115,7 @@ def restricted_isometry_constant(dictionary, k: int) -> float:
 
 def random_unit_dictionary(rng: np.random.Generator, n: int, m: int, column_scale: float = 1.0) -> np.ndarray:
     """m Gaussian unit columns in R^n; `column_scale` ≠ 1 rescales the first column (a broken hypothesis)."""
-    dictionary = rng.standard_normal((n, m))
-    dictionary /= np.linalg.norm(dictionary, axis=0)
+    dictionary = gaussian_unit_frame(rng, n, m).T
     dictionary[:, 0] *= column_scale
     return dictionary
 

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import optimize
 
 from theory.claims import Claim
+from theory.random_vectors import gaussian_unit_frame
 
 
 def feature_dimensionality(W, eps: float = 1e-12, normalise: bool = True):
@@ -63,11 +64,6 @@ def harmonic_frame(d: int, k: int) -> np.ndarray:
     for j in range(1, d // 2 + 1):
         rows += [np.sqrt(2.0 / d) * np.cos(2 * np.pi * j * l / k), np.sqrt(2.0 / d) * np.sin(2 * np.pi * j * l / k)]
     return np.stack(rows)
-
-
-def random_unit_columns(rng: np.random.Generator, d: int, k: int) -> np.ndarray:
-    W = rng.standard_normal((d, k))
-    return W / np.linalg.norm(W, axis=0)
 
 
 def low_rank_features(rng: np.random.Generator, m: int, n: int, rank: int, dropped: int = 0,
@@ -163,7 +159,7 @@ def _features_instance(quick: bool, seed: int) -> dict:
 
 def _tight_frame(instance: dict) -> np.ndarray:
     if instance.get("random"):
-        return random_unit_columns(np.random.default_rng(instance.get("seed", 0)), instance["d"], instance["k"])
+        return gaussian_unit_frame(np.random.default_rng(instance.get("seed", 0)), instance["d"], instance["k"]).T
     return harmonic_frame(instance["d"], instance["k"])
 
 

@@ -264,10 +264,6 @@ def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array) -> EmulatorR
     return result
 
 
-def select(state: nnx.State, index: int) -> nnx.State:
-    return jax.tree.map(lambda leaf: leaf[index], state)
-
-
 def hidden_activations(config: CircuitConfig, circuit: Circuit, state: nnx.State) -> np.ndarray:
     """One network's hidden activations on all 2ⁿ rows, [L, N, H] (float32)."""
     model = nnx.merge(_graphdef(config, len(circuit.outputs)), state)

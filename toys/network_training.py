@@ -43,3 +43,8 @@ def train_networks(init_state, loss, optimizer: optax.GradientTransformation, ke
 
     (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(steps))
     return state, curve
+
+
+def select(state, index: int):
+    """Network `index` of a stacked state (leaves [S, ...] → [...])."""
+    return jax.tree.map(lambda leaf: leaf[index], state)

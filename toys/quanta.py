@@ -171,11 +171,6 @@ def train(config: QuantaConfig, subsets, keys: jax.Array) -> QuantaResult:
     return result
 
 
-def select(state: nnx.State, index: int) -> nnx.State:
-    """Network `index` of a stacked state."""
-    return jax.tree.map(lambda leaf: leaf[index], state)
-
-
 def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:
     return nnx.merge(_graphdef(config), state)
 

@@ -211,10 +211,6 @@ def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array) -> Classifi
     return result
 
 
-def select(state: nnx.State, index: int) -> nnx.State:
-    return jax.tree.map(lambda leaf: leaf[index], state)
-
-
 def dense_layers(config: SemanticConfig, state: nnx.State) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The hidden layers' weights [in, out] and biases (float64), for the exact line analysis."""
     network = model(config, state)
