@@ -5,6 +5,8 @@
     toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
     toylab bench [--repeats N] [--out DIR]
     toylab theory [--quick] [--seed N] [--out DIR]
+    toylab evaluate RUN_FOLDER                      re-score a run's saved dictionaries
+    toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy
 
 Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
 nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json), or
@@ -52,7 +54,53 @@ def _parser() -> argparse.ArgumentParser:
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     theory.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    evaluate = commands.add_parser("evaluate", help="score saved dictionaries again, without retraining")
+    evaluate.add_argument("run_folder", nargs="?", type=Path, help="a run folder: re-score its dictionaries/")
+    evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
+    evaluate.add_argument("--toy", type=Path, help="with --sae: the run folder whose toy scores it")
+    evaluate.add_argument("--out", type=Path, default=Path("runs"), help="with --sae: output folder (default: runs)")
     return parser
+
+
+def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path) -> int:
+    """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae."""
+    from experiments import rescore, runfolder
+    from sae.saelens_format import FormatError
+
+    if (run_folder is None) == (sae is None):
+        print("toylab: error: evaluate: give either RUN_FOLDER or --sae DIR --toy RUN_FOLDER", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if sae is not None and toy is None:
+        print("toylab: error: --toy: required with --sae (the run folder whose toy scores the SAE)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.perf_counter()
+    try:
+        if sae is not None:
+            results = rescore.score_sae(sae, toy)
+            folder = runfolder.new_run_folder(out, "evaluate", results["seed"], False)
+            target = folder / "results.json"
+        else:
+            results = rescore.rescore_run(run_folder)
+            target = Path(run_folder) / "dictionaries" / "results.json"
+    except (ConfigError, FormatError) as error:
+        print(f"toylab: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    runfolder.write_json(target, results)
+    print(rescore.summary(results))
+    print(f"\nresults: {target}")
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def write_dictionaries(folder: Path, saved: list[dict], experiment_name: str, seed: int) -> None:
+    """Each trained dictionary as folder/dictionaries/<name>/{cfg.json, sae_weights.safetensors} (SAELens format)."""
+    from sae import architectures, saelens_format
+
+    for entry in saved:
+        k = entry["hparams"]["k"] if architectures.get(entry["arch"]).uses_k else None
+        extra = {"experiment": experiment_name, "seed": seed, "run": folder.name, "hparams": entry["hparams"],
+                 "group": entry["group"], "index": entry["index"]}
+        saelens_format.save(folder / "dictionaries" / entry["name"], entry["arch"], entry["params"], k=k, extra=extra)
 
 
 def run_theory(quick: bool, seed: int, out: Path) -> int:
@@ -122,9 +170,11 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     started = time.perf_counter()
     results = experiment.run(config)
     arrays = results.pop("arrays", {})
+    saved = results.pop("saved_dictionaries", [])
     figures = experiment.plot(results, arrays, folder / "figures")
     if arrays:
         runfolder.write_arrays(folder / "arrays.npz", arrays)
+    write_dictionaries(folder, saved, experiment.NAME, config.seed)
     runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
     print(experiment.summary(results))
     print(f"\nresults: {folder / 'results.json'}")
@@ -144,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_bench(args.repeats, args.out)
     if args.command == "theory":
         return run_theory(args.quick, args.seed, args.out)
+    if args.command == "evaluate":
+        return run_evaluate(args.run_folder, args.sae, args.toy, args.out)
     if args.command == "sweep":
         args.name = "sweep"
     try:

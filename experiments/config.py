@@ -93,4 +93,23 @@ def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
-__all__ = ["ConfigError", "apply_overrides", "known_keys", "override", "parse_value", "to_dict"]
+def from_dict(cls, values: dict):
+    """The config dataclass `cls` from `to_dict`'s output (as read back from config.json):
+    nested dataclasses rebuilt, lists turned back into tuples; unknown keys raise ConfigError."""
+    hints = typing.get_type_hints(cls)
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"config: unknown key {unknown[0]!r} for {cls.__name__}; known keys: {', '.join(sorted(known))}")
+    kwargs = {}
+    for name, value in values.items():
+        annotation = hints[name]
+        if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+            value = from_dict(annotation, value)
+        elif isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+__all__ = ["ConfigError", "apply_overrides", "from_dict", "known_keys", "override", "parse_value", "to_dict"]

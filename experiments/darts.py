@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import betainc
 from scipy.stats import norm
 
-from experiments.recovery import BASELINE_KINDS, TRAINED_KINDS, Recovery, plot_metric_panels, summary_table
+from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, plot_metric_panels, summary_table
 from sae import architectures, metrics
 from toys import superposition as toy_lib
 from toys.validation import check_choice, check_each, check_range
@@ -154,6 +154,12 @@ def _hyperparameters(config: Config, kind: str):
     return architectures.hparams(config.learning_rate, coefficient, config.k)
 
 
+def evaluation_source(config: Config) -> dict:
+    """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
+    _, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
+    return {"toy": toy_lib.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+
+
 def run(config: Config) -> dict:
     key_facts, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
     facts, arrays = numerical_facts(config, key_facts)
@@ -186,6 +192,7 @@ def run(config: Config) -> dict:
         "facts": facts,
         "random_hits": hits,
         "arrays": arrays,
+        "saved_dictionaries": recovery.saved,
     }
 
 

@@ -1,12 +1,12 @@
-"""Shared machinery of recovery experiments: train or build dictionaries, score them alike.
+"""Shared machinery of recovery experiments: dictionaries trained or built, scored alike.
 
-A `Recovery` holds one toy with planted features (superposition by default; any toy
-with `directions`, `config.d` and `sample`/`sample_activations` functions), the eval
-key and the seeds; each
-dictionary of a kind and size, trained or baseline, is scored by `sae.evaluate` on the
+A `Recovery` holds one toy (anything following the toy protocol, `toys.protocol`), the
+eval key and the seeds; each dictionary of a kind and size, trained (`sae.pipeline.fit`)
+or baseline (`sae.pipeline.baseline`), is scored by `sae.pipeline.evaluate` on the
 same eval samples and recorded as an entry
     {"name", "kind", "size", "seed", "metrics"}
-in the `dictionaries` list of results.json.
+in the `dictionaries` list of results.json; every trained dictionary is also kept
+(`saved`) for the run folder's `dictionaries/` (SAELens format).
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from sae import architectures, classical, evaluate, progress, random_dictionaries, train
-from toys import superposition as toy_lib
+from sae import pipeline
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
-BASELINE_KINDS = ("random", "gaussian", "darts", "untrained", "pca")
-BASELINE_FIT_SAMPLES = 20_000  # samples that darts' decoder and PCA are fitted on
+BASELINE_KINDS = pipeline.BASELINE_KINDS
 
 
 def seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
@@ -28,60 +26,68 @@ def seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
     return jax.vmap(lambda s: jax.random.fold_in(key, s))(np.asarray(seeds, np.uint32))
 
 
+def eval_key(key: jax.Array) -> jax.Array:
+    """The eval key of a Recovery built from `key` (so a saved run can be re-scored on the same samples)."""
+    return jax.random.split(key, 4)[2]
+
+
+def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
+    """Entries {"name", "arch", "params", "hparams", "group", "index"} (NumPy, one per dictionary
+    of a stacked grid) for the run folder's dictionaries/, written in SAELens' format by the
+    CLI. group/index record the stacked call a dictionary came from, so that `toylab
+    evaluate` re-scores the same stack (and reproduces the run's numbers bit for bit)."""
+    group = f"{arch}:" + ",".join(names)
+    return [
+        {"name": name, "arch": arch, "params": jax.tree.map(lambda leaf: np.asarray(leaf[g]), params),
+         "hparams": {field: np.asarray(value[g]).item() for field, value in hps._asdict().items()},
+         "group": group, "index": g}
+        for g, name in enumerate(names)
+    ]
+
+
 class Recovery:
-    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, toy_module=toy_lib, parents=None):
-        """toy_module provides sample / sample_activations for `toy`; given the planted
-        hierarchy (parents [F]), every score adds the absorption metrics."""
+    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, parents=None):
+        """Given the planted hierarchy (parents [F]), every score adds the absorption metrics."""
         self.toy = toy
-        self.sample = toy_module.sample
-        self.sample_activations = toy_module.sample_activations
         self.parents = parents
         self.seeds = seeds
         self.k = k
         self.n_eval = n_eval
         self.key_train, self.key_baseline, self.key_eval, self.key_fit = jax.random.split(key, 4)
         self.entries: list[dict] = []
+        self.saved: list[dict] = []  # {"name", "arch", "params", "hparams"} of every trained dictionary
         self._fit_sample = None
 
     @property
     def fit_sample(self):
         """The sample darts' decoder and PCA are fitted on: drawn once, for all sizes, when first needed."""
         if self._fit_sample is None:
-            self._fit_sample = self.sample_activations(self.toy, self.key_fit, BASELINE_FIT_SAMPLES)
+            self._fit_sample = self.toy.sample(self.key_fit, pipeline.BASELINE_FIT_SAMPLES).x
         return self._fit_sample
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
-        scores = evaluate.evaluate(
-            arch_name, params, hps, self.sample, self.toy, self.toy.directions, self.key_eval, self.n_eval,
-            k_max=self.k, parents=self.parents,
-        )
+        scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
+                                   parents=self.parents)
         for seed, metrics in zip(self.seeds, scores):
             self.entries.append({"name": f"{kind}-{size}", "kind": kind, "size": size, "seed": seed, "metrics": metrics})
         return scores
 
-    def train(self, kind: str, size: int, hparams, steps: int, batch_size: int, auxk: bool = False):
-        """Train one dictionary per seed (one vmapped call), score them; returns the params."""
-        hps = train.stack_hparams([hparams] * len(self.seeds))
-        config = train.TrainConfig(kind, self.toy.config.d, size, steps=steps, batch_size=batch_size, k_max=self.k, auxk=auxk)
-        with progress.task(f"{kind} m={size}"):
-            result = train.train(config, self.sample_activations, self.toy, hps, seed_keys(self.key_train, size, self.seeds))
+    def train(self, kind: str, size: int, hparams, steps: int, batch_size: int):
+        """Train one dictionary per seed (one vmapped call), score and keep them; returns the params."""
+        hps = pipeline.stack([hparams] * len(self.seeds))
+        result = pipeline.fit(kind, self.toy, hps, seed_keys(self.key_train, size, self.seeds), n_latents=size,
+                              steps=steps, batch_size=batch_size, k_max=self.k)
         self.score(kind, kind, size, result.params, hps)
+        self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds])
         return result.params
 
     def baseline(self, kind: str, size: int):
         """Build one baseline dictionary per seed (encoded by TopK with the same k), score them."""
-        d = self.toy.config.d
         keys = seed_keys(self.key_baseline, size, self.seeds)
-        build = {
-            "random": lambda key: random_dictionaries.rademacher(key, d, size),
-            "gaussian": lambda key: random_dictionaries.gaussian(key, d, size),
-            "untrained": lambda key: random_dictionaries.untrained_sae(key, d, size),
-            "darts": lambda key: random_dictionaries.darts(key, self.fit_sample, size, self.k),
-            "pca": lambda key: classical.pca(self.fit_sample, size),
-        }[kind]
-        params = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves), *[build(key) for key in keys])
-        hps = train.stack_hparams([architectures.hparams(k=self.k)] * len(self.seeds))
-        self.score(kind, "topk", size, params, hps)
+        fit_sample = self.fit_sample if kind in pipeline.FITTED_BASELINES else None
+        params = pipeline.baseline(kind, keys, self.toy.d, size, k=self.k, fit_sample=fit_sample,
+                                   true_features=getattr(self.toy, "features", None))
+        self.score(kind, pipeline.BASELINE_ARCH, size, params, pipeline.baseline_hparams(self.k, len(self.seeds)))
         return params
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.recovery import Recovery, plot_metric_panels, summary_table
+from experiments.recovery import Recovery, eval_key, plot_metric_panels, summary_table
 from sae import architectures, evaluate, metrics
 from toys import superposition as toy_lib
 from toys.validation import check_choice, check_each, check_range
@@ -66,8 +66,18 @@ def _matched_cosines(C: np.ndarray) -> np.ndarray:
     return C[:, cols[order]][rows[order]]
 
 
+def _keys(config: Config):
+    return jax.random.split(jax.random.key(config.seed))  # (toy, dictionaries)
+
+
+def evaluation_source(config: Config) -> dict:
+    """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
+    key_toy, key_dictionaries = _keys(config)
+    return {"toy": toy_lib.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+
+
 def run(config: Config) -> dict:
-    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
+    key_toy, key_dictionaries = _keys(config)
     toy = toy_lib.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
@@ -96,6 +106,7 @@ def run(config: Config) -> dict:
             "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy))),
         },
         "arrays": heatmaps,
+        "saved_dictionaries": recovery.saved,
     }
 
 

@@ -13,10 +13,10 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.recovery import TRAINED_KINDS, seed_keys
-from sae import architectures, evaluate, progress, train
+from experiments.recovery import TRAINED_KINDS, saved_dictionaries, seed_keys
+from sae import architectures, evaluate, pipeline
 from toys import superposition as toy_lib
-from toys.validation import check_choice, check_each, check_range
+from toys.validation import ConfigError, check_choice, check_each, check_range
 
 NAME = "sweep"
 DESCRIPTION = "One architecture and size: seeds × a hyperparameter grid trained in one vmapped call"
@@ -63,10 +63,20 @@ class Config:
         check_range("l1_coefficient", self.l1_coefficient, low=0)
         check_range("k", self.k, low=1, high=self.size)
         check_range("aux_coefficient", self.aux_coefficient, low=0)
+        if not architectures.get(self.arch).auxk and (self.aux_coefficient > 0 or self.hyperparameter == "aux_coefficient"):
+            allowed = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.auxk)
+            raise ConfigError(f"aux_coefficient: {self.arch} has no AuxK loss; allowed value 0 (AuxK: {allowed})")
         check_range("bandwidth", self.bandwidth, low=0, low_open=True)
         check_range("steps", self.steps, low=1)
         check_range("batch_size", self.batch_size, low=1)
         check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
+
+
+def evaluation_source(config: Config) -> dict:
+    """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
+    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
+    return {"toy": toy_lib.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1],
+            "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
@@ -81,23 +91,20 @@ def run(config: Config) -> dict:
         for seed in seeds:
             grid.append(architectures.hparams(**settings))
             members.append((value, seed))
-    hps = train.stack_hparams(grid)
-    k_max = max(int(v) for v in config.values) if config.hyperparameter == "k" else config.k
+    hps = pipeline.stack(grid)
     keys = jax.numpy.concatenate([seed_keys(key_train, config.size, seeds)] * len(config.values))
-    auxk = config.hyperparameter == "aux_coefficient" or config.aux_coefficient > 0
-    train_config = train.TrainConfig(config.arch, config.toy.d, config.size, steps=config.steps,
-                                     batch_size=config.batch_size, k_max=k_max, auxk=auxk)
-    with progress.task(f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)"):
-        result = train.train(train_config, toy_lib.sample_activations, toy, hps, keys)
-    scores = evaluate.evaluate(config.arch, result.params, hps, toy_lib.sample, toy, toy.directions, key_eval,
-                               config.n_eval, k_max=k_max)
+    result = pipeline.fit(config.arch, toy, hps, keys, n_latents=config.size, steps=config.steps,
+                          batch_size=config.batch_size,
+                          label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)")
+    scores = pipeline.evaluate(config.arch, result.params, hps, toy, key=key_eval, n_eval=config.n_eval)
     entries = [
         {"name": f"{config.arch}-{config.size}", "kind": config.arch, "size": config.size, "seed": seed,
          "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
         for (value, seed), metrics in zip(members, scores)
     ]
+    names = [f"{config.arch}-{config.size}-{config.hyperparameter}{value:g}-seed{seed}" for value, seed in members]
     return {"dictionaries": entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
-            "size": config.size}
+            "size": config.size, "saved_dictionaries": saved_dictionaries(config.arch, result.params, hps, names)}
 
 
 def _spread(results: dict, metric: str):

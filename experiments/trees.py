@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.recovery import Recovery, seed_keys, summary_table
+from experiments.recovery import Recovery, eval_key, seed_keys, summary_table
 from sae import architectures, evaluate, hierarchy, progress, random_dictionaries, train
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
@@ -188,6 +188,13 @@ def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
     return {f"linkage_{metric}": (parents, hierarchy.tree_scores(planted, parents)) for metric, parents in inferred.items()}
 
 
+def evaluation_source(config: Config) -> dict:
+    """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
+    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 5)[:2]
+    toy = toy_lib.build(config.toy, key_toy)
+    return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
+
+
 def run(config: Config) -> dict:
     key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(jax.random.key(config.seed), 5)
     toy = toy_lib.build(config.toy, key_toy)
@@ -195,13 +202,12 @@ def run(config: Config) -> dict:
     directions = np.asarray(toy.directions)
     x_tree = toy_lib.sample_activations(toy, key_tree_sample, config.n_tree_samples)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, toy_module=toy_lib, parents=toy.parents)
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents)
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
 
     trained = {}
     for kind in config.kinds:
-        trained[kind] = recovery.train(kind, config.size, _hps(kind, config), config.steps, config.batch_size,
-                                       auxk=kind in ("batchtopk", "matryoshka"))
+        trained[kind] = recovery.train(kind, config.size, _hps(kind, config), config.steps, config.batch_size)
     trained["random"] = recovery.baseline("random", config.size)
     # per dictionary: the linkage trees of its latents (first seed's in the figure)
     for entry in recovery.entries:
@@ -234,6 +240,7 @@ def run(config: Config) -> dict:
         "size": config.size,
         "figure_roots": config.figure_roots,
         "arrays": arrays,
+        "saved_dictionaries": recovery.saved,
     }
 
 

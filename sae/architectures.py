@@ -94,16 +94,41 @@ def _no_state_update(params: SAEParams, aux: Aux) -> SAEParams:
     return params
 
 
-def _plain_reconstruct(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
-    return decode(params, f)
+PENALTIES = ("l1", "l0", "none")
+INFERENCE_ENCODINGS = ("relu", "topk", "threshold", "jumprelu", "gated")
 
 
 class Architecture(NamedTuple):
+    """One architecture: its functions and the facts every other module reads from it.
+
+    Facts (declared here and nowhere else):
+    - uses_k: training keeps k latents per sample (TopK) or k·b per batch (BatchTopK);
+      validators require 1 ≤ k ≤ k_max ≤ m.
+    - penalty: the sparsity term weighted by `HParams.l1_coefficient` — "l1" (ReLU-type
+      activations weighted by decoder norms), "l0" (JumpReLU's step count) or "none".
+    - auxk: the AuxK dead-latent loss applies; it is on exactly when
+      `HParams.aux_coefficient` > 0 (the one switch).
+    - scales_input: each sample is scaled to x/s(x), s(x) = ‖x‖/√d, before encoding and
+      the reconstruction is scaled back (SAELens' "constant_norm_rescale").
+    - inference: how it encodes at evaluation time — "relu" ReLU(a), "topk" the k
+      largest of ReLU(a), "threshold" a·1[a > θ] (BatchTopK's learned θ), "jumprelu"
+      a·1[a > θ], "gated" 1[π_g > 0]·ReLU(π_m).
+    """
+
     name: str
     encode: Callable  # (params, x [b,d], hp, k_max) → f [b,m]
     loss: Callable  # (params, x [b,d], hp, k_max, dead [m] bool) → (loss, Aux)
+    uses_k: bool
+    penalty: str
+    auxk: bool
+    scales_input: bool
+    inference: str
     after_step: Callable = _no_state_update  # (params, aux) → params, outside the gradient
-    reconstruct: Callable = _plain_reconstruct  # (params, x, f) → x̂ in the units of x
+
+    def reconstruct(self, params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
+        """x̂ in the units of x from latents f: s(x)·(f W_dec + b_dec) when inputs are scaled."""
+        x_hat = decode(params, f)
+        return sample_scale(x) * x_hat if self.scales_input else x_hat
 
 
 def pre_activation(params: SAEParams, x: jax.Array) -> jax.Array:
@@ -224,10 +249,6 @@ def _threshold_encode(params, x, hp, k_max):
 
 def _batchtopk_train_encode(params, x_normalised, hp, k_max):
     return batch_top_k(jax.nn.relu(pre_activation(params, x_normalised)), hp.k, k_max)
-
-
-def _rescaled_reconstruct(params, x, f):
-    return sample_scale(x) * decode(params, f)
 
 
 def _with_auxk(total, params, x, x_hat, hp, k_max, dead):
@@ -358,20 +379,24 @@ def _gated_loss(params, x, hp, k_max, dead=None):
 
 
 ARCHITECTURES = {
-    "relu": Architecture("relu", _relu_encode, _relu_loss),
-    "topk": Architecture("topk", _topk_encode, _topk_loss),
-    "batchtopk": Architecture(
-        "batchtopk", _threshold_encode, _batchtopk_loss, _update_batch_threshold, _rescaled_reconstruct
-    ),
-    "matryoshka": Architecture(
-        "matryoshka", _threshold_encode, _matryoshka_loss, _update_batch_threshold, _rescaled_reconstruct
-    ),
-    "matryoshka_l1": Architecture("matryoshka_l1", _relu_encode, _matryoshka_l1_loss),
-    "jumprelu": Architecture(
-        "jumprelu", _jumprelu_encode, _jumprelu_loss, _no_state_update, _rescaled_reconstruct
-    ),
-    "gated": Architecture("gated", _gated_encode, _gated_loss),
+    "relu": Architecture("relu", _relu_encode, _relu_loss, uses_k=False, penalty="l1", auxk=False,
+                         scales_input=False, inference="relu"),
+    "topk": Architecture("topk", _topk_encode, _topk_loss, uses_k=True, penalty="none", auxk=True,
+                         scales_input=False, inference="topk"),
+    "batchtopk": Architecture("batchtopk", _threshold_encode, _batchtopk_loss, uses_k=True, penalty="none", auxk=True,
+                              scales_input=True, inference="threshold", after_step=_update_batch_threshold),
+    "matryoshka": Architecture("matryoshka", _threshold_encode, _matryoshka_loss, uses_k=True, penalty="none",
+                               auxk=True, scales_input=True, inference="threshold",
+                               after_step=_update_batch_threshold),
+    "matryoshka_l1": Architecture("matryoshka_l1", _relu_encode, _matryoshka_l1_loss, uses_k=False, penalty="l1",
+                                  auxk=False, scales_input=False, inference="relu"),
+    "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss, uses_k=False, penalty="l0", auxk=False,
+                             scales_input=True, inference="jumprelu"),
+    "gated": Architecture("gated", _gated_encode, _gated_loss, uses_k=False, penalty="l1", auxk=False,
+                          scales_input=False, inference="gated"),
 }
+for _arch in ARCHITECTURES.values():  # the declarations must stay within their vocabularies
+    assert _arch.penalty in PENALTIES and _arch.inference in INFERENCE_ENCODINGS, _arch.name
 
 
 def get(name: str) -> Architecture:

@@ -1,19 +1,28 @@
-"""Score dictionaries against the truth on a streamed eval set.
+"""Score dictionaries against the truth on a streamed eval set, with composable metrics.
 
 Axes: G dictionaries of one shape, n eval samples (in chunks), F true features,
 m latents, d dims.
 
-`evaluate` draws n_eval samples chunk by chunk from `sample_fn(data, key, n) ->
-(x [n, d], codes [n, F])` inside one jit-compiled `lax.scan`, encodes them with every
-dictionary of a stacked grid at once (`jax.vmap`), accumulates the additive counts
-and sums of `sae.metrics`, and turns them into the scores defined there. Every
-dictionary sees the same eval samples. Nothing here knows about toys: it takes a
-sampling function and arrays.
+`evaluate` reads its eval samples from a *source*: a toy (anything with
+`sample(key, n) -> Batch`, drawn chunk by chunk inside one jit-compiled `lax.scan`, so
+nothing is materialised) or stored arrays `(x [N, d], codes [N, F] | None)`, read in
+fixed chunks (the last, shorter chunk in a second call). Every dictionary of a stacked
+grid encodes the same samples (`jax.vmap`) through its architecture's own encoder and
+reconstruction (`Architecture.reconstruct`, which undoes per-sample input scaling).
+
+A metric is one `StreamedMetric` (as optax builds transformations from small pieces):
+- `prepare(params, truth)`: per-dictionary constants, traced (e.g. each latent's best
+  true feature);
+- `accumulate(prepared, evaluated, truth)`: additive statistics of one chunk (a pytree);
+- `finalize(total, params, truth)`: the scores (a dict), on the host, from the totals.
+A new metric is one such object; `evaluate(..., metrics=[...])` composes them.
+The definitions of the scores are in `sae.metrics` and `sae.absorption`.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,99 +35,240 @@ from sae.params import SAEParams
 MIN_EVAL_SAMPLES = 100_000  # dead latents are judged on at least this many samples
 
 
-@functools.partial(jax.jit, static_argnames=("arch_name", "sample_fn", "n_chunks", "chunk", "k_max"))
-def _accumulate(arch_name, sample_fn, data, params, hps, true_features, parents, key, n_chunks, chunk, k_max):
+class Truth(NamedTuple):
+    """Static truth a metric may read: true features [F, d] and the parent array [F] (−1 roots)."""
+
+    features: Any = None
+    parents: Any = None
+
+
+class Evaluated(NamedTuple):
+    """One dictionary on one chunk: x, x̂ [n, d], latents f [n, m], true codes [n, F] (or None)."""
+
+    x: jax.Array
+    x_hat: jax.Array
+    latents: jax.Array
+    codes: Any
+
+
+class StreamedMetric(NamedTuple):
+    """A metric in three pure pieces (see the module docstring) and what it needs."""
+
+    name: str
+    needs: tuple[str, ...]  # of "codes", "features", "parents"
+    prepare: Callable  # (params, truth) → constants
+    accumulate: Callable  # (constants, Evaluated, truth) → additive pytree
+    finalize: Callable  # (totals as NumPy, params as NumPy, truth) → dict
+
+
+def _nothing(params, truth):
+    return ()
+
+
+def _no_totals(prepared, ev, truth):
+    return ()
+
+
+# --- the metrics --------------------------------------------------------------------
+
+
+def _reconstruction_accumulate(prepared, ev, truth):
+    codes = ev.codes if ev.codes is not None else jnp.zeros((ev.x.shape[0], 0))
+    return metrics.reconstruction_sums(ev.x, ev.x_hat, ev.latents, codes)
+
+
+def _reconstruction_finalize(sums, params, truth):
+    n = float(sums.n)
+    return {
+        "explained_variance": metrics.explained_variance(sums),
+        "l0": float(sums.latent_l0) / n,
+        "shrinkage": metrics.shrinkage(sums),
+    }
+
+
+RECONSTRUCTION = StreamedMetric(
+    "reconstruction", (), _nothing, _reconstruction_accumulate, _reconstruction_finalize
+)
+
+
+def _true_l0_accumulate(prepared, ev, truth):
+    return jnp.float32(ev.x.shape[0]), jnp.sum(ev.codes > 0).astype(jnp.float32)
+
+
+TRUE_L0 = StreamedMetric(
+    "true_l0", ("codes",), _nothing, _true_l0_accumulate, lambda t, p, truth: {"true_l0": float(t[1]) / float(t[0])}
+)
+
+
+def _dead_finalize(fires, params, truth):
+    return {"dead_fraction": float(1.0 - np.mean(fires > 0))}
+
+
+DEAD = StreamedMetric("dead", (), _nothing, lambda prepared, ev, truth: jnp.sum(ev.latents > 0, axis=0), _dead_finalize)
+
+
+def _decoder_finalize(totals, params, truth):
+    C = np.asarray(metrics.abs_cosine(truth.features, params.W_dec))
+    return {"mmcs": metrics.mmcs(C), "mcc": metrics.mcc(C)}
+
+
+DECODER = StreamedMetric("decoder", ("features",), _nothing, _no_totals, _decoder_finalize)
+
+
+def _detection_prepare(params, truth):
+    return metrics.best_feature(metrics.abs_cosine(truth.features, params.W_dec))
+
+
+def _detection_finalize(counts, params, truth):
+    C = np.asarray(metrics.abs_cosine(truth.features, params.W_dec))
+    live = np.asarray(counts.latent_fires) > 0
+    detection = metrics.detection_scores(counts)
+    return {
+        "uniqueness": metrics.uniqueness(C, live),
+        "uniqueness_live": metrics.uniqueness_live(C, live),
+        **detection._asdict(),
+    }
+
+
+DETECTION = StreamedMetric(
+    "detection",
+    ("codes", "features"),
+    _detection_prepare,
+    lambda assignment, ev, truth: metrics.firing_counts(ev.latents, ev.codes, assignment),
+    _detection_finalize,
+)
+
+
+def _absorption_prepare(params, truth):
+    return absorption.best_latents(truth.features, params.W_dec)
+
+
+def _absorption_finalize(counts, params, truth):
+    absorbed = absorption.scores(counts)
+    return {
+        "absorption_rate": absorbed.rate,
+        "absorbed_share": absorbed.absorbed_share,
+        "absorption_scores": [None if np.isnan(a) else round(float(a), 4) for a in absorbed.scores],
+    }
+
+
+ABSORPTION = StreamedMetric(
+    "absorption",
+    ("codes", "features", "parents"),
+    _absorption_prepare,
+    lambda best, ev, truth: absorption.counts(ev.latents, ev.codes, truth.parents, best),
+    _absorption_finalize,
+)
+
+
+DEFAULT_METRICS = (DECODER, DETECTION, RECONSTRUCTION, TRUE_L0, DEAD, ABSORPTION)
+
+
+def applicable(chosen, truth: Truth, has_codes: bool) -> tuple[StreamedMetric, ...]:
+    """The metrics whose needs the source and truth meet."""
+    available = {"codes": has_codes, "features": truth.features is not None, "parents": truth.parents is not None}
+    return tuple(metric for metric in chosen if all(available[need] for need in metric.needs))
+
+
+# --- the streamed loop --------------------------------------------------------------
+
+
+def _toy_chunk(toy, key, index, chunk):
+    batch = toy.sample(jax.random.fold_in(key, index), chunk)
+    return batch.x, batch.codes
+
+
+def _stored_chunk(arrays, key, index, chunk):
+    x, codes = arrays
+    take = lambda a: None if a is None else jax.lax.dynamic_slice_in_dim(a, index * chunk, chunk)  # noqa: E731
+    return take(x), take(codes)
+
+
+@functools.partial(jax.jit, static_argnames=("arch_name", "chosen", "chunk_fn", "n_chunks", "chunk", "k_max"))
+def _accumulate(arch_name, chosen, chunk_fn, source, params, hps, truth, key, n_chunks, chunk, k_max):
     arch = architectures.get(arch_name)
-    assignment = jax.vmap(lambda p: metrics.best_feature(metrics.abs_cosine(true_features, p.W_dec)))(params)
-    parent_latents = jax.vmap(lambda p: absorption.best_latents(true_features, p.W_dec))(params)
 
-    def stats_one(p, hp, a, j, x, codes):
+    def one(p, hp, x, codes):
+        prepared = [metric.prepare(p, truth) for metric in chosen]
         f = arch.encode(p, x, hp, k_max)
-        x_hat = arch.reconstruct(p, x, f)
-        stats = (metrics.firing_counts(f, codes, a), metrics.reconstruction_sums(x, x_hat, f, codes))
-        if parents is None:
-            return stats
-        return (*stats, absorption.counts(f, codes, parents, j))
+        ev = Evaluated(x, arch.reconstruct(p, x, f), f, codes)
+        return tuple(metric.accumulate(constants, ev, truth) for metric, constants in zip(chosen, prepared))
 
-    stats_all = jax.vmap(stats_one, in_axes=(0, 0, 0, 0, None, None))
+    every = jax.vmap(one, in_axes=(0, 0, None, None))
 
     def body(totals, index):
-        x, codes = sample_fn(data, jax.random.fold_in(key, index), chunk)
-        stats = stats_all(params, hps, assignment, parent_latents, x, codes)
-        return jax.tree.map(jnp.add, totals, stats), None
+        x, codes = chunk_fn(source, key, index, chunk)
+        return jax.tree.map(jnp.add, totals, every(params, hps, x, codes)), None
 
-    zeros = jax.eval_shape(lambda: stats_all(params, hps, assignment, parent_latents, *sample_fn(data, key, chunk)))
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
+    shapes = jax.eval_shape(lambda: every(params, hps, *chunk_fn(source, key, 0, chunk)))
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     totals, _ = jax.lax.scan(body, zeros, jnp.arange(n_chunks))
     return totals
+
+
+def _is_toy(source) -> bool:
+    return hasattr(source, "sample") and hasattr(source, "d")
+
+
+def k_max_of(arch_name: str, hps: HParams) -> int:
+    """The static top-k width an encoder needs: max k over the grid for k architectures, else 1."""
+    return int(np.max(np.asarray(hps.k))) if architectures.get(arch_name).uses_k else 1
 
 
 def evaluate(
     arch_name: str,
     params: SAEParams,
     hps: HParams,
-    sample_fn,
-    data,
-    true_features,
-    key: jax.Array,
+    source,
+    *,
+    key: jax.Array | None = None,
     n_eval: int = MIN_EVAL_SAMPLES,
     chunk: int = 10_000,
-    k_max: int = 1,
+    true_features=None,
     parents=None,
+    metrics: tuple[StreamedMetric, ...] = DEFAULT_METRICS,
 ) -> list[dict]:
     """Scores for each of G dictionaries (params and hps stacked on axis 0).
 
-    Returns one dict per dictionary with mmcs, mcc, uniqueness, precision, recall, f1,
-    explained_variance, l0, true_l0, dead_fraction, shrinkage; given the planted
-    hierarchy (parents [F], −1 for roots) also absorption_rate, absorbed_share and
-    absorption_scores (a(p) per feature, None where not scored; see sae.absorption).
-    n_eval is rounded up to whole chunks.
+    source: a toy (n_eval fresh samples from `key`, rounded up to whole chunks) or
+    stored arrays `(x, codes)` / `(x,)` (every row once; key unused).
+    true_features default to the toy's `features`; parents (the planted hierarchy)
+    switch on the absorption metric. Metrics whose needs are not met (no codes, no
+    features, no parents) are skipped. With the defaults a dict holds mmcs, mcc,
+    uniqueness(_live), precision(_live), recall(_live), f1(_live), explained_variance,
+    l0, true_l0, dead_fraction, shrinkage, and with parents absorption_rate,
+    absorbed_share and absorption_scores (a(p) per feature, None where not scored).
     """
-    n_chunks = -(-n_eval // chunk)
-    totals = _accumulate(arch_name, sample_fn, data, params, hps, true_features, parents, key, n_chunks, chunk, k_max)
-    counts, sums = totals[:2]
-    cosines = np.asarray(jax.vmap(lambda p: metrics.abs_cosine(true_features, p.W_dec))(params))
+    if true_features is None:
+        true_features = getattr(source, "features", None)
+    truth = Truth(None if true_features is None else jnp.asarray(true_features),
+                  None if parents is None else jnp.asarray(parents))
+    k_max = k_max_of(arch_name, hps)
+    if _is_toy(source):
+        if key is None:
+            raise ValueError("key: a toy source needs a PRNG key")
+        has_codes = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1)).codes is not None
+        chosen = applicable(metrics, truth, has_codes)
+        n_chunks = -(-n_eval // chunk)
+        parts = [_accumulate(arch_name, chosen, _toy_chunk, source, params, hps, truth, key, n_chunks, chunk, k_max)]
+    else:
+        x = jnp.asarray(source[0], jnp.float32)
+        codes = None if len(source) < 2 or source[1] is None else jnp.asarray(source[1], jnp.float32)
+        chosen = applicable(metrics, truth, codes is not None)
+        chunk = min(chunk, x.shape[0])
+        whole, rest = divmod(x.shape[0], chunk)
+        key = jax.random.key(0)  # unused by stored chunks
+        parts = [_accumulate(arch_name, chosen, _stored_chunk, (x, codes), params, hps, truth, key, whole, chunk, k_max)]
+        if rest:
+            tail = (x[whole * chunk :], None if codes is None else codes[whole * chunk :])
+            parts.append(_accumulate(arch_name, chosen, _stored_chunk, tail, params, hps, truth, key, 1, rest, k_max))
+    totals = jax.tree.map(lambda *leaves: sum(np.asarray(leaf) for leaf in leaves), *parts)
+    n_dictionaries = jax.tree.leaves(params)[0].shape[0]
     results = []
-    for g in range(cosines.shape[0]):
-        counts_g = jax.tree.map(lambda a: np.asarray(a[g]), counts)
-        sums_g = jax.tree.map(lambda a: np.asarray(a[g]), sums)
-        live = counts_g.latent_fires > 0
-        detection = metrics.detection_scores(counts_g)
-        n = float(sums_g.n)
-        results.append(
-            {
-                "mmcs": metrics.mmcs(cosines[g]),
-                "mcc": metrics.mcc(cosines[g]),
-                "uniqueness": metrics.uniqueness(cosines[g], live),
-                "precision": detection.precision,
-                "recall": detection.recall,
-                "f1": detection.f1,
-                "explained_variance": metrics.explained_variance(sums_g),
-                "l0": float(sums_g.latent_l0) / n,
-                "true_l0": float(sums_g.true_l0) / n,
-                "dead_fraction": float(1.0 - live.mean()),
-                "shrinkage": metrics.shrinkage(sums_g),
-            }
-        )
-        if parents is not None:
-            absorbed = absorption.scores(jax.tree.map(lambda a: np.asarray(a[g]), totals[2]))
-            results[-1].update(
-                absorption_rate=absorbed.rate,
-                absorbed_share=absorbed.absorbed_share,
-                absorption_scores=[None if np.isnan(a) else round(float(a), 4) for a in absorbed.scores],
-            )
+    for g in range(n_dictionaries):
+        params_g = jax.tree.map(lambda a: np.asarray(a[g]), params)
+        scores: dict = {}
+        for metric, total in zip(chosen, totals):
+            scores.update(metric.finalize(jax.tree.map(lambda a: a[g], total), params_g, truth))
+        results.append(scores)
     return results
-
-
-@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
-def encode_grid(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int):
-    """Latent codes of every dictionary of a stacked grid on the same samples x [n, d] → [G, n, m]."""
-    arch = architectures.get(arch_name)
-    return jax.vmap(lambda p, hp: arch.encode(p, x, hp, k_max))(params, hps)
-
-
-@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
-def encode_each(arch_name: str, params: SAEParams, hps: HParams, xs, k_max: int):
-    """Dictionary g of a stacked grid encodes its own samples xs[g]: xs [G, n, d] → [G, n, m]."""
-    arch = architectures.get(arch_name)
-    return jax.vmap(lambda p, hp, x: arch.encode(p, x, hp, k_max))(params, hps, xs)

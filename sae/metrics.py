@@ -2,7 +2,7 @@
 
 Axes: n samples, F true features, m latents, d activation dimensions.
 
-Notation (as in DESIGN.md): T [F, d] true unit features, D [m, d] decoder rows
+Notation: T [F, d] true unit features, D [m, d] decoder rows
 normalised to unit length, C = |T Dᵀ| [F, m] the absolute cosines.
 
 Decoder scores (take C):
@@ -10,17 +10,22 @@ Decoder scores (take C):
 - MCC = (1/min(F, m)) Σ_{(f, j) ∈ M} C[f, j], M the one-to-one matching of
   min(F, m) pairs that maximises Σ C (Hungarian algorithm, scipy). Invariant to the
   order and sign of latents. All latents take part, dead or alive.
-- uniqueness = |{a(j) : j live}| / #live, where a(j) = argmax_f C[f, j] is latent
-  j's best true feature, computed on the raw argmax before any matching (after a
-  one-to-one matching it would be 1 by construction). 0 when no latent is live.
+- uniqueness = |{a(j) : j live}| / m, where a(j) = argmax_f C[f, j] is latent j's
+  best true feature, computed on the raw argmax before any matching (after a
+  one-to-one matching it would be 1 by construction); a dead latent adds nothing
+  (SAELens' definition). uniqueness_live divides by #live instead (0 when none is live).
 
 Firing scores (additive counts over an eval set, so they can be streamed):
 - latent j is live when it fires (f_j > 0) on at least one eval sample; dead
   fraction = 1 − #live / m.
-- each live latent j is a detector of its best feature a(j) firing (c_{a(j)} > 0):
+- each latent j is a detector of its best feature a(j) firing (c_{a(j)} > 0):
   precision_j = TP_j / #(latent fires), recall_j = TP_j / #(feature fires),
-  F1_j = 2 TP_j / (#(latent fires) + #(feature fires)); each score is the mean of the
-  per-latent values over live latents (0 when none is live).
+  F1_j = 2 TP_j / (#(latent fires) + #(feature fires)) (the harmonic mean of the two);
+  a dead latent scores 0 on all three, as does recall against a feature that never fires.
+  precision, recall, f1 = (1/m) Σ_j over **all m latents** (SAELens'
+  `eval_sae_on_synthetic_data`, the definitions behind the published SynthSAEBench
+  numbers); precision_live, recall_live, f1_live = the means over live latents only
+  (0 when none is live), so precision = precision_live · #live / m.
 
 Reconstruction scores:
 - explained variance EV = 1 − Σ_n ‖x − x̂‖² / Σ_n ‖x − x̄‖².
@@ -69,13 +74,20 @@ def best_feature(C):
     return jnp.argmax(C, axis=0)
 
 
-def uniqueness(C, live) -> float:
-    """Distinct best features among live latents ÷ number of live latents."""
+def _distinct_best(C, live) -> int:
     live = np.asarray(live, dtype=bool)
-    if not live.any():
-        return 0.0
-    assigned = np.asarray(best_feature(C))[live]
-    return float(len(np.unique(assigned)) / live.sum())
+    return len(np.unique(np.asarray(best_feature(C))[live]))
+
+
+def uniqueness(C, live) -> float:
+    """Distinct best features among live latents ÷ m (all latents; SAELens' definition)."""
+    return float(_distinct_best(C, live) / np.asarray(C).shape[1])
+
+
+def uniqueness_live(C, live) -> float:
+    """Distinct best features among live latents ÷ number of live latents (0 when none is live)."""
+    n_live = int(np.sum(live))
+    return float(_distinct_best(C, live) / n_live) if n_live else 0.0
 
 
 class FiringCounts(NamedTuple):
@@ -99,21 +111,24 @@ class DetectionScores(NamedTuple):
     precision: float
     recall: float
     f1: float
+    precision_live: float
+    recall_live: float
+    f1_live: float
 
 
 def detection_scores(counts: FiringCounts) -> DetectionScores:
-    """Mean per-latent precision, recall and F1 over live latents (see module docstring)."""
+    """Per-latent precision, recall and F1 averaged over all m latents and over live ones
+    (definitions in the module docstring)."""
     fires = np.asarray(counts.latent_fires, np.float64)
     feature = np.asarray(counts.feature_fires, np.float64)
     tp = np.asarray(counts.both_fire, np.float64)
     live = fires > 0
-    if not live.any():
-        return DetectionScores(0.0, 0.0, 0.0)
-    fires, feature, tp = fires[live], feature[live], tp[live]
-    precision = tp / fires
+    precision = np.where(live, tp / np.maximum(fires, 1), 0.0)
     recall = np.where(feature > 0, tp / np.maximum(feature, 1), 0.0)
-    f1 = 2 * tp / (fires + feature)
-    return DetectionScores(float(precision.mean()), float(recall.mean()), float(f1.mean()))
+    f1 = np.where(fires + feature > 0, 2 * tp / np.maximum(fires + feature, 1), 0.0)
+    every = [float(v.mean()) for v in (precision, recall, f1)]
+    live_only = [float(v[live].mean()) if live.any() else 0.0 for v in (precision, recall, f1)]
+    return DetectionScores(*every, *live_only)
 
 
 class ReconstructionSums(NamedTuple):

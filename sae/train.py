@@ -16,6 +16,8 @@ last `decay_fraction` of steps. The L1 coefficient (where an architecture uses o
 warms up linearly over the first `l1_warmup_fraction` of steps. After each step decoder rows are renormalised to unit
 norm (when `unit_norm_decoder`); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
+AuxK (for architectures that declare it) is compiled in exactly when some run's
+`HParams.aux_coefficient` is positive.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ class TrainConfig:
     decay_fraction: float = 0.2
     l1_warmup_fraction: float = 0.05
     unit_norm_decoder: bool = True
-    auxk: bool = False  # compute the AuxK dead-latent loss (its weight is HParams.aux_coefficient)
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
@@ -75,8 +76,8 @@ def _learning_rate_schedule(base_rate, config: TrainConfig):
     return schedule
 
 
-@functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
-def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params) -> TrainResult:
+@functools.partial(jax.jit, static_argnames=("config", "sample_fn", "auxk"))
+def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params, auxk: bool) -> TrainResult:
     arch = architectures.get(config.arch)
     m = config.n_latents
 
@@ -97,8 +98,8 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
         hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
-        # AuxK costs a second top-k per step, so it is compiled in only when asked for.
-        dead = since_fired >= config.dead_after_steps if config.auxk else None
+        # AuxK costs a second top-k per step, so it is compiled in only when some run asks for it.
+        dead = since_fired >= config.dead_after_steps if auxk else None
         (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
         updates, opt_state = optimizer(hp).update(grads, opt_state, params)
         params = arch.after_step(optax.apply_updates(params, updates), aux)
@@ -144,10 +145,15 @@ def train(
     init_params: optional starting dictionaries with leaves [G, ...] (default: `sae.params.init`).
     Raises progress.DivergenceError naming the first step whose loss is NaN/inf.
     """
+    arch = architectures.get(config.arch)
     k = np.asarray(hps.k)
-    if config.arch in ("topk", "batchtopk", "matryoshka") and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
+    if arch.uses_k and (k.min() < 1 or k.max() > config.k_max or config.k_max > config.n_latents):
         raise ValueError(f"k must lie in [1, k_max={config.k_max}] and k_max ≤ n_latents={config.n_latents}")
-    result = _train_grid(config, sample_fn, data, hps, keys, init_params)
+    # AuxK has one switch: a positive aux_coefficient in some run (an architecture without AuxK refuses it).
+    auxk = bool(np.max(np.asarray(hps.aux_coefficient)) > 0)
+    if auxk and not arch.auxk:
+        raise ValueError(f"aux_coefficient: {config.arch} has no AuxK loss; allowed value 0")
+    result = _train_grid(config, sample_fn, data, hps, keys, init_params, auxk)
     progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")
     return result
 

@@ -36,6 +36,7 @@ import numpy as np
 from flax import struct
 
 from toys import superposition
+from toys.protocol import Batch
 from toys.validation import ConfigError, check_choice, check_range
 
 KINDS = ("circle", "helix", "torus", "sphere")
@@ -142,6 +143,21 @@ class ManifoldToy:
     def plane(self, index: int) -> jax.Array:
         """The planted 2-plane (u, v) of manifold `index`'s first circle, [2, d]."""
         return self.bases[index][:2]
+
+    # the toy protocol (toys.protocol)
+    @property
+    def d(self) -> int:
+        return self.config.d
+
+    @property
+    def features(self) -> jax.Array:
+        """The sparse features' unit directions [F, d] (F = 0 without sparse features)."""
+        return self.sparse.directions if self.sparse is not None else jnp.zeros((0, self.config.d))
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        """x, the sparse codes, and truth {"present" [n, M] bool, "phases" [n, M, 2]}."""
+        s = sample(self, key, n)
+        return Batch(s.x, s.codes, {"present": s.present, "phases": s.phases})
 
 
 class ManifoldSample(NamedTuple):

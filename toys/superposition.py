@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from toys.protocol import PlantedDirections
+
 from toys.validation import ConfigError, check_choice, check_range
 
 FIRING_PROFILES = ("constant", "zipf", "linear")
@@ -77,13 +79,16 @@ class SuperpositionConfig:
 
 
 @struct.dataclass
-class SuperpositionToy:
+class SuperpositionToy(PlantedDirections):
     """A built toy: its truth as arrays plus its static config (a pytree, jit-friendly)."""
 
     directions: jax.Array  # [F, d] unit rows t_i
     probabilities: jax.Array  # [F] firing probabilities p_i
     loadings: jax.Array  # [F, r] unit copula loadings l_i (r = 0: independent firing)
     config: SuperpositionConfig = struct.field(pytree_node=False)
+
+    def _draw(self, key: jax.Array, n: int):
+        return sample(self, key, n)
 
 
 def firing_probabilities(config: SuperpositionConfig) -> np.ndarray:

@@ -42,6 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from toys.protocol import PlantedDirections
+
 from toys.superposition import embed
 from toys.validation import ConfigError, check_range
 
@@ -146,7 +148,7 @@ def firing_probabilities(config: TreeConfig) -> np.ndarray:
 
 
 @struct.dataclass
-class TreeToy:
+class TreeToy(PlantedDirections):
     """A built hierarchical toy: truth arrays plus the static config (a jit-friendly pytree)."""
 
     directions: jax.Array  # [F, d] unit rows t_f
@@ -155,6 +157,9 @@ class TreeToy:
     exclusive: jax.Array  # [F] bool: this feature's children are mutually exclusive
     root_probabilities: jax.Array  # [R]
     config: TreeConfig = struct.field(pytree_node=False)
+
+    def _draw(self, key: jax.Array, n: int):
+        return sample(self, key, n)
 
 
 def _unit(v):

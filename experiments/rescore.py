@@ -1,0 +1,112 @@
+"""`toylab evaluate`: score saved dictionaries again, without retraining.
+
+- `rescore_run(RUN_FOLDER)`: every dictionary under RUN_FOLDER/dictionaries/ (SAELens
+  format, written by the run) scored with the current metrics on the run's own toy and
+  eval samples, rebuilt from config.json by the experiment's `evaluation_source(config)`.
+  Dictionaries trained in one stacked call are re-stacked in the same order, so the
+  numbers equal the run's own. Writes RUN_FOLDER/dictionaries/results.json.
+- `score_sae(SAE_FOLDER, RUN_FOLDER)`: one SAE folder (written by toylab or by SAELens)
+  scored on a run's toy.
+Everything that can be checked is checked before any scoring (a missing or corrupt
+file, an unknown architecture, d_in different from the toy's d, an experiment without
+a re-buildable toy): `FormatError`/`ConfigError` with one line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from experiments import config as config_lib
+from experiments import registry
+from sae import architectures, pipeline, saelens_format
+from toys.validation import ConfigError
+
+RESCORABLE = ("superposition", "darts", "sweep", "trees")  # experiments with evaluation_source(config)
+
+
+def load_run(run_folder: str | Path):
+    """(experiment module, config, the run's eval source dict) of a run folder."""
+    run_folder = Path(run_folder)
+    config_path = run_folder / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"RUN_FOLDER: {run_folder} has no config.json (expected a folder written by toylab run)")
+    try:
+        written = json.loads(config_path.read_text())
+        name, values = written["experiment"], written["config"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None
+    experiment = registry.get(name)
+    if not hasattr(experiment, "evaluation_source"):
+        raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(RESCORABLE)}")
+    config = config_lib.from_dict(experiment.Config, values)
+    config.validate()
+    return experiment, config, experiment.evaluation_source(config)
+
+
+def _check_fits(loaded: saelens_format.Loaded, folder: Path, toy) -> None:
+    if loaded.cfg["d_in"] != toy.d:
+        raise ConfigError(f"{folder}: d_in={loaded.cfg['d_in']} does not match the toy's d={toy.d}")
+
+
+def _hparams(loaded: saelens_format.Loaded):
+    saved = dict(loaded.cfg.get("toylab", {}).get("hparams", {}))
+    if loaded.k is not None:
+        saved["k"] = loaded.k
+    known = architectures.HParams._fields
+    return architectures.hparams(**{name: value for name, value in saved.items() if name in known})
+
+
+def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
+    entries = []
+    for members in groups:
+        arch = members[0][1].arch
+        params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
+        hps = pipeline.stack([_hparams(loaded) for _, loaded in members])
+        scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
+                                   parents=source.get("parents"))
+        for (folder, loaded), metrics in zip(members, scores):
+            entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics})
+    return entries
+
+
+def rescore_run(run_folder: str | Path) -> dict:
+    run_folder = Path(run_folder)
+    experiment, config, source = load_run(run_folder)
+    root = run_folder / "dictionaries"
+    folders = sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else []
+    if not folders:
+        raise ConfigError(f"RUN_FOLDER: {root} holds no saved dictionaries")
+    loaded = [(folder, saelens_format.load(folder)) for folder in folders]
+    for folder, item in loaded:
+        _check_fits(item, folder, source["toy"])
+    groups: dict[str, list] = {}
+    for folder, item in loaded:
+        meta = item.cfg.get("toylab", {})
+        groups.setdefault(meta.get("group", folder.name), []).append((meta.get("index", 0), folder, item))
+    ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
+    return {"run": str(run_folder), "experiment": experiment.NAME, "seed": config.seed,
+            "dictionaries": _score(ordered, source)}
+
+
+def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
+    sae_folder = Path(sae_folder)
+    loaded = saelens_format.load(sae_folder)
+    experiment, config, source = load_run(run_folder)
+    _check_fits(loaded, sae_folder, source["toy"])
+    return {"run": str(run_folder), "experiment": experiment.NAME, "seed": config.seed,
+            "dictionaries": _score([[(sae_folder, loaded)]], source)}
+
+
+def summary(results: dict) -> str:
+    columns = ("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction")
+    header = f"{'dictionary':<34}" + "".join(f"{c[:10]:>11}" for c in columns)
+    lines = [header, "-" * len(header)]
+    for entry in results["dictionaries"]:
+        metrics = entry["metrics"]
+        lines.append(f"{entry['name'][:33]:<34}" + "".join(
+            f"{metrics[c]:>11.4f}" if c in metrics else f"{'—':>11}" for c in columns))
+    return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""The one pipeline from a toy to scores: fit, baseline, encode, reconstruct, evaluate.
+
+Axes: G dictionaries stacked on axis 0 (seeds × hyperparameters), n samples,
+d activation dimensions, m latents, F true features.
+
+Experiments compose these pure functions; none of them re-implements a step.
+- `fit(arch, toy, hps, keys, n_latents=…, …)`: train a stacked grid of G dictionaries
+  on any toy (anything with `d` and `sample(key, n) -> Batch`), data drawn inside the
+  compiled loop (`sae.train`).
+- `baseline(kind, keys, d, m, …)`: G chance or reference dictionaries in the same
+  pytree — "random" (Rademacher ±1/√d), "gaussian", "untrained", "darts", "pca",
+  "oracle" (true features plus noise). A baseline is read the way the lab reads every
+  chance dictionary: encoded by TopK with the trained dictionaries' k
+  (`baseline_hparams`), so "chance" means one thing everywhere.
+- `encode(arch, params, hps, x)` → latents [G, n, m]; `reconstruct(arch, params, hps,
+  x)` → x̂ [G, n, d], through the architecture's own encoder and reconstruction
+  (which undoes per-sample input scaling): the only reconstruction in the lab.
+  x is [n, d] (every dictionary reads the same samples) or [G, n, d] (its own).
+- `evaluate(arch, params, hps, toy | (x, codes), …)`: streamed, composable metrics
+  (`sae.evaluate`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sae import architectures, classical, progress, random_dictionaries, train
+from sae.architectures import HParams
+from sae.evaluate import MIN_EVAL_SAMPLES, evaluate, k_max_of
+from sae.metrics import explained_variance_of
+from sae.params import SAEParams
+
+BASELINE_KINDS = ("random", "gaussian", "untrained", "darts", "pca", "oracle")
+FITTED_BASELINES = ("darts", "pca")  # fitted on a data sample
+BASELINE_ARCH = "topk"  # how every baseline encodes: the k largest of ReLU(x Wᵀ), k = the trained k
+BASELINE_FIT_SAMPLES = 20_000  # default size of the sample darts and PCA are fitted on
+
+__all__ = [
+    "BASELINE_ARCH",
+    "BASELINE_KINDS",
+    "MIN_EVAL_SAMPLES",
+    "baseline",
+    "baseline_hparams",
+    "encode",
+    "evaluate",
+    "explained_variance",
+    "fit",
+    "reconstruct",
+    "stack",
+    "toy_activations",
+]
+
+
+def toy_activations(toy, key: jax.Array, n: int) -> jax.Array:
+    """The training stream of any toy: `toy.sample(key, n).x`, [n, d] (a sample_fn for sae.train)."""
+    return toy.sample(key, n).x
+
+
+def stack(items: list) -> object:
+    """Stack a list of pytrees (dictionaries, HParams) on a new leading [G] axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *items)
+
+
+def fit(
+    arch: str,
+    toy,
+    hps: HParams,
+    keys: jax.Array,
+    *,
+    n_latents: int,
+    steps: int = 3000,
+    batch_size: int = 1024,
+    k_max: int | None = None,
+    init_params: SAEParams | None = None,
+    label: str | None = None,
+    **options,
+) -> train.TrainResult:
+    """Train G dictionaries of one architecture and size on a toy in one compiled call.
+
+    hps [G] and keys [G]: one run each. k_max defaults to the largest k of the grid for
+    architectures that use k. options: further `sae.train.TrainConfig` fields
+    (decay_fraction, decoder_bias, per_run_data, …); with per_run_data the toy is a
+    stacked pytree whose leading axis is G (run g samples from toy[g]).
+    """
+    if k_max is None:
+        k_max = k_max_of(arch, hps)
+    config = train.TrainConfig(arch, toy.d, n_latents, steps=steps, batch_size=batch_size, k_max=k_max, **options)
+    with progress.task(label or f"{arch} m={n_latents}"):
+        return train.train(config, toy_activations, toy, hps, keys, init_params)
+
+
+def baseline_hparams(k: int, n: int) -> HParams:
+    """HParams [n] under which baselines are encoded (TopK with k)."""
+    return train.stack_hparams([architectures.hparams(k=k)] * n)
+
+
+def _one_baseline(kind: str, key, d: int, m: int, k: int | None, fit_sample, true_features, noise: float) -> SAEParams:
+    if kind == "random":
+        return random_dictionaries.rademacher(key, d, m)
+    if kind == "gaussian":
+        return random_dictionaries.gaussian(key, d, m)
+    if kind == "untrained":
+        return random_dictionaries.untrained_sae(key, d, m)
+    if kind == "darts":
+        return random_dictionaries.darts(key, fit_sample, m, k)
+    if kind == "pca":
+        return classical.pca(fit_sample, m)
+    if kind == "oracle":
+        return classical.oracle_plus_noise(key, jnp.asarray(true_features), m, noise)
+    raise ValueError(f"baseline kind: got {kind!r}, allowed values {', '.join(BASELINE_KINDS)}")
+
+
+def baseline(
+    kind: str,
+    keys: jax.Array,
+    d: int,
+    m: int,
+    *,
+    k: int | None = None,
+    fit_sample=None,
+    true_features=None,
+    noise: float = 0.0,
+) -> SAEParams:
+    """G baseline dictionaries of m atoms in R^d, stacked (one per key in keys [G]).
+
+    darts needs k and fit_sample [n, d] (its least-squares decoder is fitted there);
+    pca needs fit_sample (and ignores the key: it is deterministic); oracle needs
+    true_features [F, d] and a noise level σ (atom j = normalise(t_{j mod F} + σ g_j)).
+    """
+    if kind in FITTED_BASELINES and fit_sample is None:
+        raise ValueError(f"baseline {kind!r} needs fit_sample (the data it is fitted on)")
+    if kind == "darts" and k is None:
+        raise ValueError("baseline 'darts' needs k")
+    if kind == "oracle" and true_features is None:
+        raise ValueError("baseline 'oracle' needs true_features")
+    return stack([_one_baseline(kind, key, d, m, k, fit_sample, true_features, noise) for key in keys])
+
+
+@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
+def _encode(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int):
+    arch = architectures.get(arch_name)
+    one = lambda p, hp, xs: arch.encode(p, xs, hp, k_max)  # noqa: E731
+    return jax.vmap(one, in_axes=(0, 0, 0 if x.ndim == 3 else None))(params, hps, x)
+
+
+@functools.partial(jax.jit, static_argnames=("arch_name", "k_max"))
+def _reconstruct(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int):
+    arch = architectures.get(arch_name)
+
+    def one(p, hp, xs):
+        return arch.reconstruct(p, xs, arch.encode(p, xs, hp, k_max))
+
+    return jax.vmap(one, in_axes=(0, 0, 0 if x.ndim == 3 else None))(params, hps, x)
+
+
+def encode(arch: str, params: SAEParams, hps: HParams, x) -> jax.Array:
+    """Latents of every dictionary of a stacked grid: x [n, d] or [G, n, d] → [G, n, m]."""
+    return _encode(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
+
+
+def reconstruct(arch: str, params: SAEParams, hps: HParams, x) -> jax.Array:
+    """x̂ of every dictionary of a stacked grid, in the units of x: [n, d] or [G, n, d] → [G, n, d]."""
+    return _reconstruct(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
+
+
+def explained_variance(arch: str, params: SAEParams, hps: HParams, x) -> list[float]:
+    """EV = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² of each dictionary on x ([n, d] shared or [G, n, d])."""
+    x = np.asarray(x)
+    x_hat = np.asarray(reconstruct(arch, params, hps, x))
+    xs = x if x.ndim == 3 else np.broadcast_to(x, x_hat.shape)
+    return [explained_variance_of(a, b) for a, b in zip(xs, x_hat)]

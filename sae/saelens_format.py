@@ -1,0 +1,208 @@
+"""Dictionaries on disk in SAELens' format: a folder with cfg.json and sae_weights.safetensors.
+
+Axes: d activation dimensions (SAELens' d_in), m latents (d_sae).
+
+Weights (float32, written with the `safetensors` NumPy API, no torch):
+    W_enc [d, m], b_enc [m], W_dec [m, d], b_dec [d]
+    threshold [m]          for SAELens "jumprelu" (our jumprelu, batchtopk, matryoshka)
+    b_gate, r_mag, b_mag   for SAELens "gated" (b_gate is our b_enc)
+cfg.json carries SAELens' inference fields — architecture, d_in, d_sae, dtype, device,
+apply_b_dec_to_input (true: the encoder reads x − b_dec), normalize_activations,
+reshape_activations, metadata, and k for "topk" — plus our own fields under the
+separate key "toylab" (the architecture name, hyperparameters, toy and run).
+
+Architecture map (toylab → SAELens):
+    relu, matryoshka_l1 → "standard"   f = ReLU((x − b_dec) W_enc + b_enc)
+    topk                → "topk"       the k largest of ReLU(…)
+    jumprelu            → "jumprelu"   a·1[a > threshold]
+    batchtopk, matryoshka → "jumprelu" with threshold = the learned inference θ
+                          (at inference BatchTopK is a·1[a > θ], a ≥ 0 — a JumpReLU)
+    gated               → "gated"
+Architectures that scale each sample to x·√d/‖x‖ and back (`Architecture.scales_input`)
+are written with normalize_activations = "constant_norm_rescale"; the others "none".
+Loading maps back; a SAELens folder whose normalize_activations differs from what the
+toylab architecture does is refused (one line naming the field), as is an unknown
+architecture, a missing or corrupt file, or shapes that disagree with cfg.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from sae import architectures
+from sae.params import INITIAL_THRESHOLD, SAEParams
+
+CONFIG_FILE = "cfg.json"
+WEIGHTS_FILE = "sae_weights.safetensors"
+_TO_SAELENS = {
+    "relu": "standard",
+    "matryoshka_l1": "standard",
+    "topk": "topk",
+    "jumprelu": "jumprelu",
+    "batchtopk": "jumprelu",
+    "matryoshka": "jumprelu",
+    "gated": "gated",
+}
+_FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+# SAELens' "batchtopk" inference folders hold a threshold too; they read as our batchtopk.
+_FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk", "jumprelu_batchtopk": "batchtopk"}
+
+
+class FormatError(ValueError):
+    """A folder that is not a loadable SAE; the message is one line naming the file or field."""
+
+
+def saelens_architecture(arch: str) -> str:
+    return _TO_SAELENS[architectures.get(arch).name]
+
+
+def _normalisation(arch: str) -> str:
+    return "constant_norm_rescale" if architectures.get(arch).scales_input else "none"
+
+
+def to_tensors(arch: str, params: SAEParams) -> dict[str, np.ndarray]:
+    """The safetensors dict of one (unstacked) dictionary."""
+    p = {name: np.ascontiguousarray(np.asarray(value, np.float32)) for name, value in vars(params).items()}
+    tensors = {"W_enc": p["W_enc"], "W_dec": p["W_dec"], "b_dec": p["b_dec"]}
+    target = saelens_architecture(arch)
+    if target == "gated":
+        tensors.update(b_gate=p["b_enc"], r_mag=p["r_mag"], b_mag=p["b_mag"])
+    else:
+        tensors["b_enc"] = p["b_enc"]
+    if target == "jumprelu":
+        tensors["threshold"] = np.exp(p["log_threshold"]).astype(np.float32)
+    return tensors
+
+
+def config_dict(arch: str, params: SAEParams, k: int | None = None, extra: dict | None = None) -> dict:
+    """cfg.json for one dictionary (SAELens' inference fields + our own under "toylab")."""
+    m, d = np.asarray(params.W_dec).shape
+    cfg = {
+        "architecture": saelens_architecture(arch),
+        "d_in": int(d),
+        "d_sae": int(m),
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": _normalisation(arch),
+        "reshape_activations": "none",
+        "metadata": {},
+    }
+    if cfg["architecture"] == "topk":
+        if k is None:
+            raise ValueError("k: a topk dictionary needs its k")
+        cfg["k"] = int(k)
+        cfg["rescale_acts_by_decoder_norm"] = False
+    cfg["toylab"] = {"architecture": architectures.get(arch).name, **({} if k is None else {"k": int(k)}), **(extra or {})}
+    return cfg
+
+
+def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None, extra: dict | None = None) -> Path:
+    """Write one dictionary to `folder` (created; replaced atomically: a temporary folder, then a rename)."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        save_file(to_tensors(arch, params), str(temporary / WEIGHTS_FILE))
+        (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n")
+        os.chmod(temporary, 0o755)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return folder
+
+
+class Loaded(NamedTuple):
+    arch: str  # toylab architecture name
+    params: SAEParams  # one dictionary (no leading axis), NumPy leaves
+    k: int | None  # for architectures that use k
+    cfg: dict  # cfg.json as read
+
+
+def load(folder: str | Path) -> Loaded:
+    """Read a folder written by toylab or by SAELens; raises FormatError (one line) when it cannot."""
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not folder.is_dir():
+        raise FormatError(f"--sae: {folder} is not a folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} inside)")
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise FormatError(f"{path}: missing")
+    try:
+        cfg = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FormatError(f"{config_path}: not valid JSON ({error.__class__.__name__})") from None
+    if not isinstance(cfg, dict):
+        raise FormatError(f"{config_path}: expected a JSON object")
+    try:
+        from safetensors.numpy import load_file
+
+        tensors = load_file(str(weights_path))
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise FormatError(f"{weights_path}: not a readable safetensors file ({error.__class__.__name__})") from None
+
+    ours = cfg.get("toylab", {}).get("architecture")
+    saelens_arch = cfg.get("architecture")
+    if ours is not None:
+        if ours not in architectures.ARCHITECTURES:
+            raise FormatError(f"toylab.architecture: got {ours!r}, allowed values {', '.join(architectures.ARCHITECTURES)}")
+        arch = ours
+    elif saelens_arch in _FROM_SAELENS or saelens_arch in _FROM_SAELENS_EXTRA:
+        arch = _FROM_SAELENS.get(saelens_arch) or _FROM_SAELENS_EXTRA[saelens_arch]
+    else:
+        known = ", ".join([*_FROM_SAELENS, *_FROM_SAELENS_EXTRA])
+        raise FormatError(f"architecture: got {saelens_arch!r}, allowed values {known}")
+
+    for field in ("d_in", "d_sae"):
+        if not isinstance(cfg.get(field), int) or cfg[field] < 1:
+            raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")
+    d, m = cfg["d_in"], cfg["d_sae"]
+    gated = arch == "gated"
+    expected = {"W_enc": (d, m), "W_dec": (m, d), "b_dec": (d,), ("b_gate" if gated else "b_enc"): (m,)}
+    if gated:
+        expected.update(r_mag=(m,), b_mag=(m,))
+    threshold_needed = arch in ("jumprelu", "batchtopk", "matryoshka")
+    if threshold_needed:
+        expected["threshold"] = (m,)
+    for name, shape in expected.items():
+        if name not in tensors:
+            raise FormatError(f"{weights_path}: tensor {name} missing")
+        if tuple(tensors[name].shape) != shape:
+            raise FormatError(f"{name}: got shape {tuple(tensors[name].shape)}, expected {shape} (d_in={d}, d_sae={m})")
+
+    normalisation = cfg.get("normalize_activations", "none")
+    if normalisation != _normalisation(arch):
+        raise FormatError(f"normalize_activations: got {normalisation!r}; toylab's {arch} needs {_normalisation(arch)!r}")
+    if cfg.get("apply_b_dec_to_input", True) is not True:
+        raise FormatError("apply_b_dec_to_input: got false; toylab's encoders read x − b_dec (allowed value true)")
+    k = cfg.get("k", cfg.get("toylab", {}).get("k"))
+    if architectures.get(arch).uses_k and (not isinstance(k, int) or not 1 <= k <= m):
+        raise FormatError(f"k: got {k!r}, allowed range [1, {m}]")
+
+    f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731
+    zeros = np.zeros((m,), np.float32)
+    threshold = f32("threshold") if threshold_needed else np.full((m,), INITIAL_THRESHOLD, np.float32)
+    with np.errstate(divide="ignore"):
+        log_threshold = np.log(np.maximum(threshold, 0.0)).astype(np.float32)
+    params = SAEParams(
+        W_enc=f32("W_enc"),
+        b_enc=f32("b_gate" if gated else "b_enc"),
+        W_dec=f32("W_dec"),
+        b_dec=f32("b_dec"),
+        log_threshold=log_threshold,
+        r_mag=f32("r_mag") if gated else zeros,
+        b_mag=f32("b_mag") if gated else zeros,
+    )
+    return Loaded(arch, params, k if architectures.get(arch).uses_k else None, cfg)

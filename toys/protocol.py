@@ -1,0 +1,67 @@
+"""The toy protocol: what every toy offers to the code that fits and scores dictionaries.
+
+Axes: n samples, d activation dimensions, F true features.
+
+A toy is an object (a JAX pytree, so it can be passed into compiled code) with
+- `d`: the activation dimension;
+- `sample(key, n) -> Batch`: n fresh samples and the truth for those samples;
+- static truth as attributes: `features [F, d]` for toys whose truth is a set of
+  directions (superposition, trees, the sparse part of manifolds), planes, trees,
+  circuits for the others.
+
+Network toys (a trained model) expose a chosen layer's activations through the same
+protocol as a `toys.stored.StoredToy`, so anything that fits and scores dictionaries
+takes any toy. `sae` never imports `toys`: it only calls `toy.sample(...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+from flax import struct
+
+
+@struct.dataclass
+class Batch:
+    """n samples and their truth.
+
+    x [n, d] the activations; codes [n, F] the true feature coefficients (None for toys
+    without a feature truth); truth: any other per-sample truth as a dict of arrays
+    (manifold phases and presence, class labels, …).
+    """
+
+    x: jax.Array
+    codes: jax.Array | None = None
+    truth: dict[str, Any] | None = None
+
+
+@runtime_checkable
+class Toy(Protocol):
+    """Anything with an activation dimension and a sampler that returns a Batch."""
+
+    @property
+    def d(self) -> int: ...
+
+    def sample(self, key: jax.Array, n: int) -> Batch: ...
+
+
+class PlantedDirections:
+    """Protocol methods for toys whose truth is a set of unit directions `directions` [F, d].
+
+    A subclass (a flax struct dataclass with a `directions` field) defines
+    `_draw(key, n) -> (x [n, d], codes [n, F])`.
+    """
+
+    @property
+    def d(self) -> int:
+        return self.directions.shape[-1]
+
+    @property
+    def features(self) -> jax.Array:
+        """The true unit feature directions [F, d]."""
+        return self.directions
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        x, codes = self._draw(key, n)
+        return Batch(x, codes)

@@ -1,0 +1,76 @@
+"""A toy built from stored arrays: bring your own activations (and, optionally, their codes).
+
+Axes: N stored rows, d activation dimensions, F true features.
+
+`StoredToy(x [N, d], codes [N, F] | None, features [F, d] | None)` follows the toy
+protocol: `sample(key, n)` draws n rows uniformly with replacement (the training
+stream); evaluation on the fixed rows goes through `sae.pipeline.evaluate((x, codes))`.
+`from_npy` opens a `.npy` file memory-mapped, so an array larger than RAM is read
+row by row when it is turned into a device array; `for_layer` wraps a network toy's
+layer activations with the truth read at those inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from toys.protocol import Batch
+from toys.validation import ConfigError
+
+
+@struct.dataclass
+class StoredToy:
+    x: jax.Array  # [N, d]
+    codes: jax.Array | None = None  # [N, F]
+    features: jax.Array | None = None  # [F, d] true directions, when known
+
+    @property
+    def d(self) -> int:
+        return self.x.shape[-1]
+
+    @property
+    def n_rows(self) -> int:
+        return self.x.shape[-2]
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        """n rows drawn uniformly with replacement (the same rows for x and codes)."""
+        rows = jax.random.randint(key, (n,), 0, self.x.shape[-2])
+        return Batch(self.x[rows], None if self.codes is None else self.codes[rows])
+
+
+def from_arrays(x, codes=None, features=None) -> StoredToy:
+    """A stored toy from in-memory arrays; checks the shapes agree (ConfigError naming the array)."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ConfigError(f"x: got shape {x.shape}, expected [N ≥ 1, d ≥ 1]")
+    if codes is not None:
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[0] != x.shape[0]:
+            raise ConfigError(f"codes: got shape {codes.shape}, expected [N={x.shape[0]}, F]")
+    if features is not None:
+        features = np.asarray(features)
+        if features.ndim != 2 or features.shape[1] != x.shape[1]:
+            raise ConfigError(f"features: got shape {features.shape}, expected [F, d={x.shape[1]}]")
+        if codes is not None and features.shape[0] != codes.shape[1]:
+            raise ConfigError(f"features: got {features.shape[0]} rows, expected F={codes.shape[1]} (the codes' columns)")
+    as_jax = lambda a: None if a is None else jnp.asarray(a, jnp.float32)  # noqa: E731
+    return StoredToy(as_jax(x), as_jax(codes), as_jax(features))
+
+
+def from_npy(path: str | Path, codes_path: str | Path | None = None, features_path: str | Path | None = None) -> StoredToy:
+    """A stored toy from `.npy` files (memory-mapped; never unpickled)."""
+
+    def load(name, file):
+        if file is None:
+            return None
+        try:
+            return np.load(file, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{name}: cannot read {file} as a .npy array ({error})") from None
+
+    return from_arrays(load("x", path), load("codes", codes_path), load("features", features_path))
