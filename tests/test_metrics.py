@@ -78,6 +78,7 @@ def firing_data(draw):
 
 
 def reference_detection(latents, codes, assignment):
+    """The live-latent means (precision_live, recall_live, f1_live)."""
     p, r, f = [], [], []
     for j in range(latents.shape[1]):
         predicted = latents[:, j] > 0
@@ -95,7 +96,7 @@ def reference_detection(latents, codes, assignment):
 def test_detection_scores_match_numpy_reference_and_lie_in_unit_interval(data):
     latents, codes, assignment = data
     scores = metrics.detection_scores(metrics.firing_counts(jnp.asarray(latents), jnp.asarray(codes), assignment))
-    np.testing.assert_allclose(scores, reference_detection(latents, codes, assignment), atol=1e-9)
+    np.testing.assert_allclose(scores[3:], reference_detection(latents, codes, assignment), atol=1e-9)
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
@@ -122,6 +123,8 @@ def test_uniqueness_below_one_when_latents_duplicate_a_feature():
     D = np.stack([T[0], T[0], 2 * T[0], T[1]])  # three latents on feature 0
     C = metrics.abs_cosine(T, D)
     assert metrics.uniqueness(C, np.ones(4, bool)) == pytest.approx(2 / 4)
+    assert metrics.uniqueness_live(C, np.array([True, True, False, False])) == pytest.approx(1 / 2)
+    assert metrics.uniqueness(C, np.array([True, True, False, False])) == pytest.approx(1 / 4)  # dead add nothing
     # after one-to-one matching every latent is distinct, which is why uniqueness uses the raw argmax
     assert metrics.uniqueness(metrics.abs_cosine(T, T), np.ones(4, bool)) == 1.0
 
@@ -149,7 +152,7 @@ def test_streamed_evaluation_equals_single_chunk():
     params = jax.tree.map(lambda a: a[None], params_lib.init(jax.random.key(1), 6, 10))
     hps = jax.tree.map(lambda a: a[None], architectures.hparams(k=3))
     key = jax.random.key(2)
-    chunked = evaluate.evaluate("topk", params, hps, sp.sample, toy, toy.directions, key, 4000, chunk=1000, k_max=3)
+    chunked = evaluate.evaluate("topk", params, hps, toy, key=key, n_eval=4000, chunk=1000)
     x = jnp.concatenate([sp.sample(toy, jax.random.fold_in(key, i), 1000)[0] for i in range(4)])
     codes = jnp.concatenate([sp.sample(toy, jax.random.fold_in(key, i), 1000)[1] for i in range(4)])
     p0 = jax.tree.map(lambda a: a[0], params)
@@ -170,7 +173,7 @@ def test_oracle_dictionary_scores_perfectly_on_planted_data():
     oracle = params_lib.from_decoder(toy.directions)
     oracle = jax.tree.map(lambda a: a[None], oracle.replace(b_enc=oracle.b_enc - 1e-3))
     hps = jax.tree.map(lambda a: a[None], architectures.hparams())
-    (scores,) = evaluate.evaluate("relu", oracle, hps, sp.sample, toy, toy.directions, jax.random.key(1), 20_000)
+    (scores,) = evaluate.evaluate("relu", oracle, hps, toy, key=jax.random.key(1), n_eval=20_000)
     assert scores["mmcs"] == pytest.approx(1.0, abs=1e-5)
     assert scores["mcc"] == pytest.approx(1.0, abs=1e-5)
     assert scores["f1"] >= 0.99
@@ -183,3 +186,61 @@ def test_oracle_codes_give_perfect_detection_in_superposition():
     _, codes = sp.sample(toy, jax.random.key(1), 5000)
     counts = metrics.firing_counts(codes, codes, jnp.arange(32))
     assert metrics.detection_scores(counts).f1 == pytest.approx(1.0)
+
+
+def _reference_detection(latents, codes, C):
+    """Plain NumPy, latent by latent, of the definitions in sae.metrics (SAELens' convention)."""
+    m = C.shape[1]
+    best = C.argmax(axis=0)
+    precision, recall, f1, live = [], [], [], []
+    for j in range(m):
+        fires = latents[:, j] > 0
+        feature = codes[:, best[j]] > 0
+        tp = np.sum(fires & feature)
+        p = tp / fires.sum() if fires.sum() else 0.0
+        r = tp / feature.sum() if feature.sum() else 0.0
+        f = 2 * tp / (fires.sum() + feature.sum()) if fires.sum() + feature.sum() else 0.0
+        precision.append(p), recall.append(r), f1.append(f), live.append(fires.any())
+    live = np.array(live)
+    distinct = len(set(best[live].tolist()))
+    every = {"precision": np.mean(precision), "recall": np.mean(recall), "f1": np.mean(f1), "uniqueness": distinct / m}
+    on_live = {f"{k}_live": (np.mean(np.array(v)[live]) if live.any() else 0.0)
+               for k, v in (("precision", precision), ("recall", recall), ("f1", f1))}
+    on_live["uniqueness_live"] = distinct / live.sum() if live.any() else 0.0
+    return every | on_live
+
+
+@given(st.integers(0, 10_000), st.integers(2, 7), st.floats(0.0, 0.9))
+def test_detection_and_uniqueness_match_a_numpy_reference(seed, m, dead_share):
+    rng = np.random.default_rng(seed)
+    n, F = 40, 5
+    codes = np.where(rng.random((n, F)) < 0.3, rng.random((n, F)), 0.0)
+    latents = np.where(rng.random((n, m)) < 0.4, rng.random((n, m)), 0.0)
+    latents[:, rng.random(m) < dead_share] = 0.0  # some latents dead
+    C = np.abs(rng.normal(size=(F, m)))
+    counts = metrics.firing_counts(jnp.asarray(latents), jnp.asarray(codes), metrics.best_feature(jnp.asarray(C)))
+    got = metrics.detection_scores(counts)._asdict()
+    live = latents.max(axis=0) > 0
+    got |= {"uniqueness": metrics.uniqueness(C, live), "uniqueness_live": metrics.uniqueness_live(C, live)}
+    expected = _reference_detection(latents, codes, C)
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, abs=1e-9), name
+    # the all-latent means are the live means scaled by #live / m
+    assert got["f1"] == pytest.approx(got["f1_live"] * live.sum() / m, abs=1e-9)
+
+
+def test_stored_arrays_score_like_the_toy_that_drew_them():
+    toy = sp.build(sp.SuperpositionConfig(n_features=12, d=6, mean_l0=2), jax.random.key(0))
+    params = jax.tree.map(lambda a: a[None], params_lib.init(jax.random.key(1), 6, 10))
+    hps = jax.tree.map(lambda a: a[None], architectures.hparams(k=3))
+    key = jax.random.key(2)
+    from_toy = evaluate.evaluate("topk", params, hps, toy, key=key, n_eval=3000, chunk=1000)[0]
+    batches = [toy.sample(jax.random.fold_in(key, i), 1000) for i in range(3)]
+    x = jnp.concatenate([b.x for b in batches])
+    codes = jnp.concatenate([b.codes for b in batches])
+    # 3000 rows in chunks of 700: four whole chunks and a tail of 200
+    stored = evaluate.evaluate("topk", params, hps, (x, codes), true_features=toy.features, chunk=700)[0]
+    for name, value in from_toy.items():
+        assert stored[name] == pytest.approx(value, abs=1e-5), name
+    without_codes = evaluate.evaluate("topk", params, hps, (x,), chunk=700)[0]
+    assert "f1" not in without_codes and without_codes["l0"] == pytest.approx(from_toy["l0"], abs=1e-6)

@@ -16,7 +16,7 @@ def _train_and_score(mean_l0: float, k: int):
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=mean_l0), jax.random.key(0))
     hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, k)])
     result = train.train(CONFIG, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
-    scores = evaluate.evaluate("topk", result.params, hps, sp.sample, toy, toy.directions, jax.random.key(2), k_max=4)
+    scores = evaluate.evaluate("topk", result.params, hps, toy, key=jax.random.key(2))
     return result, scores[0]
 
 

@@ -1,0 +1,104 @@
+"""SAELens' on-disk format: checked-in folders written by SAELens 6.5.3 load and encode as
+SAELens encoded them; bad folders are refused; with `sae-lens` installed (the [bench]
+extra), toylab folders load in SAELens and encode the same."""
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sae import architectures, pipeline, saelens_format
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXPECTED = json.loads((FIXTURES / "saelens_expected_codes.json").read_text())
+
+
+def _encode(loaded, x):
+    hps = pipeline.stack([architectures.hparams(k=loaded.k or 1)])
+    return np.asarray(pipeline.encode(loaded.arch, pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]), hps, x))[0]
+
+
+@pytest.mark.parametrize("name, arch", [("saelens_topk", "topk"), ("saelens_standard", "relu"),
+                                        ("saelens_jumprelu", "jumprelu")])
+def test_folders_written_by_saelens_encode_as_saelens_encoded_them(name, arch):
+    loaded = saelens_format.load(FIXTURES / name)
+    assert loaded.arch == arch
+    codes = _encode(loaded, np.asarray(EXPECTED["x"], np.float32))
+    np.testing.assert_allclose(codes, np.asarray(EXPECTED[name]), atol=1e-5)
+    assert (codes > 0).any() and not (codes > 0).all()  # a real test: some latents on, some off
+
+
+def test_written_folder_has_saelens_fields_and_tensors(tmp_path):
+    from safetensors.numpy import load_file
+
+    params = jax.tree.map(np.asarray, saelens_format.load(FIXTURES / "saelens_jumprelu").params)
+    folder = saelens_format.save(tmp_path / "jr", "batchtopk", params, k=3, extra={"seed": 1})
+    cfg = json.loads((folder / "cfg.json").read_text())
+    assert cfg["architecture"] == "jumprelu" and cfg["normalize_activations"] == "constant_norm_rescale"
+    assert cfg["d_in"] == 8 and cfg["d_sae"] == 12 and cfg["apply_b_dec_to_input"] is True
+    assert cfg["toylab"]["architecture"] == "batchtopk" and cfg["toylab"]["seed"] == 1
+    tensors = load_file(str(folder / "sae_weights.safetensors"))
+    assert {name: t.shape for name, t in tensors.items()} == {
+        "W_enc": (8, 12), "b_enc": (12,), "W_dec": (12, 8), "b_dec": (8,), "threshold": (12,)}
+    np.testing.assert_allclose(tensors["threshold"], np.exp(params.log_threshold), rtol=1e-6)
+
+
+def _copy(tmp_path, name="saelens_topk"):
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "cfg.json").unlink(), "cfg.json: missing"),
+    (lambda f: (f / "sae_weights.safetensors").write_bytes(b"\x00garbage"), "not a readable safetensors"),
+    (lambda f: (f / "cfg.json").write_text("{not json"), "not valid JSON"),
+    (lambda f: _edit(f, architecture="transcoder"), "architecture: got 'transcoder'"),
+    (lambda f: _edit(f, d_in=9), "W_enc: got shape"),
+    (lambda f: _edit(f, k=0), "k: got 0"),
+    (lambda f: _edit(f, normalize_activations="layer_norm"), "normalize_activations"),
+])
+def test_bad_folders_are_refused_with_one_line(tmp_path, damage, message):
+    folder = _copy(tmp_path)
+    damage(folder)
+    with pytest.raises(saelens_format.FormatError, match=message) as error:
+        saelens_format.load(folder)
+    assert "\n" not in str(error.value)
+
+
+def _edit(folder, **changes):
+    cfg = json.loads((folder / "cfg.json").read_text())
+    cfg.update(changes)
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+
+
+def _saelens():
+    return pytest.importorskip("sae_lens", reason="sae-lens not installed (pip install -e '.[bench]')")
+
+
+@pytest.mark.parametrize("arch", ["topk", "relu", "jumprelu", "batchtopk", "gated"])
+def test_toylab_folders_load_in_saelens_and_encode_the_same(arch, tmp_path):
+    sae_lens = _saelens()
+    import torch
+
+    rng = np.random.default_rng(0)
+    d, m = 8, 12
+    params = jax.tree.map(np.asarray, pipeline.baseline("gaussian", jax.random.split(jax.random.key(0), 1), d, m))
+    params = jax.tree.map(lambda a: a[0], params)
+    params = params.replace(b_enc=rng.normal(size=m).astype(np.float32) * 0.3,
+                            b_dec=rng.normal(size=d).astype(np.float32) * 0.3,
+                            log_threshold=np.log(rng.random(m) * 0.5 + 0.01).astype(np.float32),
+                            r_mag=rng.normal(size=m).astype(np.float32) * 0.3,
+                            b_mag=rng.normal(size=m).astype(np.float32) * 0.3)
+    k = 3 if architectures.get(arch).uses_k else None
+    folder = saelens_format.save(tmp_path / arch, arch, params, k=k)
+    x = rng.normal(size=(10_000, d)).astype(np.float32)
+    theirs = sae_lens.SAE.load_from_disk(str(folder), device="cpu")
+    with torch.no_grad():
+        expected = theirs.encode(torch.tensor(x)).numpy()
+    ours = _encode(saelens_format.load(folder), x)
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
