@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sae import architectures, train
-from toys import superposition as toy_lib
+from sae import architectures, pipeline
+from toys import superposition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,16 +71,14 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 def ours(case: Case, repeats: int) -> float:
     """SAE-steps/s of our trainer (all n_saes in one vmapped call)."""
-    toy_config = toy_lib.SuperpositionConfig(
+    toy_config = superposition.SuperpositionConfig(
         n_features=case.n_features, d=case.d, mean_l0=case.mean_l0, magnitude_low=1.0, magnitude_high=1.0
     )
-    toy = toy_lib.build(toy_config, jax.random.key(0))
-    config = train.TrainConfig("topk", case.d, case.m, steps=case.steps, batch_size=case.batch_size, k_max=case.k)
-    hps = train.stack_hparams([architectures.hparams(3e-4, 0.0, case.k)] * case.n_saes)
+    toy = superposition.build(toy_config, jax.random.key(0))
+    hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case.k)] * case.n_saes)
     keys = jax.random.split(jax.random.key(1), case.n_saes)
-    seconds = _best_time(
-        lambda: jax.block_until_ready(train.train(config, toy_lib.sample_activations, toy, hps, keys)), repeats
-    )
+    seconds = _best_time(lambda: jax.block_until_ready(pipeline.fit(
+        "topk", toy, hps, keys, n_latents=case.m, steps=case.steps, batch_size=case.batch_size)), repeats)
     return case.n_saes * case.steps / seconds
 
 

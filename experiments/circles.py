@@ -19,8 +19,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.recovery import seed_keys
-from sae import architectures, evaluate, geometry, progress, random_dictionaries, train
+from experiments.recovery import saved_dictionaries, seed_keys
+from sae import architectures, geometry, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.validation import ConfigError, check_each, check_range
@@ -88,60 +88,38 @@ class Config:
             raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))}")
 
 
-def _score_dictionary(kind, size, k, decoder, decoder_bias, codes, sample, toy, config, arrays):
-    """One results entry per planted circle for one dictionary (NumPy from here on)."""
-    decoder = np.asarray(decoder)
-    reconstruction = codes @ decoder + np.asarray(decoder_bias)
+def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
+    """The truth of every planted circle on the geometry sample, as arrays for sae.geometry."""
+    return [
+        geometry.PlantedCircle(spec.name, np.asarray(toy.plane(index)), manifolds.subspace(toy, index),
+                               np.asarray(sample.present[:, index]), np.asarray(sample.phases[:, index, 0]), spec.radius)
+        for index, spec in enumerate(toy.config.manifolds)
+    ]
+
+
+def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays) -> list[dict]:
+    """One results entry per (dictionary of the stacked grid, planted circle)."""
     x = np.asarray(sample.x)
-    explained = 1.0 - np.sum((x - reconstruction) ** 2) / np.sum((x - x.mean(0)) ** 2)
-    live = np.any(codes > 0, axis=0)
-    n_live = int(live.sum())
-    labels = {"graph": geometry.cluster_live(geometry.graph_clusters, decoder, live)}
-    if n_live >= 4:
-        n_clusters = min(max(2, n_live // config.latents_per_cluster), n_live - 1)
-        labels["spectral"] = geometry.cluster_live(geometry.spectral_clusters, decoder, live, n_clusters, seed=config.seed)
+    codes = np.asarray(pipeline.encode(arch, params, hps, x))
+    reconstructions = np.asarray(pipeline.reconstruct(arch, params, hps, x))
     entries = []
-    for index, spec in enumerate(toy.config.manifolds):
-        present = np.asarray(sample.present[:, index])
-        theta = np.asarray(sample.phases[:, index, 0])
-        plane = np.asarray(toy.plane(index))
-        span = manifolds.subspace(toy, index)
-        matches = {
-            method: geometry.match_circle(codes, decoder, method_labels, plane, span, present, theta)
-            for method, method_labels in labels.items()
-        }
-        best_method = min(matches, key=lambda name: (matches[name].max_principal_angle_deg, -matches[name].ordering_score))
-        best = matches[best_method]
-        # how well the circle itself is reconstructed: the error within its plane, relative to r²
-        in_plane_error = np.sum(((reconstruction - x)[present] @ plane.T) ** 2, axis=1).mean() / spec.radius**2
-        entry = {
-            "circle": spec.name,
-            "values": spec.values,
-            "kind": kind,
-            "size": size,
-            "k": k,
-            "max_principal_angle_deg": best.max_principal_angle_deg,
-            "ordering_score": best.ordering_score,
-            "latents_on_circle": int(geometry.on_manifold(decoder, span).sum()),
-            "method": best_method,
-            "cluster_size": int(len(best.latents)),
-            "cluster_dimension": best.dimension,
-            "purity": best.purity,
-            "recall": best.recall,
-            "coverage": best.coverage,
-            "in_plane_error": float(in_plane_error),
-            "explained_variance": float(explained),
-            "live_latents": n_live,
-            "by_method": {name: {"max_principal_angle_deg": m.max_principal_angle_deg, "ordering_score": m.ordering_score,
-                                 "cluster_size": int(len(m.latents)), "purity": m.purity, "recall": m.recall,
-                                 "n_clusters": m.n_clusters} for name, m in matches.items()},
-        }
-        entries.append(entry)
-        if size == config.figure_size and k == config.k and len(best.latents):
-            fitted = geometry.cluster_geometry(codes, decoder, best.latents)
-            rows = np.flatnonzero(present & fitted.firing)[:PCA_POINTS]
-            points = (codes[rows][:, best.latents] @ decoder[best.latents] - fitted.pca.mean) @ fitted.pca.components[:2].T
-            arrays[f"pca_{spec.name}_{kind}"] = np.concatenate([points, theta[rows, None]], axis=1).astype(np.float32)
+    for g, k in enumerate(ks):
+        decoder = np.asarray(params.W_dec[g])
+        live = np.any(codes[g] > 0, axis=0)
+        labels = geometry.cluster_labels(decoder, live, config.latents_per_cluster, seed=config.seed)
+        explained = metrics.explained_variance_of(x, reconstructions[g])
+        for circle in circles:
+            scores, best = geometry.score_circle(codes[g], decoder, x, reconstructions[g], circle, labels)
+            entries.append({"circle": circle.name, "values": next(s.values for s in config.toy_config().manifolds
+                                                                   if s.name == circle.name),
+                            "kind": kind, "size": size, "k": k, **scores,
+                            "explained_variance": float(explained), "live_latents": int(live.sum())})
+            if size == config.figure_size and k == config.k and len(best.latents):
+                points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
+                                                             np.flatnonzero(circle.present))
+                points, rows = points[:PCA_POINTS], rows[:PCA_POINTS]
+                arrays[f"pca_{circle.name}_{kind}"] = np.concatenate(
+                    [points, circle.phases[rows, None]], axis=1).astype(np.float32)
     return entries
 
 
@@ -150,24 +128,19 @@ def run(config: Config) -> dict:
     key_toy, key_train, key_random, key_geometry = jax.random.split(jax.random.key(config.seed), 4)
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
-    k_max = max(config.ks)
-    entries, arrays = [], {}
+    circles = planted_circles(toy, sample)
+    entries, arrays, saved = [], {}, []
     for size in config.sizes:
-        hps = train.stack_hparams([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
-        train_config = train.TrainConfig("topk", config.d, size, steps=config.steps, batch_size=config.batch_size, k_max=k_max)
-        with progress.task(f"topk m={size} k={','.join(map(str, config.ks))}"):
-            result = train.train(train_config, manifolds.sample_activations, toy, hps, seed_keys(key_train, size, list(config.ks)))
-        codes = np.asarray(evaluate.encode_grid("topk", result.params, hps, sample.x, k_max))
-        for g, k in enumerate(config.ks):
-            params = jax.tree.map(lambda leaf: leaf[g], result.params)
-            entries += _score_dictionary("topk", size, k, params.W_dec, params.b_dec, codes[g], sample, toy, config, arrays)
+        hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
+        result = pipeline.fit("topk", toy, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
+                              steps=config.steps, batch_size=config.batch_size,
+                              label=f"topk m={size} k={','.join(map(str, config.ks))}")
+        entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays)
+        saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # chance: a random dictionary of the same size, encoded by TopK with the main k
-        random_params = random_dictionaries.rademacher(seed_keys(key_random, size, [0])[0], config.d, size)
-        random_params = jax.tree.map(lambda leaf: leaf[None], random_params)
-        random_hps = train.stack_hparams([architectures.hparams(k=config.k)])
-        codes = np.asarray(evaluate.encode_grid("topk", random_params, random_hps, sample.x, config.k))[0]
-        entries += _score_dictionary("random", size, config.k, random_params.W_dec[0], random_params.b_dec[0], codes,
-                                     sample, toy, config, arrays)
+        random_params = pipeline.baseline("random", seed_keys(key_random, size, [0]), config.d, size)
+        entries += _score_dictionaries("random", size, (config.k,), pipeline.BASELINE_ARCH, random_params,
+                                       pipeline.baseline_hparams(config.k, 1), sample, circles, config, arrays)
     return {
         "circles": entries,
         "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
@@ -175,6 +148,7 @@ def run(config: Config) -> dict:
         "main_k": config.k,
         "figure_size": config.figure_size,
         "arrays": arrays,
+        "saved_dictionaries": saved,
     }
 
 

@@ -29,9 +29,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.recovery import seed_keys
-from sae import architectures, detectors, evaluate, metrics, progress, random_dictionaries, train
-from toys import circuits, network_training
+from experiments.recovery import saved_dictionaries, seed_keys
+from sae import architectures, detectors, pipeline, progress
+from toys import circuits, network_training, stored
 from toys.validation import check_each, check_range
 
 NAME = "circuits"
@@ -77,29 +77,29 @@ def draw_circuit(config: Config) -> circuits.Circuit:
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key) -> tuple:
     """One TopK SAE of `size` latents per hidden layer (activations [L, N, H]), all in one vmapped trainer call."""
-    n_layers, _, width = activations.shape
-    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * n_layers)
-    sae_config = train.TrainConfig("topk", width, size, steps=config.sae_steps,
-                                   batch_size=config.sae_batch_size, k_max=config.k, per_run_data=True)
-    keys = seed_keys(key, size, list(range(n_layers)))
-    with progress.task(f"topk m={size} on each of {n_layers} hidden layers"):
-        result = train.train(sae_config, train.sample_rows, jax.numpy.asarray(activations), hps, keys)
+    n_layers = activations.shape[0]
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * n_layers)
+    layers = stored.StoredToy(jax.numpy.asarray(activations))  # run g streams rows of layer g
+    result = pipeline.fit("topk", layers, hps, seed_keys(key, size, list(range(n_layers))), n_latents=size,
+                          steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
+                          label=f"topk m={size} on each of {n_layers} hidden layers")
     return result.params, hps
 
 
 def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_random) -> dict:
     """Per layer, the codes [L, N, size] of a trained TopK SAE and of a random dictionary (TopK, same k)."""
     params, hps = train_layer_saes(config, acts, size, key_sae)
-    sae_codes = np.asarray(evaluate.encode_each("topk", params, hps, acts, config.k))
-    reconstruction = sae_codes @ np.asarray(params.W_dec) + np.asarray(params.b_dec)[:, None]
+    sae_codes = np.asarray(pipeline.encode("topk", params, hps, acts))
     keys = jax.random.split(jax.random.fold_in(key_random, size), len(acts))
-    random_params = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves),
-                                 *[random_dictionaries.rademacher(k, acts.shape[2], size) for k in keys])
+    random_params = pipeline.baseline("random", keys, acts.shape[2], size)
     return {
         "sae": sae_codes,
-        "random": np.asarray(evaluate.encode_each("topk", random_params, hps, acts, config.k)),
-        "explained_variance": [metrics.explained_variance_of(a, r) for a, r in zip(acts, reconstruction)],
+        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
+                                             pipeline.baseline_hparams(config.k, len(acts)), acts)),
+        "explained_variance": pipeline.explained_variance("topk", params, hps, acts),
         "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
+        "saved": saved_dictionaries("topk", params, hps,
+                                    [f"topk-layer{layer + 1}-{size}-seed{config.seed}" for layer in range(len(acts))]),
     }
 
 
@@ -124,9 +124,10 @@ def run(config: Config) -> dict:
 
     n_layers, n_gates = len(acts), len(circuit.gates)
     scores = {reader: np.zeros((n_layers, n_gates)) for reader in READERS}
-    by_size = {}
+    by_size, saved = {}, []
     for size in config.sae_sizes:  # one compiled trainer per size (shapes differ), vmapped over layers
         codes = dictionary_codes(config, acts, size, key_sae, key_random)
+        saved += codes["saved"]
         unit_scores = {reader: np.stack([detectors.best_unit_auroc(c, gates)[0] for c in codes[reader]])
                        for reader in ("sae", "random")}
         for reader in ("sae", "random"):  # the best dictionary size per gate and layer
@@ -176,6 +177,7 @@ def run(config: Config) -> dict:
         "gates": per_gate,
         "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
                    **{f"scores_{reader}": scores[reader] for reader in READERS}},
+        "saved_dictionaries": saved,
     }
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import config as config_lib
+from experiments import overrides
 from experiments import registry
 from toys.validation import ConfigError
 
@@ -148,7 +148,7 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     config = experiment.Config.quick() if quick else experiment.Config()
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
-    config = config_lib.apply_overrides(config, assignments)
+    config = overrides.apply_overrides(config, assignments)
     config.validate()
     return experiment, config
 
@@ -163,7 +163,7 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     runfolder.write_json(
         folder / "config.json",
         {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
-         "config": config_lib.to_dict(config), **runfolder.provenance()},
+         "config": overrides.to_dict(config), **runfolder.provenance()},
     )
     print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)

@@ -31,7 +31,7 @@ from scipy.stats import norm
 
 from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, plot_metric_panels, summary_table
 from sae import architectures, metrics
-from toys import superposition as toy_lib
+from toys import superposition
 from toys.validation import check_choice, check_each, check_range
 
 NAME = "darts"
@@ -50,7 +50,7 @@ class Config:
     ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     coherence_max_ratio: int = 32  # the pairwise max needs m² n work; cap it
     # part 2
-    toy: toy_lib.SuperpositionConfig = toy_lib.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
+    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
     size_ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     kinds: tuple[str, ...] = DARTS_TRAINED
     baselines: tuple[str, ...] = DARTS_BASELINES
@@ -150,20 +150,20 @@ def predicted_hit_fraction_sphere(threshold: float, d: int, m: int) -> float:
 
 
 def _hyperparameters(config: Config, kind: str):
-    coefficient = {"relu": config.l1_coefficient, "jumprelu": config.l0_coefficient}.get(kind, 0.0)
+    coefficient = {"l1": config.l1_coefficient, "l0": config.l0_coefficient}.get(architectures.get(kind).penalty, 0.0)
     return architectures.hparams(config.learning_rate, coefficient, config.k)
 
 
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     _, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
-    return {"toy": toy_lib.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+    return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
     key_facts, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
     facts, arrays = numerical_facts(config, key_facts)
-    toy = toy_lib.build(config.toy, key_toy)
+    toy = superposition.build(config.toy, key_toy)
     d = config.toy.d
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
@@ -188,7 +188,7 @@ def run(config: Config) -> dict:
     return {
         "dictionaries": recovery.entries,
         "toy": {"n_features": config.toy.n_features, "d": d,
-                "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy)))},
+                "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
         "facts": facts,
         "random_hits": hits,
         "arrays": arrays,

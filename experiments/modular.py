@@ -17,8 +17,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.recovery import seed_keys
-from sae import architectures, evaluate, geometry, progress, random_dictionaries, train
+from experiments.recovery import saved_dictionaries, seed_keys
+from sae import architectures, geometry, pipeline, progress
 from toys import modular
 from toys.validation import check_range
 
@@ -86,22 +86,22 @@ def run(config: Config) -> dict:
     main = seeds[0]
 
     # The SAE reads model 0's hidden layer over every input pair.
-    hidden = modular.hidden_activations(net, result, 0)
-    H = hidden.shape[1]
-    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
-    sae_config = train.TrainConfig("topk", H, config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
-                                   k_max=config.k)
-    with progress.task(f"topk m={config.sae_size} on the hidden layer"):
-        sae = train.train(sae_config, train.sample_rows, jax.numpy.asarray(hidden), hps, seed_keys(key_sae, config.sae_size, [0]))
-    random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(key_random, H, config.sae_size))
+    layer = modular.layer_toy(net, result, 0)
+    hidden = np.asarray(layer.x)
+    H = layer.d
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
+    sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
+                       steps=config.sae_steps, batch_size=config.sae_batch_size,
+                       label=f"topk m={config.sae_size} on the hidden layer")
+    random_params = pipeline.baseline("random", key_random[None], H, config.sae_size)
     codes = {
-        "sae": np.asarray(evaluate.encode_grid("topk", sae.params, hps, hidden, config.k))[0],
-        "random": np.asarray(evaluate.encode_grid("topk", random_params, hps, hidden, config.k))[0],
+        "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
+        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
+                                             pipeline.baseline_hparams(config.k, 1), hidden))[0],
         "neuron": hidden,
     }
     directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
-    x_hat = codes["sae"] @ directions["sae"] + np.asarray(sae.params.b_dec[0])
-    explained = 1.0 - np.sum((hidden - x_hat) ** 2) / np.sum((hidden - hidden.mean(0)) ** 2)
+    explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
     all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
     subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
     per_kind = {}
@@ -129,6 +129,7 @@ def run(config: Config) -> dict:
         "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
         "latents_per_key_frequency": per_kind,
         "arrays": {"loss_curve": np.asarray(result.loss_curve, np.float32)},
+        "saved_dictionaries": saved_dictionaries("topk", sae.params, hps, [f"topk-{config.sae_size}-seed{config.seed}"]),
     }
 
 

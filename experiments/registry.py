@@ -19,6 +19,7 @@ EXPERIMENTS = {
     "circles": "experiments.circles",
     "modular": "experiments.modular",
     "trees": "experiments.trees",
+    "two-feature": "experiments.two_feature",
     "circuits": "experiments.circuits",
     "quanta": "experiments.quanta",
     "zoom-out": "experiments.zoom_out",

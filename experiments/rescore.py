@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from experiments import config as config_lib
+from experiments import overrides
 from experiments import registry
 from sae import architectures, pipeline, saelens_format
 from toys.validation import ConfigError
@@ -42,7 +42,7 @@ def load_run(run_folder: str | Path):
     experiment = registry.get(name)
     if not hasattr(experiment, "evaluation_source"):
         raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(RESCORABLE)}")
-    config = config_lib.from_dict(experiment.Config, values)
+    config = overrides.from_dict(experiment.Config, values)
     config.validate()
     return experiment, config, experiment.evaluation_source(config)
 

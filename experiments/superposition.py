@@ -15,7 +15,7 @@ import numpy as np
 
 from experiments.recovery import Recovery, eval_key, plot_metric_panels, summary_table
 from sae import architectures, evaluate, metrics
-from toys import superposition as toy_lib
+from toys import superposition
 from toys.validation import check_choice, check_each, check_range
 
 NAME = "superposition"
@@ -28,7 +28,7 @@ HEATMAP_FEATURES = 48  # a 512 × 512 diagonal is a hairline; the zoom makes the
 class Config:
     seed: int = 0
     n_seeds: int = 3
-    toy: toy_lib.SuperpositionConfig = toy_lib.SuperpositionConfig()
+    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
     kinds: tuple[str, ...] = TRAINED_KINDS
     sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     k: int = 8
@@ -73,12 +73,12 @@ def _keys(config: Config):
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     key_toy, key_dictionaries = _keys(config)
-    return {"toy": toy_lib.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+    return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
     key_toy, key_dictionaries = _keys(config)
-    toy = toy_lib.build(config.toy, key_toy)
+    toy = superposition.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
     heatmaps = {}
@@ -89,7 +89,7 @@ def run(config: Config) -> dict:
             heatmaps[f"matched_cosine_{kind}"] = _matched_cosines(C).astype(np.float16)
 
     for kind in config.kinds:
-        l1 = config.l1_coefficient if kind == "relu" else 0.0
+        l1 = config.l1_coefficient if architectures.get(kind).penalty == "l1" else 0.0
         for size in config.sizes:
             params = recovery.train(
                 kind, size, architectures.hparams(config.learning_rate, l1, config.k), config.steps, config.batch_size
@@ -103,7 +103,7 @@ def run(config: Config) -> dict:
         "toy": {
             "n_features": config.toy.n_features,
             "d": config.toy.d,
-            "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy))),
+            "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
         },
         "arrays": heatmaps,
         "saved_dictionaries": recovery.saved,

@@ -15,7 +15,7 @@ import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, saved_dictionaries, seed_keys
 from sae import architectures, evaluate, pipeline
-from toys import superposition as toy_lib
+from toys import superposition
 from toys.validation import ConfigError, check_choice, check_each, check_range
 
 NAME = "sweep"
@@ -28,7 +28,7 @@ PLOTTED = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
 class Config:
     seed: int = 0
     n_seeds: int = 3
-    toy: toy_lib.SuperpositionConfig = toy_lib.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
+    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
     arch: str = "relu"
     size: int = 512
     hyperparameter: str = "l1_coefficient"
@@ -75,14 +75,14 @@ class Config:
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
-    return {"toy": toy_lib.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1],
+    return {"toy": superposition.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1],
             "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
     key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
-    toy = toy_lib.build(config.toy, key_toy)
+    toy = superposition.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     base = {name: getattr(config, name) for name in SWEEPABLE}
     grid, members = [], []
@@ -102,7 +102,7 @@ def run(config: Config) -> dict:
          "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
         for (value, seed), metrics in zip(members, scores)
     ]
-    names = [f"{config.arch}-{config.size}-{config.hyperparameter}{value:g}-seed{seed}" for value, seed in members]
+    names = [f"{config.arch}-{config.hyperparameter}{value:g}-{config.size}-seed{seed}" for value, seed in members]
     return {"dictionaries": entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
             "size": config.size, "saved_dictionaries": saved_dictionaries(config.arch, result.params, hps, names)}
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sae import progress
-from toys import tms as tms_lib
+from toys import tms
 from toys.validation import check_each, check_range
 
 NAME = "tms"
@@ -58,19 +58,20 @@ class Config:
         check_each("sweep_probabilities", self.sweep_probabilities, low=0, low_open=True, high=1)
 
 
-def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key) -> list[dict]:
-    """Train every (probability, importance) setting × n_instances in one call; keep each best."""
+def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key, key_eval) -> list[dict]:
+    """Train every (probability, importance) setting × n_instances in one call; keep each best
+    (the lowest loss on one common evaluation sample)."""
     n = config.n_instances
     probabilities = np.repeat([s["probability"] for s in settings], n)
     importances = jnp.concatenate(
-        [jnp.tile(tms_lib.importance(n_features, s["decay"]), (n, 1)) for s in settings]
+        [jnp.tile(tms.importance(n_features, s["decay"]), (n, 1)) for s in settings]
     )
     keys = jax.random.split(key, len(probabilities))
-    train_config = tms_lib.TMSTrainConfig(
+    train_config = tms.TMSTrainConfig(
         n_features, n_hidden, steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate
     )
     with progress.task(f"tms {n_features} features in {n_hidden} dims ({len(probabilities)} models)"):
-        result = tms_lib.train(train_config, probabilities, importances, keys)
+        result = tms.train(train_config, probabilities, importances, keys, key_eval)
     out = []
     for i, setting in enumerate(settings):
         members = slice(i * n, (i + 1) * n)
@@ -85,7 +86,7 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
             "bias": np.asarray(result.b[best]).tolist(),
         }
         if n_hidden == 2:
-            best_record["neighbour_angles_deg"] = tms_lib.neighbour_angles_deg(W).tolist()
+            best_record["neighbour_angles_deg"] = tms.neighbour_angles_deg(W).tolist()
         out.append(
             {
                 "name": setting["name"],
@@ -113,8 +114,9 @@ def run(config: Config) -> dict:
         {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay}
         for p in config.sweep_probabilities
     ]
-    settings = _train_settings(config, 5, 2, two_dims, key_two)
-    settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep)
+    key_eval = jax.random.fold_in(jax.random.key(config.seed), 7)  # the common evaluation sample
+    settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval)
+    settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval)
     return {"settings": settings}
 
 

@@ -13,7 +13,8 @@ dictionary's latents (on decoder cosine and on co-firing) gives two more; each i
 scored by edge recall / precision and the Robinson–Foulds similarity against the
 planted tree, beside a random-dictionary ladder and a shuffled planted tree (chance).
 
-The exact two-feature toy (theory.absorption): the hand-built absorbed and
+The exact two-feature toy (the study of `experiments.two_feature`, also run alone as
+`toylab run two-feature`; theory.absorption): the hand-built absorbed and
 non-absorbed dictionaries' expected L1 against the closed forms, and 2-latent SAEs
 trained on it — ReLU+L1 and Matryoshka with the same L1 (`matryoshka_l1`) — with the
 parent latent's activation on parent + child.
@@ -24,14 +25,12 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.recovery import Recovery, eval_key, seed_keys, summary_table
-from sae import architectures, evaluate, hierarchy, progress, random_dictionaries, train
-from sae.params import from_decoder
-from theory import absorption as absorption_theory
-from toys import trees as toy_lib
+from experiments import two_feature
+from sae import architectures, evaluate, hierarchy, pipeline
+from toys import trees
 from toys.validation import ConfigError, check_choice, check_each, check_range
 
 NAME = "trees"
@@ -45,7 +44,7 @@ METHODS = ("sizes", "linkage_cosine", "linkage_cofiring")
 class Config:
     seed: int = 0
     n_seeds: int = 1
-    toy: toy_lib.TreeConfig = toy_lib.TreeConfig(exclusive_fraction=1.0)
+    toy: trees.TreeConfig = trees.TreeConfig(exclusive_fraction=1.0)
     kinds: tuple[str, ...] = TRAINED_KINDS
     size: int = 256
     k: int = 4
@@ -100,86 +99,20 @@ class Config:
         check_range("figure_roots", self.figure_roots, low=1, high=self.toy.n_roots)
 
 
-# --- the exact two-feature toy ---------------------------------------------------------
-
-
-def cone_init(key, t_p, t_c, m: int = 2):
-    """Atoms at uniform angles between t_p and t_c (encoder = decoderᵀ, no biases).
-
-    A 2-latent ReLU SAE whose atom starts pointing away from every sample never fires
-    and never learns; starting inside the data's cone keeps both latents alive, so the
-    outcome reflects the loss, not a dead start. Both losses start from the same atoms.
-    """
-    angle = jax.random.uniform(key, (m,), minval=0.0, maxval=jnp.pi / 2)
-    return from_decoder(jnp.cos(angle)[:, None] * t_p + jnp.sin(angle)[:, None] * t_c)
-
-
-def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int, key,
-                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3) -> dict:
-    """Train n_seeds 2-latent SAEs (one vmapped call) on the two-feature toy, no decoder bias.
-
-    Returns the parent latent (best decoder cosine with t_p) of each run: its cosine,
-    its coefficient on t_p alone and on t_p + t_c, and each run's final squared error.
-    """
-    toy = toy_lib.build(toy_lib.two_feature_config(p10, p11), jax.random.key(0))
-    t_p, t_c = toy.directions[0], toy.directions[1]
-    keys = jax.random.split(key, n_seeds)
-    hps = train.stack_hparams([architectures.hparams(learning_rate, l1_coefficient)] * n_seeds)
-    config = train.TrainConfig(arch, 2, 2, steps=steps, batch_size=256, decoder_bias=False)
-    start = jax.vmap(lambda k: cone_init(k, t_p, t_c))(keys)
-    result = train.train(config, toy_lib.sample_activations, toy, hps, keys, start)
-    x = jnp.stack([t_p, t_p + t_c])
-    codes = np.asarray(evaluate.encode_grid(arch, result.params, hps, x, 1))  # [G, 2 samples, 2 latents]
-    cosine = np.asarray(result.params.W_dec @ t_p)  # [G, 2]
-    parent = np.argmax(cosine, axis=1)
-    rows = np.arange(n_seeds)
-    return {
-        "parent_cosine": cosine[rows, parent].round(4).tolist(),
-        "parent_on_parent": codes[rows, 0, parent].round(4).tolist(),
-        "parent_on_both": codes[rows, 1, parent].round(4).tolist(),
-        "final_mse": np.asarray(result.mse[-100:].mean(axis=0)).round(5).tolist(),
-    }
-
-
-def two_feature(config: Config, key) -> dict:
-    p10, p11, lam = config.two_feature_p10, config.two_feature_p11, config.two_feature_l1
-    t_p, t_c = absorption_theory.features()
-    hand_built = {}
-    for name, build in (("absorbed", absorption_theory.absorbed), ("not_absorbed", absorption_theory.not_absorbed)):
-        losses = absorption_theory.exact_losses(build(t_p, t_c), t_p, t_c, p10, p11)
-        hand_built[name] = {
-            "mse": losses["mse"], "l1": losses["l1"],
-            "matryoshka_loss": absorption_theory.matryoshka_loss(build(t_p, t_c), t_p, t_c, p10, p11, lam),
-        }
-    trained = {}
-    for arch in ("relu", "matryoshka_l1"):
-        with progress.task(f"two-feature toy: {arch}"):
-            trained[arch] = train_two_feature(arch, lam, config.two_feature_seeds, config.two_feature_steps, key, p10, p11,
-                                              config.learning_rate)
-    return {
-        "p10": p10, "p11": p11, "l1_coefficient": lam,
-        "expected_l1": {"absorbed": absorption_theory.expected_l1_absorbed(p10, p11),
-                        "not_absorbed": absorption_theory.expected_l1_not_absorbed(p10, p11)},
-        "hand_built": hand_built,
-        "matryoshka_prefers_not_absorbed": absorption_theory.matryoshka_prefers_not_absorbed(lam),
-        "trained": trained,
-    }
-
-
 # --- the hierarchical toy ----------------------------------------------------------------
 
 
 def _hps(kind: str, config: Config):
-    l1 = config.l1_coefficient if kind == "relu" else 0.0
-    aux = config.aux_coefficient if kind in ("batchtopk", "matryoshka", "topk") else 0.0
+    facts = architectures.get(kind)
+    l1 = config.l1_coefficient if facts.penalty == "l1" else 0.0
+    aux = config.aux_coefficient if facts.auxk else 0.0
     return architectures.hparams(config.learning_rate, l1, config.k, aux)
 
 
 def _firing(kind: str, params, k: int, x) -> np.ndarray:
     """Whether each latent fires on each sample, [G, n, m] (baselines encode by TopK)."""
-    arch = "topk" if kind == "random" else kind
-    hps = train.stack_hparams([architectures.hparams(k=k)] * params.W_dec.shape[0])
-    return np.asarray(evaluate.encode_grid(arch, params, hps, x, k)) > 0
+    arch = pipeline.BASELINE_ARCH if kind in pipeline.BASELINE_KINDS else kind
+    return np.asarray(pipeline.encode(arch, params, pipeline.baseline_hparams(k, params.W_dec.shape[0]), x)) > 0
 
 
 def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
@@ -191,16 +124,16 @@ def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 5)[:2]
-    toy = toy_lib.build(config.toy, key_toy)
+    toy = trees.build(config.toy, key_toy)
     return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
 
 
 def run(config: Config) -> dict:
     key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(jax.random.key(config.seed), 5)
-    toy = toy_lib.build(config.toy, key_toy)
+    toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)
-    x_tree = toy_lib.sample_activations(toy, key_tree_sample, config.n_tree_samples)
+    x_tree = trees.sample_activations(toy, key_tree_sample, config.n_tree_samples)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents)
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
@@ -229,12 +162,14 @@ def run(config: Config) -> dict:
     return {
         "dictionaries": recovery.entries,
         "splitting": splitting,
-        "two_feature": two_feature(config, key_two_feature),
+        "two_feature": two_feature.study(config.two_feature_p10, config.two_feature_p11, config.two_feature_l1,
+                                         config.two_feature_seeds, config.two_feature_steps, config.learning_rate,
+                                         key_two_feature),
         "toy": {
             "n_features": config.toy.n_features, "d": config.toy.d, "n_roots": config.toy.n_roots,
             "branching": config.toy.branching, "depth": config.toy.depth, "n_parents": config.toy.n_parents,
             "exclusive_fraction": config.toy.exclusive_fraction,
-            "expected_true_l0": float(np.sum(toy_lib.firing_probabilities(config.toy))),
+            "expected_true_l0": float(np.sum(trees.firing_probabilities(config.toy))),
         },
         "k": config.k,
         "size": config.size,
@@ -262,18 +197,17 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
         if size == config.size and kind in trained:
             params = jax.tree.map(lambda leaf: leaf[:1], trained[kind])
         else:
-            hps = train.stack_hparams([_hps(kind, config)])
-            train_config = train.TrainConfig(kind, d, size, steps=config.steps, batch_size=config.batch_size, k_max=config.k,
-                                             auxk=kind in ("batchtopk", "matryoshka", "topk"))
-            with progress.task(f"splitting ladder: {kind} m={size}"):
-                params = train.train(train_config, toy_lib.sample_activations, recovery.toy, hps,
-                                     seed_keys(key_ladder, size, [0])).params
+            params = pipeline.fit(kind, recovery.toy, pipeline.stack([_hps(kind, config)]),
+                                  seed_keys(key_ladder, size, [0]), n_latents=size, steps=config.steps,
+                                  batch_size=config.batch_size, k_max=config.k,
+                                  label=f"splitting ladder: {kind} m={size}").params
         decoders.append(np.asarray(params.W_dec[0]))
-        random_decoders.append(np.asarray(random_dictionaries.rademacher(seed_keys(key_random, size, [0])[0], d, size).W_dec))
+        random_decoders.append(np.asarray(pipeline.baseline("random", seed_keys(key_random, size, [0]), d, size).W_dec[0]))
     firing = _firing(kind, params, config.k, x_tree)[0]
     inferred, scores = _ladder_scores(decoders, firing, planted, directions, config.match_threshold)
     arrays["inferred_sizes"] = inferred["sizes"]
-    random_params = jax.tree.map(lambda leaf: leaf[None], from_decoder(jnp.asarray(random_decoders[-1])))
+    random_params = pipeline.baseline("random", seed_keys(key_random, config.splitting_sizes[-1], [0]), d,
+                                      config.splitting_sizes[-1])
     _, random_scores = _ladder_scores(random_decoders, _firing("random", random_params, config.k, x_tree)[0],
                                       planted, directions, config.match_threshold)
     return {
@@ -403,14 +337,5 @@ def summary(results: dict) -> str:
     shuffled = splitting["chance"]["shuffled_tree"]
     lines.append(f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
                  f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})")
-    two = results["two_feature"]
-    lines.append("")
-    lines.append(f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
-                 f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
-                 f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
-                 f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})")
-    for arch, run in two["trained"].items():
-        lines.append(f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run['parent_on_both'])}"
-                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run['parent_on_parent'])}; "
-                     f"final squared error: {', '.join(f'{v:.3f}' for v in run['final_mse'])})")
+    lines += ["", two_feature.summary(results["two_feature"])]
     return "\n".join(lines)

@@ -36,8 +36,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sae import architectures, detectors, evaluate, folding, geometry, metrics, progress, random_dictionaries, train
-from toys import network_training, semantic
+from experiments.recovery import saved_dictionaries
+from sae import architectures, detectors, folding, geometry, pipeline, progress
+from toys import network_training, semantic, stored
 from toys.validation import check_range
 
 NAME = "zoom-out"
@@ -176,38 +177,44 @@ def grid_through_layers(config: Config, network, state, basis, activations, labe
     return arrays
 
 
-def ball_concept(config: Config, key) -> dict:
+def ball_concept(config: Config, key) -> tuple[dict, list]:
+    """Held-out AUROC of each reader of the ball-in-shell concept, and the SAE (for the run folder)."""
     k_points, k_rows, k_sae, k_random = jax.random.split(key, 4)
     d = config.network.d
     x, labels = semantic.ball_in_shell(k_points, config.ball_samples, d, config.ball_dims)
     x, inside = np.asarray(x), np.asarray(labels).astype(bool)
     train_rows = np.asarray(jax.random.uniform(k_rows, (len(x),))) < config.probe_train_fraction
-    hps = train.stack_hparams([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
-    sae_config = train.TrainConfig("relu", d, config.sae_size, steps=config.sae_steps, batch_size=256)
-    with progress.task(f"ReLU SAE m={config.sae_size} on the ball and shell"):
-        result = train.train(sae_config, train.sample_rows, jnp.asarray(x[train_rows]), hps, k_sae[None])
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
+    result = pipeline.fit("relu", stored.StoredToy(jnp.asarray(x[train_rows])), hps, k_sae[None],
+                          n_latents=config.sae_size, steps=config.sae_steps, batch_size=256,
+                          label=f"ReLU SAE m={config.sae_size} on the ball and shell")
     test = jnp.asarray(x[~train_rows])
-    sae_codes = np.asarray(evaluate.encode_grid("relu", result.params, hps, test, 1))[0]
-    reconstruction = sae_codes @ np.asarray(result.params.W_dec[0]) + np.asarray(result.params.b_dec[0])
-    random_params = jax.tree.map(lambda leaf: leaf[None], random_dictionaries.rademacher(k_random, d, config.sae_size))
-    random_codes = np.asarray(evaluate.encode_grid("relu", random_params, hps, test, 1))[0]
+    sae_codes = np.asarray(pipeline.encode("relu", result.params, hps, test))[0]
+    sae_l0 = float(np.mean(np.sum(sae_codes > 0, axis=1)))
+    # chance as everywhere in the lab: a random dictionary encoded by TopK, k = the SAE's mean L0
+    chance_k = max(1, int(round(sae_l0)))
+    random_params = pipeline.baseline("random", k_random[None], d, config.sae_size)
+    random_codes = np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
+                                              pipeline.baseline_hparams(chance_k, 1), test))[0]
     target = inside[~train_rows, None]
     return {
         "linear_probe_auroc": detectors.held_out(detectors.linear_probe(), x, inside, train_rows)[1],
         "sae_latent_auroc": float(detectors.best_unit_auroc(sae_codes, target)[0][0]),
         "random_atom_auroc": float(detectors.best_unit_auroc(random_codes, target)[0][0]),
         "region_auroc": detectors.held_out(detectors.region_detector(config.neighbours), x, inside, train_rows)[1],
-        "sae_explained_variance": metrics.explained_variance_of(x[~train_rows], reconstruction),
-        "sae_mean_l0": float(np.mean(np.sum(sae_codes > 0, axis=1))),
+        "sae_explained_variance": pipeline.explained_variance("relu", result.params, hps, test)[0],
+        "sae_mean_l0": sae_l0,
+        "random_atom_k": chance_k,
         "ball_dims": config.ball_dims, "d": d, "sae_size": config.sae_size,
-    }
+    }, saved_dictionaries("relu", result.params, hps, [f"relu-ball-{config.sae_size}-seed{config.seed}"])
 
 
 def run(config: Config) -> dict:
     key_manifold, key_ball = jax.random.split(jax.random.key(config.seed))
     manifold, arrays = manifold_results(config, key_manifold)
+    ball, saved = ball_concept(config, key_ball)
     return {config.network.manifold: manifold, "manifold": config.network.manifold,
-            "ball_concept": ball_concept(config, key_ball), "arrays": arrays}
+            "ball_concept": ball, "arrays": arrays, "saved_dictionaries": saved}
 
 
 def summary(results: dict) -> str:

@@ -273,3 +273,77 @@ def match_circle(codes, decoder, labels, plane, span, present, phases) -> Circle
         coverage=float(len(rows) / max(np.sum(present), 1)),
         n_clusters=len(clusters),
     )
+
+
+# --- the circle recipe, public: cluster → reconstruct → PCA → score against a planted circle ---
+
+
+class PlantedCircle(NamedTuple):
+    """The truth of one planted circle on n samples (arrays; sae never imports toys)."""
+
+    name: str
+    plane: np.ndarray  # [2, d] the planted (u, v)
+    span: np.ndarray  # [k, d] the circle's whole span, offset direction included (for membership)
+    present: np.ndarray  # [n] bool: the samples that carry the circle
+    phases: np.ndarray  # [n] their true θ
+    radius: float
+
+
+def cluster_labels(decoder, live, latents_per_cluster: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    """Both clusterings of the live latents: {"graph": labels, "spectral": labels (≥ 4 live)}.
+
+    Spectral clustering asks for #live / latents_per_cluster clusters (at least 2, at most
+    #live − 1). Dead latents are labelled −1 (see `cluster_live`).
+    """
+    live = np.asarray(live, bool)
+    labels = {"graph": cluster_live(graph_clusters, decoder, live)}
+    n_live = int(live.sum())
+    if n_live >= 4:
+        n_clusters = min(max(2, n_live // latents_per_cluster), n_live - 1)
+        labels["spectral"] = cluster_live(spectral_clusters, decoder, live, n_clusters, seed=seed)
+    return labels
+
+
+def score_circle(codes, decoder, x, reconstruction, circle: PlantedCircle, labels: dict) -> tuple[dict, CircleMatch]:
+    """Scores of one dictionary against one planted circle, and the best-matching cluster.
+
+    codes [n, m] latents, decoder [m, d], x and its reconstruction x̂ [n, d] (from
+    `sae.pipeline.reconstruct`, the architecture's own). Each clustering method is searched
+    (`match_circle`); the best is the smallest largest-principal-angle (ties: the higher
+    ordering score). Scores: max_principal_angle_deg, ordering_score, method, cluster_size,
+    cluster_dimension, purity, recall, coverage, latents_on_circle (decoder rows with ≥ ½
+    of their energy in the span), in_plane_error = mean over the circle's samples of
+    ‖P(x̂ − x)‖² / r² (P the projection on the planted plane), and by_method.
+    """
+    matches = {method: match_circle(codes, decoder, method_labels, circle.plane, circle.span, circle.present,
+                                    circle.phases)
+               for method, method_labels in labels.items()}
+    best_method = min(matches, key=lambda name: (matches[name].max_principal_angle_deg, -matches[name].ordering_score))
+    best = matches[best_method]
+    residual = (np.asarray(reconstruction, np.float64) - np.asarray(x, np.float64))[np.asarray(circle.present)]
+    in_plane_error = np.sum((residual @ np.asarray(circle.plane, np.float64).T) ** 2, axis=1).mean() / circle.radius**2
+    scores = {
+        "max_principal_angle_deg": best.max_principal_angle_deg,
+        "ordering_score": best.ordering_score,
+        "latents_on_circle": int(on_manifold(decoder, circle.span).sum()),
+        "method": best_method,
+        "cluster_size": int(len(best.latents)),
+        "cluster_dimension": best.dimension,
+        "purity": best.purity,
+        "recall": best.recall,
+        "coverage": best.coverage,
+        "in_plane_error": float(in_plane_error),
+        "by_method": {name: {"max_principal_angle_deg": m.max_principal_angle_deg, "ordering_score": m.ordering_score,
+                             "cluster_size": int(len(m.latents)), "purity": m.purity, "recall": m.recall,
+                             "n_clusters": m.n_clusters} for name, m in matches.items()},
+    }
+    return scores, best
+
+
+def cluster_plane_points(codes, decoder, latents, rows) -> tuple[np.ndarray, np.ndarray]:
+    """The cluster-only reconstructions of those samples of `rows` on which the cluster fires,
+    in the cluster's top-2 PCA plane: (points [r, 2], the rows kept [r])."""
+    fitted = cluster_geometry(codes, decoder, latents)
+    chosen = np.asarray(rows)[fitted.firing[np.asarray(rows)]]
+    points = np.asarray(codes[chosen][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
+    return (points - fitted.pca.mean) @ fitted.pca.components[:2].T, chosen

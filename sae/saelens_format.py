@@ -41,15 +41,7 @@ from sae.params import INITIAL_THRESHOLD, SAEParams
 
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
-_TO_SAELENS = {
-    "relu": "standard",
-    "matryoshka_l1": "standard",
-    "topk": "topk",
-    "jumprelu": "jumprelu",
-    "batchtopk": "jumprelu",
-    "matryoshka": "jumprelu",
-    "gated": "gated",
-}
+_BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated"}
 _FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
 # SAELens' "batchtopk" inference folders hold a threshold too; they read as our batchtopk.
 _FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk", "jumprelu_batchtopk": "batchtopk"}
@@ -60,7 +52,8 @@ class FormatError(ValueError):
 
 
 def saelens_architecture(arch: str) -> str:
-    return _TO_SAELENS[architectures.get(arch).name]
+    """SAELens' architecture for a toylab one, from how it encodes at inference (`Architecture.inference`)."""
+    return _BY_INFERENCE[architectures.get(arch).inference]
 
 
 def _normalisation(arch: str) -> str:
@@ -169,11 +162,11 @@ def load(folder: str | Path) -> Loaded:
         if not isinstance(cfg.get(field), int) or cfg[field] < 1:
             raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")
     d, m = cfg["d_in"], cfg["d_sae"]
-    gated = arch == "gated"
+    gated = saelens_architecture(arch) == "gated"
     expected = {"W_enc": (d, m), "W_dec": (m, d), "b_dec": (d,), ("b_gate" if gated else "b_enc"): (m,)}
     if gated:
         expected.update(r_mag=(m,), b_mag=(m,))
-    threshold_needed = arch in ("jumprelu", "batchtopk", "matryoshka")
+    threshold_needed = saelens_architecture(arch) == "jumprelu"
     if threshold_needed:
         expected["threshold"] = (m,)
     for name, shape in expected.items():

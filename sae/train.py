@@ -158,11 +158,6 @@ def train(
     return result
 
 
-def sample_rows(data, key, n):
-    """A sample_fn for stored activations: n rows of data [N, d], uniformly with replacement."""
-    return data[jax.random.randint(key, (n,), 0, data.shape[0])]
-
-
 def stack_hparams(grid: list[HParams]) -> HParams:
     """Stack per-run HParams into one HParams with a leading [G] axis."""
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *grid)

@@ -37,6 +37,7 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys import network_training
 from toys.network_training import train_networks
 from toys.validation import ConfigError, check_range
 
@@ -219,13 +220,17 @@ def signed(inputs) -> jax.Array:
     return jnp.where(jnp.asarray(inputs), 1.0, -1.0)
 
 
+def _build(config: CircuitConfig, n_outputs: int):
+    return lambda rngs: EmulatorMLP(config, n_outputs, rngs=rngs)
+
+
 def _graphdef(config: CircuitConfig, n_outputs: int):
-    return nnx.split(nnx.eval_shape(lambda: EmulatorMLP(config, n_outputs, rngs=nnx.Rngs(0))))[0]
+    return network_training.definition(_build(config, n_outputs))
 
 
 def initial_state(config: CircuitConfig, n_outputs: int, key) -> nnx.State:
     """The parameters of a freshly initialised emulator (the untrained control)."""
-    return nnx.split(EmulatorMLP(config, n_outputs, rngs=nnx.Rngs(key)))[1]
+    return network_training.parameters(_build(config, n_outputs), key)
 
 
 class EmulatorResult(NamedTuple):
@@ -241,14 +246,14 @@ def _train(config: CircuitConfig, n_outputs: int, x, targets, keys):
 
     def loss(state, key):
         rows = jax.random.randint(key, (config.batch_size,), 0, x.shape[0])
-        logits = nnx.merge(graphdef, state)(x[rows])
+        logits = network_training.bind(graphdef, state)(x[rows])
         return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, targets[rows]))
 
     state, curve = train_networks(lambda key: initial_state(config, n_outputs, key), loss,
                                   optax.adam(config.learning_rate), keys, config.steps)
 
     def accuracies(state):
-        correct = (nnx.merge(graphdef, state)(x) > 0) == (targets > 0.5)
+        correct = (network_training.bind(graphdef, state)(x) > 0) == (targets > 0.5)
         return jnp.mean(correct), jnp.mean(jnp.all(correct, axis=1))
 
     bit, exact = jax.vmap(accuracies)(state)
@@ -266,5 +271,5 @@ def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array) -> EmulatorR
 
 def hidden_activations(config: CircuitConfig, circuit: Circuit, state: nnx.State) -> np.ndarray:
     """One network's hidden activations on all 2ⁿ rows, [L, N, H] (float32)."""
-    model = nnx.merge(_graphdef(config, len(circuit.outputs)), state)
+    model = network_training.bind(_graphdef(config, len(circuit.outputs)), state)
     return np.asarray(model.hidden_activations(signed(all_inputs(circuit.n_inputs))))

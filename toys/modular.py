@@ -38,6 +38,9 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys import network_training
+from toys import stored
+from toys.stored import StoredToy
 from toys.validation import ConfigError, check_range
 
 
@@ -102,47 +105,35 @@ class ModularResult(NamedTuple):
     loss_curve: jax.Array  # [steps, G] training cross-entropy
 
 
-def _graphdef(config: ModularConfig):
-    return nnx.split(nnx.eval_shape(lambda: ModularMLP(config, rngs=nnx.Rngs(0))))[0]
+def _build(config: ModularConfig):
+    return lambda rngs: ModularMLP(config, rngs=rngs)
 
 
 @functools.partial(jax.jit, static_argnames="config")
 def _train(config: ModularConfig, keys):
-    graphdef = _graphdef(config)
+    graph = network_training.definition(_build(config))
     a, b = all_pairs(config.p)
     targets = (a + b) % config.p
     n_train = int(round(config.train_fraction * config.p**2))
     optimizer = optax.adamw(config.learning_rate, b1=0.9, b2=0.98, weight_decay=config.weight_decay)
+    key_model, key_split = jax.vmap(jax.random.split, out_axes=1)(keys)
 
-    def init(key):
-        key_model, key_split = jax.random.split(key)
-        state = nnx.split(ModularMLP(config, rngs=nnx.Rngs(key_model)))[1]
-        # a fixed-size split keeps shapes static: the first n_train pairs of a permutation
-        mask = jnp.zeros(config.p**2, bool).at[jax.random.permutation(key_split, config.p**2)[:n_train]].set(True)
-        return state, optimizer.init(state), mask
+    def split(key):  # a fixed-size split keeps shapes static: the first n_train pairs of a permutation
+        return jnp.zeros(config.p**2, bool).at[jax.random.permutation(key, config.p**2)[:n_train]].set(True)
 
-    def loss(state, mask):
-        logits = nnx.merge(graphdef, state)(a, b)
+    mask = jax.vmap(split)(key_split)
+
+    def loss(state, key, mask):  # full batch: the step's key is not used
+        logits = network_training.bind(graph, state)(a, b)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
         return jnp.sum(jnp.where(mask, losses, 0.0)) / n_train
 
-    def step_one(state, opt_state, mask):
-        value, grads = jax.value_and_grad(loss)(state, mask)
-        updates, opt_state = optimizer.update(grads, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, value
-
-    state, opt_state, mask = jax.vmap(init)(keys)
-
-    def body(carry, step):
-        state, opt_state = carry
-        state, opt_state, value = jax.vmap(step_one)(state, opt_state, mask)
-        progress.report(step, config.steps, value)
-        return (state, opt_state), value
-
-    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(config.steps))
+    state, curve = network_training.train_networks(
+        lambda key: network_training.parameters(_build(config), key), loss, optimizer, keys, config.steps,
+        data=mask, init_keys=key_model)
 
     def accuracies(state, mask):
-        correct = jnp.argmax(nnx.merge(graphdef, state)(a, b), axis=-1) == targets
+        correct = jnp.argmax(network_training.bind(graph, state)(a, b), axis=-1) == targets
         return jnp.sum(correct & mask) / jnp.sum(mask), jnp.sum(correct & ~mask) / jnp.sum(~mask)
 
     train_accuracy, test_accuracy = jax.vmap(accuracies)(state, mask)
@@ -161,7 +152,7 @@ def train(config: ModularConfig, keys: jax.Array) -> ModularResult:
 
 def model(config: ModularConfig, result: ModularResult, index: int = 0) -> ModularMLP:
     """The index-th trained model as an nnx module."""
-    return nnx.merge(_graphdef(config), jax.tree.map(lambda leaf: leaf[index], result.state))
+    return network_training.bind(network_training.definition(_build(config)), network_training.select(result.state, index))
 
 
 def embedding(config: ModularConfig, result: ModularResult, index: int = 0) -> np.ndarray:
@@ -173,6 +164,13 @@ def hidden_activations(config: ModularConfig, result: ModularResult, index: int 
     """h over all p² pairs (a-major), [p², H]: the toy's activations."""
     a, b = all_pairs(config.p)
     return np.asarray(model(config, result, index).hidden_activations(jnp.asarray(a), jnp.asarray(b)))
+
+
+def layer_toy(config: ModularConfig, result: ModularResult, index: int = 0) -> StoredToy:
+    """Network `index`'s hidden layer over all p² pairs as a toy (toys.protocol): training
+    streams draw pairs uniformly; the truth (the Fourier circles) is read by
+    `frequency_subspaces`."""
+    return stored.from_arrays(hidden_activations(config, result, index))
 
 
 def fourier_shares(embedding) -> np.ndarray:

@@ -1,43 +1,79 @@
-"""The training loop shared by the toy networks that learn from sampled batches.
+"""The one training loop of the toy networks, and the NNX split/merge they share.
 
-S networks (one per key) train together: `jax.vmap` over networks inside one
-`lax.scan` over steps; each step's batch is drawn inside the loss from a key folded
-from the network's key and the step, so nothing is materialised. Call it inside a
-jit-compiled function.
+Axes: S networks trained together.
+
+`train_networks` trains S networks (one per key) together: `jax.vmap` over networks
+inside one `lax.scan` over steps. Each step's batch is drawn inside the loss from a key
+folded from the network's key and the step (a full-batch loss ignores it), so nothing
+is materialised; per-run data (a pytree with leading axis [S]: a TMS instance's feature
+probability and importances, a modular network's training mask) reaches network s's
+loss as its third argument. Call it inside a jit-compiled function. It serves tms,
+modular, quanta, semantic and circuits.
+
+NNX, the fast way (split once, train the pure state with jit/vmap/scan + optax, merge
+inside the loss): `definition(build)` is the graph of the module `build(rngs)` makes
+(traced abstractly), `parameters(build, key)` a fresh initialisation's state, and
+`bind(definition, state)` the module to call.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
+from flax import nnx
 
 from sae import progress
 
 
-def train_networks(init_state, loss, optimizer: optax.GradientTransformation, keys: jax.Array, steps: int):
+def definition(build: Callable[[nnx.Rngs], nnx.Module]) -> nnx.GraphDef:
+    """The graph definition of the module `build(rngs)` (no parameters are created)."""
+    return nnx.split(nnx.eval_shape(lambda: build(nnx.Rngs(0))))[0]
+
+
+def parameters(build: Callable[[nnx.Rngs], nnx.Module], key: jax.Array) -> nnx.State:
+    """The parameters of a fresh `build(nnx.Rngs(key))` (for instance an untrained control)."""
+    return nnx.split(build(nnx.Rngs(key)))[1]
+
+
+def bind(graph: nnx.GraphDef, state: nnx.State) -> nnx.Module:
+    """The module with these parameters (nnx.merge)."""
+    return nnx.merge(graph, state)
+
+
+def train_networks(init_state, loss, optimizer: optax.GradientTransformation, keys: jax.Array, steps: int,
+                   data=None, init_keys: jax.Array | None = None):
     """Train one network per key [S]; returns (states with leaves [S, ...], loss curve [steps, S]).
 
-    init_state(key) -> parameters of one network (a pytree, e.g. an nnx.State);
-    loss(state, key) -> scalar: draws its own batch from `key` and scores the network.
+    init_state(key) -> parameters of one network (a pytree, e.g. an nnx.State), from
+    init_keys [S] (default: fold_in(key, 0) of each key);
+    loss(state, key) -> scalar, or loss(state, key, data_s) when per-run `data` (leading
+    axis [S]) is given: draws its own batch from `key` (fold_in(fold_in(key, 1), step))
+    and scores the network.
     """
+    if init_keys is None:
+        init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+    evaluate = loss if data is not None else (lambda state, key, _: loss(state, key))
 
     def init(key):
-        state = init_state(jax.random.fold_in(key, 0))
+        state = init_state(key)
         return state, optimizer.init(state)
 
-    def step_one(state, opt_state, key):
-        value, grads = jax.value_and_grad(loss)(state, key)
+    def step_one(state, opt_state, key, data_s):
+        value, grads = jax.value_and_grad(evaluate)(state, key, data_s)
         updates, opt_state = optimizer.update(grads, opt_state, state)
         return optax.apply_updates(state, updates), opt_state, value
 
-    state, opt_state = jax.vmap(init)(keys)
+    state, opt_state = jax.vmap(init)(init_keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    data_axis = None if data is None else 0
 
     def body(carry, step):
         state, opt_state = carry
         step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        state, opt_state, value = jax.vmap(step_one)(state, opt_state, step_keys)
+        state, opt_state, value = jax.vmap(step_one, in_axes=(0, 0, 0, data_axis))(state, opt_state, step_keys, data)
         progress.report(step, steps, value)
         return (state, opt_state), value
 

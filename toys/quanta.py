@@ -39,6 +39,7 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys import network_training
 from toys.network_training import train_networks
 from toys.validation import ConfigError, check_range
 
@@ -136,13 +137,17 @@ class ParityMLP(nnx.Module):
         return self.out(self.hidden_activations(x))
 
 
+def _build(config: QuantaConfig):
+    return lambda rngs: ParityMLP(config, rngs=rngs)
+
+
 def _graphdef(config: QuantaConfig):
-    return nnx.split(nnx.eval_shape(lambda: ParityMLP(config, rngs=nnx.Rngs(0))))[0]
+    return network_training.definition(_build(config))
 
 
 def initial_state(config: QuantaConfig, key) -> nnx.State:
     """The parameters of a freshly initialised network (an untrained control)."""
-    return nnx.split(ParityMLP(config, rngs=nnx.Rngs(key)))[1]
+    return network_training.parameters(_build(config), key)
 
 
 class QuantaResult(NamedTuple):
@@ -156,7 +161,7 @@ def _train(config: QuantaConfig, subsets, keys):
 
     def loss(state, key):
         batch = sample(config, subsets, key, config.batch_size)
-        logits = nnx.merge(graphdef, state)(batch.x)
+        logits = network_training.bind(graphdef, state)(batch.x)
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
 
     optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
@@ -172,7 +177,7 @@ def train(config: QuantaConfig, subsets, keys: jax.Array) -> QuantaResult:
 
 
 def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:
-    return nnx.merge(_graphdef(config), state)
+    return network_training.bind(_graphdef(config), state)
 
 
 def per_task_accuracy(config: QuantaConfig, state: nnx.State, subsets, key, per_task: int = 2000) -> np.ndarray:
@@ -188,7 +193,7 @@ def margin_fn(config: QuantaConfig):
     graphdef = _graphdef(config)
 
     def margin(state, x):
-        logits = nnx.merge(graphdef, state)(x[None])[0]
+        logits = network_training.bind(graphdef, state)(x[None])[0]
         return logits[1] - logits[0]
 
     return margin

@@ -36,6 +36,7 @@ import optax
 from flax import nnx
 
 from sae import progress
+from toys import network_training
 from toys.network_training import train_networks
 from toys.validation import check_choice, check_range
 
@@ -173,16 +174,20 @@ class ClassifierMLP(nnx.Module):
         return self.out(self.layer_activations(x)[0][-1])
 
 
+def _build(config: SemanticConfig):
+    return lambda rngs: ClassifierMLP(config, rngs=rngs)
+
+
 def graphdef(config: SemanticConfig):
-    return nnx.split(nnx.eval_shape(lambda: ClassifierMLP(config, rngs=nnx.Rngs(0))))[0]
+    return network_training.definition(_build(config))
 
 
 def initial_state(config: SemanticConfig, key) -> nnx.State:
-    return nnx.split(ClassifierMLP(config, rngs=nnx.Rngs(key)))[1]
+    return network_training.parameters(_build(config), key)
 
 
 def model(config: SemanticConfig, state: nnx.State) -> ClassifierMLP:
-    return nnx.merge(graphdef(config), state)
+    return network_training.bind(graphdef(config), state)
 
 
 class ClassifierResult(NamedTuple):
@@ -196,7 +201,7 @@ def _train(config: SemanticConfig, basis, keys):
 
     def loss(state, key):
         batch = sample(config, basis, key, config.batch_size)
-        logits = nnx.merge(definition, state)(batch.x)
+        logits = network_training.bind(definition, state)(batch.x)
         return jnp.mean(optax.softmax_cross_entropy(logits, batch.targets))
 
     state, curve = train_networks(lambda key: initial_state(config, key), loss,

@@ -12,9 +12,11 @@ at p = 0.05 with uniform importance form a regular pentagon (D_i = 2/5); dense i
 (p = 1) with importance 0.9^i keep the 2 most important features orthogonal (D = 1)
 and drop the rest (D = 0).
 
-Training: one flax NNX module, `nnx.split` once; G instances (a probability ×
-importance × seed grid) are trained by a single `jit`-compiled `lax.scan` over steps
-whose body is `jax.vmap` over instances.
+Training: one flax NNX module, split once; G instances (a probability × importance ×
+seed grid) are trained by the shared loop of `toys.network_training` (one
+`jit`-compiled `lax.scan` over steps, `jax.vmap` over instances, each instance's
+probability and importances as per-run data). Each instance's final loss is measured on
+one common evaluation sample, so the best instance of a setting is chosen on the same data.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from flax import nnx
 
 from sae import progress
 from theory.superposition import feature_dimensionality
+from toys import network_training
 from toys.validation import check_range
 
 
@@ -89,63 +92,53 @@ class TMSResult(NamedTuple):
 
     W: jax.Array
     b: jax.Array
-    loss: jax.Array
+    loss: jax.Array  # [G] on the one common evaluation sample
     dimensionality: jax.Array
     loss_curve: jax.Array  # [steps, G]
 
 
-def _graphdef(config: TMSTrainConfig):
-    return nnx.split(nnx.eval_shape(lambda: TMSModel(config.n_features, config.n_hidden, rngs=nnx.Rngs(0))))[0]
+def _build(config: TMSTrainConfig):
+    return lambda rngs: TMSModel(config.n_features, config.n_hidden, rngs=rngs)
 
 
-def _weighted_mse(graphdef, state, x, weights):
-    prediction = nnx.merge(graphdef, state)(x)
+def _weighted_mse(graph, state, x, weights):
+    prediction = network_training.bind(graph, state)(x)
     return jnp.mean(jnp.sum(weights * (x - prediction) ** 2, axis=-1))
 
 
 @functools.partial(jax.jit, static_argnames="config")
-def _train(config: TMSTrainConfig, probabilities, importances, keys):
-    graphdef = _graphdef(config)
-    optimizer = optax.adamw(config.learning_rate, weight_decay=0.0)
+def _train(config: TMSTrainConfig, probabilities, importances, keys, eval_key):
+    graph = network_training.definition(_build(config))
 
-    def init(key):
-        state = nnx.split(TMSModel(config.n_features, config.n_hidden, rngs=nnx.Rngs(key)))[1]
-        return state, optimizer.init(state)
+    def loss(state, key, setting):
+        probability, weights = setting
+        return _weighted_mse(graph, state, sample_features(key, config.batch_size, config.n_features, probability), weights)
 
-    def step_one(state, opt_state, probability, weights, key):
-        x = sample_features(key, config.batch_size, config.n_features, probability)
-        loss, grads = jax.value_and_grad(_weighted_mse, argnums=1)(graphdef, state, x, weights)
-        updates, opt_state = optimizer.update(grads, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, loss
+    state, curve = network_training.train_networks(
+        lambda key: network_training.parameters(_build(config), key), loss,
+        optax.adamw(config.learning_rate, weight_decay=0.0), keys, config.steps, data=(probabilities, importances))
 
-    init_keys, train_keys, eval_keys = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(keys) for i in range(3))
-    carry = jax.vmap(init)(init_keys)
+    def evaluate(state, probability, weights):
+        # one common sample (per probability) for every instance, so instances are compared on the same data
+        return _weighted_mse(graph, state, sample_features(eval_key, config.eval_samples, config.n_features, probability),
+                             weights)
 
-    def body(carry, step):
-        state, opt_state = carry
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(train_keys)
-        state, opt_state, loss = jax.vmap(step_one)(state, opt_state, probabilities, importances, step_keys)
-        progress.report(step, config.steps, loss)
-        return (state, opt_state), loss
-
-    (state, _), curve = jax.lax.scan(body, carry, jnp.arange(config.steps))
-
-    def evaluate(state, probability, weights, key):
-        x = sample_features(key, config.eval_samples, config.n_features, probability)
-        return _weighted_mse(graphdef, state, x, weights)
-
-    final_loss = jax.vmap(evaluate)(state, probabilities, importances, eval_keys)
+    final_loss = jax.vmap(evaluate)(state, probabilities, importances)
     W, b = state["W"][...], state["b"][...]
     return TMSResult(W, b, final_loss, jax.vmap(feature_dimensionality)(W), curve)
 
 
-def train(config: TMSTrainConfig, probabilities, importances, keys) -> TMSResult:
+def train(config: TMSTrainConfig, probabilities, importances, keys, eval_key: jax.Array) -> TMSResult:
     """Train G instances in one compiled call.
 
-    probabilities [G], importances [G, n], keys [G] (one PRNG key per instance).
+    probabilities [G], importances [G, n], keys [G] (one PRNG key per instance);
+    eval_key: the one evaluation sample (`eval_samples` draws, the same for every
+    instance of a probability) on which each instance's final loss is measured, so the
+    best instance of a setting is picked on common data, not on each one's own noise.
     Raises progress.DivergenceError naming the step if any loss turns NaN/inf.
     """
-    result = _train(config, jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32), keys)
+    result = _train(config, jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32), keys,
+                    eval_key)
     progress.check_finite(result.loss_curve, "tms")
     return result
 
