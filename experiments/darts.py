@@ -16,21 +16,22 @@ true features whose best random atom has |cos| > τ beside the Gaussian predicti
 and beside the exact single-atom tail for directions uniform on the sphere, where
 c² ~ Beta(1/2, (d − 1)/2): q = I_{1−τ²}((d − 1)/2, 1/2), combined the same way. The
 Gaussian tail is heavier than the true (bounded) one, so it overestimates at small d.
+The formulas live in `theory.random_vectors` (coherence_scale, max_inner_scale,
+hit_fraction_gaussian, hit_fraction_sphere, max_coherence).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.special import betainc
-from scipy.stats import norm
+import scipy.stats
 
 from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, plot_metric_panels, summary_table
 from sae import architectures, metrics
+from theory import random_vectors
 from toys import superposition
 from toys.validation import check_choice, check_each, check_range
 
@@ -90,22 +91,6 @@ class Config:
 # --- part 1: the numerical facts -----------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("block",))
-def max_coherence(X: jax.Array, block: int = 1024) -> jax.Array:
-    """max_{i≠j} |x_iᵀx_j| over the rows of X [m, n], computed block by block (m² n work)."""
-    m = X.shape[0]
-    blocks = X.reshape(m // block, block, -1)
-
-    def one_block(carry, index):
-        gram = jnp.abs(blocks[index] @ X.T)  # [block, m]
-        rows = index * block + jnp.arange(block)
-        gram = gram.at[jnp.arange(block), rows].set(0.0)  # drop the diagonal
-        return jnp.maximum(carry, gram.max()), None
-
-    result, _ = jax.lax.scan(one_block, jnp.float32(0.0), jnp.arange(m // block))
-    return result
-
-
 def numerical_facts(config: Config, key: jax.Array) -> tuple[dict, dict]:
     n = config.n
     key_y, key_x = jax.random.split(key)
@@ -122,12 +107,12 @@ def numerical_facts(config: Config, key: jax.Array) -> tuple[dict, dict]:
             "inner_std": float(jnp.std(inner)),
             "predicted_std": norm_y / np.sqrt(n),
             "max_inner": float(jnp.max(inner)),
-            "predicted_max_inner": float(np.sqrt(2 * np.log(m) / n) * norm_y),
-            "predicted_coherence": float(np.sqrt(4 * np.log(m) / n)),
+            "predicted_max_inner": float(random_vectors.max_inner_scale(n, m, norm_y)),
+            "predicted_coherence": float(random_vectors.coherence_scale(n, m)),
         }
         row["inner_std_relative_error"] = abs(row["inner_std"] / row["predicted_std"] - 1)
         if ratio <= config.coherence_max_ratio:
-            row["max_coherence"] = float(max_coherence(X, block=min(1024, m)))
+            row["max_coherence"] = random_vectors.max_coherence(np.asarray(X), block=min(1024, m))
         rows.append(row)
         if ratio == max(config.ratios):
             arrays["inner_products"] = np.asarray(inner, np.float32)
@@ -135,18 +120,6 @@ def numerical_facts(config: Config, key: jax.Array) -> tuple[dict, dict]:
 
 
 # --- part 2: random versus trained ----------------------------------------------------
-
-
-def predicted_hit_fraction(threshold: float, d: int, m: int) -> float:
-    """Gaussian approximation of P(max over m random unit atoms of |cos| with a fixed unit vector > τ)."""
-    tail = 2.0 * norm.sf(threshold * np.sqrt(d))
-    return float(1.0 - (1.0 - tail) ** m)
-
-
-def predicted_hit_fraction_sphere(threshold: float, d: int, m: int) -> float:
-    """As above with the exact tail of |cos| between a fixed and a uniform random unit vector in R^d."""
-    tail = float(betainc((d - 1) / 2.0, 0.5, 1.0 - threshold**2))
-    return float(1.0 - (1.0 - tail) ** m)
 
 
 def _hyperparameters(config: Config, kind: str):
@@ -182,8 +155,8 @@ def run(config: Config) -> dict:
                         "size": size,
                         "threshold": threshold,
                         "measured": float((best > threshold).mean()),
-                        "predicted": predicted_hit_fraction(threshold, d, size),
-                        "predicted_sphere": predicted_hit_fraction_sphere(threshold, d, size),
+                        "predicted": random_vectors.hit_fraction_gaussian(threshold, d, size),
+                        "predicted_sphere": random_vectors.hit_fraction_sphere(threshold, d, size),
                     })
     return {
         "dictionaries": recovery.entries,
@@ -227,7 +200,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         figure, ax = plt.subplots(figsize=(5.5, 3.6))
         ax.hist(inner, bins=120, density=True, alpha=0.6, label=f"Xᵀy, m = {len(inner)}")
         grid = np.linspace(inner.min(), inner.max(), 400)
-        ax.plot(grid, norm.pdf(grid, scale=sigma), "k", label="N(0, ‖y‖²/n)")
+        ax.plot(grid, scipy.stats.norm.pdf(grid, scale=sigma), "k", label="N(0, ‖y‖²/n)")
         ax.set_title(f"x_iᵀy is Gaussian: std {inner.std():.4f} vs ‖y‖/√n = {sigma:.4f}", fontsize=9)
         ax.legend()
         paths.append(save_figure(figure, folder / "darts_histogram.png"))

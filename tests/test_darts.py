@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from experiments import cli, darts
+from theory import random_vectors
 
 
 def test_max_coherence_matches_brute_force():
     X = np.asarray(jax.random.rademacher(jax.random.key(0), (64, 16), dtype=np.float32)) / 4.0
     gram = np.abs(X @ X.T)
     np.fill_diagonal(gram, 0)
-    assert float(darts.max_coherence(X, block=16)) == pytest.approx(gram.max())
+    assert random_vectors.max_coherence(X, block=16) == pytest.approx(gram.max())
 
 
 def test_inner_products_with_32n_rademacher_rows_have_the_predicted_std():
@@ -32,14 +33,14 @@ def test_sphere_tail_matches_monte_carlo_and_is_lighter_than_the_gaussian():
     u = np.asarray(jax.random.normal(jax.random.key(0), (400_000, d)))
     cosines = np.abs(u[:, 0]) / np.linalg.norm(u, axis=1)
     measured = float((cosines > threshold).mean())
-    assert darts.predicted_hit_fraction_sphere(threshold, d, 1) == pytest.approx(measured, abs=0.002)
-    assert darts.predicted_hit_fraction_sphere(threshold, d, 1) < darts.predicted_hit_fraction(threshold, d, 1)
+    assert random_vectors.hit_fraction_sphere(threshold, d, 1) == pytest.approx(measured, abs=0.002)
+    assert random_vectors.hit_fraction_sphere(threshold, d, 1) < random_vectors.hit_fraction_gaussian(threshold, d, 1)
 
 
 def test_predicted_hit_fraction_grows_with_m_and_falls_with_the_threshold():
-    assert darts.predicted_hit_fraction(0.5, 32, 64) < darts.predicted_hit_fraction(0.5, 32, 1024)
-    assert darts.predicted_hit_fraction(0.9, 32, 1024) < darts.predicted_hit_fraction(0.5, 32, 1024)
-    assert 0.0 <= darts.predicted_hit_fraction(0.7, 32, 32) <= 1.0
+    assert random_vectors.hit_fraction_gaussian(0.5, 32, 64) < random_vectors.hit_fraction_gaussian(0.5, 32, 1024)
+    assert random_vectors.hit_fraction_gaussian(0.9, 32, 1024) < random_vectors.hit_fraction_gaussian(0.5, 32, 1024)
+    assert 0.0 <= random_vectors.hit_fraction_gaussian(0.7, 32, 32) <= 1.0
 
 
 def test_tiny_darts_run_has_the_superposition_results_shape(tmp_path):

@@ -2,7 +2,7 @@
 
 Axes: d dimensions, N vectors (columns of X [d, N]).
 
-Claims (REFERENCES.md, "Theory claims"):
+Claims (each cites its source in `source`; the table is in README.md, "Theory"):
 - Procrustes: if XᵀX = YᵀY then Y = QX for an orthogonal Q, and Q = UVᵀ from the SVD
   YXᵀ = UΣVᵀ finds it (scipy's `orthogonal_procrustes`): the residual ‖QX − Y‖ is 0.
   Negative control: a Y whose Gram matrix differs (one vector rescaled).

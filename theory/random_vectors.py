@@ -3,7 +3,7 @@
 Axes: n dimensions, m vectors. A Rademacher vector is x = z/√n with z uniform on {±1}^n
 (unit length). For a fixed y ∈ R^n, S = ⟨x, y⟩ = Σ_k y_k z_k / √n.
 
-Claims (REFERENCES.md, "Theory claims"; Vershynin, *High-Dimensional Probability*):
+Claims (sources in each claim; background: Vershynin, *High-Dimensional Probability*, 2018):
 - law: for independent Rademacher x, y, ⟨x, y⟩ = (2B − n)/n with B ~ Bin(n, ½);
 - Hoeffding: P(|⟨x, y⟩| > t) ≤ 2 exp(−n t²/2);
 - variance: Var S = ‖y‖²/n exactly;
@@ -187,12 +187,18 @@ def simplex_frame(n: int) -> np.ndarray:
     return coordinates / np.linalg.norm(coordinates, axis=1, keepdims=True)
 
 
-def max_coherence(frame) -> float:
-    """μ = max_{i≠j} |⟨x_i, x_j⟩| over the rows."""
-    frame = np.asarray(frame, np.float64)
-    gram = np.abs(frame @ frame.T)
-    np.fill_diagonal(gram, 0.0)
-    return float(gram.max())
+def max_coherence(frame, block: int = 1024) -> float:
+    """μ = max_{i≠j} |⟨x_i, x_j⟩| over the rows, `block` rows of the Gram matrix at a time
+    (m² n work, O(block · m) memory; float32 frames stay float32, others are float64)."""
+    frame = np.asarray(frame)
+    frame = frame if frame.dtype == np.float32 else frame.astype(np.float64)
+    largest = 0.0
+    for start in range(0, len(frame), block):
+        gram = np.abs(frame[start : start + block] @ frame.T)
+        rows = np.arange(gram.shape[0])
+        gram[rows, start + rows] = 0.0  # the diagonal
+        largest = max(largest, float(gram.max()))
+    return largest
 
 
 def frame_potential(frame) -> float:
@@ -209,6 +215,25 @@ def welch_bound(n: int, m: int) -> float:
 def coherence_scale(n: int, m) -> np.ndarray:
     """√(4 ln m / n): the union bound's scale (probability bound ≈ 1)."""
     return np.sqrt(4.0 * np.log(np.asarray(m, np.float64)) / n)
+
+
+def max_inner_scale(n: int, m, norm_y: float) -> np.ndarray:
+    """√(2 ln m / n)·‖y‖: the scale of max_i ⟨x_i, y⟩ over m random unit rows (⟨x_i, y⟩ ≈ N(0, ‖y‖²/n))."""
+    return np.sqrt(2.0 * np.log(np.asarray(m, np.float64)) / n) * norm_y
+
+
+def hit_fraction_gaussian(threshold: float, d: int, m: int) -> float:
+    """P(max over m random unit atoms of |cos| with a fixed unit vector > τ), Gaussian approximation:
+    1 − (1 − 2(1 − Φ(τ√d)))^m, from cos ≈ N(0, 1/d). Its tail is heavier than the true one."""
+    tail = 2.0 * stats.norm.sf(threshold * np.sqrt(d))
+    return float(1.0 - (1.0 - tail) ** m)
+
+
+def hit_fraction_sphere(threshold: float, d: int, m: int) -> float:
+    """The same with the exact single-atom tail for directions uniform on the sphere in R^d:
+    cos² ~ Beta(1/2, (d − 1)/2), so P(|cos| > τ) = I_{1−τ²}((d − 1)/2, 1/2)."""
+    tail = float(special.betainc((d - 1) / 2.0, 0.5, 1.0 - threshold**2))
+    return float(1.0 - (1.0 - tail) ** m)
 
 
 def coherence_bound(n: int, m, failure_probability: float = FAILURE_PROBABILITY):

@@ -2,7 +2,7 @@
 
 Axes: n dimensions, m atoms (columns of D [n, m], unit length), k nonzeros.
 
-Claims (REFERENCES.md, "Theory claims"):
+Claims (each cites its source in `source`; the table is in README.md, "Theory"):
 - coherence condition (Tropp 2004; Donoho & Elad 2003; Gribonval & Nielsen 2003): with
   mutual coherence μ = max_{i≠j} |⟨d_i, d_j⟩|, orthogonal matching pursuit and basis
   pursuit (min ‖c‖₁ subject to Dc = s) recover every k-sparse c from s = Dc when
