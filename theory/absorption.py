@@ -128,7 +128,7 @@ CLAIMS = [
     Claim(
         id="absorption_l1_saving",
         statement="both two-feature dictionaries reconstruct exactly; absorbing saves (2 − √2) p11 of L1",
-        source="Chanin et al. 2024; REFERENCES theory claims",
+        source="Chanin et al. 2024",
         relation="=",
         predict=lambda inst: (2.0 - SQRT2) * inst["p11"],
         measure=lambda inst: l1_saving(inst["p10"], inst["p11"], inst.get("p01", 0.0)),
@@ -139,7 +139,7 @@ CLAIMS = [
     Claim(
         id="matryoshka_preference",
         statement="the nested (Matryoshka) loss prefers the non-absorbed dictionary iff λ(2 − √2) < 1",
-        source="Bussmann et al. 2025; REFERENCES theory claims",
+        source="Bussmann et al. 2025",
         relation="=",
         predict=lambda inst: 1.0 / (2.0 - SQRT2),
         measure=lambda inst: matryoshka_crossover(inst["p10"], inst["p11"], inst.get("nested", True)),

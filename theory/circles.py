@@ -129,7 +129,7 @@ CLAIMS = [
     Claim(
         id="circle_one_sparse_mean_error",
         statement="one nonnegative atom of m equally spaced ones leaves mean relative error ½ − sin(2π/m)/(4π/m)",
-        source="polygon geometry; REFERENCES theory claims",
+        source="polygon geometry",
         relation="=",
         predict=lambda inst: float(one_sparse_error_mean(inst["m"])),
         measure=lambda inst: float(np.mean(one_sparse_errors(
@@ -141,7 +141,7 @@ CLAIMS = [
     Claim(
         id="circle_one_sparse_worst_error",
         statement="… and worst relative error sin²(π/m), midway between atoms",
-        source="polygon geometry; REFERENCES theory claims",
+        source="polygon geometry",
         relation="=",
         predict=lambda inst: float(one_sparse_error_worst(inst["m"])),
         measure=lambda inst: float(np.max(one_sparse_errors(
@@ -153,7 +153,7 @@ CLAIMS = [
     Claim(
         id="circle_two_sparse_mean_l1",
         statement="the minimal-L1 exact nonnegative code has mean L1 tan(π/m)/(π/m) ≈ 1 + π²/(3m²)",
-        source="polygon geometry; REFERENCES theory claims",
+        source="polygon geometry",
         relation="=",
         predict=lambda inst: float(two_sparse_l1_mean(inst["m"])),
         measure=lambda inst: float(np.mean(_min_l1(inst, midpoint_circle_grid))),
@@ -164,7 +164,7 @@ CLAIMS = [
     Claim(
         id="circle_two_sparse_max_l1",
         statement="… and maximal L1 sec(π/m), midway between atoms",
-        source="polygon geometry; REFERENCES theory claims",
+        source="polygon geometry",
         relation="=",
         predict=lambda inst: float(two_sparse_l1_max(inst["m"])),
         measure=lambda inst: float(np.max(_min_l1(inst, circle_grid))),

@@ -37,7 +37,7 @@ CLAIMS = [
     Claim(
         id="ideal_clock",
         statement="for prime p, argmax_c Σ_{k∈K} cos(2πk(a+b−c)/p) = (a+b) mod p for every a, b (accuracy 1)",
-        source="Nanda et al. 2023; REFERENCES theory claims",
+        source="Nanda et al. 2023",
         relation="=",
         predict=lambda inst: 1.0,
         measure=lambda inst: clock_accuracy(inst["p"], inst["frequencies"]),

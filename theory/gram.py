@@ -80,7 +80,7 @@ CLAIMS = [
     Claim(
         id="procrustes",
         statement="vectors with the same Gram matrix differ by an orthogonal map, and Q = UVᵀ (SVD of YXᵀ) finds it",
-        source="Schönemann 1966; REFERENCES theory claims",
+        source="Schönemann 1966",
         relation="=",
         predict=lambda inst: 0.0,
         measure=_procrustes_measure,
@@ -92,7 +92,7 @@ CLAIMS = [
     Claim(
         id="circulant_eigenvectors",
         statement="a circulant matrix has the Fourier modes as eigenvectors, eigenvalues the DFT of its first column",
-        source="Gray 2006; REFERENCES theory claims",
+        source="Gray 2006",
         relation="=",
         predict=lambda inst: 0.0,
         measure=lambda inst: fourier_eigen_residual(
@@ -104,7 +104,7 @@ CLAIMS = [
     Claim(
         id="circle_pca",
         statement="N ≥ 3 equally spaced points of radius r have scatter eigenvalues Nr²/2 twice, the rest 0",
-        source="circle symmetry; REFERENCES theory claims",
+        source="circle symmetry",
         relation="=",
         predict=lambda inst: 0.0,
         measure=lambda inst: circle_spectrum_error(

@@ -95,7 +95,7 @@ CLAIMS = [
     Claim(
         id="johnson_lindenstrauss",
         statement="a Gaussian projection to k ≥ 2 ln(N(N−1)/δ)/(ε²/2 − ε³/3) dims keeps every squared distance within 1 ± ε",
-        source="Dasgupta & Gupta 2003; REFERENCES theory claims",
+        source="Dasgupta & Gupta 2003",
         relation="≤",
         predict=lambda inst: inst["eps"],
         measure=max_distortion,

@@ -274,7 +274,7 @@ CLAIMS = [
         id="rademacher_inner_product_law",
         statement="⟨x, y⟩ of independent Rademacher unit vectors is (2B − n)/n, B ~ Bin(n, ½): "
                   "Kolmogorov distance of the sample ≤ the DKW radius",
-        source="DKW, Massart 1990; REFERENCES theory claims",
+        source="DKW, Massart 1990",
         relation="≤",
         predict=lambda inst: dkw_radius(inst["pairs"]),
         measure=lambda inst: kolmogorov_distance(
@@ -288,7 +288,7 @@ CLAIMS = [
     Claim(
         id="hoeffding_tail",
         statement="P(|⟨x, y⟩| > t) ≤ 2 exp(−n t²/2) for every t (max over t of exact binomial tail / bound ≤ 1)",
-        source="Hoeffding 1963; REFERENCES theory claims",
+        source="Hoeffding 1963",
         relation="≤",
         predict=lambda inst: 1.0,
         measure=lambda inst: hoeffding_ratio(inst["n"], inst.get("coupled", False)),
@@ -299,7 +299,7 @@ CLAIMS = [
     Claim(
         id="inner_product_variance",
         statement="Var⟨x, y⟩ = ‖y‖²/n exactly for a Rademacher unit vector x and fixed y",
-        source="independence; REFERENCES theory claims",
+        source="independence",
         relation="=",
         predict=lambda inst: float(np.sum(np.square(inst["y"]))) / len(inst["y"]),
         measure=lambda inst: moment(sum_law(inst["y"], coupled=inst.get("coupled", False)), 2),
@@ -310,7 +310,7 @@ CLAIMS = [
     Claim(
         id="fourth_moment",
         statement="E⟨x, y⟩⁴ = (3‖y‖₂⁴ − 2‖y‖₄⁴)/n² for a Rademacher unit vector x",
-        source="moment expansion; REFERENCES theory claims",
+        source="moment expansion",
         relation="=",
         predict=lambda inst: (3 * np.sum(np.square(inst["y"])) ** 2 - 2 * np.sum(np.power(inst["y"], 4)))
         / len(inst["y"]) ** 2,
@@ -322,7 +322,7 @@ CLAIMS = [
     Claim(
         id="paley_zygmund",
         statement="P(⟨x, y⟩ > τ‖y‖/√n) ≥ (1 − τ²)²/6 for τ ∈ [0, 1) (min over τ of tail − bound ≥ 0)",
-        source="Paley–Zygmund; fourth moment; REFERENCES theory claims",
+        source="Paley–Zygmund; fourth moment",
         relation="≥",
         predict=lambda inst: 0.0,
         measure=lambda inst: paley_zygmund_margin(inst["y"], TAUS, inst.get("sparsity", 1.0)),
@@ -333,7 +333,7 @@ CLAIMS = [
     Claim(
         id="berry_esseen",
         statement="sup_t |P(⟨x, y⟩/σ ≤ t) − Φ(t)| ≤ 0.56 ‖y‖₃³/‖y‖₂³ (independent coordinates)",
-        source="Shevtsova 2010; Berry–Esseen constant 0.56; REFERENCES theory claims",
+        source="Shevtsova 2010; Berry–Esseen constant 0.56",
         relation="≤",
         predict=lambda inst: BERRY_ESSEEN_CONSTANT * np.sum(np.abs(inst["y"]) ** 3) / np.linalg.norm(inst["y"]) ** 3,
         measure=lambda inst: kolmogorov_to_gaussian(
@@ -347,7 +347,7 @@ CLAIMS = [
         id="max_coherence",
         statement="m Rademacher unit vectors in R^n have μ ≤ √(2 ln(m(m−1)/δ)/n) with probability ≥ 1 − δ "
                   "(typical scale √(4 ln m / n))",
-        source="Hoeffding + union bound; REFERENCES theory claims",
+        source="Hoeffding + union bound",
         relation="≤",
         predict=lambda inst: float(coherence_bound(inst["n"], inst["m"])),
         measure=lambda inst: max_coherence(rademacher_frame(np.random.default_rng(inst["seed"]), inst["n"],
@@ -360,7 +360,7 @@ CLAIMS = [
     Claim(
         id="welch_bound",
         statement="any m > n unit vectors in R^n have μ ≥ √((m − n)/(n(m − 1)))",
-        source="Welch 1974; REFERENCES theory claims",
+        source="Welch 1974",
         relation="≥",
         predict=lambda inst: welch_bound(inst["n"], inst["m"]),
         measure=lambda inst: max_coherence(inst.get("scale", 1.0) * gaussian_unit_frame(
@@ -372,7 +372,7 @@ CLAIMS = [
     Claim(
         id="frame_potential",
         statement="any m unit vectors in R^n have ‖G‖²_F ≥ m²/n (equality iff the frame is tight)",
-        source="Benedetto & Fickus 2003; REFERENCES theory claims",
+        source="Benedetto & Fickus 2003",
         relation="≥",
         predict=lambda inst: inst["m"] ** 2 / inst["n"],
         measure=lambda inst: frame_potential(inst.get("scale", 1.0) * gaussian_unit_frame(
@@ -384,7 +384,7 @@ CLAIMS = [
     Claim(
         id="welch_equality_simplex",
         statement="the simplex (m = n + 1, ⟨x_i, x_j⟩ = −1/n) meets the Welch bound with equality",
-        source="Strohmer & Heath 2003; equiangular tight frames; REFERENCES theory claims",
+        source="Strohmer & Heath 2003; equiangular tight frames",
         relation="=",
         predict=lambda inst: welch_bound(inst["n"], inst["n"] + 1),
         measure=lambda inst: max_coherence(_perturbed(simplex_frame(inst["n"]), inst.get("perturbation", 0.0))),

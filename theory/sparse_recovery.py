@@ -159,12 +159,12 @@ def _recovery_claim(solver: str, name: str, source: str) -> Claim:
 
 
 CLAIMS = [
-    _recovery_claim("omp", "orthogonal matching pursuit", "Tropp 2004; REFERENCES theory claims"),
-    _recovery_claim("basis_pursuit", "basis pursuit (min ℓ1)", "Donoho & Elad 2003; REFERENCES theory claims"),
+    _recovery_claim("omp", "orthogonal matching pursuit", "Tropp 2004"),
+    _recovery_claim("basis_pursuit", "basis pursuit (min ℓ1)", "Donoho & Elad 2003"),
     Claim(
         id="gershgorin_rip",
         statement="every k unit columns have Gram eigenvalues within (k − 1)μ of 1: δ_k ≤ (k − 1)μ",
-        source="Gershgorin; REFERENCES theory claims",
+        source="Gershgorin",
         relation="≤",
         predict=lambda inst: (inst["k"] - 1) * mutual_coherence(_rip_dictionary(inst)),
         measure=lambda inst: restricted_isometry_constant(_rip_dictionary(inst), inst["k"]),

@@ -167,7 +167,7 @@ CLAIMS = [
     Claim(
         id="dimensionality_at_most_one",
         statement="feature dimensionality D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² lies in [0, 1] (max_i D_i ≤ 1)",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="≤",
         predict=lambda inst: 1.0,
         measure=lambda inst: float(np.max(_dimensionalities(inst, _feature_matrix(inst)))),
@@ -178,7 +178,7 @@ CLAIMS = [
     Claim(
         id="dimensionality_capacity",
         statement="Σ_i D_i ≤ rank W",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="≤",
         predict=lambda inst: float(np.linalg.matrix_rank(_feature_matrix(inst))),
         measure=lambda inst: float(np.sum(_dimensionalities(inst, _feature_matrix(inst)))),
@@ -189,7 +189,7 @@ CLAIMS = [
     Claim(
         id="tight_frame_dimensionality",
         statement="every feature of an equal-norm tight frame of k features in d dimensions has D_i = d/k",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="=",
         predict=lambda inst: tight_frame_dimensionality(inst["d"], inst["k"]),
         # the D_i farthest from d/k (so "=" fails if any feature is off)
@@ -202,7 +202,7 @@ CLAIMS = [
     Claim(
         id="two_features_antipodal_loss",
         statement="two features in one dimension as an antipodal pair lose (1 + r) p²/6",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="=",
         predict=lambda inst: float(antipodal_loss(inst["p"], inst.get("r", 1.0))),
         measure=lambda inst: two_feature_loss(*ANTIPODAL, inst["p"], inst.get("r", 1.0), inst["grid"]),
@@ -213,7 +213,7 @@ CLAIMS = [
     Claim(
         id="two_features_ignore_one_loss",
         statement="ignoring the less important feature (bias at its mean) loses r (p/3 − p²/4)",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="=",
         predict=lambda inst: float(ignore_one_loss(inst["p"], inst.get("r", 1.0))),
         measure=lambda inst: two_feature_loss(*ignore_one(inst["p"]), inst["p"], inst.get("r", 1.0), inst["grid"]),
@@ -224,7 +224,7 @@ CLAIMS = [
     Claim(
         id="two_features_crossover",
         statement="with equal importance, the antipodal pair beats ignoring one feature iff p < 4/7",
-        source="Elhage et al. 2022; REFERENCES theory claims",
+        source="Elhage et al. 2022",
         relation="=",
         predict=lambda inst: 4.0 / 7.0,
         measure=lambda inst: measured_crossover(inst.get("r", 1.0), inst["grid"]),

@@ -1,0 +1,98 @@
+"""`toylab evaluate`: a run's saved dictionaries re-scored exactly, any SAE folder scored on a
+run's toy, and bad input refused with one line, exit 2, nothing written."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from experiments import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = [
+    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=12,16",
+    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64", "--set", "heatmap_size=16", "--set", "n_seeds=2",
+]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert cli.main(["run", "superposition", "--quick", "--out", str(out), *TINY]) == 0
+    return next((out / "superposition").iterdir())
+
+
+def test_a_run_saves_every_trained_dictionary_in_saelens_format(run_folder):
+    names = sorted(p.name for p in (run_folder / "dictionaries").iterdir())
+    assert names == [f"{kind}-{size}-seed{seed}" for kind in ("relu", "topk") for size in (12, 16) for seed in (0, 1)]
+    for name in names:
+        assert {p.name for p in (run_folder / "dictionaries" / name).iterdir()} == {"cfg.json", "sae_weights.safetensors"}
+
+
+def test_evaluate_reproduces_the_runs_own_metrics_exactly(run_folder, capsys):
+    assert cli.main(["evaluate", str(run_folder)]) == 0
+    run = json.loads((run_folder / "results.json").read_text())["dictionaries"]
+    again = {e["name"]: e["metrics"] for e in json.loads((run_folder / "dictionaries" / "results.json").read_text())
+             ["dictionaries"]}
+    trained = [e for e in run if e["kind"] in ("topk", "relu")]
+    assert len(trained) == len(again) == 8
+    for entry in trained:
+        assert again[f"{entry['name']}-seed{entry['seed']}"] == entry["metrics"]
+
+
+def test_evaluate_scores_a_folder_written_by_saelens(run_folder, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["evaluate", "--sae", str(FIXTURES / "saelens_topk"), "--toy", str(run_folder), "--out", str(out)]) == 0
+    (folder,) = (out / "evaluate").iterdir()
+    (entry,) = json.loads((folder / "results.json").read_text())["dictionaries"]
+    assert entry["arch"] == "topk" and 0 <= entry["metrics"]["mmcs"] <= 1 and entry["metrics"]["l0"] <= 3
+
+
+def _snapshot(*folders):
+    return sorted(str(p) for folder in folders if folder.exists() for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "unknown_arch", "wrong_d", "not_a_run", "tms_run", "no_toy"])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(case, run_folder, tmp_path, capsys):
+    sae = tmp_path / "sae"
+    shutil.copytree(FIXTURES / "saelens_topk", sae)
+    toy = run_folder
+    if case == "missing":
+        sae = tmp_path / "nowhere"
+    elif case == "corrupt":
+        (sae / "sae_weights.safetensors").write_bytes(b"\x00\x01broken")
+    elif case == "unknown_arch":
+        cfg = json.loads((sae / "cfg.json").read_text())
+        (sae / "cfg.json").write_text(json.dumps({**cfg, "architecture": "crosscoder"}))
+    elif case == "wrong_d":
+        shutil.rmtree(sae)
+        shutil.copytree(FIXTURES / "saelens_topk", sae)
+        cfg = json.loads((sae / "cfg.json").read_text())
+        toy = tmp_path / "run6"
+        shutil.copytree(run_folder, toy, ignore=shutil.ignore_patterns("dictionaries"))
+        config = json.loads((toy / "config.json").read_text())
+        config["config"]["toy"]["d"] = 6
+        (toy / "config.json").write_text(json.dumps(config))
+    elif case == "not_a_run":
+        toy = tmp_path
+    elif case == "tms_run":
+        toy = tmp_path / "tmsrun"
+        toy.mkdir()
+        (toy / "config.json").write_text(json.dumps({"experiment": "tms", "config": {}}))
+    out = tmp_path / "out"
+    before = _snapshot(run_folder, toy)
+    argv = ["evaluate", "--sae", str(sae), "--out", str(out)] + ([] if case == "no_toy" else ["--toy", str(toy)])
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("toylab: error:") and "\n" not in error
+    assert not out.exists() and _snapshot(run_folder, toy) == before
+
+
+def test_evaluate_needs_saved_dictionaries(run_folder, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    shutil.copytree(run_folder, bare, ignore=shutil.ignore_patterns("dictionaries"))
+    assert cli.main(["evaluate", str(bare)]) == 2
+    assert "holds no saved dictionaries" in capsys.readouterr().err
+    assert not (bare / "dictionaries").exists()
