@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from experiments import overrides
 from experiments import registry
-from sae import architectures, pipeline, saelens_format
+from sae import pipeline, saelens_format
 from toys.validation import ConfigError
 
 RESCORABLE = ("superposition", "darts", "sweep", "trees")  # experiments with evaluation_source(config)
@@ -52,20 +52,12 @@ def _check_fits(loaded: saelens_format.Loaded, folder: Path, toy) -> None:
         raise ConfigError(f"{folder}: d_in={loaded.cfg['d_in']} does not match the toy's d={toy.d}")
 
 
-def _hparams(loaded: saelens_format.Loaded):
-    saved = dict(loaded.cfg.get("toylab", {}).get("hparams", {}))
-    if loaded.k is not None:
-        saved["k"] = loaded.k
-    known = architectures.HParams._fields
-    return architectures.hparams(**{name: value for name, value in saved.items() if name in known})
-
-
 def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
     entries = []
     for members in groups:
         arch = members[0][1].arch
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
-        hps = pipeline.stack([_hparams(loaded) for _, loaded in members])
+        hps = pipeline.stack([loaded.hparams() for _, loaded in members])
         scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
                                    parents=source.get("parents"))
         for (folder, loaded), metrics in zip(members, scores):

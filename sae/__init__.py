@@ -1,12 +1,20 @@
-"""Dictionaries: SAE architectures, the one trainer, random baselines and ground-truth scores.
+"""Dictionaries: SAE architectures, the one trainer, baselines, ground-truth scores, the disk format.
 
-Never imports `toys`: data arrive through a sampling function and arrays.
+Never imports `toys`: data arrive as anything following the toy protocol (an object
+with `d` and `sample(key, n) -> Batch`) or as arrays.
+
+Modules: `architectures` (each architecture's encode/loss and its declared facts),
+`params` (the one dictionary pytree), `train` (the one trainer), `pipeline` (fit,
+baseline, encode, reconstruct, evaluate — what experiments compose), `evaluate`
+(streamed, composable metrics), `metrics` (definitions), `saelens_format` (SAELens'
+cfg.json + sae_weights.safetensors), `geometry`, `absorption`, `hierarchy`,
+`detectors`, `folding`, `clustering`, `random_dictionaries`, `classical`, `progress`.
 The functions `sae.train.train` and `sae.evaluate.evaluate` live in their modules
 (re-exporting them here would shadow those modules).
 """
 
 from sae.architectures import ARCHITECTURES, HParams, hparams
-from sae.evaluate import MIN_EVAL_SAMPLES
+from sae.evaluate import MIN_EVAL_SAMPLES, StreamedMetric
 from sae.params import SAEParams
 from sae.progress import DivergenceError
 from sae.train import TrainConfig, TrainResult, stack_hparams
@@ -17,6 +25,7 @@ __all__ = [
     "HParams",
     "MIN_EVAL_SAMPLES",
     "SAEParams",
+    "StreamedMetric",
     "TrainConfig",
     "TrainResult",
     "hparams",

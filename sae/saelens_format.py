@@ -123,6 +123,12 @@ class Loaded(NamedTuple):
     k: int | None  # for architectures that use k
     cfg: dict  # cfg.json as read
 
+    def hparams(self) -> architectures.HParams:
+        """The HParams to encode with: k from cfg.json, the rest as saved by toylab (defaults otherwise)."""
+        saved = dict(self.cfg.get("toylab", {}).get("hparams", {}))
+        saved["k"] = self.k if self.k is not None else saved.get("k", 1)
+        return architectures.hparams(**{name: saved[name] for name in architectures.HParams._fields if name in saved})
+
 
 def load(folder: str | Path) -> Loaded:
     """Read a folder written by toylab or by SAELens; raises FormatError (one line) when it cannot."""

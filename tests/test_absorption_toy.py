@@ -1,5 +1,7 @@
 """The exact two-feature absorption toy: hand-built dictionaries, the closed forms, trained SAEs."""
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -54,3 +56,15 @@ def test_trained_l1_sae_absorbs_and_trained_matryoshka_does_not():
     assert l1["parent_on_both"].max() <= 0.05, l1
     assert l1["parent_cosine"].min() >= 0.95 and l1["parent_on_parent"].min() >= 0.5, l1
     assert matryoshka["parent_on_both"].min() >= 0.5, matryoshka
+
+
+def test_two_feature_experiment_runs_alone(tmp_path):
+    from experiments import cli
+
+    argv = ["run", "two-feature", "--quick", "--out", str(tmp_path), "--set", "n_seeds=2", "--set", "steps=200"]
+    assert cli.main(argv) == 0
+    folder = next((tmp_path / "two-feature").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    assert set(results["trained"]) == {"relu", "matryoshka_l1"} and len(results["trained"]["relu"]["parent_on_both"]) == 2
+    assert {p.name for p in (folder / "figures").iterdir()} == {"parent_latent.png"}
+    assert cli.main(["run", "two-feature", "--out", str(tmp_path), "--set", "p11=0.9"]) == 2  # p10 + p11 > 1

@@ -5,9 +5,10 @@ Axes: N stored rows, d activation dimensions, F true features.
 `StoredToy(x [N, d], codes [N, F] | None, features [F, d] | None)` follows the toy
 protocol: `sample(key, n)` draws n rows uniformly with replacement (the training
 stream); evaluation on the fixed rows goes through `sae.pipeline.evaluate((x, codes))`.
-`from_npy` opens a `.npy` file memory-mapped, so an array larger than RAM is read
-row by row when it is turned into a device array; `for_layer` wraps a network toy's
-layer activations with the truth read at those inputs.
+`from_npy` opens `.npy` files memory-mapped (never unpickled). Network toys use it to
+expose a layer's activations (`toys.modular.layer_toy`; the circuits experiment's
+per-layer toys). A stack of StoredToys with a leading [G] axis is G toys at once (one
+per run of a `per_run_data` fit).
 """
 
 from __future__ import annotations
