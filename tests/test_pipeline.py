@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sae import architectures, classical, pipeline, saelens_format, train
-from toys import manifolds, protocol, stored, superposition, trees
+from toys import manifolds, protocol, semantic, stored, superposition, tms, trees
 
 D, F = 6, 10
 TOY = superposition.build(superposition.SuperpositionConfig(n_features=F, d=D, mean_l0=2), jax.random.key(0))
@@ -25,6 +25,9 @@ def _hps(arch: str, n: int = 2):
     trees.build(trees.TreeConfig(n_roots=2, branching=2, depth=2, d=8, mean_l0=1.0), jax.random.key(0)),
     manifolds.build(manifolds.ManifoldConfig(8, (manifolds.ManifoldSpec("days", values=7),), 4, 1.0), jax.random.key(0)),
     stored.from_arrays(np.ones((5, 3)), np.ones((5, 2)), np.eye(2, 3)),
+    semantic.layer_toy(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), semantic.isometry(jax.random.key(0), 6),
+                       semantic.initial_state(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), jax.random.key(1)), 2),
+    tms.HiddenToy(jax.random.normal(jax.random.key(0), (2, 5)), jnp.float32(0.2)),
 ])
 def test_every_toy_follows_the_protocol(toy):
     assert isinstance(toy, protocol.Toy)
@@ -154,3 +157,15 @@ def test_stored_toy_refuses_bad_shapes(tmp_path):
     (tmp_path / "bad.npy").write_text("not an array")
     with pytest.raises(ConfigError, match="x: cannot read"):
         stored.from_npy(tmp_path / "bad.npy")
+
+
+def test_an_sae_on_a_tms_hidden_layer_beats_chance():
+    # the network toy follows the protocol, so fit and evaluate take it like any other toy
+    angles = 2 * np.pi * np.arange(5) / 5
+    toy = tms.HiddenToy(jnp.asarray(np.stack([np.cos(angles), np.sin(angles)]), jnp.float32), jnp.float32(0.05))
+    hps = pipeline.stack([architectures.hparams(3e-3, 0.0, 1)])
+    result = pipeline.fit("topk", toy, hps, jax.random.split(jax.random.key(0), 1), n_latents=5, steps=800, batch_size=256)
+    (trained,) = pipeline.evaluate("topk", result.params, hps, toy, key=jax.random.key(1), n_eval=20_000)
+    (chance,) = pipeline.evaluate("topk", pipeline.baseline("random", jax.random.split(jax.random.key(2), 1), 2, 5),
+                                  pipeline.baseline_hparams(1, 1), toy, key=jax.random.key(1), n_eval=20_000)
+    assert trained["mcc"] > 0.95 > chance["mcc"], (trained["mcc"], chance["mcc"])

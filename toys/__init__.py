@@ -8,12 +8,12 @@ activations as a `toys.stored.StoredToy`, which also wraps a user's own arrays.
 - `toys.protocol`: `Batch`, the `Toy` protocol, `PlantedDirections` (feature toys).
 - `toys.stored`: a toy from stored arrays (in memory or a memory-mapped `.npy`).
 - `toys.superposition`: sparse features stored as directions in superposition.
-- `toys.tms`: the Toy Models of Superposition ReLU output model (a trained network).
+- `toys.tms`: the Toy Models of Superposition ReLU output model (a trained network; `hidden_toy`).
 - `toys.manifolds`: circles (days, months), multi-frequency circles, helices, tori, spheres.
 - `toys.trees`: hierarchical parent → child features (and the exact two-feature absorption toy).
 - `toys.modular`: an MLP trained on a + b mod p and the Fourier circles read from it (`layer_toy`).
 - `toys.circuits`: random boolean circuits and an MLP emulating them.
 - `toys.quanta`: multitask sparse parity and per-example gradients.
-- `toys.semantic`: distributions in a semantic space, a region concept, a ReLU classifier.
+- `toys.semantic`: distributions in a semantic space, a region concept, a ReLU classifier (`layer_toy`).
 - `toys.network_training`: the one training loop of the toy networks and the NNX helpers.
 """

@@ -33,10 +33,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
+from flax import nnx, struct
 
 from sae import progress
 from toys import network_training
+from toys.protocol import Batch
 from toys.network_training import train_networks
 from toys.validation import check_choice, check_range
 
@@ -214,6 +215,35 @@ def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array) -> Classifi
     result = _train(config, basis, keys)
     progress.check_finite(result.loss_curve, f"{config.manifold} classifier")
     return result
+
+
+@struct.dataclass
+class LayerToy:
+    """A trained classifier's layer as a toy (toys.protocol): fresh semantic samples carried
+    to layer `layer` (0 = the input, l = hidden layer l). Truth per sample: the class label,
+    the plane position and the coordinate along the manifold."""
+
+    basis: jax.Array  # [2, d] the isometry of the semantic plane
+    state: nnx.State  # one network's parameters
+    config: SemanticConfig = struct.field(pytree_node=False)
+    layer: int = struct.field(pytree_node=False, default=1)
+
+    @property
+    def d(self) -> int:
+        return self.config.d if self.layer == 0 else self.config.hidden
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        data = sample(self.config, self.basis, key, n)
+        activations = model(self.config, self.state).layer_activations(data.x)[0]
+        return Batch(activations[self.layer], None,
+                     {"labels": data.labels, "positions": data.positions, "latent": data.latent})
+
+
+def layer_toy(config: SemanticConfig, basis: jax.Array, state: nnx.State, layer: int) -> LayerToy:
+    """Layer `layer` (0 = input … n_layers) of the classifier with parameters `state` as a toy."""
+    if not 0 <= layer <= config.n_layers:
+        raise ValueError(f"layer: got {layer}, allowed range [0, {config.n_layers}]")
+    return LayerToy(jnp.asarray(basis), state, config, layer)
 
 
 def dense_layers(config: SemanticConfig, state: nnx.State) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -29,11 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
+from flax import nnx, struct
 
 from sae import progress
 from theory.superposition import feature_dimensionality
 from toys import network_training
+from toys.protocol import Batch
 from toys.validation import check_range
 
 
@@ -141,6 +142,33 @@ def train(config: TMSTrainConfig, probabilities, importances, keys, eval_key: ja
                     eval_key)
     progress.check_finite(result.loss_curve, "tms")
     return result
+
+
+@struct.dataclass
+class HiddenToy:
+    """A trained TMS instance's hidden layer as a toy (toys.protocol): h = W x for fresh
+    inputs x (each feature U(0, 1) with probability p). Truth: the codes are x itself, and
+    feature i's direction in the hidden space is column i of W (`features` = Wᵀ [n, m])."""
+
+    W: jax.Array  # [m, n]
+    probability: jax.Array  # scalar
+
+    @property
+    def d(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def features(self) -> jax.Array:
+        return self.W.T
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        x = sample_features(key, n, self.W.shape[1], self.probability)
+        return Batch(x @ self.W.T, x)
+
+
+def hidden_toy(result: TMSResult, index: int, probability: float) -> HiddenToy:
+    """Instance `index`'s hidden layer, fed inputs of feature probability `probability`."""
+    return HiddenToy(jnp.asarray(result.W[index]), jnp.float32(probability))
 
 
 def neighbour_angles_deg(W, min_norm: float = 0.5) -> np.ndarray:
