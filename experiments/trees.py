@@ -133,7 +133,7 @@ def run(config: Config) -> dict:
     toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)
-    x_tree = trees.sample_activations(toy, key_tree_sample, config.n_tree_samples)
+    x_tree = toy.sample(key_tree_sample, config.n_tree_samples).x
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents)
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}

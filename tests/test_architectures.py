@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sae import architectures as A
+from sae import architectures as A, pipeline
 from sae import params as params_lib
 from sae import train
 from toys import superposition as sp
@@ -115,5 +115,5 @@ def test_each_new_architecture_trains_on_a_small_toy(name):
     toy = sp.build(sp.SuperpositionConfig(n_features=12, d=D, mean_l0=1.0), jax.random.key(0))
     config = train.TrainConfig(name, D, M, steps=400, batch_size=128, k_max=2)
     hps = train.stack_hparams([A.hparams(3e-3, 0.05 if name in ("jumprelu", "gated") else 0.0, 2)])
-    result = train.train(config, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
+    result = train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
     assert float(result.mse[-50:].mean()) < 0.5 * float(result.mse[:5].mean())

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from sae import architectures, evaluate, progress, train
+from sae import architectures, evaluate, pipeline, progress, train
 from sae import params as params_lib
 from toys import superposition as sp
 
@@ -15,7 +15,7 @@ CONFIG = train.TrainConfig("topk", D, M, steps=1500, batch_size=256, k_max=4)
 def _train_and_score(mean_l0: float, k: int):
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=mean_l0), jax.random.key(0))
     hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, k)])
-    result = train.train(CONFIG, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
+    result = train.train(CONFIG, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
     scores = evaluate.evaluate("topk", result.params, hps, toy, key=jax.random.key(2))
     return result, scores[0]
 
@@ -39,9 +39,9 @@ def test_a_vmapped_grid_equals_runs_trained_one_at_a_time():
     config = train.TrainConfig("topk", D, M, steps=50, batch_size=64, k_max=4)
     grid = [architectures.hparams(1e-3, 0.0, 2), architectures.hparams(3e-3, 0.0, 4)]
     keys = jax.random.split(jax.random.key(3), 2)
-    together = train.train(config, sp.sample_activations, toy, train.stack_hparams(grid), keys)
+    together = train.train(config, pipeline.toy_activations, toy, train.stack_hparams(grid), keys)
     for i, hp in enumerate(grid):
-        alone = train.train(config, sp.sample_activations, toy, train.stack_hparams([hp, hp]), jax.numpy.stack([keys[i], keys[i]]))
+        alone = train.train(config, pipeline.toy_activations, toy, train.stack_hparams([hp, hp]), jax.numpy.stack([keys[i], keys[i]]))
         np.testing.assert_allclose(together.params.W_dec[i], alone.params.W_dec[0], atol=1e-5)
     # k is traced: each member keeps its own L0
     assert together.l0[-1, 0] <= 2 and together.l0[-1, 1] > 2
@@ -53,7 +53,7 @@ def test_relu_l1_sae_trains_and_sparsifies():
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=1.0), jax.random.key(0))
     config = train.TrainConfig("relu", D, M, steps=600, batch_size=256)
     hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, 1), architectures.hparams(3e-3, 0.3, 1)])
-    result = train.train(config, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 2))
+    result = train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 2))
     assert np.all(result.loss[-50:].mean(0) < result.loss[:5].mean(0))
     assert result.l0[-50:, 1].mean() < result.l0[-50:, 0].mean()  # the L1 penalty lowers L0
 
@@ -63,7 +63,7 @@ def test_divergence_stops_with_the_step_number():
     config = train.TrainConfig("topk", D, M, steps=20, batch_size=16, k_max=2)
     hps = train.stack_hparams([architectures.hparams(1e-3, 0.0, 2)])
     with pytest.raises(progress.DivergenceError, match="step 0") as error:
-        train.train(config, sp.sample_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
+        train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
     assert error.value.step == 0
 
 
@@ -71,7 +71,7 @@ def test_k_outside_its_range_is_refused():
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=2), jax.random.key(0))
     config = train.TrainConfig("topk", D, M, steps=5, batch_size=16, k_max=2)
     with pytest.raises(ValueError, match="k must lie"):
-        train.train(config, sp.sample_activations, toy, train.stack_hparams([architectures.hparams(k=3)]),
+        train.train(config, pipeline.toy_activations, toy, train.stack_hparams([architectures.hparams(k=3)]),
                     jax.random.split(jax.random.key(1), 1))
 
 
@@ -81,10 +81,10 @@ def test_given_starting_dictionaries_and_no_decoder_bias():
     hps = train.stack_hparams([architectures.hparams(0.0, 0.0, 2)] * 2)  # learning rate 0: nothing moves
     start = jax.vmap(lambda k: params_lib.init(k, D, M))(jax.random.split(jax.random.key(6), 2))
     config = train.TrainConfig("topk", D, M, steps=5, batch_size=32, k_max=4, decoder_bias=False)
-    result = train.train(config, sp.sample_activations, toy, hps, keys, start)
+    result = train.train(config, pipeline.toy_activations, toy, hps, keys, start)
     np.testing.assert_allclose(result.params.W_dec, start.W_dec, atol=1e-6)
     np.testing.assert_array_equal(result.params.b_dec, 0.0)
     hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, 2)] * 2)
-    result = train.train(config, sp.sample_activations, toy, hps, keys, start)
+    result = train.train(config, pipeline.toy_activations, toy, hps, keys, start)
     np.testing.assert_array_equal(result.params.b_dec, 0.0)  # held at 0 while the rest trains
     assert not np.allclose(result.params.W_dec, start.W_dec)

@@ -252,17 +252,6 @@ def sample(toy: ManifoldToy, key: jax.Array, n: int) -> ManifoldSample:
     return ManifoldSample(x, jnp.stack(present, axis=1), jnp.stack(phases, axis=1), codes)
 
 
-def sample_activations(toy: ManifoldToy, key: jax.Array, n: int) -> jax.Array:
-    """Activations only, [n, d]: the data stream an SAE trainer consumes."""
-    return sample(toy, key, n).x
-
-
-def sample_with_codes(toy: ManifoldToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
-    """(activations, sparse codes): the (x, codes) stream `sae.evaluate` scores against."""
-    s = sample(toy, key, n)
-    return s.x, s.codes
-
-
 def subspace(toy: ManifoldToy, index: int) -> np.ndarray:
     """Orthonormal rows spanning manifold `index` including its offset direction, [k_i + 1, d]."""
     return np.vstack([np.asarray(toy.bases[index]), np.asarray(toy.offsets[index])[None]])

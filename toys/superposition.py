@@ -166,8 +166,3 @@ def embed(codes: jax.Array, directions: jax.Array, noise_std: float, key: jax.Ar
     if noise_std > 0:
         activations = activations + noise_std * jax.random.normal(key, activations.shape)
     return activations
-
-
-def sample_activations(toy: SuperpositionToy, key: jax.Array, n: int) -> jax.Array:
-    """Activations only, [n, d]: the data stream an SAE trainer consumes."""
-    return sample(toy, key, n)[0]

@@ -222,8 +222,3 @@ def sample(toy: TreeToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
             start += size
     codes = jnp.where(fires, magnitudes, 0.0)
     return embed(codes, toy.directions, config.noise_std, key_noise), codes
-
-
-def sample_activations(toy: TreeToy, key: jax.Array, n: int) -> jax.Array:
-    """Activations only, [n, d]: the data stream an SAE trainer consumes."""
-    return sample(toy, key, n)[0]
