@@ -69,8 +69,10 @@ def to_tensors(arch: str, params: SAEParams) -> dict[str, np.ndarray]:
         tensors.update(b_gate=p["b_enc"], r_mag=p["r_mag"], b_mag=p["b_mag"])
     else:
         tensors["b_enc"] = p["b_enc"]
-    if target == "jumprelu":
-        tensors["threshold"] = np.exp(p["log_threshold"]).astype(np.float32)
+    if target == "jumprelu":  # θ = exp(log θ) by the same exp the encoders use (see exact_log)
+        import jax.numpy as jnp
+
+        tensors["threshold"] = np.asarray(jnp.exp(jnp.asarray(p["log_threshold"])), np.float32)
     return tensors
 
 
@@ -128,6 +130,31 @@ class Loaded(NamedTuple):
         saved = dict(self.cfg.get("toylab", {}).get("hparams", {}))
         saved["k"] = self.k if self.k is not None else saved.get("k", 1)
         return architectures.hparams(**{name: saved[name] for name in architectures.HParams._fields if name in saved})
+
+
+def exact_log(threshold) -> np.ndarray:
+    """float32 log θ chosen so that the encoders' exp(log θ) gives back θ bit for bit.
+
+    toylab stores log θ and SAELens θ = exp(log θ); a plain log(θ) can miss the saved log θ
+    by an ulp, which moves a latent that sits exactly at its threshold. Among log(θ) and its
+    nearest float32 neighbours (±4 ulps, which include the saved value) the first whose
+    `jnp.exp` equals θ is taken; θ = 0 gives −inf.
+    """
+    import jax.numpy as jnp
+
+    theta = np.asarray(threshold, np.float32)
+    with np.errstate(divide="ignore"):
+        base = np.log(np.maximum(theta, 0.0)).astype(np.float32)
+    candidates = [base]
+    up, down = base, base
+    for _ in range(4):
+        up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        candidates += [up, down]
+    candidates = np.stack(candidates)  # [9, m]
+    exact = np.asarray(jnp.exp(jnp.asarray(candidates))) == theta[None]
+    first = np.argmax(exact, axis=0)
+    chosen = candidates[first, np.arange(theta.size)]
+    return np.where(exact.any(axis=0), chosen, base).astype(np.float32)
 
 
 def load(folder: str | Path) -> Loaded:
@@ -193,8 +220,7 @@ def load(folder: str | Path) -> Loaded:
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731
     zeros = np.zeros((m,), np.float32)
     threshold = f32("threshold") if threshold_needed else np.full((m,), INITIAL_THRESHOLD, np.float32)
-    with np.errstate(divide="ignore"):
-        log_threshold = np.log(np.maximum(threshold, 0.0)).astype(np.float32)
+    log_threshold = exact_log(threshold)
     params = SAEParams(
         W_enc=f32("W_enc"),
         b_enc=f32("b_gate" if gated else "b_enc"),

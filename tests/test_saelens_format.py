@@ -102,3 +102,14 @@ def test_toylab_folders_load_in_saelens_and_encode_the_same(arch, tmp_path):
         expected = theirs.encode(torch.tensor(x)).numpy()
     ours = _encode(saelens_format.load(folder), x)
     np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["jumprelu", "batchtopk"])
+def test_thresholds_survive_the_round_trip_bit_for_bit(arch, tmp_path):
+    # SAELens stores θ, toylab log θ: the encoders must see the same θ after a save and a load,
+    # or a latent sitting at its threshold flips (and a re-scored run differs from the run).
+    params = jax.tree.map(lambda a: np.asarray(a[0]), pipeline.baseline("gaussian", jax.random.split(jax.random.key(0), 1), 8, 4096))
+    log_threshold = (np.random.default_rng(1).normal(size=4096) * 3).astype(np.float32)
+    params = params.replace(log_threshold=log_threshold)
+    loaded = saelens_format.load(saelens_format.save(tmp_path / arch, arch, params, k=2))
+    np.testing.assert_array_equal(np.asarray(jnp.exp(loaded.params.log_threshold)), np.asarray(jnp.exp(log_threshold)))
