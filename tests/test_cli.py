@@ -128,3 +128,15 @@ def test_the_installed_command_exits_2_on_bad_input(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == "toylab: error: steps: got 0, allowed range [1, inf)"
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", list(__import__("experiments.registry", fromlist=["EXPERIMENTS"]).EXPERIMENTS))
+def test_every_experiment_config_round_trips_through_config_json(name):
+    # `toylab evaluate` rebuilds a run's config from config.json: to_dict → JSON → from_dict is the identity
+    from experiments import overrides, registry
+
+    experiment = registry.get(name)
+    for config in (experiment.Config(), experiment.Config.quick()):
+        config.validate()
+        again = overrides.from_dict(experiment.Config, json.loads(json.dumps(overrides.to_dict(config))))
+        assert again == config
