@@ -118,7 +118,8 @@ def summary_table(results: dict, columns: tuple[str, ...]) -> str:
         lines.append(f"{kind:<11}{size:>6}  " + "  ".join(f"{v:>10.3f}" for v in means))
         n_seeds = len(group)
     lines.append(f"(means over {n_seeds} seed(s); baselines — random, darts, untrained, pca — are encoded by TopK "
-                 "with the same k and read as chance)")
+                 "with the same k and read as chance; f1 and uniqueness average over all m latents, dead ones 0 "
+                 "(SAELens' definition), f1_live over live latents only)")
     return "\n".join(lines)
 
 

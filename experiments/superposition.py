@@ -150,5 +150,5 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    columns = ("mmcs", "mcc", "uniqueness", "f1", "explained_variance", "l0", "dead_fraction", "shrinkage")
+    columns = ("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction", "shrinkage")
     return summary_table(results, columns) + f"\ntrue L0 ≈ {results['toy']['expected_true_l0']:.2f}"
