@@ -91,11 +91,8 @@ class Config:
                               "allowed: two or more strictly increasing sizes")
         check_range("match_threshold", self.match_threshold, low=0, low_open=True, high=1)
         check_range("n_tree_samples", self.n_tree_samples, low=100)
-        check_range("two_feature_p10", self.two_feature_p10, low=0, low_open=True, high=1)
-        check_range("two_feature_p11", self.two_feature_p11, low=0, low_open=True, high=1 - self.two_feature_p10)
-        check_range("two_feature_l1", self.two_feature_l1, low=0, low_open=True)
-        check_range("two_feature_seeds", self.two_feature_seeds, low=1)
-        check_range("two_feature_steps", self.two_feature_steps, low=1)
+        two_feature.check_study({name: getattr(self, name) for name in (
+            "two_feature_p10", "two_feature_p11", "two_feature_l1", "two_feature_seeds", "two_feature_steps")})
         check_range("figure_roots", self.figure_roots, low=1, high=self.toy.n_roots)
 
 

@@ -49,12 +49,20 @@ class Config:
 
     def validate(self) -> None:
         check_range("seed", self.seed, low=0)
-        check_range("p10", self.p10, low=0, low_open=True, high=1)
-        check_range("p11", self.p11, low=0, low_open=True, high=1 - self.p10)
-        check_range("l1_coefficient", self.l1_coefficient, low=0, low_open=True)
-        check_range("n_seeds", self.n_seeds, low=1)
-        check_range("steps", self.steps, low=1)
+        check_study({"p10": self.p10, "p11": self.p11, "l1_coefficient": self.l1_coefficient,
+                     "n_seeds": self.n_seeds, "steps": self.steps})
         check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+
+
+def check_study(fields: dict) -> None:
+    """The study's settings, in order p10, p11, λ, seeds, steps, as {field name: value}:
+    0 < p10 ≤ 1, 0 < p11 ≤ 1 − p10, λ > 0, seeds ≥ 1, steps ≥ 1 (ConfigError naming the field)."""
+    (p10_name, p10), (p11_name, p11), (l1_name, l1), (seeds_name, seeds), (steps_name, steps) = fields.items()
+    check_range(p10_name, p10, low=0, low_open=True, high=1)
+    check_range(p11_name, p11, low=0, low_open=True, high=1 - p10)
+    check_range(l1_name, l1, low=0, low_open=True)
+    check_range(seeds_name, seeds, low=1)
+    check_range(steps_name, steps, low=1)
 
 
 def cone_init(key, t_p, t_c, m: int = 2):
