@@ -146,8 +146,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
                                                    for arch in results["trained"]])
     ax.set_ylabel("parent latent's activation")
     ax.set_xlim(-0.5, len(results["trained"]) - 0.5)
-    ax.legend(loc="center right", fontsize=8)
-    ax.set_title("Absorption: the parent latent goes silent when the child fires (≈ 0 on parent + child)", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+    ax.set_title("ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\n"
+                 "the nested Matryoshka loss at the same λ keeps it", fontsize=9)
     return [save_figure(figure, folder / "parent_latent.png")]
 
 
