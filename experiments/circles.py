@@ -19,6 +19,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, geometry, metrics, pipeline
 from theory import circles as circle_theory
@@ -51,7 +52,9 @@ class Config:
     batch_size: int = 1024
     n_geometry: int = 16_384  # samples the pipeline clusters, reconstructs and scores on
     latents_per_cluster: int = 8  # spectral clustering asks for m / this many clusters
-    figure_size: int = 512
+    figure_size: int = 512  # the size drawn in circle_pca.png; follows `sizes` unless set
+
+    FOLLOWS = {"figure_size": "sizes"}  # a dependent setting the user did not set follows its source
 
     @classmethod
     def quick(cls) -> "Config":
@@ -69,7 +72,7 @@ class Config:
         return manifolds.ManifoldConfig(self.d, tuple(specs), self.n_sparse_features, self.sparse_mean_l0)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         for field in ("days", "months"):
             check_range(field, getattr(self, field), low=3)
         check_range("radius", self.radius, low=0, low_open=True)
@@ -85,7 +88,8 @@ class Config:
         check_range("n_geometry", self.n_geometry, low=100)
         check_range("latents_per_cluster", self.latents_per_cluster, low=1, high=min(self.sizes) // 2)
         if self.figure_size not in self.sizes:
-            raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))}")
+            raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))} "
+                              "(one of sizes)")
 
 
 def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
@@ -125,7 +129,7 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
 
 def run(config: Config) -> dict:
     toy_config = config.toy_config()
-    key_toy, key_train, key_random, key_geometry = jax.random.split(jax.random.key(config.seed), 4)
+    key_toy, key_train, key_random, key_geometry = jax.random.split(seeding.root_key(config.seed), 4)
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
     circles = planted_circles(toy, sample)

@@ -29,6 +29,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, detectors, pipeline, progress
 from toys import circuits, network_training, stored
@@ -57,7 +58,7 @@ class Config:
         return cls(circuit=circuits.CircuitConfig(), sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         self.circuit.validate(prefix="circuit.")
         check_each("sae_sizes", self.sae_sizes, low=2)
         check_range("k", self.k, low=1, high=min(self.sae_sizes))
@@ -72,7 +73,7 @@ class Config:
 
 def draw_circuit(config: Config) -> circuits.Circuit:
     """The run's circuit: a function of the seed alone."""
-    return circuits.generate(config.circuit, jax.random.fold_in(jax.random.key(config.seed), 7))
+    return circuits.generate(config.circuit, jax.random.fold_in(seeding.root_key(config.seed), 7))
 
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key) -> tuple:
@@ -110,7 +111,7 @@ def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
 
 
 def run(config: Config) -> dict:
-    key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(jax.random.key(config.seed), 5)
+    key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
     with progress.task(f"emulator of a {len(circuit.gates)}-gate circuit"):
         result = circuits.train(config.circuit, circuit, key_net[None])

@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import overrides
-from experiments import registry
+from experiments import overrides, registry, runfolder, seeding
 from toys.validation import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -45,26 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (run, sweep):
         sub.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
         sub.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
-        sub.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+        sub.add_argument("--out", default="runs", help="output folder (default: runs)")
         sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
-    bench.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    bench.add_argument("--out", default="runs", help="output folder (default: runs)")
     theory = commands.add_parser("theory", help="check every theory claim: predicted vs measured")
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
-    theory.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    theory.add_argument("--out", default="runs", help="output folder (default: runs)")
     evaluate = commands.add_parser("evaluate", help="score saved dictionaries again, without retraining")
     evaluate.add_argument("run_folder", nargs="?", type=Path, help="a run folder: re-score its dictionaries/")
     evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
     evaluate.add_argument("--toy", type=Path, help="with --sae: the run folder whose toy scores it")
-    evaluate.add_argument("--out", type=Path, default=Path("runs"), help="with --sae: output folder (default: runs)")
+    evaluate.add_argument("--out", default="runs", help="with --sae: output folder (default: runs)")
     return parser
 
 
 def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path) -> int:
     """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae."""
-    from experiments import rescore, runfolder
+    from experiments import rescore
     from sae.saelens_format import FormatError
 
     if (run_folder is None) == (sae is None):
@@ -104,10 +103,10 @@ def write_dictionaries(folder: Path, saved: list[dict], experiment_name: str, se
 
 
 def run_theory(quick: bool, seed: int, out: Path) -> int:
-    if seed < 0:
-        print(f"toylab: error: --seed: got {seed}, allowed range [0, inf)", file=sys.stderr)
+    if not 0 <= seed <= seeding.SEED_MAX:
+        print(f"toylab: error: --seed: got {seed}, allowed range [0, {seeding.SEED_MAX}]", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from experiments import runfolder
+
     from experiments import theory
 
     folder = runfolder.new_run_folder(out, theory.NAME, seed, quick)
@@ -131,7 +130,7 @@ def run_bench(repeats: int, out: Path) -> int:
     if repeats < 1:
         print(f"toylab: error: --repeats: got {repeats}, allowed range [1, inf)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from experiments import bench, runfolder
+    from experiments import bench
 
     results = bench.run(repeats)
     folder = runfolder.new_run_folder(out, "bench", 0, False)
@@ -149,13 +148,14 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
     config = overrides.apply_overrides(config, assignments)
+    config = overrides.follow_sources(config, {a.partition("=")[0].strip() for a in assignments})
     config.validate()
     return experiment, config
 
 
 def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     """Run, then write config.json (first), results.json, arrays.npz and figures/ atomically."""
-    from experiments import runfolder
+
     from sae import progress
 
     progress.enable()
@@ -186,6 +186,12 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(args, "out"):  # checked before any work: bad input writes nothing
+        try:
+            args.out = runfolder.check_out_dir(args.out)
+        except ConfigError as error:
+            print(f"toylab: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if args.command == "list":
         for name in registry.EXPERIMENTS:
             print(f"{name:<16}{registry.get(name).DESCRIPTION}")

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
+from experiments import seeding
 from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, plot_metric_panels, summary_table
 from sae import architectures, metrics
 from theory import random_vectors
@@ -68,7 +69,7 @@ class Config:
         return cls(n_seeds=1, coherence_max_ratio=8, steps=3000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_seeds", self.n_seeds, low=1)
         check_range("n", self.n, low=2)
         check_each("ratios", self.ratios, low=1)
@@ -129,12 +130,12 @@ def _hyperparameters(config: Config, kind: str):
 
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    _, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
+    _, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
     return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
-    key_facts, key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 3)
+    key_facts, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
     facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)
     d = config.toy.d

@@ -17,6 +17,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, geometry, pipeline, progress
 from toys import modular
@@ -42,7 +43,7 @@ class Config:
         return cls(n_seeds=1, network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_seeds", self.n_seeds, low=1)
         self.network.validate(prefix="network.")
         check_range("sae_size", self.sae_size, low=2)
@@ -68,7 +69,7 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
 
 def run(config: Config) -> dict:
     net = config.network
-    key_net, key_sae, key_random = jax.random.split(jax.random.key(config.seed), 3)
+    key_net, key_sae, key_random = jax.random.split(seeding.root_key(config.seed), 3)
     with progress.task(f"modular p={net.p}"):
         result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))))
     seeds = []

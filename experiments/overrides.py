@@ -40,7 +40,10 @@ def parse_value(key: str, annotation, text: str):
     origin = typing.get_origin(annotation)
     if origin is tuple:
         element = typing.get_args(annotation)[0]
-        items = [item for item in text.split(",") if item.strip()]
+        items = text.split(",")
+        if any(not item.strip() for item in items):
+            raise ConfigError(f"{key}: got {text!r}, an empty item in the list; expected comma-separated values "
+                              f"of type {element.__name__}")
         return tuple(_parse_scalar(key, element, item.strip()) for item in items)
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -62,21 +65,26 @@ def known_keys(config) -> list[str]:
     return keys
 
 
-def override(config, key: str, text: str):
-    """A copy of `config` with dotted `key` set from `text`; unknown keys raise ConfigError."""
+def override(config, key: str, text: str, prefix: str = ""):
+    """A copy of `config` with dotted `key` set from `text`; unknown keys raise ConfigError.
+
+    Messages name the full dotted key (`prefix` carries the groups already descended).
+    """
     head, _, rest = key.partition(".")
+    full = prefix + key
     names = {field.name for field in dataclasses.fields(config)}
+    known = ", ".join(prefix + name for name in known_keys(config))
     if head not in names:
-        raise ConfigError(f"--set {key}: unknown key; known keys: {', '.join(known_keys(config))}")
+        raise ConfigError(f"--set {full}: unknown key; known keys: {known}")
     current = getattr(config, head)
     if dataclasses.is_dataclass(current):
         if not rest:
-            raise ConfigError(f"--set {key}: is a group; set one of its keys, e.g. {head}.{known_keys(current)[0]}")
-        return dataclasses.replace(config, **{head: override(current, rest, text)})
+            raise ConfigError(f"--set {full}: is a group; set one of its keys, e.g. {full}.{known_keys(current)[0]}")
+        return dataclasses.replace(config, **{head: override(current, rest, text, prefix + head + ".")})
     if rest:
-        raise ConfigError(f"--set {key}: unknown key; known keys: {', '.join(known_keys(config))}")
+        raise ConfigError(f"--set {full}: unknown key; known keys: {known}")
     annotation = typing.get_type_hints(type(config))[head]
-    return dataclasses.replace(config, **{head: parse_value(key, annotation, text)})
+    return dataclasses.replace(config, **{head: parse_value(full, annotation, text)})
 
 
 def apply_overrides(config, assignments: list[str]):
@@ -86,6 +94,21 @@ def apply_overrides(config, assignments: list[str]):
         if not sep or not key:
             raise ConfigError(f"--set {assignment}: expected key=value")
         config = override(config, key.strip(), text)
+    return config
+
+
+def follow_sources(config, assigned: set[str]):
+    """Dependent settings (`Config.FOLLOWS = {dependent: source}`) that the user did not set follow
+    their source: when the dependent value is not among the source's values, it becomes the
+    source value nearest to it (on a log scale, for sizes)."""
+    import math
+
+    for dependent, source in getattr(type(config), "FOLLOWS", {}).items():
+        value, choices = getattr(config, dependent), getattr(config, source)
+        if dependent in assigned or value in choices or not choices or any(c <= 0 for c in choices):
+            continue
+        nearest = min(choices, key=lambda c: abs(math.log(c) - math.log(max(value, 1e-12))))
+        config = dataclasses.replace(config, **{dependent: nearest})
     return config
 
 

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import seeding
 from sae import clustering, progress
 from theory import projections
 from toys import network_training, quanta
@@ -54,7 +55,7 @@ class Config:
         return cls(network=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000))
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         self.network.validate(prefix="network.")
         check_range("accuracy_threshold", self.accuracy_threshold, low=0.5, high=1)
         check_range("accuracy_samples", self.accuracy_samples, low=10)
@@ -72,7 +73,7 @@ def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = Tr
 def run(config: Config) -> dict:
     net = config.network
     key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(
-        jax.random.key(config.seed), 6)
+        seeding.root_key(config.seed), 6)
     subsets = quanta.draw_subsets(net, key_subsets)
     with progress.task(f"sparse-parity MLP T={net.n_tasks} n={net.n_bits} k={net.k}"):
         result = quanta.train(net, subsets, key_train[None])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from experiments import seeding
 from sae import pipeline
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
@@ -21,9 +22,10 @@ BASELINE_KINDS = pipeline.BASELINE_KINDS
 
 
 def seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
-    """One key per seed for dictionaries of one size: fold_in(fold_in(key, size), seed)."""
+    """One key per seed for dictionaries of one size: fold_in(fold_in(key, size), seed), the seed
+    folded in whole (any size; `experiments.seeding.fold_in_int`)."""
     key = jax.random.fold_in(key, size)
-    return jax.vmap(lambda s: jax.random.fold_in(key, s))(np.asarray(seeds, np.uint32))
+    return jax.numpy.stack([seeding.fold_in_int(key, s) for s in seeds])
 
 
 def eval_key(key: jax.Array) -> jax.Array:

@@ -97,6 +97,39 @@ def save_figure(figure, path: Path, dpi: int = 150) -> Path:
     return Path(path)
 
 
+def check_out_dir(text: str, field: str = "--out") -> Path:
+    """The output folder, if it exists as a directory or can be created; ConfigError otherwise.
+
+    Nothing is left behind (bad input writes nothing): an absent folder is accepted when a
+    folder can be created in its nearest existing ancestor.
+    """
+    from toys.validation import ConfigError
+
+    if not text or not text.strip():
+        raise ConfigError(f"{field}: got an empty path, expected a directory that exists or can be created")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{field}: {text} exists and is not a directory")
+    ancestor = path.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not _can_create_in(ancestor):
+        what = "is not writable" if path.exists() else f"cannot be created ({ancestor} is not a writable directory)"
+        raise ConfigError(f"{field}: {text} {what}")
+    return path
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can be made inside `folder`: tried, then removed (permission bits are not
+    enough: root passes os.access everywhere, yet cannot write into /proc)."""
+    try:
+        probe = tempfile.mkdtemp(dir=folder, prefix=".toylab-probe-")
+    except OSError:
+        return False
+    os.rmdir(probe)
+    return True
+
+
 def new_run_folder(out: Path, name: str, seed: int, quick: bool) -> Path:
     """Create OUT/NAME/<UTC time>-seed<N>[-quick][-k] (a fresh folder, never reused)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -13,6 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import Recovery, eval_key, plot_metric_panels, summary_table
 from sae import architectures, evaluate, metrics
 from toys import superposition
@@ -37,14 +38,16 @@ class Config:
     steps: int = 10_000
     batch_size: int = 1024
     n_eval: int = evaluate.MIN_EVAL_SAMPLES
-    heatmap_size: int = 1024
+    heatmap_size: int = 1024  # the size whose matched-cosine heatmap is drawn; follows `sizes` unless set
+
+    FOLLOWS = {"heatmap_size": "sizes"}  # a dependent setting the user did not set follows its source
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_seeds=1, steps=6000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_seeds", self.n_seeds, low=1)
         self.toy.validate(prefix="toy.")
         for kind in self.kinds:
@@ -56,7 +59,7 @@ class Config:
         check_range("steps", self.steps, low=1)
         check_range("batch_size", self.batch_size, low=1)
         check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
-        check_choice("heatmap_size", self.heatmap_size, self.sizes)
+        check_choice("heatmap_size", self.heatmap_size, self.sizes, source="sizes")
 
 
 def _matched_cosines(C: np.ndarray) -> np.ndarray:
@@ -67,7 +70,7 @@ def _matched_cosines(C: np.ndarray) -> np.ndarray:
 
 
 def _keys(config: Config):
-    return jax.random.split(jax.random.key(config.seed))  # (toy, dictionaries)
+    return jax.random.split(seeding.root_key(config.seed))  # (toy, dictionaries)
 
 
 def evaluation_source(config: Config) -> dict:

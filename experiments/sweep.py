@@ -13,6 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import TRAINED_KINDS, saved_dictionaries, seed_keys
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -47,7 +48,7 @@ class Config:
         return cls(n_seeds=2, steps=2000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_seeds", self.n_seeds, low=1)
         self.toy.validate(prefix="toy.")
         check_choice("arch", self.arch, TRAINED_KINDS)
@@ -74,13 +75,13 @@ class Config:
 
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
+    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     return {"toy": superposition.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1],
             "n_eval": config.n_eval}
 
 
 def run(config: Config) -> dict:
-    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed))
+    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
     toy = superposition.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]

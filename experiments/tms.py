@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import seeding
 from sae import progress
 from toys import tms
 from toys.validation import check_each, check_range
@@ -45,7 +46,7 @@ class Config:
         return cls(n_instances=8, steps=6000, sweep_probabilities=(1.0, 0.3, 0.1, 0.05, 0.03, 0.01))
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_instances", self.n_instances, low=1)
         check_range("steps", self.steps, low=1)
         check_range("batch_size", self.batch_size, low=1)
@@ -104,7 +105,7 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
 
 
 def run(config: Config) -> dict:
-    key_two, key_sweep = jax.random.split(jax.random.key(config.seed))
+    key_two, key_sweep = jax.random.split(seeding.root_key(config.seed))
     two_dims = [
         {"name": "pentagon", "group": "two_dims", "probability": config.sparse_probability, "decay": None},
         {"name": "dense", "group": "two_dims", "probability": config.dense_probability,
@@ -114,7 +115,7 @@ def run(config: Config) -> dict:
         {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay}
         for p in config.sweep_probabilities
     ]
-    key_eval = jax.random.fold_in(jax.random.key(config.seed), 7)  # the common evaluation sample
+    key_eval = jax.random.fold_in(seeding.root_key(config.seed), 7)  # the common evaluation sample
     settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval)
     settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval)
     return {"settings": settings}

@@ -27,6 +27,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import Recovery, eval_key, seed_keys, summary_table
 from experiments import two_feature
 from sae import architectures, evaluate, hierarchy, pipeline
@@ -70,7 +71,7 @@ class Config:
         return cls(steps=4000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("n_seeds", self.n_seeds, low=1)
         self.toy.validate(prefix="toy.")
         check_range("toy.depth", self.toy.depth, low=2)  # a hierarchy needs parents
@@ -120,13 +121,13 @@ def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
 
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    key_toy, key_dictionaries = jax.random.split(jax.random.key(config.seed), 5)[:2]
+    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 5)[:2]
     toy = trees.build(config.toy, key_toy)
     return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
 
 
 def run(config: Config) -> dict:
-    key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(jax.random.key(config.seed), 5)
+    key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(seeding.root_key(config.seed), 5)
     toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)

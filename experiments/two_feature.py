@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import seeding
 from sae import architectures, pipeline
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
@@ -48,7 +49,7 @@ class Config:
         return cls()  # the full study takes seconds
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_study({"p10": self.p10, "p11": self.p11, "l1_coefficient": self.l1_coefficient,
                      "n_seeds": self.n_seeds, "steps": self.steps})
         check_range("learning_rate", self.learning_rate, low=0, low_open=True)
@@ -126,7 +127,7 @@ def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: in
 
 def run(config: Config) -> dict:
     return study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps, config.learning_rate,
-                 jax.random.key(config.seed))
+                 seeding.root_key(config.seed))
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import seeding
 from experiments.recovery import saved_dictionaries
 from sae import architectures, detectors, folding, geometry, pipeline, progress
 from toys import network_training, semantic, stored
@@ -67,7 +68,7 @@ class Config:
                    n_lines=20, ball_samples=4000, sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0)
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         self.network.validate(prefix="network.")
         check_range("n_samples", self.n_samples, low=100, high=1_000_000)
         check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
@@ -210,7 +211,7 @@ def ball_concept(config: Config, key) -> tuple[dict, list]:
 
 
 def run(config: Config) -> dict:
-    key_manifold, key_ball = jax.random.split(jax.random.key(config.seed))
+    key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
     manifold, arrays = manifold_results(config, key_manifold)
     ball, saved = ball_concept(config, key_ball)
     return {config.network.manifold: manifold, "manifold": config.network.manifold,

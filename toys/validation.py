@@ -13,8 +13,9 @@ class ConfigError(ValueError):
 def _interval(low, high, low_open, high_open) -> str:
     left = "(" if low_open or low is None else "["
     right = ")" if high_open or high is None else "]"
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
+    show = lambda v: str(v) if isinstance(v, int) else f"{v:g}"  # noqa: E731 (ints exactly: seeds reach 2⁶³ − 1)
+    lo = "-inf" if low is None else show(low)
+    hi = "inf" if high is None else show(high)
     return f"{left}{lo}, {hi}{right}"
 
 
@@ -38,6 +39,8 @@ def check_each(field, values: Iterable, **bounds) -> None:
         check_range(field, value, **bounds)
 
 
-def check_choice(field, value, choices) -> None:
+def check_choice(field, value, choices, source: str | None = None) -> None:
+    """Raise ConfigError unless value is one of choices (`source`: the field the choices come from)."""
     if value not in choices:
-        raise ConfigError(f"{field}: got {value!r}, allowed values {', '.join(map(str, choices))}")
+        origin = f" (one of {source})" if source else ""
+        raise ConfigError(f"{field}: got {value!r}, allowed values {', '.join(map(str, choices))}{origin}")
