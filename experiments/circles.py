@@ -160,6 +160,16 @@ def _entries(results, **where):
     return [e for e in results["circles"] if all(e[key] == value for key, value in where.items())]
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the days circle's plane angle at the figure size and main k."""
+    entry = _entries(results, circle=results["toy"]["circles"][0]["name"], kind="topk", size=results["figure_size"],
+                     k=results["main_k"])
+    if not entry:
+        return "—"
+    return (f"{entry[0]['circle']}: {entry[0]['max_principal_angle_deg']:.1f}° from the plane, "
+            f"ordering {entry[0]['ordering_score']:.2f}")
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

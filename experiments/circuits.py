@@ -182,6 +182,12 @@ def run(config: Config) -> dict:
     }
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: internal gates read by the best SAE latent vs a random atom."""
+    recovery = results["gate_recovery"]
+    return f"gates read: SAE {recovery['sae']:.2f}, random {recovery['random']:.2f}, probe {recovery['probe']:.2f}"
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

@@ -5,6 +5,7 @@
     toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
     toylab bench [--repeats N] [--out DIR]
     toylab theory [--quick] [--seed N] [--out DIR]
+    toylab runs [OUT]                                the runs under OUT, newest first
     toylab evaluate RUN_FOLDER                      re-score a run's saved dictionaries
     toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy
 
@@ -21,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import overrides, registry, runfolder, seeding
+from experiments import overrides, records, registry, runfolder, seeding
 from toys.validation import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     theory.add_argument("--out", default="runs", help="output folder (default: runs)")
+    runs = commands.add_parser("runs", help="the runs under OUT, newest first: state, duration, a headline number")
+    runs.add_argument("folder", nargs="?", default="runs", help="output folder (default: runs)")
     evaluate = commands.add_parser("evaluate", help="score saved dictionaries again, without retraining")
     evaluate.add_argument("run_folder", nargs="?", type=Path, help="a run folder: re-score its dictionaries/")
     evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
@@ -115,9 +118,18 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
     print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
     started = time.perf_counter()
-    results = theory.run(quick, seed)
-    figures = theory.plot(results, folder / "figures")
-    runfolder.write_json(folder / "results.json", results)
+    status = records.RunStatus(folder, theory.NAME)
+    try:
+        results = theory.run(quick, seed)
+        figures = theory.plot(results, folder / "figures")
+        results["duration_s"] = status.duration
+        runfolder.write_text(folder / "summary.txt", theory.summary(results) + "\n")
+        runfolder.write_json(folder / "results.json", results)
+    except BaseException as error:
+        status.end("interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+                   error=f"{type(error).__name__}: {error}".splitlines()[0])
+        raise
+    status.end("finished")
     print(theory.summary(results))
     print(f"\nresults: {folder / 'results.json'}")
     for path in figures:
@@ -154,12 +166,17 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
 
 
 def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
-    """Run, then write config.json (first), results.json, arrays.npz and figures/ atomically."""
+    """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
+    summary.txt atomically; status.json follows the run's state (experiments.records)."""
+    import matplotlib
 
     from sae import progress
+    from sae.progress import DivergenceError
 
+    matplotlib.use("Agg")  # figures are drawn off the main thread (see records.run_interruptibly)
     progress.enable()
     folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
+    status = records.RunStatus(folder, experiment.NAME)
     runfolder.write_json(
         folder / "config.json",
         {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
@@ -167,20 +184,45 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     )
     print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    results = experiment.run(config)
-    arrays = results.pop("arrays", {})
-    saved = results.pop("saved_dictionaries", [])
-    figures = experiment.plot(results, arrays, folder / "figures")
-    if arrays:
-        runfolder.write_arrays(folder / "arrays.npz", arrays)
-    write_dictionaries(folder, saved, experiment.NAME, config.seed)
-    runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
-    print(experiment.summary(results))
+    phase = {"stage": "setup"}
+
+    def work():
+        phase["stage"] = "running"
+        results = experiment.run(config)
+        phase["stage"] = "writing results"
+        arrays = results.pop("arrays", {})
+        saved = results.pop("saved_dictionaries", [])
+        figures = experiment.plot(results, arrays, folder / "figures")
+        if arrays:
+            runfolder.write_arrays(folder / "arrays.npz", arrays)
+        write_dictionaries(folder, saved, experiment.NAME, config.seed)
+        results["duration_s"] = status.duration
+        summary = experiment.summary(results)
+        runfolder.write_text(folder / "summary.txt", summary + "\n")
+        runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
+        return results, summary, figures
+
+    def on_interrupt(signal_name):
+        label, step, total = progress.current()
+        stage = label or phase["stage"]
+        where = f"{stage}, step {step} of {total}" if step is not None else stage
+        status.end("interrupted", signal=signal_name, stage=stage, step=step, steps=total)
+        print(f"toylab: interrupted at {where}; no results written", file=sys.stderr, flush=True)
+
+    try:
+        results, summary, figures = records.run_interruptibly(work, on_interrupt)
+    except DivergenceError as error:
+        status.end("diverged", error=str(error), step=error.step)
+        raise
+    except BaseException as error:
+        status.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
+        raise
+    status.end("finished")
+    print(summary)
     print(f"\nresults: {folder / 'results.json'}")
     for path in figures:
         print(f"figure:  {path}")
-    print(f"({time.perf_counter() - started:.1f} s)")
+    print(f"({results['duration_s']:.1f} s)")
     return folder
 
 
@@ -192,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.command == "runs":
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            print(f"toylab: error: OUT: {args.folder} is not a directory", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(records.runs_table(records.run_rows(folder)))
+        return 0
     if args.command == "list":
         for name in registry.EXPERIMENTS:
             print(f"{name:<16}{registry.get(name).DESCRIPTION}")

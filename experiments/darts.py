@@ -30,7 +30,7 @@ import numpy as np
 import scipy.stats
 
 from experiments import seeding
-from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, plot_metric_panels, summary_table
+from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
 from sae import architectures, metrics
 from theory import random_vectors
 from toys import superposition

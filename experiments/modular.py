@@ -134,6 +134,11 @@ def run(config: Config) -> dict:
     }
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: held-out accuracy and the key frequencies."""
+    return f"test accuracy {results['test_accuracy']:.3f}, key frequencies {results['key_frequencies']}"
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

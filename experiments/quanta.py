@@ -146,6 +146,11 @@ def run(config: Config) -> dict:
     }
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the gradient clustering's ARI beside the raw inputs'."""
+    return f"ARI gradients {results['ari']['gradients']:.2f} (inputs {results['ari']['inputs']:.2f})"
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

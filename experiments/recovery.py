@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from experiments import seeding
-from sae import pipeline
+from sae import pipeline, progress
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
 BASELINE_KINDS = pipeline.BASELINE_KINDS
@@ -68,8 +68,9 @@ class Recovery:
         return self._fit_sample
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
-        scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
-                                   parents=self.parents)
+        with progress.task(f"evaluating {kind} m={size}"):
+            scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
+                                       parents=self.parents)
         for seed, metrics in zip(self.seeds, scores):
             self.entries.append({"name": f"{kind}-{size}", "kind": kind, "size": size, "seed": seed, "metrics": metrics})
         return scores
@@ -91,6 +92,17 @@ class Recovery:
                                    true_features=getattr(self.toy, "features", None))
         self.score(kind, pipeline.BASELINE_ARCH, size, params, pipeline.baseline_hparams(self.k, len(self.seeds)))
         return params
+
+
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the best trained MMCS beside the random dictionary of that size."""
+    trained = [e for e in results["dictionaries"] if e["kind"] not in BASELINE_KINDS]
+    if not trained:
+        return "—"
+    best = max(trained, key=lambda e: e["metrics"]["mmcs"])
+    chance = [e["metrics"]["mmcs"] for e in results["dictionaries"] if e["kind"] == "random" and e["size"] == best["size"]]
+    versus = f" (random {np.mean(chance):.3f})" if chance else ""
+    return f"MMCS {best['metrics']['mmcs']:.3f} {best['kind']} m={best['size']}{versus}"
 
 
 def metric_by_kind(results: dict, metric: str) -> dict:

@@ -52,15 +52,25 @@ def provenance() -> dict:
     }
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: the process's umask decides the files' permissions, as for any new file
+
+
+def file_mode() -> int:
+    """0o666 less the umask: what `open(path, "w")` would give (mkstemp alone gives 0o600)."""
+    return 0o666 & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside `path`; on success rename it onto `path`."""
+    """Yield a temporary path beside `path`; on success rename it onto `path` (with the umask's mode)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -79,6 +89,11 @@ def _json_default(value):
 def write_json(path: Path, payload: dict) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
 
 
 def write_arrays(path: Path, arrays: dict) -> None:

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from experiments import seeding
-from experiments.recovery import Recovery, eval_key, plot_metric_panels, summary_table
+from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
 from sae import architectures, evaluate, metrics
 from toys import superposition
 from toys.validation import check_choice, check_each, check_range

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from experiments import seeding
-from experiments.recovery import TRAINED_KINDS, saved_dictionaries, seed_keys
+from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys  # noqa: F401 (headline: toylab runs)
 from sae import architectures, evaluate, pipeline
 from toys import superposition
 from toys.validation import ConfigError, check_choice, check_each, check_range

@@ -103,6 +103,12 @@ def run(quick: bool, seed: int) -> dict:
     }
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: how many claims hold."""
+    claims = results["claims"]
+    return f"{sum(c['holds'] for c in claims)} of {len(claims)} claims hold"
+
+
 def summary(results: dict) -> str:
     lines = [f"{'claim':<31} {'source':<26} {'predicted':>12} rel {'measured':>12}  {'verdict':<7}  instance"]
     topic = None

@@ -121,6 +121,12 @@ def run(config: Config) -> dict:
     return {"settings": settings}
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the pentagon's mean feature dimensionality (2/5 expected)."""
+    pentagon = next(s for s in results["settings"] if s["name"] == "pentagon")
+    return f"pentagon mean D {np.mean(pentagon['best']['dimensionality']):.3f} (2/5 expected)"
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

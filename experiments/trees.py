@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from experiments import seeding
-from experiments.recovery import Recovery, eval_key, seed_keys, summary_table
+from experiments.recovery import Recovery, eval_key, headline, seed_keys, summary_table  # noqa: F401 (headline: toylab runs)
 from experiments import two_feature
 from sae import architectures, evaluate, hierarchy, pipeline
 from toys import trees

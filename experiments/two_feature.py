@@ -130,6 +130,11 @@ def run(config: Config) -> dict:
                  seeding.root_key(config.seed))
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the parent latent on parent + child (absorbed ≈ 0), per architecture."""
+    return ", ".join(f"{arch} {np.mean(t['parent_on_both']):.2f}" for arch, t in results["trained"].items())
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 

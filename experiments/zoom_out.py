@@ -218,6 +218,12 @@ def run(config: Config) -> dict:
             "ball_concept": ball, "arrays": arrays, "saved_dictionaries": saved}
 
 
+def headline(results: dict) -> str:
+    """One number for `toylab runs`: the ball concept read as a region vs a direction (AUROC)."""
+    ball = results["ball_concept"]
+    return f"ball: region {ball['region_auroc']:.2f}, probe {ball['linear_probe_auroc']:.2f}"
+
+
 def summary(results: dict) -> str:
     manifold = results[results["manifold"]]
     control = manifold["control_linear"]

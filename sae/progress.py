@@ -1,8 +1,10 @@
 """Progress lines from inside compiled training loops, and the divergence check after them.
 
 Training runs are one `jit`-compiled `lax.scan`, so progress is reported through
-`jax.debug.callback` about ten times per run; the label comes from `progress.task(...)`
-on the host. Printing is off unless `enable()` was called (the CLI does; tests do not).
+`jax.debug.callback`: recorded about a hundred times per run (`current()` names the task
+and step, for an interruption message) and printed about ten times; the label comes
+from `progress.task(...)` on the host. Printing is off unless `enable()` was called
+(the CLI does; tests do not).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import jax
 import numpy as np
 
-_state = {"enabled": False, "label": ""}
+_state = {"enabled": False, "label": "", "step": None, "total": None}
 
 
 class DivergenceError(RuntimeError):
@@ -31,16 +33,22 @@ def enable(on: bool = True) -> None:
 @contextlib.contextmanager
 def task(label: str):
     """Name the training run whose progress lines are printed inside this block."""
-    previous = _state["label"]
-    _state["label"] = label
+    previous = (_state["label"], _state["step"], _state["total"])
+    _state.update(label=label, step=None, total=None)
     try:
         yield
     finally:
-        _state["label"] = previous
+        _state["label"], _state["step"], _state["total"] = previous
 
 
-def _print_progress(step, total, loss) -> None:
-    if not _state["enabled"]:
+def current() -> tuple[str, int | None, int | None]:
+    """(label, last recorded step, total steps) of the task running now (steps None before the first record)."""
+    return _state["label"], _state["step"], _state["total"]
+
+
+def _record_progress(step, total, loss, print_now) -> None:
+    _state["step"], _state["total"] = int(step) + 1, int(total)
+    if not (_state["enabled"] and bool(print_now)):
         return
     loss = np.asarray(loss)
     spread = f" (min {loss.min():.4g}, max {loss.max():.4g} over {loss.size} runs)" if loss.size > 1 else ""
@@ -48,12 +56,15 @@ def _print_progress(step, total, loss) -> None:
 
 
 def report(step: jax.Array, total_steps: int, loss: jax.Array) -> None:
-    """Inside a scan body: print (step, loss over all runs) about ten times per run."""
-    every = max(total_steps // 10, 1)
-    due = (step % every == every - 1) | (step == total_steps - 1)
+    """Inside a scan body: record the step about a hundred times per run (so an interruption can
+    name it) and print (step, loss over all runs) about ten times."""
+    last = step == total_steps - 1
+    print_every, record_every = max(total_steps // 10, 1), max(total_steps // 100, 1)
+    print_now = (step % print_every == print_every - 1) | last
+    due = print_now | (step % record_every == record_every - 1)
     jax.lax.cond(
         due,
-        lambda: jax.debug.callback(_print_progress, step, total_steps, loss),
+        lambda: jax.debug.callback(_record_progress, step, total_steps, loss, print_now),
         lambda: None,
     )
 

@@ -39,6 +39,8 @@ import numpy as np
 from sae import architectures
 from sae.params import INITIAL_THRESHOLD, SAEParams
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once at import (umask is process-wide; never toggled while threads write)
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
 _BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated"}
@@ -109,7 +111,9 @@ def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None,
     try:
         save_file(to_tensors(arch, params), str(temporary / WEIGHTS_FILE))
         (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n")
-        os.chmod(temporary, 0o755)
+        os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp gives 0o700; a folder gets the umask's mode
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
+            os.chmod(temporary / name, 0o666 & ~_UMASK)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(temporary, folder)

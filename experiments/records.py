@@ -1,0 +1,177 @@
+"""Run records and interruption: status.json, and Ctrl-C / SIGTERM that stop a run at once.
+
+Every run folder holds `status.json`, rewritten atomically at each change:
+    state        running | finished | diverged | interrupted | failed
+    started, ended (UTC, ISO 8601), duration_s
+    host, device, command
+    stage, step, steps   (interrupted: what was running; from sae.progress)
+    error        (diverged / failed: the one-line message)
+A folder whose state is "running" and whose process is gone was killed without notice
+(SIGKILL, a power cut); `toylab runs` shows it as such.
+
+Interruption. A compiled JAX call cannot be interrupted from Python: the signal handler
+only runs when the interpreter regains control. So the run executes in a worker thread
+while the main thread waits in short, signal-aware joins; on SIGINT or SIGTERM the main
+thread records the state, prints one line — `interrupted at <stage>, step N of M; no
+results written` — and ends the process with exit code 130 at once (results.json is
+written last and atomically, so no partial results exist).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from experiments import runfolder
+
+EXIT_INTERRUPTED = 130
+STATES = ("running", "finished", "diverged", "interrupted", "failed")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunStatus:
+    """status.json of one run folder."""
+
+    def __init__(self, folder: Path, experiment: str):
+        import jax
+
+        self.path = Path(folder) / "status.json"
+        self._started = time.time()
+        device = jax.devices()[0]
+        self.record = {
+            "state": "running",
+            "experiment": experiment,
+            "started": _now(),
+            "ended": None,
+            "duration_s": None,
+            "host": platform.node(),
+            "pid": os.getpid(),
+            "device": f"{device.platform}:{device.device_kind} ×{jax.device_count()}",
+            "command": sys.argv,
+        }
+        self._write()
+
+    @property
+    def duration(self) -> float:
+        return round(time.time() - self._started, 2)
+
+    def _write(self) -> None:
+        runfolder.write_json(self.path, self.record)
+
+    def end(self, state: str, **details) -> None:
+        assert state in STATES, state
+        self.record.update(state=state, ended=_now(), duration_s=self.duration, **details)
+        self._write()
+
+
+def run_interruptibly(work, on_interrupt):
+    """Run work() in a worker thread and return its result (or raise its exception).
+
+    On SIGINT/SIGTERM: on_interrupt(signal_name) runs in the main thread, then the process
+    exits with EXIT_INTERRUPTED immediately.
+    """
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # re-raised in the main thread
+            outcome["error"] = error
+
+    def handler(signum, frame):
+        try:
+            on_interrupt(signal.Signals(signum).name)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = threading.Thread(target=target, name="toylab-run", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)  # short waits: the handler runs between them
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _read(path: Path):
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_rows(out: Path) -> list[dict]:
+    """Every run folder under OUT (OUT/<experiment>/<run-id>/), newest first.
+
+    A row: experiment, run id, state, duration_s, started, headline (from the experiment's
+    `headline(results)` when results.json exists), folder. A folder left "running" by a
+    process that no longer exists on this host is reported as "killed" (it never wrote
+    its end state); one without status.json (written before status files existed) is
+    "finished" when results.json exists, else "unknown".
+    """
+    from experiments import registry
+
+    rows = []
+    for folder in sorted(Path(out).glob("*/*/")):
+        status = _read(folder / "status.json")
+        config = _read(folder / "config.json")
+        if status is None and config is None:
+            continue
+        status = status or {}
+        experiment = status.get("experiment") or (config or {}).get("experiment") or folder.parent.name
+        state = status.get("state") or ("finished" if (folder / "results.json").exists() else "unknown")
+        if state == "running" and status.get("host") == platform.node() and not _alive(status.get("pid")):
+            state = "killed"
+        headline = "—"
+        results = _read(folder / "results.json") if state == "finished" else None
+        if results is not None:
+            module = registry.get(experiment) if experiment in registry.EXPERIMENTS else None
+            if experiment == "theory":
+                from experiments import theory as module
+            try:
+                headline = module.headline(results) if module is not None and hasattr(module, "headline") else "—"
+            except (KeyError, IndexError, TypeError, ValueError):
+                headline = "— (results from another version)"
+        rows.append({
+            "experiment": experiment, "run": folder.name, "state": state,
+            "duration_s": status.get("duration_s") or (results or {}).get("duration_s"),
+            "started": status.get("started") or "", "headline": headline, "folder": str(folder),
+        })
+    return sorted(rows, key=lambda row: row["run"], reverse=True)  # run ids start with their UTC start time
+
+
+def runs_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no runs)"
+    header = f"{'experiment':<14}{'run':<38}{'state':<12}{'duration':>10}  headline"
+    lines = [header, "-" * (len(header) + 30)]
+    for row in rows:
+        duration = f"{row['duration_s']:.1f} s" if isinstance(row["duration_s"], (int, float)) else "—"
+        lines.append(f"{row['experiment']:<14}{row['run']:<38}{row['state']:<12}{duration:>10}  {row['headline']}")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""Run records and reliability: status.json, summary.txt, file modes, Ctrl-C / SIGTERM,
+`toylab runs`, and bad input of every kind (one line, exit 2, nothing written), fuzzed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from experiments import cli, overrides, records, registry, runfolder
+from toys.validation import ConfigError
+
+TINY = [
+    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
+    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64",
+]
+
+
+def _only_run(tmp_path, name="superposition"):
+    (folder,) = (tmp_path / name).iterdir()
+    return folder
+
+
+def test_a_finished_run_records_its_state_duration_summary_and_modes(tmp_path, capsys):
+    assert cli.main(["run", "superposition", "--quick", "--out", str(tmp_path), *TINY]) == 0
+    printed = capsys.readouterr().out
+    folder = _only_run(tmp_path)
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "finished" and status["duration_s"] > 0 and status["ended"] >= status["started"]
+    assert {"host", "device", "command", "pid"} <= set(status)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["duration_s"] > 0
+    summary = (folder / "summary.txt").read_text()
+    assert summary.strip() and summary.strip() in printed
+    expected = runfolder.file_mode()
+    for path in (folder / "results.json", folder / "status.json", folder / "summary.txt", folder / "config.json"):
+        assert os.stat(path).st_mode & 0o777 == expected, path
+
+
+def test_a_diverged_run_is_recorded_and_listed(tmp_path, capsys):
+    argv = ["run", "superposition", "--quick", "--out", str(tmp_path), *TINY, "--set", "toy.noise_std=1e30"]
+    assert cli.main(argv) == 1
+    status = json.loads((_only_run(tmp_path) / "status.json").read_text())
+    assert status["state"] == "diverged" and status["step"] == 0 and "NaN/inf" in status["error"]
+    (row,) = records.run_rows(tmp_path)
+    assert row["state"] == "diverged"
+
+
+def _start(tmp_path, *extra):
+    argv = [sys.executable, "-m", "experiments.cli", "run", "superposition", "--quick", "--out", str(tmp_path),
+            *TINY[:-4], "--set", "steps=2000000", "--set", "batch_size=64", *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_run_within_a_second_with_one_line(tmp_path, signum):
+    process = _start(tmp_path)
+    deadline = time.time() + 120
+    folder = None
+    while time.time() < deadline:  # wait until training has recorded a step
+        runs = list((tmp_path / "superposition").glob("*/status.json")) if (tmp_path / "superposition").exists() else []
+        if runs:
+            folder = runs[0].parent
+            time.sleep(4.0)
+            break
+        time.sleep(0.2)
+    assert folder is not None, "the run never started"
+    sent = time.time()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    elapsed = time.time() - sent
+    assert process.returncode == records.EXIT_INTERRUPTED
+    assert elapsed < 1.5, elapsed
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("toylab: interrupted at ") and last.endswith("; no results written"), last
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["signal"] == signal.Signals(signum).name
+    assert not (folder / "results.json").exists()
+    (row,) = records.run_rows(tmp_path)
+    assert row["state"] == "interrupted"
+
+
+def test_runs_lists_every_state_newest_first(tmp_path, capsys):
+    for name, state, pid in (("20260101-000000-seed0", "finished", os.getpid()),
+                             ("20260102-000000-seed0", "interrupted", os.getpid()),
+                             ("20260103-000000-seed0", "running", 2**22 + 12345)):  # a pid that does not exist
+        folder = tmp_path / "superposition" / name
+        folder.mkdir(parents=True)
+        record = {"state": state, "experiment": "superposition", "started": name, "duration_s": 1.0,
+                  "host": __import__("platform").node(), "pid": pid}
+        runfolder.write_json(folder / "status.json", record)
+    assert cli.main(["runs", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split()[2] for line in table] == ["killed", "interrupted", "finished"]
+
+
+BAD = [
+    (["run", "superposition", "--out", ""], "--out: got an empty path"),
+    (["run", "superposition", "--out", "pyproject.toml"], "--out: pyproject.toml exists and is not a directory"),
+    (["run", "superposition", "--out", "/proc/toylab"], "--out: /proc/toylab cannot be created"),
+    (["theory", "--out", "pyproject.toml"], "--out: pyproject.toml exists"),
+    (["run", "superposition", "--seed", str(2**63)], "seed: got 9223372036854775808, allowed range [0, 9223372036854775807]"),
+    (["theory", "--seed", "-1"], "--seed: got -1"),
+    (["run", "superposition", "--set", "toy.nosuch=1"], "--set toy.nosuch: unknown key; known keys: toy.n_features"),
+    (["run", "superposition", "--set", "sizes=1,,2"], "sizes: got '1,,2', an empty item"),
+    (["run", "superposition", "--set", "sizes=256,512", "--set", "heatmap_size=1024"], "heatmap_size: got 1024, allowed values 256, 512 (one of sizes)"),
+    (["run", "circles", "--set", "figure_size=7"], "figure_size: got 7"),
+    (["runs", "pyproject.toml"], "OUT: pyproject.toml is not a directory"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD)
+def test_bad_input_is_one_line_exit_2_nothing_written(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))  # paths relative to the repository
+    before = sorted(os.listdir("."))
+    if "--out" not in argv and argv[0] in ("run", "theory"):
+        argv = [*argv, "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err
+    assert sorted(os.listdir(".")) == before and not (tmp_path / "out").exists()
+
+
+def test_dependent_sizes_follow_their_source_when_not_set():
+    _, config = cli.resolve_config("superposition", False, None, ["sizes=256,512"])
+    assert config.heatmap_size == 512
+    _, config = cli.resolve_config("circles", True, None, ["sizes=64,128"])
+    assert config.figure_size == 128
+
+
+def test_large_seeds_do_not_collide():
+    import jax
+
+    from experiments import seeding
+
+    keys = [seeding.root_key(s) for s in (5, 5 + 2**32, 2**63 - 1)]
+    data = [tuple(jax.random.key_data(k).tolist()) for k in keys]
+    assert len(set(data)) == 3
+    assert data[0] == tuple(jax.random.key_data(jax.random.key(5)).tolist())  # below 2³²: as before
+
+
+KEYS = sorted({key for name in registry.EXPERIMENTS for key in overrides.known_keys(registry.get(name).Config())})
+values = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str), st.floats(allow_nan=True).map(str),
+                   st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join), st.sampled_from(["none", "true", ""]))
+
+
+@given(st.sampled_from(list(registry.EXPERIMENTS)), st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy"]), values),
+                                                                 max_size=3))
+def test_any_set_either_validates_or_is_one_line(name, assignments):
+    # A fuzz of `--set` keys and values: resolving the config (everything `run` does before any
+    # work) either succeeds or raises ConfigError with a one-line message — never another error.
+    argv = [f"{key}={value}" for key, value in assignments]
+    try:
+        cli.resolve_config(name, True, None, argv)
+    except ConfigError as error:
+        assert "\n" not in str(error) and str(error)
