@@ -2,6 +2,7 @@
 
     toylab list
     toylab run NAME [--quick] [--seed N] [--out DIR] [--set key=value ...]
+    toylab run NAME --help [--quick]                 every settable key: type, default, allowed range
     toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
     toylab bench [--repeats N] [--out DIR]
     toylab theory [--quick] [--seed N] [--out DIR]
@@ -39,10 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="toylab", description="Ground-truth interpretability experiments.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="list experiments")
-    run = commands.add_parser("run", help="run an experiment")
+    run = commands.add_parser("run", help="run an experiment", add_help=False)
     run.add_argument("name")
-    sweep = commands.add_parser("sweep", help="seeds × a hyperparameter grid in one call (= run sweep)")
+    sweep = commands.add_parser("sweep", help="seeds × a hyperparameter grid in one call (= run sweep)", add_help=False)
     for sub in (run, sweep):
+        sub.add_argument("-h", "--help", action="store_true",
+                         help="list the experiment's settable keys: type, default, allowed range, description")
         sub.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
         sub.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
         sub.add_argument("--out", default="runs", help="output folder (default: runs)")
@@ -253,6 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_evaluate(args.run_folder, args.sae, args.toy, args.out)
     if args.command == "sweep":
         args.name = "sweep"
+    if args.help:
+        try:
+            experiment = registry.get(args.name)
+        except ConfigError as error:
+            print(f"toylab: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from experiments import keys
+
+        print(keys.help_text(experiment, args.quick))
+        return 0
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
     except ConfigError as error:

@@ -159,3 +159,13 @@ def test_any_set_either_validates_or_is_one_line(name, assignments):
         cli.resolve_config(name, True, None, argv)
     except ConfigError as error:
         assert "\n" not in str(error) and str(error)
+
+
+@pytest.mark.parametrize("name", list(registry.EXPERIMENTS))
+def test_run_help_lists_every_settable_key(name, capsys):
+    assert cli.main(["run", name, "--help"]) == 0
+    text = capsys.readouterr().out
+    body = text.split("\n-")[1].split("\n", 1)[1]  # the rows after the header's rule
+    lines = {line.split()[0] for line in body.splitlines() if line.strip()}
+    assert lines == set(overrides.known_keys(registry.get(name).Config()))
+    assert "[0, 9223372036854775807]" in text  # the seed's range, read from validate()
