@@ -7,6 +7,7 @@
     toylab bench [--repeats N] [--out DIR]
     toylab theory [--quick] [--seed N] [--out DIR]
     toylab runs [OUT]                                the runs under OUT, newest first
+    toylab report [OUT]                              OUT/report/index.html: every run, config, summary, figures
     toylab evaluate RUN_FOLDER                      re-score a run's saved dictionaries
     toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     theory.add_argument("--out", default="runs", help="output folder (default: runs)")
+    report = commands.add_parser("report", help="a static HTML page of the runs under OUT: OUT/report/index.html")
+    report.add_argument("folder", nargs="?", default="runs", help="output folder (default: runs)")
     runs = commands.add_parser("runs", help="the runs under OUT, newest first: state, duration, a headline number")
     runs.add_argument("folder", nargs="?", default="runs", help="output folder (default: runs)")
     evaluate = commands.add_parser("evaluate", help="score saved dictionaries again, without retraining")
@@ -237,12 +240,17 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    if args.command == "runs":
+    if args.command in ("runs", "report"):
         folder = Path(args.folder)
         if not folder.is_dir():
             print(f"toylab: error: OUT: {args.folder} is not a directory", file=sys.stderr)
             return EXIT_BAD_INPUT
-        print(records.runs_table(records.run_rows(folder)))
+        if args.command == "runs":
+            print(records.runs_table(records.run_rows(folder)))
+            return 0
+        from experiments import report
+
+        print(f"report: {report.write(folder)}")
         return 0
     if args.command == "list":
         for name in registry.EXPERIMENTS:

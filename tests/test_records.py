@@ -169,3 +169,39 @@ def test_run_help_lists_every_settable_key(name, capsys):
     lines = {line.split()[0] for line in body.splitlines() if line.strip()}
     assert lines == set(overrides.known_keys(registry.get(name).Config()))
     assert "[0, 9223372036854775807]" in text  # the seed's range, read from validate()
+
+
+def test_the_report_shows_every_run_and_every_link_resolves(tmp_path, capsys):
+    from html.parser import HTMLParser
+
+    assert cli.main(["run", "superposition", "--quick", "--out", str(tmp_path), *TINY]) == 0
+    assert cli.main(["run", "superposition", "--quick", "--out", str(tmp_path), *TINY, "--set", "toy.noise_std=1e30"]) == 1
+    assert cli.main(["report", str(tmp_path)]) == 0
+    page = tmp_path / "report" / "index.html"
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.targets, self.anchors, self.ids = [], [], set()
+
+        def handle_starttag(self, tag, attributes):
+            attributes = dict(attributes)
+            if "id" in attributes:
+                self.ids.add(attributes["id"])
+            for name in ("href", "src"):
+                value = attributes.get(name)
+                if value is None:
+                    continue
+                (self.anchors if value.startswith("#") else self.targets).append(value)
+
+    parser = Links()
+    parser.feed(page.read_text())
+    assert parser.targets and all(not t.startswith(("http:", "https:", "/")) for t in parser.targets)
+    for target in parser.targets:
+        assert (page.parent / target).exists(), target
+    for anchor in parser.anchors:
+        assert anchor[1:] in parser.ids, anchor
+    runs = {row["run"] for row in records.run_rows(tmp_path)}
+    assert len(runs) == 2 and all(f"superposition-{run}" in parser.ids for run in runs)
+    assert sum(t.endswith(".png") for t in parser.targets) >= 2  # the finished run's figures
+    assert "diverged" in page.read_text() and "toy.noise_std" in page.read_text()

@@ -1,0 +1,96 @@
+"""`toylab report [OUT]`: a static HTML page of every run under OUT, OUT/report/index.html.
+
+No server and no network: links and images are paths relative to the page, so the
+folder can be opened, copied or archived as it is. The page holds the runs table of
+`toylab runs`, then per run its files, its config (settings that differ from the
+experiment's defaults highlighted), its summary (summary.txt) and its figures. Rendered
+with Jinja2 from `experiments/templates/report.html.j2` (autoescaped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from pathlib import Path
+
+import jinja2
+
+from experiments import records, registry, runfolder
+
+TEMPLATE = "report.html.j2"
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return flat
+
+
+def _defaults(experiment_name: str, quick: bool) -> dict:
+    if experiment_name not in registry.EXPERIMENTS:
+        return {}
+    config_class = registry.get(experiment_name).Config
+    default = config_class.quick() if quick else config_class()
+    return _flatten(json.loads(json.dumps(dataclasses.asdict(default))))
+
+
+def _run_entry(row: dict, page_folder: Path) -> dict:
+    folder = Path(row["folder"])
+    relative = lambda path: os.path.relpath(path, page_folder)  # noqa: E731
+    written = {}
+    config_path = folder / "config.json"
+    if config_path.exists():
+        try:
+            written = json.loads(config_path.read_text())
+        except ValueError:
+            written = {}
+    quick = bool(written.get("quick", False))
+    values = _flatten(written.get("config", {})) if isinstance(written.get("config"), dict) else {}
+    defaults = _defaults(row["experiment"], quick)
+    config = [(key, value, defaults.get(key, "—")) for key, value in values.items()]
+    summary_path = folder / "summary.txt"
+    figures = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
+    files = [(name, relative(folder / name)) for name in ("results.json", "config.json", "status.json", "summary.txt",
+                                                          "arrays.npz") if (folder / name).exists()]
+    if (folder / "dictionaries").is_dir():
+        files.append(("dictionaries/", relative(folder / "dictionaries")))
+    return {
+        **row,
+        "anchor": f"{row['experiment']}-{row['run']}",
+        "quick": quick,
+        "config": config,
+        "changed": {key for key, value, default in config if default not in ("—", value)},
+        "summary": summary_path.read_text() if summary_path.exists() else "",
+        "figures": [(path.name, relative(path)) for path in figures],
+        "files": files,
+    }
+
+
+def render(out: Path) -> str:
+    """The report's HTML for the runs under `out` (links relative to out/report/)."""
+    out = Path(out)
+    page_folder = out / "report"
+    rows = [row for row in records.run_rows(out) if Path(row["folder"]).parent.name != "report"]
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template(TEMPLATE).render(
+        out=str(out), rows=rows, runs=[_run_entry(row, page_folder) for row in rows],
+        written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write(out: Path) -> Path:
+    """Write out/report/index.html atomically; returns its path."""
+    path = Path(out) / "report" / "index.html"
+    runfolder.write_text(path, render(out))
+    return path
+
