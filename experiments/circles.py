@@ -19,7 +19,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, geometry, metrics, pipeline
 from theory import circles as circle_theory
@@ -125,6 +125,16 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
                 arrays[f"pca_{circle.name}_{kind}"] = np.concatenate(
                     [points, circle.phases[rows, None]], axis=1).astype(np.float32)
     return entries
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the largest size's k grid and of the geometry sample's codes, and the field behind them."""
+    training = memory.sae_training_bytes(runs=len(config.ks), d=config.d, m=max(config.sizes), batch=config.batch_size,
+                                         n_features=config.n_sparse_features,
+                                         fields={"n_features": "n_sparse_features", "m": "sizes",
+                                                 "batch": "batch_size", "runs": "ks"})
+    geometry = int(memory.SAFETY * memory.FLOAT * len(config.ks) * config.n_geometry * (2 * max(config.sizes) + 2 * config.d))
+    return (geometry, "n_geometry") if geometry > training[0] else training
 
 
 def run(config: Config) -> dict:

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import overrides, records, registry, runfolder, seeding
+from experiments import memory, overrides, records, registry, runfolder, seeding
 from toys.validation import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -168,6 +168,7 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     config = overrides.apply_overrides(config, assignments)
     config = overrides.follow_sources(config, {a.partition("=")[0].strip() for a in assignments})
     config.validate()
+    memory.check(experiment, config)  # before anything is compiled or written
     return experiment, config
 
 

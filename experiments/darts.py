@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
 from sae import architectures, metrics
 from theory import random_vectors
@@ -126,6 +126,16 @@ def numerical_facts(config: Config, key: jax.Array) -> tuple[dict, dict]:
 def _hyperparameters(config: Config, kind: str):
     coefficient = {"l1": config.l1_coefficient, "l0": config.l0_coefficient}.get(architectures.get(kind).penalty, 0.0)
     return architectures.hparams(config.learning_rate, coefficient, config.k)
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of part 2 (the largest m/d) or of part 1's m × n Rademacher matrix, and the field behind them."""
+    facts = int(memory.SAFETY * memory.FLOAT * 3 * max(config.ratios) * config.n * config.n)
+    training = memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size_ratios) * config.toy.d,
+                                         batch=config.batch_size, n_features=config.toy.n_features,
+                                         fields={"n_features": "toy.n_features", "m": "size_ratios",
+                                                 "batch": "batch_size", "runs": "n_seeds"})
+    return (facts, "n") if facts > training[0] else training
 
 
 def evaluation_source(config: Config) -> dict:

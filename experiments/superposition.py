@@ -13,7 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
 from sae import architectures, evaluate, metrics
 from toys import superposition
@@ -77,6 +77,14 @@ def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     key_toy, key_dictionaries = _keys(config)
     return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes (the largest dictionary size's training and evaluation) and the field behind them."""
+    return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.sizes), batch=config.batch_size,
+                                     n_features=config.toy.n_features,
+                                     fields={"n_features": "toy.n_features", "m": "sizes", "batch": "batch_size",
+                                             "runs": "n_seeds"})
 
 
 def run(config: Config) -> dict:

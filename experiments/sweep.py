@@ -13,7 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys  # noqa: F401 (headline: toylab runs)
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -71,6 +71,14 @@ class Config:
         check_range("steps", self.steps, low=1)
         check_range("batch_size", self.batch_size, low=1)
         check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the one grid call (values × seeds runs) and the field behind them."""
+    return memory.sae_training_bytes(runs=config.n_seeds * len(config.values), d=config.toy.d, m=config.size,
+                                     batch=config.batch_size, n_features=config.toy.n_features,
+                                     fields={"n_features": "toy.n_features", "m": "size", "batch": "batch_size",
+                                             "runs": "values"})
 
 
 def evaluation_source(config: Config) -> dict:

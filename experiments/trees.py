@@ -27,7 +27,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import Recovery, eval_key, headline, seed_keys, summary_table  # noqa: F401 (headline: toylab runs)
 from experiments import two_feature
 from sae import architectures, evaluate, hierarchy, pipeline
@@ -117,6 +117,14 @@ def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
     inferred = {metric: hierarchy.linkage_parents(decoder, directions, firing, metric, threshold)
                 for metric in ("cosine", "cofiring")}
     return {f"linkage_{metric}": (parents, hierarchy.tree_scores(planted, parents)) for metric, parents in inferred.items()}
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the largest training call (the main size or the splitting ladder) and the field behind them."""
+    return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size, *config.splitting_sizes),
+                                     batch=config.batch_size, n_features=config.toy.n_features,
+                                     fields={"n_features": "toy.n_roots", "m": "size", "batch": "batch_size",
+                                             "runs": "n_seeds"})
 
 
 def evaluation_source(config: Config) -> dict:

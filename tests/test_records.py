@@ -111,6 +111,9 @@ BAD = [
     (["run", "superposition", "--set", "sizes=256,512", "--set", "heatmap_size=1024"], "heatmap_size: got 1024, allowed values 256, 512 (one of sizes)"),
     (["run", "circles", "--set", "figure_size=7"], "figure_size: got 7"),
     (["runs", "pyproject.toml"], "OUT: pyproject.toml is not a directory"),
+    (["run", "superposition", "--set", "toy.n_features=100000000"], "toy.n_features: this config needs about"),
+    (["run", "superposition", "--set", "sizes=100000000"], "sizes: this config needs about"),
+    (["run", "sweep", "--set", "size=50000000"], "size: this config needs about"),
 ]
 
 
