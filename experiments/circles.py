@@ -166,6 +166,13 @@ def run(config: Config) -> dict:
     }
 
 
+def _order(entry) -> str:
+    """The ordering score, or n/a with the sample count when it is unavailable."""
+    if entry["ordering_score"] is None:
+        return f"n/a ({entry.get('ordering_samples', 0)})"
+    return f"{entry['ordering_score']:.3f}"
+
+
 def _entries(results, **where):
     return [e for e in results["circles"] if all(e[key] == value for key, value in where.items())]
 
@@ -177,7 +184,7 @@ def headline(results: dict) -> str:
     if not entry:
         return "—"
     return (f"{entry[0]['circle']}: {entry[0]['max_principal_angle_deg']:.1f}° from the plane, "
-            f"ordering {entry[0]['ordering_score']:.2f}")
+            f"ordering {_order(entry[0])}")
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -200,8 +207,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 points = np.asarray(arrays[key], np.float32)
                 phase = points[:, 2] / (2 * np.pi)
                 colour = np.round(phase * spec["values"]) if spec["values"] else phase
-                ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7)
-            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, order {entry['ordering_score']:.2f}",
+                image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7,
+                                   vmin=0, vmax=spec["values"] or 1)
+                label = f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})" if spec["values"] \
+                    else "true phase θ / 2π"
+                figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.02)
+            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, order {_order(entry)}",
                          fontsize=9)
             ax.set_xlabel("PC 1 of the cluster's reconstructions")
             ax.set_ylabel("PC 2")
@@ -229,7 +240,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     axes[0].set_xscale("log", base=2)
     axes[0].set_xlabel("dictionary size m (grey lines: number of values of each circle)")
     axes[0].set_ylabel("latents on the circle (≥ ½ decoder energy in its span)")
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     axes[0].set_title("Tiling: latents spent on each circle")
     ring = [e for e in _entries(results, kind="topk") if e["values"] == 0]
     if ring:
@@ -243,7 +254,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         axes[1].set_yscale("log")
         axes[1].set_xlabel("latents on the continuous circle")
         axes[1].set_ylabel("in-plane reconstruction error / r²")
-        axes[1].legend(fontsize=7)
+        axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3))
         axes[1].set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)",
                           fontsize=9)
     figure.tight_layout()
@@ -256,16 +267,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
             style = dict(marker=markers[name], linestyle="--" if kind == "random" else "-")
             sizes = [e["size"] for e in rows]
             axes[0].plot(sizes, [e["max_principal_angle_deg"] for e in rows], label=f"{name}, {kind}", **style)
-            axes[1].plot(sizes, [e["ordering_score"] for e in rows], label=f"{name}, {kind}", **style)
+            ordering = [np.nan if e["ordering_score"] is None else e["ordering_score"] for e in rows]
+            axes[1].plot(sizes, ordering, label=f"{name}, {kind}", **style)
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
-    axes[1].set_ylabel("circular ordering score |ρ_FL|")
+    axes[1].set_ylabel("circular ordering score |ρ_FL|\n(gaps: < 100 samples or < 4 values)")
     axes[1].set_ylim(0, 1.02)
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("dictionary size m")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.suptitle(f"Best cluster per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "recovery_vs_size.png"))
@@ -273,14 +285,16 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    header = f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>6}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}"
+    header = f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}"
     lines = [header, "-" * len(header)]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         lines.append(
             f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}  {entry['max_principal_angle_deg']:>7.1f}  "
-            f"{entry['ordering_score']:>6.3f}  {entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
+            f"{_order(entry):>9}  {entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
             f"{entry['purity']:>6.2f}  {entry['method']:>8}"
         )
     lines.append("(angle: largest principal angle between the best cluster's top-2 PCA plane and the planted plane; "
-                 "order: |Fisher–Lee circular correlation| of recovered angle and true phase; random = chance)")
+                 "order: |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
+                 f"{geometry.MIN_ORDERING_SAMPLES} samples or {geometry.MIN_ORDERING_VALUES} distinct values; "
+                 "random = chance)")
     return "\n".join(lines)

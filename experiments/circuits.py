@@ -206,7 +206,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
         if reader == "probe":  # the inputs column: gates linear in the inputs need no network
             table = np.concatenate([np.asarray([[g["probe_inputs"]] for g in gates]), table], axis=1)
             columns = ["in"] + columns
-        image = ax.imshow(table, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
+        # two measures, two colour scales: balanced accuracy (probe) and AUROC (the unit readers)
+        image = ax.imshow(table, cmap="cividis" if reader == "probe" else "viridis", vmin=0.5, vmax=1.0, aspect="auto")
+        if reader == "probe":
+            probe_image = image
         for (row, column), value in np.ndenumerate(table):
             ax.annotate("✓" if value >= results["threshold"] else "", (column, row), ha="center", va="center",
                         color="w", fontsize=7)
@@ -214,9 +217,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_title(f"{title}\n{results['gate_recovery'][reader]:.0%} of internal gates", fontsize=9)
         ax.set_xlabel("hidden layer")
     axes[0].set_yticks(range(len(gates)), labels, fontsize=7)
-    figure.colorbar(image, ax=axes, shrink=0.6, label=f"score (✓: ≥ {results['threshold']})")
+    figure.colorbar(probe_image, ax=axes[0], location="bottom", shrink=0.9, pad=0.16,
+                    label=f"balanced accuracy (✓: ≥ {results['threshold']})")
+    figure.colorbar(image, ax=axes[1:], location="bottom", shrink=0.5, pad=0.16, label=f"AUROC (✓: ≥ {results['threshold']})")
     figure.suptitle(f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} "
-                    f"on all {results['n_rows']} inputs)", fontsize=10)
+                    f"on all {results['n_rows']} inputs)", fontsize=10, y=1.06)
     return [save_figure(figure, folder / "gate_recovery.png")]
 
 

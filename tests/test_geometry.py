@@ -117,3 +117,19 @@ def test_elbow_and_membership():
     assert not geometry.on_manifold(rows, np.zeros((0, 6))).any()
     labels = geometry.cluster_live(geometry.graph_clusters, np.eye(4), np.array([True, False, True, True]))
     assert labels[1] == -1 and all(len(g) >= 2 for g in geometry.groups(labels))
+
+
+def test_ordering_is_unavailable_on_too_few_samples_or_values():
+    # 3 points on a circle are always in order or reversed: a "perfect" score that means nothing
+    rng = np.random.default_rng(0)
+    d = 6
+    plane = np.eye(d)[:2]
+    theta = rng.choice([0.0, 2 * np.pi / 7, 4 * np.pi / 7], size=500)  # three adjacent days only
+    x = np.stack([np.cos(theta), np.sin(theta)], 1) @ plane
+    decoder = np.vstack([plane, -plane])
+    codes = np.maximum(x @ decoder.T, 0)
+    labels = np.zeros(4, int)
+    match = geometry.match_circle(codes, decoder, labels, plane, plane, np.ones(500, bool), theta)
+    assert match.ordering_score is None and match.ordering_samples == 500
+    few = geometry.match_circle(codes[:50], decoder, labels, plane, plane, np.ones(50, bool), rng.uniform(0, 6.28, 50))
+    assert few.ordering_score is None and few.ordering_samples == 50
