@@ -91,6 +91,7 @@ def evaluation_source(config: Config) -> dict:
 def run(config: Config) -> dict:
     key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
+    key_chance = jax.random.fold_in(key_dictionaries, 2)
     toy = superposition.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     base = {name: getattr(config, name) for name in SWEEPABLE}
@@ -106,13 +107,19 @@ def run(config: Config) -> dict:
                           batch_size=config.batch_size,
                           label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)")
     scores = pipeline.evaluate(config.arch, result.params, hps, toy, key=key_eval, n_eval=config.n_eval)
+    # chance: random dictionaries of the same size, one per seed, read as every baseline (TopK with k)
+    random_params = pipeline.baseline("random", seed_keys(key_chance, config.size, seeds), config.toy.d, config.size)
+    chance = pipeline.evaluate(pipeline.BASELINE_ARCH, random_params, pipeline.baseline_hparams(config.k, len(seeds)),
+                               toy, key=key_eval, n_eval=config.n_eval)
     entries = [
         {"name": f"{config.arch}-{config.size}", "kind": config.arch, "size": config.size, "seed": seed,
          "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
         for (value, seed), metrics in zip(members, scores)
     ]
     names = [f"{config.arch}-{config.hyperparameter}{value:g}-{config.size}-seed{seed}" for value, seed in members]
-    return {"dictionaries": entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
+    chance_entries = [{"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed,
+                       "k": config.k, "metrics": metrics} for seed, metrics in zip(seeds, chance)]
+    return {"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
             "size": config.size, "saved_dictionaries": saved_dictionaries(config.arch, result.params, hps, names)}
 
 
@@ -131,15 +138,21 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure, axes = plt.subplots(1, len(PLOTTED), figsize=(3.2 * len(PLOTTED), 3.2))
     for ax, metric in zip(axes, PLOTTED):
         values, mean, low, high = _spread(results, metric)
-        ax.plot(values, mean, "o-")
+        ax.plot(values, mean, "o-", label=results["arch"])
         ax.fill_between(values, low, high, alpha=0.3)
-        ax.set_xscale("log" if np.all(values > 0) and values.max() / max(values.min(), 1e-12) > 20 else "linear")
+        chance = [e["metrics"][metric] for e in results.get("chance", [])]
+        if chance:
+            ax.axhline(np.mean(chance), color="0.5", ls="--", lw=1, label="random dictionary (chance)")
+        # values spread over a factor ≥ 5 (0.1, 0.3, 1) are read on a log axis
+        ax.set_xscale("log" if np.all(values > 0) and values.max() / max(values.min(), 1e-12) >= 5 else "linear")
         ax.set_xlabel(results["hyperparameter"])
         ax.set_title(metric)
         ax.grid(alpha=0.3)
     n_seeds = len({e["seed"] for e in results["dictionaries"]})
+    axes[0].legend(fontsize=7)
     figure.suptitle(f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} "
-                    f"(line: mean of {n_seeds} seeds; band: min–max)", y=1.04)
+                    f"(line: mean of {n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, "
+                    f"TopK k={results.get('chance', [{}])[0].get('k', '?')})", y=1.04)
     return [save_figure(figure, folder / "sweep.png")]
 
 
@@ -149,5 +162,9 @@ def summary(results: dict) -> str:
     columns = [_spread(results, metric) for metric in PLOTTED]
     for i, value in enumerate(columns[0][0]):
         lines.append(f"{value:>16g}" + "".join(f"{c[1][i]:>8.3f}±{(c[3][i] - c[2][i]) / 2:<3.2f}" for c in columns))
-    lines.append("(mean ± half the min–max range over seeds)")
+    chance = results.get("chance", [])
+    if chance:
+        lines.append(f"{'random (chance)':>16}" + "".join(f"{np.mean([e['metrics'][m] for e in chance]):>8.3f}    "
+                                                        for m in PLOTTED))
+    lines.append("(mean ± half the min–max range over seeds; chance: a random dictionary of the same size, TopK k)")
     return "\n".join(lines)

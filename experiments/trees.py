@@ -278,8 +278,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
     shown = set(nodes.tolist())
     panels = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in METHODS if f"inferred_{m}" in arrays]
     splitting = results["splitting"]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for ax, (name, parents) in zip(axes[0], panels):
+    columns = 2  # a grid, not a strip: each tree keeps a readable size
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.9 * rows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, (name, parents) in zip(axes.ravel(), panels):
         for child in nodes:
             parent = int(parents[child])
             if parent < 0 or parent not in shown:
@@ -295,12 +299,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
             ax.set_title(f"{name}: edge recall {splitting['edge_recall'][name]:.2f}, "
                          f"precision {splitting['edge_precision'][name]:.2f}\n(all {len(planted)} features)", fontsize=9)
         ax.set_yticks(sorted({-int(d) for d in depths[nodes]}))
-        ax.set_yticklabels([f"depth {-t}" for t in sorted({-int(d) for d in depths[nodes]})], fontsize=7)
+        ax.set_yticklabels([f"depth {-t}" for t in sorted({-int(d) for d in depths[nodes]})], fontsize=9)
         ax.set_xticks([])
     kind = splitting["kind"]
     figure.suptitle(
-        f"Planted tree beside trees inferred from {kind} dictionaries (sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
-        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent", fontsize=10)
+        f"Planted tree beside trees inferred from {kind} dictionaries\n(sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
+        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent", fontsize=11)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "trees.png"))
 

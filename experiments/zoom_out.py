@@ -270,10 +270,19 @@ def plot(results: dict, arrays: dict, folder) -> list:
         data, labels = arrays[f"data_layer{index}"], arrays["data_labels"]
         known = labels >= 0
         ax.scatter(data[known, 0], data[known, 1], s=2, c=colours[labels[known]])
-        ax.scatter(data[~known, 0], data[~known, 1], s=2, c="0.3", label="ambiguous")
+        ax.scatter(data[~known, 0], data[~known, 1], s=2, c="0.3")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    from matplotlib.lines import Line2D
+
+    key = [Line2D([], [], ls="", marker="o", color=colours[0], label="class 0"),
+           Line2D([], [], ls="", marker="o", color=colours[1], label="class 1"),
+           Line2D([], [], ls="", marker="o", color="0.3", label="ambiguous arm (target ½, ½)"),
+           Line2D([], [], color="0.8", label="grid of the input plane")]
+    if np.any(arrays["data_labels"] == 2):
+        key.insert(2, Line2D([], [], ls="", marker="o", color=colours[2], label="neither (background)"))
+    figure.legend(handles=key, loc="lower center", ncol=len(key), fontsize=8, bbox_to_anchor=(0.5, -0.06))
     figure.suptitle(f"{results['manifold']}: a grid of the input plane and the data through each layer (top 2 PCs)")
     paths.append(save_figure(figure, folder / "layers.png"))
 
