@@ -69,6 +69,40 @@ def report(step: jax.Array, total_steps: int, loss: jax.Array) -> None:
     )
 
 
+@contextlib.contextmanager
+def bar(total_steps: int):
+    """Host-side progress of a segmented loop: yields advance(step, loss), called after each segment.
+
+    A tqdm bar when printing is on and stderr is a terminal; otherwise a plain line per call
+    when printing is on; always records the step for `current()`.
+    """
+    show = _state["enabled"]
+    live = None
+    if show and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        live = tqdm(total=total_steps, desc=f"  {_state['label']}", unit="step", file=sys.stderr, leave=False)
+    _state.update(step=0, total=total_steps)
+
+    def advance(step: int, loss) -> None:
+        loss = np.asarray(loss)
+        _state.update(step=int(step), total=total_steps)
+        if live is not None:
+            live.update(int(step) - live.n)
+            live.set_postfix(loss=f"{float(np.mean(loss[-1])):.4g}")
+        elif show:
+            last = loss[-1]
+            spread = f" (min {last.min():.4g}, max {last.max():.4g} over {last.size} runs)" if last.size > 1 else ""
+            print(f"  {_state['label']} step {int(step)}/{total_steps} loss {float(last.mean()):.4g}{spread}",
+                  file=sys.stderr, flush=True)
+
+    try:
+        yield advance
+    finally:
+        if live is not None:
+            live.close()
+
+
 def check_finite(losses, what: str) -> None:
     """Raise DivergenceError naming the first step (axis 0) where any loss is not finite."""
     finite = np.isfinite(np.asarray(losses)).reshape(len(losses), -1).all(axis=1)

@@ -1,4 +1,4 @@
-"""One trainer for every SAE architecture: a single jit-compiled `lax.scan` over steps.
+"""One trainer for every SAE architecture: jit-compiled `lax.scan`s over steps, in segments.
 
 Axes: G runs trained together (seeds × hyperparameters), b batch, d dims, m latents.
 
@@ -9,7 +9,10 @@ instance one dictionary per layer of a network, trained in the same call.
 Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
 scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
 step counts and the architecture are static (`TrainConfig`); calls with the same
-TrainConfig and sample_fn reuse the compiled program.
+TrainConfig and sample_fn reuse the compiled program. The steps run in a few segments
+(`SEGMENTS`), each one compiled scan with the carry handed on, so the numbers are those
+of a single scan while the host sees progress (a tqdm bar on a terminal, plain lines
+otherwise) and stops a diverging run early.
 
 Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
 last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
@@ -54,6 +57,9 @@ class TrainConfig:
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
 
 
+SEGMENTS = 10  # host-visible segments per training run (progress, divergence, interruption points)
+
+
 class TrainResult(NamedTuple):
     """Stacked over G runs: params leaves [G, ...]; curves [steps, G]; counts [G, m]."""
 
@@ -76,21 +82,33 @@ def _learning_rate_schedule(base_rate, config: TrainConfig):
     return schedule
 
 
-@functools.partial(jax.jit, static_argnames=("config", "sample_fn", "auxk"))
-def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params, auxk: bool) -> TrainResult:
-    arch = architectures.get(config.arch)
-    m = config.n_latents
+def _optimizer(hp, config: TrainConfig):
+    # Built inside the traced function so that each run's learning rate can differ.
+    return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
 
-    def optimizer(hp):
-        # Built inside the traced function so that each run's learning rate can differ.
-        return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
+
+@functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
+def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params):
+    """The carry (params, Adam state, firing counts, steps since each latent fired) before step 0."""
 
     def init_one(hp, key, start, data):
         key_params, key_bias = jax.random.split(key)
         b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0) if config.decoder_bias else None
-        params = init(key_params, config.d, m, b_dec) if start is None else start
-        return params, optimizer(hp).init(params)
+        params = init(key_params, config.d, config.n_latents, b_dec) if start is None else start
+        return params, _optimizer(hp, config).init(params)
 
+    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
+    data_axis = 0 if config.per_run_data else None
+    params, opt_state = jax.vmap(init_one, in_axes=(0, 0, 0, data_axis))(hps, init_keys, init_params, data)
+    counts = jnp.zeros((keys.shape[0], config.n_latents), jnp.int32)
+    return params, opt_state, counts, counts
+
+
+@functools.partial(jax.jit, static_argnames=("config", "sample_fn", "auxk", "length"))
+def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, carry, start, auxk: bool,
+                   length: int):
+    """Steps start … start + length − 1 of every run: one `lax.scan`; returns (carry, curves [length, G])."""
+    arch = architectures.get(config.arch)
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
     def step_one(params, opt_state, hp, key, since_fired, step, data):
@@ -101,7 +119,7 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         # AuxK costs a second top-k per step, so it is compiled in only when some run asks for it.
         dead = since_fired >= config.dead_after_steps if auxk else None
         (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
-        updates, opt_state = optimizer(hp).update(grads, opt_state, params)
+        updates, opt_state = _optimizer(hp, config).update(grads, opt_state, params)
         params = arch.after_step(optax.apply_updates(params, updates), aux)
         if not config.decoder_bias:
             params = params.replace(b_dec=jnp.zeros_like(params.b_dec))
@@ -109,11 +127,8 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 
-    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     data_axis = 0 if config.per_run_data else None
-    params, opt_state = jax.vmap(init_one, in_axes=(0, 0, 0, data_axis))(hps, init_keys, init_params, data)
-    counts = jnp.zeros((keys.shape[0], m), jnp.int32)
 
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
@@ -121,13 +136,17 @@ def _train_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Ar
         params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, data_axis))(
             params, opt_state, hps, step_keys, since_fired, step, data
         )
-        progress.report(step, config.steps, total)
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
         return (params, opt_state, fire_counts + fired, since_fired), (total, mse, l0)
 
-    carry = (params, opt_state, counts, counts)
-    (params, _, fire_counts, since_fired), (loss, mse, l0) = jax.lax.scan(body, carry, jnp.arange(config.steps))
-    return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
+    return jax.lax.scan(body, carry, start + jnp.arange(length))
+
+
+def segment_lengths(steps: int, segments: int) -> list[int]:
+    """`segments` nearly equal lengths summing to `steps` (at most two distinct lengths: two compilations)."""
+    segments = max(1, min(segments, steps))
+    base, extra = divmod(steps, segments)
+    return [base + 1] * extra + [base] * (segments - extra)
 
 
 def train(
@@ -137,12 +156,16 @@ def train(
     hps: HParams,
     keys: jax.Array,
     init_params: SAEParams | None = None,
+    segments: int = SEGMENTS,
 ) -> TrainResult:
-    """Train G dictionaries in one compiled call.
+    """Train G dictionaries in one compiled program, run in `segments` host-visible segments.
 
     hps: HParams with leaves [G]; keys: [G] PRNG keys (one per run); sample_fn must be
     a module-level function (it is a static argument, hashed by identity);
     init_params: optional starting dictionaries with leaves [G, ...] (default: `sae.params.init`).
+    Each segment is one `lax.scan` over its steps, the carry passed from one to the next, so
+    the numbers equal one scan over all steps; between segments the host reports progress
+    and stops a diverging run at the first segment with a NaN/inf loss.
     Raises progress.DivergenceError naming the first step whose loss is NaN/inf.
     """
     arch = architectures.get(config.arch)
@@ -153,9 +176,19 @@ def train(
     auxk = bool(np.max(np.asarray(hps.aux_coefficient)) > 0)
     if auxk and not arch.auxk:
         raise ValueError(f"aux_coefficient: {config.arch} has no AuxK loss; allowed value 0")
-    result = _train_grid(config, sample_fn, data, hps, keys, init_params, auxk)
-    progress.check_finite(result.loss, f"{config.arch} SAE (m={config.n_latents})")
-    return result
+    carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
+    curves, start = [], 0
+    label = f"{config.arch} SAE (m={config.n_latents})"
+    with progress.bar(config.steps) as advance:
+        for length in segment_lengths(config.steps, segments):
+            carry, (loss, mse, l0) = _train_segment(config, sample_fn, data, hps, keys, carry, start, auxk, length)
+            curves.append((np.asarray(loss), np.asarray(mse), np.asarray(l0)))
+            start += length
+            advance(start, loss)
+            progress.check_finite(np.concatenate([c[0] for c in curves]), label)  # stop at the first bad segment
+    params, _, fire_counts, since_fired = carry
+    loss, mse, l0 = (jnp.asarray(np.concatenate(column)) for column in zip(*curves))
+    return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
 
 
 def stack_hparams(grid: list[HParams]) -> HParams:
