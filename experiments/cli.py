@@ -125,15 +125,23 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
           file=sys.stderr, flush=True)
     started = time.perf_counter()
     status = records.RunStatus(folder, theory.NAME)
-    try:
+
+    def work():
         results = theory.run(quick, seed)
         figures = theory.plot(results, folder / "figures")
         results["duration_s"] = status.duration
         runfolder.write_text(folder / "summary.txt", theory.summary(results) + "\n")
         runfolder.write_json(folder / "results.json", results)
+        return results, figures
+
+    def on_interrupt(signal_name):
+        status.end("interrupted", signal=signal_name, stage="checking claims")
+        print("toylab: interrupted at checking claims; no results written", file=sys.stderr, flush=True)
+
+    try:
+        results, figures = records.run_interruptibly(work, on_interrupt)
     except BaseException as error:
-        status.end("interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-                   error=f"{type(error).__name__}: {error}".splitlines()[0])
+        status.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
         raise
     status.end("finished")
     print(theory.summary(results))
@@ -167,20 +175,17 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
         config = dataclasses.replace(config, seed=seed)
     config = overrides.apply_overrides(config, assignments)
     config = overrides.follow_sources(config, {a.partition("=")[0].strip() for a in assignments})
+    memory.check(experiment, config)  # first: validate() itself may allocate per-feature arrays
     config.validate()
-    memory.check(experiment, config)  # before anything is compiled or written
     return experiment, config
 
 
 def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.records)."""
-    import matplotlib
-
     from sae import progress
     from sae.progress import DivergenceError
 
-    matplotlib.use("Agg")  # figures are drawn off the main thread (see records.run_interruptibly)
     progress.enable()
     folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
     status = records.RunStatus(folder, experiment.NAME)

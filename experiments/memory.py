@@ -81,7 +81,10 @@ def check(experiment, config) -> None:
 
     if not hasattr(experiment, "memory_estimate"):
         return
-    needed, field = experiment.memory_estimate(config)
+    try:
+        needed, field = experiment.memory_estimate(config)
+    except (TypeError, ValueError, ZeroDivisionError):  # an invalid config: validate() names the field
+        return
     limit, what = available_bytes()
     if needed > limit:
         raise ConfigError(f"{field}: this config needs about {human(needed)} (estimate), more than the "

@@ -79,6 +79,9 @@ def run_interruptibly(work, on_interrupt):
     On SIGINT/SIGTERM: on_interrupt(signal_name) runs in the main thread, then the process
     exits with EXIT_INTERRUPTED immediately.
     """
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are drawn in the worker thread: a non-interactive backend
     outcome: dict = {}
 
     def target():
