@@ -34,18 +34,18 @@ PCA_POINTS = 1500  # circle samples kept per scatter panel
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = 0
-    d: int = 64
-    days: int = 7
-    months: int = 12
+    d: int = 64  # activation dimensions
+    days: int = 7  # values of the days circle
+    months: int = 12  # values of the months circle
     ring: bool = True  # add a continuous circle without offset (the polygon-bound case)
-    radius: float = 1.0
+    radius: float = 1.0  # r of every circle
     offset: float = 2.0  # ‖c‖ / r = 2: the shared direction dominates, as for days and months in LMs
-    identity: float = 0.0
-    circle_probability: float = 0.2
-    n_sparse_features: int = 256
-    sparse_mean_l0: float = 4.0
+    identity: float = 0.0  # scale of each value's own identity direction (0: none)
+    circle_probability: float = 0.2  # P(a sample carries a given circle)
+    n_sparse_features: int = 256  # sparse features beside the circles
+    sparse_mean_l0: float = 4.0  # their expected L0
     sizes: tuple[int, ...] = (256, 512, 1024, 2048)
-    ks: tuple[int, ...] = (1, 2, 8)
+    ks: tuple[int, ...] = (1, 2, 8)  # k values trained at each size (one vmapped call)
     k: int = 1  # the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)
     learning_rate: float = 3e-3
     steps: int = 10_000

@@ -44,14 +44,14 @@ READERS = ("probe", "sae", "neuron", "random")
 class Config:
     seed: int = 0
     circuit: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
-    sae_sizes: tuple[int, ...] = (16, 64, 256)
+    sae_sizes: tuple[int, ...] = (16, 64, 256)  # SAE sizes per hidden layer
     k: int = 4
-    sae_steps: int = 5000
-    sae_batch_size: int = 256
-    sae_learning_rate: float = 1e-3
-    probe_train_fraction: float = 0.5
-    probe_c: float = 1.0
-    threshold: float = 0.95
+    sae_steps: int = 5000  # SAE training steps
+    sae_batch_size: int = 256  # SAE batch
+    sae_learning_rate: float = 1e-3  # SAE learning rate
+    probe_train_fraction: float = 0.5  # share of rows the probes train on
+    probe_c: float = 1.0  # inverse L2 strength of the logistic probes
+    threshold: float = 0.95  # score at which a gate counts as read
 
     @classmethod
     def quick(cls) -> "Config":

@@ -49,13 +49,13 @@ class Config:
     n_seeds: int = 2
     # part 1
     n: int = 1024
-    ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # m/n ratios of part 1's Rademacher rows
     coherence_max_ratio: int = 32  # the pairwise max needs m² n work; cap it
     # part 2
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
-    size_ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    size_ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # dictionary sizes m/d of part 2
     kinds: tuple[str, ...] = DARTS_TRAINED
-    baselines: tuple[str, ...] = DARTS_BASELINES
+    baselines: tuple[str, ...] = DARTS_BASELINES  # chance and reference dictionaries of part 2
     k: int = 6
     learning_rate: float = 3e-3
     l1_coefficient: float = 1.0  # relu

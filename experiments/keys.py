@@ -18,6 +18,23 @@ import tokenize
 import typing
 
 
+# Fields that mean the same in every experiment are documented once, here.
+GLOSSARY = {
+    "seed": "master seed: every key of the run derives from it",
+    "n_seeds": "seeds trained together (one vmapped call)",
+    "kinds": "architectures trained",
+    "sizes": "dictionary sizes m",
+    "k": "active latents per sample (TopK/BatchTopK; baselines are read with it too)",
+    "l1_coefficient": "λ of the L1 penalty (ReLU-type architectures)",
+    "l0_coefficient": "λ of the L0 penalty (JumpReLU)",
+    "learning_rate": "Adam learning rate",
+    "steps": "training steps",
+    "batch_size": "samples per training step",
+    "n_eval": "fresh samples every dictionary is scored on",
+    "aux_coefficient": "α of the AuxK dead-latent loss (architectures with AuxK; 0: off)",
+}
+
+
 def _field_comments(cls) -> dict[str, str]:
     """{field: comment} from the class body: a trailing `# …` or a comment line just above."""
     try:
@@ -115,7 +132,7 @@ def describe(config, prefix: str = "") -> list[dict]:
             "type": _type_name(hints[field.name]),
             "default": default,
             "allowed": rules.get(field.name, "true or false" if hints[field.name] is bool else "see validate()"),
-            "description": comments.get(field.name, ""),
+            "description": comments.get(field.name) or GLOSSARY.get(field.name, ""),
         })
     return rows
 

@@ -32,11 +32,11 @@ class Config:
     seed: int = 0
     n_seeds: int = 2
     network: modular.ModularConfig = modular.ModularConfig()
-    sae_size: int = 512
+    sae_size: int = 512  # latents of the SAE on the hidden layer
     k: int = 8
-    sae_steps: int = 5000
-    sae_batch_size: int = 256
-    sae_learning_rate: float = 1e-3
+    sae_steps: int = 5000  # SAE training steps
+    sae_batch_size: int = 256  # SAE batch
+    sae_learning_rate: float = 1e-3  # SAE learning rate
 
     @classmethod
     def quick(cls) -> "Config":

@@ -43,11 +43,11 @@ REPRESENTATIONS = ("gradients", "gradients_projected", "activations", "inputs")
 class Config:
     seed: int = 0
     network: quanta.QuantaConfig = quanta.QuantaConfig(n_tasks=32, n_bits=40, zipf_exponent=1.5, hidden=512, steps=40_000)
-    accuracy_threshold: float = 0.95
+    accuracy_threshold: float = 0.95  # a task counts as learned at this accuracy
     accuracy_samples: int = 2000  # fresh samples per task for its accuracy
     per_task: int = 100  # clustering samples per learned task
-    projection_dim: int = 256
-    projection_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
+    projection_dim: int = 256  # k of the headline random projection
+    projection_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)  # k values of the projection curve
     jl_tolerances: tuple[float, ...] = (0.5, 0.25)  # ε whose JL dimension the figure marks
 
     @classmethod

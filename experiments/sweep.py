@@ -30,15 +30,15 @@ class Config:
     seed: int = 0
     n_seeds: int = 3
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
-    arch: str = "relu"
-    size: int = 512
-    hyperparameter: str = "l1_coefficient"
-    values: tuple[float, ...] = (0.1, 0.3, 0.5, 1.0, 2.0)
+    arch: str = "relu"  # architecture swept
+    size: int = 512  # dictionary size
+    hyperparameter: str = "l1_coefficient"  # the hyperparameter varied
+    values: tuple[float, ...] = (0.1, 0.3, 0.5, 1.0, 2.0)  # its values
     learning_rate: float = 3e-3
     l1_coefficient: float = 1.0
     k: int = 6
-    aux_coefficient: float = 0.0
-    bandwidth: float = 0.05
+    aux_coefficient: float = 0.0  # α of AuxK (architectures with AuxK only)
+    bandwidth: float = 0.05  # ε of JumpReLU's pseudo-derivative
     steps: int = 6000
     batch_size: int = 256
     n_eval: int = 100_000

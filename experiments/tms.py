@@ -30,15 +30,16 @@ TIGHT_FRAME_LEVELS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = 0
-    n_instances: int = 16
-    steps: int = 10_000
-    batch_size: int = 1024
-    learning_rate: float = 1e-3
-    sparse_probability: float = 0.05
-    dense_probability: float = 1.0
-    importance_decay: float = 0.9
-    sweep_features: int = 20
-    sweep_hidden: int = 5
+    n_instances: int = 16  # instances per setting (the best is kept)
+    steps: int = 10_000  # training steps
+    batch_size: int = 1024  # samples per step
+    learning_rate: float = 1e-3  # AdamW learning rate
+    sparse_probability: float = 0.05  # feature probability of the pentagon setting
+    dense_probability: float = 1.0  # feature probability of the dense setting
+    importance_decay: float = 0.9  # importance I_i = decay^i of the dense setting and the sweep
+    sweep_features: int = 20  # features in the sweep
+    sweep_hidden: int = 5  # hidden dimensions in the sweep
+    # feature probabilities of the sweep
     sweep_probabilities: tuple[float, ...] = (1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01)
 
     @classmethod

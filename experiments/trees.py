@@ -47,7 +47,7 @@ class Config:
     n_seeds: int = 1
     toy: trees.TreeConfig = trees.TreeConfig(exclusive_fraction=1.0)
     kinds: tuple[str, ...] = TRAINED_KINDS
-    size: int = 256
+    size: int = 256  # dictionary size
     k: int = 4
     l1_coefficient: float = 1.0  # ReLU+L1; gives an L0 near k on the default toy
     aux_coefficient: float = 1 / 32  # AuxK for BatchTopK and Matryoshka
@@ -55,16 +55,16 @@ class Config:
     steps: int = 10_000
     batch_size: int = 1024
     n_eval: int = evaluate.MIN_EVAL_SAMPLES
-    splitting_kind: str = "batchtopk"
-    splitting_sizes: tuple[int, ...] = (32, 64, 128, 256)
-    match_threshold: float = hierarchy.MATCH_THRESHOLD
+    splitting_kind: str = "batchtopk"  # architecture of the splitting ladder
+    splitting_sizes: tuple[int, ...] = (32, 64, 128, 256)  # the ladder's sizes
+    match_threshold: float = hierarchy.MATCH_THRESHOLD  # |cos| above which an inferred latent is matched to a feature
     n_tree_samples: int = 16_384  # samples whose firing the co-firing linkage and the parent direction use
-    two_feature_p10: float = 0.3
-    two_feature_p11: float = 0.2
-    two_feature_l1: float = 0.3
-    two_feature_seeds: int = 8
-    two_feature_steps: int = 3000
-    figure_roots: int = 3
+    two_feature_p10: float = 0.3  # two-feature toy: P(parent alone)
+    two_feature_p11: float = 0.2  # two-feature toy: P(parent and child)
+    two_feature_l1: float = 0.3  # two-feature toy: λ
+    two_feature_seeds: int = 8  # two-feature toy: seeds
+    two_feature_steps: int = 3000  # two-feature toy: training steps
+    figure_roots: int = 3  # trees drawn in trees.png
 
     @classmethod
     def quick(cls) -> "Config":

@@ -37,9 +37,9 @@ ARCHS = ("relu", "matryoshka_l1")
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = 0
-    p10: float = 0.3
-    p11: float = 0.2
-    l1_coefficient: float = 0.3
+    p10: float = 0.3  # P(parent fires alone)
+    p11: float = 0.2  # P(parent and child fire)
+    l1_coefficient: float = 0.3  # λ of both losses
     n_seeds: int = 8
     steps: int = 3000
     learning_rate: float = 3e-3

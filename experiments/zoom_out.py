@@ -50,17 +50,17 @@ DESCRIPTION = "Concepts as regions vs directions: probes, kNN, folds and SAE lat
 class Config:
     seed: int = 0
     network: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
-    n_samples: int = 6000
-    probe_train_fraction: float = 0.5
-    neighbours: int = 15
-    n_lines: int = 50
-    grid: int = 41
-    ball_dims: int = 3
-    ball_samples: int = 6000
-    sae_size: int = 64
-    sae_l1: float = 0.03
-    sae_steps: int = 6000
-    sae_learning_rate: float = 1e-3
+    n_samples: int = 6000  # samples read per layer
+    probe_train_fraction: float = 0.5  # share of samples the readers train on
+    neighbours: int = 15  # k of the k-NN region reader
+    n_lines: int = 50  # random lines whose activation patterns are counted
+    grid: int = 41  # grid points per side in layers.png
+    ball_dims: int = 3  # dimensions of the ball concept's subspace
+    ball_samples: int = 6000  # samples of the ball-in-shell concept
+    sae_size: int = 64  # SAE latents
+    sae_l1: float = 0.03  # SAE L1 coefficient
+    sae_steps: int = 6000  # SAE training steps
+    sae_learning_rate: float = 1e-3  # SAE learning rate
 
     @classmethod
     def quick(cls) -> "Config":

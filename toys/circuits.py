@@ -50,15 +50,15 @@ _MAX_TRIES = 200  # draws per gate before generation gives up
 class CircuitConfig:
     """The circuit's shape and the emulator network (hashable; a jit static)."""
 
-    n_inputs: int = 10
+    n_inputs: int = 10  # n: input bits (2ⁿ rows)
     depth: int = 3  # gate layers; the last one holds the outputs
     width: int = 8  # gates per layer
     not_probability: float = 0.1  # the rest split evenly between AND, OR and XOR
-    hidden: int = 64
-    n_layers: int = 3
-    steps: int = 4000
-    batch_size: int = 256
-    learning_rate: float = 3e-3
+    hidden: int = 64  # hidden units per layer of the emulator
+    n_layers: int = 3  # hidden layers of the emulator
+    steps: int = 4000  # emulator training steps
+    batch_size: int = 256  # rows per training step
+    learning_rate: float = 3e-3  # Adam learning rate
 
     def validate(self, prefix: str = "") -> None:
         q = prefix

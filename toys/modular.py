@@ -52,14 +52,14 @@ def is_prime(n: int) -> bool:
 class ModularConfig:
     """Static settings of the modular-addition network and its training (hashable)."""
 
-    p: int = 113
-    embed_dim: int = 64
-    hidden: int = 128
-    train_fraction: float = 0.5
-    steps: int = 20_000
-    learning_rate: float = 3e-3
-    weight_decay: float = 1.0
-    coverage: float = 0.9
+    p: int = 113  # the (prime) modulus
+    embed_dim: int = 64  # embedding width
+    hidden: int = 128  # hidden units
+    train_fraction: float = 0.5  # share of the p² pairs trained on
+    steps: int = 20_000  # full-batch AdamW steps
+    learning_rate: float = 3e-3  # AdamW learning rate
+    weight_decay: float = 1.0  # AdamW weight decay (drives grokking)
+    coverage: float = 0.9  # share of embedding variance the key frequencies must hold
 
     def validate(self, prefix: str = "") -> None:
         q = prefix

@@ -48,16 +48,16 @@ from toys.validation import ConfigError, check_range
 class QuantaConfig:
     """Static settings of the task family, the network and its training (hashable)."""
 
-    n_tasks: int = 12
-    n_bits: int = 24
-    k: int = 3
-    zipf_exponent: float = 1.0
-    hidden: int = 256
-    n_layers: int = 1
-    steps: int = 10_000
-    batch_size: int = 512
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
+    n_tasks: int = 12  # T: parity tasks
+    n_bits: int = 24  # n: data bits
+    k: int = 3  # bits in each task's parity
+    zipf_exponent: float = 1.0  # exponent of the tasks' Zipfian frequencies
+    hidden: int = 256  # hidden units per layer
+    n_layers: int = 1  # hidden layers
+    steps: int = 10_000  # training steps
+    batch_size: int = 512  # fresh samples per step
+    learning_rate: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0  # weight decay
 
     @property
     def input_dim(self) -> int:

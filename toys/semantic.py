@@ -48,18 +48,18 @@ AMBIGUOUS, NEITHER = -1, 2
 
 @dataclasses.dataclass(frozen=True)
 class SemanticConfig:
-    manifold: str = "spirals"
-    d: int = 16
-    noise: float = 0.02
-    turns: float = 1.25
-    ambiguous_fraction: float = 0.0
-    background_fraction: float = 0.0
-    hidden: int = 64
-    n_layers: int = 4
-    activation: str = "relu"
-    steps: int = 4000
-    batch_size: int = 256
-    learning_rate: float = 3e-3
+    manifold: str = "spirals"  # the two classes' shape in the plane
+    d: int = 16  # ambient dimensions
+    noise: float = 0.02  # σ of noise around the manifolds
+    turns: float = 1.25  # turns of each spiral
+    ambiguous_fraction: float = 0.0  # share of samples on the ambiguous arm (target ½, ½)
+    background_fraction: float = 0.0  # share of a 'neither' background class (0: none)
+    hidden: int = 64  # units per hidden layer
+    n_layers: int = 4  # hidden layers
+    activation: str = "relu"  # relu, or linear (the no-fold control)
+    steps: int = 4000  # classifier training steps
+    batch_size: int = 256  # fresh samples per step
+    learning_rate: float = 3e-3  # Adam learning rate
 
     @property
     def n_classes(self) -> int:

@@ -38,20 +38,20 @@ MAGNITUDES = ("uniform", "folded_normal")
 class SuperpositionConfig:
     """Static description of a planted-superposition toy (hashable; safe as a jit static)."""
 
-    n_features: int = 512
-    d: int = 64
-    mean_l0: float = 5.0
-    firing: str = "constant"
-    zipf_exponent: float = 1.0
-    magnitude: str = "uniform"
-    magnitude_low: float = 0.5
-    magnitude_high: float = 1.5
-    magnitude_mean: float = 1.0
-    magnitude_std: float = 0.5
-    correlation_rank: int = 0
-    correlation_strength: float = 0.0
-    orthogonalize_steps: int = 0
-    noise_std: float = 0.0
+    n_features: int = 512  # F: planted features
+    d: int = 64  # activation dimensions
+    mean_l0: float = 5.0  # expected true L0: Σ p_i
+    firing: str = "constant"  # firing-probability profile over features
+    zipf_exponent: float = 1.0  # α of the Zipf profile p_i ∝ (i + 1)^-α
+    magnitude: str = "uniform"  # distribution of a firing feature's magnitude
+    magnitude_low: float = 0.5  # uniform magnitudes: lower end
+    magnitude_high: float = 1.5  # uniform magnitudes: upper end
+    magnitude_mean: float = 1.0  # folded-normal magnitudes: mean
+    magnitude_std: float = 0.5  # folded-normal magnitudes: standard deviation
+    correlation_rank: int = 0  # r: factors of the Gaussian-copula correlation (0: independent)
+    correlation_strength: float = 0.0  # s: share of each feature's latent variance from the shared factors
+    orthogonalize_steps: int = 0  # gradient steps lowering the directions' coherence (0: random directions)
+    noise_std: float = 0.0  # σ of isotropic Gaussian noise added to x
 
     def validate(self, prefix: str = "") -> None:
         """Raise ConfigError naming the first field outside its allowed range."""

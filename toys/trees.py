@@ -52,20 +52,20 @@ from toys.validation import ConfigError, check_range
 class TreeConfig:
     """Static description of a hierarchical toy (hashable; safe as a jit static)."""
 
-    n_roots: int = 24
-    branching: int = 3
-    depth: int = 3
-    d: int = 64
-    mean_l0: float = 6.0
-    child_probability: float = 0.3
-    exclusive_fraction: float = 0.5
-    root_zipf_exponent: float = 0.0
-    scale_by_parent: bool = False
-    closeness: float | None = None
-    orthonormal: bool = False
-    magnitude_low: float = 0.5
-    magnitude_high: float = 1.5
-    noise_std: float = 0.0
+    n_roots: int = 24  # R: trees
+    branching: int = 3  # children per parent
+    depth: int = 3  # levels per tree (roots included)
+    d: int = 64  # activation dimensions
+    mean_l0: float = 6.0  # expected true L0 (sets the roots' probabilities)
+    child_probability: float = 0.3  # q: P(child fires | parent fires)
+    exclusive_fraction: float = 0.5  # share of parents whose children are mutually exclusive
+    root_zipf_exponent: float = 0.0  # Zipf exponent of the roots' probabilities (0: equal)
+    scale_by_parent: bool = False  # a child's magnitude is multiplied by its parent's
+    closeness: float | None = None  # ε: a child's direction is normalise(t_parent + ε·fresh) (none: independent)
+    orthonormal: bool = False  # feature directions orthonormal (needs F ≤ d)
+    magnitude_low: float = 0.5  # magnitudes: lower end
+    magnitude_high: float = 1.5  # magnitudes: upper end
+    noise_std: float = 0.0  # σ of isotropic Gaussian noise added to x
 
     @property
     def level_sizes(self) -> tuple[int, ...]:
