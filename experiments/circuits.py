@@ -29,7 +29,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, detectors, pipeline, progress
 from toys import circuits, network_training, stored
@@ -108,6 +108,13 @@ def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
     """Per gate the first hidden layer (1-based) whose score reaches the threshold, else None; scores [L, G]."""
     hit = scores_by_layer >= threshold
     return [int(np.argmax(hit[:, g])) + 1 if hit[:, g].any() else None for g in range(hit.shape[1])]
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the layers' activations on all 2ⁿ inputs and the largest SAEs' codes on them."""
+    rows, layers = 2**config.circuit.n_inputs, config.circuit.n_layers
+    floats = rows * layers * (config.circuit.hidden + 2 * max(config.sae_sizes))
+    return int(memory.SAFETY * memory.FLOAT * floats), "sae_sizes"
 
 
 def run(config: Config) -> dict:

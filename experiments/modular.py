@@ -17,7 +17,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from sae import architectures, geometry, pipeline, progress
 from toys import modular
@@ -65,6 +65,14 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
     frequencies = list(subspaces)
     energy = np.stack([np.sum((unit @ subspaces[k].T) ** 2, axis=1) for k in frequencies], axis=1)
     return np.asarray(frequencies)[np.argmax(energy, axis=1)]
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of full-batch training on all p² pairs (activations, logits, their gradients) per seed."""
+    net = config.network
+    per_pair = 2 * net.embed_dim + net.hidden + 2 * net.p
+    floats = config.n_seeds * net.p**2 * per_pair * 3 + config.sae_batch_size * config.sae_size * 4
+    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
 def run(config: Config) -> dict:

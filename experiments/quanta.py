@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from sae import clustering, progress
 from theory import projections
 from toys import network_training, quanta
@@ -68,6 +68,14 @@ class Config:
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
     labels = clustering.cluster(v, n_clusters, seed, standardise_columns=standardise)
     return {**clustering.scores(truth, labels), "labels": labels}
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the clustering sample's per-example gradients (one row of all parameters per sample)."""
+    net = config.network
+    parameters = (net.n_bits + net.n_tasks + 1) * net.hidden + (net.n_layers - 1) * (net.hidden + 1) * net.hidden + 2 * net.hidden
+    floats = config.per_task * net.n_tasks * parameters * 2
+    return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
 def run(config: Config) -> dict:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from sae import progress
 from toys import tms
 from toys.validation import check_each, check_range
@@ -103,6 +103,13 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
             }
         )
     return out
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the sweep call: every instance's batch and its evaluation sample ([G, 65,536, n])."""
+    runs = config.n_instances * len(config.sweep_probabilities)
+    floats = runs * (config.batch_size + tms.TMSTrainConfig().eval_samples) * config.sweep_features * 3
+    return int(memory.SAFETY * memory.FLOAT * floats), "n_instances"
 
 
 def run(config: Config) -> dict:

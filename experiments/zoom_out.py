@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import seeding
+from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries
 from sae import architectures, detectors, folding, geometry, pipeline, progress
 from toys import network_training, semantic, stored
@@ -208,6 +208,13 @@ def ball_concept(config: Config, key) -> tuple[dict, list]:
         "random_atom_k": chance_k,
         "ball_dims": config.ball_dims, "d": d, "sae_size": config.sae_size,
     }, saved_dictionaries("relu", result.params, hps, [f"relu-ball-{config.sae_size}-seed{config.seed}"])
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of every layer's activations and pre-activations on the samples and the figure grid."""
+    net = config.network
+    floats = (config.n_samples + config.grid**2) * (net.d + 2 * net.n_layers * net.hidden) * 2
+    return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
 def run(config: Config) -> dict:
