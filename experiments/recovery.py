@@ -100,7 +100,8 @@ def headline(results: dict) -> str:
     if not trained:
         return "—"
     best = max(trained, key=lambda e: e["metrics"]["mmcs"])
-    chance = [e["metrics"]["mmcs"] for e in results["dictionaries"] if e["kind"] == "random" and e["size"] == best["size"]]
+    baselines = results["dictionaries"] + results.get("chance", [])  # sweep keeps its chance apart
+    chance = [e["metrics"]["mmcs"] for e in baselines if e["kind"] == "random" and e["size"] == best["size"]]
     versus = f" (random {np.mean(chance):.3f})" if chance else ""
     return f"MMCS {best['metrics']['mmcs']:.3f} {best['kind']} m={best['size']}{versus}"
 
