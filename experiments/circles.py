@@ -96,7 +96,8 @@ def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
     """The truth of every planted circle on the geometry sample, as arrays for sae.geometry."""
     return [
         geometry.PlantedCircle(spec.name, np.asarray(toy.plane(index)), manifolds.subspace(toy, index),
-                               np.asarray(sample.present[:, index]), np.asarray(sample.phases[:, index, 0]), spec.radius)
+                               np.asarray(sample.present[:, index]), np.asarray(sample.phases[:, index, 0]), spec.radius,
+                               spec.values)
         for index, spec in enumerate(toy.config.manifolds)
     ]
 
@@ -164,6 +165,15 @@ def run(config: Config) -> dict:
         "arrays": arrays,
         "saved_dictionaries": saved,
     }
+
+
+def _maybe(value, yes, no=None) -> str:
+    """A table cell: n/a for None; yes/no for a bool; else the value formatted by `yes`."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return yes if value else no
+    return yes.format(value)
 
 
 def _order(entry) -> str:
@@ -285,16 +295,21 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    header = f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}"
+    header = (f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'cyclic':>6}  {'adj.':>5}  "
+              f"{'rank ρ':>6}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}")
     lines = [header, "-" * len(header)]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         lines.append(
             f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}  {entry['max_principal_angle_deg']:>7.1f}  "
-            f"{_order(entry):>9}  {entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
+            f"{_order(entry):>9}  {_maybe(entry.get('cyclic_order'), 'yes', 'no'):>6}  "
+            f"{_maybe(entry.get('adjacent_share'), '{:.2f}'):>5}  {_maybe(entry.get('rank_circular_correlation'), '{:.3f}'):>6}  "
+            f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
             f"{entry['purity']:>6.2f}  {entry['method']:>8}"
         )
     lines.append("(angle: largest principal angle between the best cluster's top-2 PCA plane and the planted plane; "
-                 "order: |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
+                 "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
+                 "neighbouring places); rank ρ: triple concordance, not lowered by ties; "
+                 "order: per-sample |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
                  f"{geometry.MIN_ORDERING_SAMPLES} samples or {geometry.MIN_ORDERING_VALUES} distinct values; "
                  "random = chance)")
     return "\n".join(lines)

@@ -236,16 +236,20 @@ class CircleMatch(NamedTuple):
     coverage: float  # share of the circle's samples on which the cluster fires
     n_clusters: int  # clusters with ≥ 2 latents that were searched
     ordering_samples: int = 0  # the samples the ordering score is measured on
+    cyclic_order: bool | None = None  # (a) per-value centroids in cyclic order (see cyclic_order)
+    adjacent_share: float | None = None  # (a) share of consecutive values at neighbouring places
+    rank_circular_correlation: float | None = None  # (b) triple concordance, not lowered by ties
 
 
-def match_circle(codes, decoder, labels, plane, span, present, phases) -> CircleMatch:
+def match_circle(codes, decoder, labels, plane, span, present, phases, values: int = 0) -> CircleMatch:
     """Search the clusters for the one whose top-2 PCA plane is closest to the planted plane.
 
     labels [m] are cluster labels; a latent labelled −1 is left out (for instance a dead
     latent, which has no activations to reconstruct with).
 
     plane [2, d] the planted (u, v); span [k, d] the circle's whole span (for membership);
-    present [n] bool the samples carrying the circle; phases [n] their true θ.
+    present [n] bool the samples carrying the circle; phases [n] their true θ; values the
+    circle's number of values (0: continuous, read in 12 arcs) for the order measures.
     As in Engels et al., the ordering score is measured on the samples that carry the
     circle and on which the cluster fires; `coverage`, the share of the circle's
     samples on which it fires, is reported beside it so a cluster that covers only an
@@ -270,6 +274,12 @@ def match_circle(codes, decoder, labels, plane, span, present, phases) -> Circle
     rows = rows[geometry.firing[rows]]
     alpha = project_angles(geometry, codes, decoder, rows)
     theta = np.asarray(phases)[rows]
+    period = values or 12
+    value = value_labels(theta, values)
+    reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
+    plane_points = (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
+    in_order, adjacent = cyclic_order(plane_points, value, period) if len(rows) else (None, None)
+    rank = rank_circular_correlation(group_angles(plane_points, value), theta, period) if len(rows) >= 3 else None
     enough = len(rows) >= MIN_ORDERING_SAMPLES and len(np.unique(np.round(theta, 6))) >= MIN_ORDERING_VALUES
     inside = np.isin(geometry.latents, np.flatnonzero(members)).sum()
     return CircleMatch(
@@ -277,6 +287,9 @@ def match_circle(codes, decoder, labels, plane, span, present, phases) -> Circle
         max_principal_angle_deg=angle,
         ordering_score=ordering_score(alpha, theta) if enough else None,
         ordering_samples=int(len(rows)),
+        cyclic_order=in_order,
+        adjacent_share=adjacent,
+        rank_circular_correlation=rank,
         dimension=geometry.dimension,
         purity=float(inside / len(geometry.latents)),
         recall=float(inside / members.sum()) if members.any() else 0.0,
@@ -297,6 +310,7 @@ class PlantedCircle(NamedTuple):
     present: np.ndarray  # [n] bool: the samples that carry the circle
     phases: np.ndarray  # [n] their true θ
     radius: float
+    values: int = 0  # P equally spaced values (days: 7), or 0 for a continuous circle
 
 
 def cluster_labels(decoder, live, latents_per_cluster: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
@@ -320,14 +334,16 @@ def score_circle(codes, decoder, x, reconstruction, circle: PlantedCircle, label
     codes [n, m] latents, decoder [m, d], x and its reconstruction x̂ [n, d] (from
     `sae.pipeline.reconstruct`, the architecture's own). Each clustering method is searched
     (`match_circle`); the best is the smallest largest-principal-angle (ties: the higher
-    ordering score). Scores: max_principal_angle_deg, ordering_score (None when unavailable, see
-    MIN_ORDERING_SAMPLES) with ordering_samples, method, cluster_size,
+    ordering score). Scores: max_principal_angle_deg, ordering_score (the per-sample |ρ_FL|, None
+    when unavailable, see MIN_ORDERING_SAMPLES) with ordering_samples, cyclic_order and
+    adjacent_share (per-value centroids, `cyclic_order`), rank_circular_correlation (triples,
+    not lowered by ties), method, cluster_size,
     cluster_dimension, purity, recall, coverage, latents_on_circle (decoder rows with ≥ ½
     of their energy in the span), in_plane_error = mean over the circle's samples of
     ‖P(x̂ − x)‖² / r² (P the projection on the planted plane), and by_method.
     """
     matches = {method: match_circle(codes, decoder, method_labels, circle.plane, circle.span, circle.present,
-                                    circle.phases)
+                                    circle.phases, circle.values)
                for method, method_labels in labels.items()}
     best_method = min(matches, key=lambda name: (matches[name].max_principal_angle_deg,
                                                  -(matches[name].ordering_score or 0.0)))
@@ -338,6 +354,9 @@ def score_circle(codes, decoder, x, reconstruction, circle: PlantedCircle, label
         "max_principal_angle_deg": best.max_principal_angle_deg,
         "ordering_score": best.ordering_score,
         "ordering_samples": best.ordering_samples,
+        "cyclic_order": best.cyclic_order,
+        "adjacent_share": best.adjacent_share,
+        "rank_circular_correlation": best.rank_circular_correlation,
         "latents_on_circle": int(on_manifold(decoder, circle.span).sum()),
         "method": best_method,
         "cluster_size": int(len(best.latents)),
@@ -360,3 +379,126 @@ def cluster_plane_points(codes, decoder, latents, rows) -> tuple[np.ndarray, np.
     chosen = np.asarray(rows)[fitted.firing[np.asarray(rows)]]
     points = np.asarray(codes[chosen][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
     return (points - fitted.pca.mean) @ fitted.pca.components[:2].T, chosen
+
+
+# --- "in order", measured as meant: per-value centroids, and triples that ignore ties ----------
+
+
+def _wrap(angle):
+    """Angles to (−π, π]."""
+    return np.angle(np.exp(1j * np.asarray(angle, np.float64)))
+
+
+def value_labels(phases, values: int, bins: int = 12) -> np.ndarray:
+    """Integer value labels of true phases: round(θ·P/2π) mod P for P values, or `bins` equal arcs
+    of a continuous circle (values = 0)."""
+    period = values if values else bins
+    labels = np.floor(np.asarray(phases, np.float64) * period / (2 * np.pi) + (0.5 if values else 0.0))
+    return labels.astype(int) % period
+
+
+def circle_centre(points) -> np.ndarray:
+    """The centre of the circle best fitting 2-D points (Kåsa's algebraic fit: least squares on
+    x² + y² + Dx + Ey + F = 0), [2]; their mean when they are (nearly) collinear or < 3.
+
+    Angles are read about this centre rather than about the mean of the data: a circle whose
+    samples crowd on one arc (several values sharing one latent) has its mean near that arc,
+    where the crowd's own noise would spin the angles around.
+    """
+    points = np.asarray(points, np.float64)
+    if len(points) < 3:
+        return points.mean(axis=0)
+    design = np.column_stack([points, np.ones(len(points))])
+    solution, _, rank, _ = np.linalg.lstsq(design, -np.sum(points**2, axis=1), rcond=None)
+    if rank < 3:
+        return points.mean(axis=0)
+    return -solution[:2] / 2
+
+
+def _centroids(points, labels):
+    labels = np.asarray(labels)
+    present = np.unique(labels)
+    return present, np.stack([np.asarray(points, np.float64)[labels == v].mean(axis=0) for v in present])
+
+
+def group_angles(points, labels) -> np.ndarray:
+    """Each sample's angle [n] about the circle fitted to the per-value centroids (see circle_centre)."""
+    _, centroids = _centroids(points, labels)
+    centre = circle_centre(centroids)
+    points = np.asarray(points, np.float64)
+    return np.arctan2(points[:, 1] - centre[1], points[:, 0] - centre[0])
+
+
+def cyclic_order(points, labels, period: int, tie_fraction: float = 0.25) -> tuple[bool | None, float | None]:
+    """Engels et al.'s reading of "in order": do the per-value centroids go around in cyclic order?
+
+    points [n, 2] (a group's reconstructions in its top-2 PCA plane), labels [n] integer values
+    in [0, period). The centroid of each present value is placed at its angle β_v around the
+    centre of the circle fitted to the centroids (`circle_centre`). Walking the present values in their natural cyclic order, each step
+    visits the places around the circle (centroids sorted by angle; centroids closer than
+    `tie_fraction`·2π/period share a place — a tie). The values are **in cyclic order** (up
+    to rotation and reflection) when every step stays or moves to the next place, always the
+    same way round, and the walk goes round exactly once. The **adjacent share** is the share
+    of naturally consecutive values at the same or neighbouring places. Returns (None, None)
+    with fewer than 4 present values or 3 places (any 3 points are in order).
+    """
+    if len(np.unique(labels)) < 4:
+        return None, None
+    _, centroids = _centroids(points, labels)
+    centre = circle_centre(centroids)
+    beta = np.arctan2(centroids[:, 1] - centre[1], centroids[:, 0] - centre[0])
+    tie = tie_fraction * 2 * np.pi / period
+    # places around the circle, by angle; tied centroids share one place
+    order = np.argsort(beta)
+    place = np.zeros(len(beta), int)
+    for rank in range(1, len(order)):
+        gap = _wrap(beta[order[rank]] - beta[order[rank - 1]])
+        place[order[rank]] = place[order[rank - 1]] + (abs(gap) >= tie)
+    places = place.max() + 1
+    if places > 1 and abs(_wrap(beta[order[0]] - beta[order[-1]])) < tie:  # the last place wraps onto the first
+        place[place == places - 1] = 0
+        places -= 1
+    if places < 3:  # two places have no orientation
+        return None, None
+    # walking the values in their natural order, each step stays or moves one place, always the
+    # same way round, and the walk goes round exactly once
+    step = (np.roll(place, -1) - place) % places
+    forward = bool(np.all(np.isin(step, (0, 1))) and np.sum(step == 1) == places)
+    backward = bool(np.all(np.isin(step, (0, places - 1))) and np.sum(step == places - 1) == places)
+    in_order = forward or backward
+    distance = np.abs(np.roll(place, -1) - place) % max(places, 1)
+    adjacent = (distance <= 1) | (distance == places - 1)
+    return in_order, float(np.mean(adjacent))
+
+
+def _orientation(a, b, c) -> np.ndarray:
+    """+1 / −1: whether angles a → b → c go counter-clockwise or clockwise around the circle."""
+    return np.sign(np.sin(b - a) + np.sin(c - b) + np.sin(a - c))
+
+
+def rank_circular_correlation(alpha, theta, period: int, n_triples: int = 20_000, seed: int = 0,
+                              tie_fraction: float = 0.25) -> float | None:
+    """A rank-based circular correlation that ties do not lower: |2·P(concordant) − 1| over triples.
+
+    For random triples of samples whose recovered angles α are pairwise apart (no tie: every
+    gap ≥ `tie_fraction`·2π/period) and whose true phases θ are pairwise distinct, a triple is
+    concordant when α and θ go around in the same orientation. Orientation only depends on
+    cyclic ranks, so any rotation, reflection (the absolute value) or order-preserving merge of
+    neighbouring values (tied triples are left out) keeps the score at 1; independent angles
+    score ≈ 0. None when fewer than 100 usable triples are found.
+    """
+    alpha, theta = np.asarray(alpha, np.float64), np.asarray(theta, np.float64)
+    if len(alpha) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    i, j, k = rng.integers(0, len(alpha), size=(3, n_triples))
+    tie = tie_fraction * 2 * np.pi / period
+    apart = lambda x, p, q: np.abs(_wrap(x[p] - x[q])) >= tie  # noqa: E731
+    distinct = lambda x, p, q: np.abs(_wrap(x[p] - x[q])) > 1e-9  # noqa: E731
+    usable = (apart(alpha, i, j) & apart(alpha, j, k) & apart(alpha, i, k)
+              & distinct(theta, i, j) & distinct(theta, j, k) & distinct(theta, i, k))
+    if usable.sum() < 100:
+        return None
+    i, j, k = i[usable], j[usable], k[usable]
+    agreement = _orientation(alpha[i], alpha[j], alpha[k]) * _orientation(theta[i], theta[j], theta[k])
+    return float(abs(np.mean(agreement)))
