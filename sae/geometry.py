@@ -278,8 +278,10 @@ def match_circle(codes, decoder, labels, plane, span, present, phases, values: i
     value = value_labels(theta, values)
     reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
     plane_points = (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
-    in_order, adjacent = cyclic_order(plane_points, value, period) if len(rows) else (None, None)
-    rank = rank_circular_correlation(group_angles(plane_points, value), theta, period) if len(rows) >= 3 else None
+    # the same minimum as the per-sample score: a handful of samples in a few values proves nothing
+    measured = len(rows) >= MIN_ORDERING_SAMPLES
+    in_order, adjacent = cyclic_order(plane_points, value, period) if measured else (None, None)
+    rank = rank_circular_correlation(group_angles(plane_points, value), theta, period) if measured else None
     enough = len(rows) >= MIN_ORDERING_SAMPLES and len(np.unique(np.round(theta, 6))) >= MIN_ORDERING_VALUES
     inside = np.isin(geometry.latents, np.flatnonzero(members)).sum()
     return CircleMatch(
@@ -440,7 +442,8 @@ def cyclic_order(points, labels, period: int, tie_fraction: float = 0.25) -> tup
     to rotation and reflection) when every step stays or moves to the next place, always the
     same way round, and the walk goes round exactly once. The **adjacent share** is the share
     of naturally consecutive values at the same or neighbouring places. Returns (None, None)
-    with fewer than 4 present values or 3 places (any 3 points are in order).
+    with fewer than 4 present values or 4 places (any 3 points are in order, and values in 3
+    contiguous arcs always walk round once).
     """
     if len(np.unique(labels)) < 4:
         return None, None
@@ -458,7 +461,7 @@ def cyclic_order(points, labels, period: int, tie_fraction: float = 0.25) -> tup
     if places > 1 and abs(_wrap(beta[order[0]] - beta[order[-1]])) < tie:  # the last place wraps onto the first
         place[place == places - 1] = 0
         places -= 1
-    if places < 3:  # two places have no orientation
+    if places < 4:  # values spread over 3 arcs read "in order" whatever their order: no evidence
         return None, None
     # walking the values in their natural order, each step stays or moves one place, always the
     # same way round, and the walk goes round exactly once
