@@ -123,33 +123,28 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
                                                   **runfolder.provenance()})
     print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
-    started = time.perf_counter()
     status = records.RunStatus(folder, theory.NAME)
 
     def work():
         results = theory.run(quick, seed)
         figures = theory.plot(results, folder / "figures")
         results["duration_s"] = status.duration
-        runfolder.write_text(folder / "summary.txt", theory.summary(results) + "\n")
+        summary = theory.summary(results)
+        runfolder.write_text(folder / "summary.txt", summary + "\n")
         runfolder.write_json(folder / "results.json", results)
-        return results, figures
+        return results, summary, figures
 
-    def on_interrupt(signal_name):
-        status.end("interrupted", signal=signal_name, stage="checking claims")
-        print("toylab: interrupted at checking claims; no results written", file=sys.stderr, flush=True)
+    results, summary, figures = status.run(work, stage=lambda: "checking claims")
+    _print_outcome(folder, results, summary, figures)
+    return 0 if results["all_hold"] else EXIT_DIVERGED
 
-    try:
-        results, figures = records.run_interruptibly(work, on_interrupt)
-    except BaseException as error:
-        status.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
-        raise
-    status.end("finished")
-    print(theory.summary(results))
+
+def _print_outcome(folder: Path, results: dict, summary: str, figures: list) -> None:
+    print(summary)
     print(f"\nresults: {folder / 'results.json'}")
     for path in figures:
         print(f"figure:  {path}")
-    print(f"({time.perf_counter() - started:.1f} s)")
-    return 0 if results["all_hold"] else EXIT_DIVERGED
+    print(f"({results['duration_s']:.1f} s)")
 
 
 def run_bench(repeats: int, out: Path) -> int:
@@ -184,7 +179,6 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.records)."""
     from sae import progress
-    from sae.progress import DivergenceError
 
     progress.enable()
     folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
@@ -214,27 +208,8 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
         return results, summary, figures
 
-    def on_interrupt(signal_name):
-        label, step, total = progress.current()
-        stage = label or phase["stage"]
-        where = f"{stage}, step {step} of {total}" if step is not None else stage
-        status.end("interrupted", signal=signal_name, stage=stage, step=step, steps=total)
-        print(f"toylab: interrupted at {where}; no results written", file=sys.stderr, flush=True)
-
-    try:
-        results, summary, figures = records.run_interruptibly(work, on_interrupt)
-    except DivergenceError as error:
-        status.end("diverged", error=str(error), step=error.step)
-        raise
-    except BaseException as error:
-        status.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
-        raise
-    status.end("finished")
-    print(summary)
-    print(f"\nresults: {folder / 'results.json'}")
-    for path in figures:
-        print(f"figure:  {path}")
-    print(f"({results['duration_s']:.1f} s)")
+    results, summary, figures = status.run(work, stage=lambda: phase["stage"])
+    _print_outcome(folder, results, summary, figures)
     return folder
 
 

@@ -52,8 +52,7 @@ def _field_comments(cls) -> dict[str, str]:
             continue
         name = stripped.split(":", 1)[0].strip()
         if ":" in stripped and name.isidentifier() and not stripped.startswith(("def ", "class ", "@", "return")):
-            text = trailing.get(number) if number in trailing and not stripped.startswith("#") else None
-            comments[name] = text or " ".join(pending)
+            comments[name] = trailing.get(number) or " ".join(pending)
         pending = []
     return comments
 

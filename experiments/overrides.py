@@ -9,6 +9,7 @@ dotted keys: `--set toy.mean_l0=3`. Sequences are comma separated: `--set sizes=
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 
 from toys.validation import ConfigError
@@ -101,8 +102,6 @@ def follow_sources(config, assigned: set[str]):
     """Dependent settings (`Config.FOLLOWS = {dependent: source}`) that the user did not set follow
     their source: when the dependent value is not among the source's values, it becomes the
     source value nearest to it (on a log scale, for sizes)."""
-    import math
-
     for dependent, source in getattr(type(config), "FOLLOWS", {}).items():
         value, choices = getattr(config, dependent), getattr(config, source)
         if dependent in assigned or value in choices or not choices or any(c <= 0 for c in choices):

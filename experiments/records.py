@@ -72,6 +72,34 @@ class RunStatus:
         self.record.update(state=state, ended=_now(), duration_s=self.duration, **details)
         self._write()
 
+    def run(self, work, stage=lambda: "running"):
+        """work() in the interruptible worker (run_interruptibly); the status follows it.
+
+        Ends finished, diverged (a progress.DivergenceError, with its step), failed (any other
+        error, re-raised) or interrupted (the signal, and the stage: the training task and step
+        from sae.progress, else `stage()`), printing the one-line message for the last.
+        """
+        from sae import progress
+        from sae.progress import DivergenceError
+
+        def on_interrupt(signal_name):
+            label, step, total = progress.current()
+            where = label or stage()
+            self.end("interrupted", signal=signal_name, stage=where, step=step, steps=total)
+            at = f"{where}, step {step} of {total}" if step is not None else where
+            print(f"toylab: interrupted at {at}; no results written", file=sys.stderr, flush=True)
+
+        try:
+            value = run_interruptibly(work, on_interrupt)
+        except DivergenceError as error:
+            self.end("diverged", error=str(error), step=error.step)
+            raise
+        except BaseException as error:
+            self.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
+            raise
+        self.end("finished")
+        return value
+
 
 def run_interruptibly(work, on_interrupt):
     """Run work() in a worker thread and return its result (or raise its exception).

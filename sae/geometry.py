@@ -217,11 +217,10 @@ def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> Clus
     return ClusterGeometry(np.asarray(latents), firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
 
 
-def project_angles(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
-    """α = atan2(pc₂, pc₁) of the cluster-only reconstructions of samples `rows`, [len(rows)]."""
+def project_points(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
+    """The cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane, [len(rows), 2]."""
     reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
-    coordinates = (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
-    return np.arctan2(coordinates[:, 1], coordinates[:, 0])
+    return (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
 
 
 class CircleMatch(NamedTuple):
@@ -272,12 +271,11 @@ def match_circle(codes, decoder, labels, plane, span, present, phases, values: i
         return CircleMatch(np.array([], int), 90.0, None, 0, 0.0, 0.0, 0.0, len(clusters), 0)
     angle, geometry = best
     rows = rows[geometry.firing[rows]]
-    alpha = project_angles(geometry, codes, decoder, rows)
+    plane_points = project_points(geometry, codes, decoder, rows)
+    alpha = np.arctan2(plane_points[:, 1], plane_points[:, 0])
     theta = np.asarray(phases)[rows]
     period = values or 12
     value = value_labels(theta, values)
-    reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
-    plane_points = (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
     # the same minimum as the per-sample score: a handful of samples in a few values proves nothing
     measured = len(rows) >= MIN_ORDERING_SAMPLES
     in_order, adjacent = cyclic_order(plane_points, value, period) if measured else (None, None)
@@ -379,8 +377,7 @@ def cluster_plane_points(codes, decoder, latents, rows) -> tuple[np.ndarray, np.
     in the cluster's top-2 PCA plane: (points [r, 2], the rows kept [r])."""
     fitted = cluster_geometry(codes, decoder, latents)
     chosen = np.asarray(rows)[fitted.firing[np.asarray(rows)]]
-    points = np.asarray(codes[chosen][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
-    return (points - fitted.pca.mean) @ fitted.pca.components[:2].T, chosen
+    return project_points(fitted, codes, decoder, chosen), chosen
 
 
 # --- "in order", measured as meant: per-value centroids, and triples that ignore ties ----------

@@ -39,6 +39,11 @@ class SAEParams:
         return self.W_dec.shape[-1]
 
 
+def stack(items: list):
+    """Stack a list of pytrees (dictionaries, HParams) on a new leading [G] axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *items)
+
+
 def unit_rows(matrix: jax.Array, eps: float = 1e-8) -> jax.Array:
     """Rows scaled to unit norm; eps keeps an all-zero row finite (it stays zero)."""
     return matrix / jnp.maximum(jnp.linalg.norm(matrix, axis=-1, keepdims=True), eps)

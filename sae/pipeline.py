@@ -32,7 +32,7 @@ from sae import architectures, classical, progress, random_dictionaries, train
 from sae.architectures import HParams
 from sae.evaluate import MIN_EVAL_SAMPLES, evaluate, k_max_of
 from sae.metrics import explained_variance_of
-from sae.params import SAEParams
+from sae.params import SAEParams, stack
 
 BASELINE_KINDS = ("random", "gaussian", "untrained", "darts", "pca", "oracle")
 FITTED_BASELINES = ("darts", "pca")  # fitted on a data sample
@@ -58,11 +58,6 @@ __all__ = [
 def toy_activations(toy, key: jax.Array, n: int) -> jax.Array:
     """The training stream of any toy: `toy.sample(key, n).x`, [n, d] (a sample_fn for sae.train)."""
     return toy.sample(key, n).x
-
-
-def stack(items: list) -> object:
-    """Stack a list of pytrees (dictionaries, HParams) on a new leading [G] axis."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *items)
 
 
 def fit(
@@ -95,16 +90,19 @@ def fit(
 
 def baseline_hparams(k: int, n: int) -> HParams:
     """HParams [n] under which baselines are encoded (TopK with k)."""
-    return train.stack_hparams([architectures.hparams(k=k)] * n)
+    return stack([architectures.hparams(k=k)] * n)
+
+
+# Baselines drawn from a key alone are vmapped over the keys (the same draws as one call per key);
+# the fitted ones (darts' least squares, PCA) and the oracle are built one per key.
+_RANDOM_BASELINES = {
+    "random": random_dictionaries.rademacher,
+    "gaussian": random_dictionaries.gaussian,
+    "untrained": random_dictionaries.untrained_sae,
+}
 
 
 def _one_baseline(kind: str, key, d: int, m: int, k: int | None, fit_sample, true_features, noise: float) -> SAEParams:
-    if kind == "random":
-        return random_dictionaries.rademacher(key, d, m)
-    if kind == "gaussian":
-        return random_dictionaries.gaussian(key, d, m)
-    if kind == "untrained":
-        return random_dictionaries.untrained_sae(key, d, m)
     if kind == "darts":
         return random_dictionaries.darts(key, fit_sample, m, k)
     if kind == "pca":
@@ -137,6 +135,8 @@ def baseline(
         raise ValueError("baseline 'darts' needs k")
     if kind == "oracle" and true_features is None:
         raise ValueError("baseline 'oracle' needs true_features")
+    if kind in _RANDOM_BASELINES:
+        return jax.vmap(lambda key: _RANDOM_BASELINES[kind](key, d, m))(keys)
     return stack([_one_baseline(kind, key, d, m, k, fit_sample, true_features, noise) for key in keys])
 
 

@@ -46,13 +46,18 @@ def current() -> tuple[str, int | None, int | None]:
     return _state["label"], _state["step"], _state["total"]
 
 
+def _print_line(step: int, total: int, loss) -> None:
+    """`  <task> step N/M loss L (min, max over G runs)` on stderr."""
+    loss = np.asarray(loss)
+    spread = f" (min {loss.min():.4g}, max {loss.max():.4g} over {loss.size} runs)" if loss.size > 1 else ""
+    print(f"  {_state['label']} step {step}/{total} loss {float(loss.mean()):.4g}{spread}", file=sys.stderr, flush=True)
+
+
 def _record_progress(step, total, loss, print_now) -> None:
     _state["step"], _state["total"] = int(step) + 1, int(total)
     if not (_state["enabled"] and bool(print_now)):
         return
-    loss = np.asarray(loss)
-    spread = f" (min {loss.min():.4g}, max {loss.max():.4g} over {loss.size} runs)" if loss.size > 1 else ""
-    print(f"  {_state['label']} step {int(step) + 1}/{int(total)} loss {loss.mean():.4g}{spread}", file=sys.stderr, flush=True)
+    _print_line(int(step) + 1, int(total), loss)
 
 
 def report(step: jax.Array, total_steps: int, loss: jax.Array) -> None:
@@ -91,10 +96,7 @@ def bar(total_steps: int):
             live.update(int(step) - live.n)
             live.set_postfix(loss=f"{float(np.mean(loss[-1])):.4g}")
         elif show:
-            last = loss[-1]
-            spread = f" (min {last.min():.4g}, max {last.max():.4g} over {last.size} runs)" if last.size > 1 else ""
-            print(f"  {_state['label']} step {int(step)}/{total_steps} loss {float(last.mean()):.4g}{spread}",
-                  file=sys.stderr, flush=True)
+            _print_line(int(step), total_steps, loss[-1])
 
     try:
         yield advance
@@ -103,9 +105,10 @@ def bar(total_steps: int):
             live.close()
 
 
-def check_finite(losses, what: str) -> None:
-    """Raise DivergenceError naming the first step (axis 0) where any loss is not finite."""
+def check_finite(losses, what: str, first_step: int = 0) -> None:
+    """Raise DivergenceError naming the first step where any loss is not finite (losses [steps, …]
+    hold steps first_step, first_step + 1, …)."""
     finite = np.isfinite(np.asarray(losses)).reshape(len(losses), -1).all(axis=1)
     if not finite.all():
-        raise DivergenceError(what, int(np.argmin(finite)))
+        raise DivergenceError(what, first_step + int(np.argmin(finite)))
 

@@ -46,7 +46,7 @@ WEIGHTS_FILE = "sae_weights.safetensors"
 _BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated"}
 _FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
 # SAELens' "batchtopk" inference folders hold a threshold too; they read as our batchtopk.
-_FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk", "jumprelu_batchtopk": "batchtopk"}
+_FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk"}
 
 
 class FormatError(ValueError):

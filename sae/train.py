@@ -36,7 +36,7 @@ import optax
 
 from sae import architectures, progress
 from sae.architectures import HParams
-from sae.params import SAEParams, init, normalise_decoder
+from sae.params import SAEParams, init, normalise_decoder, stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,14 +183,12 @@ def train(
         for length in segment_lengths(config.steps, segments):
             carry, (loss, mse, l0) = _train_segment(config, sample_fn, data, hps, keys, carry, start, auxk, length)
             curves.append((np.asarray(loss), np.asarray(mse), np.asarray(l0)))
+            progress.check_finite(curves[-1][0], label, first_step=start)  # stop at the first bad segment
             start += length
             advance(start, loss)
-            progress.check_finite(np.concatenate([c[0] for c in curves]), label)  # stop at the first bad segment
     params, _, fire_counts, since_fired = carry
     loss, mse, l0 = (jnp.asarray(np.concatenate(column)) for column in zip(*curves))
     return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
 
 
-def stack_hparams(grid: list[HParams]) -> HParams:
-    """Stack per-run HParams into one HParams with a leading [G] axis."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *grid)
+stack_hparams = stack  # per-run HParams → one HParams with a leading [G] axis (sae.params.stack)
