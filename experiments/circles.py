@@ -5,11 +5,12 @@ values), each with the shared offset c, plus a continuous circle ("ring", no off
 the case of the polygon bounds) and 256 sparse superposed features in d = 64.
 Dictionaries: TopK SAEs at each size, one per k (the k grid trains in one vmapped
 call per size), and a random ±1/√d dictionary per size encoded by TopK with the main k
-(chance). Each goes through Engels et al.'s pipeline (sae.geometry): cluster decoder
-rows (spectral and graph methods), reconstruct with one cluster, PCA; for each planted
-circle the best-matching cluster is scored (largest principal angle to the planted
-plane, circular ordering score, purity/recall), and the latents whose decoder rows lie
-in the circle's span are counted (tiling).
+(chance). Each goes through the lab's manifold finder (sae.manifold_finder: latent groups
+linked against chance in the tiling and span modes, reconstructed, PCA of the
+reconstructions' directions, shape by persistent homology); for each planted circle the
+best-matching group is scored (largest principal angle to the planted plane, cyclic order
+of the per-value centroids, rank circular correlation, purity/recall, shape), and the
+latents whose decoder rows lie in the circle's span are counted (tiling).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from sae import architectures, geometry, metrics, pipeline
+from sae import architectures, geometry, manifold_finder, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.validation import ConfigError, check_each, check_range
@@ -51,7 +52,6 @@ class Config:
     steps: int = 10_000
     batch_size: int = 1024
     n_geometry: int = 16_384  # samples the pipeline clusters, reconstructs and scores on
-    latents_per_cluster: int = 8  # spectral clustering asks for m / this many clusters
     figure_size: int = 512  # the size drawn in circle_pca.png; follows `sizes` unless set
 
     FOLLOWS = {"figure_size": "sizes"}  # a dependent setting the user did not set follows its source
@@ -86,7 +86,6 @@ class Config:
         check_range("steps", self.steps, low=1)
         check_range("batch_size", self.batch_size, low=1)
         check_range("n_geometry", self.n_geometry, low=100)
-        check_range("latents_per_cluster", self.latents_per_cluster, low=1, high=min(self.sizes) // 2)
         if self.figure_size not in self.sizes:
             raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))} "
                               "(one of sizes)")
@@ -111,13 +110,15 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
     for g, k in enumerate(ks):
         decoder = np.asarray(params.W_dec[g])
         live = np.any(codes[g] > 0, axis=0)
-        labels = geometry.cluster_labels(decoder, live, config.latents_per_cluster, seed=config.seed)
+        candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed)
+        groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
         explained = metrics.explained_variance_of(x, reconstructions[g])
         for circle in circles:
-            scores, best = geometry.score_circle(codes[g], decoder, x, reconstructions[g], circle, labels)
-            entries.append({"circle": circle.name, "values": next(s.values for s in config.toy_config().manifolds
-                                                                   if s.name == circle.name),
-                            "kind": kind, "size": size, "k": k, **scores,
+            scores, best = manifold_finder.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
+            entries.append({"circle": circle.name, "values": circle.values, "kind": kind, "size": size, "k": k, **scores,
+                            "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
+                            "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
+                            "candidates": len(groups),
                             "explained_variance": float(explained), "live_latents": int(live.sum())})
             if size == config.figure_size and k == config.k and len(best.latents):
                 points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
@@ -296,20 +297,22 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 def summary(results: dict) -> str:
     header = (f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'cyclic':>6}  {'adj.':>5}  "
-              f"{'rank ρ':>6}  {'on circle':>9}  {'cluster':>7}  {'purity':>6}  {'method':>8}")
+              f"{'rank ρ':>6}  {'on circle':>9}  {'group':>5}  {'purity':>6}  {'found by':>8}  {'mode':>6}  shape")
     lines = [header, "-" * len(header)]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         lines.append(
             f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}  {entry['max_principal_angle_deg']:>7.1f}  "
             f"{_order(entry):>9}  {_maybe(entry.get('cyclic_order'), 'yes', 'no'):>6}  "
             f"{_maybe(entry.get('adjacent_share'), '{:.2f}'):>5}  {_maybe(entry.get('rank_circular_correlation'), '{:.3f}'):>6}  "
-            f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>7}  "
-            f"{entry['purity']:>6.2f}  {entry['method']:>8}"
+            f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>5}  "
+            f"{entry['purity']:>6.2f}  {entry['found_by'] or '-':>8}  {entry['mode'] or '-':>6}  {entry['shape']}"
         )
-    lines.append("(angle: largest principal angle between the best cluster's top-2 PCA plane and the planted plane; "
+    lines.append("(angle: largest principal angle between the best group's top-2 PCA plane and the planted plane; "
                  "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
                  "neighbouring places); rank ρ: triple concordance, not lowered by ties; "
                  "order: per-sample |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
                  f"{geometry.MIN_ORDERING_SAMPLES} samples or {geometry.MIN_ORDERING_VALUES} distinct values; "
-                 "random = chance)")
+                 "group: latents in the best group; found by: the link rule (tiling: subspace links, span: co-firing); "
+                 "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
+                 "shape: persistent homology of the group's reconstructions; random = chance)")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ EXPERIMENTS = {
     "darts": "experiments.darts",
     "sweep": "experiments.sweep",
     "circles": "experiments.circles",
+    "circles-grid": "experiments.circles_grid",
     "modular": "experiments.modular",
     "trees": "experiments.trees",
     "two-feature": "experiments.two_feature",

@@ -6,16 +6,19 @@ Takes arrays only: decoder rows D [m, d], codes f [n, m] (the dictionary's laten
 activations on n samples) and, for scoring, a planted plane and true phases.
 
 Pipeline:
-1. Cluster decoder rows, two ways:
-   - spectral clustering on the affinity A_ij = 1 − arccos(cos(D_i, D_j))/π
-     (scikit-learn, affinity precomputed);
-   - the graph method: link each latent to its 2 nearest neighbours by cosine when
-     that cosine is > 0.5, then take connected components (scipy).
+1. Group latents: `sae.manifold_finder` (linked against chance, in both modes an SAE
+   uses for a manifold), or any list of latent groups.
 2. Reconstruct with one cluster's latents only: x̂_S = f[:, S] D[S], on the samples
-   where some latent of S fires.
-3. PCA of those reconstructions (the eigen-decomposition of the centred scatter matrix
-   Σ_n (x̂_n − x̄)(x̂_n − x̄)ᵀ: the eigenvalues are sums of squares, not variances, so an
-   exactly planted circle of N equally spaced points of radius r gives N r²/2 twice).
+   where some latent of S fires, and read each reconstruction's direction
+   x̂_S / ‖x̂_S‖ (our variant of Engels et al.'s step, "direction PCA"). A latent that
+   fires weakly on an unrelated sample (TopK fills its k slots) puts a scaled-down copy
+   of its decoder row near the origin; with an offset c those copies would make
+   "distance from the origin along c" the first principal direction. A direction is
+   blind to that scale, and a circle c + r(cos θ u + sin θ v) with c ⟂ (u, v) keeps its
+   shape: its directions form a circle of radius r/√(‖c‖² + r²) in the same plane.
+3. PCA of those directions (the eigen-decomposition of the centred scatter matrix
+   Σ_n (y_n − ȳ)(y_n − ȳ)ᵀ: the eigenvalues are sums of squares, not variances, so an
+   exactly planted circle of N equally spaced points of radius ρ gives N ρ²/2 twice).
 4. The cluster's dimension: the elbow of its scree plot by Zhu & Ghodsi's profile
    likelihood (2006): split the sorted eigenvalues after q, model each group as
    Gaussian with its own mean and a pooled variance, and take the q of largest
@@ -40,8 +43,6 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse
-import scipy.sparse.csgraph
 
 _EPS = 1e-12
 MEMBERSHIP_ENERGY = 0.5
@@ -64,52 +65,10 @@ def cosine_matrix(decoder) -> np.ndarray:
     return np.clip(unit @ unit.T, -1.0, 1.0)
 
 
-def angular_affinity(decoder) -> np.ndarray:
-    """A_ij = 1 − arccos(cos(D_i, D_j))/π ∈ [0, 1], [m, m]."""
-    return 1.0 - np.arccos(cosine_matrix(decoder)) / np.pi
-
-
-def spectral_clusters(decoder, n_clusters: int, seed: int = 0) -> np.ndarray:
-    """Cluster labels [m] from spectral clustering on the angular affinity."""
-    from sklearn.cluster import SpectralClustering
-
-    m = len(decoder)
-    if not 2 <= n_clusters <= m:
-        raise ValueError(f"n_clusters: got {n_clusters}, allowed range [2, {m}]")
-    model = SpectralClustering(n_clusters, affinity="precomputed", random_state=seed, assign_labels="cluster_qr")
-    return model.fit_predict(angular_affinity(decoder))
-
-
-def graph_clusters(decoder, neighbours: int = 2, threshold: float = 0.5) -> np.ndarray:
-    """Connected components of the graph linking each latent to its `neighbours` most similar
-    latents (by cosine) whose cosine exceeds `threshold`; labels [m]."""
-    cos = cosine_matrix(decoder)
-    np.fill_diagonal(cos, -np.inf)
-    m = len(cos)
-    nearest = np.argsort(-cos, axis=1)[:, :neighbours]
-    rows = np.repeat(np.arange(m), nearest.shape[1])
-    cols = nearest.ravel()
-    keep = cos[rows, cols] > threshold
-    graph = scipy.sparse.coo_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(m, m))
-    return scipy.sparse.csgraph.connected_components(graph, directed=False)[1]
-
-
 def groups(labels, min_size: int = 2) -> list[np.ndarray]:
     """The latent indices of each cluster with at least min_size members (label −1 = left out)."""
     labels = np.asarray(labels)
     return [np.flatnonzero(labels == c) for c in np.unique(labels) if c >= 0 and np.sum(labels == c) >= min_size]
-
-
-def cluster_live(cluster_fn, decoder, live, *args, **kwargs) -> np.ndarray:
-    """Labels [m] from clustering the live latents' decoder rows only; dead latents get −1.
-
-    A dead latent never fires, so it cannot take part in a reconstruction; left in, it
-    only adds noise to the affinity graph.
-    """
-    live = np.asarray(live, bool)
-    labels = np.full(len(live), -1)
-    labels[live] = cluster_fn(np.asarray(decoder)[live], *args, **kwargs)
-    return labels
 
 
 class PCA(NamedTuple):
@@ -197,30 +156,34 @@ def on_manifold(decoder, span) -> np.ndarray:
 class ClusterGeometry(NamedTuple):
     latents: np.ndarray  # [|S|] indices
     firing: np.ndarray  # [n] bool: some latent of S fires
-    pca: PCA | None  # of the reconstructions on firing samples (None if < 3 of them)
+    pca: PCA | None  # of the reconstructions' directions on firing samples (None if < 3 of them)
     dimension: int  # Zhu–Ghodsi elbow of the scree plot (0 without a PCA)
 
 
+def group_directions(codes, decoder, latents, rows) -> np.ndarray:
+    """x̂_S / ‖x̂_S‖ on samples `rows`: the directions of the group-only reconstructions, [len(rows), d]."""
+    reconstructions = np.asarray(codes[rows][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
+    return reconstructions / np.maximum(np.linalg.norm(reconstructions, axis=1, keepdims=True), _EPS)
+
+
 def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> ClusterGeometry:
-    """Steps 2–4 of the pipeline for one cluster S: reconstruct with S only, PCA, elbow.
+    """Steps 2–4 of the pipeline for one cluster S: reconstruct with S only, directions, PCA, elbow.
 
     The elbow is taken over the leading `max_eigenvalues` eigenvalues (and at most |S|,
     the rank of the reconstructions).
     """
-    codes_s = np.asarray(codes[:, latents], np.float64)
-    firing = np.any(codes_s > 0, axis=1)
+    latents = np.asarray(latents)
+    firing = np.any(np.asarray(codes[:, latents]) > 0, axis=1)
     if firing.sum() < 3:
-        return ClusterGeometry(np.asarray(latents), firing, None, 0)
-    reconstructions = codes_s[firing] @ np.asarray(decoder, np.float64)[latents]
-    fitted = pca(reconstructions)
+        return ClusterGeometry(latents, firing, None, 0)
+    fitted = pca(group_directions(codes, decoder, latents, np.flatnonzero(firing)))
     rank = min(len(latents), max_eigenvalues, len(fitted.eigenvalues))
-    return ClusterGeometry(np.asarray(latents), firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
+    return ClusterGeometry(latents, firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
 
 
 def project_points(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
-    """The cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane, [len(rows), 2]."""
-    reconstructions = np.asarray(codes[rows][:, geometry.latents], np.float64) @ np.asarray(decoder, np.float64)[geometry.latents]
-    return (reconstructions - geometry.pca.mean) @ geometry.pca.components[:2].T
+    """The directions of the cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane, [len(rows), 2]."""
+    return (group_directions(codes, decoder, geometry.latents, rows) - geometry.pca.mean) @ geometry.pca.components[:2].T
 
 
 class CircleMatch(NamedTuple):
@@ -240,11 +203,19 @@ class CircleMatch(NamedTuple):
     rank_circular_correlation: float | None = None  # (b) triple concordance, not lowered by ties
 
 
-def match_circle(codes, decoder, labels, plane, span, present, phases, values: int = 0) -> CircleMatch:
-    """Search the clusters for the one whose top-2 PCA plane is closest to the planted plane.
+PLANE_MATCH_DEG = 10.0  # groups whose plane is this close count as "on the plane" when choosing among them
 
-    labels [m] are cluster labels; a latent labelled −1 is left out (for instance a dead
-    latent, which has no activations to reconstruct with).
+
+def match_circle(codes, decoder, candidates, plane, span, present, phases, values: int = 0,
+                 within_deg: float = PLANE_MATCH_DEG) -> CircleMatch:
+    """Choose, among candidate groups, the one that best matches a planted circle, and score it.
+
+    candidates: a list of latent-index arrays (e.g. `[c.latents for c in
+    manifold_finder.find_manifolds(...)]`, or `groups(labels)` of a clustering). The
+    choice: among groups whose top-2 PCA plane lies within `within_deg` of the planted
+    plane, the one that fires on most of the circle's samples (ties: the smaller angle) —
+    a few latents of a tiling can lie as close to the plane as all of them, but they cover
+    an arc; when no group is that close, the group with the smallest angle.
 
     plane [2, d] the planted (u, v); span [k, d] the circle's whole span (for membership);
     present [n] bool the samples carrying the circle; phases [n] their true θ; values the
@@ -257,16 +228,19 @@ def match_circle(codes, decoder, labels, plane, span, present, phases, values: i
     decoder = np.asarray(decoder)
     members = on_manifold(decoder, span)
     rows = np.flatnonzero(np.asarray(present))
-    best = None
-    clusters = groups(labels)
+    scored = []
+    clusters = [np.asarray(latents) for latents in candidates if len(latents)]
     for latents in clusters:
         geometry = cluster_geometry(codes, decoder, latents)
         if geometry.pca is None:
             continue
         angle = float(principal_angles_deg(geometry.pca.components[:2], plane).max())
-        if best is not None and angle >= best[0]:
-            continue
-        best = (angle, geometry)
+        scored.append((angle, int(geometry.firing[rows].sum()), geometry))
+    best = None
+    if scored:
+        close = [entry for entry in scored if entry[0] <= within_deg]
+        choice = max(close, key=lambda e: (e[1], -e[0])) if close else min(scored, key=lambda e: e[0])
+        best = (choice[0], choice[2])
     if best is None:
         return CircleMatch(np.array([], int), 90.0, None, 0, 0.0, 0.0, 0.0, len(clusters), 0)
     angle, geometry = best
@@ -298,7 +272,7 @@ def match_circle(codes, decoder, labels, plane, span, present, phases, values: i
     )
 
 
-# --- the circle recipe, public: cluster → reconstruct → PCA → score against a planted circle ---
+# --- a planted circle, as arrays ---
 
 
 class PlantedCircle(NamedTuple):
@@ -313,63 +287,10 @@ class PlantedCircle(NamedTuple):
     values: int = 0  # P equally spaced values (days: 7), or 0 for a continuous circle
 
 
-def cluster_labels(decoder, live, latents_per_cluster: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
-    """Both clusterings of the live latents: {"graph": labels, "spectral": labels (≥ 4 live)}.
-
-    Spectral clustering asks for #live / latents_per_cluster clusters (at least 2, at most
-    #live − 1). Dead latents are labelled −1 (see `cluster_live`).
-    """
-    live = np.asarray(live, bool)
-    labels = {"graph": cluster_live(graph_clusters, decoder, live)}
-    n_live = int(live.sum())
-    if n_live >= 4:
-        n_clusters = min(max(2, n_live // latents_per_cluster), n_live - 1)
-        labels["spectral"] = cluster_live(spectral_clusters, decoder, live, n_clusters, seed=seed)
-    return labels
-
-
-def score_circle(codes, decoder, x, reconstruction, circle: PlantedCircle, labels: dict) -> tuple[dict, CircleMatch]:
-    """Scores of one dictionary against one planted circle, and the best-matching cluster.
-
-    codes [n, m] latents, decoder [m, d], x and its reconstruction x̂ [n, d] (from
-    `sae.pipeline.reconstruct`, the architecture's own). Each clustering method is searched
-    (`match_circle`); the best is the smallest largest-principal-angle (ties: the higher
-    ordering score). Scores: max_principal_angle_deg, ordering_score (the per-sample |ρ_FL|, None
-    when unavailable, see MIN_ORDERING_SAMPLES) with ordering_samples, cyclic_order and
-    adjacent_share (per-value centroids, `cyclic_order`), rank_circular_correlation (triples,
-    not lowered by ties), method, cluster_size,
-    cluster_dimension, purity, recall, coverage, latents_on_circle (decoder rows with ≥ ½
-    of their energy in the span), in_plane_error = mean over the circle's samples of
-    ‖P(x̂ − x)‖² / r² (P the projection on the planted plane), and by_method.
-    """
-    matches = {method: match_circle(codes, decoder, method_labels, circle.plane, circle.span, circle.present,
-                                    circle.phases, circle.values)
-               for method, method_labels in labels.items()}
-    best_method = min(matches, key=lambda name: (matches[name].max_principal_angle_deg,
-                                                 -(matches[name].ordering_score or 0.0)))
-    best = matches[best_method]
+def in_plane_error(x, reconstruction, circle: PlantedCircle) -> float:
+    """Mean over the circle's samples of ‖P(x̂ − x)‖² / r² (P the projection on the planted plane)."""
     residual = (np.asarray(reconstruction, np.float64) - np.asarray(x, np.float64))[np.asarray(circle.present)]
-    in_plane_error = np.sum((residual @ np.asarray(circle.plane, np.float64).T) ** 2, axis=1).mean() / circle.radius**2
-    scores = {
-        "max_principal_angle_deg": best.max_principal_angle_deg,
-        "ordering_score": best.ordering_score,
-        "ordering_samples": best.ordering_samples,
-        "cyclic_order": best.cyclic_order,
-        "adjacent_share": best.adjacent_share,
-        "rank_circular_correlation": best.rank_circular_correlation,
-        "latents_on_circle": int(on_manifold(decoder, circle.span).sum()),
-        "method": best_method,
-        "cluster_size": int(len(best.latents)),
-        "cluster_dimension": best.dimension,
-        "purity": best.purity,
-        "recall": best.recall,
-        "coverage": best.coverage,
-        "in_plane_error": float(in_plane_error),
-        "by_method": {name: {"max_principal_angle_deg": m.max_principal_angle_deg, "ordering_score": m.ordering_score,
-                             "cluster_size": int(len(m.latents)), "purity": m.purity, "recall": m.recall,
-                             "n_clusters": m.n_clusters} for name, m in matches.items()},
-    }
-    return scores, best
+    return float(np.sum((residual @ np.asarray(circle.plane, np.float64).T) ** 2, axis=1).mean() / circle.radius**2)
 
 
 def cluster_plane_points(codes, decoder, latents, rows) -> tuple[np.ndarray, np.ndarray]:

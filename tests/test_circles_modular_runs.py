@@ -7,7 +7,7 @@ from experiments import cli
 TINY_CIRCLES = [
     "--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=32,48",
     "--set", "ks=1,2", "--set", "k=1", "--set", "steps=80", "--set", "batch_size=64", "--set", "n_geometry=600",
-    "--set", "latents_per_cluster=4", "--set", "figure_size=32",
+    "--set", "figure_size=32",
 ]
 TINY_MODULAR = [
     "--set", "network.p=11", "--set", "network.embed_dim=8", "--set", "network.hidden=16", "--set", "network.steps=60",
@@ -27,7 +27,8 @@ def test_circles_results_contract(tmp_path):
     # 3 circles × (2 sizes × 2 ks trained + 2 random)
     assert len(entries) == 3 * (2 * 2 + 2)
     for entry in entries:
-        assert {"circle", "kind", "size", "max_principal_angle_deg", "ordering_score", "latents_on_circle"} <= set(entry)
+        assert {"circle", "kind", "size", "max_principal_angle_deg", "ordering_score", "latents_on_circle", "cyclic_order",
+                "adjacent_share", "rank_circular_correlation", "shape", "found", "mode"} <= set(entry)
         assert 0.0 <= entry["max_principal_angle_deg"] <= 90.0
         assert entry["ordering_score"] is None or 0.0 <= entry["ordering_score"] <= 1.0
         if entry["ordering_score"] is not None:  # never reported on fewer samples than the stated minimum

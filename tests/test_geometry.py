@@ -1,4 +1,4 @@
-"""sae.geometry: PCA of a planted circle, principal angles, ordering score, elbow, clustering."""
+"""sae.geometry: PCA of a planted circle, principal angles, ordering score, elbow, group scores."""
 
 import numpy as np
 from hypothesis import given, strategies as st
@@ -81,10 +81,12 @@ def _one_sparse_codes(x, decoder):
     return codes, unit
 
 
-def _match(decoder, x, plane, span, present, theta, method):
+def _match(decoder, x, plane, span, present, theta):
+    from sae import manifold_finder
+
     codes, unit = _one_sparse_codes(x, decoder)
-    labels = geometry.graph_clusters(unit) if method == "graph" else geometry.spectral_clusters(unit, 6, seed=0)
-    return geometry.match_circle(codes, unit, labels, plane, span, present, theta)
+    groups = [latents for _, latents in manifold_finder.candidate_groups(codes, unit)]
+    return geometry.match_circle(codes, unit, groups, plane, span, present, theta)
 
 
 def test_clustering_finds_a_planted_tiling_and_fails_on_random_atoms():
@@ -97,15 +99,12 @@ def test_clustering_finds_a_planted_tiling_and_fails_on_random_atoms():
     circle = 1.5 * offset_direction + np.cos(theta)[:, None] * plane[0] + np.sin(theta)[:, None] * plane[1]
     other = rng.standard_normal((3000, d)) @ (random_atoms.T @ random_atoms) / n_random
     x = np.where(on_circle[:, None], circle, other)
-    # Only the graph method: spectral clustering on the flat affinity 1 − arccos(cos)/π
-    # cuts a 12-atom ring into arcs at every n_clusters we tried (3, 4, 6, 8).
-    for method in ("graph",):
-        found = _match(np.vstack([tiles, random_atoms]), x, plane, span, on_circle, theta, method)
-        assert found.purity == 1.0 and found.recall == 1.0, method
-        assert found.max_principal_angle_deg < 5.0 and found.ordering_score > 0.95, method
-        # the same search over a dictionary whose circle atoms were replaced by random ones
-        control = _match(np.vstack([rng.standard_normal((n_atoms, d)), random_atoms]), x, plane, span, on_circle, theta, method)
-        assert control.purity < 0.5 and control.max_principal_angle_deg > 30.0, method
+    found = _match(np.vstack([tiles, random_atoms]), x, plane, span, on_circle, theta)
+    assert found.purity == 1.0 and found.recall == 1.0
+    assert found.max_principal_angle_deg < 5.0 and found.ordering_score > 0.95
+    # the same search over a dictionary whose circle atoms were replaced by random ones
+    control = _match(np.vstack([rng.standard_normal((n_atoms, d)), random_atoms]), x, plane, span, on_circle, theta)
+    assert control.purity < 0.5 and control.max_principal_angle_deg > 30.0
 
 
 def test_elbow_and_membership():
@@ -115,8 +114,8 @@ def test_elbow_and_membership():
     rows = np.array([[1, 1, 0, 0.1, 0, 0], [0, 0, 0, 1, 1, 1.0], [1, 0, 0, 0.9, 0, 0]])
     np.testing.assert_array_equal(geometry.on_manifold(rows, span), [True, False, True])
     assert not geometry.on_manifold(rows, np.zeros((0, 6))).any()
-    labels = geometry.cluster_live(geometry.graph_clusters, np.eye(4), np.array([True, False, True, True]))
-    assert labels[1] == -1 and all(len(g) >= 2 for g in geometry.groups(labels))
+    labels = np.array([0, -1, 0, 1, 2, 2])
+    assert [list(g) for g in geometry.groups(labels)] == [[0, 2], [4, 5]]
 
 
 def test_ordering_is_unavailable_on_too_few_samples_or_values():
@@ -128,10 +127,10 @@ def test_ordering_is_unavailable_on_too_few_samples_or_values():
     x = np.stack([np.cos(theta), np.sin(theta)], 1) @ plane
     decoder = np.vstack([plane, -plane])
     codes = np.maximum(x @ decoder.T, 0)
-    labels = np.zeros(4, int)
-    match = geometry.match_circle(codes, decoder, labels, plane, plane, np.ones(500, bool), theta)
+    groups = [np.arange(4)]
+    match = geometry.match_circle(codes, decoder, groups, plane, plane, np.ones(500, bool), theta)
     assert match.ordering_score is None and match.ordering_samples == 500
-    few = geometry.match_circle(codes[:50], decoder, labels, plane, plane, np.ones(50, bool), rng.uniform(0, 6.28, 50))
+    few = geometry.match_circle(codes[:50], decoder, groups, plane, plane, np.ones(50, bool), rng.uniform(0, 6.28, 50))
     assert few.ordering_score is None and few.ordering_samples == 50
 
 
