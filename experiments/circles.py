@@ -194,8 +194,8 @@ def headline(results: dict) -> str:
                      k=results["main_k"])
     if not entry:
         return "—"
-    return (f"{entry[0]['circle']}: {entry[0]['max_principal_angle_deg']:.1f}° from the plane, "
-            f"ordering {_order(entry[0])}")
+    cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry[0].get("cyclic_order")]
+    return f"{entry[0]['circle']}: {entry[0]['max_principal_angle_deg']:.1f}° from the plane, {cyclic}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -223,14 +223,15 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 label = f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})" if spec["values"] \
                     else "true phase θ / 2π"
                 figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.02)
-            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, order {_order(entry)}",
+            cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]
+            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, {cyclic}, {entry['shape']}",
                          fontsize=9)
             ax.set_xlabel("PC 1 of the cluster's reconstructions")
             ax.set_ylabel("PC 2")
             ax.set_aspect("equal", adjustable="datalim")
-    figure.suptitle("Best cluster per planted circle, PCA of its reconstructions\n"
-                    "(colour = true day/month/phase; title: largest principal angle to the planted plane, ordering score)",
-                    fontsize=10)
+    figure.suptitle("Best group per planted circle, PCA of its reconstructions' directions\n"
+                    "(colour = true day/month/phase; title: largest principal angle to the planted plane, "
+                    "centroid order, shape)", fontsize=10)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "circle_pca.png"))
 
@@ -278,18 +279,21 @@ def plot(results: dict, arrays: dict, folder) -> list:
             style = dict(marker=markers[name], linestyle="--" if kind == "random" else "-")
             sizes = [e["size"] for e in rows]
             axes[0].plot(sizes, [e["max_principal_angle_deg"] for e in rows], label=f"{name}, {kind}", **style)
-            ordering = [np.nan if e["ordering_score"] is None else e["ordering_score"] for e in rows]
-            axes[1].plot(sizes, ordering, label=f"{name}, {kind}", **style)
+            rank = [np.nan if e.get("rank_circular_correlation") is None else e["rank_circular_correlation"]
+                    for e in rows]
+            axes[1].plot(sizes, rank, label=f"{name}, {kind}", **style)
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
-    axes[1].set_ylabel("circular ordering score |ρ_FL|\n(gaps: < 100 samples or < 4 values)")
+    axes[1].set_ylabel("rank circular correlation (triples; ties left out)\n(gaps: < 100 samples)")
     axes[1].set_ylim(0, 1.02)
+    all_sizes = sorted({e["size"] for e in results["circles"]})
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xlim(all_sizes[0] / 1.2, all_sizes[-1] * 1.2)  # a panel may have no finite point at all
         ax.set_xlabel("dictionary size m")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle(f"Best cluster per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
+    figure.suptitle(f"Best group per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "recovery_vs_size.png"))
     return paths

@@ -259,7 +259,7 @@ def describe(codes, decoder, latents, mode: str, shapes: bool = True, seed: int 
     if len(rows) > MAX_SHAPE_POINTS:
         rows = rows[np.linspace(0, len(rows) - 1, MAX_SHAPE_POINTS).astype(int)]
     points = geometry.group_directions(codes, decoder, fitted.latents, rows)
-    shape = topology.topology(points, fitted.dimension, seed=seed) if shapes else None
+    shape = topology.topology(points, seed=seed) if shapes else None
     return Candidate(fitted.latents, mode, fitted.firing, fitted.pca, fitted.dimension, points, shape)
 
 

@@ -2,10 +2,11 @@
 
 Axes: n points, q the principal dimensions kept.
 
-A point cloud (a group's reconstructions) is centred, projected on its top q principal
-directions (q = its scree dimension clamped to [2, 4]: a circle needs 2, a sphere or a
-helix 3, a torus 4), reduced to at most `MAX_POINTS` landmarks by greedy furthest-point
-sampling, and its Vietoris–Rips persistence diagrams in dimensions 0, 1, 2 are computed
+A point cloud (a group's reconstructions) is centred, projected on its top q = 4
+principal directions (a circle needs 2, a sphere or a helix 3, a torus 4; directions
+that hold only noise add no loops — and a scree elbow would drop a helix's small rise
+and read it as a circle), reduced to at most `MAX_POINTS` landmarks by greedy
+furthest-point sampling, and its Vietoris–Rips persistence diagrams in dimensions 0, 1, 2 are computed
 with `ripser` (Bauer 2021; Tralie, Saul & Bar-On 2018).
 
 A bar counts as a feature, not noise, when its persistence beats every bar that
@@ -34,12 +35,14 @@ import numpy as np
 
 MAX_POINTS = 150  # landmarks per cloud: ripser's cost grows fast with points in dimension 2
 MIN_POINTS = 20  # fewer points than this: no shape is read ("n/a")
+MAX_DIMENSIONS = 4  # principal directions the homology is computed in
 NULL_CLOUDS = 200
 NULL_QUANTILE = 0.99
 SHAPES = ("circle", "sphere", "torus", "segment or blob", "clusters", "other")
 
-# (components, dimension-1 ratio, dimension-2 ratio) by q, from
-# calibrate_null_thresholds(q, NULL_CLOUDS, seed=0); tests/test_topology.py recomputes a smaller version.
+# (components, dimension-1 ratio, dimension-2 ratio) by q (clouds with fewer than 4 coordinates are
+# read in q < 4), from calibrate_null_thresholds(q, NULL_CLOUDS, seed=0); the 2-D nulls set the
+# first two for every q. tests/test_topology.py recomputes a smaller version.
 NULL_THRESHOLDS = {
     2: (5.32, 2.10, np.inf),
     3: (5.32, 2.10, 1.33),
@@ -96,22 +99,13 @@ def shape_name(betti) -> str:
     return "other"
 
 
-def topology(points, dimension: int | None = None, max_points: int = MAX_POINTS, seed: int = 0,
-             thresholds: dict | None = None) -> Topology:
-    """Betti numbers and shape of a point cloud [n, d] (definitions in the module docstring).
-
-    dimension: the cloud's scree dimension (e.g. `geometry.zhu_ghodsi_elbow`), clamped to
-    [2, 4] to give q; None reads it from the cloud's own eigenvalues.
-    """
+def topology(points, max_points: int = MAX_POINTS, seed: int = 0, thresholds: dict | None = None) -> Topology:
+    """Betti numbers and shape of a point cloud [n, d] (definitions in the module docstring),
+    read in its top q = min(4, d) principal directions."""
     points = np.asarray(points, np.float64)
     if len(points) < MIN_POINTS:
         return Topology((0, 0, 0), "n/a", 0, (0.0, 0.0, 0.0))
-    if dimension is None:
-        from sae.geometry import pca, zhu_ghodsi_elbow
-
-        dimension = zhu_ghodsi_elbow(pca(points).eigenvalues[:10])
-    q = int(np.clip(dimension, 2, 4))
-    q = min(q, points.shape[1])
+    q = min(MAX_DIMENSIONS, points.shape[1])
     limits = (thresholds or NULL_THRESHOLDS)[max(q, 2)]
     values = persistence_statistics(points, q, max_points, seed)
     counts = [int(np.sum(v > limit)) for v, limit in zip(values, limits)]

@@ -1,0 +1,67 @@
+"""`circles-grid` end to end at tiny shapes: cells drawn from the ranges, the results contract, controls."""
+
+import json
+
+import numpy as np
+
+from experiments import circles_grid, cli
+
+TINY = [
+    "--set", "cells=2", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",
+    "--set", "sizes=32,48", "--set", "ks=1,2", "--set", "steps=60", "--set", "batch_size=64",
+    "--set", "n_geometry=600", "--set", "shape_clouds=1", "--set", "shape_points=200",
+]
+METHOD_FIELDS = {"found", "max_principal_angle_deg", "cyclic_order", "adjacent_share", "rank_circular_correlation",
+                 "shape", "mode"}
+
+
+def test_results_contract(tmp_path):
+    assert cli.main(["run", "circles-grid", "--out", str(tmp_path), "--quick", *TINY]) == 0
+    folder = next((tmp_path / "circles-grid").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["cells"]) == 2
+    for cell in results["cells"]:
+        assert {"period", "d", "offset", "n_sparse", "k", "m"} <= set(cell)
+        assert 16 <= cell["d"] <= 20 and 32 <= cell["m"] <= 48 and cell["k"] in (1, 2)
+        assert cell["period"] == 0 or 5 <= cell["period"] <= 24
+        for method in ("recipe", "oracle", "random", "null"):
+            assert METHOD_FIELDS <= set(cell[method]), method
+            assert cell[method]["mode"] in ("tiling", "span", None)
+            assert 0.0 <= cell[method]["max_principal_angle_deg"] <= 90.0
+    for field in ("recipe_recovery_given_oracle", "null_false_positive_rate", "random_false_positive_rate"):
+        assert field in results
+    assert set(results["shape_confusion"]) == set(circles_grid.SHAPE_KINDS)
+    assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png",
+                                                                 "shape_confusion.png"}
+
+
+def test_cells_are_drawn_by_the_seed_not_picked():
+    config = circles_grid.Config(cells=200)
+    cells = circles_grid.draw_cells(config)
+    assert cells == circles_grid.draw_cells(config)  # reproducible
+    assert cells != circles_grid.draw_cells(circles_grid.Config(cells=200, seed=1))
+    # every range is visited: both offsets, every k, continuous and discrete circles, the ends of d and m
+    assert {c["offset"] for c in cells} == {True, False} and {c["k"] for c in cells} == set(config.ks)
+    assert any(c["period"] == 0 for c in cells) and any(c["period"] > 0 for c in cells)
+    d = np.array([c["d"] for c in cells])
+    m = np.array([c["m"] for c in cells])
+    assert d.min() < 40 and d.max() > 120 and m.min() < 320 and m.max() > 1600
+
+
+def test_the_null_toy_keeps_labels_and_sparse_codes_but_no_circle():
+    import jax
+
+    from toys import manifolds
+
+    config = circles_grid.Config()
+    cell = {"period": 7, "d": 24, "offset": True, "n_sparse": 30, "k": 1, "m": 64}
+    toy = manifolds.build(circles_grid.cell_toy_config(config, cell), jax.random.PRNGKey(0))
+    real = manifolds.sample(toy, jax.random.PRNGKey(1), 500)
+    null = manifolds.sample(circles_grid.null_toy(toy), jax.random.PRNGKey(1), 500)
+    np.testing.assert_array_equal(real.present, null.present)
+    np.testing.assert_allclose(real.codes, null.codes)
+    span = manifolds.subspace(toy, 0)
+    # the real toy's circle samples have energy in the span beyond the sparse features; the null toy's do not
+    sparse_only = np.asarray(real.x) - np.asarray(null.x)
+    assert np.allclose(sparse_only[~np.asarray(real.present[:, 0])], 0)
+    assert np.linalg.norm(sparse_only[np.asarray(real.present[:, 0])] @ span.T, axis=1).min() > 1.0
