@@ -223,15 +223,29 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 label = f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})" if spec["values"] \
                     else "true phase θ / 2π"
                 figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.02)
+                # the per-value centroids joined in their natural order: "in cyclic order" means this
+                # polygon goes round once without crossing back
+                values = geometry.value_labels(points[:, 2], spec["values"])
+                present = np.unique(values)
+                centroids = np.stack([points[values == v, :2].mean(axis=0) for v in present])
+                loop = np.vstack([centroids, centroids[:1]])
+                ax.plot(loop[:, 0], loop[:, 1], "-", color="0.2", lw=0.8, zorder=3)
+                for v, (cx, cy) in zip(present, centroids):
+                    ax.annotate(str(v), (cx, cy), fontsize=6, ha="center", va="center", zorder=4,
+                                bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5))
+            else:
+                ax.text(0.5, 0.5, "no candidate group", ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.set_xticks([])
+                ax.set_yticks([])
             cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]
             ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, {cyclic}, {entry['shape']}",
                          fontsize=9)
-            ax.set_xlabel("PC 1 of the cluster's reconstructions")
+            ax.set_xlabel("PC 1 of the group's reconstructions' directions")
             ax.set_ylabel("PC 2")
             ax.set_aspect("equal", adjustable="datalim")
     figure.suptitle("Best group per planted circle, PCA of its reconstructions' directions\n"
-                    "(colour = true day/month/phase; title: largest principal angle to the planted plane, "
-                    "centroid order, shape)", fontsize=10)
+                    "(colour = true day/month/phase; numbered circles = per-value centroids joined in order; "
+                    "title: largest principal angle\nto the planted plane, centroid order, shape)", fontsize=9)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "circle_pca.png"))
 

@@ -239,7 +239,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     training = memory.sae_training_bytes(runs=2, d=config.dims[1], m=config.sizes[1], batch=config.batch_size,
                                          n_features=config.sparse_features[1],
                                          fields={"n_features": "sparse_features", "m": "sizes", "batch": "batch_size",
-                                                 "runs": "cells"})
+                                                 "runs": "sizes"})
     geometry_bytes = int(memory.SAFETY * memory.FLOAT * 3 * config.n_geometry * (2 * config.sizes[1] + 2 * config.dims[1]))
     return (geometry_bytes, "n_geometry") if geometry_bytes > training[0] else training
 

@@ -3,7 +3,8 @@
 Axes: n samples, m latents (m_live of them fire at least once), d activation dimensions.
 
 An SAE captures a manifold (a circle, a sphere, ...) in one of two ways, often a mix
-(Engels et al. 2024; Michaud et al. 2025):
+(Engels et al. 2024, "Not all language model features are one-dimensionally linear";
+Goodfire's 2026 study of manifolds in SAEs):
 - **tiling**: many latents, each covering an arc; one or two fire at a time. Their
   decoder rows lie in the manifold's low-dimensional span, so each row is (almost) a
   combination of a few others;
@@ -22,8 +23,11 @@ on m, or on the number of samples:
   l is linked to its first T atoms, T the largest t with e_t < τ_t (jointly they explain l
   beyond chance), less trailing atoms with f_t ≤ φ_t (an atom that only nibbles at noise,
   as after an exact duplicate). A second pursuit without the first one's first atom links
-  a row past its twin or antipode, so a tiling by ±u, ±v is linked across its lines. So a
-  random dictionary links a latent about once in `NULL_DRAWS` dictionaries.
+  a row past its twin or antipode, so a tiling by ±u, ±v is linked across its lines. A
+  latent of a fresh random dictionary beats the smallest of `NULL_DRAWS` · m_live chance
+  residuals with probability ≈ 1/(`NULL_DRAWS` · m_live) per t and pursuit, so a random
+  dictionary has at most 2 · 3 / `NULL_DRAWS` = 1.5 linked latents on average (measured:
+  0.8 over 60 random dictionaries with d ∈ [8, 64], m ∈ [50, 400]).
 - **co-firing links** (span). Latents i and j with firing counts c_i, c_j on n samples
   co-fire c_ij times; under independence c_ij ~ Poisson(c_i c_j / n). They are linked
   when P(X ≥ c_ij) < α / (m_live (m_live − 1) / 2) (Bonferroni over all pairs, α =
@@ -33,7 +37,8 @@ Candidates are the connected components (≥ `MIN_GROUP` latents) of each link g
 the refinements of components and of each latent's local group (`refine`: the live
 latents with ≥ ½ of their energy in the group's span, read in 2 to 5 directions),
 recording which rule found them. Each candidate carries its reconstructions x̂_S = f[:,
-S] D[S] on the samples where a latent of S fires, their PCA (`sae.geometry.pca`), its
+S] D[S] on the samples where a latent of S fires, read as directions x̂_S/‖x̂_S‖
+(`sae.geometry.cluster_geometry`), their PCA (`sae.geometry.pca`), its
 dimension (the scree elbow, `sae.geometry.zhu_ghodsi_elbow`) and its shape by
 persistent homology (`sae.topology`). Given a planted circle, `sae.geometry.match_circle`
 scores them (`score_circle`), beside the oracle group (`oracle_group`).
@@ -194,9 +199,9 @@ class Candidate(NamedTuple):
     """One candidate manifold: a latent group, how it was found, and its geometry."""
 
     latents: np.ndarray  # [|S|]
-    mode: str  # the rule that found it: "tiling", "span", or either with ", refined in q directions"
+    found_by: str  # the rule that found it: "tiling", "span", or either with ", refined in q directions"
     firing: np.ndarray  # [n] bool: samples on which some latent of S fires
-    pca: geometry.PCA | None  # of the reconstructions x̂_S on the firing samples (None under 3 of them)
+    pca: geometry.PCA | None  # of the reconstructions' directions on the firing samples (None under 3 of them)
     dimension: int  # the scree elbow (0 without a PCA)
     points: np.ndarray  # [r, d] those reconstructions' directions (at most MAX_SHAPE_POINTS, evenly thinned)
     shape: topology.Topology | None  # None when shapes were not asked for
@@ -223,7 +228,7 @@ def row_span(decoder, latents, directions: int) -> np.ndarray:
     return vt[:directions]
 
 
-def refine(codes, decoder, live, latents, directions: int = 3) -> np.ndarray:
+def refine(decoder, live, latents, directions: int = 3) -> np.ndarray:
     """A linked group made consistent with a manifold whose span has the given number of
     directions (`row_span`), by the membership rule of `sae.geometry.on_manifold`
     (≥ ½ of a decoder row's energy in the span), with the span read from the group itself:
@@ -236,9 +241,8 @@ def refine(codes, decoder, live, latents, directions: int = 3) -> np.ndarray:
        to be linked, yet sits mostly in the span).
 
     The finder tries each span size of REFINE_SPANS: the manifold's dimension, and whether
-    it has an offset, are not known in advance. `codes` is unused (kept for a uniform signature with the link rules).
+    it has an offset, are not known in advance.
     """
-    del codes
     latents = np.asarray(latents)
     if len(latents) <= MAX_PRUNED_GROUP:
         keep = [j for j in range(len(latents))
@@ -250,17 +254,17 @@ def refine(codes, decoder, live, latents, directions: int = 3) -> np.ndarray:
     return np.flatnonzero(geometry.on_manifold(decoder, row_span(decoder, latents, directions)) & np.asarray(live, bool))
 
 
-def describe(codes, decoder, latents, mode: str, shapes: bool = True, seed: int = 0) -> Candidate:
+def describe(codes, decoder, latents, found_by: str = "", shapes: bool = True, seed: int = 0) -> Candidate:
     """A Candidate for one latent group: its reconstructions, PCA, dimension and (optionally) shape."""
     fitted = geometry.cluster_geometry(codes, decoder, latents)
     if fitted.pca is None:
-        return Candidate(np.asarray(latents), mode, fitted.firing, None, 0, np.zeros((0, np.shape(decoder)[1])), None)
+        return Candidate(np.asarray(latents), found_by, fitted.firing, None, 0, np.zeros((0, np.shape(decoder)[1])), None)
     rows = np.flatnonzero(fitted.firing)
     if len(rows) > MAX_SHAPE_POINTS:
         rows = rows[np.linspace(0, len(rows) - 1, MAX_SHAPE_POINTS).astype(int)]
     points = geometry.group_directions(codes, decoder, fitted.latents, rows)
     shape = topology.topology(points, seed=seed) if shapes else None
-    return Candidate(fitted.latents, mode, fitted.firing, fitted.pca, fitted.dimension, points, shape)
+    return Candidate(fitted.latents, found_by, fitted.firing, fitted.pca, fitted.dimension, points, shape)
 
 
 def neighbourhoods(graph) -> list[np.ndarray]:
@@ -311,7 +315,7 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> l
             add(group, mode)
         for group in linked + local:
             for directions in REFINE_SPANS:
-                add(refine(codes, decoder, live, group, directions), f"{mode}, refined in {directions} directions")
+                add(refine(decoder, live, group, directions), f"{mode}, refined in {directions} directions")
     return found
 
 
@@ -322,7 +326,7 @@ def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, 
     [m, d]; live [m] bool defaults to the latents that fire on these samples. Candidates
     come in order of mode, then of their smallest latent index.
     """
-    return [describe(codes, decoder, latents, mode, shapes, seed) for mode, latents in
+    return [describe(codes, decoder, latents, found_by, shapes, seed) for found_by, latents in
             candidate_groups(codes, decoder, live, modes, seed)]
 
 
@@ -371,7 +375,7 @@ def score_circle(codes, decoder, circle: geometry.PlantedCircle, groups, found_b
     shape, betti = "n/a", None
     if len(match.latents):
         if shapes:
-            described = describe(codes, decoder, match.latents, "", shapes=True, seed=seed)
+            described = describe(codes, decoder, match.latents, shapes=True, seed=seed)
             if described.shape is not None:
                 shape, betti = described.shape.shape, list(described.shape.betti)
         which = next((i for i, g in enumerate(groups) if np.array_equal(g, match.latents)), None)
