@@ -214,7 +214,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             ax = axes[row][col]
             entry = _entries(results, circle=name, kind=kind, size=size, k=results["main_k"])[0]
             key = f"pca_{name}_{kind}"
-            if key in arrays:
+            if key in arrays and len(arrays[key]):
                 points = np.asarray(arrays[key], np.float32)
                 phase = points[:, 2] / (2 * np.pi)
                 colour = np.round(phase * spec["values"]) if spec["values"] else phase
@@ -234,7 +234,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
                     ax.annotate(str(v), (cx, cy), fontsize=6, ha="center", va="center", zorder=4,
                                 bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5))
             else:
-                ax.text(0.5, 0.5, "no candidate group", ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.text(0.5, 0.5, "no candidate group\n(or none firing on the circle)", ha="center", va="center", transform=ax.transAxes, color="0.4")
                 ax.set_xticks([])
                 ax.set_yticks([])
             cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]
