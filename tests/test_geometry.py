@@ -89,7 +89,7 @@ def _match(decoder, x, plane, span, present, theta):
     return geometry.match_circle(codes, unit, groups, plane, span, present, theta)
 
 
-def test_clustering_finds_a_planted_tiling_and_fails_on_random_atoms():
+def test_the_finder_finds_a_planted_tiling_and_fails_on_random_atoms():
     rng = np.random.default_rng(0)
     d, n_atoms, n_random = 32, 12, 60
     plane, offset_direction, tiles, random_atoms = _circle_dictionary(rng, d, n_atoms, n_random, offset=1.5)
