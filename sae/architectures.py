@@ -36,6 +36,14 @@ training run serves a whole vmapped grid.
   ∂H(z − θ)/∂θ := −K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[|u| < ½] and
   bandwidth ε (`HParams.bandwidth`). Inputs get the same per-sample scaling as
   BatchTopK (measured on 256 features in 32 dims: MMCS 0.71 → 0.93).
+- ``matching_pursuit`` (SAELens' MatchingPursuitSAE, as in SynthSAEBench): a tied
+  encoder. From r₀ = x − b_dec, step t picks j_t = argmax_j ReLU(r_t · W_dec,j) and adds
+  v_t = ReLU(r_t · W_dec,j_t) to latent j_t, r_{t+1} = r_t − v_t W_dec,j_t; a sample stops
+  once a step leaves its support unchanged (the atom was already active, or v_t = 0), and
+  after k steps (SAELens with max_iterations = k, residual_threshold = 0,
+  stop_on_duplicate_support = True). Decoder rows are kept at unit norm by the trainer;
+  W_enc and b_enc are unused. L = mean_b ‖x − x̂‖², gradients through the values and the
+  chosen rows (the choices themselves carry none).
 - ``gated`` (Rajamanoharan et al. 2024a): gate π_g = a, magnitude
   π_m = (x − b_dec)(W_enc ⊙ exp(r_mag)) + b_mag, f = 1[π_g > 0] · ReLU(π_m);
   L = mse + λ · mean_b Σ_j ReLU(π_g)_j ‖W_dec,j‖ + mean_b ‖x − (ReLU(π_g) sg(W_dec) + sg(b_dec))‖²
@@ -95,7 +103,7 @@ def _no_state_update(params: SAEParams, aux: Aux) -> SAEParams:
 
 
 PENALTIES = ("l1", "l0", "none")
-INFERENCE_ENCODINGS = ("relu", "topk", "threshold", "jumprelu", "gated")
+INFERENCE_ENCODINGS = ("relu", "topk", "threshold", "jumprelu", "gated", "matching_pursuit")
 
 
 class Architecture(NamedTuple):
@@ -112,7 +120,7 @@ class Architecture(NamedTuple):
       the reconstruction is scaled back (SAELens' "constant_norm_rescale").
     - inference: how it encodes at evaluation time — "relu" ReLU(a), "topk" the k
       largest of ReLU(a), "threshold" a·1[a > θ] (BatchTopK's learned θ), "jumprelu"
-      a·1[a > θ], "gated" 1[π_g > 0]·ReLU(π_m).
+      a·1[a > θ], "gated" 1[π_g > 0]·ReLU(π_m), "matching_pursuit" k greedy steps on the residual.
     """
 
     name: str
@@ -378,6 +386,45 @@ def _gated_loss(params, x, hp, k_max, dead=None):
     return squared_error(x, x_hat) + penalty + squared_error(x, gate_reconstruction), _dense_aux(x, x_hat, f)
 
 
+def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
+    """Per-step (values, indices) [b, k_max] of matching pursuit (module docstring); steps ≥ k, and
+    steps after a sample stopped, carry value 0."""
+    rows = params.W_dec
+    b = x.shape[0]
+
+    def step(carry, t):
+        residual, done, values, indices = carry
+        scores = jax.lax.stop_gradient(jax.nn.relu(residual @ rows.T))
+        j = jnp.argmax(scores, axis=-1)
+        chosen = rows[j]  # [b, d]
+        v = jax.nn.relu(jnp.sum(residual * chosen, axis=-1))
+        active = jnp.logical_and(~done, t < k)
+        v = jnp.where(active, v, 0.0)
+        # the support is unchanged when the atom already holds a positive value, or nothing is added
+        seen = jnp.any((indices == j[:, None]) & (values > 0), axis=-1)
+        done = done | (active & (seen | (v <= 0))) | (t >= k)
+        values = values.at[:, t].set(v)
+        indices = indices.at[:, t].set(j)
+        return (residual - v[:, None] * chosen, done, values, indices), None
+
+    start = (x - params.b_dec, jnp.zeros((b,), bool), jnp.zeros((b, k_max), x.dtype), jnp.full((b, k_max), -1))
+    (_, _, values, indices), _ = jax.lax.scan(step, start, jnp.arange(k_max))
+    return values, indices
+
+
+def _matching_pursuit_encode(params, x, hp, k_max):
+    values, indices = matching_pursuit(params, x, hp.k, k_max)
+    rows = jnp.arange(x.shape[0])[:, None]
+    return jnp.zeros((x.shape[0], params.n_latents), x.dtype).at[rows, indices].add(values)
+
+
+def _matching_pursuit_loss(params, x, hp, k_max, dead=None):
+    values, indices = matching_pursuit(params, x, hp.k, k_max)
+    x_hat = jnp.einsum("bk,bkd->bd", values, params.W_dec[indices]) + params.b_dec
+    f = jax.lax.stop_gradient(_matching_pursuit_encode(params, x, hp, k_max))
+    return squared_error(x, x_hat), _dense_aux(x, jax.lax.stop_gradient(x_hat), f)
+
+
 ARCHITECTURES = {
     "relu": Architecture("relu", _relu_encode, _relu_loss, uses_k=False, penalty="l1", auxk=False,
                          scales_input=False, inference="relu"),
@@ -394,6 +441,8 @@ ARCHITECTURES = {
                              scales_input=True, inference="jumprelu"),
     "gated": Architecture("gated", _gated_encode, _gated_loss, uses_k=False, penalty="l1", auxk=False,
                           scales_input=False, inference="gated"),
+    "matching_pursuit": Architecture("matching_pursuit", _matching_pursuit_encode, _matching_pursuit_loss, uses_k=True,
+                                     penalty="none", auxk=False, scales_input=False, inference="matching_pursuit"),
 }
 for _arch in ARCHITECTURES.values():  # the declarations must stay within their vocabularies
     assert _arch.penalty in PENALTIES and _arch.inference in INFERENCE_ENCODINGS, _arch.name

@@ -8,7 +8,8 @@ Weights (float32, written with the `safetensors` NumPy API, no torch):
     b_gate, r_mag, b_mag   for SAELens "gated" (b_gate is our b_enc)
 cfg.json carries SAELens' inference fields — architecture, d_in, d_sae, dtype, device,
 apply_b_dec_to_input (true: the encoder reads x − b_dec), normalize_activations,
-reshape_activations, metadata, and k for "topk" — plus our own fields under the
+reshape_activations, metadata, k for "topk" and max_iterations for "matching_pursuit" —
+plus our own fields under the
 separate key "toylab" (the architecture name, hyperparameters, toy and run).
 
 Architecture map (toylab → SAELens):
@@ -18,6 +19,9 @@ Architecture map (toylab → SAELens):
     batchtopk, matryoshka → "jumprelu" with threshold = the learned inference θ
                           (at inference BatchTopK is a·1[a > θ], a ≥ 0 — a JumpReLU)
     gated               → "gated"
+    matching_pursuit    → "matching_pursuit" with max_iterations = k, residual_threshold = 0,
+                          stop_on_duplicate_support = true (the encoder is tied: W_enc is
+                          written as a copy of W_decᵀ)
 Architectures that scale each sample to x·√d/‖x‖ and back (`Architecture.scales_input`)
 are written with normalize_activations = "constant_norm_rescale"; the others "none".
 Loading maps back; a SAELens folder whose normalize_activations differs from what the
@@ -43,8 +47,10 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once at import (umask is process-wide; never toggled while threads write)
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
-_BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated"}
-_FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+_BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated",
+                 "matching_pursuit": "matching_pursuit"}
+_FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated",
+                 "matching_pursuit": "matching_pursuit"}
 # SAELens' "batchtopk" inference folders hold a threshold too; they read as our batchtopk.
 _FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk"}
 
@@ -65,8 +71,9 @@ def _normalisation(arch: str) -> str:
 def to_tensors(arch: str, params: SAEParams) -> dict[str, np.ndarray]:
     """The safetensors dict of one (unstacked) dictionary."""
     p = {name: np.ascontiguousarray(np.asarray(value, np.float32)) for name, value in vars(params).items()}
-    tensors = {"W_enc": p["W_enc"], "W_dec": p["W_dec"], "b_dec": p["b_dec"]}
     target = saelens_architecture(arch)
+    encoder = np.ascontiguousarray(p["W_dec"].T) if target == "matching_pursuit" else p["W_enc"]  # tied
+    tensors = {"W_enc": encoder, "W_dec": p["W_dec"], "b_dec": p["b_dec"]}
     if target == "gated":
         tensors.update(b_gate=p["b_enc"], r_mag=p["r_mag"], b_mag=p["b_mag"])
     else:
@@ -97,6 +104,10 @@ def config_dict(arch: str, params: SAEParams, k: int | None = None, extra: dict 
             raise ValueError("k: a topk dictionary needs its k")
         cfg["k"] = int(k)
         cfg["rescale_acts_by_decoder_norm"] = False
+    if cfg["architecture"] == "matching_pursuit":  # k greedy steps, stopping on a repeated support only
+        if k is None:
+            raise ValueError("k: a matching_pursuit dictionary needs its k")
+        cfg.update(max_iterations=int(k), residual_threshold=0.0, stop_on_duplicate_support=True)
     cfg["toylab"] = {"architecture": architectures.get(arch).name, **({} if k is None else {"k": int(k)}), **(extra or {})}
     return cfg
 
@@ -217,7 +228,11 @@ def load(folder: str | Path) -> Loaded:
         raise FormatError(f"normalize_activations: got {normalisation!r}; toylab's {arch} needs {_normalisation(arch)!r}")
     if cfg.get("apply_b_dec_to_input", True) is not True:
         raise FormatError("apply_b_dec_to_input: got false; toylab's encoders read x − b_dec (allowed value true)")
-    k = cfg.get("k", cfg.get("toylab", {}).get("k"))
+    k = cfg.get("k", cfg.get("max_iterations", cfg.get("toylab", {}).get("k")))
+    if saelens_arch == "matching_pursuit" and (cfg.get("residual_threshold", 0.0) != 0.0
+                                               or cfg.get("stop_on_duplicate_support", True) is not True):
+        raise FormatError("residual_threshold: toylab's matching_pursuit stops after k steps or on a repeated support "
+                          "only (allowed: residual_threshold 0, stop_on_duplicate_support true)")
     if architectures.get(arch).uses_k and (not isinstance(k, int) or not 1 <= k <= m):
         raise FormatError(f"k: got {k!r}, allowed range [1, {m}]")
 

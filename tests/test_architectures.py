@@ -117,3 +117,57 @@ def test_each_new_architecture_trains_on_a_small_toy(name):
     hps = train.stack_hparams([A.hparams(3e-3, 0.05 if name in ("jumprelu", "gated") else 0.0, 2)])
     result = train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
     assert float(result.mse[-50:].mean()) < 0.5 * float(result.mse[:5].mean())
+
+
+def _matching_pursuit_reference(x, W, b, k):
+    """SAELens' `_encode_matching_pursuit` loop in NumPy (max_iterations = k, residual_threshold = 0,
+    stop_on_duplicate_support = True)."""
+    r = x - b
+    acts = np.zeros((len(x), len(W)))
+    previous = acts != 0
+    done = np.zeros(len(x), bool)
+    for _ in range(k):
+        index = np.argmax(np.maximum(r @ W.T, 0), axis=1)
+        value = np.maximum(np.sum(r * W[index], axis=1), 0) * ~done
+        acts[np.arange(len(x)), index] += value
+        r = r - value[:, None] * W[index]
+        support = acts != 0
+        done |= (support == previous).all(axis=1)
+        previous = support
+    return acts
+
+
+@given(st.integers(1, 6), st.integers(2, 12), st.integers(0, 1000))
+def test_matching_pursuit_is_saelens_loop(k, d, seed):
+    from sae.params import init
+
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((20, d))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    p = init(jax.random.key(seed), d, 20).replace(W_dec=jnp.asarray(W, jnp.float32),
+                                                  b_dec=jnp.asarray(0.1 * rng.standard_normal(d), jnp.float32))
+    x = rng.standard_normal((30, d)).astype(np.float32)
+    f = np.asarray(A.get("matching_pursuit").encode(p, jnp.asarray(x), A.hparams(k=k), 6))
+    expected = _matching_pursuit_reference(x, np.asarray(p.W_dec, np.float64), np.asarray(p.b_dec, np.float64), k)
+    np.testing.assert_allclose(f, expected, atol=1e-4)
+    assert np.all((f > 0).sum(axis=1) <= k)
+
+
+@given(st.integers(1, 4), st.integers(0, 1000))
+def test_matching_pursuit_recovers_nonnegative_codes_on_an_orthonormal_dictionary(k, seed):
+    # on orthonormal atoms each step removes one active atom exactly: k steps recover a k-sparse code
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((D, D)))
+    from sae.params import init
+
+    p = init(jax.random.key(seed), D, D).replace(W_dec=jnp.asarray(q.T, jnp.float32), b_dec=jnp.zeros(D))
+    codes = np.zeros((16, D))
+    for row in codes:
+        row[rng.choice(D, k, replace=False)] = rng.uniform(0.5, 2.0, k)
+    x = codes @ q.T
+    f = np.asarray(A.get("matching_pursuit").encode(p, jnp.asarray(x, jnp.float32), A.hparams(k=k), 4))
+    np.testing.assert_allclose(f, codes, atol=1e-4)
+    # negative control: with one step fewer, one active atom is always missed
+    if k > 1:
+        short = np.asarray(A.get("matching_pursuit").encode(p, jnp.asarray(x, jnp.float32), A.hparams(k=k - 1), 4))
+        assert np.all((short > 0).sum(axis=1) == k - 1)
