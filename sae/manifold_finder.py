@@ -33,7 +33,8 @@ on m, or on the number of samples:
   when P(X ≥ c_ij) < α / (m_live (m_live − 1) / 2) (Bonferroni over all pairs, α =
   `ALPHA` = 0.01): dependence that chance would show in 1% of dictionaries.
 
-Candidates are the connected components (≥ `MIN_GROUP` latents) of each link graph and
+Candidates are the connected components (≥ `MIN_GROUP` latents) of each link graph (and
+of their union: the mix of both modes) and
 the refinements of components and of each latent's local group (`refine`: the live
 latents with ≥ ½ of their energy in the group's span, read in 2 to 5 directions),
 recording which rule found them. Each candidate carries its reconstructions x̂_S = f[:,
@@ -199,7 +200,7 @@ class Candidate(NamedTuple):
     """One candidate manifold: a latent group, how it was found, and its geometry."""
 
     latents: np.ndarray  # [|S|]
-    found_by: str  # the rule that found it: "tiling", "span", or either with ", refined in q directions"
+    found_by: str  # the rule that found it: "tiling", "span", "mixed", or one of them with ", refined in q directions"
     firing: np.ndarray  # [n] bool: samples on which some latent of S fires
     pca: geometry.PCA | None  # of the reconstructions' directions on the firing samples (None under 3 of them)
     dimension: int  # the scree elbow (0 without a PCA)
@@ -288,12 +289,14 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> l
       local group — a latent with the atoms that explain it (`explanations`), or with its
       co-firing partners ("tiling, refined in 3 directions", ...). A component can chain a
       manifold's latents to unrelated ones, whose directions then dominate its span; a
-      local group inside the manifold spans the manifold itself.
+      local group inside the manifold spans the manifold itself;
+    - with both modes, the components of the union of both graphs and their refinements
+      ("mixed"): a manifold held partly by tiles and partly by a co-firing basis.
     """
     codes = np.asarray(codes)
     if live is None:
         live = np.any(codes > 0, axis=0)
-    found, seen = [], set()
+    found, seen, graphs = [], set(), {}
 
     def add(latents, label):
         key = tuple(latents)
@@ -310,12 +313,19 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> l
             local = neighbourhoods(graph)
         else:
             raise ValueError(f"mode: got {mode!r}, allowed values {', '.join(MODES)}")
+        graphs[mode] = graph
         linked = components(graph)
         for group in linked:
             add(group, mode)
         for group in linked + local:
             for directions in REFINE_SPANS:
                 add(refine(decoder, live, group, directions), f"{mode}, refined in {directions} directions")
+    if len(graphs) == 2:
+        # a mix: ±u, ±v held as two antipodal pairs (linked as tiles) whose halves co-fire (linked as a span)
+        for group in components(graphs["tiling"] + graphs["span"]):
+            add(group, "mixed")
+            for directions in REFINE_SPANS:
+                add(refine(decoder, live, group, directions), f"mixed, refined in {directions} directions")
     return found
 
 
