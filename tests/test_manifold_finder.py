@@ -109,3 +109,34 @@ def test_find_manifolds_describes_each_candidate_with_its_span_dimension_and_sha
     assert set(range(24)) <= set(best.latents) and best.found_by.startswith("tiling")
     assert best.dimension == 2 and best.shape.shape == "circle"
     assert geometry.principal_angles_deg(best.subspace[:2], plane).max() < 5
+
+
+def test_a_mix_of_antipodal_pairs_and_cofiring_is_found_only_by_the_union():
+    # the circle held by ±u, ±v: the pairs are linked as tiles (antipodes), the partners that fire
+    # together as a span; neither graph alone holds all four
+    rng = np.random.default_rng(2)
+    d, n = 32, 4000
+    plane, _ = _frame(rng, d)
+    theta = rng.uniform(0, 2 * np.pi, n)
+    present = rng.uniform(size=n) < 0.5
+    basis = np.stack([plane[0], -plane[0], plane[1], -plane[1]])
+    decoder = np.vstack([basis, rng.standard_normal((60, d)) / np.sqrt(d)])
+    unit = decoder / np.linalg.norm(decoder, axis=1, keepdims=True)
+    codes = np.zeros((n, len(decoder)))
+    c, s = np.cos(theta), np.sin(theta)
+    codes[:, 0], codes[:, 1], codes[:, 2], codes[:, 3] = np.maximum(c, 0), np.maximum(-c, 0), np.maximum(s, 0), np.maximum(-s, 0)
+    # in quadrants II and IV only the larger component fires (as in a trained k = 8 SAE we met), so
+    # co-firing links u+ with v+ and u− with v− only
+    mixed_signs = c * s < 0
+    codes[mixed_signs & (np.abs(c) >= np.abs(s)), 2:4] = 0
+    codes[mixed_signs & (np.abs(c) < np.abs(s)), 0:2] = 0
+    codes[~present, :4] = 0
+    other = rng.uniform(size=(n, 60)) < 0.05
+    codes[:, 4:] = other * rng.uniform(0.5, 1.0, (n, 60))
+    truth = geometry.PlantedCircle("c", plane, plane, present, theta, 1.0, 0)
+    for modes, should_find in ((("tiling",), False), (("span",), False), (manifold_finder.MODES, True)):
+        found = manifold_finder.candidate_groups(codes, unit, modes=modes)
+        scores, _ = manifold_finder.score_circle(codes, unit, truth, [g for _, g in found], [m for m, _ in found],
+                                                 shapes=False)
+        assert scores["found"] is should_find, (modes, scores)
+    assert scores["found_by"].startswith("mixed")
