@@ -412,16 +412,20 @@ def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int) 
     return values, indices
 
 
+def _pursuit_latents(values, indices, m):
+    """Dense latents [b, m] from the per-step (values, indices): a repeated atom's values add up."""
+    rows = jnp.arange(values.shape[0])[:, None]
+    return jnp.zeros((values.shape[0], m), values.dtype).at[rows, indices].add(values)
+
+
 def _matching_pursuit_encode(params, x, hp, k_max):
-    values, indices = matching_pursuit(params, x, hp.k, k_max)
-    rows = jnp.arange(x.shape[0])[:, None]
-    return jnp.zeros((x.shape[0], params.n_latents), x.dtype).at[rows, indices].add(values)
+    return _pursuit_latents(*matching_pursuit(params, x, hp.k, k_max), params.n_latents)
 
 
 def _matching_pursuit_loss(params, x, hp, k_max, dead=None):
-    values, indices = matching_pursuit(params, x, hp.k, k_max)
+    values, indices = matching_pursuit(params, x, hp.k, k_max)  # one pursuit serves the loss and the firing counts
     x_hat = jnp.einsum("bk,bkd->bd", values, params.W_dec[indices]) + params.b_dec
-    f = jax.lax.stop_gradient(_matching_pursuit_encode(params, x, hp, k_max))
+    f = jax.lax.stop_gradient(_pursuit_latents(values, indices, params.n_latents))
     return squared_error(x, x_hat), _dense_aux(x, jax.lax.stop_gradient(x_hat), f)
 
 

@@ -168,12 +168,6 @@ def link_graph(sets, m: int) -> scipy.sparse.coo_matrix:
     return scipy.sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
 
 
-def subspace_links(decoder, live, max_atoms: int = MAX_ATOMS, seed: int = 0) -> scipy.sparse.coo_matrix:
-    """The tiling mode's graph [m, m]: each live latent linked to the pursuit atoms that explain
-    it beyond chance (`explanations`)."""
-    return link_graph(explanations(decoder, live, max_atoms, seed), len(decoder))
-
-
 def cofiring_links(codes, alpha: float = ALPHA) -> scipy.sparse.coo_matrix:
     """The span mode's graph [m, m]: pairs that co-fire more than independence allows at
     Bonferroni level α over all live pairs (module docstring)."""
