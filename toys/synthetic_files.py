@@ -1,0 +1,93 @@
+"""SAELens' synthetic-model files: read and write a model folder as `SyntheticModel.save` does.
+
+A folder holds:
+- `synthetic_model_config.json`: `SyntheticModelConfig.to_dict()`;
+- `synthetic_model.safetensors`: `feature_vectors` [F, d], `bias` [d],
+  `firing_probabilities` [F] (after hierarchy compensation) and, with correlation,
+  `correlation_factor` [F, r] and `correlation_diag` [F];
+- `hierarchy.json` (with a hierarchy): `{"roots": [node, …]}`, each node
+  `{feature_index, mutually_exclusive_children, scale_children_by_parent, feature_id, children}`.
+
+The per-feature magnitudes are not stored: SAELens draws them again from the config's
+seed when it loads a folder, and so does `load` (`toys.synthetic_model.magnitudes_of`).
+A folder written by `save` loads in SAELens' `SyntheticModel.load_from_disk`, and a
+downloaded one (e.g. SynthSAEBench-16k) loads here as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from toys import synthetic_hierarchy as hierarchy_module
+from toys.synthetic_model import ModelParts, SyntheticModelConfig, _seed, magnitudes_of
+
+CONFIG_FILE = "synthetic_model_config.json"
+WEIGHTS_FILE = "synthetic_model.safetensors"
+HIERARCHY_FILE = "hierarchy.json"
+
+
+def save(folder: str | Path, parts: ModelParts) -> Path:
+    """Write a model folder (replaced atomically: a temporary folder, then a rename)."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        tensors = {
+            "feature_vectors": np.ascontiguousarray(parts.feature_vectors, np.float32),
+            "bias": np.ascontiguousarray(parts.bias, np.float32),
+            "firing_probabilities": np.ascontiguousarray(parts.firing_probabilities, np.float32),
+        }
+        if parts.correlation_factor is not None:
+            tensors["correlation_factor"] = np.ascontiguousarray(parts.correlation_factor, np.float32)
+            tensors["correlation_diag"] = np.ascontiguousarray(parts.correlation_diag, np.float32)
+        save_file(tensors, str(temporary / WEIGHTS_FILE))
+        (temporary / CONFIG_FILE).write_text(json.dumps(parts.config.to_dict(), indent=2) + "\n")
+        if parts.roots:
+            (temporary / HIERARCHY_FILE).write_text(json.dumps(hierarchy_module.to_dict(parts.roots), indent=2) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o777 & ~umask)
+        for path in temporary.iterdir():
+            os.chmod(path, 0o666 & ~umask)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return folder
+
+
+def load(folder: str | Path) -> ModelParts:
+    """Read a model folder (SAELens' `load_from_disk`): stored arrays, magnitudes re-drawn from the seed."""
+    from safetensors.numpy import load_file
+
+    folder = Path(folder)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder}: no {name} (a SAELens synthetic-model folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
+    config = SyntheticModelConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
+    weights = load_file(str(folder / WEIGHTS_FILE))
+    roots = []
+    if (folder / HIERARCHY_FILE).exists():
+        roots = hierarchy_module.from_dict(json.loads((folder / HIERARCHY_FILE).read_text()))
+    mean, std = magnitudes_of(config, _seed(config))
+    return ModelParts(
+        config=config,
+        feature_vectors=weights["feature_vectors"].astype(np.float32),
+        bias=weights["bias"].astype(np.float32),
+        firing_probabilities=weights["firing_probabilities"].astype(np.float32),
+        mean_magnitudes=mean,
+        std_magnitudes=std,
+        correlation_factor=weights.get("correlation_factor"),
+        correlation_diag=weights.get("correlation_diag"),
+        roots=roots,
+    )
