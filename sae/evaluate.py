@@ -73,7 +73,7 @@ def _no_totals(prepared, ev, truth):
 
 
 def _reconstruction_accumulate(prepared, ev, truth):
-    codes = ev.codes if ev.codes is not None else jnp.zeros((ev.x.shape[0], 0))
+    codes = ev.codes if ev.codes is not None else jnp.zeros((ev.x.shape[0], 0))  # dense or sparse
     return metrics.reconstruction_sums(ev.x, ev.x_hat, ev.latents, codes)
 
 
@@ -92,7 +92,7 @@ RECONSTRUCTION = StreamedMetric(
 
 
 def _true_l0_accumulate(prepared, ev, truth):
-    return jnp.float32(ev.x.shape[0]), jnp.sum(ev.codes > 0).astype(jnp.float32)
+    return jnp.float32(ev.x.shape[0]), metrics.codes_active_count(ev.codes).astype(jnp.float32)
 
 
 TRUE_L0 = StreamedMetric(

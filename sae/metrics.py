@@ -98,10 +98,21 @@ class FiringCounts(NamedTuple):
     both_fire: jax.Array  # TP_j = #(f_j > 0 and c_{a(j)} > 0)
 
 
+def codes_on_at(codes, columns) -> jax.Array:
+    """c[:, columns] > 0, [n, len(columns)], for dense codes [n, F] or sparse ones (an object with
+    `on_at(columns)` and `active_count()`, such as `toys.synthetic_model.SparseCodes`)."""
+    return codes.on_at(columns) if hasattr(codes, "on_at") else codes[:, columns] > 0
+
+
+def codes_active_count(codes) -> jax.Array:
+    """#{(n, f) : c_nf > 0} for dense or sparse codes."""
+    return codes.active_count() if hasattr(codes, "active_count") else jnp.sum(codes > 0)
+
+
 def firing_counts(latents, codes, assignment) -> FiringCounts:
-    """Counts for latents [n, m], true codes [n, F] and assignment a [m]."""
+    """Counts for latents [n, m], true codes [n, F] (dense or sparse) and assignment a [m]."""
     latent_on = latents > 0
-    feature_on = codes[:, assignment] > 0
+    feature_on = codes_on_at(codes, assignment)
     return FiringCounts(
         latent_on.sum(0), feature_on.sum(0), (latent_on & feature_on).sum(0)
     )
@@ -155,7 +166,7 @@ def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
         sum_x=jnp.sum(x, axis=0),
         sum_squared_norm=jnp.sum(norm_x**2),
         latent_l0=jnp.sum(latents > 0).astype(jnp.float32),
-        true_l0=jnp.sum(codes > 0).astype(jnp.float32),
+        true_l0=codes_active_count(codes).astype(jnp.float32),
         norm_ratio=jnp.sum(ratio),
         nonzero=jnp.sum(nonzero).astype(jnp.float32),
     )
