@@ -198,10 +198,13 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
         phase["stage"] = "writing results"
         arrays = results.pop("arrays", {})
         saved = results.pop("saved_dictionaries", [])
+        writers = results.pop("write_files", [])  # callables given the run folder (e.g. a model in SAELens' format)
         figures = experiment.plot(results, arrays, folder / "figures")
         if arrays:
             runfolder.write_arrays(folder / "arrays.npz", arrays)
         write_dictionaries(folder, saved, experiment.NAME, config.seed)
+        for write in writers:
+            write(folder)
         results["duration_s"] = status.duration
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")

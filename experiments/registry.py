@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "circuits": "experiments.circuits",
     "quanta": "experiments.quanta",
     "zoom-out": "experiments.zoom_out",
+    "synthsaebench": "experiments.synthsaebench",
 }
 
 

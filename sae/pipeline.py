@@ -30,7 +30,7 @@ import numpy as np
 
 from sae import architectures, classical, progress, random_dictionaries, train
 from sae.architectures import HParams
-from sae.evaluate import MIN_EVAL_SAMPLES, evaluate, k_max_of
+from sae.evaluate import MIN_EVAL_SAMPLES, RECONSTRUCTION, evaluate, k_max_of
 from sae.metrics import explained_variance_of
 from sae.params import SAEParams, stack
 
@@ -173,3 +173,46 @@ def explained_variance(arch: str, params: SAEParams, hps: HParams, x) -> list[fl
     x_hat = np.asarray(reconstruct(arch, params, hps, x))
     xs = x if x.ndim == 3 else np.broadcast_to(x, x_hat.shape)
     return [explained_variance_of(a, b) for a, b in zip(xs, x_hat)]
+
+
+def calibrate_to_l0(
+    arch: str,
+    toy,
+    base: HParams,
+    coefficients,
+    targets,
+    key: jax.Array,
+    *,
+    eval_key: jax.Array,
+    n_latents: int,
+    steps: int,
+    batch_size: int = 1024,
+    n_eval: int = MIN_EVAL_SAMPLES,
+    **options,
+) -> dict:
+    """Penalty coefficients λ that give each target L0: a vmapped sweep in one call.
+
+    One dictionary per λ in `coefficients` (the rest of `base` shared) trains in one
+    compiled call; each one's L0 is measured on n_eval samples. L0 falls as λ grows, so
+    for each target, log λ is interpolated linearly in log L0 between the two sweep
+    points around it; a target outside the sweep's L0 range takes the nearest end and is
+    listed in "outside". Returns {"coefficients", "l0", "chosen" {target: λ}, "outside"}.
+    """
+    coefficients = np.asarray(sorted(coefficients), np.float64)
+    hps = stack([base._replace(l1_coefficient=float(c)) for c in coefficients])
+    keys = jax.random.split(key, len(coefficients))
+    result = fit(arch, toy, hps, keys, n_latents=n_latents, steps=steps, batch_size=batch_size,
+                 label=f"{arch}: calibrating λ over {len(coefficients)} values", **options)
+    with progress.task(f"{arch}: L0 of the calibration sweep"):
+        scores = evaluate(arch, result.params, hps, toy, key=eval_key, n_eval=n_eval,
+                          metrics=(RECONSTRUCTION,))
+    l0 = np.asarray([s["l0"] for s in scores])
+    # monotone envelope: L0 should fall with λ; a noisy rise is flattened so the interpolation is defined
+    falling = np.minimum.accumulate(np.maximum(l0, 1e-6))
+    chosen, outside = {}, []
+    for target in targets:
+        log_l0, log_c = np.log(falling[::-1]), np.log(coefficients[::-1])  # increasing L0 for np.interp
+        if not falling[-1] <= target <= falling[0]:
+            outside.append(target)
+        chosen[target] = float(np.exp(np.interp(np.log(target), log_l0, log_c)))
+    return {"coefficients": coefficients.tolist(), "l0": l0.tolist(), "chosen": chosen, "outside": outside}

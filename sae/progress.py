@@ -41,6 +41,12 @@ def task(label: str):
         _state["label"], _state["step"], _state["total"] = previous
 
 
+def note(message: str) -> None:
+    """One progress line on stderr (when enabled), for host-side loops outside training."""
+    if _state["enabled"]:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+
 def current() -> tuple[str, int | None, int | None]:
     """(label, last recorded step, total steps) of the task running now (steps None before the first record)."""
     return _state["label"], _state["step"], _state["total"]

@@ -5,7 +5,10 @@ Axes: G runs trained together (seeds × hyperparameters), b batch, d dims, m lat
 The data are sampled inside the scan from `sample_fn(data, key, b) -> x [b, d]`, a
 pure function of a pytree `data` (for instance a toy), so nothing is materialised.
 All runs share `data`, or (`per_run_data`) run g samples from `data[g]` — for
-instance one dictionary per layer of a network, trained in the same call.
+instance one dictionary per layer of a network, trained in the same call. Each run
+draws its own batch inside the vmap over runs, or (`one_draw`) one call draws the G
+batches together outside it: for samplers that branch on the batch (the synthetic
+model's overflow redraw, a `lax.cond`), which under vmap would run both branches.
 Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
 scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
 step counts and the architecture are static (`TrainConfig`); calls with the same
@@ -55,6 +58,7 @@ class TrainConfig:
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
+    one_draw: bool = False  # True: each step draws G·b samples in one call, split into the G runs' batches
 
 
 SEGMENTS = 10  # host-visible segments per training run (progress, divergence, interruption points)
@@ -91,15 +95,22 @@ def _optimizer(hp, config: TrainConfig):
 def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params):
     """The carry (params, Adam state, firing counts, steps since each latent fired) before step 0."""
 
-    def init_one(hp, key, start, data):
-        key_params, key_bias = jax.random.split(key)
-        b_dec = jnp.mean(sample_fn(data, key_bias, config.batch_size), axis=0) if config.decoder_bias else None
+    def init_one(hp, key, start, x):
+        key_params, _ = jax.random.split(key)
+        b_dec = jnp.mean(x, axis=0) if config.decoder_bias else None
         params = init(key_params, config.d, config.n_latents, b_dec) if start is None else start
         return params, _optimizer(hp, config).init(params)
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
     data_axis = 0 if config.per_run_data else None
-    params, opt_state = jax.vmap(init_one, in_axes=(0, 0, 0, data_axis))(hps, init_keys, init_params, data)
+    if config.one_draw:
+        runs = keys.shape[0]
+        first = sample_fn(data, jax.random.split(init_keys[0])[1], runs * config.batch_size)
+        first = first.reshape(runs, config.batch_size, -1)
+    else:
+        first = jax.vmap(lambda k, d: sample_fn(d, jax.random.split(k)[1], config.batch_size),
+                         in_axes=(0, data_axis))(init_keys, data)
+    params, opt_state = jax.vmap(init_one)(hps, init_keys, init_params, first)
     counts = jnp.zeros((keys.shape[0], config.n_latents), jnp.int32)
     return params, opt_state, counts, counts
 
@@ -111,8 +122,7 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
     arch = architectures.get(config.arch)
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
-    def step_one(params, opt_state, hp, key, since_fired, step, data):
-        x = sample_fn(data, key, config.batch_size)
+    def step_one(params, opt_state, hp, x, since_fired, step):
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
         hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
@@ -130,11 +140,18 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     data_axis = 0 if config.per_run_data else None
 
+    def batches(step):
+        if config.one_draw:
+            runs = keys.shape[0]
+            x = sample_fn(data, jax.random.fold_in(data_keys[0], step), runs * config.batch_size)
+            return x.reshape(runs, config.batch_size, -1)
+        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
+        return jax.vmap(lambda k, d: sample_fn(d, k, config.batch_size), in_axes=(0, data_axis))(step_keys, data)
+
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, data_axis))(
-            params, opt_state, hps, step_keys, since_fired, step, data
+        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
+            params, opt_state, hps, batches(step), since_fired, step
         )
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
         return (params, opt_state, fire_counts + fired, since_fired), (total, mse, l0)

@@ -39,7 +39,10 @@ def test_bench_measures_ours_and_skips_saelens_when_absent(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_saelens)
     assert bench.saelens(case, repeats=1) is None
+    sampler = bench.sampler_throughput(repeats=1, shape=(64, 8, 32))
+    assert sampler["ours_sparse"] > 0 and sampler["ours_dense"] > 0 and sampler["saelens"] is None
     text = bench.report({"matmul_gflops_per_s": 1.0, "device": "cpu", "cases": [
         {"case": "tiny", "n_features": 16, "d": 8, "m": 16, "k": 2, "batch_size": 32, "n_saes": 2,
-         "ours_sae_steps_per_s": 10.0, "saelens_sae_steps_per_s": None, "target_ratio": 3.0}]})
-    assert "skipped" in text and "not installed" in text
+         "ours_sae_steps_per_s": 10.0, "saelens_sae_steps_per_s": None, "target_ratio": 3.0}],
+        "sampler": sampler})
+    assert "skipped" in text and "not installed" in text and "synthetic-model sampler" in text

@@ -1,0 +1,317 @@
+"""Experiment `synthsaebench`: SynthSAEBench (Chanin & Garriga-Alonso 2026) run in toylab.
+
+The model is SAELens' SynthSAEBench-16k (`toys.synthetic_model.synthsaebench_config`:
+16,384 features in 768 dims, Zipfian firing, a 128 × 4 × 4 × 4 hierarchy with mutually
+exclusive children, rank-25 correlation), built from its config exactly as SAELens
+builds it, or any SAELens synthetic-model folder (`model_folder`). Five architectures,
+each at target L0 ∈ {20, 25}:
+- batchtopk, matryoshka (BatchTopK with nested prefix losses) and matching_pursuit
+  with k = the target;
+- jumprelu and l1 (`relu`: ReLU + L1), whose penalty λ is calibrated to each target by a
+  vmapped sweep over λ in one call (`sae.pipeline.calibrate_to_l0`), then trained.
+Runs of one architecture (targets × seeds) train in one vmapped call, each step drawing
+all their batches in one call of the exact sparse sampler (`one_draw`). Scores are
+SAELens' conventions (`sae.metrics`): F1 and uniqueness over all latents, MCC
+(Hungarian), explained variance, L0, dead fraction, shrinkage, each beside a random
+dictionary of the same width encoded by TopK with the same k (chance).
+
+The published table (SAELens docs: width 4096, 200M samples, lr 3e-4, batch 1024,
+mean ± std over seeds) is stored beside ours in results.json.
+
+`--quick`: the same family scaled to 4,096 features in 192 dims (32 roots), width
+1,024, 1 seed, a few million samples per SAE — a CPU check of the ordering, not the
+benchmark's numbers. The default is the full benchmark (200M samples per SAE), meant for
+a GPU: the same command with the CUDA build of JAX.
+
+With `sae-lens` installed (`pip install -e '.[bench]'`) and `saelens_samples > 0`,
+SAELens trains BatchTopK, Matryoshka BatchTopK and Standard (L1) SAEs at L0 25 on the
+same model file with the same budget as ours, and both libraries' F1 and MCC are
+reported together (`experiments.saelens_side_by_side`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import numpy as np
+
+from experiments import seeding
+from experiments.recovery import seed_keys
+from sae import architectures, evaluate, pipeline, progress
+from toys import synthetic_files, synthetic_model
+from toys.validation import ConfigError, check_choice, check_each, check_range
+
+NAME = "synthsaebench"
+DESCRIPTION = "SynthSAEBench: five SAE architectures at L0 20 and 25 on SAELens' 16k synthetic model"
+ARCHS = ("batchtopk", "matryoshka", "jumprelu", "l1", "matching_pursuit")
+TOYLAB_ARCH = {"batchtopk": "batchtopk", "matryoshka": "matryoshka", "jumprelu": "jumprelu", "l1": "relu",
+               "matching_pursuit": "matching_pursuit"}
+CALIBRATED = ("jumprelu", "l1")
+
+# SAELens docs, SynthSAEBench-16k: width 4096, 200M samples; mean ± std over seeds.
+PUBLISHED = {
+    "batchtopk": {25: {"f1": (0.7316, 0.0010), "mcc": (0.7574, 0.0003)}, 20: {"f1": (0.8183, 0.0011), "mcc": (0.7526, 0.0007)}},
+    "matryoshka": {25: {"f1": (0.8793, 0.0021), "mcc": (0.7927, 0.0006)}, 20: {"f1": (0.8601, 0.0016), "mcc": (0.7455, 0.0021)}},
+    "matching_pursuit": {25: {"f1": (0.4464, 0.0044), "mcc": (0.6930, 0.0030)}, 20: {"f1": (0.4439, 0.0024), "mcc": (0.6748, 0.0028)}},
+    "l1": {25: {"f1": (0.5562, 0.0020), "mcc": (0.6039, 0.0012)}, 20: {"f1": (0.5777, 0.0012), "mcc": (0.5834, 0.0015)}},
+    "jumprelu": {25: {"f1": (0.7317, 0.0034), "mcc": (0.7527, 0.0009)}, 20: {"f1": (0.8241, 0.0041), "mcc": (0.7434, 0.0015)}},
+}
+# The ordering the published F1 at L0 = 25 shows: Matryoshka ≥ BatchTopK ≈ JumpReLU > L1 > MatchingPursuit.
+PUBLISHED_ORDER_F1_25 = ("matryoshka", "batchtopk", "jumprelu", "l1", "matching_pursuit")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n_seeds: int = 3
+    num_features: int = 16_384  # the synthetic model built from SynthSAEBench's config at this size
+    hidden_dim: int = 768
+    model_seed: int = 42  # SynthSAEBench-16k's seed
+    model_folder: str = ""  # a SAELens synthetic-model folder to use as it is (overrides the three above)
+    archs: tuple[str, ...] = ARCHS
+    target_l0s: tuple[int, ...] = (20, 25)
+    width: int = 4096
+    learning_rate: float = 3e-4
+    jumprelu_learning_rate: float = 0.0  # 0: learning_rate (see quick())
+    batch_size: int = 1024
+    samples_per_sae: int = 200_000_000
+    calibration_share: float = 0.25  # of samples_per_sae, for the λ sweep of jumprelu and l1
+    jumprelu_coefficients: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    l1_coefficients: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    n_eval: int = 500_000  # SAELens' eval_samples default
+    saelens_samples: int = 0  # > 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        """The same family at 4,096 features in 192 dims, width 1,024, L0 25 only, 1 seed, 1.25M samples.
+
+        Short runs need larger steps: lr 2e-3, and 1e-2 for JumpReLU, whose thresholds move
+        (under Adam) by about lr per step in log θ and must rise by ~3 within ~1,200 steps.
+        The λ grids bracket the L0 of 25 found at this size and budget.
+        """
+        return cls(n_seeds=1, num_features=4096, hidden_dim=192, width=1024, target_l0s=(25,),
+                   samples_per_sae=1_250_000, learning_rate=2e-3, jumprelu_learning_rate=1e-2,
+                   calibration_share=0.5, jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
+                   l1_coefficients=(2.5, 3.5, 5.0, 7.0), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_range("n_seeds", self.n_seeds, low=1)
+        check_range("num_features", self.num_features, low=16)
+        check_range("hidden_dim", self.hidden_dim, low=1)
+        check_range("model_seed", self.model_seed, low=0, high=2**31 - 1)
+        for arch in self.archs:
+            check_choice("archs", arch, ARCHS)
+        check_each("target_l0s", self.target_l0s, low=1, high=self.width)
+        check_range("width", self.width, low=1)
+        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_range("jumprelu_learning_rate", self.jumprelu_learning_rate, low=0)
+        check_range("batch_size", self.batch_size, low=1)
+        check_range("samples_per_sae", self.samples_per_sae, low=self.batch_size)
+        check_range("calibration_share", self.calibration_share, low=0, low_open=True, high=1)
+        check_each("jumprelu_coefficients", self.jumprelu_coefficients, low=0, low_open=True)
+        check_each("l1_coefficients", self.l1_coefficients, low=0, low_open=True)
+        check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
+        check_range("saelens_samples", self.saelens_samples, low=0)
+        if self.model_folder:
+            from pathlib import Path
+
+            folder = Path(self.model_folder)
+            if not (folder / synthetic_files.CONFIG_FILE).exists():
+                raise ConfigError(f"model_folder: {self.model_folder} holds no {synthetic_files.CONFIG_FILE}; "
+                                  "allowed: a SAELens synthetic-model folder")
+
+    @property
+    def steps(self) -> int:
+        return self.samples_per_sae // self.batch_size
+
+    def model_config(self) -> synthetic_model.SyntheticModelConfig:
+        return synthetic_model.synthsaebench_config(self.num_features, self.hidden_dim, seed=self.model_seed)
+
+
+def _orthogonalisation_report(step: int, loss: float) -> None:
+    progress.note(f"orthogonalising the dictionary: step {step}, loss {loss:.4g}")
+
+
+def model_parts(config: Config) -> tuple[synthetic_model.ModelParts, dict]:
+    """The model (loaded or built) and a description of it for results.json."""
+    start = time.perf_counter()
+    if config.model_folder:
+        parts = synthetic_files.load(config.model_folder)
+        origin = f"loaded from {config.model_folder}"
+    else:
+        with progress.task(f"building the synthetic model ({config.num_features} features in {config.hidden_dim} dims)"):
+            parts = synthetic_model.build(config.model_config(), report=_orthogonalisation_report)
+        origin = "built from SynthSAEBench's config"
+    cfg = parts.config
+    is_16k = synthetic_model.synthsaebench_config().to_dict() == {**cfg.to_dict()}
+    return parts, {"config": cfg.to_dict(), "is_synthsaebench_16k": is_16k, "origin": origin,
+                   "build_seconds": time.perf_counter() - start}
+
+
+def learning_rate(config: Config, arch: str) -> float:
+    return config.jumprelu_learning_rate if arch == "jumprelu" and config.jumprelu_learning_rate else config.learning_rate
+
+
+def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
+    if arch in CALIBRATED:
+        return architectures.hparams(learning_rate(config, arch), l1_coefficient=coefficient, k=1)
+    return architectures.hparams(config.learning_rate, k=target)
+
+
+def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_key, coefficients: dict,
+                    steps: int, tag: str = "") -> tuple[list[dict], list]:
+    """One vmapped call: every (target, seed) of one architecture; their scores as entries."""
+    name = TOYLAB_ARCH[arch]
+    runs = [(target, seed) for target in config.target_l0s for seed in seeds]
+    hps = pipeline.stack([_hparams(config, arch, t, coefficients.get(t, 0.0)) for t, _ in runs])
+    keys = seed_keys(jax.random.fold_in(key, ARCHS.index(arch)), config.width, [t * 100_003 + s for t, s in runs])
+    k_max = max(config.target_l0s) if architectures.get(name).uses_k else None
+    result = pipeline.fit(name, toy, hps, keys, n_latents=config.width, steps=steps, batch_size=config.batch_size,
+                          k_max=k_max, one_draw=True, label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})")
+    with progress.task(f"evaluating {arch}{tag}"):
+        scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval)
+    entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
+                **({"coefficient": coefficients[t]} if arch in CALIBRATED else {}), "metrics": m}
+               for (t, s), m in zip(runs, scores)]
+    return entries, result.params
+
+
+def chance(config: Config, toy, key, eval_key, seeds: list[int]) -> list[dict]:
+    """Random ±1/√d dictionaries of the same width, encoded by TopK with k = the target."""
+    entries = []
+    for target in config.target_l0s:
+        keys = seed_keys(jax.random.fold_in(key, target), config.width, seeds)
+        params = pipeline.baseline("random", keys, toy.d, config.width)
+        with progress.task(f"evaluating random dictionaries (k={target})"):
+            scores = pipeline.evaluate(pipeline.BASELINE_ARCH, params, pipeline.baseline_hparams(target, len(seeds)),
+                                       toy, key=eval_key, n_eval=config.n_eval)
+        entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
+    return entries
+
+
+def run(config: Config) -> dict:
+    root = seeding.root_key(config.seed)
+    key_train, key_calibrate, key_chance, key_eval, key_side = jax.random.split(root, 5)
+    parts, model = model_parts(config)
+    toy = synthetic_model.from_parts(parts)
+    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    entries, calibration = [], {}
+    coefficient_grids = {"jumprelu": config.jumprelu_coefficients, "l1": config.l1_coefficients}
+    calibration_steps = max(1, int(config.steps * config.calibration_share))
+    for arch in config.archs:
+        coefficients = {}
+        if arch in CALIBRATED:
+            calibration[arch] = pipeline.calibrate_to_l0(
+                TOYLAB_ARCH[arch], toy, architectures.hparams(learning_rate(config, arch)), coefficient_grids[arch],
+                config.target_l0s, jax.random.fold_in(key_calibrate, ARCHS.index(arch)), eval_key=key_eval,
+                n_latents=config.width, steps=calibration_steps, batch_size=config.batch_size, one_draw=True)
+            coefficients = calibration[arch]["chosen"]
+        arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps)
+        entries += arch_entries
+    results = {
+        "model": model,
+        "samples_per_sae": config.steps * config.batch_size,
+        "width": config.width,
+        "entries": entries,
+        "chance": chance(config, toy, key_chance, key_eval, seeds),
+        "calibration": {arch: {**c, "chosen": {str(t): v for t, v in c["chosen"].items()}} for arch, c in calibration.items()},
+        "published": {arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
+                      for arch, table in PUBLISHED.items()},
+        "sampler": {"events_cap": toy.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
+        "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts)],
+    }
+    if config.saelens_samples:
+        from experiments import saelens_side_by_side
+
+        results["saelens_side_by_side"] = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval,
+                                                                       calibration)
+    return results
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def table(results: dict) -> dict:
+    """{(arch, target): {metric: (mean, std, n)}} over seeds."""
+    grouped: dict = {}
+    for entry in results["entries"] + results.get("chance", []):
+        grouped.setdefault((entry["arch"], entry["target_l0"]), []).append(entry["metrics"])
+    return {key: {m: (float(np.mean([g[m] for g in group])), float(np.std([g[m] for g in group])), len(group))
+                  for m in group[0] if isinstance(group[0][m], (int, float))}
+            for key, group in grouped.items()}
+
+
+def f1_order(results: dict, target: int = 25) -> list[str]:
+    """Architectures by mean F1 at the target L0, best first."""
+    rows = table(results)
+    archs = [a for a in ARCHS if (a, target) in rows]
+    return sorted(archs, key=lambda a: -rows[(a, target)]["f1"][0])
+
+
+SUMMARY_METRICS = ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_fraction", "shrinkage")
+
+
+def summary(results: dict) -> str:
+    rows = table(results)
+    model = results["model"]["config"]
+    lines = [f"SynthSAEBench: {model['num_features']} features in {model['hidden_dim']} dims "
+             f"({'the 16k model' if results['model']['is_synthsaebench_16k'] else 'the same family, scaled'}), "
+             f"width {results['width']}, {results['samples_per_sae']:,} samples per SAE",
+             f"{'arch':<17}{'L0*':>4}  " + "  ".join(f"{m[:10]:>10}" for m in SUMMARY_METRICS) + "   published F1 / MCC"]
+    for target in sorted({t for _, t in rows}):
+        for arch in (*ARCHS, "random"):
+            if (arch, target) not in rows:
+                continue
+            row = rows[(arch, target)]
+            cells = "  ".join(f"{row[m][0]:>10.3f}" if m in row else f"{'—':>10}" for m in SUMMARY_METRICS)
+            pub = PUBLISHED.get(arch, {}).get(target)
+            published = f"   {pub['f1'][0]:.3f} / {pub['mcc'][0]:.3f}" if pub else "   (chance)"
+            lines.append(f"{arch:<17}{target:>4}  {cells}{published}")
+    if any((a, 25) in rows for a in ARCHS):
+        lines.append("F1 order at L0 25, ours:      " + " > ".join(f1_order(results)))
+        lines.append("F1 order at L0 25, published: " + " > ".join(PUBLISHED_ORDER_F1_25))
+    for arch, c in results.get("calibration", {}).items():
+        outside = f" (targets outside the sweep: {c['outside']})" if c["outside"] else ""
+        lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c["chosen"].items()) + outside)
+    side = results.get("saelens_side_by_side")
+    if side:
+        from experiments import saelens_side_by_side
+
+        lines.append(saelens_side_by_side.summary(side))
+    lines.append("(means over seeds; F1 and uniqueness over all latents, dead ones 0, as SAELens; "
+                 "random = a random dictionary of the same width encoded by TopK with k = L0*)")
+    return "\n".join(lines)
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    rows = table(results)
+    targets = sorted({t for a, t in rows if a != "random"})
+    archs = [a for a in ARCHS if any((a, t) in rows for t in targets)]
+    figure, axes = plt.subplots(len(targets), 2, figsize=(10, 3.2 * len(targets)), squeeze=False)
+    for row_axes, target in zip(axes, targets):
+        for ax, metric in zip(row_axes, ("f1", "mcc")):
+            x = np.arange(len(archs))
+            ours = [rows.get((a, target), {}).get(metric, (np.nan, 0, 0)) for a in archs]
+            pub = [PUBLISHED[a][target][metric] if target in PUBLISHED[a] else (np.nan, 0) for a in archs]
+            ax.bar(x - 0.2, [o[0] for o in ours], 0.4, yerr=[o[1] for o in ours], label="toylab (this run)", capsize=3)
+            ax.bar(x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], label="published (SAELens, 16k, 200M)",
+                   capsize=3, color="0.6")
+            if ("random", target) in rows:
+                ax.axhline(rows[("random", target)][metric][0], color="k", ls="--", lw=1, label="random dictionary (chance)")
+            ax.set_xticks(x, archs, rotation=20)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{metric.upper()} at L0 = {target}")
+            ax.grid(alpha=0.3, axis="y")
+    axes[0][0].legend(loc="lower left", fontsize=8)
+    model = results["model"]["config"]
+    figure.suptitle(f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) "
+                    "beside the published table", y=1.0)
+    figure.tight_layout()
+    return [save_figure(figure, folder / "f1_mcc_vs_published.png")]
