@@ -193,6 +193,7 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int]) -> list[dict]:
 
 
 def run(config: Config) -> dict:
+    started = time.perf_counter()
     root = seeding.root_key(config.seed)
     key_train, key_calibrate, key_chance, key_eval, key_side = jax.random.split(root, 5)
     parts, model = model_parts(config)
@@ -223,6 +224,7 @@ def run(config: Config) -> dict:
         "sampler": {"events_cap": toy.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
         "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts)],
     }
+    results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side
     if config.saelens_samples:
         from experiments import saelens_side_by_side
 

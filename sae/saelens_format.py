@@ -36,6 +36,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -112,19 +113,17 @@ def config_dict(arch: str, params: SAEParams, k: int | None = None, extra: dict 
     return cfg
 
 
-def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None, extra: dict | None = None) -> Path:
-    """Write one dictionary to `folder` (created; replaced atomically: a temporary folder, then a rename)."""
-    from safetensors.numpy import save_file
-
+def write_folder(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Create or replace `folder` atomically: `write(temporary)` fills a temporary sibling folder,
+    which gets the umask's modes and is then renamed into place (removed on any error)."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        save_file(to_tensors(arch, params), str(temporary / WEIGHTS_FILE))
-        (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n")
+        write(temporary)
         os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp gives 0o700; a folder gets the umask's mode
-        for name in (WEIGHTS_FILE, CONFIG_FILE):
-            os.chmod(temporary / name, 0o666 & ~_UMASK)
+        for path in temporary.iterdir():
+            os.chmod(path, 0o666 & ~_UMASK)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(temporary, folder)
@@ -132,6 +131,17 @@ def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None,
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return folder
+
+
+def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None, extra: dict | None = None) -> Path:
+    """Write one dictionary to `folder` (created; replaced atomically: a temporary folder, then a rename)."""
+    from safetensors.numpy import save_file
+
+    def write(temporary: Path) -> None:
+        save_file(to_tensors(arch, params), str(temporary / WEIGHTS_FILE))
+        (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n")
+
+    return write_folder(folder, write)
 
 
 class Loaded(NamedTuple):

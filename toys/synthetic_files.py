@@ -17,13 +17,11 @@ downloaded one (e.g. SynthSAEBench-16k) loads here as it is.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from sae.saelens_format import write_folder
 from toys import synthetic_hierarchy as hierarchy_module
 from toys.synthetic_model import ModelParts, SyntheticModelConfig, _seed, magnitudes_of
 
@@ -36,10 +34,7 @@ def save(folder: str | Path, parts: ModelParts) -> Path:
     """Write a model folder (replaced atomically: a temporary folder, then a rename)."""
     from safetensors.numpy import save_file
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    def write(temporary: Path) -> None:
         tensors = {
             "feature_vectors": np.ascontiguousarray(parts.feature_vectors, np.float32),
             "bias": np.ascontiguousarray(parts.bias, np.float32),
@@ -52,18 +47,8 @@ def save(folder: str | Path, parts: ModelParts) -> Path:
         (temporary / CONFIG_FILE).write_text(json.dumps(parts.config.to_dict(), indent=2) + "\n")
         if parts.roots:
             (temporary / HIERARCHY_FILE).write_text(json.dumps(hierarchy_module.to_dict(parts.roots), indent=2) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o777 & ~umask)
-        for path in temporary.iterdir():
-            os.chmod(path, 0o666 & ~umask)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(temporary, folder)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return folder
+
+    return write_folder(folder, write)
 
 
 def load(folder: str | Path) -> ModelParts:
