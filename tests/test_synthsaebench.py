@@ -10,15 +10,16 @@ from experiments import cli, synthsaebench
 from toys import synthetic_files, synthetic_model
 
 TINY = [
-    "width=64", "samples_per_sae=20480", "batch_size=512", "n_seeds=1", "archs=l1", "target_l0s=4",
-    "l1_coefficients=0.1,3.0", "calibration_share=0.5", "learning_rate=0.003", "n_eval=100000", "saelens_samples=0",
+    "width=64", "samples_per_sae=20480", "batch_size=512", "n_seeds=1", "archs=batchtopk", "target_l0s=4",
+    "learning_rate=0.003", "n_eval=100000", "saelens_samples=0",
 ]
 
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    # A flat model (no hierarchy, no correlation) keeps compilation short; the full family is
-    # exercised in tests/test_synthetic_model.py. It also takes the model_folder path.
+    # A flat model (no hierarchy, no correlation) and one architecture keep compilation short
+    # (the sampler compiles into every training program); the full family is exercised in
+    # tests/test_synthetic_model.py, the λ calibration below. It also takes the model_folder path.
     config = synthetic_model.SyntheticModelConfig(num_features=128, hidden_dim=16, seed=3,
                                                   firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01))
     folder = synthetic_files.save(tmp_path_factory.mktemp("model") / "tiny", synthetic_model.build(config))
@@ -31,7 +32,7 @@ def run_folder(tmp_path_factory):
 def test_results_contract_and_model_file(run_folder):
     results = json.loads((run_folder / "results.json").read_text())
     assert results["samples_per_sae"] == 20480 and results["model"]["is_synthsaebench_16k"] is False
-    assert {e["arch"] for e in results["entries"]} == {"l1"}
+    assert {e["arch"] for e in results["entries"]} == {"batchtopk"}
     for entry in results["entries"]:
         assert entry["target_l0"] == 4 and entry["seed"] == 0
         for metric in ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_fraction"):
@@ -39,7 +40,6 @@ def test_results_contract_and_model_file(run_folder):
     assert set(results["published"]) == set(synthsaebench.ARCHS)
     assert results["published"]["matryoshka"]["25"]["f1"]["mean"] == 0.8793
     assert {e["arch"] for e in results["chance"]} == {"random"}
-    assert set(results["calibration"]) == {"l1"} and len(results["calibration"]["l1"]["l0"]) == 2
     # the model, in SAELens' file format, beside the results
     parts = synthetic_files.load(run_folder / "synthetic_model")
     assert parts.feature_vectors.shape == (128, 16)
@@ -53,3 +53,21 @@ def test_bad_input_names_the_field(tmp_path, capsys):
     assert not (tmp_path / "synthsaebench").exists()
     code = cli.main(["run", "synthsaebench", "--quick", "--out", str(tmp_path), "--set", f"model_folder={tmp_path}"])
     assert code == 2 and "model_folder" in capsys.readouterr().err
+
+
+def test_calibration_finds_the_penalty_for_each_target_l0():
+    import jax
+
+    from sae import architectures, pipeline
+    from toys import superposition
+
+    toy = superposition.build(superposition.SuperpositionConfig(n_features=64, d=16, mean_l0=3.0), jax.random.key(0))
+    result = pipeline.calibrate_to_l0("relu", toy, architectures.hparams(3e-3), (0.03, 3.0), (2.0, 10_000.0),
+                                      jax.random.key(1), eval_key=jax.random.key(2), n_latents=32, steps=300,
+                                      batch_size=256)
+    low, high = result["l0"]
+    assert low > high  # more penalty, fewer active latents
+    chosen = result["chosen"]
+    if high < 2.0 < low:
+        assert 0.03 < chosen[2.0] < 3.0 and 2.0 not in result["outside"]
+    assert chosen[10_000.0] == pytest.approx(0.03) and 10_000.0 in result["outside"]  # beyond the sweep: its end
