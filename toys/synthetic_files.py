@@ -23,7 +23,7 @@ import numpy as np
 
 from sae.saelens_format import write_folder
 from toys import synthetic_hierarchy as hierarchy_module
-from toys.synthetic_model import ModelParts, SyntheticModelConfig, _seed, magnitudes_of
+from toys.synthetic_model import ModelParts, SyntheticModelConfig, base_seed, magnitudes_of
 
 CONFIG_FILE = "synthetic_model_config.json"
 WEIGHTS_FILE = "synthetic_model.safetensors"
@@ -64,7 +64,7 @@ def load(folder: str | Path) -> ModelParts:
     roots = []
     if (folder / HIERARCHY_FILE).exists():
         roots = hierarchy_module.from_dict(json.loads((folder / HIERARCHY_FILE).read_text()))
-    mean, std = magnitudes_of(config, _seed(config))
+    mean, std = magnitudes_of(config, base_seed(config))
     return ModelParts(
         config=config,
         feature_vectors=weights["feature_vectors"].astype(np.float32),

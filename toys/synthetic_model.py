@@ -337,7 +337,8 @@ class ModelParts:
     roots: list  # hierarchy roots (toys.synthetic_hierarchy.Node), [] without one
 
 
-def _seed(config: SyntheticModelConfig) -> int:
+def base_seed(config: SyntheticModelConfig) -> int:
+    """The config's seed; a fresh one when it is None (SAELens then draws from torch's global stream)."""
     if config.seed is None:  # SAELens then uses torch's global stream: any fresh seed is as good
         return int(np.random.SeedSequence().entropy % (2**31))
     return int(config.seed)
@@ -352,7 +353,7 @@ def magnitudes_of(config: SyntheticModelConfig, seed: int) -> tuple[np.ndarray, 
 def build(config: SyntheticModelConfig, report: Callable[[int, float], None] | None = None) -> ModelParts:
     """The model SAELens builds from `config` (see the module docstring)."""
     config.validate()
-    seed, n = _seed(config), config.num_features
+    seed, n = base_seed(config), config.num_features
     roots = []
     if config.hierarchy is not None and config.hierarchy.total_root_nodes > 0:
         roots = hierarchy_module.generate(n, config.hierarchy, seed + 3)
