@@ -19,7 +19,7 @@ The published table (SAELens docs: width 4096, 200M samples, lr 3e-4, batch 1024
 mean ± std over seeds) is stored beside ours in results.json.
 
 `--quick`: the same family scaled to 4,096 features in 192 dims (32 roots), width
-1,024, 1 seed, a few million samples per SAE — a CPU check of the ordering, not the
+1,024, L0 25, 1 seed, 1M samples per SAE — a CPU check of the ordering, not the
 benchmark's numbers. The default is the full benchmark (200M samples per SAE), meant for
 a GPU: the same command with the CUDA build of JAX.
 
@@ -85,15 +85,16 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        """The same family at 4,096 features in 192 dims, width 1,024, L0 25 only, 1 seed, 1.25M samples.
+        """The same family at 4,096 features in 192 dims, width 1,024, L0 25 only, 1 seed, 1M samples.
 
         Short runs need larger steps: lr 2e-3, and 1e-2 for JumpReLU, whose thresholds move
-        (under Adam) by about lr per step in log θ and must rise by ~3 within ~1,200 steps.
-        The λ grids bracket the L0 of 25 found at this size and budget.
+        (under Adam) by about lr per step in log θ and must rise by ~3 within ~1,000 steps.
+        The λ sweep runs the whole budget (L0 keeps falling late in training, so a sweep at
+        half the budget left JumpReLU and L1 at L0 12–14); its grids bracket L0 25 here.
         """
         return cls(n_seeds=1, num_features=4096, hidden_dim=192, width=1024, target_l0s=(25,),
-                   samples_per_sae=1_250_000, learning_rate=2e-3, jumprelu_learning_rate=1e-2,
-                   calibration_share=0.5, jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
+                   samples_per_sae=1_000_000, learning_rate=2e-3, jumprelu_learning_rate=1e-2,
+                   calibration_share=1.0, jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
                    l1_coefficients=(2.5, 3.5, 5.0, 7.0), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
 
     def validate(self) -> None:
