@@ -147,7 +147,7 @@ def model_parts(config: Config) -> tuple[synthetic_model.ModelParts, dict]:
             parts = synthetic_model.build(config.model_config(), report=_orthogonalisation_report)
         origin = "built from SynthSAEBench's config"
     cfg = parts.config
-    is_16k = synthetic_model.synthsaebench_config().to_dict() == {**cfg.to_dict()}
+    is_16k = synthetic_model.synthsaebench_config().to_dict() == cfg.to_dict()
     return parts, {"config": cfg.to_dict(), "is_synthsaebench_16k": is_16k, "origin": origin,
                    "build_seconds": time.perf_counter() - start}
 

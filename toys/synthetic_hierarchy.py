@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from toys.validation import ConfigError
+from toys.validation import ConfigError, check_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,17 +54,13 @@ class HierarchyConfig:
 
     def validate(self, prefix: str = "hierarchy.") -> None:
         p = prefix
-        if self.total_root_nodes <= 0:
-            raise ConfigError(f"{p}total_root_nodes: {self.total_root_nodes} is out of range; allowed range [1, ∞)")
-        low = self.branching_factor if isinstance(self.branching_factor, int) else self.branching_factor[0]
-        if low < 2 or (not isinstance(self.branching_factor, int) and self.branching_factor[0] > self.branching_factor[1]):
-            raise ConfigError(f"{p}branching_factor: {self.branching_factor} is out of range; allowed an int ≥ 2 or a pair 2 ≤ min ≤ max")
-        if self.max_depth < 1:
-            raise ConfigError(f"{p}max_depth: {self.max_depth} is out of range; allowed range [1, ∞)")
-        if not 0.0 <= self.mutually_exclusive_portion <= 1.0:
-            raise ConfigError(f"{p}mutually_exclusive_portion: {self.mutually_exclusive_portion} is out of range; allowed range [0, 1]")
-        if self.mutually_exclusive_min_depth < 0:
-            raise ConfigError(f"{p}mutually_exclusive_min_depth: {self.mutually_exclusive_min_depth} is out of range; allowed range [0, ∞)")
+        check_range(p + "total_root_nodes", self.total_root_nodes, low=1)
+        low, high = ((self.branching_factor,) * 2 if isinstance(self.branching_factor, int) else self.branching_factor)
+        check_range(p + "branching_factor", low, low=2)
+        check_range(p + "branching_factor", high, low=low)
+        check_range(p + "max_depth", self.max_depth, low=1)
+        check_range(p + "mutually_exclusive_portion", self.mutually_exclusive_portion, low=0, high=1)
+        check_range(p + "mutually_exclusive_min_depth", self.mutually_exclusive_min_depth, low=0)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

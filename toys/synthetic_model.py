@@ -66,6 +66,7 @@ import optax
 from flax import struct
 from jax.scipy.special import log_ndtr, ndtr, ndtri
 
+from sae.train import segment_lengths
 from toys import synthetic_hierarchy as hierarchy_module
 from toys.protocol import Batch
 from toys.torch_rng import TorchGenerator
@@ -282,18 +283,12 @@ def orthogonalize(vectors, steps: int, learning_rate: float, report: Callable[[i
     optimizer = optax.adam(learning_rate)
     state = optimizer.init(w)
     done = 0
-    for length in _segments(steps, segments):
+    for length in segment_lengths(steps, segments) if steps else []:
         w, state, loss = _adam_orthogonal_steps(w, state, length, learning_rate)
         done += length
         if report is not None:
             report(done, float(loss))
     return _unit_rows(np.asarray(w))
-
-
-def _segments(steps: int, segments: int) -> list[int]:
-    segments = max(1, min(segments, steps)) if steps else 0
-    base, extra = divmod(steps, segments) if segments else (0, 0)
-    return [base + 1] * extra + [base] * (segments - extra)
 
 
 def orthogonality_loss(w):
@@ -548,7 +543,7 @@ def _hierarchy_rules(model: SyntheticModel, raw: jax.Array, key: jax.Array) -> j
     keep = (raw > 0) & (~in_exclusive | (score >= jnp.take_along_axis(best, jnp.broadcast_to(group, raw.shape), axis=1)))
     scale_by_mean = model.mean[safe_parent]
     value = raw
-    for _ in range(int(model.children.shape[1] > 0) * len(model.level_caps)):
+    for _ in range(len(model.level_caps)):  # one pass per level settles that level's values
         parent_value = value[:, safe_parent]
         factor = jnp.where(model.rescale[:f], parent_value / scale_by_mean, (parent_value > 0).astype(raw.dtype))
         value = jnp.where(has_parent, jnp.where(keep, raw * factor, 0.0), raw)
