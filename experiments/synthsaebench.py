@@ -58,6 +58,19 @@ PUBLISHED = {
     "l1": {25: {"f1": (0.5562, 0.0020), "mcc": (0.6039, 0.0012)}, 20: {"f1": (0.5777, 0.0012), "mcc": (0.5834, 0.0015)}},
     "jumprelu": {25: {"f1": (0.7317, 0.0034), "mcc": (0.7527, 0.0009)}, 20: {"f1": (0.8241, 0.0041), "mcc": (0.7434, 0.0015)}},
 }
+# How each architecture's dictionary starts and whether its decoder norms are free (sae.train.TrainConfig).
+# L1: SAELens' Standard-SAE recipe (decoder_init_norm 0.1, decoder norms free, the penalty weighted by
+# them). Measured on the quick model (500k samples, λ 5): F1 0.09 with unit-norm rows from a unit
+# start, 0.47 with this recipe — the gap SAELens' side by side showed. JumpReLU: decoder norms free,
+# θ₀ = 1 — one standard deviation of a random unit latent's initial pre-activation on inputs scaled to
+# norm √d, so each latent starts firing on ~16% of samples; from θ₀ = 0.1 (~46%) the thresholds must
+# rise ~30-fold, which Adam's ~lr-per-step moves in log θ do not finish in a short run (measured
+# at 1M samples: F1 0.13 from 0.1, 0.45 from 1 at L0 17.5).
+TRAINING = {
+    "l1": {"decoder_init_norm": 0.1, "unit_norm_decoder": False},
+    "jumprelu": {"initial_threshold": 1.0, "unit_norm_decoder": False},
+}
+
 # The ordering the published F1 at L0 = 25 shows: Matryoshka ≥ BatchTopK ≈ JumpReLU > L1 > MatchingPursuit.
 PUBLISHED_ORDER_F1_25 = ("matryoshka", "batchtopk", "jumprelu", "l1", "matching_pursuit")
 
@@ -74,7 +87,6 @@ class Config:
     target_l0s: tuple[int, ...] = (20, 25)
     width: int = 4096
     learning_rate: float = 3e-4
-    jumprelu_learning_rate: float = 0.0  # 0: learning_rate (see quick())
     batch_size: int = 1024
     samples_per_sae: int = 200_000_000
     calibration_share: float = 0.25  # of samples_per_sae, for the λ sweep of jumprelu and l1
@@ -87,15 +99,13 @@ class Config:
     def quick(cls) -> "Config":
         """The same family at 4,096 features in 192 dims, width 1,024, L0 25 only, 1 seed, 1M samples.
 
-        Short runs need larger steps: lr 2e-3, and 1e-2 for JumpReLU, whose thresholds move
-        (under Adam) by about lr per step in log θ and must rise by ~3 within ~1,000 steps.
-        The λ sweep runs the whole budget (L0 keeps falling late in training, so a sweep at
+        Short runs need larger steps: lr 2e-3. The λ sweep runs the whole budget (L0 keeps falling late in training, so a sweep at
         half the budget left JumpReLU and L1 at L0 12–14); its grids bracket L0 25 here.
         """
         return cls(n_seeds=1, num_features=4096, hidden_dim=192, width=1024, target_l0s=(25,),
-                   samples_per_sae=1_000_000, learning_rate=2e-3, jumprelu_learning_rate=1e-2,
+                   samples_per_sae=1_000_000, learning_rate=2e-3,
                    calibration_share=1.0, jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
-                   l1_coefficients=(2.5, 3.5, 5.0, 7.0), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
+                   l1_coefficients=(2.0, 3.0, 4.5, 6.5), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
 
     def validate(self) -> None:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
@@ -108,7 +118,6 @@ class Config:
         check_each("target_l0s", self.target_l0s, low=1, high=self.width)
         check_range("width", self.width, low=1)
         check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("jumprelu_learning_rate", self.jumprelu_learning_rate, low=0)
         check_range("batch_size", self.batch_size, low=1)
         check_range("samples_per_sae", self.samples_per_sae, low=self.batch_size)
         check_range("calibration_share", self.calibration_share, low=0, low_open=True, high=1)
@@ -152,13 +161,9 @@ def model_parts(config: Config) -> tuple[synthetic_model.ModelParts, dict]:
                    "build_seconds": time.perf_counter() - start}
 
 
-def learning_rate(config: Config, arch: str) -> float:
-    return config.jumprelu_learning_rate if arch == "jumprelu" and config.jumprelu_learning_rate else config.learning_rate
-
-
 def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
     if arch in CALIBRATED:
-        return architectures.hparams(learning_rate(config, arch), l1_coefficient=coefficient, k=1)
+        return architectures.hparams(config.learning_rate, l1_coefficient=coefficient, k=1)
     return architectures.hparams(config.learning_rate, k=target)
 
 
@@ -171,7 +176,7 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     keys = seed_keys(jax.random.fold_in(key, ARCHS.index(arch)), config.width, [t * 100_003 + s for t, s in runs])
     k_max = max(config.target_l0s) if architectures.get(name).uses_k else None
     result = pipeline.fit(name, toy, hps, keys, n_latents=config.width, steps=steps, batch_size=config.batch_size,
-                          k_max=k_max, one_draw=True, label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})")
+                          k_max=k_max, one_draw=True, **TRAINING.get(arch, {}), label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})")
     with progress.task(f"evaluating {arch}{tag}"):
         scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval)
     entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
@@ -207,9 +212,10 @@ def run(config: Config) -> dict:
         coefficients = {}
         if arch in CALIBRATED:
             calibration[arch] = pipeline.calibrate_to_l0(
-                TOYLAB_ARCH[arch], toy, architectures.hparams(learning_rate(config, arch)), coefficient_grids[arch],
+                TOYLAB_ARCH[arch], toy, architectures.hparams(config.learning_rate), coefficient_grids[arch],
                 config.target_l0s, jax.random.fold_in(key_calibrate, ARCHS.index(arch)), eval_key=key_eval,
-                n_latents=config.width, steps=calibration_steps, batch_size=config.batch_size, one_draw=True)
+                n_latents=config.width, steps=calibration_steps, batch_size=config.batch_size, one_draw=True,
+                **TRAINING[arch])
             coefficients = calibration[arch]["chosen"]
         arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps)
         entries += arch_entries

@@ -66,9 +66,17 @@ def from_decoder(W_dec: jax.Array, b_dec: jax.Array | None = None) -> SAEParams:
     )
 
 
-def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None) -> SAEParams:
-    """Random unit decoder rows (uniform on the sphere), tied encoder, zero encoder bias."""
-    return from_decoder(jax.random.normal(key, (m, d)), b_dec)
+def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None, decoder_norm: float = 1.0,
+         threshold: float = INITIAL_THRESHOLD) -> SAEParams:
+    """Random decoder rows uniform on the sphere of radius `decoder_norm`, tied encoder, zero encoder bias.
+
+    decoder_norm < 1 is SAELens' `decoder_init_norm` (0.1 there; Anthropic's 2024 recipe):
+    small initial latents, for SAEs whose decoder norms are free. threshold: every
+    latent's starting θ (JumpReLU).
+    """
+    params = from_decoder(jax.random.normal(key, (m, d)), b_dec)
+    return params.replace(W_dec=params.W_dec * decoder_norm, W_enc=params.W_enc * decoder_norm,
+                          log_threshold=jnp.full((m,), jnp.log(threshold), params.W_dec.dtype))
 
 
 def normalise_decoder(params: SAEParams) -> SAEParams:

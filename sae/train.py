@@ -19,8 +19,9 @@ otherwise) and stops a diverging run early.
 
 Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
 last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
-warms up linearly over the first `l1_warmup_fraction` of steps. After each step decoder rows are renormalised to unit
-norm (when `unit_norm_decoder`); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
+warms up linearly over the first `l1_warmup_fraction` of steps. Decoder rows start at norm
+`decoder_init_norm` and after each step are renormalised to unit norm (when
+`unit_norm_decoder`; otherwise their norms are free and the penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
 AuxK (for architectures that declare it) is compiled in exactly when some run's
 `HParams.aux_coefficient` is positive.
@@ -39,7 +40,7 @@ import optax
 
 from sae import architectures, progress
 from sae.architectures import HParams
-from sae.params import SAEParams, init, normalise_decoder, stack
+from sae.params import INITIAL_THRESHOLD, SAEParams, init, normalise_decoder, stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,8 @@ class TrainConfig:
     decay_fraction: float = 0.2
     l1_warmup_fraction: float = 0.05
     unit_norm_decoder: bool = True
+    decoder_init_norm: float = 1.0  # norm of the initial decoder rows (tied encoder); SAELens uses 0.1
+    initial_threshold: float = INITIAL_THRESHOLD  # JumpReLU's starting θ
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
@@ -98,7 +101,8 @@ def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Arr
     def init_one(hp, key, start, x):
         key_params, _ = jax.random.split(key)
         b_dec = jnp.mean(x, axis=0) if config.decoder_bias else None
-        params = init(key_params, config.d, config.n_latents, b_dec) if start is None else start
+        params = (init(key_params, config.d, config.n_latents, b_dec, config.decoder_init_norm, config.initial_threshold)
+                  if start is None else start)
         return params, _optimizer(hp, config).init(params)
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
