@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
         sub.add_argument("--out", default="runs", help="output folder (default: runs)")
         sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+        sub.add_argument("--devices", default="1", metavar="N|all",
+                         help="devices the trainer spreads runs and batches over (default 1; sae.sharding)")
+        sub.add_argument("--precision", default="float32", metavar="float32|bfloat16",
+                         help="compute dtype of training (bfloat16: bf16 matmuls, f32 parameters; default float32)")
+        sub.add_argument("--distributed", action="store_true",
+                         help="call jax.distributed.initialize() first (one process per host of a cluster or pod)")
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
     bench.add_argument("--out", default="runs", help="output folder (default: runs)")
@@ -175,7 +181,32 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     return experiment, config
 
 
-def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
+def _use_devices(requested: str, distributed: bool) -> int:
+    """Set the trainer's device count (sae.sharding.use_devices); ConfigError names the allowed range."""
+    if requested != "all" and not requested.isdigit():
+        raise ConfigError(f"devices: {requested!r} is not a whole number; allowed: 1..N or 'all'")
+    import jax
+
+    from sae import sharding
+
+    if distributed:
+        jax.distributed.initialize()  # cluster/pod settings from the environment (SLURM, TPU, JAX_COORDINATOR_*)
+    try:
+        return sharding.use_devices(requested)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _use_precision(name: str) -> None:
+    from sae import train
+
+    try:
+        train.use_compute_dtype(name)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1, precision: str = "float32") -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.records)."""
     from sae import progress
@@ -186,7 +217,7 @@ def run_experiment(experiment, config, out: Path, quick: bool) -> Path:
     runfolder.write_json(
         folder / "config.json",
         {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
-         "config": overrides.to_dict(config), **runfolder.provenance()},
+         "config": overrides.to_dict(config), "devices": devices, "precision": precision, **runfolder.provenance()},
     )
     print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
@@ -260,13 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
+        devices = _use_devices(args.devices, args.distributed)
+        _use_precision(args.precision)
     except ConfigError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from sae.progress import DivergenceError
 
     try:
-        run_experiment(experiment, config, args.out, args.quick)
+        run_experiment(experiment, config, args.out, args.quick, devices, args.precision)
     except DivergenceError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -150,8 +150,8 @@ def decode(params: SAEParams, f: jax.Array) -> jax.Array:
 
 
 def squared_error(x: jax.Array, x_hat: jax.Array) -> jax.Array:
-    """mean_b ‖x − x̂‖²."""
-    return jnp.mean(jnp.sum((x - x_hat) ** 2, axis=-1))
+    """mean_b ‖x − x̂‖² (summed in f32 whatever the inputs' dtype)."""
+    return jnp.mean(jnp.sum(jnp.square(x - x_hat).astype(jnp.float32), axis=-1))
 
 
 def _dense_aux(x, x_hat, f, batch_threshold=jnp.float32(0.0)) -> Aux:
@@ -325,6 +325,7 @@ def heaviside_step(z, theta, bandwidth):
 def _heaviside_step_jvp(primals, tangents):
     z, theta, bandwidth = primals
     _, theta_dot, _ = tangents
+    bandwidth = jnp.asarray(bandwidth, z.dtype)  # a f32 hyperparameter must not promote bf16 tangents
     kernel = _rectangle((z - theta) / bandwidth) / bandwidth
     return heaviside_step(z, theta, bandwidth), -kernel * theta_dot
 
@@ -339,6 +340,7 @@ def jump_relu(z, theta, bandwidth):
 def _jump_relu_jvp(primals, tangents):
     z, theta, bandwidth = primals
     z_dot, theta_dot, _ = tangents
+    bandwidth = jnp.asarray(bandwidth, z.dtype)
     step = (z > theta).astype(z.dtype)
     kernel = _rectangle((z - theta) / bandwidth) / bandwidth
     return jump_relu(z, theta, bandwidth), z_dot * step - theta * kernel * theta_dot

@@ -23,6 +23,11 @@ warms up linearly over the first `l1_warmup_fraction` of steps. Decoder rows sta
 `decoder_init_norm` and after each step are renormalised to unit norm (when
 `unit_norm_decoder`; otherwise their norms are free and the penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
+With `compute_dtype` "bfloat16" the loss and its gradient run in bf16 on a cast copy of
+the parameters and batch (parameters, Adam state and the reported loss stay f32; sums of
+squared errors accumulate in f32), like SAELens' `autocast_sae`.
+With `mesh_shape` (r, s) ≠ (1, 1) — planned from `sae.sharding.use_devices` when None —
+the runs are split over r devices and each run's batch over s (`sae.sharding`).
 AuxK (for architectures that declare it) is compiled in exactly when some run's
 `HParams.aux_coefficient` is positive.
 """
@@ -38,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from sae import architectures, progress
+from sae import architectures, progress, sharding
 from sae.architectures import HParams
 from sae.params import INITIAL_THRESHOLD, SAEParams, init, normalise_decoder, stack
 
@@ -62,6 +67,20 @@ class TrainConfig:
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
     one_draw: bool = False  # True: each step draws G·b samples in one call, split into the G runs' batches
+    compute_dtype: str | None = None  # "float32" or "bfloat16" (matmuls; parameters stay f32); None: use_compute_dtype
+    mesh_shape: tuple[int, int] | None = None  # (runs, batch) devices (sae.sharding); None: planned from use_devices
+
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+_compute_dtype = "float32"  # process default (the CLI's --precision), read when TrainConfig.compute_dtype is None
+
+
+def use_compute_dtype(name: str) -> None:
+    """Set the default compute dtype of training; ValueError names the allowed values."""
+    global _compute_dtype
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"precision: {name!r} is not allowed; allowed: {', '.join(COMPUTE_DTYPES)}")
+    _compute_dtype = name
 
 
 SEGMENTS = 10  # host-visible segments per training run (progress, divergence, interruption points)
@@ -126,13 +145,24 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
     arch = architectures.get(config.arch)
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
+    compute = jnp.dtype(config.compute_dtype or "float32")
+
+    def loss(params, x, hp, dead):
+        # Mixed precision: the forward and backward passes run on a `compute` copy of the
+        # parameters and the batch; the gradient arrives in f32 (through the cast) and
+        # Adam's state and the parameters stay f32.
+        if compute != jnp.float32:
+            params, x = jax.tree.map(lambda a: a.astype(compute), (params, x))
+        total, aux = arch.loss(params, x, hp, config.k_max, dead)
+        return total.astype(jnp.float32), aux
+
     def step_one(params, opt_state, hp, x, since_fired, step):
         # The sparsity penalty ramps up linearly at the start, so that the dictionary first
         # learns to reconstruct instead of switching every latent off at once.
         hp = hp._replace(l1_coefficient=hp.l1_coefficient * jnp.minimum((step + 1) / warmup_steps, 1.0))
         # AuxK costs a second top-k per step, so it is compiled in only when some run asks for it.
         dead = since_fired >= config.dead_after_steps if auxk else None
-        (total, aux), grads = jax.value_and_grad(arch.loss, has_aux=True)(params, x, hp, config.k_max, dead)
+        (total, aux), grads = jax.value_and_grad(loss, has_aux=True)(params, x, hp, dead)
         updates, opt_state = _optimizer(hp, config).update(grads, opt_state, params)
         params = arch.after_step(optax.apply_updates(params, updates), aux)
         if not config.decoder_bias:
@@ -144,13 +174,17 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     data_axis = 0 if config.per_run_data else None
 
+    grid_mesh = sharding.mesh(config.mesh_shape) if config.mesh_shape not in (None, (1, 1)) else None
+
     def batches(step):
         if config.one_draw:
             runs = keys.shape[0]
             x = sample_fn(data, jax.random.fold_in(data_keys[0], step), runs * config.batch_size)
-            return x.reshape(runs, config.batch_size, -1)
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        return jax.vmap(lambda k, d: sample_fn(d, k, config.batch_size), in_axes=(0, data_axis))(step_keys, data)
+            x = x.reshape(runs, config.batch_size, -1)
+        else:
+            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
+            x = jax.vmap(lambda k, d: sample_fn(d, k, config.batch_size), in_axes=(0, data_axis))(step_keys, data)
+        return x if grid_mesh is None else sharding.batches(grid_mesh, x)
 
     def body(carry, step):
         params, opt_state, fire_counts, since_fired = carry
@@ -158,7 +192,8 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
             params, opt_state, hps, batches(step), since_fired, step
         )
         since_fired = jnp.where(fired > 0, 0, since_fired + 1)
-        return (params, opt_state, fire_counts + fired, since_fired), (total, mse, l0)
+        carry = (params, opt_state, fire_counts + fired, since_fired)
+        return (carry if grid_mesh is None else sharding.over_runs(grid_mesh, carry)), (total, mse, l0)
 
     return jax.lax.scan(body, carry, start + jnp.arange(length))
 
@@ -197,7 +232,17 @@ def train(
     auxk = bool(np.max(np.asarray(hps.aux_coefficient)) > 0)
     if auxk and not arch.auxk:
         raise ValueError(f"aux_coefficient: {config.arch} has no AuxK loss; allowed value 0")
+    if config.mesh_shape is None:
+        config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size,
+                                                                      sharding.requested_devices()))
+    if config.compute_dtype is None:
+        config = dataclasses.replace(config, compute_dtype=_compute_dtype)
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
+    if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
+        grid_mesh = sharding.mesh(config.mesh_shape)
+        carry, hps, keys = sharding.over_runs(grid_mesh, (carry, hps, keys))
+        if config.per_run_data:
+            data = sharding.over_runs(grid_mesh, data)
     curves, start = [], 0
     label = f"{config.arch} SAE (m={config.n_latents})"
     with progress.bar(config.steps) as advance:

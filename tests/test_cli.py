@@ -46,6 +46,9 @@ TINY_TMS = [
         (["run", "zoom-out", "--set", "network.manifold=cubes"], "network.manifold"),
         (["run", "zoom-out", "--set", "ball_dims=40"], "ball_dims"),
         (["run", "zoom-out", "--set", "neighbours=5000"], "neighbours"),
+        (["run", "superposition", "--devices", "4096"], "devices"),
+        (["run", "superposition", "--devices", "two"], "devices"),
+        (["run", "superposition", "--precision", "float16"], "precision"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):
@@ -84,7 +87,8 @@ def test_superposition_run_writes_a_complete_deterministic_run_folder(tmp_path, 
             entry["metrics"]
         )
     config = json.loads((first / "config.json").read_text())
-    assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16
+    assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16 and config["devices"] == 1
+    assert config["precision"] == "float32"
     assert {"toylab", "jax", "flax"} <= set(config["versions"]) and config["device"]["platform"] == "cpu"
     assert {p.name for p in (first / "figures").iterdir()} == {"mmcs_mcc_vs_size.png", "matched_cosine_heatmap.png"}
     assert "random" in capsys.readouterr().out

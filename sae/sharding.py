@@ -1,0 +1,79 @@
+"""Spreading training over devices: the run axis and the batch axis on one mesh.
+
+The trainer (`sae.train`) holds every array with a leading run axis G (one dictionary per
+seed or hyperparameter) and draws batches [G, b, d]. On a mesh of shape (r, s) with axes
+("runs", "batch") — r·s devices —
+- run-axis leaves (dictionaries, Adam state, hyperparameters, keys, counters) are split
+  over "runs": each device row trains G/r of the dictionaries (r divides G);
+- each run's batch is split over "batch": the s devices of a row hold b/s samples each
+  and the same dictionaries (s divides b), and XLA's partitioner adds the all-reduce of
+  the gradient (data parallelism for a single large SAE).
+Nothing else changes: the program is the one-device program with sharding annotations
+(`jax.lax.with_sharding_constraint`, `NamedSharding`), so the numbers agree with one
+device up to the order of floating-point sums.
+
+`plan(G, b, n)` puts as many devices as divide G on the run axis and the rest, where
+they divide b, on the batch axis. The number of devices comes from `use_devices` (the
+CLI's `--devices N|all`; default 1, every run on one device as before).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+from jax.sharding import AxisType, NamedSharding, PartitionSpec
+
+RUNS, BATCH = "runs", "batch"
+_requested = 1  # devices the trainer may use in this process (`use_devices`)
+
+
+def use_devices(n: int | str) -> int:
+    """Let the trainer use n local devices ("all": every one); returns the number set.
+
+    Raises ValueError naming the allowed range when n exceeds the devices present.
+    """
+    global _requested
+    available = jax.device_count()
+    count = available if n == "all" else int(n)
+    if not 1 <= count <= available:
+        raise ValueError(f"devices: {n} is outside the allowed range 1..{available} (or 'all') on this machine")
+    _requested = count
+    return count
+
+
+def requested_devices() -> int:
+    return _requested
+
+
+def plan(n_runs: int, batch_size: int, n_devices: int) -> tuple[int, int]:
+    """Mesh shape (r, s): r = the largest divisor of n_devices that divides n_runs, then s = the
+    largest divisor of n_devices / r that divides the batch size. Devices that fit neither idle."""
+    runs = math.gcd(n_runs, n_devices)
+    rest = n_devices // runs
+    batch = max(d for d in range(1, rest + 1) if rest % d == 0 and batch_size % d == 0)
+    return runs, batch
+
+
+def mesh(shape: tuple[int, int]) -> jax.sharding.Mesh:
+    """The ("runs", "batch") mesh over the first r·s devices."""
+    count = shape[0] * shape[1]
+    return jax.make_mesh(shape, (RUNS, BATCH), axis_types=(AxisType.Auto, AxisType.Auto),
+                         devices=jax.devices()[:count])
+
+
+def over_runs(grid_mesh, tree):
+    """Place (or, inside jit, constrain) every leaf's leading axis G over "runs"."""
+    sharding = NamedSharding(grid_mesh, PartitionSpec(RUNS))
+    return jax.tree.map(lambda leaf: _place(leaf, sharding), tree)
+
+
+def batches(grid_mesh, x: jax.Array) -> jax.Array:
+    """x [G, b, d]: runs over "runs", each run's samples over "batch"."""
+    return _place(x, NamedSharding(grid_mesh, PartitionSpec(RUNS, BATCH)))
+
+
+def _place(leaf, sharding):
+    if isinstance(leaf, jax.core.Tracer):
+        return jax.lax.with_sharding_constraint(leaf, sharding)
+    return jax.device_put(leaf, sharding)

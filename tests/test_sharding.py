@@ -1,0 +1,92 @@
+"""Training spread over devices (sae.sharding) gives the dictionaries of one device.
+
+The multi-device checks run in a subprocess with four forced host devices
+(XLA_FLAGS=--xla_force_host_platform_device_count=4 must be set before JAX starts).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given
+
+from sae import sharding
+
+FOUR_DEVICES = r"""
+import json, jax, numpy as np
+from sae import architectures, pipeline, sharding, train
+from toys import superposition as sp
+
+assert jax.device_count() == 4, jax.devices()
+toy = sp.build(sp.SuperpositionConfig(n_features=32, d=8, mean_l0=2), jax.random.key(0))
+
+def run(arch, grid, mesh_shape, one_draw=False):
+    hps = train.stack_hparams(grid)
+    keys = jax.random.split(jax.random.key(1), len(grid))
+    config = train.TrainConfig(arch, 8, 16, steps=40, batch_size=64, k_max=4, mesh_shape=mesh_shape, one_draw=one_draw)
+    result = train.train(config, pipeline.toy_activations, toy, hps, keys)
+    return result.params, np.asarray(result.loss)
+
+def max_delta(a, b):
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+grid = [architectures.hparams(3e-3, 0.0, k) for k in (1, 2, 3, 4)]
+out = {}
+one, loss_one = run("topk", grid, (1, 1))
+runs, loss_runs = run("topk", grid, (4, 1))
+out["runs_axis"] = max_delta(one, runs)
+out["runs_axis_sharded"] = len(runs.W_dec.sharding.device_set)
+single = [architectures.hparams(3e-3, 1e-2, 1)]
+one_b, _ = run("relu", single, (1, 1))
+batch_b, _ = run("relu", single, (1, 4))
+out["batch_axis"] = max_delta(one_b, batch_b)
+mixed_one, _ = run("batchtopk", grid[:2], (1, 1), one_draw=True)
+mixed, _ = run("batchtopk", grid[:2], (2, 2), one_draw=True)
+out["both_axes"] = max_delta(mixed_one, mixed)
+sharding.use_devices("all")
+auto, _ = run("topk", grid, None)
+out["automatic"] = max_delta(one, auto)
+out["automatic_sharded"] = len(auto.W_dec.sharding.device_set)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def four_device_deltas():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_runs_split_over_four_devices_match_one_device(four_device_deltas):
+    assert four_device_deltas["runs_axis_sharded"] == 4
+    assert four_device_deltas["runs_axis"] < 1e-5, four_device_deltas
+
+
+def test_one_sae_data_parallel_over_four_devices_matches_one_device(four_device_deltas):
+    assert four_device_deltas["batch_axis"] < 1e-4, four_device_deltas
+
+
+def test_runs_and_batch_split_together_match_one_device(four_device_deltas):
+    assert four_device_deltas["both_axes"] < 1e-4, four_device_deltas
+
+
+def test_use_devices_all_shards_without_a_mesh_given(four_device_deltas):
+    assert four_device_deltas["automatic_sharded"] == 4
+    assert four_device_deltas["automatic"] < 1e-5, four_device_deltas
+
+
+@given(st.integers(1, 64), st.sampled_from([1, 2, 3, 64, 256, 1000]), st.sampled_from([1, 2, 3, 4, 6, 8, 16]))
+def test_plan_uses_only_dividing_devices(n_runs, batch_size, n_devices):
+    runs, batch = sharding.plan(n_runs, batch_size, n_devices)
+    assert n_runs % runs == 0 and batch_size % batch == 0 and n_devices % (runs * batch) == 0
+    assert runs == max(r for r in range(1, n_devices + 1) if n_devices % r == 0 and n_runs % r == 0)
+
+
+def test_more_devices_than_present_is_refused_with_the_range():
+    with pytest.raises(ValueError, match=r"devices: .* allowed range 1\.\."):
+        sharding.use_devices(10_000)
