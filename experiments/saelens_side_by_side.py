@@ -5,8 +5,8 @@ Part of `toylab run synthsaebench` when `sae-lens` (≥ 6.54, with torch) is ins
 SAELens' `SyntheticModel.load_from_disk`; each library then trains BatchTopK, Matryoshka
 BatchTopK (prefixes m/8, m/4, m/2, m in both) and Standard L1 (the L1 coefficient our
 calibration chose for the largest target L0: both libraries weight the L1 penalty by
-decoder row norms on unscaled inputs, so the same λ means the same loss) at k = that
-target, on `saelens_samples` samples, batch size and learning rate of the run. SAELens'
+decoder row norms on unscaled inputs, so the same λ means the same loss, and both start
+from decoder rows of norm 0.1 left free) at k = that target, on `saelens_samples` samples, batch size and learning rate of the run. SAELens'
 learning rate is constant (`train_toy_sae`); ours decays over the last 20% of steps.
 Each library scores its own SAEs with its own evaluation (SAELens'
 `eval_sae_on_synthetic_data`; toylab's `sae.evaluate`) on the same number of samples.
