@@ -66,6 +66,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from sae import selection
 from sae.params import SAEParams
 
 
@@ -161,7 +162,7 @@ def _dense_aux(x, x_hat, f, batch_threshold=jnp.float32(0.0)) -> Aux:
 
 def top_k(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
     """Each row's k_max largest entries and their indices, [b, k_max]; ranks ≥ k (traced) zeroed."""
-    top_values, top_index = jax.lax.top_k(values, k_max)
+    top_values, top_index = selection.top_k(values, k_max)
     return jnp.where(jnp.arange(k_max) < k, top_values, 0.0), top_index
 
 
@@ -216,7 +217,7 @@ def _auxk_loss(params, centred, dense_pre, residual, dead, k_max):
     centred = x − b_dec [b, d]; dense_pre = a without gradient [b, m]; residual e [b, d].
     """
     k_aux = min(params.n_latents, max(k_max, params.d // 2))
-    _, index = jax.lax.top_k(jnp.where(dead, dense_pre, -jnp.inf), k_aux)
+    _, index = selection.top_k(jnp.where(dead, dense_pre, -jnp.inf), k_aux)
     selected = jnp.einsum("bd,bkd->bk", centred, params.W_enc.T[index]) + params.b_enc[index]
     values = jnp.where(dead[index], jax.nn.relu(selected), 0.0)
     reconstruction = jnp.einsum("bk,bkd->bd", values, params.W_dec[index])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from sae import selection
 from sae.params import SAEParams, from_decoder, init
 
 
@@ -36,7 +37,7 @@ def darts_codes(atoms: jax.Array, x: jax.Array, k: int) -> jax.Array:
 
     atoms [m, d] unit rows, x [n, d] → codes [n, m].
     """
-    values, index = jax.lax.top_k(jax.nn.relu(x @ atoms.T), k)
+    values, index = selection.top_k(jax.nn.relu(x @ atoms.T), k)
     rows = jnp.arange(x.shape[0])[:, None]
     return jnp.zeros((x.shape[0], atoms.shape[0]), x.dtype).at[rows, index].set(values)
 
