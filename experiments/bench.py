@@ -116,6 +116,61 @@ def saelens(case: Case, repeats: int) -> float | None:
 SAMPLER_SHAPE = (16_384, 768, 1024)  # features, dims, batch
 
 
+def _synthetic_model(features: int, dims: int):
+    """SynthSAEBench's family at this size, unorthogonalised (the timing excludes building it)."""
+    from toys import synthetic_model
+
+    parts = synthetic_model.build(synthetic_model.synthsaebench_config(features, dims, orthogonalization_steps=0))
+    return parts, synthetic_model.from_parts(parts)
+
+
+SYNTHETIC_CASE = {"features": 16_384, "dims": 768, "width": 4096, "k": 25, "batch_size": 1024, "steps": 20,
+                  "target_ratio": 8.0}
+
+
+def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
+    """Case C: one BatchTopK SAE at SynthSAEBench-16k's shape, data generation included.
+
+    Samples/s of ours (`pipeline.fit`, the exact sparse sampler inside the scan) and of
+    SAELens (`train_toy_sae`, the loop its `SyntheticSAERunner` runs, without its evals)
+    on the same model file; the model is built once outside the timing.
+    """
+    import tempfile
+
+    from toys import synthetic_files
+
+    parts, model = _synthetic_model(case["features"], case["dims"])
+    hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case["k"])])
+    keys = jax.random.split(jax.random.key(1), 1)
+    samples = case["steps"] * case["batch_size"]
+    seconds = _best_time(lambda: jax.block_until_ready(pipeline.fit(
+        "batchtopk", model, hps, keys, n_latents=case["width"], steps=case["steps"], batch_size=case["batch_size"],
+        k_max=case["k"], one_draw=True)), repeats)
+    flops = 12 * case["batch_size"] * case["dims"] * case["width"] * case["steps"]
+    row = {**case, "ours_samples_per_s": samples / seconds, "nominal_gflops_per_s": flops / seconds / 1e9,
+           "saelens_samples_per_s": None}
+    try:
+        import torch
+        from sae_lens import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+        from sae_lens.synthetic import SyntheticModel, train_toy_sae
+    except ImportError:
+        return row
+    with tempfile.TemporaryDirectory() as folder:
+        synthetic_files.save(f"{folder}/model", parts)
+        theirs = SyntheticModel.load_from_disk(f"{folder}/model")
+    torch.manual_seed(0)
+
+    def train_theirs():
+        sae = BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(d_in=case["dims"], d_sae=case["width"], k=case["k"]))
+        train_toy_sae(sae, theirs.feature_dict, theirs.activation_generator, training_samples=samples,
+                      batch_size=case["batch_size"], lr=3e-4)
+
+    row["saelens_samples_per_s"] = samples / _best_time(train_theirs, repeats)
+    row["ratio"] = row["ours_samples_per_s"] / row["saelens_samples_per_s"]
+    row["target_met"] = row["ratio"] >= case["target_ratio"]
+    return row
+
+
 def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE) -> dict:
     """Samples/s of x: ours sparse, ours dense, SAELens (None when absent), on one model file."""
     import tempfile
@@ -123,9 +178,7 @@ def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE
     from toys import synthetic_files, synthetic_model
 
     features, dims, batch = shape
-    config = synthetic_model.synthsaebench_config(features, dims, orthogonalization_steps=0)
-    parts = synthetic_model.build(config)
-    model = synthetic_model.from_parts(parts)
+    parts, model = _synthetic_model(features, dims)
     sparse = jax.jit(lambda key: model.sample(key, batch).x)
     dense = jax.jit(lambda key: model.sample_dense(key, batch)[0])
     keys = iter(jax.random.split(jax.random.key(0), 4 * repeats + 8))
@@ -162,7 +215,7 @@ def run(repeats: int = 3) -> dict:
             row["nominal_gflops_per_s"] = ours_rate * flops / 1e9
         rows.append(row)
     return {"matmul_gflops_per_s": rate, "device": jax.devices()[0].device_kind, "cases": rows,
-            "sampler": sampler_throughput(repeats)}
+            "synthetic": synthetic_training(repeats), "sampler": sampler_throughput(repeats)}
 
 
 def report(results: dict) -> str:
@@ -181,6 +234,17 @@ def report(results: dict) -> str:
             lines.append(f"     A: {row['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
                          f"({share:.0%} of the measured matmul rate)")
     lines.append("(units: SAE-steps/s; ours trains a case's SAEs in one vmapped call, SAELens one after another)")
+    synthetic = results.get("synthetic")
+    if synthetic:
+        theirs = synthetic["saelens_samples_per_s"]
+        versus = (f", SAELens {theirs:,.0f} ({synthetic['ratio']:.1f}×, target {synthetic['target_ratio']:.0f}×, "
+                  f"{'met' if synthetic['target_met'] else 'NOT met'})" if theirs else ", SAELens skipped")
+        share = synthetic["nominal_gflops_per_s"] / results["matmul_gflops_per_s"]
+        lines.append(f"C    BatchTopK k={synthetic['k']} on the synthetic model, F={synthetic['features']} "
+                     f"d={synthetic['dims']} m={synthetic['width']} b={synthetic['batch_size']}, data included: "
+                     f"ours {synthetic['ours_samples_per_s']:,.0f} samples/s{versus}")
+        lines.append(f"     C: {synthetic['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
+                     f"({share:.0%} of the measured matmul rate)")
     sampler = results.get("sampler")
     if sampler:
         theirs = sampler["saelens"]

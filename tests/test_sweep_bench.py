@@ -41,8 +41,12 @@ def test_bench_measures_ours_and_skips_saelens_when_absent(monkeypatch):
     assert bench.saelens(case, repeats=1) is None
     sampler = bench.sampler_throughput(repeats=1, shape=(64, 8, 32))
     assert sampler["ours_sparse"] > 0 and sampler["ours_dense"] > 0 and sampler["saelens"] is None
+    synthetic = bench.synthetic_training(repeats=1, case={**bench.SYNTHETIC_CASE, "features": 64, "dims": 8,
+                                                          "width": 16, "k": 2, "batch_size": 32, "steps": 2})
+    assert synthetic["ours_samples_per_s"] > 0 and synthetic["saelens_samples_per_s"] is None
     text = bench.report({"matmul_gflops_per_s": 1.0, "device": "cpu", "cases": [
         {"case": "tiny", "n_features": 16, "d": 8, "m": 16, "k": 2, "batch_size": 32, "n_saes": 2,
          "ours_sae_steps_per_s": 10.0, "saelens_sae_steps_per_s": None, "target_ratio": 3.0}],
-        "sampler": sampler})
+        "synthetic": synthetic, "sampler": sampler})
     assert "skipped" in text and "not installed" in text and "synthetic-model sampler" in text
+    assert "C    BatchTopK k=2 on the synthetic model" in text
