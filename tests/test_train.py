@@ -1,5 +1,7 @@
 """The SAE trainer: recovery on a small toy (and its failure on a too-dense one), grids, divergence."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -129,3 +131,20 @@ def test_bfloat16_compute_keeps_f32_parameters_and_tracks_the_f32_run(arch):
 def test_unknown_compute_dtype_is_refused_with_the_allowed_values():
     with pytest.raises(ValueError, match="precision: 'float16' is not allowed; allowed: float32, bfloat16"):
         train.use_compute_dtype("float16")
+
+
+def test_initial_decoder_norm_and_threshold_are_where_the_config_puts_them():
+    # SAELens' Standard-SAE recipe starts decoder rows at norm 0.1 and leaves them free;
+    # JumpReLU's θ starts at initial_threshold. One tiny step at a tiny rate barely moves them.
+    toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=1.0), jax.random.key(0))
+    hps = train.stack_hparams([architectures.hparams(1e-6, 0.1, 1)])
+    keys = jax.random.split(jax.random.key(1), 1)
+    config = train.TrainConfig("jumprelu", D, M, steps=1, batch_size=16, decoder_init_norm=0.1,
+                               unit_norm_decoder=False, initial_threshold=0.5)
+    params = train.train(config, pipeline.toy_activations, toy, hps, keys).params
+    np.testing.assert_allclose(np.linalg.norm(params.W_dec[0], axis=-1), 0.1, atol=1e-4)
+    np.testing.assert_allclose(params.W_enc[0], params.W_dec[0].T, atol=1e-4)
+    np.testing.assert_allclose(np.exp(params.log_threshold[0]), 0.5, rtol=1e-4)
+    renormalised = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy,
+                               hps, keys).params
+    np.testing.assert_allclose(np.linalg.norm(renormalised.W_dec[0], axis=-1), 1.0, atol=1e-5)
