@@ -124,6 +124,24 @@ def _synthetic_model(features: int, dims: int):
     return parts, synthetic_model.from_parts(parts)
 
 
+def _saelens_model(parts):
+    """SAELens' SyntheticModel loaded from our model written in its format (torch seeded); None without sae-lens."""
+    import tempfile
+
+    from toys import synthetic_files
+
+    try:
+        import torch
+        from sae_lens.synthetic import SyntheticModel
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        synthetic_files.save(f"{folder}/model", parts)
+        model = SyntheticModel.load_from_disk(f"{folder}/model")
+    torch.manual_seed(0)
+    return model
+
+
 SYNTHETIC_CASE = {"features": 16_384, "dims": 768, "width": 4096, "k": 25, "batch_size": 1024, "steps": 20,
                   "target_ratio": 8.0}
 
@@ -135,10 +153,6 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
     SAELens (`train_toy_sae`, the loop its `SyntheticSAERunner` runs, without its evals)
     on the same model file; the model is built once outside the timing.
     """
-    import tempfile
-
-    from toys import synthetic_files
-
     parts, model = _synthetic_model(case["features"], case["dims"])
     hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case["k"])])
     keys = jax.random.split(jax.random.key(1), 1)
@@ -149,16 +163,11 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
     flops = 12 * case["batch_size"] * case["dims"] * case["width"] * case["steps"]
     row = {**case, "ours_samples_per_s": samples / seconds, "nominal_gflops_per_s": flops / seconds / 1e9,
            "saelens_samples_per_s": None}
-    try:
-        import torch
-        from sae_lens import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
-        from sae_lens.synthetic import SyntheticModel, train_toy_sae
-    except ImportError:
+    theirs = _saelens_model(parts)
+    if theirs is None:
         return row
-    with tempfile.TemporaryDirectory() as folder:
-        synthetic_files.save(f"{folder}/model", parts)
-        theirs = SyntheticModel.load_from_disk(f"{folder}/model")
-    torch.manual_seed(0)
+    from sae_lens import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+    from sae_lens.synthetic import train_toy_sae
 
     def train_theirs():
         sae = BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(d_in=case["dims"], d_sae=case["width"], k=case["k"]))
@@ -173,10 +182,6 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
 
 def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE) -> dict:
     """Samples/s of x: ours sparse, ours dense, SAELens (None when absent), on one model file."""
-    import tempfile
-
-    from toys import synthetic_files, synthetic_model
-
     features, dims, batch = shape
     parts, model = _synthetic_model(features, dims)
     sparse = jax.jit(lambda key: model.sample(key, batch).x)
@@ -186,15 +191,9 @@ def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE
            "ours_sparse": batch / _best_time(lambda: sparse(next(keys)).block_until_ready(), repeats),
            "ours_dense": batch / _best_time(lambda: dense(next(keys)).block_until_ready(), repeats),
            "saelens": None}
-    try:
-        import torch
-        from sae_lens.synthetic import SyntheticModel
-    except ImportError:
+    theirs = _saelens_model(parts)
+    if theirs is None:
         return row
-    with tempfile.TemporaryDirectory() as folder:
-        synthetic_files.save(f"{folder}/model", parts)
-        theirs = SyntheticModel.load_from_disk(f"{folder}/model")
-    torch.manual_seed(0)
     row["saelens"] = batch / _best_time(lambda: theirs.sample(batch), repeats)
     return row
 
