@@ -113,6 +113,16 @@ def _optimizer(hp, config: TrainConfig):
     return optax.adam(_learning_rate_schedule(hp.learning_rate, config))
 
 
+def _draw_batches(config: TrainConfig, sample_fn, data, run_keys: jax.Array) -> jax.Array:
+    """The G runs' batches [G, b, d]: run g draws with run_keys[g] (from data[g] with per_run_data),
+    or, with one_draw, one call with run_keys[0] draws all G·b samples."""
+    if config.one_draw:
+        runs = run_keys.shape[0]
+        return sample_fn(data, run_keys[0], runs * config.batch_size).reshape(runs, config.batch_size, -1)
+    data_axis = 0 if config.per_run_data else None
+    return jax.vmap(lambda k, d: sample_fn(d, k, config.batch_size), in_axes=(0, data_axis))(run_keys, data)
+
+
 @functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
 def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, init_params):
     """The carry (params, Adam state, firing counts, steps since each latent fired) before step 0."""
@@ -125,14 +135,7 @@ def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Arr
         return params, _optimizer(hp, config).init(params)
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-    data_axis = 0 if config.per_run_data else None
-    if config.one_draw:
-        runs = keys.shape[0]
-        first = sample_fn(data, jax.random.split(init_keys[0])[1], runs * config.batch_size)
-        first = first.reshape(runs, config.batch_size, -1)
-    else:
-        first = jax.vmap(lambda k, d: sample_fn(d, jax.random.split(k)[1], config.batch_size),
-                         in_axes=(0, data_axis))(init_keys, data)
+    first = _draw_batches(config, sample_fn, data, jax.vmap(lambda k: jax.random.split(k)[1])(init_keys))
     params, opt_state = jax.vmap(init_one)(hps, init_keys, init_params, first)
     counts = jnp.zeros((keys.shape[0], config.n_latents), jnp.int32)
     return params, opt_state, counts, counts
@@ -172,18 +175,10 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    data_axis = 0 if config.per_run_data else None
-
     grid_mesh = sharding.mesh(config.mesh_shape) if config.mesh_shape not in (None, (1, 1)) else None
 
     def batches(step):
-        if config.one_draw:
-            runs = keys.shape[0]
-            x = sample_fn(data, jax.random.fold_in(data_keys[0], step), runs * config.batch_size)
-            x = x.reshape(runs, config.batch_size, -1)
-        else:
-            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-            x = jax.vmap(lambda k, d: sample_fn(d, k, config.batch_size), in_axes=(0, data_axis))(step_keys, data)
+        x = _draw_batches(config, sample_fn, data, jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys))
         return x if grid_mesh is None else sharding.batches(grid_mesh, x)
 
     def body(carry, step):
