@@ -228,7 +228,7 @@ def run(config: Config) -> dict:
         "calibration": {arch: {**c, "chosen": {str(t): v for t, v in c["chosen"].items()}} for arch, c in calibration.items()},
         "published": {arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
                       for arch, table in PUBLISHED.items()},
-        "sampler": {"events_cap": toy.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
+        "sampler": {"events_cap": toy.firing.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
         "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts)],
     }
     results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side

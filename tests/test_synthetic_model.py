@@ -19,34 +19,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from binomial_intervals import allowed_outside, outside_share
+
 from toys import synthetic_files, synthetic_hierarchy, synthetic_model
 from toys.torch_rng import TorchGenerator
 
 FIXTURE = Path(__file__).parent / "fixtures" / "saelens_synthetic_tiny"  # written by SAELens 6.54 itself
-LEVEL = 0.999
-
-
-def outside_share(count_a, n_a, count_b, n_b=None):
-    """Share of features whose two rates differ beyond the two-sided 99.9% binomial interval.
-
-    With n_b None, count_b are exact probabilities. The test compares this share with
-    what chance allows when all features agree (a binomial tail at 0.1% per feature).
-    """
-    a = np.asarray(count_a, np.float64) / n_a
-    if n_b is None:
-        p, var = np.asarray(count_b, np.float64), np.asarray(count_b, np.float64) * (1 - np.asarray(count_b)) / n_a
-        diff = a - p
-    else:
-        b = np.asarray(count_b, np.float64) / n_b
-        pooled = (np.asarray(count_a) + np.asarray(count_b)) / (n_a + n_b)
-        var, diff = pooled * (1 - pooled) * (1 / n_a + 1 / n_b), a - b
-    z = stats.norm.ppf(0.5 + LEVEL / 2)
-    return np.abs(diff) > z * np.sqrt(np.maximum(var, 1e-300)) + 1e-12
-
-
-def allowed_outside(n_features: int) -> int:
-    """The most features outside their 99.9% intervals that chance allows (binomial, p = 1e-6)."""
-    return int(stats.binom.ppf(1 - 1e-6, n_features, 1 - LEVEL))
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +100,10 @@ def test_level_zero_features_fire_at_their_probability(tiny, draws):
 def test_pairs_cofire_with_the_copula_orthant_probability(tiny, draws):
     _, sparse, _ = draws
     level0 = np.flatnonzero(np.asarray(tiny.level) == 0)
-    factor = np.asarray(tiny.factor)[level0]
+    factor = np.asarray(tiny.firing.factor)[level0]
     corr = factor @ factor.T
     np.fill_diagonal(corr, 0)
-    t = np.asarray(tiny.thresholds)[level0]
+    t = np.asarray(tiny.firing.thresholds)[level0]
     orthant = lambda i, j: stats.multivariate_normal(mean=[0, 0], cov=[[1, corr[i, j]], [corr[i, j], 1]]).cdf(-t[[i, j]])  # noqa: E731
     # the pair whose co-firing departs most from independence, in standard errors
     pairs = [(i, j) for i in range(len(level0)) for j in range(i)]
@@ -165,17 +143,18 @@ def test_sparse_and_dense_samplers_agree_and_obey_the_hierarchy(tiny, draws):
 
 def test_a_non_dominating_envelope_is_caught(tiny):
     # Counterpart: raise every block's threshold, so the envelope no longer bounds the rates.
-    broken = tiny.replace(block_threshold=tiny.block_threshold + 1.0)
+    broken = tiny.replace(firing=tiny.firing.replace(block_threshold=tiny.firing.block_threshold + 1.0))
     n = 60_000
     codes = np.asarray(jax.jit(broken.sample, static_argnums=1)(jax.random.key(1), n).codes.dense())
     level0 = np.flatnonzero(np.asarray(tiny.level) == 0)
-    tail = np.setdiff1d(level0, np.asarray(tiny.head))
+    tail = np.setdiff1d(level0, np.asarray(tiny.firing.head))
     p = np.asarray(tiny.probabilities)[tail]
     assert outside_share((codes[:, tail] > 0).sum(0), n, p).sum() > allowed_outside(len(tail))
 
 
 def test_overflowing_buffers_redraw_densely_and_stay_exact(tiny):
-    cramped = tiny.replace(events_cap=1, accepted_cap=1, level_caps=(1,) * len(tiny.level_caps))
+    cramped = tiny.replace(firing=tiny.firing.replace(events_cap=1, accepted_cap=1, active_cap=1),
+                           level_caps=(1,) * len(tiny.level_caps))
     n = 40_000
     batch = jax.jit(cramped.sample, static_argnums=1)(jax.random.key(3), n)
     assert bool(batch.truth["redrawn"])

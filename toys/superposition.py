@@ -15,6 +15,17 @@ constant p_i ∝ 1; Zipf p_i ∝ (i + 1)^-α; linear p_i ∝ (F − i).
 Correlated firing uses a Gaussian copula, which keeps every marginal p_i exact:
 u_i = √(1 − s) ε_i + √s (g · l_i) with g ~ N(0, I_r) shared across features and unit
 loadings l_i, and feature i fires when u_i < Φ⁻¹(p_i); corr(u_i, u_j) = s l_i · l_j.
+
+Sampling. `toy.sample` is sparse and exact in distribution: which features fire comes
+from `toys.sparse_firing` (the same mechanism as the SynthSAEBench generator; by the
+symmetry of the normal, firing when u_i < Φ⁻¹(p_i) is firing when −u_i > Φ⁻¹(1 − p_i),
+its factor √s l_i and diagonal 1 − s), then magnitudes for the active slots only, and x
+by gathering their directions: O(n · (L0 · d + F / 8)) rather than the O(n · F · d) of a
+dense draw. The codes come back as `SparseCodes`; a batch that overflows the sparse
+buffers is redrawn densely (`truth["redrawn"]`). Where the sparse draw would not pay
+(dense or strongly correlated firing: `sparse_firing.sparse_pays`) `toy.sample` uses
+the dense sampler and returns dense codes. `sample` (the module function) is the
+dense reference sampler, returning dense codes [n, F].
 """
 
 from __future__ import annotations
@@ -26,7 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from toys.protocol import PlantedDirections
+from toys import sparse_firing
+from toys.protocol import Batch, PlantedDirections
+from toys.sparse_firing import CopulaFiring, SparseCodes
 
 from toys.validation import ConfigError, check_choice, check_range
 
@@ -85,7 +98,16 @@ class SuperpositionToy(PlantedDirections):
     directions: jax.Array  # [F, d] unit rows t_i
     probabilities: jax.Array  # [F] firing probabilities p_i
     loadings: jax.Array  # [F, r] unit copula loadings l_i (r = 0: independent firing)
+    firing: CopulaFiring  # the same firing model, planned for its sparse draw
     config: SuperpositionConfig = struct.field(pytree_node=False)
+
+    def sample(self, key: jax.Array, n: int) -> Batch:
+        """n samples (module docstring): x [n, d], SparseCodes (dense codes where the sparse
+        draw does not pay), truth {"redrawn", "codes_truncated"}."""
+        if sparse_firing.sparse_pays(self.firing):
+            return sample_sparse(self, key, n)
+        x, codes = sample(self, key, n)
+        return Batch(x, codes, {"redrawn": jnp.bool_(False), "codes_truncated": jnp.bool_(False)})
 
     def _draw(self, key: jax.Array, n: int):
         return sample(self, key, n)
@@ -131,11 +153,24 @@ def build(config: SuperpositionConfig, key: jax.Array) -> SuperpositionToy:
         directions = orthogonalize(directions, config.orthogonalize_steps)
     loadings = jax.random.normal(key_loadings, (config.n_features, config.correlation_rank))
     loadings = loadings / jnp.maximum(jnp.linalg.norm(loadings, axis=1, keepdims=True), 1e-12)
-    return SuperpositionToy(directions, jnp.asarray(firing_probabilities(config)), loadings, config)
+    probabilities = firing_probabilities(config)
+    return SuperpositionToy(directions, jnp.asarray(probabilities), loadings, firing_plan(config, probabilities, loadings),
+                            config)
+
+
+def firing_plan(config: SuperpositionConfig, probabilities: np.ndarray, loadings: jax.Array) -> CopulaFiring:
+    """The toy's firing model in `sparse_firing`'s form (factor √s l_i, diagonal 1 − s), with
+    buffer caps from the config (independent firing) or a fixed-key pilot (correlated), so
+    toys of one independent config share them and stack."""
+    s = config.correlation_strength if config.correlation_rank else 0.0
+    factor = np.sqrt(s) * np.asarray(loadings) if s else np.zeros((config.n_features, 0), np.float32)
+    diag_sqrt = np.full(config.n_features, np.sqrt(1.0 - s))
+    firing = sparse_firing.plan(probabilities, diag_sqrt, factor, np.arange(config.n_features))
+    return sparse_firing.with_caps(firing, probabilities, jax.random.key(0))
 
 
 def sample(toy: SuperpositionToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
-    """Draw n fresh samples. Returns (activations [n, d], true codes [n, F])."""
+    """The dense reference sampler: n fresh samples as (activations [n, d], true codes [n, F])."""
     config = toy.config
     key_fire, key_factor, key_magnitude, key_noise = jax.random.split(key, 4)
     shape = (n, config.n_features)
@@ -151,13 +186,39 @@ def sample(toy: SuperpositionToy, key: jax.Array, n: int) -> tuple[jax.Array, ja
         latent = jnp.sqrt(1.0 - s) * jax.random.normal(key_fire, shape) + jnp.sqrt(s) * shared
         fires = latent < jax.scipy.special.ndtri(toy.probabilities)
         magnitude_quantile = jax.random.uniform(key_magnitude, shape)
-    if config.magnitude == "uniform":
-        magnitudes = config.magnitude_low + (config.magnitude_high - config.magnitude_low) * magnitude_quantile
-    else:
-        quantile = jnp.clip(magnitude_quantile, 1e-7, 1.0 - 1e-7)
-        magnitudes = jnp.abs(config.magnitude_mean + config.magnitude_std * jax.scipy.special.ndtri(quantile))
-    codes = jnp.where(fires, magnitudes, 0.0)
+    codes = jnp.where(fires, magnitudes(config, magnitude_quantile), 0.0)
     return embed(codes, toy.directions, config.noise_std, key_noise), codes
+
+
+def magnitudes(config: SuperpositionConfig, quantile: jax.Array) -> jax.Array:
+    """A firing feature's magnitude from a uniform quantile: uniform on [low, high], or the
+    folded normal |μ + σ Φ⁻¹(q)|."""
+    if config.magnitude == "uniform":
+        return config.magnitude_low + (config.magnitude_high - config.magnitude_low) * quantile
+    quantile = jnp.clip(quantile, 1e-7, 1.0 - 1e-7)
+    return jnp.abs(config.magnitude_mean + config.magnitude_std * jax.scipy.special.ndtri(quantile))
+
+
+def sample_sparse(toy: SuperpositionToy, key: jax.Array, n: int) -> Batch:
+    """n samples, drawn sparsely and exactly (module docstring), whether or not it pays."""
+    config, f = toy.config, toy.config.n_features
+    key_eps, key_fire, key_magnitude, key_noise, key_dense = jax.random.split(key, 5)
+    eps = jax.random.normal(key_eps, (n, toy.firing.factor.shape[1]))
+    index, overflow = sparse_firing.active_set(toy.firing, key_fire, eps)
+    value = jnp.where(index < f, magnitudes(config, jax.random.uniform(key_magnitude, index.shape)), 0.0)
+    codes = SparseCodes(index, value, f)
+
+    def dense():
+        x, dense_codes = sample(toy, key_dense, n)
+        values, indices = jax.lax.top_k(dense_codes, toy.firing.active_cap)
+        truncated = jnp.any(jnp.sum(dense_codes > 0, axis=1) > toy.firing.active_cap)
+        return x, SparseCodes(jnp.where(values > 0, indices, f), values, f), truncated
+
+    x = sparse_firing.embed(toy.directions, None, codes)
+    if config.noise_std > 0:
+        x = x + config.noise_std * jax.random.normal(key_noise, x.shape)
+    x, codes, truncated = sparse_firing.redraw_if(overflow, (x, codes, jnp.bool_(False)), dense)
+    return Batch(x, codes, {"redrawn": overflow, "codes_truncated": truncated})
 
 
 def embed(codes: jax.Array, directions: jax.Array, noise_std: float, key: jax.Array) -> jax.Array:

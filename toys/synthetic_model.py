@@ -25,20 +25,12 @@ orthogonalised by Adam on SAELens' loss Σ_{i≠j} (w_i·w_j)² + F Σ_i (‖w_i
 instead of SAELens' chunked O(F² d)) and renormalised.
 
 Sampling (`SyntheticModel.sample`) is sparse and exact in distribution:
-- Given ε, features fire independently with q_f(ε) = Φ((u_f − t_f)/√δ_f), u = εΦᵀ
-  (the copula conditioned on its factors).
-- Roots and features outside the hierarchy ("level 0"): the `head` (the most frequent
-  ones) draw a Bernoulli each. The rest are drawn as a thinned Poisson process: feature f
-  fires when a Poisson process of rate λ_f = −log(1 − q_f) has at least one event
-  (probability q_f). Features are grouped in blocks of similar t_f; per sample, a block's
-  envelope rate λ̄ = −log Φ((min t − max u)/√δ) ≥ λ_f for every f in it; events are drawn
-  at the envelope rates (a Poisson count, then a block by its rate and a feature
-  uniformly in it) and each is kept with probability λ_f/λ̄. A thinned Poisson process is
-  a Poisson process with the thinned rate, independent across features, so each fires
-  with probability q_f(ε), independently — exactly as in step 1.
+- Roots and features outside the hierarchy ("level 0") fire by `toys.sparse_firing`:
+  given the copula factors ε, the most frequent draw a Bernoulli each and the rest come
+  from a thinned Poisson process with a per-block envelope, exact (its docstring proves it).
 - Children are drawn only under parents that are on (the rules switch off every other
-  child, whatever it drew), one Bernoulli each, level by level, with mutual exclusion
-  among the children of each parent.
+  child, whatever it drew), one Bernoulli each with q_f(ε), level by level, with mutual
+  exclusion among the children of each parent.
 - Cost per sample: O(r F₀) for the factor scores of the level-0 features (F₀ of them;
   a BLAS matmul with r = 25 ≪ d, needed because every feature's rate depends on its own
   score), O(F₀ / block) envelope rates, and O((events + children) r + A d) for the rest;
@@ -56,7 +48,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from typing import Any, Callable
 
 import jax
@@ -64,11 +55,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from jax.scipy.special import log_ndtr, ndtr, ndtri
 
 from sae.train import segment_lengths
 from toys import synthetic_hierarchy as hierarchy_module
+from toys import sparse_firing
 from toys.protocol import Batch
+from toys.sparse_firing import PILOT_SAMPLES, CopulaFiring, SparseCodes
 from toys.torch_rng import TorchGenerator
 from toys.validation import ConfigError, check_choice, check_range
 
@@ -372,64 +364,20 @@ def build(config: SyntheticModelConfig, report: Callable[[int, float], None] | N
 
 
 @struct.dataclass
-class SparseCodes:
-    """Codes as per-sample active lists: indices [n, A] (F marks an empty slot), values [n, A].
-
-    `dense()` gives the [n, F] array; `active_count()` and `on_at(columns)` are what the
-    streamed metrics read (`sae.metrics`), the latter through an [n, F] boolean mask.
-    """
-
-    indices: jax.Array
-    values: jax.Array
-    num_features: int = struct.field(pytree_node=False)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.indices.shape[0], self.num_features)
-
-    def dense(self) -> jax.Array:
-        rows = jnp.arange(self.indices.shape[0])[:, None]
-        out = jnp.zeros((self.indices.shape[0], self.num_features + 1), self.values.dtype)
-        return out.at[rows, self.indices].add(self.values)[:, : self.num_features]
-
-    def active_count(self) -> jax.Array:
-        return jnp.sum((self.values > 0) & (self.indices < self.num_features))
-
-    def on_at(self, columns: jax.Array) -> jax.Array:
-        rows = jnp.arange(self.indices.shape[0])[:, None]
-        mask = jnp.zeros((self.indices.shape[0], self.num_features + 1), bool)
-        mask = mask.at[rows, self.indices].max(self.values > 0)
-        return mask[:, columns]
-
-
-BLOCK = 8  # level-0 features per thinning block
-HEAD_PROBABILITY = 0.02  # level-0 features at least this frequent draw one Bernoulli each
-
-
-@struct.dataclass
 class SyntheticModel:
     """A built synthetic model with its sparse sampler (a pytree; see the module docstring)."""
 
     directions: jax.Array  # [F, d] unit feature vectors w_f
     bias: jax.Array  # [d]
     probabilities: jax.Array  # [F] p_f
-    thresholds: jax.Array  # [F + 1] t_f = Φ⁻¹(1 − p_f); +inf for the empty slot F
+    firing: CopulaFiring  # step 1 for every feature, and the sparse draw of the level-0 ones
     mean: jax.Array  # [F + 1] μ_f
     std: jax.Array  # [F + 1] σ_f
-    factor: jax.Array  # [F + 1, r] Φ (zero row for the empty slot)
-    diag_sqrt: jax.Array  # [F + 1] √δ_f
     parent: jax.Array  # [F] parent index, −1 none
     children: jax.Array  # [F + 1, B] children, padded with F
     exclusive: jax.Array  # [F + 1] children mutually exclusive
     rescale: jax.Array  # [F + 1] value scales with the parent's
     level: jax.Array  # [F]
-    head: jax.Array  # [H] level-0 features drawn one Bernoulli each
-    blocks: jax.Array  # [nb, BLOCK] the other level-0 features, padded with F
-    block_threshold: jax.Array  # [nb] min t over the block
-    block_scale_low: jax.Array  # [nb] min √δ over the block
-    block_scale_high: jax.Array  # [nb] max √δ over the block
-    events_cap: int = struct.field(pytree_node=False)  # thinning events per sample
-    accepted_cap: int = struct.field(pytree_node=False)  # accepted thinning events per sample
     level_caps: tuple[int, ...] = struct.field(pytree_node=False)  # active slots per level
     parent_caps: tuple[int, ...] = struct.field(pytree_node=False)  # active parents per level (but the last)
     codes_cap: int = struct.field(pytree_node=False)  # active features per sample, all levels
@@ -463,68 +411,45 @@ class SyntheticModel:
 
 def from_parts(parts: ModelParts, pilot_key: jax.Array | None = None) -> SyntheticModel:
     """The sampler for a model; buffer sizes come from a pilot draw of the dense sampler."""
-    n, p = parts.config.num_features, np.asarray(parts.firing_probabilities, np.float64)
+    n = parts.config.num_features
     arrays = hierarchy_module.arrays(parts.roots, n)
     factor = parts.correlation_factor if parts.correlation_factor is not None else np.zeros((n, 0), np.float32)
     diag = parts.correlation_diag if parts.correlation_diag is not None else np.ones(n, np.float32)
-    thresholds = np.asarray(ndtri(jnp.asarray(1.0 - p)), np.float64)
     pad = lambda a, v: np.concatenate([np.asarray(a), np.full((1,) + np.asarray(a).shape[1:], v, np.asarray(a).dtype)])  # noqa: E731
-    level0 = np.flatnonzero(arrays.level == 0)
-    is_head = p[level0] >= HEAD_PROBABILITY
-    head, tail = level0[is_head], level0[~is_head]
-    tail = tail[np.argsort(-thresholds[tail], kind="stable")[::-1]]  # by threshold: similar t share a block
-    n_blocks = max(1, -(-len(tail) // BLOCK))
-    blocks = np.full(n_blocks * BLOCK, n, np.int32)
-    blocks[: len(tail)] = tail
-    blocks = blocks.reshape(n_blocks, BLOCK)
-    t_pad, s_pad = pad(thresholds, np.inf), pad(np.sqrt(diag), 1.0)
+    firing = sparse_firing.plan(parts.firing_probabilities, np.sqrt(diag), factor, np.flatnonzero(arrays.level == 0))
     model = SyntheticModel(
         directions=jnp.asarray(parts.feature_vectors), bias=jnp.asarray(parts.bias),
-        probabilities=jnp.asarray(parts.firing_probabilities),
-        thresholds=jnp.asarray(t_pad, jnp.float32), mean=jnp.asarray(pad(parts.mean_magnitudes, 1.0)),
-        std=jnp.asarray(pad(parts.std_magnitudes, 0.0)), factor=jnp.asarray(pad(factor, 0.0)),
-        diag_sqrt=jnp.asarray(s_pad, jnp.float32), parent=jnp.asarray(arrays.parent),
-        children=jnp.asarray(pad(arrays.children, n)), exclusive=jnp.asarray(pad(arrays.exclusive, False)),
-        rescale=jnp.asarray(pad(arrays.rescale, False)), level=jnp.asarray(arrays.level),
-        head=jnp.asarray(head, jnp.int32), blocks=jnp.asarray(blocks),
-        block_threshold=jnp.asarray(t_pad[blocks].min(axis=1), jnp.float32),
-        block_scale_low=jnp.asarray(s_pad[blocks].min(axis=1), jnp.float32),
-        block_scale_high=jnp.asarray(s_pad[blocks].max(axis=1), jnp.float32),
-        events_cap=1, accepted_cap=1, level_caps=(1,) * (arrays.depth + 1), parent_caps=(1,) * arrays.depth,
+        probabilities=jnp.asarray(parts.firing_probabilities), firing=firing,
+        mean=jnp.asarray(pad(parts.mean_magnitudes, 1.0)), std=jnp.asarray(pad(parts.std_magnitudes, 0.0)),
+        parent=jnp.asarray(arrays.parent), children=jnp.asarray(pad(arrays.children, n)),
+        exclusive=jnp.asarray(pad(arrays.exclusive, False)), rescale=jnp.asarray(pad(arrays.rescale, False)),
+        level=jnp.asarray(arrays.level), level_caps=(1,) * (arrays.depth + 1), parent_caps=(1,) * arrays.depth,
         codes_cap=1, config=parts.config,
     )
     return _with_pilot_caps(model, jax.random.key(0) if pilot_key is None else pilot_key)
 
 
-PILOT_SAMPLES = 4096
-
-
 def _with_pilot_caps(model: SyntheticModel, key: jax.Array) -> SyntheticModel:
-    """Buffer sizes from a pilot draw: well above its counts (mean + 8 sd + 4, and at least its
-    largest count + 4). They only set speed: a batch that overflows is redrawn densely."""
+    """Buffer sizes from a pilot draw of PILOT_SAMPLES dense samples (`sparse_firing.cap`:
+    mean + 8 sd + 4, and at least the largest count + 4). They only set speed: a batch
+    that overflows is redrawn densely."""
     key_codes, key_events = jax.random.split(key)
     on = np.asarray(dense_codes(model, key_codes, PILOT_SAMPLES)) > 0
     level = np.asarray(model.level)
     has_children = np.asarray(model.children[:-1, 0]) < model.num_features
-    cap = lambda columns: _cap(on[:, columns].sum(axis=1))  # noqa: E731
+    cap = lambda columns: sparse_firing.cap(on[:, columns].sum(axis=1))  # noqa: E731
     depth = len(model.level_caps)
     tail = np.ones(model.num_features, bool)
-    tail[np.asarray(model.head)] = False
+    tail[np.asarray(model.firing.head)] = False
     tail &= level == 0
-    eps = jax.random.normal(key_events, (PILOT_SAMPLES, model.factor.shape[1]))
-    rate = float(np.asarray(_envelope_totals(model, eps)).max())
+    level_caps = tuple(cap(level == lv) for lv in range(depth))
+    firing = model.firing.replace(events_cap=sparse_firing.events_cap(model.firing, key_events),
+                                  accepted_cap=cap(tail), active_cap=level_caps[0])
     return model.replace(
-        events_cap=int(math.ceil(rate + 8 * math.sqrt(rate) + 4)),
-        accepted_cap=cap(tail),
-        level_caps=tuple(cap(level == lv) for lv in range(depth)),
+        firing=firing, level_caps=level_caps,
         parent_caps=tuple(cap((level == lv) & has_children) for lv in range(depth - 1)),
         codes_cap=cap(np.ones(model.num_features, bool)),
     )
-
-
-def _cap(counts: np.ndarray) -> int:
-    counts = np.asarray(counts, np.float64)
-    return int(max(math.ceil(counts.mean() + 8 * counts.std() + 4), counts.max() + 4))
 
 
 # --- the dense reference sampler (SAELens, step for step) ----------------------------------
@@ -554,47 +479,15 @@ def dense_codes(model: SyntheticModel, key: jax.Array, n: int) -> jax.Array:
     """SAELens' ActivationGenerator.sample: dense codes [n, F]."""
     f = model.num_features
     key_eps, key_eta, key_mag, key_rules = jax.random.split(key, 4)
-    eps = jax.random.normal(key_eps, (n, model.factor.shape[1]))
-    z = eps @ model.factor[:f].T + jax.random.normal(key_eta, (n, f)) * model.diag_sqrt[:f]
-    fired = z > model.thresholds[:f]
+    firing = model.firing
+    eps = jax.random.normal(key_eps, (n, firing.factor.shape[1]))
+    z = eps @ firing.factor[:f].T + jax.random.normal(key_eta, (n, f)) * firing.diag_sqrt[:f]
+    fired = z > firing.thresholds[:f]
     raw = jnp.where(fired, jnp.maximum(model.mean[:f] + model.std[:f] * jax.random.normal(key_mag, (n, f)), 0.0), 0.0)
     return _hierarchy_rules(model, raw, key_rules)
 
 
-# --- the sparse sampler ---------------------------------------------------------------------
-
-
-def _fire_probability(model, eps, index):
-    """q_f(ε) = Φ((u_f − t_f)/√δ_f) at indices [n, k] for factors ε [n, r]."""
-    u = jnp.einsum("nr,nkr->nk", eps, model.factor[index])
-    return ndtr((u - model.thresholds[index]) / model.diag_sqrt[index])
-
-
-def _block_envelope(model, eps):
-    """Per sample and block: the envelope rate λ̄ [n, nb] and the factor scores u [n, nb, BLOCK]."""
-    u = jnp.einsum("nr,bkr->nbk", eps, model.factor[model.blocks])
-    numerator = model.block_threshold - u.max(axis=-1)
-    scale = jnp.where(numerator >= 0, model.block_scale_high, model.block_scale_low)
-    return -log_ndtr(numerator / scale), u
-
-
-def _envelope_totals(model, eps):
-    rate, _ = _block_envelope(model, eps)
-    return BLOCK * rate.sum(axis=-1)
-
-
-def _compact(indices: jax.Array, values: jax.Array, keep: jax.Array, cap: int, empty: int):
-    """The kept (index, value) pairs of each row first, in `cap` slots; and whether any row had more.
-
-    A prefix sum gives each kept entry its slot (O(row length), no sort); extras go to a
-    discarded slot."""
-    n = indices.shape[0]
-    slot = jnp.cumsum(keep, axis=1) - 1
-    slot = jnp.where(keep & (slot < cap), slot, cap)
-    rows = jnp.arange(n)[:, None]
-    out_index = jnp.full((n, cap + 1), empty, indices.dtype).at[rows, slot].set(jnp.where(keep, indices, empty))
-    out_value = jnp.zeros((n, cap + 1), values.dtype).at[rows, slot].set(jnp.where(keep, values, 0.0))
-    return out_index[:, :cap], out_value[:, :cap], jnp.any(keep.sum(axis=1) > cap)
+# --- the sparse sampler (`toys.sparse_firing` for level 0, then level by level) -------------
 
 
 def _magnitude(model, key, index):
@@ -602,40 +495,19 @@ def _magnitude(model, key, index):
 
 
 def _level_zero(model, key, eps):
-    """Roots and features outside the hierarchy: the head by Bernoulli, the rest by thinning."""
-    n, f = eps.shape[0], model.num_features
-    key_head, key_count, key_where, key_slot, key_keep, key_mag = jax.random.split(key, 6)
-    head = jnp.broadcast_to(model.head, (n, model.head.shape[0]))
-    head_fires = jax.random.uniform(key_head, head.shape) < _fire_probability(model, eps, head)
-    rate, u = _block_envelope(model, eps)
-    total = BLOCK * rate.sum(axis=-1)
-    count = jax.random.poisson(key_count, total)
-    cap = model.events_cap
-    cumulative = jnp.cumsum(BLOCK * rate, axis=-1)
-    target = jax.random.uniform(key_where, (n, cap)) * total[:, None]
-    block = jnp.minimum(jax.vmap(jnp.searchsorted)(cumulative, target), rate.shape[1] - 1)
-    slot = jax.random.randint(key_slot, (n, cap), 0, BLOCK)
-    feature = model.blocks[block, slot]
-    u_event = u[jnp.arange(n)[:, None], block, slot]
-    feature_rate = -log_ndtr((model.thresholds[feature] - u_event) / model.diag_sqrt[feature])
-    envelope = jnp.take_along_axis(rate, block, axis=1)
-    accepted = (jnp.arange(cap) < count[:, None]) & (jax.random.uniform(key_keep, (n, cap)) * envelope < feature_rate)
-    accepted &= feature < f
-    # A feature fires when it has at least one accepted event: sort the few accepted, drop repeats.
-    tail, _, overflow = _compact(feature, jnp.zeros(feature.shape), accepted, model.accepted_cap, f)
-    tail = jnp.sort(tail, axis=1)
-    repeat = jnp.concatenate([jnp.zeros((n, 1), bool), tail[:, 1:] == tail[:, :-1]], axis=1)
-    candidates = jnp.concatenate([jnp.where(head_fires, head, f), jnp.where(repeat, f, tail)], axis=1)
-    index, _, more = _compact(candidates, jnp.zeros(candidates.shape), candidates < f, model.level_caps[0], f)
-    value = jnp.where(index < f, _magnitude(model, key_mag, index), 0.0)
-    return index, value, overflow | more | jnp.any(count > cap)
+    """Roots and features outside the hierarchy: which fire (`sparse_firing.active_set`), then
+    their magnitudes (from the sixth of the key's six splits, the one `active_set` leaves free)."""
+    f = model.num_features
+    index, overflow = sparse_firing.active_set(model.firing, key, eps)
+    value = jnp.where(index < f, _magnitude(model, jax.random.split(key, 6)[5], index), 0.0)
+    return index, value, overflow
 
 
 def _parents(model, index, value, cap):
     """The entries that are on and have children, in `cap` slots (the next level's parents)."""
     f = model.num_features
     has_children = model.children[index, 0] < f
-    parent_index, parent_value, overflow = _compact(index, value, has_children & (value > 0), cap, f)
+    parent_index, parent_value, overflow = sparse_firing.compact(index, value, has_children & (value > 0), cap, f)
     return parent_index, parent_value, overflow
 
 
@@ -646,20 +518,20 @@ def _next_level(model, key, eps, parent_index, parent_value, cap):
     kids = model.children[parent_index]  # [n, A, B]
     a, b = kids.shape[1], kids.shape[2]
     flat = kids.reshape(n, a * b)
-    fires = jax.random.uniform(key_fire, flat.shape) < _fire_probability(model, eps, flat)
+    fires = jax.random.uniform(key_fire, flat.shape) < sparse_firing.fire_probability(model.firing, eps, flat)
     raw = jnp.where(fires & (flat < f), _magnitude(model, key_mag, flat), 0.0).reshape(n, a, b)
     on = (raw > 0) & (parent_value > 0)[:, :, None]
     score = jnp.where(on, jax.random.uniform(key_win, on.shape), -1.0)
     winner = jax.nn.one_hot(jnp.argmax(score, axis=-1), b, dtype=bool)
     keep = on & (~model.exclusive[parent_index][:, :, None] | winner)
     factor = jnp.where(model.rescale[kids], (parent_value / model.mean[parent_index])[:, :, None], 1.0)
-    return _compact(flat, (raw * factor).reshape(n, a * b), keep.reshape(n, a * b), cap, f)
+    return sparse_firing.compact(flat, (raw * factor).reshape(n, a * b), keep.reshape(n, a * b), cap, f)
 
 
 def sparse_codes(model: SyntheticModel, key: jax.Array, n: int):
     """(SparseCodes, overflow): the sparse draw and whether any buffer overflowed."""
     key_eps, key_zero, key_levels = jax.random.split(key, 3)
-    eps = jax.random.normal(key_eps, (n, model.factor.shape[1]))
+    eps = jax.random.normal(key_eps, (n, model.firing.factor.shape[1]))
     index, value, overflow = _level_zero(model, key_zero, eps)
     indices, values = [index], [value]
     for level, (parent_cap, cap) in enumerate(zip(model.parent_caps, model.level_caps[1:])):
@@ -669,22 +541,8 @@ def sparse_codes(model: SyntheticModel, key: jax.Array, n: int):
         values.append(value)
         overflow |= more | most
     index, value = jnp.concatenate(indices, axis=1), jnp.concatenate(values, axis=1)
-    index, value, more = _compact(index, value, value > 0, model.codes_cap, model.num_features)
+    index, value, more = sparse_firing.compact(index, value, value > 0, model.codes_cap, model.num_features)
     return SparseCodes(index, value, model.num_features), overflow | more
-
-
-def _embed(model, codes: SparseCodes) -> jax.Array:
-    """x = Σ_slots value · w_index + b: a scan over the slots, each gathering n rows (O(n A d);
-    on CPU several times faster than one [n, A, d] gather)."""
-    index = jnp.minimum(codes.indices, model.num_features - 1)
-    values = jnp.where(codes.indices < model.num_features, codes.values, 0.0)
-
-    def add_slot(x, slot):
-        i, v = slot
-        return x + v[:, None] * model.directions[i], None
-
-    x, _ = jax.lax.scan(add_slot, jnp.broadcast_to(model.bias, (index.shape[0], model.d)), (index.T, values.T))
-    return x
 
 
 def _from_dense(model, dense: jax.Array) -> tuple[SparseCodes, jax.Array]:
@@ -699,14 +557,14 @@ def sample(model: SyntheticModel, key: jax.Array, n: int) -> Batch:
     codes, overflow = sparse_codes(model, key_sparse, n)
 
     def sparse_branch():
-        return _embed(model, codes), codes, jnp.bool_(False)
+        return sparse_firing.embed(model.directions, model.bias, codes), codes, jnp.bool_(False)
 
     def dense_branch():
         dense = dense_codes(model, key_dense, n)
         sparse, truncated = _from_dense(model, dense)
         return dense @ model.directions + model.bias, sparse, truncated
 
-    x, codes, truncated = jax.lax.cond(overflow, dense_branch, sparse_branch)
+    x, codes, truncated = sparse_firing.redraw_if(overflow, sparse_branch(), dense_branch)
     return Batch(x, codes, {"redrawn": overflow, "codes_truncated": truncated})
 
 
