@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="devices the trainer spreads runs and batches over (default 1; sae.sharding)")
         sub.add_argument("--precision", default="float32", metavar="float32|bfloat16",
                          help="compute dtype of training (bfloat16: bf16 matmuls, f32 parameters; default float32)")
+        sub.add_argument("--prng", default="threefry", metavar="threefry|rbg|unsafe_rbg",
+                         help="key implementation of training's data draws (rbg: faster on GPU/TPU; default threefry)")
         sub.add_argument("--distributed", action="store_true",
                          help="call jax.distributed.initialize() first (one process per host of a cluster or pod)")
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
@@ -197,16 +199,18 @@ def _use_devices(requested: str, distributed: bool) -> int:
         raise ConfigError(str(error)) from None
 
 
-def _use_precision(name: str) -> None:
+def _use_precision(name: str, prng: str = "threefry") -> None:
     from sae import train
 
     try:
         train.use_compute_dtype(name)
+        train.use_data_prng(prng)
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
 
-def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1, precision: str = "float32") -> Path:
+def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1, precision: str = "float32",
+                   prng: str = "threefry") -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.records)."""
     from sae import progress
@@ -217,7 +221,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
     runfolder.write_json(
         folder / "config.json",
         {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
-         "config": overrides.to_dict(config), "devices": devices, "precision": precision, **runfolder.provenance()},
+         "config": overrides.to_dict(config), "devices": devices, "precision": precision, "prng": prng,
+         **runfolder.provenance()},
     )
     print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
@@ -292,14 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
         devices = _use_devices(args.devices, args.distributed)
-        _use_precision(args.precision)
+        _use_precision(args.precision, args.prng)
     except ConfigError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from sae.progress import DivergenceError
 
     try:
-        run_experiment(experiment, config, args.out, args.quick, devices, args.precision)
+        run_experiment(experiment, config, args.out, args.quick, devices, args.precision, args.prng)
     except DivergenceError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED

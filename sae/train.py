@@ -7,8 +7,10 @@ pure function of a pytree `data` (for instance a toy), so nothing is materialise
 All runs share `data`, or (`per_run_data`) run g samples from `data[g]` — for
 instance one dictionary per layer of a network, trained in the same call. Each run
 draws its own batch inside the vmap over runs, or (`one_draw`) one call draws the G
-batches together outside it: for samplers that branch on the batch (the synthetic
-model's overflow redraw, a `lax.cond`), which under vmap would run both branches.
+batches together outside it (one large draw instead of G small ones).
+The training batches are drawn with keys of the implementation `data_prng`: JAX's
+default threefry, or the `rbg` / `unsafe_rbg` generators (cheaper on GPU/TPU, whose
+hardware generator they use; about 3× slower on a CPU, so threefry stays the default).
 Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
 scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
 step counts and the architecture are static (`TrainConfig`); calls with the same
@@ -69,6 +71,7 @@ class TrainConfig:
     one_draw: bool = False  # True: each step draws G·b samples in one call, split into the G runs' batches
     compute_dtype: str | None = None  # "float32" or "bfloat16" (matmuls; parameters stay f32); None: use_compute_dtype
     mesh_shape: tuple[int, int] | None = None  # (runs, batch) devices (sae.sharding); None: planned from use_devices
+    data_prng: str | None = None  # key implementation of the data draws ("threefry", "rbg", "unsafe_rbg"); None: use_data_prng
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -81,6 +84,26 @@ def use_compute_dtype(name: str) -> None:
     if name not in COMPUTE_DTYPES:
         raise ValueError(f"precision: {name!r} is not allowed; allowed: {', '.join(COMPUTE_DTYPES)}")
     _compute_dtype = name
+
+
+DATA_PRNGS = ("threefry", "rbg", "unsafe_rbg")
+_data_prng = "threefry"  # process default (the CLI's --prng), read when TrainConfig.data_prng is None
+
+
+def use_data_prng(name: str) -> None:
+    """Set the default key implementation of training's data draws; ValueError names the allowed values."""
+    global _data_prng
+    if name not in DATA_PRNGS:
+        raise ValueError(f"prng: {name!r} is not allowed; allowed: {', '.join(DATA_PRNGS)}")
+    _data_prng = name
+
+
+def data_key(key: jax.Array, implementation: str) -> jax.Array:
+    """A key of the given implementation derived from `key` (itself when "threefry"): 128 bits
+    drawn from `key` become the key data of an `rbg` / `unsafe_rbg` key."""
+    if implementation == "threefry":
+        return key
+    return jax.random.wrap_key_data(jax.random.bits(key, (4,), jnp.uint32), impl=implementation)
 
 
 SEGMENTS = 10  # host-visible segments per training run (progress, divergence, interruption points)
@@ -174,7 +197,7 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 
-    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    data_keys = jax.vmap(lambda k: data_key(jax.random.fold_in(k, 1), config.data_prng or "threefry"))(keys)
     grid_mesh = sharding.mesh(config.mesh_shape) if config.mesh_shape not in (None, (1, 1)) else None
 
     def batches(step):
@@ -232,6 +255,8 @@ def train(
                                                                       sharding.requested_devices()))
     if config.compute_dtype is None:
         config = dataclasses.replace(config, compute_dtype=_compute_dtype)
+    if config.data_prng is None:
+        config = dataclasses.replace(config, data_prng=_data_prng)
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
     if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
         grid_mesh = sharding.mesh(config.mesh_shape)

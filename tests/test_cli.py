@@ -49,6 +49,7 @@ TINY_TMS = [
         (["run", "superposition", "--devices", "4096"], "devices"),
         (["run", "superposition", "--devices", "two"], "devices"),
         (["run", "superposition", "--precision", "float16"], "precision"),
+        (["run", "superposition", "--prng", "philox"], "prng"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):
@@ -88,7 +89,7 @@ def test_superposition_run_writes_a_complete_deterministic_run_folder(tmp_path, 
         )
     config = json.loads((first / "config.json").read_text())
     assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16 and config["devices"] == 1
-    assert config["precision"] == "float32"
+    assert config["precision"] == "float32" and config["prng"] == "threefry"
     assert {"toylab", "jax", "flax"} <= set(config["versions"]) and config["device"]["platform"] == "cpu"
     assert {p.name for p in (first / "figures").iterdir()} == {"mmcs_mcc_vs_size.png", "matched_cosine_heatmap.png"}
     assert "random" in capsys.readouterr().out
