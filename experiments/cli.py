@@ -58,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--prng", default="threefry", metavar="threefry|rbg|unsafe_rbg",
                          help="key implementation of training's data draws (rbg: faster on GPU/TPU; default threefry)")
         sub.add_argument("--distributed", action="store_true",
-                         help="call jax.distributed.initialize() first (one process per host of a cluster or pod)")
+                         help="call jax.distributed.initialize() first (one process per host of a cluster or pod; "
+                              "SLURM, Open MPI, Kubernetes and Cloud TPU are detected)")
+        sub.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                         help="with --distributed where nothing is detected: process 0's address")
+        sub.add_argument("--num-processes", type=int, default=None, metavar="N", help="with --coordinator: processes")
+        sub.add_argument("--process-id", type=int, default=None, metavar="I", help="with --coordinator: this one's index")
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
     bench.add_argument("--out", default="runs", help="output folder (default: runs)")
@@ -183,16 +188,26 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     return experiment, config
 
 
-def _use_devices(requested: str, distributed: bool) -> int:
+def _start_distributed(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+    """jax.distributed.initialize(): from the cluster's environment (SLURM, Open MPI,
+    Kubernetes, Cloud TPU) when the three are None, else from them. It must come before
+    anything touches a JAX backend, so `main` calls it first; ConfigError when it fails."""
+    import jax
+
+    try:
+        jax.distributed.initialize(coordinator, num_processes, process_id)
+    except (RuntimeError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"distributed: jax.distributed.initialize() failed ({first_line}); run under a "
+                          "detected cluster or give --coordinator, --num-processes and --process-id") from None
+
+
+def _use_devices(requested: str) -> int:
     """Set the trainer's device count (sae.sharding.use_devices); ConfigError names the allowed range."""
     if requested != "all" and not requested.isdigit():
         raise ConfigError(f"devices: {requested!r} is not a whole number; allowed: 1..N or 'all'")
-    import jax
-
     from sae import sharding
 
-    if distributed:
-        jax.distributed.initialize()  # cluster/pod settings from the environment (SLURM, TPU, JAX_COORDINATOR_*)
     try:
         return sharding.use_devices(requested)
     except ValueError as error:
@@ -254,6 +269,12 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "distributed", False):
+        try:
+            _start_distributed(args.coordinator, args.num_processes, args.process_id)
+        except ConfigError as error:
+            print(f"toylab: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if hasattr(args, "out"):  # checked before any work: bad input writes nothing
         try:
             args.out = runfolder.check_out_dir(args.out)
@@ -296,15 +317,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
-        devices = _use_devices(args.devices, args.distributed)
+        devices = _use_devices(args.devices)
         _use_precision(args.precision, args.prng)
     except ConfigError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from sae.progress import DivergenceError
 
+    from sae import sharding
+
+    out = args.out
+    if not sharding.is_writer():  # a multi-host run: process 0 writes the run folder, the others a scratch copy
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="toylab-process-"))
     try:
-        run_experiment(experiment, config, args.out, args.quick, devices, args.precision, args.prng)
+        run_experiment(experiment, config, out, args.quick, devices, args.precision, args.prng)
     except DivergenceError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -12,6 +12,11 @@ Nothing else changes: the program is the one-device program with sharding annota
 (`jax.lax.with_sharding_constraint`, `NamedSharding`), so the numbers agree with one
 device up to the order of floating-point sums.
 
+Several hosts (`jax.distributed.initialize`, the CLI's `--distributed`): the mesh spans
+every process's devices, each process holds its shards, and `to_host` gathers a result
+onto every host (`multihost_utils.process_allgather`) before NumPy reads it; only
+process 0 writes the run folder (`is_writer`).
+
 `plan(G, b, n)` puts as many devices as divide G on the run axis and the rest, where
 they divide b, on the batch axis. The number of devices comes from `use_devices` (the
 CLI's `--devices N|all`; default 1, every run on one device as before).
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 
 import jax
+import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 RUNS, BATCH = "runs", "batch"
@@ -73,7 +79,29 @@ def batches(grid_mesh, x: jax.Array) -> jax.Array:
     return _place(x, NamedSharding(grid_mesh, PartitionSpec(RUNS, BATCH)))
 
 
+def to_host(tree):
+    """Every leaf as a NumPy array on this host: gathered from all processes when the run
+    spans several hosts (a leaf sharded over other hosts' devices is not addressable here)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree.map(np.asarray, tree)
+
+
+def is_writer() -> bool:
+    """Whether this process writes results (process 0 of a multi-host run; always on one host)."""
+    return jax.process_index() == 0
+
+
 def _place(leaf, sharding):
     if isinstance(leaf, jax.core.Tracer):
         return jax.lax.with_sharding_constraint(leaf, sharding)
-    return jax.device_put(leaf, sharding)
+    if jax.process_count() == 1:
+        return jax.device_put(leaf, sharding)
+    # Several hosts: every process holds the whole (identical) value; each builds its own
+    # shards of the global array from it (device_put cannot address other hosts' devices).
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_place(jax.random.key_data(leaf), sharding), impl=jax.random.key_impl(leaf))
+    host = np.asarray(leaf)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])

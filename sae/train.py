@@ -268,11 +268,13 @@ def train(
     with progress.bar(config.steps) as advance:
         for length in segment_lengths(config.steps, segments):
             carry, (loss, mse, l0) = _train_segment(config, sample_fn, data, hps, keys, carry, start, auxk, length)
-            curves.append((np.asarray(loss), np.asarray(mse), np.asarray(l0)))
+            curves.append(sharding.to_host((loss, mse, l0)))
             progress.check_finite(curves[-1][0], label, first_step=start)  # stop at the first bad segment
             start += length
-            advance(start, loss)
+            advance(start, curves[-1][0])
     params, _, fire_counts, since_fired = carry
+    if jax.process_count() > 1:  # every host gets the whole grid (sae.sharding.to_host)
+        params, fire_counts, since_fired = jax.tree.map(jnp.asarray, sharding.to_host((params, fire_counts, since_fired)))
     loss, mse, l0 = (jnp.asarray(np.concatenate(column)) for column in zip(*curves))
     return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
 

@@ -50,6 +50,7 @@ TINY_TMS = [
         (["run", "superposition", "--devices", "two"], "devices"),
         (["run", "superposition", "--precision", "float16"], "precision"),
         (["run", "superposition", "--prng", "philox"], "prng"),
+        (["run", "superposition", "--distributed"], "distributed"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, field):

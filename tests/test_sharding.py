@@ -2,6 +2,9 @@
 
 The multi-device checks run in a subprocess with four forced host devices
 (XLA_FLAGS=--xla_force_host_platform_device_count=4 must be set before JAX starts).
+The multi-host check runs two processes of two forced devices each, joined by
+`jax.distributed.initialize` over localhost with CPU collectives (gloo): the same code
+path as one process per host of a GPU cluster.
 """
 
 import json
@@ -78,6 +81,61 @@ def test_runs_and_batch_split_together_match_one_device(four_device_deltas):
 def test_use_devices_all_shards_without_a_mesh_given(four_device_deltas):
     assert four_device_deltas["automatic_sharded"] == 4
     assert four_device_deltas["automatic"] < 1e-5, four_device_deltas
+
+
+TWO_HOSTS = r"""
+import os, sys
+process, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=2, process_id=process)
+import numpy as np
+from sae import architectures, pipeline, sharding, train
+from toys import superposition as sp
+
+assert jax.process_count() == 2 and jax.device_count() == 4 and jax.local_device_count() == 2
+toy = sp.build(sp.SuperpositionConfig(n_features=32, d=8, mean_l0=2.0), jax.random.key(0))
+results = {}
+for name, arch, n_runs, mesh_shape in (("runs", "topk", 4, (4, 1)), ("batch", "relu", 1, (1, 4))):
+    hps = train.stack_hparams([architectures.hparams(3e-3, 1e-2 if arch == "relu" else 0.0, 2)] * n_runs)
+    keys = jax.random.split(jax.random.key(1), n_runs)
+    config = train.TrainConfig(arch, 8, 16, steps=40, batch_size=64, k_max=2, mesh_shape=mesh_shape)
+    result = train.train(config, pipeline.toy_activations, toy, hps, keys)
+    results[name] = np.asarray(result.params.W_dec)  # gathered onto every host (sharding.to_host)
+if sharding.is_writer():
+    np.savez(out, **results)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_hosts_of_two_devices_train_what_one_device_trains(tmp_path):
+    import jax
+    import numpy as np
+
+    from sae import architectures, pipeline, train
+    from toys import superposition as sp
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    out, port = tmp_path / "two_hosts.npz", str(_free_port())
+    workers = [subprocess.Popen([sys.executable, "-c", TWO_HOSTS, str(i), port, str(out)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-3000:]
+    two_hosts = np.load(out)
+    toy = sp.build(sp.SuperpositionConfig(n_features=32, d=8, mean_l0=2.0), jax.random.key(0))
+    for name, arch, n_runs in (("runs", "topk", 4), ("batch", "relu", 1)):
+        hps = train.stack_hparams([architectures.hparams(3e-3, 1e-2 if arch == "relu" else 0.0, 2)] * n_runs)
+        config = train.TrainConfig(arch, 8, 16, steps=40, batch_size=64, k_max=2, mesh_shape=(1, 1))
+        one = train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), n_runs))
+        assert np.abs(two_hosts[name] - np.asarray(one.params.W_dec)).max() < 1e-4, name
 
 
 @given(st.integers(1, 64), st.sampled_from([1, 2, 3, 64, 256, 1000]), st.sampled_from([1, 2, 3, 4, 6, 8, 16]))
