@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from experiments import seeding
-from sae import pipeline, progress
+from sae import absorption, pipeline, progress
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
 BASELINE_KINDS = pipeline.BASELINE_KINDS
@@ -92,6 +92,32 @@ class Recovery:
                                    true_features=getattr(self.toy, "features", None))
         self.score(kind, pipeline.BASELINE_ARCH, size, params, pipeline.baseline_hparams(self.k, len(self.seeds)))
         return params
+
+
+def edge_absorption(entries: list[dict], arch_key: str = "kind") -> tuple[list[dict], dict]:
+    """Each entry's per-edge absorption records (`sae.absorption.edges`; higher gap = more
+    absorbed) moved out of its metrics into one list, each with the entry's architecture
+    (`arch`) and seed; and per architecture, `sae.absorption.edge_summary` over all its
+    (edge, seed) records."""
+    records, by_arch = [], {}
+    for entry in entries:
+        for record in entry["metrics"].pop("edge_absorption", []):
+            records.append({"arch": entry[arch_key], "seed": entry["seed"], **record})
+            by_arch.setdefault(entry[arch_key], []).append(record)
+    return records, {arch: absorption.edge_summary(group) for arch, group in by_arch.items()}
+
+
+def edge_summary_lines(summary: dict) -> list[str]:
+    """The per-architecture edge-absorption table of a summary.txt."""
+    lines = ["edge-level absorption (gap = recall of the parent's latent alone − with the child; higher = more "
+             "absorbed):", f"{'arch':<18}{'edges':>7}{'scored':>8}{'mean gap':>10}{'gap ≥ ½':>9}{'no data':>9}"]
+    for arch, row in summary.items():
+        mean = "—" if row["mean_gap"] is None else f"{row['mean_gap']:.3f}"
+        share = "—" if row["absorbed_edge_share"] is None else f"{row['absorbed_edge_share']:.3f}"
+        lines.append(f"{arch:<18}{row['n_edges']:>7}{row['n_scored']:>8}{mean:>10}{share:>9}{row['n_unavailable']:>9}")
+    lines.append(f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "
+                 "its gap null; counts are per (edge, seed))")
+    return lines
 
 
 def headline(results: dict) -> str:

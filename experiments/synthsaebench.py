@@ -37,8 +37,8 @@ import time
 import jax
 import numpy as np
 
-from experiments import seeding
-from experiments.recovery import seed_keys
+from experiments import runfolder, seeding
+from experiments.recovery import edge_absorption, edge_summary_lines, seed_keys
 from sae import architectures, evaluate, pipeline, progress
 from toys import synthetic_files, synthetic_model
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -178,7 +178,8 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     result = pipeline.fit(name, toy, hps, keys, n_latents=config.width, steps=steps, batch_size=config.batch_size,
                           k_max=k_max, one_draw=True, **TRAINING.get(arch, {}), label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})")
     with progress.task(f"evaluating {arch}{tag}"):
-        scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval)
+        scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval,
+                                   parents=toy.parent)
     entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
                 **({"coefficient": coefficients[t]} if arch in CALIBRATED else {}), "metrics": m}
                for (t, s), m in zip(runs, scores)]
@@ -193,7 +194,7 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int]) -> list[dict]:
         params = pipeline.baseline("random", keys, toy.d, config.width)
         with progress.task(f"evaluating random dictionaries (k={target})"):
             scores = pipeline.evaluate(pipeline.BASELINE_ARCH, params, pipeline.baseline_hparams(target, len(seeds)),
-                                       toy, key=eval_key, n_eval=config.n_eval)
+                                       toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
         entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
     return entries
 
@@ -219,17 +220,30 @@ def run(config: Config) -> dict:
             coefficients = calibration[arch]["chosen"]
         arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps)
         entries += arch_entries
+    chance_entries = chance(config, toy, key_chance, key_eval, seeds)
+    # Absorption per planted edge: the records (thousands per SAE at the 16k shape) go to their own
+    # file, the per-architecture summary to results.json; the per-feature a(p) list is dropped
+    # (its counts are in the records).
+    for entry in entries + chance_entries:
+        entry["metrics"].pop("absorption_scores", None)
+        entry["arch_l0"] = f"{entry['arch']}@{entry['target_l0']}"
+    edges, edge_summary = edge_absorption(entries + chance_entries, arch_key="arch_l0")
+    for entry in entries + chance_entries:
+        del entry["arch_l0"]
     results = {
         "model": model,
         "samples_per_sae": config.steps * config.batch_size,
         "width": config.width,
         "entries": entries,
-        "chance": chance(config, toy, key_chance, key_eval, seeds),
+        "chance": chance_entries,
+        "edge_absorption_summary": edge_summary,
+        "edge_absorption_file": "edge_absorption.json",
         "calibration": {arch: {**c, "chosen": {str(t): v for t, v in c["chosen"].items()}} for arch, c in calibration.items()},
         "published": {arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
                       for arch, table in PUBLISHED.items()},
         "sampler": {"events_cap": toy.firing.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
-        "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts)],
+        "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
+                        lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)],
     }
     results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side
     if config.saelens_samples:
@@ -285,6 +299,8 @@ def summary(results: dict) -> str:
     for arch, c in results.get("calibration", {}).items():
         outside = f" (targets outside the sweep: {c['outside']})" if c["outside"] else ""
         lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c["chosen"].items()) + outside)
+    if results.get("edge_absorption_summary"):
+        lines += edge_summary_lines(results["edge_absorption_summary"])
     side = results.get("saelens_side_by_side")
     if side:
         from experiments import saelens_side_by_side

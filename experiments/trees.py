@@ -28,9 +28,10 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
-from experiments.recovery import Recovery, eval_key, headline, seed_keys, summary_table  # noqa: F401 (headline: toylab runs)
+from experiments.recovery import (  # noqa: F401 (headline: toylab runs)
+    Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
 from experiments import two_feature
-from sae import architectures, evaluate, hierarchy, pipeline
+from sae import absorption, architectures, evaluate, hierarchy, pipeline
 from toys import trees
 from toys.validation import ConfigError, check_choice, check_each, check_range
 
@@ -165,8 +166,11 @@ def run(config: Config) -> dict:
     shuffled_tree = np.where(planted >= 0, shuffled[np.maximum(planted, 0)], -1)[np.argsort(shuffled)]
     splitting["chance"]["shuffled_tree"] = hierarchy.tree_scores(planted, shuffled_tree)
 
+    edges, edge_summary = edge_absorption(recovery.entries)
     return {
         "dictionaries": recovery.entries,
+        "edge_absorption": edges,
+        "edge_absorption_summary": edge_summary,
         "splitting": splitting,
         "two_feature": two_feature.study(config.two_feature_p10, config.two_feature_p11, config.two_feature_l1,
                                          config.two_feature_seeds, config.two_feature_steps, config.learning_rate,
@@ -330,7 +334,41 @@ def plot(results: dict, arrays: dict, folder) -> list:
                     "(grey: random dictionary, chance)", fontsize=10)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "absorption_by_architecture.png"))
+    paths.append(_edge_figure(results, kinds, folder))
     return paths
+
+
+def _edge_figure(results: dict, kinds: list[str], folder):
+    """One point: per planted edge, how much the child's presence silences the parent's latent."""
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    figure, ax = plt.subplots(figsize=(6.5, 3.6))
+    scored = [r for r in results["edge_absorption"]
+              if r["n_alone"] >= absorption.MIN_SAMPLES and r["n_with_child"] >= absorption.MIN_SAMPLES]
+    chance = [r["gap"] for r in scored if r["arch"] == "random"]
+    if chance:
+        ax.axhspan(np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0,
+                   label="random dictionary, 5–95%")
+    for i, kind in enumerate(kinds):
+        gaps = np.array([r["gap"] for r in scored if r["arch"] == kind])
+        colour = "0.6" if kind == "random" else f"C{i}"
+        jitter = np.random.default_rng(i).uniform(-0.25, 0.25, len(gaps))
+        ax.scatter(i + jitter, gaps, s=6, color=colour, zorder=2)
+        if len(gaps):
+            ax.hlines(gaps.mean(), i - 0.35, i + 0.35, color="k", lw=2, zorder=3)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(range(len(kinds)))
+    ax.set_xticklabels(kinds)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("gap = recall alone − recall with child")
+    ax.set_title("edge-level absorption: one dot per planted parent→child edge and seed (black: mean);\n"
+                 "higher = the child's presence silences the parent's latent more", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    return save_figure(figure, folder / "edge_absorption.png")
 
 
 def summary(results: dict) -> str:
@@ -347,5 +385,6 @@ def summary(results: dict) -> str:
     shuffled = splitting["chance"]["shuffled_tree"]
     lines.append(f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
                  f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})")
+    lines += ["", *edge_summary_lines(results["edge_absorption_summary"])]
     lines += ["", two_feature.summary(results["two_feature"])]
     return "\n".join(lines)

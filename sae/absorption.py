@@ -14,7 +14,17 @@ when the latent fires whenever the parent is alone and never when a child is pre
 
 Across parents with at least `min_samples` samples of both kinds,
     absorption_rate = mean_p max(a(p), 0),   absorbed_share = #{p : a(p) ≥ ½} / #p.
-The counts are additive, so they are accumulated over a streamed eval set.
+
+Per planted edge p → c (`edges`), with the same latent j(p):
+    recall_alone(p)        = P(f_{j(p)} > 0 | p fires, none of its children fires),
+    recall_with_child(p, c) = P(f_{j(p)} > 0 | p fires and c fires),
+    gap(p, c) = recall_alone(p) − recall_with_child(p, c) ∈ [−1, 1].
+**Direction: higher = more absorbed** — a gap of 1 means the parent's latent fires
+whenever the parent is alone and never once c is there (c's latent has absorbed p on
+c's samples); 0 means c's presence does not change it; negative means the latent fires
+more with c. Each edge carries its raw counts (n_alone, n_alone_hit, n_with_child,
+n_with_child_hit); a recall with no samples behind it is None (JSON null), and so is
+the gap then. The counts are additive, so they are accumulated over a streamed eval set.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from sae.metrics import codes_on_at
 
 MIN_SAMPLES = 20  # a parent needs this many samples of each kind to be scored
 ABSORBED = 0.5  # a(p) at or above this counts the parent as absorbed
@@ -36,6 +48,8 @@ class AbsorptionCounts(NamedTuple):
     alone_hit: jax.Array  # … and j(p) fires
     with_child: jax.Array  # #(p fires, a child fires)
     with_child_hit: jax.Array  # … and j(p) fires
+    edge_with_child: jax.Array  # per child c: #(parent(c) fires and c fires)
+    edge_with_child_hit: jax.Array  # … and j(parent(c)) fires
 
 
 def children_fire(fires: jax.Array, parents: jax.Array) -> jax.Array:
@@ -46,14 +60,20 @@ def children_fire(fires: jax.Array, parents: jax.Array) -> jax.Array:
     return per_parent[:n_features].T > 0
 
 
-def counts(latents: jax.Array, codes: jax.Array, parents: jax.Array, best_latent: jax.Array) -> AbsorptionCounts:
-    """Counts for latents [n, m], true codes [n, F], parents [F] and j(p) = best_latent [F]."""
-    fires = codes > 0
+def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array) -> AbsorptionCounts:
+    """Counts for latents [n, m], true codes [n, F] (dense, or sparse as `sae.metrics` reads
+    them), parents [F] and j(p) = best_latent [F]."""
+    parents = jnp.asarray(parents)
+    fires = codes_on_at(codes, jnp.arange(parents.shape[0]))
     any_child = children_fire(fires, parents)
     hit = latents[:, best_latent] > 0
     alone = fires & ~any_child
     with_child = fires & any_child
-    return AbsorptionCounts(alone.sum(0), (alone & hit).sum(0), with_child.sum(0), (with_child & hit).sum(0))
+    has_parent = parents >= 0
+    up = jnp.where(has_parent, parents, 0)
+    both = fires & fires[:, up] & has_parent
+    return AbsorptionCounts(alone.sum(0), (alone & hit).sum(0), with_child.sum(0), (with_child & hit).sum(0),
+                            both.sum(0), (both & hit[:, up]).sum(0))
 
 
 def best_latents(true_features: jax.Array, decoder: jax.Array) -> jax.Array:
@@ -83,3 +103,41 @@ def scores(total: AbsorptionCounts, min_samples: int = MIN_SAMPLES) -> Absorptio
     return AbsorptionScores(
         a, float(np.mean(np.maximum(a[scored], 0.0))), float(np.mean(a[scored] >= ABSORBED)), int(scored.sum())
     )
+
+
+def edges(total: AbsorptionCounts, parents) -> list[dict]:
+    """One record per planted edge p → c (module docstring; higher gap = more absorbed):
+    {"parent", "child", "recall_alone", "recall_with_child", "gap", "n_alone", "n_alone_hit",
+    "n_with_child", "n_with_child_hit"}; recalls without samples, and their gap, are None."""
+    parents = np.asarray(parents)
+    alone, alone_hit = np.asarray(total.alone), np.asarray(total.alone_hit)
+    both, both_hit = np.asarray(total.edge_with_child), np.asarray(total.edge_with_child_hit)
+    records = []
+    for child in np.flatnonzero(parents >= 0):
+        parent = int(parents[child])
+        n_alone, n_with = int(alone[parent]), int(both[child])
+        recall_alone = alone_hit[parent] / n_alone if n_alone else None
+        recall_with = both_hit[child] / n_with if n_with else None
+        gap = None if recall_alone is None or recall_with is None else recall_alone - recall_with
+        records.append({
+            "parent": parent, "child": int(child),
+            "recall_alone": None if recall_alone is None else round(float(recall_alone), 4),
+            "recall_with_child": None if recall_with is None else round(float(recall_with), 4),
+            "gap": None if gap is None else round(float(gap), 4),
+            "n_alone": n_alone, "n_alone_hit": int(alone_hit[parent]),
+            "n_with_child": n_with, "n_with_child_hit": int(both_hit[child]),
+        })
+    return records
+
+
+def edge_summary(records: list[dict], min_samples: int = MIN_SAMPLES) -> dict:
+    """Over edges with at least `min_samples` samples of both kinds: how many, the mean gap,
+    the share with gap ≥ ABSORBED; and how many edges had no samples of one kind at all."""
+    scored = [r["gap"] for r in records if r["n_alone"] >= min_samples and r["n_with_child"] >= min_samples]
+    return {
+        "n_edges": len(records),
+        "n_scored": len(scored),
+        "mean_gap": float(np.mean(scored)) if scored else None,
+        "absorbed_edge_share": float(np.mean(np.asarray(scored) >= ABSORBED)) if scored else None,
+        "n_unavailable": sum(r["gap"] is None for r in records),
+    }

@@ -149,6 +149,7 @@ def _absorption_finalize(counts, params, truth):
         "absorption_rate": absorbed.rate,
         "absorbed_share": absorbed.absorbed_share,
         "absorption_scores": [None if np.isnan(a) else round(float(a), 4) for a in absorbed.scores],
+        "edge_absorption": absorption.edges(counts, truth.parents),
     }
 
 
@@ -237,7 +238,8 @@ def evaluate(
     features, no parents) are skipped. With the defaults a dict holds mmcs, mcc,
     uniqueness(_live), precision(_live), recall(_live), f1(_live), explained_variance,
     l0, true_l0, dead_fraction, shrinkage, and with parents absorption_rate,
-    absorbed_share and absorption_scores (a(p) per feature, None where not scored).
+    absorbed_share, absorption_scores (a(p) per feature, None where not scored) and
+    edge_absorption (one record per planted edge, `sae.absorption.edges`).
     """
     if true_features is None:
         true_features = getattr(source, "features", None)

@@ -120,6 +120,52 @@ def test_absorption_is_zero_for_faithful_latents_and_one_for_absorbed_ones():
     assert np.isnan(absorbed.scores[leaves]).all()  # leaves have no children: not scored
 
 
+def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null_without_samples():
+    toy = _toy(closeness=None)
+    _, codes = trees.sample(toy, jax.random.key(4), 20_000)
+    identity = jnp.arange(codes.shape[1])
+    parents = np.asarray(toy.parents)
+    fires = np.asarray(codes) > 0
+    faithful = absorption.edges(absorption.counts(codes, codes, toy.parents, identity), parents)
+    assert len(faithful) == int((parents >= 0).sum())
+    assert all(r["gap"] == 0.0 and r["recall_alone"] == 1.0 for r in faithful)
+    # Absorb one edge only: the parent's latent goes silent when this child fires (higher = more absorbed).
+    child = int(np.flatnonzero(parents >= 0)[0])
+    parent = int(parents[child])
+    absorbed_codes = np.asarray(codes).copy()
+    absorbed_codes[fires[:, child], parent] = 0.0
+    records = {r["child"]: r for r in absorption.edges(
+        absorption.counts(jnp.asarray(absorbed_codes), codes, toy.parents, identity), parents)}
+    assert records[child]["gap"] == 1.0 and records[child]["recall_with_child"] == 0.0
+    assert records[child]["n_with_child"] == int((fires[:, child] & fires[:, parent]).sum())
+    assert records[child]["n_with_child_hit"] == 0
+    siblings = [c for c in records if parents[c] == parent and c != child]
+    for c in siblings:  # a sibling's edge loses exactly the samples where `child` fires too (siblings not exclusive here)
+        assert records[c]["n_with_child_hit"] == int((fires[:, c] & fires[:, parent] & ~fires[:, child]).sum())
+    # An edge with no samples of the child is null, with its count.
+    silent = np.asarray(codes).copy()
+    silent[:, child] = 0.0
+    empty = {r["child"]: r for r in absorption.edges(absorption.counts(jnp.asarray(silent), jnp.asarray(silent),
+                                                                        toy.parents, identity), parents)}[child]
+    assert empty["n_with_child"] == 0 and empty["recall_with_child"] is None and empty["gap"] is None
+    assert empty["recall_alone"] == 1.0
+    summary = absorption.edge_summary(list(records.values()))
+    assert summary["n_edges"] == len(records) and summary["n_unavailable"] == 0
+
+
+def test_edge_counts_read_sparse_codes_as_dense_ones():
+    from toys.sparse_firing import SparseCodes
+
+    toy = _toy(closeness=None)
+    _, codes = trees.sample(toy, jax.random.key(5), 2_000)
+    values, indices = jax.lax.top_k(codes, int((codes > 0).sum(1).max()))  # every active entry
+    sparse = SparseCodes(jnp.where(values > 0, indices, codes.shape[1]), values, codes.shape[1])
+    latents = jax.random.uniform(jax.random.key(6), (2_000, 20)) - 0.5
+    best = jax.random.randint(jax.random.key(7), (codes.shape[1],), 0, 20)
+    for a, b in zip(absorption.counts(latents, codes, toy.parents, best), absorption.counts(latents, sparse, toy.parents, best)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_best_latents_follow_a_permuted_decoder():
     t = np.asarray(_toy(closeness=None).directions)
     perm = np.random.default_rng(1).permutation(len(t))

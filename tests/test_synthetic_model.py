@@ -219,3 +219,22 @@ def test_a_model_written_by_toylab_loads_in_saelens(tmp_path, saelens_model):
     loaded = SyntheticModel.load_from_disk(str(tmp_path / "model"))
     assert np.array_equal(loaded.feature_dict.feature_vectors.detach().numpy(), parts.feature_vectors)
     assert synthetic_hierarchy.to_dict(parts.roots) == loaded.hierarchy.to_dict()
+
+
+def test_edge_absorption_of_the_hierarchy_streams_from_sparse_codes(tiny):
+    # pipeline.evaluate with the model's parents: one record per planted edge, with consistent
+    # counts (that sparse codes count as dense ones is tested in tests/test_hierarchy.py).
+    from sae import absorption, pipeline
+
+    params = pipeline.baseline("random", jax.random.split(jax.random.key(0), 1), tiny.d, 32)
+    hps = pipeline.baseline_hparams(3, 1)
+    (scores,) = pipeline.evaluate(pipeline.BASELINE_ARCH, params, hps, tiny, key=jax.random.key(1), n_eval=4096,
+                                  parents=tiny.parent)
+    records = scores["edge_absorption"]
+    parents = np.asarray(tiny.parent)
+    assert [r["child"] for r in records] == list(np.flatnonzero(parents >= 0))
+    assert sum(r["n_with_child"] for r in records) > 0
+    for r in records:
+        assert r["n_with_child_hit"] <= r["n_with_child"] and r["n_alone_hit"] <= r["n_alone"]
+        assert (r["gap"] is None) == (r["n_alone"] == 0 or r["n_with_child"] == 0)
+    assert absorption.edge_summary(records)["n_edges"] == len(records)

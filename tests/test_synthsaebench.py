@@ -45,6 +45,10 @@ def test_results_contract_and_model_file(run_folder):
     assert parts.feature_vectors.shape == (128, 16)
     assert (run_folder / "figures" / "f1_mcc_vs_published.png").exists()
     assert "random" in (run_folder / "summary.txt").read_text()
+    # edge-level absorption: a flat model has no edges, so the file is an empty list and nothing is summarised
+    assert json.loads((run_folder / "edge_absorption.json").read_text()) == []
+    assert results["edge_absorption_summary"] == {} and results["edge_absorption_file"] == "edge_absorption.json"
+    assert all("absorption_scores" not in e["metrics"] for e in results["entries"] + results["chance"])
 
 
 def test_bad_input_names_the_field(tmp_path, capsys):

@@ -30,4 +30,18 @@ def test_trees_results_contract(tmp_path):
     two = results["two_feature"]
     assert abs(two["hand_built"]["absorbed"]["l1"] - two["expected_l1"]["absorbed"]) < 1e-9
     assert set(two["trained"]) == {"relu", "matryoshka_l1"}
-    assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png"}
+    # edge-level absorption: one record per planted edge, architecture and seed; counts behind every number
+    n_edges = sum(1 for p in json.loads((folder / "results.json").read_text())["edge_absorption"])
+    assert n_edges > 0 and n_edges % len(kinds) == 0
+    for record in results["edge_absorption"]:
+        assert {"parent", "child", "arch", "seed", "recall_alone", "recall_with_child", "gap", "n_alone",
+                "n_with_child"} <= set(record)
+        if record["n_with_child"] == 0 or record["n_alone"] == 0:
+            assert record["gap"] is None
+        else:
+            assert abs(record["gap"] - (record["n_alone_hit"] / record["n_alone"]
+                                        - record["n_with_child_hit"] / record["n_with_child"])) < 1e-3
+    assert set(results["edge_absorption_summary"]) == set(kinds)
+    assert all("edge_absorption" not in entry["metrics"] for entry in results["dictionaries"])
+    assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png",
+                                                                  "edge_absorption.png"}
