@@ -15,9 +15,18 @@ clusters as learned tasks) and scored by ARI and NMI against the true task:
 Controls: the gradients of the untrained network (same architecture, its
 initialisation) and every representation without standardisation.
 
-Caveat built into the toy: the task is written in the input (its control bit), so a
-representation that keeps the input's coordinates can recover it without any learned
-skill; the untrained-network and input rows say how much of a score that explains.
+Two variants of the toy (`variants`):
+- `onehot` (Michaud et al.; the easy case): the task is written in the input (its
+  control bit), so a representation that keeps the input's coordinates can recover it
+  without any learned skill; the untrained-network and input rows say how much of a
+  score that explains.
+- `parity`: the task index's binary digits are XORs of groups of control bits
+  (toys.quanta), so no input coordinate shows the task and raw-input clustering fails.
+  Whether the gradients still cluster by task answers whether per-example gradients find
+  skills that the input does not show.
+Each variant trains its own network (same architecture; the parity network gets
+`parity_steps`, 4× the one-hot budget in the quick run, since computing the XORs is
+slower to learn) and runs every clustering above on it.
 """
 
 from __future__ import annotations
@@ -32,11 +41,12 @@ from experiments import memory, seeding
 from sae import clustering, progress
 from theory import projections
 from toys import network_training, quanta
-from toys.validation import check_each, check_range
+from toys.validation import ConfigError, check_each, check_range
 
 NAME = "quanta"
 DESCRIPTION = "multitask sparse parity: cluster per-example gradients (raw and JL-projected) against the true task"
 REPRESENTATIONS = ("gradients", "gradients_projected", "activations", "inputs")
+VARIANTS = quanta.TASK_CODES  # "onehot", "parity"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +59,13 @@ class Config:
     projection_dim: int = 256  # k of the headline random projection
     projection_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)  # k values of the projection curve
     jl_tolerances: tuple[float, ...] = (0.5, 0.25)  # ε whose JL dimension the figure marks
+    variants: tuple[str, ...] = VARIANTS  # task codes to run (the first one's details are the top-level results)
+    parity_steps: int = 160_000  # training steps of the parity-coded network (the XORs take longer to learn)
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000))
+        return cls(network=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000),
+                   parity_steps=80_000)
 
     def validate(self) -> None:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
@@ -61,8 +74,12 @@ class Config:
         check_range("accuracy_samples", self.accuracy_samples, low=10)
         check_range("per_task", self.per_task, low=2)
         check_range("projection_dim", self.projection_dim, low=1)
+        check_range("parity_steps", self.parity_steps, low=1)
         check_each("projection_dims", self.projection_dims, low=1)
         check_each("jl_tolerances", self.jl_tolerances, low=0, low_open=True, high=1, high_open=True)
+        if not self.variants or any(v not in VARIANTS for v in self.variants):
+            raise ConfigError(f"variants: {','.join(self.variants) or '(empty)'} is not allowed; "
+                              f"allowed: a non-empty list of {', '.join(VARIANTS)}")
 
 
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
@@ -71,19 +88,47 @@ def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = Tr
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
-    """Peak bytes of the clustering sample's per-example gradients (one row of all parameters per sample)."""
+    """Peak bytes of the clustering sample's per-example gradients (one row of all parameters per
+    sample), for the variant with the widest input."""
     net = config.network
-    parameters = (net.n_bits + net.n_tasks + 1) * net.hidden + (net.n_layers - 1) * (net.hidden + 1) * net.hidden + 2 * net.hidden
+    widest = max(dataclasses.replace(net, task_code=v).input_dim for v in config.variants)
+    parameters = (widest + 1) * net.hidden + (net.n_layers - 1) * (net.hidden + 1) * net.hidden + 2 * net.hidden
     floats = config.per_task * net.n_tasks * parameters * 2
     return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
 def run(config: Config) -> dict:
-    net = config.network
-    key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(
-        seeding.root_key(config.seed), 6)
+    """Every variant's study; the first variant's results at the top level (figures and summary
+    in full), and `variants` with each one's ARIs (untrained gradients included)."""
+    root = seeding.root_key(config.seed)
+    studies = {}
+    for index, variant in enumerate(config.variants):
+        # onehot keeps the root key (its numbers are those of the single-variant experiment)
+        key = root if variant == "onehot" else jax.random.fold_in(root, 1 + VARIANTS.index(variant))
+        steps = config.parity_steps if variant == "parity" else config.network.steps
+        studies[variant] = _study(config, dataclasses.replace(config.network, task_code=variant, steps=steps), key)
+    first = studies[config.variants[0]]
+    results = {**first, "task_code": config.variants[0]}
+    results["variants"] = {variant: _variant_summary(study) for variant, study in studies.items()}
+    for variant, study in studies.items():
+        results["arrays"][f"loss_curve_{variant}"] = study["arrays"]["loss_curve"]
+    return results
+
+
+def _variant_summary(study: dict) -> dict:
+    ari = {name: study["ari"][name] for name in REPRESENTATIONS}
+    untrained = study["controls"]["untrained_gradients"] if "controls" in study else None
+    return {"ari": {**ari, "untrained_gradients": untrained},
+            "nmi": study.get("nmi"), "learned_tasks": study["learned_tasks"],
+            "per_task_accuracy": study["per_task_accuracy"], "final_loss": study["final_loss"],
+            "n_points": study["n_points"], **({"note": study["note"]} if "note" in study else {})}
+
+
+def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
+    """Train the network of one task code and cluster its representations against the task."""
+    key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(root, 6)
     subsets = quanta.draw_subsets(net, key_subsets)
-    with progress.task(f"sparse-parity MLP T={net.n_tasks} n={net.n_bits} k={net.k}"):
+    with progress.task(f"sparse-parity MLP ({net.task_code} task code) T={net.n_tasks} n={net.n_bits} k={net.k}"):
         result = quanta.train(net, subsets, key_train[None])
     state = network_training.select(result.state, 0)
     accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
@@ -106,7 +151,7 @@ def run(config: Config) -> dict:
     batch = quanta.sample(net, subsets, key_sample, len(truth), tasks=jnp.asarray(truth))
     n_points, n_clusters = len(truth), len(learned)
     seed = config.seed
-    with progress.task("per-example gradients"):
+    with progress.task(f"per-example gradients ({net.task_code})"):
         gradients = quanta.per_example_gradients(net, state, batch.x)
     representations = {
         "gradients": gradients,
@@ -165,6 +210,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     from experiments.runfolder import save_figure
 
     paths = [_plot_tasks_learned(results, folder)]
+    if len(results.get("variants", {})) > 1:
+        paths.append(_plot_variants(results, folder))
     if "note" in results:
         return paths
     counts = np.asarray(results["confusion"]["counts"])
@@ -203,6 +250,32 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return paths
 
 
+def _plot_variants(results: dict, folder):
+    """One point: which representations find the task when the input names it, and when it does not."""
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    names = (*REPRESENTATIONS, "untrained_gradients")
+    variants = results["variants"]
+    figure, ax = plt.subplots(figsize=(8.5, 3.8))
+    width = 0.8 / len(variants)
+    for i, (variant, row) in enumerate(variants.items()):
+        values = [np.nan if row["ari"][n] is None else row["ari"][n] for n in names]
+        ax.bar(np.arange(len(names)) + (i - (len(variants) - 1) / 2) * width, values, width,
+               label=f"{variant} task code ({len(row['learned_tasks'])} tasks learned)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.axhline(0.2, color="0.5", ls=":", lw=1, label="ARI 0.2 (the raw input must stay below this for parity)")
+    ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
+    ax.set_ylim(-0.1, 1.05)
+    ax.set_ylabel("ARI against the true task (chance 0)")
+    ax.set_title("Clustering by task when the input names it (onehot) and when it does not (parity)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    return save_figure(figure, folder / "variants.png")
+
+
 def _plot_tasks_learned(results: dict, folder):
     import matplotlib.pyplot as plt
 
@@ -230,7 +303,7 @@ def summary(results: dict) -> str:
              f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
              f"{'representation':<29}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
     if "note" in results:
-        return "\n".join(lines[:2])
+        return "\n".join(lines[:2] + ["", *variants_table(results)])
     raw = results["controls"]["unstandardised"]
     for name in REPRESENTATIONS:
         label = f"{name} (k={results['projection']['dim']})" if name == "gradients_projected" else name
@@ -241,4 +314,18 @@ def summary(results: dict) -> str:
     lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in zip(projection["dims"], projection["ari"])))
     lines.append("JL dimension for these samples: " + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
                  + f"; at k={projection['dim']} the bound guarantees ε={projection['jl_tolerance_at_dim']:.2f}")
+    lines += ["", *variants_table(results)]
     return "\n".join(lines)
+
+
+def variants_table(results: dict) -> list[str]:
+    """ARI by representation for each task code (the first one is detailed above)."""
+    names = (*REPRESENTATIONS, "untrained_gradients")
+    lines = ["ARI by task code (onehot: the input names the task; parity: XOR groups hide it):",
+             f"{'variant':<9}{'learned':>8}  " + "".join(f"{n[:19]:>20}" for n in names)]
+    for variant, row in results.get("variants", {}).items():
+        cells = "".join(f"{'—':>20}" if row["ari"][n] is None else f"{row['ari'][n]:>20.3f}" for n in names)
+        lines.append(f"{variant:<9}{len(row['learned_tasks']):>8}  {cells}")
+        if "note" in row:
+            lines.append(f"  ({variant}: {row['note']})")
+    return lines

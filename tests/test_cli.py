@@ -42,6 +42,8 @@ TINY_TMS = [
         (["run", "circuits", "--set", "sae_sizes=16,2"], "k"),
         (["run", "quanta", "--set", "network.k=50"], "network.k"),
         (["run", "quanta", "--set", "projection_dims=0,16"], "projection_dims"),
+        (["run", "quanta", "--set", "variants=onehot,hash"], "variants"),
+        (["run", "quanta", "--set", "network.task_code=gray"], "network.task_code"),
         (["theory", "--seed", "-1"], "--seed"),
         (["run", "zoom-out", "--set", "network.manifold=cubes"], "network.manifold"),
         (["run", "zoom-out", "--set", "ball_dims=40"], "ball_dims"),

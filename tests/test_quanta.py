@@ -121,6 +121,7 @@ TINY_QUANTA = [
     "--set", "network.n_tasks=4", "--set", "network.n_bits=8", "--set", "network.k=2", "--set", "network.hidden=64",
     "--set", "network.steps=1500", "--set", "network.batch_size=256", "--set", "network.learning_rate=3e-3",
     "--set", "per_task=40", "--set", "accuracy_samples=200", "--set", "projection_dim=64", "--set", "projection_dims=64",
+    "--set", "parity_steps=1500",
 ]
 
 
@@ -135,13 +136,48 @@ def test_quanta_results_contract(tmp_path):
     assert results["n_points"] == 40 * len(ari["learned_tasks"])
     assert np.asarray(results["confusion"]["counts"]).sum() == results["n_points"]
     assert {p.name for p in (folder / "figures").iterdir()} == {"gradient_clusters.png", "ari_vs_projection.png",
-                                                                 "tasks_learned.png"}
+                                                                 "tasks_learned.png", "variants.png"}
+    assert results["task_code"] == "onehot" and set(results["variants"]) == {"onehot", "parity"}
+    for variant in results["variants"].values():
+        assert set(variant["ari"]) == {"gradients", "gradients_projected", "activations", "inputs", "untrained_gradients"}
+        assert all(v is None or -1.0 <= v <= 1.0 for v in variant["ari"].values())
+    assert results["variants"]["onehot"]["ari"]["gradients"] == ari["gradients"]  # the top level is the onehot study
 
 
 def test_a_network_that_learns_fewer_than_two_tasks_is_reported_not_clustered(tmp_path):
-    argv = [*TINY_QUANTA, "--set", "network.steps=1"]
+    argv = [*TINY_QUANTA, "--set", "network.steps=1", "--set", "parity_steps=1"]
     assert cli.main(["run", "quanta", "--quick", "--out", str(tmp_path), *argv]) == 0
     folder = next((tmp_path / "quanta").iterdir())
     results = json.loads((folder / "results.json").read_text())
     assert len(results["learned_tasks"]) < 2 and results["ari"]["gradients"] is None and "note" in results
-    assert {p.name for p in (folder / "figures").iterdir()} == {"tasks_learned.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"tasks_learned.png", "variants.png"}
+    assert all(v["ari"]["gradients"] is None and "note" in v for v in results["variants"].values())
+
+
+@settings(max_examples=6)
+@given(st.sampled_from([4, 8, 20]), st.sampled_from([2, 3]), st.integers(0, 10_000))
+def test_raw_inputs_cluster_by_task_under_the_onehot_code_and_not_under_the_parity_code(n_tasks, group, seed):
+    # The negative control of the parity variant: the same clustering that finds the task in
+    # one-hot inputs (ARI ≈ 1) must fail on XOR-coded ones (ARI ≤ 0.2, the bar).
+    truth = quanta.balanced_tasks(range(n_tasks), 40)
+    ari = {}
+    for code in quanta.TASK_CODES:
+        config = quanta.QuantaConfig(n_tasks=n_tasks, n_bits=12, k=3, task_code=code, control_group=group)
+        batch = quanta.sample(config, quanta.draw_subsets(config, jax.random.key(seed)), jax.random.key(seed + 1),
+                              len(truth), tasks=jnp.asarray(truth))
+        ari[code] = clustering.scores(truth, clustering.cluster(np.asarray(batch.x), n_tasks, seed))["ari"]
+    assert ari["onehot"] > 0.9 and ari["parity"] <= 0.2, ari
+
+
+def test_parity_controls_encode_the_task_and_no_single_bit_shows_it():
+    config = quanta.QuantaConfig(n_tasks=6, n_bits=4, k=1, task_code="parity", control_group=2)
+    assert config.control_dim == 3 * 2 and config.input_dim == 10
+    tasks = quanta.balanced_tasks(range(6), 4000)
+    controls = np.asarray(quanta.control_bits(config, jnp.asarray(tasks), jax.random.key(0)))
+    assert np.array_equal(quanta.task_from_controls(config, controls), tasks)
+    # every control bit is a fair coin within every task (4 standard errors)
+    by_task = controls.reshape(6, 4000, -1).mean(axis=1)
+    assert np.abs(by_task - 0.5).max() < 4 * 0.5 / np.sqrt(4000)
+    # counterpart: the one-hot code's bits are the task itself
+    onehot = np.asarray(quanta.control_bits(quanta.QuantaConfig(n_tasks=6, n_bits=4, k=1), jnp.asarray(tasks), None))
+    assert np.abs(onehot.reshape(6, 4000, -1).mean(axis=1) - np.eye(6)).max() == 0.0

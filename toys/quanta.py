@@ -6,9 +6,18 @@ N samples, P parameters.
 Truth: task t owns a fixed k-subset S_t of the n data bits (drawn once, without
 replacement within a task). A sample is (t, b): the task t is drawn with the Zipfian
 probability P(t) ∝ (t + 1)^−α, the bits b ∈ {0, 1}^n uniformly; its input is
-x = [onehot_T(t), b] ∈ {0, 1}^{T+n} (the control bits name the task) and its label is
-the parity y = (Σ_{i∈S_t} b_i) mod 2. Each task is one skill ("quantum"): frequent
-tasks are learned first, rare ones maybe never.
+x = [control(t), b] and its label is the parity y = (Σ_{i∈S_t} b_i) mod 2. Each task is
+one skill ("quantum"): frequent tasks are learned first, rare ones maybe never.
+
+The control bits (`task_code`):
+- "onehot" (Michaud et al.): control(t) = onehot_T(t) ∈ {0, 1}^T — the input names the task.
+- "parity": the task is not readable from any single control bit. t is written in
+  binary with B = ⌈log₂ T⌉ digits, and digit j is the XOR of its own group of g =
+  `control_group` control bits (B·g bits in all): given t, each group is uniform over
+  the 2^(g−1) patterns with the right parity. Every set of fewer than g control bits is
+  then uniform and independent of t, so the inputs' coordinates carry no linear (and,
+  for g ≥ 2, no pairwise-within-a-group) trace of the task: the network has to compute
+  the XORs to know which parity to take.
 
 Network: an MLP x → ReLU(x W₁ + b₁) → … → logits [2], trained on fresh samples
 drawn inside one `lax.scan` (Adam, cross-entropy), G seeds under `jax.vmap`.
@@ -41,7 +50,10 @@ from flax import nnx
 from sae import progress
 from toys import network_training
 from toys.network_training import train_networks
-from toys.validation import ConfigError, check_range
+from toys.validation import ConfigError, check_choice, check_range
+
+
+TASK_CODES = ("onehot", "parity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +70,21 @@ class QuantaConfig:
     batch_size: int = 512  # fresh samples per step
     learning_rate: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # weight decay
+    task_code: str = "onehot"  # how the control bits give the task: "onehot" or "parity" (XOR groups)
+    control_group: int = 2  # g: control bits whose XOR gives one binary digit of the task ("parity")
+
+    @property
+    def task_digits(self) -> int:
+        """B = ⌈log₂ T⌉ binary digits of the task index (the "parity" code)."""
+        return max(1, int(np.ceil(np.log2(self.n_tasks))))
+
+    @property
+    def control_dim(self) -> int:
+        return self.n_tasks if self.task_code == "onehot" else self.task_digits * self.control_group
 
     @property
     def input_dim(self) -> int:
-        return self.n_tasks + self.n_bits
+        return self.control_dim + self.n_bits
 
     def validate(self, prefix: str = "") -> None:
         q = prefix
@@ -75,6 +98,8 @@ class QuantaConfig:
         check_range(q + "batch_size", self.batch_size, low=1)
         check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
         check_range(q + "weight_decay", self.weight_decay, low=0)
+        check_choice(q + "task_code", self.task_code, TASK_CODES)
+        check_range(q + "control_group", self.control_group, low=1)
 
 
 def task_probabilities(config: QuantaConfig) -> np.ndarray:
@@ -96,9 +121,30 @@ def parity_labels(subsets, tasks, bits):
     return jnp.sum(chosen, axis=1) % 2
 
 
-def encode_inputs(n_tasks: int, tasks, bits):
-    """x = [onehot_T(t), b] as float32, [N, T + n]."""
-    return jnp.concatenate([jax.nn.one_hot(tasks, n_tasks), jnp.asarray(bits, jnp.float32)], axis=1)
+def control_bits(config: QuantaConfig, tasks, key) -> jax.Array:
+    """The control part of the inputs, [N, control_dim] float32 (module docstring): onehot_T(t),
+    or for "parity" B groups of g bits, group j uniform among the patterns whose XOR is digit j of t."""
+    tasks = jnp.asarray(tasks)
+    if config.task_code == "onehot":
+        return jax.nn.one_hot(tasks, config.n_tasks)
+    digits = (tasks[:, None] >> jnp.arange(config.task_digits)) & 1  # [N, B]
+    free = jax.random.bernoulli(key, 0.5, (tasks.shape[0], config.task_digits, config.control_group - 1)).astype(jnp.int32)
+    last = digits ^ (jnp.sum(free, axis=-1) % 2)  # makes the group's XOR equal the digit
+    return jnp.concatenate([free, last[..., None]], axis=-1).reshape(tasks.shape[0], -1).astype(jnp.float32)
+
+
+def task_from_controls(config: QuantaConfig, controls) -> np.ndarray:
+    """The task each control pattern encodes, [N] (the inverse of `control_bits`)."""
+    controls = np.asarray(controls).astype(np.int64)
+    if config.task_code == "onehot":
+        return np.argmax(controls, axis=1)
+    digits = controls.reshape(len(controls), config.task_digits, config.control_group).sum(-1) % 2
+    return (digits << np.arange(config.task_digits)).sum(1)
+
+
+def encode_inputs(config: QuantaConfig, tasks, bits, key):
+    """x = [control(t), b] as float32, [N, control_dim + n]."""
+    return jnp.concatenate([control_bits(config, tasks, key), jnp.asarray(bits, jnp.float32)], axis=1)
 
 
 class Batch(NamedTuple):
@@ -110,10 +156,11 @@ class Batch(NamedTuple):
 def sample(config: QuantaConfig, subsets, key, n: int, tasks=None) -> Batch:
     """n samples; tasks drawn from the Zipfian P(t) unless given ([n] ints)."""
     key_task, key_bits = jax.random.split(key)
+    key_control = jax.random.fold_in(key, 2)  # (a key of its own: the one-hot draws stay as they were)
     if tasks is None:
         tasks = jax.random.choice(key_task, config.n_tasks, (n,), p=jnp.asarray(task_probabilities(config)))
     bits = jax.random.bernoulli(key_bits, 0.5, (n, config.n_bits)).astype(jnp.int32)
-    return Batch(encode_inputs(config.n_tasks, tasks, bits), tasks, parity_labels(subsets, tasks, bits))
+    return Batch(encode_inputs(config, tasks, bits, key_control), tasks, parity_labels(subsets, tasks, bits))
 
 
 def balanced_tasks(tasks, per_task: int) -> np.ndarray:
@@ -189,7 +236,7 @@ def per_task_accuracy(config: QuantaConfig, state: nnx.State, subsets, key, per_
 
 
 def margin_fn(config: QuantaConfig):
-    """m(state, x) = z₁(x) − z₀(x) for one input x [T + n] (a scalar)."""
+    """m(state, x) = z₁(x) − z₀(x) for one input x [control_dim + n] (a scalar)."""
     graphdef = _graphdef(config)
 
     def margin(state, x):
@@ -213,7 +260,7 @@ def _chunked(x, chunk: int):
 
 @functools.partial(jax.jit, static_argnames="config")
 def _unit_gradients(config: QuantaConfig, state, xc):
-    """Unit-length ∇_θ m for a chunk of inputs [c, T + n] → [c, P] (one vmapped grad)."""
+    """Unit-length ∇_θ m for a chunk of inputs [c, control_dim + n] → [c, P] (one vmapped grad)."""
     margin = margin_fn(config)
 
     def flat_gradient(xi):
