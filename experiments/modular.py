@@ -67,6 +67,47 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
     return np.asarray(frequencies)[np.argmax(energy, axis=1)]
 
 
+def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0) -> dict:
+    """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
+    sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
+    same k (chance) and the neurons: each kind's codes [p², units] and directions [units, H],
+    the SAE's explained variance, and per kind the live units on each frequency's circles."""
+    layer = modular.layer_toy(net, result, index)
+    hidden = np.asarray(layer.x)
+    H = layer.d
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
+    sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
+                       steps=config.sae_steps, batch_size=config.sae_batch_size,
+                       label=f"topk m={config.sae_size} on the hidden layer")
+    random_params = pipeline.baseline("random", key_random[None], H, config.sae_size)
+    codes = {
+        "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
+        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
+                                             pipeline.baseline_hparams(config.k, 1), hidden))[0],
+        "neuron": hidden,
+    }
+    directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
+    explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
+    all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
+    subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
+    per_kind = {}
+    for kind, unit_codes in codes.items():
+        live = np.any(unit_codes > 0, axis=0)
+        per_frequency = units_per_frequency(directions[kind], subspaces, live)
+        dominant = dominant_frequency(directions[kind], subspaces)[live]
+        per_kind[kind] = {
+            "units": int(unit_codes.shape[1]),
+            "live": int(live.sum()),
+            "per_key_frequency": {str(k): per_frequency[str(k)] for k in key_frequencies},
+            "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in key_frequencies)),
+            "per_frequency": per_frequency,
+            # a weaker reading: each live unit counted at the frequency holding most of its energy
+            "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
+        }
+    return {"hidden": hidden, "codes": codes, "directions": directions, "subspaces": subspaces,
+            "explained_variance": float(explained), "per_kind": per_kind, "sae_params": sae.params, "sae_hparams": hps}
+
+
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of full-batch training on all p² pairs (activations, logits, their gradients) per seed."""
     net = config.network
@@ -95,38 +136,8 @@ def run(config: Config) -> dict:
     main = seeds[0]
 
     # The SAE reads model 0's hidden layer over every input pair.
-    layer = modular.layer_toy(net, result, 0)
-    hidden = np.asarray(layer.x)
-    H = layer.d
-    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
-    sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
-                       steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on the hidden layer")
-    random_params = pipeline.baseline("random", key_random[None], H, config.sae_size)
-    codes = {
-        "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
-        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
-                                             pipeline.baseline_hparams(config.k, 1), hidden))[0],
-        "neuron": hidden,
-    }
-    directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
-    explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
-    all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
-    subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
-    per_kind = {}
-    for kind, unit_codes in codes.items():
-        live = np.any(unit_codes > 0, axis=0)
-        per_frequency = units_per_frequency(directions[kind], subspaces, live)
-        dominant = dominant_frequency(directions[kind], subspaces)[live]
-        per_kind[kind] = {
-            "units": int(unit_codes.shape[1]),
-            "live": int(live.sum()),
-            "per_key_frequency": {str(k): per_frequency[str(k)] for k in main["key_frequencies"]},
-            "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in main["key_frequencies"])),
-            "per_frequency": per_frequency,
-            # a weaker reading: each live unit counted at the frequency holding most of its energy
-            "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in main["key_frequencies"]},
-        }
+    units = layer_units(config, net, result, key_sae, key_random, main["key_frequencies"])
+    explained, per_kind = units["explained_variance"], units["per_kind"]
     return {
         "p": net.p,
         "test_accuracy": main["test_accuracy"],
@@ -138,7 +149,8 @@ def run(config: Config) -> dict:
         "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
         "latents_per_key_frequency": per_kind,
         "arrays": {"loss_curve": np.asarray(result.loss_curve, np.float32)},
-        "saved_dictionaries": saved_dictionaries("topk", sae.params, hps, [f"topk-{config.sae_size}-seed{config.seed}"]),
+        "saved_dictionaries": saved_dictionaries("topk", units["sae_params"], units["sae_hparams"],
+                                                 [f"topk-{config.sae_size}-seed{config.seed}"]),
     }
 
 

@@ -25,6 +25,7 @@ EXPERIMENTS = {
     "quanta": "experiments.quanta",
     "zoom-out": "experiments.zoom_out",
     "synthsaebench": "experiments.synthsaebench",
+    "pizza-clock": "experiments.pizza_clock",
 }
 
 

@@ -43,6 +43,8 @@ TINY_TMS = [
         (["run", "quanta", "--set", "network.k=50"], "network.k"),
         (["run", "quanta", "--set", "projection_dims=0,16"], "projection_dims"),
         (["run", "quanta", "--set", "variants=onehot,hash"], "variants"),
+        (["run", "pizza-clock", "--set", "architectures=additive,attention"], "architectures"),
+        (["run", "pizza-clock", "--set", "network.p=15"], "network.p"),
         (["run", "quanta", "--set", "network.task_code=gray"], "network.task_code"),
         (["theory", "--seed", "-1"], "--seed"),
         (["run", "zoom-out", "--set", "network.manifold=cubes"], "network.manifold"),

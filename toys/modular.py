@@ -3,12 +3,28 @@
 Axes: G models trained together (seeds), p residues, p² = all input pairs, e embedding
 width, H hidden units, K = (p − 1)/2 nonzero frequencies.
 
-Model: h = ReLU(E[a] W_a + E[b] W_b + b_h) (one shared embedding E [p, e]; the two
-halves of one Linear on the concatenation), logits = h W_out + b_out. Trained full
-batch on a random `train_fraction` of the p² pairs with AdamW and weight decay, which
-drives the network from memorising to a generalising, Fourier-sparse solution (Nanda
-et al. 2023: the embedding uses a handful of key frequencies ω_k = 2πk/p and the
-logits approximate Σ_k α_k cos(ω_k(a + b − c))).
+Model (one shared embedding E [p, e]; `architecture`), logits = h W_out + b_out:
+- "concatenated" (the default): h = ReLU(E[a] W_a + E[b] W_b + b_h), the two halves of
+  one Linear on the concatenation;
+- "additive": h = ReLU((E[a] + E[b]) W + b_h), an MLP on the sum of the two embeddings
+  (Zhong et al. 2023's pizza-prone form: it sees only the midpoint of the two points);
+- "bilinear": h = (E[a] U) ⊙ (E[b] V), a multiplicative interaction without biases
+  (products of the two points' coordinates, which the clock's angle addition needs).
+Trained full batch on a random `train_fraction` of the p² pairs with AdamW and weight
+decay, which drives the network from memorising to a generalising, Fourier-sparse
+solution (Nanda et al. 2023: the embedding uses a handful of key frequencies
+ω_k = 2πk/p and the logits approximate Σ_k α_k cos(ω_k(a + b − c))).
+
+Which algorithm (Zhong et al. 2023, "The Clock and the Pizza", Definitions 4.1 and 4.2;
+clock: s_g ≈ 0.33, q ≈ 0.85; pizza: s_g ≈ 0.99, q ≈ 0.17):
+- gradient symmetricity s_g = mean over random triples (a, b, c) of the cosine between
+  ∂Q_abc/∂E[a] and ∂Q_abc/∂E[b], Q_abc the logit of c (`gradient_symmetricity`). An
+  additive network's pre-activation sees E[a] and E[b] only through their sum, so
+  s_g = 1 by construction there;
+- distance irrelevance q = mean_d std_s(M[s, d]) / std(M), with M[s, d] the logit of the
+  correct answer at a + b ≡ s, a − b ≡ d (`distance_irrelevance`): near 1 when the
+  correct logit ignores the distance a − b (clock), near 0 when it is mostly a function of
+  it (pizza: the logit scales with |cos(ω(a − b)/2)|).
 
 Truth read from a trained model:
 - the Fourier spectrum of the embedding: with Ê = E − mean_a E[a] and
@@ -41,11 +57,14 @@ from sae import progress
 from toys import network_training
 from toys import stored
 from toys.stored import StoredToy
-from toys.validation import ConfigError, check_range
+from toys.validation import ConfigError, check_choice, check_range
 
 
 def is_prime(n: int) -> bool:
     return n >= 2 and all(n % q for q in range(2, int(n**0.5) + 1))
+
+
+ARCHITECTURES = ("concatenated", "additive", "bilinear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +79,7 @@ class ModularConfig:
     learning_rate: float = 3e-3  # AdamW learning rate
     weight_decay: float = 1.0  # AdamW weight decay (drives grokking)
     coverage: float = 0.9  # share of embedding variance the key frequencies must hold
+    architecture: str = "concatenated"  # "concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)
 
     def validate(self, prefix: str = "") -> None:
         q = prefix
@@ -73,17 +93,34 @@ class ModularConfig:
         check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
         check_range(q + "weight_decay", self.weight_decay, low=0)
         check_range(q + "coverage", self.coverage, low=0, low_open=True, high=1)
+        check_choice(q + "architecture", self.architecture, ARCHITECTURES)
 
 
 class ModularMLP(nnx.Module):
     def __init__(self, config: ModularConfig, *, rngs: nnx.Rngs):
-        self.embed = nnx.Embed(config.p, config.embed_dim, rngs=rngs)
-        self.hidden = nnx.Linear(2 * config.embed_dim, config.hidden, rngs=rngs)
-        self.out = nnx.Linear(config.hidden, config.p, rngs=rngs)
+        self.architecture = config.architecture
+        e, h = config.embed_dim, config.hidden
+        self.embed = nnx.Embed(config.p, e, rngs=rngs)
+        if config.architecture == "concatenated":
+            self.hidden = nnx.Linear(2 * e, h, rngs=rngs)
+        elif config.architecture == "additive":
+            self.hidden = nnx.Linear(e, h, rngs=rngs)
+        else:
+            self.left = nnx.Linear(e, h, use_bias=False, rngs=rngs)
+            self.right = nnx.Linear(e, h, use_bias=False, rngs=rngs)
+        self.out = nnx.Linear(h, config.p, rngs=rngs)
+
+    def hidden_from_embeddings(self, ea: jax.Array, eb: jax.Array) -> jax.Array:
+        """h [n, H] for the two inputs' embedding vectors ea, eb [n, e] (module docstring)."""
+        if self.architecture == "concatenated":
+            return jax.nn.relu(self.hidden(jnp.concatenate([ea, eb], axis=-1)))
+        if self.architecture == "additive":
+            return jax.nn.relu(self.hidden(ea + eb))
+        return self.left(ea) * self.right(eb)
 
     def hidden_activations(self, a: jax.Array, b: jax.Array) -> jax.Array:
         """h [n, H] for residue pairs a, b [n]."""
-        return jax.nn.relu(self.hidden(jnp.concatenate([self.embed(a), self.embed(b)], axis=-1)))
+        return self.hidden_from_embeddings(self.embed(a), self.embed(b))
 
     def __call__(self, a: jax.Array, b: jax.Array) -> jax.Array:
         return self.out(self.hidden_activations(a, b))
@@ -211,3 +248,35 @@ def frequency_subspaces(hidden, p: int, frequencies, relative_tolerance: float =
         _, singular, rows = np.linalg.svd(coefficients, full_matrices=False)
         out[int(k)] = rows[singular >= relative_tolerance * max(scale, 1e-30)]
     return out
+
+
+def gradient_symmetricity(config: ModularConfig, result: ModularResult, key: jax.Array, n_triples: int = 100,
+                          index: int = 0) -> float:
+    """s_g (module docstring; Zhong et al. Definition 4.1) over `n_triples` random (a, b, c)."""
+    net = model(config, result, index)
+    a, b, c = (np.asarray(v) for v in jax.random.randint(key, (3, n_triples), 0, config.p))
+
+    def logit(ea, eb, c):
+        return net.out(net.hidden_from_embeddings(ea[None], eb[None]))[0, c]
+
+    embedding_table = net.embed.embedding[...]
+    ga, gb = jax.vmap(jax.grad(logit, argnums=(0, 1)))(embedding_table[a], embedding_table[b], jnp.asarray(c))
+    cosine = jnp.sum(ga * gb, axis=1) / jnp.maximum(jnp.linalg.norm(ga, axis=1) * jnp.linalg.norm(gb, axis=1), 1e-30)
+    return float(jnp.mean(cosine))
+
+
+def correct_logits(config: ModularConfig, result: ModularResult, index: int = 0) -> np.ndarray:
+    """M [p, p]: M[s, d] = the logit of the correct answer s at a + b ≡ s, a − b ≡ d (mod p)."""
+    p = config.p
+    a, b = all_pairs(p)
+    logits = np.asarray(model(config, result, index)(jnp.asarray(a), jnp.asarray(b)))
+    matrix = np.zeros((p, p))
+    matrix[(a + b) % p, (a - b) % p] = logits[np.arange(p * p), (a + b) % p]
+    return matrix
+
+
+def distance_irrelevance(correct: np.ndarray) -> float:
+    """q = mean_d std_s M[s, d] / std M (module docstring; Zhong et al. Definition 4.2), for the
+    correct-logit matrix M [p, p] of `correct_logits` (population standard deviations)."""
+    correct = np.asarray(correct, np.float64)
+    return float(correct.std(axis=0).mean() / max(correct.std(), 1e-30))

@@ -1,0 +1,212 @@
+"""Experiment `pizza-clock`: which algorithm does a modular-addition network learn, and what
+does an SAE find in it?
+
+Networks (toys.modular, each trained on a random half of the p² pairs, tested on the
+other half): `additive` — an MLP on E[a] + E[b] (pizza-prone, Zhong et al. 2023);
+`bilinear` — (E[a] U) ⊙ (E[b] V), a multiplicative interaction (clock-prone);
+`concatenated` — the `modular` experiment's network, E[a] W_a + E[b] W_b.
+For each: test accuracy, gradient symmetricity s_g and distance irrelevance q
+(definitions in toys.modular; clock ≈ 0.33 / 0.85, pizza ≈ 0.99 / 0.17 in Zhong et al.),
+the algorithm read from q (Zhong et al.: pizza q ∈ [0, 0.4], clock q ∈ [0.4, 1]; s_g is 1 by
+construction in the additive network, so it cannot tell there), and the key frequencies.
+
+Then a TopK SAE reads the hidden layer over every pair, beside a random dictionary encoded
+by TopK with the same k (chance) and the neurons themselves (experiments.modular.layer_units):
+per kind of unit, how many live units lie on each key frequency's circles (≥ ½ of the
+direction's energy in that frequency's hidden subspace), and where each unit fires on the
+(a, b) grid (sae.grid_latents: slices and bands of a + b or a − b, boxes, other), with how
+the slices of a + b tile its circle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments import memory, seeding
+from experiments.modular import layer_units
+from experiments.recovery import seed_keys
+from sae import grid_latents, progress
+from toys import modular
+from toys.validation import ConfigError, check_range
+
+NAME = "pizza-clock"
+DESCRIPTION = "modular addition, additive vs multiplicative networks: clock or pizza, and what SAE latents are"
+KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "additive"}
+PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows a − b (Zhong et al.)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    network: modular.ModularConfig = modular.ModularConfig()
+    architectures: tuple[str, ...] = ("additive", "bilinear", "concatenated")  # networks (network.architecture is ignored)
+    n_triples: int = 100  # random (a, b, c) of the gradient symmetricity
+    sae_size: int = 512  # latents of the SAE on each hidden layer
+    k: int = 8  # active latents per pair (the random atoms are read with it too)
+    sae_steps: int = 5000  # SAE training steps
+    sae_batch_size: int = 256  # SAE batch
+    sae_learning_rate: float = 1e-3  # SAE learning rate
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        self.network.validate(prefix="network.")
+        if not self.architectures or any(a not in modular.ARCHITECTURES for a in self.architectures):
+            raise ConfigError(f"architectures: {','.join(self.architectures) or '(empty)'} is not allowed; "
+                              f"allowed: a non-empty list of {', '.join(modular.ARCHITECTURES)}")
+        check_range("n_triples", self.n_triples, low=1)
+        check_range("sae_size", self.sae_size, low=2)
+        check_range("k", self.k, low=1, high=self.sae_size)
+        check_range("sae_steps", self.sae_steps, low=1)
+        check_range("sae_batch_size", self.sae_batch_size, low=1)
+        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of one network's full-batch training on all p² pairs (as experiments.modular)."""
+    net = config.network
+    per_pair = 2 * net.embed_dim + 2 * net.hidden + 2 * net.p
+    floats = net.p**2 * per_pair * 3 + config.sae_batch_size * config.sae_size * 4
+    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
+
+
+def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict]:
+    """One network: its algorithm diagnostics and what its units are; (results entry, arrays)."""
+    net = dataclasses.replace(config.network, architecture=architecture)
+    key_net, key_triples, key_sae, key_random = jax.random.split(key, 4)
+    with progress.task(f"{architecture} network, p={net.p}"):
+        result = modular.train(net, seed_keys(key_net, net.p, [0]))
+    keys = modular.key_frequencies(modular.fourier_shares(modular.embedding(net, result)), net.coverage)
+    correct = modular.correct_logits(net, result)
+    symmetricity = modular.gradient_symmetricity(net, result, key_triples, config.n_triples)
+    irrelevance = modular.distance_irrelevance(correct)
+    units = layer_units(config, net, result, key_sae, key_random, keys)
+    by_kind = {}
+    for kind, codes in units["codes"].items():
+        categories = grid_latents.categorise(codes, net.p)
+        by_kind[kind] = {**grid_latents.counts(categories), "tiling": grid_latents.tiling(codes, categories, net.p),
+                         "circles": units["per_kind"][kind]}
+    entry = {
+        "name": architecture,
+        "kind": KINDS[architecture],
+        "test_accuracy": float(result.test_accuracy[0]),
+        "train_accuracy": float(result.train_accuracy[0]),
+        "gradient_symmetricity": symmetricity,
+        "distance_irrelevance": irrelevance,
+        "algorithm": "pizza" if irrelevance < PIZZA_BELOW else "clock",
+        "key_frequencies": keys,
+        "sae_explained_variance": units["explained_variance"],
+        "sae_latents": by_kind["sae"],
+        "random_atoms": by_kind["random"],
+        "neurons": by_kind["neuron"],
+    }
+    top = units["subspaces"][keys[0]]
+    plane = top[:2] if len(top) >= 2 else np.eye(2, units["hidden"].shape[1])
+    slices = grid_latents.categorise(units["codes"]["sae"], net.p) == "sum_slice"
+    arrays = {f"{architecture}_correct_logits": correct.astype(np.float32),
+              f"{architecture}_hidden_plane": (units["hidden"] - units["hidden"].mean(0)) @ plane.T,
+              f"{architecture}_slice_directions": units["directions"]["sae"][slices] @ plane.T}
+    return entry, arrays
+
+
+def run(config: Config) -> dict:
+    root = seeding.root_key(config.seed)
+    networks, arrays = [], {}
+    for index, architecture in enumerate(config.architectures):
+        entry, more = study(config, architecture, jax.random.fold_in(root, modular.ARCHITECTURES.index(architecture)))
+        networks.append(entry)
+        arrays.update(more)
+    return {"p": config.network.p, "networks": networks, "pizza_below": PIZZA_BELOW, "arrays": arrays}
+
+
+def headline(results: dict) -> str:
+    return ", ".join(f"{n['name']}: {n['algorithm']} (q {n['distance_irrelevance']:.2f})" for n in results["networks"])
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    networks = results["networks"]
+    paths = []
+    figure, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 4), squeeze=False)
+    for ax, n in zip(axes[0], networks):
+        image = ax.imshow(arrays[f"{n['name']}_correct_logits"], cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xlabel("(a − b) mod p")
+        ax.set_ylabel("(a + b) mod p")
+        ax.set_title(f"{n['name']} ({n['kind']}): {n['algorithm']}\nq = {n['distance_irrelevance']:.2f}, "
+                     f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}", fontsize=9)
+        figure.colorbar(image, ax=ax, fraction=0.046)
+    figure.suptitle("Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)",
+                    fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "correct_logits.png"))
+
+    categories = [*grid_latents.CATEGORIES, "dead"]
+    figure, axes = plt.subplots(1, len(networks), figsize=(4.6 * len(networks), 3.8), squeeze=False, sharey=True)
+    for ax, n in zip(axes[0], networks):
+        for i, (kind, colour) in enumerate((("sae_latents", "C0"), ("random_atoms", "0.6"), ("neurons", "C2"))):
+            row = n[kind]
+            total = max(sum(row[c] for c in categories), 1)
+            ax.bar(np.arange(len(categories)) + (i - 1) * 0.27, [row[c] / total for c in categories], 0.27,
+                   color=colour, label=kind.replace("_", " "))
+        ax.set_xticks(range(len(categories)), [c.replace("_", "\n") for c in categories], fontsize=7)
+        ax.set_title(f"{n['name']} ({n['algorithm']})", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("share of units")
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle("Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons",
+                    fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "latent_categories.png"))
+
+    figure, axes = plt.subplots(1, len(networks), figsize=(4 * len(networks), 4), squeeze=False)
+    p = results["p"]
+    a, b = np.divmod(np.arange(p * p), p)
+    for ax, n in zip(axes[0], networks):
+        points = arrays[f"{n['name']}_hidden_plane"]
+        k = n["key_frequencies"][0]
+        ax.scatter(points[:, 0], points[:, 1], c=(k * (a + b)) % p, cmap="twilight", s=3)
+        scale = np.abs(points).max()
+        for direction in arrays[f"{n['name']}_slice_directions"]:
+            ax.plot([0, scale * direction[0]], [0, scale * direction[1]], color="k", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_title(f"{n['name']}: hidden layer on frequency {n['key_frequencies'][0]}'s plane\n"
+                     f"(colour: the angle {k}·(a + b) mod p; lines: the {n['sae_latents']['sum_slice']} "
+                     "SAE sum-slice latents)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "hidden_geometry.png"))
+    return paths
+
+
+def summary(results: dict) -> str:
+    lines = [f"modular addition mod {results['p']}, trained on half the pairs; algorithm read from the distance "
+             f"irrelevance q (pizza below {results['pizza_below']})",
+             f"{'network':<14}{'kind':<16}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies"]
+    for n in results["networks"]:
+        lines.append(f"{n['name']:<14}{n['kind']:<16}{n['test_accuracy']:>9.3f}{n['gradient_symmetricity']:>7.3f}"
+                     f"{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  {n['key_frequencies']}")
+    lines.append("(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network "
+                 "has s_g = 1 by construction)")
+    categories = [*grid_latents.CATEGORIES, "dead"]
+    lines += ["", "units by where they fire (sae.grid_latents), and live units on a key frequency's circles:",
+              f"{'network':<14}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}"
+              + f"{'tiling':>9}"]
+    for n in results["networks"]:
+        for kind in ("sae_latents", "random_atoms", "neurons"):
+            row = n[kind]
+            on_circles = sum(row["circles"]["per_key_frequency"].values())
+            lines.append(f"{n['name']:<14}{kind:<14}" + "".join(f"{row[c]:>13}" for c in categories)
+                         + f"{on_circles:>12}{row['tiling']['coverage']:>9.2f}")
+    lines.append("(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
+                 "random atoms are encoded by TopK with the SAE's k and read as chance)")
+    return "\n".join(lines)

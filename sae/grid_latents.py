@@ -1,0 +1,104 @@
+"""Where a unit fires on a two-input modular task: on a band of a + b, of a − b, or on a box.
+
+Axes: p residues (odd), N = p² input pairs (a-major: pair index a·p + b), m units
+(latents, neurons, atoms).
+
+A unit's firing set is F = {(a, b) : A(a, b) > 0} over every pair; s = (a + b) mod p and
+d = (a − b) mod p (for odd p, (a, b) ↦ (s, d) is a bijection of the grid). With the
+correlation ratio of the firing indicator 1_F grouped by g,
+    η²_g = Σ_v n_v (P(F | g = v) − P(F))² / Σ (1_F − P(F))²
+(1: whether the unit fires is a function of g), each unit that fires on some pairs but
+not all takes the first category it meets, with a threshold τ (`THRESHOLD`):
+- "sum_slice": η²_s ≥ τ and its residues R = {s : P(F | s) ≥ ½} form one arc of the circle
+  of a + b at some frequency k (k·R mod p is a contiguous run): a slice of the a + b
+  circle — a pizza slice, or one tile of a circle the latents tile;
+- "sum_band": η²_s ≥ τ, not an arc: a function of a + b on scattered residues;
+- "difference_slice", "difference_band": the same for a − b;
+- "box": F nearly fills the product of its rows and columns, |F| ≥ τ · |A_F| · |B_F| with
+  A_F = {a : some (a, ·) ∈ F}, B_F likewise, and neither spans all residues: a and b
+  enter apart (an integration box of a numerical integration over the two inputs);
+- "other".
+Units that never fire or always fire are "dead" / "always". `tiling` says how the sum
+slices cover the residues of a + b.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CATEGORIES = ("sum_slice", "sum_band", "difference_slice", "difference_band", "box", "other")
+THRESHOLD = 0.9  # τ: the share of the firing indicator's variance, or of the box, a category needs
+
+
+def correlation_ratio(indicator: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """η² of each column of indicator [N, m] (0/1) grouped by groups [N] (ints < n_groups), [m]."""
+    values = np.asarray(indicator, np.float64)
+    centred = values - values.mean(axis=0)
+    counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    sums = np.zeros((n_groups, values.shape[1]))
+    np.add.at(sums, groups, centred)
+    between = np.sum(sums**2 / np.maximum(counts, 1)[:, None], axis=0)
+    return between / np.maximum(np.sum(centred**2, axis=0), 1e-300)
+
+
+def is_arc(residues: np.ndarray, p: int) -> bool:
+    """Whether a proper, non-empty set of residues [p] bool is one contiguous arc of the circle
+    at some frequency k ∈ 1 … (p − 1)/2 (the points k·s mod p, s in the set, run without a gap)."""
+    residues = np.asarray(residues, bool)
+    if residues.all() or not residues.any():
+        return False
+    members = np.flatnonzero(residues)
+    for k in range(1, (p - 1) // 2 + 1):
+        on = np.zeros(p, bool)
+        on[(k * members) % p] = True
+        if np.sum(on & ~np.roll(on, 1)) == 1:  # one run start on the circle
+            return True
+    return False
+
+
+def categorise(activations: np.ndarray, p: int, threshold: float = THRESHOLD) -> np.ndarray:
+    """The category of every unit (module docstring), [m] strings."""
+    a, b = np.divmod(np.arange(p * p), p)
+    fires = np.asarray(activations) > 0
+    share = fires.mean(axis=0)
+    eta = {"sum": correlation_ratio(fires, (a + b) % p, p), "difference": correlation_ratio(fires, (a - b) % p, p)}
+    groups = {"sum": (a + b) % p, "difference": (a - b) % p}
+    out = np.full(fires.shape[1], "other", dtype=object)
+    for j in range(fires.shape[1]):
+        if share[j] == 0.0 or share[j] == 1.0:
+            out[j] = "dead" if share[j] == 0.0 else "always"
+            continue
+        for name in ("sum", "difference"):
+            if eta[name][j] >= threshold:
+                rate = np.bincount(groups[name], weights=fires[:, j], minlength=p) / p
+                out[j] = f"{name}_slice" if is_arc(rate >= 0.5, p) else f"{name}_band"
+                break
+        else:
+            grid = fires[:, j].reshape(p, p)
+            rows, columns = grid.any(axis=1), grid.any(axis=0)
+            if not rows.all() and not columns.all() and grid.sum() >= threshold * rows.sum() * columns.sum():
+                out[j] = "box"
+    return out
+
+
+def counts(categories: np.ndarray) -> dict[str, int]:
+    """How many units fall in each category (dead and always-on ones apart)."""
+    categories = np.asarray(categories)
+    return {name: int(np.sum(categories == name)) for name in (*CATEGORIES, "dead", "always")}
+
+
+def tiling(activations: np.ndarray, categories: np.ndarray, p: int) -> dict:
+    """How the "sum_slice" units cover the residues of a + b: a unit covers s when it fires on at
+    least half of the p pairs with a + b ≡ s. `coverage`: the share of residues covered by at
+    least one unit; `mean_cover`: units per residue; `unit_width`: the mean share of residues one
+    unit covers (1/p: it reads a single residue)."""
+    a, b = np.divmod(np.arange(p * p), p)
+    chosen = np.asarray(categories) == "sum_slice"
+    if not chosen.any():
+        return {"n_units": 0, "coverage": 0.0, "mean_cover": 0.0, "unit_width": None}
+    fires = np.asarray(activations)[:, chosen] > 0
+    per_residue = np.zeros((p, fires.shape[1]))
+    np.add.at(per_residue, (a + b) % p, fires.astype(np.float64))
+    covers = per_residue / p >= 0.5  # [p residues, units]
+    return {"n_units": int(chosen.sum()), "coverage": float(covers.any(axis=1).mean()),
+            "mean_cover": float(covers.sum(axis=1).mean()), "unit_width": float(covers.mean())}

@@ -1,0 +1,65 @@
+"""Pizza or clock: the two diagnostics on cases whose answer is known, and the run contract."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import cli
+from toys import modular
+
+P = 11
+
+
+def untrained(architecture: str):
+    config = modular.ModularConfig(p=P, embed_dim=8, hidden=16, steps=1, architecture=architecture)
+    return config, modular.train(config, jax.random.split(jax.random.key(0), 1))
+
+
+def test_distance_irrelevance_is_zero_for_a_function_of_the_distance_and_one_without_it():
+    s, d = np.meshgrid(np.arange(P), np.arange(P), indexing="ij")
+    pizza = np.abs(np.cos(np.pi * d / P))  # the correct logit follows a − b only
+    clock = np.cos(2 * np.pi * s / P)  # … or a + b only
+    assert modular.distance_irrelevance(pizza) == pytest.approx(0.0, abs=1e-12)
+    assert modular.distance_irrelevance(clock) == pytest.approx(1.0, abs=1e-12)
+    mixed = np.random.default_rng(0).normal(size=(P, P))
+    assert 0.8 < modular.distance_irrelevance(mixed) < 1.0
+
+
+def test_gradient_symmetricity_is_one_by_construction_only_for_the_additive_network():
+    scores = {arch: modular.gradient_symmetricity(*untrained(arch), jax.random.key(1), 50)
+              for arch in modular.ARCHITECTURES}
+    assert scores["additive"] == pytest.approx(1.0, abs=1e-5)
+    assert scores["bilinear"] < 0.9 and scores["concatenated"] < 0.9, scores
+
+
+def test_correct_logits_are_the_logits_of_the_answer():
+    config, result = untrained("bilinear")
+    matrix = modular.correct_logits(config, result)
+    a, b = 3, 7
+    logits = np.asarray(modular.model(config, result)(np.array([a]), np.array([b])))[0]
+    assert matrix[(a + b) % P, (a - b) % P] == pytest.approx(logits[(a + b) % P], rel=1e-5)
+
+
+TINY = ["--set", "network.p=13", "--set", "network.steps=300", "--set", "network.hidden=32",
+        "--set", "network.embed_dim=16", "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=100",
+        "--set", "sae_batch_size=64", "--set", "n_triples=20"]
+
+
+def test_pizza_clock_results_contract(tmp_path):
+    assert cli.main(["run", "pizza-clock", "--quick", "--out", str(tmp_path), *TINY]) == 0
+    folder = next((tmp_path / "pizza-clock").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    assert [n["name"] for n in results["networks"]] == ["additive", "bilinear", "concatenated"]
+    for n in results["networks"]:
+        assert n["kind"] in ("additive", "multiplicative")
+        assert -1.0 <= n["gradient_symmetricity"] <= 1.0 + 1e-6 and 0.0 <= n["distance_irrelevance"] <= 1.5
+        assert 0.0 <= n["test_accuracy"] <= 1.0 and n["algorithm"] in ("pizza", "clock")
+        for kind in ("sae_latents", "random_atoms", "neurons"):
+            assert {"sum_slice", "sum_band", "difference_slice", "difference_band", "box", "other", "dead"} <= set(n[kind])
+        assert sum(n["sae_latents"][c] for c in ("sum_slice", "sum_band", "difference_slice", "difference_band",
+                                                 "box", "other", "dead", "always")) == 32
+    assert results["networks"][0]["gradient_symmetricity"] == pytest.approx(1.0, abs=1e-5)
+    assert {p.name for p in (folder / "figures").iterdir()} == {"correct_logits.png", "latent_categories.png",
+                                                                 "hidden_geometry.png"}
