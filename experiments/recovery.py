@@ -110,11 +110,11 @@ def edge_absorption(entries: list[dict], arch_key: str = "kind") -> tuple[list[d
 def edge_summary_lines(summary: dict) -> list[str]:
     """The per-architecture edge-absorption table of a summary.txt."""
     lines = ["edge-level absorption (gap = recall of the parent's latent alone − with the child; higher = more "
-             "absorbed):", f"{'arch':<18}{'edges':>7}{'scored':>8}{'mean gap':>10}{'gap ≥ ½':>9}{'no data':>9}"]
+             "absorbed):", f"{'arch':<22}{'edges':>7}{'scored':>8}{'mean gap':>10}{'gap ≥ ½':>9}{'no data':>9}"]
     for arch, row in summary.items():
         mean = "—" if row["mean_gap"] is None else f"{row['mean_gap']:.3f}"
         share = "—" if row["absorbed_edge_share"] is None else f"{row['absorbed_edge_share']:.3f}"
-        lines.append(f"{arch:<18}{row['n_edges']:>7}{row['n_scored']:>8}{mean:>10}{share:>9}{row['n_unavailable']:>9}")
+        lines.append(f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{mean:>10}{share:>9}{row['n_unavailable']:>9}")
     lines.append(f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "
                  "its gap null; counts are per (edge, seed))")
     return lines

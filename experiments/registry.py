@@ -26,6 +26,7 @@ EXPERIMENTS = {
     "zoom-out": "experiments.zoom_out",
     "synthsaebench": "experiments.synthsaebench",
     "pizza-clock": "experiments.pizza_clock",
+    "knockoff": "experiments.knockoff",
 }
 
 

@@ -45,6 +45,8 @@ TINY_TMS = [
         (["run", "quanta", "--set", "variants=onehot,hash"], "variants"),
         (["run", "pizza-clock", "--set", "architectures=additive,attention"], "architectures"),
         (["run", "pizza-clock", "--set", "network.p=15"], "network.p"),
+        (["run", "knockoff", "--set", "train_fractions=0.5,1.0"], "train_fractions"),
+        (["run", "knockoff", "--set", "calendar_heldout=40"], "calendar_heldout"),
         (["run", "quanta", "--set", "network.task_code=gray"], "network.task_code"),
         (["theory", "--seed", "-1"], "--seed"),
         (["run", "zoom-out", "--set", "network.manifold=cubes"], "network.manifold"),

@@ -280,3 +280,31 @@ def distance_irrelevance(correct: np.ndarray) -> float:
     correct-logit matrix M [p, p] of `correct_logits` (population standard deviations)."""
     correct = np.asarray(correct, np.float64)
     return float(correct.std(axis=0).mean() / max(correct.std(), 1e-30))
+
+
+# --- the network after its embedding: a head on any representation of the pairs ----------------
+
+
+def pair_embeddings(config: ModularConfig, result: ModularResult, index: int = 0) -> np.ndarray:
+    """x(a, b) = [E[a], E[b]] over every pair (a-major), [p², 2e]: the representation the
+    hidden layer reads (its circles are the embedding's Fourier circles)."""
+    a, b = all_pairs(config.p)
+    table = embedding(config, result, index)
+    return np.concatenate([table[a], table[b]], axis=1)
+
+
+def original_head(config: ModularConfig, result: ModularResult, inputs, index: int = 0) -> np.ndarray:
+    """The trained network's layers after the embedding applied to inputs [N, 2e] (the
+    "concatenated" architecture's hidden and output layers), logits [N, p]."""
+    if config.architecture != "concatenated":
+        raise ConfigError("network.architecture: the head reads [E_a, E_b]; allowed value concatenated")
+    net = model(config, result, index)
+    return np.asarray(net.out(jax.nn.relu(net.hidden(jnp.asarray(inputs, jnp.float32)))))
+
+
+def train_heads(config: ModularConfig, inputs, labels, masks, keys) -> network_training.Heads:
+    """Fresh copies of the layers after the embedding (`network_training.train_heads` with the
+    network's hidden width, AdamW settings and steps), one per input space and mask."""
+    return network_training.train_heads(inputs, labels, masks, keys, hidden=config.hidden,
+                                        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+                                        steps=config.steps)

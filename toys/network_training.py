@@ -18,10 +18,12 @@ inside the loss): `definition(build)` is the graph of the module `build(rngs)` m
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -84,3 +86,63 @@ def train_networks(init_state, loss, optimizer: optax.GradientTransformation, ke
 def select(state, index: int):
     """Network `index` of a stacked state (leaves [S, ...] → [...])."""
     return jax.tree.map(lambda leaf: leaf[index], state)
+
+
+class Head(nnx.Module):
+    """A fresh head: logits = ReLU(x W + b) W_out + b_out on inputs x [N, D] (hidden H)."""
+
+    def __init__(self, inputs: int, hidden: int, classes: int, *, rngs: nnx.Rngs):
+        self.hidden = nnx.Linear(inputs, hidden, rngs=rngs)
+        self.out = nnx.Linear(hidden, classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.out(jax.nn.relu(self.hidden(x)))
+
+
+@functools.partial(jax.jit, static_argnames=("hidden", "classes", "steps"))
+def _train_heads(inputs, labels, masks, keys, learning_rate, weight_decay, hidden: int, classes: int, steps: int):
+    build = lambda rngs: Head(inputs.shape[-1], hidden, classes, rngs=rngs)  # noqa: E731
+    graph = definition(build)
+    optimizer = optax.adamw(learning_rate, b1=0.9, b2=0.98, weight_decay=weight_decay)
+
+    def loss(state, key, data):
+        x, mask = data
+        losses = optax.softmax_cross_entropy_with_integer_labels(bind(graph, state)(x), labels)
+        return jnp.sum(jnp.where(mask, losses, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
+
+    state, curve = train_networks(lambda key: parameters(build, key), loss, optimizer, keys, steps, data=(inputs, masks))
+
+    def accuracies(state, x, mask):
+        correct = jnp.argmax(bind(graph, state)(x), axis=-1) == labels
+        return jnp.sum(correct & mask) / jnp.maximum(jnp.sum(mask), 1), jnp.sum(correct & ~mask) / jnp.maximum(jnp.sum(~mask), 1)
+
+    train_accuracy, test_accuracy = jax.vmap(accuracies)(state, inputs, masks)
+    return state, train_accuracy, test_accuracy, curve
+
+
+class Heads(NamedTuple):
+    """G trained heads: their accuracies on the rows they trained on and on the others, [G] each,
+    and `logits(g, x)`: head g applied to other inputs x [N, D]."""
+
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    state: nnx.State  # leaves [G, ...]
+    graph: nnx.GraphDef
+
+    def logits(self, index: int, x) -> np.ndarray:
+        return np.asarray(bind(self.graph, select(self.state, index))(jnp.asarray(x, jnp.float32)))
+
+
+def train_heads(inputs, labels, masks, keys, *, hidden: int, learning_rate: float, weight_decay: float,
+                steps: int) -> Heads:
+    """Fresh `Head`s trained full batch (AdamW, b2 = 0.98, the given weight decay), one per input
+    space and mask — inputs [G, N, D], labels [N], masks [G, N] (True: trained on), keys [G] — all
+    G in one compiled call. Raises progress.DivergenceError naming the step if a loss turns NaN/inf."""
+    labels = jnp.asarray(labels, jnp.int32)
+    classes = int(labels.max()) + 1
+    state, train_accuracy, test_accuracy, curve = _train_heads(
+        jnp.asarray(inputs, jnp.float32), labels, jnp.asarray(masks), keys, learning_rate, weight_decay,
+        hidden, classes, steps)
+    progress.check_finite(curve, f"heads on {inputs.shape[0]} representations")
+    graph = definition(lambda rngs: Head(inputs.shape[-1], hidden, classes, rngs=rngs))
+    return Heads(np.asarray(train_accuracy), np.asarray(test_accuracy), state, graph)

@@ -1,0 +1,321 @@
+"""Experiment `knockoff`: how much function survives when an explanation rebuilds the space?
+
+The test (the feature-geometry argument): you understand an activation space if, from your
+explanation alone, someone can construct a functionally equivalent one. With ground truth
+we can measure it. A network whose later computation depends on a representation with
+learned geometry:
+- `modular`: the modular-addition network (toys.modular, "concatenated"), trained on half
+  the (a, b) pairs; the representation is what its hidden layer reads, x(a, b) =
+  [E[a], E[b]], whose Fourier circles are the only route to the unseen half.
+- `calendar`: a planted days circle (7 values, toys.manifolds) among sparse features in
+  R^d; the downstream network reads [x, onehot(k)] and answers day + k mod 7 ("the day
+  k days after"), scored on fresh samples (new sparse features) — a lookup the geometry
+  need not carry, beside the modular network's generalisation that only geometry can.
+  With `calendar_heldout` > 0, that many (day, k) combinations are never trained on and
+  the test is on them (rotating on the circle); a one-hot k gives an MLP no way to
+  relate shifts, so even the original space fails there (measured: 0.000 at every size).
+A TopK SAE is trained on x over every pair; from its latent activations a(x) five spaces
+are built (sae.knockoff): `reconstruction` (a(x) D + b), `random_placement` (superposition
+only), `correlation_placement` (the latents' correlations only), `described_geometry`
+(the geometry finder's groups laid out from their plane, order and radius; the rest at
+random) and `original` (x itself). On each, a fresh copy of the layers after the
+embedding (same width, optimiser, weight decay and steps) is trained on a random share of
+the pairs (`train_fractions`; the largest is the original network's own half) and scored
+on the pairs it did not see; the original network's own layers are applied where the space
+is the original one's (`original`, `reconstruction`). Chance is 1/p.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments import memory, seeding
+from experiments.recovery import seed_keys
+from sae import architectures, knockoff, manifold_finder, pipeline, progress
+from toys import manifolds, modular, network_training, stored
+from toys.validation import ConfigError, check_each, check_range
+
+NAME = "knockoff"
+DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
+DAYS = 7
+SPACES = ("reconstruction", "random_placement", "correlation_placement", "described_geometry", "original")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    network: modular.ModularConfig = modular.ModularConfig()
+    train_fractions: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)  # shares of the pairs a fresh head trains on
+    sae_size: int = 256  # latents of the SAE on the representation
+    k: int = 8  # active latents per pair
+    sae_steps: int = 5000  # SAE training steps
+    sae_batch_size: int = 256  # SAE batch
+    sae_learning_rate: float = 1e-3  # SAE learning rate
+    calendar: manifolds.ManifoldConfig = manifolds.ManifoldConfig(
+        d=32, manifolds=(manifolds.ManifoldSpec(name="days", values=7, probability=1.0),), n_sparse_features=64,
+        sparse_mean_l0=3.0)
+    calendar_samples: int = 4000  # fixed samples of the calendar task (each a day, a shift k, sparse features)
+    calendar_heldout: int = 0  # (day, k) combinations of the 49 never trained on (0: test on fresh samples)
+    calendar_train_sizes: tuple[int, ...] = (49, 98, 196, 392, 784)  # training samples of the fresh heads
+    calendar_hidden: int = 64  # hidden units of the calendar's head
+    calendar_steps: int = 3000  # full-batch AdamW steps of the calendar's heads
+    calendar_sae_size: int = 64  # latents of the SAE on the calendar's representation
+    calendar_k: int = 4  # its active latents per sample
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(network=modular.ModularConfig(p=37, steps=8000), sae_steps=3000)
+
+    def validate(self) -> None:
+        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        self.network.validate(prefix="network.")
+        check_each("train_fractions", self.train_fractions, low=0, low_open=True, high=1, high_open=True)
+        check_range("sae_size", self.sae_size, low=2)
+        check_range("k", self.k, low=1, high=self.sae_size)
+        check_range("sae_steps", self.sae_steps, low=1)
+        check_range("sae_batch_size", self.sae_batch_size, low=1)
+        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
+        self.calendar.validate(prefix="calendar.")
+        if len(self.calendar.manifolds) != 1 or self.calendar.manifolds[0].values != DAYS:
+            raise ConfigError(f"calendar.manifolds: got {len(self.calendar.manifolds)} manifold(s); allowed: one "
+                              f"circle of {DAYS} values")
+        check_range("calendar_samples", self.calendar_samples, low=DAYS * DAYS)
+        check_range("calendar_heldout", self.calendar_heldout, low=0, high=DAYS * DAYS - 2 * DAYS)
+        check_each("calendar_train_sizes", self.calendar_train_sizes, low=DAYS, high=self.calendar_samples // 2)
+        check_range("calendar_hidden", self.calendar_hidden, low=1)
+        check_range("calendar_steps", self.calendar_steps, low=1)
+        check_range("calendar_sae_size", self.calendar_sae_size, low=2)
+        check_range("calendar_k", self.calendar_k, low=1, high=self.calendar_sae_size)
+
+
+def memory_estimate(config: Config) -> tuple[int, str]:
+    """Peak bytes of the heads' full-batch training: every space × fraction on all p² pairs."""
+    net = config.network
+    heads = len(SPACES) * len(config.train_fractions)
+    floats = heads * net.p**2 * (2 * net.embed_dim + 2 * net.hidden + 2 * net.p) * 3
+    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
+
+
+def described_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The geometry finder's candidates that read as circles — a scree dimension of 1 to 3 (a
+    circle with its offset) — largest first, each keeping only latents no earlier one took; with
+    each one's reported plane (the top two principal directions of its reconstructions)."""
+    taken, groups, planes = set(), [], []
+    candidates = manifold_finder.find_manifolds(codes, decoder, shapes=False)
+    for candidate in sorted(candidates, key=lambda c: -len(c.latents)):
+        if candidate.pca is None or not 1 <= candidate.dimension <= 3:
+            continue
+        fresh = [int(j) for j in candidate.latents if int(j) not in taken]
+        if len(fresh) >= manifold_finder.MIN_GROUP:
+            groups.append(np.asarray(fresh))
+            planes.append(candidate.pca.components[:2])
+            taken.update(fresh)
+    return groups, planes
+
+
+def spaces(codes, params, x, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
+    """The five spaces of one representation (module docstring), and facts about their building."""
+    decoder, bias = np.asarray(params.W_dec), np.asarray(params.b_dec)
+    groups, planes = described_groups(codes, decoder)
+    correlation = knockoff.correlation_placement(rng, codes, decoder)
+    built = {
+        "reconstruction": knockoff.reconstruction(codes, decoder, bias),
+        "random_placement": knockoff.place(codes, knockoff.random_placement(rng, decoder)),
+        "correlation_placement": knockoff.place(codes, correlation.placement),
+        "described_geometry": knockoff.place(codes, knockoff.described_placement(rng, decoder, groups, planes)),
+        "original": np.asarray(x, np.float64),
+    }
+    facts = {"correlation_feasible": correlation.feasible, "correlation_relative_error": correlation.relative_error,
+             "described_groups": [len(g) for g in groups]}
+    return built, facts
+
+
+def fraction_masks(train_mask: np.ndarray, fractions, rng: np.random.Generator) -> np.ndarray:
+    """One training mask per fraction [F, p²]: the original network's own split for the largest
+    fraction when it equals its train_fraction, otherwise a random subset of that size."""
+    n = train_mask.shape[0]
+    masks = []
+    for f in fractions:
+        size = int(round(f * n))
+        if size == int(train_mask.sum()):
+            masks.append(train_mask.copy())
+            continue
+        mask = np.zeros(n, bool)
+        mask[rng.permutation(n)[:size]] = True
+        masks.append(mask)
+    return np.stack(masks)
+
+
+def modular_network(config: Config, key: jax.Array) -> tuple[dict, dict]:
+    net = config.network
+    key_net, key_sae, key_heads, key_numpy = jax.random.split(key, 4)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
+    with progress.task(f"modular network p={net.p}"):
+        result = modular.train(net, seed_keys(key_net, net.p, [0]))
+    x = modular.pair_embeddings(net, result)
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
+    sae = pipeline.fit("topk", stored.from_arrays(x), hps, seed_keys(key_sae, config.sae_size, [0]),
+                       n_latents=config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
+                       label=f"topk m={config.sae_size} on [E_a, E_b]")
+    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
+    params = jax.tree.map(lambda leaf: leaf[0], sae.params)
+    built, facts = spaces(codes, params, x, rng)
+    a, b = modular.all_pairs(net.p)
+    labels = (a + b) % net.p
+    train_mask = np.asarray(result.train_mask[0])
+    masks = fraction_masks(train_mask, config.train_fractions, rng)
+    inputs = np.stack([built[s] for s in SPACES for _ in config.train_fractions])
+    grid_masks = np.concatenate([masks] * len(SPACES))
+    keys = jax.random.split(key_heads, len(inputs))
+    with progress.task(f"{len(inputs)} fresh heads ({len(SPACES)} spaces × {len(config.train_fractions)} fractions)"):
+        heldout = modular.train_heads(net, inputs, labels, grid_masks, keys).test_accuracy
+    heldout = heldout.reshape(len(SPACES), len(config.train_fractions))
+    main = int(np.argmax(config.train_fractions))
+    entries = []
+    for i, space in enumerate(SPACES):
+        original_head = None
+        if space in ("original", "reconstruction"):
+            predicted = np.argmax(modular.original_head(net, result, built[space]), axis=1)
+            original_head = float(np.mean(predicted[~train_mask] == labels[~train_mask]))
+        entries.append({
+            "space": space,
+            "heldout_accuracy": float(heldout[i, main]),
+            "accuracy_by_train_size": [{"train_fraction": f, "train_samples": int(m.sum()), "accuracy": float(acc)}
+                                       for f, m, acc in zip(config.train_fractions, masks, heldout[i])],
+            "original_head_accuracy": original_head,
+        })
+    explained = float(pipeline.explained_variance("topk", sae.params, hps, x)[0])
+    network = {"name": "modular", "p": net.p, "test_accuracy": float(result.test_accuracy[0]),
+               "chance": 1.0 / net.p, "sae_explained_variance": explained, **facts, "spaces": entries}
+    return network, {}
+
+
+def calendar_network(config: Config, key: jax.Array) -> dict:
+    key_toy, key_sample, key_shift, key_sae, key_heads, key_numpy = jax.random.split(key, 6)
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
+    toy = manifolds.build(config.calendar, key_toy)
+    n = config.calendar_samples
+    sample = manifolds.sample(toy, key_sample, n)
+    x = np.asarray(sample.x)
+    day = np.round(np.asarray(sample.phases[:, 0, 0]) * DAYS / (2 * np.pi)).astype(int) % DAYS
+    shift = np.asarray(jax.random.randint(key_shift, (n,), 0, DAYS))
+    labels = (day + shift) % DAYS
+    if config.calendar_heldout:
+        # held-out (day, k) combinations: every day and every shift keeps some trained combinations
+        while True:
+            heldout = np.zeros((DAYS, DAYS), bool)
+            heldout.flat[rng.permutation(DAYS * DAYS)[: config.calendar_heldout]] = True
+            if not heldout.all(axis=0).any() and not heldout.all(axis=1).any():
+                break
+        test = heldout[day, shift]
+    else:  # fresh samples: the last quarter, never trained on
+        test = np.arange(n) >= n - n // 4
+    pool = np.flatnonzero(~test)
+    masks = []
+    for size in config.calendar_train_sizes:
+        mask = np.zeros(n, bool)
+        mask[rng.permutation(pool)[: min(size, len(pool))]] = True
+        masks.append(mask)
+    masks = np.stack(masks)
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.calendar_k)])
+    sae = pipeline.fit("topk", toy, hps, seed_keys(key_sae, config.calendar_sae_size, [0]),
+                       n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
+                       label=f"topk m={config.calendar_sae_size} on the calendar representation")
+    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
+    built, facts = spaces(codes, jax.tree.map(lambda leaf: leaf[0], sae.params), x, rng)
+    shifts = np.eye(DAYS)[shift]
+    inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])
+    keys = jax.random.split(key_heads, len(inputs))
+    with progress.task(f"{len(inputs)} calendar heads ({len(SPACES)} spaces × {len(masks)} sizes)"):
+        heads = network_training.train_heads(inputs, labels, np.concatenate([masks] * len(SPACES)), keys,
+                                             hidden=config.calendar_hidden, learning_rate=3e-3, weight_decay=1e-2,
+                                             steps=config.calendar_steps)
+    accuracy = np.array([np.mean(np.argmax(heads.logits(g, inputs[g][test]), axis=1) == labels[test])
+                         for g in range(len(inputs))]).reshape(len(SPACES), len(masks))
+    # the head trained on the original space (largest size) applied to the spaces that share it
+    reference = SPACES.index("original") * len(masks) + len(masks) - 1
+    entries = []
+    for i, space in enumerate(SPACES):
+        original_head = None
+        if space in ("original", "reconstruction"):
+            same = np.concatenate([built[space], shifts], axis=1)[test]
+            original_head = float(np.mean(np.argmax(heads.logits(reference, same), axis=1) == labels[test]))
+        entries.append({
+            "space": space,
+            "heldout_accuracy": float(accuracy[i, -1]),
+            "accuracy_by_train_size": [{"train_samples": int(m.sum()), "accuracy": float(acc)}
+                                       for m, acc in zip(masks, accuracy[i])],
+            "original_head_accuracy": original_head,
+        })
+    explained = float(pipeline.explained_variance("topk", sae.params, hps, x)[0])
+    return {"name": "calendar", "heldout_combinations": int(config.calendar_heldout), "test_samples": int(test.sum()),
+            "chance": 1.0 / DAYS, "sae_explained_variance": explained, **facts, "spaces": entries}
+
+
+def run(config: Config) -> dict:
+    root = seeding.root_key(config.seed)
+    network, arrays = modular_network(config, jax.random.fold_in(root, 0))
+    calendar = calendar_network(config, jax.random.fold_in(root, 1))
+    return {"networks": [network, calendar], "train_fractions": list(config.train_fractions), "arrays": arrays}
+
+
+def headline(results: dict) -> str:
+    n = results["networks"][0]
+    acc = {s["space"]: s["heldout_accuracy"] for s in n["spaces"]}
+    return f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, original {acc['original']:.2f}"
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runfolder import save_figure
+
+    networks = results["networks"]
+    figure, axes = plt.subplots(1, len(networks), figsize=(6.5 * len(networks), 4.2), squeeze=False)
+    for ax, n in zip(axes[0], networks):
+        for i, s in enumerate(n["spaces"]):
+            sizes = [r["train_samples"] for r in s["accuracy_by_train_size"]]
+            ax.plot(sizes, [r["accuracy"] for r in s["accuracy_by_train_size"]], marker="o", color=f"C{i}",
+                    label=s["space"].replace("_", " "))
+        ax.axhline(n["chance"], color="0.5", ls=":", label="chance (1/p)")
+        ax.set_xlabel("training samples of the fresh head")
+        ax.set_ylabel("accuracy on held-out inputs")
+        ax.set_ylim(-0.02, 1.02)
+        held = (f"the unseen pairs, p = {n['p']}" if n["name"] == "modular"
+                else f"{n['heldout_combinations']} unseen (day, k) combinations" if n["heldout_combinations"]
+                else "fresh samples")
+        ax.set_title(f"{n['name']} ({held}): which knockoffs keep the function", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return [save_figure(figure, folder / "knockoff_accuracy.png")]
+
+
+def summary(results: dict) -> str:
+    lines = []
+    for n in results["networks"]:
+        if n["name"] == "modular":
+            lines.append(f"modular (p = {n['p']}; the network's own test accuracy {n['test_accuracy']:.3f}; chance "
+                         f"{n['chance']:.3f}; SAE explained variance {n['sae_explained_variance']:.3f})")
+            heldout = "the pairs outside its training share"
+        else:
+            held = (f"{n['heldout_combinations']} of 49 (day, k) combinations held out" if n["heldout_combinations"]
+                    else "fresh samples")
+            lines.append(f"calendar (tested on {held}, {n['test_samples']} test samples; chance {n['chance']:.3f}; "
+                         f"SAE explained variance {n['sae_explained_variance']:.3f})")
+            heldout = "the held-out combinations" if n["heldout_combinations"] else "fresh samples"
+        sizes = [r["train_samples"] for r in n["spaces"][0]["accuracy_by_train_size"]]
+        lines.append(f"{'space':<24}" + "".join(f"{'n=' + str(s):>9}" for s in sizes) + f"{'original head':>15}")
+        for s in n["spaces"]:
+            head = "—" if s["original_head_accuracy"] is None else f"{s['original_head_accuracy']:.3f}"
+            lines.append(f"{s['space']:<24}" + "".join(f"{r['accuracy']:>9.3f}" for r in s["accuracy_by_train_size"])
+                         + f"{head:>15}")
+        lines.append(f"(accuracy of a fresh head trained on n samples, on {heldout}; correlation placement "
+                     f"{'exact' if n['correlation_feasible'] else 'not exact'}, relative Gram error "
+                     f"{n['correlation_relative_error']:.3f}; described geometry from {len(n['described_groups'])} "
+                     f"group(s) of sizes {n['described_groups']})")
+        lines.append("")
+    return "\n".join(lines).rstrip()
