@@ -36,7 +36,7 @@ from experiments import memory, seeding
 from experiments.recovery import seed_keys
 from sae import architectures, knockoff, manifold_finder, pipeline, progress
 from toys import manifolds, modular, network_training, stored
-from toys.validation import ConfigError, check_each, check_range
+from toys.validation import check_each, check_range
 
 NAME = "knockoff"
 DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
@@ -54,9 +54,9 @@ class Config:
     sae_steps: int = 5000  # SAE training steps
     sae_batch_size: int = 256  # SAE batch
     sae_learning_rate: float = 1e-3  # SAE learning rate
-    calendar: manifolds.ManifoldConfig = manifolds.ManifoldConfig(
-        d=32, manifolds=(manifolds.ManifoldSpec(name="days", values=7, probability=1.0),), n_sparse_features=64,
-        sparse_mean_l0=3.0)
+    calendar_d: int = 32  # dimensions of the calendar's representation
+    calendar_sparse_features: int = 64  # sparse features beside the days circle
+    calendar_sparse_l0: float = 3.0  # their mean L0
     calendar_samples: int = 4000  # fixed samples of the calendar task (each a day, a shift k, sparse features)
     calendar_heldout: int = 0  # (day, k) combinations of the 49 never trained on (0: test on fresh samples)
     calendar_train_sizes: tuple[int, ...] = (49, 98, 196, 392, 784)  # training samples of the fresh heads
@@ -69,6 +69,10 @@ class Config:
     def quick(cls) -> "Config":
         return cls(network=modular.ModularConfig(p=37, steps=8000), sae_steps=3000)
 
+    def calendar_toy(self) -> manifolds.ManifoldConfig:
+        """The calendar's representation: one circle of 7 days (always present) among sparse features."""
+        return _calendar_toy(self)
+
     def validate(self) -> None:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         self.network.validate(prefix="network.")
@@ -78,10 +82,11 @@ class Config:
         check_range("sae_steps", self.sae_steps, low=1)
         check_range("sae_batch_size", self.sae_batch_size, low=1)
         check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
-        self.calendar.validate(prefix="calendar.")
-        if len(self.calendar.manifolds) != 1 or self.calendar.manifolds[0].values != DAYS:
-            raise ConfigError(f"calendar.manifolds: got {len(self.calendar.manifolds)} manifold(s); allowed: one "
-                              f"circle of {DAYS} values")
+        check_range("calendar_d", self.calendar_d, low=3)
+        check_range("calendar_sparse_features", self.calendar_sparse_features, low=0)
+        check_range("calendar_sparse_l0", self.calendar_sparse_l0, low=0, low_open=True,
+                    high=max(self.calendar_sparse_features, 1))
+        self.calendar_toy().validate()
         check_range("calendar_samples", self.calendar_samples, low=DAYS * DAYS)
         check_range("calendar_heldout", self.calendar_heldout, low=0, high=DAYS * DAYS - 2 * DAYS)
         check_each("calendar_train_sizes", self.calendar_train_sizes, low=DAYS, high=self.calendar_samples // 2)
@@ -89,6 +94,12 @@ class Config:
         check_range("calendar_steps", self.calendar_steps, low=1)
         check_range("calendar_sae_size", self.calendar_sae_size, low=2)
         check_range("calendar_k", self.calendar_k, low=1, high=self.calendar_sae_size)
+
+
+def _calendar_toy(config: "Config") -> manifolds.ManifoldConfig:
+    return manifolds.ManifoldConfig(d=config.calendar_d, manifolds=(manifolds.ManifoldSpec(
+        name="days", values=DAYS, probability=1.0),), n_sparse_features=config.calendar_sparse_features,
+        sparse_mean_l0=config.calendar_sparse_l0)
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -196,7 +207,7 @@ def modular_network(config: Config, key: jax.Array) -> tuple[dict, dict]:
 def calendar_network(config: Config, key: jax.Array) -> dict:
     key_toy, key_sample, key_shift, key_sae, key_heads, key_numpy = jax.random.split(key, 6)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
-    toy = manifolds.build(config.calendar, key_toy)
+    toy = manifolds.build(config.calendar_toy(), key_toy)
     n = config.calendar_samples
     sample = manifolds.sample(toy, key_sample, n)
     x = np.asarray(sample.x)

@@ -81,7 +81,7 @@ TINY = ["--set", "network.p=11", "--set", "network.steps=300", "--set", "network
         "--set", "network.embed_dim=8", "--set", "sae_size=16", "--set", "k=2", "--set", "sae_steps=100",
         "--set", "sae_batch_size=64", "--set", "train_fractions=0.3,0.5", "--set", "calendar_samples=400",
         "--set", "calendar_train_sizes=49,98", "--set", "calendar_steps=100", "--set", "calendar_sae_size=16",
-        "--set", "calendar.d=12", "--set", "calendar.n_sparse_features=8"]
+        "--set", "calendar_d=12", "--set", "calendar_sparse_features=8"]
 
 
 def test_knockoff_results_contract(tmp_path):
