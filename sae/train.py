@@ -75,27 +75,25 @@ class TrainConfig:
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
-_compute_dtype = "float32"  # process default (the CLI's --precision), read when TrainConfig.compute_dtype is None
+DATA_PRNGS = ("threefry", "rbg", "unsafe_rbg")
+# Process defaults (the CLI's --precision and --prng), read when a TrainConfig leaves the field None.
+_defaults = {"compute_dtype": "float32", "data_prng": "threefry"}
+
+
+def _use_default(field: str, flag: str, name: str, allowed: tuple[str, ...]) -> None:
+    if name not in allowed:
+        raise ValueError(f"{flag}: {name!r} is not allowed; allowed: {', '.join(allowed)}")
+    _defaults[field] = name
 
 
 def use_compute_dtype(name: str) -> None:
     """Set the default compute dtype of training; ValueError names the allowed values."""
-    global _compute_dtype
-    if name not in COMPUTE_DTYPES:
-        raise ValueError(f"precision: {name!r} is not allowed; allowed: {', '.join(COMPUTE_DTYPES)}")
-    _compute_dtype = name
-
-
-DATA_PRNGS = ("threefry", "rbg", "unsafe_rbg")
-_data_prng = "threefry"  # process default (the CLI's --prng), read when TrainConfig.data_prng is None
+    _use_default("compute_dtype", "precision", name, COMPUTE_DTYPES)
 
 
 def use_data_prng(name: str) -> None:
     """Set the default key implementation of training's data draws; ValueError names the allowed values."""
-    global _data_prng
-    if name not in DATA_PRNGS:
-        raise ValueError(f"prng: {name!r} is not allowed; allowed: {', '.join(DATA_PRNGS)}")
-    _data_prng = name
+    _use_default("data_prng", "prng", name, DATA_PRNGS)
 
 
 def data_key(key: jax.Array, implementation: str) -> jax.Array:
@@ -253,10 +251,8 @@ def train(
     if config.mesh_shape is None:
         config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size,
                                                                       sharding.requested_devices()))
-    if config.compute_dtype is None:
-        config = dataclasses.replace(config, compute_dtype=_compute_dtype)
-    if config.data_prng is None:
-        config = dataclasses.replace(config, data_prng=_data_prng)
+    config = dataclasses.replace(config, **{field: value for field, value in _defaults.items()
+                                            if getattr(config, field) is None})
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
     if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
         grid_mesh = sharding.mesh(config.mesh_shape)
