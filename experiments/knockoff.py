@@ -291,7 +291,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             sizes = [r["train_samples"] for r in s["accuracy_by_train_size"]]
             ax.plot(sizes, [r["accuracy"] for r in s["accuracy_by_train_size"]], marker="o", color=f"C{i}",
                     label=s["space"].replace("_", " "))
-        ax.axhline(n["chance"], color="0.5", ls=":", label="chance (1/p)")
+        ax.axhline(n["chance"], color="0.5", ls=":", label=f"chance ({n['chance']:.3f})")
         ax.set_xlabel("training samples of the fresh head")
         ax.set_ylabel("accuracy on held-out inputs")
         ax.set_ylim(-0.02, 1.02)
