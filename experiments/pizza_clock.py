@@ -4,7 +4,11 @@ does an SAE find in it?
 Networks (toys.modular, each trained on a random half of the p² pairs, tested on the
 other half): `additive` — an MLP on E[a] + E[b] (pizza-prone, Zhong et al. 2023);
 `bilinear` — (E[a] U) ⊙ (E[b] V), a multiplicative interaction (clock-prone);
-`concatenated` — the `modular` experiment's network, E[a] W_a + E[b] W_b.
+`concatenated` — the `modular` experiment's network, E[a] W_a + E[b] W_b;
+`additive_narrow` — the additive network with a narrow embedding (`narrow_embed_dim`, 8):
+with 64 embedding dimensions the additive network compensates the pizza's distance
+dependence (q ≈ 0.74), with 8 it cannot (q ≈ 0.3–0.45 over seeds), so the lab has a pizza
+to read.
 For each: test accuracy, gradient symmetricity s_g and distance irrelevance q
 (definitions in toys.modular; clock ≈ 0.33 / 0.85, pizza ≈ 0.99 / 0.17 in Zhong et al.),
 the algorithm read from q (Zhong et al.: pizza q ∈ [0, 0.4], clock q ∈ [0.4, 1]; s_g is 1 by
@@ -34,7 +38,8 @@ from toys.validation import ConfigError, check_range
 
 NAME = "pizza-clock"
 DESCRIPTION = "modular addition, additive vs multiplicative networks: clock or pizza, and what SAE latents are"
-KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "additive"}
+KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "additive", "additive_narrow": "additive"}
+NETWORKS = (*modular.ARCHITECTURES, "additive_narrow")  # the index of each folds its key in
 PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows a − b (Zhong et al.)
 
 
@@ -42,7 +47,8 @@ PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows 
 class Config:
     seed: int = 0
     network: modular.ModularConfig = modular.ModularConfig()
-    architectures: tuple[str, ...] = ("additive", "bilinear", "concatenated")  # networks (network.architecture is ignored)
+    architectures: tuple[str, ...] = ("additive", "additive_narrow", "bilinear", "concatenated")  # networks (network.architecture is ignored)
+    narrow_embed_dim: int = 8  # embedding width of the additive_narrow network
     n_triples: int = 100  # random (a, b, c) of the gradient symmetricity
     sae_size: int = 512  # latents of the SAE on each hidden layer
     k: int = 8  # active latents per pair (the random atoms are read with it too)
@@ -52,14 +58,15 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
+        return cls(network=modular.ModularConfig(p=59, steps=20_000), sae_steps=3000)
 
     def validate(self) -> None:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         self.network.validate(prefix="network.")
-        if not self.architectures or any(a not in modular.ARCHITECTURES for a in self.architectures):
+        if not self.architectures or any(a not in NETWORKS for a in self.architectures):
             raise ConfigError(f"architectures: {','.join(self.architectures) or '(empty)'} is not allowed; "
-                              f"allowed: a non-empty list of {', '.join(modular.ARCHITECTURES)}")
+                              f"allowed: a non-empty list of {', '.join(NETWORKS)}")
+        check_range("narrow_embed_dim", self.narrow_embed_dim, low=1)
         check_range("n_triples", self.n_triples, low=1)
         check_range("sae_size", self.sae_size, low=2)
         check_range("k", self.k, low=1, high=self.sae_size)
@@ -78,7 +85,10 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 
 def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict]:
     """One network: its algorithm diagnostics and what its units are; (results entry, arrays)."""
-    net = dataclasses.replace(config.network, architecture=architecture)
+    if architecture == "additive_narrow":
+        net = dataclasses.replace(config.network, architecture="additive", embed_dim=config.narrow_embed_dim)
+    else:
+        net = dataclasses.replace(config.network, architecture=architecture)
     key_net, key_triples, key_sae, key_random = jax.random.split(key, 4)
     with progress.task(f"{architecture} network, p={net.p}"):
         result = modular.train(net, seed_keys(key_net, net.p, [0]))
@@ -95,6 +105,7 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
     entry = {
         "name": architecture,
         "kind": KINDS[architecture],
+        "embed_dim": net.embed_dim,
         "test_accuracy": float(result.test_accuracy[0]),
         "train_accuracy": float(result.train_accuracy[0]),
         "gradient_symmetricity": symmetricity,
@@ -118,8 +129,8 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
 def run(config: Config) -> dict:
     root = seeding.root_key(config.seed)
     networks, arrays = [], {}
-    for index, architecture in enumerate(config.architectures):
-        entry, more = study(config, architecture, jax.random.fold_in(root, modular.ARCHITECTURES.index(architecture)))
+    for architecture in config.architectures:
+        entry, more = study(config, architecture, jax.random.fold_in(root, NETWORKS.index(architecture)))
         networks.append(entry)
         arrays.update(more)
     return {"p": config.network.p, "networks": networks, "pizza_below": PIZZA_BELOW, "arrays": arrays}
@@ -191,21 +202,22 @@ def plot(results: dict, arrays: dict, folder) -> list:
 def summary(results: dict) -> str:
     lines = [f"modular addition mod {results['p']}, trained on half the pairs; algorithm read from the distance "
              f"irrelevance q (pizza below {results['pizza_below']})",
-             f"{'network':<14}{'kind':<16}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies"]
+             f"{'network':<16}{'kind':<16}{'embed':>6}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies"]
     for n in results["networks"]:
-        lines.append(f"{n['name']:<14}{n['kind']:<16}{n['test_accuracy']:>9.3f}{n['gradient_symmetricity']:>7.3f}"
-                     f"{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  {n['key_frequencies']}")
+        lines.append(f"{n['name']:<16}{n['kind']:<16}{n['embed_dim']:>6}{n['test_accuracy']:>9.3f}"
+                     f"{n['gradient_symmetricity']:>7.3f}{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  "
+                     f"{n['key_frequencies']}")
     lines.append("(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network "
                  "has s_g = 1 by construction)")
     categories = [*grid_latents.CATEGORIES, "dead"]
     lines += ["", "units by where they fire (sae.grid_latents), and live units on a key frequency's circles:",
-              f"{'network':<14}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}"
+              f"{'network':<16}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}"
               + f"{'tiling':>9}"]
     for n in results["networks"]:
         for kind in ("sae_latents", "random_atoms", "neurons"):
             row = n[kind]
             on_circles = sum(row["circles"]["per_key_frequency"].values())
-            lines.append(f"{n['name']:<14}{kind:<14}" + "".join(f"{row[c]:>13}" for c in categories)
+            lines.append(f"{n['name']:<16}{kind:<14}" + "".join(f"{row[c]:>13}" for c in categories)
                          + f"{on_circles:>12}{row['tiling']['coverage']:>9.2f}")
     lines.append("(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
                  "random atoms are encoded by TopK with the SAE's k and read as chance)")

@@ -51,7 +51,8 @@ def test_pizza_clock_results_contract(tmp_path):
     assert cli.main(["run", "pizza-clock", "--quick", "--out", str(tmp_path), *TINY]) == 0
     folder = next((tmp_path / "pizza-clock").iterdir())
     results = json.loads((folder / "results.json").read_text())
-    assert [n["name"] for n in results["networks"]] == ["additive", "bilinear", "concatenated"]
+    assert [n["name"] for n in results["networks"]] == ["additive", "additive_narrow", "bilinear", "concatenated"]
+    assert [n["embed_dim"] for n in results["networks"]] == [16, 8, 16, 16]
     for n in results["networks"]:
         assert n["kind"] in ("additive", "multiplicative")
         assert -1.0 <= n["gradient_symmetricity"] <= 1.0 + 1e-6 and 0.0 <= n["distance_irrelevance"] <= 1.5
