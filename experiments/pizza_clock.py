@@ -178,7 +178,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "latent_categories.png"))
 
-    figure, axes = plt.subplots(1, len(networks), figsize=(4 * len(networks), 4), squeeze=False)
+    figure, axes = plt.subplots(1, len(networks), figsize=(4.6 * len(networks), 4.4), squeeze=False)
     p = results["p"]
     a, b = np.divmod(np.arange(p * p), p)
     for ax, n in zip(axes[0], networks):
@@ -189,11 +189,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for direction in arrays[f"{n['name']}_slice_directions"]:
             ax.plot([0, scale * direction[0]], [0, scale * direction[1]], color="k", lw=0.8)
         ax.set_aspect("equal")
-        ax.set_title(f"{n['name']}: hidden layer on frequency {n['key_frequencies'][0]}'s plane\n"
-                     f"(colour: the angle {k}·(a + b) mod p; lines: the {n['sae_latents']['sum_slice']} "
-                     "SAE sum-slice latents)", fontsize=9)
+        ax.set_title(f"{n['name']} ({n['algorithm']}): frequency {k}'s plane\n"
+                     f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    figure.suptitle("The hidden layer on its top key frequency's plane, and the SAE latents that slice a + b", fontsize=10)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "hidden_geometry.png"))
     return paths
