@@ -40,7 +40,7 @@ configs = st.builds(
 )
 
 
-@settings(max_examples=8)
+@settings(max_examples=5)
 @given(configs)
 def test_sparse_draws_fire_at_p_and_keep_the_magnitude_law(spec):
     rank, strength = spec.pop("correlation")
