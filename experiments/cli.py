@@ -214,11 +214,12 @@ def _use_devices(requested: str) -> int:
         raise ConfigError(str(error)) from None
 
 
-def _use_precision(name: str, prng: str = "threefry") -> None:
+def _use_numerics(precision: str, prng: str = "threefry") -> None:
+    """Set training's compute dtype and data PRNG (sae.train); ConfigError names the allowed values."""
     from sae import train
 
     try:
-        train.use_compute_dtype(name)
+        train.use_compute_dtype(precision)
         train.use_data_prng(prng)
     except ValueError as error:
         raise ConfigError(str(error)) from None
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
         devices = _use_devices(args.devices)
-        _use_precision(args.precision, args.prng)
+        _use_numerics(args.precision, args.prng)
     except ConfigError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

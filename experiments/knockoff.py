@@ -144,6 +144,13 @@ def spaces(codes, params, x, rng: np.random.Generator) -> tuple[dict[str, np.nda
     return built, facts
 
 
+def random_mask(n: int, pool: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """[n] bool: `size` rows drawn without replacement from `pool` (all of it if smaller)."""
+    mask = np.zeros(n, bool)
+    mask[rng.permutation(pool)[:size]] = True
+    return mask
+
+
 def fraction_masks(train_mask: np.ndarray, fractions, rng: np.random.Generator) -> np.ndarray:
     """One training mask per fraction [F, p²]: the original network's own split for the largest
     fraction when it equals its train_fraction, otherwise a random subset of that size."""
@@ -154,9 +161,7 @@ def fraction_masks(train_mask: np.ndarray, fractions, rng: np.random.Generator) 
         if size == int(train_mask.sum()):
             masks.append(train_mask.copy())
             continue
-        mask = np.zeros(n, bool)
-        mask[rng.permutation(n)[:size]] = True
-        masks.append(mask)
+        masks.append(random_mask(n, np.arange(n), size, rng))
     return np.stack(masks)
 
 
@@ -225,12 +230,7 @@ def calendar_network(config: Config, key: jax.Array) -> dict:
     else:  # fresh samples: the last quarter, never trained on
         test = np.arange(n) >= n - n // 4
     pool = np.flatnonzero(~test)
-    masks = []
-    for size in config.calendar_train_sizes:
-        mask = np.zeros(n, bool)
-        mask[rng.permutation(pool)[: min(size, len(pool))]] = True
-        masks.append(mask)
-    masks = np.stack(masks)
+    masks = np.stack([random_mask(n, pool, size, rng) for size in config.calendar_train_sizes])
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.calendar_k)])
     sae = pipeline.fit("topk", toy, hps, seed_keys(key_sae, config.calendar_sae_size, [0]),
                        n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,

@@ -97,11 +97,11 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
     symmetricity = modular.gradient_symmetricity(net, result, key_triples, config.n_triples)
     irrelevance = modular.distance_irrelevance(correct)
     units = layer_units(config, net, result, key_sae, key_random, keys)
-    by_kind = {}
+    by_kind, categories = {}, {}
     for kind, codes in units["codes"].items():
-        categories = grid_latents.categorise(codes, net.p)
-        by_kind[kind] = {**grid_latents.counts(categories), "tiling": grid_latents.tiling(codes, categories, net.p),
-                         "circles": units["per_kind"][kind]}
+        categories[kind] = grid_latents.categorise(codes, net.p)
+        by_kind[kind] = {**grid_latents.counts(categories[kind]),
+                         "tiling": grid_latents.tiling(codes, categories[kind], net.p), "circles": units["per_kind"][kind]}
     entry = {
         "name": architecture,
         "kind": KINDS[architecture],
@@ -119,7 +119,7 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
     }
     top = units["subspaces"][keys[0]]
     plane = top[:2] if len(top) >= 2 else np.eye(2, units["hidden"].shape[1])
-    slices = grid_latents.categorise(units["codes"]["sae"], net.p) == "sum_slice"
+    slices = categories["sae"] == "sum_slice"
     arrays = {f"{architecture}_correct_logits": correct.astype(np.float32),
               f"{architecture}_hidden_plane": (units["hidden"] - units["hidden"].mean(0)) @ plane.T,
               f"{architecture}_slice_directions": units["directions"]["sae"][slices] @ plane.T}

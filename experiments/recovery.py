@@ -94,16 +94,16 @@ class Recovery:
         return params
 
 
-def edge_absorption(entries: list[dict], arch_key: str = "kind") -> tuple[list[dict], dict]:
+def edge_absorption(entries: list[dict], label=lambda entry: entry["kind"]) -> tuple[list[dict], dict]:
     """Each entry's per-edge absorption records (`sae.absorption.edges`; higher gap = more
     absorbed) moved out of its metrics into one list, each with the entry's architecture
-    (`arch`) and seed; and per architecture, `sae.absorption.edge_summary` over all its
-    (edge, seed) records."""
+    (`arch`, as `label(entry)` names it) and seed; and per architecture,
+    `sae.absorption.edge_summary` over all its (edge, seed) records."""
     records, by_arch = [], {}
     for entry in entries:
         for record in entry["metrics"].pop("edge_absorption", []):
-            records.append({"arch": entry[arch_key], "seed": entry["seed"], **record})
-            by_arch.setdefault(entry[arch_key], []).append(record)
+            records.append({"arch": label(entry), "seed": entry["seed"], **record})
+            by_arch.setdefault(label(entry), []).append(record)
     return records, {arch: absorption.edge_summary(group) for arch, group in by_arch.items()}
 
 

@@ -226,10 +226,7 @@ def run(config: Config) -> dict:
     # (its counts are in the records).
     for entry in entries + chance_entries:
         entry["metrics"].pop("absorption_scores", None)
-        entry["arch_l0"] = f"{entry['arch']}@{entry['target_l0']}"
-    edges, edge_summary = edge_absorption(entries + chance_entries, arch_key="arch_l0")
-    for entry in entries + chance_entries:
-        del entry["arch_l0"]
+    edges, edge_summary = edge_absorption(entries + chance_entries, label=lambda e: f"{e['arch']}@{e['target_l0']}")
     results = {
         "model": model,
         "samples_per_sae": config.steps * config.batch_size,

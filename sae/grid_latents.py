@@ -41,6 +41,13 @@ def correlation_ratio(indicator: np.ndarray, groups: np.ndarray, n_groups: int) 
     return between / np.maximum(np.sum(centred**2, axis=0), 1e-300)
 
 
+def group_rates(fires: np.ndarray, groups: np.ndarray, p: int) -> np.ndarray:
+    """P(unit fires | group = v) for every residue v and unit, [p, m] (each group holds p pairs)."""
+    rates = np.zeros((p, fires.shape[1]))
+    np.add.at(rates, groups, np.asarray(fires, np.float64))
+    return rates / p
+
+
 def is_arc(residues: np.ndarray, p: int) -> bool:
     """Whether a proper, non-empty set of residues [p] bool is one contiguous arc of the circle
     at some frequency k ∈ 1 … (p − 1)/2 (the points k·s mod p, s in the set, run without a gap)."""
@@ -62,7 +69,7 @@ def categorise(activations: np.ndarray, p: int, threshold: float = THRESHOLD) ->
     fires = np.asarray(activations) > 0
     share = fires.mean(axis=0)
     eta = {"sum": correlation_ratio(fires, (a + b) % p, p), "difference": correlation_ratio(fires, (a - b) % p, p)}
-    groups = {"sum": (a + b) % p, "difference": (a - b) % p}
+    rates = {"sum": group_rates(fires, (a + b) % p, p), "difference": group_rates(fires, (a - b) % p, p)}
     out = np.full(fires.shape[1], "other", dtype=object)
     for j in range(fires.shape[1]):
         if share[j] == 0.0 or share[j] == 1.0:
@@ -70,8 +77,7 @@ def categorise(activations: np.ndarray, p: int, threshold: float = THRESHOLD) ->
             continue
         for name in ("sum", "difference"):
             if eta[name][j] >= threshold:
-                rate = np.bincount(groups[name], weights=fires[:, j], minlength=p) / p
-                out[j] = f"{name}_slice" if is_arc(rate >= 0.5, p) else f"{name}_band"
+                out[j] = f"{name}_slice" if is_arc(rates[name][:, j] >= 0.5, p) else f"{name}_band"
                 break
         else:
             grid = fires[:, j].reshape(p, p)
@@ -96,9 +102,6 @@ def tiling(activations: np.ndarray, categories: np.ndarray, p: int) -> dict:
     chosen = np.asarray(categories) == "sum_slice"
     if not chosen.any():
         return {"n_units": 0, "coverage": 0.0, "mean_cover": 0.0, "unit_width": None}
-    fires = np.asarray(activations)[:, chosen] > 0
-    per_residue = np.zeros((p, fires.shape[1]))
-    np.add.at(per_residue, (a + b) % p, fires.astype(np.float64))
-    covers = per_residue / p >= 0.5  # [p residues, units]
+    covers = group_rates(np.asarray(activations)[:, chosen] > 0, (a + b) % p, p) >= 0.5  # [p residues, units]
     return {"n_units": int(chosen.sum()), "coverage": float(covers.any(axis=1).mean()),
             "mean_cover": float(covers.sum(axis=1).mean()), "unit_width": float(covers.mean())}

@@ -294,12 +294,11 @@ def pair_embeddings(config: ModularConfig, result: ModularResult, index: int = 0
 
 
 def original_head(config: ModularConfig, result: ModularResult, inputs, index: int = 0) -> np.ndarray:
-    """The trained network's layers after the embedding applied to inputs [N, 2e] (the
-    "concatenated" architecture's hidden and output layers), logits [N, p]."""
-    if config.architecture != "concatenated":
-        raise ConfigError("network.architecture: the head reads [E_a, E_b]; allowed value concatenated")
+    """The trained network's layers after the embedding applied to inputs [N, 2e] read as
+    [E_a, E_b] (`pair_embeddings`' layout), logits [N, p]."""
     net = model(config, result, index)
-    return np.asarray(net.out(jax.nn.relu(net.hidden(jnp.asarray(inputs, jnp.float32)))))
+    x = jnp.asarray(inputs, jnp.float32)
+    return np.asarray(net.out(net.hidden_from_embeddings(x[:, : config.embed_dim], x[:, config.embed_dim :])))
 
 
 def train_heads(config: ModularConfig, inputs, labels, masks, keys) -> network_training.Heads:

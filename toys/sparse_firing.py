@@ -74,6 +74,14 @@ class SparseCodes:
         dense = np.asarray(self.dense())
         return dense if dtype is None else dense.astype(dtype)
 
+    @classmethod
+    def from_dense(cls, dense: jax.Array, capacity: int) -> tuple["SparseCodes", jax.Array]:
+        """The `capacity` largest entries of each row of dense codes [n, F], and whether any row had
+        more active entries than that (those would be lost)."""
+        values, indices = jax.lax.top_k(dense, capacity)
+        truncated = jnp.any(jnp.sum(dense > 0, axis=1) > capacity)
+        return cls(jnp.where(values > 0, indices, dense.shape[1]), values, dense.shape[1]), truncated
+
     def active_count(self) -> jax.Array:
         return jnp.sum((self.values > 0) & (self.indices < self.num_features))
 
@@ -115,7 +123,6 @@ def plan(probabilities: np.ndarray, diag_sqrt: np.ndarray, factor: np.ndarray, c
     probabilities = np.asarray(probabilities, np.float64)
     thresholds = special.ndtri(1.0 - probabilities)  # NumPy: building compiles nothing
     n = thresholds.shape[0]
-    pad = lambda a, v: np.concatenate([np.asarray(a), np.full((1,) + np.asarray(a).shape[1:], v, np.asarray(a).dtype)])  # noqa: E731
     candidates = np.asarray(candidates, np.int64)
     is_head = probabilities[candidates] >= HEAD_PROBABILITY
     head, tail = candidates[is_head], candidates[~is_head]
@@ -133,6 +140,12 @@ def plan(probabilities: np.ndarray, diag_sqrt: np.ndarray, factor: np.ndarray, c
         block_scale_high=jnp.asarray(s_pad[blocks].max(axis=1), jnp.float32),
         events_cap=1, accepted_cap=1, active_cap=1,
     )
+
+
+def pad(a, value) -> np.ndarray:
+    """a with one more entry along its first axis, filled with `value` (the empty slot F)."""
+    a = np.asarray(a)
+    return np.concatenate([a, np.full((1,) + a.shape[1:], value, a.dtype)])
 
 
 def cap(counts: np.ndarray) -> int:

@@ -210,9 +210,7 @@ def sample_sparse(toy: SuperpositionToy, key: jax.Array, n: int) -> Batch:
 
     def dense():
         x, dense_codes = sample(toy, key_dense, n)
-        values, indices = jax.lax.top_k(dense_codes, toy.firing.active_cap)
-        truncated = jnp.any(jnp.sum(dense_codes > 0, axis=1) > toy.firing.active_cap)
-        return x, SparseCodes(jnp.where(values > 0, indices, f), values, f), truncated
+        return x, *SparseCodes.from_dense(dense_codes, toy.firing.active_cap)
 
     x = sparse_firing.embed(toy.directions, None, codes)
     if config.noise_std > 0:

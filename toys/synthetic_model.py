@@ -415,7 +415,7 @@ def from_parts(parts: ModelParts, pilot_key: jax.Array | None = None) -> Synthet
     arrays = hierarchy_module.arrays(parts.roots, n)
     factor = parts.correlation_factor if parts.correlation_factor is not None else np.zeros((n, 0), np.float32)
     diag = parts.correlation_diag if parts.correlation_diag is not None else np.ones(n, np.float32)
-    pad = lambda a, v: np.concatenate([np.asarray(a), np.full((1,) + np.asarray(a).shape[1:], v, np.asarray(a).dtype)])  # noqa: E731
+    pad = sparse_firing.pad
     firing = sparse_firing.plan(parts.firing_probabilities, np.sqrt(diag), factor, np.flatnonzero(arrays.level == 0))
     model = SyntheticModel(
         directions=jnp.asarray(parts.feature_vectors), bias=jnp.asarray(parts.bias),
@@ -545,12 +545,6 @@ def sparse_codes(model: SyntheticModel, key: jax.Array, n: int):
     return SparseCodes(index, value, model.num_features), overflow | more
 
 
-def _from_dense(model, dense: jax.Array) -> tuple[SparseCodes, jax.Array]:
-    values, indices = jax.lax.top_k(dense, model.capacity)
-    truncated = jnp.any(jnp.sum(dense > 0, axis=1) > model.capacity)
-    return SparseCodes(jnp.where(values > 0, indices, model.num_features), values, model.num_features), truncated
-
-
 def sample(model: SyntheticModel, key: jax.Array, n: int) -> Batch:
     """Exact samples (module docstring): x [n, d], SparseCodes, truth {"redrawn", "codes_truncated"}."""
     key_sparse, key_dense = jax.random.split(key)
@@ -561,7 +555,7 @@ def sample(model: SyntheticModel, key: jax.Array, n: int) -> Batch:
 
     def dense_branch():
         dense = dense_codes(model, key_dense, n)
-        sparse, truncated = _from_dense(model, dense)
+        sparse, truncated = SparseCodes.from_dense(dense, model.capacity)
         return dense @ model.directions + model.bias, sparse, truncated
 
     x, codes, truncated = sparse_firing.redraw_if(overflow, sparse_branch(), dense_branch)
