@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from sae import architectures, geometry, manifold_finder, metrics, pipeline
+from sae import architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.validation import ConfigError, check_each, check_range
@@ -110,12 +110,22 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
     for g, k in enumerate(ks):
         decoder = np.asarray(params.W_dec[g])
         live = np.any(codes[g] > 0, axis=0)
+        # the method, blind: candidates and their ranking read codes and decoder only
         candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed)
         groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
+        ranked = manifold_ranking.rank(codes[g], decoder, groups)
         explained = metrics.explained_variance_of(x, reconstructions[g])
+        # the graders: each planted circle, and a random plane in the decoder's span
+        rng = np.random.default_rng([config.seed, size, k])
+        wrong = manifold_grading.random_plane(rng, decoder, live)
         for circle in circles:
-            scores, best = manifold_finder.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
+            # `exists` (the ceiling): the candidate chosen with the truth
+            scores, best = manifold_grading.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
+            blind = manifold_grading.grade_ranking(codes[g], decoder, groups, ranked, circle)
+            blind["random_plane_false_claim"] = manifold_grading.false_claim(
+                codes[g], decoder, groups, ranked, manifold_grading.wrong_plane(circle, wrong))["false_claim"]
             entries.append({"circle": circle.name, "values": circle.values, "kind": kind, "size": size, "k": k, **scores,
+                            "exists": scores["found"], "blind": blind,
                             "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
                             "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
                             "candidates": len(groups),
@@ -186,6 +196,20 @@ def _order(entry) -> str:
 
 def _entries(results, **where):
     return [e for e in results["circles"] if all(e[key] == value for key, value in where.items())]
+
+
+def blind_counts(results: dict) -> dict:
+    """Over the trained dictionaries' (circle, size, k) entries: exists, recall@1, recall@3, claimed and
+    found; the random dictionaries' entries with any claim (false) and the random-plane false claims."""
+    trained = _entries(results, kind="topk")
+    chance = _entries(results, kind="random")
+    rate = manifold_grading.rate
+    return {"exists": rate([e["exists"] for e in trained]),
+            "recall@1": rate([e["blind"]["recall_at_1"] for e in trained]),
+            "recall@3": rate([e["blind"]["recall_at_3"] for e in trained]),
+            "claimed and found": rate([e["blind"]["claimed_any_found"] for e in trained]),
+            "random dictionary false claims": rate([e["blind"]["claims"] > 0 for e in chance]),
+            "random plane false claims": rate([e["blind"]["random_plane_false_claim"] for e in trained])}
 
 
 def headline(results: dict) -> str:
@@ -325,6 +349,23 @@ def summary(results: dict) -> str:
             f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>5}  "
             f"{entry['purity']:>6.2f}  {entry['found_by'] or '-':>8}  {entry['mode'] or '-':>6}  {entry['shape']}"
         )
+    lines += ["", "blind ranking (the finder's candidates by circle evidence, no truth) beside the ceiling (exists: chosen "
+              "with the truth):",
+              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'exists':>8}{'recall@1':>10}{'recall@3':>10}{'rank':>6}"
+              f"{'claims':>8}{'claimed+found':>15}{'random plane':>14}"]
+    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
+        b = entry["blind"]
+        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}"
+                     f"{_maybe(entry['exists'], 'yes', 'no'):>8}{_maybe(b['recall_at_1'], 'yes', 'no'):>10}"
+                     f"{_maybe(b['recall_at_3'], 'yes', 'no'):>10}{b['first_found_rank'] or '-':>6}{b['claims']:>8}"
+                     f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}"
+                     f"{_maybe(b['random_plane_false_claim'], 'FALSE', 'no'):>14}")
+    counts = blind_counts(results)
+    lines.append("totals (trained dictionaries): " + "; ".join(f"{name} {c['count']}/{c['of']}" for name, c in counts.items()))
+    lines.append("(rank: blind rank of the first found candidate among the top 10; claims: candidates claimed at "
+                 f"p ≤ {manifold_ranking.CLAIM_ALPHA}; claimed+found: a claimed candidate is found; random plane: the top "
+                 "candidate claimed and found against a random plane in the decoder's span — a false claim; for a random "
+                 "dictionary any claim is false)")
     lines.append("(angle: largest principal angle between the best group's top-2 PCA plane and the planted plane; "
                  "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
                  "neighbouring places); rank ρ: triple concordance, not lowered by ties; "

@@ -14,11 +14,13 @@ learned geometry:
   With `calendar_heldout` > 0, that many (day, k) combinations are never trained on and
   the test is on them (rotating on the circle); a one-hot k gives an MLP no way to
   relate shifts, so even the original space fails there (measured: 0.000–0.053, below chance).
-A TopK SAE is trained on x over every pair; from its latent activations a(x) five spaces
+A TopK SAE is trained on x over every pair; from its latent activations a(x) six spaces
 are built (sae.knockoff): `reconstruction` (a(x) D + b), `random_placement` (superposition
-only), `correlation_placement` (the latents' correlations only), `described_geometry`
-(the geometry finder's groups laid out from their plane, order and radius; the rest at
-random) and `original` (x itself). On each, a fresh copy of the layers after the
+only), `correlation_placement` (the latents' correlations only), `group_coordinates` (the
+finder's groups at their exact in-plane coordinates, offset and out-of-plane norms: more
+than a description states), `described_geometry` (only what a description states: the
+blind ranking's claimed circles, `sae.manifold_ranking`, as equally spaced points in their
+cyclic order at their radius about their offset; the rest at random) and `original` (x itself). On each, a fresh copy of the layers after the
 embedding (same width, optimiser, weight decay and steps) is trained on a random share of
 the pairs (`train_fractions`; the largest is the original network's own half) and scored
 on the pairs it did not see; the original network's own layers are applied where the space
@@ -34,14 +36,15 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import seed_keys
-from sae import architectures, knockoff, manifold_finder, pipeline, progress
+from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline, progress
 from toys import manifolds, modular, network_training, stored
 from toys.validation import check_each, check_range
 
 NAME = "knockoff"
 DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
 DAYS = 7
-SPACES = ("reconstruction", "random_placement", "correlation_placement", "described_geometry", "original")
+SPACES = ("reconstruction", "random_placement", "correlation_placement", "group_coordinates", "described_geometry",
+          "original")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,20 +130,36 @@ def described_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]
     return groups, planes
 
 
+def blind_circle_groups(codes, decoder, seed: int = 0) -> list[np.ndarray]:
+    """The blind method's circles: the finder's candidates in the order of `sae.manifold_ranking`,
+    those claimed at p ≤ α (each on its own p-value), each keeping only latents no earlier one took."""
+    candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
+    ranked = manifold_ranking.rank(codes, decoder, candidates)
+    taken, groups = set(), []
+    for index in ranked.order[: ranked.claims]:
+        fresh = [int(j) for j in candidates[index] if int(j) not in taken]
+        if len(fresh) >= manifold_ranking.MIN_LATENTS:
+            groups.append(np.asarray(fresh))
+            taken.update(fresh)
+    return groups
+
+
 def spaces(codes, params, x, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
-    """The five spaces of one representation (module docstring), and facts about their building."""
+    """The six spaces of one representation (module docstring), and facts about their building."""
     decoder, bias = np.asarray(params.W_dec), np.asarray(params.b_dec)
     groups, planes = described_groups(codes, decoder)
+    circles = [knockoff.describe_circle(decoder, g) for g in blind_circle_groups(codes, decoder)]
     correlation = knockoff.correlation_placement(rng, codes, decoder)
     built = {
         "reconstruction": knockoff.reconstruction(codes, decoder, bias),
         "random_placement": knockoff.place(codes, knockoff.random_placement(rng, decoder)),
         "correlation_placement": knockoff.place(codes, correlation.placement),
-        "described_geometry": knockoff.place(codes, knockoff.described_placement(rng, decoder, groups, planes)),
+        "group_coordinates": knockoff.place(codes, knockoff.group_coordinates_placement(rng, decoder, groups, planes)),
+        "described_geometry": knockoff.place(codes, knockoff.described_placement(rng, decoder, circles)),
         "original": np.asarray(x, np.float64),
     }
     facts = {"correlation_feasible": correlation.feasible, "correlation_relative_error": correlation.relative_error,
-             "described_groups": [len(g) for g in groups]}
+             "coordinate_groups": [len(g) for g in groups], "described_circles": [len(c.latents) for c in circles]}
     return built, facts
 
 
@@ -326,7 +345,8 @@ def summary(results: dict) -> str:
                          + f"{head:>15}")
         lines.append(f"(accuracy of a fresh head trained on n samples, on {heldout}; correlation placement "
                      f"{'exact' if n['correlation_feasible'] else 'not exact'}, relative Gram error "
-                     f"{n['correlation_relative_error']:.3f}; described geometry from {len(n['described_groups'])} "
-                     f"group(s) of sizes {n['described_groups']})")
+                     f"{n['correlation_relative_error']:.3f}; group coordinates from {len(n['coordinate_groups'])} "
+                     f"group(s) of sizes {n['coordinate_groups']}; described geometry from "
+                     f"{len(n['described_circles'])} claimed circle(s) of sizes {n['described_circles']})")
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -38,7 +38,10 @@ from toys.validation import ConfigError, check_range
 
 NAME = "pizza-clock"
 DESCRIPTION = "modular addition, additive vs multiplicative networks: clock or pizza, and what SAE latents are"
-KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "additive", "additive_narrow": "additive"}
+# how each network combines its two inputs' embeddings before the MLP: the sum E[a] + E[b], the
+# product (E[a] U) ⊙ (E[b] V), or the concatenation [E[a], E[b]] (which the first layer may read apart)
+KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "concatenated",
+         "additive_narrow": "additive"}
 NETWORKS = (*modular.ARCHITECTURES, "additive_narrow")  # the index of each folds its key in
 PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows a − b (Zhong et al.)
 
@@ -101,7 +104,9 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
     for kind, codes in units["codes"].items():
         categories[kind] = grid_latents.categorise(codes, net.p)
         by_kind[kind] = {**grid_latents.counts(categories[kind]),
-                         "tiling": grid_latents.tiling(codes, categories[kind], net.p), "circles": units["per_kind"][kind]}
+                         "tiling": grid_latents.tiling(codes, categories[kind], net.p),
+                         "slice_widths": grid_latents.slice_widths(codes, categories[kind], net.p),
+                         "circles": units["per_kind"][kind]}
     entry = {
         "name": architecture,
         "kind": KINDS[architecture],

@@ -24,6 +24,19 @@ Two variants of the toy (`variants`):
   (toys.quanta), so no input coordinate shows the task and raw-input clustering fails.
   Whether the gradients still cluster by task answers whether per-example gradients find
   skills that the input does not show.
+K without the truth: beside the clustering into as many clusters as learned tasks (which
+reads the truth), the same gradients are clustered with K chosen blind by the eigengap
+(`sae.clustering.cluster_blind`), and Michaud et al.'s QDG runs as published
+(`sae.clustering.qdg`): unit per-sample loss gradients of the samples whose loss is below
+`qdg_loss` nats, drawn from the task distribution itself (no balancing by task), a
+cosine affinity, K by the eigengap. A unit loss gradient is −s·∇m/‖∇m‖ with s = ±1 the
+label's sign (∇ loss = −(1 − σ(s m)) s ∇m), computed from the margin's gradient so that
+it does not vanish in float32 for confident samples.
+
+Control "readable from the input": an MLP probe (one hidden layer of 64, scikit-learn) trained
+on half of a sample's raw inputs to predict the task, its accuracy on the other half
+beside the majority-task share.
+
 Each variant trains its own network (same architecture; the parity network gets
 `parity_steps`, 4× the one-hot budget in the quick run, since computing the XORs is
 slower to learn) and runs every clustering above on it.
@@ -61,6 +74,10 @@ class Config:
     jl_tolerances: tuple[float, ...] = (0.5, 0.25)  # ε whose JL dimension the figure marks
     variants: tuple[str, ...] = VARIANTS  # task codes to run (the first one's details are the top-level results)
     parity_steps: int = 160_000  # training steps of the parity-coded network (the XORs take longer to learn)
+    max_clusters: int = 40  # the largest K the eigengap may choose (blind clustering and QDG)
+    qdg_samples: int = 2000  # samples drawn from the task distribution for QDG (those with low loss are kept)
+    qdg_loss: float = 0.1  # nats: QDG keeps the samples below this loss
+    probe_samples: int = 4000  # samples of the input probe (half to train, half to test)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -75,6 +92,10 @@ class Config:
         check_range("per_task", self.per_task, low=2)
         check_range("projection_dim", self.projection_dim, low=1)
         check_range("parity_steps", self.parity_steps, low=1)
+        check_range("max_clusters", self.max_clusters, low=2)
+        check_range("qdg_samples", self.qdg_samples, low=10)
+        check_range("qdg_loss", self.qdg_loss, low=0, low_open=True)
+        check_range("probe_samples", self.probe_samples, low=10)
         check_each("projection_dims", self.projection_dims, low=1)
         check_each("jl_tolerances", self.jl_tolerances, low=0, low_open=True, high=1, high_open=True)
         if not self.variants or any(v not in VARIANTS for v in self.variants):
@@ -85,6 +106,47 @@ class Config:
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
     labels = clustering.cluster(v, n_clusters, seed, standardise_columns=standardise)
     return {**clustering.scores(truth, labels), "labels": labels}
+
+
+def input_probe(net: quanta.QuantaConfig, subsets, key: jax.Array, n: int, seed: int) -> dict:
+    """Is the task readable from the raw input? An MLP probe's held-out accuracy beside the majority share."""
+    from sklearn.neural_network import MLPClassifier
+
+    batch = quanta.sample(net, subsets, key, n)
+    x, tasks = np.asarray(batch.x), np.asarray(batch.tasks)
+    half = n // 2
+    probe = MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, random_state=seed).fit(x[:half], tasks[:half])
+    return {"accuracy": float(probe.score(x[half:], tasks[half:])),
+            "majority": float(np.bincount(tasks[half:]).max() / (n - half))}
+
+
+def qdg_study(config: Config, net: quanta.QuantaConfig, state, subsets, key: jax.Array) -> dict:
+    """Michaud et al.'s QDG (module docstring): the method sees inputs, labels and the network; the
+    grader then scores its clusters against the task, beside the true K on the same affinity."""
+    batch = quanta.sample(net, subsets, key, config.qdg_samples)
+    x = jnp.asarray(batch.x)
+    margin = np.asarray(jax.vmap(lambda xi: quanta.margin_fn(net)(state, xi))(x))
+    sign = 2.0 * np.asarray(batch.labels) - 1.0
+    loss = np.logaddexp(0.0, -sign * margin)
+    keep = np.flatnonzero(loss < config.qdg_loss)
+    if len(keep) < 3:
+        return {"kept": int(len(keep)), "ari": None, "k": None, "true_k": None, "ari_true_k": None}
+    unit_loss_gradients = -sign[keep, None] * quanta.raw_gradients(net, state, x[keep])
+    labels, k = clustering.qdg(unit_loss_gradients, min(config.max_clusters, len(keep) - 1), config.seed)
+    # grading: the truth enters here
+    tasks = np.asarray(batch.tasks)[keep]
+    true_k = len(np.unique(tasks))
+    with_true_k = _qdg_with_k(unit_loss_gradients, true_k, config.seed) if true_k >= 2 else None
+    return {"kept": int(len(keep)), "k": int(k), "true_k": int(true_k), "ari": clustering.scores(tasks, labels)["ari"],
+            "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None}
+
+
+def _qdg_with_k(unit_loss_gradients, k: int, seed: int) -> np.ndarray:
+    """QDG's affinity cut into a given K (the oracle-K ceiling beside the blind K)."""
+    from sklearn.cluster import SpectralClustering
+
+    g = clustering.unit_rows(unit_loss_gradients)
+    return SpectralClustering(k, affinity="precomputed", random_state=seed).fit_predict((g @ g.T + 1.0) / 2.0)
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -119,6 +181,7 @@ def _variant_summary(study: dict) -> dict:
     ari = {name: study["ari"][name] for name in REPRESENTATIONS}
     untrained = study["controls"]["untrained_gradients"] if "controls" in study else None
     return {"ari": {**ari, "untrained_gradients": untrained},
+            "blind_k": study.get("blind_k"), "qdg": study.get("qdg"), "input_probe": study.get("input_probe"),
             "nmi": study.get("nmi"), "learned_tasks": study["learned_tasks"],
             "per_task_accuracy": study["per_task_accuracy"], "final_loss": study["final_loss"],
             "n_points": study["n_points"], **({"note": study["note"]} if "note" in study else {})}
@@ -127,6 +190,7 @@ def _variant_summary(study: dict) -> dict:
 def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
     """Train the network of one task code and cluster its representations against the task."""
     key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(root, 6)
+    key_qdg, key_probe = jax.random.split(jax.random.fold_in(root, 7))
     subsets = quanta.draw_subsets(net, key_subsets)
     with progress.task(f"sparse-parity MLP ({net.task_code} task code) T={net.n_tasks} n={net.n_bits} k={net.k}"):
         result = quanta.train(net, subsets, key_train[None])
@@ -134,6 +198,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
     accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
     learned = [int(t) for t in np.flatnonzero(accuracy >= config.accuracy_threshold)]
     base = {
+        "input_probe": input_probe(net, subsets, key_probe, config.probe_samples, config.seed),
         "n_parameters": quanta.n_parameters(state),
         "per_task_accuracy": accuracy.tolist(),
         "task_probabilities": quanta.task_probabilities(net).tolist(),
@@ -160,6 +225,10 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
     }
     scored = {name: _cluster_scores(v, truth, n_clusters, seed, standardise=name != "gradients")
               for name, v in representations.items()}
+    blind_labels, blind_k = clustering.cluster_blind(gradients, min(config.max_clusters, n_points - 1), seed,
+                                                     standardise_columns=False)
+    with progress.task(f"QDG ({net.task_code})"):
+        qdg = qdg_study(config, net, state, subsets, key_qdg)
 
     dims = sorted(set(config.projection_dims) | {config.projection_dim})
     by_dim = {}
@@ -186,6 +255,8 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
         "ari": {**{name: scored[name]["ari"] for name in REPRESENTATIONS}, "learned_tasks": learned},
         "nmi": {name: scored[name]["nmi"] for name in REPRESENTATIONS},
         "controls": controls,
+        "blind_k": {"k": int(blind_k), "true_k": n_clusters, "ari": clustering.scores(truth, blind_labels)["ari"]},
+        "qdg": qdg,
         "projection": {
             "dim": config.projection_dim,
             "dims": dims,
@@ -328,4 +399,15 @@ def variants_table(results: dict) -> list[str]:
         lines.append(f"{variant:<9}{len(row['learned_tasks']):>8}  {cells}")
         if "note" in row:
             lines.append(f"  ({variant}: {row['note']})")
+    lines += ["", "K chosen blind (eigengap) beside the true K; QDG as published; is the task readable from the input?",
+              f"{'variant':<9}{'gradients: K blind/true':>25}{'ARI blind K':>13}{'QDG: K blind/true':>19}"
+              f"{'ARI':>7}{'ARI true K':>12}{'kept':>6}{'input probe':>13}{'majority':>10}"]
+    for variant, row in results.get("variants", {}).items():
+        blind, qdg, probe = row.get("blind_k"), row.get("qdg"), row.get("input_probe")
+        fmt = lambda v, w: f"{'—':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731
+        grad = f"{blind['k']}/{blind['true_k']}" if blind else "—"
+        q = f"{qdg['k']}/{qdg['true_k']}" if qdg and qdg["k"] is not None else "—"
+        lines.append(f"{variant:<9}{grad:>25}{fmt(blind and blind['ari'], 13)}{q:>19}{fmt(qdg and qdg['ari'], 7)}"
+                     f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
+                     f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}")
     return lines

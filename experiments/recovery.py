@@ -95,7 +95,7 @@ class Recovery:
 
 
 def edge_absorption(entries: list[dict], label=lambda entry: entry["kind"]) -> tuple[list[dict], dict]:
-    """Each entry's per-edge absorption records (`sae.absorption.edges`; higher gap = more
+    """Each entry's per-edge absorption records (`sae.absorption.edges`; higher = more
     absorbed) moved out of its metrics into one list, each with the entry's architecture
     (`arch`, as `label(entry)` names it) and seed; and per architecture,
     `sae.absorption.edge_summary` over all its (edge, seed) records."""
@@ -109,12 +109,16 @@ def edge_absorption(entries: list[dict], label=lambda entry: entry["kind"]) -> t
 
 def edge_summary_lines(summary: dict) -> list[str]:
     """The per-architecture edge-absorption table of a summary.txt."""
-    lines = ["edge-level absorption (gap = recall of the parent's latent alone − with the child; higher = more "
-             "absorbed):", f"{'arch':<22}{'edges':>7}{'scored':>8}{'mean gap':>10}{'gap ≥ ½':>9}{'no data':>9}"]
+    lines = ["edge-level absorption (symptom gap = recall of the parent's latent alone − with the child; absorbed = "
+             "share of parent+child samples where the parent's latent is silent and the child's latent fires carrying "
+             "the parent's direction; higher = more absorbed):",
+             f"{'arch':<22}{'edges':>7}{'scored':>8}{'symptom gap':>13}{'gap ≥ ½':>9}{'absorbed':>10}{'abs. ≥ ½':>10}"
+             f"{'no data':>9}"]
+    show = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     for arch, row in summary.items():
-        mean = "—" if row["mean_gap"] is None else f"{row['mean_gap']:.3f}"
-        share = "—" if row["absorbed_edge_share"] is None else f"{row['absorbed_edge_share']:.3f}"
-        lines.append(f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{mean:>10}{share:>9}{row['n_unavailable']:>9}")
+        lines.append(f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{show(row['mean_symptom_gap']):>13}"
+                     f"{show(row['symptom_edge_share']):>9}{show(row['mean_absorbed_rate']):>10}"
+                     f"{show(row['absorbed_edge_share']):>10}{row['n_unavailable']:>9}")
     lines.append(f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "
                  "its gap null; counts are per (edge, seed))")
     return lines

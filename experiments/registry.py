@@ -18,6 +18,7 @@ EXPERIMENTS = {
     "sweep": "experiments.sweep",
     "circles": "experiments.circles",
     "circles-grid": "experiments.circles_grid",
+    "circle-null": "experiments.circle_null",
     "modular": "experiments.modular",
     "trees": "experiments.trees",
     "two-feature": "experiments.two_feature",

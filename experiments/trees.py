@@ -344,27 +344,30 @@ def _edge_figure(results: dict, kinds: list[str], folder):
 
     from experiments.runfolder import save_figure
 
-    figure, ax = plt.subplots(figsize=(6.5, 3.6))
+    figure, ax = plt.subplots(figsize=(7.0, 3.8))
     scored = [r for r in results["edge_absorption"]
               if r["n_alone"] >= absorption.MIN_SAMPLES and r["n_with_child"] >= absorption.MIN_SAMPLES]
-    chance = [r["gap"] for r in scored if r["arch"] == "random"]
+    chance = [r["symptom_gap"] for r in scored if r["arch"] == "random"]
     if chance:
         ax.axhspan(np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0,
-                   label="random dictionary, 5–95%")
+                   label="random dictionary's symptom, 5–95%")
     for i, kind in enumerate(kinds):
-        gaps = np.array([r["gap"] for r in scored if r["arch"] == kind])
         colour = "0.6" if kind == "random" else f"C{i}"
-        jitter = np.random.default_rng(i).uniform(-0.25, 0.25, len(gaps))
-        ax.scatter(i + jitter, gaps, s=6, color=colour, zorder=2)
-        if len(gaps):
-            ax.hlines(gaps.mean(), i - 0.35, i + 0.35, color="k", lw=2, zorder=3)
+        for shift, field, marker in ((-0.2, "symptom_gap", "o"), (0.2, "absorbed_rate", "^")):
+            values = np.array([r[field] for r in scored if r["arch"] == kind])
+            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(values))
+            ax.scatter(i + shift + jitter, values, s=6, color=colour, marker=marker, zorder=2,
+                       alpha=0.5 if field == "symptom_gap" else 1.0)
+            if len(values):
+                ax.hlines(values.mean(), i + shift - 0.15, i + shift + 0.15, color="k", lw=2, zorder=3)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xticks(range(len(kinds)))
-    ax.set_xticklabels(kinds)
+    ax.set_xticklabels([f"{kind}\nsymptom | absorbed" for kind in kinds], fontsize=8)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("gap = recall alone − recall with child")
-    ax.set_title("edge-level absorption: one dot per planted parent→child edge and seed (black: mean);\n"
-                 "higher = the child's presence silences the parent's latent more", fontsize=9)
+    ax.set_ylabel("per edge")
+    ax.set_title("Per planted parent→child edge and seed: the symptom (left: recall alone − with child) and\n"
+                 "absorption proper (right: the child's latent fires carrying the parent's direction); black: mean",
+                 fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="y")
     figure.tight_layout()

@@ -18,13 +18,23 @@ Across parents with at least `min_samples` samples of both kinds,
 Per planted edge p → c (`edges`), with the same latent j(p):
     recall_alone(p)        = P(f_{j(p)} > 0 | p fires, none of its children fires),
     recall_with_child(p, c) = P(f_{j(p)} > 0 | p fires and c fires),
-    gap(p, c) = recall_alone(p) − recall_with_child(p, c) ∈ [−1, 1].
-**Direction: higher = more absorbed** — a gap of 1 means the parent's latent fires
-whenever the parent is alone and never once c is there (c's latent has absorbed p on
-c's samples); 0 means c's presence does not change it; negative means the latent fires
-more with c. Each edge carries its raw counts (n_alone, n_alone_hit, n_with_child,
-n_with_child_hit); a recall with no samples behind it is None (JSON null), and so is
-the gap then. The counts are additive, so they are accumulated over a streamed eval set.
+    symptom_gap(p, c) = recall_alone(p) − recall_with_child(p, c) ∈ [−1, 1].
+This is the **symptom** only — higher = the parent's latent drops out more when c fires —
+and TopK competition for the k slots, or a parent split over several latents, drop it too.
+
+**Absorption proper** (Chanin et al. 2024, "A is for absorption"): the parent's direction
+has moved into the child's latent. On the samples where p and c fire and j(p) is silent,
+the sample counts as absorbed only when the child's own latent j(c) = argmax_j cos(t_c, D_j)
+fires and carries the parent's direction, cos(D_{j(c)}, t_p) > τ, with j(c) ≠ j(p); τ is
+the level a random dictionary reaches (`random_level`: the 99th percentile over directions
+t of max_j |cos(t, R_j)| for a Gaussian dictionary R of the same m and d). Per edge,
+    absorbed_rate(p, c) = #(p, c fire, j(p) silent, j(c) fires and carries t_p) / #(p, c fire).
+A split parent (several latents along t_p, the child's latent along t_c) and TopK
+competition (no latent carries t_p) raise the symptom, not the absorbed rate.
+
+Each edge carries its raw counts (n_alone, n_alone_hit, n_with_child, n_with_child_hit,
+n_absorbed); a recall with no samples behind it is None (JSON null), and so is the gap
+then. The counts are additive, so they are accumulated over a streamed eval set.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ class AbsorptionCounts(NamedTuple):
     with_child_hit: jax.Array  # … and j(p) fires
     edge_with_child: jax.Array  # per child c: #(parent(c) fires and c fires)
     edge_with_child_hit: jax.Array  # … and j(parent(c)) fires
+    edge_absorbed: jax.Array  # … and j(parent(c)) silent while j(c) fires and carries t_parent(c)
 
 
 def children_fire(fires: jax.Array, parents: jax.Array) -> jax.Array:
@@ -60,9 +71,11 @@ def children_fire(fires: jax.Array, parents: jax.Array) -> jax.Array:
     return per_parent[:n_features].T > 0
 
 
-def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array) -> AbsorptionCounts:
+def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array,
+           carries: jax.Array | None = None) -> AbsorptionCounts:
     """Counts for latents [n, m], true codes [n, F] (dense, or sparse as `sae.metrics` reads
-    them), parents [F] and j(p) = best_latent [F]."""
+    them), parents [F], j(f) = best_latent [F] and carries [F] bool: whether j(c) carries the
+    direction of c's parent (`carriers`; None: no latent does, nothing is absorbed proper)."""
     parents = jnp.asarray(parents)
     fires = codes_on_at(codes, jnp.arange(parents.shape[0]))
     any_child = children_fire(fires, parents)
@@ -72,8 +85,38 @@ def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array
     has_parent = parents >= 0
     up = jnp.where(has_parent, parents, 0)
     both = fires & fires[:, up] & has_parent
+    carries = jnp.zeros(parents.shape[0], bool) if carries is None else jnp.asarray(carries)
+    absorbed = both & ~hit[:, up] & hit & carries[None, :]  # hit[:, c]: the child's own latent fires
     return AbsorptionCounts(alone.sum(0), (alone & hit).sum(0), with_child.sum(0), (with_child & hit).sum(0),
-                            both.sum(0), (both & hit[:, up]).sum(0))
+                            both.sum(0), (both & hit[:, up]).sum(0), absorbed.sum(0))
+
+
+RANDOM_LEVEL_QUANTILE = 0.99
+RANDOM_LEVEL_DIRECTIONS = 256
+
+
+def random_level(m: int, d: int, key: jax.Array | None = None) -> jax.Array:
+    """τ: the 99th percentile, over random unit directions t, of max_j |cos(t, R_j)| for a Gaussian
+    dictionary R [m, d] (a fixed key: the same τ for every dictionary of this shape)."""
+    key = jax.random.PRNGKey(0) if key is None else key
+    key_dictionary, key_directions = jax.random.split(key)
+    rows = jax.random.normal(key_dictionary, (m, d))
+    directions = jax.random.normal(key_directions, (RANDOM_LEVEL_DIRECTIONS, d))
+    cosine = (directions / jnp.linalg.norm(directions, axis=1, keepdims=True)) @ (
+        rows / jnp.linalg.norm(rows, axis=1, keepdims=True)).T
+    return jnp.quantile(jnp.max(jnp.abs(cosine), axis=1), RANDOM_LEVEL_QUANTILE)
+
+
+def carriers(true_features: jax.Array, decoder: jax.Array, parents: jax.Array, best_latent: jax.Array) -> jax.Array:
+    """carries [F] bool: the child c's latent j(c) carries its parent's direction, cos(D_{j(c)}, t_p) above
+    the random level and j(c) ≠ j(p) (False for roots)."""
+    parents = jnp.asarray(parents)
+    t = true_features / jnp.linalg.norm(true_features, axis=-1, keepdims=True)
+    w = decoder / jnp.maximum(jnp.linalg.norm(decoder, axis=-1, keepdims=True), 1e-12)
+    up = jnp.where(parents >= 0, parents, 0)
+    cosine = jnp.sum(w[best_latent] * t[up], axis=-1)  # cos(D_{j(c)}, t_{p(c)})
+    tau = random_level(decoder.shape[0], decoder.shape[1])
+    return (parents >= 0) & (cosine > tau) & (best_latent != best_latent[up])
 
 
 def best_latents(true_features: jax.Array, decoder: jax.Array) -> jax.Array:
@@ -106,12 +149,14 @@ def scores(total: AbsorptionCounts, min_samples: int = MIN_SAMPLES) -> Absorptio
 
 
 def edges(total: AbsorptionCounts, parents) -> list[dict]:
-    """One record per planted edge p → c (module docstring; higher gap = more absorbed):
-    {"parent", "child", "recall_alone", "recall_with_child", "gap", "n_alone", "n_alone_hit",
-    "n_with_child", "n_with_child_hit"}; recalls without samples, and their gap, are None."""
+    """One record per planted edge p → c (module docstring; higher = more absorbed):
+    {"parent", "child", "recall_alone", "recall_with_child", "symptom_gap", "absorbed_rate", "n_alone",
+    "n_alone_hit", "n_with_child", "n_with_child_hit", "n_absorbed"}; recalls without samples, and their
+    gap, are None, and so is the absorbed rate without samples of both."""
     parents = np.asarray(parents)
     alone, alone_hit = np.asarray(total.alone), np.asarray(total.alone_hit)
     both, both_hit = np.asarray(total.edge_with_child), np.asarray(total.edge_with_child_hit)
+    absorbed = np.asarray(total.edge_absorbed)
     records = []
     for child in np.flatnonzero(parents >= 0):
         parent = int(parents[child])
@@ -123,21 +168,27 @@ def edges(total: AbsorptionCounts, parents) -> list[dict]:
             "parent": parent, "child": int(child),
             "recall_alone": None if recall_alone is None else round(float(recall_alone), 4),
             "recall_with_child": None if recall_with is None else round(float(recall_with), 4),
-            "gap": None if gap is None else round(float(gap), 4),
+            "symptom_gap": None if gap is None else round(float(gap), 4),
+            "absorbed_rate": round(float(absorbed[child] / n_with), 4) if n_with else None,
             "n_alone": n_alone, "n_alone_hit": int(alone_hit[parent]),
-            "n_with_child": n_with, "n_with_child_hit": int(both_hit[child]),
+            "n_with_child": n_with, "n_with_child_hit": int(both_hit[child]), "n_absorbed": int(absorbed[child]),
         })
     return records
 
 
 def edge_summary(records: list[dict], min_samples: int = MIN_SAMPLES) -> dict:
-    """Over edges with at least `min_samples` samples of both kinds: how many, the mean gap,
-    the share with gap ≥ ABSORBED; and how many edges had no samples of one kind at all."""
-    scored = [r["gap"] for r in records if r["n_alone"] >= min_samples and r["n_with_child"] >= min_samples]
+    """Over edges with at least `min_samples` samples of both kinds: how many, the mean symptom gap
+    and the share with gap ≥ ABSORBED; the mean absorbed rate (absorption proper) and the share of
+    edges with absorbed rate ≥ ABSORBED; and how many edges had no samples of one kind at all."""
+    kept = [r for r in records if r["n_alone"] >= min_samples and r["n_with_child"] >= min_samples]
+    scored = [r["symptom_gap"] for r in kept]
+    proper = [r["absorbed_rate"] for r in kept]
     return {
         "n_edges": len(records),
         "n_scored": len(scored),
-        "mean_gap": float(np.mean(scored)) if scored else None,
-        "absorbed_edge_share": float(np.mean(np.asarray(scored) >= ABSORBED)) if scored else None,
-        "n_unavailable": sum(r["gap"] is None for r in records),
+        "mean_symptom_gap": float(np.mean(scored)) if scored else None,
+        "symptom_edge_share": float(np.mean(np.asarray(scored) >= ABSORBED)) if scored else None,
+        "mean_absorbed_rate": float(np.mean(proper)) if proper else None,
+        "absorbed_edge_share": float(np.mean(np.asarray(proper) >= ABSORBED)) if proper else None,
+        "n_unavailable": sum(r["symptom_gap"] is None for r in records),
     }

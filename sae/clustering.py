@@ -16,7 +16,15 @@ point's strongest similarities, which survives the noise that a dense affinity s
 max(cos, 0) sums over all N points (for instance the ±1/√k noise a random projection
 adds to every cosine). `standardise_columns=False` keeps the vectors as they are.
 
-Scores against the true groups: the adjusted Rand index (ARI; 0 for chance, 1 for the
+K without the truth (`cluster_blind`, `qdg`): the eigengap heuristic (von Luxburg 2007,
+§8.3) on the same affinity: with 0 = λ₁ ≤ λ₂ ≤ … the eigenvalues of the normalised
+Laplacian L = I − D^{−1/2} A D^{−1/2}, K = argmax_{2 ≤ k ≤ K_max} (λ_{k+1} − λ_k).
+
+QDG (`qdg`, Michaud et al. 2023, "quanta discovery from gradients"): per-sample gradients of
+the loss on low-loss samples, each normalised to unit length, the cosine affinity
+A_ij = (C_ij + 1)/2 over all pairs, spectral clustering on A, K by the eigengap.
+
+Scores against the true groups (graders; the clusterings above never see the truth): the adjusted Rand index (ARI; 0 for chance, 1 for the
 same partition) and normalised mutual information (NMI), both from scikit-learn, and a
 confusion matrix whose clusters are ordered to match the groups (Hungarian).
 """
@@ -63,6 +71,44 @@ def cluster(v, n_clusters: int, seed: int = 0, standardise_columns: bool = True,
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
         model = SpectralClustering(n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors, random_state=seed)
         return model.fit_predict(unit_rows(v))
+
+
+def _affinity(v, n_neighbors: int):
+    """The symmetrised 0/1 cosine k-nearest-neighbour graph of `cluster` (rows already prepared)."""
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(unit_rows(v), n_neighbors, include_self=True)
+    return 0.5 * (graph + graph.T).toarray()
+
+
+def eigengap_k(affinity, max_clusters: int) -> int:
+    """K = argmax_{2 ≤ k ≤ max_clusters} (λ_{k+1} − λ_k) of the normalised Laplacian of a dense affinity."""
+    affinity = np.asarray(affinity, np.float64)
+    degree = np.maximum(affinity.sum(axis=1), 1e-300)
+    scaled = affinity / np.sqrt(degree)[:, None] / np.sqrt(degree)[None, :]
+    eigenvalues = np.sort(1.0 - np.linalg.eigvalsh(scaled))
+    top = min(max_clusters, len(eigenvalues) - 1)
+    gaps = np.diff(eigenvalues[: top + 1])  # gaps[k − 1] = λ_{k+1} − λ_k
+    return int(np.argmax(gaps[1:]) + 2) if top >= 2 else 1
+
+
+def cluster_blind(v, max_clusters: int, seed: int = 0, standardise_columns: bool = True,
+                  n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, int]:
+    """`cluster` with K chosen by the eigengap of its own affinity (module docstring): (labels [N], K)."""
+    prepared = standardise(v) if standardise_columns else np.asarray(v, np.float64)
+    n_neighbors = min(n_neighbors, len(prepared) - 1)
+    k = eigengap_k(_affinity(prepared, n_neighbors), max_clusters)
+    return cluster(prepared, k, seed, standardise_columns=False, n_neighbors=n_neighbors), k
+
+
+def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Michaud et al.'s QDG on unit-length per-sample loss gradients [N, P] of low-loss samples:
+    cosine affinity (C + 1)/2, K by the eigengap, spectral clustering. Returns (labels [N], K)."""
+    g = unit_rows(unit_loss_gradients)
+    affinity = (g @ g.T + 1.0) / 2.0
+    k = eigengap_k(affinity, max_clusters)
+    model = SpectralClustering(k, affinity="precomputed", random_state=seed)
+    return model.fit_predict(affinity), k
 
 
 def scores(truth, labels) -> dict:

@@ -140,7 +140,8 @@ DETECTION = StreamedMetric(
 
 
 def _absorption_prepare(params, truth):
-    return absorption.best_latents(truth.features, params.W_dec)
+    best = absorption.best_latents(truth.features, params.W_dec)
+    return best, absorption.carriers(truth.features, params.W_dec, truth.parents, best)
 
 
 def _absorption_finalize(counts, params, truth):
@@ -157,7 +158,7 @@ ABSORPTION = StreamedMetric(
     "absorption",
     ("codes", "features", "parents"),
     _absorption_prepare,
-    lambda best, ev, truth: absorption.counts(ev.latents, ev.codes, truth.parents, best),
+    lambda prepared, ev, truth: absorption.counts(ev.latents, ev.codes, truth.parents, *prepared),
     _absorption_finalize,
 )
 

@@ -9,11 +9,14 @@ correlation ratio of the firing indicator 1_F grouped by g,
     η²_g = Σ_v n_v (P(F | g = v) − P(F))² / Σ (1_F − P(F))²
 (1: whether the unit fires is a function of g), each unit that fires on some pairs but
 not all takes the first category it meets, with a threshold τ (`THRESHOLD`):
-- "sum_slice": η²_s ≥ τ and its residues R = {s : P(F | s) ≥ ½} form one arc of the circle
-  of a + b at some frequency k (k·R mod p is a contiguous run): a slice of the a + b
+- "sum_narrow": η²_s ≥ τ on fewer than `MIN_SLICE_WIDTH` = 3 residues R = {s : P(F | s) ≥ ½}:
+  a function of a + b, but no slice evidence — every set of one or two residues is an arc
+  at some frequency (k = (s₂ − s₁)⁻¹ puts any two next to each other);
+- "sum_slice": η²_s ≥ τ and R, of at least 3 residues, forms one arc of the circle of
+  a + b at some frequency k (k·R mod p is a contiguous run): a slice of the a + b
   circle — a pizza slice, or one tile of a circle the latents tile;
-- "sum_band": η²_s ≥ τ, not an arc: a function of a + b on scattered residues;
-- "difference_slice", "difference_band": the same for a − b;
+- "sum_band": η²_s ≥ τ, at least 3 residues, not an arc: a function of a + b on scattered residues;
+- "difference_narrow", "difference_slice", "difference_band": the same for a − b;
 - "box": F nearly fills the product of its rows and columns, |F| ≥ τ · |A_F| · |B_F| with
   A_F = {a : some (a, ·) ∈ F}, B_F likewise, and neither spans all residues: a and b
   enter apart (an integration box of a numerical integration over the two inputs);
@@ -26,8 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-CATEGORIES = ("sum_slice", "sum_band", "difference_slice", "difference_band", "box", "other")
+CATEGORIES = ("sum_slice", "sum_band", "sum_narrow", "difference_slice", "difference_band", "difference_narrow", "box",
+              "other")
 THRESHOLD = 0.9  # τ: the share of the firing indicator's variance, or of the box, a category needs
+MIN_SLICE_WIDTH = 3  # residues a slice must cover: one or two residues are an arc at some frequency, always
 
 
 def correlation_ratio(indicator: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -77,7 +82,11 @@ def categorise(activations: np.ndarray, p: int, threshold: float = THRESHOLD) ->
             continue
         for name in ("sum", "difference"):
             if eta[name][j] >= threshold:
-                out[j] = f"{name}_slice" if is_arc(rates[name][:, j] >= 0.5, p) else f"{name}_band"
+                residues = rates[name][:, j] >= 0.5
+                if residues.sum() < MIN_SLICE_WIDTH:
+                    out[j] = f"{name}_narrow"
+                else:
+                    out[j] = f"{name}_slice" if is_arc(residues, p) else f"{name}_band"
                 break
         else:
             grid = fires[:, j].reshape(p, p)
@@ -91,6 +100,18 @@ def counts(categories: np.ndarray) -> dict[str, int]:
     """How many units fall in each category (dead and always-on ones apart)."""
     categories = np.asarray(categories)
     return {name: int(np.sum(categories == name)) for name in (*CATEGORIES, "dead", "always")}
+
+
+def slice_widths(activations: np.ndarray, categories: np.ndarray, p: int) -> dict[int, int]:
+    """{residues covered: number of units} over the "sum_slice" and "sum_narrow" units (a unit covers
+    s when it fires on at least half of the p pairs with a + b ≡ s): slices reported by width."""
+    a, b = np.divmod(np.arange(p * p), p)
+    chosen = np.isin(np.asarray(categories), ("sum_slice", "sum_narrow"))
+    if not chosen.any():
+        return {}
+    widths = (group_rates(np.asarray(activations)[:, chosen] > 0, (a + b) % p, p) >= 0.5).sum(axis=0)
+    values, number = np.unique(widths, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, number)}
 
 
 def tiling(activations: np.ndarray, categories: np.ndarray, p: int) -> dict:

@@ -14,12 +14,16 @@ explanation says about the latents, x' = a(x) P (+ b), with P [m, d]:
   rank R ≤ d; otherwise the nearest rank-d Gram (R's top-d eigenpairs, rows renormalised),
   reported as `feasible` False with its relative Frobenius error; a random rotation
   places it in R^d;
-- `described_placement`: each group of latents the geometry finder reports
-  (sae.manifold_finder) keeps what a description of it says — its plane (the finder's
-  reported plane, or the top two principal directions of its decoder rows), each latent's
-  angle (its order around the circle) and radius in that plane, and the group's mean
-  offset — laid out in a fresh random frame; every other latent, and every group's
-  out-of-plane part, goes at random (explanation in words plus geometry).
+- `group_coordinates_placement`: each group of latents the geometry finder reports
+  (sae.manifold_finder) keeps its exact coordinates — each latent's angle and radius in
+  the group's plane, the offset's norm, every out-of-plane norm and decoder norm — laid
+  out in a fresh random frame; every other latent goes at random. More than any
+  description states: the group's Gram matrix is reproduced exactly;
+- `described_placement`: only what a description of a circle states — "these latents go
+  round a circle of radius r, in this order, about an offset of length ‖c‖": each group
+  becomes |S| points equally spaced in its cyclic order (`cyclic_order`, read from the
+  group's decoder rows) on a circle of the group's mean radius in a fresh plane, plus the
+  offset along a fresh third direction; every other latent goes at random.
 A knockoff whose P equals D is the original reconstruction (the must-match control).
 """
 
@@ -81,8 +85,8 @@ def correlation_placement(rng: np.random.Generator, codes, decoder) -> Correlati
     return CorrelationPlacement(rows * _norms(decoder)[:, None], feasible, error)
 
 
-def described_placement(rng: np.random.Generator, decoder, groups, planes=None) -> np.ndarray:
-    """P [m, d] from a geometry description of `groups` (lists of latent indices; module docstring),
+def group_coordinates_placement(rng: np.random.Generator, decoder, groups, planes=None) -> np.ndarray:
+    """P [m, d] from the exact in-plane coordinates of `groups` (lists of latent indices; module docstring),
     each read in its reported plane (planes[i], orthonormal rows [2, d]) or, without one, in the top
     two principal directions of its decoder rows."""
     decoder = np.asarray(decoder, np.float64)
@@ -104,6 +108,41 @@ def described_placement(rng: np.random.Generator, decoder, groups, planes=None) 
         offset_part = np.linalg.norm(offset) * frame[:, 2]
         leftover = np.linalg.norm(centred - coordinates @ plane, axis=1)  # what the description does not say
         placement[group] = offset_part + in_plane + leftover[:, None] * _random_units(rng, len(group), d)
+    return placement
+
+
+class CircleDescription(NamedTuple):
+    """What a description of one circle group says."""
+
+    latents: np.ndarray  # [|S|] in cyclic order
+    radius: float  # the mean distance of the rows from their centroid, in the group's plane
+    offset: float  # ‖centroid‖
+
+
+def describe_circle(decoder, latents) -> CircleDescription:
+    """A circle group's description: its latents' cyclic order (by angle in the top-2 principal plane of
+    the centred decoder rows), its radius and its offset length."""
+    rows = np.asarray(decoder, np.float64)[np.asarray(latents, int)]
+    centroid = rows.mean(axis=0)
+    centred = rows - centroid
+    _, _, principal = np.linalg.svd(centred, full_matrices=False)
+    coordinates = centred @ principal[:2].T if len(principal) >= 2 else np.zeros((len(rows), 2))
+    order = np.argsort(np.arctan2(coordinates[:, 1], coordinates[:, 0]))
+    return CircleDescription(np.asarray(latents, int)[order], float(np.linalg.norm(coordinates, axis=1).mean()),
+                             float(np.linalg.norm(centroid)))
+
+
+def described_placement(rng: np.random.Generator, decoder, descriptions: list[CircleDescription]) -> np.ndarray:
+    """P [m, d]: each described circle as equally spaced points in its cyclic order, at its radius, about
+    its offset, in a fresh frame; every other latent a random unit row times its decoder norm."""
+    decoder = np.asarray(decoder, np.float64)
+    placement = random_placement(rng, decoder)
+    for description in descriptions:
+        frame, _ = np.linalg.qr(rng.normal(size=(decoder.shape[1], 3)))
+        angles = 2 * np.pi * np.arange(len(description.latents)) / len(description.latents)
+        placement[description.latents] = (description.offset * frame[:, 2]
+                                          + description.radius * (np.cos(angles)[:, None] * frame[:, 0]
+                                                                  + np.sin(angles)[:, None] * frame[:, 1]))
     return placement
 
 

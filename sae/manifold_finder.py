@@ -41,8 +41,10 @@ recording which rule found them. Each candidate carries its reconstructions x̂_
 S] D[S] on the samples where a latent of S fires, read as directions x̂_S/‖x̂_S‖
 (`sae.geometry.cluster_geometry`), their PCA (`sae.geometry.pca`), its
 dimension (the scree elbow, `sae.geometry.zhu_ghodsi_elbow`) and its shape by
-persistent homology (`sae.topology`). Given a planted circle, `sae.geometry.match_circle`
-scores them (`score_circle`), beside the oracle group (`oracle_group`).
+persistent homology (`sae.topology`). This module is a *method*: it reads codes and a
+decoder, never a truth. `sae.manifold_ranking` ranks its candidates blind;
+`sae.manifold_grading` grades them against a planted circle (`score_circle`, with the
+truth choosing among candidates: the ceiling; `oracle_group`).
 """
 
 from __future__ import annotations
@@ -332,75 +334,3 @@ def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, 
     """
     return [describe(codes, decoder, latents, found_by, shapes, seed) for found_by, latents in
             candidate_groups(codes, decoder, live, modes, seed)]
-
-
-# --- scores against a planted circle ------------------------------------------------------
-
-FOUND_ANGLE_DEG = geometry.PLANE_MATCH_DEG  # "found": the group's plane within this of the planted plane, and in cyclic order
-TILING_CO_ACTIVE = 2.0  # at most this many of a group's latents active per sample (mean): a tiling
-
-
-def oracle_group(decoder, live, span) -> np.ndarray:
-    """What the SAE actually learned for a manifold: the live latents whose decoder rows hold
-    ≥ ½ of their energy in its true span (`sae.geometry.on_manifold`)."""
-    return np.flatnonzero(geometry.on_manifold(decoder, span) & np.asarray(live, bool))
-
-
-def co_active(codes, latents, rows) -> float:
-    """The mean number of the group's latents active on those samples of `rows` where it fires (0 if none)."""
-    active = np.sum(np.asarray(codes)[np.asarray(rows)][:, latents] > 0, axis=1)
-    return float(active[active > 0].mean()) if np.any(active > 0) else 0.0
-
-
-def mode_of(codes, latents, rows) -> str:
-    """How the SAE holds a manifold with this group: "tiling" when at most TILING_CO_ACTIVE of its
-    latents are active per manifold sample on average (one arc, or two neighbouring arcs, at a
-    time), else "span" (a basis used together)."""
-    return "tiling" if co_active(codes, latents, rows) <= TILING_CO_ACTIVE else "span"
-
-
-def score_circle(codes, decoder, circle: geometry.PlantedCircle, groups, found_by=None, shapes: bool = True,
-                 seed: int = 0) -> tuple[dict, geometry.CircleMatch]:
-    """Scores of the group (among `groups`, latent-index arrays) that best matches a planted circle.
-
-    The best group (`sae.geometry.match_circle`): among groups within FOUND_ANGLE_DEG of the
-    planted plane, the one covering most of the circle's samples; else the closest. Scores: found (≤ FOUND_ANGLE_DEG and cyclic order by
-    measure (a)), max_principal_angle_deg, cyclic_order, adjacent_share,
-    rank_circular_correlation, ordering_score (per sample, as before), ordering_samples,
-    coverage, purity, recall, cluster_size, cluster_dimension, mode (`mode_of`, on the
-    circle's samples), co_active, found_by (the link rule that produced the group, from
-    `found_by` aligned with groups; None when not given), shape and betti (`sae.topology`
-    of the group's reconstructions' directions; "n/a" without shapes).
-    """
-    groups = [np.asarray(g) for g in groups]
-    match = geometry.match_circle(codes, decoder, groups, circle.plane, circle.span, circle.present, circle.phases,
-                                  circle.values)
-    rows = np.flatnonzero(np.asarray(circle.present))
-    shape, betti = "n/a", None
-    if len(match.latents):
-        if shapes:
-            described = describe(codes, decoder, match.latents, shapes=True, seed=seed)
-            if described.shape is not None:
-                shape, betti = described.shape.shape, list(described.shape.betti)
-        which = next((i for i, g in enumerate(groups) if np.array_equal(g, match.latents)), None)
-    found = bool(match.max_principal_angle_deg <= FOUND_ANGLE_DEG and match.cyclic_order)
-    scores = {
-        "found": found,
-        "max_principal_angle_deg": match.max_principal_angle_deg,
-        "cyclic_order": match.cyclic_order,
-        "adjacent_share": match.adjacent_share,
-        "rank_circular_correlation": match.rank_circular_correlation,
-        "ordering_score": match.ordering_score,
-        "ordering_samples": match.ordering_samples,
-        "coverage": match.coverage,
-        "purity": match.purity,
-        "recall": match.recall,
-        "cluster_size": int(len(match.latents)),
-        "cluster_dimension": match.dimension,
-        "mode": mode_of(codes, match.latents, rows) if len(match.latents) else None,
-        "co_active": co_active(codes, match.latents, rows) if len(match.latents) else 0.0,
-        "found_by": (found_by[which] if found_by is not None and len(match.latents) and which is not None else None),
-        "shape": shape,
-        "betti": betti,
-    }
-    return scores, match

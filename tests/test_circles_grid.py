@@ -30,6 +30,15 @@ def test_results_contract(tmp_path):
             assert 0.0 <= cell[method]["max_principal_angle_deg"] <= 90.0
     for field in ("recipe_recovery_given_oracle", "null_false_positive_rate", "random_false_positive_rate"):
         assert field in results
+    blind = results["blind"]
+    for field in ("exists", "recall_at_1", "recall_at_3", "claimed_found"):
+        assert blind[field]["of"] == blind["recoverable_cells"]
+    assert set(blind["false_claims"]) == set(circles_grid.CONTROLS)
+    for cell in results["cells"]:
+        sae = cell["blind"]["sae"]
+        assert sae["recall_at_1"] <= sae["recall_at_3"]  # top 1 found ⇒ among the top 3
+        assert not sae["claimed_found"] or (sae["claimed"] and sae["recall_at_1"])
+        assert 0.0 < sae["p_value"] <= 1.0 and 0.0 <= sae["top_evidence"] <= 1.0
     assert set(results["shape_confusion"]) == set(circles_grid.SHAPE_KINDS)
     assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png",
                                                                  "shape_confusion.png"}

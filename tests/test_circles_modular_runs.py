@@ -33,6 +33,9 @@ def test_circles_results_contract(tmp_path):
         assert entry["ordering_score"] is None or 0.0 <= entry["ordering_score"] <= 1.0
         if entry["ordering_score"] is not None:  # never reported on fewer samples than the stated minimum
             assert entry["ordering_samples"] >= 100
+        blind = entry["blind"]
+        assert blind["recall_at_1"] <= blind["recall_at_3"] and entry["exists"] == entry["found"]
+        assert not blind["claimed_any_found"] or blind["claims"] > 0
     assert {e["circle"] for e in entries} == {"days", "months", "ring"}
     assert {e["kind"] for e in entries} == {"topk", "random"}
     assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "recovery_vs_size.png"}

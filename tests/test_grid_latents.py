@@ -21,7 +21,7 @@ def unit(fires_on: np.ndarray) -> np.ndarray:
 
 
 @settings(max_examples=10)
-@given(st.integers(1, (P - 1) // 2), st.integers(0, P - 1), st.integers(2, P // 2))
+@given(st.integers(1, (P - 1) // 2), st.integers(0, P - 1), st.integers(3, P // 2))
 def test_arcs_of_a_plus_b_and_a_minus_b_are_slices(k, start, width):
     # residues whose k-multiples form an arc: s = k⁻¹ · (start … start + width − 1)
     inverse = pow(k, -1, P)
@@ -30,6 +30,20 @@ def test_arcs_of_a_plus_b_and_a_minus_b_are_slices(k, start, width):
     assert grid_latents.is_arc(arc, P)
     assert grid_latents.categorise(unit(arc[S]), P)[0] == "sum_slice"
     assert grid_latents.categorise(unit(arc[D]), P)[0] == "difference_slice"
+
+
+@settings(max_examples=10)
+@given(st.integers(0, P - 1), st.integers(1, P - 1))
+def test_one_or_two_residues_are_narrow_not_slices(first, step):
+    # every pair of residues is an arc at some frequency, so a unit on ≤ 2 residues is no slice evidence
+    pair = np.zeros(P, bool)
+    pair[[first, (first + step) % P]] = True
+    assert grid_latents.is_arc(pair, P)
+    assert grid_latents.categorise(unit(pair[S]), P)[0] == "sum_narrow"
+    single = np.zeros(P, bool)
+    single[first] = True
+    assert grid_latents.categorise(unit(single[D]), P)[0] == "difference_narrow"
+    assert grid_latents.slice_widths(unit(pair[S]), np.array(["sum_narrow"]), P) == {2: 1}
 
 
 def test_scattered_residues_are_bands_and_boxes_are_boxes():
@@ -58,10 +72,12 @@ def test_random_units_are_other_dead_or_always():
 
 def test_tiling_counts_how_sum_slices_cover_the_residues():
     # p units, each reading one residue of a + b: they tile the circle exactly once
-    units = np.stack([np.where(S == r, 1.0, 0.0) for r in range(P)], axis=1)
+    units = np.stack([np.where((S == r) | (S == (r + 1) % P) | (S == (r + 2) % P), 1.0, 0.0) for r in range(P)],
+                     axis=1)  # each unit reads an arc of three residues
     categories = grid_latents.categorise(units, P)
     assert set(categories) == {"sum_slice"}
     tiles = grid_latents.tiling(units, categories, P)
-    assert tiles["coverage"] == 1.0 and tiles["mean_cover"] == 1.0 and abs(tiles["unit_width"] - 1 / P) < 1e-12
-    half = grid_latents.tiling(units[:, : P // 2], categories[: P // 2], P)
+    assert tiles["coverage"] == 1.0 and tiles["mean_cover"] == 3.0 and abs(tiles["unit_width"] - 3 / P) < 1e-12
+    assert grid_latents.slice_widths(units, categories, P) == {3: P}
+    half = grid_latents.tiling(units[:, : P // 3], categories[: P // 3], P)
     assert half["coverage"] < 0.5

@@ -128,7 +128,7 @@ def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null
     fires = np.asarray(codes) > 0
     faithful = absorption.edges(absorption.counts(codes, codes, toy.parents, identity), parents)
     assert len(faithful) == int((parents >= 0).sum())
-    assert all(r["gap"] == 0.0 and r["recall_alone"] == 1.0 for r in faithful)
+    assert all(r["symptom_gap"] == 0.0 and r["recall_alone"] == 1.0 for r in faithful)
     # Absorb one edge only: the parent's latent goes silent when this child fires (higher = more absorbed).
     child = int(np.flatnonzero(parents >= 0)[0])
     parent = int(parents[child])
@@ -136,7 +136,7 @@ def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null
     absorbed_codes[fires[:, child], parent] = 0.0
     records = {r["child"]: r for r in absorption.edges(
         absorption.counts(jnp.asarray(absorbed_codes), codes, toy.parents, identity), parents)}
-    assert records[child]["gap"] == 1.0 and records[child]["recall_with_child"] == 0.0
+    assert records[child]["symptom_gap"] == 1.0 and records[child]["recall_with_child"] == 0.0
     assert records[child]["n_with_child"] == int((fires[:, child] & fires[:, parent]).sum())
     assert records[child]["n_with_child_hit"] == 0
     siblings = [c for c in records if parents[c] == parent and c != child]
@@ -147,10 +147,46 @@ def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null
     silent[:, child] = 0.0
     empty = {r["child"]: r for r in absorption.edges(absorption.counts(jnp.asarray(silent), jnp.asarray(silent),
                                                                         toy.parents, identity), parents)}[child]
-    assert empty["n_with_child"] == 0 and empty["recall_with_child"] is None and empty["gap"] is None
+    assert empty["n_with_child"] == 0 and empty["recall_with_child"] is None and empty["symptom_gap"] is None
     assert empty["recall_alone"] == 1.0
     summary = absorption.edge_summary(list(records.values()))
     assert summary["n_edges"] == len(records) and summary["n_unavailable"] == 0
+
+
+def test_absorption_proper_counts_planted_absorption_and_not_splitting_or_topk_competition():
+    toy = _toy(closeness=None)
+    _, codes = trees.sample(toy, jax.random.key(6), 20_000)
+    codes = np.asarray(codes)
+    t, parents = np.asarray(toy.directions), np.asarray(toy.parents)
+    fires = codes > 0
+    child = int(np.flatnonzero(parents >= 0)[0])
+    parent = int(parents[child])
+    both = fires[:, child] & fires[:, parent]
+
+    def records(latents, decoder):
+        best = absorption.best_latents(jnp.asarray(t), jnp.asarray(decoder))
+        carries = absorption.carriers(jnp.asarray(t), jnp.asarray(decoder), jnp.asarray(parents), best)
+        total = absorption.counts(jnp.asarray(latents), jnp.asarray(codes), jnp.asarray(parents), best, carries)
+        return {r["child"]: r for r in absorption.edges(total, parents)}
+
+    # absorbed: the child's latent takes the parent's direction, the parent's latent is silent when the child fires
+    absorbed_decoder = t.copy()
+    absorbed_decoder[child] = (t[child] + t[parent]) / np.linalg.norm(t[child] + t[parent])
+    absorbed_latents = codes.copy()
+    absorbed_latents[fires[:, child], parent] = 0.0
+    row = records(absorbed_latents, absorbed_decoder)[child]
+    assert row["n_absorbed"] == int(both.sum()) and row["absorbed_rate"] == 1.0 and row["symptom_gap"] == 1.0
+    # split: a second latent along t_p fires instead of the first when the child is present; the child's latent is
+    # along t_c alone — the symptom is the same, nothing is absorbed
+    split_decoder = np.concatenate([t, t[parent][None]])
+    split_latents = np.concatenate([absorbed_latents, np.where(both, codes[:, parent], 0.0)[:, None]], axis=1)
+    row = records(split_latents, split_decoder)[child]
+    assert row["symptom_gap"] == 1.0 and row["n_absorbed"] == 0
+    # TopK competition: the parent's latent loses its slot on the child's samples, no latent carries t_p
+    row = records(absorbed_latents, t)[child]
+    assert row["symptom_gap"] == 1.0 and row["n_absorbed"] == 0
+    # faithful latents: neither
+    assert all(r["n_absorbed"] == 0 for r in records(codes, t).values())
 
 
 def test_edge_counts_read_sparse_codes_as_dense_ones():

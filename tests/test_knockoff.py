@@ -46,14 +46,37 @@ def test_random_placement_keeps_norms_and_nothing_else():
     assert np.abs(cosines).mean() < 0.4  # random in 16 dims: |cos| ≈ 0.2
 
 
-def test_described_placement_keeps_a_circles_angles_radii_and_offset():
+def test_described_placement_keeps_only_the_order_radius_and_offset():
+    rng = np.random.default_rng(4)
+    d, n = 12, 9
+    frame = np.linalg.qr(rng.normal(size=(d, 3)))[0]
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))  # unevenly spaced, in a shuffled latent order
+    shuffle = rng.permutation(n)
+    circle = 3.0 * frame[:, 2] + 0.5 * (np.cos(angles)[:, None] * frame[:, 0] + np.sin(angles)[:, None] * frame[:, 1])
+    decoder = np.vstack([circle[shuffle], rng.normal(size=(5, d))])
+    description = knockoff.describe_circle(decoder, np.arange(n))
+    # the order read back is the cyclic order of the angles (up to rotation and reflection)
+    read = shuffle[description.latents]  # latent i sits at position shuffle[i] on the circle
+    steps = np.diff(np.concatenate([read, read[:1]])) % n
+    assert set(steps) <= {1} or set(steps) <= {n - 1}
+    assert abs(description.offset - 3.0) < 0.3 and 0.3 < description.radius < 0.6
+    placed = knockoff.described_placement(rng, decoder, [description])
+    # equal spacing: every neighbour pair in the order is equally far apart; the exact Gram is not kept
+    ring = placed[description.latents]
+    gaps = np.linalg.norm(ring - np.roll(ring, -1, axis=0), axis=1)
+    np.testing.assert_allclose(gaps, gaps[0], rtol=1e-9)
+    assert np.abs(ring @ ring.T - circle[shuffle][description.latents] @ circle[shuffle][description.latents].T).max() > 1e-3
+    np.testing.assert_allclose(np.linalg.norm(placed[n:], axis=1), np.linalg.norm(decoder[n:], axis=1))
+
+
+def test_group_coordinates_placement_keeps_a_circles_angles_radii_and_offset():
     rng = np.random.default_rng(2)
     d, n = 12, 8
     frame = np.linalg.qr(rng.normal(size=(d, 3)))[0]
     angles = 2 * np.pi * np.arange(n) / n
     circle = 3.0 * frame[:, 2] + 0.5 * (np.cos(angles)[:, None] * frame[:, 0] + np.sin(angles)[:, None] * frame[:, 1])
     decoder = np.vstack([circle, rng.normal(size=(5, d))])
-    placed = knockoff.described_placement(rng, decoder, [np.arange(n)])
+    placed = knockoff.group_coordinates_placement(rng, decoder, [np.arange(n)])
     # the same Gram within the group (rotation-invariant description), a different frame
     np.testing.assert_allclose(placed[:n] @ placed[:n].T, circle @ circle.T, atol=1e-9)
     assert np.abs(placed[:n] - circle).max() > 0.1
@@ -91,7 +114,7 @@ def test_knockoff_results_contract(tmp_path):
     assert [n["name"] for n in results["networks"]] == ["modular", "calendar"]
     for n in results["networks"]:
         assert [s["space"] for s in n["spaces"]] == ["reconstruction", "random_placement", "correlation_placement",
-                                                    "described_geometry", "original"]
+                                                    "group_coordinates", "described_geometry", "original"]
         for s in n["spaces"]:
             assert 0.0 <= s["heldout_accuracy"] <= 1.0
             assert len(s["accuracy_by_train_size"]) == 2

@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import given, strategies as st
 
-from sae import geometry, manifold_finder
+from sae import geometry, manifold_finder, manifold_grading
 
 
 def _frame(rng, d):
@@ -42,7 +42,7 @@ def test_a_planted_tiling_is_found_and_random_atoms_are_not(d, period, offset, n
         decoder = np.vstack([atoms, rng.standard_normal((n_random, d))])
         codes, unit = _topk_codes(x, decoder, 1)
         groups = [latents for _, latents in manifold_finder.candidate_groups(codes, unit)]
-        scores, _ = manifold_finder.score_circle(codes, unit, truth, groups, shapes=False)
+        scores, _ = manifold_grading.score_circle(codes, unit, truth, groups, shapes=False)
         # "found" is the contract's definition (10°, cyclic order); no threshold is tuned here
         assert scores["found"] is should_find, scores
 
@@ -61,7 +61,7 @@ def test_a_span_basis_is_found_by_cofiring():
     codes[other, 4:] = _topk_codes(x[other], decoder[4:], 4)[0]
     found = manifold_finder.candidate_groups(codes, unit, modes=("span",))
     assert any(set(range(4)) <= set(latents) for _, latents in found)
-    scores, _ = manifold_finder.score_circle(codes, unit, truth, [latents for _, latents in found], shapes=False)
+    scores, _ = manifold_grading.score_circle(codes, unit, truth, [latents for _, latents in found], shapes=False)
     assert scores["max_principal_angle_deg"] < 10 and scores["mode"] == "span"
 
 
@@ -136,7 +136,7 @@ def test_a_mix_of_antipodal_pairs_and_cofiring_is_found_only_by_the_union():
     truth = geometry.PlantedCircle("c", plane, plane, present, theta, 1.0, 0)
     for modes, should_find in ((("tiling",), False), (("span",), False), (manifold_finder.MODES, True)):
         found = manifold_finder.candidate_groups(codes, unit, modes=modes)
-        scores, _ = manifold_finder.score_circle(codes, unit, truth, [g for _, g in found], [m for m, _ in found],
+        scores, _ = manifold_grading.score_circle(codes, unit, truth, [g for _, g in found], [m for m, _ in found],
                                                  shapes=False)
         assert scores["found"] is should_find, (modes, scores)
     assert scores["found_by"].startswith("mixed")

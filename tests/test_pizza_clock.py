@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import cli
+from sae import grid_latents
 from toys import modular
 
 P = 11
@@ -57,13 +58,12 @@ def test_pizza_clock_results_contract(tmp_path):
 
     assert pizza_clock.Config().architectures == ("additive", "additive_narrow", "bilinear", "concatenated")
     for n in results["networks"]:
-        assert n["kind"] in ("additive", "multiplicative")
+        assert n["kind"] == pizza_clock.KINDS[n["name"]]
         assert -1.0 <= n["gradient_symmetricity"] <= 1.0 + 1e-6 and 0.0 <= n["distance_irrelevance"] <= 1.5
         assert 0.0 <= n["test_accuracy"] <= 1.0 and n["algorithm"] in ("pizza", "clock")
         for kind in ("sae_latents", "random_atoms", "neurons"):
-            assert {"sum_slice", "sum_band", "difference_slice", "difference_band", "box", "other", "dead"} <= set(n[kind])
-        assert sum(n["sae_latents"][c] for c in ("sum_slice", "sum_band", "difference_slice", "difference_band",
-                                                 "box", "other", "dead", "always")) == 32
+            assert {*grid_latents.CATEGORIES, "dead"} <= set(n[kind])
+        assert sum(n["sae_latents"][c] for c in (*grid_latents.CATEGORIES, "dead", "always")) == 32
     assert results["networks"][0]["gradient_symmetricity"] == pytest.approx(1.0, abs=1e-5)  # additive: by construction
     assert {p.name for p in (folder / "figures").iterdir()} == {"correct_logits.png", "latent_categories.png",
                                                                  "hidden_geometry.png"}

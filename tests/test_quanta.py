@@ -104,6 +104,18 @@ def test_jl_dimension_and_tolerance_invert_each_other(n_points, eps):
     assert projections.jl_tolerance(n_points, max(k - 1, 1)) > eps - 1e-9
 
 
+def test_the_eigengap_finds_the_number_of_separated_groups_and_qdg_recovers_them():
+    rng = np.random.default_rng(3)
+    for groups in (3, 5, 7):
+        truth = np.repeat(np.arange(groups), 30)
+        centres = rng.normal(size=(groups, 40)) * 4
+        labels, k = clustering.cluster_blind(centres[truth] + rng.normal(size=(len(truth), 40)), max_clusters=12)
+        assert k == groups and clustering.scores(truth, labels)["ari"] > 0.95
+        directions = centres[truth] + 0.3 * rng.normal(size=(len(truth), 40))
+        labels, k = clustering.qdg(directions, max_clusters=12)
+        assert k == groups and clustering.scores(truth, labels)["ari"] > 0.95
+
+
 def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
     rng = np.random.default_rng(0)
     truth = np.repeat(np.arange(4), 40)
@@ -121,7 +133,7 @@ TINY_QUANTA = [
     "--set", "network.n_tasks=4", "--set", "network.n_bits=8", "--set", "network.k=2", "--set", "network.hidden=64",
     "--set", "network.steps=1500", "--set", "network.batch_size=256", "--set", "network.learning_rate=3e-3",
     "--set", "per_task=40", "--set", "accuracy_samples=200", "--set", "projection_dim=64", "--set", "projection_dims=64",
-    "--set", "parity_steps=1500",
+    "--set", "parity_steps=1500", "--set", "qdg_samples=300", "--set", "probe_samples=400", "--set", "max_clusters=8",
 ]
 
 
@@ -142,6 +154,18 @@ def test_quanta_results_contract(tmp_path):
         assert set(variant["ari"]) == {"gradients", "gradients_projected", "activations", "inputs", "untrained_gradients"}
         assert all(v is None or -1.0 <= v <= 1.0 for v in variant["ari"].values())
     assert results["variants"]["onehot"]["ari"]["gradients"] == ari["gradients"]  # the top level is the onehot study
+    for variant in results["variants"].values():
+        assert 0.0 <= variant["input_probe"]["accuracy"] <= 1.0
+        if variant["blind_k"] is None:  # fewer than two learned tasks: nothing clustered
+            assert "note" in variant
+            continue
+        assert 2 <= variant["blind_k"]["k"] <= 8 and variant["blind_k"]["true_k"] == len(variant["learned_tasks"])
+        qdg = variant["qdg"]
+        assert 0 <= qdg["kept"] <= 300 and (qdg["k"] is None or 1 <= qdg["k"] <= 8)
+    assert results["variants"]["onehot"]["blind_k"] is not None
+    # the one-hot code names the task: the input probe reads it far above the majority share
+    probe = results["variants"]["onehot"]["input_probe"]
+    assert probe["accuracy"] > 0.9 > probe["majority"]
 
 
 def test_a_network_that_learns_fewer_than_two_tasks_is_reported_not_clustered(tmp_path):

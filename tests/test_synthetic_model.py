@@ -236,5 +236,5 @@ def test_edge_absorption_of_the_hierarchy_streams_from_sparse_codes(tiny):
     assert sum(r["n_with_child"] for r in records) > 0
     for r in records:
         assert r["n_with_child_hit"] <= r["n_with_child"] and r["n_alone_hit"] <= r["n_alone"]
-        assert (r["gap"] is None) == (r["n_alone"] == 0 or r["n_with_child"] == 0)
+        assert (r["symptom_gap"] is None) == (r["n_alone"] == 0 or r["n_with_child"] == 0)
     assert absorption.edge_summary(records)["n_edges"] == len(records)

@@ -34,12 +34,13 @@ def test_trees_results_contract(tmp_path):
     n_edges = sum(1 for p in json.loads((folder / "results.json").read_text())["edge_absorption"])
     assert n_edges > 0 and n_edges % len(kinds) == 0
     for record in results["edge_absorption"]:
-        assert {"parent", "child", "arch", "seed", "recall_alone", "recall_with_child", "gap", "n_alone",
-                "n_with_child"} <= set(record)
+        assert {"parent", "child", "arch", "seed", "recall_alone", "recall_with_child", "symptom_gap", "absorbed_rate",
+                "n_absorbed", "n_alone", "n_with_child"} <= set(record)
+        assert record["n_absorbed"] <= record["n_with_child"] - record["n_with_child_hit"]
         if record["n_with_child"] == 0 or record["n_alone"] == 0:
-            assert record["gap"] is None
+            assert record["symptom_gap"] is None
         else:
-            assert abs(record["gap"] - (record["n_alone_hit"] / record["n_alone"]
+            assert abs(record["symptom_gap"] - (record["n_alone_hit"] / record["n_alone"]
                                         - record["n_with_child_hit"] / record["n_with_child"])) < 1e-3
     assert set(results["edge_absorption_summary"]) == set(kinds)
     assert all("edge_absorption" not in entry["metrics"] for entry in results["dictionaries"])

@@ -15,9 +15,10 @@ The control bits (`task_code`):
   binary with B = ⌈log₂ T⌉ digits, and digit j is the XOR of its own group of g =
   `control_group` control bits (B·g bits in all): given t, each group is uniform over
   the 2^(g−1) patterns with the right parity. Every set of fewer than g control bits is
-  then uniform and independent of t, so the inputs' coordinates carry no linear (and,
-  for g ≥ 2, no pairwise-within-a-group) trace of the task: the network has to compute
-  the XORs to know which parity to take.
+  then uniform and independent of t, so the inputs' coordinates carry no linear trace of
+  the task, and from g = 3 no pairwise one either (with g = 2 each digit is x₁ XOR x₂ =
+  (x₁ − x₂)², a product of two coordinates — hence the default g = 3): the network has to
+  compute the XORs to know which parity to take.
 
 Network: an MLP x → ReLU(x W₁ + b₁) → … → logits [2], trained on fresh samples
 drawn inside one `lax.scan` (Adam, cross-entropy), G seeds under `jax.vmap`.
@@ -71,7 +72,7 @@ class QuantaConfig:
     learning_rate: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # weight decay
     task_code: str = "onehot"  # how the control bits give the task: "onehot" or "parity" (XOR groups)
-    control_group: int = 2  # g: control bits whose XOR gives one binary digit of the task ("parity")
+    control_group: int = 3  # g: control bits whose XOR gives one binary digit of the task ("parity")
 
     @property
     def task_digits(self) -> int:

@@ -1,0 +1,78 @@
+"""The wall (sae.wall): every method runs behind it with a truth that raises, and answers the same.
+
+Methods covered: the manifold finder and its blind ranking (`circles_grid.blind_answer`),
+the knockoff's description of circles (`knockoff.blind_circle_groups`,
+`sae.knockoff.describe_circle`), the grid-latent reader (`sae.grid_latents.categorise`),
+the quanta clustering with its blind K (`sae.clustering.cluster_blind`) and QDG
+(`sae.clustering.qdg`). Each gets an `Observation` built from `batch.x`
+only; the same method on the unsealed batch must give the same answer, and the sealed
+truth must raise when touched (the counterpart: a method that reads it fails).
+"""
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import circles_grid
+from experiments import knockoff as knockoff_study
+from sae import architectures, clustering, grid_latents, knockoff, pipeline, wall
+from toys import manifolds
+
+
+def test_sealed_truth_raises_on_any_use():
+    truth = wall.SealedTruth()
+    for use in (lambda: truth["present"], lambda: truth.phases, lambda: np.asarray(truth), lambda: len(truth),
+                lambda: list(truth), lambda: bool(truth), lambda: truth == 1):
+        with pytest.raises(wall.TruthAccessed):
+            use()
+
+
+@pytest.fixture(scope="module")
+def circle_dictionary():
+    config = circles_grid.Config()
+    cell = {"period": 8, "d": 16, "offset": True, "n_sparse": 20, "k": 1, "m": 48}
+    toy = manifolds.build(circles_grid.cell_toy_config(config, cell), jax.random.PRNGKey(0))
+    hps = pipeline.stack([architectures.hparams(3e-3, 0.0, 1)])
+    result = pipeline.fit("topk", toy, hps, jax.random.PRNGKey(1)[None], n_latents=48, steps=150, batch_size=128)
+    return toy.sample(jax.random.PRNGKey(2), 800), result.params, hps
+
+
+def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictionary):
+    batch, params, hps = circle_dictionary
+    open_view = wall.observe(batch, "topk", params, hps)
+    sealed_view = wall.observe(wall.sealed(batch), "topk", params, hps)
+    groups, _, ranked = circles_grid.blind_answer(sealed_view.codes, sealed_view.decoder, seed=0)
+    groups_open, _, ranked_open = circles_grid.blind_answer(open_view.codes, open_view.decoder, seed=0)
+    assert [list(g) for g in groups] == [list(g) for g in groups_open]
+    assert list(ranked.order) == list(ranked_open.order) and ranked.p_value == ranked_open.p_value
+    described = [knockoff.describe_circle(sealed_view.decoder, g)
+                 for g in knockoff_study.blind_circle_groups(sealed_view.codes, sealed_view.decoder)]
+    described_open = [knockoff.describe_circle(open_view.decoder, g)
+                      for g in knockoff_study.blind_circle_groups(open_view.codes, open_view.decoder)]
+    assert [list(c.latents) for c in described] == [list(c.latents) for c in described_open]
+    # the counterpart: a method that reads the truth cannot run behind the wall
+    with pytest.raises(wall.TruthAccessed):
+        np.asarray(wall.sealed(batch).truth["present"])
+
+
+def test_the_grid_reader_and_the_blind_clustering_run_behind_the_wall():
+    from toys.protocol import Batch
+
+    p = 7
+    a, b = np.divmod(np.arange(p * p), p)
+    activations = np.stack([((a + b) % p == r) | ((a + b) % p == (r + 1) % p) | ((a + b) % p == (r + 2) % p)
+                            for r in range(p)], axis=1).astype(float)
+    batch = Batch(activations, codes=np.eye(p * p), truth={"a": a, "b": b})
+    sealed = wall.sealed(batch)
+    np.testing.assert_array_equal(grid_latents.categorise(np.asarray(sealed.x), p),
+                                  grid_latents.categorise(np.asarray(batch.x), p))
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 30)) * 5
+    points = np.repeat(centres, 40, axis=0) + rng.normal(size=(160, 30))
+    clustered = Batch(points, truth={"task": np.repeat(np.arange(4), 40)})
+    labels, k = clustering.cluster_blind(np.asarray(wall.sealed(clustered).x), max_clusters=10)
+    labels_open, k_open = clustering.cluster_blind(np.asarray(clustered.x), max_clusters=10)
+    assert k == k_open and np.array_equal(labels, labels_open)
+    qdg_labels, qdg_k = clustering.qdg(np.asarray(wall.sealed(clustered).x), max_clusters=10)
+    qdg_open, qdg_k_open = clustering.qdg(np.asarray(clustered.x), max_clusters=10)
+    assert qdg_k == qdg_k_open and np.array_equal(qdg_labels, qdg_open)
