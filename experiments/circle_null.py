@@ -20,7 +20,7 @@ import numpy as np
 from experiments import circles_grid, seeding
 from experiments.recovery import seed_keys
 from sae import manifold_ranking
-from toys.validation import check_range
+from toys.validation import ConfigError, check_range
 
 NAME = "circle-null"
 DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: the distribution behind its claim"
@@ -40,6 +40,11 @@ class Config:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("cells", self.cells, low=1)
         self.grid.validate()
+        default = circles_grid.Config.quick()
+        for field, source in (("seed", "seed"), ("cells", "cells")):
+            if getattr(self.grid, field) != getattr(default, field):
+                raise ConfigError(f"grid.{field}: got {getattr(self.grid, field)}, allowed only the default "
+                                  f"{getattr(default, field)} (circle-null sets it from `{source}`)")
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:

@@ -55,7 +55,8 @@ from toys import manifolds, superposition
 from toys.validation import ConfigError, check_each, check_range
 
 NAME = "circles-grid"
-DESCRIPTION = "randomly drawn circle cells (period, d, offset, sparse features, k, m): recipe vs oracle, chance, nulls"
+DESCRIPTION = ("randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
+               "and false claims beside the ceiling, chance and nulls")
 METHODS = ("recipe", "oracle", "random", "null", "shuffled")
 SHAPE_KINDS = ("circle", "sphere", "torus", "helix", "gaussian null", "sparse null")
 # what each planted cloud should read as (a helix is an arc: b₁ = 0)

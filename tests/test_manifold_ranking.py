@@ -91,3 +91,24 @@ def test_stored_null_tops_are_sorted_probabilities():
     tops = np.asarray(manifold_ranking.NULL_TOP_EVIDENCE)
     assert len(tops) >= 1 / manifold_ranking.CLAIM_ALPHA  # a claim at α must be possible
     assert np.all(np.diff(tops) >= 0) and tops.min() >= 0 and tops.max() <= 1
+
+
+def test_circle_null_records_each_null_dictionarys_top_evidence(tmp_path):
+    import json
+
+    from experiments import cli
+
+    tiny = ["--set", "cells=1", "--set", "grid.dims=16,20", "--set", "grid.sparse_features=10,20",
+            "--set", "grid.sparse_mean_l0=1", "--set", "grid.sizes=32,48", "--set", "grid.ks=1,2",
+            "--set", "grid.steps=60", "--set", "grid.batch_size=64", "--set", "grid.n_geometry=600"]
+    assert cli.main(["run", "circle-null", "--out", str(tmp_path), "--quick", *tiny]) == 0
+    folder = next((tmp_path / "circle-null").iterdir())
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["cells"]) == 1 and len(results["null_top_evidence"]) == 2
+    assert results["null_top_evidence"] == sorted(results["null_top_evidence"])
+    assert all(0.0 <= e <= 1.0 for e in results["null_top_evidence"])
+    # with two null dictionaries no evidence reaches p ≤ 0.05: (1 + 0) / 3 > 0.05
+    assert results["smallest_claimable_evidence"] is None
+    # grid.seed and grid.cells are set from seed and cells: setting them is refused, nothing written
+    assert cli.main(["run", "circle-null", "--out", str(tmp_path / "refused"), "--set", "grid.cells=3"]) == 2
+    assert not (tmp_path / "refused").exists()
