@@ -1,6 +1,34 @@
-"""Shared test settings: hypothesis derandomised with no deadline (new shapes recompile)."""
+"""Shared test settings.
+
+Hypothesis is derandomised with no deadline (new shapes recompile). XLA compiles with
+most optimisations off (`JAX_DISABLE_MOST_OPTIMIZATIONS`): the tests' shapes are tiny, so
+compiling dominates their time and the optimised code would not pay for itself; the
+arithmetic is the same. Compiled programs are shared between the test processes of one
+run through a persistent cache in a temporary folder, removed when the run ends.
+"""
+
+import os
+import shutil
+import tempfile
 
 from hypothesis import settings
+
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+
+def pytest_configure(config):
+    # The controller (or a run without xdist) makes the folder; xdist workers and the
+    # suite's subprocesses inherit it through the environment.
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ and not hasattr(config, "workerinput"):
+        config._toylab_jax_cache = tempfile.mkdtemp(prefix="toylab-test-jax-cache-")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = config._toylab_jax_cache
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_toylab_jax_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 settings.register_profile("toylab", derandomize=True, deadline=None, max_examples=25, print_blob=True)
