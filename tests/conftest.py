@@ -1,7 +1,7 @@
 """Shared test settings.
 
 Hypothesis is derandomised with no deadline (new shapes recompile). XLA compiles with
-most optimisations off (`JAX_DISABLE_MOST_OPTIMIZATIONS`): the tests' shapes are tiny, so
+most optimisations off and with its loop emitters (`JAX_DISABLE_MOST_OPTIMIZATIONS`): the tests' shapes are tiny, so
 compiling dominates their time and the optimised code would not pay for itself; the
 arithmetic is the same. Compiled programs are shared between the test processes of one
 run through a persistent cache in a temporary folder, removed when the run ends.
@@ -14,6 +14,10 @@ import tempfile
 from hypothesis import settings
 
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+# XLA's older loop emitters compile the tests' programs about a third faster than the
+# fusion emitters (measured on the darts contract: 32 s → 22 s).
+if "xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_fusion_emitters=false").strip()
 
 
 def pytest_configure(config):

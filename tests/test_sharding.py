@@ -64,7 +64,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def four_device_deltas():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,7 +127,7 @@ def test_two_hosts_of_two_devices_train_what_one_device_trains(tmp_path):
     from sae import architectures, pipeline, train
     from toys import superposition as sp
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     out, port = tmp_path / "two_hosts.npz", str(_free_port())
     workers = [subprocess.Popen([sys.executable, "-c", TWO_HOSTS, str(i), port, str(out)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
