@@ -118,12 +118,14 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
         # the graders: each planted circle, and a random plane in the decoder's span
         rng = np.random.default_rng([config.seed, size, k])
         wrong = manifold_grading.random_plane(rng, decoder, live)
+        unmatched = manifold_grading.unmatched_claims(codes[g], decoder, groups, ranked, circles)
         for circle in circles:
             # `exists` (the ceiling): the candidate chosen with the truth
             scores, best = manifold_grading.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
             blind = manifold_grading.grade_ranking(codes[g], decoder, groups, ranked, circle)
             blind["random_plane_false_claim"] = manifold_grading.false_claim(
                 codes[g], decoder, groups, ranked, manifold_grading.wrong_plane(circle, wrong))["false_claim"]
+            blind["claims_matching_no_circle"] = unmatched  # per dictionary: the same in each circle's entry
             entries.append({"circle": circle.name, "values": circle.values, "kind": kind, "size": size, "k": k, **scores,
                             "exists": scores["found"], "blind": blind,
                             "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
@@ -200,16 +202,25 @@ def _entries(results, **where):
 
 def blind_counts(results: dict) -> dict:
     """Over the trained dictionaries' (circle, size, k) entries: exists, recall@1, recall@3, claimed and
-    found; the random dictionaries' entries with any claim (false) and the random-plane false claims."""
+    found; the random dictionaries' entries with any claim (false), the random-plane false claims, and
+    over the trained dictionaries the claimed candidates that match none of the planted circles."""
     trained = _entries(results, kind="topk")
     chance = _entries(results, kind="random")
+    first = [e for e in trained if e["circle"] == results["toy"]["circles"][0]["name"]]
     rate = manifold_grading.rate
     return {"exists": rate([e["exists"] for e in trained]),
             "recall@1": rate([e["blind"]["recall_at_1"] for e in trained]),
             "recall@3": rate([e["blind"]["recall_at_3"] for e in trained]),
             "claimed and found": rate([e["blind"]["claimed_any_found"] for e in trained]),
             "random dictionary false claims": rate([e["blind"]["claims"] > 0 for e in chance]),
-            "random plane false claims": rate([e["blind"]["random_plane_false_claim"] for e in trained])}
+            "random plane false claims": rate([e["blind"]["random_plane_false_claim"] for e in trained]),
+            # once per trained dictionary (its first circle's entry): claims, and those matching no planted circle
+            "claims matching no circle": _count(sum(e["blind"]["claims_matching_no_circle"] for e in first),
+                                                sum(e["blind"]["claims"] for e in first))}
+
+
+def _count(count: int, of: int) -> dict:
+    return {"rate": count / of if of else None, "count": count, "of": of}
 
 
 def headline(results: dict) -> str:

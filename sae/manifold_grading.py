@@ -23,7 +23,8 @@ False claims (`false_claim`): a control on which the blind top candidate is clai
 null twin's SAE (the same toy with the circle zeroed) or a random dictionary, where any
 claim is false — or on which it is claimed *and* found against the wrong truth: a random
 2-plane inside the span of the dictionary's live decoder rows (`random_plane`), or the true
-labels permuted among the circle's samples (`shuffled`).
+labels permuted among the circle's samples (`shuffled`). Where one dictionary holds several
+circles, `unmatched_claims` counts the claimed candidates that match none of them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ def grade_ranking(codes, decoder, groups, ranked: manifold_ranking.Ranked, circl
         "p_value": ranked.p_value,
         "candidates": len(groups),
     }
+
+
+def unmatched_claims(codes, decoder, groups, ranked: manifold_ranking.Ranked,
+                     circles: list[geometry.PlantedCircle], depth: int = SEARCH_DEPTH) -> int:
+    """Claims that are false where a dictionary holds several planted circles: candidates claimed on
+    their own p-values (they lead the order; at most `depth` read) that are found for none of them."""
+    claimed = [groups[i] for i in ranked.order[: min(ranked.claims, depth)]]
+    return sum(not any(is_found(codes, decoder, latents, circle) for circle in circles) for latents in claimed)
 
 
 def false_claim(codes, decoder, groups, ranked: manifold_ranking.Ranked, wrong: geometry.PlantedCircle | None) -> dict:

@@ -52,6 +52,9 @@ def test_a_tiled_circle_ranks_first_with_high_evidence(seed, d, tiles, offset):
     # the same blind answer against a random plane in the decoder's span: not found
     wrong = manifold_grading.wrong_plane(circle, manifold_grading.random_plane(rng, decoder, np.ones(len(decoder), bool)))
     assert not manifold_grading.false_claim(codes, decoder, [independent, circle_group], ranked, wrong)["false_claim"]
+    # the claim matches the planted circle, and matches nothing when only the wrong circle is planted
+    assert manifold_grading.unmatched_claims(codes, decoder, [independent, circle_group], ranked, [circle]) == 0
+    assert manifold_grading.unmatched_claims(codes, decoder, [independent, circle_group], ranked, [wrong]) == 1
 
 
 @SETTINGS
