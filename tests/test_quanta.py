@@ -155,7 +155,7 @@ def test_quanta_results_contract(tmp_path):
         assert all(v is None or -1.0 <= v <= 1.0 for v in variant["ari"].values())
     assert results["variants"]["onehot"]["ari"]["gradients"] == ari["gradients"]  # the top level is the onehot study
     for variant in results["variants"].values():
-        assert 0.0 <= variant["input_probe"]["accuracy"] <= 1.0
+        assert 0.0 <= variant["input_probe"]["accuracy"] <= 1.0 and isinstance(variant["input_probe"]["converged"], bool)
         if variant["blind_k"] is None:  # fewer than two learned tasks: nothing clustered
             assert "note" in variant
             continue
