@@ -215,12 +215,8 @@ def blind_counts(results: dict) -> dict:
             "random dictionary false claims": rate([e["blind"]["claims"] > 0 for e in chance]),
             "random plane false claims": rate([e["blind"]["random_plane_false_claim"] for e in trained]),
             # once per trained dictionary (its first circle's entry): claims, and those matching no planted circle
-            "claims matching no circle": _count(sum(e["blind"]["claims_matching_no_circle"] for e in first),
-                                                sum(e["blind"]["claims"] for e in first))}
-
-
-def _count(count: int, of: int) -> dict:
-    return {"rate": count / of if of else None, "count": count, "of": of}
+            "claims matching no circle": manifold_grading.count_rate(
+                sum(e["blind"]["claims_matching_no_circle"] for e in first), sum(e["blind"]["claims"] for e in first))}
 
 
 def headline(results: dict) -> str:

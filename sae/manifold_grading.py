@@ -100,7 +100,12 @@ def wrong_plane(circle: geometry.PlantedCircle, plane: np.ndarray) -> geometry.P
 def rate(flags) -> dict:
     """{"rate", "count", "of"} of a list of booleans (rate None when empty)."""
     flags = [bool(f) for f in flags]
-    return {"rate": sum(flags) / len(flags) if flags else None, "count": sum(flags), "of": len(flags)}
+    return count_rate(sum(flags), len(flags))
+
+
+def count_rate(count: int, of: int) -> dict:
+    """{"rate", "count", "of"} of a count out of `of` (rate None when of is 0)."""
+    return {"rate": count / of if of else None, "count": int(count), "of": int(of)}
 
 
 # --- the ceiling: the candidate chosen with the truth, and the oracle group -----------------

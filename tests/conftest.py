@@ -1,9 +1,9 @@
 """Shared test settings.
 
 Hypothesis is derandomised with no deadline (new shapes recompile). XLA compiles with
-most optimisations off and with its loop emitters (`JAX_DISABLE_MOST_OPTIMIZATIONS`): the tests' shapes are tiny, so
-compiling dominates their time and the optimised code would not pay for itself; the
-arithmetic is the same. Compiled programs are shared between the test processes of one
+most optimisations off (`JAX_DISABLE_MOST_OPTIMIZATIONS`) and with its loop emitters: the
+tests' shapes are tiny, so compiling dominates their time and the optimised code would not
+pay for itself; the arithmetic is the same. Compiled programs are shared between the test processes of one
 run through a persistent cache in a temporary folder, removed when the run ends.
 """
 

@@ -62,10 +62,15 @@ print(json.dumps(out))
 """
 
 
+def _forced_devices_env(n: int) -> dict:
+    """This process's environment (the suite's XLA flags kept) with n forced CPU devices."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}".strip()
+    return {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+
+
 @pytest.fixture(scope="module")
 def four_device_deltas():
-    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", FOUR_DEVICES], env=_forced_devices_env(4), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -127,7 +132,7 @@ def test_two_hosts_of_two_devices_train_what_one_device_trains(tmp_path):
     from sae import architectures, pipeline, train
     from toys import superposition as sp
 
-    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = _forced_devices_env(2)
     out, port = tmp_path / "two_hosts.npz", str(_free_port())
     workers = [subprocess.Popen([sys.executable, "-c", TWO_HOSTS, str(i), port, str(out)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
