@@ -36,13 +36,19 @@ training run serves a whole vmapped grid.
   ∂H(z − θ)/∂θ := −K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[|u| < ½] and
   bandwidth ε (`HParams.bandwidth`). Inputs get the same per-sample scaling as
   BatchTopK (measured on 256 features in 32 dims: MMCS 0.71 → 0.93).
+- ``jumprelu_unscaled``: the same JumpReLU on x itself, without the per-sample scaling
+  (SAELens' JumpReLU with normalize_activations = "none", its default; a JumpReLU or
+  BatchTopK folder written by SAELens loads as this).
 - ``matching_pursuit`` (SAELens' MatchingPursuitSAE, as in SynthSAEBench): a tied
   encoder. From r₀ = x − b_dec, step t picks j_t = argmax_j ReLU(r_t · W_dec,j) and adds
   v_t = ReLU(r_t · W_dec,j_t) to latent j_t, r_{t+1} = r_t − v_t W_dec,j_t; a sample stops
   once a step leaves its support unchanged (the atom was already active, or v_t = 0), and
-  after k steps (SAELens with max_iterations = k, residual_threshold = 0,
-  stop_on_duplicate_support = True). Decoder rows are kept at unit norm by the trainer;
-  W_enc and b_enc are unused. L = mean_b ‖x − x̂‖², gradients through the values and the
+  after k steps, and — when `HParams.residual_threshold` ρ > 0 — once ‖r_{t+1}‖ < ρ
+  (SAELens' MatchingPursuitSAE with max_iterations = k, residual_threshold = ρ,
+  stop_on_duplicate_support = True; SAELens' defaults are max_iterations = d and ρ = 1e-2,
+  ours k and ρ = 0). The decoder rows' norms are free, as SAELens trains them (started at
+  norm 1 and never renormalised), so r·W_dec,j is not a projection unless the trainer is
+  asked for unit norms (`TrainConfig.unit_norm_decoder`); W_enc and b_enc are unused. L = mean_b ‖x − x̂‖², gradients through the values and the
   chosen rows (the choices themselves carry none).
 - ``gated`` (Rajamanoharan et al. 2024a): gate π_g = a, magnitude
   π_m = (x − b_dec)(W_enc ⊙ exp(r_mag)) + b_mag, f = 1[π_g > 0] · ReLU(π_m);
@@ -78,15 +84,18 @@ class HParams(NamedTuple):
     k: jax.Array
     aux_coefficient: jax.Array  # α of the AuxK dead-latent loss (topk); 0 turns it off
     bandwidth: jax.Array  # ε of JumpReLU's pseudo-derivative
+    residual_threshold: jax.Array  # ρ: matching pursuit stops a sample once ‖residual‖ < ρ (0: never)
 
 
-def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1, aux_coefficient=0.0, bandwidth=0.05) -> HParams:
+def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1, aux_coefficient=0.0, bandwidth=0.05,
+            residual_threshold=0.0) -> HParams:
     return HParams(
         jnp.float32(learning_rate),
         jnp.float32(l1_coefficient),
         jnp.int32(k),
         jnp.float32(aux_coefficient),
         jnp.float32(bandwidth),
+        jnp.float32(residual_threshold),
     )
 
 
@@ -122,6 +131,8 @@ class Architecture(NamedTuple):
     - inference: how it encodes at evaluation time — "relu" ReLU(a), "topk" the k
       largest of ReLU(a), "threshold" a·1[a > θ] (BatchTopK's learned θ), "jumprelu"
       a·1[a > θ], "gated" 1[π_g > 0]·ReLU(π_m), "matching_pursuit" k greedy steps on the residual.
+    - unit_norm_decoder: whether the trainer renormalises decoder rows to unit norm after each
+      step unless `TrainConfig.unit_norm_decoder` says otherwise (matching pursuit: no, as SAELens).
     """
 
     name: str
@@ -133,6 +144,7 @@ class Architecture(NamedTuple):
     scales_input: bool
     inference: str
     after_step: Callable = _no_state_update  # (params, aux) → params, outside the gradient
+    unit_norm_decoder: bool = True  # the trainer's default: renormalise decoder rows after each step
 
     def reconstruct(self, params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
         """x̂ in the units of x from latents f: s(x)·(f W_dec + b_dec) when inputs are scaled."""
@@ -351,16 +363,27 @@ def _jumprelu_encode(params, x, hp, k_max):
     return jump_relu(pre_activation(params, x / sample_scale(x)), jnp.exp(params.log_threshold), hp.bandwidth)
 
 
-def _jumprelu_loss(params, x, hp, k_max, dead=None):
-    # Per-sample scaling as for BatchTopK: interference grows with ‖x‖, so one absolute
-    # threshold per latent cannot separate signal from it across samples of different norm.
-    x = x / sample_scale(x)
+def _jumprelu_unscaled_encode(params, x, hp, k_max):
+    return jump_relu(pre_activation(params, x), jnp.exp(params.log_threshold), hp.bandwidth)
+
+
+def _jumprelu_objective(params, x, hp):
     a = pre_activation(params, x)
     theta = jnp.exp(params.log_threshold)
     f = jump_relu(a, theta, hp.bandwidth)
     x_hat = decode(params, f)
     l0 = jnp.mean(jnp.sum(heaviside_step(a, theta, hp.bandwidth), axis=-1))
     return squared_error(x, x_hat) + hp.l1_coefficient * l0, _dense_aux(x, x_hat, f)
+
+
+def _jumprelu_loss(params, x, hp, k_max, dead=None):
+    # Per-sample scaling as for BatchTopK: interference grows with ‖x‖, so one absolute
+    # threshold per latent cannot separate signal from it across samples of different norm.
+    return _jumprelu_objective(params, x / sample_scale(x), hp)
+
+
+def _jumprelu_unscaled_loss(params, x, hp, k_max, dead=None):
+    return _jumprelu_objective(params, x, hp)
 
 
 # --- Gated ---------------------------------------------------------------------------
@@ -389,7 +412,8 @@ def _gated_loss(params, x, hp, k_max, dead=None):
     return squared_error(x, x_hat) + penalty + squared_error(x, gate_reconstruction), _dense_aux(x, x_hat, f)
 
 
-def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
+def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int,
+                     residual_threshold: jax.Array = 0.0) -> tuple[jax.Array, jax.Array]:
     """Per-step (values, indices) [b, k_max] of matching pursuit (module docstring); steps ≥ k, and
     steps after a sample stopped, carry value 0."""
     rows = params.W_dec
@@ -405,10 +429,13 @@ def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int) 
         v = jnp.where(active, v, 0.0)
         # the support is unchanged when the atom already holds a positive value, or nothing is added
         seen = jnp.any((indices == j[:, None]) & (values > 0), axis=-1)
-        done = done | (active & (seen | (v <= 0))) | (t >= k)
+        residual = residual - v[:, None] * chosen
+        # ‖r‖ is read without gradient: the stopping rule, like the choice of atom, carries none
+        small = jax.lax.stop_gradient(jnp.linalg.norm(residual, axis=-1)) < residual_threshold
+        done = done | (active & (seen | (v <= 0) | small)) | (t >= k)
         values = values.at[:, t].set(v)
         indices = indices.at[:, t].set(j)
-        return (residual - v[:, None] * chosen, done, values, indices), None
+        return (residual, done, values, indices), None
 
     start = (x - params.b_dec, jnp.zeros((b,), bool), jnp.zeros((b, k_max), x.dtype), jnp.full((b, k_max), -1))
     (_, _, values, indices), _ = jax.lax.scan(step, start, jnp.arange(k_max))
@@ -422,11 +449,11 @@ def _pursuit_latents(values, indices, m):
 
 
 def _matching_pursuit_encode(params, x, hp, k_max):
-    return _pursuit_latents(*matching_pursuit(params, x, hp.k, k_max), params.n_latents)
+    return _pursuit_latents(*matching_pursuit(params, x, hp.k, k_max, hp.residual_threshold), params.n_latents)
 
 
 def _matching_pursuit_loss(params, x, hp, k_max, dead=None):
-    values, indices = matching_pursuit(params, x, hp.k, k_max)  # one pursuit serves the loss and the firing counts
+    values, indices = matching_pursuit(params, x, hp.k, k_max, hp.residual_threshold)  # one pursuit serves the loss and the firing counts
     x_hat = jnp.einsum("bk,bkd->bd", values, params.W_dec[indices]) + params.b_dec
     f = jax.lax.stop_gradient(_pursuit_latents(values, indices, params.n_latents))
     return squared_error(x, x_hat), _dense_aux(x, jax.lax.stop_gradient(x_hat), f)
@@ -446,10 +473,13 @@ ARCHITECTURES = {
                                   auxk=False, scales_input=False, inference="relu"),
     "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss, uses_k=False, penalty="l0", auxk=False,
                              scales_input=True, inference="jumprelu"),
+    "jumprelu_unscaled": Architecture("jumprelu_unscaled", _jumprelu_unscaled_encode, _jumprelu_unscaled_loss,
+                                      uses_k=False, penalty="l0", auxk=False, scales_input=False, inference="jumprelu"),
     "gated": Architecture("gated", _gated_encode, _gated_loss, uses_k=False, penalty="l1", auxk=False,
                           scales_input=False, inference="gated"),
     "matching_pursuit": Architecture("matching_pursuit", _matching_pursuit_encode, _matching_pursuit_loss, uses_k=True,
-                                     penalty="none", auxk=False, scales_input=False, inference="matching_pursuit"),
+                                     penalty="none", auxk=False, scales_input=False, inference="matching_pursuit",
+                                     unit_norm_decoder=False),
 }
 for _arch in ARCHITECTURES.values():  # the declarations must stay within their vocabularies
     assert _arch.penalty in PENALTIES and _arch.inference in INFERENCE_ENCODINGS, _arch.name

@@ -124,7 +124,7 @@ def _detection_finalize(counts, params, truth):
     live = np.asarray(counts.latent_fires) > 0
     detection = metrics.detection_scores(counts)
     return {
-        "uniqueness": metrics.uniqueness(C, live),
+        "uniqueness": metrics.uniqueness(C),
         "uniqueness_live": metrics.uniqueness_live(C, live),
         **detection._asdict(),
     }

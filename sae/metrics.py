@@ -10,10 +10,12 @@ Decoder scores (take C):
 - MCC = (1/min(F, m)) Σ_{(f, j) ∈ M} C[f, j], M the one-to-one matching of
   min(F, m) pairs that maximises Σ C (Hungarian algorithm, scipy). Invariant to the
   order and sign of latents. All latents take part, dead or alive.
-- uniqueness = |{a(j) : j live}| / m, where a(j) = argmax_f C[f, j] is latent j's
-  best true feature, computed on the raw argmax before any matching (after a
-  one-to-one matching it would be 1 by construction); a dead latent adds nothing
-  (SAELens' definition). uniqueness_live divides by #live instead (0 when none is live).
+- uniqueness = |{a(j) : j = 1..m}| / m, where a(j) = argmax_f C[f, j] is latent j's
+  best true feature, over **every** latent, dead ones included, computed on the raw
+  argmax before any matching (after a one-to-one matching it would be 1 by
+  construction) — SAELens' `feature_uniqueness` (sae_lens.synthetic.evals).
+  uniqueness_live = |{a(j) : j live}| / #live, the same count over live latents only
+  (0 when none is live); our variant, not SAELens'.
 
 Firing scores (additive counts over an eval set, so they can be streamed):
 - latent j is live when it fires (f_j > 0) on at least one eval sample; dead
@@ -28,9 +30,14 @@ Firing scores (additive counts over an eval set, so they can be streamed):
   (0 when none is live), so precision = precision_live · #live / m.
 
 Reconstruction scores:
-- explained variance EV = 1 − Σ_n ‖x − x̂‖² / Σ_n ‖x − x̄‖².
+- explained variance EV = 1 − Σ_n ‖x − x̂‖² / Σ_n ‖x − x̄‖² (SAELens' ExplainedVarianceCalculator:
+  when the mean variance per sample is below 1e-10, EV = 1 if the mean squared error is too, else 0).
 - L0 = mean_n #{j : f_j > 0}; true L0 = mean_n #{f : c_f > 0}.
-- shrinkage = mean over samples with x ≠ 0 of ‖x̂‖ / ‖x‖ (1 = no shrinkage).
+- shrinkage = mean over samples with ‖x‖ > 1e-6 of ‖x̂‖ / ‖x‖ (1 = no shrinkage; SAELens'
+  ShrinkageCalculator, whose min_input_norm is 1e-6).
+
+Every score above is checked against SAELens' `eval_sae_on_synthetic_data` on the same
+weights and samples by the conformance suite (tests/test_conformance.py).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 _EPS = 1e-12
+MIN_INPUT_NORM = 1e-6  # shrinkage skips samples with ‖x‖ at or below this (SAELens' min_input_norm)
+_DEGENERATE_VARIANCE = 1e-10  # below this mean variance EV is 1 or 0 (SAELens)
 
 
 def abs_cosine(true_features, decoder):
@@ -74,20 +83,16 @@ def best_feature(C):
     return jnp.argmax(C, axis=0)
 
 
-def _distinct_best(C, live) -> int:
-    live = np.asarray(live, dtype=bool)
-    return len(np.unique(np.asarray(best_feature(C))[live]))
-
-
-def uniqueness(C, live) -> float:
-    """Distinct best features among live latents ÷ m (all latents; SAELens' definition)."""
-    return float(_distinct_best(C, live) / np.asarray(C).shape[1])
+def uniqueness(C) -> float:
+    """Distinct best features over every latent, dead ones included, ÷ m (SAELens' definition)."""
+    return float(len(np.unique(np.asarray(best_feature(C)))) / np.asarray(C).shape[1])
 
 
 def uniqueness_live(C, live) -> float:
     """Distinct best features among live latents ÷ number of live latents (0 when none is live)."""
-    n_live = int(np.sum(live))
-    return float(_distinct_best(C, live) / n_live) if n_live else 0.0
+    live = np.asarray(live, dtype=bool)
+    n_live = int(live.sum())
+    return float(len(np.unique(np.asarray(best_feature(C))[live])) / n_live) if n_live else 0.0
 
 
 class FiringCounts(NamedTuple):
@@ -158,7 +163,7 @@ class ReconstructionSums(NamedTuple):
 def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
     """Sums for x, x̂ [n, d], latents [n, m], codes [n, F]."""
     norm_x = jnp.linalg.norm(x, axis=-1)
-    nonzero = norm_x > _EPS
+    nonzero = norm_x > MIN_INPUT_NORM
     ratio = jnp.where(nonzero, jnp.linalg.norm(x_hat, axis=-1) / jnp.where(nonzero, norm_x, 1.0), 0.0)
     return ReconstructionSums(
         n=jnp.float32(x.shape[0]),
@@ -183,7 +188,9 @@ def explained_variance(sums: ReconstructionSums) -> float:
     n = float(sums.n)
     sum_x = np.asarray(sums.sum_x, np.float64)
     total = float(sums.sum_squared_norm) - float(sum_x @ sum_x) / n
-    return float(1.0 - float(sums.squared_error) / max(total, _EPS))
+    if total / n < _DEGENERATE_VARIANCE:
+        return 1.0 if float(sums.squared_error) / n < _DEGENERATE_VARIANCE else 0.0
+    return float(1.0 - float(sums.squared_error) / total)
 
 
 def shrinkage(sums: ReconstructionSums) -> float:

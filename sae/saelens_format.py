@@ -12,21 +12,35 @@ reshape_activations, metadata, k for "topk" and max_iterations for "matching_pur
 plus our own fields under the
 separate key "toylab" (the architecture name, hyperparameters, toy and run).
 
-Architecture map (toylab → SAELens):
+Architecture map (toylab → SAELens, as written):
     relu, matryoshka_l1 → "standard"   f = ReLU((x − b_dec) W_enc + b_enc)
-    topk                → "topk"       the k largest of ReLU(…)
-    jumprelu            → "jumprelu"   a·1[a > threshold]
+    topk                → "topk"       the k largest of ReLU(…); rescale_acts_by_decoder_norm false
+    jumprelu, jumprelu_unscaled → "jumprelu"   a·1[a > threshold]
     batchtopk, matryoshka → "jumprelu" with threshold = the learned inference θ
                           (at inference BatchTopK is a·1[a > θ], a ≥ 0 — a JumpReLU)
     gated               → "gated"
-    matching_pursuit    → "matching_pursuit" with max_iterations = k, residual_threshold = 0,
-                          stop_on_duplicate_support = true (the encoder is tied: W_enc is
-                          written as a copy of W_decᵀ)
+    matching_pursuit    → "matching_pursuit" with max_iterations = k, residual_threshold = the
+                          run's ρ (0 by default), stop_on_duplicate_support = true (the encoder is
+                          tied: W_enc is written as a copy of W_decᵀ)
 Architectures that scale each sample to x·√d/‖x‖ and back (`Architecture.scales_input`)
 are written with normalize_activations = "constant_norm_rescale"; the others "none".
-Loading maps back; a SAELens folder whose normalize_activations differs from what the
-toylab architecture does is refused (one line naming the field), as is an unknown
-architecture, a missing or corrupt file, or shapes that disagree with cfg.json.
+
+Reading (a folder with our "toylab" key maps back to its architecture). A folder SAELens
+wrote, with `save_model` or `save_inference_model`, is read as SAELens' inference SAE
+encodes it:
+    standard / none → relu;  topk / none → topk;  gated / none → gated;
+    jumprelu / none → jumprelu_unscaled;  jumprelu / constant_norm_rescale → jumprelu;
+    batchtopk, matryoshka_batchtopk (training folders, a scalar topk_threshold) → the JumpReLU
+        SAELens' save_inference_model makes of them, θ_j = topk_threshold, by normalisation;
+    matching_pursuit / none → matching_pursuit with k = max_iterations (None: d_in) and ρ =
+        residual_threshold (1e-2 when absent, SAELens' default); no W_enc needed.
+rescale_acts_by_decoder_norm = true (SAELens' TopK training default) is folded in as SAELens
+folds it (W_enc·‖W_dec,j‖, b_enc·‖W_dec,j‖, W_dec/‖W_dec,j‖), which encodes the same.
+Refused, in one line naming the field: any other architecture (abstopk, transcoders, temporal)
+or normalisation (layer_norm, expected_average_only_in, constant_norm_rescale where toylab's
+architecture does not scale), apply_b_dec_to_input false, reshape_activations other than
+"none", stop_on_duplicate_support false, a missing or corrupt file, and shapes that disagree
+with cfg.json.
 """
 
 from __future__ import annotations
@@ -50,10 +64,20 @@ CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
 _BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated",
                  "matching_pursuit": "matching_pursuit"}
-_FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated",
-                 "matching_pursuit": "matching_pursuit"}
-# SAELens' "batchtopk" inference folders hold a threshold too; they read as our batchtopk.
-_FROM_SAELENS_EXTRA = {"batchtopk": "batchtopk"}
+# How toylab reads a folder SAELens wrote: (SAELens architecture, normalize_activations) → toylab architecture.
+# Each pair encodes as SAELens' inference SAE encodes that folder (tests/test_conformance.py checks it).
+_FROM_SAELENS = {
+    ("standard", "none"): "relu",
+    ("topk", "none"): "topk",
+    ("gated", "none"): "gated",
+    ("jumprelu", "none"): "jumprelu_unscaled",
+    ("jumprelu", "constant_norm_rescale"): "jumprelu",
+    ("matching_pursuit", "none"): "matching_pursuit",
+}
+# SAELens' BatchTopK-type training folders (`save_model`) hold a scalar topk_threshold; SAELens' own
+# save_inference_model turns them into a JumpReLU with θ_j = topk_threshold, and so does toylab.
+_BATCHTOPK_TRAINING = ("batchtopk", "matryoshka_batchtopk")
+SAELENS_RESIDUAL_THRESHOLD = 1e-2  # SAELens' MatchingPursuitSAEConfig default, when a folder omits it
 
 
 class FormatError(ValueError):
@@ -105,10 +129,11 @@ def config_dict(arch: str, params: SAEParams, k: int | None = None, extra: dict 
             raise ValueError("k: a topk dictionary needs its k")
         cfg["k"] = int(k)
         cfg["rescale_acts_by_decoder_norm"] = False
-    if cfg["architecture"] == "matching_pursuit":  # k greedy steps, stopping on a repeated support only
+    if cfg["architecture"] == "matching_pursuit":  # k greedy steps, stopping on a repeated support or a small residual
         if k is None:
             raise ValueError("k: a matching_pursuit dictionary needs its k")
-        cfg.update(max_iterations=int(k), residual_threshold=0.0, stop_on_duplicate_support=True)
+        residual_threshold = float((extra or {}).get("hparams", {}).get("residual_threshold", 0.0))
+        cfg.update(max_iterations=int(k), residual_threshold=residual_threshold, stop_on_duplicate_support=True)
     cfg["toylab"] = {"architecture": architectures.get(arch).name, **({} if k is None else {"k": int(k)}), **(extra or {})}
     return cfg
 
@@ -144,6 +169,27 @@ def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None,
     return write_folder(folder, write)
 
 
+def _toylab_reading(saelens_arch, normalisation) -> str:
+    """The toylab architecture that encodes a SAELens folder as SAELens does; FormatError when none does."""
+    inference = "jumprelu" if saelens_arch in _BATCHTOPK_TRAINING else saelens_arch
+    if (inference, normalisation) in _FROM_SAELENS:
+        return _FROM_SAELENS[inference, normalisation]
+    known = sorted({a for a, _ in _FROM_SAELENS} | set(_BATCHTOPK_TRAINING))
+    if inference not in known:
+        raise FormatError(f"architecture: got {saelens_arch!r}, allowed values {', '.join(known)}")
+    allowed = [n for a, n in _FROM_SAELENS if a == inference]
+    raise FormatError(f"normalize_activations: got {normalisation!r}; toylab reads a SAELens {saelens_arch} folder "
+                      f"with {' or '.join(repr(n) for n in allowed)} only")
+
+
+def fold_decoder_norms(W_enc, b_enc, W_dec):
+    """(W_enc·n, b_enc·n, W_dec/n) with n_j = max(‖W_dec,j‖, 1e-8): SAELens' fold of the decoder norms
+    into the encoder (`fold_W_dec_norm`), which leaves TopK's choice and the reconstruction unchanged."""
+    norms = np.maximum(np.linalg.norm(W_dec, axis=1), np.float32(1e-8)).astype(np.float32)
+    return (W_enc * norms[None, :]).astype(np.float32), (b_enc * norms).astype(np.float32), \
+        (W_dec / norms[:, None]).astype(np.float32)
+
+
 class Loaded(NamedTuple):
     arch: str  # toylab architecture name
     params: SAEParams  # one dictionary (no leading axis), NumPy leaves
@@ -154,6 +200,8 @@ class Loaded(NamedTuple):
         """The HParams to encode with: k from cfg.json, the rest as saved by toylab (defaults otherwise)."""
         saved = dict(self.cfg.get("toylab", {}).get("hparams", {}))
         saved["k"] = self.k if self.k is not None else saved.get("k", 1)
+        if self.arch == "matching_pursuit" and "residual_threshold" not in saved:
+            saved["residual_threshold"] = self.cfg.get("residual_threshold", SAELENS_RESIDUAL_THRESHOLD)
         return architectures.hparams(**{name: saved[name] for name in architectures.HParams._fields if name in saved})
 
 
@@ -206,56 +254,77 @@ def load(folder: str | Path) -> Loaded:
 
     ours = cfg.get("toylab", {}).get("architecture")
     saelens_arch = cfg.get("architecture")
+    normalisation = cfg.get("normalize_activations", "none")
     if ours is not None:
         if ours not in architectures.ARCHITECTURES:
             raise FormatError(f"toylab.architecture: got {ours!r}, allowed values {', '.join(architectures.ARCHITECTURES)}")
         arch = ours
-    elif saelens_arch in _FROM_SAELENS or saelens_arch in _FROM_SAELENS_EXTRA:
-        arch = _FROM_SAELENS.get(saelens_arch) or _FROM_SAELENS_EXTRA[saelens_arch]
+        if normalisation != _normalisation(arch):
+            raise FormatError(f"normalize_activations: got {normalisation!r}; toylab's {arch} needs {_normalisation(arch)!r}")
     else:
-        known = ", ".join([*_FROM_SAELENS, *_FROM_SAELENS_EXTRA])
-        raise FormatError(f"architecture: got {saelens_arch!r}, allowed values {known}")
+        arch = _toylab_reading(saelens_arch, normalisation)
 
     for field in ("d_in", "d_sae"):
         if not isinstance(cfg.get(field), int) or cfg[field] < 1:
             raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")
     d, m = cfg["d_in"], cfg["d_sae"]
-    gated = saelens_architecture(arch) == "gated"
-    expected = {"W_enc": (d, m), "W_dec": (m, d), "b_dec": (d,), ("b_gate" if gated else "b_enc"): (m,)}
+    target = saelens_architecture(arch)
+    gated, pursuit = target == "gated", target == "matching_pursuit"
+    from_training = ours is None and saelens_arch in _BATCHTOPK_TRAINING
+    expected = {"W_dec": (m, d), "b_dec": (d,)}
+    if not pursuit:  # SAELens' matching pursuit is tied: it writes no encoder
+        expected.update({"W_enc": (d, m), ("b_gate" if gated else "b_enc"): (m,)})
     if gated:
         expected.update(r_mag=(m,), b_mag=(m,))
-    threshold_needed = saelens_architecture(arch) == "jumprelu"
-    if threshold_needed:
-        expected["threshold"] = (m,)
+    if target == "jumprelu":
+        expected["topk_threshold" if from_training else "threshold"] = () if from_training else (m,)
     for name, shape in expected.items():
         if name not in tensors:
             raise FormatError(f"{weights_path}: tensor {name} missing")
         if tuple(tensors[name].shape) != shape:
             raise FormatError(f"{name}: got shape {tuple(tensors[name].shape)}, expected {shape} (d_in={d}, d_sae={m})")
 
-    normalisation = cfg.get("normalize_activations", "none")
-    if normalisation != _normalisation(arch):
-        raise FormatError(f"normalize_activations: got {normalisation!r}; toylab's {arch} needs {_normalisation(arch)!r}")
     if cfg.get("apply_b_dec_to_input", True) is not True:
         raise FormatError("apply_b_dec_to_input: got false; toylab's encoders read x − b_dec (allowed value true)")
-    k = cfg.get("k", cfg.get("max_iterations", cfg.get("toylab", {}).get("k")))
-    if saelens_arch == "matching_pursuit" and (cfg.get("residual_threshold", 0.0) != 0.0
-                                               or cfg.get("stop_on_duplicate_support", True) is not True):
-        raise FormatError("residual_threshold: toylab's matching_pursuit stops after k steps or on a repeated support "
-                          "only (allowed: residual_threshold 0, stop_on_duplicate_support true)")
-    if architectures.get(arch).uses_k and (not isinstance(k, int) or not 1 <= k <= m):
-        raise FormatError(f"k: got {k!r}, allowed range [1, {m}]")
+    if cfg.get("reshape_activations", "none") != "none":
+        raise FormatError(f"reshape_activations: got {cfg['reshape_activations']!r}; toylab reads flat activations "
+                          "(allowed value 'none')")
+    if pursuit:
+        if cfg.get("stop_on_duplicate_support", True) is not True:
+            raise FormatError("stop_on_duplicate_support: got false; toylab's matching_pursuit stops on a repeated "
+                              "support (allowed value true)")
+        residual_threshold = cfg.get("residual_threshold", SAELENS_RESIDUAL_THRESHOLD)
+        if not isinstance(residual_threshold, (int, float)) or not residual_threshold >= 0:
+            raise FormatError(f"residual_threshold: got {residual_threshold!r}, allowed range [0, inf)")
+        # SAELens' max_iterations None means d_in iterations
+        k = cfg.get("max_iterations", cfg.get("toylab", {}).get("k"))
+        k = d if k is None and ours is None else k
+    else:
+        k = cfg.get("k", cfg.get("toylab", {}).get("k"))
+    if architectures.get(arch).uses_k:
+        if not isinstance(k, int) or k < 1 or (not pursuit and k > m):
+            raise FormatError(f"k: got {k!r}, allowed range {'[1, inf)' if pursuit else f'[1, {m}]'}")
 
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731
     zeros = np.zeros((m,), np.float32)
-    threshold = f32("threshold") if threshold_needed else np.full((m,), INITIAL_THRESHOLD, np.float32)
-    log_threshold = exact_log(threshold)
+    W_dec = f32("W_dec")
+    W_enc = np.ascontiguousarray(W_dec.T) if pursuit else f32("W_enc")
+    b_enc = zeros if pursuit else f32("b_gate" if gated else "b_enc")
+    if cfg.get("rescale_acts_by_decoder_norm", False) is True:
+        # SAELens scales the pre-activations by ‖W_dec,j‖ and decodes f_j/‖W_dec,j‖ W_dec,j: the same
+        # encoder and decoder once the norms are folded in, as its save_inference_model does.
+        W_enc, b_enc, W_dec = fold_decoder_norms(W_enc, b_enc, W_dec)
+    if target == "jumprelu":
+        threshold = (np.full((m,), float(tensors["topk_threshold"]), np.float32) if from_training
+                     else f32("threshold"))
+    else:
+        threshold = np.full((m,), INITIAL_THRESHOLD, np.float32)
     params = SAEParams(
-        W_enc=f32("W_enc"),
-        b_enc=f32("b_gate" if gated else "b_enc"),
-        W_dec=f32("W_dec"),
+        W_enc=W_enc,
+        b_enc=b_enc,
+        W_dec=W_dec,
         b_dec=f32("b_dec"),
-        log_threshold=log_threshold,
+        log_threshold=exact_log(threshold),
         r_mag=f32("r_mag") if gated else zeros,
         b_mag=f32("b_mag") if gated else zeros,
     )

@@ -23,7 +23,8 @@ Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over t
 last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
 warms up linearly over the first `l1_warmup_fraction` of steps. Decoder rows start at norm
 `decoder_init_norm` and after each step are renormalised to unit norm (when
-`unit_norm_decoder`; otherwise their norms are free and the penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
+`unit_norm_decoder`, by default the architecture's `Architecture.unit_norm_decoder`: every one
+but matching pursuit, whose rows SAELens leaves free; otherwise their norms are free and the penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
 With `compute_dtype` "bfloat16" the loss and its gradient run in bf16 on a cast copy of
 the parameters and batch (parameters, Adam state and the reported loss stay f32; sums of
@@ -62,7 +63,7 @@ class TrainConfig:
     k_max: int = 1
     decay_fraction: float = 0.2
     l1_warmup_fraction: float = 0.05
-    unit_norm_decoder: bool = True
+    unit_norm_decoder: bool | None = None  # None: the architecture's default (`Architecture.unit_norm_decoder`)
     decoder_init_norm: float = 1.0  # norm of the initial decoder rows (tied encoder); SAELens uses 0.1
     initial_threshold: float = INITIAL_THRESHOLD  # JumpReLU's starting θ
     dead_after_steps: int = 256  # a latent silent this long counts as dead (for AuxK)
@@ -170,6 +171,7 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
     compute = jnp.dtype(config.compute_dtype or "float32")
+    unit_norm = arch.unit_norm_decoder if config.unit_norm_decoder is None else config.unit_norm_decoder
 
     def loss(params, x, hp, dead):
         # Mixed precision: the forward and backward passes run on a `compute` copy of the
@@ -191,7 +193,7 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
         params = arch.after_step(optax.apply_updates(params, updates), aux)
         if not config.decoder_bias:
             params = params.replace(b_dec=jnp.zeros_like(params.b_dec))
-        if config.unit_norm_decoder:
+        if unit_norm:
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 

@@ -63,7 +63,8 @@ def test_decoder_scores_invariant_to_latent_order_and_sign(pair, seed):
     C2 = metrics.abs_cosine(T, (D * signs)[permutation])
     assert metrics.mmcs(C2) == pytest.approx(metrics.mmcs(C), abs=1e-6)
     assert metrics.mcc(C2) == pytest.approx(metrics.mcc(C), abs=1e-6)
-    assert metrics.uniqueness(C2, live[permutation]) == pytest.approx(metrics.uniqueness(C, live), abs=1e-9)
+    assert metrics.uniqueness(C2) == pytest.approx(metrics.uniqueness(C), abs=1e-9)
+    assert metrics.uniqueness_live(C2, live[permutation]) == pytest.approx(metrics.uniqueness_live(C, live), abs=1e-9)
 
 
 @st.composite
@@ -114,7 +115,7 @@ def test_bounded_scores_lie_in_unit_interval(pair, seed):
     T, D = pair
     C = metrics.abs_cosine(T, D)
     live = np.random.default_rng(seed).random(len(D)) < 0.5
-    for value in (metrics.mmcs(C), metrics.mcc(C), metrics.uniqueness(C, live)):
+    for value in (metrics.mmcs(C), metrics.mcc(C), metrics.uniqueness(C), metrics.uniqueness_live(C, live)):
         assert -1e-6 <= value <= 1 + 1e-6
 
 
@@ -122,11 +123,11 @@ def test_uniqueness_below_one_when_latents_duplicate_a_feature():
     T = np.eye(4, dtype=np.float32)
     D = np.stack([T[0], T[0], 2 * T[0], T[1]])  # three latents on feature 0
     C = metrics.abs_cosine(T, D)
-    assert metrics.uniqueness(C, np.ones(4, bool)) == pytest.approx(2 / 4)
+    assert metrics.uniqueness(C) == pytest.approx(2 / 4)  # SAELens: every latent counts, dead or alive
     assert metrics.uniqueness_live(C, np.array([True, True, False, False])) == pytest.approx(1 / 2)
-    assert metrics.uniqueness(C, np.array([True, True, False, False])) == pytest.approx(1 / 4)  # dead add nothing
+    assert metrics.uniqueness_live(C, np.array([True, False, False, True])) == pytest.approx(2 / 2)
     # after one-to-one matching every latent is distinct, which is why uniqueness uses the raw argmax
-    assert metrics.uniqueness(metrics.abs_cosine(T, T), np.ones(4, bool)) == 1.0
+    assert metrics.uniqueness(metrics.abs_cosine(T, T)) == 1.0
 
 
 @given(hnp.arrays(np.float32, (6, 3), elements=finite), hnp.arrays(np.float32, (6, 3), elements=finite))
@@ -202,11 +203,11 @@ def _reference_detection(latents, codes, C):
         f = 2 * tp / (fires.sum() + feature.sum()) if fires.sum() + feature.sum() else 0.0
         precision.append(p), recall.append(r), f1.append(f), live.append(fires.any())
     live = np.array(live)
-    distinct = len(set(best[live].tolist()))
-    every = {"precision": np.mean(precision), "recall": np.mean(recall), "f1": np.mean(f1), "uniqueness": distinct / m}
+    every = {"precision": np.mean(precision), "recall": np.mean(recall), "f1": np.mean(f1),
+             "uniqueness": len(set(best.tolist())) / m}  # every latent's best feature, dead ones too
     on_live = {f"{k}_live": (np.mean(np.array(v)[live]) if live.any() else 0.0)
                for k, v in (("precision", precision), ("recall", recall), ("f1", f1))}
-    on_live["uniqueness_live"] = distinct / live.sum() if live.any() else 0.0
+    on_live["uniqueness_live"] = len(set(best[live].tolist())) / live.sum() if live.any() else 0.0
     return every | on_live
 
 
@@ -221,7 +222,7 @@ def test_detection_and_uniqueness_match_a_numpy_reference(seed, m, dead_share):
     counts = metrics.firing_counts(jnp.asarray(latents), jnp.asarray(codes), metrics.best_feature(jnp.asarray(C)))
     got = metrics.detection_scores(counts)._asdict()
     live = latents.max(axis=0) > 0
-    got |= {"uniqueness": metrics.uniqueness(C, live), "uniqueness_live": metrics.uniqueness_live(C, live)}
+    got |= {"uniqueness": metrics.uniqueness(C), "uniqueness_live": metrics.uniqueness_live(C, live)}
     expected = _reference_detection(latents, codes, C)
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, abs=1e-9), name

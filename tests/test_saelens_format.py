@@ -58,7 +58,7 @@ def _copy(tmp_path, name="saelens_topk"):
     (lambda f: (f / "sae_weights.safetensors").write_bytes(b"\x00garbage"), "not a readable safetensors"),
     (lambda f: (f / "cfg.json").write_text("{not json"), "not valid JSON"),
     (lambda f: _edit(f, architecture="transcoder"), "architecture: got 'transcoder'"),
-    (lambda f: _edit(f, d_in=9), "W_enc: got shape"),
+    (lambda f: _edit(f, d_in=9), "W_dec: got shape"),
     (lambda f: _edit(f, k=0), "k: got 0"),
     (lambda f: _edit(f, normalize_activations="layer_norm"), "normalize_activations"),
 ])
