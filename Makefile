@@ -37,7 +37,7 @@ demo: install
 	@echo "Results and figures are under $(OUT)/<experiment>/<run-id>/ (results.json, figures/*.png)."
 
 test: install conformance-install
-	$(BIN)/python -m pytest -n $(WORKERS)
+	TOYLAB_CONFORMANCE=required $(BIN)/python -m pytest -n $(WORKERS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -132,6 +132,7 @@ class Config:
             if not (folder / synthetic_files.CONFIG_FILE).exists():
                 raise ConfigError(f"model_folder: {self.model_folder} holds no {synthetic_files.CONFIG_FILE}; "
                                   "allowed: a SAELens synthetic-model folder")
+            synthetic_files.read_config(folder)  # the model's own fields, checked as SAELens checks them
 
     @property
     def steps(self) -> int:

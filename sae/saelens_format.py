@@ -97,12 +97,11 @@ def to_tensors(arch: str, params: SAEParams) -> dict[str, np.ndarray]:
     """The safetensors dict of one (unstacked) dictionary."""
     p = {name: np.ascontiguousarray(np.asarray(value, np.float32)) for name, value in vars(params).items()}
     target = saelens_architecture(arch)
-    encoder = np.ascontiguousarray(p["W_dec"].T) if target == "matching_pursuit" else p["W_enc"]  # tied
-    tensors = {"W_enc": encoder, "W_dec": p["W_dec"], "b_dec": p["b_dec"]}
+    tensors = {"W_dec": p["W_dec"], "b_dec": p["b_dec"]}
     if target == "gated":
-        tensors.update(b_gate=p["b_enc"], r_mag=p["r_mag"], b_mag=p["b_mag"])
-    else:
-        tensors["b_enc"] = p["b_enc"]
+        tensors.update(W_enc=p["W_enc"], b_gate=p["b_enc"], r_mag=p["r_mag"], b_mag=p["b_mag"])
+    elif target != "matching_pursuit":  # matching pursuit is tied: SAELens holds no encoder tensors for it
+        tensors.update(W_enc=p["W_enc"], b_enc=p["b_enc"])
     if target == "jumprelu":  # θ = exp(log θ) by the same exp the encoders use (see exact_log)
         import jax.numpy as jnp
 

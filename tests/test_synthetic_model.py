@@ -11,6 +11,7 @@ Exactness is tested as a distribution, with counterparts that must fail:
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jax
@@ -20,6 +21,7 @@ import pytest
 from scipy import stats
 
 from binomial_intervals import allowed_outside, outside_share
+from saelens_reference import require
 
 from toys import synthetic_files, synthetic_hierarchy, synthetic_model
 from toys.torch_rng import TorchGenerator
@@ -50,7 +52,7 @@ def test_torch_streams_match_recorded_torch_values():
 
 
 def test_torch_streams_match_torch_when_installed():
-    torch = pytest.importorskip("torch", reason="torch not installed (pip install -e '.[bench]')")
+    torch = require("torch")
     for seed, shapes in [(3, [(5,), (40,), (7, 9)]), (44, [(1000,)])]:
         g, ours = torch.Generator().manual_seed(seed), TorchGenerator(seed)
         for shape in shapes:
@@ -183,7 +185,7 @@ def test_sparse_codes_feed_the_streamed_metrics(tiny, draws):
 
 @pytest.fixture(scope="module")
 def saelens_model():
-    pytest.importorskip("sae_lens.synthetic", reason="sae-lens ≥ 6.54 not installed (pip install -e '.[bench]')")
+    require("sae_lens.synthetic")
     from sae_lens.synthetic import SyntheticModel
 
     return SyntheticModel.load_from_disk(str(FIXTURE))
@@ -238,3 +240,85 @@ def test_edge_absorption_of_the_hierarchy_streams_from_sparse_codes(tiny):
         assert r["n_with_child_hit"] <= r["n_with_child"] and r["n_alone_hit"] <= r["n_alone"]
         assert (r["symptom_gap"] is None) == (r["n_alone"] == 0 or r["n_with_child"] == 0)
     assert absorption.edge_summary(records)["n_edges"] == len(records)
+
+
+# --- bad input and the corners SAELens guards --------------------------------------------------
+
+FOLDED = synthetic_model.Generator("folded_normal", (("max_value", None), ("mean", 0.5), ("min_value", None), ("std", 0.5)))
+
+
+def test_a_single_feature_draws_its_magnitudes_as_saelens_does():
+    # SAELens gives `start` to a single feature only for the linear and exponential generators; a
+    # folded normal draws from its stream as for any n (toylab once returned `start`, None → NaN).
+    one = synthetic_model.magnitudes(FOLDED, 1, seed=3)
+    assert np.isfinite(one).all() and one[0] == np.float32(abs(0.5 + TorchGenerator(3).randn(1)[0] * 0.5))
+    linear = synthetic_model.Generator("linear", (("end", 4.0), ("start", 5.0)))
+    assert synthetic_model.magnitudes(linear, 1, seed=3)[0] == 5.0
+    config = synthetic_model.SyntheticModelConfig(num_features=1, hidden_dim=4, seed=0, std_firing_magnitudes=FOLDED,
+                                                  firing_probability=synthetic_model.zipfian(0.5, 0.9, 0.01))
+    model = synthetic_model.from_parts(synthetic_model.build(config))
+    batch = model.sample(jax.random.key(0), 256)
+    assert np.isfinite(np.asarray(batch.x)).all() and np.asarray(batch.codes.dense()).any()
+
+
+def test_single_feature_magnitudes_equal_saelens():
+    require("sae_lens.synthetic")
+    from sae_lens.synthetic.firing_magnitudes import FoldedNormalMagnitudeConfig
+
+    theirs = FoldedNormalMagnitudeConfig(mean=0.5, std=0.5).generate(1, seed=3).numpy()
+    np.testing.assert_array_equal(synthetic_model.magnitudes(FOLDED, 1, seed=3), theirs)
+
+
+def _config_with(**changes):
+    d = synthetic_model.SyntheticModelConfig.from_dict(json.loads((FIXTURE / synthetic_files.CONFIG_FILE).read_text())).to_dict()
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        target = d
+        for name in parents:
+            target = target[name]
+        target[leaf] = value
+    return d
+
+
+BAD_CONFIGS = [  # SAELens' own checks, each a one-line error naming the field
+    ({"firing_probability__exponent": 0.0}, "firing_probability.exponent"),
+    ({"firing_probability__min_prob": 0.5}, "firing_probability.min_prob"),  # min ≥ max
+    ({"firing_probability__max_prob": 1.5}, "firing_probability.max_prob"),
+    ({"mean_firing_magnitudes__start": 0.0}, "mean_firing_magnitudes.start"),
+    ({"mean_firing_magnitudes__end": -1.0}, "mean_firing_magnitudes.end"),
+    ({"std_firing_magnitudes__std": 0.0}, "std_firing_magnitudes.std"),
+    ({"std_firing_magnitudes__min_value": 2.0, "std_firing_magnitudes__max_value": 1.0}, "std_firing_magnitudes.min_value"),
+    ({"hierarchy__mutually_exclusive_min_depth": 2, "hierarchy__mutually_exclusive_max_depth": 1},
+     "hierarchy.mutually_exclusive_max_depth"),
+]
+
+
+@pytest.mark.parametrize("changes, field", BAD_CONFIGS, ids=[f for _, f in BAD_CONFIGS])
+def test_bad_model_configs_are_refused_in_one_line(changes, field):
+    from toys.validation import ConfigError
+
+    with pytest.raises(ConfigError, match=field) as error:
+        synthetic_model.SyntheticModelConfig.from_dict(_config_with(**changes)).validate()
+    assert "\n" not in str(error.value)
+
+
+def test_saelens_refuses_the_same_configs():
+    require("sae_lens.synthetic")
+    from sae_lens.synthetic import SyntheticModel, SyntheticModelConfig
+
+    for changes, field in BAD_CONFIGS:  # SAELens checks some fields when it builds the model
+        with pytest.raises(ValueError):
+            SyntheticModel(SyntheticModelConfig.from_dict(_config_with(**changes)))
+    SyntheticModel(SyntheticModelConfig.from_dict(_config_with()))  # the unchanged fixture builds
+
+
+def test_a_bad_model_folder_exits_2_through_the_cli_and_writes_nothing(tmp_path, capsys):
+    from experiments import cli
+
+    folder = tmp_path / "model"
+    shutil.copytree(FIXTURE, folder)
+    (folder / synthetic_files.CONFIG_FILE).write_text(json.dumps(_config_with(firing_probability__exponent=-1.0)))
+    code = cli.main(["run", "synthsaebench", "--quick", "--out", str(tmp_path / "runs"), "--set", f"model_folder={folder}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "firing_probability.exponent" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

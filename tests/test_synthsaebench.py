@@ -37,8 +37,13 @@ def test_results_contract_and_model_file(run_folder):
         assert entry["target_l0"] == 4 and entry["seed"] == 0
         for metric in ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_fraction"):
             assert 0 <= entry["metrics"][metric] <= max(1, entry["metrics"]["l0"])
-    assert set(results["published"]) == set(synthsaebench.ARCHS)
-    assert results["published"]["matryoshka"]["25"]["f1"]["mean"] == 0.8793
+    # the run reports the published table as the module holds it (a run that mislabels rows fails)
+    published = results["published"]
+    assert set(published) == set(synthsaebench.ARCHS)
+    for arch, by_l0 in synthsaebench.PUBLISHED.items():
+        for l0, scores in by_l0.items():
+            for metric, (mean, std) in scores.items():
+                assert published[arch][str(l0)][metric] == {"mean": mean, "std": std}, (arch, l0, metric)
     assert {e["arch"] for e in results["chance"]} == {"random"}
     # the model, in SAELens' file format, beside the results
     parts = synthetic_files.load(run_folder / "synthetic_model")
@@ -59,6 +64,22 @@ def test_bad_input_names_the_field(tmp_path, capsys):
     assert code == 2 and "model_folder" in capsys.readouterr().err
 
 
+def test_published_table_holds_the_papers_order_and_ranges():
+    # Checks that catch a mistyped value: each mean a fraction with a small spread, and the F1 order
+    # at L0 = 25 the paper reports (Matryoshka ≥ BatchTopK ≈ JumpReLU > L1 > MatchingPursuit).
+    table = synthsaebench.PUBLISHED
+    assert set(table) == set(synthsaebench.ARCHS)
+    for by_l0 in table.values():
+        assert set(by_l0) == {20, 25}
+        for scores in by_l0.values():
+            for mean, std in scores.values():
+                assert 0.3 < mean < 1.0 and 0 < std < 0.01
+    f1 = {arch: table[arch][25]["f1"][0] for arch in table}
+    matryoshka, batchtopk, jumprelu, l1, pursuit = (f1[a] for a in synthsaebench.PUBLISHED_ORDER_F1_25)
+    assert matryoshka > max(batchtopk, jumprelu) and abs(batchtopk - jumprelu) < 0.01
+    assert min(batchtopk, jumprelu) > l1 > pursuit
+
+
 def test_calibration_finds_the_penalty_for_each_target_l0():
     import jax
 
@@ -71,7 +92,7 @@ def test_calibration_finds_the_penalty_for_each_target_l0():
                                       batch_size=256)
     low, high = result["l0"]
     assert low > high  # more penalty, fewer active latents
+    assert high < 2.0 < low  # the sweep brackets the target (no silent skip: a sweep that misses it fails)
     chosen = result["chosen"]
-    if high < 2.0 < low:
-        assert 0.03 < chosen[2.0] < 3.0 and 2.0 not in result["outside"]
+    assert 0.03 < chosen[2.0] < 3.0 and 2.0 not in result["outside"]
     assert chosen[10_000.0] == pytest.approx(0.03) and 10_000.0 in result["outside"]  # beyond the sweep: its end

@@ -51,6 +51,19 @@ def save(folder: str | Path, parts: ModelParts) -> Path:
     return write_folder(folder, write)
 
 
+def read_config(folder: str | Path) -> SyntheticModelConfig:
+    """The folder's model config, checked as SAELens checks it (ConfigError: one line naming the field)."""
+    from toys.validation import ConfigError
+
+    path = Path(folder) / CONFIG_FILE
+    try:
+        config = SyntheticModelConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"{path}: not a SAELens synthetic-model config ({error.__class__.__name__}: {error})") from None
+    config.validate()
+    return config
+
+
 def load(folder: str | Path) -> ModelParts:
     """Read a model folder (SAELens' `load_from_disk`): stored arrays, magnitudes re-drawn from the seed."""
     from safetensors.numpy import load_file
@@ -59,7 +72,7 @@ def load(folder: str | Path) -> ModelParts:
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder}: no {name} (a SAELens synthetic-model folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
-    config = SyntheticModelConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
+    config = read_config(folder)
     weights = load_file(str(folder / WEIGHTS_FILE))
     roots = []
     if (folder / HIERARCHY_FILE).exists():

@@ -61,6 +61,9 @@ class HierarchyConfig:
         check_range(p + "max_depth", self.max_depth, low=1)
         check_range(p + "mutually_exclusive_portion", self.mutually_exclusive_portion, low=0, high=1)
         check_range(p + "mutually_exclusive_min_depth", self.mutually_exclusive_min_depth, low=0)
+        if self.mutually_exclusive_max_depth is not None:
+            check_range(p + "mutually_exclusive_max_depth", self.mutually_exclusive_max_depth,
+                        low=self.mutually_exclusive_min_depth)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

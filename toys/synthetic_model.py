@@ -121,10 +121,12 @@ class SyntheticModelConfig:
         check_range("num_features", self.num_features, low=1)
         check_range("hidden_dim", self.hidden_dim, low=1)
         check_choice("firing_probability.generator_name", self.firing_probability.generator_name, PROBABILITY_GENERATORS)
+        _check_probability_generator(self.firing_probability)
         for name in ("std_firing_magnitudes", "mean_firing_magnitudes"):
             value = getattr(self, name)
             if isinstance(value, Generator):
                 check_choice(f"{name}.generator_name", value.generator_name, MAGNITUDE_GENERATORS)
+                _check_magnitude_generator(name, value)
             else:
                 check_range(name, float(value), low=0)
         if self.hierarchy is not None:
@@ -203,6 +205,36 @@ def synthsaebench_config(num_features: int = 16_384, hidden_dim: int = 768, seed
 # --- building: SAELens' draws -------------------------------------------------------------
 
 
+def _check_probability_generator(generator: Generator) -> None:
+    """SAELens' checks of a firing-probability generator: zipfian exponent > 0, and
+    0 < min_prob < max_prob ≤ 1 (zipfian, random) or 0 < min_prob ≤ max_prob ≤ 1 (linear)."""
+    name, get, field = generator.generator_name, generator.get, "firing_probability."
+    if name == "constant":
+        check_range(field + "probability", get("probability", 0.1), low=0, high=1)
+        return
+    if name == "zipfian":
+        check_range(field + "exponent", get("exponent", 1.0), low=0, low_open=True)
+    high, low = get("max_prob", 0.3 if name != "random" else 0.5), get("min_prob", 0.01)
+    check_range(field + "max_prob", high, low=0, high=1, low_open=True)
+    check_range(field + "min_prob", low, low=0, high=high, low_open=True, high_open=name != "linear")
+
+
+def _check_magnitude_generator(field: str, generator: Generator) -> None:
+    """SAELens' checks of a magnitude generator: linear and exponential start, end > 0;
+    folded normal std > 0, min_value ≥ 0, max_value > 0, min_value ≤ max_value."""
+    name, get = generator.generator_name, generator.get
+    if name in ("linear", "exponential"):
+        for bound in ("start", "end"):
+            check_range(f"{field}.{bound}", get(bound), low=0, low_open=True)
+    elif name == "folded_normal":
+        check_range(f"{field}.std", get("std", 0.1), low=0, low_open=True)
+        low, high = get("min_value"), get("max_value")
+        if low is not None:
+            check_range(f"{field}.min_value", low, low=0, high=high)
+        if high is not None:
+            check_range(f"{field}.max_value", high, low=0, low_open=True)
+
+
 def firing_probabilities(generator: Generator, n: int, seed: int) -> np.ndarray:
     """SAELens' firing-probability generators (float32, as torch computes them)."""
     name = generator.generator_name
@@ -226,7 +258,7 @@ def magnitudes(value: float | Generator, n: int, seed: int) -> np.ndarray:
     name, get = value.generator_name, value.get
     if name == "constant":
         return np.full(n, get("value", 1.0), np.float32)
-    if n == 1:
+    if n == 1 and name in ("linear", "exponential"):  # SAELens: a single feature gets `start`
         return np.array([get("start")], np.float32)
     if name == "linear":
         return np.linspace(get("start"), get("end"), n, dtype=np.float32)
@@ -437,7 +469,8 @@ def _with_pilot_caps(model: SyntheticModel, key: jax.Array) -> SyntheticModel:
     on = np.asarray(dense_codes(model, key_codes, PILOT_SAMPLES)) > 0
     level = np.asarray(model.level)
     has_children = np.asarray(model.children[:-1, 0]) < model.num_features
-    cap = lambda columns: sparse_firing.cap(on[:, columns].sum(axis=1))  # noqa: E731
+    # no more slots than there are columns (a one-feature model has one): top-k needs k ≤ width
+    cap = lambda columns: min(sparse_firing.cap(on[:, columns].sum(axis=1)), max(int(columns.sum()), 1))  # noqa: E731
     depth = len(model.level_caps)
     tail = np.ones(model.num_features, bool)
     tail[np.asarray(model.firing.head)] = False
