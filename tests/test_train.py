@@ -3,6 +3,7 @@
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -165,3 +166,33 @@ def test_initial_decoder_norm_and_threshold_are_where_the_config_puts_them():
     renormalised = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy,
                                hps, keys).params
     np.testing.assert_allclose(np.linalg.norm(renormalised.W_dec[0], axis=-1), 1.0, atol=1e-5)
+
+
+def test_matching_pursuit_trains_with_free_decoder_norms_as_saelens_and_unit_norms_on_request():
+    # SAELens starts MatchingPursuit's decoder rows at norm 1 and never renormalises them; so
+    # does toylab by default (Architecture.unit_norm_decoder), and TrainConfig can ask for unit norms.
+    toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=2.0), jax.random.key(0))
+    hps = train.stack_hparams([architectures.hparams(3e-2, 0.0, 2)])
+    keys = jax.random.split(jax.random.key(1), 1)
+    config = train.TrainConfig("matching_pursuit", D, M, steps=40, batch_size=64, k_max=2)
+    free = np.linalg.norm(train.train(config, pipeline.toy_activations, toy, hps, keys).params.W_dec[0], axis=-1)
+    assert np.max(np.abs(free - 1.0)) > 1e-2  # the norms moved
+    unit = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy, hps,
+                       keys).params.W_dec[0]
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=-1), 1.0, atol=1e-5)
+
+
+def test_matching_pursuit_residual_threshold_stops_early():
+    # ρ = ‖r₀‖ + 1 stops every sample after its first step; ρ = 0 runs the k steps.
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(M, D))
+    # norms in [0.5, 1.3], not unit (below √2 a step never lengthens the residual)
+    W_dec = (rows / np.linalg.norm(rows, axis=1, keepdims=True) * rng.uniform(0.5, 1.3, size=(M, 1))).astype(np.float32)
+    params = pipeline.stack([params_lib.init(jax.random.key(0), D, M).replace(W_dec=jnp.asarray(W_dec),
+                                                                            b_dec=jnp.zeros(D))])
+    x = jnp.asarray(rng.normal(size=(50, D)).astype(np.float32))
+    latents = lambda rho: np.asarray(pipeline.encode(  # noqa: E731
+        "matching_pursuit", params, pipeline.stack([architectures.hparams(k=4, residual_threshold=rho)]), x))[0]
+    assert ((latents(0.0) > 0).sum(1) > 1).mean() > 0.5
+    first_only = latents(float(np.linalg.norm(np.asarray(x), axis=1).max()) + 1.0)
+    assert ((first_only > 0).sum(1) == 1).all()
