@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -229,7 +230,7 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
                    prng: str = "threefry") -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.records)."""
-    from sae import progress
+    from sae import progress, sharding
 
     progress.enable()
     folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
@@ -237,7 +238,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
     runfolder.write_json(
         folder / "config.json",
         {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
-         "config": overrides.to_dict(config), "devices": devices, "precision": precision, "prng": prng,
+         "config": overrides.to_dict(config), "devices": devices, "devices_used": None, "precision": precision,
+         "prng": prng,
          **runfolder.provenance()},
     )
     print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
@@ -258,6 +260,9 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
         for write in writers:
             write(folder)
         results["duration_s"] = status.duration
+        # what the run used, beside what was asked for (a plan may leave devices idle: sae.sharding)
+        runfolder.write_json(folder / "config.json", {**json.loads((folder / "config.json").read_text()),
+                                                      "devices_used": sharding.used_devices()})
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed

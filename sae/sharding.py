@@ -32,6 +32,8 @@ from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 RUNS, BATCH = "runs", "batch"
 _requested = 1  # devices the trainer may use in this process (`use_devices`)
+_used = 1  # the most devices one training call of this process has used (`record_plan`)
+_told: set = set()  # the idle-device notes already printed (one per distinct plan)
 
 
 def use_devices(n: int | str) -> int:
@@ -44,12 +46,31 @@ def use_devices(n: int | str) -> int:
     count = available if n == "all" else int(n)
     if not 1 <= count <= available:
         raise ValueError(f"devices: {n} is outside the allowed range 1..{available} (or 'all') on this machine")
-    _requested = count
+    global _used
+    _requested, _used = count, 1
     return count
 
 
 def requested_devices() -> int:
     return _requested
+
+
+def used_devices() -> int:
+    """The most devices any training call has used since `use_devices` (r·s of its mesh)."""
+    return _used
+
+
+def record_plan(shape: tuple[int, int], n_runs: int, batch_size: int) -> None:
+    """Note the mesh a training call uses; when it leaves requested devices idle, say so in one line."""
+    global _used
+    used = shape[0] * shape[1]
+    _used = max(_used, used)
+    if used < _requested and (shape, n_runs, batch_size) not in _told:
+        from sae import progress
+
+        _told.add((shape, n_runs, batch_size))
+        progress.note(f"devices: {_requested} requested, this training can use {used} ({n_runs} runs × batch "
+                      f"{batch_size} divide over a {shape[0]} × {shape[1]} mesh); the rest idle")
 
 
 def plan(n_runs: int, batch_size: int, n_devices: int) -> tuple[int, int]:

@@ -253,6 +253,7 @@ def train(
     if config.mesh_shape is None:
         config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size,
                                                                       sharding.requested_devices()))
+    sharding.record_plan(config.mesh_shape, keys.shape[0], config.batch_size)
     config = dataclasses.replace(config, **{field: value for field, value in _defaults.items()
                                             if getattr(config, field) is None})
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
