@@ -6,7 +6,12 @@ exclusive children, rank-25 correlation), built from its config exactly as SAELe
 builds it, or any SAELens synthetic-model folder (`model_folder`). Five architectures,
 each at target L0 ∈ {20, 25}:
 - batchtopk, matryoshka (BatchTopK with nested prefix losses) and matching_pursuit
-  with k = the target;
+  with k = the target; matching pursuit trains as SAELens' MatchingPursuitTrainingSAE does
+  (decoder rows started at norm 1 and left free, stopping on a repeated support) with
+  max_iterations = the target and residual_threshold 0. SAELens' defaults are
+  max_iterations = d_in and residual_threshold 1e-2; neither SAELens' source nor its
+  docs say which settings the published row used (its L0 of 20 / 25 matches a cap of
+  max_iterations = L0), so `mp_residual_threshold` sets ρ for a run that wants SAELens' 1e-2;
 - jumprelu and l1 (`relu`: ReLU + L1), whose penalty λ is calibrated to each target by a
   vmapped sweep over λ in one call (`sae.pipeline.calibrate_to_l0`), then trained.
 Runs of one architecture (targets × seeds) train in one vmapped call, each step drawing
@@ -93,6 +98,7 @@ class Config:
     jumprelu_coefficients: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     l1_coefficients: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     n_eval: int = 500_000  # SAELens' eval_samples default
+    mp_residual_threshold: float = 0.0  # matching pursuit's ρ (SAELens' default is 1e-2; module docstring)
     saelens_samples: int = 0  # > 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)
 
     @classmethod
@@ -125,6 +131,7 @@ class Config:
         check_each("l1_coefficients", self.l1_coefficients, low=0, low_open=True)
         check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
         check_range("saelens_samples", self.saelens_samples, low=0)
+        check_range("mp_residual_threshold", self.mp_residual_threshold, low=0)
         if self.model_folder:
             from pathlib import Path
 
@@ -165,7 +172,8 @@ def model_parts(config: Config) -> tuple[synthetic_model.ModelParts, dict]:
 def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
     if arch in CALIBRATED:
         return architectures.hparams(config.learning_rate, l1_coefficient=coefficient, k=1)
-    return architectures.hparams(config.learning_rate, k=target)
+    rho = config.mp_residual_threshold if arch == "matching_pursuit" else 0.0
+    return architectures.hparams(config.learning_rate, k=target, residual_threshold=rho)
 
 
 def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_key, coefficients: dict,
