@@ -19,6 +19,7 @@ import numpy as np
 
 from experiments import circles_grid, seeding
 from experiments.recovery import seed_keys
+from experiments.study import Study
 from sae import manifold_ranking
 from toys.validation import ConfigError, check_range
 
@@ -107,3 +108,6 @@ def summary(results: dict) -> str:
               "sorted tops (for sae.manifold_ranking.NULL_TOP_EVIDENCE): "
               + ", ".join(f"{e:.4f}" for e in results["null_top_evidence"])]
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

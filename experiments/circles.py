@@ -22,6 +22,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.study import Study
 from sae import architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
@@ -166,9 +167,10 @@ def run(config: Config) -> dict:
         entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays)
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # chance: a random dictionary of the same size, encoded by TopK with the main k
-        random_params = pipeline.baseline("random", seed_keys(key_random, size, [0]), config.d, size)
-        entries += _score_dictionaries("random", size, (config.k,), pipeline.BASELINE_ARCH, random_params,
-                                       pipeline.baseline_hparams(config.k, 1), sample, circles, config, arrays)
+        random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.d, size)
+        chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
+        entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
+                                       circles, config, arrays)
     return {
         "circles": entries,
         "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
@@ -382,3 +384,6 @@ def summary(results: dict) -> str:
                  "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
                  "shape: persistent homology of the group's reconstructions; random = chance)")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

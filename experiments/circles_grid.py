@@ -49,6 +49,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import seed_keys
+from experiments.study import Study
 from sae import (architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline,
                  progress, topology)
 from toys import manifolds, superposition
@@ -175,8 +176,8 @@ def train_twins(config: Config, cell: dict, toy, key_train: jax.Array):
 
 def random_dictionary_codes(cell: dict, key_random: jax.Array, x) -> tuple[np.ndarray, np.ndarray]:
     """(codes [n, m], decoder [m, d]) of a random ±1/√d dictionary of the cell's size, encoded by TopK with its k."""
-    random_params = pipeline.baseline("random", key_random[None], cell["d"], cell["m"])
-    codes = np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params, pipeline.baseline_hparams(cell["k"], 1), x))
+    random_params = pipeline.chance_dictionaries(key_random[None], cell["d"], cell["m"])
+    codes = np.asarray(pipeline.chance_codes(random_params, cell["k"], x))
     return codes[0], np.asarray(random_params.W_dec[0])
 
 
@@ -496,3 +497,6 @@ def summary(results: dict) -> str:
     lines.append(f"(found: the best group's top-2 PCA plane within {results['found_angle_deg']:.0f}° of the planted plane and "
                  "its per-value centroids in cyclic order; cells drawn at random from the configured ranges)")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

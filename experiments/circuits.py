@@ -31,6 +31,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.study import Study
 from sae import architectures, detectors, pipeline, progress
 from toys import circuits, network_training, stored
 from toys.validation import check_each, check_range
@@ -92,11 +93,10 @@ def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_r
     params, hps = train_layer_saes(config, acts, size, key_sae)
     sae_codes = np.asarray(pipeline.encode("topk", params, hps, acts))
     keys = jax.random.split(jax.random.fold_in(key_random, size), len(acts))
-    random_params = pipeline.baseline("random", keys, acts.shape[2], size)
+    random_params = pipeline.chance_dictionaries(keys, acts.shape[2], size)
     return {
         "sae": sae_codes,
-        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
-                                             pipeline.baseline_hparams(config.k, len(acts)), acts)),
+        "random": np.asarray(pipeline.chance_codes(random_params, config.k, acts)),
         "explained_variance": pipeline.explained_variance("topk", params, hps, acts),
         "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
         "saved": saved_dictionaries("topk", params, hps,
@@ -255,3 +255,6 @@ def summary(results: dict) -> str:
             cells = " / ".join("-" if first[r] is None else str(first[r]) for r in READERS)
             lines.append(f"  {gate['description']:<22} {cells}")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

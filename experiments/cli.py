@@ -233,16 +233,16 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
     from sae import progress, sharding
 
     progress.enable()
-    folder = runfolder.new_run_folder(out, experiment.NAME, config.seed, quick)
-    status = records.RunStatus(folder, experiment.NAME)
+    folder = runfolder.new_run_folder(out, experiment.name, config.seed, quick)
+    status = records.RunStatus(folder, experiment.name)
     runfolder.write_json(
         folder / "config.json",
-        {"experiment": experiment.NAME, "quick": quick, "seed": config.seed,
+        {"experiment": experiment.name, "quick": quick, "seed": config.seed,
          "config": overrides.to_dict(config), "devices": devices, "devices_used": None, "precision": precision,
          "prng": prng,
          **runfolder.provenance()},
     )
-    print(f"toylab: running {experiment.NAME} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
+    print(f"toylab: running {experiment.name} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
     phase = {"stage": "setup"}
 
@@ -256,7 +256,7 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
         figures = experiment.plot(results, arrays, folder / "figures")
         if arrays:
             runfolder.write_arrays(folder / "arrays.npz", arrays)
-        write_dictionaries(folder, saved, experiment.NAME, config.seed)
+        write_dictionaries(folder, saved, experiment.name, config.seed)
         for write in writers:
             write(folder)
         results["duration_s"] = status.duration
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "list":
         for name in registry.EXPERIMENTS:
-            print(f"{name:<16}{registry.get(name).DESCRIPTION}")
+            print(f"{name:<16}{registry.get(name).description}")
         return 0
     if args.command == "bench":
         return run_bench(args.repeats, args.out)

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.stats
 
 from experiments import memory, seeding
-from experiments.recovery import BASELINE_KINDS, Recovery, TRAINED_KINDS, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
+from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, plot_metric_panels, summary_table
+from experiments.study import Study
 from sae import architectures, metrics
 from theory import random_vectors
 from toys import superposition
@@ -265,3 +266,6 @@ def summary(results: dict) -> str:
             lines.append(f"  m={h['size']:>5}  τ={h['threshold']}: {h['measured']:.3f} / {h['predicted']:.3f}"
                          f" / {h['predicted_sphere']:.3f}")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)

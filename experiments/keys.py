@@ -143,7 +143,7 @@ def help_text(experiment, quick: bool = False) -> str:
     widths["default"] = min(widths["default"], 28)
     header = (f"{'key':<{widths['key']}}  {'type':<{widths['type']}}  {'default':<{widths['default']}}  "
               f"allowed  — description")
-    lines = [f"toylab run {experiment.NAME}: {experiment.DESCRIPTION}",
+    lines = [f"toylab run {experiment.name}: {experiment.description}",
              f"settable keys (--set key=value; lists comma separated; defaults of the {'quick' if quick else 'full'} "
              f"variant{'' if quick else ', --quick changes some'}):", "", header, "-" * len(header)]
     for row in rows:

@@ -36,6 +36,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import seed_keys
+from experiments.study import Study
 from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline, progress
 from toys import manifolds, modular, network_training, stored
 from toys.validation import check_each, check_range
@@ -350,3 +351,6 @@ def summary(results: dict) -> str:
                      f"{len(n['described_circles'])} claimed circle(s) of sizes {n['described_circles']})")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

@@ -79,7 +79,7 @@ def check(experiment, config) -> None:
     """Raise ConfigError when the experiment's estimate for config exceeds the available memory."""
     from toys.validation import ConfigError
 
-    if not hasattr(experiment, "memory_estimate"):
+    if experiment.memory_estimate is None:
         return
     try:
         needed, field = experiment.memory_estimate(config)

@@ -19,6 +19,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.study import Study
 from sae import architectures, geometry, pipeline, progress
 from toys import modular
 from toys.validation import check_range
@@ -79,11 +80,10 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
     sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
                        steps=config.sae_steps, batch_size=config.sae_batch_size,
                        label=f"topk m={config.sae_size} on the hidden layer")
-    random_params = pipeline.baseline("random", key_random[None], H, config.sae_size)
+    random_params = pipeline.chance_dictionaries(key_random[None], H, config.sae_size)
     codes = {
         "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
-        "random": np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
-                                             pipeline.baseline_hparams(config.k, 1), hidden))[0],
+        "random": np.asarray(pipeline.chance_codes(random_params, config.k, hidden))[0],
         "neuron": hidden,
     }
     directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
@@ -216,3 +216,6 @@ def summary(results: dict) -> str:
         counts = "  ".join(f"{row['per_key_frequency'][str(k)]:>{len(str(k)) + 2}}" for k in sorted(results["key_frequencies"]))
         lines.append(f"{kind:<8}{row['live']:>6}  {'':<18}{counts}  {row['other_frequencies']:>5}")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

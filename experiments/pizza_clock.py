@@ -32,6 +32,7 @@ import numpy as np
 from experiments import memory, seeding
 from experiments.modular import layer_units
 from experiments.recovery import seed_keys
+from experiments.study import Study
 from sae import grid_latents, progress
 from toys import modular
 from toys.validation import ConfigError, check_range
@@ -227,3 +228,6 @@ def summary(results: dict) -> str:
     lines.append("(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
                  "random atoms are encoded by TopK with the SAE's k and read as chance)")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

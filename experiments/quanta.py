@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import memory, seeding
+from experiments.study import Study
 from sae import clustering, progress
 from theory import projections
 from toys import network_training, quanta
@@ -420,3 +421,6 @@ def variants_table(results: dict) -> list[str]:
                      f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
                      f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}")
     return lines
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

@@ -182,11 +182,11 @@ def run_rows(out: Path) -> list[dict]:
         headline = "—"
         results = _read(folder / "results.json") if state == "finished" else None
         if results is not None:
-            module = registry.get(experiment) if experiment in registry.EXPERIMENTS else None
-            if experiment == "theory":
-                from experiments import theory as module
+            read = registry.get(experiment).headline if experiment in registry.EXPERIMENTS else None
+            if experiment == "theory":  # `toylab theory` is its own command, not a registered study
+                from experiments.theory import headline as read
             try:
-                headline = module.headline(results) if module is not None and hasattr(module, "headline") else "—"
+                headline = read(results) if read is not None else "—"
             except (KeyError, IndexError, TypeError, ValueError):
                 headline = "— (results from another version)"
         rows.append({

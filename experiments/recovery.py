@@ -90,7 +90,8 @@ class Recovery:
         fit_sample = self.fit_sample if kind in pipeline.FITTED_BASELINES else None
         params = pipeline.baseline(kind, keys, self.toy.d, size, k=self.k, fit_sample=fit_sample,
                                    true_features=getattr(self.toy, "features", None))
-        self.score(kind, pipeline.BASELINE_ARCH, size, params, pipeline.baseline_hparams(self.k, len(self.seeds)))
+        arch, hps = pipeline.chance_reading(self.k, len(self.seeds))
+        self.score(kind, arch, size, params, hps)
         return params
 
 

@@ -1,14 +1,15 @@
-"""The experiments `toylab run NAME` knows, by name.
+"""The studies `toylab run NAME` knows, by name.
 
-Each is a module with NAME, DESCRIPTION, a frozen `Config` dataclass (with `quick()`
-and `validate()`), `run(config) -> results`, `plot(results, arrays, folder)` and
-`summary(results) -> str`.
+Each is a module that declares `STUDY = experiments.study.Study(...)` (its name,
+description, Config, run, plot, summary and the optional parts); `get` returns that
+declaration, checked.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from experiments.study import Study
 from toys.validation import ConfigError
 
 EXPERIMENTS = {
@@ -31,7 +32,12 @@ EXPERIMENTS = {
 }
 
 
-def get(name: str):
+def get(name: str) -> Study:
+    """The study registered as `name`; ConfigError (one line) for an unknown name, TypeError for a
+    module that declares no Study or one under another name."""
     if name not in EXPERIMENTS:
         raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(EXPERIMENTS[name])
+    study = getattr(importlib.import_module(EXPERIMENTS[name]), "STUDY", None)
+    if not isinstance(study, Study) or study.name != name:
+        raise TypeError(f"{EXPERIMENTS[name]}: expected STUDY = Study({name!r}, ...) (experiments.study)")
+    return study

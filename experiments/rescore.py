@@ -40,7 +40,7 @@ def load_run(run_folder: str | Path):
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None
     experiment = registry.get(name)
-    if not hasattr(experiment, "evaluation_source"):
+    if experiment.evaluation_source is None:
         raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(RESCORABLE)}")
     config = overrides.from_dict(experiment.Config, values)
     config.validate()
@@ -80,7 +80,7 @@ def rescore_run(run_folder: str | Path) -> dict:
         meta = item.cfg.get("toylab", {})
         groups.setdefault(meta.get("group", folder.name), []).append((meta.get("index", 0), folder, item))
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
-    return {"run": str(run_folder), "experiment": experiment.NAME, "seed": config.seed,
+    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed,
             "dictionaries": _score(ordered, source)}
 
 
@@ -89,7 +89,7 @@ def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
     loaded = saelens_format.load(sae_folder)
     experiment, config, source = load_run(run_folder)
     _check_fits(loaded, sae_folder, source["toy"])
-    return {"run": str(run_folder), "experiment": experiment.NAME, "seed": config.seed,
+    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed,
             "dictionaries": _score([[(sae_folder, loaded)]], source)}
 
 

@@ -14,7 +14,8 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
-from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table  # noqa: F401 (headline: toylab runs)
+from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table
+from experiments.study import Study
 from sae import architectures, evaluate, metrics
 from toys import superposition
 from toys.validation import check_choice, check_each, check_range
@@ -163,3 +164,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
 def summary(results: dict) -> str:
     columns = ("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction", "shrinkage")
     return summary_table(results, columns) + f"\ntrue L0 ≈ {results['toy']['expected_true_l0']:.2f}"
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)

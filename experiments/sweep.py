@@ -14,7 +14,8 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
-from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys  # noqa: F401 (headline: toylab runs)
+from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
+from experiments.study import Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -108,9 +109,8 @@ def run(config: Config) -> dict:
                           label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)")
     scores = pipeline.evaluate(config.arch, result.params, hps, toy, key=key_eval, n_eval=config.n_eval)
     # chance: random dictionaries of the same size, one per seed, read as every baseline (TopK with k)
-    random_params = pipeline.baseline("random", seed_keys(key_chance, config.size, seeds), config.toy.d, config.size)
-    chance = pipeline.evaluate(pipeline.BASELINE_ARCH, random_params, pipeline.baseline_hparams(config.k, len(seeds)),
-                               toy, key=key_eval, n_eval=config.n_eval)
+    random_params = pipeline.chance_dictionaries(seed_keys(key_chance, config.size, seeds), config.toy.d, config.size)
+    chance = pipeline.chance_scores(random_params, config.k, toy, key=key_eval, n_eval=config.n_eval)
     entries = [
         {"name": f"{config.arch}-{config.size}", "kind": config.arch, "size": config.size, "seed": seed,
          "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
@@ -168,3 +168,6 @@ def summary(results: dict) -> str:
                                                         for m in PLOTTED))
     lines.append("(mean ± half the min–max range over seeds; chance: a random dictionary of the same size, TopK k)")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)

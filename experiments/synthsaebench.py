@@ -44,6 +44,7 @@ import numpy as np
 
 from experiments import runfolder, seeding
 from experiments.recovery import edge_absorption, edge_summary_lines, seed_keys
+from experiments.study import Study
 from sae import architectures, evaluate, pipeline, progress
 from toys import synthetic_files, synthetic_model
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -200,10 +201,9 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int]) -> list[dict]:
     entries = []
     for target in config.target_l0s:
         keys = seed_keys(jax.random.fold_in(key, target), config.width, seeds)
-        params = pipeline.baseline("random", keys, toy.d, config.width)
+        params = pipeline.chance_dictionaries(keys, toy.d, config.width)
         with progress.task(f"evaluating random dictionaries (k={target})"):
-            scores = pipeline.evaluate(pipeline.BASELINE_ARCH, params, pipeline.baseline_hparams(target, len(seeds)),
-                                       toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
+            scores = pipeline.chance_scores(params, target, toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
         entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
     return entries
 
@@ -346,3 +346,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
                     "beside the published table", y=1.0)
     figure.tight_layout()
     return [save_figure(figure, folder / "f1_mcc_vs_published.png")]
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary)

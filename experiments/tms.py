@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import memory, seeding
+from experiments.study import Study
 from sae import progress
 from toys import tms
 from toys.validation import check_each, check_range
@@ -197,3 +198,6 @@ def summary(results: dict) -> str:
             angles = " ".join(f"{v:.1f}" for v in s["best"]["neighbour_angles_deg"])
             lines.append(f"{'':<14}column norms {norms}; neighbour angles (deg) {angles}")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

@@ -28,9 +28,10 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
-from experiments.recovery import (  # noqa: F401 (headline: toylab runs)
+from experiments.recovery import (
     Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
 from experiments import two_feature
+from experiments.study import Study
 from sae import absorption, architectures, evaluate, hierarchy, pipeline
 from toys import trees
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -110,8 +111,9 @@ def _hps(kind: str, config: Config):
 
 def _firing(kind: str, params, k: int, x) -> np.ndarray:
     """Whether each latent fires on each sample, [G, n, m] (baselines encode by TopK)."""
-    arch = pipeline.BASELINE_ARCH if kind in pipeline.BASELINE_KINDS else kind
-    return np.asarray(pipeline.encode(arch, params, pipeline.baseline_hparams(k, params.W_dec.shape[0]), x)) > 0
+    if kind in pipeline.BASELINE_KINDS:
+        return np.asarray(pipeline.chance_codes(params, k, x)) > 0
+    return np.asarray(pipeline.encode(kind, params, pipeline.baseline_hparams(k, params.W_dec.shape[0]), x)) > 0
 
 
 def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
@@ -391,3 +393,6 @@ def summary(results: dict) -> str:
     lines += ["", *edge_summary_lines(results["edge_absorption_summary"])]
     lines += ["", two_feature.summary(results["two_feature"])]
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import seeding
+from experiments.study import Study
 from sae import architectures, pipeline
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
@@ -169,3 +170,6 @@ def summary(results: dict) -> str:
                      f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run_['parent_on_parent'])}; "
                      f"final squared error: {', '.join(f'{v:.3f}' for v in run_['final_mse'])})")
     return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)

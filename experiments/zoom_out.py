@@ -38,6 +38,7 @@ import numpy as np
 
 from experiments import memory, seeding
 from experiments.recovery import saved_dictionaries
+from experiments.study import Study
 from sae import architectures, detectors, folding, geometry, pipeline, progress
 from toys import network_training, semantic, stored
 from toys.validation import check_range
@@ -194,9 +195,8 @@ def ball_concept(config: Config, key) -> tuple[dict, list]:
     sae_l0 = float(np.mean(np.sum(sae_codes > 0, axis=1)))
     # chance as everywhere in the lab: a random dictionary encoded by TopK, k = the SAE's mean L0
     chance_k = max(1, int(round(sae_l0)))
-    random_params = pipeline.baseline("random", k_random[None], d, config.sae_size)
-    random_codes = np.asarray(pipeline.encode(pipeline.BASELINE_ARCH, random_params,
-                                              pipeline.baseline_hparams(chance_k, 1), test))[0]
+    random_params = pipeline.chance_dictionaries(k_random[None], d, config.sae_size)
+    random_codes = np.asarray(pipeline.chance_codes(random_params, chance_k, test))[0]
     target = inside[~train_rows, None]
     return {
         "linear_probe_auroc": detectors.held_out(detectors.linear_probe(), x, inside, train_rows)[1],
@@ -322,3 +322,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.legend(fontsize=8)
     paths.append(save_figure(figure, folder / "ball_detectors.png"))
     return paths
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)

@@ -93,6 +93,33 @@ def baseline_hparams(k: int, n: int) -> HParams:
     return stack([architectures.hparams(k=k)] * n)
 
 
+# --- the chance baseline, one way everywhere --------------------------------------------------
+# Every score in the lab sits beside chance: random ±1/√d dictionaries of the same shape, read
+# the way every baseline is read (TopK with the trained k). Studies call these, not the pieces.
+
+
+def chance_reading(k: int, n: int) -> tuple[str, HParams]:
+    """(architecture, HParams [n]) under which n baseline dictionaries are encoded: TopK with k."""
+    return BASELINE_ARCH, baseline_hparams(k, n)
+
+
+def chance_dictionaries(keys: jax.Array, d: int, m: int) -> SAEParams:
+    """The chance baseline: one random ±1/√d dictionary of m atoms in R^d per key, stacked."""
+    return baseline("random", keys, d, m)
+
+
+def chance_codes(params: SAEParams, k: int, x) -> jax.Array:
+    """Codes [G, n, m] of G baseline dictionaries on x, read as every baseline is (TopK with k)."""
+    arch, hps = chance_reading(k, jax.tree.leaves(params)[0].shape[0])
+    return encode(arch, params, hps, x)
+
+
+def chance_scores(params: SAEParams, k: int, source, **evaluate_options) -> list[dict]:
+    """`evaluate` of G baseline dictionaries read as every baseline is (TopK with k)."""
+    arch, hps = chance_reading(k, jax.tree.leaves(params)[0].shape[0])
+    return evaluate(arch, params, hps, source, **evaluate_options)
+
+
 # Baselines drawn from a key alone are vmapped over the keys (the same draws as one call per key);
 # the fitted ones (darts' least squares, PCA) and the oracle are built one per key.
 _RANDOM_BASELINES = {

@@ -1,0 +1,50 @@
+"""The study contract: what `toylab run NAME` needs of a study, declared and checked once.
+
+Each study module ends with `STUDY = Study(...)`, naming its parts explicitly; the
+registry (`experiments.registry`) checks the declaration when the study is looked up, and
+the CLI, the memory check, `toylab runs` and `toylab evaluate` read these fields (an
+optional part is None when the study has none) instead of probing the module.
+
+- name, description: `toylab list` and the run folder's name;
+- Config: a frozen dataclass with a `seed` field, `quick()` and `validate()`;
+- run(config) → results dict; plot(results, arrays, folder) → figure paths;
+  summary(results) → text;
+- headline(results) → one line for `toylab runs` (optional);
+- memory_estimate(config) → (bytes, the field that sets them) (optional);
+- evaluation_source(config) → the toy `toylab evaluate` re-scores on (optional).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    name: str
+    description: str
+    Config: type
+    run: Callable
+    plot: Callable
+    summary: Callable
+    headline: Callable | None = None
+    memory_estimate: Callable | None = None
+    evaluation_source: Callable | None = None
+
+    def __post_init__(self) -> None:
+        where = f"study {self.name!r}"
+        if not (isinstance(self.name, str) and self.name and isinstance(self.description, str) and self.description):
+            raise TypeError(f"{where}: name and description must be non-empty strings")
+        if not dataclasses.is_dataclass(self.Config) or "seed" not in {f.name for f in dataclasses.fields(self.Config)}:
+            raise TypeError(f"{where}: Config must be a dataclass with a seed field")
+        for method in ("quick", "validate"):
+            if not callable(getattr(self.Config, method, None)):
+                raise TypeError(f"{where}: Config needs {method}()")
+        for part in ("run", "plot", "summary"):
+            if not callable(getattr(self, part)):
+                raise TypeError(f"{where}: {part} must be callable")
+        for part in ("headline", "memory_estimate", "evaluation_source"):
+            value = getattr(self, part)
+            if value is not None and not callable(value):
+                raise TypeError(f"{where}: {part} must be callable or None")
