@@ -168,19 +168,20 @@ REFUSED_KINDS = [
      "normalize_activations: got 'layer_norm'"),
 ]
 D_IN, D_SAE = 16, 64
+WIDTHS = [(16, 64), (24, 40)]  # (d_in, d_sae): a power of two and not
 
 
-def _saelens_sae(sae_lens, cls_name, cfg_name, fields, seed):
+def _saelens_sae(sae_lens, cls_name, cfg_name, fields, seed, d_in=D_IN, d_sae=D_SAE):
     """A SAELens training SAE with random weights: decoder rows of norms in [0.3, 3], biases, thresholds."""
     torch = _torch()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MatchingPursuit warns that it sets decoder_init_norm to 1
-        sae = getattr(sae_lens, cls_name)(getattr(sae_lens, cfg_name)(d_in=D_IN, d_sae=D_SAE, **fields))
+        sae = getattr(sae_lens, cls_name)(getattr(sae_lens, cfg_name)(d_in=d_in, d_sae=d_sae, **fields))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in sae.state_dict().items():
             if name == "W_dec":
-                value = torch.randn(tensor.shape, generator=g) / 4 * (0.3 + 2.7 * torch.rand(D_SAE, 1, generator=g))
+                value = torch.randn(tensor.shape, generator=g) / 4 * (0.3 + 2.7 * torch.rand(d_sae, 1, generator=g))
             elif name in ("threshold", "log_threshold"):
                 value = 0.05 + 0.5 * torch.rand(tensor.shape, generator=g)
                 value = value.log() if name == "log_threshold" else value
@@ -206,14 +207,18 @@ def _reference_codes(sae_lens, sae, folder, tmp_path, x):
         return reference.encode(torch.tensor(x)).numpy()
 
 
+@pytest.mark.parametrize("widths", WIDTHS, ids=[f"{d}x{m}" for d, m in WIDTHS])
 @pytest.mark.parametrize("save", ["save_model", "save_inference_model"])
 @pytest.mark.parametrize("kind", SAELENS_KINDS, ids=[k[0] for k in SAELENS_KINDS])
-def test_saelens_folders_encode_in_toylab_as_in_saelens(sae_lens, tmp_path, kind, save):
+def test_saelens_folders_encode_in_toylab_as_in_saelens(sae_lens, tmp_path, kind, save, widths):
     name, cls_name, cfg_name, fields = kind
-    sae = _saelens_sae(sae_lens, cls_name, cfg_name, fields, seed=len(name))
+    d_in, d_sae = widths
+    if "matryoshka_widths" in fields:
+        fields = {**fields, "matryoshka_widths": [d_sae // 4, d_sae]}
+    sae = _saelens_sae(sae_lens, cls_name, cfg_name, fields, seed=len(name) + d_in, d_in=d_in, d_sae=d_sae)
     folder = tmp_path / name
     getattr(sae, save)(folder)
-    x = np.random.default_rng(0).normal(size=(2000, D_IN)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(2000, d_in)).astype(np.float32)
     expected = _reference_codes(sae_lens, sae, folder, tmp_path, x)
     ours = _encode(saelens_format.load(folder), x)
     # relative too: matching pursuit on decoder rows longer than √2 overshoots and its values grow
@@ -271,7 +276,8 @@ def test_toylab_folders_load_in_saelens_and_encode_the_same(sae_lens, arch, tmp_
 
 
 def _model_config(n_features, hidden_dim, depth, rank, exclusive, seed):
-    return {
+    """A SAELens model config; depth None: no hierarchy, rank None: no correlation."""
+    config = {
         "num_features": n_features, "hidden_dim": hidden_dim,
         "firing_probability": {"exponent": 0.5, "max_prob": 0.4, "min_prob": 0.02, "generator_name": "zipfian"},
         "hierarchy": {"total_root_nodes": 3, "branching_factor": 2, "max_depth": depth,
@@ -285,12 +291,18 @@ def _model_config(n_features, hidden_dim, depth, rank, exclusive, seed):
         "mean_firing_magnitudes": {"start": 5.0, "end": 4.0, "generator_name": "linear"},
         "bias": 0.5, "dtype": "float32", "seed": seed,
     }
+    if depth is None:
+        config["hierarchy"] = None
+    if rank is None:
+        config["correlation"] = None
+    return config
 
 
 @pytest.mark.parametrize("n_features, hidden_dim, depth, rank, exclusive, seed", [
     (48, 12, 1, 2, 0.0, 3),
     (80, 16, 2, 6, 0.5, 11),
     (96, 24, 3, 3, 1.0, 29),
+    (64, 20, None, None, 0.0, 5),  # flat and independent
 ])
 def test_sampler_agrees_with_saelens_on_a_model_saelens_wrote(sae_lens, tmp_path, n_features, hidden_dim, depth, rank,
                                                             exclusive, seed):
@@ -312,7 +324,7 @@ def test_sampler_agrees_with_saelens_on_a_model_saelens_wrote(sae_lens, tmp_path
     model = synthetic_model.from_parts(parts)
     on_ours = np.asarray(jax.jit(model.sample, static_argnums=1)(jax.random.key(seed), n).codes.dense()) > 0
     assert outside_share(on_ours.sum(0), n, on_theirs.sum(0), n).sum() <= allowed_outside(n_features)
-    parent = np.asarray(model.parent)
+    parent = np.asarray(model.parent)[:n_features]
     child = parent >= 0
     for on in (on_ours, on_theirs):  # both obey the hierarchy: a child fires only with its parent
         assert not np.any(on[:, child] & ~on[:, parent[child]])
