@@ -18,9 +18,10 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
+from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.study import Study
-from sae import architectures, geometry, pipeline, progress
+from sae import progress
 from toys import modular
 from toys.validation import check_range
 
@@ -52,60 +53,6 @@ class Config:
         check_range("sae_steps", self.sae_steps, low=1)
         check_range("sae_batch_size", self.sae_batch_size, low=1)
         check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
-
-
-def units_per_frequency(directions, subspaces: dict, live) -> dict[str, int]:
-    """How many live units have ≥ ½ of their direction's energy in each frequency's subspace."""
-    return {str(k): int(np.sum(geometry.on_manifold(directions, span) & live)) for k, span in subspaces.items()}
-
-
-def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
-    """Each unit's frequency whose subspace holds the largest share of its direction's energy, [n_units]."""
-    unit = np.asarray(directions, np.float64)
-    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    frequencies = list(subspaces)
-    energy = np.stack([np.sum((unit @ subspaces[k].T) ** 2, axis=1) for k in frequencies], axis=1)
-    return np.asarray(frequencies)[np.argmax(energy, axis=1)]
-
-
-def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0) -> dict:
-    """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
-    sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
-    same k (chance) and the neurons: each kind's codes [p², units] and directions [units, H],
-    the SAE's explained variance, and per kind the live units on each frequency's circles."""
-    layer = modular.layer_toy(net, result, index)
-    hidden = np.asarray(layer.x)
-    H = layer.d
-    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
-    sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
-                       steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on the hidden layer")
-    random_params = pipeline.chance_dictionaries(key_random[None], H, config.sae_size)
-    codes = {
-        "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
-        "random": np.asarray(pipeline.chance_codes(random_params, config.k, hidden))[0],
-        "neuron": hidden,
-    }
-    directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
-    explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
-    all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
-    subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
-    per_kind = {}
-    for kind, unit_codes in codes.items():
-        live = np.any(unit_codes > 0, axis=0)
-        per_frequency = units_per_frequency(directions[kind], subspaces, live)
-        dominant = dominant_frequency(directions[kind], subspaces)[live]
-        per_kind[kind] = {
-            "units": int(unit_codes.shape[1]),
-            "live": int(live.sum()),
-            "per_key_frequency": {str(k): per_frequency[str(k)] for k in key_frequencies},
-            "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in key_frequencies)),
-            "per_frequency": per_frequency,
-            # a weaker reading: each live unit counted at the frequency holding most of its energy
-            "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
-        }
-    return {"hidden": hidden, "codes": codes, "directions": directions, "subspaces": subspaces,
-            "explained_variance": float(explained), "per_kind": per_kind, "sae_params": sae.params, "sae_hparams": hps}
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:

@@ -15,7 +15,7 @@ the algorithm read from q (Zhong et al.: pizza q ∈ [0, 0.4], clock q ∈ [0.4,
 construction in the additive network, so it cannot tell there), and the key frequencies.
 
 Then a TopK SAE reads the hidden layer over every pair, beside a random dictionary encoded
-by TopK with the same k (chance) and the neurons themselves (experiments.modular.layer_units):
+by TopK with the same k (chance) and the neurons themselves (experiments.frequency_units.layer_units):
 per kind of unit, how many live units lie on each key frequency's circles (≥ ½ of the
 direction's energy in that frequency's hidden subspace), and where each unit fires on the
 (a, b) grid (sae.grid_latents: slices and bands of a + b or a − b, boxes, other), with how
@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from experiments import memory, seeding
-from experiments.modular import layer_units
+from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
 from experiments.study import Study
 from sae import grid_latents, progress

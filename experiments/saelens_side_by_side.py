@@ -79,12 +79,13 @@ def _order(scores: dict, metric: str) -> list[str]:
     return sorted(scores, key=lambda a: -scores[a][metric])
 
 
-def compare(config, toy, parts, key, eval_key, calibration: dict) -> dict:
-    """Both libraries' scores per architecture, and whether their orderings agree."""
+def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_score) -> dict:
+    """Both libraries' scores per architecture, and whether their orderings agree. `train_and_score` is
+    the study's own training and scoring of one architecture (synthsaebench passes it in, so this
+    helper imports no study)."""
     if not _saelens_available():
         progress.note(f"SAELens side by side {NOT_INSTALLED}")
         return {"skipped": NOT_INSTALLED}
-    from experiments import synthsaebench
 
     target = max(config.target_l0s)
     l1 = calibration.get("l1", {}).get("chosen", {}).get(target, 1.0)
@@ -93,8 +94,8 @@ def compare(config, toy, parts, key, eval_key, calibration: dict) -> dict:
     ours, theirs = {}, {}
     for arch in ARCHS:
         start = time.perf_counter()
-        entries, _ = synthsaebench.train_and_score(side, toy, arch, [config.seed * 1000], key, eval_key,
-                                                   {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)")
+        entries, _ = train_and_score(side, toy, arch, [config.seed * 1000], key, eval_key,
+                                     {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)")
         ours[arch] = {**{m: entries[0]["metrics"][m] for m in ("f1", "mcc", "uniqueness", "explained_variance", "l0",
                                                                 "dead_fraction")},
                       "train_and_eval_seconds": time.perf_counter() - start}

@@ -256,7 +256,7 @@ def run(config: Config) -> dict:
         from experiments import saelens_side_by_side
 
         results["saelens_side_by_side"] = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval,
-                                                                       calibration)
+                                                                       calibration, train_and_score)
     return results
 
 
