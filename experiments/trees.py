@@ -30,7 +30,7 @@ import numpy as np
 from experiments import memory, seeding
 from experiments.recovery import (
     Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
-from experiments import two_feature
+from experiments import two_feature_absorption as two_feature
 from experiments.study import Study
 from sae import absorption, architectures, evaluate, hierarchy, pipeline
 from toys import trees

@@ -18,21 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import seeding
 from experiments.study import Study
-from sae import architectures, pipeline
-from sae.params import from_decoder
-from theory import absorption as absorption_theory
-from toys import trees
+from experiments.two_feature_absorption import check_study, study, summary
 from toys.validation import check_range
 
 NAME = "two-feature"
 DESCRIPTION = "the exact two-feature absorption toy: closed forms, hand-built and trained ReLU vs Matryoshka SAEs"
-ARCHS = ("relu", "matryoshka_l1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,76 +48,6 @@ class Config:
         check_study({"p10": self.p10, "p11": self.p11, "l1_coefficient": self.l1_coefficient,
                      "n_seeds": self.n_seeds, "steps": self.steps})
         check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-
-
-def check_study(fields: dict) -> None:
-    """The study's settings, in order p10, p11, λ, seeds, steps, as {field name: value}:
-    0 < p10 ≤ 1, 0 < p11 ≤ 1 − p10, λ > 0, seeds ≥ 1, steps ≥ 1 (ConfigError naming the field)."""
-    (p10_name, p10), (p11_name, p11), (l1_name, l1), (seeds_name, seeds), (steps_name, steps) = fields.items()
-    check_range(p10_name, p10, low=0, low_open=True, high=1)
-    check_range(p11_name, p11, low=0, low_open=True, high=1 - p10)
-    check_range(l1_name, l1, low=0, low_open=True)
-    check_range(seeds_name, seeds, low=1)
-    check_range(steps_name, steps, low=1)
-
-
-def cone_init(key, t_p, t_c, m: int = 2):
-    """Atoms at uniform angles between t_p and t_c (encoder = decoderᵀ, no biases).
-
-    A 2-latent ReLU SAE whose atom starts pointing away from every sample never fires
-    and never learns; starting inside the data's cone keeps both latents alive, so the
-    outcome reflects the loss, not a dead start. Both losses start from the same atoms.
-    """
-    angle = jax.random.uniform(key, (m,), minval=0.0, maxval=jnp.pi / 2)
-    return from_decoder(jnp.cos(angle)[:, None] * t_p + jnp.sin(angle)[:, None] * t_c)
-
-
-def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int, key,
-                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3) -> dict:
-    """Train n_seeds 2-latent SAEs (one vmapped call) on the two-feature toy, no decoder bias.
-
-    Returns the parent latent (best decoder cosine with t_p) of each run: its cosine,
-    its coefficient on t_p alone and on t_p + t_c, and each run's final squared error.
-    """
-    toy = trees.build(trees.two_feature_config(p10, p11), jax.random.key(0))
-    t_p, t_c = toy.directions[0], toy.directions[1]
-    keys = jax.random.split(key, n_seeds)
-    hps = pipeline.stack([architectures.hparams(learning_rate, l1_coefficient)] * n_seeds)
-    start = jax.vmap(lambda k: cone_init(k, t_p, t_c))(keys)
-    result = pipeline.fit(arch, toy, hps, keys, n_latents=2, steps=steps, batch_size=256, decoder_bias=False,
-                          init_params=start, label=f"two-feature toy: {arch}")
-    codes = np.asarray(pipeline.encode(arch, result.params, hps, jnp.stack([t_p, t_p + t_c])))  # [G, 2 samples, 2]
-    cosine = np.asarray(result.params.W_dec @ t_p)  # [G, 2]
-    parent = np.argmax(cosine, axis=1)
-    rows = np.arange(n_seeds)
-    return {
-        "parent_cosine": cosine[rows, parent].round(4).tolist(),
-        "parent_on_parent": codes[rows, 0, parent].round(4).tolist(),
-        "parent_on_both": codes[rows, 1, parent].round(4).tolist(),
-        "final_mse": np.asarray(result.mse[-100:].mean(axis=0)).round(5).tolist(),
-    }
-
-
-def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: int, learning_rate: float, key) -> dict:
-    """Closed forms, the hand-built dictionaries' exact losses, and trained ReLU / Matryoshka SAEs."""
-    t_p, t_c = absorption_theory.features()
-    hand_built = {}
-    for name, build in (("absorbed", absorption_theory.absorbed), ("not_absorbed", absorption_theory.not_absorbed)):
-        losses = absorption_theory.exact_losses(build(t_p, t_c), t_p, t_c, p10, p11)
-        hand_built[name] = {
-            "mse": losses["mse"], "l1": losses["l1"],
-            "matryoshka_loss": absorption_theory.matryoshka_loss(build(t_p, t_c), t_p, t_c, p10, p11, l1_coefficient),
-        }
-    trained = {arch: train_two_feature(arch, l1_coefficient, n_seeds, steps, key, p10, p11, learning_rate)
-               for arch in ARCHS}
-    return {
-        "p10": p10, "p11": p11, "l1_coefficient": l1_coefficient,
-        "expected_l1": {"absorbed": absorption_theory.expected_l1_absorbed(p10, p11),
-                        "not_absorbed": absorption_theory.expected_l1_not_absorbed(p10, p11)},
-        "hand_built": hand_built,
-        "matryoshka_prefers_not_absorbed": absorption_theory.matryoshka_prefers_not_absorbed(l1_coefficient),
-        "trained": trained,
-    }
 
 
 def run(config: Config) -> dict:
@@ -157,19 +81,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.set_title("ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\n"
                  "the nested Matryoshka loss at the same λ keeps it", fontsize=9)
     return [save_figure(figure, folder / "parent_latent.png")]
-
-
-def summary(results: dict) -> str:
-    two = results
-    lines = [f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
-             f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
-             f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
-             f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})"]
-    for arch, run_ in two["trained"].items():
-        lines.append(f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run_['parent_on_both'])}"
-                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run_['parent_on_parent'])}; "
-                     f"final squared error: {', '.join(f'{v:.3f}' for v in run_['final_mse'])})")
-    return "\n".join(lines)
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)

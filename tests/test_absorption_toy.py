@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments.two_feature import train_two_feature
+from experiments.two_feature_absorption import train_two_feature
 from theory import absorption
 
 probabilities = st.tuples(st.floats(0.01, 0.6), st.floats(0.01, 0.39))
