@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments import circles_grid, seeding
+from experiments import circle_cells, seeding
 from experiments.recovery import seed_keys
 from experiments.study import Study
 from sae import manifold_ranking
@@ -31,7 +31,7 @@ DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: t
 class Config:
     seed: int = 100
     cells: int = 40  # null cells, each one trained SAE and one random dictionary
-    grid: circles_grid.Config = circles_grid.Config.quick()  # the ranges and training settings cells are drawn with
+    grid: circle_cells.Config = circle_cells.Config.quick()  # the ranges and training settings cells are drawn with
 
     @classmethod
     def quick(cls) -> "Config":
@@ -41,7 +41,7 @@ class Config:
         check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
         check_range("cells", self.cells, low=1)
         self.grid.validate()
-        default = circles_grid.Config.quick()
+        default = circle_cells.Config.quick()
         for field, source in (("seed", "seed"), ("cells", "cells")):
             if getattr(self.grid, field) != getattr(default, field):
                 raise ConfigError(f"grid.{field}: got {getattr(self.grid, field)}, allowed only the default "
@@ -49,14 +49,14 @@ class Config:
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
-    return circles_grid.memory_estimate(config.grid)
+    return circle_cells.memory_estimate(config.grid)
 
 
 def run(config: Config) -> dict:
     grid = dataclasses.replace(config.grid, seed=config.seed, cells=config.cells)
     root = seeding.root_key(config.seed)
-    cells = [circles_grid.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0])
-             for index, cell in enumerate(circles_grid.draw_cells(grid))]
+    cells = [circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0])
+             for index, cell in enumerate(circle_cells.draw_cells(grid))]
     tops = sorted([c["trained_top_evidence"] for c in cells] + [c["random_top_evidence"] for c in cells])
     alpha = manifold_ranking.CLAIM_ALPHA
     claimable = [e for e in np.linspace(0, 1, 1001) if manifold_ranking.p_value(e, tops) <= alpha]
@@ -99,7 +99,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
 def summary(results: dict) -> str:
     lines = [f"{'cell':<42}{'SAE top':>10}{'random top':>12}"]
     for cell in results["cells"]:
-        lines.append(f"{circles_grid._cell_label(cell):<42}{cell['trained_top_evidence']:>10.3f}"
+        lines.append(f"{circle_cells.cell_label(cell):<42}{cell['trained_top_evidence']:>10.3f}"
                      f"{cell['random_top_evidence']:>12.3f}")
     q = results["quantiles"]
     lines += ["", f"null top evidence over {len(results['null_top_evidence'])} dictionaries: median {q['0.5']:.3f}, "

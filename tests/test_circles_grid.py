@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from experiments import circles_grid, cli
+from experiments import circle_cells, cli
 
 TINY = [
     "--set", "cells=1", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",
@@ -33,22 +33,22 @@ def test_results_contract(tmp_path):
     blind = results["blind"]
     for field in ("exists", "recall_at_1", "recall_at_3", "claimed_found"):
         assert blind[field]["of"] == blind["recoverable_cells"]
-    assert set(blind["false_claims"]) == set(circles_grid.CONTROLS)
+    assert set(blind["false_claims"]) == set(circle_cells.CONTROLS)
     for cell in results["cells"]:
         sae = cell["blind"]["sae"]
         assert sae["recall_at_1"] <= sae["recall_at_3"]  # top 1 found ⇒ among the top 3
         assert not sae["claimed_found"] or (sae["claimed"] and sae["recall_at_1"])
         assert 0.0 < sae["p_value"] <= 1.0 and 0.0 <= sae["top_evidence"] <= 1.0
-    assert set(results["shape_confusion"]) == set(circles_grid.SHAPE_KINDS)
+    assert set(results["shape_confusion"]) == set(circle_cells.SHAPE_KINDS)
     assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png",
                                                                  "shape_confusion.png"}
 
 
 def test_cells_are_drawn_by_the_seed_not_picked():
-    config = circles_grid.Config(cells=200)
-    cells = circles_grid.draw_cells(config)
-    assert cells == circles_grid.draw_cells(config)  # reproducible
-    assert cells != circles_grid.draw_cells(circles_grid.Config(cells=200, seed=1))
+    config = circle_cells.Config(cells=200)
+    cells = circle_cells.draw_cells(config)
+    assert cells == circle_cells.draw_cells(config)  # reproducible
+    assert cells != circle_cells.draw_cells(circle_cells.Config(cells=200, seed=1))
     # every range is visited: both offsets, every k, continuous and discrete circles, the ends of d and m
     assert {c["offset"] for c in cells} == {True, False} and {c["k"] for c in cells} == set(config.ks)
     assert any(c["period"] == 0 for c in cells) and any(c["period"] > 0 for c in cells)
@@ -62,11 +62,11 @@ def test_the_null_toy_keeps_labels_and_sparse_codes_but_no_circle():
 
     from toys import manifolds
 
-    config = circles_grid.Config()
+    config = circle_cells.Config()
     cell = {"period": 7, "d": 24, "offset": True, "n_sparse": 30, "k": 1, "m": 64}
-    toy = manifolds.build(circles_grid.cell_toy_config(config, cell), jax.random.PRNGKey(0))
+    toy = manifolds.build(circle_cells.cell_toy_config(config, cell), jax.random.PRNGKey(0))
     real = manifolds.sample(toy, jax.random.PRNGKey(1), 500)
-    null = manifolds.sample(circles_grid.null_toy(toy), jax.random.PRNGKey(1), 500)
+    null = manifolds.sample(circle_cells.null_toy(toy), jax.random.PRNGKey(1), 500)
     np.testing.assert_array_equal(real.present, null.present)
     np.testing.assert_allclose(real.codes, null.codes)
     span = manifolds.subspace(toy, 0)

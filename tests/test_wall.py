@@ -1,6 +1,6 @@
 """The wall (sae.wall): every method runs behind it with a truth that raises, and answers the same.
 
-Methods covered: the manifold finder and its blind ranking (`circles_grid.blind_answer`),
+Methods covered: the manifold finder and its blind ranking (`circle_cells.blind_answer`),
 the knockoff's description of circles (`knockoff.blind_circle_groups`,
 `sae.knockoff.describe_circle`), the grid-latent reader (`sae.grid_latents.categorise`),
 the quanta clustering with its blind K (`sae.clustering.cluster_blind`) and QDG
@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import circles_grid
+from experiments import circle_cells
 from experiments import knockoff as knockoff_study
 from sae import architectures, clustering, grid_latents, knockoff, pipeline, wall
 from toys import manifolds
@@ -29,9 +29,9 @@ def test_sealed_truth_raises_on_any_use():
 
 @pytest.fixture(scope="module")
 def circle_dictionary():
-    config = circles_grid.Config()
+    config = circle_cells.Config()
     cell = {"period": 8, "d": 16, "offset": True, "n_sparse": 20, "k": 1, "m": 48}
-    toy = manifolds.build(circles_grid.cell_toy_config(config, cell), jax.random.PRNGKey(0))
+    toy = manifolds.build(circle_cells.cell_toy_config(config, cell), jax.random.PRNGKey(0))
     hps = pipeline.stack([architectures.hparams(3e-3, 0.0, 1)])
     result = pipeline.fit("topk", toy, hps, jax.random.PRNGKey(1)[None], n_latents=48, steps=150, batch_size=128)
     return toy.sample(jax.random.PRNGKey(2), 800), result.params, hps
@@ -41,8 +41,8 @@ def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictiona
     batch, params, hps = circle_dictionary
     open_view = wall.observe(batch, "topk", params, hps)
     sealed_view = wall.observe(wall.sealed(batch), "topk", params, hps)
-    groups, _, ranked = circles_grid.blind_answer(sealed_view.codes, sealed_view.decoder, seed=0)
-    groups_open, _, ranked_open = circles_grid.blind_answer(open_view.codes, open_view.decoder, seed=0)
+    groups, _, ranked = circle_cells.blind_answer(sealed_view.codes, sealed_view.decoder, seed=0)
+    groups_open, _, ranked_open = circle_cells.blind_answer(open_view.codes, open_view.decoder, seed=0)
     assert [list(g) for g in groups] == [list(g) for g in groups_open]
     assert list(ranked.order) == list(ranked_open.order) and ranked.p_value == ranked_open.p_value
     described = [knockoff.describe_circle(sealed_view.decoder, g)
