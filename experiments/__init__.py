@@ -1,4 +1,4 @@
 """Experiments (`toylab run NAME`): frozen config + run(config) + plot(results) + summary.
 
-See `experiments.registry` for the list and `experiments.cli` for the command.
+See `experiments.runner.registry` for the list and `experiments.runner.cli` for the command.
 """

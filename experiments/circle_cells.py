@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from sae import (architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline,
                  progress, topology)
 from toys import manifolds, superposition

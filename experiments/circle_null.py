@@ -17,9 +17,10 @@ import dataclasses
 
 import numpy as np
 
-from experiments import circle_cells, seeding
+from experiments import circle_cells
+from experiments.runner import seeding
 from experiments.recovery import seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import manifold_ranking
 from toys.validation import ConfigError, check_range
 
@@ -77,7 +78,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(6.0, 3.2))
     trained = [c["trained_top_evidence"] for c in results["cells"]]

@@ -20,9 +20,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
@@ -234,7 +234,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     names = [c["name"] for c in results["toy"]["circles"]]

@@ -45,11 +45,11 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments.runner import seeding
 from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config, blind_summary, cell_label, draw_cells,
                                       memory_estimate, rate, score_cell, shape_confusion)
 from experiments.recovery import seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import manifold_grading, manifold_ranking, topology
 
 NAME = "circles-grid"
@@ -121,7 +121,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     cells = _sorted_cells(results)

@@ -29,9 +29,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, detectors, pipeline, progress
 from toys import circuits, network_training, stored
 from toys.validation import check_each, check_range
@@ -198,7 +198,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     gates = results["gates"]
     n_layers = len(gates[0]["probe"])

@@ -29,9 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, plot_metric_panels, summary_table
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, metrics
 from theory import random_vectors
 from toys import superposition
@@ -184,7 +184,7 @@ def run(config: Config) -> dict:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     facts = results["facts"]

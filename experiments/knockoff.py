@@ -34,9 +34,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline, progress
 from toys import manifolds, modular, network_training, stored
 from toys.validation import check_each, check_range
@@ -302,7 +302,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     networks = results["networks"]
     figure, axes = plt.subplots(1, len(networks), figsize=(6.5 * len(networks), 4.2), squeeze=False)

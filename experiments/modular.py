@@ -17,10 +17,10 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import progress
 from toys import modular
 from toys.validation import check_range
@@ -109,7 +109,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     main = results["seeds"][0]

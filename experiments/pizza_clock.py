@@ -29,10 +29,10 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import grid_latents, progress
 from toys import modular
 from toys.validation import ConfigError, check_range
@@ -149,7 +149,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     networks = results["networks"]
     paths = []

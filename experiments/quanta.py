@@ -50,8 +50,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import memory, seeding
-from experiments.study import Study
+from experiments.runner import memory, seeding
+from experiments.runner.study import Study
 from sae import clustering, progress
 from theory import projections
 from toys import network_training, quanta
@@ -288,7 +288,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = [_plot_tasks_learned(results, folder)]
     if len(results.get("variants", {})) > 1:
@@ -335,7 +335,7 @@ def _plot_variants(results: dict, folder):
     """One point: which representations find the task when the input names it, and when it does not."""
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     names = (*REPRESENTATIONS, "untrained_gradients")
     variants = results["variants"]
@@ -360,7 +360,7 @@ def _plot_variants(results: dict, folder):
 def _plot_tasks_learned(results: dict, folder):
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(8, 3.5))
     accuracy = np.asarray(results["per_task_accuracy"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments import seeding
+from experiments.runner import seeding
 from sae import absorption, pipeline, progress
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
@@ -23,7 +23,7 @@ BASELINE_KINDS = pipeline.BASELINE_KINDS
 
 def seed_keys(key, size: int, seeds: list[int]) -> jax.Array:
     """One key per seed for dictionaries of one size: fold_in(fold_in(key, size), seed), the seed
-    folded in whole (any size; `experiments.seeding.fold_in_int`)."""
+    folded in whole (any size; `experiments.runner.seeding.fold_in_int`)."""
     key = jax.random.fold_in(key, size)
     return jax.numpy.stack([seeding.fold_in_int(key, s) for s in seeds])
 

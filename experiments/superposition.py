@@ -13,9 +13,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, evaluate, metrics
 from toys import superposition
 from toys.validation import check_choice, check_each, check_range
@@ -125,7 +125,7 @@ def run(config: Config) -> dict:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)

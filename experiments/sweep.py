@@ -13,9 +13,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -133,7 +133,7 @@ def _spread(results: dict, metric: str):
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     figure, axes = plt.subplots(1, len(PLOTTED), figsize=(3.2 * len(PLOTTED), 3.2))
     for ax, metric in zip(axes, PLOTTED):

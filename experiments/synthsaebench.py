@@ -42,9 +42,9 @@ import time
 import jax
 import numpy as np
 
-from experiments import runfolder, seeding
+from experiments.runner import runfolder, seeding
 from experiments.recovery import edge_absorption, edge_summary_lines, seed_keys
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, evaluate, pipeline, progress
 from toys import synthetic_files, synthetic_model
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -320,7 +320,7 @@ def summary(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     rows = table(results)
     targets = sorted({t for a, t in rows if a != "random"})

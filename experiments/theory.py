@@ -129,7 +129,7 @@ def plot(results: dict, folder) -> list:
     """The three figures, each making one point (see the module docstring)."""
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     curve = results["coherence"]

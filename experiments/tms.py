@@ -17,8 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import memory, seeding
-from experiments.study import Study
+from experiments.runner import memory, seeding
+from experiments.runner.study import Study
 from sae import progress
 from toys import tms
 from toys.validation import check_each, check_range
@@ -139,7 +139,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     two = [s for s in results["settings"] if s["group"] == "two_dims"]

@@ -27,11 +27,11 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import (
     Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
 from experiments import two_feature_absorption as two_feature
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import absorption, architectures, evaluate, hierarchy, pipeline
 from toys import trees
 from toys.validation import ConfigError, check_choice, check_each, check_range
@@ -274,7 +274,7 @@ def _subforest(parents: np.ndarray, n_roots: int) -> np.ndarray:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     paths = []
     planted = np.asarray(arrays["planted_parents"])
@@ -344,7 +344,7 @@ def _edge_figure(results: dict, kinds: list[str], folder):
     """One point: per planted edge, how much the child's presence silences the parent's latent."""
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(7.0, 3.8))
     scored = [r for r in results["edge_absorption"]

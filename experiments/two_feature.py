@@ -20,8 +20,8 @@ import dataclasses
 
 import numpy as np
 
-from experiments import seeding
-from experiments.study import Study
+from experiments.runner import seeding
+from experiments.runner.study import Study
 from experiments.two_feature_absorption import check_study, study, summary
 from toys.validation import check_range
 
@@ -63,7 +63,7 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(5.2, 3.6))
     for index, (arch, trained) in enumerate(results["trained"].items()):

@@ -36,9 +36,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import memory, seeding
+from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries
-from experiments.study import Study
+from experiments.runner.study import Study
 from sae import architectures, detectors, folding, geometry, pipeline, progress
 from toys import network_training, semantic, stored
 from toys.validation import check_range
@@ -261,7 +261,7 @@ def summary(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
-    from experiments.runfolder import save_figure
+    from experiments.runner.runfolder import save_figure
 
     manifold = results[results["manifold"]]
     names = manifold["layers"]

@@ -59,7 +59,7 @@ def test_trained_l1_sae_absorbs_and_trained_matryoshka_does_not():
 
 
 def test_two_feature_experiment_runs_alone(tmp_path):
-    from experiments import cli
+    from experiments.runner import cli
 
     argv = ["run", "two-feature", "--quick", "--out", str(tmp_path), "--set", "n_seeds=2", "--set", "steps=200"]
     assert cli.main(argv) == 0

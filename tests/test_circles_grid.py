@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from experiments import circle_cells, cli
+from experiments import circle_cells
+from experiments.runner import cli
 
 TINY = [
     "--set", "cells=1", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",

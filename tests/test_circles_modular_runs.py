@@ -2,7 +2,7 @@
 
 import json
 
-from experiments import cli
+from experiments.runner import cli
 
 TINY_CIRCLES = [
     "--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=32,48",

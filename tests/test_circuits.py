@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 from sklearn.metrics import roc_auc_score
 
-from experiments import cli
+from experiments.runner import cli
 from sae import detectors
 from toys import circuits
 from toys.validation import ConfigError

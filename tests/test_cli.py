@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from experiments import cli, runfolder
+from experiments.runner import cli, runfolder
 
 TINY_SUPERPOSITION = [
     "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
@@ -136,7 +136,7 @@ def test_the_installed_command_exits_2_on_bad_input(tmp_path):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "experiments.runner.cli", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
         capture_output=True, text=True,
     )
     assert done.returncode == 2
@@ -144,10 +144,10 @@ def test_the_installed_command_exits_2_on_bad_input(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("name", list(__import__("experiments.registry", fromlist=["EXPERIMENTS"]).EXPERIMENTS))
+@pytest.mark.parametrize("name", list(__import__("experiments.runner.registry", fromlist=["EXPERIMENTS"]).EXPERIMENTS))
 def test_every_experiment_config_round_trips_through_config_json(name):
     # `toylab evaluate` rebuilds a run's config from config.json: to_dict → JSON → from_dict is the identity
-    from experiments import overrides, registry
+    from experiments.runner import overrides, registry
 
     experiment = registry.get(name)
     for config in (experiment.Config(), experiment.Config.quick()):

@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import cli, darts
+from experiments import darts
+from experiments.runner import cli
 from theory import random_vectors
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import cli
+from experiments.runner import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = [

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments import cli
+from experiments.runner import cli
 from sae import knockoff
 from toys import network_training
 

@@ -99,7 +99,7 @@ def test_stored_null_tops_are_sorted_probabilities():
 def test_circle_null_records_each_null_dictionarys_top_evidence(tmp_path):
     import json
 
-    from experiments import cli
+    from experiments.runner import cli
 
     tiny = ["--set", "cells=1", "--set", "grid.dims=16,20", "--set", "grid.sparse_features=10,20",
             "--set", "grid.sparse_mean_l0=1", "--set", "grid.sizes=32,48", "--set", "grid.ks=1,2",

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import cli
+from experiments.runner import cli
 from sae import grid_latents
 from toys import modular
 

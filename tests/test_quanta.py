@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from experiments import cli
+from experiments.runner import cli
 from sae import clustering
 from theory import projections
 from toys import quanta

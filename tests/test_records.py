@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments import cli, overrides, records, registry, runfolder
+from experiments.runner import cli, overrides, records, registry, runfolder
 from toys.validation import ConfigError
 
 TINY = [
@@ -52,7 +52,7 @@ def test_a_diverged_run_is_recorded_and_listed(tmp_path, capsys):
 
 
 def _start(tmp_path, *extra):
-    argv = [sys.executable, "-m", "experiments.cli", "run", "superposition", "--quick", "--out", str(tmp_path),
+    argv = [sys.executable, "-m", "experiments.runner.cli", "run", "superposition", "--quick", "--out", str(tmp_path),
             *TINY[:-4], "--set", "steps=2000000", "--set", "batch_size=64", *extra]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -139,7 +139,7 @@ def test_dependent_sizes_follow_their_source_when_not_set():
 def test_large_seeds_do_not_collide():
     import jax
 
-    from experiments import seeding
+    from experiments.runner import seeding
 
     keys = [seeding.root_key(s) for s in (5, 5 + 2**32, 2**63 - 1)]
     data = [tuple(jax.random.key_data(k).tolist()) for k in keys]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments import cli
+from experiments.runner import cli
 from sae import detectors, folding
 from toys import network_training, semantic
 

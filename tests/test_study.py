@@ -1,12 +1,12 @@
-"""The study contract (experiments.study): every registered study declares one, checked at lookup."""
+"""The study contract (experiments.runner.study): every registered study declares one, checked at lookup."""
 
 import dataclasses
 import types
 
 import pytest
 
-from experiments import registry
-from experiments.study import Study
+from experiments.runner import registry
+from experiments.runner.study import Study
 
 
 @pytest.mark.parametrize("name", list(registry.EXPERIMENTS))

@@ -2,7 +2,8 @@
 
 import json
 
-from experiments import bench, cli
+from experiments import bench
+from experiments.runner import cli
 
 
 def test_sweep_trains_seeds_times_values_and_reports_each(tmp_path, capsys):

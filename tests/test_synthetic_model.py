@@ -313,7 +313,7 @@ def test_saelens_refuses_the_same_configs():
 
 
 def test_a_bad_model_folder_exits_2_through_the_cli_and_writes_nothing(tmp_path, capsys):
-    from experiments import cli
+    from experiments.runner import cli
 
     folder = tmp_path / "model"
     shutil.copytree(FIXTURE, folder)

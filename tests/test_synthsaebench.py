@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from experiments import cli, synthsaebench
+from experiments import synthsaebench
+from experiments.runner import cli
 from toys import synthetic_files, synthetic_model
 
 TINY = [

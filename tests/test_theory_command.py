@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from experiments import cli
+from experiments.runner import cli
 from experiments import theory as theory_command
 from theory import absorption, catalogue, clock
 from theory.claims import Claim, compare

@@ -2,7 +2,7 @@
 
 import json
 
-from experiments import cli
+from experiments.runner import cli
 
 # two_feature_* keep their defaults: the same compiled training as tests/test_absorption_toy.py
 TINY_TREES = [

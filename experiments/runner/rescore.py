@@ -20,8 +20,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from experiments import overrides
-from experiments import registry
+from experiments.runner import overrides
+from experiments.runner import registry
 from sae import pipeline, saelens_format
 from toys.validation import ConfigError
 

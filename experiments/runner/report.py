@@ -4,7 +4,7 @@ No server and no network: links and images are paths relative to the page, so th
 folder can be opened, copied or archived as it is. The page holds the runs table of
 `toylab runs`, then per run its files, its config (settings that differ from the
 experiment's defaults highlighted), its summary (summary.txt) and its figures. Rendered
-with Jinja2 from `experiments/templates/report.html.j2` (autoescaped).
+with Jinja2 from `experiments/runner/templates/report.html.j2` (autoescaped).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from experiments import records, registry, runfolder
+from experiments.runner import records, registry, runfolder
 
 TEMPLATE = "report.html.j2"
 

@@ -1,6 +1,6 @@
 """The studies `toylab run NAME` knows, by name.
 
-Each is a module that declares `STUDY = experiments.study.Study(...)` (its name,
+Each is a module that declares `STUDY = experiments.runner.study.Study(...)` (its name,
 description, Config, run, plot, summary and the optional parts); `get` returns that
 declaration, checked.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from experiments.study import Study
+from experiments.runner.study import Study
 from toys.validation import ConfigError
 
 EXPERIMENTS = {
@@ -39,5 +39,5 @@ def get(name: str) -> Study:
         raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
     study = getattr(importlib.import_module(EXPERIMENTS[name]), "STUDY", None)
     if not isinstance(study, Study) or study.name != name:
-        raise TypeError(f"{EXPERIMENTS[name]}: expected STUDY = Study({name!r}, ...) (experiments.study)")
+        raise TypeError(f"{EXPERIMENTS[name]}: expected STUDY = Study({name!r}, ...) (experiments.runner.study)")
     return study

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from experiments import runfolder
+from experiments.runner import runfolder
 
 EXIT_INTERRUPTED = 130
 STATES = ("running", "finished", "diverged", "interrupted", "failed")
@@ -166,7 +166,7 @@ def run_rows(out: Path) -> list[dict]:
     its end state); one without status.json (written before status files existed) is
     "finished" when results.json exists, else "unknown".
     """
-    from experiments import registry
+    from experiments.runner import registry
 
     rows = []
     for folder in sorted(Path(out).glob("*/*/")):

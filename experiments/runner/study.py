@@ -1,7 +1,7 @@
 """The study contract: what `toylab run NAME` needs of a study, declared and checked once.
 
 Each study module ends with `STUDY = Study(...)`, naming its parts explicitly; the
-registry (`experiments.registry`) checks the declaration when the study is looked up, and
+registry (`experiments.runner.registry`) checks the declaration when the study is looked up, and
 the CLI, the memory check, `toylab runs` and `toylab evaluate` read these fields (an
 optional part is None when the study has none) instead of probing the module.
 

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments import memory, overrides, records, registry, runfolder, seeding
+from experiments.runner import memory, overrides, records, registry, runfolder, seeding
 from toys.validation import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path) -> int:
     """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae."""
-    from experiments import rescore
+    from experiments.runner import rescore
     from sae.saelens_format import FormatError
 
     if (run_folder is None) == (sae is None):
@@ -229,7 +229,7 @@ def _use_numerics(precision: str, prng: str = "threefry") -> None:
 def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1, precision: str = "float32",
                    prng: str = "threefry") -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
-    summary.txt atomically; status.json follows the run's state (experiments.records)."""
+    summary.txt atomically; status.json follows the run's state (experiments.runner.records)."""
     from sae import progress, sharding
 
     progress.enable()
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "runs":
             print(records.runs_table(records.run_rows(folder)))
             return 0
-        from experiments import report
+        from experiments.runner import report
 
         print(f"report: {report.write(folder)}")
         return 0
@@ -317,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        from experiments import keys
+        from experiments.runner import help_text
 
-        print(keys.help_text(experiment, args.quick))
+        print(help_text.help_text(experiment, args.quick))
         return 0
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
