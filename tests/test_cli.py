@@ -96,6 +96,7 @@ def test_superposition_run_writes_a_complete_deterministic_run_folder(tmp_path, 
         )
     config = json.loads((first / "config.json").read_text())
     assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16 and config["devices"] == 1
+    assert config["devices_used"] == 1  # what the run used, recorded when it finished (sae.sharding)
     assert config["precision"] == "float32" and config["prng"] == "threefry"
     assert {"toylab", "jax", "flax"} <= set(config["versions"]) and config["device"]["platform"] == "cpu"
     assert {p.name for p in (first / "figures").iterdir()} == {"mmcs_mcc_vs_size.png", "matched_cosine_heatmap.png"}
