@@ -97,3 +97,28 @@ def test_calibration_finds_the_penalty_for_each_target_l0():
     chosen = result["chosen"]
     assert 0.03 < chosen[2.0] < 3.0 and 2.0 not in result["outside"]
     assert chosen[10_000.0] == pytest.approx(0.03) and 10_000.0 in result["outside"]  # beyond the sweep: its end
+
+
+def test_the_saelens_side_by_side_trains_both_libraries_on_one_model(tmp_path):
+    # With sae-lens installed (make test installs it), SAELens and toylab train BatchTopK,
+    # Matryoshka and L1 on the same model file and both rows are reported.
+    from saelens_reference import require
+
+    require("sae_lens.synthetic")
+    import jax
+
+    from experiments import saelens_side_by_side
+    from experiments.synthsaebench import train_and_score
+
+    parts = synthetic_model.build(synthetic_model.SyntheticModelConfig(
+        num_features=64, hidden_dim=8, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)))
+    toy = synthetic_model.from_parts(parts)
+    config = synthsaebench.Config(n_seeds=1, width=32, target_l0s=(3,), batch_size=256, samples_per_sae=1024,
+                                  saelens_samples=1024, n_eval=100_000, learning_rate=3e-3)
+    side = saelens_side_by_side.compare(config, toy, parts, jax.random.key(0), jax.random.key(1), {}, train_and_score)
+    assert set(side["per_arch"]) == set(saelens_side_by_side.ARCHS)
+    for both in side["per_arch"].values():
+        for library in ("toylab", "saelens"):
+            assert 0 <= both[library]["f1"] <= 1 and both[library]["l0"] > 0
+    assert set(side["orders_agree"]) == {"f1", "mcc"}
+    assert "SAELens side by side" in saelens_side_by_side.summary(side)
