@@ -48,8 +48,9 @@ training run serves a whole vmapped grid.
   stop_on_duplicate_support = True; SAELens' defaults are max_iterations = d and ρ = 1e-2,
   ours k and ρ = 0). The decoder rows' norms are free, as SAELens trains them (started at
   norm 1 and never renormalised), so r·W_dec,j is not a projection unless the trainer is
-  asked for unit norms (`TrainConfig.unit_norm_decoder`); W_enc and b_enc are unused. L = mean_b ‖x − x̂‖², gradients through the values and the
-  chosen rows (the choices themselves carry none).
+  asked for unit norms (`TrainConfig.unit_norm_decoder`); W_enc and b_enc are unused.
+  L = mean_b ‖x − x̂‖², gradients through the values and the chosen rows (the choices
+  themselves carry none).
 - ``gated`` (Rajamanoharan et al. 2024a): gate π_g = a, magnitude
   π_m = (x − b_dec)(W_enc ⊙ exp(r_mag)) + b_mag, f = 1[π_g > 0] · ReLU(π_m);
   L = mse + λ · mean_b Σ_j ReLU(π_g)_j ‖W_dec,j‖ + mean_b ‖x − (ReLU(π_g) sg(W_dec) + sg(b_dec))‖²

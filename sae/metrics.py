@@ -83,16 +83,20 @@ def best_feature(C):
     return jnp.argmax(C, axis=0)
 
 
+def _distinct_best(C, among=slice(None)) -> int:
+    """|{a(j) : j among}|: how many true features are some latent's best."""
+    return len(np.unique(np.asarray(best_feature(C))[among]))
+
+
 def uniqueness(C) -> float:
     """Distinct best features over every latent, dead ones included, ÷ m (SAELens' definition)."""
-    return float(len(np.unique(np.asarray(best_feature(C)))) / np.asarray(C).shape[1])
+    return float(_distinct_best(C) / np.asarray(C).shape[1])
 
 
 def uniqueness_live(C, live) -> float:
     """Distinct best features among live latents ÷ number of live latents (0 when none is live)."""
     live = np.asarray(live, dtype=bool)
-    n_live = int(live.sum())
-    return float(len(np.unique(np.asarray(best_feature(C))[live])) / n_live) if n_live else 0.0
+    return float(_distinct_best(C, live) / live.sum()) if live.any() else 0.0
 
 
 class FiringCounts(NamedTuple):

@@ -110,13 +110,13 @@ def chance_dictionaries(keys: jax.Array, d: int, m: int) -> SAEParams:
 
 def chance_codes(params: SAEParams, k: int, x) -> jax.Array:
     """Codes [G, n, m] of G baseline dictionaries on x, read as every baseline is (TopK with k)."""
-    arch, hps = chance_reading(k, jax.tree.leaves(params)[0].shape[0])
+    arch, hps = chance_reading(k, params.W_dec.shape[0])
     return encode(arch, params, hps, x)
 
 
 def chance_scores(params: SAEParams, k: int, source, **evaluate_options) -> list[dict]:
     """`evaluate` of G baseline dictionaries read as every baseline is (TopK with k)."""
-    arch, hps = chance_reading(k, jax.tree.leaves(params)[0].shape[0])
+    arch, hps = chance_reading(k, params.W_dec.shape[0])
     return evaluate(arch, params, hps, source, **evaluate_options)
 
 

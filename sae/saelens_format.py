@@ -21,7 +21,7 @@ Architecture map (toylab → SAELens, as written):
     gated               → "gated"
     matching_pursuit    → "matching_pursuit" with max_iterations = k, residual_threshold = the
                           run's ρ (0 by default), stop_on_duplicate_support = true (the encoder is
-                          tied: W_enc is written as a copy of W_decᵀ)
+                          tied: only W_dec and b_dec are written, as SAELens writes them)
 Architectures that scale each sample to x·√d/‖x‖ and back (`Architecture.scales_input`)
 are written with normalize_activations = "constant_norm_rescale"; the others "none".
 
@@ -275,8 +275,10 @@ def load(folder: str | Path) -> Loaded:
         expected.update({"W_enc": (d, m), ("b_gate" if gated else "b_enc"): (m,)})
     if gated:
         expected.update(r_mag=(m,), b_mag=(m,))
-    if target == "jumprelu":
-        expected["topk_threshold" if from_training else "threshold"] = () if from_training else (m,)
+    if target == "jumprelu" and from_training:
+        expected["topk_threshold"] = ()  # one scalar θ for every latent
+    elif target == "jumprelu":
+        expected["threshold"] = (m,)
     for name, shape in expected.items():
         if name not in tensors:
             raise FormatError(f"{weights_path}: tensor {name} missing")

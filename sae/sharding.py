@@ -41,12 +41,11 @@ def use_devices(n: int | str) -> int:
 
     Raises ValueError naming the allowed range when n exceeds the devices present.
     """
-    global _requested
+    global _requested, _used
     available = jax.device_count()
     count = available if n == "all" else int(n)
     if not 1 <= count <= available:
         raise ValueError(f"devices: {n} is outside the allowed range 1..{available} (or 'all') on this machine")
-    global _used
     _requested, _used = count, 1
     return count
 

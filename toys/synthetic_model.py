@@ -205,6 +205,11 @@ def synthsaebench_config(num_features: int = 16_384, hidden_dim: int = 768, seed
 # --- building: SAELens' draws -------------------------------------------------------------
 
 
+def _probability_bounds(generator: Generator) -> tuple[float, float]:
+    """(max_prob, min_prob) of a zipfian, linear or random generator, with SAELens' defaults."""
+    return generator.get("max_prob", 0.5 if generator.generator_name == "random" else 0.3), generator.get("min_prob", 0.01)
+
+
 def _check_probability_generator(generator: Generator) -> None:
     """SAELens' checks of a firing-probability generator: zipfian exponent > 0, and
     0 < min_prob < max_prob ≤ 1 (zipfian, random) or 0 < min_prob ≤ max_prob ≤ 1 (linear)."""
@@ -214,7 +219,7 @@ def _check_probability_generator(generator: Generator) -> None:
         return
     if name == "zipfian":
         check_range(field + "exponent", get("exponent", 1.0), low=0, low_open=True)
-    high, low = get("max_prob", 0.3 if name != "random" else 0.5), get("min_prob", 0.01)
+    high, low = _probability_bounds(generator)
     check_range(field + "max_prob", high, low=0, high=1, low_open=True)
     check_range(field + "min_prob", low, low=0, high=high, low_open=True, high_open=name != "linear")
 
@@ -240,7 +245,7 @@ def firing_probabilities(generator: Generator, n: int, seed: int) -> np.ndarray:
     name = generator.generator_name
     if name == "constant":
         return np.full(n, generator.get("probability", 0.1), np.float32)
-    high, low = np.float32(generator.get("max_prob", 0.3 if name != "random" else 0.5)), np.float32(generator.get("min_prob", 0.01))
+    high, low = map(np.float32, _probability_bounds(generator))
     if n == 1 and name != "random":
         return np.array([high], np.float32)
     if name == "zipfian":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -235,13 +234,10 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
     progress.enable()
     folder = runfolder.new_run_folder(out, experiment.name, config.seed, quick)
     status = records.RunStatus(folder, experiment.name)
-    runfolder.write_json(
-        folder / "config.json",
-        {"experiment": experiment.name, "quick": quick, "seed": config.seed,
-         "config": overrides.to_dict(config), "devices": devices, "devices_used": None, "precision": precision,
-         "prng": prng,
-         **runfolder.provenance()},
-    )
+    record = {"experiment": experiment.name, "quick": quick, "seed": config.seed, "config": overrides.to_dict(config),
+              "devices": devices, "devices_used": None, "precision": precision, "prng": prng,
+              **runfolder.provenance()}
+    runfolder.write_json(folder / "config.json", record)
     print(f"toylab: running {experiment.name} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
     phase = {"stage": "setup"}
@@ -261,8 +257,7 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
             write(folder)
         results["duration_s"] = status.duration
         # what the run used, beside what was asked for (a plan may leave devices idle: sae.sharding)
-        runfolder.write_json(folder / "config.json", {**json.loads((folder / "config.json").read_text()),
-                                                      "devices_used": sharding.used_devices()})
+        runfolder.write_json(folder / "config.json", {**record, "devices_used": sharding.used_devices()})
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
