@@ -19,9 +19,10 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from sae import (architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline,
-                 progress, topology)
+                 topology)
 from toys import manifolds, superposition
-from toys.validation import ConfigError, check_each, check_range
+from toys.engine.runtime import or_default
+from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
 
 METHODS = ("recipe", "oracle", "random", "null", "shuffled")
 SHAPE_KINDS = ("circle", "sphere", "torus", "helix", "gaussian null", "sparse null")
@@ -32,48 +33,42 @@ EXPECTED_SHAPE = {"circle": "circle", "sphere": "sphere", "torus": "torus", "hel
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    cells: int = 96  # cells drawn at random from the ranges below
-    periods: tuple[int, int] = (5, 24)  # P drawn uniformly from this closed range low,high (3 ≤ low ≤ high)
-    continuous_share: float = 0.2  # probability that a cell's circle is continuous (period 0)
-    dims: tuple[int, int] = (32, 128)  # d drawn uniformly from this closed range low,high (8 ≤ low ≤ high)
-    offset: float = 2.0  # ‖c‖ / r when a cell has an offset (half of them do)
-    sparse_features: tuple[int, int] = (100, 500)  # number of sparse features, uniform in low,high (1 ≤ low ≤ high)
-    ks: tuple[int, ...] = (1, 2, 4, 8)  # k drawn uniformly from these
-    sizes: tuple[int, int] = (256, 2048)  # m drawn log-uniformly from low,high (8 ≤ low ≤ high)
-    radius: float = 1.0  # r of the circle
-    circle_probability: float = 0.2  # P(a sample carries the circle)
-    sparse_mean_l0: float = 4.0  # the sparse features' expected L0
-    learning_rate: float = 3e-3
-    steps: int = 6000
-    batch_size: int = 512
-    n_geometry: int = 16_384  # samples the finder and the scores read
-    shape_clouds: int = 40  # planted clouds per kind in the shape reader's confusion table
-    shape_points: int = 600  # points per planted cloud
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    cells: int = setting(96, "cells drawn at random from the ranges below", low=1)
+    periods: tuple[int, int] = setting((5, 24), "P drawn uniformly from this closed range low,high",
+                                         allowed="two values low,high: 3 ≤ low ≤ high")
+    continuous_share: float = setting(0.2, "probability that a cell's circle is continuous (period 0)", low=0, high=1)
+    dims: tuple[int, int] = setting((32, 128), "d drawn uniformly from this closed range low,high",
+                                      allowed="two values low,high: 8 ≤ low ≤ high")
+    offset: float = setting(2.0, "‖c‖ / r when a cell has an offset (half of them do)", low=0)
+    sparse_features: tuple[int, int] = setting((100, 500), "number of sparse features, uniform in low,high",
+                                                 allowed="two values low,high: 1 ≤ low ≤ high")
+    ks: tuple[int, ...] = setting((1, 2, 4, 8), "k drawn uniformly from these",
+                                  allowed="each in [1, the low end of sizes]")
+    sizes: tuple[int, int] = setting((256, 2048), "m drawn log-uniformly from low,high",
+                                       allowed="two values low,high: 8 ≤ low ≤ high")
+    radius: float = setting(1.0, "r of the circle", low=0, low_open=True)
+    circle_probability: float = setting(0.2, "P(a sample carries the circle)", low=0, low_open=True, high=1)
+    sparse_mean_l0: float = setting(4.0, "the sparse features' expected L0", allowed="(0, the low end of sparse_features]")
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(6000, low=1)
+    batch_size: int = setting(512, low=1)
+    n_geometry: int = setting(16_384, "samples the finder and the scores read", low=geometry.MIN_ORDERING_SAMPLES)
+    shape_clouds: int = setting(40, "planted clouds per kind in the shape reader's confusion table", low=0)
+    shape_points: int = setting(600, "points per planted cloud", low=topology.MIN_POINTS)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(cells=24, steps=2000, batch_size=256, n_geometry=6144, shape_clouds=20)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("cells", self.cells, low=1)
+        check_fields(self)
         _check_interval("periods", self.periods, low=3)
-        check_range("continuous_share", self.continuous_share, low=0, high=1)
         _check_interval("dims", self.dims, low=8)
-        check_range("offset", self.offset, low=0)
         _check_interval("sparse_features", self.sparse_features, low=1)
         check_each("ks", self.ks, low=1, high=self.sizes[0] if len(self.sizes) == 2 else None)
         _check_interval("sizes", self.sizes, low=8)
-        check_range("radius", self.radius, low=0, low_open=True)
-        check_range("circle_probability", self.circle_probability, low=0, low_open=True, high=1)
         check_range("sparse_mean_l0", self.sparse_mean_l0, low=0, low_open=True, high=self.sparse_features[0])
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_geometry", self.n_geometry, low=geometry.MIN_ORDERING_SAMPLES)
-        check_range("shape_clouds", self.shape_clouds, low=0)
-        check_range("shape_points", self.shape_points, low=topology.MIN_POINTS)
 
 
 def _check_interval(field: str, pair, low) -> None:
@@ -129,13 +124,13 @@ def _finder_groups(codes, decoder, seed):
     return [latents for _, latents in candidates], [mode for mode, _ in candidates]
 
 
-def train_twins(config: Config, cell: dict, toy, key_train: jax.Array):
+def train_twins(config: Config, cell: dict, toy, key_train: jax.Array, runtime=None):
     """The cell's TopK SAE and its null twin's, in one vmapped call: (params, hparams)."""
     twins = jax.tree.map(lambda a, b: jnp.stack([a, b]), toy, null_toy(toy))
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])] * 2)
     result = pipeline.fit("topk", twins, hps, jax.random.split(key_train, 2), n_latents=cell["m"], steps=config.steps,
                           batch_size=config.batch_size, per_run_data=True,
-                          label=f"topk P={cell['period']} d={cell['d']} k={cell['k']} m={cell['m']}")
+                          label=f"topk P={cell['period']} d={cell['d']} k={cell['k']} m={cell['m']}", runtime=runtime)
     return result.params, hps
 
 
@@ -153,12 +148,12 @@ def blind_answer(codes, decoder, seed: int, null_top=None):
     return groups, found_by, manifold_ranking.rank(codes, decoder, groups, null_top=null_top)
 
 
-def score_cell(config: Config, cell: dict, key: jax.Array) -> dict:
+def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
     """Train the cell's SAE and its null twin (one vmapped call), run the blind method on every
     dictionary, then grade: the blind ranking, its false claims, and the oracle-selected ceiling."""
     key_toy, key_train, key_random, key_sample, key_shuffle = jax.random.split(key, 5)
     toy = manifolds.build(cell_toy_config(config, cell), key_toy)
-    params, hps = train_twins(config, cell, toy, key_train)
+    params, hps = train_twins(config, cell, toy, key_train, runtime)
     sample = manifolds.sample(toy, key_sample, config.n_geometry)
     null_sample = manifolds.sample(null_toy(toy), key_sample, config.n_geometry)  # same labels and sparse codes
     x = jnp.stack([sample.x, null_sample.x])
@@ -208,7 +203,7 @@ def score_cell(config: Config, cell: dict, key: jax.Array) -> dict:
             "live_latents": int(live.sum())}
 
 
-def null_cell_top_evidence(config: Config, cell: dict, key: jax.Array) -> dict:
+def null_cell_top_evidence(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
     """The null family behind the claim threshold: a TopK SAE trained on the cell's toy with the
     circle zeroed, and a random dictionary of the cell's size; each one's top circle evidence
     under the blind method (no claim threshold needed to compute it)."""
@@ -216,7 +211,7 @@ def null_cell_top_evidence(config: Config, cell: dict, key: jax.Array) -> dict:
     toy = null_toy(manifolds.build(cell_toy_config(config, cell), key_toy))
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])])
     result = pipeline.fit("topk", toy, hps, key_train[None], n_latents=cell["m"], steps=config.steps,
-                          batch_size=config.batch_size, label=f"null topk d={cell['d']} k={cell['k']} m={cell['m']}")
+                          batch_size=config.batch_size, label=f"null topk d={cell['d']} k={cell['k']} m={cell['m']}", runtime=runtime)
     x = manifolds.sample(toy, key_sample, config.n_geometry).x
     codes = np.asarray(pipeline.encode("topk", result.params, hps, x[None]))[0]
     trained = blind_answer(codes, np.asarray(result.params.W_dec[0]), config.seed, null_top=())[2].top_evidence
@@ -230,7 +225,7 @@ def rate(cells, method) -> dict:
     return {"rate": hits / len(cells) if cells else None, "count": hits, "of": len(cells)}
 
 
-def shape_confusion(config: Config, key: jax.Array) -> dict:
+def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
     """{planted kind: {read shape: count}} over `shape_clouds` clouds per kind (SHAPE_KINDS).
 
     Planted clouds come from toys.manifolds (each kind at its default settings, continuous
@@ -240,7 +235,7 @@ def shape_confusion(config: Config, key: jax.Array) -> dict:
     """
     table = {kind: {} for kind in SHAPE_KINDS}
     d = 16
-    with progress.task(f"shape reader: {len(SHAPE_KINDS)} kinds × {config.shape_clouds} clouds"):
+    with or_default(runtime).progress.task(f"shape reader: {len(SHAPE_KINDS)} kinds × {config.shape_clouds} clouds"):
         for index in range(config.shape_clouds):
             for kind_index, kind in enumerate(SHAPE_KINDS):
                 key_cloud = jax.random.fold_in(jax.random.fold_in(key, index), kind_index)

@@ -20,9 +20,10 @@ import numpy as np
 from experiments import circle_cells
 from experiments.runner import seeding
 from experiments.recovery import seed_keys
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import manifold_ranking
-from toys.validation import ConfigError, check_range
+from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "circle-null"
 DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: the distribution behind its claim"
@@ -30,17 +31,16 @@ DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: t
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 100
-    cells: int = 40  # null cells, each one trained SAE and one random dictionary
-    grid: circle_cells.Config = circle_cells.Config.quick()  # the ranges and training settings cells are drawn with
+    seed: int = setting(100, low=0, high=seeding.SEED_MAX)
+    cells: int = setting(40, "null cells, each one trained SAE and one random dictionary", low=1)
+    grid: circle_cells.Config = setting(circle_cells.Config.quick(), "the ranges and training settings cells are drawn with")
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(cells=6)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("cells", self.cells, low=1)
+        check_fields(self)
         self.grid.validate()
         default = circle_cells.Config.quick()
         for field, source in (("seed", "seed"), ("cells", "cells")):
@@ -53,21 +53,21 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return circle_cells.memory_estimate(config.grid)
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     grid = dataclasses.replace(config.grid, seed=config.seed, cells=config.cells)
     root = seeding.root_key(config.seed)
-    cells = [circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0])
+    cells = [circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0], runtime)
              for index, cell in enumerate(circle_cells.draw_cells(grid))]
     tops = sorted([c["trained_top_evidence"] for c in cells] + [c["random_top_evidence"] for c in cells])
     alpha = manifold_ranking.CLAIM_ALPHA
     claimable = [e for e in np.linspace(0, 1, 1001) if manifold_ranking.p_value(e, tops) <= alpha]
-    return {
+    return Result({
         "cells": cells,
         "null_top_evidence": tops,
         "alpha": alpha,
         "smallest_claimable_evidence": float(min(claimable)) if claimable else None,
         "quantiles": {q: float(np.quantile(tops, float(q))) for q in ("0.5", "0.9", "0.95", "0.99")},
-    }
+    })
 
 
 def headline(results: dict) -> str:

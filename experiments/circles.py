@@ -22,11 +22,12 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline
 from theory import circles as circle_theory
 from toys import manifolds
-from toys.validation import ConfigError, check_each, check_range
+from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "circles"
 DESCRIPTION = "days/months circles + 256 sparse features in 64 dims: cluster → PCA → planted plane and order"
@@ -35,25 +36,28 @@ PCA_POINTS = 1500  # circle samples kept per scatter panel
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    d: int = 64  # activation dimensions
-    days: int = 7  # values of the days circle
-    months: int = 12  # values of the months circle
-    ring: bool = True  # add a continuous circle without offset (the polygon-bound case)
-    radius: float = 1.0  # r of every circle
-    offset: float = 2.0  # ‖c‖ / r = 2: the shared direction dominates, as for days and months in LMs
-    identity: float = 0.0  # scale of each value's own identity direction (0: none)
-    circle_probability: float = 0.2  # P(a sample carries a given circle)
-    n_sparse_features: int = 256  # sparse features beside the circles
-    sparse_mean_l0: float = 4.0  # their expected L0
-    sizes: tuple[int, ...] = (256, 512, 1024, 2048)
-    ks: tuple[int, ...] = (1, 2, 8)  # k values trained at each size (one vmapped call)
-    k: int = 1  # the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)
-    learning_rate: float = 3e-3
-    steps: int = 10_000
-    batch_size: int = 1024
-    n_geometry: int = 16_384  # samples the pipeline clusters, reconstructs and scores on
-    figure_size: int = 512  # the size drawn in circle_pca.png; follows `sizes` unless set
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    d: int = setting(64, "activation dimensions", low=1)
+    days: int = setting(7, "values of the days circle", low=3)
+    months: int = setting(12, "values of the months circle", low=3)
+    ring: bool = setting(True, "add a continuous circle without offset (the polygon-bound case)")
+    radius: float = setting(1.0, "r of every circle", low=0, low_open=True)
+    offset: float = setting(2.0, "‖c‖ / r = 2: the shared direction dominates, as for days and months in LMs", low=0)
+    identity: float = setting(0.0, "scale of each value's own identity direction (0: none)", low=0)
+    circle_probability: float = setting(0.2, "P(a sample carries a given circle)", low=0, low_open=True, high=1)
+    n_sparse_features: int = setting(256, "sparse features beside the circles", low=0)
+    sparse_mean_l0: float = setting(4.0, "their expected L0", allowed="(0, n_sparse_features]")
+    sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=2)
+    ks: tuple[int, ...] = setting((1, 2, 8), "k values trained at each size (one vmapped call)",
+                                  allowed="each in [1, min(sizes)]")
+    k: int = setting(1, "the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)",
+                     allowed="[1, min(sizes)]")
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(10_000, low=1)
+    batch_size: int = setting(1024, low=1)
+    n_geometry: int = setting(16_384, "samples the pipeline clusters, reconstructs and scores on", low=100)
+    figure_size: int = setting(512, "the size drawn in circle_pca.png; follows `sizes` unless set",
+                               allowed="one of sizes")
 
     FOLLOWS = {"figure_size": "sizes"}  # a dependent setting the user did not set follows its source
 
@@ -73,20 +77,10 @@ class Config:
         return manifolds.ManifoldConfig(self.d, tuple(specs), self.n_sparse_features, self.sparse_mean_l0)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        for field in ("days", "months"):
-            check_range(field, getattr(self, field), low=3)
-        check_range("radius", self.radius, low=0, low_open=True)
-        check_range("offset", self.offset, low=0)
-        check_range("circle_probability", self.circle_probability, low=0, low_open=True, high=1)
+        check_fields(self)
         self.toy_config().validate()
-        check_each("sizes", self.sizes, low=2)
         check_each("ks", self.ks, low=1, high=min(self.sizes))
         check_range("k", self.k, low=1, high=min(self.sizes))
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_geometry", self.n_geometry, low=100)
         if self.figure_size not in self.sizes:
             raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))} "
                               "(one of sizes)")
@@ -152,7 +146,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return (geometry, "n_geometry") if geometry > training[0] else training
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     toy_config = config.toy_config()
     key_toy, key_train, key_random, key_geometry = jax.random.split(seeding.root_key(config.seed), 4)
     toy = manifolds.build(toy_config, key_toy)
@@ -163,7 +157,7 @@ def run(config: Config) -> dict:
         hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
         result = pipeline.fit("topk", toy, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
                               steps=config.steps, batch_size=config.batch_size,
-                              label=f"topk m={size} k={','.join(map(str, config.ks))}")
+                              label=f"topk m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
         entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays)
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # chance: a random dictionary of the same size, encoded by TopK with the main k
@@ -171,15 +165,13 @@ def run(config: Config) -> dict:
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
         entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
                                        circles, config, arrays)
-    return {
+    return Result({
         "circles": entries,
         "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
                 "n_sparse_features": config.n_sparse_features},
         "main_k": config.k,
         "figure_size": config.figure_size,
-        "arrays": arrays,
-        "saved_dictionaries": saved,
-    }
+    }, arrays=arrays, dictionaries=saved)
 
 
 def _maybe(value, yes, no=None) -> str:

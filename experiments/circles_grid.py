@@ -49,24 +49,25 @@ from experiments.runner import seeding
 from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config, blind_summary, cell_label, draw_cells,
                                       memory_estimate, rate, score_cell, shape_confusion)
 from experiments.recovery import seed_keys
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import manifold_grading, manifold_ranking, topology
+from toys.engine.runtime import Runtime
 
 NAME = "circles-grid"
 DESCRIPTION = ("randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
                "and false claims beside the ceiling, chance and nulls")
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_cells, key_shapes = jax.random.split(seeding.root_key(config.seed))
     cells = []
     for index, cell in enumerate(draw_cells(config)):
-        cells.append(score_cell(config, cell, seed_keys(key_cells, index, [0])[0]))
+        cells.append(score_cell(config, cell, seed_keys(key_cells, index, [0])[0], runtime))
     seen = [c for c in cells if c["oracle"]["found"]]
     both = sum(bool(c["recipe"]["found"]) for c in seen)
     modes = {}
     for k in sorted({c["k"] for c in cells}):
         at_k = [c for c in cells if c["k"] == k and c["oracle"]["found"]]
         modes[str(k)] = {mode: sum(c["oracle"]["mode"] == mode for c in at_k) for mode in ("tiling", "span")}
-    return {
+    return Result({
         "cells": cells,
         "blind": blind_summary(cells),
         "claim_alpha": manifold_ranking.CLAIM_ALPHA,
@@ -86,9 +87,9 @@ def run(config: Config) -> dict:
         # chance that P shuffled values land in cyclic order: 2P / P! = 2 / (P − 1)! per cell
         "shuffled_chance": float(np.mean([2.0 / float(np.prod(np.arange(1, (c["period"] or 12)))) for c in cells])),
         "modes_by_k": modes,
-        "shape_confusion": shape_confusion(config, key_shapes) if config.shape_clouds else {},
+        "shape_confusion": shape_confusion(config, key_shapes, runtime) if config.shape_clouds else {},
         "found_angle_deg": manifold_grading.FOUND_ANGLE_DEG,
-    }
+    })
 
 
 def _count(entry: dict) -> str:

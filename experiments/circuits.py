@@ -31,10 +31,11 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner.study import Study
-from sae import architectures, detectors, pipeline, progress
+from experiments.runner.study import Result, Study
+from sae import architectures, detectors, pipeline
 from toys import circuits, network_training, stored
-from toys.validation import check_each, check_range
+from toys.engine.config import check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "circuits"
 DESCRIPTION = "MLP emulating a random boolean circuit: are its gates read by probes, SAE latents, neurons, random atoms?"
@@ -43,32 +44,26 @@ READERS = ("probe", "sae", "neuron", "random")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     circuit: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
-    sae_sizes: tuple[int, ...] = (16, 64, 256)  # SAE sizes per hidden layer
-    k: int = 4
-    sae_steps: int = 5000  # SAE training steps
-    sae_batch_size: int = 256  # SAE batch
-    sae_learning_rate: float = 1e-3  # SAE learning rate
-    probe_train_fraction: float = 0.5  # share of rows the probes train on
-    probe_c: float = 1.0  # inverse L2 strength of the logistic probes
-    threshold: float = 0.95  # score at which a gate counts as read
+    sae_sizes: tuple[int, ...] = setting((16, 64, 256), "SAE sizes per hidden layer", low=2)
+    k: int = setting(4, allowed="[1, min(sae_sizes)]")
+    sae_steps: int = setting(5000, "SAE training steps", low=1)
+    sae_batch_size: int = setting(256, "SAE batch", low=1)
+    sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
+    probe_train_fraction: float = setting(0.5, "share of rows the probes train on",
+                                          low=0, low_open=True, high=1, high_open=True)
+    probe_c: float = setting(1.0, "inverse L2 strength of the logistic probes", low=0, low_open=True)
+    threshold: float = setting(0.95, "score at which a gate counts as read", low=0.5, high=1)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(circuit=circuits.CircuitConfig(), sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_fields(self)
         self.circuit.validate(prefix="circuit.")
-        check_each("sae_sizes", self.sae_sizes, low=2)
         check_range("k", self.k, low=1, high=min(self.sae_sizes))
-        check_range("sae_steps", self.sae_steps, low=1)
-        check_range("sae_batch_size", self.sae_batch_size, low=1)
-        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
-        check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
-        check_range("probe_c", self.probe_c, low=0, low_open=True)
-        check_range("threshold", self.threshold, low=0.5, high=1)
         draw_circuit(self)  # a shape with too few distinct gates fails here, before anything is written
 
 
@@ -77,20 +72,20 @@ def draw_circuit(config: Config) -> circuits.Circuit:
     return circuits.generate(config.circuit, jax.random.fold_in(seeding.root_key(config.seed), 7))
 
 
-def train_layer_saes(config: Config, activations: np.ndarray, size: int, key) -> tuple:
+def train_layer_saes(config: Config, activations: np.ndarray, size: int, key, runtime=None) -> tuple:
     """One TopK SAE of `size` latents per hidden layer (activations [L, N, H]), all in one vmapped trainer call."""
     n_layers = activations.shape[0]
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * n_layers)
     layers = stored.StoredToy(jax.numpy.asarray(activations))  # run g streams rows of layer g
     result = pipeline.fit("topk", layers, hps, seed_keys(key, size, list(range(n_layers))), n_latents=size,
                           steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
-                          label=f"topk m={size} on each of {n_layers} hidden layers")
+                          label=f"topk m={size} on each of {n_layers} hidden layers", runtime=runtime)
     return result.params, hps
 
 
-def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_random) -> dict:
+def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_random, runtime=None) -> dict:
     """Per layer, the codes [L, N, size] of a trained TopK SAE and of a random dictionary (TopK, same k)."""
-    params, hps = train_layer_saes(config, acts, size, key_sae)
+    params, hps = train_layer_saes(config, acts, size, key_sae, runtime)
     sae_codes = np.asarray(pipeline.encode("topk", params, hps, acts))
     keys = jax.random.split(jax.random.fold_in(key_random, size), len(acts))
     random_params = pipeline.chance_dictionaries(keys, acts.shape[2], size)
@@ -117,11 +112,10 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "sae_sizes"
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
-    with progress.task(f"emulator of a {len(circuit.gates)}-gate circuit"):
-        result = circuits.train(config.circuit, circuit, key_net[None])
+    result = circuits.train(config.circuit, circuit, key_net[None], runtime)
     state = network_training.select(result.state, 0)
     acts = circuits.hidden_activations(config.circuit, circuit, state)  # [L, N, H]
     inputs = circuits.all_inputs(circuit.n_inputs)
@@ -134,7 +128,7 @@ def run(config: Config) -> dict:
     scores = {reader: np.zeros((n_layers, n_gates)) for reader in READERS}
     by_size, saved = {}, []
     for size in config.sae_sizes:  # one compiled trainer per size (shapes differ), vmapped over layers
-        codes = dictionary_codes(config, acts, size, key_sae, key_random)
+        codes = dictionary_codes(config, acts, size, key_sae, key_random, runtime)
         saved += codes["saved"]
         unit_scores = {reader: np.stack([detectors.best_unit_auroc(c, gates)[0] for c in codes[reader]])
                        for reader in ("sae", "random")}
@@ -167,7 +161,7 @@ def run(config: Config) -> dict:
             "probe_untrained": [round(float(v), 4) for v in probe_untrained[:, g]],
             "first_layer": {reader: firsts[reader][g] for reader in READERS},
         })
-    return {
+    return Result({
         "circuit": circuit.to_dict(),
         "description": descriptions,
         "n_rows": n_rows,
@@ -183,10 +177,8 @@ def run(config: Config) -> dict:
         },
         "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
         "gates": per_gate,
-        "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
-                   **{f"scores_{reader}": scores[reader] for reader in READERS}},
-        "saved_dictionaries": saved,
-    }
+    }, arrays={"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
+               **{f"scores_{reader}": scores[reader] for reader in READERS}}, dictionaries=saved)
 
 
 def headline(results: dict) -> str:

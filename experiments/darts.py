@@ -31,11 +31,12 @@ import scipy.stats
 
 from experiments.runner import memory, seeding
 from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, plot_metric_panels, summary_table
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
 from toys import superposition
-from toys.validation import check_choice, check_each, check_range
+from toys.engine.config import check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "darts"
 DESCRIPTION = "Random vs trained dictionaries: coherence facts and recovery across m/d (throwing darts)"
@@ -46,48 +47,32 @@ THRESHOLDS = (0.5, 0.7, 0.9)
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 2
-    # part 1
-    n: int = 1024
-    ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # m/n ratios of part 1's Rademacher rows
-    coherence_max_ratio: int = 32  # the pairwise max needs m² n work; cap it
-    # part 2
-    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
-    size_ratios: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # dictionary sizes m/d of part 2
-    kinds: tuple[str, ...] = DARTS_TRAINED
-    baselines: tuple[str, ...] = DARTS_BASELINES  # chance and reference dictionaries of part 2
-    k: int = 6
-    learning_rate: float = 3e-3
-    l1_coefficient: float = 1.0  # relu
-    l0_coefficient: float = 2.0  # jumprelu (inputs are scaled per sample to ‖x‖² = d)
-    steps: int = 8000
-    batch_size: int = 512
-    n_eval: int = 100_000
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(2, low=1)
+    n: int = setting(1024, "part 1", low=2)
+    ratios: tuple[int, ...] = setting((1, 2, 4, 8, 16, 32), "m/n ratios of part 1's Rademacher rows", low=1)
+    coherence_max_ratio: int = setting(32, "the pairwise max needs m² n work; cap it", low=1)
+    toy: superposition.SuperpositionConfig = setting(superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0), "part 2")
+    size_ratios: tuple[int, ...] = setting((1, 2, 4, 8, 16, 32), "dictionary sizes m/d of part 2", low=1)
+    kinds: tuple[str, ...] = setting(DARTS_TRAINED, choices=DARTS_TRAINED)
+    baselines: tuple[str, ...] = setting(DARTS_BASELINES, "chance and reference dictionaries of part 2",
+                                         choices=BASELINE_KINDS)
+    k: int = setting(6, allowed="[1, toy.d * min(size_ratios)]")
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    l1_coefficient: float = setting(1.0, "relu", low=0)
+    l0_coefficient: float = setting(2.0, "jumprelu (inputs are scaled per sample to ‖x‖² = d)", low=0)
+    steps: int = setting(8000, low=1)
+    batch_size: int = setting(512, low=1)
+    n_eval: int = setting(100_000, low=100000)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_seeds=1, coherence_max_ratio=8, steps=3000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
-        check_range("n", self.n, low=2)
-        check_each("ratios", self.ratios, low=1)
-        check_range("coherence_max_ratio", self.coherence_max_ratio, low=1)
+        check_fields(self)
         self.toy.validate(prefix="toy.")
-        check_each("size_ratios", self.size_ratios, low=1)
-        for kind in self.kinds:
-            check_choice("kinds", kind, DARTS_TRAINED)
-        for kind in self.baselines:
-            check_choice("baselines", kind, BASELINE_KINDS)
         check_range("k", self.k, low=1, high=self.toy.d * min(self.size_ratios))
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("l1_coefficient", self.l1_coefficient, low=0)
-        check_range("l0_coefficient", self.l0_coefficient, low=0)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_eval", self.n_eval, low=100_000)
 
 
 # --- part 1: the numerical facts -----------------------------------------------------
@@ -145,13 +130,13 @@ def evaluation_source(config: Config) -> dict:
     return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_facts, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
     facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)
     d = config.toy.d
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
     sizes = [ratio * d for ratio in config.size_ratios]
     for kind in config.kinds:
         for size in sizes:
@@ -170,15 +155,13 @@ def run(config: Config) -> dict:
                         "predicted": random_vectors.hit_fraction_gaussian(threshold, d, size),
                         "predicted_sphere": random_vectors.hit_fraction_sphere(threshold, d, size),
                     })
-    return {
+    return Result({
         "dictionaries": recovery.entries,
         "toy": {"n_features": config.toy.n_features, "d": d,
                 "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
         "facts": facts,
         "random_hits": hits,
-        "arrays": arrays,
-        "saved_dictionaries": recovery.saved,
-    }
+    }, arrays=arrays, dictionaries=recovery.saved)
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

@@ -29,7 +29,8 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
     return np.asarray(frequencies)[np.argmax(energy, axis=1)]
 
 
-def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0) -> dict:
+def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0,
+                runtime=None) -> dict:
     """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
     sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
     same k (chance) and the neurons: each kind's codes [p², units] and directions [units, H],
@@ -40,7 +41,7 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
     sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
                        steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on the hidden layer")
+                       label=f"topk m={config.sae_size} on the hidden layer", runtime=runtime)
     random_params = pipeline.chance_dictionaries(key_random[None], H, config.sae_size)
     codes = {
         "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],

@@ -36,10 +36,11 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import seed_keys
-from experiments.runner.study import Study
-from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline, progress
+from experiments.runner.study import Result, Study
+from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline
 from toys import manifolds, modular, network_training, stored
-from toys.validation import check_each, check_range
+from toys.engine.config import check_each, check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "knockoff"
 DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
@@ -50,24 +51,28 @@ SPACES = ("reconstruction", "random_placement", "correlation_placement", "group_
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     network: modular.ModularConfig = modular.ModularConfig()
-    train_fractions: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)  # shares of the pairs a fresh head trains on
-    sae_size: int = 256  # latents of the SAE on the representation
-    k: int = 8  # active latents per pair
-    sae_steps: int = 5000  # SAE training steps
-    sae_batch_size: int = 256  # SAE batch
-    sae_learning_rate: float = 1e-3  # SAE learning rate
-    calendar_d: int = 32  # dimensions of the calendar's representation
-    calendar_sparse_features: int = 64  # sparse features beside the days circle
-    calendar_sparse_l0: float = 3.0  # their mean L0
-    calendar_samples: int = 4000  # fixed samples of the calendar task (each a day, a shift k, sparse features)
-    calendar_heldout: int = 0  # (day, k) combinations of the 49 never trained on (0: test on fresh samples)
-    calendar_train_sizes: tuple[int, ...] = (49, 98, 196, 392, 784)  # training samples of the fresh heads
-    calendar_hidden: int = 64  # hidden units of the calendar's head
-    calendar_steps: int = 3000  # full-batch AdamW steps of the calendar's heads
-    calendar_sae_size: int = 64  # latents of the SAE on the calendar's representation
-    calendar_k: int = 4  # its active latents per sample
+    train_fractions: tuple[float, ...] = setting((0.2, 0.3, 0.4, 0.5), "shares of the pairs a fresh head trains on",
+                                                 low=0, low_open=True, high=1, high_open=True)
+    sae_size: int = setting(256, "latents of the SAE on the representation", low=2)
+    k: int = setting(8, "active latents per pair", low=1, high="sae_size")
+    sae_steps: int = setting(5000, "SAE training steps", low=1)
+    sae_batch_size: int = setting(256, "SAE batch", low=1)
+    sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
+    calendar_d: int = setting(32, "dimensions of the calendar's representation", low=3)
+    calendar_sparse_features: int = setting(64, "sparse features beside the days circle", low=0)
+    calendar_sparse_l0: float = setting(3.0, "their mean L0", allowed="(0, max(calendar_sparse_features, 1)]")
+    calendar_samples: int = setting(4000, "fixed samples of the calendar task (each a day, a shift k, sparse features)",
+                                    low=DAYS * DAYS)
+    calendar_heldout: int = setting(0, "(day, k) combinations of the 49 never trained on (0: test on fresh samples)",
+                                    low=0, high=DAYS * DAYS - 2 * DAYS)
+    calendar_train_sizes: tuple[int, ...] = setting((49, 98, 196, 392, 784), "training samples of the fresh heads",
+                                                    allowed="each in [DAYS, calendar_samples // 2]")
+    calendar_hidden: int = setting(64, "hidden units of the calendar's head", low=1)
+    calendar_steps: int = setting(3000, "full-batch AdamW steps of the calendar's heads", low=1)
+    calendar_sae_size: int = setting(64, "latents of the SAE on the calendar's representation", low=2)
+    calendar_k: int = setting(4, "its active latents per sample", low=1, high="calendar_sae_size")
 
     @classmethod
     def quick(cls) -> "Config":
@@ -78,26 +83,12 @@ class Config:
         return _calendar_toy(self)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_fields(self)
         self.network.validate(prefix="network.")
-        check_each("train_fractions", self.train_fractions, low=0, low_open=True, high=1, high_open=True)
-        check_range("sae_size", self.sae_size, low=2)
-        check_range("k", self.k, low=1, high=self.sae_size)
-        check_range("sae_steps", self.sae_steps, low=1)
-        check_range("sae_batch_size", self.sae_batch_size, low=1)
-        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
-        check_range("calendar_d", self.calendar_d, low=3)
-        check_range("calendar_sparse_features", self.calendar_sparse_features, low=0)
         check_range("calendar_sparse_l0", self.calendar_sparse_l0, low=0, low_open=True,
                     high=max(self.calendar_sparse_features, 1))
         self.calendar_toy().validate()
-        check_range("calendar_samples", self.calendar_samples, low=DAYS * DAYS)
-        check_range("calendar_heldout", self.calendar_heldout, low=0, high=DAYS * DAYS - 2 * DAYS)
         check_each("calendar_train_sizes", self.calendar_train_sizes, low=DAYS, high=self.calendar_samples // 2)
-        check_range("calendar_hidden", self.calendar_hidden, low=1)
-        check_range("calendar_steps", self.calendar_steps, low=1)
-        check_range("calendar_sae_size", self.calendar_sae_size, low=2)
-        check_range("calendar_k", self.calendar_k, low=1, high=self.calendar_sae_size)
 
 
 def _calendar_toy(config: "Config") -> manifolds.ManifoldConfig:
@@ -185,17 +176,16 @@ def fraction_masks(train_mask: np.ndarray, fractions, rng: np.random.Generator) 
     return np.stack(masks)
 
 
-def modular_network(config: Config, key: jax.Array) -> tuple[dict, dict]:
+def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict, dict]:
     net = config.network
     key_net, key_sae, key_heads, key_numpy = jax.random.split(key, 4)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
-    with progress.task(f"modular network p={net.p}"):
-        result = modular.train(net, seed_keys(key_net, net.p, [0]))
+    result = modular.train(net, seed_keys(key_net, net.p, [0]), runtime)
     x = modular.pair_embeddings(net, result)
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
     sae = pipeline.fit("topk", stored.from_arrays(x), hps, seed_keys(key_sae, config.sae_size, [0]),
                        n_latents=config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on [E_a, E_b]")
+                       label=f"topk m={config.sae_size} on [E_a, E_b]", runtime=runtime)
     codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
     params = jax.tree.map(lambda leaf: leaf[0], sae.params)
     built, facts = spaces(codes, params, x, rng)
@@ -206,8 +196,7 @@ def modular_network(config: Config, key: jax.Array) -> tuple[dict, dict]:
     inputs = np.stack([built[s] for s in SPACES for _ in config.train_fractions])
     grid_masks = np.concatenate([masks] * len(SPACES))
     keys = jax.random.split(key_heads, len(inputs))
-    with progress.task(f"{len(inputs)} fresh heads ({len(SPACES)} spaces × {len(config.train_fractions)} fractions)"):
-        heldout = modular.train_heads(net, inputs, labels, grid_masks, keys).test_accuracy
+    heldout = modular.train_heads(net, inputs, labels, grid_masks, keys, runtime).test_accuracy
     heldout = heldout.reshape(len(SPACES), len(config.train_fractions))
     main = int(np.argmax(config.train_fractions))
     entries = []
@@ -229,7 +218,7 @@ def modular_network(config: Config, key: jax.Array) -> tuple[dict, dict]:
     return network, {}
 
 
-def calendar_network(config: Config, key: jax.Array) -> dict:
+def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
     key_toy, key_sample, key_shift, key_sae, key_heads, key_numpy = jax.random.split(key, 6)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
     toy = manifolds.build(config.calendar_toy(), key_toy)
@@ -254,16 +243,15 @@ def calendar_network(config: Config, key: jax.Array) -> dict:
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.calendar_k)])
     sae = pipeline.fit("topk", toy, hps, seed_keys(key_sae, config.calendar_sae_size, [0]),
                        n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.calendar_sae_size} on the calendar representation")
+                       label=f"topk m={config.calendar_sae_size} on the calendar representation", runtime=runtime)
     codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
     built, facts = spaces(codes, jax.tree.map(lambda leaf: leaf[0], sae.params), x, rng)
     shifts = np.eye(DAYS)[shift]
     inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])
     keys = jax.random.split(key_heads, len(inputs))
-    with progress.task(f"{len(inputs)} calendar heads ({len(SPACES)} spaces × {len(masks)} sizes)"):
-        heads = network_training.train_heads(inputs, labels, np.concatenate([masks] * len(SPACES)), keys,
-                                             hidden=config.calendar_hidden, learning_rate=3e-3, weight_decay=1e-2,
-                                             steps=config.calendar_steps)
+    heads = network_training.train_heads(inputs, labels, np.concatenate([masks] * len(SPACES)), keys,
+                                         hidden=config.calendar_hidden, learning_rate=3e-3, weight_decay=1e-2,
+                                         steps=config.calendar_steps, runtime=runtime)
     accuracy = np.array([np.mean(np.argmax(heads.logits(g, inputs[g][test]), axis=1) == labels[test])
                          for g in range(len(inputs))]).reshape(len(SPACES), len(masks))
     # the head trained on the original space (largest size) applied to the spaces that share it
@@ -286,11 +274,11 @@ def calendar_network(config: Config, key: jax.Array) -> dict:
             "chance": 1.0 / DAYS, "sae_explained_variance": explained, **facts, "spaces": entries}
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     root = seeding.root_key(config.seed)
-    network, arrays = modular_network(config, jax.random.fold_in(root, 0))
-    calendar = calendar_network(config, jax.random.fold_in(root, 1))
-    return {"networks": [network, calendar], "train_fractions": list(config.train_fractions), "arrays": arrays}
+    network, arrays = modular_network(config, jax.random.fold_in(root, 0), runtime)
+    calendar = calendar_network(config, jax.random.fold_in(root, 1), runtime)
+    return Result({"networks": [network, calendar], "train_fractions": list(config.train_fractions)}, arrays=arrays)
 
 
 def headline(results: dict) -> str:

@@ -20,10 +20,10 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner.study import Study
-from sae import progress
+from experiments.runner.study import Result, Study
 from toys import modular
-from toys.validation import check_range
+from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "modular"
 DESCRIPTION = "MLP on a + b mod p: Fourier key frequencies, then SAE latents per key-frequency circle"
@@ -31,28 +31,22 @@ DESCRIPTION = "MLP on a + b mod p: Fourier key frequencies, then SAE latents per
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 2
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(2, low=1)
     network: modular.ModularConfig = modular.ModularConfig()
-    sae_size: int = 512  # latents of the SAE on the hidden layer
-    k: int = 8
-    sae_steps: int = 5000  # SAE training steps
-    sae_batch_size: int = 256  # SAE batch
-    sae_learning_rate: float = 1e-3  # SAE learning rate
+    sae_size: int = setting(512, "latents of the SAE on the hidden layer", low=2)
+    k: int = setting(8, low=1, high="sae_size")
+    sae_steps: int = setting(5000, "SAE training steps", low=1)
+    sae_batch_size: int = setting(256, "SAE batch", low=1)
+    sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_seeds=1, network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
+        check_fields(self)
         self.network.validate(prefix="network.")
-        check_range("sae_size", self.sae_size, low=2)
-        check_range("k", self.k, low=1, high=self.sae_size)
-        check_range("sae_steps", self.sae_steps, low=1)
-        check_range("sae_batch_size", self.sae_batch_size, low=1)
-        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -63,11 +57,10 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     net = config.network
     key_net, key_sae, key_random = jax.random.split(seeding.root_key(config.seed), 3)
-    with progress.task(f"modular p={net.p}"):
-        result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))))
+    result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))), runtime)
     seeds = []
     for g in range(config.n_seeds):
         shares = modular.fourier_shares(modular.embedding(net, result, g))
@@ -83,9 +76,9 @@ def run(config: Config) -> dict:
     main = seeds[0]
 
     # The SAE reads model 0's hidden layer over every input pair.
-    units = layer_units(config, net, result, key_sae, key_random, main["key_frequencies"])
+    units = layer_units(config, net, result, key_sae, key_random, main["key_frequencies"], runtime=runtime)
     explained, per_kind = units["explained_variance"], units["per_kind"]
-    return {
+    return Result({
         "p": net.p,
         "test_accuracy": main["test_accuracy"],
         "train_accuracy": main["train_accuracy"],
@@ -95,10 +88,9 @@ def run(config: Config) -> dict:
         "seeds": seeds,
         "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
         "latents_per_key_frequency": per_kind,
-        "arrays": {"loss_curve": np.asarray(result.loss_curve, np.float32)},
-        "saved_dictionaries": saved_dictionaries("topk", units["sae_params"], units["sae_hparams"],
-                                                 [f"topk-{config.sae_size}-seed{config.seed}"]),
-    }
+    }, arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
+       dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"],
+                                       [f"topk-{config.sae_size}-seed{config.seed}"]))
 
 
 def headline(results: dict) -> str:

@@ -32,10 +32,11 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
-from experiments.runner.study import Study
-from sae import grid_latents, progress
+from experiments.runner.study import Result, Study
+from sae import grid_latents
 from toys import modular
-from toys.validation import ConfigError, check_range
+from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "pizza-clock"
 DESCRIPTION = "modular addition, additive vs multiplicative networks: clock or pizza, and what SAE latents are"
@@ -49,34 +50,25 @@ PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     network: modular.ModularConfig = modular.ModularConfig()
-    architectures: tuple[str, ...] = ("additive", "additive_narrow", "bilinear", "concatenated")  # networks (network.architecture is ignored)
-    narrow_embed_dim: int = 8  # embedding width of the additive_narrow network
-    n_triples: int = 100  # random (a, b, c) of the gradient symmetricity
-    sae_size: int = 512  # latents of the SAE on each hidden layer
-    k: int = 8  # active latents per pair (the random atoms are read with it too)
-    sae_steps: int = 5000  # SAE training steps
-    sae_batch_size: int = 256  # SAE batch
-    sae_learning_rate: float = 1e-3  # SAE learning rate
+    architectures: tuple[str, ...] = setting(("additive", "additive_narrow", "bilinear", "concatenated"),
+                                             "networks (network.architecture is ignored)", choices=NETWORKS)
+    narrow_embed_dim: int = setting(8, "embedding width of the additive_narrow network", low=1)
+    n_triples: int = setting(100, "random (a, b, c) of the gradient symmetricity", low=1)
+    sae_size: int = setting(512, "latents of the SAE on each hidden layer", low=2)
+    k: int = setting(8, "active latents per pair (the random atoms are read with it too)", low=1, high="sae_size")
+    sae_steps: int = setting(5000, "SAE training steps", low=1)
+    sae_batch_size: int = setting(256, "SAE batch", low=1)
+    sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(network=modular.ModularConfig(p=59, steps=20_000), sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_fields(self)
         self.network.validate(prefix="network.")
-        if not self.architectures or any(a not in NETWORKS for a in self.architectures):
-            raise ConfigError(f"architectures: {','.join(self.architectures) or '(empty)'} is not allowed; "
-                              f"allowed: a non-empty list of {', '.join(NETWORKS)}")
-        check_range("narrow_embed_dim", self.narrow_embed_dim, low=1)
-        check_range("n_triples", self.n_triples, low=1)
-        check_range("sae_size", self.sae_size, low=2)
-        check_range("k", self.k, low=1, high=self.sae_size)
-        check_range("sae_steps", self.sae_steps, low=1)
-        check_range("sae_batch_size", self.sae_batch_size, low=1)
-        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -87,20 +79,19 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
-def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict]:
+def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tuple[dict, dict]:
     """One network: its algorithm diagnostics and what its units are; (results entry, arrays)."""
     if architecture == "additive_narrow":
         net = dataclasses.replace(config.network, architecture="additive", embed_dim=config.narrow_embed_dim)
     else:
         net = dataclasses.replace(config.network, architecture=architecture)
     key_net, key_triples, key_sae, key_random = jax.random.split(key, 4)
-    with progress.task(f"{architecture} network, p={net.p}"):
-        result = modular.train(net, seed_keys(key_net, net.p, [0]))
+    result = modular.train(net, seed_keys(key_net, net.p, [0]), runtime)
     keys = modular.key_frequencies(modular.fourier_shares(modular.embedding(net, result)), net.coverage)
     correct = modular.correct_logits(net, result)
     symmetricity = modular.gradient_symmetricity(net, result, key_triples, config.n_triples)
     irrelevance = modular.distance_irrelevance(correct)
-    units = layer_units(config, net, result, key_sae, key_random, keys)
+    units = layer_units(config, net, result, key_sae, key_random, keys, runtime=runtime)
     by_kind, categories = {}, {}
     for kind, codes in units["codes"].items():
         categories[kind] = grid_latents.categorise(codes, net.p)
@@ -132,14 +123,14 @@ def study(config: Config, architecture: str, key: jax.Array) -> tuple[dict, dict
     return entry, arrays
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     root = seeding.root_key(config.seed)
     networks, arrays = [], {}
     for architecture in config.architectures:
-        entry, more = study(config, architecture, jax.random.fold_in(root, NETWORKS.index(architecture)))
+        entry, more = study(config, architecture, jax.random.fold_in(root, NETWORKS.index(architecture)), runtime)
         networks.append(entry)
         arrays.update(more)
-    return {"p": config.network.p, "networks": networks, "pizza_below": PIZZA_BELOW, "arrays": arrays}
+    return Result({"p": config.network.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays)
 
 
 def headline(results: dict) -> str:

@@ -51,11 +51,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.runner import memory, seeding
-from experiments.runner.study import Study
-from sae import clustering, progress
+from experiments.runner.study import Result, Study
+from sae import clustering
 from theory import projections
 from toys import network_training, quanta
-from toys.validation import ConfigError, check_each, check_range
+from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime, or_default
 
 NAME = "quanta"
 DESCRIPTION = "multitask sparse parity: cluster per-example gradients (raw and JL-projected) against the true task"
@@ -65,20 +66,25 @@ VARIANTS = quanta.TASK_CODES  # "onehot", "parity"
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     network: quanta.QuantaConfig = quanta.QuantaConfig(n_tasks=32, n_bits=40, zipf_exponent=1.5, hidden=512, steps=40_000)
-    accuracy_threshold: float = 0.95  # a task counts as learned at this accuracy
-    accuracy_samples: int = 2000  # fresh samples per task for its accuracy
-    per_task: int = 100  # clustering samples per learned task
-    projection_dim: int = 256  # k of the headline random projection
-    projection_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)  # k values of the projection curve
-    jl_tolerances: tuple[float, ...] = (0.5, 0.25)  # ε whose JL dimension the figure marks
-    variants: tuple[str, ...] = VARIANTS  # task codes to run (the first one's details are the top-level results)
-    parity_steps: int = 160_000  # training steps of the parity-coded network (the XORs take longer to learn)
-    max_clusters: int = 40  # the largest K the eigengap may choose (blind clustering and QDG)
-    qdg_samples: int = 2000  # samples drawn from the task distribution for QDG (those with low loss are kept)
-    qdg_loss: float = 0.1  # nats: QDG keeps the samples below this loss
-    probe_samples: int = 4000  # samples of the input probe (half to train, half to test)
+    accuracy_threshold: float = setting(0.95, "a task counts as learned at this accuracy", low=0.5, high=1)
+    accuracy_samples: int = setting(2000, "fresh samples per task for its accuracy", low=10)
+    per_task: int = setting(100, "clustering samples per learned task", low=2)
+    projection_dim: int = setting(256, "k of the headline random projection", low=1)
+    projection_dims: tuple[int, ...] = setting((8, 16, 32, 64, 128, 256, 512, 1024), "k values of the projection curve",
+                                               low=1)
+    jl_tolerances: tuple[float, ...] = setting((0.5, 0.25), "ε whose JL dimension the figure marks",
+                                               low=0, low_open=True, high=1, high_open=True)
+    variants: tuple[str, ...] = setting(VARIANTS, "task codes to run (the first one's details are the top-level results)",
+                                       choices=VARIANTS)
+    parity_steps: int = setting(160_000, "training steps of the parity-coded network (the XORs take longer to learn)",
+                                low=1)
+    max_clusters: int = setting(40, "the largest K the eigengap may choose (blind clustering and QDG)", low=2)
+    qdg_samples: int = setting(2000, "samples drawn from the task distribution for QDG (those with low loss are kept)",
+                               low=10)
+    qdg_loss: float = setting(0.1, "nats: QDG keeps the samples below this loss", low=0, low_open=True)
+    probe_samples: int = setting(4000, "samples of the input probe (half to train, half to test)", low=10)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -86,22 +92,8 @@ class Config:
                    parity_steps=80_000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_fields(self)
         self.network.validate(prefix="network.")
-        check_range("accuracy_threshold", self.accuracy_threshold, low=0.5, high=1)
-        check_range("accuracy_samples", self.accuracy_samples, low=10)
-        check_range("per_task", self.per_task, low=2)
-        check_range("projection_dim", self.projection_dim, low=1)
-        check_range("parity_steps", self.parity_steps, low=1)
-        check_range("max_clusters", self.max_clusters, low=2)
-        check_range("qdg_samples", self.qdg_samples, low=10)
-        check_range("qdg_loss", self.qdg_loss, low=0, low_open=True)
-        check_range("probe_samples", self.probe_samples, low=10)
-        check_each("projection_dims", self.projection_dims, low=1)
-        check_each("jl_tolerances", self.jl_tolerances, low=0, low_open=True, high=1, high_open=True)
-        if not self.variants or any(v not in VARIANTS for v in self.variants):
-            raise ConfigError(f"variants: {','.join(self.variants) or '(empty)'} is not allowed; "
-                              f"allowed: a non-empty list of {', '.join(VARIANTS)}")
 
 
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
@@ -169,7 +161,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     """Every variant's study; the first variant's results at the top level (figures and summary
     in full), and `variants` with each one's ARIs (untrained gradients included)."""
     root = seeding.root_key(config.seed)
@@ -178,13 +170,14 @@ def run(config: Config) -> dict:
         # onehot keeps the root key (its numbers are those of the single-variant experiment)
         key = root if variant == "onehot" else jax.random.fold_in(root, 1 + VARIANTS.index(variant))
         steps = config.parity_steps if variant == "parity" else config.network.steps
-        studies[variant] = _study(config, dataclasses.replace(config.network, task_code=variant, steps=steps), key)
+        studies[variant] = _study(config, dataclasses.replace(config.network, task_code=variant, steps=steps), key,
+                                  or_default(runtime))
+    arrays = {f"loss_curve_{variant}": study.pop("loss_curve") for variant, study in studies.items()}
     first = studies[config.variants[0]]
+    arrays["loss_curve"] = arrays[f"loss_curve_{config.variants[0]}"]
     results = {**first, "task_code": config.variants[0]}
     results["variants"] = {variant: _variant_summary(study) for variant, study in studies.items()}
-    for variant, study in studies.items():
-        results["arrays"][f"loss_curve_{variant}"] = study["arrays"]["loss_curve"]
-    return results
+    return Result(results, arrays=arrays)
 
 
 def _variant_summary(study: dict) -> dict:
@@ -197,13 +190,12 @@ def _variant_summary(study: dict) -> dict:
             "n_points": study["n_points"], **({"note": study["note"]} if "note" in study else {})}
 
 
-def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
+def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: Runtime) -> dict:
     """Train the network of one task code and cluster its representations against the task."""
     key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(root, 6)
     key_qdg, key_probe = jax.random.split(jax.random.fold_in(root, 7))
     subsets = quanta.draw_subsets(net, key_subsets)
-    with progress.task(f"sparse-parity MLP ({net.task_code} task code) T={net.n_tasks} n={net.n_bits} k={net.k}"):
-        result = quanta.train(net, subsets, key_train[None])
+    result = quanta.train(net, subsets, key_train[None], runtime)
     state = network_training.select(result.state, 0)
     accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
     learned = [int(t) for t in np.flatnonzero(accuracy >= config.accuracy_threshold)]
@@ -220,13 +212,13 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
         return {**base, "n_points": 0, "ari": {**{name: None for name in REPRESENTATIONS}, "learned_tasks": learned},
                 "note": f"the network learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
                         "clustering needs two or more (raise network.steps or lower network.n_bits)",
-                "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}}
+                "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}
 
     truth = quanta.balanced_tasks(learned, config.per_task)
     batch = quanta.sample(net, subsets, key_sample, len(truth), tasks=jnp.asarray(truth))
     n_points, n_clusters = len(truth), len(learned)
     seed = config.seed
-    with progress.task(f"per-example gradients ({net.task_code})"):
+    with runtime.progress.task(f"per-example gradients ({net.task_code})"):
         gradients = quanta.per_example_gradients(net, state, batch.x)
     representations = {
         "gradients": gradients,
@@ -237,7 +229,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
               for name, v in representations.items()}
     blind_labels, blind_k = clustering.cluster_blind(gradients, min(config.max_clusters, n_points - 1), seed,
                                                      standardise_columns=False)
-    with progress.task(f"QDG ({net.task_code})"):
+    with runtime.progress.task(f"QDG ({net.task_code})"):
         qdg = qdg_study(config, net, state, subsets, key_qdg)
 
     dims = sorted(set(config.projection_dims) | {config.projection_dim})
@@ -276,7 +268,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array) -> dict:
             "jl_tolerance_at_dim": projections.jl_tolerance(n_points, config.projection_dim),
         },
         "confusion": {"tasks": groups.tolist(), "counts": matrix.tolist()},
-        "arrays": {"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)},
+        "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
     }
 
 

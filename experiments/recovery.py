@@ -15,7 +15,8 @@ import jax
 import numpy as np
 
 from experiments.runner import seeding
-from sae import absorption, pipeline, progress
+from sae import absorption, pipeline
+from toys.engine.runtime import Runtime, or_default
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
 BASELINE_KINDS = pipeline.BASELINE_KINDS
@@ -48,9 +49,12 @@ def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
 
 
 class Recovery:
-    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, parents=None):
-        """Given the planted hierarchy (parents [F]), every score adds the absorption metrics."""
+    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, parents=None,
+                 runtime: Runtime | None = None):
+        """Given the planted hierarchy (parents [F]), every score adds the absorption metrics;
+        runtime: the run's (`toys.engine.runtime`), handed to every training."""
         self.toy = toy
+        self.runtime = or_default(runtime)
         self.parents = parents
         self.seeds = seeds
         self.k = k
@@ -68,7 +72,7 @@ class Recovery:
         return self._fit_sample
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
-        with progress.task(f"evaluating {kind} m={size}"):
+        with self.runtime.progress.task(f"evaluating {kind} m={size}"):
             scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
                                        parents=self.parents)
         for seed, metrics in zip(self.seeds, scores):
@@ -79,7 +83,7 @@ class Recovery:
         """Train one dictionary per seed (one vmapped call), score and keep them; returns the params."""
         hps = pipeline.stack([hparams] * len(self.seeds))
         result = pipeline.fit(kind, self.toy, hps, seed_keys(self.key_train, size, self.seeds), n_latents=size,
-                              steps=steps, batch_size=batch_size, k_max=self.k)
+                              steps=steps, batch_size=batch_size, k_max=self.k, runtime=self.runtime)
         self.score(kind, kind, size, result.params, hps)
         self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds])
         return result.params

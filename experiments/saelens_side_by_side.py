@@ -24,7 +24,7 @@ import time
 
 import jax
 
-from sae import progress
+from toys.engine.runtime import or_default
 from toys import synthetic_files
 
 ARCHS = ("batchtopk", "matryoshka", "l1")
@@ -79,12 +79,13 @@ def _order(scores: dict, metric: str) -> list[str]:
     return sorted(scores, key=lambda a: -scores[a][metric])
 
 
-def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_score) -> dict:
+def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_score, runtime=None) -> dict:
     """Both libraries' scores per architecture, and whether their orderings agree. `train_and_score` is
     the study's own training and scoring of one architecture (synthsaebench passes it in, so this
     helper imports no study)."""
+    runtime = or_default(runtime)
     if not _saelens_available():
-        progress.note(f"SAELens side by side {NOT_INSTALLED}")
+        runtime.progress.note(f"SAELens side by side {NOT_INSTALLED}")
         return {"skipped": NOT_INSTALLED}
 
     target = max(config.target_l0s)
@@ -95,7 +96,8 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
     for arch in ARCHS:
         start = time.perf_counter()
         entries, _ = train_and_score(side, toy, arch, [config.seed * 1000], key, eval_key,
-                                     {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)")
+                                     {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)",
+                                     runtime=runtime)
         ours[arch] = {**{m: entries[0]["metrics"][m] for m in ("f1", "mcc", "uniqueness", "explained_variance", "l0",
                                                                 "dead_fraction")},
                       "train_and_eval_seconds": time.perf_counter() - start}
@@ -103,7 +105,7 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
     # process once failed with "LLVM compilation error: Cannot allocate memory".
     jax.clear_caches()
     for arch in ARCHS:
-        progress.note(f"SAELens: training {arch} on {steps * config.batch_size:,} samples (CPU torch)")
+        runtime.progress.note(f"SAELens: training {arch} on {steps * config.batch_size:,} samples (CPU torch)")
         with contextlib.redirect_stderr(io.StringIO()):  # SAELens' own progress bars
             theirs[arch] = saelens_scores(parts, arch, steps * config.batch_size, config, target, l1, config.seed)
     orders = {m: {"toylab": _order(ours, m), "saelens": _order(theirs, m)} for m in ("f1", "mcc")}

@@ -15,10 +15,11 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics
 from toys import superposition
-from toys.validation import check_choice, check_each, check_range
+from toys.engine.config import check_choice, check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "superposition"
 DESCRIPTION = "TopK and ReLU+L1 SAEs vs random dictionaries on 512 planted features in 64 dims"
@@ -28,18 +29,19 @@ HEATMAP_FEATURES = 48  # a 512 × 512 diagonal is a hairline; the zoom makes the
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 3
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(3, low=1)
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
-    kinds: tuple[str, ...] = TRAINED_KINDS
-    sizes: tuple[int, ...] = (256, 512, 1024, 2048)
-    k: int = 8
-    l1_coefficient: float = 1.0
-    learning_rate: float = 3e-3
-    steps: int = 10_000
-    batch_size: int = 1024
-    n_eval: int = evaluate.MIN_EVAL_SAMPLES
-    heatmap_size: int = 1024  # the size whose matched-cosine heatmap is drawn; follows `sizes` unless set
+    kinds: tuple[str, ...] = setting(TRAINED_KINDS, choices=TRAINED_KINDS)
+    sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=1)
+    k: int = setting(8, allowed="[1, min(sizes)]")
+    l1_coefficient: float = setting(1.0, low=0)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(10_000, low=1)
+    batch_size: int = setting(1024, low=1)
+    n_eval: int = setting(evaluate.MIN_EVAL_SAMPLES, low=evaluate.MIN_EVAL_SAMPLES)
+    heatmap_size: int = setting(1024, "the size whose matched-cosine heatmap is drawn; follows `sizes` unless set",
+                                allowed="one of sizes")
 
     FOLLOWS = {"heatmap_size": "sizes"}  # a dependent setting the user did not set follows its source
 
@@ -48,18 +50,9 @@ class Config:
         return cls(n_seeds=1, steps=6000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
+        check_fields(self)
         self.toy.validate(prefix="toy.")
-        for kind in self.kinds:
-            check_choice("kinds", kind, TRAINED_KINDS)
-        check_each("sizes", self.sizes, low=1)
         check_range("k", self.k, low=1, high=min(self.sizes))
-        check_range("l1_coefficient", self.l1_coefficient, low=0)
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
         check_choice("heatmap_size", self.heatmap_size, self.sizes, source="sizes")
 
 
@@ -88,11 +81,11 @@ def memory_estimate(config: Config) -> tuple[int, str]:
                                              "runs": "n_seeds"})
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_toy, key_dictionaries = _keys(config)
     toy = superposition.build(config.toy, key_toy)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k)
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
     heatmaps = {}
 
     def keep_heatmap(kind, size, params):
@@ -110,16 +103,14 @@ def run(config: Config) -> dict:
     for size in config.sizes:
         keep_heatmap("random", size, recovery.baseline("random", size))
 
-    return {
+    return Result({
         "dictionaries": recovery.entries,
         "toy": {
             "n_features": config.toy.n_features,
             "d": config.toy.d,
             "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
         },
-        "arrays": heatmaps,
-        "saved_dictionaries": recovery.saved,
-    }
+    }, arrays=heatmaps, dictionaries=recovery.saved)
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

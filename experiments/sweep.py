@@ -15,10 +15,11 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
-from toys.validation import ConfigError, check_choice, check_each, check_range
+from toys.engine.config import ConfigError, check_each, check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "sweep"
 DESCRIPTION = "One architecture and size: seeds × a hyperparameter grid trained in one vmapped call"
@@ -28,50 +29,39 @@ PLOTTED = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 3
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(3, low=1)
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0)
-    arch: str = "relu"  # architecture swept
-    size: int = 512  # dictionary size
-    hyperparameter: str = "l1_coefficient"  # the hyperparameter varied
-    values: tuple[float, ...] = (0.1, 0.3, 0.5, 1.0, 2.0)  # its values
-    learning_rate: float = 3e-3
-    l1_coefficient: float = 1.0
-    k: int = 6
-    aux_coefficient: float = 0.0  # α of AuxK (architectures with AuxK only)
-    bandwidth: float = 0.05  # ε of JumpReLU's pseudo-derivative
-    steps: int = 6000
-    batch_size: int = 256
-    n_eval: int = 100_000
+    arch: str = setting("relu", "architecture swept", choices=TRAINED_KINDS)
+    size: int = setting(512, "dictionary size", low=1)
+    hyperparameter: str = setting("l1_coefficient", "the hyperparameter varied", choices=SWEEPABLE)
+    values: tuple[float, ...] = setting((0.1, 0.3, 0.5, 1.0, 2.0), "its values",
+                                      allowed="each in [1, size] for k, > 0 for learning_rate and bandwidth, ≥ 0 otherwise")
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    l1_coefficient: float = setting(1.0, low=0)
+    k: int = setting(6, low=1, high="size")
+    aux_coefficient: float = setting(0.0, "α of AuxK (architectures with AuxK only)", low=0)
+    bandwidth: float = setting(0.05, "ε of JumpReLU's pseudo-derivative", low=0, low_open=True)
+    steps: int = setting(6000, low=1)
+    batch_size: int = setting(256, low=1)
+    n_eval: int = setting(100_000, low=evaluate.MIN_EVAL_SAMPLES)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_seeds=2, steps=2000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
+        check_fields(self)
         self.toy.validate(prefix="toy.")
-        check_choice("arch", self.arch, TRAINED_KINDS)
-        check_range("size", self.size, low=1)
-        check_choice("hyperparameter", self.hyperparameter, SWEEPABLE)
         if self.hyperparameter == "k":
             check_each("values", self.values, low=1, high=self.size)
         elif self.hyperparameter in ("learning_rate", "bandwidth"):
             check_each("values", self.values, low=0, low_open=True)
         else:
             check_each("values", self.values, low=0)
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("l1_coefficient", self.l1_coefficient, low=0)
-        check_range("k", self.k, low=1, high=self.size)
-        check_range("aux_coefficient", self.aux_coefficient, low=0)
         if not architectures.get(self.arch).auxk and (self.aux_coefficient > 0 or self.hyperparameter == "aux_coefficient"):
             allowed = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.auxk)
             raise ConfigError(f"aux_coefficient: {self.arch} has no AuxK loss; allowed value 0 (AuxK: {allowed})")
-        check_range("bandwidth", self.bandwidth, low=0, low_open=True)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -89,7 +79,7 @@ def evaluation_source(config: Config) -> dict:
             "n_eval": config.n_eval}
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
     key_chance = jax.random.fold_in(key_dictionaries, 2)
@@ -106,7 +96,8 @@ def run(config: Config) -> dict:
     keys = jax.numpy.concatenate([seed_keys(key_train, config.size, seeds)] * len(config.values))
     result = pipeline.fit(config.arch, toy, hps, keys, n_latents=config.size, steps=config.steps,
                           batch_size=config.batch_size,
-                          label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)")
+                          label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)",
+                          runtime=runtime)
     scores = pipeline.evaluate(config.arch, result.params, hps, toy, key=key_eval, n_eval=config.n_eval)
     # chance: random dictionaries of the same size, one per seed, read as every baseline (TopK with k)
     random_params = pipeline.chance_dictionaries(seed_keys(key_chance, config.size, seeds), config.toy.d, config.size)
@@ -119,8 +110,9 @@ def run(config: Config) -> dict:
     names = [f"{config.arch}-{config.hyperparameter}{value:g}-{config.size}-seed{seed}" for value, seed in members]
     chance_entries = [{"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed,
                        "k": config.k, "metrics": metrics} for seed, metrics in zip(seeds, chance)]
-    return {"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter, "arch": config.arch,
-            "size": config.size, "saved_dictionaries": saved_dictionaries(config.arch, result.params, hps, names)}
+    return Result({"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter,
+                   "arch": config.arch, "size": config.size},
+                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names))
 
 
 def _spread(results: dict, metric: str):

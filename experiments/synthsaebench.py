@@ -44,10 +44,11 @@ import numpy as np
 
 from experiments.runner import runfolder, seeding
 from experiments.recovery import edge_absorption, edge_summary_lines, seed_keys
-from experiments.runner.study import Study
-from sae import architectures, evaluate, pipeline, progress
+from experiments.runner.study import Result, Study
+from sae import architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
-from toys.validation import ConfigError, check_choice, check_each, check_range
+from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.runtime import Runtime, or_default
 
 NAME = "synthsaebench"
 DESCRIPTION = "SynthSAEBench: five SAE architectures at L0 20 and 25 on SAELens' 16k synthetic model"
@@ -83,24 +84,28 @@ PUBLISHED_ORDER_F1_25 = ("matryoshka", "batchtopk", "jumprelu", "l1", "matching_
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 3
-    num_features: int = 16_384  # the synthetic model built from SynthSAEBench's config at this size
-    hidden_dim: int = 768
-    model_seed: int = 42  # SynthSAEBench-16k's seed
-    model_folder: str = ""  # a SAELens synthetic-model folder to use as it is (overrides the three above)
-    archs: tuple[str, ...] = ARCHS
-    target_l0s: tuple[int, ...] = (20, 25)
-    width: int = 4096
-    learning_rate: float = 3e-4
-    batch_size: int = 1024
-    samples_per_sae: int = 200_000_000
-    calibration_share: float = 0.25  # of samples_per_sae, for the λ sweep of jumprelu and l1
-    jumprelu_coefficients: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-    l1_coefficients: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-    n_eval: int = 500_000  # SAELens' eval_samples default
-    mp_residual_threshold: float = 0.0  # matching pursuit's ρ (SAELens' default is 1e-2; module docstring)
-    saelens_samples: int = 0  # > 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(3, low=1)
+    num_features: int = setting(16_384, "the synthetic model built from SynthSAEBench's config at this size", low=16)
+    hidden_dim: int = setting(768, low=1)
+    model_seed: int = setting(42, "SynthSAEBench-16k's seed", low=0, high=2 ** 31 - 1)
+    model_folder: str = setting("", "a SAELens synthetic-model folder to use as it is (overrides the three above)",
+                                allowed="empty, or a folder holding synthetic_model_config.json")
+    archs: tuple[str, ...] = setting(ARCHS, choices=ARCHS)
+    target_l0s: tuple[int, ...] = setting((20, 25), low=1, high="width")
+    width: int = setting(4096, low=1)
+    learning_rate: float = setting(3e-4, low=0, low_open=True)
+    batch_size: int = setting(1024, low=1)
+    samples_per_sae: int = setting(200_000_000, low="batch_size")
+    calibration_share: float = setting(0.25, "of samples_per_sae, for the λ sweep of jumprelu and l1",
+                                       low=0, low_open=True, high=1)
+    jumprelu_coefficients: tuple[float, ...] = setting((0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0), low=0, low_open=True)
+    l1_coefficients: tuple[float, ...] = setting((0.3, 1.0, 3.0, 10.0, 30.0, 100.0), low=0, low_open=True)
+    n_eval: int = setting(500_000, "SAELens' eval_samples default", low=evaluate.MIN_EVAL_SAMPLES)
+    mp_residual_threshold: float = setting(0.0, "matching pursuit's ρ (SAELens' default is 1e-2; module docstring)",
+                                           low=0)
+    saelens_samples: int = setting(0, "> 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)",
+                                   low=0)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -115,24 +120,7 @@ class Config:
                    l1_coefficients=(2.0, 3.0, 4.5, 6.5), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
-        check_range("num_features", self.num_features, low=16)
-        check_range("hidden_dim", self.hidden_dim, low=1)
-        check_range("model_seed", self.model_seed, low=0, high=2**31 - 1)
-        for arch in self.archs:
-            check_choice("archs", arch, ARCHS)
-        check_each("target_l0s", self.target_l0s, low=1, high=self.width)
-        check_range("width", self.width, low=1)
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("samples_per_sae", self.samples_per_sae, low=self.batch_size)
-        check_range("calibration_share", self.calibration_share, low=0, low_open=True, high=1)
-        check_each("jumprelu_coefficients", self.jumprelu_coefficients, low=0, low_open=True)
-        check_each("l1_coefficients", self.l1_coefficients, low=0, low_open=True)
-        check_range("n_eval", self.n_eval, low=evaluate.MIN_EVAL_SAMPLES)
-        check_range("saelens_samples", self.saelens_samples, low=0)
-        check_range("mp_residual_threshold", self.mp_residual_threshold, low=0)
+        check_fields(self)
         if self.model_folder:
             from pathlib import Path
 
@@ -150,19 +138,14 @@ class Config:
         return synthetic_model.synthsaebench_config(self.num_features, self.hidden_dim, seed=self.model_seed)
 
 
-def _orthogonalisation_report(step: int, loss: float) -> None:
-    progress.note(f"orthogonalising the dictionary: step {step}, loss {loss:.4g}")
-
-
-def model_parts(config: Config) -> tuple[synthetic_model.ModelParts, dict]:
+def model_parts(config: Config, runtime: Runtime | None = None) -> tuple[synthetic_model.ModelParts, dict]:
     """The model (loaded or built) and a description of it for results.json."""
     start = time.perf_counter()
     if config.model_folder:
         parts = synthetic_files.load(config.model_folder)
         origin = f"loaded from {config.model_folder}"
     else:
-        with progress.task(f"building the synthetic model ({config.num_features} features in {config.hidden_dim} dims)"):
-            parts = synthetic_model.build(config.model_config(), report=_orthogonalisation_report)
+        parts = synthetic_model.build(config.model_config(), runtime)
         origin = "built from SynthSAEBench's config"
     cfg = parts.config
     is_16k = synthetic_model.synthsaebench_config().to_dict() == cfg.to_dict()
@@ -178,7 +161,7 @@ def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
 
 
 def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_key, coefficients: dict,
-                    steps: int, tag: str = "") -> tuple[list[dict], list]:
+                    steps: int, tag: str = "", runtime: Runtime | None = None) -> tuple[list[dict], list]:
     """One vmapped call: every (target, seed) of one architecture; their scores as entries."""
     name = TOYLAB_ARCH[arch]
     runs = [(target, seed) for target in config.target_l0s for seed in seeds]
@@ -186,8 +169,9 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     keys = seed_keys(jax.random.fold_in(key, ARCHS.index(arch)), config.width, [t * 100_003 + s for t, s in runs])
     k_max = max(config.target_l0s) if architectures.get(name).uses_k else None
     result = pipeline.fit(name, toy, hps, keys, n_latents=config.width, steps=steps, batch_size=config.batch_size,
-                          k_max=k_max, one_draw=True, **TRAINING.get(arch, {}), label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})")
-    with progress.task(f"evaluating {arch}{tag}"):
+                          k_max=k_max, one_draw=True, **TRAINING.get(arch, {}),
+                          label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})", runtime=runtime)
+    with or_default(runtime).progress.task(f"evaluating {arch}{tag}"):
         scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval,
                                    parents=toy.parent)
     entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
@@ -196,23 +180,23 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     return entries, result.params
 
 
-def chance(config: Config, toy, key, eval_key, seeds: list[int]) -> list[dict]:
+def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtime | None = None) -> list[dict]:
     """Random ±1/√d dictionaries of the same width, encoded by TopK with k = the target."""
     entries = []
     for target in config.target_l0s:
         keys = seed_keys(jax.random.fold_in(key, target), config.width, seeds)
         params = pipeline.chance_dictionaries(keys, toy.d, config.width)
-        with progress.task(f"evaluating random dictionaries (k={target})"):
+        with or_default(runtime).progress.task(f"evaluating random dictionaries (k={target})"):
             scores = pipeline.chance_scores(params, target, toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
         entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
     return entries
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     started = time.perf_counter()
     root = seeding.root_key(config.seed)
     key_train, key_calibrate, key_chance, key_eval, key_side = jax.random.split(root, 5)
-    parts, model = model_parts(config)
+    parts, model = model_parts(config, runtime)
     toy = synthetic_model.from_parts(parts)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     entries, calibration = [], {}
@@ -225,11 +209,12 @@ def run(config: Config) -> dict:
                 TOYLAB_ARCH[arch], toy, architectures.hparams(config.learning_rate), coefficient_grids[arch],
                 config.target_l0s, jax.random.fold_in(key_calibrate, ARCHS.index(arch)), eval_key=key_eval,
                 n_latents=config.width, steps=calibration_steps, batch_size=config.batch_size, one_draw=True,
-                **TRAINING[arch])
+                runtime=runtime, **TRAINING[arch])
             coefficients = calibration[arch]["chosen"]
-        arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps)
+        arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps,
+                                          runtime=runtime)
         entries += arch_entries
-    chance_entries = chance(config, toy, key_chance, key_eval, seeds)
+    chance_entries = chance(config, toy, key_chance, key_eval, seeds, runtime)
     # Absorption per planted edge: the records (thousands per SAE at the 16k shape) go to their own
     # file, the per-architecture summary to results.json; the per-feature a(p) list is dropped
     # (its counts are in the records).
@@ -248,16 +233,15 @@ def run(config: Config) -> dict:
         "published": {arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
                       for arch, table in PUBLISHED.items()},
         "sampler": {"events_cap": toy.firing.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
-        "write_files": [lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
-                        lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)],
     }
     results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side
     if config.saelens_samples:
         from experiments import saelens_side_by_side
 
         results["saelens_side_by_side"] = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval,
-                                                                       calibration, train_and_score)
-    return results
+                                                                       calibration, train_and_score, runtime)
+    return Result(results, files=[lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
+                                  lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)])
 
 
 # --- reporting -------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.runner import memory, seeding
-from experiments.runner.study import Study
-from sae import progress
+from experiments.runner.study import Result, Study
 from toys import tms
-from toys.validation import check_each, check_range
+from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "tms"
 DESCRIPTION = "Toy Models of Superposition: the pentagon, dropped features, dimensionality vs sparsity"
@@ -30,38 +30,30 @@ TIGHT_FRAME_LEVELS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_instances: int = 16  # instances per setting (the best is kept)
-    steps: int = 10_000  # training steps
-    batch_size: int = 1024  # samples per step
-    learning_rate: float = 1e-3  # AdamW learning rate
-    sparse_probability: float = 0.05  # feature probability of the pentagon setting
-    dense_probability: float = 1.0  # feature probability of the dense setting
-    importance_decay: float = 0.9  # importance I_i = decay^i of the dense setting and the sweep
-    sweep_features: int = 20  # features in the sweep
-    sweep_hidden: int = 5  # hidden dimensions in the sweep
-    # feature probabilities of the sweep
-    sweep_probabilities: tuple[float, ...] = (1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01)
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_instances: int = setting(16, "instances per setting (the best is kept)", low=1)
+    steps: int = setting(10_000, "training steps", low=1)
+    batch_size: int = setting(1024, "samples per step", low=1)
+    learning_rate: float = setting(1e-3, "AdamW learning rate", low=0, low_open=True)
+    sparse_probability: float = setting(0.05, "feature probability of the pentagon setting", low=0, low_open=True, high=1)
+    dense_probability: float = setting(1.0, "feature probability of the dense setting", low=0, low_open=True, high=1)
+    importance_decay: float = setting(0.9, "importance I_i = decay^i of the dense setting and the sweep",
+                                      low=0, low_open=True, high=1)
+    sweep_features: int = setting(20, "features in the sweep", low=1)
+    sweep_hidden: int = setting(5, "hidden dimensions in the sweep", low=1)
+    sweep_probabilities: tuple[float, ...] = setting((1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01), "feature probabilities of the sweep",
+                                                     low=0, low_open=True, high=1)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_instances=8, steps=6000, sweep_probabilities=(1.0, 0.3, 0.1, 0.05, 0.03, 0.01))
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_instances", self.n_instances, low=1)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        for field in ("sparse_probability", "dense_probability"):
-            check_range(field, getattr(self, field), low=0, low_open=True, high=1)
-        check_range("importance_decay", self.importance_decay, low=0, low_open=True, high=1)
-        check_range("sweep_features", self.sweep_features, low=1)
-        check_range("sweep_hidden", self.sweep_hidden, low=1)
-        check_each("sweep_probabilities", self.sweep_probabilities, low=0, low_open=True, high=1)
+        check_fields(self)
 
 
-def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key, key_eval) -> list[dict]:
+def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key, key_eval,
+                    runtime: Runtime | None) -> list[dict]:
     """Train every (probability, importance) setting × n_instances in one call; keep each best
     (the lowest loss on one common evaluation sample)."""
     n = config.n_instances
@@ -73,10 +65,9 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
     train_config = tms.TMSTrainConfig(
         n_features, n_hidden, steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate
     )
-    with progress.task(f"tms {n_features} features in {n_hidden} dims ({len(probabilities)} models)"):
-        result = tms.train(train_config, probabilities, importances, keys, key_eval)
+    result = tms.train(train_config, probabilities, importances, keys, key_eval, runtime)
     out = []
-    for i, setting in enumerate(settings):
+    for i, entry in enumerate(settings):
         members = slice(i * n, (i + 1) * n)
         losses = np.asarray(result.loss[members])
         best = i * n + int(np.argmin(losses))
@@ -92,13 +83,13 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
             best_record["neighbour_angles_deg"] = tms.neighbour_angles_deg(W).tolist()
         out.append(
             {
-                "name": setting["name"],
-                "group": setting["group"],
+                "name": entry["name"],
+                "group": entry["group"],
                 "n_features": n_features,
                 "n_hidden": n_hidden,
-                "probability": float(setting["probability"]),
-                "importance": "uniform" if setting["decay"] is None else "decay",
-                "importance_decay": setting["decay"],
+                "probability": float(entry["probability"]),
+                "importance": "uniform" if entry["decay"] is None else "decay",
+                "importance_decay": entry["decay"],
                 "instances": n,
                 "best": best_record,
             }
@@ -113,7 +104,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "n_instances"
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_two, key_sweep = jax.random.split(seeding.root_key(config.seed))
     two_dims = [
         {"name": "pentagon", "group": "two_dims", "probability": config.sparse_probability, "decay": None},
@@ -125,9 +116,9 @@ def run(config: Config) -> dict:
         for p in config.sweep_probabilities
     ]
     key_eval = jax.random.fold_in(seeding.root_key(config.seed), 7)  # the common evaluation sample
-    settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval)
-    settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval)
-    return {"settings": settings}
+    settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval, runtime)
+    settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval, runtime)
+    return Result({"settings": settings})
 
 
 def headline(results: dict) -> str:
@@ -144,8 +135,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     paths = []
     two = [s for s in results["settings"] if s["group"] == "two_dims"]
     figure, axes = plt.subplots(1, len(two), figsize=(3.6 * len(two), 3.8), squeeze=False)
-    for ax, setting in zip(axes[0], two):
-        W = np.asarray(setting["best"]["W"])
+    for ax, entry in zip(axes[0], two):
+        W = np.asarray(entry["best"]["W"])
         colours = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
         for i in range(W.shape[1]):
             ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
@@ -156,8 +147,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_aspect("equal")
         ax.axhline(0, color="0.85", lw=0.8)
         ax.axvline(0, color="0.85", lw=0.8)
-        dims = ", ".join(f"{d:.2f}" for d in setting["best"]["dimensionality"])
-        ax.set_title(f"{setting['name']}: p={setting['probability']:g}, {setting['importance']} importance\nD = {dims}",
+        dims = ", ".join(f"{d:.2f}" for d in entry["best"]["dimensionality"])
+        ax.set_title(f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}",
                      fontsize=9)
     figure.suptitle("Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)")
     paths.append(save_figure(figure, folder / "tms_columns.png"))
@@ -165,12 +156,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
     sweep = [s for s in results["settings"] if s["group"] == "sweep"]
     if sweep:
         figure, ax = plt.subplots(figsize=(6.4, 4))
-        for setting in sweep:
-            dims = np.asarray(setting["best"]["dimensionality"])
-            x = np.full_like(dims, 1.0 / setting["probability"])
+        for entry in sweep:
+            dims = np.asarray(entry["best"]["dimensionality"])
+            x = np.full_like(dims, 1.0 / entry["probability"])
             ax.scatter(x, dims, s=14, alpha=0.6, color="tab:blue")
-            norms = np.asarray(setting["best"]["column_norms"])
-            ax.scatter(x[:1], [setting["n_hidden"] / max(np.sum(norms**2), 1e-12)], marker="_", s=200, color="k")
+            norms = np.asarray(entry["best"]["column_norms"])
+            ax.scatter(x[:1], [entry["n_hidden"] / max(np.sum(norms**2), 1e-12)], marker="_", s=200, color="k")
         for label, level in TIGHT_FRAME_LEVELS.items():
             ax.axhline(level, color="0.6", lw=0.8, linestyle=":")
             ax.text(1.0, level, f" {label}", va="bottom", fontsize=8, color="0.4")

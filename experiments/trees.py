@@ -31,10 +31,11 @@ from experiments.runner import memory, seeding
 from experiments.recovery import (
     Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
 from experiments import two_feature_absorption as two_feature
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 from sae import absorption, architectures, evaluate, hierarchy, pipeline
 from toys import trees
-from toys.validation import ConfigError, check_choice, check_each, check_range
+from toys.engine.config import ConfigError, check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "trees"
 DESCRIPTION = "planted hierarchy: absorption (BatchTopK, Matryoshka, ReLU, random), splitting and linkage trees"
@@ -45,57 +46,44 @@ METHODS = ("sizes", "linkage_cosine", "linkage_cofiring")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    n_seeds: int = 1
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(1, low=1)
     toy: trees.TreeConfig = trees.TreeConfig(exclusive_fraction=1.0)
-    kinds: tuple[str, ...] = TRAINED_KINDS
-    size: int = 256  # dictionary size
-    k: int = 4
-    l1_coefficient: float = 1.0  # ReLU+L1; gives an L0 near k on the default toy
-    aux_coefficient: float = 1 / 32  # AuxK for BatchTopK and Matryoshka
-    learning_rate: float = 3e-3
-    steps: int = 10_000
-    batch_size: int = 1024
-    n_eval: int = evaluate.MIN_EVAL_SAMPLES
-    splitting_kind: str = "batchtopk"  # architecture of the splitting ladder
-    splitting_sizes: tuple[int, ...] = (32, 64, 128, 256)  # the ladder's sizes
-    match_threshold: float = hierarchy.MATCH_THRESHOLD  # |cos| above which an inferred latent is matched to a feature
-    n_tree_samples: int = 16_384  # samples whose firing the co-firing linkage and the parent direction use
-    two_feature_p10: float = 0.3  # two-feature toy: P(parent alone)
-    two_feature_p11: float = 0.2  # two-feature toy: P(parent and child)
-    two_feature_l1: float = 0.3  # two-feature toy: λ
-    two_feature_seeds: int = 8  # two-feature toy: seeds
-    two_feature_steps: int = 3000  # two-feature toy: training steps
-    figure_roots: int = 3  # trees drawn in trees.png
+    kinds: tuple[str, ...] = setting(TRAINED_KINDS, choices=TRAINED_KINDS)
+    size: int = setting(256, "dictionary size", low=2)
+    k: int = setting(4, allowed="[1, min(size, *splitting_sizes)]")
+    l1_coefficient: float = setting(1.0, "ReLU+L1; gives an L0 near k on the default toy", low=0)
+    aux_coefficient: float = setting(1 / 32, "AuxK for BatchTopK and Matryoshka", low=0)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(10_000, low=1)
+    batch_size: int = setting(1024, low=1)
+    n_eval: int = setting(evaluate.MIN_EVAL_SAMPLES, low=1000)
+    splitting_kind: str = setting("batchtopk", "architecture of the splitting ladder", choices=SPLITTING_KINDS)
+    splitting_sizes: tuple[int, ...] = setting((32, 64, 128, 256), "the ladder's sizes", low=2)
+    match_threshold: float = setting(hierarchy.MATCH_THRESHOLD, "|cos| above which an inferred latent is matched to a feature",
+                                     low=0, low_open=True, high=1)
+    n_tree_samples: int = setting(16_384, "samples whose firing the co-firing linkage and the parent direction use",
+                                  low=100)
+    two_feature_p10: float = setting(0.3, "two-feature toy: P(parent alone)", low=0, low_open=True, high=1)
+    two_feature_p11: float = setting(0.2, "two-feature toy: P(parent and child)", allowed="(0, 1 − two_feature_p10]")
+    two_feature_l1: float = setting(0.3, "two-feature toy: λ", low=0, low_open=True)
+    two_feature_seeds: int = setting(8, "two-feature toy: seeds", low=1)
+    two_feature_steps: int = setting(3000, "two-feature toy: training steps", low=1)
+    figure_roots: int = setting(3, "trees drawn in trees.png", allowed="[1, toy.n_roots]")
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(steps=4000, batch_size=256)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_range("n_seeds", self.n_seeds, low=1)
+        check_fields(self)
         self.toy.validate(prefix="toy.")
         check_range("toy.depth", self.toy.depth, low=2)  # a hierarchy needs parents
-        for kind in self.kinds:
-            check_choice("kinds", kind, TRAINED_KINDS)
-        check_range("size", self.size, low=2)
         check_range("k", self.k, low=1, high=min(self.size, *self.splitting_sizes))
-        check_range("l1_coefficient", self.l1_coefficient, low=0)
-        check_range("aux_coefficient", self.aux_coefficient, low=0)
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range("steps", self.steps, low=1)
-        check_range("batch_size", self.batch_size, low=1)
-        check_range("n_eval", self.n_eval, low=1000)
-        check_choice("splitting_kind", self.splitting_kind, SPLITTING_KINDS)
-        check_each("splitting_sizes", self.splitting_sizes, low=2)
         if len(self.splitting_sizes) < 2 or list(self.splitting_sizes) != sorted(set(self.splitting_sizes)):
             raise ConfigError(f"splitting_sizes: got {','.join(map(str, self.splitting_sizes))}, "
                               "allowed: two or more strictly increasing sizes")
-        check_range("match_threshold", self.match_threshold, low=0, low_open=True, high=1)
-        check_range("n_tree_samples", self.n_tree_samples, low=100)
-        two_feature.check_study({name: getattr(self, name) for name in (
-            "two_feature_p10", "two_feature_p11", "two_feature_l1", "two_feature_seeds", "two_feature_steps")})
+        two_feature.check_probabilities("two_feature_p11", self.two_feature_p10, self.two_feature_p11)
         check_range("figure_roots", self.figure_roots, low=1, high=self.toy.n_roots)
 
 
@@ -137,14 +125,14 @@ def evaluation_source(config: Config) -> dict:
     return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(seeding.root_key(config.seed), 5)
     toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)
     x_tree = toy.sample(key_tree_sample, config.n_tree_samples).x
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents)
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents, runtime=runtime)
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
 
     trained = {}
@@ -169,14 +157,14 @@ def run(config: Config) -> dict:
     splitting["chance"]["shuffled_tree"] = hierarchy.tree_scores(planted, shuffled_tree)
 
     edges, edge_summary = edge_absorption(recovery.entries)
-    return {
+    return Result({
         "dictionaries": recovery.entries,
         "edge_absorption": edges,
         "edge_absorption_summary": edge_summary,
         "splitting": splitting,
         "two_feature": two_feature.study(config.two_feature_p10, config.two_feature_p11, config.two_feature_l1,
                                          config.two_feature_seeds, config.two_feature_steps, config.learning_rate,
-                                         key_two_feature),
+                                         key_two_feature, runtime),
         "toy": {
             "n_features": config.toy.n_features, "d": config.toy.d, "n_roots": config.toy.n_roots,
             "branching": config.toy.branching, "depth": config.toy.depth, "n_parents": config.toy.n_parents,
@@ -186,9 +174,7 @@ def run(config: Config) -> dict:
         "k": config.k,
         "size": config.size,
         "figure_roots": config.figure_roots,
-        "arrays": arrays,
-        "saved_dictionaries": recovery.saved,
-    }
+    }, arrays=arrays, dictionaries=recovery.saved)
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
@@ -212,7 +198,7 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
             params = pipeline.fit(kind, recovery.toy, pipeline.stack([_hps(kind, config)]),
                                   seed_keys(key_ladder, size, [0]), n_latents=size, steps=config.steps,
                                   batch_size=config.batch_size, k_max=config.k,
-                                  label=f"splitting ladder: {kind} m={size}").params
+                                  label=f"splitting ladder: {kind} m={size}", runtime=recovery.runtime).params
         decoders.append(np.asarray(params.W_dec[0]))
         random_decoders.append(np.asarray(pipeline.baseline("random", seed_keys(key_random, size, [0]), d, size).W_dec[0]))
     firing = _firing(kind, params, config.k, x_tree)[0]

@@ -21,9 +21,10 @@ import dataclasses
 import numpy as np
 
 from experiments.runner import seeding
-from experiments.runner.study import Study
-from experiments.two_feature_absorption import check_study, study, summary
-from toys.validation import check_range
+from experiments.runner.study import Result, Study
+from experiments.two_feature_absorption import check_probabilities, study, summary
+from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
 
 NAME = "two-feature"
 DESCRIPTION = "the exact two-feature absorption toy: closed forms, hand-built and trained ReLU vs Matryoshka SAEs"
@@ -31,28 +32,26 @@ DESCRIPTION = "the exact two-feature absorption toy: closed forms, hand-built an
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    p10: float = 0.3  # P(parent fires alone)
-    p11: float = 0.2  # P(parent and child fire)
-    l1_coefficient: float = 0.3  # λ of both losses
-    n_seeds: int = 8
-    steps: int = 3000
-    learning_rate: float = 3e-3
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    p10: float = setting(0.3, "P(parent fires alone)", low=0, low_open=True, high=1)
+    p11: float = setting(0.2, "P(parent and child fire)", allowed="(0, 1 − p10]")
+    l1_coefficient: float = setting(0.3, "λ of both losses", low=0, low_open=True)
+    n_seeds: int = setting(8, low=1)
+    steps: int = setting(3000, low=1)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
 
     @classmethod
     def quick(cls) -> "Config":
         return cls()  # the full study takes seconds
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
-        check_study({"p10": self.p10, "p11": self.p11, "l1_coefficient": self.l1_coefficient,
-                     "n_seeds": self.n_seeds, "steps": self.steps})
-        check_range("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_fields(self)
+        check_probabilities("p11", self.p10, self.p11)
 
 
-def run(config: Config) -> dict:
-    return study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps, config.learning_rate,
-                 seeding.root_key(config.seed))
+def run(config: Config, runtime: Runtime | None = None) -> dict:
+    return Result(study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps,
+                        config.learning_rate, seeding.root_key(config.seed), runtime))
 
 
 def headline(results: dict) -> str:

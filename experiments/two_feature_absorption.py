@@ -18,20 +18,15 @@ from sae import architectures, pipeline
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
 from toys import trees
-from toys.validation import check_range
+from toys.engine.config import check_range
 
 ARCHS = ("relu", "matryoshka_l1")
 
 
-def check_study(fields: dict) -> None:
-    """The study's settings, in order p10, p11, λ, seeds, steps, as {field name: value}:
-    0 < p10 ≤ 1, 0 < p11 ≤ 1 − p10, λ > 0, seeds ≥ 1, steps ≥ 1 (ConfigError naming the field)."""
-    (p10_name, p10), (p11_name, p11), (l1_name, l1), (seeds_name, seeds), (steps_name, steps) = fields.items()
-    check_range(p10_name, p10, low=0, low_open=True, high=1)
+def check_probabilities(p11_name: str, p10: float, p11: float) -> None:
+    """0 < p11 ≤ 1 − p10: the parent fires alone or with its child, at most always (ConfigError
+    naming the field; each field's own range is declared with it)."""
     check_range(p11_name, p11, low=0, low_open=True, high=1 - p10)
-    check_range(l1_name, l1, low=0, low_open=True)
-    check_range(seeds_name, seeds, low=1)
-    check_range(steps_name, steps, low=1)
 
 
 def cone_init(key, t_p, t_c, m: int = 2):
@@ -46,7 +41,7 @@ def cone_init(key, t_p, t_c, m: int = 2):
 
 
 def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int, key,
-                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3) -> dict:
+                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3, runtime=None) -> dict:
     """Train n_seeds 2-latent SAEs (one vmapped call) on the two-feature toy, no decoder bias.
 
     Returns the parent latent (best decoder cosine with t_p) of each run: its cosine,
@@ -58,7 +53,7 @@ def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int
     hps = pipeline.stack([architectures.hparams(learning_rate, l1_coefficient)] * n_seeds)
     start = jax.vmap(lambda k: cone_init(k, t_p, t_c))(keys)
     result = pipeline.fit(arch, toy, hps, keys, n_latents=2, steps=steps, batch_size=256, decoder_bias=False,
-                          init_params=start, label=f"two-feature toy: {arch}")
+                          init_params=start, label=f"two-feature toy: {arch}", runtime=runtime)
     codes = np.asarray(pipeline.encode(arch, result.params, hps, jnp.stack([t_p, t_p + t_c])))  # [G, 2 samples, 2]
     cosine = np.asarray(result.params.W_dec @ t_p)  # [G, 2]
     parent = np.argmax(cosine, axis=1)
@@ -71,7 +66,8 @@ def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int
     }
 
 
-def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: int, learning_rate: float, key) -> dict:
+def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: int, learning_rate: float, key,
+          runtime=None) -> dict:
     """Closed forms, the hand-built dictionaries' exact losses, and trained ReLU / Matryoshka SAEs."""
     t_p, t_c = absorption_theory.features()
     hand_built = {}
@@ -81,7 +77,7 @@ def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: in
             "mse": losses["mse"], "l1": losses["l1"],
             "matryoshka_loss": absorption_theory.matryoshka_loss(build(t_p, t_c), t_p, t_c, p10, p11, l1_coefficient),
         }
-    trained = {arch: train_two_feature(arch, l1_coefficient, n_seeds, steps, key, p10, p11, learning_rate)
+    trained = {arch: train_two_feature(arch, l1_coefficient, n_seeds, steps, key, p10, p11, learning_rate, runtime)
                for arch in ARCHS}
     return {
         "p10": p10, "p11": p11, "l1_coefficient": l1_coefficient,

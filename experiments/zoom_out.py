@@ -38,10 +38,11 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries
-from experiments.runner.study import Study
-from sae import architectures, detectors, folding, geometry, pipeline, progress
+from experiments.runner.study import Result, Study
+from sae import architectures, detectors, folding, geometry, pipeline
 from toys import network_training, semantic, stored
-from toys.validation import check_range
+from toys.engine.config import check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 
 NAME = "zoom-out"
 DESCRIPTION = "Concepts as regions vs directions: probes, kNN, folds and SAE latents, layer by layer"
@@ -49,19 +50,21 @@ DESCRIPTION = "Concepts as regions vs directions: probes, kNN, folds and SAE lat
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     network: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
-    n_samples: int = 6000  # samples read per layer
-    probe_train_fraction: float = 0.5  # share of samples the readers train on
-    neighbours: int = 15  # k of the k-NN region reader
-    n_lines: int = 50  # random lines whose activation patterns are counted
-    grid: int = 41  # grid points per side in layers.png
-    ball_dims: int = 3  # dimensions of the ball concept's subspace
-    ball_samples: int = 6000  # samples of the ball-in-shell concept
-    sae_size: int = 64  # SAE latents
-    sae_l1: float = 0.03  # SAE L1 coefficient
-    sae_steps: int = 6000  # SAE training steps
-    sae_learning_rate: float = 1e-3  # SAE learning rate
+    n_samples: int = setting(6000, "samples read per layer", low=100, high=1000000)
+    probe_train_fraction: float = setting(0.5, "share of samples the readers train on",
+                                          low=0, low_open=True, high=1, high_open=True)
+    neighbours: int = setting(15, "k of the k-NN region reader",
+                              allowed="[1, int(n_samples * probe_train_fraction) // 4]")
+    n_lines: int = setting(50, "random lines whose activation patterns are counted", low=1, high=10000)
+    grid: int = setting(41, "grid points per side in layers.png", low=3, high=401)
+    ball_dims: int = setting(3, "dimensions of the ball concept's subspace", allowed="[1, network.d]")
+    ball_samples: int = setting(6000, "samples of the ball-in-shell concept", low=100, high=1000000)
+    sae_size: int = setting(64, "SAE latents", low=1, high=65536)
+    sae_l1: float = setting(0.03, "SAE L1 coefficient", low=0)
+    sae_steps: int = setting(6000, "SAE training steps", low=1)
+    sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -69,28 +72,18 @@ class Config:
                    n_lines=20, ball_samples=4000, sae_steps=3000)
 
     def validate(self) -> None:
-        check_range("seed", self.seed, low=0, high=seeding.SEED_MAX)
+        check_fields(self)
         self.network.validate(prefix="network.")
-        check_range("n_samples", self.n_samples, low=100, high=1_000_000)
-        check_range("probe_train_fraction", self.probe_train_fraction, low=0, low_open=True, high=1, high_open=True)
         check_range("neighbours", self.neighbours, low=1, high=int(self.n_samples * self.probe_train_fraction) // 4)
-        check_range("n_lines", self.n_lines, low=1, high=10_000)
-        check_range("grid", self.grid, low=3, high=401)
         check_range("ball_dims", self.ball_dims, low=1, high=self.network.d)
-        check_range("ball_samples", self.ball_samples, low=100, high=1_000_000)
-        check_range("sae_size", self.sae_size, low=1, high=65_536)
-        check_range("sae_l1", self.sae_l1, low=0)
-        check_range("sae_steps", self.sae_steps, low=1)
-        check_range("sae_learning_rate", self.sae_learning_rate, low=0, low_open=True)
 
 
 def layer_names(n_layers: int) -> list[str]:
     return ["input"] + [f"hidden {i}" for i in range(1, n_layers + 1)]
 
 
-def train_classifier(config: semantic.SemanticConfig, basis, key):
-    with progress.task(f"{config.manifold} classifier ({config.activation}, {config.n_layers}×{config.hidden})"):
-        return network_training.select(semantic.train(config, basis, key[None]).state, 0)
+def train_classifier(config: semantic.SemanticConfig, basis, key, runtime=None):
+    return network_training.select(semantic.train(config, basis, key[None], runtime).state, 0)
 
 
 def layer_readouts(activations, labels, train_rows, neighbours) -> dict:
@@ -128,11 +121,11 @@ def activations_of(network_config, state, x) -> list[np.ndarray]:
     return [np.asarray(a) for a in semantic.model(network_config, state).layer_activations(x)[0]]
 
 
-def manifold_results(config: Config, key) -> tuple[dict, dict]:
+def manifold_results(config: Config, key, runtime=None) -> tuple[dict, dict]:
     k_basis, k_train, k_sample, k_rows, k_lines = jax.random.split(key, 5)
     network = config.network
     basis = semantic.isometry(k_basis, network.d)
-    state = train_classifier(network, basis, k_train)
+    state = train_classifier(network, basis, k_train, runtime)
     sample = semantic.sample(network, basis, k_sample, config.n_samples)
     train_rows = np.asarray(jax.random.uniform(k_rows, (config.n_samples,))) < config.probe_train_fraction
     labels = np.asarray(sample.labels)
@@ -155,7 +148,7 @@ def manifold_results(config: Config, key) -> tuple[dict, dict]:
             semantic.logit_gradients(network, state, np.asarray(sample.x)[clean])),
     }
     linear = dataclasses.replace(network, activation="linear")
-    linear_state = train_classifier(linear, basis, k_train)
+    linear_state = train_classifier(linear, basis, k_train, runtime)
     results["control_linear"] = {
         **layer_readouts(activations_of(linear, linear_state, sample.x), labels, train_rows, config.neighbours),
         "line_regions_mean_by_layer": line_region_counts(linear, linear_state, basis, k_lines,
@@ -179,7 +172,7 @@ def grid_through_layers(config: Config, network, state, basis, activations, labe
     return arrays
 
 
-def ball_concept(config: Config, key) -> tuple[dict, list]:
+def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
     """Held-out AUROC of each reader of the ball-in-shell concept, and the SAE (for the run folder)."""
     k_points, k_rows, k_sae, k_random = jax.random.split(key, 4)
     d = config.network.d
@@ -189,7 +182,7 @@ def ball_concept(config: Config, key) -> tuple[dict, list]:
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
     result = pipeline.fit("relu", stored.StoredToy(jnp.asarray(x[train_rows])), hps, k_sae[None],
                           n_latents=config.sae_size, steps=config.sae_steps, batch_size=256,
-                          label=f"ReLU SAE m={config.sae_size} on the ball and shell")
+                          label=f"ReLU SAE m={config.sae_size} on the ball and shell", runtime=runtime)
     test = jnp.asarray(x[~train_rows])
     sae_codes = np.asarray(pipeline.encode("relu", result.params, hps, test))[0]
     sae_l0 = float(np.mean(np.sum(sae_codes > 0, axis=1)))
@@ -217,12 +210,12 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
-def run(config: Config) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
-    manifold, arrays = manifold_results(config, key_manifold)
-    ball, saved = ball_concept(config, key_ball)
-    return {config.network.manifold: manifold, "manifold": config.network.manifold,
-            "ball_concept": ball, "arrays": arrays, "saved_dictionaries": saved}
+    manifold, arrays = manifold_results(config, key_manifold, runtime)
+    ball, saved = ball_concept(config, key_ball, runtime)
+    return Result({config.network.manifold: manifold, "manifold": config.network.manifold, "ball_concept": ball},
+                  arrays=arrays, dictionaries=saved)
 
 
 def headline(results: dict) -> str:

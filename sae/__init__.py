@@ -1,14 +1,15 @@
 """Dictionaries: SAE architectures, the one trainer, baselines, ground-truth scores, the disk format.
 
-Never imports `toys`: data arrive as anything following the toy protocol (an object
-with `d` and `sample(key, n) -> Batch`) or as arrays.
+Imports no toy: data arrive as anything following the toy protocol (an object with `d`
+and `sample(key, n) -> Batch`) or as arrays. Of `toys` it uses only the infrastructure
+below everything (`toys.engine`: config errors, the runtime, progress, the training loop).
 
 Modules: `architectures` (each architecture's encode/loss and its declared facts),
 `params` (the one dictionary pytree), `train` (the one trainer), `pipeline` (fit,
 baseline, encode, reconstruct, evaluate — what experiments compose), `evaluate`
 (streamed, composable metrics), `metrics` (definitions), `saelens_format` (SAELens'
 cfg.json + sae_weights.safetensors), `geometry`, `absorption`, `hierarchy`,
-`detectors`, `folding`, `clustering`, `random_dictionaries`, `classical`, `progress`.
+`detectors`, `folding`, `clustering`, `random_dictionaries`, `classical`.
 The functions `sae.train.train` and `sae.evaluate.evaluate` live in their modules
 (re-exporting them here would shadow those modules).
 """
@@ -16,7 +17,7 @@ The functions `sae.train.train` and `sae.evaluate.evaluate` live in their module
 from sae.architectures import ARCHITECTURES, HParams, hparams
 from sae.evaluate import MIN_EVAL_SAMPLES, StreamedMetric
 from sae.params import SAEParams
-from sae.progress import DivergenceError
+from toys.engine.progress import DivergenceError
 from sae.train import TrainConfig, TrainResult, stack_hparams
 
 __all__ = [

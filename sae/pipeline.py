@@ -28,11 +28,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sae import architectures, classical, progress, random_dictionaries, train
+from sae import architectures, classical, random_dictionaries, train
 from sae.architectures import HParams
 from sae.evaluate import MIN_EVAL_SAMPLES, RECONSTRUCTION, evaluate, k_max_of
 from sae.metrics import explained_variance_of
 from sae.params import SAEParams, stack
+from toys.engine.runtime import Runtime, or_default
 
 BASELINE_KINDS = ("random", "gaussian", "untrained", "darts", "pca", "oracle")
 FITTED_BASELINES = ("darts", "pca")  # fitted on a data sample
@@ -72,6 +73,7 @@ def fit(
     k_max: int | None = None,
     init_params: SAEParams | None = None,
     label: str | None = None,
+    runtime: Runtime | None = None,
     **options,
 ) -> train.TrainResult:
     """Train G dictionaries of one architecture and size on a toy in one compiled call.
@@ -79,13 +81,14 @@ def fit(
     hps [G] and keys [G]: one run each. k_max defaults to the largest k of the grid for
     architectures that use k. options: further `sae.train.TrainConfig` fields
     (decay_fraction, decoder_bias, per_run_data, …); with per_run_data the toy is a
-    stacked pytree whose leading axis is G (run g samples from toy[g]).
+    stacked pytree whose leading axis is G (run g samples from toy[g]). runtime: the run's
+    devices, precision, data PRNG and progress (`toys.engine.runtime`; default `Runtime()`).
     """
     if k_max is None:
         k_max = k_max_of(arch, hps)
     config = train.TrainConfig(arch, toy.d, n_latents, steps=steps, batch_size=batch_size, k_max=k_max, **options)
-    with progress.task(label or f"{arch} m={n_latents}"):
-        return train.train(config, toy_activations, toy, hps, keys, init_params)
+    return train.train(config, toy_activations, toy, hps, keys, init_params, runtime=runtime,
+                       label=label or f"{arch} m={n_latents}")
 
 
 def baseline_hparams(k: int, n: int) -> HParams:
@@ -215,6 +218,7 @@ def calibrate_to_l0(
     steps: int,
     batch_size: int = 1024,
     n_eval: int = MIN_EVAL_SAMPLES,
+    runtime: Runtime | None = None,
     **options,
 ) -> dict:
     """Penalty coefficients λ that give each target L0: a vmapped sweep in one call.
@@ -229,8 +233,8 @@ def calibrate_to_l0(
     hps = stack([base._replace(l1_coefficient=float(c)) for c in coefficients])
     keys = jax.random.split(key, len(coefficients))
     result = fit(arch, toy, hps, keys, n_latents=n_latents, steps=steps, batch_size=batch_size,
-                 label=f"{arch}: calibrating λ over {len(coefficients)} values", **options)
-    with progress.task(f"{arch}: L0 of the calibration sweep"):
+                 label=f"{arch}: calibrating λ over {len(coefficients)} values", runtime=runtime, **options)
+    with or_default(runtime).progress.task(f"{arch}: L0 of the calibration sweep"):
         scores = evaluate(arch, result.params, hps, toy, key=eval_key, n_eval=n_eval,
                           metrics=(RECONSTRUCTION,))
     l0 = np.asarray([s["l0"] for s in scores])

@@ -18,8 +18,9 @@ onto every host (`multihost_utils.process_allgather`) before NumPy reads it; onl
 process 0 writes the run folder (`is_writer`).
 
 `plan(G, b, n)` puts as many devices as divide G on the run axis and the rest, where
-they divide b, on the batch axis. The number of devices comes from `use_devices` (the
-CLI's `--devices N|all`; default 1, every run on one device as before).
+they divide b, on the batch axis. The number of devices n is the run's
+`toys.engine.runtime.Runtime.devices` (the CLI's `--devices N|all`; default 1), which also
+records the mesh each training used.
 """
 
 from __future__ import annotations
@@ -31,47 +32,6 @@ import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 RUNS, BATCH = "runs", "batch"
-_requested = 1  # devices the trainer may use in this process (`use_devices`)
-_used = 1  # the most devices one training call of this process has used (`record_plan`)
-_told: set = set()  # the idle-device notes already printed (one per distinct plan)
-
-
-def use_devices(n: int | str) -> int:
-    """Let the trainer use n local devices ("all": every one); returns the number set.
-
-    Raises ValueError naming the allowed range when n exceeds the devices present.
-    """
-    global _requested, _used
-    available = jax.device_count()
-    count = available if n == "all" else int(n)
-    if not 1 <= count <= available:
-        raise ValueError(f"devices: {n} is outside the allowed range 1..{available} (or 'all') on this machine")
-    _requested, _used = count, 1
-    return count
-
-
-def requested_devices() -> int:
-    return _requested
-
-
-def used_devices() -> int:
-    """The most devices any training call has used since `use_devices` (r·s of its mesh)."""
-    return _used
-
-
-def record_plan(shape: tuple[int, int], n_runs: int, batch_size: int) -> None:
-    """Note the mesh a training call uses; when it leaves requested devices idle, say so in one line."""
-    global _used
-    used = shape[0] * shape[1]
-    _used = max(_used, used)
-    if used < _requested and (shape, n_runs, batch_size) not in _told:
-        from sae import progress
-
-        _told.add((shape, n_runs, batch_size))
-        progress.note(f"devices: {_requested} requested, this training can use {used} ({n_runs} runs × batch "
-                      f"{batch_size} divide over a {shape[0]} × {shape[1]} mesh); the rest idle")
-
-
 def plan(n_runs: int, batch_size: int, n_devices: int) -> tuple[int, int]:
     """Mesh shape (r, s): r = the largest divisor of n_devices that divides n_runs, then s = the
     largest divisor of n_devices / r that divides the batch size. Devices that fit neither idle."""

@@ -14,10 +14,10 @@ hardware generator they use; about 3× slower on a CPU, so threefry stays the de
 Every quantity one may sweep (seed, learning rate, L1 coefficient, k) is traced: the
 scan body is `jax.vmap` over the G runs, so a whole grid is one compiled call. Shapes,
 step counts and the architecture are static (`TrainConfig`); calls with the same
-TrainConfig and sample_fn reuse the compiled program. The steps run in a few segments
-(`SEGMENTS`), each one compiled scan with the carry handed on, so the numbers are those
-of a single scan while the host sees progress (a tqdm bar on a terminal, plain lines
-otherwise) and stops a diverging run early.
+TrainConfig and sample_fn reuse the compiled program. The steps run through the lab's one
+segmented loop (`toys.engine.loop`: `SEGMENTS` compiled scans with the carry handed on, so
+the numbers are those of a single scan while the host sees progress and stops a diverging
+run at its step); this module writes the step.
 
 Optimiser: Adam; the learning rate is constant, then decays linearly to 0 over the
 last `decay_fraction` of steps. The L1 coefficient (where an architecture uses one)
@@ -29,7 +29,7 @@ the number of steps since each latent last fired (for dead-latent detection).
 With `compute_dtype` "bfloat16" the loss and its gradient run in bf16 on a cast copy of
 the parameters and batch (parameters, Adam state and the reported loss stay f32; sums of
 squared errors accumulate in f32), like SAELens' `autocast_sae`.
-With `mesh_shape` (r, s) ≠ (1, 1) — planned from `sae.sharding.use_devices` when None —
+With `mesh_shape` (r, s) ≠ (1, 1) — planned from the runtime's devices when None —
 the runs are split over r devices and each run's batch over s (`sae.sharding`).
 AuxK (for architectures that declare it) is compiled in exactly when some run's
 `HParams.aux_coefficient` is positive.
@@ -46,9 +46,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from sae import architectures, progress, sharding
+from sae import architectures, sharding
 from sae.architectures import HParams
 from sae.params import INITIAL_THRESHOLD, SAEParams, init, normalise_decoder, stack
+from toys.engine import loop
+from toys.engine.loop import SEGMENTS
+from toys.engine.runtime import PRECISIONS, PRNGS, Runtime, or_default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,31 +73,13 @@ class TrainConfig:
     decoder_bias: bool = True  # False: b_dec stays 0 (exact toys whose theory has no bias)
     per_run_data: bool = False  # True: `data` has a leading [G] axis and run g samples from data[g]
     one_draw: bool = False  # True: each step draws G·b samples in one call, split into the G runs' batches
-    compute_dtype: str | None = None  # "float32" or "bfloat16" (matmuls; parameters stay f32); None: use_compute_dtype
-    mesh_shape: tuple[int, int] | None = None  # (runs, batch) devices (sae.sharding); None: planned from use_devices
-    data_prng: str | None = None  # key implementation of the data draws ("threefry", "rbg", "unsafe_rbg"); None: use_data_prng
+    compute_dtype: str | None = None  # "float32" or "bfloat16" (matmuls; parameters stay f32); None: the runtime's precision
+    mesh_shape: tuple[int, int] | None = None  # (runs, batch) devices (sae.sharding); None: planned from the runtime's devices
+    data_prng: str | None = None  # key implementation of the data draws ("threefry", "rbg", "unsafe_rbg"); None: the runtime's prng
 
 
-COMPUTE_DTYPES = ("float32", "bfloat16")
-DATA_PRNGS = ("threefry", "rbg", "unsafe_rbg")
-# Process defaults (the CLI's --precision and --prng), read when a TrainConfig leaves the field None.
-_defaults = {"compute_dtype": "float32", "data_prng": "threefry"}
-
-
-def _use_default(field: str, flag: str, name: str, allowed: tuple[str, ...]) -> None:
-    if name not in allowed:
-        raise ValueError(f"{flag}: {name!r} is not allowed; allowed: {', '.join(allowed)}")
-    _defaults[field] = name
-
-
-def use_compute_dtype(name: str) -> None:
-    """Set the default compute dtype of training; ValueError names the allowed values."""
-    _use_default("compute_dtype", "precision", name, COMPUTE_DTYPES)
-
-
-def use_data_prng(name: str) -> None:
-    """Set the default key implementation of training's data draws; ValueError names the allowed values."""
-    _use_default("data_prng", "prng", name, DATA_PRNGS)
+COMPUTE_DTYPES = PRECISIONS
+DATA_PRNGS = PRNGS
 
 
 def data_key(key: jax.Array, implementation: str) -> jax.Array:
@@ -103,9 +88,6 @@ def data_key(key: jax.Array, implementation: str) -> jax.Array:
     if implementation == "threefry":
         return key
     return jax.random.wrap_key_data(jax.random.bits(key, (4,), jnp.uint32), impl=implementation)
-
-
-SEGMENTS = 10  # host-visible segments per training run (progress, divergence, interruption points)
 
 
 class TrainResult(NamedTuple):
@@ -163,10 +145,11 @@ def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Arr
     return params, opt_state, counts, counts
 
 
-@functools.partial(jax.jit, static_argnames=("config", "sample_fn", "auxk", "length"))
-def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Array, carry, start, auxk: bool,
-                   length: int):
-    """Steps start … start + length − 1 of every run: one `lax.scan`; returns (carry, curves [length, G])."""
+def _train_step(context, carry, inputs, step):
+    """One step of every run (`toys.engine.loop`'s step): context (config, sample_fn, auxk) is static,
+    inputs (data, hps, keys) traced; returns (carry, (loss, mse, l0) [G])."""
+    config, sample_fn, auxk = context
+    data, hps, keys = inputs
     arch = architectures.get(config.arch)
     warmup_steps = max(int(config.steps * config.l1_warmup_fraction), 1)
 
@@ -204,23 +187,13 @@ def _train_segment(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax
         x = _draw_batches(config, sample_fn, data, jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys))
         return x if grid_mesh is None else sharding.batches(grid_mesh, x)
 
-    def body(carry, step):
-        params, opt_state, fire_counts, since_fired = carry
-        params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
-            params, opt_state, hps, batches(step), since_fired, step
-        )
-        since_fired = jnp.where(fired > 0, 0, since_fired + 1)
-        carry = (params, opt_state, fire_counts + fired, since_fired)
-        return (carry if grid_mesh is None else sharding.over_runs(grid_mesh, carry)), (total, mse, l0)
-
-    return jax.lax.scan(body, carry, start + jnp.arange(length))
-
-
-def segment_lengths(steps: int, segments: int) -> list[int]:
-    """`segments` nearly equal lengths summing to `steps` (at most two distinct lengths: two compilations)."""
-    segments = max(1, min(segments, steps))
-    base, extra = divmod(steps, segments)
-    return [base + 1] * extra + [base] * (segments - extra)
+    params, opt_state, fire_counts, since_fired = carry
+    params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
+        params, opt_state, hps, batches(step), since_fired, step
+    )
+    since_fired = jnp.where(fired > 0, 0, since_fired + 1)
+    carry = (params, opt_state, fire_counts + fired, since_fired)
+    return (carry if grid_mesh is None else sharding.over_runs(grid_mesh, carry)), (total, mse, l0)
 
 
 def train(
@@ -231,12 +204,16 @@ def train(
     keys: jax.Array,
     init_params: SAEParams | None = None,
     segments: int = SEGMENTS,
+    runtime: Runtime | None = None,
+    label: str | None = None,
 ) -> TrainResult:
     """Train G dictionaries in one compiled program, run in `segments` host-visible segments.
 
     hps: HParams with leaves [G]; keys: [G] PRNG keys (one per run); sample_fn must be
     a module-level function (it is a static argument, hashed by identity);
-    init_params: optional starting dictionaries with leaves [G, ...] (default: `sae.params.init`).
+    init_params: optional starting dictionaries with leaves [G, ...] (default: `sae.params.init`);
+    runtime: devices, precision and data PRNG of fields left None, and progress (default `Runtime()`);
+    label: names the training in progress and in a DivergenceError (default "<arch> SAE (m=…)").
     Each segment is one `lax.scan` over its steps, the carry passed from one to the next, so
     the numbers equal one scan over all steps; between segments the host reports progress
     and stops a diverging run at the first segment with a NaN/inf loss.
@@ -250,31 +227,25 @@ def train(
     auxk = bool(np.max(np.asarray(hps.aux_coefficient)) > 0)
     if auxk and not arch.auxk:
         raise ValueError(f"aux_coefficient: {config.arch} has no AuxK loss; allowed value 0")
+    runtime = or_default(runtime)
     if config.mesh_shape is None:
-        config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size,
-                                                                      sharding.requested_devices()))
-    sharding.record_plan(config.mesh_shape, keys.shape[0], config.batch_size)
-    config = dataclasses.replace(config, **{field: value for field, value in _defaults.items()
-                                            if getattr(config, field) is None})
+        config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size, runtime.devices))
+    runtime.record_plan(config.mesh_shape, keys.shape[0], config.batch_size)
+    config = dataclasses.replace(config, compute_dtype=config.compute_dtype or runtime.precision,
+                                 data_prng=config.data_prng or runtime.prng)
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
     if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
         grid_mesh = sharding.mesh(config.mesh_shape)
         carry, hps, keys = sharding.over_runs(grid_mesh, (carry, hps, keys))
         if config.per_run_data:
             data = sharding.over_runs(grid_mesh, data)
-    curves, start = [], 0
-    label = f"{config.arch} SAE (m={config.n_latents})"
-    with progress.bar(config.steps) as advance:
-        for length in segment_lengths(config.steps, segments):
-            carry, (loss, mse, l0) = _train_segment(config, sample_fn, data, hps, keys, carry, start, auxk, length)
-            curves.append(sharding.to_host((loss, mse, l0)))
-            progress.check_finite(curves[-1][0], label, first_step=start)  # stop at the first bad segment
-            start += length
-            advance(start, curves[-1][0])
+    carry, curves = loop.run(_train_step, (config, sample_fn, auxk), carry, (data, hps, keys), config.steps,
+                             what=label or f"{config.arch} SAE (m={config.n_latents})", runtime=runtime, segments=segments,
+                             fetch=sharding.to_host)
     params, _, fire_counts, since_fired = carry
     if jax.process_count() > 1:  # every host gets the whole grid (sae.sharding.to_host)
         params, fire_counts, since_fired = jax.tree.map(jnp.asarray, sharding.to_host((params, fire_counts, since_fired)))
-    loss, mse, l0 = (jnp.asarray(np.concatenate(column)) for column in zip(*curves))
+    loss, mse, l0 = (jnp.asarray(curve) for curve in curves)
     return TrainResult(params, loss, mse, l0, fire_counts, since_fired)
 
 

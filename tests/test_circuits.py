@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from experiments.runner import cli
 from sae import detectors
 from toys import circuits
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 
 def python_value(circuit: circuits.Circuit, row: tuple[bool, ...], node: int) -> bool:

@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from theory import circles
 from toys import manifolds
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 
 def _toy(*specs, d=16, sparse=0):

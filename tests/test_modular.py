@@ -6,7 +6,7 @@ import pytest
 
 from sae import geometry
 from toys import modular
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 
 def test_fourier_shares_find_planted_frequencies():

@@ -148,7 +148,7 @@ def test_a_stored_toy_trains_like_any_toy(tmp_path):
 
 
 def test_stored_toy_refuses_bad_shapes(tmp_path):
-    from toys.validation import ConfigError
+    from toys.engine.config import ConfigError
 
     with pytest.raises(ConfigError, match="codes"):
         stored.from_arrays(np.ones((5, 3)), np.ones((4, 2)))

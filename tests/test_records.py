@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experiments.runner import cli, overrides, records, registry, runfolder
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 TINY = [
     "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
@@ -208,3 +208,55 @@ def test_the_report_shows_every_run_and_every_link_resolves(tmp_path, capsys):
     assert len(runs) == 2 and all(f"superposition-{run}" in parser.ids for run in runs)
     assert sum(t.endswith(".png") for t in parser.targets) >= 2  # the finished run's figures
     assert "diverged" in page.read_text() and "toy.noise_std" in page.read_text()
+
+
+def _declared_rules(config, prefix=""):
+    """(dotted key, Rule, value) of every field that declares a numeric bound or choices."""
+    import dataclasses
+
+    from toys.engine.config import rule_of
+
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            yield from _declared_rules(value, prefix + field.name + ".")
+            continue
+        rule = rule_of(field)
+        if rule is not None and rule.allowed is None:
+            yield prefix + field.name, rule, value
+
+
+def _outside(rule, value) -> list[str]:
+    """Texts just outside the declared rule (one per declared numeric bound, or a foreign choice)."""
+    if rule.choices is not None:
+        return ["no-such-choice"]
+    example = value[0] if isinstance(value, tuple) else value
+    integer = isinstance(example, int) and not isinstance(example, bool)
+    out = []
+    if isinstance(rule.low, (int, float)):
+        out.append(rule.low if rule.low_open else (rule.low - 1 if integer else rule.low - max(abs(rule.low), 1) * 1e-3))
+    if isinstance(rule.high, (int, float)):
+        out.append(rule.high if rule.high_open else (rule.high + 1 if integer else rule.high + max(abs(rule.high), 1) * 1e-3))
+    return [str(int(v)) if integer else repr(float(v)) for v in out]
+
+
+PROBES = [(name, key, text) for name in registry.EXPERIMENTS
+          for key, rule, value in _declared_rules(registry.get(name).Config.quick())
+          for text in _outside(rule, value)]
+
+
+@pytest.mark.parametrize("name, key, text", PROBES)
+def test_every_declared_bound_is_enforced_by_the_config_it_is_declared_on(name, key, text):
+    # The probe reads the same declarations `--help` prints (toys.engine.config.setting): a value
+    # just outside each declared range, or a foreign choice, is refused with a line naming the key.
+    with pytest.raises(ConfigError) as error:
+        cli.resolve_config(name, True, None, [f"{key}={text}"])
+    assert str(error.value).startswith(key.split(".")[-1]) or key in str(error.value), str(error.value)
+
+
+def test_every_settable_key_declares_its_rule():
+    from experiments.runner import help_text
+
+    undeclared = [(name, row["key"]) for name in registry.EXPERIMENTS
+                  for row in help_text.describe(registry.get(name).Config()) if row["allowed"] == help_text.UNDECLARED]
+    assert undeclared == []

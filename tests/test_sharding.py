@@ -24,20 +24,24 @@ import pytest
 from hypothesis import given
 
 from sae import sharding
+from toys.engine.config import ConfigError
+from toys.engine.runtime import Runtime
 
 FOUR_DEVICES = r"""
 import json, jax, numpy as np
 from sae import architectures, pipeline, sharding, train
 from toys import superposition as sp
+from toys.engine.progress import Progress
+from toys.engine.runtime import Runtime
 
 assert jax.device_count() == 4, jax.devices()
 toy = sp.build(sp.SuperpositionConfig(n_features=32, d=8, mean_l0=2), jax.random.key(0))
 
-def run(arch, grid, mesh_shape, one_draw=False):
+def run(arch, grid, mesh_shape, one_draw=False, runtime=None):
     hps = train.stack_hparams(grid)
     keys = jax.random.split(jax.random.key(1), len(grid))
     config = train.TrainConfig(arch, 8, 16, steps=5, batch_size=64, k_max=4, mesh_shape=mesh_shape, one_draw=one_draw)
-    result = train.train(config, pipeline.toy_activations, toy, hps, keys)
+    result = train.train(config, pipeline.toy_activations, toy, hps, keys, runtime=runtime)
     return result.params, np.asarray(result.loss)
 
 def max_delta(a, b):
@@ -56,8 +60,7 @@ out["batch_axis"] = max_delta(one_b, batch_b)
 mixed_one, _ = run("batchtopk", grid[:2], (1, 1), one_draw=True)
 mixed, _ = run("batchtopk", grid[:2], (2, 2), one_draw=True)
 out["both_axes"] = max_delta(mixed_one, mixed)
-sharding.use_devices("all")
-auto, _ = run("topk", grid, None)
+auto, _ = run("topk", grid, None, runtime=Runtime.on_this_machine("all"))
 out["automatic"] = max_delta(one, auto)
 out["automatic_sharded"] = len(auto.W_dec.sharding.device_set)
 
@@ -82,11 +85,9 @@ out["long_weights"] = max_delta(long_one, long_sharded)
 out["long_scores"] = {"one": scores_one, "sharded": scores_sharded}
 
 # A plan that cannot use the devices asked for: noted in one line, and the devices used recorded.
-from sae import progress
-progress.enable()
-sharding.use_devices(3)
-run("topk", grid, None)
-out["used_of_three"] = sharding.used_devices()
+three = Runtime.on_this_machine(3, progress=Progress(show=True))
+run("topk", grid, None, runtime=three)
+out["used_of_three"] = three.devices_used
 print(json.dumps(out))
 """
 
@@ -204,5 +205,5 @@ def test_plan_uses_only_dividing_devices(n_runs, batch_size, n_devices):
 
 
 def test_more_devices_than_present_is_refused_with_the_range():
-    with pytest.raises(ValueError, match=r"devices: .* allowed range 1\.\."):
-        sharding.use_devices(10_000)
+    with pytest.raises(ConfigError, match=r"devices: .* allowed range 1\.\."):
+        Runtime.on_this_machine(10_000)

@@ -6,7 +6,7 @@ import types
 import pytest
 
 from experiments.runner import registry
-from experiments.runner.study import Study
+from experiments.runner.study import Result, Study
 
 
 @pytest.mark.parametrize("name", list(registry.EXPERIMENTS))
@@ -28,7 +28,7 @@ def _parts(**changes):
         def validate(self):
             pass
 
-    parts = dict(name="toy-study", description="a study", Config=Config, run=lambda c: {}, plot=lambda r, a, f: [],
+    parts = dict(name="toy-study", description="a study", Config=Config, run=lambda config, runtime: Result({}), plot=lambda r, a, f: [],
                  summary=lambda r: "")
     return {**parts, **changes}
 
@@ -37,6 +37,7 @@ def _parts(**changes):
     ({"name": ""}, "name and description"),
     ({"Config": dict}, "Config must be a dataclass"),
     ({"run": "not callable"}, "run must be callable"),
+    ({"run": lambda config: {}}, r"run must take \(config, runtime\)"),
     ({"headline": 3}, "headline must be callable or None"),
 ])
 def test_a_broken_declaration_is_refused_when_made(changes, message):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toys import superposition as sp
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 
 def test_activations_are_codes_times_directions_and_firing_matches_probabilities():

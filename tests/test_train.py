@@ -7,7 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sae import architectures, evaluate, pipeline, progress, train
+from sae import architectures, evaluate, pipeline, train
+from toys.engine import loop
+from toys.engine.config import ConfigError
+from toys.engine.progress import DivergenceError
+from toys.engine.runtime import Runtime
 from sae import params as params_lib
 from toys import superposition as sp
 
@@ -65,7 +69,7 @@ def test_divergence_stops_with_the_step_number():
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=2, noise_std=1e30), jax.random.key(0))
     config = train.TrainConfig("topk", D, M, steps=20, batch_size=16, k_max=2)
     hps = train.stack_hparams([architectures.hparams(1e-3, 0.0, 2)])
-    with pytest.raises(progress.DivergenceError, match="step 0") as error:
+    with pytest.raises(DivergenceError, match="step 0") as error:
         train.train(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), 1))
     assert error.value.step == 0
 
@@ -108,7 +112,7 @@ def test_segments_give_the_numbers_of_one_scan():
 
 def test_segment_lengths_cover_the_steps():
     for steps, segments in ((10, 3), (7, 10), (1000, 10), (1, 1)):
-        lengths = train.segment_lengths(steps, segments)
+        lengths = loop.segment_lengths(steps, segments)
         assert sum(lengths) == steps and max(lengths) - min(lengths) <= 1 and len(lengths) == min(steps, segments)
 
 
@@ -130,8 +134,8 @@ def test_bfloat16_compute_keeps_f32_parameters_and_tracks_the_f32_run(arch):
 
 
 def test_unknown_compute_dtype_is_refused_with_the_allowed_values():
-    with pytest.raises(ValueError, match="precision: 'float16' is not allowed; allowed: float32, bfloat16"):
-        train.use_compute_dtype("float16")
+    with pytest.raises(ConfigError, match="precision: got 'float16', allowed values float32, bfloat16"):
+        Runtime(precision="float16")
 
 
 @pytest.mark.parametrize("implementation", ["rbg", "unsafe_rbg"])
@@ -147,8 +151,8 @@ def test_other_data_prngs_draw_other_batches_and_train_as_well(implementation):
     # … the same training: the mean final loss over seeds agrees within 3 standard errors
     a, b = final["threefry"], final[implementation]
     assert abs(a.mean() - b.mean()) < 3 * np.sqrt(a.var(ddof=1) / seeds + b.var(ddof=1) / seeds), final
-    with pytest.raises(ValueError, match="prng: 'philox' is not allowed; allowed: threefry, rbg, unsafe_rbg"):
-        train.use_data_prng("philox")
+    with pytest.raises(ConfigError, match="prng: got 'philox', allowed values threefry, rbg, unsafe_rbg"):
+        Runtime(prng="philox")
 
 
 def test_initial_decoder_norm_and_threshold_are_where_the_config_puts_them():

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toys import trees
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 N_SAMPLES = 20_000
 

@@ -36,10 +36,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from sae import progress
+from toys.engine.runtime import Runtime
 from toys import network_training
 from toys.network_training import train_networks
-from toys.validation import ConfigError, check_range
+from toys.engine.config import ConfigError, check_fields, setting
 
 OPS = ("AND", "OR", "XOR", "NOT")
 MAX_INPUTS = 16  # the truth table has 2ⁿ rows
@@ -50,27 +50,19 @@ _MAX_TRIES = 200  # draws per gate before generation gives up
 class CircuitConfig:
     """The circuit's shape and the emulator network (hashable; a jit static)."""
 
-    n_inputs: int = 10  # n: input bits (2ⁿ rows)
-    depth: int = 3  # gate layers; the last one holds the outputs
-    width: int = 8  # gates per layer
-    not_probability: float = 0.1  # the rest split evenly between AND, OR and XOR
-    hidden: int = 64  # hidden units per layer of the emulator
-    n_layers: int = 3  # hidden layers of the emulator
-    steps: int = 4000  # emulator training steps
-    batch_size: int = 256  # rows per training step
-    learning_rate: float = 3e-3  # Adam learning rate
+    n_inputs: int = setting(10, "n: input bits (2ⁿ rows)", low=2, high=MAX_INPUTS)
+    depth: int = setting(3, "gate layers; the last one holds the outputs", low=2)
+    width: int = setting(8, "gates per layer", low=1)
+    not_probability: float = setting(0.1, "the rest split evenly between AND, OR and XOR",
+                                     low=0, high=1, high_open=True)
+    hidden: int = setting(64, "hidden units per layer of the emulator", low=1)
+    n_layers: int = setting(3, "hidden layers of the emulator", low=1)
+    steps: int = setting(4000, "emulator training steps", low=1)
+    batch_size: int = setting(256, "rows per training step", low=1)
+    learning_rate: float = setting(3e-3, "Adam learning rate", low=0, low_open=True)
 
     def validate(self, prefix: str = "") -> None:
-        q = prefix
-        check_range(q + "n_inputs", self.n_inputs, low=2, high=MAX_INPUTS)
-        check_range(q + "depth", self.depth, low=2)  # internal gates need a layer above them
-        check_range(q + "width", self.width, low=1)
-        check_range(q + "not_probability", self.not_probability, low=0, high=1, high_open=True)
-        check_range(q + "hidden", self.hidden, low=1)
-        check_range(q + "n_layers", self.n_layers, low=1)
-        check_range(q + "steps", self.steps, low=1)
-        check_range(q + "batch_size", self.batch_size, low=1)
-        check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_fields(self, prefix)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,33 +232,46 @@ class EmulatorResult(NamedTuple):
     exact_accuracy: jax.Array  # [S]: share of rows with every output right
 
 
-@functools.partial(jax.jit, static_argnames=("config", "n_outputs"))
-def _train(config: CircuitConfig, n_outputs: int, x, targets, keys):
-    graphdef = _graphdef(config, n_outputs)
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """Adam on sigmoid cross-entropy over batches of truth-table rows (a `network_training.NetworkTask`);
+    per-run data: (inputs ±1 [2ⁿ, n], targets [2ⁿ, outputs])."""
 
-    def loss(state, key):
-        rows = jax.random.randint(key, (config.batch_size,), 0, x.shape[0])
-        logits = network_training.bind(graphdef, state)(x[rows])
+    config: CircuitConfig
+    n_outputs: int
+
+    def init(self, key):
+        return initial_state(self.config, self.n_outputs, key)
+
+    def optimizer(self):
+        return optax.adam(self.config.learning_rate)
+
+    def loss(self, state, key, data):
+        x, targets = data
+        rows = jax.random.randint(key, (self.config.batch_size,), 0, x.shape[0])
+        logits = network_training.bind(_graphdef(self.config, self.n_outputs), state)(x[rows])
         return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, targets[rows]))
 
-    state, curve = train_networks(lambda key: initial_state(config, n_outputs, key), loss,
-                                  optax.adam(config.learning_rate), keys, config.steps)
 
+@functools.partial(jax.jit, static_argnames=("config", "n_outputs"))
+def _accuracies(config: CircuitConfig, n_outputs: int, state, x, targets):
     def accuracies(state):
-        correct = (network_training.bind(graphdef, state)(x) > 0) == (targets > 0.5)
+        correct = (network_training.bind(_graphdef(config, n_outputs), state)(x) > 0) == (targets > 0.5)
         return jnp.mean(correct), jnp.mean(jnp.all(correct, axis=1))
 
-    bit, exact = jax.vmap(accuracies)(state)
-    return EmulatorResult(state, curve, bit, exact)
+    return jax.vmap(accuracies)(state)
 
 
-def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array) -> EmulatorResult:
-    """Train one emulator per key [S] on the circuit's outputs, in one compiled call."""
+def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array, runtime: Runtime | None = None) -> EmulatorResult:
+    """Train one emulator per key [S] on the circuit's outputs, together; raises DivergenceError naming the step."""
     inputs = all_inputs(circuit.n_inputs)
-    targets = evaluate(circuit, inputs)[:, circuit.outputs].astype(np.float32)
-    result = _train(config, int(targets.shape[1]), signed(inputs), jnp.asarray(targets), keys)
-    progress.check_finite(result.loss_curve, f"circuit emulator (n={circuit.n_inputs}, {len(circuit.gates)} gates)")
-    return result
+    targets = jnp.asarray(evaluate(circuit, inputs)[:, circuit.outputs].astype(np.float32))
+    x, n_outputs = signed(inputs), int(targets.shape[1])
+    per_run = jax.tree.map(lambda a: jnp.broadcast_to(a, (keys.shape[0], *a.shape)), (x, targets))
+    state, curve = train_networks(_Training(config, n_outputs), keys, config.steps, data=per_run, runtime=runtime,
+                                  what=f"circuit emulator (n={circuit.n_inputs}, {len(circuit.gates)} gates)")
+    bit, exact = _accuracies(config, n_outputs, state, x, targets)
+    return EmulatorResult(state, jnp.asarray(curve), bit, exact)
 
 
 def hidden_activations(config: CircuitConfig, circuit: Circuit, state: nnx.State) -> np.ndarray:

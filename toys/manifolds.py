@@ -37,7 +37,7 @@ from flax import struct
 
 from toys import superposition
 from toys.protocol import Batch
-from toys.validation import ConfigError, check_choice, check_range
+from toys.engine.config import ConfigError, check_fields, check_range, setting
 
 KINDS = ("circle", "helix", "torus", "sphere")
 
@@ -47,17 +47,17 @@ class ManifoldSpec:
     """One planted manifold (hashable)."""
 
     name: str = "days"
-    kind: str = "circle"
-    values: int = 7  # P equally spaced phases; 0 = a continuous, uniform phase
-    radius: float = 1.0
-    offset: float = 1.0  # norm of the shared offset c
-    probability: float = 0.2  # share of samples that carry this manifold
-    frequencies: tuple[int, ...] = (1,)  # circle only: Σ_f a_f (cos fθ u_f + sin fθ v_f)
+    kind: str = setting("circle", choices=KINDS)
+    values: int = setting(7, "P equally spaced phases; 0 = a continuous, uniform phase", low=0)
+    radius: float = setting(1.0, low=0, low_open=True)
+    offset: float = setting(1.0, "norm of the shared offset c", low=0)
+    probability: float = setting(0.2, "share of samples that carry this manifold", low=0, low_open=True, high=1)
+    frequencies: tuple[int, ...] = setting((1,), "circle only: Σ_f a_f (cos fθ u_f + sin fθ v_f)")
     amplitudes: tuple[float, ...] = (1.0,)
-    turns: float = 1.0  # helix: turns over the P positions
-    rise: float = 1.0  # helix: total height h along the axis
-    radius2: float = 1.0  # torus: radius of the second circle
-    identity: float = 0.0  # discrete values only: norm s of each value's own random direction ι_j
+    turns: float = setting(1.0, "helix: turns over the P positions", low=0, low_open=True)
+    rise: float = setting(1.0, "helix: total height h along the axis", low=0)
+    radius2: float = setting(1.0, "torus: radius of the second circle", low=0, low_open=True)
+    identity: float = setting(0.0, "discrete values only: norm s of each value's own random direction ι_j", low=0)
 
     @property
     def dims(self) -> int:
@@ -65,14 +65,10 @@ class ManifoldSpec:
         return {"circle": 2 * len(self.frequencies), "helix": 3, "torus": 4, "sphere": 3}[self.kind]
 
     def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
         p = prefix
-        check_choice(p + "kind", self.kind, KINDS)
-        check_range(p + "values", self.values, low=0)
         if 0 < self.values < 3 and self.kind != "sphere":
             raise ConfigError(f"{p}values: got {self.values}, allowed 0 (continuous) or [3, inf)")
-        check_range(p + "radius", self.radius, low=0, low_open=True)
-        check_range(p + "offset", self.offset, low=0)
-        check_range(p + "probability", self.probability, low=0, low_open=True, high=1)
         if self.kind == "circle":
             if len(self.frequencies) < 1:
                 raise ConfigError(f"{p}frequencies: got an empty list, allowed at least one integer in [1, inf)")
@@ -84,10 +80,6 @@ class ManifoldSpec:
                 raise ConfigError(f"{p}amplitudes: got {len(self.amplitudes)} values, allowed one per frequency ({len(self.frequencies)})")
             for a in self.amplitudes:
                 check_range(p + "amplitudes", a, low=0, low_open=True)
-        check_range(p + "turns", self.turns, low=0, low_open=True)
-        check_range(p + "rise", self.rise, low=0)
-        check_range(p + "radius2", self.radius2, low=0, low_open=True)
-        check_range(p + "identity", self.identity, low=0)
         if self.identity and not self.values:
             raise ConfigError(f"{p}identity: got {self.identity}, allowed 0 for a continuous phase (values = 0)")
 
@@ -100,11 +92,11 @@ MONTHS = ManifoldSpec("months", "circle", values=12)
 class ManifoldConfig:
     """Manifolds plus optional sparse superposed features in R^d."""
 
-    d: int = 64
+    d: int = setting(64, low=1)
     manifolds: tuple[ManifoldSpec, ...] = (DAYS, MONTHS)
-    n_sparse_features: int = 256
+    n_sparse_features: int = setting(256, low=0)
     sparse_mean_l0: float = 4.0
-    noise_std: float = 0.0
+    noise_std: float = setting(0.0, low=0)
 
     def sparse_config(self) -> superposition.SuperpositionConfig:
         return superposition.SuperpositionConfig(
@@ -112,8 +104,8 @@ class ManifoldConfig:
         )
 
     def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
         p = prefix
-        check_range(p + "d", self.d, low=1)
         if not self.manifolds:
             raise ConfigError(f"{p}manifolds: got none, allowed at least one")
         names = [m.name for m in self.manifolds]
@@ -124,10 +116,8 @@ class ManifoldConfig:
         needed = sum(spec.dims + 1 for spec in self.manifolds)
         if needed > self.d:
             raise ConfigError(f"{p}d: got {self.d}, allowed range [{needed}, inf) for these manifolds (each needs its span plus an offset direction)")
-        check_range(p + "n_sparse_features", self.n_sparse_features, low=0)
         if self.n_sparse_features:
             check_range(p + "sparse_mean_l0", self.sparse_mean_l0, low=0, low_open=True, high=self.n_sparse_features)
-        check_range(p + "noise_std", self.noise_std, low=0)
 
 
 @struct.dataclass

@@ -53,11 +53,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from sae import progress
+from toys.engine.runtime import Runtime
 from toys import network_training
 from toys import stored
 from toys.stored import StoredToy
-from toys.validation import ConfigError, check_choice, check_range
+from toys.engine.config import ConfigError, check_fields, setting
 
 
 def is_prime(n: int) -> bool:
@@ -71,29 +71,24 @@ ARCHITECTURES = ("concatenated", "additive", "bilinear")
 class ModularConfig:
     """Static settings of the modular-addition network and its training (hashable)."""
 
-    p: int = 113  # the (prime) modulus
-    embed_dim: int = 64  # embedding width
-    hidden: int = 128  # hidden units
-    train_fraction: float = 0.5  # share of the p² pairs trained on
-    steps: int = 20_000  # full-batch AdamW steps
-    learning_rate: float = 3e-3  # AdamW learning rate
-    weight_decay: float = 1.0  # AdamW weight decay (drives grokking)
-    coverage: float = 0.9  # share of embedding variance the key frequencies must hold
-    architecture: str = "concatenated"  # "concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)
+    p: int = setting(113, "the (prime) modulus", low=5)
+    embed_dim: int = setting(64, "embedding width", low=1)
+    hidden: int = setting(128, "hidden units", low=1)
+    train_fraction: float = setting(0.5, "share of the p² pairs trained on",
+                                    low=0, low_open=True, high=1, high_open=True)
+    steps: int = setting(20_000, "full-batch AdamW steps", low=1)
+    learning_rate: float = setting(3e-3, "AdamW learning rate", low=0, low_open=True)
+    weight_decay: float = setting(1.0, "AdamW weight decay (drives grokking)", low=0)
+    coverage: float = setting(0.9, "share of embedding variance the key frequencies must hold",
+                              low=0, low_open=True, high=1)
+    architecture: str = setting("concatenated", '"concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)',
+                                choices=ARCHITECTURES)
 
     def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
         q = prefix
-        check_range(q + "p", self.p, low=5)
         if not is_prime(self.p):
             raise ConfigError(f"{q}p: got {self.p}, allowed values: primes in [5, inf)")
-        check_range(q + "embed_dim", self.embed_dim, low=1)
-        check_range(q + "hidden", self.hidden, low=1)
-        check_range(q + "train_fraction", self.train_fraction, low=0, low_open=True, high=1, high_open=True)
-        check_range(q + "steps", self.steps, low=1)
-        check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range(q + "weight_decay", self.weight_decay, low=0)
-        check_range(q + "coverage", self.coverage, low=0, low_open=True, high=1)
-        check_choice(q + "architecture", self.architecture, ARCHITECTURES)
 
 
 class ModularMLP(nnx.Module):
@@ -146,45 +141,61 @@ def _build(config: ModularConfig):
     return lambda rngs: ModularMLP(config, rngs=rngs)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """Full-batch AdamW (b2 = 0.98) on cross-entropy over the training pairs (a
+    `network_training.NetworkTask`); per-run data: the training mask [p²]."""
+
+    config: ModularConfig
+
+    def init(self, key):
+        return network_training.parameters(_build(self.config), key)
+
+    def optimizer(self):
+        return optax.adamw(self.config.learning_rate, b1=0.9, b2=0.98, weight_decay=self.config.weight_decay)
+
+    def loss(self, state, key, mask):  # full batch: the step's key is not used
+        a, b = all_pairs(self.config.p)
+        logits = network_training.bind(network_training.definition(_build(self.config)), state)(a, b)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, (a + b) % self.config.p)
+        return jnp.sum(jnp.where(mask, losses, 0.0)) / _train_pairs(self.config)
+
+
+def _train_pairs(config: ModularConfig) -> int:
+    return int(round(config.train_fraction * config.p**2))
+
+
 @functools.partial(jax.jit, static_argnames="config")
-def _train(config: ModularConfig, keys):
-    graph = network_training.definition(_build(config))
+def _masks(config: ModularConfig, keys):
+    """Each run's training pairs: the first n_train pairs of a permutation (a fixed size keeps shapes static)."""
+    def split(key):
+        return jnp.zeros(config.p**2, bool).at[jax.random.permutation(key, config.p**2)[:_train_pairs(config)]].set(True)
+
+    return jax.vmap(split)(keys)
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _accuracies(config: ModularConfig, state, mask):
     a, b = all_pairs(config.p)
-    targets = (a + b) % config.p
-    n_train = int(round(config.train_fraction * config.p**2))
-    optimizer = optax.adamw(config.learning_rate, b1=0.9, b2=0.98, weight_decay=config.weight_decay)
-    key_model, key_split = jax.vmap(jax.random.split, out_axes=1)(keys)
-
-    def split(key):  # a fixed-size split keeps shapes static: the first n_train pairs of a permutation
-        return jnp.zeros(config.p**2, bool).at[jax.random.permutation(key, config.p**2)[:n_train]].set(True)
-
-    mask = jax.vmap(split)(key_split)
-
-    def loss(state, key, mask):  # full batch: the step's key is not used
-        logits = network_training.bind(graph, state)(a, b)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-        return jnp.sum(jnp.where(mask, losses, 0.0)) / n_train
-
-    state, curve = network_training.train_networks(
-        lambda key: network_training.parameters(_build(config), key), loss, optimizer, keys, config.steps,
-        data=mask, init_keys=key_model)
 
     def accuracies(state, mask):
-        correct = jnp.argmax(network_training.bind(graph, state)(a, b), axis=-1) == targets
+        correct = jnp.argmax(network_training.bind(network_training.definition(_build(config)), state)(a, b), axis=-1) == (a + b) % config.p
         return jnp.sum(correct & mask) / jnp.sum(mask), jnp.sum(correct & ~mask) / jnp.sum(~mask)
 
-    train_accuracy, test_accuracy = jax.vmap(accuracies)(state, mask)
-    return ModularResult(state, mask, train_accuracy, test_accuracy, curve)
+    return jax.vmap(accuracies)(state, mask)
 
 
-def train(config: ModularConfig, keys: jax.Array) -> ModularResult:
-    """Train one model per key [G] in one compiled call (full-batch AdamW, `steps` steps).
+def train(config: ModularConfig, keys: jax.Array, runtime: Runtime | None = None) -> ModularResult:
+    """Train one model per key [G] together (full-batch AdamW, `steps` steps).
 
-    Raises progress.DivergenceError naming the step if a loss turns NaN/inf.
+    Raises DivergenceError naming the step if a loss turns NaN/inf.
     """
-    result = _train(config, keys)
-    progress.check_finite(result.loss_curve, f"modular p={config.p}")
-    return result
+    key_model, key_split = jax.vmap(jax.random.split, out_axes=1)(keys)
+    mask = _masks(config, key_split)
+    state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=mask,
+                                                   init_keys=key_model, what=f"modular p={config.p}", runtime=runtime)
+    train_accuracy, test_accuracy = _accuracies(config, state, mask)
+    return ModularResult(state, mask, train_accuracy, test_accuracy, jnp.asarray(curve))
 
 
 def model(config: ModularConfig, result: ModularResult, index: int = 0) -> ModularMLP:
@@ -301,9 +312,10 @@ def original_head(config: ModularConfig, result: ModularResult, inputs, index: i
     return np.asarray(net.out(net.hidden_from_embeddings(x[:, : config.embed_dim], x[:, config.embed_dim :])))
 
 
-def train_heads(config: ModularConfig, inputs, labels, masks, keys) -> network_training.Heads:
+def train_heads(config: ModularConfig, inputs, labels, masks, keys,
+                runtime: Runtime | None = None) -> network_training.Heads:
     """Fresh copies of the layers after the embedding (`network_training.train_heads` with the
     network's hidden width, AdamW settings and steps), one per input space and mask."""
     return network_training.train_heads(inputs, labels, masks, keys, hidden=config.hidden,
                                         learning_rate=config.learning_rate, weight_decay=config.weight_decay,
-                                        steps=config.steps)
+                                        steps=config.steps, runtime=runtime)

@@ -1,14 +1,17 @@
-"""The one training loop of the toy networks, and the NNX split/merge they share.
+"""Training the toy networks on the lab's one loop, and the NNX split/merge they share.
 
 Axes: S networks trained together.
 
-`train_networks` trains S networks (one per key) together: `jax.vmap` over networks
-inside one `lax.scan` over steps. Each step's batch is drawn inside the loss from a key
-folded from the network's key and the step (a full-batch loss ignores it), so nothing
-is materialised; per-run data (a pytree with leading axis [S]: a TMS instance's feature
-probability and importances, a modular network's training mask) reaches network s's
-loss as its third argument. Call it inside a jit-compiled function. It serves tms,
-modular, quanta, semantic and circuits.
+`train_networks(task, keys, steps)` trains S networks (one per key) together: `jax.vmap`
+over networks inside the segmented scan of `toys.engine.loop` (so network toys get a
+progress bar, the divergence stop at a step and step-exact Ctrl-C, as SAEs do). A toy
+describes its training as a `NetworkTask` — a frozen dataclass with `init`, `loss` and
+`optimizer` — so equal tasks reuse one compiled program. Each step's batch is drawn inside
+the loss from a key folded from the network's key and the step (a full-batch loss ignores
+it), so nothing is materialised; per-run data (a pytree with leading axis [S]: a TMS
+instance's feature probability and importances, a modular network's training mask)
+reaches network s's loss as its third argument. It serves tms, modular, quanta, semantic,
+circuits and the fresh heads.
 
 NNX, the fast way (split once, train the pure state with jit/vmap/scan + optax, merge
 inside the loss): `definition(build)` is the graph of the module `build(rngs)` makes
@@ -18,8 +21,9 @@ inside the loss): `definition(build)` is the graph of the module `build(rngs)` m
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +31,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from sae import progress
+from toys.engine import loop
+from toys.engine.runtime import Runtime
 
 
 def definition(build: Callable[[nnx.Rngs], nnx.Module]) -> nnx.GraphDef:
@@ -45,41 +50,60 @@ def bind(graph: nnx.GraphDef, state: nnx.State) -> nnx.Module:
     return nnx.merge(graph, state)
 
 
-def train_networks(init_state, loss, optimizer: optax.GradientTransformation, keys: jax.Array, steps: int,
-                   data=None, init_keys: jax.Array | None = None):
-    """Train one network per key [S]; returns (states with leaves [S, ...], loss curve [steps, S]).
+class NetworkTask(Protocol):
+    """What one toy network's training is: a frozen, hashable dataclass (it keys the compiled
+    program, so equal tasks reuse it) with
+    - init(key) -> the parameters of one network (a pytree, e.g. an nnx.State);
+    - loss(state, key, data) -> scalar: draws its own batch from `key` (a full-batch loss
+      ignores it) and scores the network; `data` is the run's slice of the per-run data (or None);
+    - optimizer() -> the optax transformation."""
 
-    init_state(key) -> parameters of one network (a pytree, e.g. an nnx.State), from
-    init_keys [S] (default: fold_in(key, 0) of each key);
-    loss(state, key) -> scalar, or loss(state, key, data_s) when per-run `data` (leading
-    axis [S]) is given: draws its own batch from `key` (fold_in(fold_in(key, 1), step))
-    and scores the network.
+    def init(self, key: jax.Array): ...
+
+    def loss(self, state, key: jax.Array, data) -> jax.Array: ...
+
+    def optimizer(self) -> optax.GradientTransformation: ...
+
+
+@functools.partial(jax.jit, static_argnames="task")
+def _initial_carry(task: NetworkTask, init_keys: jax.Array):
+    def init(key):
+        state = task.init(key)
+        return state, task.optimizer().init(state)
+
+    return jax.vmap(init)(init_keys)
+
+
+def _network_step(task: NetworkTask, carry, inputs, step):
+    """One step of every network (toys.engine.loop's step); returns (carry, loss [S])."""
+    state, opt_state = carry
+    data_keys, data = inputs
+
+    def step_one(state, opt_state, key, data_s):
+        value, grads = jax.value_and_grad(task.loss)(state, key, data_s)
+        updates, opt_state = task.optimizer().update(grads, opt_state, state)
+        return optax.apply_updates(state, updates), opt_state, value
+
+    step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
+    state, opt_state, value = jax.vmap(step_one)(state, opt_state, step_keys, data)
+    return (state, opt_state), value
+
+
+def train_networks(task: NetworkTask, keys: jax.Array, steps: int, *, what: str, data=None,
+                   init_keys: jax.Array | None = None, runtime: Runtime | None = None):
+    """Train one network per key [S] through the lab's segmented loop (`toys.engine.loop`: a
+    progress bar, a NaN/inf loss stops the run naming its step, Ctrl-C lands between segments);
+    returns (states with leaves [S, ...], loss curve [steps, S]).
+
+    Network s starts from task.init(init_keys[s]) (default: fold_in(keys[s], 0)) and at step t
+    draws with fold_in(fold_in(keys[s], 1), t); per-run `data` has a leading axis [S].
+    what: names the training in progress lines and errors.
     """
     if init_keys is None:
         init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-    evaluate = loss if data is not None else (lambda state, key, _: loss(state, key))
-
-    def init(key):
-        state = init_state(key)
-        return state, optimizer.init(state)
-
-    def step_one(state, opt_state, key, data_s):
-        value, grads = jax.value_and_grad(evaluate)(state, key, data_s)
-        updates, opt_state = optimizer.update(grads, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, value
-
-    state, opt_state = jax.vmap(init)(init_keys)
+    carry = _initial_carry(task, init_keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    data_axis = None if data is None else 0
-
-    def body(carry, step):
-        state, opt_state = carry
-        step_keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys)
-        state, opt_state, value = jax.vmap(step_one, in_axes=(0, 0, 0, data_axis))(state, opt_state, step_keys, data)
-        progress.report(step, steps, value)
-        return (state, opt_state), value
-
-    (state, _), curve = jax.lax.scan(body, (state, opt_state), jnp.arange(steps))
+    (state, _), curve = loop.run(_network_step, task, carry, (data_keys, data), steps, what=what, runtime=runtime)
     return state, curve
 
 
@@ -99,25 +123,39 @@ class Head(nnx.Module):
         return self.out(jax.nn.relu(self.hidden(x)))
 
 
-@functools.partial(jax.jit, static_argnames=("hidden", "classes", "steps"))
-def _train_heads(inputs, labels, masks, keys, learning_rate, weight_decay, hidden: int, classes: int, steps: int):
-    build = lambda rngs: Head(inputs.shape[-1], hidden, classes, rngs=rngs)  # noqa: E731
-    graph = definition(build)
-    optimizer = optax.adamw(learning_rate, b1=0.9, b2=0.98, weight_decay=weight_decay)
+@dataclasses.dataclass(frozen=True)
+class _HeadTraining:
+    """Full-batch AdamW (b2 = 0.98) on cross-entropy over the masked rows (a `NetworkTask`);
+    per-run data: (inputs [N, D], mask [N], labels [N])."""
 
-    def loss(state, key, data):
-        x, mask = data
-        losses = optax.softmax_cross_entropy_with_integer_labels(bind(graph, state)(x), labels)
+    inputs: int
+    hidden: int
+    classes: int
+    learning_rate: float
+    weight_decay: float
+
+    def build(self, rngs):
+        return Head(self.inputs, self.hidden, self.classes, rngs=rngs)
+
+    def init(self, key):
+        return parameters(self.build, key)
+
+    def optimizer(self):
+        return optax.adamw(self.learning_rate, b1=0.9, b2=0.98, weight_decay=self.weight_decay)
+
+    def loss(self, state, key, data):
+        x, mask, labels = data
+        losses = optax.softmax_cross_entropy_with_integer_labels(bind(definition(self.build), state)(x), labels)
         return jnp.sum(jnp.where(mask, losses, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
-    state, curve = train_networks(lambda key: parameters(build, key), loss, optimizer, keys, steps, data=(inputs, masks))
 
+@functools.partial(jax.jit, static_argnames="task")
+def _head_accuracies(task: _HeadTraining, state, inputs, masks, labels):
     def accuracies(state, x, mask):
-        correct = jnp.argmax(bind(graph, state)(x), axis=-1) == labels
+        correct = jnp.argmax(bind(definition(task.build), state)(x), axis=-1) == labels
         return jnp.sum(correct & mask) / jnp.maximum(jnp.sum(mask), 1), jnp.sum(correct & ~mask) / jnp.maximum(jnp.sum(~mask), 1)
 
-    train_accuracy, test_accuracy = jax.vmap(accuracies)(state, inputs, masks)
-    return state, train_accuracy, test_accuracy, curve
+    return jax.vmap(accuracies)(state, inputs, masks)
 
 
 class Heads(NamedTuple):
@@ -134,15 +172,14 @@ class Heads(NamedTuple):
 
 
 def train_heads(inputs, labels, masks, keys, *, hidden: int, learning_rate: float, weight_decay: float,
-                steps: int) -> Heads:
+                steps: int, runtime: Runtime | None = None) -> Heads:
     """Fresh `Head`s trained full batch (AdamW, b2 = 0.98, the given weight decay), one per input
     space and mask — inputs [G, N, D], labels [N], masks [G, N] (True: trained on), keys [G] — all
-    G in one compiled call. Raises progress.DivergenceError naming the step if a loss turns NaN/inf."""
+    G together. Raises DivergenceError naming the step if a loss turns NaN/inf."""
     labels = jnp.asarray(labels, jnp.int32)
-    classes = int(labels.max()) + 1
-    state, train_accuracy, test_accuracy, curve = _train_heads(
-        jnp.asarray(inputs, jnp.float32), labels, jnp.asarray(masks), keys, learning_rate, weight_decay,
-        hidden, classes, steps)
-    progress.check_finite(curve, f"heads on {inputs.shape[0]} representations")
-    graph = definition(lambda rngs: Head(inputs.shape[-1], hidden, classes, rngs=rngs))
-    return Heads(np.asarray(train_accuracy), np.asarray(test_accuracy), state, graph)
+    inputs, masks = jnp.asarray(inputs, jnp.float32), jnp.asarray(masks)
+    task = _HeadTraining(inputs.shape[-1], hidden, int(labels.max()) + 1, float(learning_rate), float(weight_decay))
+    state, _ = train_networks(task, keys, steps, data=(inputs, masks, jnp.broadcast_to(labels, masks.shape)),
+                              what=f"heads on {inputs.shape[0]} representations", runtime=runtime)
+    train_accuracy, test_accuracy = _head_accuracies(task, state, inputs, masks, labels)
+    return Heads(np.asarray(train_accuracy), np.asarray(test_accuracy), state, definition(task.build))

@@ -48,10 +48,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from sae import progress
+from toys.engine.runtime import Runtime
 from toys import network_training
 from toys.network_training import train_networks
-from toys.validation import ConfigError, check_choice, check_range
+from toys.engine.config import ConfigError, check_fields, setting
 
 
 TASK_CODES = ("onehot", "parity")
@@ -61,18 +61,19 @@ TASK_CODES = ("onehot", "parity")
 class QuantaConfig:
     """Static settings of the task family, the network and its training (hashable)."""
 
-    n_tasks: int = 12  # T: parity tasks
-    n_bits: int = 24  # n: data bits
-    k: int = 3  # bits in each task's parity
-    zipf_exponent: float = 1.0  # exponent of the tasks' Zipfian frequencies
-    hidden: int = 256  # hidden units per layer
-    n_layers: int = 1  # hidden layers
-    steps: int = 10_000  # training steps
-    batch_size: int = 512  # fresh samples per step
-    learning_rate: float = 1e-3  # Adam learning rate
-    weight_decay: float = 0.0  # weight decay
-    task_code: str = "onehot"  # how the control bits give the task: "onehot" or "parity" (XOR groups)
-    control_group: int = 3  # g: control bits whose XOR gives one binary digit of the task ("parity")
+    n_tasks: int = setting(12, "T: parity tasks", low=2)
+    n_bits: int = setting(24, "n: data bits", low=1)
+    k: int = setting(3, "bits in each task's parity", low=1, high="n_bits")
+    zipf_exponent: float = setting(1.0, "exponent of the tasks' Zipfian frequencies", low=0)
+    hidden: int = setting(256, "hidden units per layer", low=1)
+    n_layers: int = setting(1, "hidden layers", low=1)
+    steps: int = setting(10_000, "training steps", low=1)
+    batch_size: int = setting(512, "fresh samples per step", low=1)
+    learning_rate: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
+    weight_decay: float = setting(0.0, "weight decay", low=0)
+    task_code: str = setting("onehot", 'how the control bits give the task: "onehot" or "parity" (XOR groups)',
+                             choices=TASK_CODES)
+    control_group: int = setting(3, 'g: control bits whose XOR gives one binary digit of the task ("parity")', low=1)
 
     @property
     def task_digits(self) -> int:
@@ -88,19 +89,7 @@ class QuantaConfig:
         return self.control_dim + self.n_bits
 
     def validate(self, prefix: str = "") -> None:
-        q = prefix
-        check_range(q + "n_tasks", self.n_tasks, low=2)
-        check_range(q + "n_bits", self.n_bits, low=1)
-        check_range(q + "k", self.k, low=1, high=self.n_bits)
-        check_range(q + "zipf_exponent", self.zipf_exponent, low=0)
-        check_range(q + "hidden", self.hidden, low=1)
-        check_range(q + "n_layers", self.n_layers, low=1)
-        check_range(q + "steps", self.steps, low=1)
-        check_range(q + "batch_size", self.batch_size, low=1)
-        check_range(q + "learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range(q + "weight_decay", self.weight_decay, low=0)
-        check_choice(q + "task_code", self.task_code, TASK_CODES)
-        check_range(q + "control_group", self.control_group, low=1)
+        check_fields(self, prefix)
 
 
 def task_probabilities(config: QuantaConfig) -> np.ndarray:
@@ -203,25 +192,31 @@ class QuantaResult(NamedTuple):
     loss_curve: jax.Array  # [steps, G]
 
 
-@functools.partial(jax.jit, static_argnames="config")
-def _train(config: QuantaConfig, subsets, keys):
-    graphdef = _graphdef(config)
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """AdamW on cross-entropy over fresh sparse-parity batches (a `network_training.NetworkTask`);
+    per-run data: the task subsets."""
 
-    def loss(state, key):
-        batch = sample(config, subsets, key, config.batch_size)
-        logits = network_training.bind(graphdef, state)(batch.x)
+    config: QuantaConfig
+
+    def init(self, key):
+        return initial_state(self.config, key)
+
+    def optimizer(self):
+        return optax.adamw(self.config.learning_rate, weight_decay=self.config.weight_decay)
+
+    def loss(self, state, key, subsets):
+        batch = sample(self.config, subsets, key, self.config.batch_size)
+        logits = network_training.bind(_graphdef(self.config), state)(batch.x)
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
 
-    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
-    state, curve = train_networks(lambda key: initial_state(config, key), loss, optimizer, keys, config.steps)
-    return QuantaResult(state, curve)
 
-
-def train(config: QuantaConfig, subsets, keys: jax.Array) -> QuantaResult:
-    """Train one network per key [G] in one compiled call; raises DivergenceError naming the step."""
-    result = _train(config, jnp.asarray(subsets), keys)
-    progress.check_finite(result.loss_curve, f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})")
-    return result
+def train(config: QuantaConfig, subsets, keys: jax.Array, runtime: Runtime | None = None) -> QuantaResult:
+    """Train one network per key [G] together; raises DivergenceError naming the step."""
+    subsets = jnp.broadcast_to(jnp.asarray(subsets), (keys.shape[0], *np.shape(subsets)))
+    state, curve = train_networks(_Training(config), keys, config.steps, data=subsets, runtime=runtime,
+                                  what=f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})")
+    return QuantaResult(state, jnp.asarray(curve))
 
 
 def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:

@@ -26,7 +26,6 @@ hidden layer, with the pre-activations whose signs are the on/off pattern.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import NamedTuple
 
 import jax
@@ -35,11 +34,11 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from sae import progress
+from toys.engine.runtime import Runtime
 from toys import network_training
 from toys.protocol import Batch
 from toys.network_training import train_networks
-from toys.validation import check_choice, check_range
+from toys.engine.config import check_fields, setting
 
 MANIFOLDS = ("spirals", "moons", "shells")
 ACTIVATIONS = ("relu", "linear")
@@ -48,36 +47,25 @@ AMBIGUOUS, NEITHER = -1, 2
 
 @dataclasses.dataclass(frozen=True)
 class SemanticConfig:
-    manifold: str = "spirals"  # the two classes' shape in the plane
-    d: int = 16  # ambient dimensions
-    noise: float = 0.02  # σ of noise around the manifolds
-    turns: float = 1.25  # turns of each spiral
-    ambiguous_fraction: float = 0.0  # share of samples on the ambiguous arm (target ½, ½)
-    background_fraction: float = 0.0  # share of a 'neither' background class (0: none)
-    hidden: int = 64  # units per hidden layer
-    n_layers: int = 4  # hidden layers
-    activation: str = "relu"  # relu, or linear (the no-fold control)
-    steps: int = 4000  # classifier training steps
-    batch_size: int = 256  # fresh samples per step
-    learning_rate: float = 3e-3  # Adam learning rate
+    manifold: str = setting("spirals", "the two classes' shape in the plane", choices=MANIFOLDS)
+    d: int = setting(16, "ambient dimensions", low=2, high=4096)
+    noise: float = setting(0.02, "σ of noise around the manifolds", low=0, high=0.5)
+    turns: float = setting(1.25, "turns of each spiral", low=0.25, high=5)
+    ambiguous_fraction: float = setting(0.0, "share of samples on the ambiguous arm (target ½, ½)", low=0, high=0.5)
+    background_fraction: float = setting(0.0, "share of a 'neither' background class (0: none)", low=0, high=0.5)
+    hidden: int = setting(64, "units per hidden layer", low=2, high=4096)
+    n_layers: int = setting(4, "hidden layers", low=1, high=16)
+    activation: str = setting("relu", "relu, or linear (the no-fold control)", choices=ACTIVATIONS)
+    steps: int = setting(4000, "classifier training steps", low=1)
+    batch_size: int = setting(256, "fresh samples per step", low=2)
+    learning_rate: float = setting(3e-3, "Adam learning rate", low=0, low_open=True)
 
     @property
     def n_classes(self) -> int:
         return 3 if self.background_fraction > 0 else 2
 
     def validate(self, prefix: str = "") -> None:
-        check_choice(f"{prefix}manifold", self.manifold, MANIFOLDS)
-        check_choice(f"{prefix}activation", self.activation, ACTIVATIONS)
-        check_range(f"{prefix}d", self.d, low=2, high=4096)
-        check_range(f"{prefix}noise", self.noise, low=0, high=0.5)
-        check_range(f"{prefix}turns", self.turns, low=0.25, high=5)
-        check_range(f"{prefix}ambiguous_fraction", self.ambiguous_fraction, low=0, high=0.5)
-        check_range(f"{prefix}background_fraction", self.background_fraction, low=0, high=0.5)
-        check_range(f"{prefix}hidden", self.hidden, low=2, high=4096)
-        check_range(f"{prefix}n_layers", self.n_layers, low=1, high=16)
-        check_range(f"{prefix}steps", self.steps, low=1)
-        check_range(f"{prefix}batch_size", self.batch_size, low=2)
-        check_range(f"{prefix}learning_rate", self.learning_rate, low=0, low_open=True)
+        check_fields(self, prefix)
 
 
 class Sample(NamedTuple):
@@ -196,25 +184,31 @@ class ClassifierResult(NamedTuple):
     loss_curve: jax.Array  # [steps, S]
 
 
-@functools.partial(jax.jit, static_argnames=("config",))
-def _train(config: SemanticConfig, basis, keys):
-    definition = graphdef(config)
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """Adam on soft cross-entropy over fresh semantic samples (a `network_training.NetworkTask`);
+    per-run data: the semantic basis."""
 
-    def loss(state, key):
-        batch = sample(config, basis, key, config.batch_size)
-        logits = network_training.bind(definition, state)(batch.x)
+    config: SemanticConfig
+
+    def init(self, key):
+        return initial_state(self.config, key)
+
+    def optimizer(self):
+        return optax.adam(self.config.learning_rate)
+
+    def loss(self, state, key, basis):
+        batch = sample(self.config, basis, key, self.config.batch_size)
+        logits = network_training.bind(graphdef(self.config), state)(batch.x)
         return jnp.mean(optax.softmax_cross_entropy(logits, batch.targets))
 
-    state, curve = train_networks(lambda key: initial_state(config, key), loss,
-                                  optax.adam(config.learning_rate), keys, config.steps)
-    return ClassifierResult(state, curve)
 
-
-def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array) -> ClassifierResult:
-    """Train one classifier per key [S] on fresh samples, in one compiled call."""
-    result = _train(config, basis, keys)
-    progress.check_finite(result.loss_curve, f"{config.manifold} classifier")
-    return result
+def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array, runtime: Runtime | None = None) -> ClassifierResult:
+    """Train one classifier per key [S] on fresh samples, together; raises DivergenceError naming the step."""
+    per_run = jnp.broadcast_to(jnp.asarray(basis), (keys.shape[0], *np.shape(basis)))
+    state, curve = train_networks(_Training(config), keys, config.steps, data=per_run, runtime=runtime,
+                                  what=f"{config.manifold} classifier")
+    return ClassifierResult(state, jnp.asarray(curve))
 
 
 @struct.dataclass

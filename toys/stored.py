@@ -21,7 +21,7 @@ import numpy as np
 from flax import struct
 
 from toys.protocol import Batch
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 
 @struct.dataclass

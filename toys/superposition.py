@@ -41,7 +41,7 @@ from toys import sparse_firing
 from toys.protocol import Batch, PlantedDirections
 from toys.sparse_firing import CopulaFiring, SparseCodes
 
-from toys.validation import ConfigError, check_choice, check_range
+from toys.engine.config import ConfigError, check_fields, setting
 
 FIRING_PROFILES = ("constant", "zipf", "linear")
 MAGNITUDES = ("uniform", "folded_normal")
@@ -51,37 +51,27 @@ MAGNITUDES = ("uniform", "folded_normal")
 class SuperpositionConfig:
     """Static description of a planted-superposition toy (hashable; safe as a jit static)."""
 
-    n_features: int = 512  # F: planted features
-    d: int = 64  # activation dimensions
-    mean_l0: float = 5.0  # expected true L0: Σ p_i
-    firing: str = "constant"  # firing-probability profile over features
-    zipf_exponent: float = 1.0  # α of the Zipf profile p_i ∝ (i + 1)^-α
-    magnitude: str = "uniform"  # distribution of a firing feature's magnitude
-    magnitude_low: float = 0.5  # uniform magnitudes: lower end
-    magnitude_high: float = 1.5  # uniform magnitudes: upper end
-    magnitude_mean: float = 1.0  # folded-normal magnitudes: mean
-    magnitude_std: float = 0.5  # folded-normal magnitudes: standard deviation
-    correlation_rank: int = 0  # r: factors of the Gaussian-copula correlation (0: independent)
-    correlation_strength: float = 0.0  # s: share of each feature's latent variance from the shared factors
-    orthogonalize_steps: int = 0  # gradient steps lowering the directions' coherence (0: random directions)
-    noise_std: float = 0.0  # σ of isotropic Gaussian noise added to x
+    n_features: int = setting(512, "F: planted features", low=1)
+    d: int = setting(64, "activation dimensions", low=1)
+    mean_l0: float = setting(5.0, "expected true L0: Σ p_i", low=0, low_open=True, high="n_features")
+    firing: str = setting("constant", "firing-probability profile over features", choices=FIRING_PROFILES)
+    zipf_exponent: float = setting(1.0, "α of the Zipf profile p_i ∝ (i + 1)^-α", low=0)
+    magnitude: str = setting("uniform", "distribution of a firing feature's magnitude", choices=MAGNITUDES)
+    magnitude_low: float = setting(0.5, "uniform magnitudes: lower end", low=0)
+    magnitude_high: float = setting(1.5, "uniform magnitudes: upper end", low="magnitude_low")
+    magnitude_mean: float = setting(1.0, "folded-normal magnitudes: mean", low=0)
+    magnitude_std: float = setting(0.5, "folded-normal magnitudes: standard deviation", low=0)
+    correlation_rank: int = setting(0, "r: factors of the Gaussian-copula correlation (0: independent)", low=0)
+    correlation_strength: float = setting(0.0, "s: share of each feature's latent variance from the shared factors",
+                                          low=0, high=1, high_open=True)
+    orthogonalize_steps: int = setting(0, "gradient steps lowering the directions' coherence (0: random directions)",
+                                       low=0)
+    noise_std: float = setting(0.0, "σ of isotropic Gaussian noise added to x", low=0)
 
     def validate(self, prefix: str = "") -> None:
         """Raise ConfigError naming the first field outside its allowed range."""
+        check_fields(self, prefix)
         p = prefix
-        check_range(p + "n_features", self.n_features, low=1)
-        check_range(p + "d", self.d, low=1)
-        check_range(p + "mean_l0", self.mean_l0, low=0, low_open=True, high=self.n_features)
-        check_choice(p + "firing", self.firing, FIRING_PROFILES)
-        check_range(p + "zipf_exponent", self.zipf_exponent, low=0)
-        check_choice(p + "magnitude", self.magnitude, MAGNITUDES)
-        check_range(p + "magnitude_low", self.magnitude_low, low=0)
-        check_range(p + "magnitude_high", self.magnitude_high, low=self.magnitude_low)
-        check_range(p + "magnitude_std", self.magnitude_std, low=0)
-        check_range(p + "correlation_rank", self.correlation_rank, low=0)
-        check_range(p + "correlation_strength", self.correlation_strength, low=0, high=1, high_open=True)
-        check_range(p + "orthogonalize_steps", self.orthogonalize_steps, low=0)
-        check_range(p + "noise_std", self.noise_std, low=0)
         probabilities = firing_probabilities(self)
         if float(probabilities.max()) > 1.0:
             limit = self.mean_l0 / float(probabilities.max())

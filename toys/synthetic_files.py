@@ -53,7 +53,7 @@ def save(folder: str | Path, parts: ModelParts) -> Path:
 
 def read_config(folder: str | Path) -> SyntheticModelConfig:
     """The folder's model config, checked as SAELens checks it (ConfigError: one line naming the field)."""
-    from toys.validation import ConfigError
+    from toys.engine.config import ConfigError
 
     path = Path(folder) / CONFIG_FILE
     try:

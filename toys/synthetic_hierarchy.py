@@ -36,31 +36,28 @@ from typing import Any
 
 import numpy as np
 
-from toys.validation import ConfigError, check_range
+from toys.engine.config import ConfigError, check_fields, check_range, setting
 
 
 @dataclasses.dataclass(frozen=True)
 class HierarchyConfig:
     """SAELens' `HierarchyConfig` (the same fields, defaults and JSON form)."""
 
-    total_root_nodes: int = 100
+    total_root_nodes: int = setting(100, low=1)
     branching_factor: int | tuple[int, int] = 100
-    max_depth: int = 2
-    mutually_exclusive_portion: float = 0.0
-    mutually_exclusive_min_depth: int = 0
+    max_depth: int = setting(2, low=1)
+    mutually_exclusive_portion: float = setting(0.0, low=0, high=1)
+    mutually_exclusive_min_depth: int = setting(0, low=0)
     mutually_exclusive_max_depth: int | None = None
     compensate_probabilities: bool = False
     scale_children_by_parent: bool = False
 
     def validate(self, prefix: str = "hierarchy.") -> None:
+        check_fields(self, prefix)
         p = prefix
-        check_range(p + "total_root_nodes", self.total_root_nodes, low=1)
         low, high = ((self.branching_factor,) * 2 if isinstance(self.branching_factor, int) else self.branching_factor)
         check_range(p + "branching_factor", low, low=2)
         check_range(p + "branching_factor", high, low=low)
-        check_range(p + "max_depth", self.max_depth, low=1)
-        check_range(p + "mutually_exclusive_portion", self.mutually_exclusive_portion, low=0, high=1)
-        check_range(p + "mutually_exclusive_min_depth", self.mutually_exclusive_min_depth, low=0)
         if self.mutually_exclusive_max_depth is not None:
             check_range(p + "mutually_exclusive_max_depth", self.mutually_exclusive_max_depth,
                         low=self.mutually_exclusive_min_depth)

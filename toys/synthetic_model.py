@@ -47,8 +47,7 @@ Codes come back as `SparseCodes` (indices and values per sample).
 from __future__ import annotations
 
 import dataclasses
-import functools
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -56,13 +55,14 @@ import numpy as np
 import optax
 from flax import struct
 
-from sae.train import segment_lengths
+from toys.engine import loop
+from toys.engine.runtime import Runtime
 from toys import synthetic_hierarchy as hierarchy_module
 from toys import sparse_firing
 from toys.protocol import Batch
 from toys.sparse_firing import PILOT_SAMPLES, CopulaFiring, SparseCodes
 from toys.torch_rng import TorchGenerator
-from toys.validation import ConfigError, check_choice, check_range
+from toys.engine.config import check_choice, check_fields, check_range, setting
 
 # --- the config, in SAELens' JSON form ----------------------------------------------------
 
@@ -114,10 +114,11 @@ class SyntheticModelConfig:
     std_firing_magnitudes: float | Generator = 0.0
     mean_firing_magnitudes: float | Generator = 1.0
     bias: bool | float = 1.0
-    dtype: str = "float32"
+    dtype: str = setting("float32", choices=('float32',))
     seed: int | None = None
 
     def validate(self) -> None:
+        check_fields(self)
         check_range("num_features", self.num_features, low=1)
         check_range("hidden_dim", self.hidden_dim, low=1)
         check_choice("firing_probability.generator_name", self.firing_probability.generator_name, PROBABILITY_GENERATORS)
@@ -136,7 +137,6 @@ class SyntheticModelConfig:
             check_range("correlation.correlation_scale", dict(self.correlation)["correlation_scale"], low=0)
         if self.orthogonalization is not None:
             check_range("orthogonalization.num_steps", dict(self.orthogonalization)["num_steps"], low=0)
-        check_choice("dtype", self.dtype, ("float32",))
 
     def to_dict(self) -> dict[str, Any]:
         magnitude = lambda v: v.to_dict() if isinstance(v, Generator) else v  # noqa: E731
@@ -302,21 +302,16 @@ def dictionary(n: int, d: int, bias: bool | float, seed: int) -> tuple[np.ndarra
     return vectors, (_unit_rows(stream.randn(d)) * np.float32(norm)).astype(np.float32)
 
 
-def orthogonalize(vectors, steps: int, learning_rate: float, report: Callable[[int, float], None] | None = None,
-                  segments: int = 10) -> np.ndarray:
+def orthogonalize(vectors, steps: int, learning_rate: float, runtime: Runtime | None = None) -> np.ndarray:
     """SAELens' `orthogonalize_embeddings`: Adam on its loss (module docstring), then unit rows.
 
-    Runs as `segments` jitted scans so that `report(step, loss)` can show progress.
+    Runs through the lab's segmented loop (`toys.engine.loop`): progress on the runtime,
+    and a NaN/inf loss stops it naming the step.
     """
     w = jnp.asarray(_unit_rows(np.asarray(vectors)))
-    optimizer = optax.adam(learning_rate)
-    state = optimizer.init(w)
-    done = 0
-    for length in segment_lengths(steps, segments) if steps else []:
-        w, state, loss = _adam_orthogonal_steps(w, state, length, learning_rate)
-        done += length
-        if report is not None:
-            report(done, float(loss))
+    carry = (w, optax.adam(learning_rate).init(w))
+    (w, _), _ = loop.run(_adam_orthogonal_step, float(learning_rate), carry, None, steps,
+                         what=f"orthogonalising {w.shape[0]} feature vectors", runtime=runtime)
     return _unit_rows(np.asarray(w))
 
 
@@ -327,23 +322,20 @@ def orthogonality_loss(w):
     return jnp.sum(gram_small**2) - jnp.sum(squares**2) + w.shape[0] * jnp.sum((squares - 1.0) ** 2)
 
 
-@jax.jit
-def _orthogonality_gradient(w):
+def orthogonality_loss_and_gradient(w):
+    """`orthogonality_loss` and its gradient 4 (W WᵀW − ‖w_i‖² w_i + F (‖w_i‖² − 1) w_i), sharing WᵀW [d, d]."""
     squares = jnp.sum(w * w, axis=1, keepdims=True)
-    return 4.0 * (w @ (w.T @ w) - squares * w + w.shape[0] * (squares - 1.0) * w)
+    gram_small = w.T @ w
+    loss = jnp.sum(gram_small**2) - jnp.sum(squares**2) + w.shape[0] * jnp.sum((squares - 1.0) ** 2)
+    return loss, 4.0 * (w @ gram_small - squares * w + w.shape[0] * (squares - 1.0) * w)
 
 
-@functools.partial(jax.jit, static_argnames=("length",))
-def _adam_orthogonal_steps(w, state, length: int, learning_rate: float):
-    optimizer = optax.adam(learning_rate)
-
-    def step(carry, _):
-        w, state = carry
-        updates, state = optimizer.update(_orthogonality_gradient(w), state, w)
-        return (optax.apply_updates(w, updates), state), None
-
-    (w, state), _ = jax.lax.scan(step, (w, state), None, length=length)
-    return w, state, orthogonality_loss(w)
+def _adam_orthogonal_step(learning_rate: float, carry, _, step):
+    """One Adam step on the orthogonality loss (toys.engine.loop's step)."""
+    w, state = carry
+    loss, gradient = orthogonality_loss_and_gradient(w)
+    updates, state = optax.adam(learning_rate).update(gradient, state, w)
+    return (optax.apply_updates(w, updates), state), loss
 
 
 @dataclasses.dataclass
@@ -374,7 +366,7 @@ def magnitudes_of(config: SyntheticModelConfig, seed: int) -> tuple[np.ndarray, 
     return magnitudes(config.mean_firing_magnitudes, n, seed + 2), magnitudes(config.std_firing_magnitudes, n, seed + 1)
 
 
-def build(config: SyntheticModelConfig, report: Callable[[int, float], None] | None = None) -> ModelParts:
+def build(config: SyntheticModelConfig, runtime: Runtime | None = None) -> ModelParts:
     """The model SAELens builds from `config` (see the module docstring)."""
     config.validate()
     seed, n = base_seed(config), config.num_features
@@ -389,7 +381,7 @@ def build(config: SyntheticModelConfig, report: Callable[[int, float], None] | N
     vectors, bias = dictionary(n, config.hidden_dim, config.bias, seed)
     if config.orthogonalization is not None:
         o = dict(config.orthogonalization)
-        vectors = orthogonalize(vectors, int(o["num_steps"]), float(o["lr"]), report)
+        vectors = orthogonalize(vectors, int(o["num_steps"]), float(o["lr"]), runtime)
     probabilities = firing_probabilities(config.firing_probability, n, seed)
     if roots and config.hierarchy.compensate_probabilities:
         probabilities = np.minimum(probabilities * hierarchy_module.compensation(roots, probabilities).astype(np.float32), 1.0)
@@ -600,6 +592,6 @@ def sample(model: SyntheticModel, key: jax.Array, n: int) -> Batch:
     return Batch(x, codes, {"redrawn": overflow, "codes_truncated": truncated})
 
 
-def build_model(config: SyntheticModelConfig, report: Callable[[int, float], None] | None = None) -> SyntheticModel:
+def build_model(config: SyntheticModelConfig, runtime: Runtime | None = None) -> SyntheticModel:
     """`build` then `from_parts`: the sampler for a config."""
-    return from_parts(build(config, report))
+    return from_parts(build(config, runtime))

@@ -31,31 +31,26 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from sae import progress
+from toys.engine.runtime import Runtime
 from theory.superposition import feature_dimensionality
 from toys import network_training
 from toys.protocol import Batch
-from toys.validation import check_range
+from toys.engine.config import check_fields, setting
 
 
 @dataclasses.dataclass(frozen=True)
 class TMSTrainConfig:
     """Static training settings shared by every instance of a grid."""
 
-    n_features: int = 5
-    n_hidden: int = 2
-    steps: int = 10_000
-    batch_size: int = 1024
-    learning_rate: float = 1e-3
-    eval_samples: int = 65_536
+    n_features: int = setting(5, low=1)
+    n_hidden: int = setting(2, low=1)
+    steps: int = setting(10_000, low=1)
+    batch_size: int = setting(1024, low=1)
+    learning_rate: float = setting(1e-3, low=0, low_open=True)
+    eval_samples: int = setting(65_536, low=1)
 
     def validate(self, prefix: str = "") -> None:
-        check_range(prefix + "n_features", self.n_features, low=1)
-        check_range(prefix + "n_hidden", self.n_hidden, low=1)
-        check_range(prefix + "steps", self.steps, low=1)
-        check_range(prefix + "batch_size", self.batch_size, low=1)
-        check_range(prefix + "learning_rate", self.learning_rate, low=0, low_open=True)
-        check_range(prefix + "eval_samples", self.eval_samples, low=1)
+        check_fields(self, prefix)
 
 
 class TMSModel(nnx.Module):
@@ -107,41 +102,52 @@ def _weighted_mse(graph, state, x, weights):
     return jnp.mean(jnp.sum(weights * (x - prediction) ** 2, axis=-1))
 
 
-@functools.partial(jax.jit, static_argnames="config")
-def _train(config: TMSTrainConfig, probabilities, importances, keys, eval_key):
-    graph = network_training.definition(_build(config))
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """AdamW (no weight decay) on the importance-weighted MSE of fresh sparse inputs (a
+    `network_training.NetworkTask`); per-run data: (feature probability, importances [n])."""
 
-    def loss(state, key, setting):
+    config: TMSTrainConfig
+
+    def init(self, key):
+        return network_training.parameters(_build(self.config), key)
+
+    def optimizer(self):
+        return optax.adamw(self.config.learning_rate, weight_decay=0.0)
+
+    def loss(self, state, key, setting):
         probability, weights = setting
-        return _weighted_mse(graph, state, sample_features(key, config.batch_size, config.n_features, probability), weights)
+        x = sample_features(key, self.config.batch_size, self.config.n_features, probability)
+        return _weighted_mse(network_training.definition(_build(self.config)), state, x, weights)
 
-    state, curve = network_training.train_networks(
-        lambda key: network_training.parameters(_build(config), key), loss,
-        optax.adamw(config.learning_rate, weight_decay=0.0), keys, config.steps, data=(probabilities, importances))
+
+@functools.partial(jax.jit, static_argnames="config")
+def _final_loss(config: TMSTrainConfig, state, probabilities, importances, eval_key):
+    graph = network_training.definition(_build(config))
 
     def evaluate(state, probability, weights):
         # one common sample (per probability) for every instance, so instances are compared on the same data
         return _weighted_mse(graph, state, sample_features(eval_key, config.eval_samples, config.n_features, probability),
                              weights)
 
-    final_loss = jax.vmap(evaluate)(state, probabilities, importances)
-    W, b = state["W"][...], state["b"][...]
-    return TMSResult(W, b, final_loss, jax.vmap(feature_dimensionality)(W), curve)
+    return jax.vmap(evaluate)(state, probabilities, importances), jax.vmap(feature_dimensionality)(state["W"][...])
 
 
-def train(config: TMSTrainConfig, probabilities, importances, keys, eval_key: jax.Array) -> TMSResult:
-    """Train G instances in one compiled call.
+def train(config: TMSTrainConfig, probabilities, importances, keys, eval_key: jax.Array,
+          runtime: Runtime | None = None) -> TMSResult:
+    """Train G instances together.
 
     probabilities [G], importances [G, n], keys [G] (one PRNG key per instance);
     eval_key: the one evaluation sample (`eval_samples` draws, the same for every
     instance of a probability) on which each instance's final loss is measured, so the
     best instance of a setting is picked on common data, not on each one's own noise.
-    Raises progress.DivergenceError naming the step if any loss turns NaN/inf.
+    Raises DivergenceError naming the step if any loss turns NaN/inf.
     """
-    result = _train(config, jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32), keys,
-                    eval_key)
-    progress.check_finite(result.loss_curve, "tms")
-    return result
+    settings = (jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32))
+    state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=settings,
+                                                   what="tms", runtime=runtime)
+    final_loss, dimensionality = _final_loss(config, state, *settings, eval_key)
+    return TMSResult(state["W"][...], state["b"][...], final_loss, dimensionality, jnp.asarray(curve))
 
 
 @struct.dataclass

@@ -45,27 +45,28 @@ from flax import struct
 from toys.protocol import PlantedDirections
 
 from toys.superposition import embed
-from toys.validation import ConfigError, check_range
+from toys.engine.config import ConfigError, check_fields, check_range, setting
 
 
 @dataclasses.dataclass(frozen=True)
 class TreeConfig:
     """Static description of a hierarchical toy (hashable; safe as a jit static)."""
 
-    n_roots: int = 24  # R: trees
-    branching: int = 3  # children per parent
-    depth: int = 3  # levels per tree (roots included)
-    d: int = 64  # activation dimensions
-    mean_l0: float = 6.0  # expected true L0 (sets the roots' probabilities)
-    child_probability: float = 0.3  # q: P(child fires | parent fires)
-    exclusive_fraction: float = 0.5  # share of parents whose children are mutually exclusive
-    root_zipf_exponent: float = 0.0  # Zipf exponent of the roots' probabilities (0: equal)
-    scale_by_parent: bool = False  # a child's magnitude is multiplied by its parent's
-    closeness: float | None = None  # ε: a child's direction is normalise(t_parent + ε·fresh) (none: independent)
-    orthonormal: bool = False  # feature directions orthonormal (needs F ≤ d)
-    magnitude_low: float = 0.5  # magnitudes: lower end
-    magnitude_high: float = 1.5  # magnitudes: upper end
-    noise_std: float = 0.0  # σ of isotropic Gaussian noise added to x
+    n_roots: int = setting(24, "R: trees", low=1)
+    branching: int = setting(3, "children per parent", low=1)
+    depth: int = setting(3, "levels per tree (roots included)", low=1)
+    d: int = setting(64, "activation dimensions", low=1)
+    mean_l0: float = setting(6.0, "expected true L0 (sets the roots' probabilities)", allowed="(0, the L0 at which the likeliest root fires always]")
+    child_probability: float = setting(0.3, "q: P(child fires | parent fires)", low=0, low_open=True, high=1)
+    exclusive_fraction: float = setting(0.5, "share of parents whose children are mutually exclusive", low=0, high=1)
+    root_zipf_exponent: float = setting(0.0, "Zipf exponent of the roots' probabilities (0: equal)", low=0)
+    scale_by_parent: bool = setting(False, "a child's magnitude is multiplied by its parent's")
+    closeness: float | None = setting(None, "ε: a child's direction is normalise(t_parent + ε·fresh) (none: independent)",
+                                      low=0, low_open=True, none_allowed=True)
+    orthonormal: bool = setting(False, "feature directions orthonormal (needs F ≤ d)")
+    magnitude_low: float = setting(0.5, "magnitudes: lower end", low=0, low_open=True)
+    magnitude_high: float = setting(1.5, "magnitudes: upper end", low="magnitude_low")
+    noise_std: float = setting(0.0, "σ of isotropic Gaussian noise added to x", low=0)
 
     @property
     def level_sizes(self) -> tuple[int, ...]:
@@ -82,27 +83,16 @@ class TreeConfig:
 
     def validate(self, prefix: str = "") -> None:
         """Raise ConfigError naming the first field outside its allowed range."""
+        check_fields(self, prefix)
         p = prefix
-        check_range(p + "n_roots", self.n_roots, low=1)
-        check_range(p + "branching", self.branching, low=1)
-        check_range(p + "depth", self.depth, low=1)
-        check_range(p + "d", self.d, low=1)
-        check_range(p + "exclusive_fraction", self.exclusive_fraction, low=0, high=1)
         q_high = 1.0 / self.branching if self.exclusive_fraction > 0 and self.depth > 1 else 1.0
         if q_high < 1.0 and not 0 < self.child_probability <= q_high:
             raise ConfigError(
                 f"{p}child_probability: got {self.child_probability!r}, allowed range (0, 1/branching = {q_high:.4g}] "
                 "when some parents have mutually exclusive children"
             )
-        check_range(p + "child_probability", self.child_probability, low=0, low_open=True, high=1)
-        check_range(p + "root_zipf_exponent", self.root_zipf_exponent, low=0)
-        if self.closeness is not None:
-            check_range(p + "closeness", self.closeness, low=0, low_open=True)
         if self.orthonormal:
             check_range(p + "d", self.d, low=self.n_features)  # an orthonormal set needs F ≤ d
-        check_range(p + "magnitude_low", self.magnitude_low, low=0, low_open=True)
-        check_range(p + "magnitude_high", self.magnitude_high, low=self.magnitude_low)
-        check_range(p + "noise_std", self.noise_std, low=0)
         limit = self.mean_l0 / float(root_probabilities(self).max())
         check_range(p + "mean_l0", self.mean_l0, low=0, low_open=True, high=limit)
 

@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 from experiments.runner import memory, overrides, records, registry, runfolder, seeding
-from toys.validation import ConfigError
+from experiments.runner.study import Result
+from toys.engine.config import ConfigError
+from toys.engine.runtime import Runtime
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1  # also: a theory claim that does not hold
@@ -202,40 +204,15 @@ def _start_distributed(coordinator: str | None, num_processes: int | None, proce
                           "detected cluster or give --coordinator, --num-processes and --process-id") from None
 
 
-def _use_devices(requested: str) -> int:
-    """Set the trainer's device count (sae.sharding.use_devices); ConfigError names the allowed range."""
-    if requested != "all" and not requested.isdigit():
-        raise ConfigError(f"devices: {requested!r} is not a whole number; allowed: 1..N or 'all'")
-    from sae import sharding
-
-    try:
-        return sharding.use_devices(requested)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-
-
-def _use_numerics(precision: str, prng: str = "threefry") -> None:
-    """Set training's compute dtype and data PRNG (sae.train); ConfigError names the allowed values."""
-    from sae import train
-
-    try:
-        train.use_compute_dtype(precision)
-        train.use_data_prng(prng)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-
-
-def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1, precision: str = "float32",
-                   prng: str = "threefry") -> Path:
+def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime | None = None) -> Path:
     """Run, then write config.json (first), results.json, arrays.npz, figures/, dictionaries/ and
     summary.txt atomically; status.json follows the run's state (experiments.runner.records)."""
-    from sae import progress, sharding
-
-    progress.enable()
+    runtime = runtime or Runtime()
+    runtime.progress.show = True
     folder = runfolder.new_run_folder(out, experiment.name, config.seed, quick)
-    status = records.RunStatus(folder, experiment.name)
+    status = records.RunStatus(folder, experiment.name, runtime.progress)
     record = {"experiment": experiment.name, "quick": quick, "seed": config.seed, "config": overrides.to_dict(config),
-              "devices": devices, "devices_used": None, "precision": precision, "prng": prng,
+              "devices": runtime.devices, "devices_used": None, "precision": runtime.precision, "prng": runtime.prng,
               **runfolder.provenance()}
     runfolder.write_json(folder / "config.json", record)
     print(f"toylab: running {experiment.name} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
@@ -244,20 +221,20 @@ def run_experiment(experiment, config, out: Path, quick: bool, devices: int = 1,
 
     def work():
         phase["stage"] = "running"
-        results = experiment.run(config)
+        outcome = experiment.run(config, runtime)
+        if not isinstance(outcome, Result):
+            raise TypeError(f"study {experiment.name!r}: run returned {type(outcome).__name__}, not a Result")
         phase["stage"] = "writing results"
-        arrays = results.pop("arrays", {})
-        saved = results.pop("saved_dictionaries", [])
-        writers = results.pop("write_files", [])  # callables given the run folder (e.g. a model in SAELens' format)
-        figures = experiment.plot(results, arrays, folder / "figures")
-        if arrays:
-            runfolder.write_arrays(folder / "arrays.npz", arrays)
-        write_dictionaries(folder, saved, experiment.name, config.seed)
-        for write in writers:
+        results = outcome.results
+        figures = experiment.plot(results, outcome.arrays, folder / "figures")
+        if outcome.arrays:
+            runfolder.write_arrays(folder / "arrays.npz", outcome.arrays)
+        write_dictionaries(folder, outcome.dictionaries, experiment.name, config.seed)
+        for write in outcome.files:
             write(folder)
         results["duration_s"] = status.duration
         # what the run used, beside what was asked for (a plan may leave devices idle: sae.sharding)
-        runfolder.write_json(folder / "config.json", {**record, "devices_used": sharding.used_devices()})
+        runfolder.write_json(folder / "config.json", {**record, "devices_used": runtime.devices_used})
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
@@ -318,14 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         experiment, config = resolve_config(args.name, args.quick, args.seed, args.set)
-        devices = _use_devices(args.devices)
-        _use_numerics(args.precision, args.prng)
+        runtime = Runtime.on_this_machine(args.devices, precision=args.precision, prng=args.prng)
     except ConfigError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from sae.progress import DivergenceError
-
     from sae import sharding
+    from toys.engine.progress import DivergenceError
 
     out = args.out
     if not sharding.is_writer():  # a multi-host run: process 0 writes the run folder, the others a scratch copy
@@ -333,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
 
         out = Path(tempfile.mkdtemp(prefix="toylab-process-"))
     try:
-        run_experiment(experiment, config, out, args.quick, devices, args.precision, args.prng)
+        run_experiment(experiment, config, out, args.quick, runtime)
     except DivergenceError as error:
         print(f"toylab: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -1,22 +1,21 @@
 """What `toylab run NAME --help` prints: every settable key with its type, default, allowed
 range or choices, and a one-line description.
 
-Nothing is written twice: the description is the comment on the field's line in the
-config dataclass (or the line above it), and the allowed range is read from the
-`check_range` / `check_each` / `check_choice` calls of the config's `validate()` (their
-source, parsed with `ast`). A key whose rule lives elsewhere says "see validate()".
+Nothing is written twice and no source is read: the description and the allowed values are
+the field's own declaration (`toys.engine.config.setting`: its doc and its `Rule`), the same
+declaration `check_fields` enforces. Fields that mean the same in every study may leave the
+doc out; the glossary below gives it.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
-import io
-import textwrap
-import tokenize
 import typing
 
+from toys.engine.config import doc_of, rule_of
+
+
+UNDECLARED = "undeclared"  # a field declared without `setting` (the registry's test refuses it)
 
 # Fields that mean the same in every experiment are documented once, here.
 GLOSSARY = {
@@ -35,76 +34,6 @@ GLOSSARY = {
 }
 
 
-def _field_comments(cls) -> dict[str, str]:
-    """{field: comment} from the class body: a trailing `# …` or a comment line just above."""
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return {}
-    comments, pending = {}, []
-    lines = source.splitlines()
-    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    trailing = {tok.start[0]: tok.string.lstrip("# ").strip() for tok in tokens if tok.type == tokenize.COMMENT}
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            pending.append(stripped.lstrip("# ").strip())
-            continue
-        name = stripped.split(":", 1)[0].strip()
-        if ":" in stripped and name.isidentifier() and not stripped.startswith(("def ", "class ", "@", "return")):
-            comments[name] = trailing.get(number) or " ".join(pending)
-        pending = []
-    return comments
-
-
-def _value(expression: ast.expr, config, namespace: dict) -> str:
-    """The expression's value for this config when it can be computed (module constants,
-    self.fields, min(…)), else its source text."""
-    text = ast.unparse(expression)
-    try:
-        value = eval(compile(ast.Expression(expression), "<validate>", "eval"), dict(namespace), {"self": config})
-    except Exception:  # a local of validate(), for instance: show the source
-        return text.replace("self.", "")
-    if isinstance(value, (tuple, list)):
-        return ", ".join(map(str, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _rules(config) -> dict[str, str]:
-    """{field: allowed range or choices} from the check_* calls in config.validate."""
-    cls = type(config)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.validate)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    namespace = vars(inspect.getmodule(cls))
-    rules = {}
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):
-            continue
-        kind = node.func.id
-        if kind not in ("check_range", "check_each", "check_choice"):
-            continue
-        first = node.args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            name = first.value
-        elif isinstance(first, ast.BinOp) and isinstance(first.right, ast.Constant):  # prefix + "name"
-            name = first.right.value
-        else:
-            continue
-        keywords = {k.arg: _value(k.value, config, namespace) for k in node.keywords}
-        if kind == "check_choice":
-            choices = _value(node.args[2], config, namespace) if len(node.args) > 2 else "?"
-            rules[name] = f"one of {choices}"
-            continue
-        left = "(" if keywords.get("low_open") == "True" else "["
-        right = ")" if keywords.get("high_open") == "True" else "]"
-        low, high = keywords.get("low", "-inf"), keywords.get("high", "inf")
-        rule = f"{left}{low}, {high}{right}".replace("[-inf", "(-inf").replace("inf]", "inf)")
-        rules[name] = ("each in " if kind == "check_each" else "") + rule
-    return rules
-
-
 def _type_name(annotation) -> str:
     origin = typing.get_origin(annotation)
     if origin is tuple:
@@ -118,7 +47,6 @@ def describe(config, prefix: str = "") -> list[dict]:
     """One row per settable key of a (nested) config: key, type, default, allowed, description."""
     cls = type(config)
     hints = typing.get_type_hints(cls)
-    comments, rules = _field_comments(cls), _rules(config)
     rows = []
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
@@ -126,12 +54,17 @@ def describe(config, prefix: str = "") -> list[dict]:
             rows += describe(value, prefix + field.name + ".")
             continue
         default = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        rule = rule_of(field)
+        if rule is not None:
+            allowed = rule.describe(config, is_tuple=isinstance(value, tuple))
+        else:
+            allowed = "true or false" if hints[field.name] is bool else UNDECLARED
         rows.append({
             "key": prefix + field.name,
             "type": _type_name(hints[field.name]),
             "default": default,
-            "allowed": rules.get(field.name, "true or false" if hints[field.name] is bool else "see validate()"),
-            "description": comments.get(field.name) or GLOSSARY.get(field.name, ""),
+            "allowed": allowed,
+            "description": doc_of(field) or GLOSSARY.get(field.name, ""),
         })
     return rows
 

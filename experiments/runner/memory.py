@@ -77,7 +77,7 @@ def human(n_bytes: float) -> str:
 
 def check(experiment, config) -> None:
     """Raise ConfigError when the experiment's estimate for config exceeds the available memory."""
-    from toys.validation import ConfigError
+    from toys.engine.config import ConfigError
 
     if experiment.memory_estimate is None:
         return

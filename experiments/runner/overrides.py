@@ -12,7 +12,7 @@ import dataclasses
 import math
 import typing
 
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}

@@ -4,7 +4,7 @@ Every run folder holds `status.json`, rewritten atomically at each change:
     state        running | finished | diverged | interrupted | failed
     started, ended (UTC, ISO 8601), duration_s
     host, device, command
-    stage, step, steps   (interrupted: what was running; from sae.progress)
+    stage, step, steps   (interrupted: what was running; from the run's progress)
     error        (diverged / failed: the one-line message)
 A folder whose state is "running" and whose process is gone was killed without notice
 (SIGKILL, a power cut); `toylab runs` shows it as such.
@@ -41,9 +41,13 @@ def _now() -> str:
 class RunStatus:
     """status.json of one run folder."""
 
-    def __init__(self, folder: Path, experiment: str):
+    def __init__(self, folder: Path, experiment: str, progress=None):
+        """progress: the run's `toys.engine.progress.Progress` (what an interruption names)."""
         import jax
 
+        from toys.engine.progress import Progress
+
+        self.progress = progress or Progress()
         self.path = Path(folder) / "status.json"
         self._started = time.time()
         device = jax.devices()[0]
@@ -75,15 +79,14 @@ class RunStatus:
     def run(self, work, stage=lambda: "running"):
         """work() in the interruptible worker (run_interruptibly); the status follows it.
 
-        Ends finished, diverged (a progress.DivergenceError, with its step), failed (any other
+        Ends finished, diverged (a DivergenceError, with its step), failed (any other
         error, re-raised) or interrupted (the signal, and the stage: the training task and step
-        from sae.progress, else `stage()`), printing the one-line message for the last.
+        from the run's progress, else `stage()`), printing the one-line message for the last.
         """
-        from sae import progress
-        from sae.progress import DivergenceError
+        from toys.engine.progress import DivergenceError
 
         def on_interrupt(signal_name):
-            label, step, total = progress.current()
+            label, step, total = self.progress.current()
             where = label or stage()
             self.end("interrupted", signal=signal_name, stage=where, step=step, steps=total)
             at = f"{where}, step {step} of {total}" if step is not None else where

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 from experiments.runner.study import Study
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 EXPERIMENTS = {
     "superposition": "experiments.superposition",

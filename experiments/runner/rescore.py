@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from experiments.runner import overrides
 from experiments.runner import registry
 from sae import pipeline, saelens_format
-from toys.validation import ConfigError
+from toys.engine.config import ConfigError
 
 RESCORABLE = ("superposition", "darts", "sweep", "trees")  # experiments with evaluation_source(config)
 

@@ -118,7 +118,7 @@ def check_out_dir(text: str, field: str = "--out") -> Path:
     Nothing is left behind (bad input writes nothing): an absent folder is accepted when a
     folder can be created in its nearest existing ancestor.
     """
-    from toys.validation import ConfigError
+    from toys.engine.config import ConfigError
 
     if not text or not text.strip():
         raise ConfigError(f"{field}: got an empty path, expected a directory that exists or can be created")

@@ -7,8 +7,8 @@ optional part is None when the study has none) instead of probing the module.
 
 - name, description: `toylab list` and the run folder's name;
 - Config: a frozen dataclass with a `seed` field, `quick()` and `validate()`;
-- run(config) → results dict; plot(results, arrays, folder) → figure paths;
-  summary(results) → text;
+- run(config, runtime) → `Result` (the runtime: `toys.engine.runtime.Runtime`, handed to every
+  training); plot(results, arrays, folder) → figure paths; summary(results) → text;
 - headline(results) → one line for `toylab runs` (optional);
 - memory_estimate(config) → (bytes, the field that sets them) (optional);
 - evaluation_source(config) → the toy `toylab evaluate` re-scores on (optional).
@@ -17,7 +17,25 @@ optional part is None when the study has none) instead of probing the module.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Callable
+
+
+@dataclasses.dataclass
+class Result:
+    """What a study's run returns; the runner writes each part to its place in the run folder.
+
+    results: JSON-able numbers → results.json (and what plot, summary and headline read);
+    arrays: {name: array} → arrays.npz (what the figures need beyond results);
+    dictionaries: trained dictionaries (`experiments.recovery.saved_dictionaries` entries) →
+      dictionaries/, in SAELens' format;
+    files: callables given the run folder, for anything else (a synthetic model in SAELens' format).
+    """
+
+    results: dict
+    arrays: dict = dataclasses.field(default_factory=dict)
+    dictionaries: list = dataclasses.field(default_factory=list)
+    files: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Study:
         for part in ("run", "plot", "summary"):
             if not callable(getattr(self, part)):
                 raise TypeError(f"{where}: {part} must be callable")
+        if "runtime" not in inspect.signature(self.run).parameters:
+            raise TypeError(f"{where}: run must take (config, runtime)")
         for part in ("headline", "memory_estimate", "evaluation_source"):
             value = getattr(self, part)
             if value is not None and not callable(value):

@@ -1,0 +1,87 @@
+"""Progress of a run: which task is running, its last finished step, and what the user sees.
+
+A `Progress` belongs to one run (it sits on the run's `toys.engine.runtime.Runtime`; nothing
+is kept at module level). Training runs as compiled segments (`toys.engine.loop`); between
+segments the loop calls `advance(step, loss)` from `bar(...)`: a tqdm bar when printing is on
+and stderr is a terminal, a plain line per segment when printing is on elsewhere, and always
+the step recorded, so an interruption can say what was running (`current()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import numpy as np
+
+
+class DivergenceError(RuntimeError):
+    """A training loss turned NaN or infinite; `step` is the first bad step (0-based)."""
+
+    def __init__(self, what: str, step: int):
+        super().__init__(f"{what}: loss became NaN/inf at step {step}; stopping (no results written)")
+        self.step = step
+
+
+def check_finite(losses, what: str, first_step: int = 0) -> None:
+    """Raise DivergenceError naming the first step where any loss is not finite (losses [steps, …]
+    hold steps first_step, first_step + 1, …)."""
+    finite = np.isfinite(np.asarray(losses)).reshape(len(losses), -1).all(axis=1)
+    if not finite.all():
+        raise DivergenceError(what, first_step + int(np.argmin(finite)))
+
+
+class Progress:
+    """What one run is doing. `show`: print progress (the CLI's runs do; tests and library calls don't)."""
+
+    def __init__(self, show: bool = False):
+        self.show = show
+        self.label, self.step, self.total = "", None, None
+
+    @contextlib.contextmanager
+    def task(self, label: str):
+        """Name the task whose progress is shown inside this block."""
+        previous = (self.label, self.step, self.total)
+        self.label, self.step, self.total = label, None, None
+        try:
+            yield
+        finally:
+            self.label, self.step, self.total = previous
+
+    def note(self, message: str) -> None:
+        """One line on stderr (when shown), for host-side work outside training."""
+        if self.show:
+            print(f"  {message}", file=sys.stderr, flush=True)
+
+    def current(self) -> tuple[str, int | None, int | None]:
+        """(label, last finished step, total steps) of the task running now (steps None before its first segment)."""
+        return self.label, self.step, self.total
+
+    @contextlib.contextmanager
+    def bar(self, total_steps: int):
+        """Yields advance(step, losses), called after each segment with the steps done so far and
+        that segment's losses [steps, …]; the task's label names the bar."""
+        label = self.label
+        live = None
+        if self.show and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            live = tqdm(total=total_steps, desc=f"  {label}", unit="step", file=sys.stderr, leave=False)
+        self.step, self.total = 0, total_steps
+
+        def advance(step: int, losses) -> None:
+            last = np.asarray(losses)[-1]
+            self.step, self.total = int(step), total_steps
+            if live is not None:
+                live.update(int(step) - live.n)
+                live.set_postfix(loss=f"{float(np.mean(last)):.4g}")
+            elif self.show:
+                spread = (f" (min {last.min():.4g}, max {last.max():.4g} over {last.size} runs)" if last.size > 1 else "")
+                print(f"  {label} step {step}/{total_steps} loss {float(last.mean()):.4g}{spread}", file=sys.stderr,
+                      flush=True)
+
+        try:
+            yield advance
+        finally:
+            if live is not None:
+                live.close()
