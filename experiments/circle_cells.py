@@ -6,7 +6,7 @@ TopK SAEs trained on both in one call (`train_twins`), a random dictionary read 
 (`random_dictionary_codes`), the blind method (`blind_answer`: finder → ranking → claim,
 codes and decoder only) and the graders (`score_cell`, `null_cell_top_evidence`,
 `blind_summary`); `Config` holds the ranges cells are drawn from and the training settings.
-The study `experiments.circles_grid` documents what is read and why.
+The study `experiments.studies.circles_grid` documents what is read and why.
 """
 
 from __future__ import annotations

@@ -141,19 +141,6 @@ def headline(results: dict) -> str:
     return f"MMCS {best['metrics']['mmcs']:.3f} {best['kind']} m={best['size']}{versus}"
 
 
-def metric_by_kind(results: dict, metric: str) -> dict:
-    """{kind: (sizes, mean, min, max)} of a metric over seeds."""
-    table = {}
-    for entry in results["dictionaries"]:
-        table.setdefault(entry["kind"], {}).setdefault(entry["size"], []).append(entry["metrics"][metric])
-    out = {}
-    for kind, by_size in table.items():
-        sizes = sorted(by_size)
-        values = [np.asarray(by_size[s]) for s in sizes]
-        out[kind] = (sizes, [v.mean() for v in values], [v.min() for v in values], [v.max() for v in values])
-    return out
-
-
 def summary_table(results: dict, columns: tuple[str, ...]) -> str:
     """One row per (kind, size): the mean of each metric over seeds; baselines after trained kinds."""
     header = f"{'kind':<11}{'size':>6}  " + "  ".join(f"{c[:10]:>10}" for c in columns)
@@ -171,16 +158,3 @@ def summary_table(results: dict, columns: tuple[str, ...]) -> str:
                  "with the same k and read as chance; f1 and uniqueness average over all m latents, dead ones 0 "
                  "(SAELens' definition), f1_live over live latents only)")
     return "\n".join(lines)
-
-
-def plot_metric_panels(ax_row, results: dict, metrics: tuple[str, ...], labels: tuple[str, ...], x_scale: float = 1.0):
-    """Each metric against size (divided by x_scale) per kind; baselines dashed grey-ish."""
-    for ax, metric, label in zip(ax_row, metrics, labels):
-        for kind, (sizes, mean, low, high) in metric_by_kind(results, metric).items():
-            baseline = kind in BASELINE_KINDS
-            style = dict(linestyle="--", marker="x") if baseline else dict(marker="o")
-            err = [np.subtract(mean, low), np.subtract(high, mean)]
-            ax.errorbar(np.asarray(sizes) / x_scale, mean, yerr=err, label=kind, capsize=3, **style)
-        ax.set_xscale("log", base=2)
-        ax.set_title(label)
-        ax.grid(alpha=0.3)

@@ -332,7 +332,7 @@ def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, 
     [m, d]; live [m] bool defaults to the latents that fire on these samples. Candidates
     come in order of mode, then of their smallest latent index; `sae.manifold_ranking.rank`
     orders them by circle evidence, without the truth, and tests the top one against the
-    null (`experiments.circles_grid.blind_answer` composes the two).
+    null (`experiments.circle_cells.blind_answer` composes the two).
     """
     return [describe(codes, decoder, latents, found_by, shapes, seed) for found_by, latents in
             candidate_groups(codes, decoder, live, modes, seed)]

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import darts
+from experiments.studies import darts
 from experiments.runner import cli
 from theory import random_vectors
 

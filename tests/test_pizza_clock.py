@@ -54,7 +54,7 @@ def test_pizza_clock_results_contract(tmp_path):
     results = json.loads((folder / "results.json").read_text())
     assert [n["name"] for n in results["networks"]] == ["additive_narrow", "bilinear"]
     assert [n["embed_dim"] for n in results["networks"]] == [8, 16]
-    from experiments import pizza_clock
+    from experiments.studies import pizza_clock
 
     assert pizza_clock.Config().architectures == ("additive", "additive_narrow", "bilinear", "concatenated")
     for n in results["networks"]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from experiments import synthsaebench
+from experiments.studies import synthsaebench
 from experiments.runner import cli
 from toys import synthetic_files, synthetic_model
 
@@ -108,7 +108,7 @@ def test_the_saelens_side_by_side_trains_both_libraries_on_one_model(tmp_path):
     import jax
 
     from experiments import saelens_side_by_side
-    from experiments.synthsaebench import train_and_score
+    from experiments.studies.synthsaebench import train_and_score
 
     parts = synthetic_model.build(synthetic_model.SyntheticModelConfig(
         num_features=64, hidden_dim=8, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)))

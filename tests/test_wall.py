@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from experiments import circle_cells
-from experiments import knockoff as knockoff_study
+from experiments.studies import knockoff as knockoff_study
 from sae import architectures, clustering, grid_latents, knockoff, pipeline, wall
 from toys import manifolds
 

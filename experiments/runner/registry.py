@@ -1,35 +1,30 @@
-"""The studies `toylab run NAME` knows, by name.
+"""The studies `toylab run NAME` knows: every module of `experiments/studies/`, by name.
 
-Each is a module that declares `STUDY = experiments.runner.study.Study(...)` (its name,
-description, Config, run, plot, summary and the optional parts); `get` returns that
-declaration, checked.
+A study is one file, `experiments/studies/<name>.py` (underscores in the file name read as
+hyphens in NAME), ending in `STUDY = experiments.runner.study.Study(...)`; nothing else
+registers it. `get` imports the module and returns that declaration, checked.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
+from experiments import studies
 from experiments.runner.study import Study
 from toys.engine.config import ConfigError
 
-EXPERIMENTS = {
-    "superposition": "experiments.superposition",
-    "tms": "experiments.tms",
-    "darts": "experiments.darts",
-    "sweep": "experiments.sweep",
-    "circles": "experiments.circles",
-    "circles-grid": "experiments.circles_grid",
-    "circle-null": "experiments.circle_null",
-    "modular": "experiments.modular",
-    "trees": "experiments.trees",
-    "two-feature": "experiments.two_feature",
-    "circuits": "experiments.circuits",
-    "quanta": "experiments.quanta",
-    "zoom-out": "experiments.zoom_out",
-    "synthsaebench": "experiments.synthsaebench",
-    "pizza-clock": "experiments.pizza_clock",
-    "knockoff": "experiments.knockoff",
-}
+# The order `toylab list` shows: the introductory studies first, then the rest alphabetically.
+FIRST = ("superposition", "tms", "darts", "sweep")
+
+
+def _discover() -> dict[str, str]:
+    names = {info.name.replace("_", "-"): f"{studies.__name__}.{info.name}"
+             for info in pkgutil.iter_modules(studies.__path__) if not info.name.startswith("_")}
+    return {name: names[name] for name in (*[n for n in FIRST if n in names], *sorted(set(names) - set(FIRST)))}
+
+
+EXPERIMENTS = _discover()
 
 
 def get(name: str) -> Study:

@@ -14,7 +14,8 @@ import jax
 import numpy as np
 
 from experiments.runner import memory, seeding
-from experiments.recovery import Recovery, eval_key, headline, plot_metric_panels, summary_table
+from experiments.recovery import Recovery, eval_key, headline, summary_table
+from experiments.runner import panels
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics
 from toys import superposition
@@ -120,7 +121,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     paths = []
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    plot_metric_panels(axes, results, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)"))
+    for ax, metric, title in zip(axes, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")):
+        panels.metric_by_size(ax, results["dictionaries"], metric, title)
     for ax in axes:
         ax.axvline(results["toy"]["n_features"], color="0.75", lw=1, zorder=0)
         ax.set_xlabel("dictionary size m (grey line: F true features)")

@@ -72,7 +72,7 @@ class Config:
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
-    """Peak bytes of one network's full-batch training on all p² pairs (as experiments.modular)."""
+    """Peak bytes of one network's full-batch training on all p² pairs (as experiments.studies.modular)."""
     net = config.network
     per_pair = 2 * net.embed_dim + 2 * net.hidden + 2 * net.p
     floats = net.p**2 * per_pair * 3 + config.sae_batch_size * config.sae_size * 4

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.stats
 
 from experiments.runner import memory, seeding
-from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, plot_metric_panels, summary_table
+from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, summary_table
+from experiments.runner import panels
 from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
@@ -202,8 +203,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     d = results["toy"]["d"]
     figure, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    plot_metric_panels(axes, results, ("mmcs", "mcc", "f1", "explained_variance"),
-                       ("MMCS", "MCC", "F1", "explained variance"), x_scale=d)
+    for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"),
+                                 ("MMCS", "MCC", "F1", "explained variance")):
+        panels.metric_by_size(ax, results["dictionaries"], metric, title, x_scale=d)
     for ax in axes:
         ax.set_xlabel("m / d")
     axes[0].legend(fontsize=7)

@@ -13,7 +13,7 @@ dictionary's latents (on decoder cosine and on co-firing) gives two more; each i
 scored by edge recall / precision and the Robinson–Foulds similarity against the
 planted tree, beside a random-dictionary ladder and a shuffled planted tree (chance).
 
-The exact two-feature toy (the study of `experiments.two_feature`, also run alone as
+The exact two-feature toy (the study of `experiments.studies.two_feature`, also run alone as
 `toylab run two-feature`; theory.absorption): the hand-built absorbed and
 non-absorbed dictionaries' expected L1 against the closed forms, and 2-latent SAEs
 trained on it — ReLU+L1 and Matryoshka with the same L1 (`matryoshka_l1`) — with the

@@ -1,0 +1,141 @@
+"""A study declared, not written: a toy, the standard arms, graders and figures → a `Study`.
+
+A standard study module declares
+- its `Config`: a frozen dataclass inheriting `Arms` (the arms' settings, each with its rule)
+  and adding its toy's settings, with `quick()`;
+- its toy factory `build_toy(config, key)` (anything following the toy protocol);
+- its graders (`Grader(metrics, grade)`): `grade(decoder [m, d], toy) -> {metric: number}`,
+  given each dictionary (trained or chance) and the truth; their numbers join the streamed
+  metrics of that dictionary and the summary table;
+- its figures: `(file name, title, metrics)`, each drawn from the shared panels;
+and `standard_study(...)` returns the `Study`. The runner here owns the rest: the keys (toy,
+dictionaries: the same derivation for every standard study), training every architecture ×
+size × seed in one vmapped call per (architecture, size) (`experiments.recovery.Recovery`),
+the chance baselines (random dictionaries read by TopK with the same k), scoring every
+dictionary on the same fresh samples (`sae.pipeline.evaluate`), saving the trained ones,
+progress, the summary table, the headline, the memory estimate and `toylab evaluate`'s source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import numpy as np
+
+from experiments.recovery import TRAINED_KINDS, Recovery, eval_key, headline, summary_table
+from experiments.runner import memory, panels, seeding
+from experiments.runner.study import Result, Study
+from sae import architectures, evaluate
+from toys.engine.config import check_fields, check_range, setting
+
+SUMMARY_METRICS = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class Grader:
+    """A grader: grade(decoder [m, d], toy) -> {metric: number} for each name in `metrics`."""
+
+    metrics: tuple[str, ...]
+    grade: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Arms:
+    """The standard arms: architectures × sizes × seeds, and chance baselines of every size."""
+
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    n_seeds: int = setting(2, low=1)
+    kinds: tuple[str, ...] = setting(("topk", "relu"), choices=TRAINED_KINDS)
+    sizes: tuple[int, ...] = setting((64, 256), low=2)
+    baselines: tuple[str, ...] = setting(("random",), "chance dictionaries of every size (read by TopK with k)",
+                                         choices=("random", "gaussian", "untrained"))
+    k: int = setting(4, allowed="[1, min(sizes)]")
+    l1_coefficient: float = setting(1.0, low=0)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(4000, low=1)
+    batch_size: int = setting(512, low=1)
+    n_eval: int = setting(evaluate.MIN_EVAL_SAMPLES, low=evaluate.MIN_EVAL_SAMPLES)
+
+    def validate(self) -> None:
+        check_fields(self)
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if dataclasses.is_dataclass(value):
+                value.validate(prefix=field.name + ".")
+        check_range("k", self.k, low=1, high=min(self.sizes))
+
+
+def _keys(config: Arms):
+    return jax.random.split(seeding.root_key(config.seed))  # (toy, dictionaries)
+
+
+def _hparams(config: Arms, kind: str):
+    l1 = config.l1_coefficient if architectures.get(kind).penalty == "l1" else 0.0
+    return architectures.hparams(config.learning_rate, l1, config.k)
+
+
+def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = (), runtime=None) -> Recovery:
+    """Train and score every arm and chance baseline on `toy`; graders add their numbers to each entry."""
+    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
+
+    def grade(params):
+        for entry, decoder in zip(recovery.entries[-len(seeds):], np.asarray(params.W_dec)):
+            for grader in graders:
+                entry["metrics"].update(grader.grade(decoder, toy))
+
+    for kind in config.kinds:
+        for size in config.sizes:
+            grade(recovery.train(kind, size, _hparams(config, kind), config.steps, config.batch_size))
+    for kind in config.baselines:
+        for size in config.sizes:
+            grade(recovery.baseline(kind, size))
+    return recovery
+
+
+def standard_study(name: str, description: str, Config: type, build_toy: Callable, *,
+                   figures: tuple[tuple[str, str, tuple[str, ...]], ...],
+                   graders: tuple[Grader, ...] = (), describe_toy: Callable = lambda config, toy: {},
+                   summary_metrics: tuple[str, ...] = SUMMARY_METRICS) -> Study:
+    """The `Study` of a toy run through the standard arms (module docstring).
+
+    figures: (file name, title, metrics): one row of metric-against-size panels per file.
+    describe_toy(config, toy) -> the toy's facts for results.json (and the figures' titles).
+    """
+
+    def run(config, runtime=None) -> Result:
+        key_toy, key_dictionaries = _keys(config)
+        toy = build_toy(config, key_toy)
+        recovery = run_arms(config, toy, key_dictionaries, graders, runtime)
+        return Result({"dictionaries": recovery.entries, "toy": describe_toy(config, toy)},
+                      dictionaries=recovery.saved)
+
+    def plot(results: dict, arrays: dict, folder) -> list:
+        paths = []
+        for file_name, title, metrics in figures:
+            figure, axes = panels.panels(len(metrics))
+            for ax, metric in zip(axes, metrics):
+                panels.metric_by_size(ax, results["dictionaries"], metric, metric)
+            paths.append(panels.finish(figure, axes, title, folder / file_name, xlabel="dictionary size m",
+                                       ylabel="mean over seeds (bars: min–max); dashed = chance"))
+        return paths
+
+    def summary(results: dict) -> str:
+        return summary_table(results, summary_metrics + tuple(m for grader in graders for m in grader.metrics))
+
+    def evaluation_source(config) -> dict:
+        key_toy, key_dictionaries = _keys(config)
+        return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+
+    def memory_estimate(config) -> tuple[int, str]:
+        toy = build_toy(config, _keys(config)[0])
+        n_features = int(np.shape(getattr(toy, "features", np.zeros((0, toy.d))))[0])
+        return memory.sae_training_bytes(runs=config.n_seeds, d=toy.d, m=max(config.sizes), batch=config.batch_size,
+                                         n_features=n_features,
+                                         fields={"n_features": "toy", "m": "sizes", "batch": "batch_size",
+                                                 "runs": "n_seeds"})
+
+    return Study(name, description, Config, run, plot, summary, headline=headline,
+                 memory_estimate=memory_estimate, evaluation_source=evaluation_source)
