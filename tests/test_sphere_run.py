@@ -1,0 +1,32 @@
+"""The `sphere` study (a standard study: experiments.runner.standard) end to end at tiny shapes."""
+
+import json
+
+from experiments.runner import cli
+from experiments.studies import sphere
+
+TINY_SPHERE = ["--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=16,32",
+               "--set", "kinds=topk", "--set", "k=2", "--set", "steps=300", "--set", "batch_size=128"]
+
+
+def test_sphere_latents_are_found_in_trained_dictionaries_and_not_in_random_ones(tmp_path):
+    assert cli.main(["run", "sphere", "--quick", "--out", str(tmp_path), *TINY_SPHERE]) == 0
+    (folder,) = (tmp_path / "sphere").iterdir()
+    results = json.loads((folder / "results.json").read_text())
+    by_kind = {}
+    for entry in results["dictionaries"]:
+        by_kind.setdefault(entry["kind"], []).append(entry["metrics"])
+    assert set(by_kind) == {"topk", "random"}
+    # the recovery: a trained dictionary spends rows on the sphere's span …
+    assert all(m["sphere_latents"] >= 1 and m["sphere_best_share"] >= sphere.SPAN_SHARE for m in by_kind["topk"])
+    # … and its counterpart, chance, must not: a random unit row puts 4/d of its energy there on average
+    assert all(m["sphere_latents"] == 0 and m["sphere_best_share"] < sphere.SPAN_SHARE for m in by_kind["random"])
+    assert {p.name for p in (folder / "figures").iterdir()} == {"sphere_latents.png", "sparse_recovery.png"}
+    assert len(list((folder / "dictionaries").iterdir())) == 2  # the trained ones, in SAELens' format
+
+
+def test_the_grader_reads_the_planted_span():
+    toy = sphere.STUDY.evaluation_source(sphere.Config.quick())["toy"]
+    span = sphere._span_shares(toy.bases[0], toy)  # the basis rows themselves: all their energy in the span
+    assert span.min() > 0.999
+    assert sphere.grade_sphere(toy.bases[0], toy)["sphere_latents"] == 3
