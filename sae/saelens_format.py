@@ -46,20 +46,15 @@ with cfg.json.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from sae import architectures
 from sae.params import INITIAL_THRESHOLD, SAEParams
+from toys.engine.files import write_folder
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once at import (umask is process-wide; never toggled while threads write)
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
 _BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated",
@@ -135,26 +130,6 @@ def config_dict(arch: str, params: SAEParams, k: int | None = None, extra: dict 
         cfg.update(max_iterations=int(k), residual_threshold=residual_threshold, stop_on_duplicate_support=True)
     cfg["toylab"] = {"architecture": architectures.get(arch).name, **({} if k is None else {"k": int(k)}), **(extra or {})}
     return cfg
-
-
-def write_folder(folder: str | Path, write: Callable[[Path], None]) -> Path:
-    """Create or replace `folder` atomically: `write(temporary)` fills a temporary sibling folder,
-    which gets the umask's modes and is then renamed into place (removed on any error)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp gives 0o700; a folder gets the umask's mode
-        for path in temporary.iterdir():
-            os.chmod(path, 0o666 & ~_UMASK)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(temporary, folder)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return folder
 
 
 def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None, extra: dict | None = None) -> Path:

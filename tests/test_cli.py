@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from experiments.runner import cli, runfolder
+from experiments.runner import cli
+from toys.engine import files
 
 TINY_SUPERPOSITION = [
     "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
@@ -126,7 +127,7 @@ def test_a_diverging_run_names_the_step_and_writes_no_results(tmp_path, capsys):
 def test_an_interrupted_write_leaves_no_file(tmp_path):
     target = tmp_path / "results.json"
     with pytest.raises(KeyboardInterrupt):
-        with runfolder.atomic_path(target) as temporary:
+        with files.atomic_path(target) as temporary:
             temporary.write_text('{"partial": ')
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []

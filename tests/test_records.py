@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experiments.runner import cli, overrides, records, registry, runfolder
+from toys.engine import files
 from toys.engine.config import ConfigError
 
 TINY = [
@@ -37,7 +38,7 @@ def test_a_finished_run_records_its_state_duration_summary_and_modes(tmp_path, c
     assert results["duration_s"] > 0
     summary = (folder / "summary.txt").read_text()
     assert summary.strip() and summary.strip() in printed
-    expected = runfolder.file_mode()
+    expected = files.file_mode()
     for path in (folder / "results.json", folder / "status.json", folder / "summary.txt", folder / "config.json"):
         assert os.stat(path).st_mode & 0o777 == expected, path
 

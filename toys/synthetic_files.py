@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sae.saelens_format import write_folder
+from toys.engine.files import write_folder
 from toys import synthetic_hierarchy as hierarchy_module
 from toys.synthetic_model import ModelParts, SyntheticModelConfig, base_seed, magnitudes_of
 

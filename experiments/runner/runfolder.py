@@ -8,7 +8,6 @@ project, jax, flax, optax and numpy; the device it ran on).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import importlib.metadata
 import json
@@ -19,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from toys.engine.files import atomic_path
 
 
 def _version(package: str) -> str:
@@ -50,32 +51,6 @@ def provenance() -> dict:
         },
         "command": sys.argv,
     }
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once: the process's umask decides the files' permissions, as for any new file
-
-
-def file_mode() -> int:
-    """0o666 less the umask: what `open(path, "w")` would give (mkstemp alone gives 0o600)."""
-    return 0o666 & ~_UMASK
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside `path`; on success rename it onto `path` (with the umask's mode)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, file_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def _json_default(value):
