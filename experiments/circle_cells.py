@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.runner import memory, seeding
-from sae import (architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline,
-                 topology)
+from sae import architectures, metrics, pipeline
+from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking, topology
 from toys import manifolds, superposition
 from toys.engine.runtime import or_default
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
@@ -272,7 +272,7 @@ CONTROLS = ("null", "random", "random_plane", "shuffled")
 def blind_summary(cells: list[dict]) -> dict:
     """The blind method graded: on the oracle-recoverable cells (the oracle group is found), the
     ceiling `exists` (some candidate is found, chosen with the truth) beside recall@1, recall@3 and
-    true claims; over all cells, each control's false claims (`sae.manifold_grading`)."""
+    true claims; over all cells, each control's false claims (`sae.readers.manifold_grading`)."""
     seen = [c for c in cells if c["oracle"]["found"]]
     rate = manifold_grading.rate
     return {

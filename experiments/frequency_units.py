@@ -2,7 +2,7 @@
 
 Three readings of one layer — a TopK SAE trained on it, a random dictionary of the same size
 encoded by TopK with the same k (chance) and the neurons themselves — and, per reading, how
-many live units sit on each frequency's circles (`sae.geometry.on_manifold` of the unit's
+many live units sit on each frequency's circles (`sae.readers.geometry.on_manifold` of the unit's
 direction in the frequency's 2-D subspace, `toys.modular.frequency_subspaces`).
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.recovery import seed_keys
-from sae import architectures, geometry, pipeline
+from sae import architectures, pipeline
+from sae.readers import geometry
 from toys import modular
 
 

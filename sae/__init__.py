@@ -8,8 +8,9 @@ Modules: `architectures` (each architecture's encode/loss and its declared facts
 `params` (the one dictionary pytree), `train` (the one trainer), `pipeline` (fit,
 baseline, encode, reconstruct, evaluate — what experiments compose), `evaluate`
 (streamed, composable metrics), `metrics` (definitions), `saelens_format` (SAELens'
-cfg.json + sae_weights.safetensors), `geometry`, `absorption`, `hierarchy`,
-`detectors`, `folding`, `clustering`, `random_dictionaries`, `classical`.
+cfg.json + sae_weights.safetensors), `absorption`, `random_dictionaries`, `classical`;
+`sae.readers`: what is read out of a dictionary and its codes, each reader a method (blind)
+or a grader (gets the truth).
 The functions `sae.train.train` and `sae.evaluate.evaluate` live in their modules
 (re-exporting them here would shadow those modules).
 """

@@ -1,4 +1,4 @@
-"""toys.circuits and sae.detectors: the evaluator against plain Python, generator guarantees,
+"""toys.circuits and sae.readers.detectors: the evaluator against plain Python, generator guarantees,
 AUROC and probes against references and negative controls, and the `circuits` run contract."""
 
 import itertools
@@ -11,7 +11,7 @@ from hypothesis import assume, given, strategies as st
 from sklearn.metrics import roc_auc_score
 
 from experiments.runner import cli
-from sae import detectors
+from sae.readers import detectors
 from toys import circuits
 from toys.engine.config import ConfigError
 

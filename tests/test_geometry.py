@@ -1,9 +1,9 @@
-"""sae.geometry: PCA of a planted circle, principal angles, ordering score, elbow, group scores."""
+"""sae.readers.geometry: PCA of a planted circle, principal angles, ordering score, elbow, group scores."""
 
 import numpy as np
 from hypothesis import given, strategies as st
 
-from sae import geometry
+from sae.readers import geometry
 
 
 def _random_plane(rng, d):
@@ -82,7 +82,7 @@ def _one_sparse_codes(x, decoder):
 
 
 def _match(decoder, x, plane, span, present, theta):
-    from sae import manifold_finder
+    from sae.readers import manifold_finder
 
     codes, unit = _one_sparse_codes(x, decoder)
     groups = [latents for _, latents in manifold_finder.candidate_groups(codes, unit)]

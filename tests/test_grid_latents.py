@@ -1,4 +1,4 @@
-"""sae.grid_latents: hand-built units land in their category; random units do not.
+"""sae.readers.grid_latents: hand-built units land in their category; random units do not.
 
 Counterparts that must fail: units firing on random pairs are "other"; a band of a + b on
 scattered residues is a band, not a slice; a box that spans every row is not a box.
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sae import grid_latents
+from sae.readers import grid_latents
 
 P = 31
 A, B = np.divmod(np.arange(P * P), P)

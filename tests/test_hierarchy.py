@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sae import absorption, hierarchy
+from sae import absorption
+from sae.readers import hierarchy
 from toys import trees
 
 SMALL_TREE = trees.TreeConfig(n_roots=4, branching=3, depth=3, d=64, child_probability=0.3, exclusive_fraction=0.0,

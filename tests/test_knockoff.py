@@ -1,4 +1,4 @@
-"""sae.knockoff and the `knockoff` run: each placement keeps what its explanation says.
+"""sae.readers.knockoff and the `knockoff` run: each placement keeps what its explanation says.
 
 Negative controls: a knockoff whose placement equals the original decoder scores exactly as
 the original space (the must-match case); random placement keeps norms and nothing else.
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments.runner import cli
-from sae import knockoff
+from sae.readers import knockoff
 from toys import network_training
 
 

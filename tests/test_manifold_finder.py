@@ -1,9 +1,9 @@
-"""sae.manifold_finder: both modes find planted circles among random atoms; chance links stay rare."""
+"""sae.readers.manifold_finder: both modes find planted circles among random atoms; chance links stay rare."""
 
 import numpy as np
 from hypothesis import given, strategies as st
 
-from sae import geometry, manifold_finder, manifold_grading
+from sae.readers import geometry, manifold_finder, manifold_grading
 
 
 def _frame(rng, d):

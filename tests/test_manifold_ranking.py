@@ -1,4 +1,4 @@
-"""sae.manifold_ranking (blind) and sae.manifold_grading (sighted).
+"""sae.readers.manifold_ranking (blind) and sae.readers.manifold_grading (sighted).
 
 Recovery: a dictionary that tiles a planted circle (rows on it, one or two latents per
 sample) ranks a circle group first with high evidence, whatever the period, dimension and
@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sae import geometry, manifold_grading, manifold_ranking
+from sae.readers import geometry, manifold_grading, manifold_ranking
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True)
 

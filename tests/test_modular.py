@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from sae import geometry
+from sae.readers import geometry
 from toys import modular
 from toys.engine.config import ConfigError
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.runner import cli
-from sae import grid_latents
+from sae.readers import grid_latents
 from toys import modular
 
 P = 11

@@ -1,4 +1,4 @@
-"""toys.quanta, sae.clustering and theory.projections: labels by definition, per-example
+"""toys.quanta, sae.readers.clustering and theory.projections: labels by definition, per-example
 gradients against one-at-a-time gradients, the streamed standardisation and projection,
 the Johnson–Lindenstrauss tolerance (and its failure below the bound), clustering oracles,
 and the `quanta` run contract."""
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from experiments.runner import cli
-from sae import clustering
+from sae.readers import clustering
 from theory import projections
 from toys import quanta
 

@@ -1,4 +1,4 @@
-"""toys.semantic and sae.folding: the planted truth, exact line regions against brute force,
+"""toys.semantic and sae.readers.folding: the planted truth, exact line regions against brute force,
 no folds without ReLU, and region versus direction detectors (with controls)."""
 
 import dataclasses
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experiments.runner import cli
-from sae import detectors, folding
+from sae.readers import detectors, folding
 from toys import network_training, semantic
 
 # a hand-built 2 → 3 → 3 ReLU network with small integer weights: every kink along a line

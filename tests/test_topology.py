@@ -1,9 +1,9 @@
-"""sae.topology: Betti numbers of planted clouds, and thresholds that hold on nulls."""
+"""sae.readers.topology: Betti numbers of planted clouds, and thresholds that hold on nulls."""
 
 import numpy as np
 import pytest
 
-from sae import topology
+from sae.readers import topology
 
 
 def _embed(points, d, rng):

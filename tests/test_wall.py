@@ -1,10 +1,10 @@
-"""The wall (sae.wall): every method runs behind it with a truth that raises, and answers the same.
+"""The wall (sae.readers.wall): every method runs behind it with a truth that raises, and answers the same.
 
 Methods covered: the manifold finder and its blind ranking (`circle_cells.blind_answer`),
 the knockoff's description of circles (`knockoff.blind_circle_groups`,
-`sae.knockoff.describe_circle`), the grid-latent reader (`sae.grid_latents.categorise`),
-the quanta clustering with its blind K (`sae.clustering.cluster_blind`) and QDG
-(`sae.clustering.qdg`). Each gets an `Observation` built from `batch.x`
+`sae.readers.knockoff.describe_circle`), the grid-latent reader (`sae.readers.grid_latents.categorise`),
+the quanta clustering with its blind K (`sae.readers.clustering.cluster_blind`) and QDG
+(`sae.readers.clustering.qdg`). Each gets an `Observation` built from `batch.x`
 only; the same method on the unsealed batch must give the same answer, and the sealed
 truth must raise when touched (the counterpart: a method that reads it fails).
 """
@@ -15,7 +15,8 @@ import pytest
 
 from experiments import circle_cells
 from experiments.studies import knockoff as knockoff_study
-from sae import architectures, clustering, grid_latents, knockoff, pipeline, wall
+from sae import architectures, pipeline
+from sae.readers import clustering, grid_latents, knockoff, wall
 from toys import manifolds
 
 

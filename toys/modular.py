@@ -38,7 +38,7 @@ Truth read from a trained model:
   the hidden subspace found by regressing the activations on cos/sin ω_k s for
   s ∈ {a, b, a + b, a − b} (`frequency_subspaces`). A unit (neuron, SAE latent,
   random atom) lies on frequency k's circles when at least half of its direction's
-  energy lies in that subspace (sae.geometry.on_manifold, as for planted circles).
+  energy lies in that subspace (sae.readers.geometry.on_manifold, as for planted circles).
 """
 
 from __future__ import annotations

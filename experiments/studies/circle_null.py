@@ -1,4 +1,4 @@
-"""Experiment `circle-null`: the null family behind the blind circle claim (sae.manifold_ranking).
+"""Experiment `circle-null`: the null family behind the blind circle claim (sae.readers.manifold_ranking).
 
 Cells are drawn exactly as `circles-grid` draws them (same ranges, another seed: the default
 100 is apart from the grid's evaluation seeds), but every circle is zeroed: each cell is
@@ -7,7 +7,7 @@ Each is run through the blind method (the finder's candidates, ranked by circle 
 and its top evidence is recorded. A dictionary without a circle should not reach high
 evidence; the claim's p-value for a top evidence e is
 (1 + #{null tops ≥ e}) / (1 + N_null). The sorted tops of the default run are stored in
-`sae.manifold_ranking.NULL_TOP_EVIDENCE`; `circles-grid` then checks the false-claim rate
+`sae.readers.manifold_ranking.NULL_TOP_EVIDENCE`; `circles-grid` then checks the false-claim rate
 on *other* nulls (its null twins, random dictionaries, a random plane, shuffled labels).
 """
 
@@ -21,7 +21,7 @@ from experiments import circle_cells
 from experiments.runner import seeding
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
-from sae import manifold_ranking
+from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 
@@ -106,7 +106,7 @@ def summary(results: dict) -> str:
     lines += ["", f"null top evidence over {len(results['null_top_evidence'])} dictionaries: median {q['0.5']:.3f}, "
                   f"90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}, 99% {q['0.99']:.3f}",
               f"smallest evidence claimed at p ≤ {results['alpha']}: {results['smallest_claimable_evidence']}",
-              "sorted tops (for sae.manifold_ranking.NULL_TOP_EVIDENCE): "
+              "sorted tops (for sae.readers.manifold_ranking.NULL_TOP_EVIDENCE): "
               + ", ".join(f"{e:.4f}" for e in results["null_top_evidence"])]
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ values), each with the shared offset c, plus a continuous circle ("ring", no off
 the case of the polygon bounds) and 256 sparse superposed features in d = 64.
 Dictionaries: TopK SAEs at each size, one per k (the k grid trains in one vmapped
 call per size), and a random ±1/√d dictionary per size encoded by TopK with the main k
-(chance). Each goes through the lab's manifold finder (sae.manifold_finder: latent groups
+(chance). Each goes through the lab's manifold finder (sae.readers.manifold_finder: latent groups
 linked against chance in the tiling and span modes, reconstructed, PCA of the
 reconstructions' directions, shape by persistent homology); for each planted circle the
 best-matching group is scored (largest principal angle to the planted plane, cyclic order
@@ -23,7 +23,8 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner.study import Result, Study
-from sae import architectures, geometry, manifold_finder, manifold_grading, manifold_ranking, metrics, pipeline
+from sae import architectures, metrics, pipeline
+from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
@@ -87,7 +88,7 @@ class Config:
 
 
 def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
-    """The truth of every planted circle on the geometry sample, as arrays for sae.geometry."""
+    """The truth of every planted circle on the geometry sample, as arrays for sae.readers.geometry."""
     return [
         geometry.PlantedCircle(spec.name, np.asarray(toy.plane(index)), manifolds.subspace(toy, index),
                                np.asarray(sample.present[:, index]), np.asarray(sample.phases[:, index, 0]), spec.radius,

@@ -10,8 +10,8 @@ vectors set to zero.
 
 **The method, blind** (`experiments.circle_cells.blind_answer`): on each dictionary, the manifold finder's candidate
 groups, ranked by circle evidence and the top one tested against null dictionaries
-(`sae.manifold_ranking`); it reads codes and decoder only. **The graders**
-(`sae.manifold_grading`), on the oracle-recoverable cells: recall@1 and recall@3 (the
+(`sae.readers.manifold_ranking`); it reads codes and decoder only. **The graders**
+(`sae.readers.manifold_grading`), on the oracle-recoverable cells: recall@1 and recall@3 (the
 planted circle is the blind top candidate, or among the top three), true claims; on all
 cells, false claims of the blind top candidate on the null twin, on a random dictionary,
 against a random 2-plane in the decoder's span and against shuffled labels
@@ -19,7 +19,7 @@ against a random 2-plane in the decoder's span and against shuffled labels
 `experiments.circle_cells`, which circle-null shares.
 
 **The ceiling and the older readings**, each scored against the planted circle with the
-truth choosing among candidates (sae.manifold_grading.score_circle):
+truth choosing among candidates (sae.readers.manifold_grading.score_circle):
 - `recipe` (reported as *exists*): some finder candidate is found, the one nearest the
   planted plane that covers most of its samples — the truth picks it;
 - `oracle`: the group of the latents whose decoder rows hold ≥ ½ of their energy in the
@@ -33,10 +33,10 @@ truth choosing among candidates (sae.manifold_grading.score_circle):
 
 A method *finds* the circle when its best group's top-2 plane is within 10° of the
 planted plane and its per-value centroids are in cyclic order (measure (a),
-`sae.geometry.cyclic_order`). Read: `recipe_recovery_given_oracle` (does the pipeline see
+`sae.readers.geometry.cyclic_order`). Read: `recipe_recovery_given_oracle` (does the pipeline see
 what the SAE has?), the false-positive rates of the controls, where the oracle fails (the
 SAE did not represent the circle), and how the SAE held the circle (tiling or span) by k.
-Beside them, the shape reader (`sae.topology`) is checked on planted circles, spheres,
+Beside them, the shape reader (`sae.readers.topology`) is checked on planted circles, spheres,
 tori, helices and structureless clouds (`shape_confusion`).
 """
 
@@ -50,7 +50,7 @@ from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config,
                                       memory_estimate, rate, score_cell, shape_confusion)
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
-from sae import manifold_grading, manifold_ranking, topology
+from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime
 
 NAME = "circles-grid"
@@ -72,7 +72,7 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
         "blind": blind_summary(cells),
         "claim_alpha": manifold_ranking.CLAIM_ALPHA,
         "null_dictionaries": len(manifold_ranking.NULL_TOP_EVIDENCE),
-        # the ceiling: some candidate matches, chosen with the truth (sae.geometry.match_circle)
+        # the ceiling: some candidate matches, chosen with the truth (sae.readers.geometry.match_circle)
         "recipe_recovery_given_oracle": both / len(seen) if seen else None,
         "recipe_recovery_given_oracle_count": {"count": both, "of": len(seen)},
         "oracle_rate": rate(cells, "oracle"),

@@ -12,7 +12,7 @@ variable; on every hidden layer it is read by
 - `neuron`: the best single neuron (AUROC);
 - `random`: the best atom of random ±1/√H dictionaries of the same sizes encoded by
   TopK with the same k (AUROC) — chance for a single unit given as many tries.
-(sae.detectors.) A gate counts as recovered by a reader when it reads it at ≥
+(sae.readers.detectors.) A gate counts as recovered by a reader when it reads it at ≥
 `threshold` (balanced accuracy for the probe, AUROC for single units) in some hidden layer;
 `gate_recovery` is the share of internal gates recovered. The first such layer is
 recorded per gate and reader.
@@ -32,7 +32,8 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner.study import Result, Study
-from sae import architectures, detectors, pipeline
+from sae import architectures, pipeline
+from sae.readers import detectors
 from toys import circuits, network_training, stored
 from toys.engine.config import check_fields, check_range, setting
 from toys.engine.runtime import Runtime

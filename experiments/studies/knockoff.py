@@ -15,11 +15,11 @@ learned geometry:
   the test is on them (rotating on the circle); a one-hot k gives an MLP no way to
   relate shifts, so even the original space fails there (measured: 0.000–0.053, below chance).
 A TopK SAE is trained on x over every pair; from its latent activations a(x) six spaces
-are built (sae.knockoff): `reconstruction` (a(x) D + b), `random_placement` (superposition
+are built (sae.readers.knockoff): `reconstruction` (a(x) D + b), `random_placement` (superposition
 only), `correlation_placement` (the latents' correlations only), `group_coordinates` (the
 finder's groups at their exact in-plane coordinates, offset and out-of-plane norms: more
 than a description states), `described_geometry` (only what a description states: the
-blind ranking's claimed circles, `sae.manifold_ranking`, as equally spaced points in their
+blind ranking's claimed circles, `sae.readers.manifold_ranking`, as equally spaced points in their
 cyclic order at their radius about their offset; the rest at random) and `original` (x itself). On each, a fresh copy of the layers after the
 embedding (same width, optimiser, weight decay and steps) is trained on a random share of
 the pairs (`train_fractions`; the largest is the original network's own half) and scored
@@ -37,7 +37,8 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
-from sae import architectures, knockoff, manifold_finder, manifold_ranking, pipeline
+from sae import architectures, pipeline
+from sae.readers import knockoff, manifold_finder, manifold_ranking
 from toys import manifolds, modular, network_training, stored
 from toys.engine.config import check_each, check_fields, check_range, setting
 from toys.engine.runtime import Runtime
@@ -123,7 +124,7 @@ def described_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]
 
 
 def blind_circle_groups(codes, decoder, seed: int = 0) -> list[np.ndarray]:
-    """The blind method's circles: the finder's candidates in the order of `sae.manifold_ranking`,
+    """The blind method's circles: the finder's candidates in the order of `sae.readers.manifold_ranking`,
     those claimed at p ≤ α (each on its own p-value), each keeping only latents no earlier one took."""
     candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
     ranked = manifold_ranking.rank(codes, decoder, candidates)

@@ -18,7 +18,7 @@ Then a TopK SAE reads the hidden layer over every pair, beside a random dictiona
 by TopK with the same k (chance) and the neurons themselves (experiments.frequency_units.layer_units):
 per kind of unit, how many live units lie on each key frequency's circles (≥ ½ of the
 direction's energy in that frequency's hidden subspace), and where each unit fires on the
-(a, b) grid (sae.grid_latents: slices and bands of a + b or a − b, boxes, other), with how
+(a, b) grid (sae.readers.grid_latents: slices and bands of a + b or a − b, boxes, other), with how
 the slices of a + b tile its circle.
 """
 
@@ -33,7 +33,7 @@ from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
-from sae import grid_latents
+from sae.readers import grid_latents
 from toys import modular
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
@@ -207,7 +207,7 @@ def summary(results: dict) -> str:
     lines.append("(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network "
                  "has s_g = 1 by construction)")
     categories = [*grid_latents.CATEGORIES, "dead"]
-    lines += ["", "units by where they fire (sae.grid_latents), and live units on a key frequency's circles:",
+    lines += ["", "units by where they fire (sae.readers.grid_latents), and live units on a key frequency's circles:",
               f"{'network':<16}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}"
               + f"{'tiling':>9}"]
     for n in results["networks"]:

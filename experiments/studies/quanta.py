@@ -4,7 +4,7 @@ An MLP is trained on multitask sparse parity (toys.quanta: T tasks with Zipfian
 frequencies, each the parity of its own k of n data bits, chosen by one-hot control
 bits). A task counts as learned when its accuracy on fresh samples is ≥
 `accuracy_threshold`. On a balanced sample of the learned tasks (`per_task` each),
-four representations are clustered by the same pipeline (sae.clustering: standardise
+four representations are clustered by the same pipeline (sae.readers.clustering: standardise
 each coordinate, cosine k-nearest-neighbour graph, spectral clustering into as many
 clusters as learned tasks) and scored by ARI and NMI against the true task:
 - `gradients`: per-example gradients of the output margin (toys.quanta);
@@ -26,8 +26,8 @@ Two variants of the toy (`variants`):
   skills that the input does not show.
 K without the truth: beside the clustering into as many clusters as learned tasks (which
 reads the truth), the same gradients are clustered with K chosen blind by the eigengap
-(`sae.clustering.cluster_blind`), and Michaud et al.'s QDG runs as published
-(`sae.clustering.qdg`): unit per-sample loss gradients of the samples whose loss is below
+(`sae.readers.clustering.cluster_blind`), and Michaud et al.'s QDG runs as published
+(`sae.readers.clustering.qdg`): unit per-sample loss gradients of the samples whose loss is below
 `qdg_loss` nats, drawn from the task distribution itself (no balancing by task), a
 cosine affinity, K by the eigengap. A unit loss gradient is −s·∇m/‖∇m‖ with s = ±1 the
 label's sign (∇ loss = −(1 − σ(s m)) s ∇m), computed from the margin's gradient so that
@@ -52,7 +52,7 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
-from sae import clustering
+from sae.readers import clustering
 from theory import projections
 from toys import network_training, quanta
 from toys.engine.config import check_fields, setting

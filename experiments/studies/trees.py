@@ -7,7 +7,7 @@ SynthSAEBench's 4096 < 16,384): BatchTopK and Matryoshka (k = 4 < the true L0, w
 AuxK), ReLU+L1, and a random ±1/√d dictionary encoded by TopK (chance). All are scored
 alike (`sae.evaluate`, with the absorption metrics of `sae.absorption`).
 
-Hierarchies (`sae.hierarchy`): a ladder of dictionaries of one architecture at
+Hierarchies (`sae.readers.hierarchy`): a ladder of dictionaries of one architecture at
 increasing sizes gives the feature-splitting forest; average linkage of one
 dictionary's latents (on decoder cosine and on co-firing) gives two more; each is
 scored by edge recall / precision and the Robinson–Foulds similarity against the
@@ -32,7 +32,8 @@ from experiments.recovery import (
     Recovery, edge_absorption, edge_summary_lines, eval_key, headline, seed_keys, summary_table)
 from experiments import two_feature_absorption as two_feature
 from experiments.runner.study import Result, Study
-from sae import absorption, architectures, evaluate, hierarchy, pipeline
+from sae import absorption, architectures, evaluate, pipeline
+from sae.readers import hierarchy
 from toys import trees
 from toys.engine.config import ConfigError, check_fields, check_range, setting
 from toys.engine.runtime import Runtime

@@ -39,7 +39,8 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries
 from experiments.runner.study import Result, Study
-from sae import architectures, detectors, folding, geometry, pipeline
+from sae import architectures, pipeline
+from sae.readers import detectors, folding, geometry
 from toys import network_training, semantic, stored
 from toys.engine.config import check_fields, check_range, setting
 from toys.engine.runtime import Runtime

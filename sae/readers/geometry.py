@@ -6,7 +6,7 @@ Takes arrays only: decoder rows D [m, d], codes f [n, m] (the dictionary's laten
 activations on n samples) and, for scoring, a planted plane and true phases.
 
 Pipeline:
-1. Group latents: `sae.manifold_finder` (linked against chance, in both modes an SAE
+1. Group latents: `sae.readers.manifold_finder` (linked against chance, in both modes an SAE
    uses for a manifold), or any list of latent groups.
 2. Reconstruct with one cluster's latents only: x̂_S = f[:, S] D[S], on the samples
    where some latent of S fires, and read each reconstruction's direction

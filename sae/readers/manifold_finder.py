@@ -39,11 +39,11 @@ the refinements of components and of each latent's local group (`refine`: the li
 latents with ≥ ½ of their energy in the group's span, read in 2 to 5 directions),
 recording which rule found them. Each candidate carries its reconstructions x̂_S = f[:,
 S] D[S] on the samples where a latent of S fires, read as directions x̂_S/‖x̂_S‖
-(`sae.geometry.cluster_geometry`), their PCA (`sae.geometry.pca`), its
-dimension (the scree elbow, `sae.geometry.zhu_ghodsi_elbow`) and its shape by
-persistent homology (`sae.topology`). This module is a *method*: it reads codes and a
-decoder, never a truth. `sae.manifold_ranking` ranks its candidates blind;
-`sae.manifold_grading` grades them against a planted circle (`score_circle`, with the
+(`sae.readers.geometry.cluster_geometry`), their PCA (`sae.readers.geometry.pca`), its
+dimension (the scree elbow, `sae.readers.geometry.zhu_ghodsi_elbow`) and its shape by
+persistent homology (`sae.readers.topology`). This module is a *method*: it reads codes and a
+decoder, never a truth. `sae.readers.manifold_ranking` ranks its candidates blind;
+`sae.readers.manifold_grading` grades them against a planted circle (`score_circle`, with the
 truth choosing among candidates: the ceiling; `oracle_group`).
 """
 
@@ -56,7 +56,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import scipy.stats
 
-from sae import geometry, topology
+from sae.readers import geometry, topology
 
 MAX_ATOMS = 3
 NULL_DRAWS = 4
@@ -227,7 +227,7 @@ def row_span(decoder, latents, directions: int) -> np.ndarray:
 
 def refine(decoder, live, latents, directions: int = 3) -> np.ndarray:
     """A linked group made consistent with a manifold whose span has the given number of
-    directions (`row_span`), by the membership rule of `sae.geometry.on_manifold`
+    directions (`row_span`), by the membership rule of `sae.readers.geometry.on_manifold`
     (≥ ½ of a decoder row's energy in the span), with the span read from the group itself:
 
     1. prune: a member stays when it holds ≥ ½ of its energy in the span of the *other*
@@ -330,7 +330,7 @@ def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, 
 
     codes [n, m] (the dictionary's latents on n samples: `sae.pipeline.encode`), decoder
     [m, d]; live [m] bool defaults to the latents that fire on these samples. Candidates
-    come in order of mode, then of their smallest latent index; `sae.manifold_ranking.rank`
+    come in order of mode, then of their smallest latent index; `sae.readers.manifold_ranking.rank`
     orders them by circle evidence, without the truth, and tests the top one against the
     null (`experiments.circle_cells.blind_answer` composes the two).
     """

@@ -2,13 +2,13 @@
 
 Axes: n samples, m latents, d activation dimensions.
 
-The method (`sae.manifold_finder` proposes groups, `sae.manifold_ranking` ranks them and
+The method (`sae.readers.manifold_finder` proposes groups, `sae.readers.manifold_ranking` ranks them and
 tests the top one, from codes and a decoder only) has already answered when this module
-runs; here its answer meets the truth (`sae.geometry.PlantedCircle`).
+runs; here its answer meets the truth (`sae.readers.geometry.PlantedCircle`).
 
 A candidate group is **found** for a circle when its top-2 PCA plane lies within
 `FOUND_ANGLE_DEG` = 10° of the planted plane and its per-value centroids go round in cyclic
-order (`sae.geometry.match_circle` on that group alone). Per dictionary and circle:
+order (`sae.readers.geometry.match_circle` on that group alone). Per dictionary and circle:
 - `exists`: some candidate is found, chosen *with* the truth (`score_circle` below:
   the candidate nearest the planted plane that covers most of its samples): the ceiling, not
   a method result;
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sae import geometry, manifold_finder, manifold_ranking
+from sae.readers import geometry, manifold_finder, manifold_ranking
 
 FOUND_ANGLE_DEG = geometry.PLANE_MATCH_DEG  # "found": the group's plane within this of the planted plane, and in cyclic order
 SEARCH_DEPTH = 10
@@ -115,7 +115,7 @@ TILING_CO_ACTIVE = 2.0  # at most this many of a group's latents active per samp
 
 def oracle_group(decoder, live, span) -> np.ndarray:
     """What the SAE actually learned for a manifold: the live latents whose decoder rows hold
-    ≥ ½ of their energy in its true span (`sae.geometry.on_manifold`)."""
+    ≥ ½ of their energy in its true span (`sae.readers.geometry.on_manifold`)."""
     return np.flatnonzero(geometry.on_manifold(decoder, span) & np.asarray(live, bool))
 
 
@@ -136,13 +136,13 @@ def score_circle(codes, decoder, circle: geometry.PlantedCircle, groups, found_b
                  seed: int = 0) -> tuple[dict, geometry.CircleMatch]:
     """Scores of the group (among `groups`, latent-index arrays) that best matches a planted circle.
 
-    The best group (`sae.geometry.match_circle`): among groups within FOUND_ANGLE_DEG of the
+    The best group (`sae.readers.geometry.match_circle`): among groups within FOUND_ANGLE_DEG of the
     planted plane, the one covering most of the circle's samples; else the closest. Scores: found (≤ FOUND_ANGLE_DEG and cyclic order by
     measure (a)), max_principal_angle_deg, cyclic_order, adjacent_share,
     rank_circular_correlation, ordering_score (per sample, as before), ordering_samples,
     coverage, purity, recall, cluster_size, cluster_dimension, mode (`mode_of`, on the
     circle's samples), co_active, found_by (the link rule that produced the group, from
-    `found_by` aligned with groups; None when not given), shape and betti (`sae.topology`
+    `found_by` aligned with groups; None when not given), shape and betti (`sae.readers.topology`
     of the group's reconstructions' directions; "n/a" without shapes).
     """
     groups = [np.asarray(g) for g in groups]

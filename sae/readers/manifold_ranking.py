@@ -4,18 +4,18 @@ Axes: n samples, m latents, d activation dimensions, S the latents of one candid
 r the samples a group is read on.
 
 This is a *method*: it reads a dictionary's codes [n, m] and decoder [m, d] and the groups
-`sae.manifold_finder` proposed, never a planted plane, phase or label. A grader
-(`sae.manifold_grading`) compares its answer with the truth afterwards.
+`sae.readers.manifold_finder` proposed, never a planted plane, phase or label. A grader
+(`sae.readers.manifold_grading`) compares its answer with the truth afterwards.
 
 **Circle evidence of a group S.** On the samples where some latent of S fires (at most
 `MAX_ROWS`, evenly thinned), read the group-only reconstructions' directions
-y = x̂_S / ‖x̂_S‖ (`sae.geometry.group_directions`). A circle c + r(cos θ u + sin θ v) gives
+y = x̂_S / ‖x̂_S‖ (`sae.readers.geometry.group_directions`). A circle c + r(cos θ u + sin θ v) gives
 directions on a circle in one affine 2-plane (with an offset c ⟂ (u, v) as well), going all
 the way round. Three truth-free readings, each in [0, 1]:
 - planarity η = (λ₁ + λ₂) / Σ λ, the share of the centred scatter in the top two principal
   directions (1: the directions lie in one affine plane);
 - roundness ρ = max(0, 1 − std(R) / mean(R)), R the distances of the points, in that plane,
-  from the centre of the best-fitting circle (Kåsa's fit, `sae.geometry.circle_centre`);
+  from the centre of the best-fitting circle (Kåsa's fit, `sae.readers.geometry.circle_centre`);
 - closure κ = 1 − G / 2π, G the largest angular gap between the points' angles about that
   centre. A group that spans two features with nonnegative codes (u, v, u + v ...) has
   directions on an arc of at most a half-turn (κ ≤ ½); a circle's P values leave gaps of
@@ -55,7 +55,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sae import geometry
+from sae.readers import geometry
 
 MAX_ROWS = 2048  # samples a group's evidence is read on (evenly thinned)
 MIN_PLACES = 4

@@ -15,7 +15,7 @@ explanation says about the latents, x' = a(x) P (+ b), with P [m, d]:
   reported as `feasible` False with its relative Frobenius error; a random rotation
   places it in R^d;
 - `group_coordinates_placement`: each group of latents the geometry finder reports
-  (sae.manifold_finder) keeps its exact coordinates — each latent's angle and radius in
+  (sae.readers.manifold_finder) keeps its exact coordinates — each latent's angle and radius in
   the group's plane, the offset's norm, every out-of-plane norm and decoder norm — laid
   out in a fresh random frame; every other latent goes at random. More than any
   description states: the group's Gram matrix is reproduced exactly;

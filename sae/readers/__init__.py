@@ -1,0 +1,73 @@
+"""Readers: what is read out of activations, a dictionary and its codes — apart from training.
+
+Every public function here is on one side of the wall (`sae.readers.wall`), declared below:
+
+- **methods** (`METHODS`) run as they would on a real model: they receive activations, a
+  dictionary (its decoder rows, [m, d]) and its codes ([n, m]) — what `wall.observe` builds
+  from a sample's `x` alone — and their own settings; never the truth. Called
+  `method(codes, decoder, …settings)` or on points / codes alone.
+- **graders** (`GRADERS`) receive a method's answer and the truth (planted planes, phases,
+  true features, labels, the planted tree) and score it.
+- **shared arithmetic** (`SHARED`): definitions both sides use (a PCA, principal angles, a
+  cosine matrix, a reconstruction), which take no truth themselves.
+
+`tests/test_readers.py` checks the declaration: every public function is declared once; no
+method has a parameter that carries truth; every grader has one. `tests/test_wall.py` runs
+the methods behind a sealed truth and checks their answers do not change.
+
+Modules: `manifold_finder` (candidate groups), `manifold_ranking` (their blind ranking),
+`manifold_grading` (the graders of both), `geometry` (PCA geometry of groups, circle
+matching), `topology` (persistent homology, shape names), `clustering` (spectral
+clustering, blind K, QDG), `detectors` (probes and unit AUROCs), `folding` (ReLU regions,
+separability), `grid_latents` (modular latents' categories), `hierarchy` (tree inference
+and its scores), `knockoff` (placements of a dictionary's rows), `wall`.
+"""
+
+from sae.readers import (clustering, detectors, folding, geometry, grid_latents, hierarchy, knockoff,
+                         manifold_finder, manifold_grading, manifold_ranking, topology, wall)
+
+METHODS = (
+    manifold_finder.find_manifolds, manifold_finder.candidate_groups, manifold_finder.describe,
+    manifold_finder.explanations, manifold_finder.cofiring_links, manifold_finder.refine,
+    manifold_finder.pursuit_residuals, manifold_finder.chance_levels,
+    manifold_ranking.rank, manifold_ranking.circle_evidence, manifold_ranking.span_concentration,
+    manifold_ranking.p_value,
+    topology.topology, topology.persistence_statistics, topology.calibrate_null_thresholds,
+    clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.eigengap_k,
+    geometry.cluster_geometry, geometry.project_points, geometry.cluster_plane_points,
+    geometry.circle_centre,
+    grid_latents.categorise, grid_latents.counts, grid_latents.slice_widths, grid_latents.tiling,
+    hierarchy.cofiring_distance,
+    knockoff.random_placement, knockoff.correlation_placement, knockoff.group_coordinates_placement,
+    knockoff.describe_circle, knockoff.described_placement, knockoff.place,
+    folding.line_regions, folding.line_regions_brute, folding.gradient_turning,
+    wall.observe,
+)
+
+GRADERS = (
+    manifold_grading.is_found, manifold_grading.grade_ranking, manifold_grading.unmatched_claims,
+    manifold_grading.false_claim, manifold_grading.wrong_plane, manifold_grading.oracle_group,
+    manifold_grading.score_circle,
+    geometry.match_circle, geometry.in_plane_error, geometry.value_labels, geometry.cyclic_order,
+    geometry.rank_circular_correlation, geometry.circular_correlation, geometry.ordering_score,
+    geometry.on_manifold, geometry.group_angles,
+    clustering.scores, clustering.confusion,
+    detectors.auroc, detectors.best_unit_auroc, detectors.probe_accuracy, detectors.held_out,
+    folding.linearly_separable, folding.squashed_share, folding.class_spread,
+    hierarchy.tree_similarity, hierarchy.edge_recall, hierarchy.edge_precision, hierarchy.tree_scores,
+    hierarchy.assign, hierarchy.splitting_parents, hierarchy.representatives, hierarchy.linkage_parents,
+)
+
+SHARED = (
+    geometry.cosine_matrix, geometry.pca, geometry.zhu_ghodsi_elbow, geometry.principal_angles_deg,
+    geometry.group_directions, geometry.groups,
+    clustering.standardise, clustering.cosine_similarity, clustering.unit_rows,
+    manifold_finder.explained_fractions, manifold_finder.link_graph, manifold_finder.components,
+    manifold_finder.row_span, manifold_finder.neighbourhoods,
+    manifold_grading.random_plane, manifold_grading.rate, manifold_grading.count_rate, manifold_grading.co_active,
+    manifold_grading.mode_of,
+    topology.shape_name, topology.null_cloud, hierarchy.clusters,
+    detectors.linear_probe, detectors.region_detector,
+    knockoff.reconstruction, grid_latents.correlation_ratio, grid_latents.group_rates, grid_latents.is_arc,
+    wall.sealed,
+)
