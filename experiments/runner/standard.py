@@ -76,45 +76,61 @@ def _hparams(config: Arms, kind: str):
     return architectures.hparams(config.learning_rate, l1, config.k)
 
 
-def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = (), runtime=None) -> Recovery:
-    """Train and score every arm and chance baseline on `toy`; graders add their numbers to each entry."""
+def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = (), runtime=None,
+             keep: Callable | None = None) -> tuple[Recovery, dict]:
+    """Train and score every arm and chance baseline on `toy`; graders add their numbers to each
+    entry, and keep(config, toy, kind, size, params) → {name: array} what the figures need."""
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
 
-    def grade(params):
+    arrays = {}
+
+    def grade(kind, size, params):
         for entry, decoder in zip(recovery.entries[-len(seeds):], np.asarray(params.W_dec)):
             for grader in graders:
                 entry["metrics"].update(grader.grade(decoder, toy))
+        if keep is not None:
+            arrays.update(keep(config, toy, kind, size, params))
 
     for kind in config.kinds:
         for size in config.sizes:
-            grade(recovery.train(kind, size, _hparams(config, kind), config.steps, config.batch_size))
+            grade(kind, size, recovery.train(kind, size, _hparams(config, kind), config.steps, config.batch_size))
     for kind in config.baselines:
         for size in config.sizes:
-            grade(recovery.baseline(kind, size))
-    return recovery
+            grade(kind, size, recovery.baseline(kind, size))
+    return recovery, arrays
 
 
 def standard_study(name: str, description: str, Config: type, build_toy: Callable, *,
                    figures: tuple[tuple[str, str, tuple[str, ...]], ...],
                    graders: tuple[Grader, ...] = (), describe_toy: Callable = lambda config, toy: {},
-                   summary_metrics: tuple[str, ...] = SUMMARY_METRICS) -> Study:
+                   summary_metrics: tuple[str, ...] = SUMMARY_METRICS, summary_note: Callable = lambda results: "",
+                   keep: Callable | None = None, memory_estimate: Callable | None = None) -> Study:
     """The `Study` of a toy run through the standard arms (module docstring).
 
-    figures: (file name, title, metrics): one row of metric-against-size panels per file.
-    describe_toy(config, toy) -> the toy's facts for results.json (and the figures' titles).
+    figures: (file name, title, metrics) — one row of metric-against-size panels per file — or
+    a function (results, arrays, folder) → path (or None: nothing to draw), composed of
+    `experiments.runner.panels`;
+    describe_toy(config, toy) → the toy's facts for results.json (and the figures' titles);
+    summary_note(results) → a line under the summary table; keep: see `run_arms`;
+    memory_estimate(config) → (bytes, field): the default counts the toy's planted features.
     """
 
     def run(config, runtime=None) -> Result:
         key_toy, key_dictionaries = _keys(config)
         toy = build_toy(config, key_toy)
-        recovery = run_arms(config, toy, key_dictionaries, graders, runtime)
-        return Result({"dictionaries": recovery.entries, "toy": describe_toy(config, toy)},
+        recovery, arrays = run_arms(config, toy, key_dictionaries, graders, runtime, keep)
+        return Result({"dictionaries": recovery.entries, "toy": describe_toy(config, toy)}, arrays=arrays,
                       dictionaries=recovery.saved)
 
     def plot(results: dict, arrays: dict, folder) -> list:
         paths = []
-        for file_name, title, metrics in figures:
+        for spec in figures:
+            if callable(spec):
+                path = spec(results, arrays, folder)
+                paths += [path] if path is not None else []
+                continue
+            file_name, title, metrics = spec
             figure, axes = panels.panels(len(metrics))
             for ax, metric in zip(axes, metrics):
                 panels.metric_by_size(ax, results["dictionaries"], metric, metric)
@@ -123,13 +139,15 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
         return paths
 
     def summary(results: dict) -> str:
-        return summary_table(results, summary_metrics + tuple(m for grader in graders for m in grader.metrics))
+        table = summary_table(results, summary_metrics + tuple(m for grader in graders for m in grader.metrics))
+        note = summary_note(results)
+        return table + (f"\n{note}" if note else "")
 
     def evaluation_source(config) -> dict:
         key_toy, key_dictionaries = _keys(config)
         return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
-    def memory_estimate(config) -> tuple[int, str]:
+    def toy_memory(config) -> tuple[int, str]:
         toy = build_toy(config, _keys(config)[0])
         n_features = int(np.shape(getattr(toy, "features", np.zeros((0, toy.d))))[0])
         return memory.sae_training_bytes(runs=config.n_seeds, d=toy.d, m=max(config.sizes), batch=config.batch_size,
@@ -138,4 +156,4 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
                                                  "runs": "n_seeds"})
 
     return Study(name, description, Config, run, plot, summary, headline=headline,
-                 memory_estimate=memory_estimate, evaluation_source=evaluation_source)
+                 memory_estimate=memory_estimate or toy_memory, evaluation_source=evaluation_source)

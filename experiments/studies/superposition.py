@@ -10,37 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
-from experiments.recovery import Recovery, eval_key, headline, summary_table
-from experiments.runner import panels
-from experiments.runner.study import Result, Study
-from sae import architectures, evaluate, metrics
+from experiments.runner import memory, panels
+from experiments.runner.standard import Arms, standard_study
+from sae import metrics
 from toys import superposition
-from toys.engine.config import check_choice, check_fields, check_range, setting
-from toys.engine.runtime import Runtime
+from toys.engine.config import check_choice, setting
 
-NAME = "superposition"
-DESCRIPTION = "TopK and ReLU+L1 SAEs vs random dictionaries on 512 planted features in 64 dims"
 TRAINED_KINDS = ("topk", "relu")
 HEATMAP_FEATURES = 48  # a 512 × 512 diagonal is a hairline; the zoom makes the point visible
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+class Config(Arms):
     n_seeds: int = setting(3, low=1)
-    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
     kinds: tuple[str, ...] = setting(TRAINED_KINDS, choices=TRAINED_KINDS)
     sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=1)
     k: int = setting(8, allowed="[1, min(sizes)]")
-    l1_coefficient: float = setting(1.0, low=0)
-    learning_rate: float = setting(3e-3, low=0, low_open=True)
     steps: int = setting(10_000, low=1)
     batch_size: int = setting(1024, low=1)
-    n_eval: int = setting(evaluate.MIN_EVAL_SAMPLES, low=evaluate.MIN_EVAL_SAMPLES)
+    toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
     heatmap_size: int = setting(1024, "the size whose matched-cosine heatmap is drawn; follows `sizes` unless set",
                                 allowed="one of sizes")
 
@@ -51,9 +41,7 @@ class Config:
         return cls(n_seeds=1, steps=6000, batch_size=256)
 
     def validate(self) -> None:
-        check_fields(self)
-        self.toy.validate(prefix="toy.")
-        check_range("k", self.k, low=1, high=min(self.sizes))
+        super().validate()
         check_choice("heatmap_size", self.heatmap_size, self.sizes, source="sizes")
 
 
@@ -64,14 +52,12 @@ def _matched_cosines(C: np.ndarray) -> np.ndarray:
     return C[:, cols[order]][rows[order]]
 
 
-def _keys(config: Config):
-    return jax.random.split(seeding.root_key(config.seed))  # (toy, dictionaries)
-
-
-def evaluation_source(config: Config) -> dict:
-    """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    key_toy, key_dictionaries = _keys(config)
-    return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+def keep_heatmap(config: Config, toy, kind: str, size: int, params) -> dict:
+    """The first seed's matched-cosine matrix at `heatmap_size` (float16: a figure, not a score)."""
+    if size != config.heatmap_size:
+        return {}
+    C = np.asarray(metrics.abs_cosine(toy.directions, params.W_dec[0]))
+    return {f"matched_cosine_{kind}": _matched_cosines(C).astype(np.float16)}
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -82,81 +68,44 @@ def memory_estimate(config: Config) -> tuple[int, str]:
                                              "runs": "n_seeds"})
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
-    key_toy, key_dictionaries = _keys(config)
-    toy = superposition.build(config.toy, key_toy)
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
-    heatmaps = {}
-
-    def keep_heatmap(kind, size, params):
-        if size == config.heatmap_size:
-            C = np.asarray(metrics.abs_cosine(toy.directions, params.W_dec[0]))
-            heatmaps[f"matched_cosine_{kind}"] = _matched_cosines(C).astype(np.float16)
-
-    for kind in config.kinds:
-        l1 = config.l1_coefficient if architectures.get(kind).penalty == "l1" else 0.0
-        for size in config.sizes:
-            params = recovery.train(
-                kind, size, architectures.hparams(config.learning_rate, l1, config.k), config.steps, config.batch_size
-            )
-            keep_heatmap(kind, size, params)
-    for size in config.sizes:
-        keep_heatmap("random", size, recovery.baseline("random", size))
-
-    return Result({
-        "dictionaries": recovery.entries,
-        "toy": {
-            "n_features": config.toy.n_features,
-            "d": config.toy.d,
-            "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
-        },
-    }, arrays=heatmaps, dictionaries=recovery.saved)
-
-
-def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    paths = []
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+def recovery_figure(results: dict, arrays: dict, folder):
+    toy = results["toy"]
+    figure, axes = panels.panels(2, sharey=True)
     for ax, metric, title in zip(axes, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")):
         panels.metric_by_size(ax, results["dictionaries"], metric, title)
-    for ax in axes:
-        ax.axvline(results["toy"]["n_features"], color="0.75", lw=1, zorder=0)
-        ax.set_xlabel("dictionary size m (grey line: F true features)")
+        panels.reference_line(ax, toy["n_features"])
         ax.set_ylim(0, 1.02)
-    axes[0].set_ylabel("score (mean over seeds; bars = min–max)")
-    axes[1].legend(loc="lower right")
-    toy = results["toy"]
-    figure.suptitle(
-        y=1.03, t=f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained SAEs vs random dictionaries (chance)"
-    )
-    paths.append(save_figure(figure, folder / "mmcs_mcc_vs_size.png"))
+    return panels.finish(figure, axes, f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained "
+                         "SAEs vs random dictionaries (chance)", folder / "mmcs_mcc_vs_size.png",
+                         xlabel="dictionary size m (grey line: F true features)",
+                         ylabel="score (mean over seeds; bars = min–max)")
 
+
+def heatmap_figure(results: dict, arrays: dict, folder):
     order = {kind: i for i, kind in enumerate([*TRAINED_KINDS, "random"])}
     names = sorted((n for n in arrays if n.startswith("matched_cosine_")),
                    key=lambda n: order.get(n.removeprefix("matched_cosine_"), 99))
-    if names:
-        shown = min(HEATMAP_FEATURES, len(arrays[names[0]]))
-        figure, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.7), squeeze=False)
-        for ax, name in zip(axes[0], names):
-            block = np.asarray(arrays[name], np.float32)[:shown, :shown]
-            image = ax.imshow(block, vmin=0, vmax=1, cmap="viridis")
-            ax.set_title(name.removeprefix("matched_cosine_"))
-            ax.set_xlabel("matched latent")
-        axes[0][0].set_ylabel("true feature")
-        figure.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="|cos|")
-        figure.suptitle(f"|cos| of true features with their Hungarian-matched latents "
-                        f"(first {shown} of {len(arrays[names[0]])} features; a bright diagonal = recovered)", y=1.02)
-        paths.append(save_figure(figure, folder / "matched_cosine_heatmap.png"))
-    return paths
+    if not names:
+        return None
+    shown = min(HEATMAP_FEATURES, len(arrays[names[0]]))
+    figure, axes = panels.panels(len(names), width=3.4, height=3.7)
+    for ax, name in zip(axes, names):
+        image = panels.matrix(ax, np.asarray(arrays[name], np.float32)[:shown, :shown],
+                              name.removeprefix("matched_cosine_"), xlabel="matched latent")
+    axes[0].set_ylabel("true feature")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="|cos|")
+    return panels.finish(figure, axes, f"|cos| of true features with their Hungarian-matched latents (first {shown} "
+                         f"of {len(arrays[names[0]])} features; a bright diagonal = recovered)",
+                         folder / "matched_cosine_heatmap.png", legend=False)
 
 
-def summary(results: dict) -> str:
-    columns = ("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction", "shrinkage")
-    return summary_table(results, columns) + f"\ntrue L0 ≈ {results['toy']['expected_true_l0']:.2f}"
-
-
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)
+STUDY = standard_study(
+    "superposition", "TopK and ReLU+L1 SAEs vs random dictionaries on 512 planted features in 64 dims",
+    Config, lambda config, key: superposition.build(config.toy, key),
+    describe_toy=lambda config, toy: {"n_features": config.toy.n_features, "d": config.toy.d,
+                                      "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
+    keep=keep_heatmap, figures=(recovery_figure, heatmap_figure), memory_estimate=memory_estimate,
+    summary_metrics=("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction",
+                     "shrinkage"),
+    summary_note=lambda results: f"true L0 ≈ {results['toy']['expected_true_l0']:.2f}",
+)
