@@ -36,26 +36,31 @@ MIN_EVAL_SAMPLES = 100_000  # dead latents are judged on at least this many samp
 
 
 class Truth(NamedTuple):
-    """Static truth a metric may read: true features [F, d] and the parent array [F] (−1 roots)."""
+    """Static truth a metric may read: true features [F, d], the parent array [F] (−1 roots), and
+    planted planes [M, 2, d] (orthonormal rows; manifold i's first circle, as the toy samples it)."""
 
     features: Any = None
     parents: Any = None
+    planes: Any = None
 
 
 class Evaluated(NamedTuple):
-    """One dictionary on one chunk: x, x̂ [n, d], latents f [n, m], true codes [n, F] (or None)."""
+    """One dictionary on one chunk: x, x̂ [n, d], latents f [n, m], true codes [n, F] (or None), and
+    the samples' own truth (the toy's `Batch.truth`, e.g. {"present" [n, M], "phases" [n, M, 2]}; None
+    for stored arrays)."""
 
     x: jax.Array
     x_hat: jax.Array
     latents: jax.Array
     codes: Any
+    sample_truth: Any = None
 
 
 class StreamedMetric(NamedTuple):
     """A metric in three pure pieces (see the module docstring) and what it needs."""
 
     name: str
-    needs: tuple[str, ...]  # of "codes", "features", "parents"
+    needs: tuple[str, ...]  # of "codes", "features", "parents", "planes" (with per-sample phases)
     prepare: Callable  # (params, truth) → constants
     accumulate: Callable  # (constants, Evaluated, truth) → additive pytree
     finalize: Callable  # (totals as NumPy, params as NumPy, truth) → dict
@@ -163,12 +168,56 @@ ABSORPTION = StreamedMetric(
 )
 
 
+def _phase_sums(prepared, ev, truth):
+    on = ev.sample_truth["present"].T.astype(jnp.float32)  # [M, n]
+    theta = ev.sample_truth["phases"][..., 0].T  # [M, n]
+    a, fires = ev.latents, (ev.latents > 0).astype(jnp.float32)
+    return {"weight": on @ a, "cos": (on * jnp.cos(theta)) @ a, "sin": (on * jnp.sin(theta)) @ a,
+            "fires_on": on @ fires, "fires": jnp.sum(fires, axis=0)}
+
+
+def _circle_planes_finalize(sums, params, truth):
+    planes = np.asarray(truth.planes, np.float64)
+    rows = np.asarray(params.W_dec, np.float64)
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    energy = np.sum(np.einsum("ird,md->imr", planes, rows) ** 2, axis=-1)  # [M, m]
+    live = np.asarray(sums["fires"]) > 0
+    out = []
+    for i in range(planes.shape[0]):
+        group = live & (energy[i] >= metrics.ON_PLANE_SHARE)
+        weight = np.asarray(sums["weight"][i])[group]
+        cos, sin = np.asarray(sums["cos"][i])[group], np.asarray(sums["sin"][i])[group]
+        fired = weight > 0
+        phases = np.arctan2(sin[fired], cos[fired])
+        out.append({
+            "plane_latents": int(group.sum()),
+            "plane_best_share": float(energy[i][live].max()) if live.any() else 0.0,
+            "phase_max_gap_deg": metrics.max_circular_gap_deg(phases),
+            "phase_tuning": float(np.mean(np.hypot(cos[fired], sin[fired]) / weight[fired])) if fired.any() else None,
+            "selectivity": (float(np.mean(np.asarray(sums["fires_on"][i])[group] / np.asarray(sums["fires"])[group]))
+                            if group.any() else None),
+        })
+    return {"planes": out}
+
+
+CIRCLE_PLANES = StreamedMetric("circle_planes", ("planes",), _nothing, _phase_sums, _circle_planes_finalize)
+"""Circle recovery scored as MMCS is: per planted plane i (Truth.planes), from the decoder and the
+streamed samples — `plane_latents`: live latents with ≥ ½ of their row's energy in the plane (the
+SAE's own circle group); `plane_best_share`: the largest such share over live latents; and over
+that group, from the streamed sums of a_j·e^{iθ} on samples carrying the circle: each latent's
+preferred phase φ_j = arg Σ a_j e^{iθ}, `phase_max_gap_deg` (the largest circular gap between the
+φ_j: 360 with fewer than two; small = the group tiles the circle), `phase_tuning` (mean resultant
+|Σ a_j e^{iθ}| / Σ a_j: 1 = fires at one phase, 0 = evenly around) and `selectivity` (mean share
+of a latent's firings on samples that carry the circle)."""
+
+
 DEFAULT_METRICS = (DECODER, DETECTION, RECONSTRUCTION, TRUE_L0, DEAD, ABSORPTION)
 
 
 def applicable(chosen, truth: Truth, has_codes: bool) -> tuple[StreamedMetric, ...]:
     """The metrics whose needs the source and truth meet."""
-    available = {"codes": has_codes, "features": truth.features is not None, "parents": truth.parents is not None}
+    available = {"codes": has_codes, "features": truth.features is not None, "parents": truth.parents is not None,
+                 "planes": truth.planes is not None}
     return tuple(metric for metric in chosen if all(available[need] for need in metric.needs))
 
 
@@ -177,30 +226,29 @@ def applicable(chosen, truth: Truth, has_codes: bool) -> tuple[StreamedMetric, .
 
 def _toy_chunk(toy, key, index, chunk):
     batch = toy.sample(jax.random.fold_in(key, index), chunk)
-    return batch.x, batch.codes
+    return batch.x, batch.codes, batch.truth
 
 
 def _stored_chunk(arrays, key, index, chunk):
     x, codes = arrays
     take = lambda a: None if a is None else jax.lax.dynamic_slice_in_dim(a, index * chunk, chunk)  # noqa: E731
-    return take(x), take(codes)
+    return take(x), take(codes), None
 
 
 @functools.partial(jax.jit, static_argnames=("arch_name", "chosen", "chunk_fn", "n_chunks", "chunk", "k_max"))
 def _accumulate(arch_name, chosen, chunk_fn, source, params, hps, truth, key, n_chunks, chunk, k_max):
     arch = architectures.get(arch_name)
 
-    def one(p, hp, x, codes):
+    def one(p, hp, x, codes, sample_truth):
         prepared = [metric.prepare(p, truth) for metric in chosen]
         f = arch.encode(p, x, hp, k_max)
-        ev = Evaluated(x, arch.reconstruct(p, x, f), f, codes)
+        ev = Evaluated(x, arch.reconstruct(p, x, f), f, codes, sample_truth)
         return tuple(metric.accumulate(constants, ev, truth) for metric, constants in zip(chosen, prepared))
 
-    every = jax.vmap(one, in_axes=(0, 0, None, None))
+    every = jax.vmap(one, in_axes=(0, 0, None, None, None))
 
     def body(totals, index):
-        x, codes = chunk_fn(source, key, index, chunk)
-        return jax.tree.map(jnp.add, totals, every(params, hps, x, codes)), None
+        return jax.tree.map(jnp.add, totals, every(params, hps, *chunk_fn(source, key, index, chunk))), None
 
     shapes = jax.eval_shape(lambda: every(params, hps, *chunk_fn(source, key, 0, chunk)))
     zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
@@ -228,6 +276,7 @@ def evaluate(
     chunk: int = 10_000,
     true_features=None,
     parents=None,
+    planes=None,
     metrics: tuple[StreamedMetric, ...] = DEFAULT_METRICS,
 ) -> list[dict]:
     """Scores for each of G dictionaries (params and hps stacked on axis 0).
@@ -240,12 +289,15 @@ def evaluate(
     uniqueness(_live), precision(_live), recall(_live), f1(_live), explained_variance,
     l0, true_l0, dead_fraction, shrinkage, and with parents absorption_rate,
     absorbed_share, absorption_scores (a(p) per feature, None where not scored) and
-    edge_absorption (one record per planted edge, `sae.absorption.edges`).
+    edge_absorption (one record per planted edge, `sae.absorption.edges`). planes [M, 2, d]
+    (a manifold toy's planted planes) with `metrics=(CIRCLE_PLANES,)` score circle recovery the
+    same way (`CIRCLE_PLANES`; a toy source only: it reads each sample's phases).
     """
     if true_features is None:
         true_features = getattr(source, "features", None)
     truth = Truth(None if true_features is None else jnp.asarray(true_features),
-                  None if parents is None else jnp.asarray(parents))
+                  None if parents is None else jnp.asarray(parents),
+                  None if planes is None else jnp.asarray(planes, jnp.float32))
     k_max = k_max_of(arch_name, hps)
     if _is_toy(source):
         if key is None:

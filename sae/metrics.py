@@ -199,3 +199,15 @@ def explained_variance(sums: ReconstructionSums) -> float:
 
 def shrinkage(sums: ReconstructionSums) -> float:
     return float(sums.norm_ratio) / max(float(sums.nonzero), 1.0)
+
+
+ON_PLANE_SHARE = 0.5  # a latent belongs to a planted span when ≥ ½ of its row's energy lies in it
+
+
+def max_circular_gap_deg(angles) -> float:
+    """The largest gap (degrees) between angles (radians) around the circle; 360 for fewer than two."""
+    angles = np.sort(np.mod(np.asarray(angles, np.float64), 2 * np.pi))
+    if len(angles) < 2:
+        return 360.0
+    gaps = np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi]))
+    return float(np.degrees(gaps.max()))

@@ -23,7 +23,7 @@ import numpy as np
 from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner.study import Result, Study
-from sae import architectures, metrics, pipeline
+from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking
 from theory import circles as circle_theory
 from toys import manifolds
@@ -33,6 +33,7 @@ from toys.engine.runtime import Runtime
 NAME = "circles"
 DESCRIPTION = "days/months circles + 256 sparse features in 64 dims: cluster → PCA → planted plane and order"
 PCA_POINTS = 1500  # circle samples kept per scatter panel
+STREAM_KEY = 11  # the streamed circle scores draw apart from the four keys the run splits (the rest unchanged)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +98,9 @@ def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
     ]
 
 
-def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays) -> list[dict]:
-    """One results entry per (dictionary of the stacked grid, planted circle)."""
+def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed) -> list[dict]:
+    """One results entry per (dictionary of the stacked grid, planted circle); `streamed`: each
+    dictionary's CIRCLE_PLANES scores (sae.evaluate), one per planted circle."""
     x = np.asarray(sample.x)
     codes = np.asarray(pipeline.encode(arch, params, hps, x))
     reconstructions = np.asarray(pipeline.reconstruct(arch, params, hps, x))
@@ -115,7 +117,7 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
         rng = np.random.default_rng([config.seed, size, k])
         wrong = manifold_grading.random_plane(rng, decoder, live)
         unmatched = manifold_grading.unmatched_claims(codes[g], decoder, groups, ranked, circles)
-        for circle in circles:
+        for index, circle in enumerate(circles):
             # `exists` (the ceiling): the candidate chosen with the truth
             scores, best = manifold_grading.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
             blind = manifold_grading.grade_ranking(codes[g], decoder, groups, ranked, circle)
@@ -127,7 +129,8 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
                             "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
                             "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
                             "candidates": len(groups),
-                            "explained_variance": float(explained), "live_latents": int(live.sum())})
+                            "explained_variance": float(explained), "live_latents": int(live.sum()),
+                            "streamed": streamed[g]["planes"][index]})
             if size == config.figure_size and k == config.k and len(best.latents):
                 points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
                                                              np.flatnonzero(circle.present))
@@ -153,19 +156,27 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
     circles = planted_circles(toy, sample)
+    planes = np.stack([np.asarray(toy.plane(index)) for index in range(len(circles))])
+    key_stream = jax.random.fold_in(seeding.root_key(config.seed), STREAM_KEY)
+
+    def stream(params, hps, arch):  # circle recovery streamed as MMCS is (sae.evaluate.CIRCLE_PLANES)
+        return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, planes=planes,
+                                 metrics=(evaluate.CIRCLE_PLANES,))
+
     entries, arrays, saved = [], {}, []
     for size in config.sizes:
         hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
         result = pipeline.fit("topk", toy, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
                               steps=config.steps, batch_size=config.batch_size,
                               label=f"topk m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
-        entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays)
+        entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays,
+                                       stream(result.params, hps, "topk"))
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # chance: a random dictionary of the same size, encoded by TopK with the main k
         random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
         entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
-                                       circles, config, arrays)
+                                       circles, config, arrays, stream(random_params, chance_hps, chance_arch))
     return Result({
         "circles": entries,
         "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
@@ -376,6 +387,17 @@ def summary(results: dict) -> str:
                  "group: latents in the best group; found by: the link rule (tiling: subspace links, span: co-firing); "
                  "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
                  "shape: persistent homology of the group's reconstructions; random = chance)")
+    lines += ["", "streamed, as MMCS is (sae.evaluate.CIRCLE_PLANES, the decoder and fresh samples; no finder):",
+              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'on plane':>10}{'max gap°':>10}{'tuning':>8}{'selective':>11}"]
+    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
+        st = entry["streamed"]
+        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['plane_latents']:>10}"
+                     f"{st['phase_max_gap_deg']:>10.1f}{_maybe(st['phase_tuning'], '{:.2f}'):>8}"
+                     f"{_maybe(st['selectivity'], '{:.2f}'):>11}")
+    lines.append("(on plane: live latents with ≥ ½ of their row's energy in the planted plane; max gap: the largest "
+                 "circular gap between their preferred phases (360: fewer than two); tuning: mean resultant of each "
+                 "latent's activation around the circle (1: one phase); selective: share of its firings on samples "
+                 "carrying the circle)")
     return "\n".join(lines)
 
 

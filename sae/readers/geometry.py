@@ -44,8 +44,10 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
+from sae import metrics
+
 _EPS = 1e-12
-MEMBERSHIP_ENERGY = 0.5
+MEMBERSHIP_ENERGY = metrics.ON_PLANE_SHARE  # a latent is on a manifold with ≥ ½ of its energy in its span
 # The ordering score is reported only on enough samples with enough distinct true values:
 # any 3 points on a circle are in order or reversed (|ρ| = 1 trivially), and under the
 # null (independent angles) the 99th percentile of |ρ_FL| is 0.47 at n = 10, 0.15 at
