@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import settings
 
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
@@ -37,3 +38,25 @@ def pytest_unconfigure(config):
 
 settings.register_profile("toylab", derandomize=True, deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("toylab")
+
+
+@pytest.fixture(autouse=True)
+def _studies_hand_their_runtime_to_every_training(monkeypatch):
+    """Inside `toylab run`, every training must receive the run's Runtime (its devices, precision,
+    PRNG and progress): one left to the library default would silently ignore --devices and show no
+    progress. Every CLI run in the suite checks it — a training given no runtime there fails."""
+    from experiments.runner import cli
+    from toys.engine import loop
+
+    original = cli.run_experiment
+
+    def strict(*args, **kwargs):
+        def refuse_default(runtime):
+            assert runtime is not None, "a training inside a study run got no runtime (pass the study's runtime on)"
+            return runtime
+
+        with monkeypatch.context() as patch:
+            patch.setattr(loop, "or_default", refuse_default)
+            return original(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "run_experiment", strict)

@@ -137,7 +137,7 @@ def test_devices_a_plan_cannot_use_are_named_and_not_recorded_as_used(four_devic
     assert "devices: 3 requested, this training can use 1" in four_device_deltas["stderr"]
 
 
-def test_use_devices_all_shards_without_a_mesh_given(four_device_deltas):
+def test_a_runtime_with_every_device_shards_without_a_mesh_given(four_device_deltas):
     assert four_device_deltas["automatic_sharded"] == 4
     assert four_device_deltas["automatic"] < 1e-5, four_device_deltas
 

@@ -52,3 +52,25 @@ def test_a_module_without_a_declaration_is_refused_at_lookup(monkeypatch):
     monkeypatch.setitem(registry.EXPERIMENTS, "fake", "experiments.fake_study")
     with pytest.raises(TypeError, match="expected STUDY"):
         registry.get("fake")
+
+
+def test_a_study_that_drops_its_runtime_fails_the_suite(monkeypatch, tmp_path):
+    # counterpart of the suite-wide check (tests/conftest.py): a training given no runtime inside a run is caught
+    import jax.numpy as jnp
+
+    from experiments.runner import cli
+    from toys.engine import loop
+
+    def step(context, carry, inputs, index):
+        return carry + 1.0, carry
+
+    def run(config, runtime):
+        loop.run(step, None, jnp.float32(0.0), None, 4, what="a training without the run's runtime")
+        return Result({})
+
+    module = types.ModuleType("experiments.studies.dropped")
+    module.STUDY = Study(**_parts(name="dropped", run=run))
+    monkeypatch.setitem(__import__("sys").modules, "experiments.studies.dropped", module)
+    monkeypatch.setitem(registry.EXPERIMENTS, "dropped", "experiments.studies.dropped")
+    with pytest.raises(AssertionError, match="got no runtime"):
+        cli.main(["run", "dropped", "--quick", "--out", str(tmp_path)])
