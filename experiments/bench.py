@@ -198,6 +198,33 @@ def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE
     return row
 
 
+DECODE_SHAPE = {"d": 768, "m": 4096, "batch_size": 1024}  # SynthSAEBench-16k's SAE
+DECODE_KS = (8, 16, 32, 64, 128, 256, 512)  # k/m from 1/512 to 1/8, both sides of the crossover
+
+
+def decode_crossover(repeats: int, shape: dict = DECODE_SHAPE, ks: tuple[int, ...] = DECODE_KS) -> list[dict]:
+    """One BatchTopK loss-and-gradient evaluation, dense decode against sparse (from the k·b selected
+    rows), per k: milliseconds each and the speed-up — where `SPARSE_DECODE_MAX_DENSITY` comes from."""
+    d, m, b = shape["d"], shape["m"], shape["batch_size"]
+    keys = jax.random.split(jax.random.key(0), 3)
+    from sae.params import init
+
+    p = init(keys[0], d, m, None, 1.0).replace(b_enc=0.1 * jax.random.normal(keys[1], (m,)))
+    x = jax.random.normal(keys[2], (b, d))
+    rows = []
+    for k in ks:
+        hp = architectures.hparams(3e-4, 0.0, k)
+        timed = {}
+        for sparse in (False, True):
+            step = jax.jit(jax.value_and_grad(
+                lambda q, sparse=sparse: architectures.get("batchtopk").loss(q, x, hp, k, None, sparse=sparse)[0]))
+            timed[sparse] = _best_time(lambda: jax.block_until_ready(step(p)), repeats)
+        rows.append({"k": k, "density": k / m, "dense_ms": 1e3 * timed[False], "sparse_ms": 1e3 * timed[True],
+                     "speedup": timed[False] / timed[True],
+                     "chosen": "sparse" if architectures.sparse_decode(k, m) else "dense"})
+    return rows
+
+
 def run(repeats: int = 3) -> dict:
     rate = matmul_gflops()
     rows = []
@@ -214,7 +241,8 @@ def run(repeats: int = 3) -> dict:
             row["nominal_gflops_per_s"] = ours_rate * flops / 1e9
         rows.append(row)
     return {"matmul_gflops_per_s": rate, "device": jax.devices()[0].device_kind, "cases": rows,
-            "synthetic": synthetic_training(repeats), "sampler": sampler_throughput(repeats)}
+            "synthetic": synthetic_training(repeats), "sampler": sampler_throughput(repeats),
+            "decode": decode_crossover(repeats)}
 
 
 def report(results: dict) -> str:
@@ -251,6 +279,13 @@ def report(results: dict) -> str:
         lines.append(f"S    synthetic-model sampler, F={sampler['num_features']} d={sampler['hidden_dim']} "
                      f"b={sampler['batch_size']}: ours sparse {sampler['ours_sparse']:,.0f} samples/s, ours dense "
                      f"{sampler['ours_dense']:,.0f}{versus}")
+    decode = results.get("decode")
+    if decode:
+        lines += ["", f"BatchTopK loss + gradient, dense vs sparse decode (d={DECODE_SHAPE['d']} m={DECODE_SHAPE['m']} "
+                      f"b={DECODE_SHAPE['batch_size']}):",
+                  f"{'k':>6}{'k/m':>9}{'dense ms':>10}{'sparse ms':>11}{'speed-up':>10}  chosen"]
+        lines += [f"{r['k']:>6}{r['density']:>9.4f}{r['dense_ms']:>10.1f}{r['sparse_ms']:>11.1f}{r['speedup']:>9.2f}×  "
+                  f"{r['chosen']}" for r in decode]
     if any(row["saelens_sae_steps_per_s"] is None for row in results["cases"]):
         lines.append("SAELens rows skipped: `sae-lens` is not installed (pip install -e '.[bench]').")
     return "\n".join(lines)

@@ -243,13 +243,70 @@ def _auxk_loss(params, centred, dense_pre, residual, dead, k_max):
 THRESHOLD_EMA = 0.01  # weight of each batch in BatchTopK's inference-threshold average
 
 
+def batch_top_k_entries(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
+    """The k·b largest entries of values [b, m] over the whole batch: (their values with ranks ≥ k·b
+    zeroed, their flat indices), [k_max·b] each, in descending order (k traced ≤ k_max).
+
+    Exactly `lax.top_k` on the flattened batch, ties to the lower index; on CPU in two levels
+    (`sae.selection.top_k`: group maxima, then the candidates of the best groups), which sees
+    about 2·√(b·m·k·b) entries instead of b·m."""
+    b, _ = values.shape
+    top_values, top_index = selection.top_k(values.reshape(1, -1), k_max * b)
+    return jnp.where(jnp.arange(k_max * b) < k * b, top_values[0], 0.0), top_index[0]
+
+
 def batch_top_k(values: jax.Array, k: jax.Array, k_max: int) -> jax.Array:
-    """Keep the k·b largest entries of values [b, m] over the whole batch (k traced ≤ k_max)."""
-    b, m = values.shape
-    flat = values.reshape(-1)
-    top_values, top_index = jax.lax.top_k(flat, k_max * b)
-    kept = jnp.where(jnp.arange(k_max * b) < k * b, top_values, 0.0)
-    return jnp.zeros_like(flat).at[top_index].set(kept).reshape(b, m)
+    """Keep the k·b largest entries of values [b, m] over the whole batch (k traced ≤ k_max), dense."""
+    kept, index = batch_top_k_entries(values, k, k_max)
+    return jnp.zeros(values.size, values.dtype).at[index].set(kept).reshape(values.shape)
+
+
+# Sparse decoding pays where few latents are active: decoding from the K = k·b selected rows
+# costs O(K·d) gathers and a segment sum (and the same for its gradient) against three
+# [b, m] × [m, d]-sized matmuls for the dense decoder and its gradient. At or below this
+# share k/m of active latents the BatchTopK family decodes sparse (the crossover, measured on
+# CPU by `toylab bench`'s decode table; README).
+SPARSE_DECODE_MAX_DENSITY = 1 / 256
+
+
+def sparse_decode(k_max: int, m: int) -> bool:
+    """Whether a BatchTopK-family loss with k_max of m latents decodes from the selected rows only."""
+    return k_max <= SPARSE_DECODE_MAX_DENSITY * m
+
+
+class Selected(NamedTuple):
+    """The k·b entries a BatchTopK step keeps, [K = k_max·b] each: sample (row), latent (col), value
+    (ReLU of its pre-activation, recomputed with gradient; 0 at ranks ≥ k·b)."""
+
+    rows: jax.Array
+    cols: jax.Array
+    values: jax.Array
+
+
+def _batch_selected(params: SAEParams, x_normalised: jax.Array, hp, k_max: int) -> Selected:
+    """The selected entries with their values taken from the dense pre-activations (with gradient):
+    the encoder keeps its dense matmuls (on CPU they beat gathering K encoder columns and
+    scattering their gradient back), the decoder reads the K selected rows only."""
+    pre = jax.nn.relu(pre_activation(params, x_normalised))
+    kept, index = batch_top_k_entries(jax.lax.stop_gradient(pre), hp.k, k_max)
+    rows, cols = index // params.n_latents, index % params.n_latents
+    in_budget = jnp.arange(kept.shape[0]) < hp.k * x_normalised.shape[0]
+    return Selected(rows, cols, jnp.where(in_budget, pre[rows, cols], 0.0))
+
+
+def decode_selected(params: SAEParams, selected: Selected, b: int, limit: int | None = None) -> jax.Array:
+    """x̂ = Σ_K value · W_dec[col] summed into its row (a segment sum), + b_dec, [b, d] (latents < `limit` only)."""
+    values = selected.values if limit is None else jnp.where(selected.cols < limit, selected.values, 0.0)
+    contributions = values[:, None] * params.W_dec[selected.cols]
+    return jax.ops.segment_sum(contributions, selected.rows, num_segments=b) + params.b_dec
+
+
+def _selected_aux(x, x_hat, selected: Selected, m: int) -> Aux:
+    active = selected.values > 0
+    fired = jnp.zeros((m,), jnp.int32).at[selected.cols].add(active.astype(jnp.int32))
+    smallest = jnp.min(jnp.where(active, selected.values, jnp.inf))
+    threshold = jax.lax.stop_gradient(jnp.where(jnp.isfinite(smallest), smallest, 0.0))
+    return Aux(squared_error(x, x_hat), jnp.sum(active) / x.shape[0], fired, threshold)
 
 
 def _batch_threshold(f: jax.Array) -> jax.Array:
@@ -282,8 +339,13 @@ def _with_auxk(total, params, x, x_hat, hp, k_max, dead):
     return total + hp.aux_coefficient * _auxk_loss(params, centred, dense, x - x_hat, dead, k_max)
 
 
-def _batchtopk_loss(params, x, hp, k_max, dead=None):
+def _batchtopk_loss(params, x, hp, k_max, dead=None, sparse: bool | None = None):
     x = x / sample_scale(x)  # the whole loss lives in per-sample normalised units
+    if sparse_decode(k_max, params.n_latents) if sparse is None else sparse:
+        selected = _batch_selected(params, x, hp, k_max)
+        x_hat = decode_selected(params, selected, x.shape[0])
+        aux = _selected_aux(x, x_hat, selected, params.n_latents)
+        return _with_auxk(aux.mse, params, x, x_hat, hp, k_max, dead), aux
     f = _batchtopk_train_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
     total = _with_auxk(squared_error(x, x_hat), params, x, x_hat, hp, k_max, dead)
@@ -308,8 +370,15 @@ def prefix_losses(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
     )
 
 
-def _matryoshka_loss(params, x, hp, k_max, dead=None):
+def _matryoshka_loss(params, x, hp, k_max, dead=None, sparse: bool | None = None):
     x = x / sample_scale(x)
+    if sparse_decode(k_max, params.n_latents) if sparse is None else sparse:
+        selected = _batch_selected(params, x, hp, k_max)
+        x_hat = decode_selected(params, selected, x.shape[0])
+        prefixes = [squared_error(x, decode_selected(params, selected, x.shape[0], p))
+                    for p in matryoshka_prefixes(params.n_latents)]
+        aux = _selected_aux(x, x_hat, selected, params.n_latents)
+        return _with_auxk(jnp.sum(jnp.stack(prefixes)), params, x, x_hat, hp, k_max, dead), aux
     f = _batchtopk_train_encode(params, x, hp, k_max)
     x_hat = decode(params, f)
     aux = _dense_aux(x, x_hat, f, jax.lax.stop_gradient(_batch_threshold(f)))

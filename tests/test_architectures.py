@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sae import architectures as A, pipeline
@@ -171,3 +171,44 @@ def test_matching_pursuit_recovers_nonnegative_codes_on_an_orthonormal_dictionar
     if k > 1:
         short = np.asarray(A.get("matching_pursuit").encode(p, jnp.asarray(x, jnp.float32), A.hparams(k=k - 1), 4))
         assert np.all((short > 0).sum(axis=1) == k - 1)
+
+
+@settings(max_examples=6)  # each example compiles two value-and-gradient programs
+@given(st.sampled_from(["batchtopk", "matryoshka"]), st.integers(2, 40), st.integers(2, 12), st.integers(1, 24),
+       st.integers(1, 5), st.integers(0, 1000), st.booleans())
+def test_sparse_decode_gives_the_dense_loss_and_gradient(arch, m, d, b, k_max, seed, with_dead):
+    # BatchTopK-family training decodes from the k·b selected rows (sae.architectures.decode_selected) when
+    # few latents are active; it must mean the same as the dense decode: loss, aux and every gradient.
+    k_max = min(k_max, m)
+    keys = jax.random.split(jax.random.key(seed), 3)
+    p = params_lib.init(keys[0], d, m, None, 1.0)
+    p = p.replace(b_enc=0.1 * jax.random.normal(keys[1], (m,)))
+    x = jax.random.normal(keys[2], (b, d))
+    hp = A.hparams(k=max(1, k_max - 1), aux_coefficient=0.1)
+    dead = (jnp.arange(m) % 3 == 0) if with_dead else None
+    loss = A.get(arch).loss
+
+    def value(sparse):
+        return jax.value_and_grad(lambda q: loss(q, x, hp, k_max, dead, sparse=sparse), has_aux=True)(p)
+
+    (dense_loss, dense_aux), dense_grad = value(False)
+    (sparse_loss, sparse_aux), sparse_grad = value(True)
+    assert float(sparse_loss) == pytest.approx(float(dense_loss), rel=1e-5, abs=1e-6)
+    assert float(sparse_aux.l0) == pytest.approx(float(dense_aux.l0))
+    assert np.array_equal(np.asarray(sparse_aux.fired), np.asarray(dense_aux.fired))
+    assert float(sparse_aux.batch_threshold) == pytest.approx(float(dense_aux.batch_threshold), rel=1e-5, abs=1e-7)
+    for a, c in zip(jax.tree.leaves(sparse_grad), jax.tree.leaves(dense_grad)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(c), rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=10)
+@given(st.integers(1, 64), st.integers(1, 300), st.integers(1, 6), st.integers(0, 1000))
+def test_batch_selection_is_lax_top_k_on_the_flattened_batch_ties_included(b, m, k_max, seed):
+    # values drawn from a few levels, so ties are everywhere; the two-level selection must pick what
+    # lax.top_k picks (the lower flat index among ties)
+    k_max = min(k_max, m)
+    values = jax.random.randint(jax.random.key(seed), (b, m), 0, 4).astype(jnp.float32)
+    kept, index = A.batch_top_k_entries(values, jnp.int32(k_max), k_max)
+    want_values, want_index = jax.lax.top_k(values.reshape(-1), k_max * b)
+    assert np.array_equal(np.asarray(index), np.asarray(want_index))
+    assert np.array_equal(np.asarray(kept), np.asarray(want_values))
