@@ -146,6 +146,13 @@ SYNTHETIC_CASE = {"features": 16_384, "dims": 768, "width": 4096, "k": 25, "batc
                   "target_ratio": 8.0}
 
 
+def peak_rss_gib() -> float:
+    """This process's peak resident set so far (ru_maxrss; kilobytes on Linux), in GiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
     """Case C: one BatchTopK SAE at SynthSAEBench-16k's shape, data generation included.
 
@@ -162,7 +169,7 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
         k_max=case["k"], one_draw=True)), repeats)
     flops = 12 * case["batch_size"] * case["dims"] * case["width"] * case["steps"]
     row = {**case, "ours_samples_per_s": samples / seconds, "nominal_gflops_per_s": flops / seconds / 1e9,
-           "saelens_samples_per_s": None}
+           "saelens_samples_per_s": None, "peak_rss_gib": peak_rss_gib()}
     theirs = _saelens_model(parts)
     if theirs is None:
         return row
@@ -271,7 +278,8 @@ def report(results: dict) -> str:
                      f"d={synthetic['dims']} m={synthetic['width']} b={synthetic['batch_size']}, data included: "
                      f"ours {synthetic['ours_samples_per_s']:,.0f} samples/s{versus}")
         lines.append(f"     C: {synthetic['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
-                     f"({share:.0%} of the measured matmul rate)")
+                     f"({share:.0%} of the measured matmul rate); peak host memory of the process after C "
+                     f"(ru_maxrss, A and B included): {synthetic['peak_rss_gib']:.2f} GiB")
     sampler = results.get("sampler")
     if sampler:
         theirs = sampler["saelens"]
