@@ -31,6 +31,9 @@ from sae import architectures, evaluate
 from toys.engine.config import check_fields, check_range, setting
 
 SUMMARY_METRICS = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
+# The architectures the arms' settings fully describe (k, and λ for the L1 ones); JumpReLU's L0
+# coefficient and bandwidth are not among them.
+ARM_KINDS = tuple(kind for kind in TRAINED_KINDS if kind != "jumprelu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Arms:
 
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     n_seeds: int = setting(2, low=1)
-    kinds: tuple[str, ...] = setting(("topk", "relu"), choices=TRAINED_KINDS)
+    kinds: tuple[str, ...] = setting(("topk", "relu"), choices=ARM_KINDS)
     sizes: tuple[int, ...] = setting((64, 256), low=2)
     baselines: tuple[str, ...] = setting(("random",), "chance dictionaries of every size (read by TopK with k)",
                                          choices=("random", "gaussian", "untrained"))
