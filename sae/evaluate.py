@@ -37,11 +37,12 @@ MIN_EVAL_SAMPLES = 100_000  # dead latents are judged on at least this many samp
 
 class Truth(NamedTuple):
     """Static truth a metric may read: true features [F, d], the parent array [F] (−1 roots), and
-    planted planes [M, 2, d] (orthonormal rows; manifold i's first circle, as the toy samples it)."""
+    planted circles' spans [M, r, d] (orthonormal rows: circle i's plane and its offset direction,
+    `toys.manifolds.subspace`; in the order the toy samples them)."""
 
     features: Any = None
     parents: Any = None
-    planes: Any = None
+    spans: Any = None
 
 
 class Evaluated(NamedTuple):
@@ -60,7 +61,7 @@ class StreamedMetric(NamedTuple):
     """A metric in three pure pieces (see the module docstring) and what it needs."""
 
     name: str
-    needs: tuple[str, ...]  # of "codes", "features", "parents", "planes" (with per-sample phases)
+    needs: tuple[str, ...]  # of "codes", "features", "parents", "spans" (with per-sample phases)
     prepare: Callable  # (params, truth) → constants
     accumulate: Callable  # (constants, Evaluated, truth) → additive pytree
     finalize: Callable  # (totals as NumPy, params as NumPy, truth) → dict
@@ -176,34 +177,35 @@ def _phase_sums(prepared, ev, truth):
             "fires_on": on @ fires, "fires": jnp.sum(fires, axis=0)}
 
 
-def _circle_planes_finalize(sums, params, truth):
-    planes = np.asarray(truth.planes, np.float64)
+def _circle_spans_finalize(sums, params, truth):
+    spans = np.asarray(truth.spans, np.float64)
     rows = np.asarray(params.W_dec, np.float64)
     rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    energy = np.sum(np.einsum("ird,md->imr", planes, rows) ** 2, axis=-1)  # [M, m]
+    energy = np.sum(np.einsum("ird,md->imr", spans, rows) ** 2, axis=-1)  # [M, m]
     live = np.asarray(sums["fires"]) > 0
     out = []
-    for i in range(planes.shape[0]):
+    for i in range(spans.shape[0]):
         group = live & (energy[i] >= metrics.ON_PLANE_SHARE)
         weight = np.asarray(sums["weight"][i])[group]
         cos, sin = np.asarray(sums["cos"][i])[group], np.asarray(sums["sin"][i])[group]
         fired = weight > 0
         phases = np.arctan2(sin[fired], cos[fired])
         out.append({
-            "plane_latents": int(group.sum()),
-            "plane_best_share": float(energy[i][live].max()) if live.any() else 0.0,
+            "span_latents": int(group.sum()),
+            "span_best_share": float(energy[i][live].max()) if live.any() else 0.0,
             "phase_max_gap_deg": metrics.max_circular_gap_deg(phases),
             "phase_tuning": float(np.mean(np.hypot(cos[fired], sin[fired]) / weight[fired])) if fired.any() else None,
             "selectivity": (float(np.mean(np.asarray(sums["fires_on"][i])[group] / np.asarray(sums["fires"])[group]))
                             if group.any() else None),
         })
-    return {"planes": out}
+    return {"circles": out}
 
 
-CIRCLE_PLANES = StreamedMetric("circle_planes", ("planes",), _nothing, _phase_sums, _circle_planes_finalize)
-"""Circle recovery scored as MMCS is: per planted plane i (Truth.planes), from the decoder and the
-streamed samples — `plane_latents`: live latents with ≥ ½ of their row's energy in the plane (the
-SAE's own circle group); `plane_best_share`: the largest such share over live latents; and over
+CIRCLES = StreamedMetric("circles", ("spans",), _nothing, _phase_sums, _circle_spans_finalize)
+"""Circle recovery scored as MMCS is: per planted circle i (Truth.spans: its plane and offset
+direction), from the decoder and the streamed samples — `span_latents`: live latents with ≥ ½ of
+their row's energy in the span (the SAE's own circle group, as `sae.readers.geometry.on_manifold`);
+`span_best_share`: the largest such share over live latents; and over
 that group, from the streamed sums of a_j·e^{iθ} on samples carrying the circle: each latent's
 preferred phase φ_j = arg Σ a_j e^{iθ}, `phase_max_gap_deg` (the largest circular gap between the
 φ_j: 360 with fewer than two; small = the group tiles the circle), `phase_tuning` (mean resultant
@@ -217,7 +219,7 @@ DEFAULT_METRICS = (DECODER, DETECTION, RECONSTRUCTION, TRUE_L0, DEAD, ABSORPTION
 def applicable(chosen, truth: Truth, has_codes: bool) -> tuple[StreamedMetric, ...]:
     """The metrics whose needs the source and truth meet."""
     available = {"codes": has_codes, "features": truth.features is not None, "parents": truth.parents is not None,
-                 "planes": truth.planes is not None}
+                 "spans": truth.spans is not None}
     return tuple(metric for metric in chosen if all(available[need] for need in metric.needs))
 
 
@@ -276,7 +278,7 @@ def evaluate(
     chunk: int = 10_000,
     true_features=None,
     parents=None,
-    planes=None,
+    spans=None,
     metrics: tuple[StreamedMetric, ...] = DEFAULT_METRICS,
 ) -> list[dict]:
     """Scores for each of G dictionaries (params and hps stacked on axis 0).
@@ -289,15 +291,15 @@ def evaluate(
     uniqueness(_live), precision(_live), recall(_live), f1(_live), explained_variance,
     l0, true_l0, dead_fraction, shrinkage, and with parents absorption_rate,
     absorbed_share, absorption_scores (a(p) per feature, None where not scored) and
-    edge_absorption (one record per planted edge, `sae.absorption.edges`). planes [M, 2, d]
-    (a manifold toy's planted planes) with `metrics=(CIRCLE_PLANES,)` score circle recovery the
-    same way (`CIRCLE_PLANES`; a toy source only: it reads each sample's phases).
+    edge_absorption (one record per planted edge, `sae.absorption.edges`). spans [M, r, d] (a
+    manifold toy's circles: `toys.manifolds.subspace`) with `metrics=(CIRCLES,)` score circle
+    recovery the same way (`CIRCLES`; a toy source only: it reads each sample's phases).
     """
     if true_features is None:
         true_features = getattr(source, "features", None)
     truth = Truth(None if true_features is None else jnp.asarray(true_features),
                   None if parents is None else jnp.asarray(parents),
-                  None if planes is None else jnp.asarray(planes, jnp.float32))
+                  None if spans is None else jnp.asarray(spans, jnp.float32))
     k_max = k_max_of(arch_name, hps)
     if _is_toy(source):
         if key is None:

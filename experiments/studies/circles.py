@@ -100,7 +100,7 @@ def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
 
 def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed) -> list[dict]:
     """One results entry per (dictionary of the stacked grid, planted circle); `streamed`: each
-    dictionary's CIRCLE_PLANES scores (sae.evaluate), one per planted circle."""
+    dictionary's CIRCLES scores (sae.evaluate), one per planted circle."""
     x = np.asarray(sample.x)
     codes = np.asarray(pipeline.encode(arch, params, hps, x))
     reconstructions = np.asarray(pipeline.reconstruct(arch, params, hps, x))
@@ -130,7 +130,7 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
                             "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
                             "candidates": len(groups),
                             "explained_variance": float(explained), "live_latents": int(live.sum()),
-                            "streamed": streamed[g]["planes"][index]})
+                            "streamed": streamed[g]["circles"][index]})
             if size == config.figure_size and k == config.k and len(best.latents):
                 points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
                                                              np.flatnonzero(circle.present))
@@ -156,12 +156,12 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
     circles = planted_circles(toy, sample)
-    planes = np.stack([np.asarray(toy.plane(index)) for index in range(len(circles))])
+    spans = np.stack([manifolds.subspace(toy, index) for index in range(len(circles))])  # plane + offset direction
     key_stream = jax.random.fold_in(seeding.root_key(config.seed), STREAM_KEY)
 
-    def stream(params, hps, arch):  # circle recovery streamed as MMCS is (sae.evaluate.CIRCLE_PLANES)
-        return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, planes=planes,
-                                 metrics=(evaluate.CIRCLE_PLANES,))
+    def stream(params, hps, arch):  # circle recovery streamed as MMCS is (sae.evaluate.CIRCLES)
+        return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, spans=spans,
+                                 metrics=(evaluate.CIRCLES,))
 
     entries, arrays, saved = [], {}, []
     for size in config.sizes:
@@ -387,14 +387,15 @@ def summary(results: dict) -> str:
                  "group: latents in the best group; found by: the link rule (tiling: subspace links, span: co-firing); "
                  "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
                  "shape: persistent homology of the group's reconstructions; random = chance)")
-    lines += ["", "streamed, as MMCS is (sae.evaluate.CIRCLE_PLANES, the decoder and fresh samples; no finder):",
-              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'on plane':>10}{'max gap°':>10}{'tuning':>8}{'selective':>11}"]
+    lines += ["", "streamed, as MMCS is (sae.evaluate.CIRCLES, the decoder and fresh samples; no finder):",
+              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'in span':>9}{'max gap°':>10}{'tuning':>8}{'selective':>11}"]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         st = entry["streamed"]
-        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['plane_latents']:>10}"
+        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['span_latents']:>9}"
                      f"{st['phase_max_gap_deg']:>10.1f}{_maybe(st['phase_tuning'], '{:.2f}'):>8}"
                      f"{_maybe(st['selectivity'], '{:.2f}'):>11}")
-    lines.append("(on plane: live latents with ≥ ½ of their row's energy in the planted plane; max gap: the largest "
+    lines.append("(in span: live latents with ≥ ½ of their row's energy in the circle's plane and offset direction; "
+                 "max gap: the largest "
                  "circular gap between their preferred phases (360: fewer than two); tuning: mean resultant of each "
                  "latent's activation around the circle (1: one phase); selective: share of its firings on samples "
                  "carrying the circle)")
