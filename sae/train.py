@@ -32,9 +32,7 @@ squared errors accumulate in f32), like SAELens' `autocast_sae`.
 With `mesh_shape` (r, s) ≠ (1, 1) — planned from the runtime's devices when None —
 the runs are split over r devices and each run's batch over s (`sae.sharding`).
 AuxK (for architectures that declare it) is compiled in exactly when some run's
-`HParams.aux_coefficient` is positive. With `prefetch` each step draws the next step's batch
-(kept in the carry) instead of its own, so the draw need not wait for the step's matmuls; the
-batches and the numbers are the same.
+`HParams.aux_coefficient` is positive.
 """
 
 from __future__ import annotations
