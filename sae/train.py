@@ -76,7 +76,6 @@ class TrainConfig:
     compute_dtype: str | None = None  # "float32" or "bfloat16" (matmuls; parameters stay f32); None: the runtime's precision
     mesh_shape: tuple[int, int] | None = None  # (runs, batch) devices (sae.sharding); None: planned from the runtime's devices
     data_prng: str | None = None  # key implementation of the data draws ("threefry", "rbg", "unsafe_rbg"); None: the runtime's prng
-    prefetch: bool = False  # draw step t+1's batch during step t (kept in the carry), off the step's critical path
 
 
 COMPUTE_DTYPES = PRECISIONS
@@ -181,32 +180,20 @@ def _train_step(context, carry, inputs, step):
             params = normalise_decoder(params)
         return params, opt_state, total, aux.mse, aux.l0, aux.fired
 
+    data_keys = jax.vmap(lambda k: data_key(jax.random.fold_in(k, 1), config.data_prng or "threefry"))(keys)
     grid_mesh = sharding.mesh(config.mesh_shape) if config.mesh_shape not in (None, (1, 1)) else None
-    params, opt_state, fire_counts, since_fired, *ahead = carry
-    # with prefetch the batch was drawn during the previous step, and this step draws the next one
-    x = ahead[0] if config.prefetch else _batches(config, sample_fn, data, keys, step)
+
+    def batches(step):
+        x = _draw_batches(config, sample_fn, data, jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys))
+        return x if grid_mesh is None else sharding.batches(grid_mesh, x)
+
+    params, opt_state, fire_counts, since_fired = carry
     params, opt_state, total, mse, l0, fired = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None))(
-        params, opt_state, hps, x, since_fired, step
+        params, opt_state, hps, batches(step), since_fired, step
     )
     since_fired = jnp.where(fired > 0, 0, since_fired + 1)
     carry = (params, opt_state, fire_counts + fired, since_fired)
-    if config.prefetch:
-        carry = (*carry, _batches(config, sample_fn, data, keys, step + 1))
     return (carry if grid_mesh is None else sharding.over_runs(grid_mesh, carry)), (total, mse, l0)
-
-
-def _batches(config: TrainConfig, sample_fn, data, keys: jax.Array, step) -> jax.Array:
-    """The G runs' batches of `step` [G, b, d]: run g's data key is fold_in(keys[g], 1), then the step."""
-    data_keys = jax.vmap(lambda k: data_key(jax.random.fold_in(k, 1), config.data_prng or "threefry"))(keys)
-    x = _draw_batches(config, sample_fn, data, jax.vmap(lambda k: jax.random.fold_in(k, step))(data_keys))
-    if config.mesh_shape in (None, (1, 1)):
-        return x
-    return sharding.batches(sharding.mesh(config.mesh_shape), x)
-
-
-@functools.partial(jax.jit, static_argnames=("config", "sample_fn"))
-def _first_batch(config: TrainConfig, sample_fn, data, keys: jax.Array) -> jax.Array:
-    return _batches(config, sample_fn, data, keys, 0)
 
 
 def train(
@@ -247,8 +234,6 @@ def train(
     config = dataclasses.replace(config, compute_dtype=config.compute_dtype or runtime.precision,
                                  data_prng=config.data_prng or runtime.prng)
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
-    if config.prefetch:
-        carry = (*carry, _first_batch(config, sample_fn, data, keys))
     if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
         grid_mesh = sharding.mesh(config.mesh_shape)
         carry, hps, keys = sharding.over_runs(grid_mesh, (carry, hps, keys))
@@ -257,7 +242,7 @@ def train(
     carry, curves = loop.run(_train_step, (config, sample_fn, auxk), carry, (data, hps, keys), config.steps,
                              what=label or f"{config.arch} SAE (m={config.n_latents})", runtime=runtime, segments=segments,
                              fetch=sharding.to_host)
-    params, _, fire_counts, since_fired, *_ = carry
+    params, _, fire_counts, since_fired = carry
     if jax.process_count() > 1:  # every host gets the whole grid (sae.sharding.to_host)
         params, fire_counts, since_fired = jax.tree.map(jnp.asarray, sharding.to_host((params, fire_counts, since_fired)))
     loss, mse, l0 = (jnp.asarray(curve) for curve in curves)

@@ -200,15 +200,3 @@ def test_matching_pursuit_residual_threshold_stops_early():
     assert ((latents(0.0) > 0).sum(1) > 1).mean() > 0.5
     first_only = latents(float(np.linalg.norm(np.asarray(x), axis=1).max()) + 1.0)
     assert ((first_only > 0).sum(1) == 1).all()
-
-
-@pytest.mark.parametrize("arch", ["topk", "batchtopk"])
-def test_prefetching_the_next_batch_trains_the_same_dictionaries(arch):
-    # prefetch draws step t+1's batch during step t (kept in the carry): the same batches, the same training
-    toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=1.0), jax.random.key(0))
-    hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, 2)] * 2)
-    keys = jax.random.split(jax.random.key(1), 2)
-    results = [train.train(train.TrainConfig(arch, D, M, steps=23, batch_size=32, k_max=2, prefetch=prefetch),
-                           pipeline.toy_activations, toy, hps, keys, segments=3) for prefetch in (False, True)]
-    for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
