@@ -212,3 +212,21 @@ def test_batch_selection_is_lax_top_k_on_the_flattened_batch_ties_included(b, m,
     want_values, want_index = jax.lax.top_k(values.reshape(-1), k_max * b)
     assert np.array_equal(np.asarray(index), np.asarray(want_index))
     assert np.array_equal(np.asarray(kept), np.asarray(want_values))
+
+
+@settings(max_examples=15)
+@given(b=st.integers(1, 9), i=st.integers(1, 12), o=st.integers(1, 12), runs=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_weights_product_has_the_gradient_of_a_plain_matmul(b, i, o, runs, seed):
+    # The custom VJP only fixes the gradient's layout; its values are autodiff's of x @ W
+    # (vmapped over runs, as the trainer calls it).
+    keys = jax.random.split(jax.random.key(seed), 3)
+    x = jax.random.normal(keys[0], (runs, b, i))
+    w = jax.random.normal(keys[1], (runs, i, o))
+    target = jax.random.normal(keys[2], (runs, b, o))
+
+    def gradients(product):
+        loss = lambda x, w, t: jnp.sum(jnp.sin(product(x, w)) * t)  # noqa: E731
+        return jax.vmap(jax.grad(loss, argnums=(0, 1)))(x, w, target)
+
+    for got, expected in zip(gradients(A.weights_product), gradients(lambda x, w: x @ w)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-5)

@@ -51,3 +51,23 @@ def test_bench_measures_ours_and_skips_saelens_when_absent(monkeypatch):
         "synthetic": synthetic, "sampler": sampler})
     assert "skipped" in text and "not installed" in text and "synthetic-model sampler" in text
     assert "C    BatchTopK k=2 on the synthetic model" in text
+
+
+def test_bench_profile_times_every_stage_of_a_topk_and_a_batchtopk_step():
+    import jax
+
+    from experiments import bench_profile
+    from sae import architectures, pipeline, train
+    from toys import superposition
+
+    toy = superposition.build(superposition.SuperpositionConfig(n_features=16, d=8, mean_l0=1.0), jax.random.key(0))
+    rows = []
+    for arch, runs in (("topk", 2), ("batchtopk", 1)):
+        config = train.TrainConfig(arch, 8, 16, steps=3, batch_size=16, k_max=2)
+        hps = pipeline.stack([architectures.hparams(3e-4, 0.0, 2)] * runs)
+        times = bench_profile.stage_times(config, pipeline.toy_activations, toy, hps,
+                                          jax.random.split(jax.random.key(1), runs), repeats=1)
+        assert set(times) == set(bench_profile.STAGES) and min(times.values()) > 0
+        rows.append({"case": arch, **times})
+    text = bench_profile.report(rows)
+    assert all(stage in text for stage in bench_profile.STAGES) and "batchtopk" in text

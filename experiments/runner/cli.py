@@ -4,7 +4,7 @@
     toylab run NAME [--quick] [--seed N] [--out DIR] [--set key=value ...]
     toylab run NAME --help [--quick]                 every settable key: type, default, allowed range
     toylab sweep [--quick] [--seed N] [--out DIR] [--set key=value ...]   (= toylab run sweep)
-    toylab bench [--repeats N] [--out DIR]
+    toylab bench [--repeats N] [--out DIR] [--profile]
     toylab theory [--quick] [--seed N] [--out DIR]
     toylab runs [OUT]                                the runs under OUT, newest first
     toylab report [OUT]                              OUT/report/index.html: every run, config, summary, figures
@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
     bench.add_argument("--out", default="runs", help="output folder (default: runs)")
+    bench.add_argument("--profile", action="store_true",
+                       help="instead: each case's step cut into stages (draw, encode, select, loss, gradient, step), ms/step")
     theory = commands.add_parser("theory", help="check every theory claim: predicted vs measured")
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
@@ -162,17 +164,21 @@ def _print_outcome(folder: Path, results: dict, summary: str, figures: list) -> 
     print(f"({results['duration_s']:.1f} s)")
 
 
-def run_bench(repeats: int, out: Path) -> int:
+def run_bench(repeats: int, out: Path, profile: bool = False) -> int:
     if repeats < 1:
         print(f"toylab: error: --repeats: got {repeats}, allowed range [1, inf)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from experiments import bench
-
-    results = bench.run(repeats)
+    if profile:
+        from experiments import bench_profile as bench
+        results = {"stages": bench.profile_cases(repeats)}
+    else:
+        from experiments import bench
+        results = bench.run(repeats)
     folder = runfolder.new_run_folder(out, "bench", 0, False)
-    runfolder.write_json(folder / "config.json", {"experiment": "bench", "repeats": repeats, **runfolder.provenance()})
+    runfolder.write_json(folder / "config.json", {"experiment": "bench", "repeats": repeats, "profile": profile,
+                                                  **runfolder.provenance()})
     runfolder.write_json(folder / "results.json", results)
-    print(bench.report(results))
+    print(bench.report(results["stages"] if profile else results))
     print(f"\nresults: {folder / 'results.json'}")
     return 0
 
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<16}{registry.get(name).description}")
         return 0
     if args.command == "bench":
-        return run_bench(args.repeats, args.out)
+        return run_bench(args.repeats, args.out, args.profile)
     if args.command == "theory":
         return run_theory(args.quick, args.seed, args.out)
     if args.command == "evaluate":
