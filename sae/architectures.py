@@ -177,9 +177,34 @@ def _weights_product_backward(saved, g):
 weights_product.defvjp(_weights_product_forward, _weights_product_backward)
 
 
+@jax.custom_vjp
+def centred_product(x: jax.Array, centre: jax.Array, weights: jax.Array) -> jax.Array:
+    """(x − c) W for a batch x [b, i], a centre c [i] and weights W [i, o], with a cheaper gradient.
+
+    Autodiff reaches c through the cotangent of x − c, g Wᵀ [b, i] — a product as large as the
+    forward one — only to sum it over the batch. Here c's gradient is −(Σ_b g) Wᵀ, a vector
+    times W (the same sum, taken first); x's cotangent g Wᵀ is still returned, and XLA drops it
+    when nothing asks for it (training differentiates the parameters, not the data). W's
+    gradient is (x − c)ᵀ g in W's layout (`weights_product`)."""
+    return (x - centre) @ weights
+
+
+def _centred_product_forward(x, centre, weights):
+    centred = x - centre
+    return centred @ weights, (centred, weights)
+
+
+def _centred_product_backward(saved, g):
+    centred, weights = saved
+    return g @ weights.T, -(jnp.sum(g, axis=0) @ weights.T), jnp.einsum("bi,bo->io", centred, g)
+
+
+centred_product.defvjp(_centred_product_forward, _centred_product_backward)
+
+
 def pre_activation(params: SAEParams, x: jax.Array) -> jax.Array:
     """a = (x − b_dec) W_enc + b_enc, [b, m]."""
-    return weights_product(x - params.b_dec, params.W_enc) + params.b_enc
+    return centred_product(x, params.b_dec, params.W_enc) + params.b_enc
 
 
 def decode(params: SAEParams, f: jax.Array) -> jax.Array:

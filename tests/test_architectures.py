@@ -230,3 +230,21 @@ def test_weights_product_has_the_gradient_of_a_plain_matmul(b, i, o, runs, seed)
 
     for got, expected in zip(gradients(A.weights_product), gradients(lambda x, w: x @ w)):
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=15)
+@given(b=st.integers(1, 9), i=st.integers(1, 12), o=st.integers(1, 12), runs=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_centred_product_has_the_gradient_of_a_plain_matmul(b, i, o, runs, seed):
+    # x's, the centre's and the weights' gradients all equal autodiff's of (x − c) @ W.
+    keys = jax.random.split(jax.random.key(seed), 4)
+    x = jax.random.normal(keys[0], (runs, b, i))
+    centre = jax.random.normal(keys[1], (runs, i))
+    w = jax.random.normal(keys[2], (runs, i, o))
+    target = jax.random.normal(keys[3], (runs, b, o))
+
+    def gradients(product):
+        loss = lambda x, c, w, t: jnp.sum(jnp.sin(product(x, c, w)) * t)  # noqa: E731
+        return jax.vmap(jax.grad(loss, argnums=(0, 1, 2)))(x, centre, w, target)
+
+    for got, expected in zip(gradients(A.centred_product), gradients(lambda x, c, w: (x - c) @ w)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-4)

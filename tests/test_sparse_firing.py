@@ -131,3 +131,23 @@ def test_sparse_codes_are_dense_codes_in_another_form(n_features):
     dense = np.asarray(batch.codes)
     assert dense.shape == (500, n_features)
     np.testing.assert_allclose(np.asarray(batch.x), dense @ np.asarray(toy.directions), atol=1e-4)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 6), slots=st.integers(1, 30), f=st.integers(1, 20), d=st.integers(1, 5),
+       fill=st.floats(0.0, 1.0), with_bias=st.booleans(), seed=st.integers(0, 10**6))
+def test_embed_is_the_slot_by_slot_sum_bit_for_bit(n, slots, f, d, fill, with_bias, seed):
+    # Empty slots anywhere in a row (not only at its end), rows of any length, chunk boundaries.
+    rng = np.random.default_rng(seed)
+    indices = np.where(rng.random((n, slots)) < fill, rng.integers(0, f, (n, slots)), f)
+    values = rng.normal(size=(n, slots)).astype(np.float32)
+    directions = rng.normal(size=(f, d)).astype(np.float32)
+    bias = rng.normal(size=d).astype(np.float32) if with_bias else None
+    expected = np.zeros((n, d), np.float32) if bias is None else np.broadcast_to(bias, (n, d)).copy()
+    for slot in range(slots):  # the reference: one slot after another, in order, in float32
+        present = indices[:, slot] < f
+        row = directions[np.minimum(indices[:, slot], f - 1)]
+        expected = (expected + np.where(present, values[:, slot], 0.0)[:, None].astype(np.float32) * row).astype(np.float32)
+    got = jax.jit(sparse_firing.embed)(jnp.asarray(directions), None if bias is None else jnp.asarray(bias),
+                                       SparseCodes(jnp.asarray(indices), jnp.asarray(values), f))
+    np.testing.assert_array_equal(np.asarray(got), expected)

@@ -289,19 +289,39 @@ def sparse_pays(firing: CopulaFiring) -> bool:
     return SPARSE_EVENT_COST * (firing.head.shape[0] + firing.events_cap) <= firing.num_features
 
 
+EMBED_UNROLL = 8  # slots added per loop iteration (one fused pass over x instead of eight)
+
+
 def embed(directions: jax.Array, bias: jax.Array | None, codes: SparseCodes) -> jax.Array:
-    """x = Σ_slots value · w_index (+ b), [n, d]: a scan over the slots, each gathering n rows
-    (O(n A d); on CPU several times faster than one [n, A, d] gather)."""
+    """x = Σ_slots value · w_index (+ b), [n, d]: a loop over the slots, each gathering n rows
+    (O(n A d); on CPU several times faster than one [n, A, d] gather).
+
+    The loop stops after the last slot that some row of the batch uses (the caps are set for the
+    rare full row, so most draws use a fraction of them), and adds `EMBED_UNROLL` slots per
+    iteration, which XLA fuses into one pass over x. The slots are added in order, one at a
+    time, so the sum is the slot-by-slot sum bit for bit (measured at SynthSAEBench-16k's
+    shape, 133 slots, n = 1024, d = 768: 19.6 ms one slot per pass, 11.5 ms eight)."""
     f, d = directions.shape
-    index = jnp.minimum(codes.indices, f - 1)
-    values = jnp.where(codes.indices < f, codes.values, 0.0)
+    n, slots = codes.indices.shape
+    chunks = -(-slots // EMBED_UNROLL)
+    padding = ((0, chunks * EMBED_UNROLL - slots), (0, 0))
+    present = jnp.pad(codes.indices.T < f, padding)  # [slots', n]
+    index = jnp.pad(jnp.minimum(codes.indices.T, f - 1), padding)
+    values = jnp.where(present, jnp.pad(codes.values.T, padding), 0.0)
+    used_slots = jnp.max(jnp.where(jnp.any(present, axis=1), jnp.arange(present.shape[0]) + 1, 0))
+    used_chunks = -(-used_slots // EMBED_UNROLL)
 
-    def add_slot(x, slot):
-        i, v = slot
-        return x + v[:, None] * directions[i], None
+    def add_chunk(state):
+        chunk, x = state
+        start = chunk * EMBED_UNROLL
+        chunk_index = jax.lax.dynamic_slice_in_dim(index, start, EMBED_UNROLL)
+        chunk_values = jax.lax.dynamic_slice_in_dim(values, start, EMBED_UNROLL)
+        for slot in range(EMBED_UNROLL):
+            x = x + chunk_values[slot][:, None] * directions[chunk_index[slot]]
+        return chunk + 1, x
 
-    start = jnp.zeros((index.shape[0], d), directions.dtype) if bias is None else jnp.broadcast_to(bias, (index.shape[0], d))
-    x, _ = jax.lax.scan(add_slot, start, (index.T, values.T))
+    start = jnp.zeros((n, d), directions.dtype) if bias is None else jnp.broadcast_to(bias, (n, d)).astype(directions.dtype)
+    _, x = jax.lax.while_loop(lambda state: state[0] < used_chunks, add_chunk, (jnp.int32(0), start))
     return x
 
 
