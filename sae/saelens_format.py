@@ -46,6 +46,7 @@ with cfg.json.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -204,6 +205,11 @@ def exact_log(threshold) -> np.ndarray:
     return np.where(exact.any(axis=0), chosen, base).astype(np.float32)
 
 
+def _is_count(value) -> bool:
+    """A JSON whole number (true/false are not: Python counts bool as int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def load(folder: str | Path) -> Loaded:
     """Read a folder written by toylab or by SAELens; raises FormatError (one line) when it cannot."""
     folder = Path(folder)
@@ -226,7 +232,25 @@ def load(folder: str | Path) -> Loaded:
     except Exception as error:  # safetensors raises its own error types for corrupt headers
         raise FormatError(f"{weights_path}: not a readable safetensors file ({error.__class__.__name__})") from None
 
-    ours = cfg.get("toylab", {}).get("architecture")
+    extra = cfg.get("toylab", {})
+    if not isinstance(extra, dict):
+        raise FormatError(f"toylab: got {type(extra).__name__}, expected a JSON object (toylab's own fields)")
+    for field, kind in (("architecture", str), ("group", str), ("name", str), ("experiment", str), ("run", str)):
+        if field in extra and not isinstance(extra[field], kind):
+            raise FormatError(f"toylab.{field}: got {extra[field]!r}, expected a {kind.__name__}")
+    if "index" in extra and not (_is_count(extra["index"]) and extra["index"] >= 0):
+        raise FormatError(f"toylab.index: got {extra['index']!r}, expected a whole number ≥ 0")
+    hparams = extra.get("hparams", {})
+    if not isinstance(hparams, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in hparams.values()):
+        raise FormatError(f"toylab.hparams: got {str(hparams)[:60]}, expected an object of finite numbers")
+    for name, tensor in tensors.items():
+        if tensor.dtype.kind != "f":
+            raise FormatError(f"{name}: got dtype {tensor.dtype}, expected floating point (SAELens writes float32)")
+        if not np.all(np.isfinite(tensor)):
+            raise FormatError(f"{name}: {int(np.sum(~np.isfinite(tensor)))} NaN/inf entries; a dictionary's weights "
+                              "must be finite")
+    ours = extra.get("architecture")
     saelens_arch = cfg.get("architecture")
     normalisation = cfg.get("normalize_activations", "none")
     if ours is not None:
@@ -239,7 +263,7 @@ def load(folder: str | Path) -> Loaded:
         arch = _toylab_reading(saelens_arch, normalisation)
 
     for field in ("d_in", "d_sae"):
-        if not isinstance(cfg.get(field), int) or cfg[field] < 1:
+        if not _is_count(cfg.get(field)) or cfg[field] < 1:
             raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")
     d, m = cfg["d_in"], cfg["d_sae"]
     target = saelens_architecture(arch)
@@ -273,12 +297,12 @@ def load(folder: str | Path) -> Loaded:
         if not isinstance(residual_threshold, (int, float)) or not residual_threshold >= 0:
             raise FormatError(f"residual_threshold: got {residual_threshold!r}, allowed range [0, inf)")
         # SAELens' max_iterations None means d_in iterations
-        k = cfg.get("max_iterations", cfg.get("toylab", {}).get("k"))
+        k = cfg.get("max_iterations", extra.get("k"))
         k = d if k is None and ours is None else k
     else:
-        k = cfg.get("k", cfg.get("toylab", {}).get("k"))
+        k = cfg.get("k", extra.get("k"))
     if architectures.get(arch).uses_k:
-        if not isinstance(k, int) or k < 1 or (not pursuit and k > m):
+        if not _is_count(k) or k < 1 or (not pursuit and k > m):
             raise FormatError(f"k: got {k!r}, allowed range {'[1, inf)' if pursuit else f'[1, {m}]'}")
 
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731

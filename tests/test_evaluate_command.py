@@ -96,3 +96,61 @@ def test_evaluate_needs_saved_dictionaries(run_folder, tmp_path, capsys):
     assert cli.main(["evaluate", str(bare)]) == 2
     assert "holds no saved dictionaries" in capsys.readouterr().err
     assert not (bare / "dictionaries").exists()
+
+
+def _edit_cfg(folder, edit):
+    path = folder / "cfg.json"
+    cfg = json.loads(path.read_text())
+    edit(cfg)
+    path.write_text(json.dumps(cfg))
+
+
+def _edit_weights(folder, edit):
+    from safetensors.numpy import load_file, save_file
+
+    path = folder / "sae_weights.safetensors"
+    tensors = load_file(str(path))
+    edit(tensors)
+    save_file(tensors, str(path))
+
+
+SAVED_FOLDER_CASES = {  # a saved run edited by hand → the line that refuses it
+    "k is true": (lambda d: _edit_cfg(d, lambda c: c.update(k=True)), "k: got True"),
+    "weights as int8": (lambda d: _edit_weights(d, lambda t: t.update(W_dec=t["W_dec"].astype("int8"))), "W_dec: got dtype int8"),
+    "weights as bool": (lambda d: _edit_weights(d, lambda t: t.update(W_enc=t["W_enc"] > 0)), "W_enc: got dtype bool"),
+    "toylab is a number": (lambda d: _edit_cfg(d, lambda c: c.update(toylab=5)), "toylab: got int"),
+    "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), "toylab.group: got ['x']"),
+    "NaN in W_dec": (lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))), "W_dec: 1 NaN/inf"),
+    "inf in W_enc": (lambda d: _edit_weights(d, lambda t: t["W_enc"].__setitem__((0, 0), float("inf"))), "W_enc: 1 NaN/inf"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAVED_FOLDER_CASES) + ["sizes is text"])
+def test_a_hand_edited_run_folder_is_refused_before_scoring(case, run_folder, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy, ignore=shutil.ignore_patterns("results.json"))
+    (copy / "results.json").write_text((run_folder / "results.json").read_text())
+    if case == "sizes is text":
+        config = json.loads((copy / "config.json").read_text())
+        config["config"]["sizes"] = "abc"
+        (copy / "config.json").write_text(json.dumps(config))
+        message = "sizes: got 'abc', expected a list of int"
+    else:
+        edit, message = SAVED_FOLDER_CASES[case]
+        edit(copy / "dictionaries" / "topk-16-seed1")
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(copy)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and message in error, error
+    assert not (copy / "dictionaries" / "results.json").exists()
+
+
+def test_evaluate_lists_dictionaries_in_natural_order(run_folder, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy)
+    for seed in (0, 1):  # as text relu-12 comes before relu-9; a reader expects 9 first
+        (copy / "dictionaries" / f"relu-16-seed{seed}").rename(copy / "dictionaries" / f"relu-9-seed{seed}")
+    assert cli.main(["evaluate", str(copy)]) == 0
+    names = [e["name"] for e in json.loads((copy / "dictionaries" / "results.json").read_text())["dictionaries"]]
+    relu = [name for name in names if name.startswith("relu")]
+    assert relu[0].startswith("relu-9-") and relu[-1].startswith("relu-12-"), relu

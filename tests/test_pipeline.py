@@ -1,6 +1,7 @@
 """The instrument layer: the toy protocol, every registered architecture through
 fit → encode → reconstruct → save → load, baselines, and the one reconstruction."""
 
+import re
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -169,3 +170,18 @@ def test_an_sae_on_a_tms_hidden_layer_beats_chance():
     (chance,) = pipeline.evaluate("topk", pipeline.baseline("random", jax.random.split(jax.random.key(2), 1), 2, 5),
                                   pipeline.baseline_hparams(1, 1), toy, key=jax.random.key(1), n_eval=20_000)
     assert trained["mcc"] > 0.95 > chance["mcc"], (trained["mcc"], chance["mcc"])
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.array([["a", "b"]]), "x: got dtype <U1, expected real numbers"),
+    (np.ones((2, 2), complex), "x: got dtype complex128, expected real numbers"),
+    (np.array([[1.0, np.nan], [0.0, np.inf]]), "x: 2 NaN/inf entries (first in row 0)"),
+])
+def test_stored_arrays_refuse_what_training_would_choke_on(array, message, tmp_path):
+    from toys import stored
+    from toys.engine.config import ConfigError
+
+    np.save(tmp_path / "x.npy", array)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        stored.from_npy(tmp_path / "x.npy")
+    assert stored.from_arrays(np.ones((3, 2), np.int8)).x.dtype == jnp.float32  # whole numbers are real numbers

@@ -115,6 +115,16 @@ BAD = [
     (["run", "superposition", "--set", "toy.n_features=100000000"], "toy.n_features: this config needs about"),
     (["run", "superposition", "--set", "sizes=100000000"], "sizes: this config needs about"),
     (["run", "sweep", "--set", "size=50000000"], "size: this config needs about"),
+    (["run", "superposition", "--seed", "3", "--set", "seed=4"], "seed: --seed 3 and --set seed=4 disagree"),
+    (["run", "superposition", "--out", "x" * 300], "(300 characters): too long"),
+    (["run", "superposition", "--out", "/tmp/" + "b/" * 2500], "too long (each name ≤ 255 bytes, the whole path ≤ 4096)"),
+    (["run", "superposition", "--distributed", "--coordinator", "nohost:abc", "--num-processes", "1", "--process-id", "0"],
+     "--coordinator: got 'nohost:abc', expected HOST:PORT"),
+    (["run", "superposition", "--distributed", "--coordinator", "no-such-host.invalid:1234", "--num-processes", "1",
+      "--process-id", "0"], "--coordinator: cannot resolve the host"),
+    (["run", "superposition", "--distributed", "--coordinator", "localhost:1234", "--num-processes", "2",
+      "--process-id", "2"], "--process-id: got 2, allowed range [0, 1]"),
+    (["run", "superposition", "--distributed", "--coordinator", "localhost:1234"], "give all of --coordinator"),
 ]
 
 
@@ -261,3 +271,75 @@ def test_every_settable_key_declares_its_rule():
     undeclared = [(name, row["key"]) for name in registry.EXPERIMENTS
                   for row in help_text.describe(registry.get(name).Config()) if row["allowed"] == help_text.UNDECLARED]
     assert undeclared == []
+
+
+@pytest.mark.parametrize("kind", ["loop", "loop/inside", "dangling", "dangling/inside"])
+def test_out_through_a_bad_symbolic_link_is_one_line(kind, tmp_path, capsys):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing" / "target")
+    out = tmp_path / kind.replace("loop", "a")
+    before = sorted(os.listdir(tmp_path))
+    assert cli.main(["run", "superposition", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("toylab: error: --out:"), err
+    assert ("loop" in err) if "loop" in kind else ("missing target" in err or "cannot be created" in err), err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("record, content", [("status.json", "[1, 2]"), ("config.json", '"hello"'),
+                                             ("config.json", '{"experiment": ["x"]}'), ("status.json", "{broken")])
+def test_an_unreadable_run_is_listed_as_such_and_the_rest_still_listed(record, content, tmp_path, capsys):
+    for name in ("20260101-000000-seed0", "20260102-000000-seed0"):
+        folder = tmp_path / "superposition" / name
+        folder.mkdir(parents=True)
+        runfolder.write_json(folder / "status.json", {"state": "finished", "experiment": "superposition",
+                                                      "started": name, "duration_s": 1.0})
+    broken = tmp_path / "superposition" / "20260102-000000-seed0"
+    if record == "config.json":  # without a status, the run's config names its experiment
+        (broken / "status.json").unlink()
+    (broken / record).write_text(content)
+    assert cli.main(["runs", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()[2:]
+    states = [line.split()[2] for line in table]
+    assert states == ["unreadable", "finished"], table
+    assert cli.main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("blocker", ["report is a file", "index.html is a folder"])
+def test_report_refuses_a_path_it_cannot_write_with_one_line(blocker, tmp_path, capsys):
+    if blocker == "report is a file":
+        (tmp_path / "report").write_text("mine")
+    else:
+        (tmp_path / "report" / "index.html").mkdir(parents=True)
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "exists and is not a" in err, err
+
+
+def test_report_links_are_url_encoded(tmp_path, capsys):
+    folder = tmp_path / "superposition" / "20260101-a#b?c%20d e"
+    folder.mkdir(parents=True)
+    runfolder.write_json(folder / "status.json", {"state": "finished", "experiment": "superposition"})
+    runfolder.write_json(folder / "config.json", {"experiment": "superposition", "config": {}})
+    assert cli.main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert 'href="../superposition/20260101-a%23b%3Fc%2520d%20e/config.json"' in page
+    assert 'href="#superposition-20260101-a%23b%3Fc%2520d%20e"' in page
+
+
+def test_a_closed_stdout_ends_quietly():
+    # `toylab list | head -0`: the reader is gone before the first line
+    reader_gone = subprocess.run(f"{sys.executable} -m experiments.runner.cli list | (exec 0<&-; true)", shell=True,
+                                 capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert reader_gone.stderr == "", reader_gone.stderr
+
+
+def test_a_backend_that_is_not_there_is_one_line(tmp_path):
+    environment = {**os.environ, "JAX_PLATFORMS": "cuda"}
+    result = subprocess.run([sys.executable, "-m", "experiments.runner.cli", "run", "two-feature", "--quick", "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, env=environment,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 2 and result.stderr.startswith("toylab: error: JAX_PLATFORMS: 'cuda'"), result.stderr
+    assert "\n" not in result.stderr.strip() and not (tmp_path / "out").exists()

@@ -44,17 +44,33 @@ class StoredToy:
         return Batch(self.x[rows], None if self.codes is None else self.codes[rows])
 
 
+def _real_finite(name: str, array) -> np.ndarray:
+    """The array as it is, if its dtype is real (bool, integer or float) and every entry finite;
+    ConfigError naming it otherwise (a string array, complex data that float32 would silently
+    cut to its real part, a NaN/inf row that would only fail in training)."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise ConfigError(f"{name}: got dtype {array.dtype}, expected real numbers (bool, integer or float)")
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1)) if bad.ndim else np.array([0])
+            raise ConfigError(f"{name}: {int(bad.sum())} NaN/inf entries (first in row {int(rows[0])}); allowed: finite values")
+    return array
+
+
 def from_arrays(x, codes=None, features=None) -> StoredToy:
-    """A stored toy from in-memory arrays; checks the shapes agree (ConfigError naming the array)."""
-    x = np.asarray(x)
+    """A stored toy from in-memory arrays; checks the dtypes (real, finite) and that the shapes
+    agree (ConfigError naming the array)."""
+    x = _real_finite("x", x)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ConfigError(f"x: got shape {x.shape}, expected [N ≥ 1, d ≥ 1]")
     if codes is not None:
-        codes = np.asarray(codes)
+        codes = _real_finite("codes", codes)
         if codes.ndim != 2 or codes.shape[0] != x.shape[0]:
             raise ConfigError(f"codes: got shape {codes.shape}, expected [N={x.shape[0]}, F]")
     if features is not None:
-        features = np.asarray(features)
+        features = _real_finite("features", features)
         if features.ndim != 2 or features.shape[1] != x.shape[1]:
             raise ConfigError(f"features: got shape {features.shape}, expected [F, d={x.shape[1]}]")
         if codes is not None and features.shape[0] != codes.shape[1]:

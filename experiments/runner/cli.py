@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -190,6 +191,8 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
     config = overrides.apply_overrides(config, assignments)
+    if seed is not None and config.seed != seed:
+        raise ConfigError(f"seed: --seed {seed} and --set seed={config.seed} disagree; give one of them")
     config = overrides.follow_sources(config, {a.partition("=")[0].strip() for a in assignments})
     memory.check(experiment, config)  # first: validate() itself may allocate per-feature arrays
     config.validate()
@@ -200,6 +203,23 @@ def _start_distributed(coordinator: str | None, num_processes: int | None, proce
     """jax.distributed.initialize(): from the cluster's environment (SLURM, Open MPI,
     Kubernetes, Cloud TPU) when the three are None, else from them. It must come before
     anything touches a JAX backend, so `main` calls it first; ConfigError when it fails."""
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError(f"--coordinator: got {coordinator!r}, expected HOST:PORT with PORT in [1, 65535]")
+        import socket
+
+        try:  # an unknown host would otherwise leave every process waiting for the coordinator
+            socket.getaddrinfo(host.strip("[]"), int(port))
+        except OSError:
+            raise ConfigError(f"--coordinator: cannot resolve the host {host!r}") from None
+    given = [value is not None for value in (coordinator, num_processes, process_id)]
+    if any(given) and not all(given):
+        raise ConfigError("distributed: give all of --coordinator, --num-processes and --process-id, or none")
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes: got {num_processes}, allowed range [1, inf)")
+    if process_id is not None and not 0 <= process_id < num_processes:
+        raise ConfigError(f"--process-id: got {process_id}, allowed range [0, {num_processes - 1}]")
     import jax
 
     try:
@@ -252,7 +272,52 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script: `_main`, with a closed stdout (`toylab list | head -1`) ending quietly
+    and a Ctrl-C that reaches the main thread ending in one line (exit 130)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader went away: nothing more to say; keep the interpreter's final flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("toylab: interrupted (SIGINT)", file=sys.stderr)
+        return records.EXIT_INTERRUPTED
+
+
+def _interruptible(command: str, work) -> int:
+    """work() in a worker thread; SIGINT/SIGTERM end the process at once with one line and exit 130
+    (`records.run_interruptibly`). These commands write their one file last, atomically."""
+    def on_interrupt(signal_name: str) -> None:
+        print(f"toylab: {command} interrupted ({signal_name}); nothing more written", file=sys.stderr)
+
+    return records.run_interruptibly(work, on_interrupt)
+
+
+def _check_platforms() -> None:
+    """ConfigError when JAX_PLATFORMS names a backend this machine lacks (say cuda without a GPU):
+    checked before anything imports the lab, whose modules touch the backend on import."""
+    asked = os.environ.get("JAX_PLATFORMS", "").strip()
+    if not asked:
+        return
+    import jax
+
+    try:
+        jax.devices()
+    except (RuntimeError, AssertionError) as error:  # (this JAX asserts when no backend initialises)
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"JAX_PLATFORMS: {asked!r}: no such backend on this machine ({detail[:160]}); "
+                          "unset it to use the CPU, or install the accelerator's JAX build (README)") from None
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("run", "sweep", "evaluate", "bench", "theory"):
+        try:
+            _check_platforms()
+        except ConfigError as error:
+            print(f"toylab: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if getattr(args, "distributed", False):
         try:
             _start_distributed(args.coordinator, args.num_processes, args.process_id)
@@ -271,22 +336,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"toylab: error: OUT: {args.folder} is not a directory", file=sys.stderr)
             return EXIT_BAD_INPUT
         if args.command == "runs":
-            print(records.runs_table(records.run_rows(folder)))
-            return 0
+            return _interruptible("runs", lambda: print(records.runs_table(records.run_rows(folder))) or 0)
         from experiments.runner import report
 
-        print(f"report: {report.write(folder)}")
-        return 0
+        def write_report() -> int:
+            try:
+                print(f"report: {report.write(folder)}")
+            except ConfigError as error:
+                print(f"toylab: error: {error}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            return 0
+
+        return _interruptible("report", write_report)
     if args.command == "list":
         for name in registry.EXPERIMENTS:
             print(f"{name:<16}{registry.get(name).description}")
         return 0
     if args.command == "bench":
-        return run_bench(args.repeats, args.out, args.profile)
+        return _interruptible("bench", lambda: run_bench(args.repeats, args.out, args.profile))
     if args.command == "theory":
         return run_theory(args.quick, args.seed, args.out)
     if args.command == "evaluate":
-        return run_evaluate(args.run_folder, args.sae, args.toy, args.out)
+        return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy, args.out))
     if args.command == "sweep":
         args.name = "sweep"
     if args.help:

@@ -115,19 +115,56 @@ def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
-def from_dict(cls, values: dict):
+def _matches(annotation, value) -> bool:
+    """Whether a value read from JSON has the field's annotated type (bool is not a number here)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_matches(option, value) for option in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin is tuple:
+        arguments = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return all(_matches(arguments[0], item) for item in value)
+        return len(arguments) == len(value) and all(_matches(a, item) for a, item in zip(arguments, value))
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True  # a type JSON cannot carry differently (nothing to check)
+
+
+def _type_name(annotation) -> str:
+    arguments = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        return f"a list of {_type_name(arguments[0])}"
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def from_dict(cls, values: dict, prefix: str = ""):
     """The config dataclass `cls` from `to_dict`'s output (as read back from config.json):
-    nested dataclasses rebuilt, lists turned back into tuples; unknown keys raise ConfigError."""
+    nested dataclasses rebuilt, lists turned back into tuples; unknown keys and values of the
+    wrong type (`"sizes": "abc"`) raise ConfigError naming the dotted key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config{'.' + prefix.rstrip('.') if prefix else ''}: got {type(values).__name__}, expected a JSON object")
     hints = typing.get_type_hints(cls)
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"config: unknown key {unknown[0]!r} for {cls.__name__}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(f"config: unknown key {prefix + unknown[0]!r} for {cls.__name__}; known keys: {', '.join(sorted(known))}")
     kwargs = {}
     for name, value in values.items():
         annotation = hints[name]
-        if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
-            value = from_dict(annotation, value)
+        if dataclasses.is_dataclass(annotation):
+            value = from_dict(annotation, value, prefix + name + ".")
+        elif not _matches(annotation, value):
+            raise ConfigError(f"{prefix + name}: got {str(value)[:40]!r}, expected {_type_name(annotation)}")
         elif isinstance(value, list):
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         kwargs[name] = value

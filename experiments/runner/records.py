@@ -160,6 +160,20 @@ def _read(path: Path):
         return None
 
 
+class Unreadable(ValueError):
+    """A run folder whose records are not what toylab writes (hand-edited, another program's)."""
+
+
+def _record(path: Path) -> dict | None:
+    """A JSON object file: None when absent; Unreadable when it is there but not a JSON object."""
+    if not path.exists():
+        return None
+    value = _read(path)
+    if not isinstance(value, dict):
+        raise Unreadable(f"{path.name} is not a JSON object")
+    return value
+
+
 def run_rows(out: Path) -> list[dict]:
     """Every run folder under OUT (OUT/<experiment>/<run-id>/), newest first.
 
@@ -167,37 +181,55 @@ def run_rows(out: Path) -> list[dict]:
     `headline(results)` when results.json exists), folder. A folder left "running" by a
     process that no longer exists on this host is reported as "killed" (it never wrote
     its end state); one without status.json (written before status files existed) is
-    "finished" when results.json exists, else "unknown".
+    "finished" when results.json exists, else "unknown"; one whose records cannot be read
+    (not JSON objects, fields of the wrong type) is "unreadable", with the reason as its
+    headline, and the listing goes on.
     """
-    from experiments.runner import registry
-
     rows = []
     for folder in sorted(Path(out).glob("*/*/")):
-        status = _read(folder / "status.json")
-        config = _read(folder / "config.json")
-        if status is None and config is None:
-            continue
-        status = status or {}
-        experiment = status.get("experiment") or (config or {}).get("experiment") or folder.parent.name
-        state = status.get("state") or ("finished" if (folder / "results.json").exists() else "unknown")
-        if state == "running" and status.get("host") == platform.node() and not _alive(status.get("pid")):
-            state = "killed"
-        headline = "—"
-        results = _read(folder / "results.json") if state == "finished" else None
-        if results is not None:
-            read = registry.get(experiment).headline if experiment in registry.EXPERIMENTS else None
-            if experiment == "theory":  # `toylab theory` is its own command, not a registered study
-                from experiments.theory import headline as read
-            try:
-                headline = read(results) if read is not None else "—"
-            except (KeyError, IndexError, TypeError, ValueError):
-                headline = "— (results from another version)"
-        rows.append({
-            "experiment": experiment, "run": folder.name, "state": state,
-            "duration_s": status.get("duration_s") or (results or {}).get("duration_s"),
-            "started": status.get("started") or "", "headline": headline, "folder": str(folder),
-        })
+        try:
+            row = _run_row(folder)
+        except (Unreadable, OSError, TypeError, ValueError, AttributeError) as error:
+            row = {"experiment": folder.parent.name, "run": folder.name, "state": "unreadable", "duration_s": None,
+                   "started": "", "headline": f"unreadable: {str(error).splitlines()[0][:100] if str(error) else type(error).__name__}",
+                   "folder": str(folder)}
+        if row is not None:
+            rows.append(row)
     return sorted(rows, key=lambda row: row["run"], reverse=True)  # run ids start with their UTC start time
+
+
+def _run_row(folder: Path) -> dict | None:
+    from experiments.runner import registry
+
+    status = _record(folder / "status.json")
+    config = _record(folder / "config.json")
+    if status is None and config is None:
+        return None
+    status = status or {}
+    experiment = status.get("experiment") or (config or {}).get("experiment") or folder.parent.name
+    if not isinstance(experiment, str):
+        raise Unreadable(f"experiment is {type(experiment).__name__}, not a name")
+    state = status.get("state") or ("finished" if (folder / "results.json").exists() else "unknown")
+    if state not in STATES + ("unknown",):
+        raise Unreadable(f"state {str(state)[:30]!r} is none of {', '.join(STATES)}")
+    if state == "running" and status.get("host") == platform.node() and not _alive(status.get("pid")):
+        state = "killed"
+    headline = "—"
+    results = _read(folder / "results.json") if state == "finished" else None
+    if results is not None:
+        read = registry.get(experiment).headline if experiment in registry.EXPERIMENTS else None
+        if experiment == "theory":  # `toylab theory` is its own command, not a registered study
+            from experiments.theory import headline as read
+        try:
+            headline = read(results) if read is not None else "—"
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            headline = "— (results from another version)"
+    duration = status.get("duration_s") or (results or {}).get("duration_s") if isinstance(results or {}, dict) else None
+    return {
+        "experiment": experiment, "run": folder.name, "state": state,
+        "duration_s": duration if isinstance(duration, (int, float)) else None,
+        "started": str(status.get("started") or ""), "headline": headline, "folder": str(folder),
+    }
 
 
 def runs_table(rows: list[dict]) -> str:

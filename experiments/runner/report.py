@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import jinja2
@@ -42,14 +43,17 @@ def _defaults(experiment_name: str, quick: bool) -> dict:
 
 def _run_entry(row: dict, page_folder: Path) -> dict:
     folder = Path(row["folder"])
-    relative = lambda path: os.path.relpath(path, page_folder)  # noqa: E731
+    # percent-encoded, so that names with #, ?, % or spaces still link (autoescape handles the HTML)
+    relative = lambda path: urllib.parse.quote(os.path.relpath(path, page_folder))  # noqa: E731
     written = {}
     config_path = folder / "config.json"
     if config_path.exists():
         try:
             written = json.loads(config_path.read_text())
-        except ValueError:
+        except (OSError, ValueError):
             written = {}
+    if not isinstance(written, dict):  # an unreadable run (records.run_rows) still gets its section
+        written = {}
     quick = bool(written.get("quick", False))
     values = _flatten(written.get("config", {})) if isinstance(written.get("config"), dict) else {}
     defaults = _defaults(row["experiment"], quick)
@@ -63,10 +67,11 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
     return {
         **row,
         "anchor": f"{row['experiment']}-{row['run']}",
+        "anchor_href": urllib.parse.quote(f"{row['experiment']}-{row['run']}"),
         "quick": quick,
         "config": config,
         "changed": {key for key, value, default in config if default not in ("—", value)},
-        "summary": summary_path.read_text() if summary_path.exists() else "",
+        "summary": summary_path.read_text(errors="replace") if summary_path.is_file() else "",
         "figures": [(path.name, relative(path)) for path in figures],
         "files": files,
     }
@@ -89,8 +94,15 @@ def render(out: Path) -> str:
 
 
 def write(out: Path) -> Path:
-    """Write out/report/index.html atomically; returns its path."""
+    """Write out/report/index.html atomically; returns its path. ConfigError (nothing written) when
+    out/report is there but not a folder, or index.html is there but not a file."""
+    from toys.engine.config import ConfigError
+
     path = Path(out) / "report" / "index.html"
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(f"OUT: {path.parent} exists and is not a folder; move it to write the report")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"OUT: {path} exists and is not a file; move it to write the report")
     runfolder.write_text(path, render(out))
     return path
 

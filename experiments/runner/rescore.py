@@ -15,13 +15,14 @@ a re-buildable toy): `FormatError`/`ConfigError` with one line.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from experiments.runner import overrides
-from experiments.runner import registry
+from experiments.runner import registry, runfolder
 from sae import pipeline, saelens_format
 from toys.engine.config import ConfigError
 
@@ -69,9 +70,13 @@ def rescore_run(run_folder: str | Path) -> dict:
     run_folder = Path(run_folder)
     experiment, config, source = load_run(run_folder)
     root = run_folder / "dictionaries"
-    folders = sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else []
+    # in natural order (relu-256 before relu-1024), as a reader of the table expects
+    natural = lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]  # noqa: E731
+    folders = sorted((path for path in root.iterdir() if path.is_dir()), key=natural) if root.is_dir() else []
     if not folders:
         raise ConfigError(f"RUN_FOLDER: {root} holds no saved dictionaries")
+    if not runfolder.can_create_in(root):  # checked before the scoring, not after it
+        raise ConfigError(f"RUN_FOLDER: {root} is not writable (evaluate writes its results.json there)")
     loaded = [(folder, saelens_format.load(folder)) for folder in folders]
     for folder, item in loaded:
         _check_fits(item, folder, source["toy"])

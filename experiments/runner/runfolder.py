@@ -91,25 +91,41 @@ def check_out_dir(text: str, field: str = "--out") -> Path:
     """The output folder, if it exists as a directory or can be created; ConfigError otherwise.
 
     Nothing is left behind (bad input writes nothing): an absent folder is accepted when a
-    folder can be created in its nearest existing ancestor.
+    folder can be created in its nearest existing ancestor. Names longer than the file system
+    allows, symbolic-link loops and dangling links are refused here rather than failing later.
     """
     from toys.engine.config import ConfigError
 
     if not text or not text.strip():
         raise ConfigError(f"{field}: got an empty path, expected a directory that exists or can be created")
+    shown = text if len(text) <= 80 else f"{text[:40]}…{text[-20:]} ({len(text)} characters)"
     path = Path(text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{field}: {text} exists and is not a directory")
-    ancestor = path.absolute()
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not _can_create_in(ancestor):
-        what = "is not writable" if path.exists() else f"cannot be created ({ancestor} is not a writable directory)"
-        raise ConfigError(f"{field}: {text} {what}")
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX or len(os.fsencode(str(path.absolute()))) > PATH_MAX:
+        raise ConfigError(f"{field}: {shown}: too long (each name ≤ {NAME_MAX} bytes, the whole path ≤ {PATH_MAX})")
+    try:
+        path.resolve(strict=False)  # raises on a symbolic-link loop
+        if path.is_symlink() and not path.exists():
+            raise ConfigError(f"{field}: {shown} is a symbolic link to a missing target")
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{field}: {shown} exists and is not a directory")
+        ancestor = path.absolute()
+        while not ancestor.exists() and not ancestor.is_symlink():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not can_create_in(ancestor):
+            what = "is not writable" if path.exists() else f"cannot be created ({ancestor} is not a writable directory)"
+            raise ConfigError(f"{field}: {shown} {what}")
+    except (OSError, RuntimeError) as error:  # ELOOP, EACCES on a parent, … (RuntimeError: a loop, Python < 3.13)
+        reason = os.strerror(error.errno) if getattr(error, "errno", None) else "symbolic-link loop"
+        raise ConfigError(f"{field}: {shown}: {reason.lower()}") from None
     return path
 
 
-def _can_create_in(folder: Path) -> bool:
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
+def can_create_in(folder: Path) -> bool:
     """Whether a folder can be made inside `folder`: tried, then removed (permission bits are not
     enough: root passes os.access everywhere, yet cannot write into /proc)."""
     try:
