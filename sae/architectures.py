@@ -147,6 +147,12 @@ class Architecture(NamedTuple):
     after_step: Callable = _no_state_update  # (params, aux) → params, outside the gradient
     unit_norm_decoder: bool = True  # the trainer's default: renormalise decoder rows after each step
 
+    def reads(self, hyperparameter: str) -> bool:
+        """Whether training reads this `HParams` field: k with uses_k, l1_coefficient with a penalty,
+        aux_coefficient with AuxK, bandwidth for JumpReLU; the learning rate always."""
+        return {"k": self.uses_k, "l1_coefficient": self.penalty != "none", "aux_coefficient": self.auxk,
+                "bandwidth": self.inference == "jumprelu"}.get(hyperparameter, True)
+
     def reconstruct(self, params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
         """x̂ in the units of x from latents f: s(x)·(f W_dec + b_dec) when inputs are scaled."""
         x_hat = decode(params, f)

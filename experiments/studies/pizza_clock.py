@@ -35,7 +35,7 @@ from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents
 from toys import modular
-from toys.engine.config import check_fields, setting
+from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "pizza-clock"
@@ -69,6 +69,10 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.network.validate(prefix="network.")
+        repeated = sorted({name for name in self.architectures if self.architectures.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"architectures: {', '.join(repeated)} given twice; each network is trained once "
+                              f"(allowed: distinct values of {', '.join(NETWORKS)})")
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:

@@ -59,6 +59,10 @@ class Config:
             check_each("values", self.values, low=0, low_open=True)
         else:
             check_each("values", self.values, low=0)
+        if not architectures.get(self.arch).reads(self.hyperparameter) and self.hyperparameter != "aux_coefficient":
+            readers = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.reads(self.hyperparameter))
+            raise ConfigError(f"hyperparameter: {self.arch} does not read {self.hyperparameter}, so every value would "
+                              f"train the same dictionary; sweep it with one of {readers}")
         if not architectures.get(self.arch).auxk and (self.aux_coefficient > 0 or self.hyperparameter == "aux_coefficient"):
             allowed = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.auxk)
             raise ConfigError(f"aux_coefficient: {self.arch} has no AuxK loss; allowed value 0 (AuxK: {allowed})")
