@@ -347,3 +347,19 @@ def test_a_backend_that_is_not_there_is_one_line(tmp_path):
                             cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.returncode == 2 and result.stderr.startswith("toylab: error: JAX_PLATFORMS: 'cuda'"), result.stderr
     assert "\n" not in result.stderr.strip() and not (tmp_path / "out").exists()
+
+
+def test_a_disk_that_fills_mid_run_is_one_line_and_the_run_marked_failed(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(runfolder, "write_text", full)  # summary.txt: after training, before results.json
+    argv = ["run", "two-feature", "--quick", "--out", str(tmp_path), "--set", "steps=20", "--set", "n_seeds=2"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("toylab: error: no space left on device while writing") and err.endswith("no results written")
+    (folder,) = (tmp_path / "two-feature").iterdir()
+    assert json.loads((folder / "status.json").read_text())["state"] == "failed"
+    assert not (folder / "results.json").exists()

@@ -12,14 +12,17 @@
     toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy
 
 Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
-nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json), or
-a theory claim that failed (results.json is written, with the failing claim marked).
+nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json), a
+theory claim that failed (results.json is written, with the failing claim marked), or a
+disk that filled during a run (one line; status.json "failed" where it could be written);
+130 Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 import time
@@ -32,6 +35,8 @@ from toys.engine.runtime import Runtime
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1  # also: a theory claim that does not hold
+EXIT_WRITE_FAILED = 1  # the disk filled (or turned read-only) during a run
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -276,6 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     and a Ctrl-C that reaches the main thread ending in one line (exit 130)."""
     try:
         return _main(argv)
+    except OSError as error:
+        if error.errno not in FULL_OR_READ_ONLY:
+            raise
+        # mid-run (config checked, a folder started): the run's status.json says "failed" where it
+        # could still be written; results.json, written last, is absent, so nothing looks finished
+        where = f" while writing {error.filename}" if error.filename else ""
+        print(f"toylab: error: {os.strerror(error.errno).lower()}{where}; no results written", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except BrokenPipeError:
         # the reader went away: nothing more to say; keep the interpreter's final flush quiet too
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -69,7 +69,13 @@ class RunStatus:
         return round(time.time() - self._started, 2)
 
     def _write(self) -> None:
-        runfolder.write_json(self.path, self.record)
+        try:
+            runfolder.write_json(self.path, self.record)
+        except OSError as error:  # a full disk must not hide the run's own error behind this one
+            if self.record["state"] == "running":
+                raise
+            print(f"toylab: could not record state {self.record['state']!r} in {self.path} "
+                  f"({os.strerror(error.errno) if error.errno else error})", file=sys.stderr)
 
     def end(self, state: str, **details) -> None:
         assert state in STATES, state
