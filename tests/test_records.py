@@ -363,3 +363,12 @@ def test_a_disk_that_fills_mid_run_is_one_line_and_the_run_marked_failed(tmp_pat
     (folder,) = (tmp_path / "two-feature").iterdir()
     assert json.loads((folder / "status.json").read_text())["state"] == "failed"
     assert not (folder / "results.json").exists()
+
+
+def test_a_model_folder_without_its_weights_is_refused_before_any_folder(tmp_path, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "synthetic_model_config.json").write_text("{}")
+    argv = ["run", "synthsaebench", "--quick", "--set", f"model_folder={tmp_path / 'model'}", "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert "holds no synthetic_model.safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

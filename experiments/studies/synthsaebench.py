@@ -125,9 +125,10 @@ class Config:
             from pathlib import Path
 
             folder = Path(self.model_folder)
-            if not (folder / synthetic_files.CONFIG_FILE).exists():
-                raise ConfigError(f"model_folder: {self.model_folder} holds no {synthetic_files.CONFIG_FILE}; "
-                                  "allowed: a SAELens synthetic-model folder")
+            for name in (synthetic_files.CONFIG_FILE, synthetic_files.WEIGHTS_FILE):
+                if not (folder / name).is_file():
+                    raise ConfigError(f"model_folder: {self.model_folder} holds no {name}; allowed: a SAELens "
+                                      f"synthetic-model folder ({synthetic_files.CONFIG_FILE}, {synthetic_files.WEIGHTS_FILE})")
             synthetic_files.read_config(folder)  # the model's own fields, checked as SAELens checks them
 
     @property
