@@ -323,8 +323,24 @@ def _check_platforms() -> None:
                           "unset it to use the CPU, or install the accelerator's JAX build (README)") from None
 
 
+def _one_blas_thread() -> None:
+    """NumPy/SciPy's BLAS to one thread for the rest of the process. XLA already runs a thread per
+    core; OpenBLAS's own pool on top oversubscribes the cores, and the readers' small linear
+    algebra (SVDs of a few hundred × 64) gains nothing from threads: measured on the 2-core box
+    beside a second busy process (load 2.5), a 255×64 SVD took 1.83 ms (median) with OpenBLAS's
+    2 threads and 0.86 ms with one. Not for `bench`, whose SAELens rows must run as SAELens does."""
+    for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # BLAS libraries loaded later (SciPy's own)
+        os.environ.setdefault(variable, "1")
+    import numpy  # noqa: F401  (loads the BLAS library, so that there is a pool to limit)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("run", "sweep", "evaluate", "theory", "report"):
+        _one_blas_thread()
     if args.command in ("run", "sweep", "evaluate", "bench", "theory"):
         try:
             _check_platforms()
