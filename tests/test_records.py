@@ -372,3 +372,19 @@ def test_a_model_folder_without_its_weights_is_refused_before_any_folder(tmp_pat
     assert cli.main(argv) == 2
     assert "holds no synthetic_model.safetensors" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_long_host_side_loop_reports_progress_at_most_every_few_seconds(capsys):
+    from toys.engine.progress import Progress
+
+    progress = Progress(show=True)
+    with progress.task("manifold finder"):
+        report = progress.counter(every_s=3600)
+        for done in range(1, 6):
+            report("groups refined", done, 5)
+            assert progress.current() == ("manifold finder", done, 5)  # what an interruption would name
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["  manifold finder: groups refined 5/5"]  # rate-limited: only the end within the hour
+    quiet = Progress(show=False)
+    quiet.counter(every_s=0)("groups", 1, 2)
+    assert capsys.readouterr().err == ""

@@ -28,7 +28,7 @@ from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ra
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
-from toys.engine.runtime import Runtime
+from toys.engine.runtime import Runtime, or_default
 
 NAME = "circles"
 DESCRIPTION = "days/months circles + 256 sparse features in 64 dims: cluster → PCA → planted plane and order"
@@ -98,7 +98,8 @@ def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
     ]
 
 
-def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed) -> list[dict]:
+def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed,
+                        progress) -> list[dict]:
     """One results entry per (dictionary of the stacked grid, planted circle); `streamed`: each
     dictionary's CIRCLES scores (sae.evaluate), one per planted circle."""
     x = np.asarray(sample.x)
@@ -109,7 +110,9 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
         decoder = np.asarray(params.W_dec[g])
         live = np.any(codes[g] > 0, axis=0)
         # the method, blind: candidates and their ranking read codes and decoder only
-        candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed)
+        with progress.task(f"manifold finder ({kind} m={size} k={k})"):
+            candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed,
+                                                          report=progress.counter())
         groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
         ranked = manifold_ranking.rank(codes[g], decoder, groups)
         explained = metrics.explained_variance_of(x, reconstructions[g])
@@ -151,6 +154,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 
 
 def run(config: Config, runtime: Runtime | None = None) -> dict:
+    runtime = or_default(runtime)
     toy_config = config.toy_config()
     key_toy, key_train, key_random, key_geometry = jax.random.split(seeding.root_key(config.seed), 4)
     toy = manifolds.build(toy_config, key_toy)
@@ -170,13 +174,14 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
                               steps=config.steps, batch_size=config.batch_size,
                               label=f"topk m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
         entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays,
-                                       stream(result.params, hps, "topk"))
+                                       stream(result.params, hps, "topk"), runtime.progress)
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # chance: a random dictionary of the same size, encoded by TopK with the main k
         random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
         entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
-                                       circles, config, arrays, stream(random_params, chance_hps, chance_arch))
+                                       circles, config, arrays, stream(random_params, chance_hps, chance_arch),
+                                       runtime.progress)
     return Result({
         "circles": entries,
         "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],

@@ -277,7 +277,7 @@ def neighbourhoods(graph) -> list[np.ndarray]:
     return found
 
 
-def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0, report=None) -> list[tuple[str, np.ndarray]]:
     """(found by, latents) of every candidate group, distinct sets only (first label kept):
 
     - each connected component of a link graph ("tiling" or "span");
@@ -288,8 +288,12 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> l
       local group inside the manifold spans the manifold itself;
     - with both modes, the components of the union of both graphs and their refinements
       ("mixed"): a manifold held partly by tiles and partly by a co-firing basis.
+
+    report: optional progress callback report(what, done, total) after each group's refinements
+    (`toys.engine.progress.Progress.counter`); the refinements' SVDs are the finder's long phase.
     """
     codes = np.asarray(codes)
+    report = report or (lambda what, done, total: None)
     if live is None:
         live = np.any(codes > 0, axis=0)
     found, seen, graphs = [], set(), {}
@@ -313,19 +317,23 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0) -> l
         linked = components(graph)
         for group in linked:
             add(group, mode)
-        for group in linked + local:
+        for done, group in enumerate(linked + local, start=1):
             for directions in REFINE_SPANS:
                 add(refine(decoder, live, group, directions), f"{mode}, refined in {directions} directions")
+            report(f"{mode} groups refined", done, len(linked) + len(local))
     if len(graphs) == 2:
         # a mix: ±u, ±v held as two antipodal pairs (linked as tiles) whose halves co-fire (linked as a span)
-        for group in components(graphs["tiling"] + graphs["span"]):
+        mixed = components(graphs["tiling"] + graphs["span"])
+        for done, group in enumerate(mixed, start=1):
             add(group, "mixed")
             for directions in REFINE_SPANS:
                 add(refine(decoder, live, group, directions), f"mixed, refined in {directions} directions")
+            report("mixed groups refined", done, len(mixed))
     return found
 
 
-def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, seed: int = 0) -> list[Candidate]:
+def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, seed: int = 0,
+                   report=None) -> list[Candidate]:
     """Candidate manifolds of a dictionary: latent groups by both modes, each described.
 
     codes [n, m] (the dictionary's latents on n samples: `sae.pipeline.encode`), decoder
@@ -335,4 +343,4 @@ def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, 
     null (`experiments.circle_cells.blind_answer` composes the two).
     """
     return [describe(codes, decoder, latents, found_by, shapes, seed) for found_by, latents in
-            candidate_groups(codes, decoder, live, modes, seed)]
+            candidate_groups(codes, decoder, live, modes, seed, report)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 
 import numpy as np
 
@@ -56,6 +57,21 @@ class Progress:
     def current(self) -> tuple[str, int | None, int | None]:
         """(label, last finished step, total steps) of the task running now (steps None before its first segment)."""
         return self.label, self.step, self.total
+
+    def counter(self, every_s: float = 10.0):
+        """A callback report(what, done, total) for long host-side loops (a reader's groups, a
+        report's runs): it records done/total (what an interruption names) and, when shown, prints
+        `  <task>: <what> done/total` at most every `every_s` seconds and at the end."""
+        last = [time.monotonic()]
+
+        def report(what: str, done: int, total: int) -> None:
+            self.step, self.total = int(done), int(total)
+            now = time.monotonic()
+            if self.show and (now - last[0] >= every_s or done == total):
+                last[0] = now
+                print(f"  {self.label}: {what} {done}/{total}", file=sys.stderr, flush=True)
+
+        return report
 
     @contextlib.contextmanager
     def bar(self, total_steps: int):
