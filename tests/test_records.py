@@ -383,7 +383,7 @@ def test_a_long_host_side_loop_reports_progress_at_most_every_few_seconds(capsys
         for done in range(1, 6):
             report("groups refined", done, 5)
             assert progress.current() == ("manifold finder", done, 5)  # what an interruption would name
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert lines == ["  manifold finder: groups refined 5/5"]  # rate-limited: only the end within the hour
     quiet = Progress(show=False)
     quiet.counter(every_s=0)("groups", 1, 2)
