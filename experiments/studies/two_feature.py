@@ -56,7 +56,8 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the parent latent on parent + child (absorbed ≈ 0), per architecture."""
-    return ", ".join(f"{arch} {np.mean(t['parent_on_both']):.2f}" for arch, t in results["trained"].items())
+    values = ", ".join(f"{arch} {np.mean(t['parent_on_both']):.2f}" for arch, t in results["trained"].items())
+    return f"parent latent on parent+child (absorbed ≈ 0): {values}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
