@@ -184,8 +184,13 @@ def test_run_help_lists_every_settable_key(name, capsys):
     assert cli.main(["run", name, "--help"]) == 0
     text = capsys.readouterr().out
     body = text.split("\n-")[1].split("\n", 1)[1]  # the rows after the header's rule
-    lines = {line.split()[0] for line in body.splitlines() if line.strip()}
+    rows = [line for line in body.splitlines() if line.strip()]
+    lines = {line.split()[0] for line in rows if not line.lstrip().startswith("default:")}
     assert lines == set(overrides.known_keys(registry.get(name).Config()))
+    assert "…" not in text  # no default is cut: a long one has its own line
+    for row, following in zip(rows, rows[1:] + [""]):
+        if "(below)" in row.split("  ")[2:4] or " (below) " in row:
+            assert following.lstrip().startswith("default: ")
     assert "[0, 9223372036854775807]" in text  # the seed's range, read from validate()
 
 

@@ -78,10 +78,14 @@ def help_text(experiment, quick: bool = False) -> str:
               f"allowed  — description")
     lines = [f"toylab run {experiment.name}: {experiment.description}",
              f"settable keys (--set key=value; lists comma separated; defaults of the {'quick' if quick else 'full'} "
-             f"variant{'' if quick else ', --quick changes some'}):", "", header, "-" * len(header)]
+             f"variant{'' if quick else '; --quick changes some: `--help --quick` shows its defaults'}):", "", header,
+             "-" * len(header)]
     for row in rows:
-        default = row["default"] if len(row["default"]) <= widths["default"] else row["default"][: widths["default"] - 1] + "…"
+        whole = len(row["default"]) <= widths["default"]
+        default = row["default"] if whole else "(below)"
         description = f" — {row['description']}" if row["description"] else ""
         lines.append(f"{row['key']:<{widths['key']}}  {row['type']:<{widths['type']}}  {default:<{widths['default']}}  "
                      f"{row['allowed']}{description}")
+        if not whole:  # a long default in full on its own line, never cut
+            lines.append(f"{'':<{widths['key']}}  default: {row['default']}")
     return "\n".join(lines)
