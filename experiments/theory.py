@@ -153,7 +153,10 @@ def plot(results: dict, folder) -> list:
     ax.plot(pz["tau"], pz["bound"], "k--", lw=2, label="Paley–Zygmund bound (1 − τ²)²/6")
     ax.set_xlabel("τ")
     ax.set_ylabel("P(⟨x, y⟩ > τ‖y‖/√n), exact")
-    ax.set_title(f"Tail of ⟨x, y⟩ against the Paley–Zygmund bound (n = {pz['n']})")
+    # the claim's own check runs at n = 16 (quick) / 20; the figure enumerates the law exactly, which
+    # for the sparse control costs 3ⁿ, so it is drawn at a smaller n and says so
+    ax.set_title(f"Tail of ⟨x, y⟩ against the Paley–Zygmund bound, drawn at n = {pz['n']}\n"
+                 "(the claim is checked at n = 16 with --quick, 20 without)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     paths.append(save_figure(figure, folder / "paley_zygmund.png"))
 
