@@ -57,7 +57,7 @@ def keep_heatmap(config: Config, toy, kind: str, size: int, params) -> dict:
     if size != config.heatmap_size:
         return {}
     C = np.asarray(metrics.abs_cosine(toy.directions, params.W_dec[0]))
-    return {f"matched_cosine_{kind}": _matched_cosines(C).astype(np.float16)}
+    return {f"matched_cosine_{kind}": _matched_cosines(C).astype(np.float16), "heatmap_size": np.asarray(size)}
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -94,7 +94,8 @@ def heatmap_figure(results: dict, arrays: dict, folder):
                               name.removeprefix("matched_cosine_"), xlabel="matched latent")
     axes[0].set_ylabel("true feature")
     figure.colorbar(image, ax=axes, shrink=0.8, label="|cos|")
-    return panels.finish(figure, axes, f"|cos| of true features with their Hungarian-matched latents (first {shown} "
+    size = f"m = {int(arrays['heatmap_size'])} latents, " if "heatmap_size" in arrays else ""
+    return panels.finish(figure, axes, f"|cos| of true features with their Hungarian-matched latents ({size}first {shown} "
                          f"of {len(arrays[names[0]])} features; a bright diagonal = recovered)",
                          folder / "matched_cosine_heatmap.png", legend=False)
 
