@@ -138,10 +138,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for ax, entry in zip(axes[0], two):
         W = np.asarray(entry["best"]["W"])
         colours = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
+        dropped = [i for i in range(W.shape[1]) if np.linalg.norm(W[:, i]) <= 0.3]
         for i in range(W.shape[1]):
+            if i in dropped:  # at the origin its arrow would overlap the others': named in a note instead
+                continue
             ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
-            if np.linalg.norm(W[:, i]) > 0.3:  # dropped features sit at the origin; a label there is noise
-                ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
+            ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
+        if dropped:
+            ax.text(0.02, 0.02, f"dropped (‖W_i‖ ≤ 0.3): {', '.join(map(str, dropped))}", transform=ax.transAxes,
+                    fontsize=8, color="0.35")
+        ax.set_xlabel("hidden dim 1")
+        ax.set_ylabel("hidden dim 2")
         ax.set_xlim(-1.5, 1.5)
         ax.set_ylim(-1.5, 1.5)
         ax.set_aspect("equal")
@@ -168,8 +175,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xscale("log")
         ax.set_xlabel("1 / feature probability")
         ax.set_ylabel("feature dimensionality D_i")
-        ax.set_title(f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} dims: D_i clusters at d/k "
-                     "(black bar: m / ‖W‖²_F)", fontsize=9)
+        ax.set_title(f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} hidden dims: D_i clusters at "
+                     "d/k (black bar: hidden dims / ‖W‖²_F)", fontsize=9)
         paths.append(save_figure(figure, folder / "tms_dimensionality.png"))
     return paths
 
