@@ -295,19 +295,26 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.set_xlabel("gradient cluster (matched to tasks by the Hungarian method)")
     ax.set_ylabel("true task (learned tasks only)")
     figure.colorbar(image, ax=ax, label="samples")
-    ax.set_title(f"Per-example gradient clusters against tasks: ARI {results['ari']['gradients']:.2f}, "
-                 f"NMI {results['nmi']['gradients']:.2f}", fontsize=10)
+    caveat = ("\n(one-hot task code: the input names the task, so clusters by task are expected — not evidence "
+              "for quanta; the parity variant is the test)" if results.get("task_code") == "onehot" else "")
+    ax.set_title(f"Per-example gradient clusters against tasks ({results.get('task_code', '')} task code): ARI "
+                 f"{results['ari']['gradients']:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}", fontsize=9)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "gradient_clusters.png"))
 
     projection = results["projection"]
     figure, ax = plt.subplots(figsize=(7.5, 4.2))
     ax.plot(projection["dims"], projection["ari"], marker="o", label="projected gradients")
-    ax.axhline(results["ari"]["gradients"], color="C0", linestyle=":", linewidth=3, zorder=3,
-               label=f"unprojected ({results['n_parameters']} dims)")
-    ax.axhline(results["ari"]["activations"], color="C2", linestyle="--", label="activations")
-    ax.axhline(results["ari"]["inputs"], color="C3", linestyle="--", label="inputs")
-    ax.axhline(results["controls"]["untrained_gradients"], color="0.5", linestyle="-.", label="untrained network's gradients")
+    # reference levels; levels that coincide (e.g. all at 1.0 in the one-hot code) share one line and one label
+    levels: dict[float, list[str]] = {}
+    for name, value in ((f"unprojected gradients ({results['n_parameters']} dims)", results["ari"]["gradients"]),
+                        ("activations", results["ari"]["activations"]), ("inputs", results["ari"]["inputs"]),
+                        ("untrained network's gradients", results["controls"]["untrained_gradients"])):
+        if value is not None:
+            levels.setdefault(round(float(value), 3), []).append(name)
+    for index, (value, names) in enumerate(sorted(levels.items())):
+        ax.axhline(value, color=f"C{index + 1}", linestyle="--", label=f"{' = '.join(names)}: {value:.2f}")
+    ax.axhline(0.0, color="k", linewidth=1, label="chance (ARI 0)")
     for eps, dim in projection["jl_dimension"].items():
         ax.axvline(dim, color="k", linewidth=0.8)
         ax.annotate(f"JL, ε={eps}", (dim, 0.02), rotation=90, fontsize=8, ha="right", va="bottom")
@@ -331,7 +338,7 @@ def _plot_variants(results: dict, folder):
 
     names = (*REPRESENTATIONS, "untrained_gradients")
     variants = results["variants"]
-    figure, ax = plt.subplots(figsize=(8.5, 3.8))
+    figure, ax = plt.subplots(figsize=(11, 3.8))
     width = 0.8 / len(variants)
     for i, (variant, row) in enumerate(variants.items()):
         values = [np.nan if row["ari"][n] is None else row["ari"][n] for n in names]
@@ -343,7 +350,7 @@ def _plot_variants(results: dict, folder):
     ax.set_ylim(-0.1, 1.05)
     ax.set_ylabel("ARI against the true task (chance 0)")
     ax.set_title("Clustering by task when the input names it (onehot) and when it does not (parity)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, not over them
     ax.grid(alpha=0.3, axis="y")
     figure.tight_layout()
     return save_figure(figure, folder / "variants.png")
