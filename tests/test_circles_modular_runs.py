@@ -38,7 +38,8 @@ def test_circles_results_contract(tmp_path):
         assert not blind["claimed_any_found"] or blind["claims"] > 0
     assert {e["circle"] for e in entries} == {"days", "months", "ring"}
     assert {e["kind"] for e in entries} == {"topk", "random"}
-    assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "recovery_vs_size.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "polygon_error.png",
+                                                                "recovery_vs_size.png"}  # the ring is planted
 
 
 def test_modular_results_contract(tmp_path):

@@ -291,42 +291,50 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "circle_pca.png"))
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    # two points, two figures: how many latents each circle gets, and what the continuous one's error is
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    figure, ax = plt.subplots(figsize=(7.5, 4.6))
     ks = sorted({e["k"] for e in _entries(results, kind="topk")})
     markers = dict(zip(names, "osD^v"))
     for name in names:
         for k in ks:
             rows = sorted(_entries(results, circle=name, kind="topk", k=k), key=lambda e: e["size"])
-            axes[0].plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name],
-                         label=f"{name}, topk k={k}")
+            ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name],
+                    label=f"{name}, topk k={k}")
         rows = sorted(_entries(results, circle=name, kind="random"), key=lambda e: e["size"])
-        axes[0].plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], "--x", color="0.5",
-                     label=f"{name}, random" if name == names[0] else None)
+        ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], "--x", color="0.5",
+                label="random (chance), every circle" if name == names[0] else None)
     for spec in results["toy"]["circles"]:
         if spec["values"]:
-            axes[0].axhline(spec["values"], color="0.85", lw=1, zorder=0)
-    axes[0].set_xscale("log", base=2)
-    axes[0].set_xlabel("dictionary size m (grey lines: number of values of each circle)")
-    axes[0].set_ylabel("latents on the circle (≥ ½ decoder energy in its span)")
-    axes[0].legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))
-    axes[0].set_title("Tiling: latents spent on each circle")
+            ax.axhline(spec["values"], color="0.85", lw=1, zorder=0)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("dictionary size m (grey lines: number of values of each circle)")
+    ax.set_ylabel("latents on the circle (≥ ½ decoder energy in its span)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set_title("Tiling: latents a TopK SAE spends on each circle", fontsize=10)
+    figure.tight_layout()
+    paths.append(save_figure(figure, folder / "tiling.png"))
     ring = [e for e in _entries(results, kind="topk") if e["values"] == 0]
     if ring:
+        figure, ax = plt.subplots(figsize=(7.5, 4.6))
         counts = np.array([e["latents_on_circle"] for e in ring])
         for k in ks:
             group = [e for e in ring if e["k"] == k]
-            axes[1].scatter([e["latents_on_circle"] for e in group], [e["in_plane_error"] for e in group], label=f"topk k={k}")
+            ax.scatter([e["latents_on_circle"] for e in group], [e["in_plane_error"] for e in group], label=f"topk k={k}")
         grid = np.arange(3, max(counts.max(), 4) + 2)
-        axes[1].plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
-        axes[1].plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
-        axes[1].set_yscale("log")
-        axes[1].set_xlabel("latents on the continuous circle")
-        axes[1].set_ylabel("in-plane reconstruction error / r²")
-        axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3))
-        axes[1].set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)",
-                          fontsize=9)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "tiling.png"))
+        ax.plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
+        ax.plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not 6×10⁻¹ minor labels
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("latents on the continuous circle")
+        ax.set_ylabel("in-plane reconstruction error / r²")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        ax.set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)",
+                     fontsize=10)
+        figure.tight_layout()
+        paths.append(save_figure(figure, folder / "polygon_error.png"))
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for name in names:
@@ -334,10 +342,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
             rows = sorted(_entries(results, circle=name, kind=kind, k=results["main_k"]), key=lambda e: e["size"])
             style = dict(marker=markers[name], linestyle="--" if kind == "random" else "-")
             sizes = [e["size"] for e in rows]
-            axes[0].plot(sizes, [e["max_principal_angle_deg"] for e in rows], label=f"{name}, {kind}", **style)
+            angles = [np.nan if e.get("max_principal_angle_deg") is None else e["max_principal_angle_deg"] for e in rows]
+            # one legend for both panels (same styles); it lists only series drawn somewhere
+            drawn = np.isfinite(angles).any()
+            axes[0].plot(sizes, angles, label=f"{name}, {kind}" if drawn else None, **style)
             rank = [np.nan if e.get("rank_circular_correlation") is None else e["rank_circular_correlation"]
                     for e in rows]
-            axes[1].plot(sizes, rank, label=f"{name}, {kind}", **style)
+            axes[1].plot(sizes, rank, **style)
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
     axes[1].set_ylabel("rank circular correlation (triples; ties left out)\n(gaps: < 100 samples)")
@@ -348,9 +359,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xlim(all_sizes[0] / 1.2, all_sizes[-1] * 1.2)  # a panel may have no finite point at all
         ax.set_xlabel("dictionary size m")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        axes[1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.suptitle(f"Best group per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.93))  # room for the title above the panels' labels
     paths.append(save_figure(figure, folder / "recovery_vs_size.png"))
     return paths
 
