@@ -292,7 +292,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     paths.append(save_figure(figure, folder / "circle_pca.png"))
 
     # two points, two figures: how many latents each circle gets, and what the continuous one's error is
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     figure, ax = plt.subplots(figsize=(7.5, 4.6))
     ks = sorted({e["k"] for e in _entries(results, kind="topk")})
@@ -326,7 +326,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
         ax.plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not 6×10⁻¹ minor labels
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.05, 0.1, 0.2, 0.5: plain numbers,
+        ax.yaxis.set_major_formatter(ScalarFormatter())              # not 6×10⁻¹ minor labels
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("latents on the continuous circle")
         ax.set_ylabel("in-plane reconstruction error / r²")

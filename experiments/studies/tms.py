@@ -158,6 +158,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_title(f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}",
                      fontsize=9)
     figure.suptitle("Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)")
+    figure.tight_layout(rect=(0, 0, 1, 0.93))  # each panel's labels clear of its neighbour
     paths.append(save_figure(figure, folder / "tms_columns.png"))
 
     sweep = [s for s in results["settings"] if s["group"] == "sweep"]
