@@ -393,3 +393,18 @@ def test_a_long_host_side_loop_reports_progress_at_most_every_few_seconds(capsys
     quiet = Progress(show=False)
     quiet.counter(every_s=0)("groups", 1, 2)
     assert capsys.readouterr().err == ""
+
+
+def test_a_signal_stops_the_other_commands_within_a_second_with_one_line(tmp_path):
+    # bench stands for evaluate, report and runs: all go through the same interruptible worker
+    argv = [sys.executable, "-m", "experiments.runner.cli", "bench", "--profile", "--repeats", "1", "--out", str(tmp_path)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6.0)  # imported and measuring
+    assert process.poll() is None, "bench ended before the signal"
+    sent = time.time()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == records.EXIT_INTERRUPTED
+    assert time.time() - sent < 1.5
+    assert err.strip().splitlines()[-1] == "toylab: bench interrupted (SIGINT); nothing more written", err
+    assert not (tmp_path / "bench").exists()
