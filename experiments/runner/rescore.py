@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import jax
@@ -55,7 +56,10 @@ def _check_fits(loaded: saelens_format.Loaded, folder: Path, toy) -> None:
 
 def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
     entries = []
-    for members in groups:
+    for done, members in enumerate(groups):
+        # progress on stderr: scoring streams fresh samples per group and can take minutes on a busy machine
+        print(f"  evaluate: scoring {members[0][0].name}{f' and {len(members) - 1} more' if len(members) > 1 else ''} "
+              f"({done + 1} of {len(groups)} groups)", file=sys.stderr, flush=True)
         arch = members[0][1].arch
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
