@@ -281,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     and a Ctrl-C that reaches the main thread ending in one line (exit 130)."""
     try:
         return _main(argv)
+    except BrokenPipeError:
+        # the reader went away: nothing more to say; keep the interpreter's final flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:
         if error.errno not in FULL_OR_READ_ONLY:
             raise
@@ -289,10 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f" while writing {error.filename}" if error.filename else ""
         print(f"toylab: error: {os.strerror(error.errno).lower()}{where}; no results written", file=sys.stderr)
         return EXIT_WRITE_FAILED
-    except BrokenPipeError:
-        # the reader went away: nothing more to say; keep the interpreter's final flush quiet too
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except KeyboardInterrupt:
         print("toylab: interrupted (SIGINT)", file=sys.stderr)
         return records.EXIT_INTERRUPTED
