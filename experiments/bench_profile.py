@@ -23,24 +23,14 @@ its time in a way a trace of a fused CPU program does not. Times are per step, b
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
 
+from experiments.bench import _best_time  # one timing rule for the bench and its profile
 from sae import architectures, pipeline, train
 
 STAGES = ("draw", "encode", "select", "loss", "gradient", "step")
-
-
-def _best_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _selection(arch: str):
