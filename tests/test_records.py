@@ -408,3 +408,32 @@ def test_a_signal_stops_the_other_commands_within_a_second_with_one_line(tmp_pat
     assert time.time() - sent < 1.5
     assert err.strip().splitlines()[-1] == "toylab: bench interrupted (SIGINT); nothing more written", err
     assert not (tmp_path / "bench").exists()
+
+
+def test_the_progress_bar_appears_on_a_terminal(tmp_path):
+    # under a pseudo-terminal of 120 columns (as tmux gives) training shows tqdm's bar, not plain lines
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    argv = [sys.executable, "-m", "experiments.runner.cli", "run", "two-feature", "--quick", "--out", str(tmp_path),
+            "--set", "steps=400", "--set", "n_seeds=2"]
+    process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower,
+                               cwd=os.path.dirname(os.path.dirname(__file__)))
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the run ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=120) == 0
+    text = seen.decode(errors="replace")
+    assert "step/s" in text and "%|" in text, text[-500:]  # tqdm's bar
+    assert " step 100/400 loss " not in text  # not the plain lines of a log file

@@ -10,6 +10,7 @@ the step recorded, so an interruption can say what was running (`current()`).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 
@@ -30,6 +31,15 @@ def check_finite(losses, what: str, first_step: int = 0) -> None:
     finite = np.isfinite(np.asarray(losses)).reshape(len(losses), -1).all(axis=1)
     if not finite.all():
         raise DivergenceError(what, first_step + int(np.argmin(finite)))
+
+
+def _terminal_columns() -> int:
+    """Columns of the terminal stderr writes to; 0 when it is not a terminal or reports no size
+    (tqdm draws nothing at 0 columns, so such a terminal gets plain lines)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr.isatty() else 0
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 class Progress:
@@ -79,7 +89,7 @@ class Progress:
         that segment's losses [steps, …]; the task's label names the bar."""
         label = self.label
         live = None
-        if self.show and sys.stderr.isatty():
+        if self.show and _terminal_columns() > 0:  # a terminal without a size (0 columns) gets plain lines
             from tqdm import tqdm
 
             live = tqdm(total=total_steps, desc=f"  {label}", unit="step", file=sys.stderr, leave=False)
