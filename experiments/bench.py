@@ -76,14 +76,19 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / seconds / 1e9
 
 
-def ours(case: Case, repeats: int) -> float:
-    """SAE-steps/s of our trainer (all n_saes in one vmapped call)."""
+def case_setup(case: Case):
+    """(toy, hps [n_saes], keys [n_saes]) of a TopK case: the planted toy and the runs' settings."""
     toy_config = superposition.SuperpositionConfig(
         n_features=case.n_features, d=case.d, mean_l0=case.mean_l0, magnitude_low=1.0, magnitude_high=1.0
     )
     toy = superposition.build(toy_config, jax.random.key(0))
     hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case.k)] * case.n_saes)
-    keys = jax.random.split(jax.random.key(1), case.n_saes)
+    return toy, hps, jax.random.split(jax.random.key(1), case.n_saes)
+
+
+def ours(case: Case, repeats: int) -> float:
+    """SAE-steps/s of our trainer (all n_saes in one vmapped call)."""
+    toy, hps, keys = case_setup(case)
     seconds = _best_time(lambda: jax.block_until_ready(pipeline.fit(
         "topk", toy, hps, keys, n_latents=case.m, steps=case.steps, batch_size=case.batch_size)), repeats)
     return case.n_saes * case.steps / seconds

@@ -33,9 +33,10 @@ from sae import architectures, pipeline, train
 STAGES = ("draw", "encode", "select", "loss", "gradient", "step")
 
 
-def _selection(arch: str):
-    """The selection stage of an architecture: ReLU(a) [b, m] → its kept entries (values only matter for cost)."""
-    if arch in ("batchtopk", "matryoshka"):
+def _selection(arch: architectures.Architecture):
+    """The selection stage of an architecture: ReLU(a) [b, m] → its kept entries (values only matter for cost).
+    The BatchTopK family (inference by a learned threshold) selects over the batch, TopK per sample."""
+    if arch.inference == "threshold":
         return lambda a, hp, k_max: architectures.batch_top_k_entries(a, hp.k, k_max)[0]
     return lambda a, hp, k_max: architectures.top_k(a, hp.k, k_max)[0]
 
@@ -47,7 +48,7 @@ def stage_times(config: train.TrainConfig, sample_fn, data, hps, keys, repeats: 
     arch = architectures.get(config.arch)
     carry = train._init_grid(config, sample_fn, data, hps, keys, None)
     params = carry[0]
-    select = _selection(config.arch)
+    select = _selection(arch)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     per_run = jax.vmap(lambda p, hp, x, stage: _through(stage, arch, select, config, p, hp, x),
                        in_axes=(0, 0, 0, None))
@@ -98,16 +99,11 @@ def profile_cases(repeats: int = 3, steps: int = 50) -> list[dict]:
     """Stage times of bench's cases A, B (TopK on the superposition toy) and C (BatchTopK on the
     SynthSAEBench-16k-shaped synthetic model), `steps` steps per timed call."""
     from experiments import bench
-    from toys import superposition
 
     rows = []
     for case in bench.CASES:
-        toy = superposition.build(superposition.SuperpositionConfig(
-            n_features=case.n_features, d=case.d, mean_l0=case.mean_l0, magnitude_low=1.0, magnitude_high=1.0),
-            jax.random.key(0))
+        toy, hps, keys = bench.case_setup(case)
         config = train.TrainConfig("topk", case.d, case.m, steps=steps, batch_size=case.batch_size, k_max=case.k)
-        hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case.k)] * case.n_saes)
-        keys = jax.random.split(jax.random.key(1), case.n_saes)
         rows.append({"case": case.name, **stage_times(config, pipeline.toy_activations, toy, hps, keys, repeats)})
     synthetic = bench.SYNTHETIC_CASE
     _, model = bench._synthetic_model(synthetic["features"], synthetic["dims"])
@@ -131,8 +127,3 @@ def report(rows: list[dict]) -> str:
         lines.append(f"{row['case']:<6}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    import sys
-
-    print(report(profile_cases(int(sys.argv[1]) if len(sys.argv) > 1 else 3)))

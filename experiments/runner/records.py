@@ -230,7 +230,7 @@ def _run_row(folder: Path) -> dict | None:
             headline = read(results) if read is not None else "—"
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             headline = "— (results from another version)"
-    duration = status.get("duration_s") or (results or {}).get("duration_s") if isinstance(results or {}, dict) else None
+    duration = status.get("duration_s") or (results.get("duration_s") if isinstance(results, dict) else None)
     return {
         "experiment": experiment, "run": folder.name, "state": state,
         "duration_s": duration if isinstance(duration, (int, float)) else None,
