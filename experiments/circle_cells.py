@@ -235,7 +235,9 @@ def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
     """
     table = {kind: {} for kind in SHAPE_KINDS}
     d = 16
-    with or_default(runtime).progress.task(f"shape reader: {len(SHAPE_KINDS)} kinds × {config.shape_clouds} clouds"):
+    progress = or_default(runtime).progress
+    with progress.task(f"shape reader: {len(SHAPE_KINDS)} kinds × {config.shape_clouds} clouds"):
+        report = progress.counter()
         for index in range(config.shape_clouds):
             for kind_index, kind in enumerate(SHAPE_KINDS):
                 key_cloud = jax.random.fold_in(jax.random.fold_in(key, index), kind_index)
@@ -253,6 +255,7 @@ def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
                                                              config.shape_points)[0])
                 shape = topology.topology(points, seed=index).shape
                 table[kind][shape] = table[kind].get(shape, 0) + 1
+                report("clouds read", index * len(SHAPE_KINDS) + kind_index + 1, config.shape_clouds * len(SHAPE_KINDS))
     return table
 
 

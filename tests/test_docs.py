@@ -1,6 +1,7 @@
-"""The docs run as written: every ```python block of README.md (and docs/*.md) is executed, and
-every `toylab` command line of a ```bash block is accepted by the CLI's parser (placeholders
-such as <run-id> aside) — the commands themselves are the studies, run by their own tests."""
+"""The docs run as written: every ```python block of README.md and of the pages under docs/ is
+executed, every `toylab` command line of a ```bash block is accepted by the CLI's parser
+(placeholders such as <run-id> aside) — the commands themselves are the studies, run by their
+own tests — and every relative link points at a file or folder of the repository."""
 
 import re
 import shlex
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.runner import cli
+from experiments.runner import cli, registry
 
 ROOT = Path(__file__).parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def _blocks(language: str) -> list[tuple[str, int, str]]:
@@ -19,7 +20,7 @@ def _blocks(language: str) -> list[tuple[str, int, str]]:
     for page in PAGES:
         text = page.read_text()
         for match in re.finditer(rf"```{language}\n(.*?)```", text, flags=re.S):
-            found.append((page.name, text[:match.start()].count("\n") + 1, match.group(1)))
+            found.append((str(page.relative_to(ROOT)), text[:match.start()].count("\n") + 1, match.group(1)))
     return found
 
 
@@ -44,3 +45,19 @@ def test_every_toylab_command_in_the_docs_parses(page, line, command):
     invocation = re.split(r"\"| & |;| #", command.split(".venv/bin/toylab ", 1)[1])[0]
     invocation = invocation.replace("$i", "0")  # a loop variable of the block, given its first value
     cli._parser().parse_args(shlex.split(invocation))  # argparse exits 2 on what it does not accept
+
+
+def test_every_study_has_its_page_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name in registry.EXPERIMENTS:
+        assert (ROOT / "docs" / "studies" / f"{name}.md").is_file(), name
+        assert f"(docs/studies/{name}.md)" in readme, name
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_every_relative_link_points_at_a_file(page):
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+        if "://" in target or target.startswith("#"):
+            continue
+        path = (page.parent / target.split("#")[0]).resolve()
+        assert path.exists(), f"{page.relative_to(ROOT)}: broken link {target}"

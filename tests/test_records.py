@@ -437,3 +437,20 @@ def test_the_progress_bar_appears_on_a_terminal(tmp_path):
     text = seen.decode(errors="replace")
     assert "step/s" in text and "%|" in text, text[-500:]  # tqdm's bar
     assert " step 100/400 loss " not in text  # not the plain lines of a log file
+
+
+def test_list_runs_and_a_refused_seed_start_without_loading_jax(tmp_path):
+    # `list` reads the studies' descriptions from source, `runs` a finished run's headline from
+    # its status.json, and a bad --seed or experiment name is refused before any study is imported
+    run = tmp_path / "two-feature" / "20260101-000000-seed0"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished", "experiment": "two-feature",
+                                                 "duration_s": 1.0, "headline": "the recorded headline"}))
+    (run / "results.json").write_text("{}")
+    probe = ("import sys; from experiments.runner import cli; codes = [cli.main(a) for a in ({})]; "
+             "print(codes, 'jax' in sys.modules)")
+    argvs = repr([["list"], ["runs", str(tmp_path)], ["run", "nosuch"], ["theory", "--seed", "-1"]])
+    result = subprocess.run([sys.executable, "-c", probe.format(argvs)], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2] False", result.stdout + result.stderr
+    assert "the recorded headline" in result.stdout

@@ -14,6 +14,7 @@ def test_every_registered_study_declares_its_contract(name):
     study = registry.get(name)
     assert isinstance(study, Study) and study.name == name
     study.Config.quick().validate()
+    assert registry.description(name) == study.description  # what `toylab list` reads without importing it
 
 
 def _parts(**changes):

@@ -154,6 +154,7 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
         results["duration_s"] = status.duration
         summary = theory.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
+        status.note(headline=theory.headline(results))
         runfolder.write_json(folder / "results.json", results)
         return results, summary, figures
 
@@ -268,6 +269,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
         runfolder.write_json(folder / "config.json", {**record, "devices_used": runtime.devices_used})
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
+        if experiment.headline is not None:
+            status.note(headline=experiment.headline(results))
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
         return results, summary, figures
 
@@ -362,15 +365,20 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command in ("runs", "report"):
         folder = Path(args.folder)
         if not folder.is_dir():
-            print(f"toylab: error: OUT: {args.folder} is not a directory", file=sys.stderr)
+            print(f"toylab: error: OUT: {runfolder.shown_path(args.folder)} is not a directory", file=sys.stderr)
             return EXIT_BAD_INPUT
         if args.command == "runs":
             return _interruptible("runs", lambda: print(records.runs_table(records.run_rows(folder))) or 0)
         from experiments.runner import report
 
         def write_report() -> int:
+            from toys.engine.progress import Progress
+
+            progress = Progress(show=True)
             try:
-                print(f"report: {report.write(folder)}")
+                with progress.task("report"):
+                    path = report.write(folder, progress.counter())
+                print(f"report: {path}")
             except ConfigError as error:
                 print(f"toylab: error: {error}", file=sys.stderr)
                 return EXIT_BAD_INPUT
@@ -379,7 +387,7 @@ def _main(argv: list[str] | None = None) -> int:
         return _interruptible("report", write_report)
     if args.command == "list":
         for name in registry.EXPERIMENTS:
-            print(f"{name:<16}{registry.get(name).description}")
+            print(f"{name:<16}{registry.description(name)}")
         return 0
     if args.command == "bench":
         return _interruptible("bench", lambda: run_bench(args.repeats, args.out, args.profile))

@@ -6,6 +6,7 @@ Every run folder holds `status.json`, rewritten atomically at each change:
     host, device, command
     stage, step, steps   (interrupted: what was running; from the run's progress)
     error        (diverged / failed: the one-line message)
+    headline     (finished: the study's one number, what `toylab runs` shows without importing it)
 A folder whose state is "running" and whose process is gone was killed without notice
 (SIGKILL, a power cut); `toylab runs` shows it as such.
 
@@ -77,6 +78,10 @@ class RunStatus:
             print(f"toylab: could not record state {self.record['state']!r} in {self.path} "
                   f"({os.strerror(error.errno) if error.errno else error})", file=sys.stderr)
 
+    def note(self, **details) -> None:
+        """Fields recorded with the next write (the run's end)."""
+        self.record.update(details)
+
     def end(self, state: str, **details) -> None:
         assert state in STATES, state
         self.record.update(state=state, ended=_now(), duration_s=self.duration, **details)
@@ -116,9 +121,12 @@ def run_interruptibly(work, on_interrupt):
     On SIGINT/SIGTERM: on_interrupt(signal_name) runs in the main thread, then the process
     exits with EXIT_INTERRUPTED immediately.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures are drawn in the worker thread: a non-interactive backend
+    # figures are drawn in the worker thread: a non-interactive backend (set without importing
+    # matplotlib where it is not loaded yet: `runs` and `report` draw nothing)
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
     outcome: dict = {}
 
     def target():
@@ -222,7 +230,9 @@ def _run_row(folder: Path) -> dict | None:
         state = "killed"
     headline = "—"
     results = _read(folder / "results.json") if state == "finished" else None
-    if results is not None:
+    if isinstance(status.get("headline"), str) and results is not None:
+        headline = status["headline"]  # written at the run's end: no study to import
+    elif results is not None:
         read = registry.get(experiment).headline if experiment in registry.EXPERIMENTS else None
         if experiment == "theory":  # `toylab theory` is its own command, not a registered study
             from experiments.theory import headline as read

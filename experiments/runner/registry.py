@@ -2,12 +2,16 @@
 
 A study is one file, `experiments/studies/<name>.py` (underscores in the file name read as
 hyphens in NAME), ending in `STUDY = experiments.runner.study.Study(...)`; nothing else
-registers it. `get` imports the module and returns that declaration, checked.
+registers it. `get` imports the module and returns that declaration, checked;
+`description` reads the module's `DESCRIPTION = "..."` without importing it (a study imports
+JAX and the lab, seconds of CPU that `toylab list` need not spend).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import pkgutil
 
 from experiments import studies
@@ -36,3 +40,16 @@ def get(name: str) -> Study:
     if not isinstance(study, Study) or study.name != name:
         raise TypeError(f"{EXPERIMENTS[name]}: expected STUDY = Study({name!r}, ...) (experiments.runner.study)")
     return study
+
+
+def description(name: str) -> str:
+    """The study's one-line description: its module's top-level `DESCRIPTION` string constant,
+    read from the source without running it; else (a computed description) from `get`."""
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
+    origin = importlib.util.find_spec(EXPERIMENTS[name]).origin
+    for node in ast.parse(open(origin, encoding="utf-8").read()).body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DESCRIPTION"]
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return node.value.value
+    return get(name).description

@@ -77,8 +77,9 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
     }
 
 
-def render(out: Path) -> str:
-    """The report's HTML for the runs under `out` (links relative to out/report/)."""
+def render(out: Path, report=lambda what, done, total: None) -> str:
+    """The report's HTML for the runs under `out` (links relative to out/report/); report(what,
+    done, total) after each run read (`toys.engine.progress.Progress.counter`)."""
     out = Path(out)
     page_folder = out / "report"
     rows = [row for row in records.run_rows(out) if Path(row["folder"]).parent.name != "report"]
@@ -87,13 +88,17 @@ def render(out: Path) -> str:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
+    runs = []
+    for row in rows:
+        runs.append(_run_entry(row, page_folder))
+        report("runs read", len(runs), len(rows))
     return environment.get_template(TEMPLATE).render(
-        out=str(out), rows=rows, runs=[_run_entry(row, page_folder) for row in rows],
+        out=str(out), rows=rows, runs=runs,
         written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
-def write(out: Path) -> Path:
+def write(out: Path, report=lambda what, done, total: None) -> Path:
     """Write out/report/index.html atomically; returns its path. ConfigError (nothing written) when
     out/report is there but not a folder, or index.html is there but not a file."""
     from toys.engine.config import ConfigError
@@ -103,6 +108,6 @@ def write(out: Path) -> Path:
         raise ConfigError(f"OUT: {path.parent} exists and is not a folder; move it to write the report")
     if path.exists() and not path.is_file():
         raise ConfigError(f"OUT: {path} exists and is not a file; move it to write the report")
-    runfolder.write_text(path, render(out))
+    runfolder.write_text(path, render(out, report))
     return path
 

@@ -35,7 +35,7 @@ def load_run(run_folder: str | Path):
     run_folder = Path(run_folder)
     config_path = run_folder / "config.json"
     if not config_path.is_file():
-        raise ConfigError(f"RUN_FOLDER: {run_folder} has no config.json (expected a folder written by toylab run)")
+        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(run_folder)} has no config.json (expected a folder written by toylab run)")
     try:
         written = json.loads(config_path.read_text())
         name, values = written["experiment"], written["config"]
@@ -51,7 +51,7 @@ def load_run(run_folder: str | Path):
 
 def _check_fits(loaded: saelens_format.Loaded, folder: Path, toy) -> None:
     if loaded.cfg["d_in"] != toy.d:
-        raise ConfigError(f"{folder}: d_in={loaded.cfg['d_in']} does not match the toy's d={toy.d}")
+        raise ConfigError(f"{runfolder.shown_path(folder)}: d_in={loaded.cfg['d_in']} does not match the toy's d={toy.d}")
 
 
 def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
@@ -78,9 +78,9 @@ def rescore_run(run_folder: str | Path) -> dict:
     natural = lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]  # noqa: E731
     folders = sorted((path for path in root.iterdir() if path.is_dir()), key=natural) if root.is_dir() else []
     if not folders:
-        raise ConfigError(f"RUN_FOLDER: {root} holds no saved dictionaries")
+        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(root)} holds no saved dictionaries")
     if not runfolder.can_create_in(root):  # checked before the scoring, not after it
-        raise ConfigError(f"RUN_FOLDER: {root} is not writable (evaluate writes its results.json there)")
+        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(root)} is not writable (evaluate writes its results.json there)")
     loaded = [(folder, saelens_format.load(folder)) for folder in folders]
     for folder, item in loaded:
         _check_fits(item, folder, source["toy"])

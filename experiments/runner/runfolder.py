@@ -98,7 +98,7 @@ def check_out_dir(text: str, field: str = "--out") -> Path:
 
     if not text or not text.strip():
         raise ConfigError(f"{field}: got an empty path, expected a directory that exists or can be created")
-    shown = text if len(text) <= 80 else f"{text[:40]}…{text[-20:]} ({len(text)} characters)"
+    shown = shown_path(text)
     path = Path(text).expanduser()
     longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
     if longest > NAME_MAX or len(os.fsencode(str(path.absolute()))) > PATH_MAX:
@@ -119,6 +119,14 @@ def check_out_dir(text: str, field: str = "--out") -> Path:
         reason = os.strerror(error.errno) if getattr(error, "errno", None) else "symbolic-link loop"
         raise ConfigError(f"{field}: {shown}: {reason.lower()}") from None
     return path
+
+
+def shown_path(text: str) -> str:
+    """A path as a one-line message shows it: control characters escaped (a newline in a name must
+    not split the line), a long one cut in the middle with its length."""
+    text = str(text)
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= 80 else f"{shown[:40]}…{shown[-20:]} ({len(text)} characters)"
 
 
 NAME_MAX = 255  # bytes in one file name (Linux, macOS)

@@ -9,8 +9,10 @@ key, each further word is folded in. For seeds below 2³² this is exactly
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (annotations only)
+    import jax
 
 SEED_MAX = 2**63 - 1  # the documented range of --seed: [0, 2⁶³ − 1]
 _WORD = 2**32
@@ -29,6 +31,8 @@ def _words(n: int) -> list[int]:
 
 def root_key(seed: int) -> jax.Array:
     """The run's master key for any non-negative integer seed."""
+    import jax  # here, not at the top: the CLI reads SEED_MAX to refuse a bad seed before loading JAX
+
     first, *rest = _words(int(seed))
     key = jax.random.key(first)
     for word in rest:
@@ -38,6 +42,9 @@ def root_key(seed: int) -> jax.Array:
 
 def fold_in_int(key: jax.Array, n: int) -> jax.Array:
     """fold_in of a non-negative integer of any size (word by word)."""
+    import jax
+    import jax.numpy as jnp
+
     for word in _words(int(n)):
         key = jax.random.fold_in(key, jnp.uint32(word))
     return key

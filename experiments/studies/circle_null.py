@@ -23,7 +23,7 @@ from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting
-from toys.engine.runtime import Runtime
+from toys.engine.runtime import Runtime, or_default
 
 NAME = "circle-null"
 DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: the distribution behind its claim"
@@ -56,8 +56,10 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 def run(config: Config, runtime: Runtime | None = None) -> dict:
     grid = dataclasses.replace(config.grid, seed=config.seed, cells=config.cells)
     root = seeding.root_key(config.seed)
-    cells = [circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0], runtime)
-             for index, cell in enumerate(circle_cells.draw_cells(grid))]
+    cells, drawn = [], circle_cells.draw_cells(grid)
+    for index, cell in enumerate(drawn):
+        or_default(runtime).progress.note(f"null cell {index + 1}/{len(drawn)}: {circle_cells.cell_label(cell)}")
+        cells.append(circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0], runtime))
     tops = sorted([c["trained_top_evidence"] for c in cells] + [c["random_top_evidence"] for c in cells])
     alpha = manifold_ranking.CLAIM_ALPHA
     claimable = [e for e in np.linspace(0, 1, 1001) if manifold_ranking.p_value(e, tops) <= alpha]

@@ -51,15 +51,17 @@ from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config,
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
-from toys.engine.runtime import Runtime
+from toys.engine.runtime import Runtime, or_default
 
 NAME = "circles-grid"
 DESCRIPTION = ("randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
                "and false claims beside the ceiling, chance and nulls")
 def run(config: Config, runtime: Runtime | None = None) -> dict:
     key_cells, key_shapes = jax.random.split(seeding.root_key(config.seed))
-    cells = []
-    for index, cell in enumerate(draw_cells(config)):
+    cells, drawn = [], draw_cells(config)
+    for index, cell in enumerate(drawn):
+        # a line per cell: the finder's and ranking's host-side work after each training is silent otherwise
+        or_default(runtime).progress.note(f"cell {index + 1}/{len(drawn)}: {cell_label(cell)}")
         cells.append(score_cell(config, cell, seed_keys(key_cells, index, [0])[0], runtime))
     seen = [c for c in cells if c["oracle"]["found"]]
     both = sum(bool(c["recipe"]["found"]) for c in seen)

@@ -273,7 +273,10 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
 
 
 def headline(results: dict) -> str:
-    """One number for `toylab runs`: the gradient clustering's ARI beside the raw inputs'."""
+    """One number for `toylab runs`: the gradient clustering's ARI beside the raw inputs' (none
+    where fewer than two tasks were learned: nothing was clustered)."""
+    if results["ari"]["gradients"] is None:
+        return f"not clustered: {len(results['learned_tasks'])} task(s) learned"
     return f"ARI gradients {results['ari']['gradients']:.2f} (inputs {results['ari']['inputs']:.2f})"
 
 

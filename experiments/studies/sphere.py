@@ -27,6 +27,10 @@ from toys.engine.config import setting
 SPAN_SHARE = 0.9  # a row "on the sphere": ≥ 90% of its energy in the 4-dim affine span (chance ≈ 4/d)
 
 
+NAME = "sphere"
+DESCRIPTION = "a planted 2-sphere beside sparse features: latents spent on the sphere, trained vs random"
+
+
 @dataclasses.dataclass(frozen=True)
 class Config(Arms):
     d: int = setting(32, "activation dimensions", low=5)
@@ -62,7 +66,7 @@ def grade_sphere(decoder: np.ndarray, toy) -> dict:
 
 
 STUDY = standard_study(
-    "sphere", "a planted 2-sphere beside sparse features: latents spent on the sphere, trained vs random",
+    NAME, DESCRIPTION,
     Config, lambda config, key: manifolds.build(config.toy_config(), key),
     graders=(Grader(("sphere_latents", "sphere_best_share"), grade_sphere),),
     describe_toy=lambda config, toy: {"d": config.d, "n_sparse_features": config.n_sparse_features,

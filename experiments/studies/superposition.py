@@ -22,6 +22,10 @@ TRAINED_KINDS = ("topk", "relu")
 HEATMAP_FEATURES = 48  # a 512 × 512 diagonal is a hairline; the zoom makes the point visible
 
 
+NAME = "superposition"
+DESCRIPTION = "TopK and ReLU+L1 SAEs vs random dictionaries on 512 planted features in 64 dims"
+
+
 @dataclasses.dataclass(frozen=True)
 class Config(Arms):
     n_seeds: int = setting(3, low=1)
@@ -101,7 +105,7 @@ def heatmap_figure(results: dict, arrays: dict, folder):
 
 
 STUDY = standard_study(
-    "superposition", "TopK and ReLU+L1 SAEs vs random dictionaries on 512 planted features in 64 dims",
+    NAME, DESCRIPTION,
     Config, lambda config, key: superposition.build(config.toy, key),
     describe_toy=lambda config, toy: {"n_features": config.toy.n_features, "d": config.toy.d,
                                       "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},

@@ -35,8 +35,6 @@ import warnings
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import SpectralClustering
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
 def standardise(v) -> np.ndarray:
@@ -64,6 +62,8 @@ def unit_rows(v) -> np.ndarray:
 def cluster(v, n_clusters: int, seed: int = 0, standardise_columns: bool = True,
             n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
     """Spectral clustering of the rows of v [N, D] on their cosine k-nearest-neighbour graph → labels [N]."""
+    from sklearn.cluster import SpectralClustering  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+
     v = standardise(v) if standardise_columns else np.asarray(v, np.float64)
     n_neighbors = min(n_neighbors, len(v) - 1)
     with warnings.catch_warnings():
@@ -104,6 +104,8 @@ def cluster_blind(v, max_clusters: int, seed: int = 0, standardise_columns: bool
 def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarray, int]:
     """Michaud et al.'s QDG on unit-length per-sample loss gradients [N, P] of low-loss samples:
     cosine affinity (C + 1)/2, K by the eigengap, spectral clustering. Returns (labels [N], K)."""
+    from sklearn.cluster import SpectralClustering
+
     g = unit_rows(unit_loss_gradients)
     affinity = (g @ g.T + 1.0) / 2.0
     k = eigengap_k(affinity, max_clusters)
@@ -113,6 +115,8 @@ def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarr
 
 def scores(truth, labels) -> dict:
     """{"ari", "nmi"} of predicted labels against the true groups."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     return {"ari": float(adjusted_rand_score(truth, labels)), "nmi": float(normalized_mutual_info_score(truth, labels))}
 
 

@@ -28,11 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 
 def auroc(scores, labels) -> np.ndarray:
@@ -60,6 +55,8 @@ def probe_accuracy(features, labels, train_rows, C: float = 1.0) -> np.ndarray:
     features [N, D]; labels [N, G] bool; train_rows [N] bool (the others are the test rows).
     A variable that is constant on the training rows cannot be probed: it scores 0.5.
     """
+    from sklearn.metrics import balanced_accuracy_score  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+
     features = np.asarray(features, np.float64)
     labels = np.asarray(labels, bool)
     train_rows = np.asarray(train_rows, bool)
@@ -78,11 +75,17 @@ def probe_accuracy(features, labels, train_rows, C: float = 1.0) -> np.ndarray:
 
 def linear_probe(C: float = 1.0):
     """Logistic regression on standardised inputs, classes weighted equally."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
 
 
 def region_detector(neighbours: int = 15):
     """k-nearest-neighbours vote in the raw activation space."""
+    from sklearn.neighbors import KNeighborsClassifier
+
     return KNeighborsClassifier(n_neighbors=neighbours)
 
 
@@ -91,6 +94,8 @@ def held_out(estimator, features, label, train_rows) -> tuple[float, float]:
 
     features [N, D]; label [N] bool; train_rows [N] bool.
     """
+    from sklearn.metrics import balanced_accuracy_score
+
     features = np.asarray(features, np.float64)
     label = np.asarray(label, bool)
     train_rows = np.asarray(train_rows, bool)
