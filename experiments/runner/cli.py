@@ -21,14 +21,13 @@ disk that filled during a run (one line; status.json "failed" where it could be 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import os
 import sys
 import time
 from pathlib import Path
 
-from experiments.runner import memory, overrides, records, registry, runfolder, seeding
+from experiments.runner import memory, overrides, records, registry, runfolder, seeding, settings_index
 from experiments.runner.study import Result
 from toys.engine.config import ConfigError
 from toys.engine.runtime import Runtime
@@ -191,15 +190,12 @@ def run_bench(repeats: int, out: Path, profile: bool = False) -> int:
 
 
 def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[str]):
-    """The experiment module and its validated config; raises ConfigError on bad input."""
+    """The experiment module and its validated config; raises ConfigError on bad input. The rules
+    of single fields are checked first from the settings index, before the study (and JAX) is
+    imported (`experiments.runner.settings_index`)."""
+    settings_index.check(name, quick, seed, assignments)
     experiment = registry.get(name)
-    config = experiment.Config.quick() if quick else experiment.Config()
-    if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
-    config = overrides.apply_overrides(config, assignments)
-    if seed is not None and config.seed != seed:
-        raise ConfigError(f"seed: --seed {seed} and --set seed={config.seed} disagree; give one of them")
-    config = overrides.follow_sources(config, {a.partition("=")[0].strip() for a in assignments})
+    config = overrides.with_command_line(experiment.Config.quick() if quick else experiment.Config(), seed, assignments)
     memory.check(experiment, config)  # first: validate() itself may allocate per-feature arrays
     config.validate()
     return experiment, config
@@ -269,8 +265,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
         runfolder.write_json(folder / "config.json", {**record, "devices_used": runtime.devices_used})
         summary = experiment.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
-        if experiment.headline is not None:
-            status.note(headline=experiment.headline(results))
+        # what `toylab runs` shows, recorded so that listing needs no study import
+        status.note(headline=experiment.headline(results) if experiment.headline is not None else "—")
         runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
         return results, summary, figures
 

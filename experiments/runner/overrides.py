@@ -98,6 +98,18 @@ def apply_overrides(config, assignments: list[str]):
     return config
 
 
+def with_command_line(config, seed: int | None, assignments: list[str]):
+    """`config` as the command line sets it: `--seed` (refused when a `--set seed=…` disagrees),
+    then the `--set key=value` assignments in order, then the dependent settings the user did not
+    set following their sources. Nothing is validated here beyond parsing."""
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    config = apply_overrides(config, assignments)
+    if seed is not None and config.seed != seed:
+        raise ConfigError(f"seed: --seed {seed} and --set seed={config.seed} disagree; give one of them")
+    return follow_sources(config, {assignment.partition("=")[0].strip() for assignment in assignments})
+
+
 def follow_sources(config, assigned: set[str]):
     """Dependent settings (`Config.FOLLOWS = {dependent: source}`) that the user did not set follow
     their source: when the dependent value is not among the source's values, it becomes the

@@ -183,13 +183,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    lines = [f"{'setting':<14}{'n':>4}{'m':>3}{'p':>7}  {'importance':<10}{'loss':>10}  D_i (best instance)"]
+    lines = [f"{'setting':<14}{'features':>9}{'hidden':>7}{'p':>7}  {'importance':<10}{'loss':>10}  D_i (best instance)"]
     lines.append("-" * len(lines[0]) + "-" * 20)
     for s in results["settings"]:
         dims = " ".join(f"{d:.2f}" for d in s["best"]["dimensionality"][:10])
         more = " …" if s["n_features"] > 10 else ""
         lines.append(
-            f"{s['name']:<14}{s['n_features']:>4}{s['n_hidden']:>3}{s['probability']:>7.3g}  {s['importance']:<10}"
+            f"{s['name']:<14}{s['n_features']:>9}{s['n_hidden']:>7}{s['probability']:>7.3g}  {s['importance']:<10}"
             f"{s['best']['loss']:>10.5f}  {dims}{more}"
         )
         if "neighbour_angles_deg" in s["best"]:

@@ -1,0 +1,136 @@
+"""Every study's settable keys as data, so that `toylab run` refuses a bad `--set` before it
+imports the study.
+
+A study module imports JAX and the lab (seconds of CPU, more under load) before its `Config`
+exists. The rules of single fields — the type of `--set k=abc`, the range of `--set d=-1`,
+`inf` and `NaN`, a choice, an unknown key, a seed out of range — are declared on the fields
+(`toys.engine.config.setting`) and need none of that. This module keeps them in
+`experiments/studies/settings.json`: per study, the tree of its Config (full and quick
+defaults, each field's type and `Rule`). `check(name, quick, seed, assignments)` rebuilds that
+tree as plain dataclasses and runs the very code the real config runs —
+`overrides.with_command_line` (`--seed`, the `--set` assignments, dependent settings) and
+`check_fields` at every level — so a refusal here is the line the study would print. What involves several fields (k ≤ min(sizes)), the
+memory estimate and anything a study's `validate()` adds run after the import, as before.
+
+The file is derived from the studies: `python -m experiments.runner.settings_index` writes it;
+`tests/test_settings_index.py` fails when it differs from the declarations, and proves that
+nothing is refused here that the study itself would accept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+from experiments.runner import overrides
+from toys.engine.config import Rule, check_fields, rule_of
+
+INDEX = Path(__file__).parent.parent / "studies" / "settings.json"
+
+
+def _text(annotation) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
+# the annotations a settable field may have, by the text the index stores
+ANNOTATIONS = {_text(kind): kind for kind in (bool, int, float, str, float | None, int | None, str | None,
+                                              tuple[int, ...], tuple[float, ...], tuple[str, ...], tuple[int, int])}
+
+
+def _annotation_text(annotation) -> str:
+    text = _text(annotation)
+    if text not in ANNOTATIONS:
+        raise TypeError(f"settings index: no entry for the annotation {text!r}; add it to ANNOTATIONS")
+    return text
+
+
+_PLAIN = dataclasses.asdict(Rule())
+
+
+def _tree(config) -> dict:
+    """{field: {"type", "default", "rule"} or {"group": subtree, "follows"}} of a config dataclass
+    instance, in declaration order."""
+    hints = typing.get_type_hints(type(config))
+    tree = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            tree[field.name] = {"group": _tree(value), "follows": getattr(type(value), "FOLLOWS", {})}
+            continue
+        rule = rule_of(field)
+        tree[field.name] = {"type": _annotation_text(hints[field.name]),
+                            "default": list(value) if isinstance(value, tuple) else value}
+        if rule is not None:  # the rule's fields that differ from Rule's defaults
+            tree[field.name]["rule"] = {key: list(v) if isinstance(v, tuple) else v
+                                        for key, v in dataclasses.asdict(rule).items() if v != _PLAIN[key]}
+    return tree
+
+
+def entry(study) -> dict:
+    """The index entry of one study (`experiments.runner.study.Study`)."""
+    return {"full": _tree(study.Config()), "quick": _tree(study.Config.quick()),
+            "follows": getattr(study.Config, "FOLLOWS", {})}
+
+
+def build() -> dict:
+    """The index of every registered study (imports them all)."""
+    from experiments.runner import registry
+
+    return {name: entry(registry.get(name)) for name in registry.EXPERIMENTS}
+
+
+def _rebuild(tree: dict, follows: dict, name: str = "Settings"):
+    """A frozen dataclass instance standing in for the study's config: same fields, types,
+    defaults, rules and FOLLOWS."""
+    fields = []
+    for field, spec in tree.items():
+        if "group" in spec:
+            value = _rebuild(spec["group"], spec.get("follows", {}), field)
+            fields.append((field, type(value), dataclasses.field(default=value)))
+            continue
+        annotation = ANNOTATIONS[spec["type"]]
+        default = tuple(spec["default"]) if isinstance(spec["default"], list) else spec["default"]
+        metadata = {}
+        if "rule" in spec:
+            metadata["rule"] = Rule(**{key: tuple(v) if isinstance(v, list) else v for key, v in spec["rule"].items()})
+        fields.append((field, annotation, dataclasses.field(default=default, metadata=metadata)))
+    cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={"FOLLOWS": follows})
+    return cls()
+
+
+def _check_tree(config, prefix: str = "") -> None:
+    check_fields(config, prefix)
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            _check_tree(value, f"{prefix}{field.name}.")
+
+
+def check(name: str, quick: bool, seed: int | None, assignments: list[str]) -> None:
+    """Refuse (ConfigError, the study's own one line) what the single-field rules of `name`'s config
+    refuse, without importing the study; nothing when the study is not in the index."""
+    try:
+        index = json.loads(INDEX.read_text())
+    except (OSError, ValueError):
+        return  # no index (a partial checkout): the study's own checks still run
+    if name not in index:
+        return
+    spec = index[name]
+    _check_tree(overrides.with_command_line(_rebuild(spec["quick" if quick else "full"], spec["follows"]), seed,
+                                            assignments))
+
+
+def serialise(index: dict) -> str:
+    """The file's text: fields in declaration order (the order `check_fields` checks them)."""
+    return json.dumps(index, indent=1) + "\n"
+
+
+def main() -> None:
+    INDEX.write_text(serialise(build()))
+    print(f"wrote {INDEX}")
+
+
+if __name__ == "__main__":
+    main()
