@@ -13,6 +13,7 @@ import ast
 import importlib
 import importlib.util
 import pkgutil
+from pathlib import Path
 
 from experiments import studies
 from experiments.runner.study import Study
@@ -48,7 +49,7 @@ def description(name: str) -> str:
     if name not in EXPERIMENTS:
         raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
     origin = importlib.util.find_spec(EXPERIMENTS[name]).origin
-    for node in ast.parse(open(origin, encoding="utf-8").read()).body:
+    for node in ast.parse(Path(origin).read_text(encoding="utf-8")).body:
         if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DESCRIPTION"]
                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
             return node.value.value
