@@ -72,9 +72,17 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     })
 
 
+def _claimable(results: dict) -> str:
+    """Where a claim starts, or why none can be made (too few nulls: the smallest p-value a
+    candidate can reach against n nulls is about 1/(n + 1))."""
+    smallest = results["smallest_claimable_evidence"]
+    if smallest is None:
+        return f"nothing claimable at p ≤ {results['alpha']} against {len(results['null_top_evidence'])} nulls"
+    return f"claimable from {smallest:.3f}"
+
+
 def headline(results: dict) -> str:
-    return (f"{len(results['null_top_evidence'])} null tops, 95%: {results['quantiles']['0.95']:.3f}; "
-            f"claimable from {results['smallest_claimable_evidence']}")
+    return f"{len(results['null_top_evidence'])} null tops, 95%: {results['quantiles']['0.95']:.3f}; {_claimable(results)}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -107,7 +115,7 @@ def summary(results: dict) -> str:
     q = results["quantiles"]
     lines += ["", f"null top evidence over {len(results['null_top_evidence'])} dictionaries: median {q['0.5']:.3f}, "
                   f"90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}, 99% {q['0.99']:.3f}",
-              f"smallest evidence claimed at p ≤ {results['alpha']}: {results['smallest_claimable_evidence']}",
+              f"claims: {_claimable(results)}",
               "sorted tops (for sae.readers.manifold_ranking.NULL_TOP_EVIDENCE): "
               + ", ".join(f"{e:.4f}" for e in results["null_top_evidence"])]
     return "\n".join(lines)
