@@ -164,7 +164,8 @@ def test_large_seeds_do_not_collide():
 
 KEYS = sorted({key for name in registry.EXPERIMENTS for key in overrides.known_keys(registry.get(name).Config())})
 values = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str), st.floats(allow_nan=True).map(str),
-                   st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join), st.sampled_from(["none", "true", ""]))
+                   st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join),
+                   st.sampled_from(["none", "true", "", "inf", "-inf", "nan", "1e400"]))
 
 
 @given(st.sampled_from(list(registry.EXPERIMENTS)), st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy"]), values),
@@ -439,9 +440,10 @@ def test_the_progress_bar_appears_on_a_terminal(tmp_path):
     assert " step 100/400 loss " not in text  # not the plain lines of a log file
 
 
-def test_list_runs_and_a_refused_seed_start_without_loading_jax(tmp_path):
+def test_list_runs_report_and_a_refused_seed_start_without_loading_jax(tmp_path):
     # `list` reads the studies' descriptions from source, `runs` a finished run's headline from
-    # its status.json, and a bad --seed or experiment name is refused before any study is imported
+    # its status.json, `report` the defaults from the settings index, and a bad --seed or
+    # experiment name is refused before any study is imported
     run = tmp_path / "two-feature" / "20260101-000000-seed0"
     run.mkdir(parents=True)
     (run / "status.json").write_text(json.dumps({"state": "finished", "experiment": "two-feature",
@@ -449,8 +451,9 @@ def test_list_runs_and_a_refused_seed_start_without_loading_jax(tmp_path):
     (run / "results.json").write_text("{}")
     probe = ("import sys; from experiments.runner import cli; codes = [cli.main(a) for a in ({})]; "
              "print(codes, 'jax' in sys.modules)")
-    argvs = repr([["list"], ["runs", str(tmp_path)], ["run", "nosuch"], ["theory", "--seed", "-1"]])
+    argvs = repr([["list"], ["runs", str(tmp_path)], ["report", str(tmp_path)], ["run", "nosuch"],
+                  ["theory", "--seed", "-1"]])
     result = subprocess.run([sys.executable, "-c", probe.format(argvs)], capture_output=True, text=True,
                             cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2] False", result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 0, 2, 2] False", result.stdout + result.stderr
     assert "the recorded headline" in result.stdout

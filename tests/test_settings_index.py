@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from experiments.runner import cli, overrides, registry, settings_index
 from toys.engine.config import ConfigError
 
+from test_records import KEYS, values  # the `--set` fuzz's keys and values, shared
+
 
 def test_the_index_is_current():
     # regenerate with `python -m experiments.runner.settings_index` after changing a study's Config
@@ -31,10 +33,6 @@ def test_the_rebuilt_settings_equal_the_study_config(name, quick):
     assert overrides.known_keys(shadow) == overrides.known_keys(real)
 
 
-KEYS = sorted({key for name in registry.EXPERIMENTS for key in overrides.known_keys(registry.get(name).Config())})
-values = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str), st.floats(allow_nan=True).map(str),
-                   st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join),
-                   st.sampled_from(["none", "true", "", "inf", "-inf", "nan", "1e400"]))
 
 
 @given(st.sampled_from(list(registry.EXPERIMENTS)), st.booleans(), st.one_of(st.none(), st.integers(-3, 2**64)),

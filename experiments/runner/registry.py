@@ -32,11 +32,15 @@ def _discover() -> dict[str, str]:
 EXPERIMENTS = _discover()
 
 
+def _check_known(name: str) -> None:
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
+
+
 def get(name: str) -> Study:
     """The study registered as `name`; ConfigError (one line) for an unknown name, TypeError for a
     module that declares no Study or one under another name."""
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
+    _check_known(name)
     study = getattr(importlib.import_module(EXPERIMENTS[name]), "STUDY", None)
     if not isinstance(study, Study) or study.name != name:
         raise TypeError(f"{EXPERIMENTS[name]}: expected STUDY = Study({name!r}, ...) (experiments.runner.study)")
@@ -46,8 +50,7 @@ def get(name: str) -> Study:
 def description(name: str) -> str:
     """The study's one-line description: its module's top-level `DESCRIPTION` string constant,
     read from the source without running it; else (a computed description) from `get`."""
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"experiment: got {name!r}, allowed values {', '.join(EXPERIMENTS)}")
+    _check_known(name)
     origin = importlib.util.find_spec(EXPERIMENTS[name]).origin
     for node in ast.parse(Path(origin).read_text(encoding="utf-8")).body:
         if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DESCRIPTION"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 
-from experiments.runner import records, registry, runfolder
+from experiments.runner import records, registry, runfolder, settings_index
 
 TEMPLATE = "report.html.j2"
 
@@ -34,10 +34,14 @@ def _flatten(values: dict, prefix: str = "") -> dict:
 
 
 def _defaults(experiment_name: str, quick: bool) -> dict:
+    """The study's default settings, flattened: from the settings index (no study, and no JAX, to
+    import), else from the study's Config."""
     if experiment_name not in registry.EXPERIMENTS:
         return {}
-    config_class = registry.get(experiment_name).Config
-    default = config_class.quick() if quick else config_class()
+    default = settings_index.settings(experiment_name, quick)
+    if default is None:
+        config_class = registry.get(experiment_name).Config
+        default = config_class.quick() if quick else config_class()
     return _flatten(json.loads(json.dumps(dataclasses.asdict(default))))
 
 

@@ -100,6 +100,18 @@ def _rebuild(tree: dict, follows: dict, name: str = "Settings"):
     return cls()
 
 
+def settings(name: str, quick: bool):
+    """The study's settings (its Config's fields, defaults and rules) as a plain frozen dataclass,
+    without importing the study; None when the study is not in the index."""
+    try:
+        index = json.loads(INDEX.read_text())
+    except (OSError, ValueError):
+        return None  # no index (a partial checkout): callers fall back to the study itself
+    if name not in index:
+        return None
+    return _rebuild(index[name]["quick" if quick else "full"], index[name]["follows"])
+
+
 def _check_tree(config, prefix: str = "") -> None:
     check_fields(config, prefix)
     for field in dataclasses.fields(config):
@@ -110,16 +122,11 @@ def _check_tree(config, prefix: str = "") -> None:
 
 def check(name: str, quick: bool, seed: int | None, assignments: list[str]) -> None:
     """Refuse (ConfigError, the study's own one line) what the single-field rules of `name`'s config
-    refuse, without importing the study; nothing when the study is not in the index."""
-    try:
-        index = json.loads(INDEX.read_text())
-    except (OSError, ValueError):
-        return  # no index (a partial checkout): the study's own checks still run
-    if name not in index:
-        return
-    spec = index[name]
-    _check_tree(overrides.with_command_line(_rebuild(spec["quick" if quick else "full"], spec["follows"]), seed,
-                                            assignments))
+    refuse, without importing the study; nothing when the study is not in the index (its own
+    checks still run)."""
+    config = settings(name, quick)
+    if config is not None:
+        _check_tree(overrides.with_command_line(config, seed, assignments))
 
 
 def serialise(index: dict) -> str:
