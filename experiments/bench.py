@@ -30,8 +30,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from sae import architectures, pipeline
 from toys import superposition

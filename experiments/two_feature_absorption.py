@@ -18,15 +18,8 @@ from sae import architectures, pipeline
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
 from toys import trees
-from toys.engine.config import check_range
 
 ARCHS = ("relu", "matryoshka_l1")
-
-
-def check_probabilities(p11_name: str, p10: float, p11: float) -> None:
-    """0 < p11 ≤ 1 − p10: the parent fires alone or with its child, at most always (ConfigError
-    naming the field; each field's own range is declared with it)."""
-    check_range(p11_name, p11, low=0, low_open=True, high=1 - p10)
 
 
 def cone_init(key, t_p, t_c, m: int = 2):

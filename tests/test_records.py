@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments.runner import cli, overrides, records, registry, runfolder
+from experiments.runner import cli, overrides, records, registry, runfolder, settings_index
 from toys.engine import files
 from toys.engine.config import ConfigError
 
@@ -232,7 +233,7 @@ def test_the_report_shows_every_run_and_every_link_resolves(tmp_path, capsys):
 
 
 def _declared_rules(config, prefix=""):
-    """(dotted key, Rule, value) of every field that declares a numeric bound or choices."""
+    """(dotted key, Rule, value, the config holding it) of every field that declares a bound or choices."""
     import dataclasses
 
     from toys.engine.config import rule_of
@@ -244,35 +245,43 @@ def _declared_rules(config, prefix=""):
             continue
         rule = rule_of(field)
         if rule is not None and rule.allowed is None:
-            yield prefix + field.name, rule, value
+            yield prefix + field.name, rule, value, config
 
 
-def _outside(rule, value) -> list[str]:
-    """Texts just outside the declared rule (one per declared numeric bound, or a foreign choice)."""
+def _outside(rule, value, config) -> list[str]:
+    """Texts just outside the declared rule (one per bound, fixed or a formula over other fields
+    evaluated in `config`, or a foreign choice)."""
+    if isinstance(rule.choices, str):  # one of another field's values: one past the largest
+        return [str(max(rule.bound(config, rule.choices)) + 1)]
     if rule.choices is not None:
         return ["no-such-choice"]
     example = value[0] if isinstance(value, tuple) else value
     integer = isinstance(example, int) and not isinstance(example, bool)
     out = []
-    if isinstance(rule.low, (int, float)):
-        out.append(rule.low if rule.low_open else (rule.low - 1 if integer else rule.low - max(abs(rule.low), 1) * 1e-3))
-    if isinstance(rule.high, (int, float)):
-        out.append(rule.high if rule.high_open else (rule.high + 1 if integer else rule.high + max(abs(rule.high), 1) * 1e-3))
+    for bound, is_open, step in ((rule.low, rule.low_open, -1), (rule.high, rule.high_open, +1)):
+        if bound is None:
+            continue
+        bound = rule.bound(config, bound)
+        out.append(bound if is_open else (bound + step if integer else bound + step * max(abs(bound), 1) * 1e-3))
     return [str(int(v)) if integer else repr(float(v)) for v in out]
 
 
 PROBES = [(name, key, text) for name in registry.EXPERIMENTS
-          for key, rule, value in _declared_rules(registry.get(name).Config.quick())
-          for text in _outside(rule, value)]
+          for key, rule, value, config in _declared_rules(registry.get(name).Config.quick())
+          for text in _outside(rule, value, config)]
 
 
 @pytest.mark.parametrize("name, key, text", PROBES)
 def test_every_declared_bound_is_enforced_by_the_config_it_is_declared_on(name, key, text):
     # The probe reads the same declarations `--help` prints (toys.engine.config.setting): a value
-    # just outside each declared range, or a foreign choice, is refused with a line naming the key.
+    # just outside each declared range (a formula's evaluated at the quick defaults), or a foreign
+    # choice, is refused with a line naming the key, by the settings index and by the study.
     with pytest.raises(ConfigError) as error:
         cli.resolve_config(name, True, None, [f"{key}={text}"])
     assert str(error.value).startswith(key.split(".")[-1]) or key in str(error.value), str(error.value)
+    with mock.patch.object(settings_index, "check", lambda *args: None), pytest.raises(ConfigError) as late:
+        cli.resolve_config(name, True, None, [f"{key}={text}"])  # the study's own checks, imported
+    assert str(late.value).startswith(key.split(".")[-1]) or key in str(late.value), str(late.value)
 
 
 def test_every_settable_key_declares_its_rule():

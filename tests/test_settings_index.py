@@ -1,5 +1,6 @@
 """The settings index (`experiments/studies/settings.json`): current with the studies' configs,
-never refusing what a study accepts, and refusing single-field errors without importing JAX."""
+never refusing what a study accepts, and refusing what the fields' rules refuse (formulas over
+several fields included) without importing JAX."""
 
 import json
 import os
@@ -52,13 +53,17 @@ def test_the_index_refuses_only_what_the_study_refuses(name, quick, seed, assign
     event("passed on to the study")
 
 
-def test_single_field_refusals_do_not_import_jax():
+def test_field_rule_refusals_do_not_import_jax():
+    # single fields, and rules over several fields declared as formulas (k ≤ min(sizes), p11 ≤ 1 − p10,
+    # k ≤ toy.d · min(size_ratios))
     probe = ("import sys; from experiments.runner import cli; "
              "codes = [cli.main(['run', *a]) for a in ({})]; print(codes, 'jax' in sys.modules)")
-    argvs = repr([["circles", "--set", "d=-1"], ["two-feature", "--set", "learning_rate=inf"],
-                  ["superposition", "--set", "toy.n_features=abc"], ["sweep", "--set", "nosuch=1"],
-                  ["trees", "--quick", "--seed", "-1"]])
-    result = subprocess.run([sys.executable, "-c", probe.format(argvs)], capture_output=True, text=True,
+    argvs = [["circles", "--set", "d=-1"], ["two-feature", "--set", "learning_rate=inf"],
+             ["superposition", "--set", "toy.n_features=abc"], ["sweep", "--set", "nosuch=1"],
+             ["trees", "--quick", "--seed", "-1"], ["superposition", "--quick", "--set", "sizes=8", "--set", "k=100"],
+             ["two-feature", "--set", "p10=0.9", "--set", "p11=0.2"], ["darts", "--quick", "--set", "k=100000"],
+             ["circles", "--quick", "--set", "figure_size=300"]]
+    result = subprocess.run([sys.executable, "-c", probe.format(repr(argvs))], capture_output=True, text=True,
                             cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.stdout.strip().splitlines()[-1] == "[2, 2, 2, 2, 2] False", result.stdout + result.stderr
-    assert len(result.stderr.strip().splitlines()) == 5  # one line each
+    assert result.stdout.strip().splitlines()[-1] == f"{[2] * len(argvs)} False", result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == len(argvs)  # one line each

@@ -190,9 +190,9 @@ def run_bench(repeats: int, out: Path, profile: bool = False) -> int:
 
 
 def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[str]):
-    """The experiment module and its validated config; raises ConfigError on bad input. The rules
-    of single fields are checked first from the settings index, before the study (and JAX) is
-    imported (`experiments.runner.settings_index`)."""
+    """The experiment module and its validated config; raises ConfigError on bad input. The fields'
+    declared rules (formulas over several fields included) are checked first from the settings
+    index, before the study (and JAX) is imported (`experiments.runner.settings_index`)."""
     settings_index.check(name, quick, seed, assignments)
     experiment = registry.get(name)
     config = overrides.with_command_line(experiment.Config.quick() if quick else experiment.Config(), seed, assignments)

@@ -9,8 +9,11 @@ exists. The rules of single fields — the type of `--set k=abc`, the range of `
 defaults, each field's type and `Rule`). `check(name, quick, seed, assignments)` rebuilds that
 tree as plain dataclasses and runs the very code the real config runs —
 `overrides.with_command_line` (`--seed`, the `--set` assignments, dependent settings) and
-`check_fields` at every level — so a refusal here is the line the study would print. What involves several fields (k ≤ min(sizes)), the
-memory estimate and anything a study's `validate()` adds run after the import, as before.
+`check_fields` at every level — so a refusal here is the line the study would print. That
+includes rules over several fields declared as formulas (`k ≤ min(sizes)`, `p11 ≤ 1 − p10`);
+the memory estimate and what only a study's `validate()` states (rules in words, a circuit with
+too few distinct gates, an architecture that ignores the swept hyperparameter) run after the
+import, as before.
 
 The file is derived from the studies: `python -m experiments.runner.settings_index` writes it;
 `tests/test_settings_index.py` fails when it differs from the declarations, and proves that
@@ -113,15 +116,18 @@ def settings(name: str, quick: bool):
 
 
 def _check_tree(config, prefix: str = "") -> None:
-    check_fields(config, prefix)
+    """Every rule of every level: a level's fixed rules, then its groups, then its rules bounded by
+    other fields (`k ≤ toy.d · min(size_ratios)` is judged once `toy.d` itself is known good)."""
+    check_fields(config, prefix, relative=(False,))
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if dataclasses.is_dataclass(value):
             _check_tree(value, f"{prefix}{field.name}.")
+    check_fields(config, prefix, relative=(True,))
 
 
 def check(name: str, quick: bool, seed: int | None, assignments: list[str]) -> None:
-    """Refuse (ConfigError, the study's own one line) what the single-field rules of `name`'s config
+    """Refuse (ConfigError, the study's own one line) what the declared rules of `name`'s config
     refuse, without importing the study; nothing when the study is not in the index (its own
     checks still run)."""
     config = settings(name, quick)

@@ -28,7 +28,7 @@ from experiments.recovery import TRAINED_KINDS, Recovery, eval_key, headline, su
 from experiments.runner import memory, panels, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate
-from toys.engine.config import check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 
 SUMMARY_METRICS = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
 # The architectures the arms' settings fully describe (k, and λ for the L1 ones); JumpReLU's L0
@@ -54,7 +54,7 @@ class Arms:
     sizes: tuple[int, ...] = setting((64, 256), low=2)
     baselines: tuple[str, ...] = setting(("random",), "chance dictionaries of every size (read by TopK with k)",
                                          choices=("random", "gaussian", "untrained"))
-    k: int = setting(4, allowed="[1, min(sizes)]")
+    k: int = setting(4, low=1, high="min(sizes)")
     l1_coefficient: float = setting(1.0, low=0)
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     steps: int = setting(4000, low=1)
@@ -67,7 +67,6 @@ class Arms:
             value = getattr(self, field.name)
             if dataclasses.is_dataclass(value):
                 value.validate(prefix=field.name + ".")
-        check_range("k", self.k, low=1, high=min(self.sizes))
 
 
 def _keys(config: Arms):

@@ -27,7 +27,7 @@ from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking
 from theory import circles as circle_theory
 from toys import manifolds
-from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime, or_default
 
 NAME = "circles"
@@ -51,15 +51,15 @@ class Config:
     sparse_mean_l0: float = setting(4.0, "their expected L0", allowed="(0, n_sparse_features]")
     sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=2)
     ks: tuple[int, ...] = setting((1, 2, 8), "k values trained at each size (one vmapped call)",
-                                  allowed="each in [1, min(sizes)]")
+                                  low=1, high="min(sizes)")
     k: int = setting(1, "the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)",
-                     allowed="[1, min(sizes)]")
+                     low=1, high="min(sizes)")
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     steps: int = setting(10_000, low=1)
     batch_size: int = setting(1024, low=1)
     n_geometry: int = setting(16_384, "samples the pipeline clusters, reconstructs and scores on", low=100)
     figure_size: int = setting(512, "the size drawn in circle_pca.png; follows `sizes` unless set",
-                               allowed="one of sizes")
+                               choices="sizes")
 
     FOLLOWS = {"figure_size": "sizes"}  # a dependent setting the user did not set follows its source
 
@@ -81,11 +81,6 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.toy_config().validate()
-        check_each("ks", self.ks, low=1, high=min(self.sizes))
-        check_range("k", self.k, low=1, high=min(self.sizes))
-        if self.figure_size not in self.sizes:
-            raise ConfigError(f"figure_size: got {self.figure_size}, allowed values {', '.join(map(str, self.sizes))} "
-                              "(one of sizes)")
 
 
 def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:

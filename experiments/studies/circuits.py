@@ -35,7 +35,7 @@ from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
 from toys import circuits, network_training, stored
-from toys.engine.config import check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "circuits"
@@ -48,7 +48,7 @@ class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     circuit: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
     sae_sizes: tuple[int, ...] = setting((16, 64, 256), "SAE sizes per hidden layer", low=2)
-    k: int = setting(4, allowed="[1, min(sae_sizes)]")
+    k: int = setting(4, low=1, high="min(sae_sizes)")
     sae_steps: int = setting(5000, "SAE training steps", low=1)
     sae_batch_size: int = setting(256, "SAE batch", low=1)
     sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
@@ -64,7 +64,6 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.circuit.validate(prefix="circuit.")
-        check_range("k", self.k, low=1, high=min(self.sae_sizes))
         draw_circuit(self)  # a shape with too few distinct gates fails here, before anything is written
 
 

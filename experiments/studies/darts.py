@@ -36,7 +36,7 @@ from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
 from toys import superposition
-from toys.engine.config import check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "darts"
@@ -58,7 +58,7 @@ class Config:
     kinds: tuple[str, ...] = setting(DARTS_TRAINED, choices=DARTS_TRAINED)
     baselines: tuple[str, ...] = setting(DARTS_BASELINES, "chance and reference dictionaries of part 2",
                                          choices=BASELINE_KINDS)
-    k: int = setting(6, allowed="[1, toy.d * min(size_ratios)]")
+    k: int = setting(6, low=1, high="toy.d * min(size_ratios)")
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     l1_coefficient: float = setting(1.0, "relu", low=0)
     l0_coefficient: float = setting(2.0, "jumprelu (inputs are scaled per sample to ‖x‖² = d)", low=0)
@@ -73,7 +73,6 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.toy.validate(prefix="toy.")
-        check_range("k", self.k, low=1, high=self.toy.d * min(self.size_ratios))
 
 
 # --- part 1: the numerical facts -----------------------------------------------------

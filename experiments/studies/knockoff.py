@@ -40,7 +40,7 @@ from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_finder, manifold_ranking
 from toys import manifolds, modular, network_training, stored
-from toys.engine.config import check_each, check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "knockoff"
@@ -63,13 +63,14 @@ class Config:
     sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
     calendar_d: int = setting(32, "dimensions of the calendar's representation", low=3)
     calendar_sparse_features: int = setting(64, "sparse features beside the days circle", low=0)
-    calendar_sparse_l0: float = setting(3.0, "their mean L0", allowed="(0, max(calendar_sparse_features, 1)]")
+    calendar_sparse_l0: float = setting(3.0, "their mean L0", low=0, low_open=True,
+                                       high="max(calendar_sparse_features, 1)")
     calendar_samples: int = setting(4000, "fixed samples of the calendar task (each a day, a shift k, sparse features)",
                                     low=DAYS * DAYS)
     calendar_heldout: int = setting(0, "(day, k) combinations of the 49 never trained on (0: test on fresh samples)",
                                     low=0, high=DAYS * DAYS - 2 * DAYS)
     calendar_train_sizes: tuple[int, ...] = setting((49, 98, 196, 392, 784), "training samples of the fresh heads",
-                                                    allowed="each in [DAYS, calendar_samples // 2]")
+                                                    low=DAYS, high="calendar_samples // 2")
     calendar_hidden: int = setting(64, "hidden units of the calendar's head", low=1)
     calendar_steps: int = setting(3000, "full-batch AdamW steps of the calendar's heads", low=1)
     calendar_sae_size: int = setting(64, "latents of the SAE on the calendar's representation", low=2)
@@ -86,10 +87,7 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.network.validate(prefix="network.")
-        check_range("calendar_sparse_l0", self.calendar_sparse_l0, low=0, low_open=True,
-                    high=max(self.calendar_sparse_features, 1))
         self.calendar_toy().validate()
-        check_each("calendar_train_sizes", self.calendar_train_sizes, low=DAYS, high=self.calendar_samples // 2)
 
 
 def _calendar_toy(config: "Config") -> manifolds.ManifoldConfig:

@@ -38,7 +38,7 @@ class Config(Arms):
     offset: float = setting(1.0, "‖c‖ / r: the sphere's centre away from the origin", low=0)
     probability: float = setting(0.5, "share of samples on the sphere", low=0, low_open=True, high=1)
     n_sparse_features: int = setting(64, "sparse features beside the sphere", low=1)
-    sparse_mean_l0: float = setting(3.0, "their expected L0", allowed="(0, n_sparse_features]")
+    sparse_mean_l0: float = setting(3.0, "their expected L0", low=0, low_open=True, high="n_sparse_features")
 
     @classmethod
     def quick(cls) -> "Config":

@@ -16,7 +16,7 @@ from experiments.runner import memory, panels
 from experiments.runner.standard import Arms, standard_study
 from sae import metrics
 from toys import superposition
-from toys.engine.config import check_choice, setting
+from toys.engine.config import setting
 
 TRAINED_KINDS = ("topk", "relu")
 HEATMAP_FEATURES = 48  # a 512 × 512 diagonal is a hairline; the zoom makes the point visible
@@ -31,22 +31,18 @@ class Config(Arms):
     n_seeds: int = setting(3, low=1)
     kinds: tuple[str, ...] = setting(TRAINED_KINDS, choices=TRAINED_KINDS)
     sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=1)
-    k: int = setting(8, allowed="[1, min(sizes)]")
+    k: int = setting(8, low=1, high="min(sizes)")
     steps: int = setting(10_000, low=1)
     batch_size: int = setting(1024, low=1)
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
     heatmap_size: int = setting(1024, "the size whose matched-cosine heatmap is drawn; follows `sizes` unless set",
-                                allowed="one of sizes")
+                                choices="sizes")
 
     FOLLOWS = {"heatmap_size": "sizes"}  # a dependent setting the user did not set follows its source
 
     @classmethod
     def quick(cls) -> "Config":
         return cls(n_seeds=1, steps=6000, batch_size=256)
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice("heatmap_size", self.heatmap_size, self.sizes, source="sizes")
 
 
 def _matched_cosines(C: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class Config:
     toy: trees.TreeConfig = trees.TreeConfig(exclusive_fraction=1.0)
     kinds: tuple[str, ...] = setting(TRAINED_KINDS, choices=TRAINED_KINDS)
     size: int = setting(256, "dictionary size", low=2)
-    k: int = setting(4, allowed="[1, min(size, *splitting_sizes)]")
+    k: int = setting(4, low=1, high="min(size, *splitting_sizes)")
     l1_coefficient: float = setting(1.0, "ReLU+L1; gives an L0 near k on the default toy", low=0)
     aux_coefficient: float = setting(1 / 32, "AuxK for BatchTopK and Matryoshka", low=0)
     learning_rate: float = setting(3e-3, low=0, low_open=True)
@@ -66,11 +66,12 @@ class Config:
     n_tree_samples: int = setting(16_384, "samples whose firing the co-firing linkage and the parent direction use",
                                   low=100)
     two_feature_p10: float = setting(0.3, "two-feature toy: P(parent alone)", low=0, low_open=True, high=1)
-    two_feature_p11: float = setting(0.2, "two-feature toy: P(parent and child)", allowed="(0, 1 − two_feature_p10]")
+    two_feature_p11: float = setting(0.2, "two-feature toy: P(parent and child)", low=0, low_open=True,
+                                     high="1 - two_feature_p10")
     two_feature_l1: float = setting(0.3, "two-feature toy: λ", low=0, low_open=True)
     two_feature_seeds: int = setting(8, "two-feature toy: seeds", low=1)
     two_feature_steps: int = setting(3000, "two-feature toy: training steps", low=1)
-    figure_roots: int = setting(3, "trees drawn in trees.png", allowed="[1, toy.n_roots]")
+    figure_roots: int = setting(3, "trees drawn in trees.png", low=1, high="toy.n_roots")
 
     @classmethod
     def quick(cls) -> "Config":
@@ -80,12 +81,9 @@ class Config:
         check_fields(self)
         self.toy.validate(prefix="toy.")
         check_range("toy.depth", self.toy.depth, low=2)  # a hierarchy needs parents
-        check_range("k", self.k, low=1, high=min(self.size, *self.splitting_sizes))
         if len(self.splitting_sizes) < 2 or list(self.splitting_sizes) != sorted(set(self.splitting_sizes)):
             raise ConfigError(f"splitting_sizes: got {','.join(map(str, self.splitting_sizes))}, "
                               "allowed: two or more strictly increasing sizes")
-        two_feature.check_probabilities("two_feature_p11", self.two_feature_p10, self.two_feature_p11)
-        check_range("figure_roots", self.figure_roots, low=1, high=self.toy.n_roots)
 
 
 # --- the hierarchical toy ----------------------------------------------------------------

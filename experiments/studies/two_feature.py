@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments.runner import seeding
 from experiments.runner.study import Result, Study
-from experiments.two_feature_absorption import check_probabilities, study, summary
+from experiments.two_feature_absorption import study, summary
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
@@ -34,7 +34,7 @@ DESCRIPTION = "the exact two-feature absorption toy: closed forms, hand-built an
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     p10: float = setting(0.3, "P(parent fires alone)", low=0, low_open=True, high=1)
-    p11: float = setting(0.2, "P(parent and child fire)", allowed="(0, 1 − p10]")
+    p11: float = setting(0.2, "P(parent and child fire)", low=0, low_open=True, high="1 - p10")
     l1_coefficient: float = setting(0.3, "λ of both losses", low=0, low_open=True)
     n_seeds: int = setting(8, low=1)
     steps: int = setting(3000, low=1)
@@ -46,7 +46,6 @@ class Config:
 
     def validate(self) -> None:
         check_fields(self)
-        check_probabilities("p11", self.p10, self.p11)
 
 
 def run(config: Config, runtime: Runtime | None = None) -> dict:

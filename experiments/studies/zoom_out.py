@@ -42,7 +42,7 @@ from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors, folding, geometry
 from toys import network_training, semantic, stored
-from toys.engine.config import check_fields, check_range, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "zoom-out"
@@ -57,10 +57,10 @@ class Config:
     probe_train_fraction: float = setting(0.5, "share of samples the readers train on",
                                           low=0, low_open=True, high=1, high_open=True)
     neighbours: int = setting(15, "k of the k-NN region reader",
-                              allowed="[1, int(n_samples * probe_train_fraction) // 4]")
+                              low=1, high="int(n_samples * probe_train_fraction) // 4")
     n_lines: int = setting(50, "random lines whose activation patterns are counted", low=1, high=10000)
     grid: int = setting(41, "grid points per side in layers.png", low=3, high=401)
-    ball_dims: int = setting(3, "dimensions of the ball concept's subspace", allowed="[1, network.d]")
+    ball_dims: int = setting(3, "dimensions of the ball concept's subspace", low=1, high="network.d")
     ball_samples: int = setting(6000, "samples of the ball-in-shell concept", low=100, high=1000000)
     sae_size: int = setting(64, "SAE latents", low=1, high=65536)
     sae_l1: float = setting(0.03, "SAE L1 coefficient", low=0)
@@ -75,8 +75,6 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.network.validate(prefix="network.")
-        check_range("neighbours", self.neighbours, low=1, high=int(self.n_samples * self.probe_train_fraction) // 4)
-        check_range("ball_dims", self.ball_dims, low=1, high=self.network.d)
 
 
 def layer_names(n_layers: int) -> list[str]:

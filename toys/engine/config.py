@@ -2,14 +2,16 @@
 with one line naming the field and its allowed range.
 
 A config is a frozen dataclass whose fields are declared with `setting(default, doc, low=…,
-high=…, choices=…)`; `check_fields(config)` enforces every declared rule and `validate()` adds
-what involves several fields. `toylab run NAME --help` and the fuzz test read the same
+high=…, choices=…)` — a bound may be a formula over other fields, `high="min(sizes)"`;
+`check_fields(config)` enforces every declared rule and `validate()` adds what no formula states. `toylab run NAME --help` and the fuzz test read the same
 declarations (`Rule.describe`), so nothing is written twice and no source is parsed.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import math
 from collections.abc import Iterable
 
@@ -61,26 +63,57 @@ def check_choice(field, value, choices, source: str | None = None) -> None:
 # --- fields that carry their own rule ---------------------------------------------------------
 
 
+_FUNCTIONS = {"min": min, "max": max, "int": int}
+_NODES = (ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Call, ast.Starred, ast.BinOp, ast.UnaryOp,
+          ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.USub)
+
+
+@functools.cache
+def _compiled(expression: str):
+    """`expression` compiled, once it is known to use only field names, numbers, + − × / //, and
+    min, max and int (a declaration is code, but a bound should read as a formula, not run one)."""
+    tree = ast.parse(expression, mode="eval")
+    for node in ast.walk(tree):
+        plain = isinstance(node, _NODES) and not (isinstance(node, ast.Attribute) and node.attr.startswith("_"))
+        if not plain or (isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS)):
+            raise ValueError(f"bound {expression!r}: only field names, numbers, + - * / //, min, max and int are allowed")
+    return compile(tree, f"<bound {expression}>", "eval")
+
+
+def field_expression(expression: str, config):
+    """The value of a bound written in terms of `config`'s fields: a field's name (`n_bits`), a field
+    of a nested config (`toy.d`), or arithmetic on them with min, max and int (`min(sizes)`,
+    `1 - p10`, `int(n_samples * probe_train_fraction) // 4`)."""
+    names = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    return eval(_compiled(expression), {"__builtins__": {}, **_FUNCTIONS}, names)  # noqa: S307 (checked above)
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """What a config field allows, declared with the field (`setting`).
 
-    low / high: bounds (a number, or the name of another field of the same config whose value
-    bounds this one), strict where *_open; choices: the allowed values; a tuple-valued field
-    needs one or more elements and applies the rule to each. `allowed`: the rule in words, for
-    a field whose check is not a plain range or choice (its check then lives in `validate()`).
+    low / high: bounds, each a number or a formula over the config's fields (`field_expression`:
+    `"n_bits"`, `"min(sizes)"`, `"toy.d * min(size_ratios)"`), strict where *_open; choices: the
+    allowed values, or a formula naming them (`"sizes"`: one of the sizes); a tuple-valued field
+    needs one or more elements and applies the rule to each. `allowed`: the rule in words, for a
+    field whose check no formula states (its check then lives in `validate()`).
     """
 
     low: float | str | None = None
     high: float | str | None = None
     low_open: bool = False
     high_open: bool = False
-    choices: tuple | None = None
+    choices: tuple | str | None = None
     allowed: str | None = None
     none_allowed: bool = False  # None (the field's "off") is allowed beside the rule
 
+    @property
+    def relative(self) -> bool:
+        """Whether the rule depends on other fields (checked after the fixed rules)."""
+        return any(isinstance(part, str) for part in (self.low, self.high, self.choices))
+
     def bound(self, config, value):
-        return getattr(config, value) if isinstance(value, str) else value
+        return field_expression(value, config) if isinstance(value, str) else value
 
     def check(self, name: str, value, config) -> None:
         """Raise ConfigError unless the value (each element of a tuple) obeys the rule."""
@@ -93,24 +126,37 @@ class Rule:
                 self.check(name, element, config)
             return
         if self.choices is not None:
-            check_choice(name, value, self.choices)
+            check_choice(name, value, self.bound(config, self.choices),
+                         source=self.choices if isinstance(self.choices, str) else None)
         if self.low is not None or self.high is not None:
-            check_range(name, value, low=self.bound(config, self.low), high=self.bound(config, self.high),
-                        low_open=self.low_open, high_open=self.high_open)
+            try:
+                check_range(name, value, low=self.bound(config, self.low), high=self.bound(config, self.high),
+                            low_open=self.low_open, high_open=self.high_open)
+            except ConfigError:
+                if not self.relative:
+                    raise
+                # name the fields the bound comes from beside its value: "[1, min(sizes) = 8]"
+                raise ConfigError(f"{name}: got {value!r}, allowed range {self.describe(config)}") from None
 
     def describe(self, config=None, is_tuple: bool = False) -> str:
-        """The rule in one phrase: `[1, inf)`, `(0, 1]`, `one of a, b`, `each in …`."""
+        """The rule in one phrase: `[1, inf)`, `(0, 1]`, `one of a, b`, `[1, min(sizes) = 256]`, `each in …`."""
         if self.allowed is not None:
             return self.allowed
         if self.none_allowed:
             return Rule(self.low, self.high, self.low_open, self.high_open, self.choices).describe(config, is_tuple) + " or none"
-        if self.choices is not None:
-            text = f"one of {', '.join(map(str, self.choices))}"
-            return f"each {text}" if is_tuple else text
+
         def show(value):
-            if isinstance(value, str):  # another field: its name, and its value in this config
-                return value if config is None else f"{value} = {getattr(config, value)}"
+            if isinstance(value, str):  # a formula over other fields: its text, and its value in this config
+                if config is None:
+                    return value
+                shown = self.bound(config, value)
+                shown = ", ".join(map(str, shown)) if isinstance(shown, tuple) else show(shown)
+                return f"{value} = {shown}"
             return str(value) if isinstance(value, int) else f"{value:g}"
+        if self.choices is not None:
+            text = (f"one of {show(self.choices)}" if isinstance(self.choices, str)
+                    else f"one of {', '.join(map(str, self.choices))}")
+            return f"each {text}" if is_tuple else text
         low = "-inf" if self.low is None else show(self.low)
         high = "inf" if self.high is None else show(self.high)
         left = "(" if self.low_open or self.low is None else "["
@@ -126,7 +172,12 @@ def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = Fal
     """
     if low is None and high is None and choices is None and allowed is None:
         return dataclasses.field(default=default, metadata={"doc": doc})  # a bool, or a rule still to declare
-    rule = Rule(low, high, low_open, high_open, None if choices is None else tuple(choices), allowed, none_allowed)
+    for formula in (low, high, choices):
+        if isinstance(formula, str):
+            _compiled(formula)  # a malformed bound fails where it is declared
+    if choices is not None and not isinstance(choices, str):
+        choices = tuple(choices)
+    rule = Rule(low, high, low_open, high_open, choices, allowed, none_allowed)
     return dataclasses.field(default=default, metadata={"doc": doc, "rule": rule})
 
 
@@ -138,11 +189,12 @@ def doc_of(field: dataclasses.Field) -> str:
     return field.metadata.get("doc", "")
 
 
-def check_fields(config, prefix: str = "") -> None:
+def check_fields(config, prefix: str = "", relative: tuple[bool, ...] = (False, True)) -> None:
     """Check every field of `config` that declares a rule (names get `prefix`): first the rules with
-    fixed bounds, in declaration order, then those bounded by another field (checked by then)."""
+    fixed bounds, in declaration order, then those bounded by other fields (checked by then).
+    `relative=(False,)` or `(True,)`: only one kind."""
     ruled = [(field, rule_of(field)) for field in dataclasses.fields(config) if rule_of(field) is not None]
-    for relative in (False, True):
+    for kind in relative:
         for field, rule in ruled:
-            if (isinstance(rule.low, str) or isinstance(rule.high, str)) == relative:
+            if rule.relative == kind:
                 rule.check(prefix + field.name, getattr(config, field.name), config)
