@@ -23,6 +23,7 @@ class Outer:
     p10: float = setting(0.3, low=0, high=1)
     p11: float = setting(0.2, low=0, low_open=True, high="1 - p10")
     shown: int = setting(16, choices="sizes")
+    kinds: tuple[str, ...] = setting(("a", "b"), choices=("a", "b", "c"), distinct=True)
     inner: Inner = Inner()
 
 
@@ -74,3 +75,9 @@ def test_help_describes_a_formula_with_its_value():
     assert rows["k"] == "[1, min(sizes) = 16]"
     assert rows["ratio"] == "[1, inner.d * max(sizes) // 4 = 64]"
     assert rows["shown"] == "one of sizes = 16, 32"
+
+
+def test_a_distinct_list_refuses_a_value_given_twice():
+    with pytest.raises(ConfigError, match=r"^kinds: a given more than once; allowed: each one of a, b, c, each once$"):
+        check_fields(Outer(kinds=("a", "b", "a")))
+    check_fields(Outer(kinds=("c",)))

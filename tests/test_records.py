@@ -119,7 +119,7 @@ BAD = [
     (["run", "sweep", "--set", "arch=relu", "--set", "hyperparameter=k", "--set", "values=2,4"],
      "hyperparameter: relu does not read k"),
     (["run", "sweep", "--set", "arch=topk", "--set", "hyperparameter=l1_coefficient"], "topk does not read l1_coefficient"),
-    (["run", "pizza-clock", "--set", "architectures=additive,additive"], "architectures: additive given twice"),
+    (["run", "pizza-clock", "--set", "architectures=additive,additive"], "architectures: additive given more than once"),
     (["run", "superposition", "--seed", "3", "--set", "seed=4"], "seed: --seed 3 and --set seed=4 disagree"),
     (["run", "superposition", "--out", "x" * 300], "(300 characters): too long"),
     (["run", "superposition", "--out", "/tmp/" + "b/" * 2500], "too long (each name ≤ 255 bytes, the whole path ≤ 4096)"),

@@ -35,7 +35,7 @@ from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents
 from toys import modular
-from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "pizza-clock"
@@ -53,7 +53,8 @@ class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     network: modular.ModularConfig = modular.ModularConfig()
     architectures: tuple[str, ...] = setting(("additive", "additive_narrow", "bilinear", "concatenated"),
-                                             "networks (network.architecture is ignored)", choices=NETWORKS)
+                                             "networks (network.architecture is ignored)", choices=NETWORKS,
+                                             distinct=True)
     narrow_embed_dim: int = setting(8, "embedding width of the additive_narrow network", low=1)
     n_triples: int = setting(100, "random (a, b, c) of the gradient symmetricity", low=1)
     sae_size: int = setting(512, "latents of the SAE on each hidden layer", low=2)
@@ -69,10 +70,6 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.network.validate(prefix="network.")
-        repeated = sorted({name for name in self.architectures if self.architectures.count(name) > 1})
-        if repeated:
-            raise ConfigError(f"architectures: {', '.join(repeated)} given twice; each network is trained once "
-                              f"(allowed: distinct values of {', '.join(NETWORKS)})")
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:

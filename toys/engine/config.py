@@ -95,7 +95,7 @@ class Rule:
     low / high: bounds, each a number or a formula over the config's fields (`field_expression`:
     `"n_bits"`, `"min(sizes)"`, `"toy.d * min(size_ratios)"`), strict where *_open; choices: the
     allowed values, or a formula naming them (`"sizes"`: one of the sizes); a tuple-valued field
-    needs one or more elements and applies the rule to each. `allowed`: the rule in words, for a
+    needs one or more elements, each once where `distinct`, and applies the rule to each. `allowed`: the rule in words, for a
     field whose check no formula states (its check then lives in `validate()`).
     """
 
@@ -106,6 +106,7 @@ class Rule:
     choices: tuple | str | None = None
     allowed: str | None = None
     none_allowed: bool = False  # None (the field's "off") is allowed beside the rule
+    distinct: bool = False  # a tuple-valued field: no value twice
 
     @property
     def relative(self) -> bool:
@@ -122,6 +123,10 @@ class Rule:
         if isinstance(value, tuple):
             if not value:
                 raise ConfigError(f"{name}: got an empty list, allowed: one or more values")
+            repeated = sorted({str(element) for element in value if value.count(element) > 1}) if self.distinct else []
+            if repeated:
+                raise ConfigError(f"{name}: {', '.join(repeated)} given more than once; allowed: "
+                                  f"{self.describe(config, is_tuple=True)}")
             for element in value:
                 self.check(name, element, config)
             return
@@ -144,6 +149,8 @@ class Rule:
             return self.allowed
         if self.none_allowed:
             return Rule(self.low, self.high, self.low_open, self.high_open, self.choices).describe(config, is_tuple) + " or none"
+        if self.distinct:
+            return dataclasses.replace(self, distinct=False).describe(config, is_tuple) + ", each once"
 
         def show(value):
             if isinstance(value, str):  # a formula over other fields: its text, and its value in this config
@@ -165,7 +172,7 @@ class Rule:
 
 
 def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = False, high_open: bool = False,
-            choices=None, allowed: str | None = None, none_allowed: bool = False):
+            choices=None, allowed: str | None = None, none_allowed: bool = False, distinct: bool = False):
     """A config field with its meaning and allowed values: `dataclasses.field(default, metadata=…)`.
 
     `--help` prints doc and the rule, `check_fields` enforces it, the fuzz test probes it.
@@ -177,7 +184,7 @@ def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = Fal
             _compiled(formula)  # a malformed bound fails where it is declared
     if choices is not None and not isinstance(choices, str):
         choices = tuple(choices)
-    rule = Rule(low, high, low_open, high_open, choices, allowed, none_allowed)
+    rule = Rule(low, high, low_open, high_open, choices, allowed, none_allowed, distinct)
     return dataclasses.field(default=default, metadata={"doc": doc, "rule": rule})
 
 
