@@ -1,7 +1,8 @@
 """The docs run as written: every ```python block of README.md and of the pages under docs/ is
-executed, every `toylab` command line of a ```bash block is accepted by the CLI's parser
-(placeholders such as <run-id> aside) — the commands themselves are the studies, run by their
-own tests — and every relative link points at a file or folder of the repository."""
+executed, every `toylab` command line of a ```bash block is accepted by the CLI's parser, and a
+`run` or `sweep` line's settings by its study (the config it would run is resolved and
+validated; placeholders such as <run-id> aside) — the runs themselves are the studies, run by
+their own tests — and every relative link points at a file or folder of the repository."""
 
 import re
 import shlex
@@ -40,11 +41,14 @@ def test_every_python_block_runs_as_written(page, line, code):
 
 
 @pytest.mark.parametrize("page, line, command", COMMANDS, ids=[f"{p}:{n}:{c.split('#')[0].strip()[:40]}" for p, n, c in COMMANDS])
-def test_every_toylab_command_in_the_docs_parses(page, line, command):
+def test_every_toylab_command_in_the_docs_parses_and_its_settings_are_accepted(page, line, command):
     # the toylab part of the line: up to a closing quote, a background &, a ; or a comment
     invocation = re.split(r"\"| & |;| #", command.split(".venv/bin/toylab ", 1)[1])[0]
     invocation = invocation.replace("$i", "0")  # a loop variable of the block, given its first value
-    cli._parser().parse_args(shlex.split(invocation))  # argparse exits 2 on what it does not accept
+    args = cli._parser().parse_args(shlex.split(invocation))  # argparse exits 2 on what it does not accept
+    if args.command in ("run", "sweep") and not args.help:
+        # and the study accepts its settings: the config it would run is resolved and validated
+        cli.resolve_config("sweep" if args.command == "sweep" else args.name, args.quick, args.seed, args.set)
 
 
 def test_every_study_has_its_page_linked_from_the_readme():
