@@ -24,6 +24,7 @@ class Outer:
     p11: float = setting(0.2, low=0, low_open=True, high="1 - p10")
     shown: int = setting(16, choices="sizes")
     kinds: tuple[str, ...] = setting(("a", "b"), choices=("a", "b", "c"), distinct=True)
+    worded: float = setting(1.0, low=0, allowed="[0, what validate() computes]")
     inner: Inner = Inner()
 
 
@@ -81,3 +82,9 @@ def test_a_distinct_list_refuses_a_value_given_twice():
     with pytest.raises(ConfigError, match=r"^kinds: a given more than once; allowed: each one of a, b, c, each once$"):
         check_fields(Outer(kinds=("a", "b", "a")))
     check_fields(Outer(kinds=("c",)))
+
+
+def test_a_bound_beside_a_rule_in_words_is_checked_and_the_words_are_shown():
+    with pytest.raises(ConfigError, match=r"^worded: got -1\.0, allowed \[0, what validate\(\) computes\]$"):
+        check_fields(Outer(worded=-1.0))
+    check_fields(Outer(worded=1e9))  # the rest of the rule is validate()'s

@@ -244,7 +244,7 @@ def _declared_rules(config, prefix=""):
             yield from _declared_rules(value, prefix + field.name + ".")
             continue
         rule = rule_of(field)
-        if rule is not None and rule.allowed is None:
+        if rule is not None and (rule.allowed is None or (rule.low, rule.high, rule.choices) != (None, None, None)):
             yield prefix + field.name, rule, value, config
 
 

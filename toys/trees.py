@@ -56,7 +56,8 @@ class TreeConfig:
     branching: int = setting(3, "children per parent", low=1)
     depth: int = setting(3, "levels per tree (roots included)", low=1)
     d: int = setting(64, "activation dimensions", low=1)
-    mean_l0: float = setting(6.0, "expected true L0 (sets the roots' probabilities)", allowed="(0, the L0 at which the likeliest root fires always]")
+    mean_l0: float = setting(6.0, "expected true L0 (sets the roots' probabilities)", low=0, low_open=True,
+                             allowed="(0, the L0 at which the likeliest root fires always]")
     child_probability: float = setting(0.3, "q: P(child fires | parent fires)", low=0, low_open=True, high=1)
     exclusive_fraction: float = setting(0.5, "share of parents whose children are mutually exclusive", low=0, high=1)
     root_zipf_exponent: float = setting(0.0, "Zipf exponent of the roots' probabilities (0: equal)", low=0)

@@ -35,7 +35,7 @@ class Config:
     arch: str = setting("relu", "architecture swept", choices=TRAINED_KINDS)
     size: int = setting(512, "dictionary size", low=1)
     hyperparameter: str = setting("l1_coefficient", "the hyperparameter varied", choices=SWEEPABLE)
-    values: tuple[float, ...] = setting((0.1, 0.3, 0.5, 1.0, 2.0), "its values",
+    values: tuple[float, ...] = setting((0.1, 0.3, 0.5, 1.0, 2.0), "its values", low=0,  # what all hyperparameters need
                                       allowed="each in [1, size] for k, > 0 for learning_rate and bandwidth, ≥ 0 otherwise")
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     l1_coefficient: float = setting(1.0, low=0)

@@ -95,8 +95,10 @@ class Rule:
     low / high: bounds, each a number or a formula over the config's fields (`field_expression`:
     `"n_bits"`, `"min(sizes)"`, `"toy.d * min(size_ratios)"`), strict where *_open; choices: the
     allowed values, or a formula naming them (`"sizes"`: one of the sizes); a tuple-valued field
-    needs one or more elements, each once where `distinct`, and applies the rule to each. `allowed`: the rule in words, for a
-    field whose check no formula states (its check then lives in `validate()`).
+    needs one or more elements, each once where `distinct`, and applies the rule to each.
+    `allowed`: the rule in words, for a field whose full check no formula states (it then lives
+    in `validate()`); bounds or choices declared beside it are checked here, as what every
+    allowed value must meet.
     """
 
     low: float | str | None = None
@@ -118,8 +120,10 @@ class Rule:
 
     def check(self, name: str, value, config) -> None:
         """Raise ConfigError unless the value (each element of a tuple) obeys the rule."""
-        if self.allowed is not None or (value is None and self.none_allowed):
-            return  # a rule in words is checked in validate()
+        if value is None and self.none_allowed:
+            return
+        if self.allowed is not None and self.low is None and self.high is None and self.choices is None:
+            return  # a rule only in words is checked in validate()
         if isinstance(value, tuple):
             if not value:
                 raise ConfigError(f"{name}: got an empty list, allowed: one or more values")
@@ -138,6 +142,8 @@ class Rule:
                 check_range(name, value, low=self.bound(config, self.low), high=self.bound(config, self.high),
                             low_open=self.low_open, high_open=self.high_open)
             except ConfigError:
+                if self.allowed is not None:  # the bound is only part of the rule: state the whole rule
+                    raise ConfigError(f"{name}: got {value!r}, allowed {self.allowed}") from None
                 if not self.relative:
                     raise
                 # name the fields the bound comes from beside its value: "[1, min(sizes) = 8]"
