@@ -46,18 +46,16 @@ with cfg.json.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from sae import architectures
+from sae import architectures, saved_files
 from sae.params import INITIAL_THRESHOLD, SAEParams
+from sae.saved_files import CONFIG_FILE, WEIGHTS_FILE, FormatError  # noqa: F401 (this module's public names)
 from toys.engine.files import write_folder
 
-CONFIG_FILE = "cfg.json"
-WEIGHTS_FILE = "sae_weights.safetensors"
 _BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated",
                  "matching_pursuit": "matching_pursuit"}
 # How toylab reads a folder SAELens wrote: (SAELens architecture, normalize_activations) → toylab architecture.
@@ -76,8 +74,6 @@ _BATCHTOPK_TRAINING = ("batchtopk", "matryoshka_batchtopk")
 SAELENS_RESIDUAL_THRESHOLD = 1e-2  # SAELens' MatchingPursuitSAEConfig default, when a folder omits it
 
 
-class FormatError(ValueError):
-    """A folder that is not a loadable SAE; the message is one line naming the file or field."""
 
 
 def saelens_architecture(arch: str) -> str:
@@ -205,51 +201,11 @@ def exact_log(threshold) -> np.ndarray:
     return np.where(exact.any(axis=0), chosen, base).astype(np.float32)
 
 
-def _is_count(value) -> bool:
-    """A JSON whole number (true/false are not: Python counts bool as int)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def load(folder: str | Path) -> Loaded:
     """Read a folder written by toylab or by SAELens; raises FormatError (one line) when it cannot."""
-    folder = Path(folder)
-    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    if not folder.is_dir():
-        raise FormatError(f"--sae: {folder} is not a folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} inside)")
-    for path in (config_path, weights_path):
-        if not path.is_file():
-            raise FormatError(f"{path}: missing")
-    try:
-        cfg = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FormatError(f"{config_path}: not valid JSON ({error.__class__.__name__})") from None
-    if not isinstance(cfg, dict):
-        raise FormatError(f"{config_path}: expected a JSON object")
-    try:
-        from safetensors.numpy import load_file
-
-        tensors = load_file(str(weights_path))
-    except Exception as error:  # safetensors raises its own error types for corrupt headers
-        raise FormatError(f"{weights_path}: not a readable safetensors file ({error.__class__.__name__})") from None
-
+    cfg, tensors = saved_files.read(folder)  # files, JSON types, float and finite weights, counts
+    weights_path = Path(folder) / WEIGHTS_FILE
     extra = cfg.get("toylab", {})
-    if not isinstance(extra, dict):
-        raise FormatError(f"toylab: got {type(extra).__name__}, expected a JSON object (toylab's own fields)")
-    for field, kind in (("architecture", str), ("group", str), ("name", str), ("experiment", str), ("run", str)):
-        if field in extra and not isinstance(extra[field], kind):
-            raise FormatError(f"toylab.{field}: got {extra[field]!r}, expected a {kind.__name__}")
-    if "index" in extra and not (_is_count(extra["index"]) and extra["index"] >= 0):
-        raise FormatError(f"toylab.index: got {extra['index']!r}, expected a whole number ≥ 0")
-    hparams = extra.get("hparams", {})
-    if not isinstance(hparams, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in hparams.values()):
-        raise FormatError(f"toylab.hparams: got {str(hparams)[:60]}, expected an object of finite numbers")
-    for name, tensor in tensors.items():
-        if tensor.dtype.kind != "f":
-            raise FormatError(f"{name}: got dtype {tensor.dtype}, expected floating point (SAELens writes float32)")
-        if not np.all(np.isfinite(tensor)):
-            raise FormatError(f"{name}: {int(np.sum(~np.isfinite(tensor)))} NaN/inf entries; a dictionary's weights "
-                              "must be finite")
     ours = extra.get("architecture")
     saelens_arch = cfg.get("architecture")
     normalisation = cfg.get("normalize_activations", "none")
@@ -262,9 +218,6 @@ def load(folder: str | Path) -> Loaded:
     else:
         arch = _toylab_reading(saelens_arch, normalisation)
 
-    for field in ("d_in", "d_sae"):
-        if not _is_count(cfg.get(field)) or cfg[field] < 1:
-            raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")
     d, m = cfg["d_in"], cfg["d_sae"]
     target = saelens_architecture(arch)
     gated, pursuit = target == "gated", target == "matching_pursuit"
@@ -302,7 +255,7 @@ def load(folder: str | Path) -> Loaded:
     else:
         k = cfg.get("k", extra.get("k"))
     if architectures.get(arch).uses_k:
-        if not _is_count(k) or k < 1 or (not pursuit and k > m):
+        if not saved_files.is_count(k) or k < 1 or (not pursuit and k > m):
             raise FormatError(f"k: got {k!r}, allowed range {'[1, inf)' if pursuit else f'[1, {m}]'}")
 
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731

@@ -2,12 +2,15 @@
 run's toy, and bad input refused with one line, exit 2, nothing written."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from experiments.runner import cli
+from experiments.runner import cli, registry, saved_runs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = [
@@ -154,3 +157,32 @@ def test_evaluate_lists_dictionaries_in_natural_order(run_folder, tmp_path, caps
     names = [e["name"] for e in json.loads((copy / "dictionaries" / "results.json").read_text())["dictionaries"]]
     relu = [name for name in names if name.startswith("relu")]
     assert relu[0].startswith("relu-9-") and relu[-1].startswith("relu-12-"), relu
+
+
+def _edited_copy(run_folder, folder, case):
+    shutil.copytree(run_folder, folder, ignore=shutil.ignore_patterns("results.json"))
+    if case == "sizes is text":
+        config = json.loads((folder / "config.json").read_text())
+        config["config"]["sizes"] = "abc"
+        (folder / "config.json").write_text(json.dumps(config))
+    else:
+        SAVED_FOLDER_CASES[case][0](folder / "dictionaries" / "topk-16-seed1")
+    return folder
+
+
+def test_a_hand_edited_run_folder_is_refused_without_importing_jax(run_folder, tmp_path):
+    # the checks that need neither the study nor JAX (experiments.runner.saved_runs) run first
+    cases = sorted(SAVED_FOLDER_CASES) + ["sizes is text"]
+    folders = [str(_edited_copy(run_folder, tmp_path / f"run{i}", case)) for i, case in enumerate(cases)]
+    probe = ("import sys; from experiments.runner import cli; "
+             f"codes = [cli.main(['evaluate', f]) for f in {folders!r}]; print(codes, 'jax' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.stdout.strip().splitlines()[-1] == f"{[2] * len(cases)} False", result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(cases) and all(line.startswith("toylab: error: ") for line in lines), lines
+
+
+def test_the_rescorable_studies_are_those_with_an_evaluation_source():
+    assert set(saved_runs.RESCORABLE) == {name for name in registry.EXPERIMENTS
+                                          if registry.get(name).evaluation_source is not None}

@@ -93,9 +93,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path) -> int:
-    """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae."""
-    from experiments.runner import rescore
-    from sae.saelens_format import FormatError
+    """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae.
+    What needs neither the study nor JAX is checked before either is imported (`saved_runs`)."""
+    from experiments.runner import saved_runs
+    from sae import saved_files
+    from sae.saved_files import FormatError
 
     if (run_folder is None) == (sae is None):
         print("toylab: error: evaluate: give either RUN_FOLDER or --sae DIR --toy RUN_FOLDER", file=sys.stderr)
@@ -105,6 +107,13 @@ def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, ou
         return EXIT_BAD_INPUT
     started = time.perf_counter()
     try:
+        if sae is not None:
+            saved_files.read(sae)
+            saved_runs.check_run(toy, with_dictionaries=False)
+        else:
+            saved_runs.check_run(run_folder)
+        from experiments.runner import rescore
+
         if sae is not None:
             results = rescore.score_sae(sae, toy)
             folder = runfolder.new_run_folder(out, "evaluate", results["seed"], False)

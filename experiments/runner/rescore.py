@@ -9,41 +9,27 @@
   scored on a run's toy.
 Everything that can be checked is checked before any scoring (a missing or corrupt
 file, an unknown architecture, d_in different from the toy's d, an experiment without
-a re-buildable toy): `FormatError`/`ConfigError` with one line.
+a re-buildable toy): `FormatError`/`ConfigError` with one line. What needs neither the study
+nor JAX is checked first, by `experiments.runner.saved_runs` (the CLI runs it before it
+imports this module).
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-from experiments.runner import overrides
-from experiments.runner import registry, runfolder
+from experiments.runner import overrides, registry, runfolder, saved_runs
 from sae import pipeline, saelens_format
 from toys.engine.config import ConfigError
 
-RESCORABLE = ("superposition", "darts", "sweep", "trees")  # experiments with evaluation_source(config)
-
-
 def load_run(run_folder: str | Path):
     """(experiment module, config, the run's eval source dict) of a run folder."""
-    run_folder = Path(run_folder)
-    config_path = run_folder / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(run_folder)} has no config.json (expected a folder written by toylab run)")
-    try:
-        written = json.loads(config_path.read_text())
-        name, values = written["experiment"], written["config"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None
-    experiment = registry.get(name)
-    if experiment.evaluation_source is None:
-        raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(RESCORABLE)}")
+    name, values = saved_runs.read_config(run_folder)
+    experiment = registry.get(name)  # one of saved_runs.RESCORABLE: each has evaluation_source (tested)
     config = overrides.from_dict(experiment.Config, values)
     config.validate()
     return experiment, config, experiment.evaluation_source(config)
@@ -73,14 +59,7 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
 def rescore_run(run_folder: str | Path) -> dict:
     run_folder = Path(run_folder)
     experiment, config, source = load_run(run_folder)
-    root = run_folder / "dictionaries"
-    # in natural order (relu-256 before relu-1024), as a reader of the table expects
-    natural = lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]  # noqa: E731
-    folders = sorted((path for path in root.iterdir() if path.is_dir()), key=natural) if root.is_dir() else []
-    if not folders:
-        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(root)} holds no saved dictionaries")
-    if not runfolder.can_create_in(root):  # checked before the scoring, not after it
-        raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(root)} is not writable (evaluate writes its results.json there)")
+    folders = saved_runs.dictionary_folders(run_folder)
     loaded = [(folder, saelens_format.load(folder)) for folder in folders]
     for folder, item in loaded:
         _check_fits(item, folder, source["toy"])

@@ -135,6 +135,15 @@ def check(name: str, quick: bool, seed: int | None, assignments: list[str]) -> N
         _check_tree(overrides.with_command_line(config, seed, assignments))
 
 
+def check_saved(name: str, values: dict) -> None:
+    """Refuse a run's saved settings (config.json's "config") as the study would — unknown keys,
+    types (`overrides.from_dict`), declared rules — without importing it; nothing when the study
+    is not in the index."""
+    config = settings(name, quick=False)
+    if config is not None:
+        _check_tree(overrides.from_dict(type(config), values))
+
+
 def serialise(index: dict) -> str:
     """The file's text: fields in declaration order (the order `check_fields` checks them)."""
     return json.dumps(index, indent=1) + "\n"
