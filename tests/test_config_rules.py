@@ -87,4 +87,6 @@ def test_a_distinct_list_refuses_a_value_given_twice():
 def test_a_bound_beside_a_rule_in_words_is_checked_and_the_words_are_shown():
     with pytest.raises(ConfigError, match=r"^worded: got -1\.0, allowed \[0, what validate\(\) computes\]$"):
         check_fields(Outer(worded=-1.0))
+    with pytest.raises(ConfigError, match=r"^worded: got inf, allowed \[0, what validate\(\) computes\] \(finite values\)$"):
+        check_fields(Outer(worded=float("inf")))
     check_fields(Outer(worded=1e9))  # the rest of the rule is validate()'s

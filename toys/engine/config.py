@@ -143,7 +143,8 @@ class Rule:
                             low_open=self.low_open, high_open=self.high_open)
             except ConfigError:
                 if self.allowed is not None:  # the bound is only part of the rule: state the whole rule
-                    raise ConfigError(f"{name}: got {value!r}, allowed {self.allowed}") from None
+                    finite = " (finite values)" if isinstance(value, float) and math.isinf(value) else ""
+                    raise ConfigError(f"{name}: got {value!r}, allowed {self.allowed}{finite}") from None
                 if not self.relative:
                     raise
                 # name the fields the bound comes from beside its value: "[1, min(sizes) = 8]"
