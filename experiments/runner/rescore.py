@@ -26,6 +26,7 @@ from experiments.runner import overrides, registry, runfolder, saved_runs
 from sae import pipeline, saelens_format
 from toys.engine.config import ConfigError
 
+
 def load_run(run_folder: str | Path):
     """(experiment module, config, the run's eval source dict) of a run folder."""
     name, values = saved_runs.read_config(run_folder)
