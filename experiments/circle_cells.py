@@ -263,7 +263,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest cell's SAE and its null twin, or of its geometry sample's codes."""
     training = memory.sae_training_bytes(runs=2, d=config.dims[1], m=config.sizes[1], batch=config.batch_size,
                                          n_features=config.sparse_features[1],
-                                         fields={"n_features": "sparse_features", "m": "sizes", "batch": "batch_size",
+                                         fields={"n_features": "sparse_features", "d": "dims", "m": "sizes", "batch": "batch_size",
                                                  "runs": "sizes"})
     geometry_bytes = int(memory.SAFETY * memory.FLOAT * 3 * config.n_geometry * (2 * config.sizes[1] + 2 * config.dims[1]))
     return (geometry_bytes, "n_geometry") if geometry_bytes > training[0] else training

@@ -115,6 +115,7 @@ BAD = [
     (["runs", "pyproject.toml"], "OUT: pyproject.toml is not a directory"),
     (["run", "superposition", "--set", "toy.n_features=100000000"], "toy.n_features: this config needs about"),
     (["run", "superposition", "--set", "sizes=100000000"], "sizes: this config needs about"),
+    (["run", "superposition", "--set", "toy.d=10000000000"], "toy.d: this config needs about"),
     (["run", "sweep", "--set", "size=50000000"], "size: this config needs about"),
     (["run", "sweep", "--set", "arch=relu", "--set", "hyperparameter=k", "--set", "values=2,4"],
      "hyperparameter: relu does not read k"),
@@ -130,6 +131,8 @@ BAD = [
     (["run", "superposition", "--distributed", "--coordinator", "localhost:1234", "--num-processes", "2",
       "--process-id", "2"], "--process-id: got 2, allowed range [0, 1]"),
     (["run", "superposition", "--distributed", "--coordinator", "localhost:1234"], "give all of --coordinator"),
+    (["run", "superposition", "--num-processes", "2"], "--num-processes: only with --distributed"),
+    (["sweep", "--coordinator", "localhost:1234"], "--coordinator: only with --distributed"),
 ]
 
 

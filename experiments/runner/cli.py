@@ -355,6 +355,12 @@ def _main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    if hasattr(args, "distributed") and not args.distributed:
+        given = [flag for flag, value in (("--coordinator", args.coordinator), ("--num-processes", args.num_processes),
+                                          ("--process-id", args.process_id)) if value is not None]
+        if given:  # they would be ignored: the run would train on this host alone
+            print(f"toylab: error: {given[0]}: only with --distributed (a multi-host run)", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if getattr(args, "distributed", False):
         try:
             _start_distributed(args.coordinator, args.num_processes, args.process_id)

@@ -50,13 +50,15 @@ def sae_training_bytes(*, runs: int, d: int, m: int, batch: int, n_features: int
                        fields: dict | None = None) -> tuple[int, str]:
     """(peak bytes, the field most responsible) of training `runs` dictionaries of m latents in R^d
     on a toy of F features, then evaluating them. fields names the config fields behind
-    "n_features", "m", "batch" and "runs" (defaults: those words)."""
-    names = {"n_features": "n_features", "m": "m", "batch": "batch", "runs": "runs", **(fields or {})}
+    "n_features", "d", "m", "batch" and "runs" (defaults: those words)."""
+    names = {"n_features": "n_features", "d": "d", "m": "m", "batch": "batch", "runs": "runs", **(fields or {})}
     truth = 2 * n_features * d
     params = runs * (2 * d * m + 5 * m + d)
     step = runs * batch * (4 * d + 3 * m + 3 * n_features)
     evaluation = eval_chunk * (d + 3 * n_features) + runs * eval_chunk * (2 * m + 2 * d)
     total = int(SAFETY * FLOAT * (truth + max(4 * params + step, 2 * params + evaluation)))
+    if d >= max(m, n_features):  # every term grows with d: the widest axis is the one to lower
+        return total, names["d"]
     # blame the largest term; a per-step buffer is the product of the batch and its widest axis
     widest = names["m"] if 3 * m >= 3 * n_features else names["n_features"]
     terms = {

@@ -154,7 +154,7 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
         n_features = int(np.shape(getattr(toy, "features", np.zeros((0, toy.d))))[0])
         return memory.sae_training_bytes(runs=config.n_seeds, d=toy.d, m=max(config.sizes), batch=config.batch_size,
                                          n_features=n_features,
-                                         fields={"n_features": "toy", "m": "sizes", "batch": "batch_size",
+                                         fields={"n_features": "toy", "d": "toy", "m": "sizes", "batch": "batch_size",
                                                  "runs": "n_seeds"})
 
     return Study(name, description, Config, run, plot, summary, headline=headline,

@@ -142,7 +142,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest size's k grid and of the geometry sample's codes, and the field behind them."""
     training = memory.sae_training_bytes(runs=len(config.ks), d=config.d, m=max(config.sizes), batch=config.batch_size,
                                          n_features=config.n_sparse_features,
-                                         fields={"n_features": "n_sparse_features", "m": "sizes",
+                                         fields={"n_features": "n_sparse_features", "d": "d", "m": "sizes",
                                                  "batch": "batch_size", "runs": "ks"})
     geometry = int(memory.SAFETY * memory.FLOAT * len(config.ks) * config.n_geometry * (2 * max(config.sizes) + 2 * config.d))
     return (geometry, "n_geometry") if geometry > training[0] else training

@@ -119,7 +119,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     facts = int(memory.SAFETY * memory.FLOAT * 3 * max(config.ratios) * config.n * config.n)
     training = memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size_ratios) * config.toy.d,
                                          batch=config.batch_size, n_features=config.toy.n_features,
-                                         fields={"n_features": "toy.n_features", "m": "size_ratios",
+                                         fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size_ratios",
                                                  "batch": "batch_size", "runs": "n_seeds"})
     return (facts, "n") if facts > training[0] else training
 

@@ -64,7 +64,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes (the largest dictionary size's training and evaluation) and the field behind them."""
     return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.sizes), batch=config.batch_size,
                                      n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_features", "m": "sizes", "batch": "batch_size",
+                                     fields={"n_features": "toy.n_features", "d": "toy.d", "m": "sizes", "batch": "batch_size",
                                              "runs": "n_seeds"})
 
 

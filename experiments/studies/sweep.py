@@ -72,7 +72,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the one grid call (values × seeds runs) and the field behind them."""
     return memory.sae_training_bytes(runs=config.n_seeds * len(config.values), d=config.toy.d, m=config.size,
                                      batch=config.batch_size, n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_features", "m": "size", "batch": "batch_size",
+                                     fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size", "batch": "batch_size",
                                              "runs": "values"})
 
 
