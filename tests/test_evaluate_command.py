@@ -186,3 +186,15 @@ def test_a_hand_edited_run_folder_is_refused_without_importing_jax(run_folder, t
 def test_the_rescorable_studies_are_those_with_an_evaluation_source():
     assert set(saved_runs.RESCORABLE) == {name for name in registry.EXPERIMENTS
                                           if registry.get(name).evaluation_source is not None}
+
+
+def test_an_unknown_saved_setting_is_named_with_its_path(run_folder, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy, ignore=shutil.ignore_patterns("results.json"))
+    config = json.loads((copy / "config.json").read_text())
+    config["config"]["toy"]["nosuch"] = 1
+    (copy / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(copy)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("toylab: error: config: unknown key 'toy.nosuch'; known keys: toy.") and "\n" not in error, error

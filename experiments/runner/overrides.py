@@ -169,7 +169,7 @@ def from_dict(cls, values: dict, prefix: str = ""):
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"config: unknown key {prefix + unknown[0]!r} for {cls.__name__}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(f"config: unknown key {prefix + unknown[0]!r}; known keys: {', '.join(prefix + key for key in sorted(known))}")
     kwargs = {}
     for name, value in values.items():
         annotation = hints[name]
