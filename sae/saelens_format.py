@@ -74,8 +74,6 @@ _BATCHTOPK_TRAINING = ("batchtopk", "matryoshka_batchtopk")
 SAELENS_RESIDUAL_THRESHOLD = 1e-2  # SAELens' MatchingPursuitSAEConfig default, when a folder omits it
 
 
-
-
 def saelens_architecture(arch: str) -> str:
     """SAELens' architecture for a toylab one, from how it encodes at inference (`Architecture.inference`)."""
     return _BY_INFERENCE[architectures.get(arch).inference]

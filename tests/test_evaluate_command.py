@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.runner import cli, registry, saved_runs
+from experiments.runner import cli, registry, settings_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = [
@@ -184,7 +184,7 @@ def test_a_hand_edited_run_folder_is_refused_without_importing_jax(run_folder, t
 
 
 def test_the_rescorable_studies_are_those_with_an_evaluation_source():
-    assert set(saved_runs.RESCORABLE) == {name for name in registry.EXPERIMENTS
+    assert set(settings_index.rescorable()) == {name for name in registry.EXPERIMENTS
                                           if registry.get(name).evaluation_source is not None}
 
 

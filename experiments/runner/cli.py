@@ -112,7 +112,7 @@ def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, ou
             saved_runs.check_run(toy, with_dictionaries=False)
         else:
             saved_runs.check_run(run_folder)
-        from experiments.runner import rescore
+        from experiments.runner import rescore  # the study and JAX, once the folders are known good
 
         if sae is not None:
             results = rescore.score_sae(sae, toy)

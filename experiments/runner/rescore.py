@@ -30,7 +30,7 @@ from toys.engine.config import ConfigError
 def load_run(run_folder: str | Path):
     """(experiment module, config, the run's eval source dict) of a run folder."""
     name, values = saved_runs.read_config(run_folder)
-    experiment = registry.get(name)  # one of saved_runs.RESCORABLE: each has evaluation_source (tested)
+    experiment = registry.get(name)  # read_config admits only studies with an evaluation_source
     config = overrides.from_dict(experiment.Config, values)
     config.validate()
     return experiment, config, experiment.evaluation_source(config)

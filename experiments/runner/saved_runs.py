@@ -20,9 +20,6 @@ from experiments.runner import runfolder, settings_index
 from sae import saved_files
 from toys.engine.config import ConfigError
 
-RESCORABLE = ("superposition", "darts", "sweep", "trees", "sphere")  # the studies with evaluation_source(config)
-
-
 def read_config(run_folder: str | Path) -> tuple[str, dict]:
     """(study name, saved settings) of a run folder's config.json."""
     run_folder = Path(run_folder)
@@ -34,8 +31,9 @@ def read_config(run_folder: str | Path) -> tuple[str, dict]:
         name, values = written["experiment"], written["config"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None
-    if not isinstance(name, str) or name not in RESCORABLE:
-        raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(RESCORABLE)}")
+    rescorable = settings_index.rescorable()
+    if not isinstance(name, str) or name not in rescorable:
+        raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(rescorable)}")
     return name, values
 
 

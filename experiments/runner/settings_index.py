@@ -74,7 +74,8 @@ def _tree(config) -> dict:
 def entry(study) -> dict:
     """The index entry of one study (`experiments.runner.study.Study`)."""
     return {"full": _tree(study.Config()), "quick": _tree(study.Config.quick()),
-            "follows": getattr(study.Config, "FOLLOWS", {})}
+            "follows": getattr(study.Config, "FOLLOWS", {}),
+            "rescorable": study.evaluation_source is not None}  # `toylab evaluate` can rebuild its toy
 
 
 def build() -> dict:
@@ -103,16 +104,31 @@ def _rebuild(tree: dict, follows: dict, name: str = "Settings"):
     return cls()
 
 
+def _index() -> dict:
+    try:
+        return json.loads(INDEX.read_text())
+    except (OSError, ValueError):
+        return {}  # no index (a partial checkout): callers fall back to the studies themselves
+
+
 def settings(name: str, quick: bool):
     """The study's settings (its Config's fields, defaults and rules) as a plain frozen dataclass,
     without importing the study; None when the study is not in the index."""
-    try:
-        index = json.loads(INDEX.read_text())
-    except (OSError, ValueError):
-        return None  # no index (a partial checkout): callers fall back to the study itself
+    index = _index()
     if name not in index:
         return None
     return _rebuild(index[name]["quick" if quick else "full"], index[name]["follows"])
+
+
+def rescorable() -> tuple[str, ...]:
+    """The studies whose runs `toylab evaluate` can re-score (they rebuild their toy from the saved
+    config: `Study.evaluation_source`), without importing them."""
+    index = _index()
+    if not index:
+        from experiments.runner import registry
+
+        return tuple(name for name in registry.EXPERIMENTS if registry.get(name).evaluation_source is not None)
+    return tuple(name for name, spec in index.items() if spec["rescorable"])
 
 
 def _check_tree(config, prefix: str = "") -> None:
