@@ -24,7 +24,7 @@ from toys import manifolds, superposition
 from toys.engine.runtime import or_default
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
 
-METHODS = ("recipe", "oracle", "random", "null", "shuffled")
+METHODS = ("recipe", "oracle", "random", "null", "decoupled")
 SHAPE_KINDS = ("circle", "sphere", "torus", "helix", "gaussian null", "sparse null")
 # what each planted cloud should read as (a helix is an arc: b₁ = 0)
 EXPECTED_SHAPE = {"circle": "circle", "sphere": "sphere", "torus": "torus", "helix": "segment or blob",
@@ -124,12 +124,18 @@ def _finder_groups(codes, decoder, seed):
     return [latents for _, latents in candidates], [mode for mode, _ in candidates]
 
 
+TWINS = ("circle", "null", "decoupled")  # the toys one cell trains on, in one vmapped call
+
+
 def train_twins(config: Config, cell: dict, toy, key_train: jax.Array, runtime=None):
-    """The cell's TopK SAE and its null twin's, in one vmapped call: (params, hparams)."""
-    twins = jax.tree.map(lambda a, b: jnp.stack([a, b]), toy, null_toy(toy))
-    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])] * 2)
-    result = pipeline.fit("topk", twins, hps, jax.random.split(key_train, 2), n_latents=cell["m"], steps=config.steps,
-                          batch_size=config.batch_size, per_run_data=True,
+    """The cell's TopK SAE, its null twin's (the circle zeroed) and its decoupled twin's (the circle's
+    two coordinates read independent phases, `toys.manifolds.decouple`), in one vmapped call:
+    (params, hparams), runs in the order of TWINS."""
+    toys = [toy, null_toy(toy), manifolds.decouple(toy)]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *toys)
+    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])] * len(toys))
+    result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(toys)), n_latents=cell["m"],
+                          steps=config.steps, batch_size=config.batch_size, per_run_data=True,
                           label=f"topk P={cell['period']} d={cell['d']} k={cell['k']} m={cell['m']}", runtime=runtime)
     return result.params, hps
 
@@ -141,83 +147,131 @@ def random_dictionary_codes(cell: dict, key_random: jax.Array, x) -> tuple[np.nd
     return codes[0], np.asarray(random_params.W_dec[0])
 
 
-def blind_answer(codes, decoder, seed: int, null_top=None):
-    """The method, truth-free: the finder's candidate groups ranked by circle evidence, the top one tested.
-    Returns (groups, found_by, ranked)."""
+def blind_answer(codes, decoder, seed: int, null_top=()):
+    """The method, truth-free: the finder's candidate groups ranked by circle evidence, the top one tested
+    against `null_top` (empty: ranked, nothing claimed). Returns (groups, found_by, ranked)."""
     groups, found_by = _finder_groups(codes, decoder, seed)
     return groups, found_by, manifold_ranking.rank(codes, decoder, groups, null_top=null_top)
 
 
 def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
-    """Train the cell's SAE and its null twin (one vmapped call), run the blind method on every
-    dictionary, then grade: the blind ranking, its false claims, and the oracle-selected ceiling."""
-    key_toy, key_train, key_random, key_sample, key_shuffle = jax.random.split(key, 5)
+    """Train the cell's SAE and its null and decoupled twins (one vmapped call), run the blind method
+    on every dictionary (and a random one), then grade: the blind ranking against the truth, and
+    the oracle-selected ceiling. The blind answers are recorded with their top evidence; whether a
+    top candidate is *claimed* depends on the null it is tested against, decided for all cells at
+    once by `claim_cells`."""
+    key_toy, key_train, key_random, key_sample = jax.random.split(key, 4)
     toy = manifolds.build(cell_toy_config(config, cell), key_toy)
     params, hps = train_twins(config, cell, toy, key_train, runtime)
-    sample = manifolds.sample(toy, key_sample, config.n_geometry)
-    null_sample = manifolds.sample(null_toy(toy), key_sample, config.n_geometry)  # same labels and sparse codes
-    x = jnp.stack([sample.x, null_sample.x])
+    samples = [manifolds.sample(t, key_sample, config.n_geometry)  # the same labels and sparse codes
+               for t in (toy, null_toy(toy), manifolds.decouple(toy))]
+    x = jnp.stack([sample.x for sample in samples])
     codes = np.asarray(pipeline.encode("topk", params, hps, x))
     decoders = np.asarray(params.W_dec)
     explained = [metrics.explained_variance_of(np.asarray(a), np.asarray(b))
                  for a, b in zip(x, pipeline.reconstruct("topk", params, hps, x))]
-    random_codes, random_decoder = random_dictionary_codes(cell, key_random, sample.x)
+    random_codes, random_decoder = random_dictionary_codes(cell, key_random, samples[0].x)
 
-    # the method: blind, on each dictionary
-    recipe_groups, recipe_by, ranked = blind_answer(codes[0], decoders[0], config.seed)
-    null_groups, null_by, null_ranked = blind_answer(codes[1], decoders[1], config.seed)
-    random_groups, random_by, random_ranked = blind_answer(random_codes, random_decoder, config.seed)
+    # the method: blind, on each dictionary (claims come later, against the null: claim_cells)
+    dictionaries = {"recipe": (codes[0], decoders[0]), "null": (codes[1], decoders[1]),
+                    "decoupled": (codes[2], decoders[2]), "random": (random_codes, random_decoder)}
+    answers = {name: blind_answer(c, dec, config.seed, null_top=()) for name, (c, dec) in dictionaries.items()}
 
     # the graders: the truth enters here
-    circle = _planted(toy, sample)
-    present = np.flatnonzero(circle.present)
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key_shuffle)))
-    shuffled_phases = circle.phases.copy()
-    shuffled_phases[present] = rng.permutation(circle.phases[present])
-    shuffled = circle._replace(phases=shuffled_phases)
+    circle = _planted(toy, samples[0])
     live = np.any(codes[0] > 0, axis=0)
-    wrong = manifold_grading.wrong_plane(circle, manifold_grading.random_plane(rng, decoders[0], live))
     oracle = manifold_grading.oracle_group(decoders[0], live, circle.span)
-    plans = {
-        "recipe": (codes[0], decoders[0], circle, recipe_groups, recipe_by),
-        "oracle": (codes[0], decoders[0], circle, [oracle] if len(oracle) else [], ["oracle"]),
-        "random": (random_codes, random_decoder, circle, random_groups, random_by),
-        "null": (codes[1], decoders[1], _planted(toy, null_sample), null_groups, null_by),
-        "shuffled": (codes[0], decoders[0], shuffled, recipe_groups, recipe_by),
-    }
+    truths = {"recipe": circle, "oracle": circle, "random": circle, "null": _planted(toy, samples[1]),
+              "decoupled": _planted(toy, samples[2])}
     scored = {}
-    for method, (method_codes, decoder, truth, groups, found_by) in plans.items():
+    for method, truth in truths.items():
+        method_codes, decoder = dictionaries["recipe" if method == "oracle" else method]
+        groups, found_by = ([oracle] if len(oracle) else [], ["oracle"]) if method == "oracle" else answers[method][:2]
         scores, _ = manifold_grading.score_circle(method_codes, decoder, truth, groups, found_by,
-                                                 shapes=method != "shuffled", seed=config.seed)
+                                                 shapes=method != "decoupled", seed=config.seed)
         scores["candidates"] = len(groups)
         scored[method] = scores
-    blind = {
-        "sae": manifold_grading.grade_ranking(codes[0], decoders[0], recipe_groups, ranked, circle),
-        "null": manifold_grading.false_claim(codes[1], decoders[1], null_groups, null_ranked, None),
-        "random": manifold_grading.false_claim(random_codes, random_decoder, random_groups, random_ranked, None),
-        "random_plane": manifold_grading.false_claim(codes[0], decoders[0], recipe_groups, ranked, wrong),
-        "shuffled": manifold_grading.false_claim(codes[0], decoders[0], recipe_groups, ranked, shuffled),
-    }
+    recipe_groups, _, ranked = answers["recipe"]
+    graded = manifold_grading.grade_ranking(codes[0], decoders[0], recipe_groups, ranked, circle)
+    blind = {"sae": {key: graded[key] for key in ("recall_at_1", "recall_at_3", "first_found_rank", "top_evidence",
+                                                  "candidates")}}
+    for control in CONTROLS:
+        groups, _, control_ranked = answers[control]
+        blind[control] = {"top_evidence": control_ranked.top_evidence, "candidates": len(groups)}
     return {**cell, **scored, "blind": blind, "explained_variance": float(explained[0]),
             "null_explained_variance": float(explained[1]), "oracle_latents": int(len(oracle)),
             "live_latents": int(live.sum())}
 
 
-def null_cell_top_evidence(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
-    """The null family behind the claim threshold: a TopK SAE trained on the cell's toy with the
-    circle zeroed, and a random dictionary of the cell's size; each one's top circle evidence
-    under the blind method (no claim threshold needed to compute it)."""
-    key_toy, key_train, key_random, key_sample = jax.random.split(key, 4)
+def claim_cells(cells: list[dict], stored: dict | None) -> str:
+    """Decide every blind claim of the cells in place, and say which null decided them.
+
+    stored: {k: null tops} of a stored stratum matching the run's settings, or None: then the null
+    of each k is the run's own null twins at that k: every other cell's null twin for the null
+    twin's own claim (leave one out, so the null twin is exchangeable with its null), all of them
+    for the other dictionaries. Per dictionary: p_value and claimed; the SAE's claimed_found
+    (claimed and its top candidate found); each control's false_claim (any claim is false)."""
+    for index, cell in enumerate(cells):
+        k = cell["k"]
+        twins = [other["blind"]["null"]["top_evidence"] for other in cells if other["k"] == k]
+        others = [other["blind"]["null"]["top_evidence"] for j, other in enumerate(cells) if other["k"] == k and j != index]
+        for name, entry in cell["blind"].items():
+            null = stored[k] if stored is not None else (others if name == "null" else twins)
+            entry["null_size"] = len(null)
+            entry["p_value"] = manifold_ranking.p_value(entry["top_evidence"], null)
+            entry["claimed"] = entry["p_value"] <= manifold_ranking.CLAIM_ALPHA
+            if name == "sae":
+                entry["claimed_found"] = bool(entry["claimed"] and entry["recall_at_1"])
+            else:
+                entry["false_claim"] = entry["claimed"]
+    if stored is not None:
+        return "stored stratum (" + ", ".join(f"k={k}: {len(tops)} null SAEs" for k, tops in sorted(stored.items())) + ")"
+    return "the run's own null twins at each k (leave one out for the null twin's own claim)"
+
+
+def stratum(config: Config) -> manifold_ranking.Stratum:
+    """What the null's upper tail depends on besides k: the training budget and the sample count."""
+    return manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
+
+
+def null_cell_dictionaries(config: Config, cell: dict, key: jax.Array, runtime=None):
+    """A null cell's TopK SAEs, one per k of `config.ks` (one vmapped call), trained on the cell's toy
+    with the circle zeroed: (params, hparams)."""
+    key_toy, key_train = jax.random.split(key, 4)[:2]
     toy = null_toy(manifolds.build(cell_toy_config(config, cell), key_toy))
-    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])])
-    result = pipeline.fit("topk", toy, hps, key_train[None], n_latents=cell["m"], steps=config.steps,
-                          batch_size=config.batch_size, label=f"null topk d={cell['d']} k={cell['k']} m={cell['m']}", runtime=runtime)
+    ks = tuple(config.ks)
+    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in ks])
+    result = pipeline.fit("topk", toy, hps, jax.random.split(key_train, len(ks)), n_latents=cell["m"],
+                          steps=config.steps, batch_size=config.batch_size,
+                          label=f"null topk d={cell['d']} m={cell['m']} k={','.join(map(str, ks))}", runtime=runtime)
+    return result.params, hps
+
+
+def null_cell_tops(config: Config, cell: dict, key: jax.Array, params, hps) -> dict:
+    """The blind method's top evidence on a null cell's dictionaries (`null_cell_dictionaries`) and on
+    a random dictionary of the cell's size read by TopK at each k: {"trained_top_evidence": {k: e},
+    "random_top_evidence": {k: e}} (no claim threshold needed to compute them)."""
+    key_toy, _, key_random, key_sample = jax.random.split(key, 4)
+    toy = null_toy(manifolds.build(cell_toy_config(config, cell), key_toy))
     x = manifolds.sample(toy, key_sample, config.n_geometry).x
-    codes = np.asarray(pipeline.encode("topk", result.params, hps, x[None]))[0]
-    trained = blind_answer(codes, np.asarray(result.params.W_dec[0]), config.seed, null_top=())[2].top_evidence
-    random_codes, random_decoder = random_dictionary_codes(cell, key_random, x)
-    chance = blind_answer(random_codes, random_decoder, config.seed, null_top=())[2].top_evidence
-    return {**cell, "trained_top_evidence": trained, "random_top_evidence": chance}
+    codes = np.asarray(pipeline.encode("topk", params, hps, x))
+    random_params = pipeline.chance_dictionaries(key_random[None], cell["d"], cell["m"])
+    random_decoder = np.asarray(random_params.W_dec[0])
+    trained, chance = {}, {}
+    for index, k in enumerate(config.ks):
+        trained[str(k)] = blind_answer(codes[index], np.asarray(params.W_dec[index]), config.seed)[2].top_evidence
+        random_codes = np.asarray(pipeline.chance_codes(random_params, k, x))[0]
+        chance[str(k)] = blind_answer(random_codes, random_decoder, config.seed)[2].top_evidence
+    return {"trained_top_evidence": trained, "random_top_evidence": chance}
+
+
+def null_cell_top_evidence(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
+    """The null family behind the claim threshold, one cell: TopK SAEs trained at every k of
+    `config.ks` on the cell's toy with the circle zeroed, and a random dictionary of the cell's size
+    read by TopK at each k; each one's top circle evidence under the blind method, {k: e} per family."""
+    params, hps = null_cell_dictionaries(config, cell, key, runtime)
+    described = {name: value for name, value in cell.items() if name != "k"}  # every k is trained
+    return {**described, **null_cell_tops(config, cell, key, params, hps)}
 
 
 def rate(cells, method) -> dict:
@@ -269,15 +323,28 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return (geometry_bytes, "n_geometry") if geometry_bytes > training[0] else training
 
 
-CONTROLS = ("null", "random", "random_plane", "shuffled")
+CONTROLS = ("null", "decoupled", "random")
+LATENT_BINS = ((0, 4), (5, 8), (9, 16), (17, None))  # latents on the circle (the oracle group), closed ranges
+
+
+def _bin_label(low: int, high: int | None) -> str:
+    return f"{low}–{high}" if high is not None else f"≥ {low}"
 
 
 def blind_summary(cells: list[dict]) -> dict:
-    """The blind method graded: on the oracle-recoverable cells (the oracle group is found), the
-    ceiling `exists` (some candidate is found, chosen with the truth) beside recall@1, recall@3 and
-    true claims; over all cells, each control's false claims (`sae.readers.manifold_grading`)."""
+    """The blind method graded (after `claim_cells`): on the oracle-recoverable cells (the oracle group
+    is found), the ceiling `exists` (some candidate is found, chosen with the truth) beside recall@1,
+    recall@3 and true claims; the same over all cells (the oracle is a ceiling, not a filter a
+    method could apply); true claims by offset and by the latents on the circle; each control's
+    false claims, over all cells and per k, with exact 95% intervals."""
     seen = [c for c in cells if c["oracle"]["found"]]
     rate = manifold_grading.rate
+    by_offset = {("offset" if offset else "no offset"): rate([c["blind"]["sae"]["claimed_found"] for c in cells
+                                                              if c["offset"] == offset]) for offset in (True, False)}
+    by_latents = {_bin_label(low, high): rate([c["blind"]["sae"]["claimed_found"] for c in cells
+                                               if low <= c["oracle_latents"] and (high is None or c["oracle_latents"] <= high)])
+                  for low, high in LATENT_BINS}
+    ks = sorted({c["k"] for c in cells})
     return {
         "recoverable_cells": len(seen),
         "exists": rate([c["recipe"]["found"] for c in seen]),
@@ -285,7 +352,13 @@ def blind_summary(cells: list[dict]) -> dict:
         "recall_at_3": rate([c["blind"]["sae"]["recall_at_3"] for c in seen]),
         "claimed_found": rate([c["blind"]["sae"]["claimed_found"] for c in seen]),
         "claimed": rate([c["blind"]["sae"]["claimed"] for c in seen]),
+        "all_cells": {"recall_at_1": rate([c["blind"]["sae"]["recall_at_1"] for c in cells]),
+                      "claimed_found": rate([c["blind"]["sae"]["claimed_found"] for c in cells])},
+        "claimed_found_by_offset": by_offset,
+        "claimed_found_by_latents": by_latents,
         "false_claims": {control: rate([c["blind"][control]["false_claim"] for c in cells]) for control in CONTROLS},
+        "false_claims_by_k": {str(k): {control: rate([c["blind"][control]["false_claim"] for c in cells if c["k"] == k])
+                                       for control in CONTROLS} for k in ks},
     }
 
 

@@ -8,8 +8,8 @@ from experiments import circle_cells
 from experiments.runner import cli
 
 TINY = [
-    "--set", "cells=1", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",
-    "--set", "sizes=32,48", "--set", "ks=1,2", "--set", "steps=60", "--set", "batch_size=64",
+    "--set", "cells=2", "--set", "ks=1", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",
+    "--set", "sizes=32,48", "--set", "steps=60", "--set", "batch_size=64",
     "--set", "n_geometry=600", "--set", "shape_clouds=1", "--set", "shape_points=200",
 ]
 METHOD_FIELDS = {"found", "max_principal_angle_deg", "cyclic_order", "adjacent_share", "rank_circular_correlation",
@@ -20,12 +20,12 @@ def test_results_contract(tmp_path):
     assert cli.main(["run", "circles-grid", "--out", str(tmp_path), "--quick", *TINY]) == 0
     folder = next((tmp_path / "circles-grid").iterdir())
     results = json.loads((folder / "results.json").read_text())
-    assert len(results["cells"]) == 1
+    assert len(results["cells"]) == 2
     for cell in results["cells"]:
         assert {"period", "d", "offset", "n_sparse", "k", "m"} <= set(cell)
-        assert 16 <= cell["d"] <= 20 and 32 <= cell["m"] <= 48 and cell["k"] in (1, 2)
+        assert 16 <= cell["d"] <= 20 and 32 <= cell["m"] <= 48 and cell["k"] == 1
         assert cell["period"] == 0 or 5 <= cell["period"] <= 24
-        for method in ("recipe", "oracle", "random", "null"):
+        for method in ("recipe", "oracle", "random", "null", "decoupled"):
             assert METHOD_FIELDS <= set(cell[method]), method
             assert cell[method]["mode"] in ("tiling", "span", None)
             assert 0.0 <= cell[method]["max_principal_angle_deg"] <= 90.0
@@ -35,11 +35,25 @@ def test_results_contract(tmp_path):
     for field in ("exists", "recall_at_1", "recall_at_3", "claimed_found"):
         assert blind[field]["of"] == blind["recoverable_cells"]
     assert set(blind["false_claims"]) == set(circle_cells.CONTROLS)
+    for k, controls in blind["false_claims_by_k"].items():
+        assert int(k) in (1, 2) and set(controls) == set(circle_cells.CONTROLS)
+        for entry in controls.values():
+            low, high = entry["interval"]
+            assert 0.0 <= low <= entry["rate"] <= high <= 1.0
+    assert blind["all_cells"]["recall_at_1"]["of"] == len(results["cells"])
+    assert sum(e["of"] for e in blind["claimed_found_by_offset"].values()) == len(results["cells"])
+    assert sum(e["of"] for e in blind["claimed_found_by_latents"].values()) == len(results["cells"])
+    # no stored null at these tiny settings: the run's own null twins decide (one per cell, leave one out)
+    assert "own null twins" in results["null_source"]
+    for cell in results["cells"]:
+        assert cell["blind"]["null"]["null_size"] == len(results["cells"]) - 1
+        assert cell["blind"]["sae"]["null_size"] == len(results["cells"])
     for cell in results["cells"]:
         sae = cell["blind"]["sae"]
         assert sae["recall_at_1"] <= sae["recall_at_3"]  # top 1 found ⇒ among the top 3
         assert not sae["claimed_found"] or (sae["claimed"] and sae["recall_at_1"])
         assert 0.0 < sae["p_value"] <= 1.0 and 0.0 <= sae["top_evidence"] <= 1.0
+        assert sae["claimed"] == (sae["p_value"] <= 0.05)
     assert set(results["shape_confusion"]) == set(circle_cells.SHAPE_KINDS)
     assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png",
                                                                  "shape_confusion.png"}

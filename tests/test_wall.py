@@ -47,9 +47,9 @@ def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictiona
     assert [list(g) for g in groups] == [list(g) for g in groups_open]
     assert list(ranked.order) == list(ranked_open.order) and ranked.p_value == ranked_open.p_value
     described = [knockoff.describe_circle(sealed_view.decoder, g)
-                 for g in knockoff_study.blind_circle_groups(sealed_view.codes, sealed_view.decoder)]
+                 for g in knockoff_study.blind_circle_groups(sealed_view.codes, sealed_view.decoder, [0.5] * 19)]
     described_open = [knockoff.describe_circle(open_view.decoder, g)
-                      for g in knockoff_study.blind_circle_groups(open_view.codes, open_view.decoder)]
+                      for g in knockoff_study.blind_circle_groups(open_view.codes, open_view.decoder, [0.5] * 19)]
     assert [list(c.latents) for c in described] == [list(c.latents) for c in described_open]
     # the counterpart: a method that reads the truth cannot run behind the wall
     with pytest.raises(wall.TruthAccessed):

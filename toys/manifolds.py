@@ -127,6 +127,7 @@ class ManifoldToy:
     bases: tuple  # of [k_i, d] arrays; for a circle rows are (u_1, v_1, u_2, v_2, ...)
     offsets: tuple  # of [d] unit vectors w_i
     identities: tuple  # of [P_i, d] unit rows ι_j (P_i = max(values, 1)), scaled by `identity` in samples
+    decoupled: tuple  # of scalars: 1 makes a circle's sine coordinate read an independent phase (`decouple`)
     sparse: superposition.SuperpositionToy | None
     config: ManifoldConfig = struct.field(pytree_node=False)
 
@@ -173,7 +174,16 @@ def build(config: ManifoldConfig, key: jax.Array) -> ManifoldToy:
         rows = jax.random.normal(jax.random.fold_in(key_identity, i), (max(spec.values, 1), config.d))
         identities.append(rows / jnp.linalg.norm(rows, axis=1, keepdims=True))
     sparse = superposition.build(config.sparse_config(), key_sparse) if config.n_sparse_features else None
-    return ManifoldToy(tuple(bases), tuple(offsets), tuple(identities), sparse, config)
+    decoupled = tuple(jnp.zeros(()) for _ in config.manifolds)
+    return ManifoldToy(tuple(bases), tuple(offsets), tuple(identities), decoupled, sparse, config)
+
+
+def decouple(toy: ManifoldToy) -> ManifoldToy:
+    """The same toy with every circle *decoupled*: c + r Σ_f a_f (cos fθ u_f + sin fθ' v_f), θ' an
+    independent draw of θ's law. Each coordinate keeps its marginal law and the same samples carry
+    it (co-firing kept), but the points fill a square, not a loop (order gone): a planted no-circle
+    that a blind circle claim must not take (the second phase records θ')."""
+    return toy.replace(decoupled=tuple(jnp.ones_like(flag) for flag in toy.decoupled))
 
 
 def _phase(spec: ManifoldSpec, key: jax.Array, n: int) -> jax.Array:
@@ -184,13 +194,17 @@ def _phase(spec: ManifoldSpec, key: jax.Array, n: int) -> jax.Array:
     return span * jax.random.uniform(key, (n,))
 
 
-def manifold_points(spec: ManifoldSpec, basis: jax.Array, theta: jax.Array, second: jax.Array) -> jax.Array:
-    """The manifold's points without the offset, [n, d], from phases θ and the second phase."""
+def manifold_points(spec: ManifoldSpec, basis: jax.Array, theta: jax.Array, second: jax.Array,
+                    sine_theta: jax.Array | None = None) -> jax.Array:
+    """The manifold's points without the offset, [n, d], from phases θ and the second phase (a
+    circle's sine coordinates read `sine_theta` when given: a decoupled circle)."""
     r = spec.radius
     if spec.kind == "circle":
+        sine_theta = theta if sine_theta is None else sine_theta
         point = 0.0
         for j, (f, a) in enumerate(zip(spec.frequencies, spec.amplitudes)):
-            point = point + r * a * (jnp.cos(f * theta)[:, None] * basis[2 * j] + jnp.sin(f * theta)[:, None] * basis[2 * j + 1])
+            point = point + r * a * (jnp.cos(f * theta)[:, None] * basis[2 * j]
+                                     + jnp.sin(f * sine_theta)[:, None] * basis[2 * j + 1])
         return point
     ring = r * (jnp.cos(theta)[:, None] * basis[0] + jnp.sin(theta)[:, None] * basis[1])
     if spec.kind == "helix":
@@ -230,7 +244,11 @@ def sample(toy: ManifoldToy, key: jax.Array, n: int) -> ManifoldSample:
         on = jax.random.uniform(key_present, (n,)) < spec.probability
         theta = _phase(spec, key_theta, n)
         second = _second_phase(spec, theta, key_second, n)
-        point = spec.offset * toy.offsets[i] + manifold_points(spec, toy.bases[i], theta, second)
+        sine_theta = None
+        if spec.kind == "circle":  # a decoupled circle's sine reads an independent phase (`decouple`)
+            sine_theta = jnp.where(toy.decoupled[i] > 0.5, _phase(spec, key_second, n), theta)
+            second = jnp.where(toy.decoupled[i] > 0.5, sine_theta, second)
+        point = spec.offset * toy.offsets[i] + manifold_points(spec, toy.bases[i], theta, second, sine_theta)
         if spec.identity:
             value = jnp.round(theta * spec.values / (2.0 * math.pi * (spec.turns if spec.kind == "helix" else 1.0))).astype(jnp.int32)
             point = point + spec.identity * toy.identities[i][value % spec.values]

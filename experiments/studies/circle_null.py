@@ -1,14 +1,21 @@
 """Experiment `circle-null`: the null family behind the blind circle claim (sae.readers.manifold_ranking).
 
 Cells are drawn exactly as `circles-grid` draws them (same ranges, another seed: the default
-100 is apart from the grid's evaluation seeds), but every circle is zeroed: each cell is
-a TopK SAE trained on sparse features alone, plus a random dictionary of the same size.
-Each is run through the blind method (the finder's candidates, ranked by circle evidence)
-and its top evidence is recorded. A dictionary without a circle should not reach high
-evidence; the claim's p-value for a top evidence e is
-(1 + #{null tops ≥ e}) / (1 + N_null). The sorted tops of the default run are stored in
-`sae.readers.manifold_ranking.NULL_TOP_EVIDENCE`; `circles-grid` then checks the false-claim rate
-on *other* nulls (its null twins, random dictionaries, a random plane, shuffled labels).
+100 is apart from the grid's evaluation seeds), but every circle is zeroed: each cell trains
+a TopK SAE at every k of `grid.ks` (one vmapped call) on sparse features alone, and reads a
+random dictionary of the same size by TopK at each k. Each is run through the blind method
+(the finder's candidates, ranked by circle evidence) and its top evidence is recorded.
+
+The null is **stratified**: by k (dense co-firing at large k draws near-planar loops, so the
+upper tail moves with k), and by the training budget and sample count (`grid.steps`,
+`grid.batch_size`, `grid.n_geometry`: a stratum, `manifold_ranking.Stratum`). The claim
+threshold of a stratum and k comes from the trained null SAEs alone; random dictionaries are
+reported beside it, not pooled. Each threshold carries a bootstrap interval (the nulls
+resampled), and the summary measures whether d, m or the number of sparse features move the
+null within a k (Spearman's ρ); an offset cannot (the null twin zeroes it with the circle).
+`results.json`'s `record` is the stratum as `sae/readers/circle_null.json` stores it
+(`tools/store_circle_null.py RUN` writes it there); `tests/test_circle_null_reproduced.py`
+recomputes a slice of it with the current code.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.stats
 
 from experiments import circle_cells
 from experiments.runner import seeding
@@ -32,7 +40,7 @@ DESCRIPTION = "null dictionaries (no circle) through the blind circle ranking: t
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(100, low=0, high=seeding.SEED_MAX)
-    cells: int = setting(40, "null cells, each one trained SAE and one random dictionary", low=1)
+    cells: int = setting(40, "null cells, each a TopK SAE per k of grid.ks and a random dictionary", low=1)
     grid: circle_cells.Config = setting(circle_cells.Config.quick(), "the ranges and training settings cells are drawn with")
 
     @classmethod
@@ -58,31 +66,56 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     root = seeding.root_key(config.seed)
     cells, drawn = [], circle_cells.draw_cells(grid)
     for index, cell in enumerate(drawn):
-        or_default(runtime).progress.note(f"null cell {index + 1}/{len(drawn)}: {circle_cells.cell_label(cell)}")
+        or_default(runtime).progress.note(f"null cell {index + 1}/{len(drawn)}: {_label(cell)}")
         cells.append(circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0], runtime))
-    tops = sorted([c["trained_top_evidence"] for c in cells] + [c["random_top_evidence"] for c in cells])
     alpha = manifold_ranking.CLAIM_ALPHA
-    claimable = [e for e in np.linspace(0, 1, 1001) if manifold_ranking.p_value(e, tops) <= alpha]
-    return Result({
-        "cells": cells,
-        "null_top_evidence": tops,
-        "alpha": alpha,
-        "smallest_claimable_evidence": float(min(claimable)) if claimable else None,
-        "quantiles": {q: float(np.quantile(tops, float(q))) for q in ("0.5", "0.9", "0.95", "0.99")},
-    })
+    stratum = circle_cells.stratum(grid)._asdict()
+    record = {"stratum": stratum, "seed": config.seed, "learning_rate": grid.learning_rate, "cells": cells}
+    per_k = {}
+    for k in grid.ks:
+        trained = manifold_ranking.stratum_tops(record, k)
+        chance = manifold_ranking.stratum_tops(record, k, "random")
+        interval = manifold_ranking.threshold_interval(trained, alpha)
+        per_k[str(k)] = {
+            "trained": sorted(trained.tolist()),
+            "random": sorted(chance.tolist()),
+            "threshold": manifold_ranking.claim_threshold(trained, alpha),
+            "threshold_interval": list(interval) if interval else None,
+            "quantiles": {q: float(np.quantile(trained, float(q))) for q in ("0.5", "0.9", "0.95")},
+            "random_max": float(chance.max()),
+            "moves_with": _dependence(cells, trained),
+        }
+    return Result({"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record})
 
 
-def _claimable(results: dict) -> str:
+def _dependence(cells: list[dict], tops: np.ndarray) -> dict:
+    """Spearman's ρ (and its p-value) of one k's null tops with each cell setting that varies."""
+    found = {}
+    for field in ("d", "m", "n_sparse"):
+        values = np.asarray([cell[field] for cell in cells], np.float64)
+        if len(cells) >= 3 and np.ptp(values) > 0 and np.ptp(tops) > 0:
+            rho, p = scipy.stats.spearmanr(values, tops)
+            found[field] = {"rho": float(rho), "p_value": float(p)}
+    return found
+
+
+def _label(cell: dict) -> str:
+    period = f"P={cell['period']}" if cell["period"] else "cont."
+    return f"{period} d={cell['d']} F={cell['n_sparse']} m={cell['m']}"
+
+
+def _threshold(entry: dict) -> str:
     """Where a claim starts, or why none can be made (too few nulls: the smallest p-value a
-    candidate can reach against n nulls is about 1/(n + 1))."""
-    smallest = results["smallest_claimable_evidence"]
-    if smallest is None:
-        return f"nothing claimable at p ≤ {results['alpha']} against {len(results['null_top_evidence'])} nulls"
-    return f"claimable from {smallest:.3f}"
+    candidate can reach against n nulls is 1/(n + 1))."""
+    if entry["threshold"] is None:
+        return f"nothing claimable (needs ≥ {int(np.ceil(1 / manifold_ranking.CLAIM_ALPHA)) - 1} nulls)"
+    low, high = entry["threshold_interval"]
+    return f"claimed above {entry['threshold']:.3f} (bootstrap 95% {low:.3f}–{high:.3f})"
 
 
 def headline(results: dict) -> str:
-    return f"{len(results['null_top_evidence'])} null tops, 95%: {results['quantiles']['0.95']:.3f}; {_claimable(results)}"
+    n = len(results["cells"])
+    return f"{n} null cells per k; " + "; ".join(f"k={k}: {_threshold(e)}" for k, e in results["per_k"].items())
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -90,34 +123,38 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     from experiments.runner.runfolder import save_figure
 
-    figure, ax = plt.subplots(figsize=(6.0, 3.2))
-    trained = [c["trained_top_evidence"] for c in results["cells"]]
-    chance = [c["random_top_evidence"] for c in results["cells"]]
+    ks = list(results["per_k"])
+    figure, axes = plt.subplots(1, len(ks), figsize=(3.0 * len(ks), 3.0), sharey=True, squeeze=False)
     bins = np.linspace(0, 1, 41)
-    ax.hist([trained, chance], bins=bins, stacked=True, color=["#b5533c", "#999999"],
-            label=["SAE on sparse features alone", "random dictionary"])
-    if results["smallest_claimable_evidence"] is not None:
-        ax.axvline(results["smallest_claimable_evidence"], color="k", ls="--", lw=1,
-                   label=f"claimed from here (p ≤ {results['alpha']})")
-    ax.set_xlabel("top circle evidence of a dictionary without a circle")
-    ax.set_ylabel("dictionaries")
-    ax.legend(fontsize=7)
-    ax.set_title("What dictionaries without a circle reach", fontsize=9)
+    for ax, k in zip(axes[0], ks):
+        entry = results["per_k"][k]
+        ax.hist([entry["trained"], entry["random"]], bins=bins, color=["#b5533c", "#999999"],
+                label=["SAE on sparse features alone", "random dictionary (beside, not pooled)"])
+        if entry["threshold"] is not None:
+            ax.axvline(entry["threshold"], color="k", ls="--", lw=1, label=f"claimed above (p ≤ {results['alpha']})")
+        ax.set_title(f"k = {k}", fontsize=9)
+        ax.set_xlabel("top circle evidence")
+    axes[0][0].set_ylabel("null dictionaries")
+    axes[0][0].legend(fontsize=6)
+    figure.suptitle("What dictionaries without a circle reach, by k", fontsize=9)
     figure.tight_layout()
     return [save_figure(figure, folder / "null_top_evidence.png")]
 
 
 def summary(results: dict) -> str:
-    lines = [f"{'cell':<42}{'SAE top':>10}{'random top':>12}"]
+    ks = list(results["per_k"])
+    lines = [f"{'cell':<34}" + "".join(f"{'SAE k=' + k:>10}" for k in ks) + "".join(f"{'rand k=' + k:>10}" for k in ks)]
     for cell in results["cells"]:
-        lines.append(f"{circle_cells.cell_label(cell):<42}{cell['trained_top_evidence']:>10.3f}"
-                     f"{cell['random_top_evidence']:>12.3f}")
-    q = results["quantiles"]
-    lines += ["", f"null top evidence over {len(results['null_top_evidence'])} dictionaries: median {q['0.5']:.3f}, "
-                  f"90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}, 99% {q['0.99']:.3f}",
-              f"claims: {_claimable(results)}",
-              "sorted tops (for sae.readers.manifold_ranking.NULL_TOP_EVIDENCE): "
-              + ", ".join(f"{e:.4f}" for e in results["null_top_evidence"])]
+        lines.append(f"{_label(cell):<34}" + "".join(f"{cell['trained_top_evidence'][k]:>10.3f}" for k in ks)
+                     + "".join(f"{cell['random_top_evidence'][k]:>10.3f}" for k in ks))
+    stratum = results["stratum"]
+    lines += ["", f"stratum: steps {stratum['steps']}, batch_size {stratum['batch_size']}, n_geometry {stratum['n_geometry']}; "
+                  f"{len(results['cells'])} trained null SAEs per k"]
+    for k, entry in results["per_k"].items():
+        q = entry["quantiles"]
+        moves = ", ".join(f"{field} ρ={m['rho']:+.2f} (p={m['p_value']:.2f})" for field, m in entry["moves_with"].items())
+        lines.append(f"k={k}: median {q['0.5']:.3f}, 90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}; {_threshold(entry)}; "
+                     f"random dictionaries' max {entry['random_max']:.3f}; with the cell: {moves or 'n/a'}")
     return "\n".join(lines)
 
 

@@ -109,7 +109,10 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
             candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed,
                                                           report=progress.counter())
         groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
-        ranked = manifold_ranking.rank(codes[g], decoder, groups)
+        # no null twins are drawn here: the stored stratum nearest this run's budget, at this k
+        null_top, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.steps, config.batch_size,
+                                                                                    config.n_geometry))
+        ranked = manifold_ranking.rank(codes[g], decoder, groups, null_top)
         explained = metrics.explained_variance_of(x, reconstructions[g])
         # the graders: each planted circle, and a random plane in the decoder's span
         rng = np.random.default_rng([config.seed, size, k])
@@ -128,6 +131,7 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
                             "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
                             "candidates": len(groups),
                             "explained_variance": float(explained), "live_latents": int(live.sum()),
+                            "null": {"stratum": used._asdict() if used else None, "null_size": len(null_top)},
                             "streamed": streamed[g]["circles"][index]})
             if size == config.figure_size and k == config.k and len(best.latents):
                 points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,

@@ -4,19 +4,25 @@ Each cell draws, with the run's seed, a circle (period P uniform in `periods`, o
 continuous with probability `continuous_share`), a dimension d, an offset (‖c‖ =
 `offset`·r, or none, with probability ½ each), a number of sparse features, a k from `ks`
 and a dictionary size m (log-uniform in `sizes`). A TopK SAE is trained on the toy
-(toys.manifolds: the circle plus the sparse features), and a second, in the same vmapped
-call, on the **null toy**: the same sparse features and the same labels, with the circle's
-vectors set to zero.
+(toys.manifolds: the circle plus the sparse features), and two more, in the same vmapped
+call: on the **null twin** (the same sparse features and labels, the circle's vectors set to
+zero) and on the **decoupled twin** (the same samples carry the circle's two coordinates, each
+with its marginal law, but cos θ and sin θ' read independent phases: co-firing kept, the loop
+gone; `toys.manifolds.decouple`).
 
 **The method, blind** (`experiments.circle_cells.blind_answer`): on each dictionary, the manifold finder's candidate
 groups, ranked by circle evidence and the top one tested against null dictionaries
-(`sae.readers.manifold_ranking`); it reads codes and decoder only. **The graders**
-(`sae.readers.manifold_grading`), on the oracle-recoverable cells: recall@1 and recall@3 (the
-planted circle is the blind top candidate, or among the top three), true claims; on all
-cells, false claims of the blind top candidate on the null twin, on a random dictionary,
-against a random 2-plane in the decoder's span and against shuffled labels
-(`circle_cells.blind_summary`). The cells themselves (drawing, toys, training, scoring) live in
-`experiments.circle_cells`, which circle-null shares.
+(`sae.readers.manifold_ranking`); it reads codes and decoder only. The null is the stored
+stratum for the cell's k when the run's training budget and sample count match one
+(`manifold_ranking.stored_null`: the quick settings), else the run's own null twins at the
+cell's k (`circle_cells.claim_cells`; leave one out for a null twin's own claim). **The
+graders** (`sae.readers.manifold_grading`): recall@1 and recall@3 (the planted circle is the
+blind top candidate, or among the top three) and true claims, on the oracle-recoverable
+cells and on all cells, by offset and by the latents on the circle; false claims of the
+blind top candidate on the null twin, the decoupled twin and a random dictionary, over all
+cells and per k with exact 95% intervals (`circle_cells.blind_summary`). The cells
+themselves (drawing, toys, training, scoring) live in `experiments.circle_cells`, which
+circle-null shares.
 
 **The ceiling and the older readings**, each scored against the planted circle with the
 truth choosing among candidates (sae.readers.manifold_grading.score_circle):
@@ -28,8 +34,7 @@ truth choosing among candidates (sae.readers.manifold_grading.score_circle):
   the cell's k (chance);
 - `null`: the finder on the SAE trained on the null toy, against the would-be circle's
   plane and the (meaningless) labels;
-- `shuffled`: the recipe's groups against the true labels permuted among the circle's
-  samples (the geometry is real; the order is not).
+- `decoupled`: the finder on the SAE trained on the decoupled twin, against the plane and θ.
 
 A method *finds* the circle when its best group's top-2 plane is within 10° of the
 planted plane and its per-value centroids are in cyclic order (measure (a),
@@ -46,8 +51,8 @@ import jax
 import numpy as np
 
 from experiments.runner import seeding
-from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config, blind_summary, cell_label, draw_cells,
-                                      memory_estimate, rate, score_cell, shape_confusion)
+from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config, blind_summary, cell_label, claim_cells,
+                                      draw_cells, memory_estimate, rate, score_cell, shape_confusion, stratum)
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
@@ -63,6 +68,8 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
         # a line per cell: the finder's and ranking's host-side work after each training is silent otherwise
         or_default(runtime).progress.note(f"cell {index + 1}/{len(drawn)}: {cell_label(cell)}")
         cells.append(score_cell(config, cell, seed_keys(key_cells, index, [0])[0], runtime))
+    stored = {k: manifold_ranking.stored_null(k, stratum(config)) for k in sorted({c["k"] for c in cells})}
+    null_source = claim_cells(cells, stored if all(tops is not None for tops in stored.values()) else None)
     seen = [c for c in cells if c["oracle"]["found"]]
     both = sum(bool(c["recipe"]["found"]) for c in seen)
     modes = {}
@@ -73,7 +80,7 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
         "cells": cells,
         "blind": blind_summary(cells),
         "claim_alpha": manifold_ranking.CLAIM_ALPHA,
-        "null_dictionaries": len(manifold_ranking.NULL_TOP_EVIDENCE),
+        "null_source": null_source,
         # the ceiling: some candidate matches, chosen with the truth (sae.readers.geometry.match_circle)
         "recipe_recovery_given_oracle": both / len(seen) if seen else None,
         "recipe_recovery_given_oracle_count": {"count": both, "of": len(seen)},
@@ -81,13 +88,10 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
         "recipe_rate": rate(cells, "recipe"),
         "null_false_positive_rate": rate(cells, "null")["rate"],
         "random_false_positive_rate": rate(cells, "random")["rate"],
-        "shuffled_false_positive_rate": rate(cells, "shuffled")["rate"],
-        "false_positives": {method: rate(cells, method) for method in ("null", "random", "shuffled")},
+        "false_positives": {method: rate(cells, method) for method in ("null", "decoupled", "random")},
         # the shape reader alone, truth-free: controls whose best group reads as a circle
         "shape_circle_claims": {method: {"count": sum(c[method]["shape"] == "circle" for c in cells), "of": len(cells)}
                                 for method in ("null", "random")},
-        # chance that P shuffled values land in cyclic order: 2P / P! = 2 / (P − 1)! per cell
-        "shuffled_chance": float(np.mean([2.0 / float(np.prod(np.arange(1, (c["period"] or 12)))) for c in cells])),
         "modes_by_k": modes,
         "shape_confusion": shape_confusion(config, key_shapes, runtime) if config.shape_clouds else {},
         "found_angle_deg": manifold_grading.FOUND_ANGLE_DEG,
@@ -105,15 +109,30 @@ def headline(results: dict) -> str:
             f"(exists {_count(blind['exists'])}); false claims null {_count(fc['null'])}, random {_count(fc['random'])}")
 
 
+def _interval(entry: dict) -> str:
+    if entry["interval"] is None:
+        return f"{_count(entry)}"
+    low, high = entry["interval"]
+    return f"{_count(entry)} [{low:.2f}, {high:.2f}]"
+
+
 def blind_lines(blind: dict) -> list[str]:
     fc = blind["false_claims"]
-    return [
+    every = blind["all_cells"]
+    lines = [
         f"blind method on the {blind['recoverable_cells']} oracle-recoverable cells: exists (ceiling, chosen with the truth) "
         f"{_count(blind['exists'])}; recall@1 {_count(blind['recall_at_1'])}; recall@3 {_count(blind['recall_at_3'])}; "
         f"top claimed {_count(blind['claimed'])}, claimed and found {_count(blind['claimed_found'])}",
-        "blind false claims (top candidate claimed; for random plane and shuffled, claimed and found against the "
-        "wrong truth): " + ", ".join(f"{control} {_count(fc[control])}" for control in CONTROLS),
+        f"over all cells: recall@1 {_count(every['recall_at_1'])}, claimed and found {_count(every['claimed_found'])}",
+        "claimed and found by offset: " + ", ".join(f"{name} {_count(e)}" for name, e in blind["claimed_found_by_offset"].items()),
+        "claimed and found by latents on the circle (oracle group): "
+        + ", ".join(f"{name}: {_count(e)}" for name, e in blind["claimed_found_by_latents"].items()),
+        "blind false claims (top candidate claimed), exact 95% intervals: "
+        + ", ".join(f"{control} {_interval(fc[control])}" for control in CONTROLS),
     ]
+    for k, controls in blind["false_claims_by_k"].items():
+        lines.append(f"  k={k}: " + ", ".join(f"{control} {_interval(entry)}" for control, entry in controls.items()))
+    return lines
 
 
 def _sorted_cells(results):
@@ -207,9 +226,9 @@ def summary(results: dict) -> str:
         + (f" = {rate:.3f}" if rate is not None else " (the oracle found no circle)"),
         f"oracle finds the circle in {results['oracle_rate']['count']}/{results['oracle_rate']['of']} cells; "
         f"the recipe in {results['recipe_rate']['count']}/{results['recipe_rate']['of']}",
-        f"false positives: null {fp['null']['count']}/{fp['null']['of']}, random {fp['random']['count']}/{fp['random']['of']}, "
-        f"shuffled labels {fp['shuffled']['count']}/{fp['shuffled']['of']} "
-        f"(chance of cyclic order for shuffled values, mean over cells: {results['shuffled_chance']:.2g})",
+        "controls whose best group (chosen with the truth) is found: "
+        + ", ".join(f"{method} {entry['count']}/{entry['of']}" for method, entry in fp.items()),
+        f"claims decided against: {results['null_source']}",
         "best groups of the controls that read as a circle by shape alone: "
         + ", ".join(f"{m} {v['count']}/{v['of']}" for m, v in results["shape_circle_claims"].items()),
         "how the SAE holds the circles the oracle finds, by k: "

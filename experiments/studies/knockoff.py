@@ -121,11 +121,12 @@ def described_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]
     return groups, planes
 
 
-def blind_circle_groups(codes, decoder, seed: int = 0) -> list[np.ndarray]:
+def blind_circle_groups(codes, decoder, null_top, seed: int = 0) -> list[np.ndarray]:
     """The blind method's circles: the finder's candidates in the order of `sae.readers.manifold_ranking`,
-    those claimed at p ≤ α (each on its own p-value), each keeping only latents no earlier one took."""
+    those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
+    earlier one took."""
     candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
-    ranked = manifold_ranking.rank(codes, decoder, candidates)
+    ranked = manifold_ranking.rank(codes, decoder, candidates, null_top)
     taken, groups = set(), []
     for index in ranked.order[: ranked.claims]:
         fresh = [int(j) for j in candidates[index] if int(j) not in taken]
@@ -135,11 +136,20 @@ def blind_circle_groups(codes, decoder, seed: int = 0) -> list[np.ndarray]:
     return groups
 
 
-def spaces(codes, params, x, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
+def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dict]:
+    """The null the blind circle claims are tested against: no null twins are drawn here, so the
+    stored stratum nearest this SAE's budget and sample count at its k
+    (`manifold_ranking.nearest_null`); returns (tops, a record of which stratum decided)."""
+    tops, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.sae_steps, config.sae_batch_size, samples))
+    return tops, {"k": k, "stratum": used._asdict() if used else None, "null_size": len(tops),
+                  "matches_settings": bool(used and used == (config.sae_steps, config.sae_batch_size, samples))}
+
+
+def spaces(codes, params, x, rng: np.random.Generator, null_top) -> tuple[dict[str, np.ndarray], dict]:
     """The six spaces of one representation (module docstring), and facts about their building."""
     decoder, bias = np.asarray(params.W_dec), np.asarray(params.b_dec)
     groups, planes = described_groups(codes, decoder)
-    circles = [knockoff.describe_circle(decoder, g) for g in blind_circle_groups(codes, decoder)]
+    circles = [knockoff.describe_circle(decoder, g) for g in blind_circle_groups(codes, decoder, null_top)]
     correlation = knockoff.correlation_placement(rng, codes, decoder)
     built = {
         "reconstruction": knockoff.reconstruction(codes, decoder, bias),
@@ -187,7 +197,9 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
                        label=f"topk m={config.sae_size} on [E_a, E_b]", runtime=runtime)
     codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
     params = jax.tree.map(lambda leaf: leaf[0], sae.params)
-    built, facts = spaces(codes, params, x, rng)
+    null_top, null_used = circle_null(config.k, config, len(x))
+    built, facts = spaces(codes, params, x, rng, null_top)
+    facts["circle_null"] = null_used
     a, b = modular.all_pairs(net.p)
     labels = (a + b) % net.p
     train_mask = np.asarray(result.train_mask[0])
@@ -244,7 +256,9 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
                        n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
                        label=f"topk m={config.calendar_sae_size} on the calendar representation", runtime=runtime)
     codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
-    built, facts = spaces(codes, jax.tree.map(lambda leaf: leaf[0], sae.params), x, rng)
+    null_top, null_used = circle_null(config.calendar_k, config, len(x))
+    built, facts = spaces(codes, jax.tree.map(lambda leaf: leaf[0], sae.params), x, rng, null_top)
+    facts["circle_null"] = null_used
     shifts = np.eye(DAYS)[shift]
     inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])
     keys = jax.random.split(key_heads, len(inputs))

@@ -20,16 +20,17 @@ order (`sae.readers.geometry.match_circle` on that group alone). Per dictionary 
   their own p-values (a dictionary may hold several circles) is found.
 
 False claims (`false_claim`): a control on which the blind top candidate is claimed — the
-null twin's SAE (the same toy with the circle zeroed) or a random dictionary, where any
-claim is false — or on which it is claimed *and* found against the wrong truth: a random
-2-plane inside the span of the dictionary's live decoder rows (`random_plane`), or the true
-labels permuted among the circle's samples (`shuffled`). Where one dictionary holds several
+null twin's SAE (the same toy with the circle zeroed), the decoupled twin's (its two
+coordinates read independent phases) or a random dictionary, where any claim is false — or
+on which it is claimed *and* found against the wrong truth (a random 2-plane inside the span
+of the dictionary's live decoder rows, `random_plane`). Where one dictionary holds several
 circles, `unmatched_claims` counts the claimed candidates that match none of them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 
 from sae.readers import geometry, manifold_finder, manifold_ranking
 
@@ -98,14 +99,19 @@ def wrong_plane(circle: geometry.PlantedCircle, plane: np.ndarray) -> geometry.P
 
 
 def rate(flags) -> dict:
-    """{"rate", "count", "of"} of a list of booleans (rate None when empty)."""
+    """{"rate", "count", "of", "interval"} of a list of booleans (rate and interval None when empty)."""
     flags = [bool(f) for f in flags]
     return count_rate(sum(flags), len(flags))
 
 
 def count_rate(count: int, of: int) -> dict:
-    """{"rate", "count", "of"} of a count out of `of` (rate None when of is 0)."""
-    return {"rate": count / of if of else None, "count": int(count), "of": int(of)}
+    """{"rate", "count", "of", "interval"} of a count out of `of`: the interval is the exact
+    (Clopper–Pearson) two-sided 95% interval of the rate; rate and interval None when of is 0."""
+    interval = None
+    if of:
+        ci = scipy.stats.binomtest(int(count), int(of)).proportion_ci(confidence_level=0.95, method="exact")
+        interval = [float(ci.low), float(ci.high)]
+    return {"rate": count / of if of else None, "count": int(count), "of": int(of), "interval": interval}
 
 
 # --- the ceiling: the candidate chosen with the truth, and the oracle group -----------------

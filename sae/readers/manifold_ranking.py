@@ -21,10 +21,20 @@ the way round. Three truth-free readings, each in [0, 1]:
   directions on an arc of at most a half-turn (κ ≤ ½); a circle's P values leave gaps of
   2π/P (κ = 1 − 1/P).
 The points occupy *places*, arcs of `PLACE_TOLERANCE` = 5°; a group with fewer than
-`MIN_PLACES` = 4 places gets evidence 0 (any three points lie on a circle), and so does a
-group of fewer than `MIN_LATENTS` = 4 latents: three latents whose features co-fire in
-pairs draw the boundary of a spherical triangle, a closed loop of directions that no
-reading of the directions alone tells from a circle held by three tiles.
+`MIN_PLACES` = 4 places gets evidence 0 (any three points lie on a circle). So does a group
+whose latents occupy fewer than `MIN_LATENTS` = 4 places: each latent's unit decoder row,
+projected into the same plane, sits at an angle about the centre (rows that project within
+half the points' radius of the centre, an offset direction, name no angle), and latents at
+one place count once. Three latents whose features co-fire in pairs draw the boundary of a
+spherical triangle, a closed loop of directions that no reading of the directions alone
+tells from a circle held by three tiles; a fourth latent that duplicates one of them (an
+SAE splits a feature into near-copies) adds no place.
+The loop must also close in the space around the plane:
+- seam ζ = 1 − max(0, J_max − J_med) / R, J the distances between the mean out-of-plane
+  parts (the points less their projection on the plane) of neighbouring places, going round
+  (J_max the largest, J_med the median), R the points' mean radius in the plane. A circle's
+  out-of-plane part does not depend on the angle (ζ ≈ 1); a helix rises with the angle and
+  falls back at one seam, a jump of its rise (ζ ≈ 1 − rise / radius).
 A fourth reading is taken from the decoder rows themselves: a circle lives in at most three
 directions (its plane and its offset), whatever the number of latents that hold it, as
 tiles (rows on the circle) or as a span (±u, ±v, c). With ε₃ the energy of the group's unit
@@ -32,25 +42,33 @@ rows outside their top three singular directions, the
 - span concentration σ = max(0, 1 − ε₃ · |S| / (|S| − 3)) is 1 when the rows lie in three
   directions and 0 when they are orthogonal (ε₃ = (|S| − 3)/|S|), as independent features'
   rows nearly are.
-The **circle evidence** is e = η · ρ · κ · σ ∈ [0, 1].
+The **circle evidence** is e = η · ρ · κ · ζ · σ ∈ [0, 1].
 
 **Ranking.** Candidates are ranked by e, ties by the number of samples they fire on.
 
 **The claim and its p-value.** The top candidate of a dictionary is claimed to be a circle
-when its evidence beats what dictionaries *without* a circle reach: the p-value is
+when its evidence beats what comparable dictionaries *without* a circle reach: the p-value is
     p = (1 + #{null dictionaries whose top evidence ≥ e}) / (1 + N_null),
-over `NULL_TOP_EVIDENCE`, the top evidence of N_null null dictionaries (TopK SAEs trained on
-toys of sparse features alone, and random dictionaries, run through the same finder and
-ranking; `toylab run circle-null` redraws them and prints the sorted list stored below). The top candidate is claimed at level α (`CLAIM_ALPHA` = 0.05)
-when p ≤ α. Because the null is the *top* of each null dictionary, the level holds for the
-claim as made (one per dictionary), with no further correction for the number of candidates;
-and since every candidate of a null dictionary is at most its top, claiming *every*
-candidate with p ≤ α (`claims`, for a dictionary that may hold several circles) makes a
-false claim in a circle-free dictionary with the same probability α.
+over the top evidence of N_null null dictionaries: TopK SAEs trained on toys of sparse
+features alone (the circle zeroed), run through the same finder and ranking. The null is
+conditioned on what moves its upper tail: the TopK k (dense co-firing draws near-planar
+loops), and the training budget and sample count it was read at (`Stratum`). Stored strata
+(`circle_null.json`, written by `toylab run circle-null`, per cell and per k) are read by
+`stored_null`; a study whose settings have no stored stratum draws its own null twins in
+the same run. Random dictionaries are reported beside the null, never pooled with it: their
+tops are near 0 and would lower the level. The top candidate is claimed at level α
+(`CLAIM_ALPHA` = 0.05) when p ≤ α. Because the null is the *top* of each null dictionary, the
+level holds for the claim as made (one per dictionary), with no further correction for the
+number of candidates; and since every candidate of a null dictionary is at most its top,
+claiming *every* candidate with p ≤ α (`claims`, for a dictionary that may hold several
+circles) makes a false claim in a circle-free dictionary with the same probability α. With
+N_null exchangeable with the dictionary read (same toy family, k, budget), the level is exact.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -59,18 +77,21 @@ from sae.readers import geometry
 
 MAX_ROWS = 2048  # samples a group's evidence is read on (evenly thinned)
 MIN_PLACES = 4
-MIN_LATENTS = 4
+MIN_LATENTS = 4  # distinct latent places (module docstring)
 PLACE_TOLERANCE = 2 * np.pi / 72  # 5°: points closer in angle share a place
 CLAIM_ALPHA = 0.05
+NULL_FILE = Path(__file__).with_name("circle_null.json")  # the stored null strata (`toylab run circle-null`)
 
 
 class CircleEvidence(NamedTuple):
     planarity: float
     roundness: float
     closure: float
+    seam: float
     concentration: float
     places: int
-    evidence: float  # planarity · roundness · closure · concentration, 0 under MIN_PLACES places or MIN_LATENTS latents
+    latent_places: int
+    evidence: float  # planarity · roundness · closure · seam · concentration; 0 under MIN_PLACES places or MIN_LATENTS latent places
     samples: int  # samples the group fires on
 
 
@@ -90,13 +111,41 @@ def _places(angles: np.ndarray, tolerance: float) -> tuple[int, float]:
     return places, float(gaps.max()) if len(gaps) else 2 * np.pi
 
 
+def seam(angles: np.ndarray, outside: np.ndarray, radius: float, tolerance: float = PLACE_TOLERANCE) -> float:
+    """ζ = 1 − max(0, J_max − J_med) / R (module docstring): angles [r] about the centre, outside [r, d]
+    the points' parts out of the plane, radius R; 1 with fewer than 3 places."""
+    place = np.floor(np.mod(angles, 2 * np.pi) / tolerance).astype(int)
+    occupied, inverse = np.unique(place, return_inverse=True)
+    if len(occupied) < 3:
+        return 1.0
+    means = np.zeros((len(occupied), outside.shape[1]))
+    np.add.at(means, inverse, outside)
+    means /= np.bincount(inverse, minlength=len(occupied))[:, None]
+    jumps = np.linalg.norm(np.roll(means, -1, axis=0) - means, axis=1)
+    return float(max(0.0, 1.0 - max(0.0, jumps.max() - np.median(jumps)) / max(radius, 1e-12)))
+
+
+def latent_places(decoder, latents, fitted: geometry.PCA, centre: np.ndarray, radius: float,
+                  tolerance: float = PLACE_TOLERANCE) -> int:
+    """The places the group's latents occupy: their unit decoder rows projected into the group's
+    plane, read as angles about the centre (module docstring); rows within radius / 2 of the
+    centre name no angle and count no place."""
+    rows = np.asarray(decoder, np.float64)[np.asarray(latents)]
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    projected = (rows - fitted.mean) @ fitted.components[:2].T - centre
+    named = np.linalg.norm(projected, axis=1) >= radius / 2
+    if not named.any():
+        return 0
+    return _places(np.arctan2(projected[named, 1], projected[named, 0]), tolerance)[0]
+
+
 def circle_evidence(codes, decoder, latents, max_rows: int = MAX_ROWS) -> CircleEvidence:
     """The circle evidence of one latent group (module docstring)."""
     codes = np.asarray(codes)
     latents = np.asarray(latents)
     fires = np.any(codes[:, latents] > 0, axis=1)
     rows = _thin(np.flatnonzero(fires), max_rows)
-    empty = CircleEvidence(0.0, 0.0, 0.0, 0.0, 0, 0.0, int(fires.sum()))
+    empty = CircleEvidence(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0.0, int(fires.sum()))
     if len(rows) < MIN_PLACES:
         return empty
     points = geometry.group_directions(codes, decoder, latents, rows)
@@ -105,16 +154,22 @@ def circle_evidence(codes, decoder, latents, max_rows: int = MAX_ROWS) -> Circle
     if total <= 1e-12:
         return empty
     planarity = float(fitted.eigenvalues[:2].sum() / total)
-    plane = (points - fitted.mean) @ fitted.components[:2].T
+    centred = points - fitted.mean
+    plane = centred @ fitted.components[:2].T
     centre = geometry.circle_centre(plane)
     radii = np.linalg.norm(plane - centre, axis=1)
-    roundness = float(max(0.0, 1.0 - radii.std() / max(radii.mean(), 1e-12)))
-    places, gap = _places(np.arctan2(plane[:, 1] - centre[1], plane[:, 0] - centre[0]), PLACE_TOLERANCE)
+    radius = float(max(radii.mean(), 1e-12))
+    roundness = float(max(0.0, 1.0 - radii.std() / radius))
+    angles = np.arctan2(plane[:, 1] - centre[1], plane[:, 0] - centre[0])
+    places, gap = _places(angles, PLACE_TOLERANCE)
     closure = float(1.0 - gap / (2 * np.pi))
+    closed = seam(angles, centred - plane @ fitted.components[:2], radius)
     concentration = span_concentration(decoder, latents)
-    enough = places >= MIN_PLACES and len(latents) >= MIN_LATENTS
-    evidence = planarity * roundness * closure * concentration if enough else 0.0
-    return CircleEvidence(planarity, roundness, closure, concentration, places, float(evidence), int(fires.sum()))
+    held = latent_places(decoder, latents, fitted, centre, radius)
+    enough = places >= MIN_PLACES and held >= MIN_LATENTS
+    evidence = planarity * roundness * closure * closed * concentration if enough else 0.0
+    return CircleEvidence(planarity, roundness, closure, closed, concentration, places, held, float(evidence),
+                          int(fires.sum()))
 
 
 def span_concentration(decoder, latents, directions: int = 3) -> float:
@@ -140,14 +195,44 @@ class Ranked(NamedTuple):
     claims: int = 0  # candidates whose own p-value is ≤ alpha (several circles in one dictionary); they lead `order`
 
 
-def p_value(top_evidence: float, null_top=None) -> float:
-    """(1 + #{null top evidence ≥ e}) / (1 + N_null) (module docstring)."""
-    null_top = np.asarray(NULL_TOP_EVIDENCE if null_top is None else null_top, np.float64)
+def p_value(top_evidence: float, null_top) -> float:
+    """(1 + #{null top evidence ≥ e}) / (1 + N_null) (module docstring); 1 with no null."""
+    null_top = np.asarray(null_top, np.float64)
     return float((1 + np.sum(null_top >= top_evidence)) / (1 + len(null_top)))
 
 
-def rank(codes, decoder, groups, alpha: float = CLAIM_ALPHA, null_top=None) -> Ranked:
-    """Rank candidate groups (latent-index arrays) by circle evidence, best first, and test the top one."""
+def claimed(top_evidence: float, null_top, alpha: float = CLAIM_ALPHA) -> bool:
+    """The claim on a top evidence: p ≤ alpha against the null tops."""
+    return p_value(top_evidence, null_top) <= alpha
+
+
+def claim_threshold(null_top, alpha: float = CLAIM_ALPHA) -> float | None:
+    """The level a top evidence must exceed to be claimed at alpha (claimed iff e > it), or None when
+    no evidence can be (fewer than 1/alpha − 1 nulls)."""
+    tops = np.sort(np.asarray(null_top, np.float64))
+    allowed = int(np.floor(alpha * (len(tops) + 1) + 1e-9)) - 1  # null tops ≥ e a claim can afford
+    if allowed < 0:
+        return None
+    return float(tops[len(tops) - 1 - allowed]) if allowed < len(tops) else -np.inf
+
+
+def threshold_interval(null_top, alpha: float = CLAIM_ALPHA, draws: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float] | None:
+    """A bootstrap interval (percentile, `level`) of `claim_threshold`: the nulls resampled with
+    replacement `draws` times; None when no threshold exists."""
+    tops = np.asarray(null_top, np.float64)
+    if claim_threshold(tops, alpha) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    levels = [claim_threshold(rng.choice(tops, len(tops)), alpha) for _ in range(draws)]
+    low, high = np.quantile(levels, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def rank(codes, decoder, groups, null_top, alpha: float = CLAIM_ALPHA) -> Ranked:
+    """Rank candidate groups (latent-index arrays) by circle evidence, best first, and test the top one
+    against `null_top`, the null dictionaries' top evidences (`stored_null`, or a run's own null twins;
+    an empty null claims nothing)."""
     evidence = [circle_evidence(codes, decoder, g) for g in groups]
     order = np.array(sorted(range(len(groups)), key=lambda i: (-evidence[i].evidence, -evidence[i].samples)), int)
     top = evidence[order[0]].evidence if len(order) else 0.0
@@ -156,16 +241,53 @@ def rank(codes, decoder, groups, alpha: float = CLAIM_ALPHA, null_top=None) -> R
     return Ranked(order, evidence, float(top), p, bool(len(order) and p <= alpha), int(claims))
 
 
-# The top circle evidence of 80 null dictionaries (module docstring), sorted: `toylab run circle-null`
-# (seed 100, 40 cells: 40 TopK SAEs on sparse features alone and 40 random dictionaries), its
-# summary.txt's last line. With 80 of them a claim at α = 0.05 needs e above the 77th (0.6691).
-NULL_TOP_EVIDENCE: tuple[float, ...] = (
-    0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000,
-    0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000,
-    0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0049, 0.0088,
-    0.1243, 0.1437, 0.1490, 0.1562, 0.1632, 0.1640, 0.1671, 0.1813, 0.1909, 0.2054,
-    0.2075, 0.2165, 0.2180, 0.2285, 0.2322, 0.2424, 0.2507, 0.2603, 0.2642, 0.2711,
-    0.2829, 0.2850, 0.3019, 0.3365, 0.3487, 0.3583, 0.3825, 0.3914, 0.4249, 0.4339,
-    0.4386, 0.4473, 0.4638, 0.4679, 0.5021, 0.5079, 0.5159, 0.5264, 0.5311, 0.5761,
-    0.5764, 0.5790, 0.5824, 0.6044, 0.6409, 0.6421, 0.6691, 0.6694, 0.7046, 0.8190,
-)
+# --- the stored null ------------------------------------------------------------------------
+
+
+class Stratum(NamedTuple):
+    """What a null dictionary's top evidence depends on besides its k: its training budget and the
+    sample count its codes are read on."""
+
+    steps: int
+    batch_size: int
+    n_geometry: int
+
+
+def stored_strata(path: Path | None = None) -> list[dict]:
+    """The stored null strata: each {"stratum": {steps, batch_size, n_geometry}, "cells": [{...,
+    "trained_top_evidence": {k: e}, "random_top_evidence": {k: e}}], "source": ...}."""
+    return json.loads(Path(path or NULL_FILE).read_text(encoding="utf-8"))["strata"]
+
+
+def stratum_tops(stratum: dict, k: int, kind: str = "trained") -> np.ndarray:
+    """One stored stratum's null tops at k (`kind` "trained" or "random"), one per cell, [cells]."""
+    return np.asarray([cell[f"{kind}_top_evidence"][str(k)] for cell in stratum["cells"]
+                       if str(k) in cell[f"{kind}_top_evidence"]], np.float64)
+
+
+def stored_null(k: int, stratum: Stratum, path: Path | None = None) -> np.ndarray | None:
+    """The trained null dictionaries' top evidences stored for this k and stratum, or None when
+    no stored stratum matches (the caller then draws its own null twins)."""
+    for stored in stored_strata(path):
+        if Stratum(**stored["stratum"]) == stratum:
+            tops = stratum_tops(stored, k)
+            return tops if len(tops) else None
+    return None
+
+
+def nearest_null(k: int, stratum: Stratum, path: Path | None = None) -> tuple[np.ndarray, Stratum | None]:
+    """The null for a study that draws no null twins of its own: the stored stratum matching
+    `stratum`, else the stored stratum nearest in training budget (steps × batch size) and sample
+    count (log distance), at this k. Returns (tops, the stratum used); (empty, None) when no stored
+    stratum has this k (nothing is then claimed). A study using it says which stratum decided."""
+    best, best_distance = None, np.inf
+    for stored in stored_strata(path):
+        tops = stratum_tops(stored, k)
+        if not len(tops):
+            continue
+        other = Stratum(**stored["stratum"])
+        distance = (abs(np.log(other.steps * other.batch_size / (stratum.steps * stratum.batch_size)))
+                    + abs(np.log(other.n_geometry / stratum.n_geometry)))
+        if distance < best_distance:
+            best, best_distance = (tops, other), distance
+    return best if best is not None else (np.zeros(0), None)

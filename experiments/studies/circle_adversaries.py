@@ -1,0 +1,180 @@
+"""Experiment `circle-adversaries`: no-circle structures a referee would try, through the blind circle claim.
+
+Each kind of `toys.adversaries` (a split triangle, a helix, an arc under half a turn, a
+correlated pair, a dense co-firing cluster, a sphere, a decoupled circle) is planted beside
+sparse superposed features, `seeds` toys per kind; TopK SAEs train on each at every k of
+`ks` (one vmapped call per kind). The blind method (`experiments.circle_cells.blind_answer`:
+finder → ranking) reads each dictionary and its top candidate is tested against the stored
+null for its k (`sae.readers.manifold_ranking.stored_null`; the run's training budget and
+sample count must match a stored stratum). None of these kinds holds a circle, so every
+claim is false: the claim rate per kind (and per k) is reported with its exact 95% interval
+beside the level α. The counterpart that must succeed: a planted circle (`toys.manifolds`,
+the same P, offset and sparse features) trained and read the same way, claimed at a rate
+far above α.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import circle_cells
+from experiments.recovery import seed_keys
+from experiments.runner import seeding
+from experiments.runner.study import Result, Study
+from sae import architectures, pipeline
+from sae.readers import manifold_grading, manifold_ranking
+from toys import adversaries, manifolds
+from toys.engine.config import ConfigError, check_each, check_fields, setting
+from toys.engine.runtime import Runtime, or_default
+
+NAME = "circle-adversaries"
+DESCRIPTION = "no-circle structures a referee would try (triangle, helix, arc, sphere, ...): the blind claim's false claims"
+POSITIVE = "circle"  # the counterpart that must be claimed
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    seeds: int = setting(10, "toys per kind, each trained at every k", low=1)
+    kinds: tuple[str, ...] = setting(adversaries.KINDS, "the adversaries", choices=adversaries.KINDS, distinct=True)
+    ks: tuple[int, ...] = setting((1, 2, 4, 8), "TopK k values (each needs a stored null)", low=1, high="m")
+    structure: adversaries.AdversaryConfig = setting(adversaries.AdversaryConfig(),
+                                                     "the adversaries' shared settings (kind is set per kind)")
+    m: int = setting(512, "SAE latents", low=8)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    steps: int = setting(2000, "training steps (with batch_size and n_geometry: a stored null stratum)", low=1)
+    batch_size: int = setting(256, low=1)
+    n_geometry: int = setting(6144, "samples the blind method reads", low=100)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(seeds=3)
+
+    def validate(self) -> None:
+        check_fields(self)
+        self.structure.validate("structure.")
+        check_each("ks", self.ks, low=1, high=self.m)
+        stratum = manifold_ranking.Stratum(self.steps, self.batch_size, self.n_geometry)
+        missing = [k for k in self.ks if manifold_ranking.stored_null(k, stratum) is None]
+        if missing:
+            stored = ", ".join(f"steps={s['stratum']['steps']} batch_size={s['stratum']['batch_size']} "
+                               f"n_geometry={s['stratum']['n_geometry']}" for s in manifold_ranking.stored_strata())
+            raise ConfigError(f"steps, batch_size, n_geometry: got {self.steps}, {self.batch_size}, {self.n_geometry}"
+                              f" with k {missing}, allowed a stored null stratum ({stored or 'none stored'}; "
+                              "toylab run circle-null draws another)")
+
+
+def _positive_toy(config: Config, key: jax.Array) -> manifolds.ManifoldToy:
+    s = config.structure
+    spec = manifolds.ManifoldSpec("circle", values=s.values, radius=s.radius, offset=s.offset * s.radius,
+                                  probability=s.probability)
+    return manifolds.build(manifolds.ManifoldConfig(s.d, (spec,), s.n_sparse_features, s.sparse_mean_l0), key)
+
+
+def _kind_toys(config: Config, kind: str, key: jax.Array) -> list:
+    keys = seed_keys(key, 0, list(range(config.seeds)))
+    if kind == POSITIVE:
+        return [_positive_toy(config, k) for k in keys]
+    structure = dataclasses.replace(config.structure, kind=kind)
+    return [adversaries.build(structure, k) for k in keys]
+
+
+def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
+    """Every toy of one kind, trained at every k (one vmapped call), read blind and tested against the
+    stored null of its k: {"kind", "dictionaries": [{seed, k, top_evidence, p_value, claimed}]}."""
+    key_toys, key_train, key_sample = jax.random.split(key, 3)
+    toys = _kind_toys(config, kind, key_toys)
+    runs = [(seed, k) for seed in range(config.seeds) for k in config.ks]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[toys[seed] for seed, _ in runs])
+    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for _, k in runs])
+    result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(runs)), n_latents=config.m,
+                          steps=config.steps, batch_size=config.batch_size, per_run_data=True,
+                          label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}", runtime=runtime)
+    x = jnp.stack([toys[seed].sample(jax.random.fold_in(key_sample, seed), config.n_geometry).x for seed, _ in runs])
+    codes = np.asarray(pipeline.encode("topk", result.params, hps, x))
+    decoders = np.asarray(result.params.W_dec)
+    stratum = manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
+    entries = []
+    for index, (seed, k) in enumerate(runs):
+        null_top = manifold_ranking.stored_null(k, stratum)
+        ranked = circle_cells.blind_answer(codes[index], decoders[index], config.seed, null_top=null_top)[2]
+        top = ranked.evidence[ranked.order[0]] if len(ranked.order) else None
+        entries.append({"seed": seed, "k": k, "top_evidence": ranked.top_evidence, "p_value": ranked.p_value,
+                        "claimed": ranked.claimed, "null_size": len(null_top),
+                        "top_readings": top._asdict() if top is not None else None})
+    return {"kind": kind, "dictionaries": entries}
+
+
+def run(config: Config, runtime: Runtime | None = None) -> dict:
+    root = seeding.root_key(config.seed)
+    kinds = [*config.kinds, POSITIVE]
+    scored = []
+    for index, kind in enumerate(kinds):
+        or_default(runtime).progress.note(f"kind {index + 1}/{len(kinds)}: {kind}")
+        scored.append(score_kind(config, kind, jax.random.fold_in(root, index), runtime))
+    rates = {}
+    for entry in scored:
+        claims = [d["claimed"] for d in entry["dictionaries"]]
+        by_k = {str(k): manifold_grading.rate([d["claimed"] for d in entry["dictionaries"] if d["k"] == k])
+                for k in config.ks}
+        rates[entry["kind"]] = {"claims": manifold_grading.rate(claims), "by_k": by_k,
+                                "top_evidence_max": max(d["top_evidence"] for d in entry["dictionaries"])}
+    adversarial = [d["claimed"] for entry in scored if entry["kind"] != POSITIVE for d in entry["dictionaries"]]
+    return Result({"kinds": scored, "rates": rates, "alpha": manifold_ranking.CLAIM_ALPHA,
+                   "all_adversaries": manifold_grading.rate(adversarial),
+                   "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict()})
+
+
+def _rate(entry: dict) -> str:
+    low, high = entry["interval"] if entry["interval"] else (float("nan"), float("nan"))
+    return f"{entry['count']}/{entry['of']} [{low:.2f}, {high:.2f}]"
+
+
+def headline(results: dict) -> str:
+    positive = results["rates"][POSITIVE]["claims"]
+    return (f"false claims on all adversaries {_rate(results['all_adversaries'])}; "
+            f"planted circles claimed {positive['count']}/{positive['of']}")
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runner.runfolder import save_figure
+
+    kinds = list(results["rates"])
+    figure, ax = plt.subplots(figsize=(7.2, 3.4))
+    for index, kind in enumerate(kinds):
+        tops = [d["top_evidence"] for d in next(e for e in results["kinds"] if e["kind"] == kind)["dictionaries"]]
+        claimed = [d["claimed"] for d in next(e for e in results["kinds"] if e["kind"] == kind)["dictionaries"]]
+        jitter = np.linspace(-0.25, 0.25, len(tops))
+        colours = ["#b5533c" if c else "#777777" for c in claimed]
+        if kind == POSITIVE:
+            colours = ["#4c9a5a" if c else "#777777" for c in claimed]
+        ax.scatter(index + jitter, tops, s=10, c=colours)
+    ax.set_xticks(range(len(kinds)), [k.replace(" ", "\n") for k in kinds], fontsize=7)
+    ax.set_ylabel("top circle evidence")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"Blind top evidence per dictionary (coloured: claimed at p ≤ {results['alpha']}; "
+                 "red on a no-circle kind is a false claim)", fontsize=8)
+    figure.tight_layout()
+    return [save_figure(figure, folder / "adversary_evidence.png")]
+
+
+def summary(results: dict) -> str:
+    ks = list(next(iter(results["rates"].values()))["by_k"])
+    lines = [f"{'kind':<18}{'claims (95% interval)':>26}{'max top':>9}  " + "  ".join(f"k={k}" for k in ks)]
+    for kind, entry in results["rates"].items():
+        lines.append(f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
+                     + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values()))
+    stratum = results["stratum"]
+    lines += ["", f"false claims over every adversary: {_rate(results['all_adversaries'])} (level α = {results['alpha']})",
+              f"null: the stored stratum steps={stratum['steps']} batch_size={stratum['batch_size']} "
+              f"n_geometry={stratum['n_geometry']}, per k; '{POSITIVE}' is the counterpart that must be claimed"]
+    return "\n".join(lines)
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
