@@ -397,8 +397,9 @@ def _main(argv: list[str] | None = None) -> int:
 
         return _interruptible("report", write_report)
     if args.command == "list":
+        width = max(len(name) for name in registry.EXPERIMENTS) + 2  # the longest name sets the column
         for name in registry.EXPERIMENTS:
-            print(f"{name:<16}{registry.description(name)}")
+            print(f"{name:<{width}}{registry.description(name)}")
         return 0
     if args.command == "bench":
         return _interruptible("bench", lambda: run_bench(args.repeats, args.out, args.profile))

@@ -57,6 +57,10 @@ class Config:
     def validate(self) -> None:
         check_fields(self)
         self.structure.validate("structure.")
+        default_kind = adversaries.AdversaryConfig().kind
+        if self.structure.kind != default_kind:
+            raise ConfigError(f"structure.kind: got {self.structure.kind!r}, allowed only the default {default_kind!r} "
+                              "(each kind of `kinds` is run; choose them there)")
         check_each("ks", self.ks, low=1, high=self.m)
         stratum = manifold_ranking.Stratum(self.steps, self.batch_size, self.n_geometry)
         missing = [k for k in self.ks if manifold_ranking.stored_null(k, stratum) is None]

@@ -106,7 +106,7 @@ def headline(results: dict) -> str:
     blind = results["blind"]
     fc = blind["false_claims"]
     return (f"blind recall@1 {_count(blind['recall_at_1'])}, @3 {_count(blind['recall_at_3'])} "
-            f"(exists {_count(blind['exists'])}); false claims null {_count(fc['null'])}, random {_count(fc['random'])}")
+            f"(exists {_count(blind['exists'])}); false claims " + ", ".join(f"{c} {_count(fc[c])}" for c in CONTROLS))
 
 
 def _interval(entry: dict) -> str:
