@@ -8,9 +8,9 @@ finder → ranking) reads each dictionary and its top candidate is tested agains
 null for its k (`sae.readers.manifold_ranking.stored_null`; the run's training budget and
 sample count must match a stored stratum). None of these kinds holds a circle, so every
 claim is false: the claim rate per kind (and per k) is reported with its exact 95% interval
-beside the level α. The counterpart that must succeed: a planted circle (`toys.manifolds`,
-the same P, offset and sparse features) trained and read the same way, claimed at a rate
-far above α.
+beside the level α. The counterpart that should succeed: a planted circle (`toys.manifolds`,
+the same P, offset and sparse features) trained and read the same way, which a sound claim
+takes at a rate far above α (what it reaches: docs/studies/circle-adversaries.md).
 """
 
 from __future__ import annotations
