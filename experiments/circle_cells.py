@@ -124,15 +124,17 @@ def _finder_groups(codes, decoder, seed):
     return [latents for _, latents in candidates], [mode for mode, _ in candidates]
 
 
-TWINS = ("circle", "null", "decoupled")  # the toys one cell trains on, in one vmapped call
+def twin_toys(toy: manifolds.ManifoldToy) -> list[manifolds.ManifoldToy]:
+    """The toys one cell trains on, in one vmapped call: the toy, its null twin (the circle zeroed) and
+    its decoupled twin (the circle's two coordinates read independent phases, `toys.manifolds.decouple`)."""
+    return [toy, null_toy(toy), manifolds.decouple(toy)]
 
 
 def train_twins(config: Config, cell: dict, toy, key_train: jax.Array, runtime=None):
-    """The cell's TopK SAE, its null twin's (the circle zeroed) and its decoupled twin's (the circle's
-    two coordinates read independent phases, `toys.manifolds.decouple`), in one vmapped call:
-    (params, hparams), runs in the order of TWINS."""
-    toys = [toy, null_toy(toy), manifolds.decouple(toy)]
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *toys)
+    """The cell's TopK SAE and its twins' (`twin_toys`), in one vmapped call: (params, hparams), runs in
+    the order of `twin_toys`."""
+    toys = twin_toys(toy)
+    stacked = pipeline.stack(toys)
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])] * len(toys))
     result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(toys)), n_latents=cell["m"],
                           steps=config.steps, batch_size=config.batch_size, per_run_data=True,
@@ -164,7 +166,7 @@ def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict
     toy = manifolds.build(cell_toy_config(config, cell), key_toy)
     params, hps = train_twins(config, cell, toy, key_train, runtime)
     samples = [manifolds.sample(t, key_sample, config.n_geometry)  # the same labels and sparse codes
-               for t in (toy, null_toy(toy), manifolds.decouple(toy))]
+               for t in twin_toys(toy)]
     x = jnp.stack([sample.x for sample in samples])
     codes = np.asarray(pipeline.encode("topk", params, hps, x))
     decoders = np.asarray(params.W_dec)

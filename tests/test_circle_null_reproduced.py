@@ -20,9 +20,7 @@ A change that moves the null fails here; then `toylab run circle-null` redraws i
 
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 from safetensors.numpy import load_file
 

@@ -93,18 +93,20 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
     key_toys, key_train, key_sample = jax.random.split(key, 3)
     toys = _kind_toys(config, kind, key_toys)
     runs = [(seed, k) for seed in range(config.seeds) for k in config.ks]
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[toys[seed] for seed, _ in runs])
+    stacked = pipeline.stack([toys[seed] for seed, _ in runs])
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for _, k in runs])
     result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(runs)), n_latents=config.m,
                           steps=config.steps, batch_size=config.batch_size, per_run_data=True,
                           label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}", runtime=runtime)
-    x = jnp.stack([toys[seed].sample(jax.random.fold_in(key_sample, seed), config.n_geometry).x for seed, _ in runs])
+    samples = [toy.sample(jax.random.fold_in(key_sample, seed), config.n_geometry).x for seed, toy in enumerate(toys)]
+    x = jnp.stack([samples[seed] for seed, _ in runs])  # each toy's sample, once per k
     codes = np.asarray(pipeline.encode("topk", result.params, hps, x))
     decoders = np.asarray(result.params.W_dec)
     stratum = manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
+    nulls = {k: manifold_ranking.stored_null(k, stratum) for k in config.ks}
     entries = []
     for index, (seed, k) in enumerate(runs):
-        null_top = manifold_ranking.stored_null(k, stratum)
+        null_top = nulls[k]
         ranked = circle_cells.blind_answer(codes[index], decoders[index], config.seed, null_top=null_top)[2]
         top = ranked.evidence[ranked.order[0]] if len(ranked.order) else None
         entries.append({"seed": seed, "k": k, "top_evidence": ranked.top_evidence, "p_value": ranked.p_value,
