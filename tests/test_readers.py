@@ -7,7 +7,7 @@ from sae import readers
 
 # Parameter names that carry a toy's truth (planted planes and spans, phases, labels, true features, trees).
 TRUTH = {"truth", "true_features", "planted", "labels", "label", "phases", "present", "circle", "span", "plane",
-         "theta", "wrong", "y", "circles"}
+         "theta", "wrong", "y", "circles", "subspaces"}
 
 
 def _public_functions():

@@ -114,7 +114,7 @@ def test_the_saelens_side_by_side_trains_both_libraries_on_one_model(tmp_path):
         num_features=64, hidden_dim=8, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)))
     toy = synthetic_model.from_parts(parts)
     config = synthsaebench.Config(n_seeds=1, width=32, target_l0s=(3,), batch_size=256, samples_per_sae=1024,
-                                  saelens_samples=1024, n_eval=20_000, learning_rate=3e-3)
+                                  saelens_samples=1024, n_eval=4_000, learning_rate=3e-3)
     side = saelens_side_by_side.compare(config, toy, parts, jax.random.key(0), jax.random.key(1), {}, train_and_score)
     assert set(side["per_arch"]) == set(saelens_side_by_side.ARCHS)
     for both in side["per_arch"].values():

@@ -10,7 +10,9 @@ Model (one shared embedding E [p, e]; `architecture`), logits = h W_out + b_out:
   (Zhong et al. 2023's pizza-prone form: it sees only the midpoint of the two points);
 - "bilinear": h = (E[a] U) ⊙ (E[b] V), a multiplicative interaction without biases
   (products of the two points' coordinates, which the clock's angle addition needs).
-Trained full batch on a random `train_fraction` of the p² pairs with AdamW and weight
+Trained on `task`: "addition" (c = a + b mod p) or "random" (c = a fixed random function of
+(a, b), one table per p, `labels`: a task without cyclic structure, the null a circle
+reader is calibrated on), full batch on a random `train_fraction` of the p² pairs with AdamW and weight
 decay, which drives the network from memorising to a generalising, Fourier-sparse
 solution (Nanda et al. 2023: the embedding uses a handful of key frequencies
 ω_k = 2πk/p and the logits approximate Σ_k α_k cos(ω_k(a + b − c))).
@@ -65,6 +67,7 @@ def is_prime(n: int) -> bool:
 
 
 ARCHITECTURES = ("concatenated", "additive", "bilinear")
+TASKS = ("addition", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +86,8 @@ class ModularConfig:
                               low=0, low_open=True, high=1)
     architecture: str = setting("concatenated", '"concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)',
                                 choices=ARCHITECTURES)
+    task: str = setting("addition", '"addition" (a + b mod p) or "random" (a fixed random table: no cyclic structure)',
+                        choices=TASKS)
 
     def validate(self, prefix: str = "") -> None:
         check_fields(self, prefix)
@@ -127,6 +132,15 @@ def all_pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
     return a.ravel(), b.ravel()
 
 
+def labels(config: ModularConfig) -> np.ndarray:
+    """The answer for every pair (a-major), [p²]: (a + b) mod p, or for the "random" task a table
+    drawn once per p (numpy's generator seeded with p), uniform over the p residues."""
+    a, b = all_pairs(config.p)
+    if config.task == "random":
+        return np.random.default_rng(config.p).integers(0, config.p, config.p**2)
+    return (a + b) % config.p
+
+
 class ModularResult(NamedTuple):
     """Per model (leading axis G): the trained state, its split and its accuracies."""
 
@@ -157,7 +171,7 @@ class _Training:
     def loss(self, state, key, mask):  # full batch: the step's key is not used
         a, b = all_pairs(self.config.p)
         logits = network_training.bind(network_training.definition(_build(self.config)), state)(a, b)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, (a + b) % self.config.p)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels(self.config))
         return jnp.sum(jnp.where(mask, losses, 0.0)) / _train_pairs(self.config)
 
 
@@ -179,7 +193,7 @@ def _accuracies(config: ModularConfig, state, mask):
     a, b = all_pairs(config.p)
 
     def accuracies(state, mask):
-        correct = jnp.argmax(network_training.bind(network_training.definition(_build(config)), state)(a, b), axis=-1) == (a + b) % config.p
+        correct = jnp.argmax(network_training.bind(network_training.definition(_build(config)), state)(a, b), axis=-1) == labels(config)
         return jnp.sum(correct & mask) / jnp.sum(mask), jnp.sum(correct & ~mask) / jnp.sum(~mask)
 
     return jax.vmap(accuracies)(state, mask)

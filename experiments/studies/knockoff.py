@@ -104,23 +104,6 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
-def described_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The geometry finder's candidates that read as circles — a scree dimension of 1 to 3 (a
-    circle with its offset) — largest first, each keeping only latents no earlier one took; with
-    each one's reported plane (the top two principal directions of its reconstructions)."""
-    taken, groups, planes = set(), [], []
-    candidates = manifold_finder.find_manifolds(codes, decoder, shapes=False)
-    for candidate in sorted(candidates, key=lambda c: -len(c.latents)):
-        if candidate.pca is None or not 1 <= candidate.dimension <= 3:
-            continue
-        fresh = [int(j) for j in candidate.latents if int(j) not in taken]
-        if len(fresh) >= manifold_finder.MIN_GROUP:
-            groups.append(np.asarray(fresh))
-            planes.append(candidate.pca.components[:2])
-            taken.update(fresh)
-    return groups, planes
-
-
 def blind_circle_groups(codes, decoder, null_top, seed: int = 0) -> list[np.ndarray]:
     """The blind method's circles: the finder's candidates in the order of `sae.readers.manifold_ranking`,
     those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
@@ -148,7 +131,7 @@ def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dic
 def spaces(codes, params, x, rng: np.random.Generator, null_top) -> tuple[dict[str, np.ndarray], dict]:
     """The six spaces of one representation (module docstring), and facts about their building."""
     decoder, bias = np.asarray(params.W_dec), np.asarray(params.b_dec)
-    groups, planes = described_groups(codes, decoder)
+    groups, planes = knockoff.coordinate_groups(codes, decoder)
     circles = [knockoff.describe_circle(decoder, g) for g in blind_circle_groups(codes, decoder, null_top)]
     correlation = knockoff.correlation_placement(rng, codes, decoder)
     built = {

@@ -16,7 +16,8 @@ method has a parameter that carries truth; every grader has one. `tests/test_wal
 the methods behind a sealed truth and checks their answers do not change.
 
 Modules: `manifold_finder` (candidate groups), `manifold_ranking` (their blind ranking),
-`manifold_grading` (the graders of both), `geometry` (PCA geometry of groups, circle
+`manifold_grading` (the graders of both), `projection_circles` (rings in
+2-D projections of a group), `geometry` (PCA geometry of groups, circle
 matching), `topology` (persistent homology, shape names), `clustering` (spectral
 clustering, blind K, QDG), `detectors` (probes and unit AUROCs), `folding` (ReLU regions,
 separability), `grid_latents` (modular latents' categories), `hierarchy` (tree inference
@@ -24,7 +25,7 @@ and its scores), `knockoff` (placements of a dictionary's rows), `wall`.
 """
 
 from sae.readers import (clustering, detectors, folding, geometry, grid_latents, hierarchy, knockoff,
-                         manifold_finder, manifold_grading, manifold_ranking, topology, wall)
+                         manifold_finder, manifold_grading, manifold_ranking, projection_circles, topology, wall)
 
 METHODS = (
     manifold_finder.find_manifolds, manifold_finder.candidate_groups, manifold_finder.describe,
@@ -32,6 +33,8 @@ METHODS = (
     manifold_finder.pursuit_residuals, manifold_finder.chance_levels,
     manifold_ranking.rank, manifold_ranking.circle_evidence, manifold_ranking.span_concentration,
     manifold_ranking.p_value, manifold_ranking.claimed, manifold_ranking.seam, manifold_ranking.latent_places,
+    projection_circles.ring_planes, projection_circles.group_points, projection_circles.spread,
+    projection_circles.descend, projection_circles.ring_quadric,
     topology.topology, topology.persistence_statistics, topology.calibrate_null_thresholds,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.eigengap_k,
     geometry.cluster_geometry, geometry.project_points, geometry.cluster_plane_points,
@@ -39,7 +42,8 @@ METHODS = (
     grid_latents.categorise, grid_latents.counts, grid_latents.slice_widths, grid_latents.tiling,
     hierarchy.cofiring_distance,
     knockoff.random_placement, knockoff.correlation_placement, knockoff.group_coordinates_placement,
-    knockoff.describe_circle, knockoff.described_placement, knockoff.place,
+    knockoff.describe_circle, knockoff.described_placement, knockoff.place, knockoff.describe_ring, knockoff.coordinate_groups,
+    knockoff.projection_placement,
     folding.line_regions, folding.line_regions_brute, folding.gradient_turning,
     wall.observe,
 )
@@ -47,7 +51,7 @@ METHODS = (
 GRADERS = (
     manifold_grading.is_found, manifold_grading.grade_ranking, manifold_grading.unmatched_claims,
     manifold_grading.false_claim, manifold_grading.wrong_plane, manifold_grading.oracle_group,
-    manifold_grading.score_circle,
+    manifold_grading.score_circle, manifold_grading.frequency_of_plane,
     geometry.match_circle, geometry.in_plane_error, geometry.value_labels, geometry.cyclic_order,
     geometry.rank_circular_correlation, geometry.circular_correlation, geometry.ordering_score,
     geometry.on_manifold, geometry.group_angles,

@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sae.readers import manifold_finder
+
 
 def _norms(decoder) -> np.ndarray:
     return np.linalg.norm(np.asarray(decoder, np.float64), axis=1)
@@ -111,6 +113,23 @@ def group_coordinates_placement(rng: np.random.Generator, decoder, groups, plane
     return placement
 
 
+def coordinate_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The geometry finder's candidates that read as circles — a scree dimension of 1 to 3 (a
+    circle with its offset) — largest first, each keeping only latents no earlier one took; with
+    each one's reported plane (the top two principal directions of its reconstructions)."""
+    taken, groups, planes = set(), [], []
+    candidates = manifold_finder.find_manifolds(codes, decoder, shapes=False)
+    for candidate in sorted(candidates, key=lambda c: -len(c.latents)):
+        if candidate.pca is None or not 1 <= candidate.dimension <= 3:
+            continue
+        fresh = [int(j) for j in candidate.latents if int(j) not in taken]
+        if len(fresh) >= manifold_finder.MIN_GROUP:
+            groups.append(np.asarray(fresh))
+            planes.append(candidate.pca.components[:2])
+            taken.update(fresh)
+    return groups, planes
+
+
 class CircleDescription(NamedTuple):
     """What a description of one circle group says."""
 
@@ -149,3 +168,48 @@ def described_placement(rng: np.random.Generator, decoder, descriptions: list[Ci
 def place(codes, placement) -> np.ndarray:
     """x' = a(x) P, [N, d]."""
     return np.asarray(codes, np.float64) @ np.asarray(placement, np.float64)
+
+
+class RingDescription(NamedTuple):
+    """What a description of one ring plane of a group says (`sae.readers.projection_circles`): these
+    latents go round a ring of this radius, in this order; several rings may share latents."""
+
+    latents: np.ndarray  # in cyclic order
+    radius: float
+
+
+def describe_ring(decoder, order, basis) -> RingDescription:
+    """A ring plane's description: its named latents in cyclic order (`RingPlane.order`) and their
+    rows' mean reach into the plane (basis [2, d])."""
+    order = np.asarray(order, int)
+    reach = np.linalg.norm(np.asarray(decoder, np.float64)[order] @ np.asarray(basis, np.float64).T, axis=1)
+    return RingDescription(order, float(reach.mean()) if len(order) else 0.0)
+
+
+def projection_placement(rng: np.random.Generator, decoder, groups, rings: list[list[RingDescription]]) -> np.ndarray:
+    """P [m, d] from what descriptions of ring planes state: each group's latents sit at the group's
+    offset (‖mean row‖, along a fresh direction) plus, for each of its described rings, the point
+    of a ring of its radius in a fresh plane (all fresh directions orthonormal) at an angle equally
+    spaced in that ring's cyclic order (a latent named by some rings but not by another sits at that
+    one's centre); every latent no ring names goes at random (`random_placement`), in the group or not."""
+    decoder = np.asarray(decoder, np.float64)
+    m, d = decoder.shape
+    placement = random_placement(rng, decoder)
+    for group, described in zip(groups, rings):
+        group = np.asarray(group, int)
+        if not described:
+            continue
+        frame, _ = np.linalg.qr(rng.normal(size=(d, min(d, 1 + 2 * len(described)))))
+        rows = np.linalg.norm(decoder[group].mean(axis=0)) * np.tile(frame[:, 0], (len(group), 1))
+        position = {int(j): i for i, j in enumerate(group)}
+        named = np.zeros(len(group), bool)
+        for r, ring in enumerate(described):
+            if 2 + 2 * r >= frame.shape[1]:
+                break
+            angles = 2 * np.pi * np.arange(len(ring.latents)) / max(len(ring.latents), 1)
+            for angle, latent in zip(angles, ring.latents):
+                rows[position[int(latent)]] += ring.radius * (np.cos(angle) * frame[:, 1 + 2 * r]
+                                                              + np.sin(angle) * frame[:, 2 + 2 * r])
+                named[position[int(latent)]] = True
+        placement[group[named]] = rows[named]
+    return placement

@@ -183,3 +183,21 @@ def score_circle(codes, decoder, circle: geometry.PlantedCircle, groups, found_b
         "betti": betti,
     }
     return scores, match
+
+
+PLANE_MATCH_DEGREES = 20.0  # a found plane is a frequency's when every principal angle to its subspace is below
+
+
+def frequency_of_plane(basis, subspaces: dict, degrees: float = PLANE_MATCH_DEGREES) -> int | None:
+    """The frequency whose subspace (truth: {f: orthonormal rows [r_f, d]}, e.g.
+    `toys.modular.frequency_subspaces`) holds a found plane (basis [2, d]) within `degrees` (the
+    largest principal angle), the closest one when several do; None when none does. A random
+    plane in d dimensions meets a 4-dimensional subspace at about 90°."""
+    best, best_angle = None, degrees
+    for frequency, rows in subspaces.items():
+        if len(rows) < 2:
+            continue
+        angle = float(geometry.principal_angles_deg(basis, rows).max())
+        if angle < best_angle:
+            best, best_angle = int(frequency), angle
+    return best

@@ -1,0 +1,268 @@
+"""Experiment `modular-clock`: the modular network's Fourier circles, found blind as rings in projections.
+
+`seeds` modular-addition networks (toys.modular, "concatenated") and `null_networks` copies
+trained on a task without cyclic structure (the same architecture, split and budget, answers
+from a fixed random table: `task="random"`) are trained; a TopK SAE is trained on each one's
+representation x(a, b) = [E[a], E[b]] over every pair (one vmapped call). Each embedding
+superposes several key frequencies on the same latents, so a frequency's circle is a 2-D
+projection of a latent group, not a group of its own.
+
+The method (blind: codes and decoder only): the finder's candidate groups
+(`sae.readers.manifold_finder.candidate_groups`), and in each group its ring planes
+(`sae.readers.projection_circles.ring_planes`), every plane scored by its evidence. A
+dictionary's top is its best plane's evidence. A plane is claimed when its p-value against the
+null networks' tops (`manifold_ranking.p_value`) is ≤ α; a null network's own top is tested
+against the other nulls (leave one out), so its claims are false claims at the level the
+addition networks' claims are made.
+
+The grader (truth: the key frequencies of each network's embedding and the subspace of each
+one's circles in x, `toys.modular.frequency_subspaces`): a plane is frequency f's when every
+principal angle to f's subspace is below `manifold_grading.PLANE_MATCH_DEGREES`. Per key
+frequency: found (some plane is its), claimed (a claimed plane is its), the rank of its best
+plane among the dictionary's planes, and that plane's p; per network, the frequency (any of
+1 … (p − 1)/2, key or not) of each claimed plane, or none.
+
+Then the knockoff (`sae.readers.knockoff`): fresh heads (the network's layers after the
+embedding, its width, optimiser and steps) trained on the network's own training pairs read
+four spaces built from the same codes — random placement, the placement the claimed rings
+describe (`projection_placement`: each ring's latents equally spaced in its cyclic order at its
+radius), the finder groups' exact coordinates, and x itself — and are scored on the unseen pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.recovery import seed_keys
+from experiments.runner import seeding
+from experiments.runner.study import Result, Study
+from sae import architectures, pipeline
+from sae.readers import knockoff, manifold_finder, manifold_grading, manifold_ranking, projection_circles
+from toys import modular, stored
+from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.runtime import Runtime, or_default
+
+NAME = "modular-clock"
+DESCRIPTION = "the modular network's key-frequency circles found blind as rings in projections, against random-task networks"
+SPACES = ("random_placement", "described_rings", "group_coordinates", "original")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    seeds: int = setting(3, "modular-addition networks", low=1)
+    null_networks: int = setting(39, "random-task networks (the null; a claim at α needs ≥ 1/α − 1)", low=1)
+    network: modular.ModularConfig = modular.ModularConfig(p=37, steps=8000)
+    sae_size: int = setting(256, "latents of the SAE on [E_a, E_b]", low=2)
+    k: int = setting(8, "active latents per pair", low=1, high="sae_size")
+    sae_steps: int = setting(3000, "SAE training steps", low=1)
+    sae_batch_size: int = setting(256, low=1)
+    sae_learning_rate: float = setting(1e-3, low=0, low_open=True)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(null_networks=29)  # leave one out, 28 others: a null's own top can reach p ≤ 0.05
+
+    def validate(self) -> None:
+        check_fields(self)
+        self.network.validate(prefix="network.")
+        if self.network.task != "addition":
+            raise ConfigError(f"network.task: got {self.network.task!r}, allowed only 'addition' "
+                              "(the random-task networks are the study's null)")
+
+
+def train(config: Config, key: jax.Array, runtime=None):
+    """The addition networks, the null networks and one SAE on each one's [E_a, E_b] (one vmapped call).
+    Returns (addition result, null result, codes [G, p², m], decoders [G, m, 2e], x [G, p², 2e])."""
+    key_add, key_null, key_sae = jax.random.split(key, 3)
+    net = config.network
+    null_net = dataclasses.replace(net, task="random")
+    addition = modular.train(net, seed_keys(key_add, net.p, list(range(config.seeds))), runtime)
+    null = modular.train(null_net, seed_keys(key_null, net.p, list(range(config.null_networks))), runtime)
+    xs = ([modular.pair_embeddings(net, addition, i) for i in range(config.seeds)]
+          + [modular.pair_embeddings(null_net, null, i) for i in range(config.null_networks)])
+    hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * len(xs))
+    toys = pipeline.stack([stored.from_arrays(x) for x in xs])
+    sae = pipeline.fit("topk", toys, hps, jax.random.split(key_sae, len(xs)), n_latents=config.sae_size,
+                       steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
+                       label=f"topk m={config.sae_size} on [E_a, E_b] × {len(xs)}", runtime=runtime)
+    x = jnp.stack(xs)
+    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))
+    return addition, null, codes, np.asarray(sae.params.W_dec), np.asarray(x)
+
+
+def blind_planes(codes, decoder, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
+    """The method on one dictionary: the finder's groups and every ring plane in each group with at
+    least `manifold_ranking.MIN_LATENTS` latents, best evidence first: (groups, planes), each plane
+    {"group", "evidence", "spread", "roundness", "closure", "latent_places", "basis", "order"}."""
+    groups = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
+    planes = []
+    for index, group in enumerate(groups):
+        if len(group) < manifold_ranking.MIN_LATENTS:
+            continue
+        for ring in projection_circles.ring_planes(codes, decoder, group, seed=seed):
+            planes.append({"group": index, "evidence": ring.evidence, "spread": ring.spread,
+                           "roundness": ring.roundness, "closure": ring.closure,
+                           "latent_places": ring.latent_places, "basis": ring.basis, "order": ring.order})
+    planes.sort(key=lambda plane: -plane["evidence"])
+    return groups, planes
+
+
+def _top(planes: list[dict]) -> float:
+    return planes[0]["evidence"] if planes else 0.0
+
+
+def grade(planes: list[dict], null_top, subspaces: dict, keys: list[int]) -> list[dict]:
+    """Per key frequency: found, claimed, the rank (1-based) and p of its best plane (None when no
+    plane is its). Planes are claimed at p ≤ α against `null_top`."""
+    owners = [manifold_grading.frequency_of_plane(plane["basis"], subspaces) for plane in planes]
+    graded = []
+    for frequency in keys:
+        ranks = [i for i, owner in enumerate(owners) if owner == frequency]
+        best = ranks[0] if ranks else None
+        p = manifold_ranking.p_value(planes[best]["evidence"], null_top) if best is not None else None
+        graded.append({"frequency": int(frequency), "found": best is not None, "rank": None if best is None else best + 1,
+                       "evidence": None if best is None else planes[best]["evidence"], "p_value": p,
+                       "claimed": bool(p is not None and p <= manifold_ranking.CLAIM_ALPHA)})
+    return graded
+
+
+def knockoff_spaces(codes, decoder, x, groups, planes, null_top, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The four spaces the fresh heads read (module docstring)."""
+    claimed = [plane for plane in planes if manifold_ranking.p_value(plane["evidence"], null_top) <= manifold_ranking.CLAIM_ALPHA]
+    ring_groups = sorted({plane["group"] for plane in claimed})
+    rings = [[knockoff.describe_ring(decoder, plane["order"], plane["basis"]) for plane in claimed if plane["group"] == g]
+             for g in ring_groups]
+    exact_groups, exact_planes = knockoff.coordinate_groups(codes, decoder)
+    return {
+        "random_placement": knockoff.place(codes, knockoff.random_placement(rng, decoder)),
+        "described_rings": knockoff.place(codes, knockoff.projection_placement(rng, decoder, [groups[g] for g in ring_groups],
+                                                                               rings)),
+        "group_coordinates": knockoff.place(codes, knockoff.group_coordinates_placement(rng, decoder, exact_groups,
+                                                                                         exact_planes)),
+        "original": np.asarray(x, np.float64),
+    }
+
+
+def run(config: Config, runtime: Runtime | None = None) -> dict:
+    root = seeding.root_key(config.seed)
+    net = config.network
+    addition, null, codes, decoders, x = train(config, jax.random.fold_in(root, 0), runtime)
+    progress = or_default(runtime).progress
+    read = []
+    for index in range(len(codes)):
+        progress.note(f"reading dictionary {index + 1}/{len(codes)} ({'addition' if index < config.seeds else 'null'})")
+        read.append(blind_planes(codes[index], decoders[index], config.seed))
+    tops = np.asarray([_top(planes) for _, planes in read])
+    null_tops = tops[config.seeds:]
+    null_claims = [manifold_ranking.p_value(tops[config.seeds + j], np.delete(null_tops, j)) <= manifold_ranking.CLAIM_ALPHA
+                   for j in range(config.null_networks)]
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(jax.random.fold_in(root, 1))).tolist())
+    a, b = modular.all_pairs(net.p)
+    labels = modular.labels(net)
+    networks, inputs, masks = [], [], []
+    for i in range(config.seeds):
+        groups, planes = read[i]
+        keys = modular.key_frequencies(modular.fourier_shares(modular.embedding(net, addition, i)), net.coverage)
+        subspaces = modular.frequency_subspaces(x[i], net.p, keys)
+        graded = grade(planes, null_tops, subspaces, keys)
+        claimed = [p for p in planes if manifold_ranking.p_value(p["evidence"], null_tops) <= manifold_ranking.CLAIM_ALPHA]
+        every_frequency = modular.frequency_subspaces(x[i], net.p, range(1, (net.p - 1) // 2 + 1))
+        owners = [manifold_grading.frequency_of_plane(p["basis"], every_frequency) for p in claimed]
+        built = knockoff_spaces(codes[i], decoders[i], x[i], groups, planes, null_tops, rng)
+        inputs += [built[s] for s in SPACES]
+        masks += [np.asarray(addition.train_mask[i])] * len(SPACES)
+        networks.append({"seed": i, "test_accuracy": float(addition.test_accuracy[i]), "key_frequencies": keys,
+                         "top_evidence": float(tops[i]), "planes": len(planes), "claimed_planes": len(claimed),
+                         "claimed_plane_frequencies": [None if o is None else int(o) for o in owners],
+                         "frequencies": graded})
+    heads = modular.train_heads(net, np.stack(inputs), labels, np.stack(masks),
+                                jax.random.split(jax.random.fold_in(root, 2), len(inputs)), runtime)
+    heldout = np.asarray(heads.test_accuracy).reshape(config.seeds, len(SPACES))
+    for i, network in enumerate(networks):
+        network["knockoff_heldout_accuracy"] = {s: float(heldout[i, j]) for j, s in enumerate(SPACES)}
+    every = [f for n in networks for f in n["frequencies"]]
+    return Result({
+        "networks": networks,
+        "null": {"networks": config.null_networks, "top_evidence": null_tops.tolist(),
+                 "test_accuracy": np.asarray(null.test_accuracy).tolist(),
+                 "false_claims": manifold_grading.rate(null_claims),
+                 # the smallest p a claim can have: 1/(N + 1) for an addition network, 1/N for a null's own
+                 # top left out; under α the control cannot fail, whatever the method does
+                 "smallest_p": {"addition": 1 / (config.null_networks + 1), "null_left_out": 1 / config.null_networks},
+                 "claim_threshold": manifold_ranking.claim_threshold(null_tops)},
+        "key_frequencies_claimed": manifold_grading.rate([f["claimed"] for f in every]),
+        "key_frequencies_found": manifold_grading.rate([f["found"] for f in every]),
+        "alpha": manifold_ranking.CLAIM_ALPHA, "chance": 1.0 / net.p,
+    })
+
+
+def _rate(entry: dict) -> str:
+    low, high = entry["interval"] if entry["interval"] else (float("nan"), float("nan"))
+    return f"{entry['count']}/{entry['of']} [{low:.2f}, {high:.2f}]"
+
+
+def headline(results: dict) -> str:
+    return (f"key frequencies claimed blind {_rate(results['key_frequencies_claimed'])}; "
+            f"false claims on random-task networks {_rate(results['null']['false_claims'])}")
+
+
+def summary(results: dict) -> str:
+    null = results["null"]
+    threshold = null["claim_threshold"]
+    lines = [f"null: {null['networks']} random-task networks, top plane evidence claimed above "
+             f"{'—' if threshold is None else f'{threshold:.3f}'} (α = {results['alpha']}); their own tops claimed "
+             f"(leave one out) {_rate(null['false_claims'])}"]
+    smallest = null.get("smallest_p", {})
+    if smallest.get("null_left_out", 0) > results["alpha"]:
+        lines.append(f"  (with {null['networks']} nulls a null left out has p ≥ {smallest['null_left_out']:.3f} > α: "
+                     "this control cannot fail; run more null_networks)")
+    lines.append("")
+    for n in results["networks"]:
+        owners = ", ".join("none" if o is None else str(o) for o in n["claimed_plane_frequencies"]) or "—"
+        lines.append(f"network {n['seed']} (test accuracy {n['test_accuracy']:.3f}; top evidence {n['top_evidence']:.3f}; "
+                     f"{n['claimed_planes']} of {n['planes']} planes claimed, of frequencies: {owners})")
+        lines.append(f"  {'frequency':>9} {'found':>6} {'rank':>5} {'evidence':>9} {'p':>7} {'claimed':>8}")
+        for f in n["frequencies"]:
+            evidence = "—" if f["evidence"] is None else f"{f['evidence']:.3f}"
+            p = "—" if f["p_value"] is None else f"{f['p_value']:.3f}"
+            lines.append(f"  {f['frequency']:>9} {str(f['found']):>6} {str(f['rank'] or '—'):>5} {evidence:>9} {p:>7} "
+                         f"{str(f['claimed']):>8}")
+        accuracy = n["knockoff_heldout_accuracy"]
+        lines.append("  knockoff, held-out accuracy: " + ", ".join(f"{s.replace('_', ' ')} {v:.3f}" for s, v in accuracy.items())
+                     + f" (chance {results['chance']:.3f})")
+    lines += ["", f"key frequencies found by the search {_rate(results['key_frequencies_found'])}; claimed "
+              f"{_rate(results['key_frequencies_claimed'])}"]
+    return "\n".join(lines)
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runner.runfolder import save_figure
+
+    figure, ax = plt.subplots(figsize=(6.4, 3.4))
+    null = results["null"]["top_evidence"]
+    ax.scatter(np.zeros(len(null)) + np.linspace(-0.2, 0.2, len(null)), null, s=10, color="#777777",
+               label="random-task networks' top plane")
+    for n in results["networks"]:
+        found = [f for f in n["frequencies"] if f["found"]]
+        ax.scatter([1 + 0.1 * n["seed"]] * len(found), [f["evidence"] for f in found], s=14,
+                   color=["#4c9a5a" if f["claimed"] else "#b5533c" for f in found])
+    threshold = results["null"]["claim_threshold"]
+    if threshold is not None:
+        ax.axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {results['alpha']})")
+    ax.set_xticks([0, 1], ["null (random task)", "key frequencies\n(green: claimed)"])
+    ax.set_ylabel("ring-plane evidence")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Modular clock: key-frequency rings found blind vs the random-task null", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return [save_figure(figure, folder / "ring_evidence.png")]
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
