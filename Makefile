@@ -21,11 +21,16 @@ install: $(BIN)/toylab
 # release lies on disk as a CPU wheel, while a plain `torch` pulls a CUDA build of several GB;
 # elsewhere pass TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu" for the CPU build.
 SAELENS_VERSION := 6.54.12
+# SAEBench's absorption calculator (tests/test_absorption_saebench.py); --no-deps: the calculator needs only
+# torch, sae-lens and transformer-lens, which the line above installs (its other requirements pull in datasets,
+# openai and torchvision)
+SAEBENCH_VERSION := 0.6.0
 TORCH_VERSION := 2.13.0
 TORCH_INDEX ?=
 $(VENV)/.conformance: $(BIN)/toylab
 	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
 	$(BIN)/pip install --quiet "sae-lens==$(SAELENS_VERSION)" "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet --no-deps "sae-bench==$(SAEBENCH_VERSION)"
 	@touch $@
 
 conformance-install: $(VENV)/.conformance

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from experiments.runner import seeding
-from sae import absorption, pipeline
+from sae import absorption, absorption_saebench, pipeline
 from toys.engine.runtime import Runtime, or_default
 
 TRAINED_KINDS = ("topk", "batchtopk", "jumprelu", "matryoshka", "relu", "gated")
@@ -34,6 +34,37 @@ def eval_key(key: jax.Array) -> jax.Array:
     return jax.random.split(key, 4)[2]
 
 
+def saebench_key(eval_key: jax.Array, part: int = 0) -> jax.Array:
+    """Keys of SAEBench's absorption, apart from the eval samples: part 0 draws its splits and probe, part 1
+    its L1 probes."""
+    return jax.random.fold_in(jax.random.fold_in(eval_key, 1), part)
+
+
+def saebench_lines(entries: list[dict], label=lambda entry: entry["kind"]) -> list[str]:
+    """The per-architecture table of SAEBench's absorption (`sae.absorption_saebench`) for a summary.txt."""
+    rows: dict[str, list[dict]] = {}
+    for entry in entries:
+        if "saebench_absorption" in entry["metrics"]:
+            rows.setdefault(label(entry), []).append(entry["metrics"]["saebench_absorption"])
+    if not rows:
+        return []
+    columns = ("full_absorption_rate", "mean_absorption_fraction", "full_absorption_with_child",
+               "full_absorption_baseline", "full_absorption_excess", "mean_split_latents")
+    show = lambda values: "—" if not values else f"{np.mean(values):.3f}"  # noqa: E731
+    lines = ["SAEBench absorption (its calculator and defaults; rates over the probe's true positives, "
+             "mean over concepts; with child / baseline = on samples where a child fires / none does; "
+             "excess = with child − baseline):",
+             f"{'arch':<22}{'concepts':>9}{'full rate':>11}{'fraction':>10}{'w/ child':>10}{'baseline':>10}"
+             f"{'excess':>9}{'split':>7}"]
+    for arch, group in rows.items():
+        values = [show([g[c] for g in group if g[c] is not None]) for c in columns]
+        concepts = f"{min(g['scored_concepts'] for g in group)}/{group[0]['concepts']}"
+        lines.append(f"{arch:<22}{concepts:>9}{values[0]:>11}{values[1]:>10}{values[2]:>10}{values[3]:>10}"
+                     f"{values[4]:>9}{values[5]:>7}")
+    lines.append("(concepts: scored (probe F1 > 0.6) / read, the fewest over seeds; split: latents in the split set)")
+    return lines
+
+
 def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
     """Entries {"name", "arch", "params", "hparams", "group", "index"} (NumPy, one per dictionary
     of a stacked grid) for the run folder's dictionaries/, written in SAELens' format by the
@@ -50,7 +81,7 @@ def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
 
 class Recovery:
     def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, parents=None,
-                 runtime: Runtime | None = None):
+                 runtime: Runtime | None = None, saebench_samples: int = 0):
         """Given the planted hierarchy (parents [F]), every score adds the absorption metrics;
         runtime: the run's (`toys.engine.runtime`), handed to every training."""
         self.toy = toy
@@ -63,6 +94,17 @@ class Recovery:
         self.entries: list[dict] = []
         self.saved: list[dict] = []  # {"name", "arch", "params", "hparams"} of every trained dictionary
         self._fit_sample = None
+        self.saebench_samples = saebench_samples  # > 0 (with parents): SAEBench's absorption on this many per split
+        self._saebench = None
+
+    @property
+    def saebench_sample(self) -> absorption_saebench.Prepared | None:
+        """The splits, concepts and probe of SAEBench's absorption (`sae.absorption_saebench`), drawn once
+        (None: the hierarchy has no parent)."""
+        if self._saebench is None:
+            self._saebench = absorption_saebench.prepare(self.toy, self.parents, saebench_key(self.key_eval),
+                                                         self.saebench_samples)
+        return self._saebench
 
     @property
     def fit_sample(self):
@@ -75,6 +117,13 @@ class Recovery:
         with self.runtime.progress.task(f"evaluating {kind} m={size}"):
             scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
                                        parents=self.parents)
+        if self.parents is not None and self.saebench_samples and self.saebench_sample is not None:
+            with self.runtime.progress.task(f"SAEBench absorption {kind} m={size}"):
+                encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(arch_name, *a), params, hps)
+                readings = absorption_saebench.score(self.saebench_sample, encode, np.asarray(params.W_dec),
+                                                     saebench_key(self.key_eval, 1))
+            for metrics, reading in zip(scores, readings):
+                metrics["saebench_absorption"] = reading
         for seed, metrics in zip(self.seeds, scores):
             self.entries.append({"name": f"{kind}-{size}", "kind": kind, "size": size, "seed": seed, "metrics": metrics})
         return scores

@@ -22,8 +22,8 @@ Per planted edge p → c (`edges`), with the same latent j(p):
 This is the **symptom** only — higher = the parent's latent drops out more when c fires —
 and TopK competition for the k slots, or a parent split over several latents, drop it too.
 
-**Absorption proper** (Chanin et al. 2024, "A is for absorption"): the parent's direction
-has moved into the child's latent. On the samples where p and c fire and j(p) is silent,
+**The absorbed rate** (toylab's own variant; the field's definition, SAEBench's calculator, is
+`sae.absorption_saebench`): the parent's direction has moved into the child's latent. On the samples where p and c fire and j(p) is silent,
 the sample counts as absorbed only when the child's own latent j(c) = argmax_j cos(t_c, D_j)
 fires and carries the parent's direction, cos(D_{j(c)}, t_p) > τ, with j(c) ≠ j(p); τ is
 the level a random dictionary reaches (`random_level`: the 99th percentile over directions
@@ -178,7 +178,7 @@ def edges(total: AbsorptionCounts, parents) -> list[dict]:
 
 def edge_summary(records: list[dict], min_samples: int = MIN_SAMPLES) -> dict:
     """Over edges with at least `min_samples` samples of both kinds: how many, the mean symptom gap
-    and the share with gap ≥ ABSORBED; the mean absorbed rate (absorption proper) and the share of
+    and the share with gap ≥ ABSORBED; the mean absorbed rate (toylab's variant) and the share of
     edges with absorbed rate ≥ ABSORBED; and how many edges had no samples of one kind at all."""
     kept = [r for r in records if r["n_alone"] >= min_samples and r["n_with_child"] >= min_samples]
     scored = [r["symptom_gap"] for r in kept]

@@ -3,12 +3,13 @@
 import json
 
 from experiments.runner import cli
+from sae import absorption_saebench
 
 # two_feature_* keep their defaults: the same compiled training as tests/test_absorption_toy.py
 TINY_TREES = [
     "--set", "toy.n_roots=4", "--set", "toy.d=16", "--set", "size=32", "--set", "splitting_sizes=16,32",
     "--set", "k=2", "--set", "steps=100", "--set", "batch_size=128", "--set", "n_eval=2000",
-    "--set", "n_tree_samples=1000",
+    "--set", "n_tree_samples=1000", "--set", "saebench_samples=2000",
 ]
 
 
@@ -43,6 +44,14 @@ def test_trees_results_contract(tmp_path):
             assert abs(record["symptom_gap"] - (record["n_alone_hit"] / record["n_alone"]
                                         - record["n_with_child_hit"] / record["n_with_child"])) < 1e-3
     assert set(results["edge_absorption_summary"]) == set(kinds)
+    # SAEBench's absorption on every dictionary, the random one included
+    for entry in results["dictionaries"]:
+        reading = entry["metrics"]["saebench_absorption"]
+        n_concepts = min(absorption_saebench.MAX_CONCEPTS, results["toy"]["n_parents"])
+        assert reading["concepts"] == n_concepts and 0 <= reading["scored_concepts"] <= n_concepts
+        for name in ("full_absorption_rate", "mean_absorption_fraction", "full_absorption_baseline"):
+            assert reading[name] is None or 0.0 <= reading[name] <= 1.0
+    assert "SAEBench absorption" in (folder / "summary.txt").read_text()
     assert all("edge_absorption" not in entry["metrics"] for entry in results["dictionaries"])
     assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png",
                                                                   "edge_absorption.png"}

@@ -43,9 +43,9 @@ import jax
 import numpy as np
 
 from experiments.runner import runfolder, seeding
-from experiments.recovery import edge_absorption, edge_summary_lines, seed_keys
+from experiments.recovery import edge_absorption, edge_summary_lines, saebench_key, saebench_lines, seed_keys
 from experiments.runner.study import Result, Study
-from sae import architectures, evaluate, pipeline
+from sae import absorption_saebench, architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime, or_default
@@ -104,6 +104,8 @@ class Config:
     n_eval: int = setting(500_000, "SAELens' eval_samples default", low=evaluate.MIN_EVAL_SAMPLES)
     mp_residual_threshold: float = setting(0.0, "matching pursuit's ρ (SAELens' default is 1e-2; module docstring)",
                                            low=0)
+    saebench_samples: int = setting(absorption_saebench.SAMPLES, "per split, SAEBench's absorption (0: not read)",
+                                    low=0, allowed=f"0, or [{absorption_saebench.MIN_SAMPLES}, inf)")
     saelens_samples: int = setting(0, "> 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)",
                                    low=0)
 
@@ -121,6 +123,7 @@ class Config:
 
     def validate(self) -> None:
         check_fields(self)
+        absorption_saebench.check_samples("saebench_samples", self.saebench_samples)
         if self.model_folder:
             from pathlib import Path
 
@@ -162,8 +165,10 @@ def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
 
 
 def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_key, coefficients: dict,
-                    steps: int, tag: str = "", runtime: Runtime | None = None) -> tuple[list[dict], list]:
-    """One vmapped call: every (target, seed) of one architecture; their scores as entries."""
+                    steps: int, tag: str = "", runtime: Runtime | None = None,
+                    saebench: absorption_saebench.Prepared | None = None) -> tuple[list[dict], list]:
+    """One vmapped call: every (target, seed) of one architecture; their scores as entries (with SAEBench's
+    absorption when its prepared sample is given)."""
     name = TOYLAB_ARCH[arch]
     runs = [(target, seed) for target in config.target_l0s for seed in seeds]
     hps = pipeline.stack([_hparams(config, arch, t, coefficients.get(t, 0.0)) for t, _ in runs])
@@ -175,13 +180,21 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     with or_default(runtime).progress.task(f"evaluating {arch}{tag}"):
         scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval,
                                    parents=toy.parent)
+    if saebench is not None:
+        with or_default(runtime).progress.task(f"SAEBench absorption {arch}{tag}"):
+            encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(name, *a), result.params, hps)
+            readings = absorption_saebench.score(saebench, encode, np.asarray(result.params.W_dec),
+                                                 saebench_key(eval_key, 1))
+        for metrics, reading in zip(scores, readings):
+            metrics["saebench_absorption"] = reading
     entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
                 **({"coefficient": coefficients[t]} if arch in CALIBRATED else {}), "metrics": m}
                for (t, s), m in zip(runs, scores)]
     return entries, result.params
 
 
-def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtime | None = None) -> list[dict]:
+def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtime | None = None,
+           saebench: absorption_saebench.Prepared | None = None) -> list[dict]:
     """Random ±1/√d dictionaries of the same width, encoded by TopK with k = the target."""
     entries = []
     for target in config.target_l0s:
@@ -189,6 +202,14 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtim
         params = pipeline.chance_dictionaries(keys, toy.d, config.width)
         with or_default(runtime).progress.task(f"evaluating random dictionaries (k={target})"):
             scores = pipeline.chance_scores(params, target, toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
+        if saebench is not None:
+            with or_default(runtime).progress.task(f"SAEBench absorption of random dictionaries (k={target})"):
+                arch, hps = pipeline.chance_reading(target, len(seeds))
+                encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(arch, *a), params, hps)
+                readings = absorption_saebench.score(saebench, encode, np.asarray(params.W_dec),
+                                                     saebench_key(eval_key, 1))
+            for metrics, reading in zip(scores, readings):
+                metrics["saebench_absorption"] = reading
         entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
     return entries
 
@@ -200,6 +221,10 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     parts, model = model_parts(config, runtime)
     toy = synthetic_model.from_parts(parts)
     seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    saebench = None
+    if config.saebench_samples:
+        with or_default(runtime).progress.task("SAEBench absorption: splits and probes"):
+            saebench = absorption_saebench.prepare(toy, toy.parent, saebench_key(key_eval), config.saebench_samples)
     entries, calibration = [], {}
     coefficient_grids = {"jumprelu": config.jumprelu_coefficients, "l1": config.l1_coefficients}
     calibration_steps = max(1, int(config.steps * config.calibration_share))
@@ -213,9 +238,9 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
                 runtime=runtime, **TRAINING[arch])
             coefficients = calibration[arch]["chosen"]
         arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps,
-                                          runtime=runtime)
+                                          runtime=runtime, saebench=saebench)
         entries += arch_entries
-    chance_entries = chance(config, toy, key_chance, key_eval, seeds, runtime)
+    chance_entries = chance(config, toy, key_chance, key_eval, seeds, runtime, saebench=saebench)
     # Absorption per planted edge: the records (thousands per SAE at the 16k shape) go to their own
     # file, the per-architecture summary to results.json; the per-feature a(p) list is dropped
     # (its counts are in the records).
@@ -292,6 +317,7 @@ def summary(results: dict) -> str:
         lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c["chosen"].items()) + outside)
     if results.get("edge_absorption_summary"):
         lines += edge_summary_lines(results["edge_absorption_summary"])
+    lines += saebench_lines(results["entries"] + results["chance"], label=lambda e: f"{e['arch']}@{e['target_l0']}")
     side = results.get("saelens_side_by_side")
     if side:
         from experiments import saelens_side_by_side
