@@ -116,6 +116,38 @@ def test_the_eigengap_finds_the_number_of_separated_groups_and_qdg_recovers_them
         assert k == groups and clustering.scores(truth, labels)["ari"] > 0.95
 
 
+def _separated_zipf_clusters(seed: int, n_tasks: int = 20, n: int = 2000, within: float = 0.96):
+    """Unit vectors: n_tasks orthogonal task directions, task sizes Zipfian (exponent 1), each sample
+    cos ≈ `within` to its task's direction."""
+    rng = np.random.default_rng(seed)
+    sizes = np.maximum(np.round(n * (1 / np.arange(1, n_tasks + 1)) / np.sum(1 / np.arange(1, n_tasks + 1))), 2)
+    truth = np.repeat(np.arange(n_tasks), sizes.astype(int))
+    dim = 200
+    directions = np.linalg.qr(rng.normal(size=(dim, dim)))[0][:n_tasks]
+    noise = rng.normal(size=(len(truth), dim))
+    noise -= (noise @ directions.T) @ directions  # orthogonal to every task direction
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    return within * directions[truth] + np.sqrt(1 - within ** 2) * noise, truth
+
+
+def test_every_k_rule_finds_separated_zipf_clusters_and_the_dense_eigengap_does_not():
+    """20 orthogonal tasks, within-task cosine 0.96, Zipf sizes, 2,000 samples: the authors' QDG affinity
+    with the blind silhouette K finds the tasks; the eigengap of the dense (C + 1)/2 finds only the
+    dominant task (K = 2), which is why the lab's earlier QDG variant is not the authors'."""
+    gradients, truth = _separated_zipf_clusters(0)
+    affinity = clustering.qdg_affinities(gradients)["angular"]
+    sweep = clustering.qdg_sweep(affinity, [2, 5, 10, 15, 20, 25, 30, 40], restarts=5)
+    k = clustering.silhouette_k(affinity, sweep)
+    assert abs(k - 20) <= 5 and clustering.scores(truth, sweep[k])["ari"] > 0.9
+    assert clustering.scores(truth, sweep[20])["ari"] > 0.9  # the sweep at the true count
+    _, eigengap = clustering.qdg(gradients, max_clusters=40)
+    assert eigengap == 2  # the documented failure of the earlier rule
+    # the counterpart: no clusters to find, so no K scores near the truth
+    noise = clustering.qdg_affinities(np.random.default_rng(1).normal(size=(len(truth), 200)))["angular"]
+    noise_sweep = clustering.qdg_sweep(noise, [2, 20], restarts=5)
+    assert max(abs(clustering.scores(truth, labels)["ari"]) for labels in noise_sweep.values()) < 0.05
+
+
 def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
     rng = np.random.default_rng(0)
     truth = np.repeat(np.arange(4), 40)
@@ -162,6 +194,13 @@ def test_quanta_results_contract(tmp_path):
         assert 2 <= variant["blind_k"]["k"] <= 8 and variant["blind_k"]["true_k"] == len(variant["learned_tasks"])
         qdg = variant["qdg"]
         assert 0 <= qdg["kept"] <= 300 and (qdg["k"] is None or 1 <= qdg["k"] <= 8)
+        if qdg["sweep"] is not None:  # the authors' sweep: a curve per affinity, against the task and the label
+            counts = qdg["sweep"]["k"]
+            assert counts == [k for k in range(2, 9) if k < qdg["kept"]]
+            for name in ("angular", "absolute"):
+                curve = qdg["sweep"][name]
+                assert len(curve["ari_task"]) == len(curve["ari_label"]) == len(counts)
+                assert curve["silhouette_k"] in counts
     assert results["variants"]["onehot"]["blind_k"] is not None
     # the one-hot code names the task: the input probe reads it far above the majority share
     probe = results["variants"]["onehot"]["input_probe"]

@@ -26,10 +26,13 @@ Two variants of the toy (`variants`):
   skills that the input does not show.
 K without the truth: beside the clustering into as many clusters as learned tasks (which
 reads the truth), the same gradients are clustered with K chosen blind by the eigengap
-(`sae.readers.clustering.cluster_blind`), and Michaud et al.'s QDG runs as published
-(`sae.readers.clustering.qdg`): unit per-sample loss gradients of the samples whose loss is below
-`qdg_loss` nats, drawn from the task distribution itself (no balancing by task), a
-cosine affinity, K by the eigengap. A unit loss gradient is −s·∇m/‖∇m‖ with s = ±1 the
+(`sae.readers.clustering.cluster_blind`), and Michaud et al.'s QDG runs as their code runs it
+(`sae.readers.clustering`): unit per-sample loss gradients of the samples whose loss is below
+`qdg_loss` nats, drawn from the task distribution itself (no balancing by task),
+clustered as the authors' code clusters them (`clustering.qdg_sweep`: the angular affinity and
+|G||G|ᵀ, spectral clustering at each K of a fixed sweep, scored against the task and against
+the label at every K), with our blind K (silhouette) beside it and the lab's earlier variant
+(cosine affinity (C + 1)/2, K by the eigengap) kept under its name. A unit loss gradient is −s·∇m/‖∇m‖ with s = ±1 the
 label's sign (∇ loss = −(1 − σ(s m)) s ∇m), computed from the margin's gradient so that
 it does not vanish in float32 for confident samples.
 
@@ -132,15 +135,37 @@ def qdg_study(config: Config, net: quanta.QuantaConfig, state, subsets, key: jax
     loss = np.logaddexp(0.0, -sign * margin)
     keep = np.flatnonzero(loss < config.qdg_loss)
     if len(keep) < 3:
-        return {"kept": int(len(keep)), "ari": None, "k": None, "true_k": None, "ari_true_k": None}
+        return {"kept": int(len(keep)), "ari": None, "k": None, "true_k": None, "ari_true_k": None, "sweep": None}
     unit_loss_gradients = -sign[keep, None] * quanta.raw_gradients(net, state, x[keep])
     labels, k = clustering.qdg(unit_loss_gradients, min(config.max_clusters, len(keep) - 1), config.seed)
-    # grading: the truth enters here
+    # as the authors ran it: both affinities, a fixed sweep of K, no K rule; our blind K (silhouette) beside
+    counts = qdg_cluster_counts(len(keep), config.max_clusters)
+    sweeps, blind = {}, {}
+    for name, affinity in clustering.qdg_affinities(unit_loss_gradients).items():
+        sweeps[name] = clustering.qdg_sweep(affinity, counts, config.seed)
+        blind[name] = clustering.silhouette_k(affinity, sweeps[name])
+    # grading: the truth enters here (the task, and the label whose sign the unit loss gradient carries)
     tasks = np.asarray(batch.tasks)[keep]
+    parity = np.asarray(batch.labels)[keep]
     true_k = len(np.unique(tasks))
     with_true_k = _qdg_with_k(unit_loss_gradients, true_k, config.seed) if true_k >= 2 else None
+    curves = {name: {"ari_task": [clustering.scores(tasks, sweep[c])["ari"] for c in counts],
+                     "ari_label": [clustering.scores(parity, sweep[c])["ari"] for c in counts],
+                     "silhouette_k": blind[name],
+                     "silhouette_ari_task": clustering.scores(tasks, sweep[blind[name]])["ari"],
+                     "silhouette_ari_label": clustering.scores(parity, sweep[blind[name]])["ari"]}
+              for name, sweep in sweeps.items()}
     return {"kept": int(len(keep)), "k": int(k), "true_k": int(true_k), "ari": clustering.scores(tasks, labels)["ari"],
-            "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None}
+            "ari_label": clustering.scores(parity, labels)["ari"],
+            "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None,
+            "sweep": {"k": counts, **curves}}
+
+
+def qdg_cluster_counts(n_points: int, max_clusters: int) -> list[int]:
+    """The K of the authors' sweep: 2…9 (the toy has tens of tasks, their list starts at 10) and their counts,
+    those ≤ max_clusters and below the number of points."""
+    counts = [*range(2, 10), *clustering.QDG_CLUSTER_COUNTS]
+    return [k for k in counts if k <= max_clusters and k < n_points]
 
 
 def _qdg_with_k(unit_loss_gradients, k: int, seed: int) -> np.ndarray:
@@ -411,7 +436,8 @@ def variants_table(results: dict) -> list[str]:
         lines.append(f"{variant:<9}{len(row['learned_tasks']):>8}  {cells}")
         if "note" in row:
             lines.append(f"  ({variant}: {row['note']})")
-    lines += ["", "K chosen blind (eigengap) beside the true K; QDG as published; is the task readable from the input?",
+    lines += ["", "K chosen blind (eigengap) beside the true K; the lab's earlier QDG variant ((C + 1)/2, eigengap K); "
+              "is the task readable from the input?",
               f"{'variant':<9}{'gradients: K blind/true':>25}{'ARI blind K':>13}{'QDG: K blind/true':>19}"
               f"{'ARI':>7}{'ARI true K':>12}{'kept':>6}{'input probe':>13}{'majority':>10}"]
     for variant, row in results.get("variants", {}).items():
@@ -422,6 +448,23 @@ def variants_table(results: dict) -> list[str]:
         lines.append(f"{variant:<9}{grad:>25}{fmt(blind and blind['ari'], 13)}{q:>19}{fmt(qdg and qdg['ari'], 7)}"
                      f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
                      f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}")
+    lines += ["", "QDG as its authors ran it (angular affinity 1 − arccos(C)/π, and |G||G|ᵀ; spectral clustering at "
+              "fixed K, 30 restarts): ARI against the task / against the label at each K; "
+              "silhouette K = our blind rule"]
+    for variant, row in results.get("variants", {}).items():
+        sweep = (row.get("qdg") or {}).get("sweep")
+        if not sweep:
+            continue
+        lines.append(f"{variant} (learned {len(row['learned_tasks'])}, kept {row['qdg']['kept']}): K = "
+                     + " ".join(f"{k:>5}" for k in sweep["k"]))
+        for name in ("angular", "absolute"):
+            curve = sweep[name]
+            lines.append(f"  {name:<9} task " + " ".join(f"{v:>5.2f}" for v in curve["ari_task"]))
+            lines.append(f"  {'':<9} label" + " ".join(f"{v:>5.2f}" for v in curve["ari_label"]))
+            lines.append(f"  {'':<9} silhouette K {curve['silhouette_k']}: ARI task {curve['silhouette_ari_task']:.2f}, "
+                         f"label {curve['silhouette_ari_label']:.2f}")
+        lines.append(f"  earlier variant ((C + 1)/2, eigengap): K {row['qdg']['k']}, ARI task {row['qdg']['ari']:.2f}, "
+                     f"label {row['qdg']['ari_label']:.2f}")
     return lines
 
 

@@ -37,6 +37,7 @@ METHODS = (
     projection_circles.descend, projection_circles.ring_quadric,
     topology.topology, topology.persistence_statistics, topology.calibrate_null_thresholds,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.eigengap_k,
+    clustering.qdg_affinities, clustering.qdg_sweep, clustering.silhouette_k,
     geometry.cluster_geometry, geometry.project_points, geometry.cluster_plane_points,
     geometry.circle_centre,
     grid_latents.categorise, grid_latents.counts, grid_latents.slice_widths, grid_latents.tiling,

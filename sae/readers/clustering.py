@@ -20,9 +20,22 @@ K without the truth (`cluster_blind`, `qdg`): the eigengap heuristic (von Luxbur
 §8.3) on the same affinity: with 0 = λ₁ ≤ λ₂ ≤ … the eigenvalues of the normalised
 Laplacian L = I − D^{−1/2} A D^{−1/2}, K = argmax_{2 ≤ k ≤ K_max} (λ_{k+1} − λ_k).
 
-QDG (`qdg`, Michaud et al. 2023, "quanta discovery from gradients"): per-sample gradients of
-the loss on low-loss samples, each normalised to unit length, the cosine affinity
-A_ij = (C_ij + 1)/2 over all pairs, spectral clustering on A, K by the eigengap.
+QDG as its authors ran it (`qdg_affinities`, `qdg_sweep`; Michaud et al. 2023, read from their
+repository's `experiments/clustering-0`: `compute_similarity_full_more.py` and
+`compute_clusters_sparse_full_more.py`): per-sample loss gradients of low-loss samples
+(all parameters but layernorms and embeddings; this lab's MLP has neither), each normalised
+to unit length; C = G Gᵀ; the angular affinity A = 1 − arccos(C)/π, and beside it
+A_abs = |G| |G|ᵀ (the entries' absolute values, which ignores each gradient entry's sign; they
+pass it to the clustering as it is); scikit-learn's spectral clustering on each
+(`affinity="precomputed"`, 30 k-means restarts) at a fixed list of cluster counts, with no rule
+for K. A blind K beside the sweep (`silhouette_k`, ours): the count whose clustering has the
+largest silhouette on the distance 1 − A (for the angular affinity, arccos(C)/π): an internal
+validity index that reads the gradients only, and is not biased towards 2 by one dominant
+cluster as the eigengap of a dense affinity is (a cluster of n_c of N points puts a Laplacian
+eigenvalue near 1 − n_c/N, so only the largest stands out).
+
+`qdg` (the lab's earlier version, kept for comparison under its name): the cosine affinity
+A_ij = (C_ij + 1)/2 over all pairs and K by the eigengap.
 
 Scores against the true groups (graders; the clusterings above never see the truth): the adjusted Rand index (ARI; 0 for chance, 1 for the
 same partition) and normalised mutual information (NMI), both from scikit-learn, and a
@@ -102,8 +115,8 @@ def cluster_blind(v, max_clusters: int, seed: int = 0, standardise_columns: bool
 
 
 def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarray, int]:
-    """Michaud et al.'s QDG on unit-length per-sample loss gradients [N, P] of low-loss samples:
-    cosine affinity (C + 1)/2, K by the eigengap, spectral clustering. Returns (labels [N], K)."""
+    """The lab's earlier QDG variant (not the authors'; module docstring) on unit-length per-sample loss
+    gradients [N, P]: cosine affinity (C + 1)/2, K by the eigengap, spectral clustering. (labels [N], K)."""
     from sklearn.cluster import SpectralClustering
 
     g = unit_rows(unit_loss_gradients)
@@ -111,6 +124,44 @@ def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarr
     k = eigengap_k(affinity, max_clusters)
     model = SpectralClustering(k, affinity="precomputed", random_state=seed)
     return model.fit_predict(affinity), k
+
+
+# the authors' cluster counts (compute_clusters_sparse_full_more.py, for 10,000 samples)
+QDG_CLUSTER_COUNTS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 125, 150, 175, 200, 225, 250, 275, 300, 350, 400,
+                      500, 600, 700, 800, 900, 1000, 1100, 1200, 1400, 1500)
+QDG_RESTARTS = 30
+
+
+def qdg_affinities(unit_loss_gradients) -> dict[str, np.ndarray]:
+    """{"angular": 1 − arccos(C)/π, "absolute": |G| |G|ᵀ}, each [N, N], for per-sample gradients [N, P]
+    (rows normalised to unit length here)."""
+    g = unit_rows(unit_loss_gradients)
+    return {"angular": 1.0 - np.arccos(np.clip(g @ g.T, -1.0, 1.0)) / np.pi, "absolute": np.abs(g) @ np.abs(g).T}
+
+
+def qdg_sweep(affinity, cluster_counts, seed: int = 0, restarts: int = QDG_RESTARTS) -> dict[int, np.ndarray]:
+    """{K: labels [N]} of spectral clustering on a precomputed affinity [N, N] at each cluster count."""
+    from sklearn.cluster import SpectralClustering
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return {int(k): SpectralClustering(int(k), affinity="precomputed", n_init=restarts,
+                                           random_state=seed).fit_predict(affinity) for k in cluster_counts}
+
+
+def silhouette_k(affinity, labels_by_k: dict[int, np.ndarray]) -> int:
+    """The K whose labels have the largest silhouette on the distance 1 − affinity (module docstring)."""
+    from sklearn.metrics import silhouette_score
+
+    distance = np.clip(1.0 - np.asarray(affinity, np.float64), 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    best, best_score = min(labels_by_k), -np.inf
+    for k, labels in sorted(labels_by_k.items()):
+        if 2 <= len(np.unique(labels)) < len(labels):
+            score = silhouette_score(distance, labels, metric="precomputed")
+            if score > best_score:
+                best, best_score = k, score
+    return int(best)
 
 
 def scores(truth, labels) -> dict:
