@@ -180,7 +180,7 @@ def test_quanta_results_contract(tmp_path):
     assert results["n_points"] == 40 * len(ari["learned_tasks"])
     assert np.asarray(results["confusion"]["counts"]).sum() == results["n_points"]
     assert {p.name for p in (folder / "figures").iterdir()} == {"gradient_clusters.png", "ari_vs_projection.png",
-                                                                 "tasks_learned.png", "variants.png"}
+                                                                 "tasks_learned.png", "variants.png", "qdg_sweep.png"}
     assert results["task_code"] == "onehot" and set(results["variants"]) == {"onehot", "parity"}
     for variant in results["variants"].values():
         assert set(variant["ari"]) == {"gradients", "gradients_projected", "activations", "inputs", "untrained_gradients"}

@@ -305,6 +305,38 @@ def headline(results: dict) -> str:
     return f"ARI gradients {results['ari']['gradients']:.2f} (inputs {results['ari']['inputs']:.2f})"
 
 
+def _plot_qdg_sweep(results: dict, folder):
+    """QDG as its authors ran it: ARI against K, one panel per task code; against the task (solid) and the
+    label (dashed), for each affinity; the learned-task count and the silhouette's K marked."""
+    import matplotlib.pyplot as plt
+
+    from experiments.runner.runfolder import save_figure
+
+    rows = {v: row for v, row in results["variants"].items() if (row.get("qdg") or {}).get("sweep")}
+    figure, axes = plt.subplots(1, len(rows), figsize=(6 * len(rows), 4.2), squeeze=False)
+    for ax, (variant, row) in zip(axes[0], rows.items()):
+        sweep = row["qdg"]["sweep"]
+        for index, name in enumerate(("angular", "absolute")):
+            label = "1 − arccos(C)/π" if name == "angular" else "|G||G|ᵀ"
+            ax.plot(sweep["k"], sweep[name]["ari_task"], marker="o", color=f"C{index}", label=f"{label}: task")
+            ax.plot(sweep["k"], sweep[name]["ari_label"], marker="x", linestyle="--", color=f"C{index}",
+                    label=f"{label}: label")
+            ax.axvline(sweep[name]["silhouette_k"], color=f"C{index}", linewidth=0.8, linestyle=":")
+        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2, label=f"learned tasks ({len(row['learned_tasks'])})")
+        ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
+        ax.set_xscale("log")
+        ax.set_xticks(sweep["k"], [str(k) for k in sweep["k"]], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("K (the authors' sweep; dotted: the silhouette's blind K)")
+        ax.set_ylabel("ARI")
+        ax.set_ylim(-0.1, 1.05)
+        ax.set_title(f"{variant} task code: {row['qdg']['kept']} low-loss samples", fontsize=10)
+        ax.legend(fontsize=7, loc="center right")
+    figure.suptitle("QDG as its authors ran it: which split does each K find — the task or the label?", fontsize=11)
+    figure.tight_layout()
+    return save_figure(figure, folder / "qdg_sweep.png")
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
@@ -313,6 +345,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     paths = [_plot_tasks_learned(results, folder)]
     if len(results.get("variants", {})) > 1:
         paths.append(_plot_variants(results, folder))
+    if any((row.get("qdg") or {}).get("sweep") for row in results.get("variants", {}).values()):
+        paths.append(_plot_qdg_sweep(results, folder))
     if "note" in results:
         return paths
     counts = np.asarray(results["confusion"]["counts"])
