@@ -7,6 +7,11 @@ the quanta clustering with its blind K (`sae.readers.clustering.cluster_blind`) 
 (`sae.readers.clustering.qdg`). Each gets an `Observation` built from `batch.x`
 only; the same method on the unsealed batch must give the same answer, and the sealed
 truth must raise when touched (the counterpart: a method that reads it fails).
+
+The process wall (`wall.run_isolated`): methods run in a fresh process that gets arrays and
+settings only and cannot import a toy or a study, and answer as they do in the caller's
+process; its counterparts (tests/wall_counterparts.py: a method that imports a toy, one that
+imports a study, one that reads a global its caller set to the truth) each fail there.
 """
 
 import jax
@@ -77,3 +82,51 @@ def test_the_grid_reader_and_the_blind_clustering_run_behind_the_wall():
     qdg_labels, qdg_k = clustering.qdg(np.asarray(wall.sealed(clustered).x), max_clusters=10)
     qdg_open, qdg_k_open = clustering.qdg(np.asarray(clustered.x), max_clusters=10)
     assert qdg_k == qdg_k_open and np.array_equal(qdg_labels, qdg_open)
+
+
+def test_methods_answer_the_same_in_a_process_that_cannot_reach_a_toy():
+    """The process wall (wall.run_isolated): arrays and settings in, no toy or study importable."""
+    from sae.readers import projection_circles
+
+    rng = np.random.default_rng(0)
+    points = np.repeat(rng.normal(size=(4, 30)) * 5, 40, axis=0) + rng.normal(size=(160, 30))
+    affinity = clustering.qdg_affinities(points)["angular"]
+    p = 7
+    a, b = np.divmod(np.arange(p * p), p)
+    grid = np.stack([(a + b) % p == r for r in range(p)], axis=1).astype(float)
+    theta = 2 * np.pi * np.arange(37) / 37
+    ring_codes = np.maximum(np.stack([np.cos(theta - 2 * np.pi * j / 12) for j in range(12)], axis=1), 0)
+    ring_decoder = np.stack([np.cos(2 * np.pi * np.arange(12) / 12), np.sin(2 * np.pi * np.arange(12) / 12)], axis=1)
+    ring_decoder = np.concatenate([ring_decoder, 0.01 * rng.normal(size=(12, 6))], axis=1)
+    calls = [
+        (clustering.cluster_blind, [points], {"max_clusters": 10}),
+        (clustering.qdg_sweep, [affinity], {"cluster_counts": [2, 4, 6], "restarts": 3}),
+        (grid_latents.categorise, [grid], {"p": p}),
+        (projection_circles.ring_planes, [ring_codes, ring_decoder, np.arange(12)], {"starts": 2}),
+    ]
+    for method, arrays, settings in calls:
+        behind = wall.run_isolated(method, arrays, settings)
+        here = wall.flatten_answer(method(*arrays, **settings))
+        assert set(behind) == set(here), method.__name__
+        for key in here:
+            if here[key].dtype.kind in "fc":
+                np.testing.assert_allclose(behind[key].reshape(here[key].shape), here[key], rtol=1e-6, atol=1e-9)
+            else:
+                np.testing.assert_array_equal(behind[key].reshape(here[key].shape), here[key])
+
+
+def test_the_process_wall_catches_a_method_that_imports_a_toy_a_study_or_reads_a_global():
+    import wall_counterparts
+
+    codes = np.abs(np.random.default_rng(1).normal(size=(20, 5)))
+    for method in (wall_counterparts.imports_a_toy, wall_counterparts.imports_a_study):
+        method(codes)  # in the caller's process nothing stops it
+        with pytest.raises(wall.WallBreached, match="behind the wall"):
+            wall.run_isolated(method, [codes])
+    wall_counterparts.LEAK = np.arange(20.0)  # the truth, left where the method can reach it
+    try:
+        np.testing.assert_array_equal(wall_counterparts.reads_a_global(codes), np.arange(20.0))
+        with pytest.raises(wall.WallBreached):  # behind the wall the global is unset
+            wall.run_isolated(wall_counterparts.reads_a_global, [codes])
+    finally:
+        wall_counterparts.LEAK = None

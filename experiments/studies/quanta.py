@@ -463,7 +463,9 @@ def summary(results: dict) -> str:
 def variants_table(results: dict) -> list[str]:
     """ARI by representation for each task code (the first one is detailed above)."""
     names = (*REPRESENTATIONS, "untrained_gradients")
-    lines = ["ARI by task code (onehot: the input names the task; parity: XOR groups hide it):",
+    lines = ["ARI by task code (onehot: the input names the task; parity: XOR groups hide it; each representation "
+             "clustered on a sample balanced over the learned tasks into as many clusters as learned tasks — both "
+             "read the truth, so these are ceilings, not blind results):",
              f"{'variant':<9}{'learned':>8}  " + "".join(f"{n[:19]:>20}" for n in names)]
     for variant, row in results.get("variants", {}).items():
         cells = "".join(f"{'—':>20}" if row["ari"][n] is None else f"{row['ari'][n]:>20.3f}" for n in names)
