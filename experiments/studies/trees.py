@@ -42,7 +42,7 @@ NAME = "trees"
 DESCRIPTION = "planted hierarchy: absorption (BatchTopK, Matryoshka, ReLU, random), splitting and linkage trees"
 TRAINED_KINDS = ("batchtopk", "matryoshka", "relu")
 SPLITTING_KINDS = ("batchtopk", "matryoshka", "topk", "relu")
-METHODS = ("sizes", "linkage_cosine", "linkage_cofiring")
+TREE_GRADERS = ("sizes", "linkage_cosine", "linkage_cofiring")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,9 +214,9 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
     return {
         "kind": kind,
         "sizes": list(config.splitting_sizes),
-        "edge_recall": {method: scores[method]["edge_recall"] for method in METHODS},
-        "edge_precision": {method: scores[method]["edge_precision"] for method in METHODS},
-        "tree_similarity": {method: scores[method]["tree_similarity"] for method in METHODS},
+        "edge_recall": {method: scores[method]["edge_recall"] for method in TREE_GRADERS},
+        "edge_precision": {method: scores[method]["edge_precision"] for method in TREE_GRADERS},
+        "tree_similarity": {method: scores[method]["tree_similarity"] for method in TREE_GRADERS},
         "chance": {"random_dictionaries": random_scores},
     }
 
@@ -271,7 +271,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     nodes = _subforest(planted, results["figure_roots"])
     position = _layout(planted, depths, nodes)
     shown = set(nodes.tolist())
-    panels = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in METHODS if f"inferred_{m}" in arrays]
+    panels = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in TREE_GRADERS if f"inferred_{m}" in arrays]
     splitting = results["splitting"]
     columns = 2  # a grid, not a strip: each tree keeps a readable size
     rows = -(-len(panels) // columns)
@@ -374,7 +374,7 @@ def summary(results: dict) -> str:
     lines.append("(graders, not blind methods: each reads the tree after matching latents to the planted directions)")
     lines.append(f"{'grader':<18}{'edge recall':>12}{'precision':>11}{'tree sim.':>11}{'random':>9}")
     chance = splitting["chance"]["random_dictionaries"]
-    for grader in METHODS:
+    for grader in TREE_GRADERS:
         lines.append(f"{grader:<18}{splitting['edge_recall'][grader]:>12.3f}{splitting['edge_precision'][grader]:>11.3f}"
                      f"{splitting['tree_similarity'][grader]:>11.3f}{chance[grader]['edge_recall']:>9.3f}")
     shuffled = splitting["chance"]["shuffled_tree"]

@@ -76,5 +76,5 @@ SHARED = (
     topology.shape_name, topology.null_cloud, hierarchy.clusters,
     detectors.linear_probe, detectors.region_detector,
     knockoff.reconstruction, grid_latents.correlation_ratio, grid_latents.group_rates, grid_latents.is_arc,
-    wall.sealed, wall.flatten_answer, wall.run_isolated,
+    wall.sealed, wall.flatten_answer, wall.storable, wall.run_isolated,
 )

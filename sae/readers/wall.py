@@ -76,7 +76,6 @@ ISOLATED_TIMEOUT_S = 300
 
 _BOOTSTRAP = """
 import importlib, json, sys
-import numpy as np
 
 class Wall:
     def find_spec(self, name, path=None, target=None):
@@ -87,6 +86,7 @@ class Wall:
 
 sys.meta_path.insert(0, Wall())
 from safetensors.numpy import load_file, save_file
+from sae.readers.wall import flatten_answer, storable
 
 module, name = sys.argv[1].rsplit(":", 1)
 method = getattr(importlib.import_module(module), name)
@@ -94,28 +94,10 @@ arrays = load_file(sys.argv[2])
 with open(sys.argv[3]) as file:
     settings = json.load(file)
 answer = method(*[arrays[str(i)] for i in range(len(arrays))], **settings)
-
-def flat(value, prefix, out):
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            flat(item, f"{prefix}{key}.", out)
-    elif isinstance(value, (list, tuple)) and not all(isinstance(v, (int, float, np.number)) for v in value):
-        for index, item in enumerate(value):
-            flat(item, f"{prefix}{index}.", out)
-    else:
-        array = np.asarray(value)
-        key = prefix.rstrip(".") or "answer"
-        if array.dtype.kind in "OUS":  # text: safetensors holds numbers only, so as JSON bytes
-            out[key + "#json"] = np.frombuffer(json.dumps(array.tolist()).encode(), np.uint8).copy()
-        else:
-            out[key] = np.ascontiguousarray(array)
-
-out = {}
-flat(answer, "", out)
-save_file(out, sys.argv[4])
+save_file(storable(flatten_answer(answer)), sys.argv[4])
 """
+
+TEXT = "#json"  # suffix of a text answer stored as JSON bytes (safetensors holds numbers only)
 
 
 def flatten_answer(answer) -> dict[str, np.ndarray]:
@@ -137,6 +119,19 @@ def flatten_answer(answer) -> dict[str, np.ndarray]:
 
     flat(answer, "")
     return out
+
+
+def storable(flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A flattened answer safetensors can hold: text arrays as JSON bytes under key + TEXT."""
+    import json
+
+    stored = {}
+    for key, value in flat.items():
+        if value.dtype.kind in "OUS":
+            stored[key + TEXT] = np.frombuffer(json.dumps(value.tolist()).encode(), np.uint8).copy()
+        else:
+            stored[key] = value
+    return stored
 
 
 def run_isolated(method, arrays, settings: dict | None = None, timeout: float = ISOLATED_TIMEOUT_S) -> dict[str, np.ndarray]:
@@ -167,8 +162,8 @@ def run_isolated(method, arrays, settings: dict | None = None, timeout: float = 
             raise WallBreached(f"{target} failed behind the wall: {last}")
         answer = {}
         for key, value in load_file(str(folder / "out")).items():
-            if key.endswith("#json"):
-                answer[key[: -len("#json")]] = np.asarray(json.loads(value.tobytes().decode()))
+            if key.endswith(TEXT):
+                answer[key[: -len(TEXT)]] = np.asarray(json.loads(value.tobytes().decode()))
             else:
                 answer[key] = value
         return answer
