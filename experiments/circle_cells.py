@@ -3,7 +3,7 @@
 A cell is one randomly drawn circle setting (period or continuous, d, offset, sparse
 features, k, m; `draw_cells`), its toy and null twin (`cell_toy_config`, `null_toy`), the
 TopK SAEs trained on both in one call (`train_twins`), a random dictionary read by TopK
-(`random_dictionary_codes`), the blind method (`blind_answer`: finder → ranking → claim,
+(`random_dictionary`), the blind method (`blind_answer`: finder → ranking → claim,
 codes and decoder only) and the graders (`score_cell`, `null_cell_top_evidence`,
 `blind_summary`); `Config` holds the ranges cells are drawn from and the training settings.
 The study `experiments.studies.circles_grid` documents what is read and why.
@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from sae import architectures, metrics, pipeline
-from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking, topology
+from sae.readers import geometry, manifold_grading, manifold_ranking, topology, wall
 from toys import manifolds, superposition
 from toys.engine.runtime import or_default
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
@@ -119,11 +119,6 @@ def _planted(toy, sample, phases=None) -> geometry.PlantedCircle:
                                   spec.radius, spec.values)
 
 
-def _finder_groups(codes, decoder, seed):
-    candidates = manifold_finder.candidate_groups(codes, decoder, seed=seed)
-    return [latents for _, latents in candidates], [mode for mode, _ in candidates]
-
-
 def twin_toys(toy: manifolds.ManifoldToy) -> list[manifolds.ManifoldToy]:
     """The toys one cell trains on, in one vmapped call: the toy, its null twin (the circle zeroed) and
     its decoupled twin (the circle's two coordinates read independent phases, `toys.manifolds.decouple`)."""
@@ -142,18 +137,21 @@ def train_twins(config: Config, cell: dict, toy, key_train: jax.Array, runtime=N
     return result.params, hps
 
 
-def random_dictionary_codes(cell: dict, key_random: jax.Array, x) -> tuple[np.ndarray, np.ndarray]:
-    """(codes [n, m], decoder [m, d]) of a random ±1/√d dictionary of the cell's size, encoded by TopK with its k."""
+def random_dictionary(cell: dict, key_random: jax.Array, sample) -> wall.Observation:
+    """The observation of a random ±1/√d dictionary of the cell's size, encoded by TopK with its k."""
     random_params = pipeline.chance_dictionaries(key_random[None], cell["d"], cell["m"])
-    codes = np.asarray(pipeline.chance_codes(random_params, cell["k"], x))
-    return codes[0], np.asarray(random_params.W_dec[0])
+    return wall.observe_chance(sample, random_params, cell["k"])
 
 
-def blind_answer(codes, decoder, seed: int, null_top=()):
-    """The method, truth-free: the finder's candidate groups ranked by circle evidence, the top one tested
-    against `null_top` (empty: ranked, nothing claimed). Returns (groups, found_by, ranked)."""
-    groups, found_by = _finder_groups(codes, decoder, seed)
-    return groups, found_by, manifold_ranking.rank(codes, decoder, groups, null_top=null_top)
+def blind_answer(observation: wall.Observation, config, null_top=None,
+                 source: str = "") -> manifold_ranking.Answer:
+    """The method, truth-free, through the wall's one road (`wall.apply`): `manifold_ranking.find_and_rank`
+    on the observation's codes and decoder with the config's seed, its top tested against `null_top` (a
+    calibration from `source`; None: ranked, nothing claimed)."""
+    given = wall.settings(config, seed="seed")
+    if null_top is not None:
+        given = given.with_calibration("null_top", np.asarray(null_top, np.float64), source)
+    return wall.apply(manifold_ranking.find_and_rank, observation, ("codes", "decoder"), given)
 
 
 def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
@@ -168,16 +166,16 @@ def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict
     samples = [manifolds.sample(t, key_sample, config.n_geometry)  # the same labels and sparse codes
                for t in twin_toys(toy)]
     x = jnp.stack([sample.x for sample in samples])
-    codes = np.asarray(pipeline.encode("topk", params, hps, x))
-    decoders = np.asarray(params.W_dec)
     explained = [metrics.explained_variance_of(np.asarray(a), np.asarray(b))
                  for a, b in zip(x, pipeline.reconstruct("topk", params, hps, x))]
-    random_codes, random_decoder = random_dictionary_codes(cell, key_random, samples[0].x)
 
-    # the method: blind, on each dictionary (claims come later, against the null: claim_cells)
-    dictionaries = {"recipe": (codes[0], decoders[0]), "null": (codes[1], decoders[1]),
-                    "decoupled": (codes[2], decoders[2]), "random": (random_codes, random_decoder)}
-    answers = {name: blind_answer(c, dec, config.seed, null_top=()) for name, (c, dec) in dictionaries.items()}
+    # the method: blind, on each dictionary's observation (claims come later, against the null: claim_cells)
+    observations = dict(zip(("recipe", "null", "decoupled"), wall.observe_grid(samples, "topk", params, hps)))
+    observations["random"] = random_dictionary(cell, key_random, samples[0])
+    answers = {name: blind_answer(seen, config) for name, seen in observations.items()}
+    dictionaries = {name: (seen.codes, seen.decoder) for name, seen in observations.items()}
+    codes = np.stack([observations[name].codes for name in ("recipe", "null", "decoupled")])
+    decoders = np.stack([observations[name].decoder for name in ("recipe", "null", "decoupled")])
 
     # the graders: the truth enters here
     circle = _planted(toy, samples[0])
@@ -255,15 +253,12 @@ def null_cell_tops(config: Config, cell: dict, key: jax.Array, params, hps) -> d
     "random_top_evidence": {k: e}} (no claim threshold needed to compute them)."""
     key_toy, _, key_random, key_sample = jax.random.split(key, 4)
     toy = null_toy(manifolds.build(cell_toy_config(config, cell), key_toy))
-    x = manifolds.sample(toy, key_sample, config.n_geometry).x
-    codes = np.asarray(pipeline.encode("topk", params, hps, x))
+    sample = manifolds.sample(toy, key_sample, config.n_geometry)
     random_params = pipeline.chance_dictionaries(key_random[None], cell["d"], cell["m"])
-    random_decoder = np.asarray(random_params.W_dec[0])
     trained, chance = {}, {}
-    for index, k in enumerate(config.ks):
-        trained[str(k)] = blind_answer(codes[index], np.asarray(params.W_dec[index]), config.seed)[2].top_evidence
-        random_codes = np.asarray(pipeline.chance_codes(random_params, k, x))[0]
-        chance[str(k)] = blind_answer(random_codes, random_decoder, config.seed)[2].top_evidence
+    for k, observation in zip(config.ks, wall.observe_grid(sample, "topk", params, hps)):
+        trained[str(k)] = blind_answer(observation, config).ranked.top_evidence
+        chance[str(k)] = blind_answer(wall.observe_chance(sample, random_params, k), config).ranked.top_evidence
     return {"trained_top_evidence": trained, "random_top_evidence": chance}
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from experiments.recovery import seed_keys
 from sae import architectures, pipeline
-from sae.readers import geometry
+from sae.readers import geometry, wall
 from toys import modular
 
 
@@ -34,7 +34,8 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
                 runtime=None) -> dict:
     """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
     sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
-    same k (chance) and the neurons: each kind's codes [p², units] and directions [units, H],
+    same k (chance) and the neurons: each kind's observation (`wall.Observation`), codes [p², units]
+    and directions [units, H],
     the SAE's explained variance, and per kind the live units on each frequency's circles."""
     layer = modular.layer_toy(net, result, index)
     hidden = np.asarray(layer.x)
@@ -44,11 +45,11 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
                        steps=config.sae_steps, batch_size=config.sae_batch_size,
                        label=f"topk m={config.sae_size} on the hidden layer", runtime=runtime)
     random_params = pipeline.chance_dictionaries(key_random[None], H, config.sae_size)
-    codes = {
-        "sae": np.asarray(pipeline.encode("topk", sae.params, hps, hidden))[0],
-        "random": np.asarray(pipeline.chance_codes(random_params, config.k, hidden))[0],
-        "neuron": hidden,
-    }
+    # what a method may read of each kind: the layer's activations over every pair, encoded; nothing else
+    observations = {"sae": wall.observe(layer, "topk", sae.params, hps),
+                    "random": wall.observe_chance(layer, random_params, config.k),
+                    "neuron": wall.observe_derived(layer, lambda x: {"x": x, "codes": x, "decoder": np.eye(x.shape[1])})}
+    codes = {kind: observation.codes for kind, observation in observations.items()}
     directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
     explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
     all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
@@ -67,5 +68,5 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
             # a weaker reading: each live unit counted at the frequency holding most of its energy
             "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
         }
-    return {"hidden": hidden, "codes": codes, "directions": directions, "subspaces": subspaces,
+    return {"hidden": hidden, "codes": codes, "observations": observations, "directions": directions, "subspaces": subspaces,
             "explained_variance": float(explained), "per_kind": per_kind, "sae_params": sae.params, "sae_hparams": hps}

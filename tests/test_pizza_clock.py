@@ -48,7 +48,9 @@ TINY = ["--set", "network.p=13", "--set", "network.steps=300", "--set", "network
         "--set", "sae_batch_size=64", "--set", "n_triples=20", "--set", "architectures=additive_narrow,bilinear"]
 
 
-def test_pizza_clock_results_contract(tmp_path):
+def test_pizza_clock_results_contract(tmp_path, monkeypatch):
+    # in the wall's audit mode every method call also runs behind the process wall and must answer the same
+    monkeypatch.setenv("TOYLAB_WALL", "audit")
     assert cli.main(["run", "pizza-clock", "--quick", "--out", str(tmp_path), *TINY]) == 0
     folder = next((tmp_path / "pizza-clock").iterdir())
     results = json.loads((folder / "results.json").read_text())

@@ -140,6 +140,11 @@ def test_every_k_rule_finds_separated_zipf_clusters_and_the_dense_eigengap_does_
     k = clustering.silhouette_k(affinity, sweep)
     assert abs(k - 20) <= 5 and clustering.scores(truth, sweep[k])["ari"] > 0.9
     assert clustering.scores(truth, sweep[20])["ari"] > 0.9  # the sweep at the true count
+    for kind in clustering.AFFINITIES:  # every arm of the factorial's K rule passes the same check
+        arm = clustering.affinity_sweep(gradients, kind, max_clusters=40, restarts=5)
+        blind = int(arm["blind_k"])
+        labels = arm["labels"][list(arm["counts"]).index(blind)]
+        assert abs(blind - 20) <= 5 and clustering.scores(truth, labels)["ari"] > 0.9, kind
     _, eigengap = clustering.qdg(gradients, max_clusters=40)
     assert eigengap == 2  # the documented failure of the earlier rule
     # the counterpart: no clusters to find, so no K scores near the truth
@@ -180,7 +185,8 @@ def test_quanta_results_contract(tmp_path):
     assert results["n_points"] == 40 * len(ari["learned_tasks"])
     assert np.asarray(results["confusion"]["counts"]).sum() == results["n_points"]
     assert {p.name for p in (folder / "figures").iterdir()} == {"gradient_clusters.png", "ari_vs_projection.png",
-                                                                 "tasks_learned.png", "variants.png", "qdg_sweep.png"}
+                                                                 "tasks_learned.png", "variants.png", "qdg_sweep.png",
+                                                                 "factorial.png"}
     assert results["task_code"] == "onehot" and set(results["variants"]) == {"onehot", "parity"}
     for variant in results["variants"].values():
         assert set(variant["ari"]) == {"gradients", "gradients_projected", "activations", "inputs", "untrained_gradients"}
@@ -201,6 +207,17 @@ def test_quanta_results_contract(tmp_path):
                 curve = qdg["sweep"][name]
                 assert len(curve["ari_task"]) == len(curve["ari_label"]) == len(counts)
                 assert curve["silhouette_k"] in counts
+        # the factorial: 8 arms, each with a curve, its blind K, best K and true-K ceiling; the balanced arms
+        # are marked as drawn with the truth, the natural ones are not
+        assert len(variant["factorial"]) == 8
+        for name, cell in variant["factorial"].items():
+            if cell is None:
+                continue
+            assert cell["sample_chosen_with_truth"] == name.split("/")[1].startswith("balanced")
+            assert cell["silhouette_k"] in cell["k"] and cell["best_k"] in cell["k"]
+            assert cell["best_ari_task"] >= max(cell["silhouette_ari_task"], -1.0)
+        if qdg["sweep"] is not None:  # QDG's angular sweep is the factorial's (qdg, natural, angular) arm
+            assert qdg["sweep"]["angular"] == variant["factorial"]["qdg/natural/angular"]
     assert results["variants"]["onehot"]["blind_k"] is not None
     # the one-hot code names the task: the input probe reads it far above the majority share
     probe = results["variants"]["onehot"]["input_probe"]

@@ -1,7 +1,7 @@
 """The wall (sae.readers.wall): every method runs behind it with a truth that raises, and answers the same.
 
-Methods covered: the manifold finder and its blind ranking (`circle_cells.blind_answer`),
-the knockoff's description of circles (`knockoff.blind_circle_groups`,
+Methods covered: the manifold finder and its blind ranking (`manifold_ranking.find_and_rank`),
+the knockoff's description of circles (`knockoff.claimed_circle_groups`,
 `sae.readers.knockoff.describe_circle`), the grid-latent reader (`sae.readers.grid_latents.categorise`),
 the quanta clustering with its blind K (`sae.readers.clustering.cluster_blind`) and QDG
 (`sae.readers.clustering.qdg`). Each gets an `Observation` built from `batch.x`
@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from experiments import circle_cells
-from experiments.studies import knockoff as knockoff_study
 from sae import architectures, pipeline
 from sae.readers import clustering, grid_latents, knockoff, wall
 from toys import manifolds
@@ -47,14 +46,16 @@ def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictiona
     batch, params, hps = circle_dictionary
     open_view = wall.observe(batch, "topk", params, hps)
     sealed_view = wall.observe(wall.sealed(batch), "topk", params, hps)
-    groups, _, ranked = circle_cells.blind_answer(sealed_view.codes, sealed_view.decoder, seed=0)
-    groups_open, _, ranked_open = circle_cells.blind_answer(open_view.codes, open_view.decoder, seed=0)
+    config = circle_cells.Config()
+    groups, _, ranked = circle_cells.blind_answer(sealed_view, config)
+    groups_open, _, ranked_open = circle_cells.blind_answer(open_view, config)
     assert [list(g) for g in groups] == [list(g) for g in groups_open]
     assert list(ranked.order) == list(ranked_open.order) and ranked.p_value == ranked_open.p_value
-    described = [knockoff.describe_circle(sealed_view.decoder, g)
-                 for g in knockoff_study.blind_circle_groups(sealed_view.codes, sealed_view.decoder, [0.5] * 19)]
-    described_open = [knockoff.describe_circle(open_view.decoder, g)
-                      for g in knockoff_study.blind_circle_groups(open_view.codes, open_view.decoder, [0.5] * 19)]
+    null = wall.settings(config, seed="seed").with_calibration("null_top", [0.5] * 19, "a test's null")
+    described = [knockoff.describe_circle(sealed_view.decoder, g) for g in
+                 wall.apply(knockoff.claimed_circle_groups, sealed_view, ("codes", "decoder"), null)]
+    described_open = [knockoff.describe_circle(open_view.decoder, g) for g in
+                      wall.apply(knockoff.claimed_circle_groups, open_view, ("codes", "decoder"), null)]
     assert [list(c.latents) for c in described] == [list(c.latents) for c in described_open]
     # the counterpart: a method that reads the truth cannot run behind the wall
     with pytest.raises(wall.TruthAccessed):
@@ -130,3 +131,92 @@ def test_the_process_wall_catches_a_method_that_imports_a_toy_a_study_or_reads_a
             wall.run_isolated(wall_counterparts.reads_a_global, [codes])
     finally:
         wall_counterparts.LEAK = None
+
+
+def _observation():
+    from toys.protocol import Batch
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 6))
+    return Batch(x, truth={"task": np.repeat(np.arange(3), 20)}), wall.observe_derived(Batch(x), lambda x: {"v": x})
+
+
+def test_apply_refuses_a_forged_observation_settings_not_from_the_config_and_a_sample_chosen_with_the_truth():
+    """The one road (wall.apply) checks where each input came from; each counterpart is caught."""
+    from toys import quanta
+
+    batch, observation = _observation()
+
+    class Config:
+        max_clusters = 4
+        seed = 0
+
+    given = wall.settings(Config(), max_clusters="max_clusters", seed="seed")
+    labels, k = wall.apply(clustering.cluster_blind, observation, ("v",), given)
+    assert len(labels) == 60 and 2 <= k <= 4 and given.sources["max_clusters"] == "config.max_clusters"
+    # a method given K from the truth, as a plain value: refused
+    true_k = len(np.unique(batch.truth["task"]))
+    with pytest.raises(wall.WallBreached, match="settings must come from wall.settings"):
+        wall.apply(clustering.cluster, observation, ("v",), {"n_clusters": true_k})
+    # an observation built by hand (here with the truth among its arrays): refused
+    forged = wall.Observation({"v": np.asarray(batch.x), "task": batch.truth["task"]})
+    with pytest.raises(wall.WallBreached, match="not made by wall.observe"):
+        wall.apply(clustering.cluster_blind, forged, ("v",), given)
+    # a sample chosen with the truth (the toy's sampler given the tasks): refused unless run as a ceiling
+    net = quanta.QuantaConfig(n_tasks=4, n_bits=8, k=2, hidden=8, steps=1)
+    subsets = quanta.draw_subsets(net, jax.random.key(0))
+    chosen = quanta.sample(net, subsets, jax.random.key(1), 40, tasks=np.repeat(np.arange(4, dtype=np.int32), 10))
+    drawn = quanta.sample(net, subsets, jax.random.key(1), 40)
+    assert chosen.chosen_with_truth and not drawn.chosen_with_truth
+    balanced = wall.observe_derived(chosen, lambda x: {"v": x})
+    with pytest.raises(wall.WallBreached, match="chosen with the truth"):
+        wall.apply(clustering.cluster_blind, balanced, ("v",), given)
+    assert len(wall.apply(clustering.cluster_blind, balanced, ("v",), given, ceiling=True)[0]) == 40
+    # a derivation may read the label (the training target) but not the task (the planted truth)
+    wall.observe_derived(drawn, lambda x, labels: {"v": x * labels[:, None]}, reads=("x", "labels"))
+    with pytest.raises(wall.WallBreached, match="not observable"):
+        wall.observe_derived(drawn, lambda x, tasks: {"v": x}, reads=("x", "tasks"))
+    # the truth used on purpose goes by its own, named road
+    with pytest.raises(ValueError):
+        wall.ceiling(clustering.cluster, [observation.v], "", n_clusters=true_k)
+
+
+def test_the_audit_mode_catches_a_method_that_reads_a_global(monkeypatch):
+    """TOYLAB_WALL=audit: apply also runs the method behind the process wall; a method reading a global its
+    caller set to the truth answers differently there and is caught; an honest method passes."""
+    import wall_counterparts
+
+    batch, observation = _observation()
+    monkeypatch.setenv("TOYLAB_WALL", "audit")
+    assert wall.apply(wall_counterparts.honest, observation, ("v",)).shape == (6,)
+    monkeypatch.setattr(wall_counterparts, "LEAK", batch.truth["task"].astype(float))
+    with pytest.raises(wall.WallBreached):
+        wall.apply(wall_counterparts.reads_a_global, observation, ("v",))
+
+
+def _calls(tree, names):
+    """Calls in a module's syntax tree of `alias.function` whose function is one of `names`."""
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names:
+            yield node.lineno, node.func.attr
+
+
+def test_studies_call_a_finding_method_only_through_the_wall():
+    """Where each method's inputs come from: every call from experiments/ of a method that finds structure
+    (sae.readers.FINDERS) goes through wall.apply (observations, config settings) or, with the truth named,
+    wall.ceiling; a direct call (which could pass anything) fails this test."""
+    import ast
+    from pathlib import Path
+
+    from sae import readers
+
+    names = {f.__name__ for f in readers.FINDERS}
+    root = Path(__file__).resolve().parent.parent / "experiments"
+    direct = [f"{path.relative_to(root.parent)}:{line} {name}" for path in sorted(root.rglob("*.py"))
+              for line, name in _calls(ast.parse(path.read_text()), names)]
+    assert direct == []
+    # the counterpart: the check sees a direct call
+    planted = ast.parse("from sae.readers import clustering\nclustering.cluster_blind(v, 4)\n")
+    assert list(_calls(planted, names)) == [(2, "cluster_blind")]

@@ -20,3 +20,8 @@ def imports_a_study(codes):
 def reads_a_global(codes):
     """Returns the truth its caller left in a module global (rows of it, one per code row)."""
     return np.asarray(LEAK)[: len(codes)] + 0 * np.asarray(codes)[:, 0]
+
+
+def honest(v):
+    """Reads its input only."""
+    return np.asarray(v).sum(axis=0)

@@ -138,19 +138,28 @@ def encode_inputs(config: QuantaConfig, tasks, bits, key):
 
 
 class Batch(NamedTuple):
+    """Samples of the multitask parity: inputs x, each sample's task (the planted truth) and its parity
+    label. The label is the training target, which a researcher has on a real model (a next token), so
+    a method may read it (OBSERVABLE, `sae.readers.wall.observe_derived`); the task it may not.
+    `chosen_with_truth`: the tasks were given to `sample` (a sample chosen with the truth)."""
+
     x: jax.Array  # [N, T + n]
     tasks: jax.Array  # [N]
     labels: jax.Array  # [N]
+    chosen_with_truth: bool = False
+
+    OBSERVABLE = ("x", "labels")
 
 
 def sample(config: QuantaConfig, subsets, key, n: int, tasks=None) -> Batch:
     """n samples; tasks drawn from the Zipfian P(t) unless given ([n] ints)."""
     key_task, key_bits = jax.random.split(key)
     key_control = jax.random.fold_in(key, 2)  # (a key of its own: the one-hot draws stay as they were)
+    chosen = tasks is not None
     if tasks is None:
         tasks = jax.random.choice(key_task, config.n_tasks, (n,), p=jnp.asarray(task_probabilities(config)))
     bits = jax.random.bernoulli(key_bits, 0.5, (n, config.n_bits)).astype(jnp.int32)
-    return Batch(encode_inputs(config, tasks, bits, key_control), tasks, parity_labels(subsets, tasks, bits))
+    return Batch(encode_inputs(config, tasks, bits, key_control), tasks, parity_labels(subsets, tasks, bits), chosen)
 
 
 def balanced_tasks(tasks, per_task: int) -> np.ndarray:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import circle_cells
@@ -26,7 +25,7 @@ from experiments.recovery import seed_keys
 from experiments.runner import seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
-from sae.readers import manifold_grading, manifold_ranking
+from sae.readers import manifold_grading, manifold_ranking, wall
 from toys import adversaries, manifolds
 from toys.engine.config import ConfigError, check_each, check_fields, setting
 from toys.engine.runtime import Runtime, or_default
@@ -98,16 +97,16 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
     result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(runs)), n_latents=config.m,
                           steps=config.steps, batch_size=config.batch_size, per_run_data=True,
                           label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}", runtime=runtime)
-    samples = [toy.sample(jax.random.fold_in(key_sample, seed), config.n_geometry).x for seed, toy in enumerate(toys)]
-    x = jnp.stack([samples[seed] for seed, _ in runs])  # each toy's sample, once per k
-    codes = np.asarray(pipeline.encode("topk", result.params, hps, x))
-    decoders = np.asarray(result.params.W_dec)
+    samples = [toy.sample(jax.random.fold_in(key_sample, seed), config.n_geometry) for seed, toy in enumerate(toys)]
+    # each toy's sample, once per k; the method sees each dictionary's observation only
+    observations = wall.observe_grid([samples[seed] for seed, _ in runs], "topk", result.params, hps)
     stratum = manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
     nulls = {k: manifold_ranking.stored_null(k, stratum) for k in config.ks}
     entries = []
     for index, (seed, k) in enumerate(runs):
         null_top = nulls[k]
-        ranked = circle_cells.blind_answer(codes[index], decoders[index], config.seed, null_top=null_top)[2]
+        ranked = circle_cells.blind_answer(observations[index], config, null_top,
+                                           f"stored null, k={k}").ranked
         top = ranked.evidence[ranked.order[0]] if len(ranked.order) else None
         entries.append({"seed": seed, "k": k, "top_evidence": ranked.top_evidence, "p_value": ranked.p_value,
                         "claimed": ranked.claimed, "null_size": len(null_top),

@@ -24,7 +24,7 @@ from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics, pipeline
-from sae.readers import geometry, manifold_finder, manifold_grading, manifold_ranking
+from sae.readers import geometry, manifold_grading, manifold_ranking, wall
 from theory import circles as circle_theory
 from toys import manifolds
 from toys.engine.config import check_fields, setting
@@ -98,21 +98,21 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
     """One results entry per (dictionary of the stacked grid, planted circle); `streamed`: each
     dictionary's CIRCLES scores (sae.evaluate), one per planted circle."""
     x = np.asarray(sample.x)
-    codes = np.asarray(pipeline.encode(arch, params, hps, x))
+    observations = wall.observe_grid(sample, arch, params, hps)  # the method's only view of the sample
+    codes = np.stack([seen.codes for seen in observations])
     reconstructions = np.asarray(pipeline.reconstruct(arch, params, hps, x))
     entries = []
     for g, k in enumerate(ks):
-        decoder = np.asarray(params.W_dec[g])
+        decoder = observations[g].decoder
         live = np.any(codes[g] > 0, axis=0)
-        # the method, blind: candidates and their ranking read codes and decoder only
-        with progress.task(f"manifold finder ({kind} m={size} k={k})"):
-            candidates = manifold_finder.candidate_groups(codes[g], decoder, live, seed=config.seed,
-                                                          report=progress.counter())
-        groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
         # no null twins are drawn here: the stored stratum nearest this run's budget, at this k
         null_top, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.steps, config.batch_size,
                                                                                     config.n_geometry))
-        ranked = manifold_ranking.rank(codes[g], decoder, groups, null_top)
+        # the method, blind, through the wall's one road: candidates and their ranking read codes and decoder only
+        with progress.task(f"manifold finder ({kind} m={size} k={k})"):
+            given = wall.settings(config, seed="seed").with_calibration("null_top", null_top, f"stored null, k={k}")
+            groups, found_by, ranked = wall.apply(manifold_ranking.find_and_rank, observations[g], ("codes", "decoder"),
+                                                  given, report=progress.counter())
         explained = metrics.explained_variance_of(x, reconstructions[g])
         # the graders: each planted circle, and a random plane in the decoder's span
         rng = np.random.default_rng([config.seed, size, k])

@@ -38,10 +38,11 @@ from experiments.runner import memory, seeding
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
-from sae.readers import knockoff, manifold_finder, manifold_ranking
+from sae.readers import knockoff, manifold_ranking, wall
 from toys import manifolds, modular, network_training, stored
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
+from toys.protocol import Batch
 
 NAME = "knockoff"
 DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
@@ -104,21 +105,6 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
-def blind_circle_groups(codes, decoder, null_top, seed: int = 0) -> list[np.ndarray]:
-    """The blind method's circles: the finder's candidates in the order of `sae.readers.manifold_ranking`,
-    those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
-    earlier one took."""
-    candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
-    ranked = manifold_ranking.rank(codes, decoder, candidates, null_top)
-    taken, groups = set(), []
-    for index in ranked.order[: ranked.claims]:
-        fresh = [int(j) for j in candidates[index] if int(j) not in taken]
-        if len(fresh) >= manifold_ranking.MIN_LATENTS:
-            groups.append(np.asarray(fresh))
-            taken.update(fresh)
-    return groups
-
-
 def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dict]:
     """The null the blind circle claims are tested against: no null twins are drawn here, so the
     stored stratum nearest this SAE's budget and sample count at its k
@@ -128,11 +114,15 @@ def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dic
                   "matches_settings": bool(used and used == (config.sae_steps, config.sae_batch_size, samples))}
 
 
-def spaces(codes, params, x, rng: np.random.Generator, null_top) -> tuple[dict[str, np.ndarray], dict]:
-    """The six spaces of one representation (module docstring), and facts about their building."""
-    decoder, bias = np.asarray(params.W_dec), np.asarray(params.b_dec)
-    groups, planes = knockoff.coordinate_groups(codes, decoder)
-    circles = [knockoff.describe_circle(decoder, g) for g in blind_circle_groups(codes, decoder, null_top)]
+def spaces(observation: wall.Observation, config: "Config", bias, rng: np.random.Generator, null_top,
+           null_source: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The six spaces of one representation (module docstring), and facts about their building. The
+    methods that find structure (coordinate groups, claimed circles) take the wall's one road."""
+    codes, decoder, x, bias = observation.codes, observation.decoder, observation.x, np.asarray(bias)
+    groups, planes = wall.apply(knockoff.coordinate_groups, observation, ("codes", "decoder"))
+    given = wall.settings(config, seed="seed").with_calibration("null_top", null_top, null_source)
+    claimed = wall.apply(knockoff.claimed_circle_groups, observation, ("codes", "decoder"), given)
+    circles = [knockoff.describe_circle(decoder, g) for g in claimed]
     correlation = knockoff.correlation_placement(rng, codes, decoder)
     built = {
         "reconstruction": knockoff.reconstruction(codes, decoder, bias),
@@ -178,10 +168,9 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
     sae = pipeline.fit("topk", stored.from_arrays(x), hps, seed_keys(key_sae, config.sae_size, [0]),
                        n_latents=config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
                        label=f"topk m={config.sae_size} on [E_a, E_b]", runtime=runtime)
-    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
-    params = jax.tree.map(lambda leaf: leaf[0], sae.params)
+    observation = wall.observe(Batch(x), "topk", sae.params, hps)  # every pair's embedding, nothing else
     null_top, null_used = circle_null(config.k, config, len(x))
-    built, facts = spaces(codes, params, x, rng, null_top)
+    built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.k}")
     facts["circle_null"] = null_used
     a, b = modular.all_pairs(net.p)
     labels = (a + b) % net.p
@@ -238,9 +227,9 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
     sae = pipeline.fit("topk", toy, hps, seed_keys(key_sae, config.calendar_sae_size, [0]),
                        n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
                        label=f"topk m={config.calendar_sae_size} on the calendar representation", runtime=runtime)
-    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))[0]
+    observation = wall.observe(sample, "topk", sae.params, hps)
     null_top, null_used = circle_null(config.calendar_k, config, len(x))
-    built, facts = spaces(codes, jax.tree.map(lambda leaf: leaf[0], sae.params), x, rng, null_top)
+    built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.calendar_k}")
     facts["circle_null"] = null_used
     shifts = np.eye(DAYS)[shift]
     inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])

@@ -34,17 +34,17 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.recovery import seed_keys
 from experiments.runner import seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
-from sae.readers import knockoff, manifold_finder, manifold_grading, manifold_ranking, projection_circles
+from sae.readers import knockoff, manifold_grading, manifold_ranking, projection_circles, wall
 from toys import modular, stored
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime, or_default
+from toys.protocol import Batch
 
 NAME = "modular-clock"
 DESCRIPTION = "the modular network's key-frequency circles found blind as rings in projections, against random-task networks"
@@ -77,7 +77,8 @@ class Config:
 
 def train(config: Config, key: jax.Array, runtime=None):
     """The addition networks, the null networks and one SAE on each one's [E_a, E_b] (one vmapped call).
-    Returns (addition result, null result, codes [G, p², m], decoders [G, m, 2e], x [G, p², 2e])."""
+    Returns (addition result, null result, one `wall.Observation` per dictionary: x [p², 2e], codes
+    [p², m], decoder [m, 2e]; the addition networks' first)."""
     key_add, key_null, key_sae = jax.random.split(key, 3)
     net = config.network
     null_net = dataclasses.replace(net, task="random")
@@ -90,26 +91,9 @@ def train(config: Config, key: jax.Array, runtime=None):
     sae = pipeline.fit("topk", toys, hps, jax.random.split(key_sae, len(xs)), n_latents=config.sae_size,
                        steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
                        label=f"topk m={config.sae_size} on [E_a, E_b] × {len(xs)}", runtime=runtime)
-    x = jnp.stack(xs)
-    codes = np.asarray(pipeline.encode("topk", sae.params, hps, x))
-    return addition, null, codes, np.asarray(sae.params.W_dec), np.asarray(x)
-
-
-def blind_planes(codes, decoder, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
-    """The method on one dictionary: the finder's groups and every ring plane in each group with at
-    least `manifold_ranking.MIN_LATENTS` latents, best evidence first: (groups, planes), each plane
-    {"group", "evidence", "spread", "roundness", "closure", "latent_places", "basis", "order"}."""
-    groups = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
-    planes = []
-    for index, group in enumerate(groups):
-        if len(group) < manifold_ranking.MIN_LATENTS:
-            continue
-        for ring in projection_circles.ring_planes(codes, decoder, group, seed=seed):
-            planes.append({"group": index, "evidence": ring.evidence, "spread": ring.spread,
-                           "roundness": ring.roundness, "closure": ring.closure,
-                           "latent_places": ring.latent_places, "basis": ring.basis, "order": ring.order})
-    planes.sort(key=lambda plane: -plane["evidence"])
-    return groups, planes
+    # each dictionary's observation: its own network's pair embeddings, encoded; nothing else
+    observations = wall.observe_grid([Batch(x) for x in xs], "topk", sae.params, hps)
+    return addition, null, observations
 
 
 def _top(planes: list[dict]) -> float:
@@ -131,13 +115,16 @@ def grade(planes: list[dict], null_top, subspaces: dict, keys: list[int]) -> lis
     return graded
 
 
-def knockoff_spaces(codes, decoder, x, groups, planes, null_top, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The four spaces the fresh heads read (module docstring)."""
+def knockoff_spaces(observation: wall.Observation, groups, planes, null_top,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The four spaces the fresh heads read (module docstring), from one dictionary's observation and the
+    method's answer (groups, planes) on it."""
+    codes, decoder, x = observation.codes, observation.decoder, observation.x
     claimed = [plane for plane in planes if manifold_ranking.p_value(plane["evidence"], null_top) <= manifold_ranking.CLAIM_ALPHA]
     ring_groups = sorted({plane["group"] for plane in claimed})
     rings = [[knockoff.describe_ring(decoder, plane["order"], plane["basis"]) for plane in claimed if plane["group"] == g]
              for g in ring_groups]
-    exact_groups, exact_planes = knockoff.coordinate_groups(codes, decoder)
+    exact_groups, exact_planes = wall.apply(knockoff.coordinate_groups, observation, ("codes", "decoder"))
     return {
         "random_placement": knockoff.place(codes, knockoff.random_placement(rng, decoder)),
         "described_rings": knockoff.place(codes, knockoff.projection_placement(rng, decoder, [groups[g] for g in ring_groups],
@@ -151,12 +138,15 @@ def knockoff_spaces(codes, decoder, x, groups, planes, null_top, rng: np.random.
 def run(config: Config, runtime: Runtime | None = None) -> dict:
     root = seeding.root_key(config.seed)
     net = config.network
-    addition, null, codes, decoders, x = train(config, jax.random.fold_in(root, 0), runtime)
+    addition, null, observations = train(config, jax.random.fold_in(root, 0), runtime)
     progress = or_default(runtime).progress
     read = []
-    for index in range(len(codes)):
-        progress.note(f"reading dictionary {index + 1}/{len(codes)} ({'addition' if index < config.seeds else 'null'})")
-        read.append(blind_planes(codes[index], decoders[index], config.seed))
+    for index, observation in enumerate(observations):
+        progress.note(f"reading dictionary {index + 1}/{len(observations)} "
+                      f"({'addition' if index < config.seeds else 'null'})")
+        read.append(wall.apply(projection_circles.blind_planes, observation, ("codes", "decoder"),
+                               wall.settings(config, seed="seed")))
+    x = [observation.x for observation in observations]
     tops = np.asarray([_top(planes) for _, planes in read])
     null_tops = tops[config.seeds:]
     null_claims = [manifold_ranking.p_value(tops[config.seeds + j], np.delete(null_tops, j)) <= manifold_ranking.CLAIM_ALPHA
@@ -173,7 +163,7 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
         claimed = [p for p in planes if manifold_ranking.p_value(p["evidence"], null_tops) <= manifold_ranking.CLAIM_ALPHA]
         every_frequency = modular.frequency_subspaces(x[i], net.p, range(1, (net.p - 1) // 2 + 1))
         owners = [manifold_grading.frequency_of_plane(p["basis"], every_frequency) for p in claimed]
-        built = knockoff_spaces(codes[i], decoders[i], x[i], groups, planes, null_tops, rng)
+        built = knockoff_spaces(observations[i], groups, planes, null_tops, rng)
         inputs += [built[s] for s in SPACES]
         masks += [np.asarray(addition.train_mask[i])] * len(SPACES)
         networks.append({"seed": i, "test_accuracy": float(addition.test_accuracy[i]), "key_frequencies": keys,

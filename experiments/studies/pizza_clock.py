@@ -33,7 +33,7 @@ from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
 from experiments.runner.study import Result, Study
-from sae.readers import grid_latents
+from sae.readers import grid_latents, wall
 from toys import modular
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
@@ -95,7 +95,8 @@ def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tu
     units = layer_units(config, net, result, key_sae, key_random, keys, runtime=runtime)
     by_kind, categories = {}, {}
     for kind, codes in units["codes"].items():
-        categories[kind] = grid_latents.categorise(codes, net.p)
+        categories[kind] = wall.apply(grid_latents.categorise, units["observations"][kind], ("codes",),
+                                      wall.settings(config, p="network.p"))
         by_kind[kind] = {**grid_latents.counts(categories[kind]),
                          "tiling": grid_latents.tiling(codes, categories[kind], net.p),
                          "slice_widths": grid_latents.slice_widths(codes, categories[kind], net.p),

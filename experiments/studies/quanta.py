@@ -55,7 +55,7 @@ import numpy as np
 
 from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
-from sae.readers import clustering
+from sae.readers import clustering, wall
 from theory import projections
 from toys import network_training, quanta
 from toys.engine.config import check_fields, setting
@@ -100,7 +100,9 @@ class Config:
 
 
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
-    labels = clustering.cluster(v, n_clusters, seed, standardise_columns=standardise)
+    """A ceiling: the representation clustered into the true number of groups (wall.ceiling), scored."""
+    labels = wall.ceiling(clustering.cluster, [v], "K = the number of learned tasks", n_clusters=n_clusters, seed=seed,
+                          standardise_columns=standardise)
     return {**clustering.scores(truth, labels), "labels": labels}
 
 
@@ -125,51 +127,97 @@ def input_probe(net: quanta.QuantaConfig, subsets, key: jax.Array, n: int, seed:
             "converged": bool(probe.n_iter_ < probe.max_iter)}
 
 
-def qdg_study(config: Config, net: quanta.QuantaConfig, state, subsets, key: jax.Array) -> dict:
-    """Michaud et al.'s QDG (module docstring): the method sees inputs, labels and the network; the
-    grader then scores its clusters against the task, beside the true K on the same affinity."""
-    batch = quanta.sample(net, subsets, key, config.qdg_samples)
-    x = jnp.asarray(batch.x)
-    margin = np.asarray(jax.vmap(lambda xi: quanta.margin_fn(net)(state, xi))(x))
-    sign = 2.0 * np.asarray(batch.labels) - 1.0
-    loss = np.logaddexp(0.0, -sign * margin)
-    keep = np.flatnonzero(loss < config.qdg_loss)
-    if len(keep) < 3:
-        return {"kept": int(len(keep)), "ari": None, "k": None, "true_k": None, "ari_true_k": None, "sweep": None}
-    unit_loss_gradients = -sign[keep, None] * quanta.raw_gradients(net, state, x[keep])
-    labels, k = clustering.qdg(unit_loss_gradients, min(config.max_clusters, len(keep) - 1), config.seed)
+def low_loss_gradients(net: quanta.QuantaConfig, state, loss_below: float):
+    """A derivation for `wall.observe_derived` from a sample's inputs and labels (what a researcher has):
+    the samples whose loss is below `loss_below` nats ("kept", indices) and, on them, QDG's unit loss
+    gradient −s·∇m/‖∇m‖ ("qdg", s = ±1 the label's sign) and ours, the standardised unit margin gradient
+    (`quanta.per_example_gradients`, "ours"). A unit loss gradient is computed from the margin's
+    gradient (∇ loss = −(1 − σ(s m)) s ∇m) so that it does not vanish in float32 for confident samples."""
+
+    def derive(x, labels):
+        x = jnp.asarray(x, jnp.float32)
+        margin = np.asarray(jax.vmap(lambda xi: quanta.margin_fn(net)(state, xi))(x))
+        sign = 2.0 * np.asarray(labels, np.float64) - 1.0
+        keep = np.flatnonzero(np.logaddexp(0.0, -sign * margin) < loss_below)
+        if len(keep) < 3:
+            return {"kept": keep, "qdg": np.zeros((len(keep), 1)), "ours": np.zeros((len(keep), 1))}
+        return {"kept": keep, "qdg": -sign[keep, None] * quanta.raw_gradients(net, state, x[keep]),
+                "ours": quanta.per_example_gradients(net, state, x[keep])}
+
+    return derive
+
+
+GRADIENTS = ("qdg", "ours")
+SAMPLES = ("natural", "balanced")
+
+
+def _curve(sweep: dict, tasks, parity) -> dict:
+    """A sweep's ARI against the task and the label at each K, its blind K's and its best K's (grader)."""
+    counts = [int(k) for k in np.asarray(sweep["counts"])]
+    task = [clustering.scores(tasks, labels)["ari"] for labels in np.asarray(sweep["labels"])]
+    label = [clustering.scores(parity, labels)["ari"] for labels in np.asarray(sweep["labels"])]
+    blind = counts.index(int(sweep["blind_k"]))
+    best = int(np.argmax(task))
+    return {"k": counts, "ari_task": task, "ari_label": label, "silhouette_k": counts[blind],
+            "silhouette_ari_task": task[blind], "silhouette_ari_label": label[blind],
+            "best_k": counts[best], "best_ari_task": task[best]}
+
+
+def factorial(config: Config, observations: dict, graded: dict) -> dict:
+    """{QDG's gradient, ours} × {natural, balanced sample} × {angular, kNN affinity} × {true, blind, best K}:
+    each arm's sweep runs through the wall (`clustering.affinity_sweep`: the sweep and the silhouette's
+    blind K, the same K rule in every arm); the true-K clustering is a ceiling (wall.ceiling) and the best
+    K of the sweep is chosen by the grader. `observations`: {sample: observation with kept, qdg, ours};
+    `graded`: {sample: (tasks, labels) of the kept samples}, the grader's truth."""
+    cells = {}
+    for sample, seen in observations.items():
+        tasks, parity = graded[sample]
+        true_k = len(np.unique(tasks))
+        for gradient in GRADIENTS:
+            for kind in clustering.AFFINITIES:
+                name = f"{gradient}/{sample}/{kind}"
+                if len(tasks) < 3 or true_k < 2:
+                    cells[name] = None
+                    continue
+                given = wall.settings(config, max_clusters="max_clusters", seed="seed").with_design(
+                    "affinity_kind", kind, "the factorial's affinity arm")
+                sweep = wall.apply(clustering.affinity_sweep, seen, (gradient,), given,
+                                   ceiling=seen.chosen_with_truth)
+                at_true_k = wall.ceiling(clustering.affinity_clustering, [getattr(seen, gradient)],
+                                         "K = the number of tasks in the sample", affinity_kind=kind,
+                                         n_clusters=true_k, seed=config.seed)
+                cells[name] = {**_curve(sweep, tasks, parity), "true_k": true_k, "kept": len(tasks),
+                               "true_k_ari_task": clustering.scores(tasks, at_true_k)["ari"],
+                               "true_k_ari_label": clustering.scores(parity, at_true_k)["ari"],
+                               "sample_chosen_with_truth": seen.chosen_with_truth}
+    return cells
+
+
+def qdg_study(config: Config, natural: wall.Observation, tasks, parity, angular: dict | None) -> dict:
+    """Michaud et al.'s QDG (module docstring) on the natural sample's observation: the method sees inputs,
+    labels and the network (through the observation's gradients); the grader then scores its clusters
+    against the task and the label. `angular`: the factorial's (QDG gradient, natural, angular) cell, which
+    is QDG's angular sweep."""
+    if len(natural.kept) < 3:
+        return {"kept": int(len(natural.kept)), "ari": None, "k": None, "true_k": None, "ari_true_k": None,
+                "sweep": None}
+    given = wall.settings(config, max_clusters="max_clusters", seed="seed")
     # as the authors ran it: both affinities, a fixed sweep of K, no K rule; our blind K (silhouette) beside
-    counts = qdg_cluster_counts(len(keep), config.max_clusters)
-    sweeps, blind = {}, {}
-    for name, affinity in clustering.qdg_affinities(unit_loss_gradients).items():
-        sweeps[name] = clustering.qdg_sweep(affinity, counts, config.seed)
-        blind[name] = clustering.silhouette_k(affinity, sweeps[name])
-    # grading: the truth enters here (the task, and the label whose sign the unit loss gradient carries)
-    tasks = np.asarray(batch.tasks)[keep]
-    parity = np.asarray(batch.labels)[keep]
+    absolute = wall.apply(clustering.affinity_sweep, natural, ("qdg",),
+                          given.with_design("affinity_kind", "absolute", "QDG's second affinity, |G||G|ᵀ"))
+    curves = {"angular": angular, "absolute": _curve(absolute, tasks, parity)}
+    labels, k = wall.apply(clustering.qdg, natural, ("qdg",), given)  # the lab's earlier variant
     true_k = len(np.unique(tasks))
-    with_true_k = _qdg_with_k(unit_loss_gradients, true_k, config.seed) if true_k >= 2 else None
-    curves = {name: {"ari_task": [clustering.scores(tasks, sweep[c])["ari"] for c in counts],
-                     "ari_label": [clustering.scores(parity, sweep[c])["ari"] for c in counts],
-                     "silhouette_k": blind[name],
-                     "silhouette_ari_task": clustering.scores(tasks, sweep[blind[name]])["ari"],
-                     "silhouette_ari_label": clustering.scores(parity, sweep[blind[name]])["ari"]}
-              for name, sweep in sweeps.items()}
-    return {"kept": int(len(keep)), "k": int(k), "true_k": int(true_k), "ari": clustering.scores(tasks, labels)["ari"],
-            "ari_label": clustering.scores(parity, labels)["ari"],
+    with_true_k = (wall.ceiling(_qdg_with_k, [natural.qdg], "K = the number of tasks in the sample", k=true_k,
+                                seed=config.seed) if true_k >= 2 else None)
+    return {"kept": int(len(natural.kept)), "k": int(k), "true_k": int(true_k),
+            "ari": clustering.scores(tasks, labels)["ari"], "ari_label": clustering.scores(parity, labels)["ari"],
             "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None,
-            "sweep": {"k": counts, **curves}}
-
-
-def qdg_cluster_counts(n_points: int, max_clusters: int) -> list[int]:
-    """The K of the authors' sweep: 2…9 (the toy has tens of tasks, their list starts at 10) and their counts,
-    those ≤ max_clusters and below the number of points."""
-    counts = [*range(2, 10), *clustering.QDG_CLUSTER_COUNTS]
-    return [k for k in counts if k <= max_clusters and k < n_points]
+            "sweep": {"k": curves["angular"]["k"], **curves}}
 
 
 def _qdg_with_k(unit_loss_gradients, k: int, seed: int) -> np.ndarray:
-    """QDG's affinity cut into a given K (the oracle-K ceiling beside the blind K)."""
+    """QDG's earlier affinity (C + 1)/2 cut into a given K (the oracle-K ceiling beside the blind K)."""
     from sklearn.cluster import SpectralClustering
 
     g = clustering.unit_rows(unit_loss_gradients)
@@ -209,7 +257,8 @@ def _variant_summary(study: dict) -> dict:
     ari = {name: study["ari"][name] for name in REPRESENTATIONS}
     untrained = study["controls"]["untrained_gradients"] if "controls" in study else None
     return {"ari": {**ari, "untrained_gradients": untrained},
-            "blind_k": study.get("blind_k"), "qdg": study.get("qdg"), "input_probe": study.get("input_probe"),
+            "blind_k": study.get("blind_k"), "qdg": study.get("qdg"), "factorial": study.get("factorial"),
+            "input_probe": study.get("input_probe"),
             "nmi": study.get("nmi"), "learned_tasks": study["learned_tasks"],
             "per_task_accuracy": study["per_task_accuracy"], "final_loss": study["final_loss"],
             "n_points": study["n_points"], **({"note": study["note"]} if "note" in study else {})}
@@ -239,12 +288,14 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
                         "clustering needs two or more (raise network.steps or lower network.n_bits)",
                 "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}
 
+    # the balanced sample is drawn with the truth (the learned tasks): everything read on it is a ceiling
     truth = quanta.balanced_tasks(learned, config.per_task)
     batch = quanta.sample(net, subsets, key_sample, len(truth), tasks=jnp.asarray(truth))
     n_points, n_clusters = len(truth), len(learned)
     seed = config.seed
     with runtime.progress.task(f"per-example gradients ({net.task_code})"):
-        gradients = quanta.per_example_gradients(net, state, batch.x)
+        balanced = wall.observe_derived(batch, lambda x: {"gradients": quanta.per_example_gradients(net, state, x)})
+    gradients = balanced.gradients
     representations = {
         "gradients": gradients,
         "activations": np.asarray(quanta.model(net, state).hidden_activations(batch.x)),
@@ -252,10 +303,22 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
     }
     scored = {name: _cluster_scores(v, truth, n_clusters, seed, standardise=name != "gradients")
               for name, v in representations.items()}
-    blind_labels, blind_k = clustering.cluster_blind(gradients, min(config.max_clusters, n_points - 1), seed,
-                                                     standardise_columns=False)
-    with runtime.progress.task(f"QDG ({net.task_code})"):
-        qdg = qdg_study(config, net, state, subsets, key_qdg)
+    blind_labels, blind_k = wall.apply(clustering.cluster_blind, balanced, ("gradients",),
+                                       wall.settings(config, max_clusters="max_clusters", seed="seed").with_design(
+                                           "standardise_columns", False, "the gradients are standardised already"),
+                                       ceiling=True)
+    with runtime.progress.task(f"QDG and the factorial ({net.task_code})"):
+        # the natural sample: drawn from the task distribution, low-loss samples kept (a method's choice,
+        # from inputs and labels); the balanced one with the same filter, so that the two differ in the draw only
+        natural_batch = quanta.sample(net, subsets, key_qdg, config.qdg_samples)
+        derive = low_loss_gradients(net, state, config.qdg_loss)
+        observations = {"natural": wall.observe_derived(natural_batch, derive, reads=("x", "labels")),
+                        "balanced": wall.observe_derived(batch, derive, reads=("x", "labels"))}
+        batches = {"natural": natural_batch, "balanced": batch}
+        graded = {name: (np.asarray(batches[name].tasks)[seen.kept], np.asarray(batches[name].labels)[seen.kept])
+                  for name, seen in observations.items()}  # the grader's truth, on the kept samples
+        cells = factorial(config, observations, graded)
+        qdg = qdg_study(config, observations["natural"], *graded["natural"], cells["qdg/natural/angular"])
 
     dims = sorted(set(config.projection_dims) | {config.projection_dim})
     by_dim = {}
@@ -284,6 +347,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
         "controls": controls,
         "blind_k": {"k": int(blind_k), "true_k": n_clusters, "ari": clustering.scores(truth, blind_labels)["ari"]},
         "qdg": qdg,
+        "factorial": cells,
         "projection": {
             "dim": config.projection_dim,
             "dims": dims,
@@ -337,6 +401,41 @@ def _plot_qdg_sweep(results: dict, folder):
     return save_figure(figure, folder / "qdg_sweep.png")
 
 
+def _plot_factorial(results: dict, folder):
+    """The factorial's arms: ARI against the task at each K of the sweep, one panel per task code; colour
+    = gradient × affinity, solid = natural sample, dashed = balanced (chosen with the truth: a ceiling);
+    the chance line and the learned-task count marked."""
+    import matplotlib.pyplot as plt
+
+    from experiments.runner.runfolder import save_figure
+
+    rows = {v: row for v, row in results["variants"].items() if row.get("factorial")}
+    figure, axes = plt.subplots(1, len(rows), figsize=(6.5 * len(rows), 4.4), squeeze=False)
+    for ax, (variant, row) in zip(axes[0], rows.items()):
+        for colour, (gradient, kind) in enumerate((g, a) for g in GRADIENTS for a in clustering.AFFINITIES):
+            for sample, style in zip(SAMPLES, ("-", "--")):
+                cell = row["factorial"].get(f"{gradient}/{sample}/{kind}")
+                if cell:
+                    ax.plot(cell["k"], cell["ari_task"], linestyle=style, marker="o" if style == "-" else None,
+                            markersize=3, color=f"C{colour}", label=f"{gradient} gradient, {kind}, {sample}")
+        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2,
+                   label=f"learned tasks ({len(row['learned_tasks'])})")
+        ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
+        ax.set_xscale("log")
+        counts = next(c["k"] for c in row["factorial"].values() if c)
+        ax.set_xticks(counts, [str(k) for k in counts], fontsize=7)
+        ax.minorticks_off()
+        ax.set_ylim(-0.1, 1.05)
+        ax.set_xlabel("K of the sweep")
+        ax.set_ylabel("ARI against the task")
+        ax.set_title(f"{variant} task code", fontsize=10)
+        ax.legend(fontsize=6.5, loc="upper right")
+    figure.suptitle("Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity",
+                    fontsize=11)
+    figure.tight_layout()
+    return save_figure(figure, folder / "factorial.png")
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     import matplotlib.pyplot as plt
 
@@ -347,6 +446,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         paths.append(_plot_variants(results, folder))
     if any((row.get("qdg") or {}).get("sweep") for row in results.get("variants", {}).values()):
         paths.append(_plot_qdg_sweep(results, folder))
+    if any(row.get("factorial") and any(row["factorial"].values()) for row in results.get("variants", {}).values()):
+        paths.append(_plot_factorial(results, folder))
     if "note" in results:
         return paths
     counts = np.asarray(results["confusion"]["counts"])
@@ -501,6 +602,26 @@ def variants_table(results: dict) -> list[str]:
                          f"label {curve['silhouette_ari_label']:.2f}")
         lines.append(f"  earlier variant ((C + 1)/2, eigengap): K {row['qdg']['k']}, ARI task {row['qdg']['ari']:.2f}, "
                      f"label {row['qdg']['ari_label']:.2f}")
+    lines += ["", *factorial_table(results)]
+    return lines
+
+
+def factorial_table(results: dict) -> list[str]:
+    """ARI against the task per arm: gradient × sample × affinity, at the true K (a ceiling), the blind K
+    (silhouette; the method's verdict on the natural sample) and the best K of the sweep (a ceiling)."""
+    lines = ["The factorial (ARI against the task; true K and best K read the truth: ceilings; the balanced sample "
+             "is drawn with the truth: every number on it is a ceiling; both samples keep loss < qdg_loss):",
+             f"{'variant':<9}{'gradient':<10}{'sample':<10}{'affinity':<10}{'kept':>6}{'true K':>8}{'ARI':>7}"
+             f"{'blind K':>9}{'ARI':>7}{'ARI label':>11}{'best K':>8}{'ARI':>7}"]
+    for variant, row in results.get("variants", {}).items():
+        for name, cell in (row.get("factorial") or {}).items():
+            gradient, sample, kind = name.split("/")
+            if cell is None:
+                lines.append(f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}  (too few kept samples or tasks)")
+                continue
+            lines.append(f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}{cell['kept']:>6}{cell['true_k']:>8}"
+                         f"{cell['true_k_ari_task']:>7.2f}{cell['silhouette_k']:>9}{cell['silhouette_ari_task']:>7.2f}"
+                         f"{cell['silhouette_ari_label']:>11.2f}{cell['best_k']:>8}{cell['best_ari_task']:>7.2f}")
     return lines
 
 

@@ -11,9 +11,12 @@ Every public function here is on one side of the wall (`sae.readers.wall`), decl
 - **shared arithmetic** (`SHARED`): definitions both sides use (a PCA, principal angles, a
   cosine matrix, a reconstruction), which take no truth themselves.
 
-`tests/test_readers.py` checks the declaration: every public function is declared once; no
-method has a parameter that carries truth; every grader has one. `tests/test_wall.py` runs
-the methods behind a sealed truth and checks their answers do not change.
+`tests/test_readers.py` checks the declaration: every public function is declared once.
+Where a method's inputs come from is checked at the call, not by its parameter names: the
+methods that find structure (`FINDERS`) are called from a study only through `wall.apply`
+(an observation made by `wall.observe*`, settings from the config) or `wall.ceiling` (the truth
+used on purpose, and named); `tests/test_wall.py` checks every call site and runs the
+counterparts, and `TOYLAB_WALL=audit` runs each call again behind the process wall.
 
 Modules: `manifold_finder` (candidate groups), `manifold_ranking` (their blind ranking),
 `manifold_grading` (the graders of both), `projection_circles` (rings in
@@ -33,11 +36,13 @@ METHODS = (
     manifold_finder.pursuit_residuals, manifold_finder.chance_levels,
     manifold_ranking.rank, manifold_ranking.circle_evidence, manifold_ranking.span_concentration,
     manifold_ranking.p_value, manifold_ranking.claimed, manifold_ranking.seam, manifold_ranking.latent_places,
+    manifold_ranking.find_and_rank, projection_circles.blind_planes, knockoff.claimed_circle_groups,
     projection_circles.ring_planes, projection_circles.group_points, projection_circles.spread,
     projection_circles.descend, projection_circles.ring_quadric,
     topology.topology, topology.persistence_statistics, topology.calibrate_null_thresholds,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.eigengap_k,
-    clustering.qdg_affinities, clustering.qdg_sweep, clustering.silhouette_k,
+    clustering.qdg_affinities, clustering.qdg_sweep, clustering.silhouette_k, clustering.affinity_sweep,
+    clustering.affinity_clustering,
     geometry.cluster_geometry, geometry.project_points, geometry.cluster_plane_points,
     geometry.circle_centre,
     grid_latents.categorise, grid_latents.counts, grid_latents.slice_widths, grid_latents.tiling,
@@ -46,7 +51,7 @@ METHODS = (
     knockoff.describe_circle, knockoff.described_placement, knockoff.place, knockoff.describe_ring, knockoff.coordinate_groups,
     knockoff.projection_placement,
     folding.line_regions, folding.line_regions_brute, folding.gradient_turning,
-    wall.observe,
+    wall.observe, wall.observe_grid, wall.observe_chance, wall.observe_derived,
 )
 
 GRADERS = (
@@ -76,5 +81,18 @@ SHARED = (
     topology.shape_name, topology.null_cloud, hierarchy.clusters,
     detectors.linear_probe, detectors.region_detector,
     knockoff.reconstruction, grid_latents.correlation_ratio, grid_latents.group_rates, grid_latents.is_arc,
-    wall.sealed, wall.flatten_answer, wall.storable, wall.run_isolated,
+    wall.sealed, wall.flatten_answer, wall.storable, wall.run_isolated, wall.settings, wall.apply, wall.ceiling,
+    wall.audit_mode, clustering.affinity, clustering.sweep_counts,
 )
+
+# The methods that find structure, whose answers are graded: a study calls them only through the wall's
+# one road (`wall.apply`: an observation and settings from the config) or, with the truth named,
+# `wall.ceiling` (tests/test_wall.py checks every call site in experiments/).
+FINDERS = (
+    manifold_finder.find_manifolds, manifold_finder.candidate_groups, manifold_ranking.rank,
+    manifold_ranking.find_and_rank, projection_circles.ring_planes, projection_circles.blind_planes,
+    knockoff.claimed_circle_groups, knockoff.coordinate_groups,
+    clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.qdg_sweep, clustering.silhouette_k,
+    clustering.affinity_sweep, clustering.affinity_clustering, grid_latents.categorise,
+)
+assert set(FINDERS) <= set(METHODS)

@@ -164,6 +164,50 @@ def silhouette_k(affinity, labels_by_k: dict[int, np.ndarray]) -> int:
     return int(best)
 
 
+AFFINITIES = ("angular", "knn")
+
+
+def affinity(v, kind: str, n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
+    """An affinity [N, N] between the rows of v [N, D] (used as they are; rows normalised to unit length):
+    "angular", QDG's 1 − arccos(C)/π over all pairs; "knn", `cluster`'s symmetrised 0/1 cosine
+    k-nearest-neighbour graph (k = min(n_neighbors, N − 1)); "absolute", QDG's |G||G|ᵀ.""" 
+    if kind == "angular":
+        return qdg_affinities(v)["angular"]
+    if kind == "knn":
+        return _affinity(np.asarray(v, np.float64), min(n_neighbors, len(v) - 1))
+    if kind == "absolute":
+        return qdg_affinities(v)["absolute"]
+    raise ValueError(f"affinity: got {kind!r}, expected one of {(*AFFINITIES, 'absolute')}")
+
+
+def sweep_counts(n_points: int, max_clusters: int) -> list[int]:
+    """The K of a sweep: 2…9 (a toy has tens of groups; the authors' list starts at 10) and the authors'
+    counts (QDG_CLUSTER_COUNTS), those ≤ max_clusters and below the number of points."""
+    counts = [*range(2, 10), *QDG_CLUSTER_COUNTS]
+    return [k for k in counts if k <= max_clusters and k < n_points]
+
+
+def affinity_sweep(v, affinity_kind: str, max_clusters: int, seed: int = 0,
+                   restarts: int = QDG_RESTARTS) -> dict[str, np.ndarray]:
+    """The blind arm of a clustering comparison, on rows v [N, D]: spectral clustering of
+    `affinity(v, affinity_kind)` at every K of `sweep_counts(N, max_clusters)` (`qdg_sweep`), and the
+    blind K: the silhouette (`silhouette_k`) on the rows' angular distance arccos(C)/π, the same rule
+    whatever the affinity, so that a comparison of affinities does not also change the K rule.
+    {"counts": [S], "labels": [S, N], "blind_k": K}."""
+    counts = sweep_counts(len(v), max_clusters)
+    sweep = qdg_sweep(affinity(v, affinity_kind), counts, seed, restarts)
+    blind = silhouette_k(affinity(v, "angular"), sweep) if counts else 0
+    return {"counts": np.asarray(counts, np.int64), "labels": np.stack([sweep[k] for k in counts]) if counts
+            else np.zeros((0, len(v)), np.int64), "blind_k": np.int64(blind)}
+
+
+def affinity_clustering(v, affinity_kind: str, n_clusters: int, seed: int = 0,
+                        restarts: int = QDG_RESTARTS) -> np.ndarray:
+    """`affinity_sweep`'s clustering at one given K → labels [N] (for a K given from outside: a ceiling
+    when K is the true group count)."""
+    return qdg_sweep(affinity(v, affinity_kind), [n_clusters], seed, restarts)[int(n_clusters)]
+
+
 def scores(truth, labels) -> dict:
     """{"ari", "nmi"} of predicted labels against the true groups."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score

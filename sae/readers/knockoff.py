@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sae.readers import manifold_finder
+from sae.readers import manifold_finder, manifold_ranking
 
 
 def _norms(decoder) -> np.ndarray:
@@ -213,3 +213,18 @@ def projection_placement(rng: np.random.Generator, decoder, groups, rings: list[
                 named[position[int(latent)]] = True
         placement[group[named]] = rows[named]
     return placement
+
+
+def claimed_circle_groups(codes, decoder, null_top, seed: int = 0) -> list[np.ndarray]:
+    """The blind method's circles: the finder's candidates in the order of `manifold_ranking.rank`,
+    those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
+    earlier one took."""
+    candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
+    ranked = manifold_ranking.rank(codes, decoder, candidates, np.asarray(null_top, np.float64))
+    taken, groups = set(), []
+    for index in ranked.order[: ranked.claims]:
+        fresh = [int(j) for j in candidates[index] if int(j) not in taken]
+        if len(fresh) >= manifold_ranking.MIN_LATENTS:
+            groups.append(np.asarray(fresh))
+            taken.update(fresh)
+    return groups

@@ -73,7 +73,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sae.readers import geometry
+from sae.readers import geometry, manifold_finder
 
 MAX_ROWS = 2048  # samples a group's evidence is read on (evenly thinned)
 MIN_PLACES = 4
@@ -291,3 +291,20 @@ def nearest_null(k: int, stratum: Stratum, path: Path | None = None) -> tuple[np
         if distance < best_distance:
             best, best_distance = (tops, other), distance
     return best if best is not None else (np.zeros(0), None)
+
+
+class Answer(NamedTuple):
+    """The blind method's answer on one dictionary (`find_and_rank`)."""
+
+    groups: list  # candidate groups, latent-index arrays
+    found_by: list  # how the finder found each (its mode)
+    ranked: Ranked  # their ranking and the top one's claim
+
+
+def find_and_rank(codes, decoder, seed: int = 0, null_top=(), report=None) -> Answer:
+    """The method, truth-free, on one dictionary (codes [n, m], decoder [m, d]): the finder's candidate
+    groups (`manifold_finder.candidate_groups`, every latent considered) ranked by circle evidence, the
+    top one tested against `null_top` (empty: ranked, nothing claimed)."""
+    candidates = manifold_finder.candidate_groups(codes, decoder, seed=seed, report=report)
+    groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
+    return Answer(groups, found_by, rank(codes, decoder, groups, null_top=np.asarray(null_top, np.float64)))

@@ -57,7 +57,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sae.readers import geometry, manifold_ranking
+from sae.readers import geometry, manifold_finder, manifold_ranking
 
 MAX_POINTS = 512  # distinct points a group is read on (evenly thinned)
 MAX_DIRECTIONS = 24  # principal directions searched (twelve circles)
@@ -228,3 +228,21 @@ def ring_planes(codes, decoder, latents, max_planes: int = MAX_PLANES, starts: i
         u, singular, _ = complement
         directions = u[:, singular > 1e-6].T[:len(directions) - 2]
     return found
+
+
+def blind_planes(codes, decoder, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
+    """The method on one dictionary: the finder's groups (`manifold_finder.candidate_groups`) and every
+    ring plane in each group with at least `manifold_ranking.MIN_LATENTS` latents, best evidence first:
+    (groups, planes), each plane {"group", "evidence", "spread", "roundness", "closure",
+    "latent_places", "basis", "order"}."""
+    groups = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
+    planes = []
+    for index, group in enumerate(groups):
+        if len(group) < manifold_ranking.MIN_LATENTS:
+            continue
+        for ring in ring_planes(codes, decoder, group, seed=seed):
+            planes.append({"group": index, "evidence": ring.evidence, "spread": ring.spread,
+                           "roundness": ring.roundness, "closure": ring.closure,
+                           "latent_places": ring.latent_places, "basis": ring.basis, "order": ring.order})
+    planes.sort(key=lambda plane: -plane["evidence"])
+    return groups, planes
