@@ -133,7 +133,7 @@ def save(folder: str | Path, arch: str, params: SAEParams, k: int | None = None,
 
     def write(temporary: Path) -> None:
         save_file(to_tensors(arch, params), str(temporary / WEIGHTS_FILE))
-        (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n")
+        (temporary / CONFIG_FILE).write_text(json.dumps(config_dict(arch, params, k, extra), indent=2) + "\n", encoding="utf-8")
 
     return write_folder(folder, write)
 

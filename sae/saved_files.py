@@ -42,7 +42,7 @@ def read(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         if not path.is_file():
             raise FormatError(f"{path}: missing")
     try:
-        cfg = json.loads(config_path.read_text())
+        cfg = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FormatError(f"{config_path}: not valid JSON ({error.__class__.__name__})") from None
     if not isinstance(cfg, dict):

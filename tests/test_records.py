@@ -54,7 +54,7 @@ def test_a_diverged_run_is_recorded_and_listed(tmp_path, capsys):
 
 
 def _start(tmp_path, *extra):
-    argv = [sys.executable, "-m", "experiments.runner.cli", "run", "superposition", "--quick", "--out", str(tmp_path),
+    argv = [sys.executable, "-m", "experiments.runner.entry", "run", "superposition", "--quick", "--out", str(tmp_path),
             *TINY[:-4], "--set", "steps=2000000", "--set", "batch_size=64", *extra]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -79,7 +79,8 @@ def test_a_signal_stops_the_run_within_a_second_with_one_line(tmp_path, signum):
     assert process.returncode == records.EXIT_INTERRUPTED
     assert elapsed < 1.5, elapsed
     last = err.strip().splitlines()[-1]
-    assert last.startswith("toylab: interrupted at ") and last.endswith("; no results written"), last
+    assert last.startswith(f"toylab: interrupted ({signal.Signals(signum).name}) at ") and last.endswith(
+        "; no results written"), last
     status = json.loads((folder / "status.json").read_text())
     assert status["state"] == "interrupted" and status["signal"] == signal.Signals(signum).name
     assert not (folder / "results.json").exists()

@@ -44,9 +44,9 @@ def save(folder: str | Path, parts: ModelParts) -> Path:
             tensors["correlation_factor"] = np.ascontiguousarray(parts.correlation_factor, np.float32)
             tensors["correlation_diag"] = np.ascontiguousarray(parts.correlation_diag, np.float32)
         save_file(tensors, str(temporary / WEIGHTS_FILE))
-        (temporary / CONFIG_FILE).write_text(json.dumps(parts.config.to_dict(), indent=2) + "\n")
+        (temporary / CONFIG_FILE).write_text(json.dumps(parts.config.to_dict(), indent=2) + "\n", encoding="utf-8")
         if parts.roots:
-            (temporary / HIERARCHY_FILE).write_text(json.dumps(hierarchy_module.to_dict(parts.roots), indent=2) + "\n")
+            (temporary / HIERARCHY_FILE).write_text(json.dumps(hierarchy_module.to_dict(parts.roots), indent=2) + "\n", encoding="utf-8")
 
     return write_folder(folder, write)
 
@@ -57,7 +57,7 @@ def read_config(folder: str | Path) -> SyntheticModelConfig:
 
     path = Path(folder) / CONFIG_FILE
     try:
-        config = SyntheticModelConfig.from_dict(json.loads(path.read_text()))
+        config = SyntheticModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"{path}: not a SAELens synthetic-model config ({error.__class__.__name__}: {error})") from None
     config.validate()
@@ -76,7 +76,7 @@ def load(folder: str | Path) -> ModelParts:
     weights = load_file(str(folder / WEIGHTS_FILE))
     roots = []
     if (folder / HIERARCHY_FILE).exists():
-        roots = hierarchy_module.from_dict(json.loads((folder / HIERARCHY_FILE).read_text()))
+        roots = hierarchy_module.from_dict(json.loads((folder / HIERARCHY_FILE).read_text(encoding="utf-8")))
     mean, std = magnitudes_of(config, base_seed(config))
     return ModelParts(
         config=config,

@@ -150,11 +150,11 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
     from experiments import theory
 
     folder = runfolder.new_run_folder(out, theory.NAME, seed, quick)
+    status = records.RunStatus(folder, theory.NAME)  # first: a signal from here on is recorded in the folder
     runfolder.write_json(folder / "config.json", {"experiment": theory.NAME, "quick": quick, "seed": seed,
                                                   **runfolder.provenance()})
     print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}",
           file=sys.stderr, flush=True)
-    status = records.RunStatus(folder, theory.NAME)
 
     def work():
         results = theory.run(quick, seed)
@@ -163,7 +163,7 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
         summary = theory.summary(results)
         runfolder.write_text(folder / "summary.txt", summary + "\n")
         status.note(headline=theory.headline(results))
-        runfolder.write_json(folder / "results.json", results)
+        status.commit(lambda: runfolder.write_json(folder / "results.json", results))
         return results, summary, figures
 
     results, summary, figures = status.run(work, stage=lambda: "checking claims")
@@ -276,7 +276,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
         runfolder.write_text(folder / "summary.txt", summary + "\n")
         # what `toylab runs` shows, recorded so that listing needs no study import
         status.note(headline=experiment.headline(results) if experiment.headline is not None else "—")
-        runfolder.write_json(folder / "results.json", results)  # last: its presence means the run completed
+        # last, with the state "finished" in one step a signal cannot split: results.json means the run completed
+        status.commit(lambda: runfolder.write_json(folder / "results.json", results))
         return results, summary, figures
 
     results, summary, figures = status.run(work, stage=lambda: phase["stage"])
@@ -442,4 +443,6 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from experiments.runner import entry
+
+    sys.exit(entry.main())

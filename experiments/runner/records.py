@@ -10,12 +10,16 @@ Every run folder holds `status.json`, rewritten atomically at each change:
 A folder whose state is "running" and whose process is gone was killed without notice
 (SIGKILL, a power cut); `toylab runs` shows it as such.
 
-Interruption. A compiled JAX call cannot be interrupted from Python: the signal handler
+Interruption. From the process's start `experiments.runner.entry` handles SIGINT, SIGTERM and
+SIGHUP (one line, exit 130, or 129 for SIGHUP); a run folder's status, once written, records a signal
+during setup as "interrupted" at "setup". A compiled JAX call cannot be interrupted from Python: the signal handler
 only runs when the interpreter regains control. So the run executes in a worker thread
 while the main thread waits in short, signal-aware joins; on SIGINT or SIGTERM the main
 thread records the state, prints one line — `interrupted at <stage>, step N of M; no
-results written` — and ends the process with exit code 130 at once (results.json is
-written last and atomically, so no partial results exist).
+results written` — and ends the process with exit code 130 at once. The run's last act is one
+commit (`RunStatus.commit`): results.json (written atomically) and the state "finished", under a lock
+the interruption takes as well, so a signal lands before both (no results.json, "interrupted") or
+after both (finished, every record agreeing; the line says the results are complete).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from experiments.runner import runfolder
+from experiments.runner import entry, runfolder
 
 EXIT_INTERRUPTED = 130
 STATES = ("running", "finished", "diverged", "interrupted", "failed")
@@ -51,6 +55,8 @@ class RunStatus:
         self.progress = progress or Progress()
         self.path = Path(folder) / "status.json"
         self._started = time.time()
+        # the commit (results.json and the state "finished") and an interruption's record exclude each other
+        self._commit = threading.Lock()
         device = jax.devices()[0]
         self.record = {
             "state": "running",
@@ -63,7 +69,15 @@ class RunStatus:
             "device": f"{device.platform}:{device.device_kind} ×{jax.device_count()}",
             "command": sys.argv,
         }
+        # until the run's own handler takes over (`run`), a signal records the folder as interrupted at setup
+        entry.on_signal(self._interrupted_at_setup)
         self._write()
+
+    def _interrupted_at_setup(self, signal_name: str) -> str:
+        with self._commit:
+            if self.record["state"] == "running":
+                self.end("interrupted", signal=signal_name, stage="setup")
+        return f"toylab: interrupted ({signal_name}) at setup; no results written"
 
     @property
     def duration(self) -> float:
@@ -84,8 +98,17 @@ class RunStatus:
 
     def end(self, state: str, **details) -> None:
         assert state in STATES, state
+        entry.pop_signal_action(self._interrupted_at_setup)
         self.record.update(state=state, ended=_now(), duration_s=self.duration, **details)
         self._write()
+
+    def commit(self, write_results) -> None:
+        """The run's last act, all or nothing: `write_results()` (results.json, written atomically) and the
+        state "finished", under the lock an interruption takes too, so that a signal lands before both
+        (no results.json; state "interrupted") or after both (finished; every record agrees)."""
+        with self._commit:
+            write_results()
+            self.end("finished")
 
     def run(self, work, stage=lambda: "running"):
         """work() in the interruptible worker (run_interruptibly); the status follows it.
@@ -97,11 +120,16 @@ class RunStatus:
         from toys.engine.progress import DivergenceError
 
         def on_interrupt(signal_name):
-            label, step, total = self.progress.current()
-            where = label or stage()
-            self.end("interrupted", signal=signal_name, stage=where, step=step, steps=total)
+            with self._commit:  # waits out a commit underway (milliseconds), then decides
+                if self.record["state"] == "finished":
+                    print(f"toylab: interrupted ({signal_name}) after the run finished; its results are complete "
+                          f"in {self.path.parent}", file=sys.stderr, flush=True)
+                    return
+                label, step, total = self.progress.current()
+                where = label or stage()
+                self.end("interrupted", signal=signal_name, stage=where, step=step, steps=total)
             at = f"{where}, step {step} of {total}" if step is not None else where
-            print(f"toylab: interrupted at {at}; no results written", file=sys.stderr, flush=True)
+            print(f"toylab: interrupted ({signal_name}) at {at}; no results written", file=sys.stderr, flush=True)
 
         try:
             value = run_interruptibly(work, on_interrupt)
@@ -111,15 +139,16 @@ class RunStatus:
         except BaseException as error:
             self.end("failed", error=f"{type(error).__name__}: {error}".splitlines()[0])
             raise
-        self.end("finished")
+        if self.record["state"] == "running":  # (a work that did not commit itself)
+            self.end("finished")
         return value
 
 
 def run_interruptibly(work, on_interrupt):
     """Run work() in a worker thread and return its result (or raise its exception).
 
-    On SIGINT/SIGTERM: on_interrupt(signal_name) runs in the main thread, then the process
-    exits with EXIT_INTERRUPTED immediately.
+    On SIGINT/SIGTERM/SIGHUP: on_interrupt(signal_name) runs in the main thread, then the process
+    exits at once with EXIT_INTERRUPTED (129 for SIGHUP: `entry.EXIT_CODES`).
     """
     # figures are drawn in the worker thread: a non-interactive backend (set without importing
     # matplotlib where it is not loaded yet: `runs` and `report` draw nothing)
@@ -141,9 +170,9 @@ def run_interruptibly(work, on_interrupt):
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(entry.exit_code(signum))
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in entry.EXIT_CODES}
     try:
         worker = threading.Thread(target=target, name="toylab-run", daemon=True)
         worker.start()
@@ -169,7 +198,7 @@ def _read(path: Path):
     import json
 
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -53,7 +53,7 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
     config_path = folder / "config.json"
     if config_path.exists():
         try:
-            written = json.loads(config_path.read_text())
+            written = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             written = {}
     if not isinstance(written, dict):  # an unreadable run (records.run_rows) still gets its section

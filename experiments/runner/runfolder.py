@@ -63,12 +63,12 @@ def _json_default(value):
 
 def write_json(path: Path, payload: dict) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+        temporary.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(text)
+        temporary.write_text(text, encoding="utf-8")
 
 
 def write_arrays(path: Path, arrays: dict) -> None:

@@ -27,7 +27,7 @@ def read_config(run_folder: str | Path) -> tuple[str, dict]:
     if not config_path.is_file():
         raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(run_folder)} has no config.json (expected a folder written by toylab run)")
     try:
-        written = json.loads(config_path.read_text())
+        written = json.loads(config_path.read_text(encoding="utf-8"))
         name, values = written["experiment"], written["config"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None

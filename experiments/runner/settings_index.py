@@ -106,7 +106,7 @@ def _rebuild(tree: dict, follows: dict, name: str = "Settings"):
 
 def _index() -> dict:
     try:
-        return json.loads(INDEX.read_text())
+        return json.loads(INDEX.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # no index (a partial checkout): callers fall back to the studies themselves
 
@@ -166,7 +166,7 @@ def serialise(index: dict) -> str:
 
 
 def main() -> None:
-    INDEX.write_text(serialise(build()))
+    INDEX.write_text(serialise(build()), encoding="utf-8")
     print(f"wrote {INDEX}")
 
 

@@ -133,6 +133,8 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
                             "explained_variance": float(explained), "live_latents": int(live.sum()),
                             "null": {"stratum": used._asdict() if used else None, "null_size": len(null_top)},
                             "streamed": streamed[g]["circles"][index]})
+            # the grader's picture, not a method's answer: the candidate chosen with the truth (`best`, the
+            # ceiling) drawn on the samples where the planted circle is present, coloured by its true phase
             if size == config.figure_size and k == config.k and len(best.latents):
                 points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
                                                              np.flatnonzero(circle.present))

@@ -5,20 +5,31 @@ parameters: encoder, decoder) and the codes it gives, and its own settings. It n
 a toy's truth (true codes, planted planes, phases, labels, the hierarchy). A *grader* gets
 the method's answer and the truth. Experiments compose the two: observe → method → grade.
 
-`observe(batch, ...)` is the only road from a toy's sample to a method: it reads `batch.x`
-and nothing else. `sealed(batch)` replaces the batch's truth with `SealedTruth`, which
-raises `TruthAccessed` on any use, so a test can run every method behind the wall and
-check its answer is unchanged (tests/test_wall.py lists the methods it covers).
+**The one road.** `observe` (one dictionary), `observe_grid` (a stacked grid, one encoding),
+`observe_chance` (a random dictionary) and `observe_derived` (arrays derived from a batch's
+observable fields: x, and what its class lists in OBSERVABLE, such as a training target) make an
+`Observation`; `settings(config, name="path")` reads a method's settings from a study's config,
+and a `Settings` can add an earlier answer, a calibration (a null drawn where nothing is planted)
+or a design choice (an arm of a comparison), each with its source. `apply(method, observation,
+reads, settings)` is the only way a study calls a method that finds structure
+(`sae.readers.FINDERS`; tests/test_wall.py checks every call site in experiments/). It refuses:
+an observation not made by `observe*` (built by hand, perhaps with the truth in it); settings
+that are not a `Settings` (a K equal to the true group count, the rows where a planted feature
+is present, passed as plain values); and an observation of a sample chosen with the truth (a
+toy's sampler given the true groups marks its batch `chosen_with_truth`) unless the call says
+`ceiling=True`, so that the study reports it as a ceiling. The truth used on purpose (a true K
+for an oracle ceiling) has its own road, `ceiling(method, arrays, truth_used=…)`, which names it.
+These checks catch the careless road, not a determined liar: a value declared as what it is not
+(`with_calibration("n_clusters", true_k, …)`) passes, but is written in the study for a reader.
 
-A sealed batch only catches a method that reads the batch. `run_isolated(method, arrays,
-settings)` catches the other roads: it runs the method in a fresh Python process that receives
-the arrays (a safetensors file) and the settings (JSON) and nothing else, and cannot import a
-toy or a study (`toys.*` other than `toys.engine`, and `experiments.*`, raise ImportError).
-A method that imports a toy fails there (`WallBreached`); one that reads a global its caller
-set (a module-level reference to the toy) finds it unset and answers differently from the
-same call in the caller's process, which a test compares. What it cannot catch is a value
-chosen with the truth and passed in as a setting (a K, a sample): that is the caller's, and a
-study must take settings from its config.
+**The process wall.** `sealed(batch)` replaces a batch's truth with `SealedTruth`, which raises
+`TruthAccessed` on any use. `run_isolated(method, arrays, settings)` runs a method in a fresh
+Python process that receives the arrays (a safetensors file) and the settings (JSON) and
+nothing else, and cannot import a toy or a study (`toys.*` other than `toys.engine`, and
+`experiments.*`, raise ImportError). A method that imports a toy fails there (`WallBreached`);
+one that reads a global its caller set (a module-level reference to the toy) finds it unset and
+answers differently. Under `TOYLAB_WALL=audit`, every `apply` also runs its method there and
+compares the answers, so a whole study can be audited (a test runs one so).
 """
 
 from __future__ import annotations
@@ -269,7 +280,7 @@ from sae.readers.wall import flatten_answer, storable
 module, name = sys.argv[1].rsplit(":", 1)
 method = getattr(importlib.import_module(module), name)
 arrays = load_file(sys.argv[2])
-with open(sys.argv[3]) as file:
+with open(sys.argv[3], encoding="utf-8") as file:
     settings = json.load(file)
 answer = method(*[arrays[str(i)] for i in range(len(arrays))], **settings)
 save_file(storable(flatten_answer(answer)), sys.argv[4])
@@ -329,7 +340,7 @@ def run_isolated(method, arrays, settings: dict | None = None, timeout: float = 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         save_file({str(i): np.ascontiguousarray(np.asarray(a)) for i, a in enumerate(arrays)}, str(folder / "in"))
-        (folder / "settings.json").write_text(json.dumps(settings or {}))
+        (folder / "settings.json").write_text(json.dumps(settings or {}), encoding="utf-8")
         bootstrap = f"SEALED = {SEALED_PACKAGES!r}\n" + _BOOTSTRAP
         # the caller's import path, so that the method's own module imports as it did here
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
