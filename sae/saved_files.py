@@ -12,14 +12,34 @@ normalisation, k ≤ d_sae) is checked by `sae.saelens_format.load`, which start
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from toys.engine import guarded
+
 CONFIG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
+MAX_CONFIG_BYTES = 2**20
+MAX_WEIGHTS_BYTES = 2**34  # 16 GiB: a dictionary of 2²⁰ latents over d = 4096 in float32
+MAX_SIZE = 2**31 - 1
+MAX_PURSUIT_STEPS = 2**16  # matching pursuit's greedy steps (SAELens' max_iterations; None: d_in)
+
+# cfg.json's fields, as SAELens writes them, each with what it may hold (toys.engine.guarded.Field)
+CFG_FIELDS = {
+    "d_in": guarded.Field("int", 1, MAX_SIZE), "d_sae": guarded.Field("int", 1, MAX_SIZE),
+    "k": guarded.Field("int", 1, MAX_SIZE), "max_iterations": guarded.Field("int", 1, MAX_PURSUIT_STEPS, nullable=True),
+    "architecture": guarded.Field("text"), "normalize_activations": guarded.Field("text"),
+    "reshape_activations": guarded.Field("text"), "apply_b_dec_to_input": guarded.Field("bool"),
+    "rescale_acts_by_decoder_norm": guarded.Field("bool"), "stop_on_duplicate_support": guarded.Field("bool"),
+    "residual_threshold": guarded.Field("number", 0), "toylab": guarded.Field("object"),
+}
+TOYLAB_FIELDS = {
+    "architecture": guarded.Field("text"), "group": guarded.Field("text"), "name": guarded.Field("text"),
+    "experiment": guarded.Field("text"), "run": guarded.Field("text"), "index": guarded.Field("int", 0, MAX_SIZE),
+    "k": guarded.Field("int", 1, MAX_SIZE), "hparams": guarded.Field("object"),
+}
 
 
 class FormatError(ValueError):
@@ -39,18 +59,20 @@ def read(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     if not folder.is_dir():
         raise FormatError(f"--sae: {folder} is not a folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} inside)")
     for path in (config_path, weights_path):
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # (what is there but is no regular file: the reader says so)
             raise FormatError(f"{path}: missing")
     try:
-        cfg = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FormatError(f"{config_path}: not valid JSON ({error.__class__.__name__})") from None
-    if not isinstance(cfg, dict):
-        raise FormatError(f"{config_path}: expected a JSON object")
+        cfg = guarded.read_json(config_path, "cfg.json", limit=MAX_CONFIG_BYTES)
+        guarded.check_fields(cfg, CFG_FIELDS, str(config_path))
+        if isinstance(cfg.get("toylab"), dict):
+            guarded.check_fields(cfg["toylab"], TOYLAB_FIELDS, str(config_path), prefix="toylab.")
+        raw = guarded.read_bytes(weights_path, "weights", limit=MAX_WEIGHTS_BYTES)
+    except guarded.GuardedReadError as error:
+        raise FormatError(str(error)) from None
     try:
-        from safetensors.numpy import load_file
+        from safetensors.numpy import load
 
-        tensors = load_file(str(weights_path))
+        tensors = load(raw)
     except Exception as error:  # safetensors raises its own error types for corrupt headers
         raise FormatError(f"{weights_path}: not a readable safetensors file ({error.__class__.__name__})") from None
 
@@ -69,9 +91,11 @@ def read(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     for name, tensor in tensors.items():
         if tensor.dtype.kind != "f":
             raise FormatError(f"{name}: got dtype {tensor.dtype}, expected floating point (SAELens writes float32)")
-        if not np.all(np.isfinite(tensor)):
-            raise FormatError(f"{name}: {int(np.sum(~np.isfinite(tensor)))} NaN/inf entries; a dictionary's weights "
-                              "must be finite")
+        with np.errstate(over="ignore", invalid="ignore"):
+            used = tensor.astype(np.float32)  # checked in the dtype it is used in: 1e300 in float64 is inf there
+        if not np.all(np.isfinite(used)):
+            raise FormatError(f"{weights_path}: {name}: {int(np.sum(~np.isfinite(used)))} entries are NaN/inf in "
+                              "float32, the dtype toylab uses; a dictionary's weights must be finite")
     for field in ("d_in", "d_sae"):
         if not is_count(cfg.get(field)) or cfg[field] < 1:
             raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.runner import cli, registry, settings_index
@@ -117,14 +118,32 @@ def _edit_weights(folder, edit):
     save_file(tensors, str(path))
 
 
-SAVED_FOLDER_CASES = {  # a saved run edited by hand → the line that refuses it
-    "k is true": (lambda d: _edit_cfg(d, lambda c: c.update(k=True)), "k: got True"),
+def _edit_cfg_text(folder, edit):
+    path = folder / "cfg.json"
+    path.write_text(edit(path.read_text()))
+
+
+SAVED_FOLDER_CASES = {  # a saved run edited by hand → the line that refuses it (each names the file)
+    "k is true": (lambda d: _edit_cfg(d, lambda c: c.update(k=True)), "cfg.json: k: got true, expected a whole number"),
     "weights as int8": (lambda d: _edit_weights(d, lambda t: t.update(W_dec=t["W_dec"].astype("int8"))), "W_dec: got dtype int8"),
     "weights as bool": (lambda d: _edit_weights(d, lambda t: t.update(W_enc=t["W_enc"] > 0)), "W_enc: got dtype bool"),
-    "toylab is a number": (lambda d: _edit_cfg(d, lambda c: c.update(toylab=5)), "toylab: got int"),
-    "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), "toylab.group: got ['x']"),
-    "NaN in W_dec": (lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))), "W_dec: 1 NaN/inf"),
-    "inf in W_enc": (lambda d: _edit_weights(d, lambda t: t["W_enc"].__setitem__((0, 0), float("inf"))), "W_enc: 1 NaN/inf"),
+    "toylab is a number": (lambda d: _edit_cfg(d, lambda c: c.update(toylab=5)), "cfg.json: toylab: got 5, expected a JSON object"),
+    "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), "toylab.group: got [\"x\"]"),
+    "NaN in W_dec": (lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))),
+                     "sae_weights.safetensors: W_dec: 1 entries are NaN/inf in float32"),
+    "inf in W_enc": (lambda d: _edit_weights(d, lambda t: t["W_enc"].__setitem__((0, 0), float("inf"))), "W_enc: 1 entries"),
+    # values that would change on the way in (issue round three): refused, not converted
+    "1e300 in float64": (lambda d: _edit_weights(d, lambda t: t.update(W_dec=np.full(t["W_dec"].shape, 1e300))),
+                         "entries are NaN/inf in float32"),
+    "b_dec flag as text": (lambda d: _edit_cfg(d, lambda c: c.update(apply_b_dec_to_input="true")),
+                           'apply_b_dec_to_input: got "true", expected true or false'),
+    "architecture as a list": (lambda d: _edit_cfg(d, lambda c: c.update(architecture=["topk"])),
+                               'architecture: got ["topk"], expected a string'),
+    "401-digit k": (lambda d: _edit_cfg_text(d, lambda text: text.replace('"d_sae": 16', '"d_sae": ' + "9" * 401)),
+                    "an integer of 401 digits"),
+    "nested 100,000 deep": (lambda d: _edit_cfg_text(d, lambda text: text[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
+                            "nested too deeply"),
+    "cfg.json a FIFO": (lambda d: ((d / "cfg.json").unlink(), os.mkfifo(d / "cfg.json")), "cfg.json is not a regular file"),
 }
 
 

@@ -45,14 +45,16 @@ class StoredToy:
 
 
 def _real_finite(name: str, array) -> np.ndarray:
-    """The array as it is, if its dtype is real (bool, integer or float) and every entry finite;
+    """The array as it is, if its dtype is real (bool, integer or float) and every entry finite in float32;
     ConfigError naming it otherwise (a string array, complex data that float32 would silently
     cut to its real part, a NaN/inf row that would only fail in training)."""
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise ConfigError(f"{name}: got dtype {array.dtype}, expected real numbers (bool, integer or float)")
     if array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
+        # finite in float32, the dtype the lab computes in: 1e300 in float64 (or 1e4000 in longdouble) is inf there
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(array) <= np.finfo(np.float32).max)
         if bad.any():
             rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1)) if bad.ndim else np.array([0])
             raise ConfigError(f"{name}: {int(bad.sum())} NaN/inf entries (first in row {int(rows[0])}); allowed: finite values")
@@ -85,7 +87,12 @@ def from_npy(path: str | Path, codes_path: str | Path | None = None, features_pa
     def load(name, file):
         if file is None:
             return None
+        import os
+        import stat
+
         try:
+            if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO or a device would block or stream forever
+                raise ConfigError(f"{name}: {file} is not a regular file")
             return np.load(file, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as error:
             raise ConfigError(f"{name}: cannot read {file} as a .npy array ({error})") from None

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toys.engine import guarded
 from toys.engine.files import write_folder
 from toys import synthetic_hierarchy as hierarchy_module
 from toys.synthetic_model import ModelParts, SyntheticModelConfig, base_seed, magnitudes_of
@@ -56,9 +57,10 @@ def read_config(folder: str | Path) -> SyntheticModelConfig:
     from toys.engine.config import ConfigError
 
     path = Path(folder) / CONFIG_FILE
+    raw = guarded.read_json(path, CONFIG_FILE, limit=2**20)
     try:
-        config = SyntheticModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+        config = SyntheticModelConfig.from_dict(raw)
+    except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"{path}: not a SAELens synthetic-model config ({error.__class__.__name__}: {error})") from None
     config.validate()
     return config
@@ -66,17 +68,24 @@ def read_config(folder: str | Path) -> SyntheticModelConfig:
 
 def load(folder: str | Path) -> ModelParts:
     """Read a model folder (SAELens' `load_from_disk`): stored arrays, magnitudes re-drawn from the seed."""
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load as load_safetensors
 
     folder = Path(folder)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder}: no {name} (a SAELens synthetic-model folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
     config = read_config(folder)
-    weights = load_file(str(folder / WEIGHTS_FILE))
+    try:
+        weights = load_safetensors(guarded.read_bytes(folder / WEIGHTS_FILE, WEIGHTS_FILE, limit=2**34))
+    except guarded.GuardedReadError:
+        raise
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise guarded.GuardedReadError(f"{WEIGHTS_FILE}: {folder / WEIGHTS_FILE} is not a readable safetensors file "
+                                       f"({error.__class__.__name__})") from None
     roots = []
     if (folder / HIERARCHY_FILE).exists():
-        roots = hierarchy_module.from_dict(json.loads((folder / HIERARCHY_FILE).read_text(encoding="utf-8")))
+        roots = hierarchy_module.from_dict(guarded.read_json(folder / HIERARCHY_FILE, HIERARCHY_FILE, limit=2**26,
+                                                             expect=None))
     mean, std = magnitudes_of(config, base_seed(config))
     return ModelParts(
         config=config,

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from experiments.runner import entry, runfolder
+from toys.engine import guarded
 
 EXIT_INTERRUPTED = 130
 STATES = ("running", "finished", "diverged", "interrupted", "failed")
@@ -195,11 +196,10 @@ def _alive(pid) -> bool:
 
 
 def _read(path: Path):
-    import json
-
+    """A JSON record through the guarded reader (toys.engine.guarded), None when it cannot be one."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return guarded.read_json(path, path.name, allow_nonfinite=True, expect=None)
+    except guarded.GuardedReadError:
         return None
 
 
@@ -209,12 +209,12 @@ class Unreadable(ValueError):
 
 def _record(path: Path) -> dict | None:
     """A JSON object file: None when absent; Unreadable when it is there but not a JSON object."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    value = _read(path)
-    if not isinstance(value, dict):
-        raise Unreadable(f"{path.name} is not a JSON object")
-    return value
+    try:
+        return guarded.read_json(path, path.name, allow_nonfinite=True)
+    except guarded.GuardedReadError as error:
+        raise Unreadable(str(error).replace(f"{path.name}: {path}", path.name, 1)) from None
 
 
 def run_rows(out: Path) -> list[dict]:

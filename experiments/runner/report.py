@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from experiments.runner import records, registry, runfolder, settings_index
+from toys.engine import guarded
 
 TEMPLATE = "report.html.j2"
 
@@ -45,16 +46,24 @@ def _defaults(experiment_name: str, quick: bool) -> dict:
     return _flatten(json.loads(json.dumps(dataclasses.asdict(default))))
 
 
+def _summary(path: Path) -> str:
+    """A run's summary.txt through the guarded reader ("" when it cannot be read)."""
+    try:
+        return guarded.read_bytes(path, "summary.txt", limit=guarded.MAX_JSON_BYTES).decode("utf-8", "replace")
+    except guarded.GuardedReadError:
+        return ""
+
+
 def _run_entry(row: dict, page_folder: Path) -> dict:
     folder = Path(row["folder"])
     # percent-encoded, so that names with #, ?, % or spaces still link (autoescape handles the HTML)
     relative = lambda path: urllib.parse.quote(os.path.relpath(path, page_folder))  # noqa: E731
     written = {}
     config_path = folder / "config.json"
-    if config_path.exists():
+    if os.path.lexists(config_path):
         try:
-            written = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            written = guarded.read_json(config_path, "config.json")
+        except guarded.GuardedReadError:
             written = {}
     if not isinstance(written, dict):  # an unreadable run (records.run_rows) still gets its section
         written = {}
@@ -75,7 +84,7 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
         "quick": quick,
         "config": config,
         "changed": {key for key, value, default in config if default not in ("—", value)},
-        "summary": summary_path.read_text(errors="replace") if summary_path.is_file() else "",
+        "summary": _summary(summary_path),
         "figures": [(path.name, relative(path)) for path in figures],
         "files": files,
     }

@@ -12,25 +12,25 @@ from the same functions.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from experiments.runner import runfolder, settings_index
 from sae import saved_files
+from toys.engine import guarded
 from toys.engine.config import ConfigError
+
 
 def read_config(run_folder: str | Path) -> tuple[str, dict]:
     """(study name, saved settings) of a run folder's config.json."""
     run_folder = Path(run_folder)
     config_path = run_folder / "config.json"
-    if not config_path.is_file():
+    if not config_path.exists():
         raise ConfigError(f"RUN_FOLDER: {runfolder.shown_path(run_folder)} has no config.json (expected a folder written by toylab run)")
-    try:
-        written = json.loads(config_path.read_text(encoding="utf-8"))
-        name, values = written["experiment"], written["config"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')") from None
+    written = guarded.read_json(config_path, "config.json")
+    name, values = written.get("experiment"), written.get("config")
+    if not isinstance(name, str) or not isinstance(values, dict):
+        raise ConfigError(f"{config_path}: not a toylab run config (needs 'experiment' and 'config')")
     rescorable = settings_index.rescorable()
     if not isinstance(name, str) or name not in rescorable:
         raise ConfigError(f"RUN_FOLDER: experiment {name!r} has no re-buildable toy; allowed: {', '.join(rescorable)}")
