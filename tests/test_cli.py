@@ -143,11 +143,11 @@ def test_the_installed_command_exits_2_on_bad_input(tmp_path):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.runner.cli", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "experiments.runner.entry", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
         capture_output=True, text=True,
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == "toylab: error: steps: got 0, allowed range [1, inf)"
+    assert done.stderr.strip() == "toylab: error: steps: got 0, allowed range [1, 2147483647]"
     assert not (tmp_path / "o").exists()
 
 

@@ -217,3 +217,26 @@ def test_an_unknown_saved_setting_is_named_with_its_path(run_folder, tmp_path, c
     assert cli.main(["evaluate", str(copy)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("toylab: error: config: unknown key 'toy.nosuch'; known keys: toy.") and "\n" not in error, error
+
+
+def test_a_dictionary_whose_group_names_another_architecture_is_refused(run_folder, tmp_path, capsys):
+    """Meaning is never guessed: a ReLU dictionary edited into a TopK group is refused, naming it, not scored as TopK."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy, ignore=shutil.ignore_patterns("results.json"))
+    (copy / "results.json").write_text((run_folder / "results.json").read_text())
+    relu = next(p for p in sorted((copy / "dictionaries").iterdir()) if p.name.startswith("relu"))
+    topk = next(p for p in sorted((copy / "dictionaries").iterdir()) if p.name.startswith("topk"))
+    group = json.loads((topk / "cfg.json").read_text())["toylab"]["group"]
+    _edit_cfg(relu, lambda c: c["toylab"].update(group=group))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(copy)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and relu.name in error and "toylab.group" in error, error
+    assert not (copy / "dictionaries" / "results.json").exists()
+
+
+def test_evaluate_refuses_options_it_does_not_use(run_folder, capsys):
+    for extra in (["--toy", str(run_folder)], ["--out", "elsewhere"]):
+        assert cli.main(["evaluate", str(run_folder), *extra]) == 2
+        assert capsys.readouterr().err.strip().endswith("only with --sae (evaluate RUN_FOLDER writes beside the run's "
+                                                        "dictionaries)")

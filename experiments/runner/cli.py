@@ -88,11 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_folder", nargs="?", type=Path, help="a run folder: re-score its dictionaries/")
     evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
     evaluate.add_argument("--toy", type=Path, help="with --sae: the run folder whose toy scores it")
-    evaluate.add_argument("--out", default="runs", help="with --sae: output folder (default: runs)")
+    evaluate.add_argument("--out", default=None, help="with --sae: output folder (default: runs)")
     return parser
 
 
-def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path) -> int:
+def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path | None) -> int:
     """`toylab evaluate`: results.json beside the run's dictionaries, or under OUT/evaluate/ for --sae.
     What needs neither the study nor JAX is checked before either is imported (`saved_runs`)."""
     from experiments.runner import saved_runs
@@ -368,6 +368,16 @@ def _main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    if args.command == "evaluate":  # options it would not use are refused, not ignored
+        unused = [flag for flag, value in (("--toy", args.toy), ("--out", args.out)) if value is not None]
+        if args.run_folder is not None and unused:
+            print(f"toylab: error: {unused[0]}: only with --sae (evaluate RUN_FOLDER writes beside the run's "
+                  "dictionaries)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.sae is None:
+            del args.out  # nothing is written there: the working directory need not exist or be writable
+        elif args.out is None:
+            args.out = "runs"
     if hasattr(args, "out"):  # checked before any work: bad input writes nothing
         try:
             args.out = runfolder.check_out_dir(args.out)
@@ -407,7 +417,8 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "theory":
         return run_theory(args.quick, args.seed, args.out)
     if args.command == "evaluate":
-        return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy, args.out))
+        return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy,
+                                                               getattr(args, "out", None)))
     if args.command == "sweep":
         args.name = "sweep"
     if args.help:

@@ -76,7 +76,13 @@ def main() -> int:
     survive_any_locale()
     from experiments.runner import cli
 
-    return cli.main()
+    code = cli.main()
+    # the command is done and has said so; a signal during the interpreter's shutdown (which resets a Python
+    # handler to the default action, and JAX's teardown can take a second) is ignored rather than killing a
+    # process whose work is complete
+    for signum in EXIT_CODES:
+        signal.signal(signum, signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":

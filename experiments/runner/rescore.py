@@ -68,6 +68,17 @@ def rescore_run(run_folder: str | Path) -> dict:
     for folder, item in loaded:
         meta = item.cfg.get("toylab", {})
         groups.setdefault(meta.get("group", folder.name), []).append((meta.get("index", 0), folder, item))
+    for name, members in groups.items():  # a group is scored as one stack: one architecture, one size
+        _, first_folder, first = members[0]
+        for _, folder, item in members[1:]:
+            if item.arch != first.arch or item.cfg["d_sae"] != first.cfg["d_sae"]:
+                raise ConfigError(f"{runfolder.shown_path(folder)}: toylab.group {name!r} puts this {item.arch} "
+                                  f"dictionary (d_sae={item.cfg['d_sae']}) with {runfolder.shown_path(first_folder)} "
+                                  f"({first.arch}, d_sae={first.cfg['d_sae']}); a group holds one architecture and size")
+        prefix = name.split(":", 1)[0] if ":" in name else None
+        if prefix is not None and prefix != first.arch:
+            raise ConfigError(f"{runfolder.shown_path(first_folder)}: toylab.group {name!r} names {prefix!r}, but its "
+                              f"weights and cfg.json are a {first.arch} dictionary")
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
     return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed,
             "dictionaries": _score(ordered, source)}

@@ -99,7 +99,10 @@ def check_out_dir(text: str, field: str = "--out") -> Path:
     if not text or not text.strip():
         raise ConfigError(f"{field}: got an empty path, expected a directory that exists or can be created")
     shown = shown_path(text)
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~name of no user on this machine
+        raise ConfigError(f"{field}: {shown}: no such user's home directory") from None
     longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
     if longest > NAME_MAX or len(os.fsencode(str(path.absolute()))) > PATH_MAX:
         raise ConfigError(f"{field}: {shown}: too long (each name ≤ {NAME_MAX} bytes, the whole path ≤ {PATH_MAX})")

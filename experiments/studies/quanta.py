@@ -428,11 +428,14 @@ def _plot_factorial(results: dict, folder):
         ax.set_ylim(-0.1, 1.05)
         ax.set_xlabel("K of the sweep")
         ax.set_ylabel("ARI against the task")
-        ax.set_title(f"{variant} task code", fontsize=10)
-        ax.legend(fontsize=6.5, loc="upper right")
+        ax.set_title(f"{variant} task code ({len(row['learned_tasks'])} tasks learned: black line)", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    keep = [i for i, label in enumerate(labels) if not label.startswith("learned tasks")]
+    figure.legend([handles[i] for i in keep], [labels[i] for i in keep], loc="lower center", ncol=3, fontsize=8,
+                  frameon=False)
     figure.suptitle("Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity",
                     fontsize=11)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.17, 1, 1))
     return save_figure(figure, folder / "factorial.png")
 
 

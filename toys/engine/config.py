@@ -16,6 +16,9 @@ import math
 from collections.abc import Iterable
 
 
+INT32_MAX = 2**31 - 1  # the largest whole-number setting (JAX's default integer is int32)
+
+
 class ConfigError(ValueError):
     """An impossible config value. The message is one line: `field: what is allowed`."""
 
@@ -191,6 +194,11 @@ def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = Fal
             _compiled(formula)  # a malformed bound fails where it is declared
     if choices is not None and not isinstance(choices, str):
         choices = tuple(choices)
+    counts = default if isinstance(default, tuple) else (default,)
+    if (high is None and choices is None and counts and all(isinstance(v, int) and not isinstance(v, bool) for v in counts)):
+        # a whole number without an upper bound still has one: JAX counts steps, sizes and samples in int32, and a
+        # larger value would overflow inside a compiled loop, after the run folder is made
+        high = INT32_MAX
     rule = Rule(low, high, low_open, high_open, choices, allowed, none_allowed, distinct)
     return dataclasses.field(default=default, metadata={"doc": doc, "rule": rule})
 

@@ -52,7 +52,7 @@ class Runtime:
         if devices == "all":
             devices = available
         elif isinstance(devices, str):
-            if not devices.strip().isdigit():
+            if not (devices.strip().isascii() and devices.strip().isdigit()):  # ('²'.isdigit() is true)
                 raise ConfigError(f"devices: {devices!r} is not a whole number; allowed: 1..{available} or 'all'")
             devices = int(devices)
         if not 1 <= devices <= available:
