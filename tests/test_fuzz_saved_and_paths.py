@@ -26,7 +26,7 @@ TINY = ["--set", "toy.n_features=12", "--set", "toy.d=6", "--set", "toy.mean_l0=
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8),
+    | st.text(max_size=8) | st.integers(10**18, 10**400) | st.sampled_from([1e300, -1e300, 2**63, "true", "1e999"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6)
 
@@ -126,3 +126,46 @@ def test_any_out_path_is_usable_or_refused_in_one_line(tmp_path_factory, parts, 
         assert folder.is_dir()
     finally:
         os.chmod(base / "readonly", 0o755)
+
+
+# whole-file replacements: what a hostile folder puts where a record should be
+SPECIAL = {
+    "a FIFO": lambda path: os.mkfifo(path),
+    "a directory": lambda path: path.mkdir(),
+    "a link to /dev/zero": lambda path: path.symlink_to("/dev/zero"),
+    "empty": lambda path: path.write_bytes(b""),
+    "not UTF-8": lambda path: path.write_bytes(b"\xff\xfe{"),
+    "nested 100,000 deep": lambda path: path.write_text("[" * 100_000 + "]" * 100_000),
+    "an integer of 401 digits": lambda path: path.write_text('{"x": ' + "7" * 401 + "}"),
+    "a float past float64": lambda path: path.write_text('{"x": 1e999}'),
+}
+
+
+@settings(max_examples=16, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.sampled_from(FILES + ["results.json"]), st.sampled_from(sorted(SPECIAL)))
+def test_a_special_file_where_a_record_should_be_is_refused_or_listed_never_hangs(finished_run, tmp_path_factory,
+                                                                                   name, kind):
+    import signal as signals
+
+    out = tmp_path_factory.mktemp("special")
+    copy = out / "superposition" / finished_run.name
+    shutil.copytree(finished_run, copy)
+    (copy / name).unlink()
+    SPECIAL[kind](copy / name)
+    event(f"{name}: {kind}")
+
+    def hang(signum, frame):
+        raise TimeoutError(f"{name} as {kind}: a command blocked")
+
+    previous = signals.signal(signals.SIGALRM, hang)
+    signals.alarm(60)
+    try:
+        code = cli.main(["evaluate", str(copy)])
+        assert code in (0, 2)
+        rows = records.run_rows(out)
+        assert [row["run"] for row in rows] == [finished_run.name]
+        assert cli.main(["report", str(out)]) == 0
+    finally:
+        signals.alarm(0)
+        signals.signal(signals.SIGALRM, previous)

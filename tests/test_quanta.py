@@ -145,6 +145,8 @@ def test_every_k_rule_finds_separated_zipf_clusters_and_the_dense_eigengap_does_
         blind = int(arm["blind_k"])
         labels = arm["labels"][list(arm["counts"]).index(blind)]
         assert abs(blind - 20) <= 5 and clustering.scores(truth, labels)["ari"] > 0.9, kind
+    labels, knn_eigengap = clustering.cluster_blind(gradients, 40, standardise_columns=False)  # the kNN graph's eigengap
+    assert abs(knn_eigengap - 20) <= 5 and clustering.scores(truth, labels)["ari"] > 0.9
     _, eigengap = clustering.qdg(gradients, max_clusters=40)
     assert eigengap == 2  # the documented failure of the earlier rule
     # the counterpart: no clusters to find, so no K scores near the truth

@@ -9,13 +9,13 @@
     toylab runs [OUT]                                the runs under OUT, newest first
     toylab report [OUT]                              OUT/report/index.html: every run, config, summary, figures
     toylab evaluate RUN_FOLDER                      re-score a run's saved dictionaries
-    toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy
+    toylab evaluate --sae DIR --toy RUN_FOLDER [--out DIR]   score any SAE folder on a run's toy (--toy, --out: only here)
 
 Exit codes: 0 success; 2 bad input (one line naming the field and its allowed range,
 nothing written); 1 a run that diverged (NaN/inf loss, named step; no results.json), a
 theory claim that failed (results.json is written, with the failing claim marked), or a
 disk that filled during a run (one line; status.json "failed" where it could be written);
-130 Ctrl-C or SIGTERM.
+130 Ctrl-C or SIGTERM; 129 SIGHUP (handled from the process's start: experiments.runner.entry).
 """
 
 from __future__ import annotations

@@ -121,6 +121,8 @@ def write(out: Path, report=lambda what, done, total: None) -> Path:
         raise ConfigError(f"OUT: {path.parent} exists and is not a folder; move it to write the report")
     if path.exists() and not path.is_file():
         raise ConfigError(f"OUT: {path} exists and is not a file; move it to write the report")
+    if not runfolder.can_create_in(path.parent if path.parent.is_dir() else Path(out)):  # before reading every run
+        raise ConfigError(f"OUT: {runfolder.shown_path(str(path.parent))} cannot be written (the report goes there)")
     runfolder.write_text(path, render(out, report))
     return path
 
