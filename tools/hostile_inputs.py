@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from toys.engine import guarded  # noqa: E402  (this checkout's reader, to read what a case left)
+
 TINY = ["--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16",
         "--set", "k=2", "--set", "steps=40", "--set", "batch_size=32"]
 TWO_FEATURE = ["run", "two-feature", "--set", "n_seeds=1", "--set", "steps=10"]
@@ -115,7 +118,7 @@ def _pursuit_folder(folder: Path, max_iterations) -> Path:
 
     sae = folder / "mp"
     sae.mkdir()
-    d, m = 4, 8
+    d, m = 8, 16  # the tiny run's d, so that only the field under test can refuse it
     save_file({"W_dec": np.eye(m, d, dtype=np.float32), "b_dec": np.zeros(d, np.float32)}, str(sae / "sae_weights.safetensors"))
     (sae / "cfg.json").write_text(json.dumps({"architecture": "matching_pursuit", "d_in": d, "d_sae": m,
                                                "max_iterations": max_iterations, "apply_b_dec_to_input": True}))
@@ -153,7 +156,7 @@ def cases(runner: Runner):
     yield "SIGTERM to theory as config.json appears", lambda f: r.run(
         ["theory", "--quick", "--out", str(f / "out")], cwd=f, when_file="out/theory/*/config.json")
     yield "SIGHUP mid-training (two-feature)", lambda f: r.run(
-        [*TWO_FEATURE[:-2], "--set", "steps=200000", "--out", str(f / "out")], cwd=f, signal_at=12.0, signum=signal.SIGHUP)
+        [*TWO_FEATURE[:-2], "--set", "steps=20000000", "--out", str(f / "out")], cwd=f, signal_at=8.0, signum=signal.SIGHUP)
     yield "SIGTERM as results.json appears", lambda f: r.run(
         ["run", "superposition", "--quick", *TINY, "--out", str(f / "out")], cwd=f,
         when_file="out/superposition/*/results.json")
@@ -249,14 +252,15 @@ def main(argv: list[str]) -> int:
             folder = Path(folder)
             code, err = case(folder)
             lines = [line for line in err.strip().splitlines() if line.strip()]
-            made = [p for where in ("out", "o") for p in (folder / where).rglob("*") if p.is_file()] + list(
+            made = [p for where in ("out", "o") for p in (folder / where).rglob("*")
+                    if p.is_file() or p.name == "status.json"] + list(
                 (folder / "fixture").glob("*/*/dictionaries/results.json"))
             states = []
             for path in made:
                 if path.name == "status.json":
                     try:
-                        states.append(json.loads(path.read_text()).get("state"))
-                    except (ValueError, OSError, AttributeError):
+                        states.append(guarded.read_json(path, "status.json").get("state"))
+                    except guarded.GuardedReadError:
                         states.append("unreadable")
             print(json.dumps({"case": index, "input": name, "exit": code, "traceback": "Traceback" in err,
                               "last_line": lines[-1][:160] if lines else "", "states": states,

@@ -36,6 +36,13 @@ the label at every K), with our blind K (silhouette) beside it and the lab's ear
 label's sign (∇ loss = −(1 − σ(s m)) s ∇m), computed from the margin's gradient so that
 it does not vanish in float32 for confident samples.
 
+The factorial (`factorial`): {QDG's gradient, ours} × {natural sample, balanced sample} × {angular,
+kNN affinity} × {true K, blind K, best K of the sweep}, both samples keeping loss < `qdg_loss`, so that
+each difference in ARI is attributable to one choice. Each arm's method side (the sweep and the
+silhouette's blind K, `clustering.affinity_sweep`) runs through the wall's one road (`wall.apply`,
+on an observation derived from inputs and labels only); the true K goes by `wall.ceiling`; every
+number on the balanced sample, drawn with the truth, is a ceiling.
+
 Control "readable from the input": an MLP probe (one hidden layer of 64, scikit-learn) trained
 on half of a sample's raw inputs to predict the task, its accuracy on the other half
 beside the majority-task share.
