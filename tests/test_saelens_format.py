@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from sae import architectures, pipeline, saelens_format
 
@@ -85,3 +87,68 @@ def test_thresholds_survive_the_round_trip_bit_for_bit(arch, tmp_path):
     params = params.replace(log_threshold=log_threshold)
     loaded = saelens_format.load(saelens_format.save(tmp_path / arch, arch, params, k=2))
     np.testing.assert_array_equal(np.asarray(jnp.exp(loaded.params.log_threshold)), np.asarray(jnp.exp(log_threshold)))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.integers(10**18, 10**400)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e300, "true", "topk", "none", "1e999"])
+    | st.text(max_size=6), lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4)
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["saelens_topk", "saelens_standard", "saelens_jumprelu"]), st.data(), JSON_VALUES)
+def test_a_saelens_cfg_with_any_value_loads_or_is_refused_in_one_line(tmp_path_factory, name, data, value):
+    """Fuzz of a SAELens folder's cfg.json (no toylab fields): any key given any JSON value (huge numbers, text
+    for numbers, lists for names) loads or raises FormatError with one line; nothing else escapes."""
+    folder = _copy(tmp_path_factory.mktemp("fuzz"), name)
+    cfg = json.loads((folder / "cfg.json").read_text())
+    key = data.draw(st.sampled_from(sorted(cfg) + ["max_iterations", "residual_threshold"]), label="key")
+    cfg[key] = value
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    try:
+        saelens_format.load(folder)
+        event("loaded")
+    except saelens_format.FormatError as error:
+        event("refused")
+        assert "\n" not in str(error)
+
+
+def _header(path: Path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8:8 + size]), raw[8 + size:]
+
+
+def _write_header(path: Path, header, data: bytes, declared: int | None = None):
+    text = json.dumps(header).encode()
+    path.write_bytes((len(text) if declared is None else declared).to_bytes(8, "little") + text + data)
+
+
+HEADER_EDITS = {
+    "dtype F64 on float32 bytes": lambda h, d: ({**h, "W_dec": {**h["W_dec"], "dtype": "F64"}}, d, None),
+    "dtype I8": lambda h, d: ({**h, "W_dec": {**h["W_dec"], "dtype": "I8"}}, d, None),
+    "shape past the data": lambda h, d: ({**h, "W_dec": {**h["W_dec"], "shape": [10**9, 10**9]}}, d, None),
+    "offsets past the data": lambda h, d: ({**h, "W_dec": {**h["W_dec"], "data_offsets": [0, 10**12]}}, d, None),
+    "header length 2^63": lambda h, d: (h, d, 2**63 - 1),
+    "header length 0": lambda h, d: (h, d, 0),
+    "data cut in half": lambda h, d: (h, d[: len(d) // 2], None),
+    "tensor missing": lambda h, d: ({k: v for k, v in h.items() if k != "W_dec"}, d, None),
+    "header a list": lambda h, d: ([1, 2], d, None),
+}
+
+
+@settings(max_examples=len(HEADER_EDITS) * 2, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(HEADER_EDITS)), st.sampled_from(["saelens_topk", "saelens_jumprelu"]))
+def test_a_damaged_safetensors_header_is_refused_in_one_line(tmp_path_factory, edit, name):
+    """Fuzz of the weights file's header (dtype, shape, offsets, declared length, truncation): refused with
+    one line naming the file, never an allocation of what the header claims, never another exception."""
+    folder = _copy(tmp_path_factory.mktemp("header"), name)
+    path = folder / "sae_weights.safetensors"
+    header, data = _header(path)
+    header, data, declared = HEADER_EDITS[edit](header, data)
+    _write_header(path, header, data, declared)
+    with pytest.raises(saelens_format.FormatError) as error:
+        saelens_format.load(folder)
+    assert "\n" not in str(error.value)
