@@ -42,7 +42,7 @@ demo: install
 	@echo "Results and figures are under $(OUT)/<experiment>/<run-id>/ (results.json, figures/*.png)."
 
 test: install conformance-install
-	TOYLAB_CONFORMANCE=required $(BIN)/python -m pytest -n $(WORKERS)
+	TOYLAB_CONFORMANCE=required $(BIN)/python -m pytest -n $(WORKERS) --durations=20
 
 clean:
 	rm -rf $(VENV) *.egg-info

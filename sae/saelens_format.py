@@ -255,6 +255,14 @@ def load(folder: str | Path) -> Loaded:
     if architectures.get(arch).uses_k:
         if not saved_files.is_count(k) or k < 1 or (not pursuit and k > m):
             raise FormatError(f"k: got {k!r}, allowed range {'[1, inf)' if pursuit else f'[1, {m}]'}")
+    # the same hyperparameter written twice must say one thing (meaning is never guessed)
+    for field, value in (("toylab.k", extra.get("k")), ("toylab.hparams.k", extra.get("hparams", {}).get("k"))):
+        if value is not None and architectures.get(arch).uses_k and value != k:
+            raise FormatError(f"{Path(folder) / CONFIG_FILE}: {field} is {value!r} but k is {k!r}; a dictionary has one k")
+    saved_threshold = extra.get("hparams", {}).get("residual_threshold")
+    if pursuit and saved_threshold is not None and "residual_threshold" in cfg and saved_threshold != cfg["residual_threshold"]:
+        raise FormatError(f"{Path(folder) / CONFIG_FILE}: toylab.hparams.residual_threshold is {saved_threshold!r} but "
+                          f"residual_threshold is {cfg['residual_threshold']!r}")
 
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731
     zeros = np.zeros((m,), np.float32)

@@ -89,6 +89,26 @@ def test_thresholds_survive_the_round_trip_bit_for_bit(arch, tmp_path):
     np.testing.assert_array_equal(np.asarray(jnp.exp(loaded.params.log_threshold)), np.asarray(jnp.exp(log_threshold)))
 
 
+def _toylab_folder(tmp_path, arch="topk"):
+    params = jax.tree.map(lambda a: np.asarray(a[0]), pipeline.baseline("gaussian", jax.random.split(jax.random.key(0), 1), 8, 16))
+    return saelens_format.save(tmp_path / arch, arch, params, k=3, extra={"k": 3, "hparams": {"k": 3}})
+
+
+@pytest.mark.parametrize("where", ["k", "hparams"])
+def test_a_hyperparameter_written_twice_must_say_one_thing(tmp_path, where):
+    folder = _toylab_folder(tmp_path)
+    assert saelens_format.load(folder).k == 3
+    cfg = json.loads((folder / "cfg.json").read_text())
+    if where == "k":
+        cfg["toylab"]["k"] = 5
+    else:
+        cfg["toylab"]["hparams"]["k"] = 5
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    with pytest.raises(saelens_format.FormatError, match="a dictionary has one k") as error:
+        saelens_format.load(folder)
+    assert "\n" not in str(error.value)
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.integers(10**18, 10**400)
     | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e300, "true", "topk", "none", "1e999"])
