@@ -42,12 +42,38 @@ def _linear_network(d=8):
     return config, semantic.initial_state(config, jax.random.key(0))
 
 
+def _second_differences_along(config, state, start, end, n=33):
+    """Each hidden layer's activations at n evenly spaced points of the segment, differenced twice
+    along it, relative to the activations' scale: 0 exactly when every unit is affine in t."""
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    x = jax.numpy.asarray(start + t * (end - start), jax.numpy.float32)
+    hidden = semantic.model(config, state).layer_activations(x)[0][1:]
+    return [float(np.abs(np.diff(np.asarray(h, np.float64), 2, axis=0)).max() / (np.abs(np.asarray(h)).max() + 1e-12))
+            for h in hidden]
+
+
 @given(st.lists(st.floats(-2, 2), min_size=16, max_size=16))
 def test_a_linear_network_has_one_region_along_any_line(coordinates):
+    # the property itself: the network's own forward pass is affine along the line (zero second
+    # differences, float32 rounding aside), so the exact count of one piece per layer is right
     config, state = _linear_network()
-    weights, biases = semantic.dense_layers(config, state)
     start, end = np.array(coordinates[:8]), np.array(coordinates[8:])
+    assert max(_second_differences_along(config, state, start, end)) < 1e-4
+    weights, biases = semantic.dense_layers(config, state)
     assert folding.line_regions(weights, biases, start, end, fold=False) == [1, 1, 1]
+
+
+def test_a_relu_network_bends_along_a_line_and_its_pieces_are_counted():
+    # counterpart: the same network with ReLU is not affine along a long line, and the exact
+    # count (fold=True) sees the pieces that brute force sees
+    config = semantic.SemanticConfig(d=8, hidden=16, n_layers=3, activation="relu")
+    state = semantic.initial_state(config, jax.random.key(0))
+    start, end = -3 * np.ones(8), 3 * np.ones(8)
+    start[::2], end[::2] = 3.0, -3.0
+    assert max(_second_differences_along(config, state, start, end)) > 1e-2
+    weights, biases = semantic.dense_layers(config, state)
+    exact = folding.line_regions(weights, biases, start, end)
+    assert exact[-1] > 1 and exact == folding.line_regions_brute(weights, biases, start, end)
 
 
 def test_a_relu_network_that_never_folds_on_its_inputs_has_one_region():

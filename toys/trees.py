@@ -75,7 +75,15 @@ class TreeConfig:
 
     @property
     def n_features(self) -> int:
-        return sum(self.level_sizes)
+        if self.branching == 1:
+            return self.n_roots * self.depth
+        total, level = 0, self.n_roots
+        for _ in range(self.depth):
+            total += level
+            if total > 2**62:  # beyond any memory (the memory check refuses it); never a 2³¹-level sum
+                return total
+            level *= self.branching
+        return total
 
     @property
     def n_parents(self) -> int:

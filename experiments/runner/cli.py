@@ -29,7 +29,7 @@ from pathlib import Path
 
 from experiments.runner import memory, overrides, records, registry, runfolder, seeding, settings_index
 from experiments.runner.study import Result
-from toys.engine.config import ConfigError
+from toys.engine.config import ConfigError, check_fixed_bounds
 from toys.engine.runtime import Runtime
 
 EXIT_BAD_INPUT = 2
@@ -205,7 +205,8 @@ def resolve_config(name: str, quick: bool, seed: int | None, assignments: list[s
     settings_index.check(name, quick, seed, assignments)
     experiment = registry.get(name)
     config = overrides.with_command_line(experiment.Config.quick() if quick else experiment.Config(), seed, assignments)
-    memory.check(experiment, config)  # first: validate() itself may allocate per-feature arrays
+    check_fixed_bounds(config)  # cheap, and before anything sized by the values
+    memory.check(experiment, config)  # then: validate() itself may allocate per-feature arrays
     config.validate()
     return experiment, config
 

@@ -116,7 +116,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest training call (the main size or the splitting ladder) and the field behind them."""
     return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size, *config.splitting_sizes),
                                      batch=config.batch_size, n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_roots", "d": "toy.d", "m": "size", "batch": "batch_size",
+                                     fields={"n_features": "toy.n_roots × toy.branching × toy.depth", "d": "toy.d", "m": "size", "batch": "batch_size",
                                              "runs": "n_seeds"})
 
 

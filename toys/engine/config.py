@@ -211,6 +211,17 @@ def doc_of(field: dataclasses.Field) -> str:
     return field.metadata.get("doc", "")
 
 
+def check_fixed_bounds(config, prefix: str = "") -> None:
+    """The declared rules with fixed bounds of `config` and of the configs nested in it (named
+    `prefix` + field + "."): cheap checks that must come before anything sized by the values
+    (a memory estimate, validate()'s per-feature arrays)."""
+    check_fields(config, prefix, relative=(False,))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_fixed_bounds(value, f"{prefix}{field.name}.")
+
+
 def check_fields(config, prefix: str = "", relative: tuple[bool, ...] = (False, True)) -> None:
     """Check every field of `config` that declares a rule (names get `prefix`): first the rules with
     fixed bounds, in declaration order, then those bounded by other fields (checked by then).
