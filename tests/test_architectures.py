@@ -101,13 +101,21 @@ def test_auxk_only_adds_when_latents_are_dead_and_alpha_positive():
     assert float(with_aux) != float(base)
 
 
-def test_batchtopk_threshold_tracks_the_smallest_kept_activation():
-    p = _params(b_enc=0.5)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batchtopk_threshold_tracks_the_smallest_kept_activation(sparse):
+    # computed here from the definition, not from the code's batch_threshold: the k·b largest of the
+    # batch's ReLU pre-activations (inputs scaled to norm √d), and the smallest positive among them
+    p, x, k = _params(b_enc=0.5), _x(), 2
     arch = A.get("batchtopk")
-    _, aux = arch.loss(p, _x(), A.hparams(k=2), 4, None)
+    _, aux = arch.loss(p, x, A.hparams(k=k), 4, None, sparse=sparse)
+    xn = np.asarray(x, np.float64) / (np.linalg.norm(np.asarray(x, np.float64), axis=1, keepdims=True) / np.sqrt(D))
+    pre = (xn - np.asarray(p.b_dec)) @ np.asarray(p.W_enc, np.float64) + np.asarray(p.b_enc)
+    kept = np.sort(np.maximum(pre, 0).ravel())[::-1][: k * B]
+    smallest = kept[kept > 0].min()
+    assert float(aux.batch_threshold) == pytest.approx(smallest, rel=1e-4)
     updated = arch.after_step(p, aux)
     theta_before, theta_after = float(jnp.exp(p.log_threshold[0])), float(jnp.exp(updated.log_threshold[0]))
-    assert theta_after == pytest.approx(theta_before + A.THRESHOLD_EMA * (float(aux.batch_threshold) - theta_before), rel=1e-5)
+    assert theta_after == pytest.approx(theta_before + A.THRESHOLD_EMA * (smallest - theta_before), rel=1e-4)
 
 
 @pytest.mark.parametrize("name", ["batchtopk", "matryoshka", "jumprelu", "gated"])

@@ -58,6 +58,14 @@ def test_kmeans_and_oracle_plus_noise():
     toy, x = _sample()
     centroids = classical.kmeans(jax.random.key(3), x, 6)
     assert centroids.W_dec.shape == (6, 8)
+    # on six well-separated blobs the atoms are the blobs' centres (unit rows, in some order)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 8)) * 10
+    blobs = centres[np.arange(600) % 6] + rng.normal(size=(600, 8)) * 0.1
+    atoms = np.asarray(classical.kmeans(jax.random.key(3), jnp.asarray(blobs), 6).W_dec)
+    unit = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    cosine = unit @ atoms.T
+    assert np.all(cosine.max(axis=1) > 0.999) and sorted(cosine.argmax(axis=1)) == list(range(6))
     exact = classical.oracle_plus_noise(jax.random.key(4), toy.directions, 24, noise=0.0)
     C = metrics.abs_cosine(toy.directions, exact.W_dec)
     assert metrics.mmcs(C) == pytest.approx(1.0, abs=1e-6) and metrics.mcc(C) == pytest.approx(1.0, abs=1e-6)

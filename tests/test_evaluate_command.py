@@ -53,6 +53,19 @@ def test_evaluate_scores_a_folder_written_by_saelens(run_folder, tmp_path):
     assert entry["arch"] == "topk" and 0 <= entry["metrics"]["mmcs"] <= 1 and entry["metrics"]["l0"] <= 3
 
 
+def test_a_runs_dictionary_scored_as_a_foreign_folder_scores_as_the_run_scored_it(run_folder, tmp_path):
+    # `--sae FOLDER --toy RUN` reads the folder as any SAELens folder and rebuilds the run's toy and
+    # evaluation samples: on one of the run's own dictionaries it must give the run's own numbers
+    out = tmp_path / "out"
+    saved = run_folder / "dictionaries" / "topk-12-seed1"
+    assert cli.main(["evaluate", "--sae", str(saved), "--toy", str(run_folder), "--out", str(out)]) == 0
+    (folder,) = (out / "evaluate").iterdir()
+    (entry,) = json.loads((folder / "results.json").read_text())["dictionaries"]
+    (own,) = [e for e in json.loads((run_folder / "results.json").read_text())["dictionaries"]
+              if e["name"] == "topk-12" and e["seed"] == 1]
+    assert entry["metrics"] == own["metrics"]
+
+
 def _snapshot(*folders):
     return sorted(str(p) for folder in folders if folder.exists() for p in folder.rglob("*"))
 

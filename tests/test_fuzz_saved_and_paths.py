@@ -59,7 +59,8 @@ FILES = ["config.json", "status.json", "dictionaries/topk-8-seed0/cfg.json"]
 
 @settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.sampled_from(FILES), st.data(), json_values)
-def test_an_edited_saved_value_is_scored_or_refused_in_one_line(finished_run, tmp_path_factory, name, data, value):
+def test_an_edited_saved_value_is_scored_or_refused_in_one_line(finished_run, tmp_path_factory, capsys, name, data,
+                                                                value):
     out = tmp_path_factory.mktemp("edited")
     copy = out / "superposition" / finished_run.name
     shutil.copytree(finished_run, copy)
@@ -69,11 +70,16 @@ def test_an_edited_saved_value_is_scored_or_refused_in_one_line(finished_run, tm
     path.write_text(json.dumps(_replace(document, key_path, value)))
     written = copy / "dictionaries" / "results.json"
 
+    capsys.readouterr()
     code = cli.main(["evaluate", str(copy)])
+    error = capsys.readouterr().err.strip()
     event(f"evaluate exit {code}")
     assert code in (0, 2)
+    assert "Traceback" not in error, error
     if code == 2:
         assert not written.exists()
+        # refused in one line that names what was wrong, and the file it was read from or its field
+        assert error.startswith("toylab: error: ") and "\n" not in error, error
     # the listing never fails, and always names the run
     rows = records.run_rows(out)
     assert [row["run"] for row in rows] == [finished_run.name]

@@ -89,14 +89,20 @@ def test_a_knockoff_placed_by_the_original_decoder_scores_as_the_original():
     codes, decoder = np.maximum(np.concatenate([x, -x], axis=1), 0), np.vstack([np.eye(6), -np.eye(6)])
     same = knockoff.reconstruction(codes, decoder)
     np.testing.assert_allclose(same, x, atol=1e-12)
+    # the placement path every space goes through, with the latents relabelled (codes' columns and the
+    # decoder's rows permuted together): a placement is a set of latents, not a list, so this is x again
+    perm = rng.permutation(12)
+    relabelled = knockoff.place(codes[:, perm], decoder[perm])
+    np.testing.assert_allclose(relabelled, x, atol=1e-12)
     random = knockoff.place(codes, knockoff.random_placement(rng, decoder))
     mask = np.arange(300) < 200
     key = jax.random.key(0)
-    keys = jax.numpy.stack([key, key, jax.random.key(1)])  # the first two heads start alike
-    heads = network_training.train_heads(np.stack([x, same, random]), labels, np.stack([mask] * 3), keys,
+    keys = jax.numpy.stack([key, key, key, jax.random.key(1)])  # the first three heads start alike
+    heads = network_training.train_heads(np.stack([x, same, relabelled, random]), labels, np.stack([mask] * 4), keys,
                                          hidden=32, learning_rate=3e-3, weight_decay=0.0, steps=300)
-    assert heads.test_accuracy[1] == heads.test_accuracy[0]
-    assert heads.test_accuracy[2] != heads.test_accuracy[0]  # counterpart: another placement, another head
+    assert heads.test_accuracy[0] > 0.8  # the head learns the task, so matching it means something
+    assert heads.test_accuracy[1] == heads.test_accuracy[0] and heads.test_accuracy[2] == heads.test_accuracy[0]
+    assert heads.test_accuracy[3] != heads.test_accuracy[0]  # counterpart: another placement, another head
 
 
 TINY = ["--set", "network.p=11", "--set", "network.steps=300", "--set", "network.hidden=32",

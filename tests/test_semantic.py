@@ -178,7 +178,9 @@ def test_zoom_out_results_contract(tmp_path):
     for key in ("linear_probe_accuracy_by_layer", "region_accuracy_by_layer", "separable_by_layer"):
         assert len(spirals[key]) == 3  # input and two hidden layers
     assert all(0.0 <= value <= 1.0 for value in spirals["region_accuracy_by_layer"])
+    # the linear control's one piece per line means something only beside a network that folds
     assert spirals["control_linear"]["line_regions_mean_by_layer"] == [1.0, 1.0]
+    assert spirals["line_regions"]["max_by_layer"][-1] > 1
     ball = results["ball_concept"]
     assert {"linear_probe_auroc", "sae_latent_auroc", "random_atom_auroc", "region_auroc"} <= set(ball)
     assert all(0.5 <= ball[name] <= 1.0 for name in ("sae_latent_auroc", "random_atom_auroc"))  # read either way

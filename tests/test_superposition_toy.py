@@ -20,6 +20,10 @@ def test_activations_are_codes_times_directions_and_firing_matches_probabilities
     np.testing.assert_allclose(frequency, toy.probabilities, atol=0.01)
     assert float(toy.probabilities.sum()) == pytest.approx(4.0, rel=1e-5)
     assert np.all(np.diff(np.asarray(toy.probabilities)) <= 0)  # Zipf decreases with rank
+    # the profile's law itself: log p_i against log(i + 1) is a line of slope −α
+    rank = np.arange(1, 41)
+    slope = np.polyfit(np.log(rank), np.log(np.asarray(toy.probabilities, np.float64)), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=1e-4)
     active = np.asarray(codes)[np.asarray(codes) > 0]
     assert active.min() >= 0.5 and active.max() <= 1.5  # uniform magnitudes in [low, high]
 
@@ -70,3 +74,18 @@ def test_noise_and_orthogonalisation():
 def test_impossible_configs_name_the_field(fields, field):
     with pytest.raises(ConfigError, match=rf"^toy\.{field}: .*allowed"):
         sp.SuperpositionConfig(**fields).validate(prefix="toy.")
+
+
+@pytest.mark.parametrize("firing, exponent, law", [
+    ("zipf", 0.5, lambda i, F: (i + 1.0) ** -0.5),
+    ("zipf", 2.0, lambda i, F: (i + 1.0) ** -2.0),
+    ("linear", 1.0, lambda i, F: F - i),
+    ("constant", 1.0, lambda i, F: np.ones_like(i)),
+])
+def test_each_firing_profile_is_its_law_scaled_to_the_mean_l0(firing, exponent, law):
+    # p_i ∝ law(i), normalised so Σ p_i = mean L0: ratios to feature 0 match the law exactly
+    config = sp.SuperpositionConfig(n_features=30, d=8, mean_l0=1.0, firing=firing, zipf_exponent=exponent)
+    p = np.asarray(sp.firing_probabilities(config), np.float64)
+    i = np.arange(30, dtype=np.float64)
+    np.testing.assert_allclose(p / p[0], law(i, 30) / law(i, 30)[0], rtol=1e-5)
+    assert p.sum() == pytest.approx(1.0, rel=1e-6)

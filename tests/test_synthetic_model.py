@@ -131,11 +131,16 @@ def test_sparse_and_dense_samplers_agree_and_obey_the_hierarchy(tiny, draws):
         exclusive = child & np.asarray(tiny.exclusive)[np.where(child, parent, 0)]
         for p in np.unique(parent[exclusive]):
             assert on[:, exclusive & (parent == p)].sum(1).max() <= 1  # one child of an exclusive parent
-    # scaled children: value = raw · parent value / parent mean, so the mean ratio child/parent ≈ μ_child/μ_parent
+    # scaled children: value = raw · parent value / parent mean, so the ratio child/parent = raw/μ_parent does
+    # not depend on the parent's value (an unscaled child's ratio raw/parent falls as the parent grows), the
+    # child rises with its parent, and the mean ratio is μ_child/μ_parent
     f = np.flatnonzero(child & np.asarray(tiny.rescale[:-1]))[0]
     for codes in (sparse, dense):
         both = (codes[:, f] > 0)
-        ratio = codes[both, f] / codes[both, parent[f]]
+        parent_value, ratio = codes[both, parent[f]], codes[both, f] / codes[both, parent[f]]
+        noise = 4 / np.sqrt(both.sum())  # four standard errors of a correlation under independence
+        assert abs(np.corrcoef(ratio, parent_value)[0, 1]) < noise
+        assert np.corrcoef(codes[both, f], parent_value)[0, 1] > noise
         assert abs(ratio.mean() - float(tiny.mean[f]) / float(tiny.mean[parent[f]])) < 0.05
     # magnitudes: per-feature means and standard deviations agree
     for f in range(tiny.num_features):

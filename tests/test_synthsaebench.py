@@ -121,4 +121,13 @@ def test_the_saelens_side_by_side_trains_both_libraries_on_one_model(tmp_path):
         for library in ("toylab", "saelens"):
             assert 0 <= both[library]["f1"] <= 1 and both[library]["l0"] > 0
     assert set(side["orders_agree"]) == {"f1", "mcc"}
+    for metric in ("f1", "mcc"):  # each library's order is its own scores, best first
+        for library in ("toylab", "saelens"):
+            scores = [side["per_arch"][arch][library][metric] for arch in side["orders"][metric][library]]
+            assert sorted(side["orders"][metric][library]) == sorted(saelens_side_by_side.ARCHS)
+            assert scores == sorted(scores, reverse=True), (metric, library, scores)
+        agree = side["orders"][metric]["toylab"] == side["orders"][metric]["saelens"]
+        assert side["orders_agree"][metric] is agree
+    # (at this test's 4 training steps a BatchTopK's learned threshold is still near its start, so its
+    # L0 is not yet near k: the scores themselves promise nothing here; the study's runs compare them)
     assert "SAELens side by side" in saelens_side_by_side.summary(side)
