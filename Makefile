@@ -42,6 +42,8 @@ demo: install
 	@echo "Results and figures are under $(OUT)/<experiment>/<run-id>/ (results.json, figures/*.png)."
 
 test: install conformance-install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	TOYLAB_CONFORMANCE=required $(BIN)/python -m pytest -n $(WORKERS) --durations=20
 
 clean:

@@ -227,8 +227,8 @@ def decode_crossover(repeats: int, shape: dict = DECODE_SHAPE, ks: tuple[int, ..
         timed = {}
         for sparse in (False, True):
             step = jax.jit(jax.value_and_grad(
-                lambda q, sparse=sparse: architectures.get("batchtopk").loss(q, x, hp, k, None, sparse=sparse)[0]))
-            timed[sparse] = _best_time(lambda: jax.block_until_ready(step(p)), repeats)
+                lambda q, sparse=sparse, hp=hp, k=k: architectures.get("batchtopk").loss(q, x, hp, k, None, sparse=sparse)[0]))
+            timed[sparse] = _best_time(lambda step=step: jax.block_until_ready(step(p)), repeats)
         rows.append({"k": k, "density": k / m, "dense_ms": 1e3 * timed[False], "sparse_ms": 1e3 * timed[True],
                      "speedup": timed[False] / timed[True],
                      "chosen": "sparse" if architectures.sparse_decode(k, m) else "dense"})

@@ -72,7 +72,7 @@ def stage_times(config: train.TrainConfig, sample_fn, data, hps, keys, repeats: 
     times = {}
     for stage in STAGES[:-1]:
         program = stage_program(stage)
-        times[stage] = _best_time(lambda: program().block_until_ready(), repeats)
+        times[stage] = _best_time(lambda program=program: program().block_until_ready(), repeats)
     program = step_program()
     times["step"] = _best_time(lambda: jax.block_until_ready(program(carry)), repeats)
     return {stage: 1e3 * seconds / config.steps for stage, seconds in times.items()}

@@ -21,8 +21,8 @@ from experiments.runner import memory, seeding
 from sae import architectures, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, topology, wall
 from toys import manifolds, superposition
-from toys.engine.runtime import or_default
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
+from toys.engine.runtime import or_default
 
 METHODS = ("recipe", "oracle", "random", "null", "decoupled")
 SHAPE_KINDS = ("circle", "sphere", "torus", "helix", "gaussian null", "sparse null")

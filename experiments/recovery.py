@@ -72,7 +72,7 @@ def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
     evaluate` re-scores the same stack (and reproduces the run's numbers bit for bit)."""
     group = f"{arch}:" + ",".join(names)
     return [
-        {"name": name, "arch": arch, "params": jax.tree.map(lambda leaf: np.asarray(leaf[g]), params),
+        {"name": name, "arch": arch, "params": jax.tree.map(lambda leaf, g=g: np.asarray(leaf[g]), params),
          "hparams": {field: np.asarray(value[g]).item() for field, value in hps._asdict().items()},
          "group": group, "index": g}
         for g, name in enumerate(names)

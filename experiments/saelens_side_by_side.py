@@ -24,8 +24,8 @@ import time
 
 import jax
 
-from toys.engine.runtime import or_default
 from toys import synthetic_files
+from toys.engine.runtime import or_default
 
 ARCHS = ("batchtopk", "matryoshka", "l1")
 NOT_INSTALLED = "skipped: sae-lens ≥ 6.54 with torch is not installed (pip install -e '.[bench]')"
@@ -41,8 +41,14 @@ def _saelens_available() -> bool:
 
 
 def _saelens_sae(arch: str, d: int, m: int, k: int, l1: float):
-    from sae_lens import (BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig, MatryoshkaBatchTopKTrainingSAE,
-                          MatryoshkaBatchTopKTrainingSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig)
+    from sae_lens import (
+        BatchTopKTrainingSAE,
+        BatchTopKTrainingSAEConfig,
+        MatryoshkaBatchTopKTrainingSAE,
+        MatryoshkaBatchTopKTrainingSAEConfig,
+        StandardTrainingSAE,
+        StandardTrainingSAEConfig,
+    )
 
     if arch == "batchtopk":
         return BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(d_in=d, d_sae=m, k=k))

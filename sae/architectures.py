@@ -223,9 +223,10 @@ def squared_error(x: jax.Array, x_hat: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum(jnp.square(x - x_hat).astype(jnp.float32), axis=-1))
 
 
-def _dense_aux(x, x_hat, f, batch_threshold=jnp.float32(0.0)) -> Aux:
+def _dense_aux(x, x_hat, f, batch_threshold: jax.Array | float = 0.0) -> Aux:
     active = f > 0
-    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0), batch_threshold)
+    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0),
+               jnp.float32(batch_threshold))
 
 
 def top_k(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:

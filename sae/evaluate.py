@@ -323,9 +323,9 @@ def evaluate(
     n_dictionaries = jax.tree.leaves(params)[0].shape[0]
     results = []
     for g in range(n_dictionaries):
-        params_g = jax.tree.map(lambda a: np.asarray(a[g]), params)
+        params_g = jax.tree.map(lambda a, g=g: np.asarray(a[g]), params)
         scores: dict = {}
         for metric, total in zip(chosen, totals):
-            scores.update(metric.finalize(jax.tree.map(lambda a: a[g], total), params_g, truth))
+            scores.update(metric.finalize(jax.tree.map(lambda a, g=g: a[g], total), params_g, truth))
         results.append(scores)
     return results

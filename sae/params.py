@@ -13,6 +13,8 @@ threshold), r_mag and b_mag (the Gated SAE's magnitude path, W_mag = W_enc ⊙ e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Self
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -22,6 +24,9 @@ INITIAL_THRESHOLD = 0.1  # JumpReLU's starting θ and BatchTopK's starting infer
 
 @struct.dataclass
 class SAEParams:
+    if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+        def replace(self, **changes: Any) -> Self: ...
+
     W_enc: jax.Array  # [d, m]
     b_enc: jax.Array  # [m]
     W_dec: jax.Array  # [m, d]

@@ -26,6 +26,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+
 def group_size(n: int, k: int) -> int:
     """g minimising the two top-k calls' n/g + k·g entries: the power of two nearest √(n/k)."""
     return max(2, 2 ** round(math.log2(max(n / k, 1.0)) / 2))

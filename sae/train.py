@@ -24,7 +24,9 @@ last `decay_fraction` of steps. The L1 coefficient (where an architecture uses o
 warms up linearly over the first `l1_warmup_fraction` of steps. Decoder rows start at norm
 `decoder_init_norm` and after each step are renormalised to unit norm (when
 `unit_norm_decoder`, by default the architecture's `Architecture.unit_norm_decoder`: every one
-but matching pursuit, whose rows SAELens leaves free; otherwise their norms are free and the penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training are kept per latent, and
+but matching pursuit, whose rows SAELens leaves free; otherwise their norms are free and the
+penalties weigh them); with `decoder_bias` off, b_dec is held at 0. Firing counts over training
+are kept per latent, and
 the number of steps since each latent last fired (for dead-latent detection).
 With `compute_dtype` "bfloat16" the loss and its gradient run in bf16 on a cast copy of
 the parameters and batch (parameters, Adam state and the reported loss stay f32; sums of

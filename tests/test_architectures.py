@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sae import architectures as A, pipeline
+from sae import architectures as A
 from sae import params as params_lib
-from sae import train
+from sae import pipeline, train
 from toys import superposition as sp
 
 D, M, B = 6, 16, 12

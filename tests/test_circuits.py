@@ -7,7 +7,8 @@ import json
 import jax
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from experiments.runner import cli

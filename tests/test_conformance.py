@@ -25,10 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from binomial_intervals import allowed_outside, outside_share
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from binomial_intervals import allowed_outside, outside_share
 from saelens_reference import require
 
 from sae import architectures, evaluate, metrics, pipeline, saelens_format

@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.studies import darts
 from experiments.runner import cli
+from experiments.studies import darts
 from theory import random_vectors
 
 

@@ -1,7 +1,8 @@
 """sae.readers.geometry: PCA of a planted circle, principal angles, ordering score, elbow, group scores."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sae.readers import geometry
 

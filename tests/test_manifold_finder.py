@@ -1,7 +1,8 @@
 """sae.readers.manifold_finder: both modes find planted circles among random atoms; chance links stay rare."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sae.readers import geometry, manifold_finder, manifold_grading
 

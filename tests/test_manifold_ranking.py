@@ -209,7 +209,7 @@ def test_circle_null_records_each_null_dictionarys_top_evidence_per_k(tmp_path):
     folder = next((tmp_path / "circle-null").iterdir())
     results = json.loads((folder / "results.json").read_text())
     assert len(results["cells"]) == 2 and set(results["per_k"]) == {"1", "2"}
-    for k, entry in results["per_k"].items():
+    for entry in results["per_k"].values():
         assert len(entry["trained"]) == 2 and len(entry["random"]) == 2  # trained and random apart, not pooled
         assert entry["trained"] == sorted(entry["trained"])
         assert all(0.0 <= e <= 1.0 for e in entry["trained"] + entry["random"])

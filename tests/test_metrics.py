@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sae import architectures, evaluate, metrics, params as params_lib
+from sae import architectures, evaluate, metrics
+from sae import params as params_lib
 from toys import superposition as sp
 
 finite = st.floats(-10, 10, allow_nan=False, allow_subnormal=False, width=32)

@@ -2,6 +2,7 @@
 fit → encode → reconstruct → save → load, baselines, and the one reconstruction."""
 
 import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np

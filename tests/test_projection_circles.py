@@ -3,7 +3,8 @@ placement, the random-task null network and the modular-clock study's contract."
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sae.readers import knockoff, manifold_grading, projection_circles
 from toys import modular

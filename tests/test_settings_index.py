@@ -11,11 +11,10 @@ from unittest import mock
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from test_records import KEYS, values  # the `--set` fuzz's keys and values, shared
 
 from experiments.runner import cli, overrides, registry, settings_index
 from toys.engine.config import ConfigError
-
-from test_records import KEYS, values  # the `--set` fuzz's keys and values, shared
 
 
 def test_the_index_is_current():

@@ -3,7 +3,6 @@
 import signal
 
 import pytest
-
 from signal_instants import trial
 
 # instants spread over the run's life on the 2-core box (about 0.05 s: interpreter start; 0.3–2 s: imports;

@@ -13,11 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from binomial_intervals import allowed_outside, outside_share
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from binomial_intervals import allowed_outside, outside_share
 from toys import sparse_firing
 from toys import superposition as sp
 from toys.sparse_firing import SparseCodes

@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
-
 from binomial_intervals import allowed_outside, outside_share
 from saelens_reference import require
+from scipy import stats
 
 from toys import synthetic_files, synthetic_hierarchy, synthetic_model
 from toys.engine.config import ConfigError
@@ -81,7 +80,8 @@ def test_fixture_round_trips_and_builds_from_its_config(tmp_path):
 
 def test_orthogonalisation_gradient_is_the_loss_gradient():
     w = jax.random.normal(jax.random.key(0), (40, 8))
-    assert np.allclose(synthetic_model.orthogonality_loss_and_gradient(w)[1], jax.grad(synthetic_model.orthogonality_loss)(w), rtol=1e-4, atol=1e-3)
+    assert np.allclose(synthetic_model.orthogonality_loss_and_gradient(w)[1], jax.grad(synthetic_model.orthogonality_loss)(w),
+                       rtol=1e-4, atol=1e-3)
 
 
 def test_bad_config_is_one_line_naming_the_field():
@@ -95,7 +95,8 @@ def test_level_zero_features_fire_at_their_probability(tiny, draws):
     level0 = np.asarray(tiny.level) == 0
     fires = (sparse[:, level0] > 0).sum(0)
     # P(fire and magnitude > 0) = p_f · P(μ + σξ > 0)
-    p = np.asarray(tiny.probabilities)[level0] * stats.norm.sf(-np.asarray(tiny.mean[:-1])[level0] / np.maximum(np.asarray(tiny.std[:-1])[level0], 1e-12))
+    std = np.maximum(np.asarray(tiny.std[:-1])[level0], 1e-12)
+    p = np.asarray(tiny.probabilities)[level0] * stats.norm.sf(-np.asarray(tiny.mean[:-1])[level0] / std)
     assert outside_share(fires, len(sparse), p).sum() <= allowed_outside(level0.sum())
     assert not bool(batch.truth["redrawn"])
 
@@ -312,7 +313,7 @@ def test_saelens_refuses_the_same_configs():
     require("sae_lens.synthetic")
     from sae_lens.synthetic import SyntheticModel, SyntheticModelConfig
 
-    for changes, field in BAD_CONFIGS:  # SAELens checks some fields when it builds the model
+    for changes, _field in BAD_CONFIGS:  # SAELens checks some fields when it builds the model
         with pytest.raises(ValueError):
             SyntheticModel(SyntheticModelConfig.from_dict(_config_with(**changes)))
     SyntheticModel(SyntheticModelConfig.from_dict(_config_with()))  # the unchanged fixture builds

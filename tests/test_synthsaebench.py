@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from experiments.studies import synthsaebench
 from experiments.runner import cli
+from experiments.studies import synthsaebench
 from toys import synthetic_files, synthetic_model
 
 TINY = [

@@ -4,8 +4,8 @@ import json
 import re
 from pathlib import Path
 
-from experiments.runner import cli
 from experiments import theory as theory_command
+from experiments.runner import cli
 from theory import absorption, catalogue, clock
 from theory.claims import Claim, compare
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from sae import architectures, evaluate, pipeline, train
+from sae import params as params_lib
+from toys import superposition as sp
 from toys.engine import loop
 from toys.engine.config import ConfigError
 from toys.engine.progress import DivergenceError
 from toys.engine.runtime import Runtime
-from sae import params as params_lib
-from toys import superposition as sp
 
 D, F, M = 8, 16, 32
 CONFIG = train.TrainConfig("topk", D, M, steps=1500, batch_size=256, k_max=4)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from theory import (absorption, circles, clock, compatible, gram, projections, random_vectors, sparse_recovery,
-                    superposition)
+from theory import absorption, circles, clock, compatible, gram, projections, random_vectors, sparse_recovery, superposition
 
 TOPICS = {
     "random vectors": random_vectors.CLAIMS + projections.CLAIMS,

@@ -338,7 +338,7 @@ CLAIMS = [
         predict=lambda inst: BERRY_ESSEEN_CONSTANT * np.sum(np.abs(inst["y"]) ** 3) / np.linalg.norm(inst["y"]) ** 3,
         measure=lambda inst: kolmogorov_to_gaussian(
             sum_law(inst["y"], coupled=inst.get("coupled", False)),
-            np.linalg.norm(inst["y"]) / math.sqrt(len(inst["y"]))),
+            float(np.linalg.norm(inst["y"])) / math.sqrt(len(inst["y"]))),
         instance=_y_instance,
         describe=_describe_y,
         tolerance=lambda inst: 1e-12,

@@ -76,7 +76,9 @@ def basis_pursuit(dictionary, signal) -> np.ndarray:
 
 def matching_pursuit(dictionary, signal, k: int) -> np.ndarray:
     """Orthogonal matching pursuit with k steps (scikit-learn's `orthogonal_mp`)."""
-    from sklearn.linear_model import orthogonal_mp  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    from sklearn.linear_model import (
+        orthogonal_mp,  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    )
 
     return orthogonal_mp(np.asarray(dictionary, np.float64), np.asarray(signal, np.float64),
                          n_nonzero_coefs=k)

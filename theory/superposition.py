@@ -59,10 +59,10 @@ def harmonic_frame(d: int, k: int) -> np.ndarray:
     """
     if not 0 < d < k:
         raise ValueError(f"d: got {d}, allowed range [1, k − 1] (k = {k})")
-    l = np.arange(k)
+    position = np.arange(k)
     rows = [np.full(k, np.sqrt(1.0 / d))] if d % 2 else []
     for j in range(1, d // 2 + 1):
-        rows += [np.sqrt(2.0 / d) * np.cos(2 * np.pi * j * l / k), np.sqrt(2.0 / d) * np.sin(2 * np.pi * j * l / k)]
+        rows += [np.sqrt(2.0 / d) * np.cos(2 * np.pi * j * position / k), np.sqrt(2.0 / d) * np.sin(2 * np.pi * j * position / k)]
     return np.stack(rows)
 
 

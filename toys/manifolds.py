@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +36,8 @@ import numpy as np
 from flax import struct
 
 from toys import superposition
-from toys.protocol import Batch
 from toys.engine.config import ConfigError, check_fields, check_range, setting
+from toys.protocol import Batch
 
 KINDS = ("circle", "helix", "torus", "sphere")
 
@@ -115,7 +115,8 @@ class ManifoldConfig:
             spec.validate(prefix=f"{p}{spec.name}.")
         needed = sum(spec.dims + 1 for spec in self.manifolds)
         if needed > self.d:
-            raise ConfigError(f"{p}d: got {self.d}, allowed range [{needed}, inf) for these manifolds (each needs its span plus an offset direction)")
+            raise ConfigError(f"{p}d: got {self.d}, allowed range [{needed}, inf) for these manifolds "
+                              "(each needs its span plus an offset direction)")
         if self.n_sparse_features:
             check_range(p + "sparse_mean_l0", self.sparse_mean_l0, low=0, low_open=True, high=self.n_sparse_features)
 
@@ -123,6 +124,9 @@ class ManifoldConfig:
 @struct.dataclass
 class ManifoldToy:
     """The static truth: per manifold an orthonormal basis [k_i, d] and a unit offset direction [d]."""
+
+    if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+        def replace(self, **changes: Any) -> Self: ...
 
     bases: tuple  # of [k_i, d] arrays; for a circle rows are (u_1, v_1, u_2, v_2, ...)
     offsets: tuple  # of [d] unit vectors w_i

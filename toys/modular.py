@@ -55,11 +55,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from toys.engine.runtime import Runtime
-from toys import network_training
-from toys import stored
-from toys.stored import StoredToy
+from toys import network_training, stored
 from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.runtime import Runtime
+from toys.stored import StoredToy
 
 
 def is_prime(n: int) -> bool:

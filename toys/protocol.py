@@ -53,6 +53,11 @@ class PlantedDirections:
     `_draw(key, n) -> (x [n, d], codes [n, F])`.
     """
 
+    directions: jax.Array  # [F, d], the subclass's field
+
+    def _draw(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+        raise NotImplementedError
+
     @property
     def d(self) -> int:
         return self.directions.shape[-1]

@@ -48,11 +48,10 @@ import numpy as np
 import optax
 from flax import nnx
 
-from toys.engine.runtime import Runtime
 from toys import network_training
-from toys.network_training import train_networks
 from toys.engine.config import ConfigError, check_fields, setting
-
+from toys.engine.runtime import Runtime
+from toys.network_training import train_networks
 
 TASK_CODES = ("onehot", "parity")
 

@@ -34,11 +34,11 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from toys.engine.runtime import Runtime
 from toys import network_training
-from toys.protocol import Batch
-from toys.network_training import train_networks
 from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
+from toys.network_training import train_networks
+from toys.protocol import Batch
 
 MANIFOLDS = ("spirals", "moons", "shells")
 ACTIVATIONS = ("relu", "linear")

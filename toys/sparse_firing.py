@@ -33,14 +33,14 @@ x = Σ value · w_index + b from them in O(n·A·d).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Self
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from scipy import special
 from jax.scipy.special import log_ndtr, ndtr
+from scipy import special
 
 BLOCK = 8  # tail features per thinning block
 HEAD_PROBABILITY = 0.02  # features at least this frequent draw one Bernoulli each
@@ -97,6 +97,9 @@ class CopulaFiring:
     """The firing model of F features (module docstring) and the plan of its sparse draw.
 
     Arrays have one padding entry at index F (an empty slot that never fires)."""
+
+    if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+        def replace(self, **changes: Any) -> Self: ...
 
     thresholds: jax.Array  # [F + 1] t_f = Φ⁻¹(1 − p_f); +inf for the empty slot
     diag_sqrt: jax.Array  # [F + 1] √δ_f

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from toys.protocol import Batch
 from toys.engine.config import ConfigError
+from toys.protocol import Batch
 
 
 @struct.dataclass

@@ -38,10 +38,9 @@ import numpy as np
 from flax import struct
 
 from toys import sparse_firing
+from toys.engine.config import ConfigError, check_fields, setting
 from toys.protocol import Batch, PlantedDirections
 from toys.sparse_firing import CopulaFiring, SparseCodes
-
-from toys.engine.config import ConfigError, check_fields, setting
 
 FIRING_PROFILES = ("constant", "zipf", "linear")
 MAGNITUDES = ("uniform", "folded_normal")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from toys import synthetic_hierarchy as hierarchy_module
 from toys.engine import guarded
 from toys.engine.files import write_folder
-from toys import synthetic_hierarchy as hierarchy_module
 from toys.synthetic_model import ModelParts, SyntheticModelConfig, base_seed, magnitudes_of
 
 CONFIG_FILE = "synthetic_model_config.json"

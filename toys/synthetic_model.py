@@ -47,7 +47,7 @@ Codes come back as `SparseCodes` (indices and values per sample).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -55,14 +55,14 @@ import numpy as np
 import optax
 from flax import struct
 
-from toys.engine import loop
-from toys.engine.runtime import Runtime
-from toys import synthetic_hierarchy as hierarchy_module
 from toys import sparse_firing
+from toys import synthetic_hierarchy as hierarchy_module
+from toys.engine import loop
+from toys.engine.config import check_choice, check_fields, check_range, setting
+from toys.engine.runtime import Runtime
 from toys.protocol import Batch
 from toys.sparse_firing import PILOT_SAMPLES, CopulaFiring, SparseCodes
 from toys.torch_rng import TorchGenerator
-from toys.engine.config import check_choice, check_fields, check_range, setting
 
 # --- the config, in SAELens' JSON form ----------------------------------------------------
 
@@ -104,6 +104,9 @@ class SyntheticModelConfig:
     folded_normal); bias: False, True (norm 1) or a norm; seed: the base seed (SAELens
     offsets it: +1 std magnitudes, +2 mean magnitudes, +3 hierarchy, +4 correlation).
     """
+
+    if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+        def replace(self, **changes: Any) -> Self: ...
 
     num_features: int
     hidden_dim: int

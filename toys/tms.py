@@ -31,11 +31,11 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from toys.engine.runtime import Runtime
 from theory.superposition import feature_dimensionality
 from toys import network_training
-from toys.protocol import Batch
 from toys.engine.config import check_fields, setting
+from toys.engine.runtime import Runtime
+from toys.protocol import Batch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,10 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from toys.protocol import PlantedDirections
-
-from toys.superposition import embed
 from toys.engine.config import ConfigError, check_fields, check_range, setting
+from toys.protocol import PlantedDirections
+from toys.superposition import embed
 
 
 @dataclasses.dataclass(frozen=True)

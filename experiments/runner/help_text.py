@@ -14,7 +14,6 @@ import typing
 
 from toys.engine.config import doc_of, rule_of
 
-
 UNDECLARED = "undeclared"  # a field declared without `setting` (the registry's test refuses it)
 
 # Fields that mean the same in every experiment are documented once, here.

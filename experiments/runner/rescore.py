@@ -52,7 +52,7 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
         scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
                                    parents=source.get("parents"))
-        for (folder, loaded), metrics in zip(members, scores):
+        for (folder, _loaded), metrics in zip(members, scores):
             entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics})
     return entries
 

@@ -26,8 +26,8 @@ import numpy as np
 import scipy.stats
 
 from experiments import circle_cells
-from experiments.runner import seeding
 from experiments.recovery import seed_keys
+from experiments.runner import seeding
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting

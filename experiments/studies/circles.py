@@ -20,8 +20,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, wall
@@ -277,7 +277,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
                     ax.annotate(str(v), (cx, cy), fontsize=6, ha="center", va="center", zorder=4,
                                 bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5))
             else:
-                ax.text(0.5, 0.5, "no candidate group\n(or none firing on the circle)", ha="center", va="center", transform=ax.transAxes, color="0.4")
+                ax.text(0.5, 0.5, "no candidate group\n(or none firing on the circle)", ha="center", va="center",
+                        transform=ax.transAxes, color="0.4")
                 ax.set_xticks([])
                 ax.set_yticks([])
             cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]

@@ -50,10 +50,23 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments.runner import seeding
-from experiments.circle_cells import (CONTROLS, EXPECTED_SHAPE, METHODS, Config, blind_summary, cell_label, claim_cells,
-                                      draw_cells, memory_estimate, rate, score_cell, shape_confusion, stratum)
+from experiments.circle_cells import (
+    CONTROLS,
+    EXPECTED_SHAPE,
+    METHODS,
+    Config,
+    blind_summary,
+    cell_label,
+    claim_cells,
+    draw_cells,
+    memory_estimate,
+    rate,
+    score_cell,
+    shape_confusion,
+    stratum,
+)
 from experiments.recovery import seed_keys
+from experiments.runner import seeding
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime, or_default

@@ -29,8 +29,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors

@@ -29,9 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from experiments.runner import memory, seeding
 from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, summary_table
-from experiments.runner import panels
+from experiments.runner import memory, panels, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
@@ -252,4 +251,5 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
+              evaluation_source=evaluation_source)

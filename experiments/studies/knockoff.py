@@ -20,7 +20,8 @@ only), `correlation_placement` (the latents' correlations only), `group_coordina
 finder's groups at their exact in-plane coordinates, offset and out-of-plane norms: more
 than a description states), `described_geometry` (only what a description states: the
 blind ranking's claimed circles, `sae.readers.manifold_ranking`, as equally spaced points in their
-cyclic order at their radius about their offset; the rest at random) and `original` (x itself). On each, a fresh copy of the layers after the
+cyclic order at their radius about their offset; the rest at random) and `original` (x itself).
+On each, a fresh copy of the layers after the
 embedding (same width, optimiser, weight decay and steps) is trained on a random share of
 the pairs (`train_fractions`; the largest is the original network's own half) and scored
 on the pairs it did not see; the original network's own layers are applied where the space
@@ -34,8 +35,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.recovery import seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_ranking, wall
@@ -269,7 +270,8 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
 def headline(results: dict) -> str:
     n = results["networks"][0]
     acc = {s["space"]: s["heldout_accuracy"] for s in n["spaces"]}
-    return f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, original {acc['original']:.2f}"
+    return (f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, "
+            f"original {acc['original']:.2f}")
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

@@ -17,9 +17,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from toys import modular
 from toys.engine.config import check_fields, setting

@@ -29,9 +29,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents, wall
 from toys import modular

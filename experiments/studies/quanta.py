@@ -246,7 +246,7 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     in full), and `variants` with each one's ARIs (untrained gradients included)."""
     root = seeding.root_key(config.seed)
     studies = {}
-    for index, variant in enumerate(config.variants):
+    for variant in config.variants:
         # onehot keeps the root key (its numbers are those of the single-variant experiment)
         key = root if variant == "onehot" else jax.random.fold_in(root, 1 + VARIANTS.index(variant))
         steps = config.parity_steps if variant == "parity" else config.network.steps

@@ -13,8 +13,8 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -166,4 +166,5 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
+              evaluation_source=evaluation_source)

@@ -42,8 +42,8 @@ import time
 import jax
 import numpy as np
 
-from experiments.runner import runfolder, seeding
 from experiments.recovery import edge_absorption, edge_summary_lines, saebench_key, saebench_lines, seed_keys
+from experiments.runner import runfolder, seeding
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
@@ -205,7 +205,7 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtim
         if saebench is not None:
             with or_default(runtime).progress.task(f"SAEBench absorption of random dictionaries (k={target})"):
                 arch, hps = pipeline.chance_reading(target, len(seeds))
-                encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(arch, *a), params, hps)
+                encode = absorption_saebench.stacked_encoder(lambda *a, arch=arch: pipeline.encode(arch, *a), params, hps)
                 readings = absorption_saebench.score(saebench, encode, np.asarray(params.W_dec),
                                                      saebench_key(eval_key, 1))
             for metrics, reading in zip(scores, readings):

@@ -41,7 +41,8 @@ class Config:
                                       low=0, low_open=True, high=1)
     sweep_features: int = setting(20, "features in the sweep", low=1)
     sweep_hidden: int = setting(5, "hidden dimensions in the sweep", low=1)
-    sweep_probabilities: tuple[float, ...] = setting((1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01), "feature probabilities of the sweep",
+    sweep_probabilities: tuple[float, ...] = setting((1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01),
+                                                     "feature probabilities of the sweep",
                                                      low=0, low_open=True, high=1)
 
     @classmethod

@@ -27,10 +27,18 @@ import dataclasses
 import jax
 import numpy as np
 
-from experiments.runner import memory, seeding
-from experiments.recovery import (
-    Recovery, edge_absorption, edge_summary_lines, eval_key, headline, saebench_lines, seed_keys, summary_table)
 from experiments import two_feature_absorption as two_feature
+from experiments.recovery import (
+    Recovery,
+    edge_absorption,
+    edge_summary_lines,
+    eval_key,
+    headline,
+    saebench_lines,
+    seed_keys,
+    summary_table,
+)
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import absorption, absorption_saebench, architectures, evaluate, pipeline
 from sae.readers import hierarchy
@@ -116,7 +124,8 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest training call (the main size or the splitting ladder) and the field behind them."""
     return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size, *config.splitting_sizes),
                                      batch=config.batch_size, n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_roots × toy.branching × toy.depth", "d": "toy.d", "m": "size", "batch": "batch_size",
+                                     fields={"n_features": "toy.n_roots × toy.branching × toy.depth", "d": "toy.d", "m": "size",
+                                             "batch": "batch_size",
                                              "runs": "n_seeds"})
 
 
@@ -146,7 +155,7 @@ def run(config: Config, runtime: Runtime | None = None) -> dict:
     for entry in recovery.entries:
         params = trained[entry["kind"]]
         g = seeds.index(entry["seed"])
-        firing = _firing(entry["kind"], jax.tree.map(lambda leaf: leaf[g : g + 1], params), config.k, x_tree)[0]
+        firing = _firing(entry["kind"], jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], params), config.k, x_tree)[0]
         scores = _linkage_scores(planted, directions, np.asarray(params.W_dec[g]), firing, config.match_threshold)
         for method, (parents, tree_scores) in scores.items():
             entry["metrics"][f"edge_recall_{method}"] = tree_scores["edge_recall"]
@@ -386,4 +395,5 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source)
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
+              evaluation_source=evaluation_source)

@@ -65,7 +65,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(5.2, 3.6))
-    for index, (arch, trained) in enumerate(results["trained"].items()):
+    for index, trained in enumerate(results["trained"].values()):
         jitter = np.linspace(-0.12, 0.12, len(trained["parent_on_both"]))
         ax.scatter(index + jitter, trained["parent_on_parent"], marker="o", color="C0",
                    label="on the parent alone" if index == 0 else None)

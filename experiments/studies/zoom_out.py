@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding
 from experiments.recovery import saved_dictionaries
+from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors, folding, geometry

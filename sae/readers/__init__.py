@@ -27,8 +27,21 @@ separability), `grid_latents` (modular latents' categories), `hierarchy` (tree i
 and its scores), `knockoff` (placements of a dictionary's rows), `wall`.
 """
 
-from sae.readers import (clustering, detectors, folding, geometry, grid_latents, hierarchy, knockoff,
-                         manifold_finder, manifold_grading, manifold_ranking, projection_circles, topology, wall)
+from sae.readers import (
+                         clustering,
+                         detectors,
+                         folding,
+                         geometry,
+                         grid_latents,
+                         hierarchy,
+                         knockoff,
+                         manifold_finder,
+                         manifold_grading,
+                         manifold_ranking,
+                         projection_circles,
+                         topology,
+                         wall,
+)
 
 METHODS = (
     manifold_finder.find_manifolds, manifold_finder.candidate_groups, manifold_finder.describe,

@@ -75,7 +75,9 @@ def unit_rows(v) -> np.ndarray:
 def cluster(v, n_clusters: int, seed: int = 0, standardise_columns: bool = True,
             n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
     """Spectral clustering of the rows of v [N, D] on their cosine k-nearest-neighbour graph → labels [N]."""
-    from sklearn.cluster import SpectralClustering  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    from sklearn.cluster import (
+        SpectralClustering,  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    )
 
     v = standardise(v) if standardise_columns else np.asarray(v, np.float64)
     n_neighbors = min(n_neighbors, len(v) - 1)
@@ -170,7 +172,7 @@ AFFINITIES = ("angular", "knn")
 def affinity(v, kind: str, n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
     """An affinity [N, N] between the rows of v [N, D] (used as they are; rows normalised to unit length):
     "angular", QDG's 1 − arccos(C)/π over all pairs; "knn", `cluster`'s symmetrised 0/1 cosine
-    k-nearest-neighbour graph (k = min(n_neighbors, N − 1)); "absolute", QDG's |G||G|ᵀ.""" 
+    k-nearest-neighbour graph (k = min(n_neighbors, N − 1)); "absolute", QDG's |G||G|ᵀ."""
     if kind == "angular":
         return qdg_affinities(v)["angular"]
     if kind == "knn":
@@ -198,7 +200,7 @@ def affinity_sweep(v, affinity_kind: str, max_clusters: int, seed: int = 0,
     sweep = qdg_sweep(affinity(v, affinity_kind), counts, seed, restarts)
     blind = silhouette_k(affinity(v, "angular"), sweep) if counts else 0
     return {"counts": np.asarray(counts, np.int64), "labels": np.stack([sweep[k] for k in counts]) if counts
-            else np.zeros((0, len(v)), np.int64), "blind_k": np.int64(blind)}
+            else np.zeros((0, len(v)), np.int64), "blind_k": np.asarray(blind, np.int64)}
 
 
 def affinity_clustering(v, affinity_kind: str, n_clusters: int, seed: int = 0,

@@ -55,7 +55,9 @@ def probe_accuracy(features, labels, train_rows, C: float = 1.0) -> np.ndarray:
     features [N, D]; labels [N, G] bool; train_rows [N] bool (the others are the test rows).
     A variable that is constant on the training rows cannot be probed: it scores 0.5.
     """
-    from sklearn.metrics import balanced_accuracy_score  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    from sklearn.metrics import (
+        balanced_accuracy_score,  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
+    )
 
     features = np.asarray(features, np.float64)
     labels = np.asarray(labels, bool)

@@ -185,6 +185,8 @@ def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> Clus
 
 def project_points(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
     """The directions of the cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane, [len(rows), 2]."""
+    if geometry.pca is None:
+        raise ValueError("project_points: the cluster has no PCA (no sample fires it)")
     return (group_directions(codes, decoder, geometry.latents, rows) - geometry.pca.mean) @ geometry.pca.components[:2].T
 
 

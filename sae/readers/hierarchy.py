@@ -51,7 +51,7 @@ def _unit(rows) -> np.ndarray:
 def clusters(parents) -> set[frozenset]:
     """{feature} ∪ its descendants for every feature that has children."""
     parents = np.asarray(parents)
-    children = {}
+    children: dict[int, list[int]] = {}
     for child, parent in enumerate(parents):
         if parent >= 0:
             children.setdefault(int(parent), []).append(child)
@@ -126,7 +126,7 @@ def splitting_parents(decoders, true_features, threshold: float = MATCH_THRESHOL
 def representatives(decoder, true_features, live, threshold: float = MATCH_THRESHOLD) -> dict[int, int]:
     """{feature: its best assigned live latent} for every found feature."""
     features, cosine = assign(decoder, true_features, threshold)
-    chosen = {}
+    chosen: dict[int, int] = {}
     for j in np.flatnonzero((features >= 0) & np.asarray(live, bool)):
         c = int(features[j])
         if c not in chosen or cosine[j] > cosine[chosen[c]]:

@@ -74,7 +74,8 @@ def _unit(rows) -> np.ndarray:
 def pursuit_residuals(rows, max_atoms: int = MAX_ATOMS, excluded=None) -> tuple[np.ndarray, np.ndarray]:
     """Orthogonal matching pursuit of each unit row over the others, all rows at once.
 
-    rows [m, d]; excluded [m, m] bool: atoms a row may not use (besides itself). Returns (residual energies e [m, max_atoms], e[:, t−1] after t atoms;
+    rows [m, d]; excluded [m, m] bool: atoms a row may not use (besides itself). Returns (residual
+    energies e [m, max_atoms], e[:, t−1] after t atoms;
     atoms [m, max_atoms], the rows picked in order). Atoms are picked by the largest
     |⟨residual, û_b⟩| (antipodal rows count: a basis may use −u).
     """

@@ -110,7 +110,8 @@ def topology(points, max_points: int = MAX_POINTS, seed: int = 0, thresholds: di
     values = persistence_statistics(points, q, max_points, seed)
     counts = [int(np.sum(v > limit)) for v, limit in zip(values, limits)]
     betti = (1 + counts[0], counts[1], counts[2])
-    largest = tuple(float(v.max()) if len(v) else 0.0 for v in values)
+    maxima = [float(v.max()) if len(v) else 0.0 for v in values]
+    largest = (maxima[0], maxima[1], maxima[2])
     return Topology(betti, shape_name(betti), q, largest)
 
 
@@ -141,4 +142,4 @@ def calibrate_null_thresholds(q: int, n_clouds: int = NULL_CLOUDS, quantile: flo
         thresholds = np.maximum(thresholds, np.quantile(largest, quantile, axis=0))
     if q == 2:
         thresholds[2] = np.inf  # no dimension-2 homology is computed in a plane
-    return tuple(float(t) for t in thresholds)
+    return (float(thresholds[0]), float(thresholds[1]), float(thresholds[2]))

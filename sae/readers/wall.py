@@ -51,7 +51,7 @@ class SealedTruth:
 
     __getattr__ = __getitem__ = __iter__ = __len__ = __array__ = __bool__ = __float__ = __int__ = _refuse
     __eq__ = __lt__ = __gt__ = __add__ = __mul__ = __contains__ = _refuse
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as any use of it must be
 
 
 def sealed(batch):
@@ -154,6 +154,9 @@ class Settings:
     without being declared as what it is not — which a reader of the study sees."""
 
     __slots__ = ("values", "sources", "_road")
+    values: dict
+    sources: dict
+    _road: object
 
     def __init__(self, values: dict, sources: dict, road: object = None):
         object.__setattr__(self, "values", dict(values))
@@ -337,8 +340,8 @@ def run_isolated(method, arrays, settings: dict | None = None, timeout: float = 
     from safetensors.numpy import load_file, save_file
 
     target = f"{method.__module__}:{method.__qualname__}"
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
         save_file({str(i): np.ascontiguousarray(np.asarray(a)) for i, a in enumerate(arrays)}, str(folder / "in"))
         (folder / "settings.json").write_text(json.dumps(settings or {}), encoding="utf-8")
         bootstrap = f"SEALED = {SEALED_PACKAGES!r}\n" + _BOOTSTRAP

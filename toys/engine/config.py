@@ -3,7 +3,8 @@ with one line naming the field and its allowed range.
 
 A config is a frozen dataclass whose fields are declared with `setting(default, doc, low=…,
 high=…, choices=…)` — a bound may be a formula over other fields, `high="min(sizes)"`;
-`check_fields(config)` enforces every declared rule and `validate()` adds what no formula states. `toylab run NAME --help` and the fuzz test read the same
+`check_fields(config)` enforces every declared rule and `validate()` adds what no formula states.
+`toylab run NAME --help` and the fuzz test read the same
 declarations (`Rule.describe`), so nothing is written twice and no source is parsed.
 """
 
@@ -14,7 +15,6 @@ import dataclasses
 import functools
 import math
 from collections.abc import Iterable
-
 
 INT32_MAX = 2**31 - 1  # the largest whole-number setting (JAX's default integer is int32)
 
@@ -226,7 +226,7 @@ def check_fields(config, prefix: str = "", relative: tuple[bool, ...] = (False, 
     """Check every field of `config` that declares a rule (names get `prefix`): first the rules with
     fixed bounds, in declaration order, then those bounded by other fields (checked by then).
     `relative=(False,)` or `(True,)`: only one kind."""
-    ruled = [(field, rule_of(field)) for field in dataclasses.fields(config) if rule_of(field) is not None]
+    ruled = [(field, rule) for field in dataclasses.fields(config) if (rule := rule_of(field)) is not None]
     for kind in relative:
         for field, rule in ruled:
             if rule.relative == kind:

@@ -55,7 +55,7 @@ def read_bytes(path: str | Path, what: str, limit: int) -> bytes:
             try:
                 chunk = os.read(descriptor, min(1 << 20, limit + 1 - total))
             except OSError as error:
-                raise GuardedReadError(f"{what}: {path} cannot be read ({os.strerror(error.errno)})") from None
+                raise GuardedReadError(f"{what}: {path} cannot be read ({os.strerror(error.errno or 0)})") from None
             if not chunk:
                 break
             chunks.append(chunk)

@@ -47,7 +47,9 @@ class Progress:
 
     def __init__(self, show: bool = False):
         self.show = show
-        self.label, self.step, self.total = "", None, None
+        self.label: str = ""
+        self.step: int | None = None
+        self.total: int | None = None
 
     @contextlib.contextmanager
     def task(self, label: str):
