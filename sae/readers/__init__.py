@@ -24,12 +24,14 @@ Modules: `manifold_finder` (candidate groups), `manifold_ranking` (their blind r
 matching), `topology` (persistent homology, shape names), `clustering` (spectral
 clustering, blind K, QDG), `detectors` (probes and unit AUROCs), `folding` (ReLU regions,
 separability), `grid_latents` (modular latents' categories), `hierarchy` (tree inference
-and its scores), `knockoff` (placements of a dictionary's rows), `wall`.
+and its scores), `knockoff` (placements of a dictionary's rows), `feature_map` (neighbour structure of a
+dictionary's placement against its nulls, UMAP maps), `wall`.
 """
 
 from sae.readers import (
                          clustering,
                          detectors,
+                         feature_map,
                          folding,
                          geometry,
                          grid_latents,
@@ -65,6 +67,7 @@ METHODS = (
     knockoff.projection_placement,
     folding.line_regions, folding.line_regions_brute, folding.gradient_turning,
     wall.observe, wall.observe_grid, wall.observe_chance, wall.observe_derived,
+    feature_map.placement_verdict, feature_map.umap_embedding,
 )
 
 GRADERS = (
@@ -96,6 +99,7 @@ SHARED = (
     knockoff.reconstruction, grid_latents.correlation_ratio, grid_latents.group_rates, grid_latents.is_arc,
     wall.sealed, wall.flatten_answer, wall.storable, wall.run_isolated, wall.settings, wall.apply, wall.ceiling,
     wall.audit_mode, clustering.affinity, clustering.sweep_counts,
+    feature_map.check_rows, feature_map.neighbours, feature_map.neighbour_clustering, feature_map.neighbour_overlap,
 )
 
 # The methods that find structure, whose answers are graded: a study calls them only through the wall's
@@ -107,5 +111,6 @@ FINDERS = (
     knockoff.claimed_circle_groups, knockoff.coordinate_groups,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.qdg_sweep, clustering.silhouette_k,
     clustering.affinity_sweep, clustering.affinity_clustering, grid_latents.categorise,
+    feature_map.placement_verdict,
 )
 assert set(FINDERS) <= set(METHODS)

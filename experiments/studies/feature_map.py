@@ -1,0 +1,235 @@
+"""Experiment `feature-map`: does a dictionary's placement hold structure beyond what its latents'
+co-firing statistics predict? Feature maps (UMAPs of decoder rows) with the answer known.
+
+Toys (`toys.placements`), one per cell, F features in R^d:
+
+- *placement with statistics*: features planted in clusters or on a circle, firing with their
+  placement neighbours (a copula that follows the placement);
+- *placement only*: the same placements, features firing independently;
+- *statistics only*: random directions, features firing in correlated groups;
+- *neither*: random directions, independent firing.
+
+Arms per cell: the planted directions read with the true codes (a ceiling: the truth used on
+purpose, `wall.ceiling`), TopK SAEs (`n_seeds`, trained together) and random dictionaries of the same
+shape (the chance baseline, read by TopK with the same k), both through the wall's one road.
+
+Reader (`sae.readers.feature_map.placement_verdict`, codes and decoder only): the structure T of
+the decoder's k-nearest-neighbour graph against (a) random placement of the same latents, and the
+overlap of its neighbourhoods with (b) the placement the codes' correlations imply, against the same
+overlap with (b)'s latents relabelled. Claimed ("placement carries structure beyond the statistics")
+when the decoder is structured and the statistics do not predict its neighbourhoods. Expected: claimed
+in *placement only*, not claimed in the other three families; false claims are counted on *statistics
+only*, *neither* and the random dictionaries.
+
+Figures: `verdict.png` (T against the random-placement band, and the share of neighbourhoods the
+statistics explain, per cell and arm), `maps.png` (UMAPs of three toys' SAE decoders, blind and graded
+by the planted structure each latent matches, beside a random dictionary's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from experiments.runner import seeding
+from experiments.runner.study import Result, Study
+from sae import architectures, pipeline
+from sae.readers import feature_map, wall
+from toys import placements
+from toys.engine.config import ConfigError, check_fields, setting
+from toys.engine.runtime import Runtime, or_default
+
+NAME = "feature-map"
+DESCRIPTION = "feature maps with ground truth: does a decoder's placement hold structure beyond its co-firing statistics?"
+
+# (cell name, placement, firing, family)
+CELLS = (
+    ("clusters, co-firing", "clusters", "placement", "placement with statistics"),
+    ("circle, co-firing", "circle", "placement", "placement with statistics"),
+    ("clusters, independent", "clusters", "independent", "placement only"),
+    ("circle, independent", "circle", "independent", "placement only"),
+    ("random, correlated", "random", "shuffled", "statistics only"),
+    ("random, independent", "random", "independent", "neither"),
+)
+EXPECTED = {"placement with statistics": False, "placement only": True, "statistics only": False, "neither": False}
+MAPPED = ("circle, co-firing", "clusters, independent", "random, correlated")  # the maps drawn
+ARMS = ("planted (ceiling)", "topk", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    toy: placements.PlacementConfig = placements.PlacementConfig()
+    sae_size: int = setting(64, "m: latents of each SAE and random dictionary", low=4)
+    k: int = setting(3, "TopK's k (and the random dictionaries' reading)", low=1, high="sae_size")
+    n_seeds: int = setting(2, "SAEs and random dictionaries per cell", low=1)
+    steps: int = setting(3000, low=1)
+    batch_size: int = setting(256, low=1)
+    learning_rate: float = setting(3e-3, low=0, low_open=True)
+    n_eval: int = setting(16_384, "samples the codes are read on", low=64)
+    neighbours: int = setting(feature_map.DEFAULT_NEIGHBOURS, "k of the neighbour graph", low=1)
+    n_null: int = setting(feature_map.DEFAULT_NULLS, "draws of each null", low=20)
+    umap_neighbors: int = setting(15, "UMAP's n_neighbors (the maps only)", low=2)
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(steps=1500, n_eval=8192, n_null=100)
+
+    def validate(self) -> None:
+        check_fields(self)
+        self.toy.validate(prefix="toy.")
+        for field, m in (("sae_size", self.sae_size), ("toy.n_features", self.toy.n_features)):
+            if m < self.neighbours + 2:  # a neighbour graph of k neighbours needs k + 2 latents to mean anything
+                raise ConfigError(f"{field}: got {m}, allowed at least neighbours + 2 = {self.neighbours + 2}")
+        if self.umap_neighbors >= min(self.sae_size, self.toy.n_features):
+            raise ConfigError(f"umap_neighbors: got {self.umap_neighbors}, allowed below the latents "
+                              f"({min(self.sae_size, self.toy.n_features)})")
+
+
+def _cell_config(config: Config, placement: str, firing: str) -> placements.PlacementConfig:
+    return dataclasses.replace(config.toy, placement=placement, firing=firing)
+
+
+def _match(decoder: np.ndarray, directions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each latent's best planted feature's label and |cosine| (the grader's colouring of a map)."""
+    unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
+    cosine = np.abs(unit @ directions.T)
+    best = cosine.argmax(axis=1)
+    return labels[best], cosine.max(axis=1)
+
+
+def run(config: Config, runtime: Runtime | None = None) -> Result:
+    runtime = or_default(runtime)
+    keys = seeding.root_key(config.seed)
+    cells, arrays = [], {}
+    given = wall.settings(config, seed="seed", k="neighbours", n_null="n_null")
+    for index, (name, placement, firing, family) in enumerate(CELLS):
+        key_toy, key_train, key_eval, key_chance = jax.random.split(jax.random.fold_in(keys, index), 4)
+        cell = _cell_config(config, placement, firing)
+        toy = placements.build(cell, key_toy)
+        labels = placements.labels(cell, key_toy)
+        hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, config.k)] * config.n_seeds)
+        with runtime.progress.task(f"{name}: {config.n_seeds} TopK SAEs"):
+            fitted = pipeline.fit("topk", toy, hps, jax.random.split(key_train, config.n_seeds), n_latents=config.sae_size,
+                                  steps=config.steps, batch_size=config.batch_size, runtime=runtime)
+        sample = toy.sample(key_eval, config.n_eval)
+        true_codes = np.asarray(sample.codes.dense() if hasattr(sample.codes, "dense") else sample.codes)
+        directions = np.asarray(toy.directions)
+        verdicts = {"planted (ceiling)": [wall.ceiling(feature_map.placement_verdict, (true_codes, directions),
+                                                       "the planted directions and true codes", seed=config.seed,
+                                                       k=config.neighbours, n_null=config.n_null).as_dict()]}
+        observations = wall.observe_grid(sample, "topk", fitted.params, hps)
+        chance = pipeline.chance_dictionaries(jax.random.split(key_chance, config.n_seeds), toy.config.d, config.sae_size)
+        verdicts["topk"], verdicts["random"] = [], []
+        for g in range(config.n_seeds):
+            verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"),
+                                               given).as_dict())
+            one = jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], chance)
+            verdicts["random"].append(wall.apply(feature_map.placement_verdict, wall.observe_chance(sample, one, config.k),
+                                                 ("codes", "decoder"), given).as_dict())
+            if g == 0 and name in MAPPED:
+                slug = name.replace(", ", "_")
+                for arm, decoder in (("topk", observations[0].decoder), ("random", np.asarray(one.W_dec[0]))):
+                    arrays[f"{slug}_{arm}_map"] = feature_map.umap_embedding(decoder, config.umap_neighbors, config.seed)
+                    arrays[f"{slug}_{arm}_label"], arrays[f"{slug}_{arm}_cosine"] = _match(decoder, directions, labels)
+        cells.append({"name": name, "placement": placement, "firing": firing, "family": family,
+                      "expected_claim": EXPECTED[family], "verdicts": verdicts})
+    return Result({"cells": cells, "false_claims": false_claims(cells), "k_neighbours": config.neighbours,
+                   "umap_neighbors": config.umap_neighbors, "seed": config.seed}, arrays)
+
+
+def false_claims(cells: list[dict]) -> dict:
+    """Claims where none is expected (statistics-only and neither toys, every random dictionary), and
+    misses where one is (placement-only toys), per arm: [count, of]."""
+    out = {}
+    for arm in ARMS:
+        wrong = [v["claimed"] for c in cells for v in c["verdicts"][arm] if not c["expected_claim"] and arm != "random"]
+        random = [v["claimed"] for c in cells for v in c["verdicts"][arm] if arm == "random"]
+        found = [v["claimed"] for c in cells for v in c["verdicts"][arm] if c["expected_claim"] and arm != "random"]
+        out[arm] = {"false_claims": [int(sum(wrong + random)), len(wrong + random)],
+                    "claims_where_expected": [int(sum(found)), len(found)]}
+    return out
+
+
+def headline(results: dict) -> str:
+    fc = results["false_claims"]
+    return (f"SAE: claimed where expected {fc['topk']['claims_where_expected'][0]}/{fc['topk']['claims_where_expected'][1]}, "
+            f"false claims {fc['topk']['false_claims'][0]}/{fc['topk']['false_claims'][1]}; random dictionaries "
+            f"{fc['random']['false_claims'][0]}/{fc['random']['false_claims'][1]} claimed")
+
+
+def summary(results: dict) -> str:
+    lines = [f"feature-map (seed {results['seed']}; k = {results['k_neighbours']} neighbours): is the decoder's "
+             "placement structured (T against random placement) and not predicted by its co-firing statistics?",
+             "", f"{'cell':24s} {'family':26s} {'arm':18s} {'T':>6s} {'T null95':>8s} {'overlap':>8s} {'null95':>7s} "
+             f"{'explained':>9s} claimed (expected)"]
+    for cell in results["cells"]:
+        for arm in ARMS:
+            for v in cell["verdicts"][arm]:
+                lines.append(f"{cell['name']:24s} {cell['family']:26s} {arm:18s} {v['structure']:6.3f} "
+                             f"{v['structure_threshold']:8.3f} {v['statistics_overlap']:8.3f} "
+                             f"{v['statistics_threshold']:7.3f} {v['explained']:9.2f} "
+                             f"{'yes' if v['claimed'] else 'no'} ({'yes' if cell['expected_claim'] else 'no'})")
+    lines += ["", "grader (claims against the planted answer):"]
+    for arm, counts in results["false_claims"].items():
+        lines.append(f"  {arm}: claimed where placement alone holds structure {counts['claims_where_expected'][0]}/"
+                     f"{counts['claims_where_expected'][1]}; false claims {counts['false_claims'][0]}/"
+                     f"{counts['false_claims'][1]}")
+    return "\n".join(lines)
+
+
+def plot(results: dict, arrays: dict, folder) -> list:
+    import matplotlib.pyplot as plt
+
+    from experiments.runner.runfolder import save_figure
+
+    cells = results["cells"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True)
+    colours = {"planted (ceiling)": "0.3", "topk": "C0", "random": "C3"}
+    for i, cell in enumerate(cells):
+        for j, arm in enumerate(ARMS):
+            values = cell["verdicts"][arm]
+            x = i + (j - 1) * 0.22 + np.linspace(-0.04, 0.04, len(values))
+            top.scatter(x, [v["structure"] for v in values], color=colours[arm], s=18,
+                        label=arm if i == 0 else None)
+            top.hlines([v["structure_threshold"] for v in values], x - 0.08, x + 0.08, color=colours[arm], lw=1, ls=":")
+            bottom.scatter(x, [v["explained"] for v in values], color=colours[arm], s=18,
+                           marker="o" if cell["expected_claim"] else "s")
+    top.set_ylabel("T: clustering of the\nneighbour graph")
+    top.set_title("dotted: random placement's 95% point (above it: structured)", fontsize=9)
+    top.legend(fontsize=8, ncol=3, loc="upper right")
+    bottom.axhline(0, color="0.6", lw=1)
+    bottom.set_ylabel("share of neighbourhoods\nthe statistics explain")
+    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=20)
+    bottom.set_title("0 = chance: the co-firing statistics do not place the latents", fontsize=9)
+    figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0",
+                    fontsize=9)
+    paths = [save_figure(figure, folder / "verdict.png")]
+
+    drawn = [name for name in MAPPED if f"{name.replace(', ', '_')}_topk_map" in arrays]
+    if drawn:
+        figure, axes = plt.subplots(len(drawn), 3, figsize=(9, 3 * len(drawn)), squeeze=False)
+        for row, name in enumerate(drawn):
+            slug = name.replace(", ", "_")
+            for col, (arm, graded) in enumerate((("topk", False), ("topk", True), ("random", True))):
+                ax = axes[row, col]
+                points = np.asarray(arrays[f"{slug}_{arm}_map"])
+                if graded:
+                    ax.scatter(points[:, 0], points[:, 1], c=np.asarray(arrays[f"{slug}_{arm}_label"]), cmap="hsv",
+                               s=8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]), alpha=0.8)
+                else:
+                    ax.scatter(points[:, 0], points[:, 1], color="0.3", s=12)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                what = {0: "SAE, blind", 1: "SAE, graded", 2: "random dictionary, graded"}[col]
+                ax.set_title(f"{name}: {what}", fontsize=8)
+        figure.suptitle(f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed "
+                        f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
+                        "size: its |cosine|", fontsize=8)
+        paths.append(save_figure(figure, folder / "maps.png"))
+    return paths
+
+
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)

@@ -1,0 +1,107 @@
+"""sae.readers.feature_map and the feature-map study: the neighbour statistics against hand-computed
+values, the verdict on planted placements (claimed where only the placement holds structure; not where
+the statistics explain it, nor on random placements: the counterparts), bad input in one line."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from experiments.runner import cli
+from sae.readers import feature_map
+from toys import placements
+
+
+def _ring(m: int) -> np.ndarray:
+    theta = 2 * np.pi * np.arange(m) / m
+    return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def test_a_ring_lattice_has_the_textbook_clustering_coefficient():
+    # points on a circle, k = 2: each latent's neighbours are the next two on each side only when the
+    # graph is symmetrised... here k nearest = the two adjacent (±1): a cycle, clustering 0; k = 4 (±1, ±2):
+    # the ring lattice of degree K = 4, whose clustering coefficient is 3(K − 2) / (4(K − 1)) = 1/2
+    assert feature_map.neighbour_clustering(_ring(30), 2) == pytest.approx(0.0)
+    assert feature_map.neighbour_clustering(_ring(30), 4) == pytest.approx(0.5)
+
+
+def test_overlap_is_one_with_itself_and_chance_under_relabelling():
+    rows = np.random.default_rng(0).normal(size=(60, 8))
+    sets = feature_map.neighbours(rows, 5)
+    assert feature_map.neighbour_overlap(sets, sets) == 1.0
+    rng = np.random.default_rng(1)
+    shuffled = [feature_map.neighbour_overlap(sets, np.argsort(p)[sets[p]]) for p in (rng.permutation(60) for _ in range(200))]
+    assert np.mean(shuffled) == pytest.approx(5 / 59, abs=0.01)
+
+
+def _verdict(placement: str, firing: str, seed: int, groups: int = 8, closeness: float = 0.3):
+    config = placements.PlacementConfig(n_features=48, d=24, mean_l0=3.0, placement=placement, firing=firing,
+                                        groups=groups, closeness=closeness)
+    toy = placements.build(config, jax.random.key(seed))
+    batch = toy.sample(jax.random.key(seed + 1), 8192)
+    codes = np.asarray(batch.codes.dense() if hasattr(batch.codes, "dense") else batch.codes)
+    return feature_map.placement_verdict(codes, np.asarray(toy.directions), seed=seed, k=6, n_null=60)
+
+
+# a grid of drawn settings (placement, seed, groups, closeness); the verdict is a test at level α = 0.05 on
+# each, so a rate is asserted, with a bound from the binomial: at most 2 misses in 8 has probability
+# > 0.99 when each miss has probability 0.05
+GRID = [(["clusters", "circle"][int(r.integers(2))], int(r.integers(1000)), int(r.integers(4, 9)), float(r.uniform(0.1, 0.4)))
+        for r in [np.random.default_rng(20261207)] for _ in range(8)]
+
+
+def test_placement_without_statistics_is_claimed_and_with_them_is_not():
+    alone = [_verdict(placement, "independent", seed, groups, closeness) for placement, seed, groups, closeness in GRID]
+    assert all(v.structured for v in alone) and sum(v.claimed for v in alone) >= 6, [v.as_dict() for v in alone]
+    # counterpart: the same placements, firing with their neighbours: the statistics place the latents
+    explained = [_verdict(placement, "placement", seed, groups, closeness) for placement, seed, groups, closeness in GRID]
+    assert all(v.structured for v in explained) and sum(v.claimed for v in explained) <= 2, [v.as_dict() for v in explained]
+    assert min(v.explained for v in explained) > 0.3 > max(v.explained for v in alone)
+
+
+@settings(max_examples=4, derandomize=True, deadline=None)
+@given(st.sampled_from(["shuffled", "independent"]), st.integers(0, 1000))
+def test_random_placement_is_never_structured(firing, seed):
+    # counterpart: statistics without placement (correlated firing on random directions), and neither
+    verdict = _verdict("random", firing, seed)
+    assert not verdict.structured and not verdict.claimed, verdict.as_dict()
+
+
+@pytest.mark.parametrize("rows, message", [
+    (np.ones((5, 4)), "got 5 latents, allowed at least k \\+ 2 = 12"),
+    (np.vstack([np.full((1, 4), np.nan), np.ones((19, 4))]), "rows \\[0\\] are not finite"),
+    (np.ones((1, 4)), "got 1 latents"),
+    (np.vstack([np.zeros((1, 4)), np.ones((19, 4))]), "1 rows are zero"),
+])
+def test_bad_rows_are_refused_in_one_line(rows, message):
+    with pytest.raises(ValueError, match=message) as error:
+        feature_map.placement_verdict(np.ones((10, len(rows))), rows, seed=0)
+    assert "\n" not in str(error.value)
+
+
+TINY = ["--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.groups=4", "--set", "toy.mean_l0=1",
+        "--set", "sae_size=16", "--set", "k=1", "--set", "n_seeds=1", "--set", "steps=40", "--set", "batch_size=64",
+        "--set", "n_eval=512", "--set", "neighbours=4", "--set", "n_null=20", "--set", "umap_neighbors=5"]
+
+
+def test_feature_map_results_contract(tmp_path):
+    assert cli.main(["run", "feature-map", "--quick", "--out", str(tmp_path), *TINY]) == 0
+    (folder,) = (tmp_path / "feature-map").iterdir()
+    results = json.loads((folder / "results.json").read_text())
+    assert [c["family"] for c in results["cells"]].count("placement only") == 2
+    for cell in results["cells"]:
+        assert set(cell["verdicts"]) == {"planted (ceiling)", "topk", "random"}
+        assert len(cell["verdicts"]["topk"]) == len(cell["verdicts"]["random"]) == 1
+    planted = {c["name"]: c["verdicts"]["planted (ceiling)"][0]["claimed"] for c in results["cells"]}
+    assert planted["random, independent"] is False and planted["random, correlated"] is False
+    assert set(results["false_claims"]) == {"planted (ceiling)", "topk", "random"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"verdict.png", "maps.png"}
+
+
+def test_too_few_latents_for_the_neighbour_graph_is_one_line(tmp_path, capsys):
+    assert cli.main(["run", "feature-map", "--quick", "--out", str(tmp_path), "--set", "sae_size=8"]) == 2
+    assert capsys.readouterr().err.strip() == "toylab: error: sae_size: got 8, allowed at least neighbours + 2 = 12"
+    assert not (tmp_path / "feature-map").exists()
