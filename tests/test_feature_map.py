@@ -42,7 +42,7 @@ def _verdict(placement: str, firing: str, seed: int, groups: int = 8, closeness:
                                         groups=groups, closeness=closeness)
     toy = placements.build(config, jax.random.key(seed))
     batch = toy.sample(jax.random.key(seed + 1), 8192)
-    codes = np.asarray(batch.codes.dense() if hasattr(batch.codes, "dense") else batch.codes)
+    codes = placements.true_codes(batch)
     return feature_map.placement_verdict(codes, np.asarray(toy.directions), seed=seed, k=6, n_null=60)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from toys import superposition
 from toys.engine.config import ConfigError, check_fields, setting
+from toys.sparse_firing import SparseCodes
 
 PLACEMENTS = ("clusters", "circle", "random")
 FIRINGS = ("independent", "placement", "shuffled")
@@ -104,6 +105,14 @@ def build(config: PlacementConfig, key: jax.Array) -> superposition.Superpositio
     return superposition.SuperpositionToy(jnp.asarray(directions, jnp.float32), jnp.asarray(probabilities),
                                           jnp.asarray(load, jnp.float32),
                                           superposition.firing_plan(inner, probabilities, jnp.asarray(load)), inner)
+
+
+def true_codes(batch) -> np.ndarray:
+    """A sample's true codes as a dense array [n, F] (the sampler returns them sparse where that pays)."""
+    codes = batch.codes
+    if codes is None:
+        raise ValueError("true_codes: the batch carries no codes")
+    return np.asarray(codes.dense() if isinstance(codes, SparseCodes) else codes)
 
 
 def labels(config: PlacementConfig, key: jax.Array) -> np.ndarray:

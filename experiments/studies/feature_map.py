@@ -115,7 +115,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             fitted = pipeline.fit("topk", toy, hps, jax.random.split(key_train, config.n_seeds), n_latents=config.sae_size,
                                   steps=config.steps, batch_size=config.batch_size, runtime=runtime)
         sample = toy.sample(key_eval, config.n_eval)
-        true_codes = np.asarray(sample.codes.dense() if hasattr(sample.codes, "dense") else sample.codes)
+        true_codes = placements.true_codes(sample)
         directions = np.asarray(toy.directions)
         verdicts = {"planted (ceiling)": [wall.ceiling(feature_map.placement_verdict, (true_codes, directions),
                                                        "the planted directions and true codes", seed=config.seed,
@@ -203,7 +203,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     bottom.axhline(0, color="0.6", lw=1)
     bottom.set_ylabel("share of neighbourhoods\nthe statistics explain")
     bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=20)
-    bottom.set_title("0 = chance: the co-firing statistics do not place the latents", fontsize=9)
+    bottom.set_title("0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)",
+                     fontsize=9)
     figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0",
                     fontsize=9)
     paths = [save_figure(figure, folder / "verdict.png")]
