@@ -1,4 +1,4 @@
-"""Round three's hostile inputs (issue 40), run against a checkout: each case's exit code, its last line
+"""Round three's hostile inputs, run against a checkout: each case's exit code, its last line
 on stderr, whether a traceback appeared, and what it left in its output folder.
 
     python tools/hostile_inputs.py [--code DIR] [--only NAME]

@@ -108,6 +108,15 @@ MUTANTS = [
         "return np.asarray(codes, np.float64) @ np.asarray(placement, np.float64)[::-1]",
         "tests/test_knockoff.py::test_a_knockoff_placed_by_the_original_decoder_scores_as_the_original",
     ),
+    (
+        "a study that calls a finding method around the wall",
+        "experiments/studies/feature_map.py",
+        'verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"),\n'
+        "                                               given).as_dict())",
+        'verdicts["topk"].append(feature_map.placement_verdict(observations[g].codes, observations[g].decoder,\n'
+        "                                               seed=config.seed).as_dict())",
+        "tests/test_wall.py::test_studies_call_a_finding_method_only_through_the_wall",
+    ),
 ]
 only = sys.argv[1:]
 for i, (what, path, old, new, test) in enumerate(MUTANTS):
