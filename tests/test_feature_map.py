@@ -105,3 +105,42 @@ def test_too_few_latents_for_the_neighbour_graph_is_one_line(tmp_path, capsys):
     assert cli.main(["run", "feature-map", "--quick", "--out", str(tmp_path), "--set", "sae_size=8"]) == 2
     assert capsys.readouterr().err.strip() == "toylab: error: sae_size: got 8, allowed at least neighbours + 2 = 12"
     assert not (tmp_path / "feature-map").exists()
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def _saved(tmp_path, m: int, poison: bool = False):
+    from sae import pipeline, saelens_format
+
+    params = jax.tree.map(lambda a: np.asarray(a[0]), pipeline.baseline("gaussian", jax.random.split(jax.random.key(0), 1), 8, m))
+    if poison:
+        params = params.replace(W_dec=np.where(np.arange(m)[:, None] == 0, np.nan, params.W_dec))
+    return saelens_format.save(tmp_path / f"sae-{m}", "topk", params, k=1)
+
+
+def test_map_draws_a_saelens_folder_and_a_run_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", str(out), "--neighbours", "3",
+                     "--umap-neighbors", "5"]) == 0
+    (folder,) = (out / "map").iterdir()
+    (entry,) = json.loads((folder / "results.json").read_text())["dictionaries"]
+    assert entry["name"] == "saelens_topk" and entry["latents"] == 12 and 0 <= entry["structure"] <= 1
+    assert (folder / "figures" / "saelens_topk.png").is_file()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("one latent", "got 1 latents"),
+    ("too few for UMAP", "allowed more than --umap-neighbors = 15"),
+    ("NaN rows", "entries are NaN/inf"),
+    ("not a dictionary", "is neither an SAE folder"),
+])
+def test_map_refuses_bad_dictionaries_in_one_line_writing_nothing(tmp_path, capsys, case, message):
+    folder = {"one latent": lambda: _saved(tmp_path, 1), "too few for UMAP": lambda: _saved(tmp_path, 14),
+              "NaN rows": lambda: _saved(tmp_path, 20, poison=True), "not a dictionary": lambda: tmp_path}[case]()
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert cli.main(["map", str(folder), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("toylab: error: ") and "\n" not in error and message in error, error
+    assert not (out / "map").exists()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from experiments.runner import memory, overrides, records, registry, runfolder, seeding, settings_index
 from experiments.runner.study import Result
-from toys.engine.config import ConfigError, check_fixed_bounds
+from toys.engine.config import INT32_MAX, ConfigError, check_fixed_bounds
 from toys.engine.runtime import Runtime
 
 EXIT_BAD_INPUT = 2
@@ -89,7 +89,38 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
     evaluate.add_argument("--toy", type=Path, help="with --sae: the run folder whose toy scores it")
     evaluate.add_argument("--out", default=None, help="with --sae: output folder (default: runs)")
+    feature_map = commands.add_parser("map", help="the feature map (UMAP of decoder rows) of saved dictionaries, "
+                                                  "with their structure against random placement")
+    feature_map.add_argument("folder", type=Path, help="an SAE folder (toylab or SAELens) or a run folder")
+    feature_map.add_argument("--out", default="runs", help="output folder (default: runs): OUT/map/<run>/")
+    feature_map.add_argument("--seed", type=int, default=0, help="seed of UMAP and of the random placements (default 0)")
+    feature_map.add_argument("--neighbours", type=int, default=10, help="k of the neighbour graph (default 10)")
+    feature_map.add_argument("--umap-neighbors", type=int, default=15, help="UMAP's n_neighbors (default 15)")
     return parser
+
+
+def run_map(folder: Path, out: Path, seed: int, neighbours: int, umap_neighbors: int) -> int:
+    """`toylab map`: every dictionary's map and structure computed, then written at once (experiments.runner.mapping)."""
+    from sae.saved_files import FormatError
+
+    for flag, value, low in (("--seed", seed, 0), ("--neighbours", neighbours, 1), ("--umap-neighbors", umap_neighbors, 2)):
+        if not low <= value <= (seeding.SEED_MAX if flag == "--seed" else INT32_MAX):
+            print(f"toylab: error: {flag}: got {value}, allowed range [{low}, "
+                  f"{seeding.SEED_MAX if flag == '--seed' else INT32_MAX}]", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    started = time.perf_counter()
+    try:
+        from experiments.runner import mapping
+
+        entries = mapping.feature_maps(folder, seed, neighbours, umap_neighbors, n_null=100)
+    except (ConfigError, FormatError) as error:
+        print(f"toylab: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    written = mapping.write(entries, out, seed, neighbours, umap_neighbors)
+    print(mapping.summary(entries, neighbours))
+    print(f"\nresults: {written / 'results.json'}\nfigures: {written / 'figures'}")
+    print(f"({time.perf_counter() - started:.1f} s)")
+    return 0
 
 
 def run_evaluate(run_folder: Path | None, sae: Path | None, toy: Path | None, out: Path | None) -> int:
@@ -420,6 +451,8 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy,
                                                                getattr(args, "out", None)))
+    if args.command == "map":
+        return _interruptible("map", lambda: run_map(args.folder, args.out, args.seed, args.neighbours, args.umap_neighbors))
     if args.command == "sweep":
         args.name = "sweep"
     if args.help:

@@ -67,7 +67,7 @@ METHODS = (
     knockoff.projection_placement,
     folding.line_regions, folding.line_regions_brute, folding.gradient_turning,
     wall.observe, wall.observe_grid, wall.observe_chance, wall.observe_derived,
-    feature_map.placement_verdict, feature_map.umap_embedding,
+    feature_map.placement_verdict, feature_map.structure_test, feature_map.umap_embedding,
 )
 
 GRADERS = (
@@ -111,6 +111,6 @@ FINDERS = (
     knockoff.claimed_circle_groups, knockoff.coordinate_groups,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.qdg_sweep, clustering.silhouette_k,
     clustering.affinity_sweep, clustering.affinity_clustering, grid_latents.categorise,
-    feature_map.placement_verdict,
+    feature_map.placement_verdict, feature_map.structure_test,
 )
 assert set(FINDERS) <= set(METHODS)

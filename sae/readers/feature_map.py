@@ -76,11 +76,13 @@ def check_rows(rows, k: int, what: str = "decoder") -> np.ndarray:
 
 
 def neighbours(rows, k: int) -> np.ndarray:
-    """Each row's k nearest other rows by cosine, [m, k] (ties to the lower index)."""
+    """Each row's k nearest other rows by cosine, nearest first, [m, k] (O(m²): a partition, then the k sorted)."""
     unit = _unit(rows)
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
-    return np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]  # the k largest, unordered (O(m²))
+    order = np.argsort(-np.take_along_axis(similarity, nearest, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(nearest, order, axis=1)
 
 
 def neighbour_clustering(rows, k: int) -> float:
@@ -92,7 +94,7 @@ def neighbour_clustering(rows, k: int) -> float:
     adjacency |= adjacency.T
     a = adjacency.astype(np.float64)
     degree = a.sum(axis=1)
-    triangles = np.einsum("ij,jk,ki->i", a, a, a) / 2.0
+    triangles = ((a @ a) * a).sum(axis=1) / 2.0  # diag(A³)/2, by one matrix product
     pairs = degree * (degree - 1) / 2.0
     return float(np.mean(np.where(pairs > 0, triangles / np.maximum(pairs, 1.0), 0.0)))
 
@@ -126,6 +128,24 @@ class Verdict(NamedTuple):
                 "claimed": self.claimed}
 
 
+class Structure(NamedTuple):
+    structure: float  # T(D)
+    random_null: np.ndarray  # T under (a), [n_null]
+    threshold: float  # its (1 − α) quantile
+    structured: bool
+
+
+def structure_test(decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
+                   alpha: float = ALPHA) -> Structure:
+    """Question 1 alone (decoder rows only, no codes): T(D) against random placement of the same latents."""
+    decoder = check_rows(decoder, k)
+    rng = np.random.default_rng(seed)
+    structure = neighbour_clustering(decoder, k)
+    null = np.array([neighbour_clustering(knockoff.random_placement(rng, decoder), k) for _ in range(n_null)])
+    threshold = float(np.quantile(null, 1 - alpha))
+    return Structure(structure, null, threshold, bool(structure > threshold))
+
+
 def placement_verdict(codes, decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
                       alpha: float = ALPHA) -> Verdict:
     """Whether the decoder's placement holds structure beyond each null (module docstring).
@@ -135,11 +155,9 @@ def placement_verdict(codes, decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[1] != decoder.shape[0]:
         raise ValueError(f"codes: got shape {codes.shape}, allowed [N, {decoder.shape[0]}] (one column per latent)")
-    rng = np.random.default_rng(seed)
     m = decoder.shape[0]
-    structure = neighbour_clustering(decoder, k)
-    random_null = np.array([neighbour_clustering(knockoff.random_placement(rng, decoder), k) for _ in range(n_null)])
-    structure_threshold = float(np.quantile(random_null, 1 - alpha))
+    structure, random_null, structure_threshold, structured = structure_test(decoder, seed, k, n_null, alpha)
+    rng = np.random.default_rng([seed, 1])  # the second question's own stream
 
     statistics = knockoff.correlation_placement(rng, codes, decoder).placement
     statistics_sets = neighbours(statistics, k)
@@ -153,7 +171,6 @@ def placement_verdict(codes, decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_
     statistics_null = np.asarray(relabelled)
     statistics_threshold = float(np.quantile(statistics_null, 1 - alpha))
     chance = k / (m - 1)
-    structured = bool(structure > structure_threshold)
     predicted = bool(overlap > statistics_threshold)
     return Verdict(structure, random_null, structure_threshold, structured, overlap, statistics_null,
                    statistics_threshold, predicted, (overlap - chance) / (1 - chance),
