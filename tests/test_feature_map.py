@@ -98,7 +98,11 @@ def test_feature_map_results_contract(tmp_path):
     planted = {c["name"]: c["verdicts"]["planted (ceiling)"][0]["claimed"] for c in results["cells"]}
     assert planted["random, independent"] is False and planted["random, correlated"] is False
     assert set(results["false_claims"]) == {"planted (ceiling)", "topk", "random"}
-    assert {p.name for p in (folder / "figures").iterdir()} == {"verdict.png", "maps.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"verdict.png", "maps.png", "maps.html"}
+    page = (folder / "figures" / "maps.html").read_text()
+    assert "plotly" in page and "best planted feature" in page and "firing rate" in page  # hover text per latent
+    assert cli.main(["report", str(tmp_path)]) == 0  # the report frames the interactive map
+    assert '<iframe src="../feature-map/' in (tmp_path / "report" / "index.html").read_text()
 
 
 def test_too_few_latents_for_the_neighbour_graph_is_one_line(tmp_path, capsys):

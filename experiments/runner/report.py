@@ -86,6 +86,9 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
         "changed": {key for key, value, default in config if default not in ("—", value)},
         "summary": _summary(summary_path),
         "figures": [(path.name, relative(path)) for path in figures],
+        # interactive figures (self-contained HTML a study writes beside its PNGs), shown in a frame
+        "interactive": [(path.name, relative(path)) for path in sorted((folder / "figures").glob("*.html"))]
+        if (folder / "figures").is_dir() else [],
         "files": files,
     }
 

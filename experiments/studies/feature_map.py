@@ -23,12 +23,15 @@ only*, *neither* and the random dictionaries.
 
 Figures: `verdict.png` (T against the random-placement band, and the share of neighbourhoods the
 statistics explain, per cell and arm), `maps.png` (UMAPs of three toys' SAE decoders, blind and graded
-by the planted structure each latent matches, beside a random dictionary's).
+by the planted structure each latent matches, beside a random dictionary's), `maps.html` (the same maps,
+interactive: hover a latent for its index, best planted feature, |cosine| and firing rate; the run's
+report shows it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -92,12 +95,11 @@ def _cell_config(config: Config, placement: str, firing: str) -> placements.Plac
     return dataclasses.replace(config.toy, placement=placement, firing=firing)
 
 
-def _match(decoder: np.ndarray, directions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each latent's best planted feature's label and |cosine| (the grader's colouring of a map)."""
+def _match(decoder: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each latent's best planted feature and its |cosine| (the grader's colouring of a map)."""
     unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
     cosine = np.abs(unit @ directions.T)
-    best = cosine.argmax(axis=1)
-    return labels[best], cosine.max(axis=1)
+    return cosine.argmax(axis=1), cosine.max(axis=1)
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
@@ -131,9 +133,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                                                  ("codes", "decoder"), given).as_dict())
             if g == 0 and name in MAPPED:
                 slug = name.replace(", ", "_")
-                for arm, decoder in (("topk", observations[0].decoder), ("random", np.asarray(one.W_dec[0]))):
+                chance_codes = np.asarray(pipeline.chance_codes(one, config.k, np.asarray(sample.x)))[0]
+                for arm, decoder, codes in (("topk", observations[0].decoder, observations[0].codes),
+                                            ("random", np.asarray(one.W_dec[0]), chance_codes)):
                     arrays[f"{slug}_{arm}_map"] = feature_map.umap_embedding(decoder, config.umap_neighbors, config.seed)
-                    arrays[f"{slug}_{arm}_label"], arrays[f"{slug}_{arm}_cosine"] = _match(decoder, directions, labels)
+                    best, arrays[f"{slug}_{arm}_cosine"] = _match(decoder, directions)
+                    arrays[f"{slug}_{arm}_best"], arrays[f"{slug}_{arm}_label"] = best, labels[best]
+                    arrays[f"{slug}_{arm}_rate"] = (np.asarray(codes) > 0).mean(axis=0)
         cells.append({"name": name, "placement": placement, "firing": firing, "family": family,
                       "expected_claim": EXPECTED[family], "verdicts": verdicts})
     return Result({"cells": cells, "false_claims": false_claims(cells), "k_neighbours": config.neighbours,
@@ -230,7 +236,38 @@ def plot(results: dict, arrays: dict, folder) -> list:
                         f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
                         "size: its |cosine|", fontsize=8)
         paths.append(save_figure(figure, folder / "maps.png"))
+        paths.append(interactive_maps(results, arrays, drawn, folder / "maps.html"))
     return paths
+
+
+def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) -> Path:
+    """The maps of `maps.png` as one self-contained HTML page (plotly): hover a latent for its index, the
+    planted feature it matches best, that |cosine|, and its firing rate on the evaluation samples."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from experiments.runner.runfolder import write_text
+
+    panels = (("topk", "SAE"), ("random", "random dictionary"))
+    figure = make_subplots(rows=len(drawn), cols=2, subplot_titles=[f"{name}: {what}" for name in drawn for _, what in panels])
+    for row, name in enumerate(drawn, start=1):
+        slug = name.replace(", ", "_")
+        for col, (arm, _) in enumerate(panels, start=1):
+            points = np.asarray(arrays[f"{slug}_{arm}_map"])
+            best, label = np.asarray(arrays[f"{slug}_{arm}_best"]), np.asarray(arrays[f"{slug}_{arm}_label"])
+            cosine, rate = np.asarray(arrays[f"{slug}_{arm}_cosine"]), np.asarray(arrays[f"{slug}_{arm}_rate"])
+            hover = [f"latent {i}<br>best planted feature {b} (group/position {g}), |cos| {c:.2f}<br>firing rate {r:.4f}"
+                     for i, (b, g, c, r) in enumerate(zip(best, label, cosine, rate))]
+            figure.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", text=hover, hoverinfo="text",
+                                        marker={"color": label, "colorscale": "HSV", "size": 5 + 10 * cosine},
+                                        showlegend=False), row=row, col=col)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(height=330 * len(drawn), width=900, title={"font": {"size": 12}, "text": (
+        f"UMAP of decoder rows (cosine, n_neighbors {results['umap_neighbors']}, seed {results['seed']}); colour: the "
+        "planted group or circle position each latent matches best; size: its |cosine|")})
+    write_text(path, figure.to_html(include_plotlyjs=True, full_html=True))
+    return path
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
