@@ -49,7 +49,7 @@ def _verdict(placement: str, firing: str, seed: int, groups: int = 8, closeness:
 # a grid of drawn settings (placement, seed, groups, closeness); the verdict is a test at level α = 0.05 on
 # each, so a rate is asserted, with a bound from the binomial: at most 2 misses in 8 has probability
 # > 0.99 when each miss has probability 0.05
-GRID = [(["clusters", "circle"][int(r.integers(2))], int(r.integers(1000)), int(r.integers(4, 9)), float(r.uniform(0.1, 0.4)))
+GRID = [(["clusters", "circle", "tree"][int(r.integers(3))], int(r.integers(1000)), int(r.integers(4, 9)), float(r.uniform(0.1, 0.4)))
         for r in [np.random.default_rng(20261207)] for _ in range(8)]
 
 
@@ -91,7 +91,7 @@ def test_feature_map_results_contract(tmp_path):
     assert cli.main(["run", "feature-map", "--quick", "--out", str(tmp_path), *TINY]) == 0
     (folder,) = (tmp_path / "feature-map").iterdir()
     results = json.loads((folder / "results.json").read_text())
-    assert [c["family"] for c in results["cells"]].count("placement only") == 2
+    assert [c["family"] for c in results["cells"]].count("placement only") == 3
     for cell in results["cells"]:
         assert set(cell["verdicts"]) == {"planted (ceiling)", "topk", "random"}
         assert len(cell["verdicts"]["topk"]) == len(cell["verdicts"]["random"]) == 1

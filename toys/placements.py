@@ -9,6 +9,8 @@ Placement (`placement`), F features in R^d, unit rows, each pulled towards its s
 - `clusters`: `groups` random unit centres c_g; feature i (group i mod G) at normalise(c_g + ε g_i);
 - `circle`: F equally spaced angles θ_i on a random 2-plane (u, v), normalise(cos θ_i u + sin θ_i v + ε g_i),
   so neighbours on the circle are neighbours in R^d;
+- `tree`: `groups` random unit roots; feature i ≥ G is a child of feature (i − G) // 2 (two children each,
+  level by level), at normalise(t_parent + ε g_i), so a tree's nodes sit closer the nearer they are in it;
 - `random`: random unit directions (no placement structure).
 
 Firing (`firing`): a Gaussian copula of rank r and strength s (`toys.superposition`'s correlated
@@ -17,11 +19,13 @@ firing), with loadings l_i:
 - `independent`: none (s = 0);
 - `placement`: loadings that follow the placement — for clusters the one-hot of i's group (features
   of a group fire together), for a circle (cos θ_i, sin θ_i) (correlation s cos(θ_i − θ_j): neighbours
-  co-fire); for `random` placement, the clusters' loadings;
+  co-fire), for a tree the one-hot of i's root (a tree's nodes fire together); for `random` placement,
+  the clusters' loadings;
 - `shuffled`: the clusters' loadings of a random relabelling of the features: as much correlated
   firing as `placement` on clusters, unrelated to where the features sit.
 
-Truth: `structure_label` [F] (the group, or the circle position's index), `directions`.
+Truth: the label of each feature (its group, its circle position's index, or its tree's root) and the
+directions.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from toys import superposition
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.sparse_firing import SparseCodes
 
-PLACEMENTS = ("clusters", "circle", "random")
+PLACEMENTS = ("clusters", "circle", "tree", "random")
 FIRINGS = ("independent", "placement", "shuffled")
 
 
@@ -75,6 +79,13 @@ def directions_and_labels(config: PlacementConfig, rng: np.random.Generator) -> 
         theta = 2 * np.pi * np.arange(f) / f
         ring = np.cos(theta)[:, None] * plane[:, 0] + np.sin(theta)[:, None] * plane[:, 1]
         return _unit(ring + eps * fresh), np.arange(f)
+    if config.placement == "tree":
+        directions, root = fresh.copy(), np.arange(f)
+        for i in range(config.groups, f):  # parents come before their children
+            parent = (i - config.groups) // 2
+            directions[i] = _unit((directions[parent] + eps * fresh[i])[None])[0]
+            root[i] = root[parent]
+        return directions, root
     return fresh, group
 
 
@@ -84,6 +95,8 @@ def loadings(config: PlacementConfig, rng: np.random.Generator) -> np.ndarray:
     if config.firing == "independent":
         return np.zeros((f, 0))
     group = np.arange(f) % config.groups
+    if config.placement == "tree" and config.firing == "placement":
+        group = directions_and_labels(config, np.random.default_rng(0))[1]  # the roots (the structure, not the draw)
     if config.firing == "shuffled":
         group = group[rng.permutation(f)]
     elif config.placement == "circle":

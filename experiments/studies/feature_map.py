@@ -3,8 +3,8 @@ co-firing statistics predict? Feature maps (UMAPs of decoder rows) with the answ
 
 Toys (`toys.placements`), one per cell, F features in R^d:
 
-- *placement with statistics*: features planted in clusters or on a circle, firing with their
-  placement neighbours (a copula that follows the placement);
+- *placement with statistics*: features planted in clusters, on a circle or along trees (a child near
+  its parent), firing with their placement neighbours (a copula that follows the placement);
 - *placement only*: the same placements, features firing independently;
 - *statistics only*: random directions, features firing in correlated groups;
 - *neither*: random directions, independent firing.
@@ -53,6 +53,8 @@ CELLS = (
     ("circle, co-firing", "circle", "placement", "placement with statistics"),
     ("clusters, independent", "clusters", "independent", "placement only"),
     ("circle, independent", "circle", "independent", "placement only"),
+    ("tree, co-firing", "tree", "placement", "placement with statistics"),
+    ("tree, independent", "tree", "independent", "placement only"),
     ("random, correlated", "random", "shuffled", "statistics only"),
     ("random, independent", "random", "independent", "neither"),
 )
