@@ -194,7 +194,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     from experiments.runner.runfolder import save_figure
 
     cells = results["cells"]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10.5, 6.8), sharex=True)
     colours = {"planted (ceiling)": "0.3", "topk": "C0", "random": "C3"}
     for i, cell in enumerate(cells):
         for j, arm in enumerate(ARMS):
@@ -210,7 +210,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     top.legend(fontsize=8, ncol=3, loc="upper right")
     bottom.axhline(0, color="0.6", lw=1)
     bottom.set_ylabel("share of neighbourhoods\nthe statistics explain")
-    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=20)
+    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=25,
+                      ha="right")
     bottom.set_title("0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)",
                      fontsize=9)
     figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0",
@@ -251,7 +252,8 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
     from experiments.runner.runfolder import write_text
 
     panels = (("topk", "SAE"), ("random", "random dictionary"))
-    figure = make_subplots(rows=len(drawn), cols=2, subplot_titles=[f"{name}: {what}" for name in drawn for _, what in panels])
+    figure = make_subplots(rows=len(drawn), cols=2, vertical_spacing=0.08, horizontal_spacing=0.05,
+                           subplot_titles=[f"{name}: {what}" for name in drawn for _, what in panels])
     for row, name in enumerate(drawn, start=1):
         slug = name.replace(", ", "_")
         for col, (arm, _) in enumerate(panels, start=1):
@@ -265,7 +267,7 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
                                         showlegend=False), row=row, col=col)
     figure.update_xaxes(showticklabels=False)
     figure.update_yaxes(showticklabels=False)
-    figure.update_layout(height=330 * len(drawn), width=900, title={"font": {"size": 12}, "text": (
+    figure.update_layout(height=380 * len(drawn) + 80, width=900, margin={"t": 90}, title={"font": {"size": 12}, "text": (
         f"UMAP of decoder rows (cosine, n_neighbors {results['umap_neighbors']}, seed {results['seed']}); colour: the "
         "planted group or circle position each latent matches best; size: its |cosine|")})
     write_text(path, figure.to_html(include_plotlyjs=True, full_html=True))
