@@ -39,6 +39,8 @@ def feature_maps(folder: Path, seed: int, neighbours: int, umap_neighbors: int, 
     for path in dictionaries(folder):
         decoder = np.asarray(saelens_format.load(path).params.W_dec, np.float64)
         try:
+            # a saved dictionary alone: no toy and no truth here, so no wall to cross (the study's verdict,
+            # which is graded, goes through wall.apply)
             test = feature_map.structure_test(decoder, seed, neighbours, n_null)
             if umap_neighbors >= len(decoder):
                 raise ValueError(f"decoder: got {len(decoder)} latents, allowed more than --umap-neighbors = {umap_neighbors}")

@@ -111,6 +111,6 @@ FINDERS = (
     knockoff.claimed_circle_groups, knockoff.coordinate_groups,
     clustering.cluster, clustering.cluster_blind, clustering.qdg, clustering.qdg_sweep, clustering.silhouette_k,
     clustering.affinity_sweep, clustering.affinity_clustering, grid_latents.categorise,
-    feature_map.placement_verdict, feature_map.structure_test,
+    feature_map.placement_verdict,
 )
 assert set(FINDERS) <= set(METHODS)
