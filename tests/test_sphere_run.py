@@ -1,4 +1,4 @@
-"""The `sphere` study (a standard study: experiments.runner.standard) end to end at tiny shapes."""
+"""The `sphere` study (a standard study: experiments.kernel) end to end at tiny shapes."""
 
 import json
 

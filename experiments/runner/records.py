@@ -262,9 +262,8 @@ def _run_row(folder: Path) -> dict | None:
     if isinstance(status.get("headline"), str) and results is not None:
         headline = status["headline"]  # written at the run's end: no study to import
     elif results is not None:
+        # a study's run from before headlines were recorded (commands such as `theory` record theirs)
         read = registry.get(experiment).headline if experiment in registry.EXPERIMENTS else None
-        if experiment == "theory":  # `toylab theory` is its own command, not a registered study
-            from experiments.theory import headline as read
         try:
             headline = read(results) if read is not None else "—"
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):

@@ -2,7 +2,7 @@
 
 Toy (`toys.manifolds`): a 2-sphere of radius r in a random 3-dim subspace of R^d, centred at
 an offset c along a fourth direction, carried by a share of the samples, beside F sparse
-features in superposition. The standard arms (`experiments.runner.standard`): TopK and ReLU
+features in superposition. The standard arms (`experiments.kernel`): TopK and ReLU
 dictionaries of each size and seed, and random dictionaries read by TopK with the same k
 (chance), all scored on the same fresh samples.
 
@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments.runner.standard import Arms, Grader, standard_study
+from experiments.kernel import Arms, Grader, standard_study
 from toys import manifolds
 from toys.engine.config import setting
 

@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
+from experiments.kernel import Arms, standard_study
 from experiments.runner import memory, panels
-from experiments.runner.standard import Arms, standard_study
 from sae import metrics
 from toys import superposition
 from toys.engine.config import setting
