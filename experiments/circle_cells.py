@@ -284,7 +284,7 @@ def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
     with random axis lengths in 4 dimensions and a sum of sparse superposed features (20
     features, L0 = 2).
     """
-    table = {kind: {} for kind in SHAPE_KINDS}
+    table: dict[str, dict] = {kind: {} for kind in SHAPE_KINDS}
     d = 16
     progress = or_default(runtime).progress
     with progress.task(f"shape reader: {len(SHAPE_KINDS)} kinds × {config.shape_clouds} clouds"):

@@ -27,7 +27,7 @@ def panels(n: int, width: float = 4.5, height: float = 3.6, sharey: bool = False
 
 def by_kind_and_size(entries: list[dict], metric: str) -> dict:
     """{kind: (sizes, mean, min, max)} of a metric over seeds (entries: {"kind", "size", "metrics"})."""
-    table = {}
+    table: dict[str, dict] = {}
     for entry in entries:
         table.setdefault(entry["kind"], {}).setdefault(entry["size"], []).append(entry["metrics"][metric])
     out = {}

@@ -114,7 +114,7 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
     return {"kind": kind, "dictionaries": entries}
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     kinds = [*config.kinds, POSITIVE]
     scored = []

@@ -61,7 +61,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return circle_cells.memory_estimate(config.grid)
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     grid = dataclasses.replace(config.grid, seed=config.seed, cells=config.cells)
     root = seeding.root_key(config.seed)
     cells, drawn = [], circle_cells.draw_cells(grid)

@@ -154,7 +154,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return (geometry, "n_geometry") if geometry > training[0] else training
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     runtime = or_default(runtime)
     toy_config = config.toy_config()
     key_toy, key_train, key_random, key_geometry = jax.random.split(seeding.root_key(config.seed), 4)

@@ -74,7 +74,7 @@ from toys.engine.runtime import Runtime, or_default
 NAME = "circles-grid"
 DESCRIPTION = ("randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
                "and false claims beside the ceiling, chance and nulls")
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_cells, key_shapes = jax.random.split(seeding.root_key(config.seed))
     cells, drawn = [], draw_cells(config)
     for index, cell in enumerate(drawn):

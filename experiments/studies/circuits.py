@@ -112,7 +112,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "sae_sizes"
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
     result = circuits.train(config.circuit, circuit, key_net[None], runtime)

@@ -129,7 +129,7 @@ def evaluation_source(config: Config) -> dict:
     return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_facts, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
     facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)

@@ -260,7 +260,7 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
             "chance": 1.0 / DAYS, "sae_explained_variance": explained, **facts, "spaces": entries}
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     network, arrays = modular_network(config, jax.random.fold_in(root, 0), runtime)
     calendar = calendar_network(config, jax.random.fold_in(root, 1), runtime)

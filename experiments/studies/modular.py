@@ -57,7 +57,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     net = config.network
     key_net, key_sae, key_random = jax.random.split(seeding.root_key(config.seed), 3)
     result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))), runtime)

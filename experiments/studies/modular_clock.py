@@ -135,7 +135,7 @@ def knockoff_spaces(observation: wall.Observation, groups, planes, null_top,
     }
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     net = config.network
     addition, null, observations = train(config, jax.random.fold_in(root, 0), runtime)

@@ -125,7 +125,7 @@ def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tu
     return entry, arrays
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     networks, arrays = [], {}
     for architecture in config.architectures:

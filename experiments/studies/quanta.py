@@ -241,7 +241,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     """Every variant's study; the first variant's results at the top level (figures and summary
     in full), and `variants` with each one's ARIs (untrained gradients included)."""
     root = seeding.root_key(config.seed)

@@ -83,7 +83,7 @@ def evaluation_source(config: Config) -> dict:
             "n_eval": config.n_eval}
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
     key_chance = jax.random.fold_in(key_dictionaries, 2)

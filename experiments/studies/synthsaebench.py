@@ -214,7 +214,7 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtim
     return entries
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     started = time.perf_counter()
     root = seeding.root_key(config.seed)
     key_train, key_calibrate, key_chance, key_eval, key_side = jax.random.split(root, 5)

@@ -105,7 +105,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "n_instances"
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_two, key_sweep = jax.random.split(seeding.root_key(config.seed))
     two_dims = [
         {"name": "pentagon", "group": "two_dims", "probability": config.sparse_probability, "decay": None},

@@ -136,7 +136,7 @@ def evaluation_source(config: Config) -> dict:
     return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(seeding.root_key(config.seed), 5)
     toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)

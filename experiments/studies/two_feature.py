@@ -48,7 +48,7 @@ class Config:
         check_fields(self)
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     return Result(study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps,
                         config.learning_rate, seeding.root_key(config.seed), runtime))
 

@@ -209,7 +209,7 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
 
 
-def run(config: Config, runtime: Runtime | None = None) -> dict:
+def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
     manifold, arrays = manifold_results(config, key_manifold, runtime)
     ball, saved = ball_concept(config, key_ball, runtime)
