@@ -148,3 +148,29 @@ def test_map_refuses_bad_dictionaries_in_one_line_writing_nothing(tmp_path, caps
     error = capsys.readouterr().err.strip()
     assert error.startswith("toylab: error: ") and "\n" not in error and message in error, error
     assert not (out / "map").exists()
+
+
+@settings(max_examples=12, derandomize=True, deadline=None)
+@given(st.sampled_from(["--seed", "--neighbours", "--umap-neighbors"]),
+       st.one_of(st.integers(-5, 14), st.integers(2**31 - 2, 2**40)))
+def test_any_map_option_value_draws_or_is_refused_in_one_line(flag, value):
+    # the options of `toylab map` on a 12-latent SAELens folder: a value it can use draws the map, any
+    # other is one line, exit 2, nothing written (the other two options at values that fit 12 latents)
+    import contextlib
+    import io
+    import tempfile
+
+    options = {"--seed": "0", "--neighbours": "3", "--umap-neighbors": "5", flag: str(value)}
+    with tempfile.TemporaryDirectory() as out:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", out,
+                             *[part for pair in options.items() for part in pair]])
+        assert code in (0, 2)
+        written = __import__("pathlib").Path(out, "map")
+        if code == 2:
+            line = err.getvalue().strip()
+            assert line.startswith("toylab: error: ") and "\n" not in line and "Traceback" not in line, line
+            assert not written.exists()
+        else:
+            assert len(list(written.iterdir())) == 1

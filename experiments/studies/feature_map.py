@@ -131,13 +131,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"),
                                                given).as_dict())
             one = jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], chance)
-            verdicts["random"].append(wall.apply(feature_map.placement_verdict, wall.observe_chance(sample, one, config.k),
-                                                 ("codes", "decoder"), given).as_dict())
-            if g == 0 and name in MAPPED:
+            chance_observation = wall.observe_chance(sample, one, config.k)
+            verdicts["random"].append(wall.apply(feature_map.placement_verdict, chance_observation, ("codes", "decoder"),
+                                                 given).as_dict())
+            if g == 0 and name in MAPPED:  # the maps read the same observations (the truth only colours them)
                 slug = name.replace(", ", "_")
-                chance_codes = np.asarray(pipeline.chance_codes(one, config.k, np.asarray(sample.x)))[0]
-                for arm, decoder, codes in (("topk", observations[0].decoder, observations[0].codes),
-                                            ("random", np.asarray(one.W_dec[0]), chance_codes)):
+                for arm, observation in (("topk", observations[0]), ("random", chance_observation)):
+                    decoder, codes = observation.decoder, observation.codes
                     arrays[f"{slug}_{arm}_map"] = feature_map.umap_embedding(decoder, config.umap_neighbors, config.seed)
                     best, arrays[f"{slug}_{arm}_cosine"] = _match(decoder, directions)
                     arrays[f"{slug}_{arm}_best"], arrays[f"{slug}_{arm}_label"] = best, labels[best]

@@ -101,8 +101,11 @@ def neighbour_clustering(rows, k: int) -> float:
 
 def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> float:
     """The mean share of each latent's neighbours in `a` ([m, k]) that are among its neighbours in `b`."""
-    k = a.shape[1]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a.tolist(), b.tolist())]))
+    m, k = a.shape
+    rows = np.arange(m)[:, None]
+    in_b = np.zeros((m, max(m, int(b.max()) + 1)), bool)
+    in_b[rows, b] = True  # row i marks latent i's neighbours in b
+    return float(in_b[rows, a].sum() / (m * k))
 
 
 class Verdict(NamedTuple):
