@@ -1,6 +1,6 @@
 """SAE architectures: each is an `encode`/`loss` pair over the same SAEParams pytree.
 
-Axes: b batch, d activation dimensions, m latents.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): b batch, d activation dimensions, m latents.
 
 All share the affine decoder x̂ = f W_dec + b_dec and the pre-activation
     a = (x − b_dec) W_enc + b_enc.
@@ -72,6 +72,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
 
 from sae import selection
 from sae.params import SAEParams
@@ -153,7 +154,7 @@ class Architecture(NamedTuple):
         return {"k": self.uses_k, "l1_coefficient": self.penalty != "none", "aux_coefficient": self.auxk,
                 "bandwidth": self.inference == "jumprelu"}.get(hyperparameter, True)
 
-    def reconstruct(self, params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
+    def reconstruct(self, params: SAEParams, x: Float[Array, "b d"], f: Float[Array, "b m"]) -> Float[Array, "b d"]:
         """x̂ in the units of x from latents f: s(x)·(f W_dec + b_dec) when inputs are scaled."""
         x_hat = decode(params, f)
         return sample_scale(x) * x_hat if self.scales_input else x_hat
@@ -208,17 +209,17 @@ def _centred_product_backward(saved, g):
 centred_product.defvjp(_centred_product_forward, _centred_product_backward)
 
 
-def pre_activation(params: SAEParams, x: jax.Array) -> jax.Array:
-    """a = (x − b_dec) W_enc + b_enc, [b, m]."""
+def pre_activation(params: SAEParams, x: Float[Array, "b d"]) -> Float[Array, "b m"]:
+    """a = (x − b_dec) W_enc + b_enc."""
     return centred_product(x, params.b_dec, params.W_enc) + params.b_enc
 
 
-def decode(params: SAEParams, f: jax.Array) -> jax.Array:
-    """x̂ = f W_dec + b_dec, [b, d]."""
+def decode(params: SAEParams, f: Float[Array, "b m"]) -> Float[Array, "b d"]:
+    """x̂ = f W_dec + b_dec."""
     return weights_product(f, params.W_dec) + params.b_dec
 
 
-def squared_error(x: jax.Array, x_hat: jax.Array) -> jax.Array:
+def squared_error(x: Float[Array, "b d"], x_hat: Float[Array, "b d"]) -> Float[Array, ""]:
     """mean_b ‖x − x̂‖² (summed in f32 whatever the inputs' dtype)."""
     return jnp.mean(jnp.sum(jnp.square(x - x_hat).astype(jnp.float32), axis=-1))
 
@@ -229,14 +230,15 @@ def _dense_aux(x, x_hat, f, batch_threshold: jax.Array | float = 0.0) -> Aux:
                jnp.float32(batch_threshold))
 
 
-def top_k(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
-    """Each row's k_max largest entries and their indices, [b, k_max]; ranks ≥ k (traced) zeroed."""
+def top_k(values: Float[Array, "b m"], k: Int[Array, ""] | int,
+          k_max: int) -> tuple[Float[Array, "b k_max"], Int[Array, "b k_max"]]:
+    """Each row's k_max largest entries and their indices; ranks ≥ k (traced) zeroed."""
     top_values, top_index = selection.top_k(values, k_max)
     return jnp.where(jnp.arange(k_max) < k, top_values, 0.0), top_index
 
 
-def scatter_rows(values: jax.Array, index: jax.Array, m: int) -> jax.Array:
-    """Dense [b, m] from per-row (values, indices) [b, k]."""
+def scatter_rows(values: Float[Array, "b k"], index: Int[Array, "b k"], m: int) -> Float[Array, "b m"]:
+    """Dense latents from per-row (values, indices)."""
     rows = jnp.arange(values.shape[0])[:, None]
     return jnp.zeros((values.shape[0], m), values.dtype).at[rows, index].set(values)
 
@@ -299,7 +301,8 @@ def _auxk_loss(params, centred, dense_pre, residual, dead, k_max):
 THRESHOLD_EMA = 0.01  # weight of each batch in BatchTopK's inference-threshold average
 
 
-def batch_top_k_entries(values: jax.Array, k: jax.Array, k_max: int) -> tuple[jax.Array, jax.Array]:
+def batch_top_k_entries(values: Float[Array, "b m"], k: Int[Array, ""] | int,
+                        k_max: int) -> tuple[Float[Array, " kept"], Int[Array, " kept"]]:
     """The k·b largest entries of values [b, m] over the whole batch: (their values with ranks ≥ k·b
     zeroed, their flat indices), [k_max·b] each, in descending order (k traced ≤ k_max).
 
@@ -311,7 +314,7 @@ def batch_top_k_entries(values: jax.Array, k: jax.Array, k_max: int) -> tuple[ja
     return jnp.where(jnp.arange(k_max * b) < k * b, top_values[0], 0.0), top_index[0]
 
 
-def batch_top_k(values: jax.Array, k: jax.Array, k_max: int) -> jax.Array:
+def batch_top_k(values: Float[Array, "b m"], k: Int[Array, ""] | int, k_max: int) -> Float[Array, "b m"]:
     """Keep the k·b largest entries of values [b, m] over the whole batch (k traced ≤ k_max), dense."""
     kept, index = batch_top_k_entries(values, k, k_max)
     return jnp.zeros(values.size, values.dtype).at[index].set(kept).reshape(values.shape)
@@ -350,8 +353,8 @@ def _batch_selected(params: SAEParams, x_normalised: jax.Array, hp, k_max: int) 
     return Selected(rows, cols, jnp.where(in_budget, pre[rows, cols], 0.0))
 
 
-def decode_selected(params: SAEParams, selected: Selected, b: int, limit: int | None = None) -> jax.Array:
-    """x̂ = Σ_K value · W_dec[col] summed into its row (a segment sum), + b_dec, [b, d] (latents < `limit` only)."""
+def decode_selected(params: SAEParams, selected: Selected, b: int, limit: int | None = None) -> Float[Array, "b d"]:
+    """x̂ = Σ_K value · W_dec[col] summed into its row (a segment sum), + b_dec (latents < `limit` only)."""
     values = selected.values if limit is None else jnp.where(selected.cols < limit, selected.values, 0.0)
     contributions = values[:, None] * params.W_dec[selected.cols]
     return jax.ops.segment_sum(contributions, selected.rows, num_segments=b) + params.b_dec
@@ -372,8 +375,8 @@ def _batch_threshold(f: jax.Array) -> jax.Array:
     return jnp.where(jnp.isfinite(smallest), smallest, 0.0)
 
 
-def sample_scale(x: jax.Array) -> jax.Array:
-    """s(x) = ‖x‖/√d per sample, [b, 1] (floored so an all-zero sample stays finite)."""
+def sample_scale(x: Float[Array, "b d"]) -> Float[Array, "b 1"]:
+    """s(x) = ‖x‖/√d per sample (floored so an all-zero sample stays finite)."""
     return jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-6) / jnp.sqrt(x.shape[-1])
 
 
@@ -419,8 +422,8 @@ def matryoshka_prefixes(m: int) -> tuple[int, ...]:
     return tuple(sorted({max(m // 8, 1), max(m // 4, 1), max(m // 2, 1), m}))
 
 
-def prefix_losses(params: SAEParams, x: jax.Array, f: jax.Array) -> jax.Array:
-    """mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² for each prefix p, [n_prefixes]."""
+def prefix_losses(params: SAEParams, x: Float[Array, "b d"], f: Float[Array, "b m"]) -> Float[Array, " prefixes"]:
+    """mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² for each prefix p."""
     return jnp.stack(
         [squared_error(x, f[:, :p] @ params.W_dec[:p] + params.b_dec) for p in matryoshka_prefixes(params.n_latents)]
     )
@@ -538,9 +541,10 @@ def _gated_loss(params, x, hp, k_max, dead=None):
     return squared_error(x, x_hat) + penalty + squared_error(x, gate_reconstruction), _dense_aux(x, x_hat, f)
 
 
-def matching_pursuit(params: SAEParams, x: jax.Array, k: jax.Array, k_max: int,
-                     residual_threshold: jax.Array = 0.0) -> tuple[jax.Array, jax.Array]:
-    """Per-step (values, indices) [b, k_max] of matching pursuit (module docstring); steps ≥ k, and
+def matching_pursuit(params: SAEParams, x: Float[Array, "b d"], k: Int[Array, ""] | int, k_max: int,
+                     residual_threshold: Float[Array, ""] | float = 0.0) -> tuple[Float[Array, "b k_max"],
+                                                                                 Int[Array, "b k_max"]]:
+    """Per-step (values, indices) of matching pursuit (module docstring); steps ≥ k, and
     steps after a sample stopped, carry value 0."""
     rows = params.W_dec
     b = x.shape[0]

@@ -1,6 +1,6 @@
 """Ground-truth recovery scores for a dictionary against planted features.
 
-Axes: n samples, F true features, m latents, d activation dimensions.
+Shapes are in the signatures (jaxtyping): n samples, F true features, m latents, d activation dimensions.
 
 Notation: T [F, d] true unit features, D [m, d] decoder rows
 normalised to unit length, C = |T Dᵀ| [F, m] the absolute cosines.
@@ -47,6 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 from scipy.optimize import linear_sum_assignment
 
 _EPS = 1e-12
@@ -54,32 +55,32 @@ MIN_INPUT_NORM = 1e-6  # shrinkage skips samples with ‖x‖ at or below this (
 _DEGENERATE_VARIANCE = 1e-10  # below this mean variance EV is 1 or 0 (SAELens)
 
 
-def abs_cosine(true_features, decoder):
-    """C = |T̂ D̂ᵀ| [F, m] for T [F, d] and D [m, d]; rows normalised (eps keeps 0 rows at 0)."""
+def abs_cosine(true_features: Float[ArrayLike, "F d"], decoder: Float[ArrayLike, "m d"]) -> Float[Array, "F m"]:
+    """C = |T̂ D̂ᵀ| for true features T and decoder rows D; rows normalised (eps keeps 0 rows at 0)."""
     t = true_features / jnp.maximum(jnp.linalg.norm(true_features, axis=-1, keepdims=True), _EPS)
     w = decoder / jnp.maximum(jnp.linalg.norm(decoder, axis=-1, keepdims=True), _EPS)
     return jnp.abs(t @ w.T)
 
 
-def mmcs(C) -> float:
+def mmcs(C: Float[ArrayLike, "F m"]) -> float:
     """Mean over true features of the best |cos| with any latent."""
     return float(np.mean(np.max(np.asarray(C), axis=1)))
 
 
-def mcc(C) -> float:
+def mcc(C: Float[ArrayLike, "F m"]) -> float:
     """Mean |cos| over a maximum-weight one-to-one matching of min(F, m) pairs."""
     C = np.asarray(C, dtype=np.float64)
     rows, cols = linear_sum_assignment(C, maximize=True)
     return float(C[rows, cols].mean())
 
 
-def matching(C) -> tuple[np.ndarray, np.ndarray]:
+def matching(C: Float[ArrayLike, "F m"]) -> tuple[Int[np.ndarray, " pairs"], Int[np.ndarray, " pairs"]]:
     """(true feature index, latent index) of the Hungarian matching behind MCC."""
     return linear_sum_assignment(np.asarray(C, dtype=np.float64), maximize=True)
 
 
-def best_feature(C):
-    """a(j) = argmax_f C[f, j] for each latent, [m]."""
+def best_feature(C: Float[ArrayLike, "F m"]) -> Int[Array, " m"]:
+    """a(j) = argmax_f C[f, j] for each latent."""
     return jnp.argmax(C, axis=0)
 
 
@@ -88,12 +89,12 @@ def _distinct_best(C, among=slice(None)) -> int:
     return len(np.unique(np.asarray(best_feature(C))[among]))
 
 
-def uniqueness(C) -> float:
+def uniqueness(C: Float[ArrayLike, "F m"]) -> float:
     """Distinct best features over every latent, dead ones included, ÷ m (SAELens' definition)."""
     return float(_distinct_best(C) / np.asarray(C).shape[1])
 
 
-def uniqueness_live(C, live) -> float:
+def uniqueness_live(C: Float[ArrayLike, "F m"], live: Bool[ArrayLike, " m"]) -> float:
     """Distinct best features among live latents ÷ number of live latents (0 when none is live)."""
     live = np.asarray(live, dtype=bool)
     return float(_distinct_best(C, live) / live.sum()) if live.any() else 0.0
@@ -118,9 +119,9 @@ def codes_active_count(codes) -> jax.Array:
     return codes.active_count() if hasattr(codes, "active_count") else jnp.sum(codes > 0)
 
 
-def firing_counts(latents, codes, assignment) -> FiringCounts:
-    """Counts for latents [n, m], true codes [n, F] (dense or sparse) and assignment a [m]."""
-    latent_on = latents > 0
+def firing_counts(latents: Float[ArrayLike, "n m"], codes, assignment: Int[ArrayLike, " m"]) -> FiringCounts:
+    """Counts for latents, true codes [n, F] (dense or sparse) and the assignment a."""
+    latent_on = jnp.asarray(latents) > 0
     feature_on = codes_on_at(codes, assignment)
     return FiringCounts(
         latent_on.sum(0), feature_on.sum(0), (latent_on & feature_on).sum(0)
@@ -164,8 +165,9 @@ class ReconstructionSums(NamedTuple):
     nonzero: jax.Array  # #(x ≠ 0)
 
 
-def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
-    """Sums for x, x̂ [n, d], latents [n, m], codes [n, F]."""
+def reconstruction_sums(x: Float[Array, "n d"], x_hat: Float[Array, "n d"], latents: Float[Array, "n m"],
+                        codes) -> ReconstructionSums:
+    """Sums for x, x̂, latents and true codes [n, F] (dense or sparse)."""
     norm_x = jnp.linalg.norm(x, axis=-1)
     nonzero = norm_x > MIN_INPUT_NORM
     ratio = jnp.where(nonzero, jnp.linalg.norm(x_hat, axis=-1) / jnp.where(nonzero, norm_x, 1.0), 0.0)
@@ -181,8 +183,8 @@ def reconstruction_sums(x, x_hat, latents, codes) -> ReconstructionSums:
     )
 
 
-def explained_variance_of(x, x_hat) -> float:
-    """The same, from the arrays x, x̂ [n, d] directly."""
+def explained_variance_of(x: Float[ArrayLike, "n d"], x_hat: Float[ArrayLike, "n d"]) -> float:
+    """The same, from the arrays x, x̂ directly."""
     x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
     return float(1.0 - np.sum((x - x_hat) ** 2) / max(np.sum((x - x.mean(axis=0)) ** 2), _EPS))
 
@@ -204,7 +206,7 @@ def shrinkage(sums: ReconstructionSums) -> float:
 ON_PLANE_SHARE = 0.5  # a latent belongs to a planted span when ≥ ½ of its row's energy lies in it
 
 
-def max_circular_gap_deg(angles) -> float:
+def max_circular_gap_deg(angles: Float[ArrayLike, " n"]) -> float:
     """The largest gap (degrees) between angles (radians) around the circle; 360 for fewer than two."""
     angles = np.sort(np.mod(np.asarray(angles, np.float64), 2 * np.pi))
     if len(angles) < 2:

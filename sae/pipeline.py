@@ -1,7 +1,7 @@
 """The one pipeline from a toy to scores: fit, baseline, encode, reconstruct, evaluate.
 
-Axes: G dictionaries stacked on axis 0 (seeds × hyperparameters), n samples,
-d activation dimensions, m latents, F true features.
+Shapes are in the signatures (jaxtyping): G dictionaries stacked on axis 0 (seeds ×
+hyperparameters), n samples, d activation dimensions, m latents, F true features.
 
 Experiments compose these pure functions; none of them re-implements a step.
 - `fit(arch, toy, hps, keys, n_latents=…, …)`: train a stacked grid of G dictionaries
@@ -27,6 +27,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float
 
 from sae import architectures, classical, random_dictionaries, train
 from sae.architectures import HParams
@@ -34,6 +35,7 @@ from sae.evaluate import MIN_EVAL_SAMPLES, RECONSTRUCTION, evaluate, k_max_of
 from sae.metrics import explained_variance_of
 from sae.params import SAEParams, stack
 from toys.engine.runtime import Runtime, or_default
+from toys.engine.shapes import Keys, OneKey, Samples
 
 BASELINE_KINDS = ("random", "gaussian", "untrained", "darts", "pca", "oracle")
 FITTED_BASELINES = ("darts", "pca")  # fitted on a data sample
@@ -56,8 +58,8 @@ __all__ = [
 ]
 
 
-def toy_activations(toy, key: jax.Array, n: int) -> jax.Array:
-    """The training stream of any toy: `toy.sample(key, n).x`, [n, d] (a sample_fn for sae.train)."""
+def toy_activations(toy, key: OneKey, n: int) -> Float[Array, "n d"]:
+    """The training stream of any toy: `toy.sample(key, n).x` (a sample_fn for sae.train)."""
     return toy.sample(key, n).x
 
 
@@ -65,7 +67,7 @@ def fit(
     arch: str,
     toy,
     hps: HParams,
-    keys: jax.Array,
+    keys: Keys,
     *,
     n_latents: int,
     steps: int = 3000,
@@ -106,13 +108,13 @@ def chance_reading(k: int, n: int) -> tuple[str, HParams]:
     return BASELINE_ARCH, baseline_hparams(k, n)
 
 
-def chance_dictionaries(keys: jax.Array, d: int, m: int) -> SAEParams:
+def chance_dictionaries(keys: Keys, d: int, m: int) -> SAEParams:
     """The chance baseline: one random ±1/√d dictionary of m atoms in R^d per key, stacked."""
     return baseline("random", keys, d, m)
 
 
-def chance_codes(params: SAEParams, k: int, x) -> jax.Array:
-    """Codes [G, n, m] of G baseline dictionaries on x, read as every baseline is (TopK with k)."""
+def chance_codes(params: SAEParams, k: int, x: Samples) -> Float[Array, "G n m"]:
+    """Codes of G baseline dictionaries on x, read as every baseline is (TopK with k)."""
     arch, hps = chance_reading(k, params.W_dec.shape[0])
     return encode(arch, params, hps, x)
 
@@ -144,7 +146,7 @@ def _one_baseline(kind: str, key, d: int, m: int, k: int | None, fit_sample, tru
 
 def baseline(
     kind: str,
-    keys: jax.Array,
+    keys: Keys,
     d: int,
     m: int,
     *,
@@ -187,18 +189,21 @@ def _reconstruct(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int)
     return jax.vmap(one, in_axes=(0, 0, 0 if x.ndim == 3 else None))(params, hps, x)
 
 
-def encode(arch: str, params: SAEParams, hps: HParams, x) -> jax.Array:
-    """Latents of every dictionary of a stacked grid: x [n, d] or [G, n, d] → [G, n, m]."""
+def encode(arch: str, params: SAEParams, hps: HParams,
+           x: Samples) -> Float[Array, "G n m"]:
+    """Latents of every dictionary of a stacked grid, on shared samples [n, d] or its own [G, n, d]."""
     return _encode(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
 
 
-def reconstruct(arch: str, params: SAEParams, hps: HParams, x) -> jax.Array:
-    """x̂ of every dictionary of a stacked grid, in the units of x: [n, d] or [G, n, d] → [G, n, d]."""
+def reconstruct(arch: str, params: SAEParams, hps: HParams,
+                x: Samples) -> Float[Array, "G n d"]:
+    """x̂ of every dictionary of a stacked grid, in the units of x (shared samples or its own)."""
     return _reconstruct(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
 
 
-def explained_variance(arch: str, params: SAEParams, hps: HParams, x) -> list[float]:
-    """EV = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² of each dictionary on x ([n, d] shared or [G, n, d])."""
+def explained_variance(arch: str, params: SAEParams, hps: HParams,
+                       x: Samples) -> list[float]:
+    """EV = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² of each dictionary on x (shared samples or its own)."""
     x = np.asarray(x)
     x_hat = np.asarray(reconstruct(arch, params, hps, x))
     xs = x if x.ndim == 3 else np.broadcast_to(x, x_hat.shape)
@@ -211,9 +216,9 @@ def calibrate_to_l0(
     base: HParams,
     coefficients,
     targets,
-    key: jax.Array,
+    key: OneKey,
     *,
-    eval_key: jax.Array,
+    eval_key: OneKey,
     n_latents: int,
     steps: int,
     batch_size: int = 1024,

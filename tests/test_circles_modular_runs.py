@@ -24,8 +24,8 @@ def _run(tmp_path, name, argv):
 def test_circles_results_contract(tmp_path):
     results, folder = _run(tmp_path, "circles", TINY_CIRCLES)
     entries = results["circles"]
-    # 3 circles × (2 sizes × 2 ks trained + 2 random)
-    assert len(entries) == 3 * (2 * 2 + 2)
+    # 3 circles × (2 sizes × 2 ks trained, the same on the decoupled twin, + 2 random)
+    assert len(entries) == 3 * (2 * 2 + 2 * 2 + 2)
     for entry in entries:
         assert {"circle", "kind", "size", "max_principal_angle_deg", "ordering_score", "latents_on_circle", "cyclic_order",
                 "adjacent_share", "rank_circular_correlation", "shape", "found", "mode"} <= set(entry)
@@ -37,7 +37,14 @@ def test_circles_results_contract(tmp_path):
         assert blind["recall_at_1"] <= blind["recall_at_3"] and entry["exists"] == entry["found"]
         assert not blind["claimed_any_found"] or blind["claims"] > 0
     assert {e["circle"] for e in entries} == {"days", "months", "ring"}
-    assert {e["kind"] for e in entries} == {"topk", "random"}
+    assert {e["kind"] for e in entries} == {"topk", "decoupled", "random"}
+    # the decoupled twin's control counts one entry per dictionary (its first circle's), 2 sizes × 2 ks
+    from experiments.studies import circles
+
+    counts = circles.blind_counts(results)
+    assert counts["decoupled twin false claims"]["of"] == 4 and counts["random dictionary false claims"]["of"] == 6
+    decoupled = [e for e in entries if e["kind"] == "decoupled" and e["circle"] == "days"]
+    assert counts["decoupled twin false claims"]["count"] == sum(e["blind"]["claims"] > 0 for e in decoupled)
     assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "polygon_error.png",
                                                                 "recovery_vs_size.png"}  # the ring is planted
 

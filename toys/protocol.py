@@ -1,6 +1,6 @@
 """The toy protocol: what every toy offers to the code that fits and scores dictionaries.
 
-Axes: n samples, d activation dimensions, F true features.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, d activation dimensions, F true features.
 
 A toy is an object (a JAX pytree, so it can be passed into compiled code) with
 - `d`: the activation dimension;
@@ -20,19 +20,31 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 from flax import struct
+from jaxtyping import Array, Float
+
+from toys.engine.shapes import OneKey
+
+
+@runtime_checkable
+class SparseCodesLike(Protocol):
+    """Sparse true codes (e.g. `toys.synthetic_model.SparseCodes`): what the metrics read of them."""
+
+    def on_at(self, columns) -> jax.Array: ...
+
+    def active_count(self) -> jax.Array: ...
 
 
 @struct.dataclass
 class Batch:
     """n samples and their truth.
 
-    x [n, d] the activations; codes [n, F] the true feature coefficients (None for toys
-    without a feature truth); truth: any other per-sample truth as a dict of arrays
+    x the activations; codes the true feature coefficients, dense or `SparseCodes`-like (None
+    for toys without a feature truth); truth: any other per-sample truth as a dict of arrays
     (manifold phases and presence, class labels, …).
     """
 
-    x: jax.Array
-    codes: jax.Array | None = None
+    x: Float[Array, "n d"]
+    codes: Float[Array, "n F"] | SparseCodesLike | None = None
     truth: dict[str, Any] | None = None
 
 
@@ -43,7 +55,7 @@ class Toy(Protocol):
     @property
     def d(self) -> int: ...
 
-    def sample(self, key: jax.Array, n: int) -> Batch: ...
+    def sample(self, key: OneKey, n: int) -> Batch: ...
 
 
 class PlantedDirections:
@@ -53,9 +65,9 @@ class PlantedDirections:
     `_draw(key, n) -> (x [n, d], codes [n, F])`.
     """
 
-    directions: jax.Array  # [F, d], the subclass's field
+    directions: Float[Array, "F d"]  # the subclass's field
 
-    def _draw(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    def _draw(self, key: OneKey, n: int) -> tuple[Float[Array, "n d"], Float[Array, "n F"]]:
         raise NotImplementedError
 
     @property
@@ -63,10 +75,10 @@ class PlantedDirections:
         return self.directions.shape[-1]
 
     @property
-    def features(self) -> jax.Array:
-        """The true unit feature directions [F, d]."""
+    def features(self) -> Float[Array, "F d"]:
+        """The true unit feature directions."""
         return self.directions
 
-    def sample(self, key: jax.Array, n: int) -> Batch:
+    def sample(self, key: OneKey, n: int) -> Batch:
         x, codes = self._draw(key, n)
         return Batch(x, codes)

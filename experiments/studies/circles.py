@@ -114,16 +114,12 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
             groups, found_by, ranked = wall.apply(manifold_ranking.find_and_rank, observations[g], ("codes", "decoder"),
                                                   given, report=progress.counter())
         explained = metrics.explained_variance_of(x, reconstructions[g])
-        # the graders: each planted circle, and a random plane in the decoder's span
-        rng = np.random.default_rng([config.seed, size, k])
-        wrong = manifold_grading.random_plane(rng, decoder, live)
+        # the graders: each planted circle (on a decoupled twin's dictionary every claim is false)
         unmatched = manifold_grading.unmatched_claims(codes[g], decoder, groups, ranked, circles)
         for index, circle in enumerate(circles):
             # `exists` (the ceiling): the candidate chosen with the truth
             scores, best = manifold_grading.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
             blind = manifold_grading.grade_ranking(codes[g], decoder, groups, ranked, circle)
-            blind["random_plane_false_claim"] = manifold_grading.false_claim(
-                codes[g], decoder, groups, ranked, manifold_grading.wrong_plane(circle, wrong))["false_claim"]
             blind["claims_matching_no_circle"] = unmatched  # per dictionary: the same in each circle's entry
             entries.append({"circle": circle.name, "values": circle.values, "kind": kind, "size": size, "k": k, **scores,
                             "exists": scores["found"], "blind": blind,
@@ -161,6 +157,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
     circles = planted_circles(toy, sample)
+    # the control that can fail: every circle decoupled (co-firing kept, the loop gone), the same samples
+    decoupled = manifolds.decouple(toy)
+    decoupled_sample = manifolds.sample(decoupled, key_geometry, config.n_geometry)
+    decoupled_circles = planted_circles(decoupled, decoupled_sample)
     spans = np.stack([manifolds.subspace(toy, index) for index in range(len(circles))])  # plane + offset direction
     key_stream = jax.random.fold_in(seeding.root_key(config.seed), STREAM_KEY)
 
@@ -177,6 +177,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays,
                                        stream(result.params, hps, "topk"), runtime.progress)
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
+        # the decoupled twin: the same keys (initialisation and data stream), only the loop gone
+        twin = pipeline.fit("topk", decoupled, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
+                            steps=config.steps, batch_size=config.batch_size,
+                            label=f"topk decoupled m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
+        entries += _score_dictionaries("decoupled", size, config.ks, "topk", twin.params, hps, decoupled_sample,
+                                       decoupled_circles, config, {}, stream(twin.params, hps, "topk"),
+                                       runtime.progress)
         # chance: a random dictionary of the same size, encoded by TopK with the main k
         random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
@@ -214,8 +221,9 @@ def _entries(results, **where):
 
 def blind_counts(results: dict) -> dict:
     """Over the trained dictionaries' (circle, size, k) entries: exists, recall@1, recall@3, claimed and
-    found; the random dictionaries' entries with any claim (false), the random-plane false claims, and
-    over the trained dictionaries the claimed candidates that match none of the planted circles."""
+    found; the random dictionaries' entries with any claim (false), the decoupled twins' dictionaries with
+    any claim (false: every circle's loop is gone, its co-firing kept), and over the trained dictionaries
+    the claimed candidates that match none of the planted circles."""
     trained = _entries(results, kind="topk")
     chance = _entries(results, kind="random")
     first = [e for e in trained if e["circle"] == results["toy"]["circles"][0]["name"]]
@@ -225,7 +233,9 @@ def blind_counts(results: dict) -> dict:
             "recall@3": rate([e["blind"]["recall_at_3"] for e in trained]),
             "claimed and found": rate([e["blind"]["claimed_any_found"] for e in trained]),
             "random dictionary false claims": rate([e["blind"]["claims"] > 0 for e in chance]),
-            "random plane false claims": rate([e["blind"]["random_plane_false_claim"] for e in trained]),
+            # a decoupled twin holds no circle: a dictionary with any claim makes a false one
+            "decoupled twin false claims": rate([e["blind"]["claims"] > 0 for e in _entries(results, kind="decoupled")
+                                                 if e["circle"] == results["toy"]["circles"][0]["name"]]),
             # once per trained dictionary (its first circle's entry): claims, and those matching no planted circle
             "claims matching no circle": manifold_grading.count_rate(
                 sum(e["blind"]["claims_matching_no_circle"] for e in first), sum(e["blind"]["claims"] for e in first))}
@@ -386,20 +396,19 @@ def summary(results: dict) -> str:
     lines += ["", "blind ranking (the finder's candidates by circle evidence, no truth) beside the ceiling (exists: chosen "
               "with the truth):",
               f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'exists':>8}{'recall@1':>10}{'recall@3':>10}{'rank':>6}"
-              f"{'claims':>8}{'claimed+found':>15}{'random plane':>14}"]
+              f"{'claims':>8}{'claimed+found':>15}"]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         b = entry["blind"]
         lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}"
                      f"{_maybe(entry['exists'], 'yes', 'no'):>8}{_maybe(b['recall_at_1'], 'yes', 'no'):>10}"
                      f"{_maybe(b['recall_at_3'], 'yes', 'no'):>10}{b['first_found_rank'] or '-':>6}{b['claims']:>8}"
-                     f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}"
-                     f"{_maybe(b['random_plane_false_claim'], 'FALSE', 'no'):>14}")
+                     f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}")
     counts = blind_counts(results)
     lines.append("totals (trained dictionaries): " + "; ".join(f"{name} {c['count']}/{c['of']}" for name, c in counts.items()))
     lines.append("(rank: blind rank of the first found candidate among the top 10; claims: candidates claimed at "
-                 f"p ≤ {manifold_ranking.CLAIM_ALPHA}; claimed+found: a claimed candidate is found; random plane: the top "
-                 "candidate claimed and found against a random plane in the decoder's span — a false claim; for a random "
-                 "dictionary any claim is false)")
+                 f"p ≤ {manifold_ranking.CLAIM_ALPHA}; claimed+found: a claimed candidate is found; for a random dictionary "
+                 "and for the decoupled twin (each circle's cos θ and sin θ' read independent phases: co-firing kept, "
+                 "the loop gone) any claim is false)")
     lines.append("(angle: largest principal angle between the best group's top-2 PCA plane and the planted plane; "
                  "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
                  "neighbouring places); rank ρ: triple concordance, not lowered by ties; "

@@ -2,7 +2,7 @@
 beyond what the latents' co-firing statistics predict.
 
 A method in the wall's sense: it reads a dictionary's decoder rows D [m, d] and its codes on
-samples a(x) [N, m], never a toy's truth. Axes: m latents, d dimensions, N samples, k neighbours.
+samples a(x) [N, m], never a toy's truth. Shapes (in the signatures): m latents, d dimensions, N samples, k neighbours.
 
 Definitions (all on cosine similarity between rows, the metric a UMAP of decoder rows uses):
 
@@ -47,8 +47,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from sae.readers import knockoff
+from toys.engine.shapes import AnyArray
 
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_NULLS = 200
@@ -75,8 +77,8 @@ def check_rows(rows, k: int, what: str = "decoder") -> np.ndarray:
     return rows
 
 
-def neighbours(rows, k: int) -> np.ndarray:
-    """Each row's k nearest other rows by cosine, nearest first, [m, k] (O(m²): a partition, then the k sorted)."""
+def neighbours(rows: Float[AnyArray, "m d"], k: int) -> Int[np.ndarray, "m k"]:
+    """Each row's k nearest other rows by cosine, nearest first (O(m²): a partition, then the k sorted)."""
     unit = _unit(rows)
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
@@ -85,7 +87,7 @@ def neighbours(rows, k: int) -> np.ndarray:
     return np.take_along_axis(nearest, order, axis=1)
 
 
-def neighbour_clustering(rows, k: int) -> float:
+def neighbour_clustering(rows: Float[AnyArray, "m d"], k: int) -> float:
     """T: the mean local clustering coefficient of the symmetrised k-nearest-neighbour graph."""
     sets = neighbours(rows, k)
     m = len(sets)
@@ -99,8 +101,8 @@ def neighbour_clustering(rows, k: int) -> float:
     return float(np.mean(np.where(pairs > 0, triangles / np.maximum(pairs, 1.0), 0.0)))
 
 
-def neighbour_overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """The mean share of each latent's neighbours in `a` ([m, k]) that are among its neighbours in `b`."""
+def neighbour_overlap(a: Int[np.ndarray, "m k"], b: Int[np.ndarray, "m k"]) -> float:
+    """The mean share of each latent's neighbours in `a` that are among its neighbours in `b`."""
     m, k = a.shape
     rows = np.arange(m)[:, None]
     in_b = np.zeros((m, max(m, int(b.max()) + 1)), bool)
@@ -138,7 +140,7 @@ class Structure(NamedTuple):
     structured: bool
 
 
-def structure_test(decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
+def structure_test(decoder: Float[AnyArray, "m d"], seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
                    alpha: float = ALPHA) -> Structure:
     """Question 1 alone (decoder rows only, no codes): T(D) against random placement of the same latents."""
     decoder = check_rows(decoder, k)
@@ -149,11 +151,12 @@ def structure_test(decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int 
     return Structure(structure, null, threshold, bool(structure > threshold))
 
 
-def placement_verdict(codes, decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
+def placement_verdict(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], seed: int,
+                      k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
                       alpha: float = ALPHA) -> Verdict:
     """Whether the decoder's placement holds structure beyond each null (module docstring).
 
-    codes [N, m] (the dictionary's codes on samples), decoder [m, d]; `seed` draws the nulls."""
+    codes: the dictionary's codes on N samples; `seed` draws the nulls."""
     decoder = check_rows(decoder, k)
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[1] != decoder.shape[0]:
@@ -180,8 +183,9 @@ def placement_verdict(codes, decoder, seed: int, k: int = DEFAULT_NEIGHBOURS, n_
                    neighbour_clustering(statistics, k), chance, structured and not predicted)
 
 
-def umap_embedding(rows, n_neighbors: int = 15, seed: int = 0, min_dist: float = 0.1) -> np.ndarray:
-    """A 2-D UMAP of the rows with the cosine metric, [m, 2] (umap-learn; deterministic for a seed)."""
+def umap_embedding(rows: Float[AnyArray, "m d"], n_neighbors: int = 15, seed: int = 0,
+                   min_dist: float = 0.1) -> Float[np.ndarray, "m 2"]:
+    """A 2-D UMAP of the rows with the cosine metric (umap-learn; deterministic for a seed)."""
     rows = check_rows(rows, n_neighbors - 1)
     import umap  # an import of numba's compiler: paid only when a map is drawn
 

@@ -1,6 +1,7 @@
 """Reading multi-dimensional geometry back from a dictionary (Engels et al.'s pipeline).
 
-Axes: n samples, m latents, d activation dimensions, S the latents of one cluster.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, m latents, d activation
+dimensions, S the latents of one cluster.
 
 Takes arrays only: decoder rows D [m, d], codes f [n, m] (the dictionary's latent
 activations on n samples) and, for scoring, a planted plane and true phases.
@@ -43,8 +44,10 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
+from jaxtyping import Bool, Float, Int
 
 from sae import metrics
+from toys.engine.shapes import AnyArray
 
 _EPS = 1e-12
 MEMBERSHIP_ENERGY = metrics.ON_PLANE_SHARE  # a latent is on a manifold with ≥ ½ of its energy in its span
@@ -61,8 +64,8 @@ def _unit_rows(decoder) -> np.ndarray:
     return decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), _EPS)
 
 
-def cosine_matrix(decoder) -> np.ndarray:
-    """cos(D_i, D_j), [m, m]."""
+def cosine_matrix(decoder: Float[AnyArray, "m d"]) -> Float[np.ndarray, "m m"]:
+    """cos(D_i, D_j)."""
     unit = _unit_rows(decoder)
     return np.clip(unit @ unit.T, -1.0, 1.0)
 
@@ -79,8 +82,8 @@ class PCA(NamedTuple):
     components: np.ndarray  # [d, d] rows = principal directions, in the same order
 
 
-def pca(points) -> PCA:
-    """PCA of points [n, d] through the eigen-decomposition of the centred scatter matrix."""
+def pca(points: Float[AnyArray, "n d"]) -> PCA:
+    """PCA of points through the eigen-decomposition of the centred scatter matrix."""
     points = np.asarray(points, np.float64)
     mean = points.mean(axis=0)
     centred = points - mean
@@ -113,8 +116,8 @@ def zhu_ghodsi_elbow(eigenvalues) -> int:
     return best_q
 
 
-def principal_angles_deg(basis_a, basis_b) -> np.ndarray:
-    """Principal angles (degrees, descending) between the row spans of [k_a, d] and [k_b, d]."""
+def principal_angles_deg(basis_a: Float[AnyArray, "ka d"], basis_b: Float[AnyArray, "kb d"]) -> Float[np.ndarray, " angles"]:
+    """Principal angles (degrees, descending) between the row spans of basis_a and basis_b."""
     return np.degrees(scipy.linalg.subspace_angles(np.asarray(basis_a, np.float64).T, np.asarray(basis_b, np.float64).T))
 
 
@@ -146,8 +149,8 @@ def ordering_score(alpha, theta) -> float:
     return abs(circular_correlation(alpha, theta))
 
 
-def on_manifold(decoder, span) -> np.ndarray:
-    """Latents whose decoder row has ≥ ½ of its energy in the row span of `span` [k, d]; bool [m]."""
+def on_manifold(decoder: Float[AnyArray, "m d"], span: Float[AnyArray, "k d"]) -> Bool[np.ndarray, " m"]:
+    """Latents whose decoder row has ≥ ½ of its energy in the row span of `span`."""
     unit = _unit_rows(decoder)
     if len(span) == 0:
         return np.zeros(len(unit), bool)
@@ -162,13 +165,15 @@ class ClusterGeometry(NamedTuple):
     dimension: int  # Zhu–Ghodsi elbow of the scree plot (0 without a PCA)
 
 
-def group_directions(codes, decoder, latents, rows) -> np.ndarray:
-    """x̂_S / ‖x̂_S‖ on samples `rows`: the directions of the group-only reconstructions, [len(rows), d]."""
+def group_directions(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+                     rows: Int[AnyArray, " r"]) -> Float[np.ndarray, "r d"]:
+    """x̂_S / ‖x̂_S‖ on samples `rows`: the directions of the group-only reconstructions."""
     reconstructions = np.asarray(codes[rows][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
     return reconstructions / np.maximum(np.linalg.norm(reconstructions, axis=1, keepdims=True), _EPS)
 
 
-def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> ClusterGeometry:
+def cluster_geometry(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+                     max_eigenvalues: int = 10) -> ClusterGeometry:
     """Steps 2–4 of the pipeline for one cluster S: reconstruct with S only, directions, PCA, elbow.
 
     The elbow is taken over the leading `max_eigenvalues` eigenvalues (and at most |S|,
@@ -183,8 +188,9 @@ def cluster_geometry(codes, decoder, latents, max_eigenvalues: int = 10) -> Clus
     return ClusterGeometry(latents, firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
 
 
-def project_points(geometry: ClusterGeometry, codes, decoder, rows) -> np.ndarray:
-    """The directions of the cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane, [len(rows), 2]."""
+def project_points(geometry: ClusterGeometry, codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"],
+                   rows: Int[AnyArray, " r"]) -> Float[np.ndarray, "r 2"]:
+    """The directions of the cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane."""
     if geometry.pca is None:
         raise ValueError("project_points: the cluster has no PCA (no sample fires it)")
     return (group_directions(codes, decoder, geometry.latents, rows) - geometry.pca.mean) @ geometry.pca.components[:2].T
@@ -291,7 +297,7 @@ class PlantedCircle(NamedTuple):
     values: int = 0  # P equally spaced values (days: 7), or 0 for a continuous circle
 
 
-def in_plane_error(x, reconstruction, circle: PlantedCircle) -> float:
+def in_plane_error(x: Float[AnyArray, "n d"], reconstruction: Float[AnyArray, "n d"], circle: PlantedCircle) -> float:
     """Mean over the circle's samples of ‖P(x̂ − x)‖² / r² (P the projection on the planted plane)."""
     residual = (np.asarray(reconstruction, np.float64) - np.asarray(x, np.float64))[np.asarray(circle.present)]
     return float(np.sum((residual @ np.asarray(circle.plane, np.float64).T) ** 2, axis=1).mean() / circle.radius**2)
@@ -313,7 +319,7 @@ def _wrap(angle):
     return np.angle(np.exp(1j * np.asarray(angle, np.float64)))
 
 
-def value_labels(phases, values: int, bins: int = 12) -> np.ndarray:
+def value_labels(phases: Float[AnyArray, " n"], values: int, bins: int = 12) -> Int[np.ndarray, " n"]:
     """Integer value labels of true phases: round(θ·P/2π) mod P for P values, or `bins` equal arcs
     of a continuous circle (values = 0)."""
     period = values if values else bins
@@ -321,7 +327,7 @@ def value_labels(phases, values: int, bins: int = 12) -> np.ndarray:
     return labels.astype(int) % period
 
 
-def circle_centre(points) -> np.ndarray:
+def circle_centre(points: Float[AnyArray, "n 2"]) -> Float[np.ndarray, " 2"]:
     """The centre of the circle best fitting 2-D points (Kåsa's algebraic fit: least squares on
     x² + y² + Dx + Ey + F = 0), [2]; their mean when they are (nearly) collinear or < 3.
 

@@ -1,0 +1,61 @@
+"""The shapes in the public signatures (jaxtyping, `toys.engine.shapes`) are the shapes the code keeps.
+
+A subprocess imports the annotated modules under jaxtyping's import hook (each call checked by
+beartype), fits every architecture for a few steps on a tiny toy, encodes, reconstructs and
+scores; the counterpart passes a decoder of the wrong width and must be refused by the hook.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    from jaxtyping import install_import_hook
+
+    MODULES = ["sae.metrics", "sae.architectures", "sae.pipeline", "toys.protocol", "toys.superposition",
+               "sae.readers.geometry", "sae.readers.feature_map"]
+    with install_import_hook(MODULES, "beartype.beartype"):
+        from sae import architectures, metrics, pipeline
+        from sae.readers import feature_map, geometry
+        from toys import superposition
+
+    import jax
+    import numpy as np
+
+    toy = superposition.build(superposition.SuperpositionConfig(n_features=12, d=6, mean_l0=2.0), jax.random.key(0))
+    batch = toy.sample(jax.random.key(1), 64)
+    for arch in ("topk", "relu", "batchtopk", "matching_pursuit", "jumprelu", "gated", "matryoshka"):
+        hps = pipeline.stack([architectures.hparams(k=2, l1_coefficient=1e-3)] * 2)
+        keys = jax.random.split(jax.random.key(2), 2)
+        result = pipeline.fit(arch, toy, hps, keys, n_latents=16, steps=4, batch_size=32)
+        codes = pipeline.encode(arch, result.params, hps, batch.x)
+        x_hat = pipeline.reconstruct(arch, result.params, hps, batch.x)
+        assert codes.shape == (2, 64, 16) and x_hat.shape == (2, 64, 6)
+        metrics.mcc(metrics.abs_cosine(toy.features, result.params.W_dec[0]))
+        pipeline.explained_variance(arch, result.params, hps, batch.x)
+    chance = pipeline.chance_dictionaries(jax.random.split(jax.random.key(3), 2), 6, 16)
+    pipeline.chance_codes(chance, 2, batch.x)
+    decoder = np.asarray(chance.W_dec[0])
+    feature_map.neighbours(decoder, 3)
+    geometry.principal_angles_deg(np.linalg.qr(np.random.default_rng(0).normal(size=(6, 2)))[0].T,
+                              np.linalg.qr(np.random.default_rng(1).normal(size=(6, 2)))[0].T)
+    if "--wrong" in sys.argv:
+        metrics.abs_cosine(toy.features, np.ones((16, 5)))  # d = 5 against the features' 6
+    print("ok")
+''')
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_public_signatures_hold_their_shapes_at_run_time():
+    done = _run()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
+
+
+def test_a_wrong_shape_is_refused_by_the_check():
+    done = _run("--wrong")
+    assert done.returncode != 0 and "TypeCheckError" in done.stderr, done.stderr[-3000:]
