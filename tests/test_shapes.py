@@ -14,10 +14,14 @@ SCRIPT = textwrap.dedent('''
     from jaxtyping import install_import_hook
 
     MODULES = ["sae.metrics", "sae.architectures", "sae.pipeline", "toys.protocol", "toys.superposition",
-               "sae.readers.geometry", "sae.readers.feature_map"]
+               "sae.readers.geometry", "sae.readers.feature_map", "sae.readers.manifold_finder",
+               "sae.readers.manifold_ranking", "sae.readers.manifold_grading", "sae.readers.knockoff",
+               "sae.readers.hierarchy", "sae.readers.detectors", "sae.readers.clustering", "sae.readers.topology",
+               "sae.readers.projection_circles"]
     with install_import_hook(MODULES, "beartype.beartype"):
         from sae import architectures, metrics, pipeline
-        from sae.readers import feature_map, geometry
+        from sae.readers import (clustering, detectors, feature_map, geometry, hierarchy, knockoff, manifold_grading,
+                                 manifold_ranking, projection_circles, topology)
         from toys import superposition
 
     import jax
@@ -40,6 +44,26 @@ SCRIPT = textwrap.dedent('''
     feature_map.neighbours(decoder, 3)
     geometry.principal_angles_deg(np.linalg.qr(np.random.default_rng(0).normal(size=(6, 2)))[0].T,
                               np.linalg.qr(np.random.default_rng(1).normal(size=(6, 2)))[0].T)
+    # a 12-tile circle beside 20 random rows in d = 16; each sample fires two neighbouring tiles
+    rng = np.random.default_rng(0)
+    angles = 2 * np.pi * np.arange(12) / 12
+    rows = np.concatenate([np.stack([np.cos(angles), np.sin(angles)], 1) @ np.eye(2, 16),
+                           rng.normal(size=(20, 16)) / 4.0])
+    tile = rng.integers(0, 12, 600)
+    circle_codes = np.zeros((600, 32))
+    circle_codes[np.arange(600), tile] = 1.0
+    circle_codes[np.arange(600), (tile + 1) % 12] = 0.5
+    groups, found_by, ranked = manifold_ranking.find_and_rank(circle_codes, rows, seed=0)
+    manifold_grading.oracle_group(rows, np.ones(32, bool), np.eye(2, 16))
+    knockoff.correlation_placement(rng, circle_codes, rows)
+    knockoff.random_placement(rng, rows)
+    hierarchy.assign(rows, rows[:12])
+    projection_circles.blind_planes(circle_codes, rows, seed=0)
+    labels = rng.random((600, 3)) < 0.5
+    detectors.best_unit_auroc(circle_codes, labels)
+    detectors.probe_accuracy(circle_codes, labels, np.arange(600) < 400)
+    clustering.scores(np.arange(12) % 3, clustering.cluster(rows[:12], 3, n_neighbors=4))
+    topology.topology(np.stack([np.cos(angles), np.sin(angles)], 1).repeat(10, 0))
     if "--wrong" in sys.argv:
         metrics.abs_cosine(toy.features, np.ones((16, 5)))  # d = 5 against the features' 6
     print("ok")

@@ -1,6 +1,6 @@
 """Clustering points by the cosine similarity of their representations, scored against known groups.
 
-Axes: N points, D representation dimensions, K clusters.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): N points, D representation dimensions, K clusters.
 
 Pipeline (`cluster`): each coordinate is standardised over the N points
 (z = (v − mean) / std; constant coordinates are dropped) and rows are normalised to
@@ -47,10 +47,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from jaxtyping import Float, Int
 from scipy.optimize import linear_sum_assignment
 
+from toys.engine.shapes import AnyArray
 
-def standardise(v) -> np.ndarray:
+
+def standardise(v: Float[AnyArray, "N D"]) -> np.ndarray:
     """Each column z-scored over the rows; columns with zero spread are dropped."""
     v = np.asarray(v, np.float64)
     std = v.std(axis=0)
@@ -58,7 +61,7 @@ def standardise(v) -> np.ndarray:
     return (v[:, keep] - v[:, keep].mean(axis=0)) / std[keep]
 
 
-def cosine_similarity(v) -> np.ndarray:
+def cosine_similarity(v: Float[AnyArray, "N D"]) -> np.ndarray:
     """C_ij = ⟨v_i, v_j⟩ / (‖v_i‖ ‖v_j‖), [N, N] (a zero row has similarity 0 to everything)."""
     unit = unit_rows(v)
     return unit @ unit.T
@@ -67,12 +70,12 @@ def cosine_similarity(v) -> np.ndarray:
 N_NEIGHBORS = 30
 
 
-def unit_rows(v) -> np.ndarray:
+def unit_rows(v: Float[AnyArray, "N D"]) -> np.ndarray:
     v = np.asarray(v, np.float64)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-300)
 
 
-def cluster(v, n_clusters: int, seed: int = 0, standardise_columns: bool = True,
+def cluster(v: Float[AnyArray, "N D"], n_clusters: int, seed: int = 0, standardise_columns: bool = True,
             n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
     """Spectral clustering of the rows of v [N, D] on their cosine k-nearest-neighbour graph → labels [N]."""
     from sklearn.cluster import (
@@ -96,7 +99,7 @@ def _affinity(v, n_neighbors: int):
     return 0.5 * (graph + graph.T).toarray()
 
 
-def eigengap_k(affinity, max_clusters: int) -> int:
+def eigengap_k(affinity: Float[AnyArray, "N N"], max_clusters: int) -> int:
     """K = argmax_{2 ≤ k ≤ max_clusters} (λ_{k+1} − λ_k) of the normalised Laplacian of a dense affinity."""
     affinity = np.asarray(affinity, np.float64)
     degree = np.maximum(affinity.sum(axis=1), 1e-300)
@@ -107,7 +110,7 @@ def eigengap_k(affinity, max_clusters: int) -> int:
     return int(np.argmax(gaps[1:]) + 2) if top >= 2 else 1
 
 
-def cluster_blind(v, max_clusters: int, seed: int = 0, standardise_columns: bool = True,
+def cluster_blind(v: Float[AnyArray, "N D"], max_clusters: int, seed: int = 0, standardise_columns: bool = True,
                   n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, int]:
     """`cluster` with K chosen by the eigengap of its own affinity (module docstring): (labels [N], K)."""
     prepared = standardise(v) if standardise_columns else np.asarray(v, np.float64)
@@ -116,7 +119,7 @@ def cluster_blind(v, max_clusters: int, seed: int = 0, standardise_columns: bool
     return cluster(prepared, k, seed, standardise_columns=False, n_neighbors=n_neighbors), k
 
 
-def qdg(unit_loss_gradients, max_clusters: int, seed: int = 0) -> tuple[np.ndarray, int]:
+def qdg(unit_loss_gradients: Float[AnyArray, "N D"], max_clusters: int, seed: int = 0) -> tuple[np.ndarray, int]:
     """The lab's earlier QDG variant (not the authors'; module docstring) on unit-length per-sample loss
     gradients [N, P]: cosine affinity (C + 1)/2, K by the eigengap, spectral clustering. (labels [N], K)."""
     from sklearn.cluster import SpectralClustering
@@ -134,14 +137,14 @@ QDG_CLUSTER_COUNTS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 125, 150, 175, 20
 QDG_RESTARTS = 30
 
 
-def qdg_affinities(unit_loss_gradients) -> dict[str, np.ndarray]:
+def qdg_affinities(unit_loss_gradients: Float[AnyArray, "N D"]) -> dict[str, np.ndarray]:
     """{"angular": 1 − arccos(C)/π, "absolute": |G| |G|ᵀ}, each [N, N], for per-sample gradients [N, P]
     (rows normalised to unit length here)."""
     g = unit_rows(unit_loss_gradients)
     return {"angular": 1.0 - np.arccos(np.clip(g @ g.T, -1.0, 1.0)) / np.pi, "absolute": np.abs(g) @ np.abs(g).T}
 
 
-def qdg_sweep(affinity, cluster_counts, seed: int = 0, restarts: int = QDG_RESTARTS) -> dict[int, np.ndarray]:
+def qdg_sweep(affinity: Float[AnyArray, "N N"], cluster_counts, seed: int = 0, restarts: int = QDG_RESTARTS) -> dict[int, np.ndarray]:
     """{K: labels [N]} of spectral clustering on a precomputed affinity [N, N] at each cluster count."""
     from sklearn.cluster import SpectralClustering
 
@@ -151,7 +154,7 @@ def qdg_sweep(affinity, cluster_counts, seed: int = 0, restarts: int = QDG_RESTA
                                            random_state=seed).fit_predict(affinity) for k in cluster_counts}
 
 
-def silhouette_k(affinity, labels_by_k: dict[int, np.ndarray]) -> int:
+def silhouette_k(affinity: Float[AnyArray, "N N"], labels_by_k: dict[int, np.ndarray]) -> int:
     """The K whose labels have the largest silhouette on the distance 1 − affinity (module docstring)."""
     from sklearn.metrics import silhouette_score
 
@@ -169,7 +172,7 @@ def silhouette_k(affinity, labels_by_k: dict[int, np.ndarray]) -> int:
 AFFINITIES = ("angular", "knn")
 
 
-def affinity(v, kind: str, n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
+def affinity(v: Float[AnyArray, "N D"], kind: str, n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
     """An affinity [N, N] between the rows of v [N, D] (used as they are; rows normalised to unit length):
     "angular", QDG's 1 − arccos(C)/π over all pairs; "knn", `cluster`'s symmetrised 0/1 cosine
     k-nearest-neighbour graph (k = min(n_neighbors, N − 1)); "absolute", QDG's |G||G|ᵀ."""
@@ -189,7 +192,7 @@ def sweep_counts(n_points: int, max_clusters: int) -> list[int]:
     return [k for k in counts if k <= max_clusters and k < n_points]
 
 
-def affinity_sweep(v, affinity_kind: str, max_clusters: int, seed: int = 0,
+def affinity_sweep(v: Float[AnyArray, "N D"], affinity_kind: str, max_clusters: int, seed: int = 0,
                    restarts: int = QDG_RESTARTS) -> dict[str, np.ndarray]:
     """The blind arm of a clustering comparison, on rows v [N, D]: spectral clustering of
     `affinity(v, affinity_kind)` at every K of `sweep_counts(N, max_clusters)` (`qdg_sweep`), and the
@@ -203,21 +206,21 @@ def affinity_sweep(v, affinity_kind: str, max_clusters: int, seed: int = 0,
             else np.zeros((0, len(v)), np.int64), "blind_k": np.asarray(blind, np.int64)}
 
 
-def affinity_clustering(v, affinity_kind: str, n_clusters: int, seed: int = 0,
+def affinity_clustering(v: Float[AnyArray, "N D"], affinity_kind: str, n_clusters: int, seed: int = 0,
                         restarts: int = QDG_RESTARTS) -> np.ndarray:
     """`affinity_sweep`'s clustering at one given K → labels [N] (for a K given from outside: a ceiling
     when K is the true group count)."""
     return qdg_sweep(affinity(v, affinity_kind), [n_clusters], seed, restarts)[int(n_clusters)]
 
 
-def scores(truth, labels) -> dict:
+def scores(truth: Int[AnyArray, " N"], labels: Int[AnyArray, " N"]) -> dict:
     """{"ari", "nmi"} of predicted labels against the true groups."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     return {"ari": float(adjusted_rand_score(truth, labels)), "nmi": float(normalized_mutual_info_score(truth, labels))}
 
 
-def confusion(truth, labels) -> tuple[np.ndarray, np.ndarray]:
+def confusion(truth: Int[AnyArray, " N"], labels: Int[AnyArray, " N"]) -> tuple[np.ndarray, np.ndarray]:
     """Counts [groups, clusters] with clusters reordered to best match the groups (Hungarian);
     returns (matrix, the group values in row order)."""
     groups, truth_index = np.unique(truth, return_inverse=True)

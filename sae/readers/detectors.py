@@ -1,7 +1,8 @@
 """Reading known binary variables from activations: single units (AUROC) and linear probes.
 
-Axes: N samples, m units (neurons, SAE latents, dictionary atoms), G binary variables
-(for instance the gates of a circuit), D activation dimensions.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): N samples, m units (neurons, SAE
+latents, dictionary atoms), G binary variables (for instance the gates of a circuit), D activation
+dimensions.
 
 - `auroc(scores, labels)`: for unit j and variable g, the area under the ROC curve of
   the unit's value as a detector of the variable, the probability that a random
@@ -27,10 +28,13 @@ Axes: N samples, m units (neurons, SAE latents, dictionary atoms), G binary vari
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float
 from scipy.stats import rankdata
 
+from toys.engine.shapes import AnyArray
 
-def auroc(scores, labels) -> np.ndarray:
+
+def auroc(scores: Float[AnyArray, "N m"], labels: Bool[AnyArray, "N G"]) -> np.ndarray:
     """AUC of every unit for every variable: scores [N, m], labels [N, G] bool → [m, G] (NaN for a constant variable)."""
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels, bool)
@@ -42,14 +46,15 @@ def auroc(scores, labels) -> np.ndarray:
         return (rank_sums - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def best_unit_auroc(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+def best_unit_auroc(scores: Float[AnyArray, "N m"], labels: Bool[AnyArray, "N G"]) -> tuple[np.ndarray, np.ndarray]:
     """Per variable the best unit's max(AUC, 1 − AUC), [G], and that unit's index, [G]."""
     table = auroc(scores, labels)
     either_way = np.maximum(table, 1.0 - table)
     return np.nanmax(either_way, axis=0), np.nanargmax(either_way, axis=0)
 
 
-def probe_accuracy(features, labels, train_rows, C: float = 1.0) -> np.ndarray:
+def probe_accuracy(features: Float[AnyArray, "N D"], labels: Bool[AnyArray, "N G"], train_rows: Bool[AnyArray, " N"],
+                   C: float = 1.0) -> np.ndarray:
     """Held-out balanced accuracy of one logistic-regression probe per variable, [G].
 
     features [N, D]; labels [N, G] bool; train_rows [N] bool (the others are the test rows).
@@ -91,7 +96,7 @@ def region_detector(neighbours: int = 15):
     return KNeighborsClassifier(n_neighbors=neighbours)
 
 
-def held_out(estimator, features, label, train_rows) -> tuple[float, float]:
+def held_out(estimator, features: Float[AnyArray, "N D"], label, train_rows: Bool[AnyArray, " N"]) -> tuple[float, float]:
     """(balanced accuracy, AUROC) on the held-out rows of a classifier fitted on the training rows.
 
     features [N, D]; label [N] bool; train_rows [N] bool.

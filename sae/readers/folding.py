@@ -1,7 +1,8 @@
 """How a ReLU network folds its input space, measured exactly along lines and per layer.
 
-Axes: N samples, L hidden layers, H units; a network is given by its hidden layers'
-weights W_l [in, out] and biases b_l (the linear read-out never folds).
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): N samples, L hidden layers, H units;
+a network is given by its hidden layers' weights W_l [in, out] and biases b_l (the linear read-out
+never folds).
 
 - `line_regions(W, b, start, end)`: for the segment x(t) = start + t (end − start),
   t ∈ [0, 1], the number of pieces with distinct activation patterns of layers 1…l, for
@@ -27,7 +28,10 @@ weights W_l [in, out] and biases b_l (the linear read-out never folds).
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float, Int
 from scipy import optimize
+
+from toys.engine.shapes import AnyArray
 
 
 def _forward_pre(weights, biases, x, masks, layer):
@@ -89,7 +93,7 @@ def line_regions_brute(weights, biases, start, end, n: int = 100_001, fold: bool
     return counts
 
 
-def linearly_separable(X, y) -> bool:
+def linearly_separable(X: Float[AnyArray, "N D"], y: Int[AnyArray, " N"]) -> bool:
     """Whether a hyperplane separates the two classes with margin: ∃ w, c: y_i(w·x_i + c) ≥ 1 (HiGHS)."""
     X = np.asarray(X, np.float64)
     signs = np.where(np.asarray(y, bool), 1.0, -1.0)
@@ -99,7 +103,7 @@ def linearly_separable(X, y) -> bool:
     return result.status == 0
 
 
-def squashed_share(activations, labels, classes) -> dict:
+def squashed_share(activations: Float[AnyArray, "N H"], labels, classes) -> dict:
     """Per class: share of points on each face (unit = 0), its mean over units, and share on at least one face."""
     activations, labels = np.asarray(activations), np.asarray(labels)
     out = {}
@@ -110,7 +114,7 @@ def squashed_share(activations, labels, classes) -> dict:
     return out
 
 
-def class_spread(activations, labels, classes) -> dict:
+def class_spread(activations: Float[AnyArray, "N H"], labels, classes) -> dict:
     """Per class: RMS distance to the class centroid / RMS distance to the overall centroid."""
     activations, labels = np.asarray(activations, np.float64), np.asarray(labels)
     total = np.sqrt(np.mean(np.sum((activations - activations.mean(axis=0)) ** 2, axis=1)))
@@ -122,7 +126,7 @@ def class_spread(activations, labels, classes) -> dict:
     return out
 
 
-def gradient_turning(gradients) -> float:
+def gradient_turning(gradients: Float[AnyArray, "N D"]) -> float:
     """1 − ‖mean_i g_i/‖g_i‖‖ over the rows of gradients [N, D] (zero rows are skipped)."""
     gradients = np.asarray(gradients, np.float64)
     norms = np.linalg.norm(gradients, axis=1)

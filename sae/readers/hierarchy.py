@@ -1,6 +1,6 @@
 """Hierarchies read off dictionaries, and how they compare with a planted tree.
 
-Axes: F true features, m latents, d dims, n samples.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): F true features, m latents, d dims, n samples.
 
 A forest over the F true features is a parent array (parents[c] = c's parent, −1 for
 a root or a feature that was not found). Both inferred forests below are expressed
@@ -37,8 +37,11 @@ Inferred forests:
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float
 from scipy.cluster import hierarchy as scipy_hierarchy
 from scipy.spatial.distance import squareform
+
+from toys.engine.shapes import AnyArray
 
 MATCH_THRESHOLD = 0.5  # a latent stands for a feature when their decoder cosine is at least this
 
@@ -97,7 +100,8 @@ def tree_scores(planted, inferred) -> dict:
     }
 
 
-def assign(decoder, true_features, threshold: float = MATCH_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def assign(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"],
+           threshold: float = MATCH_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
     """(a [m], its cosine [m]): each latent's best feature, −1 where the cosine is below threshold."""
     cosine = _unit(decoder) @ _unit(true_features).T  # [m, F]
     best = np.argmax(cosine, axis=1)
@@ -105,7 +109,7 @@ def assign(decoder, true_features, threshold: float = MATCH_THRESHOLD) -> tuple[
     return np.where(value >= threshold, best, -1), value
 
 
-def splitting_parents(decoders, true_features, threshold: float = MATCH_THRESHOLD) -> np.ndarray:
+def splitting_parents(decoders, true_features: Float[AnyArray, "F d"], threshold: float = MATCH_THRESHOLD) -> np.ndarray:
     """Inferred parents from dictionaries of increasing size (decoders: list of [m_s, d])."""
     n_features = len(true_features)
     inferred = np.full(n_features, -1)
@@ -123,7 +127,8 @@ def splitting_parents(decoders, true_features, threshold: float = MATCH_THRESHOL
     return inferred
 
 
-def representatives(decoder, true_features, live, threshold: float = MATCH_THRESHOLD) -> dict[int, int]:
+def representatives(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], live: Bool[AnyArray, " m"],
+                    threshold: float = MATCH_THRESHOLD) -> dict[int, int]:
     """{feature: its best assigned live latent} for every found feature."""
     features, cosine = assign(decoder, true_features, threshold)
     chosen: dict[int, int] = {}
@@ -145,7 +150,7 @@ def cofiring_distance(firing) -> np.ndarray:
     return np.clip(distance, 0.0, 1.0)
 
 
-def linkage_parents(decoder, true_features, firing, metric: str = "cosine",
+def linkage_parents(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], firing, metric: str = "cosine",
                     threshold: float = MATCH_THRESHOLD) -> np.ndarray:
     """Inferred parents from average-linkage clustering of one dictionary's latents.
 

@@ -1,6 +1,6 @@
 """Knockoff activation spaces: an SAE's latent activations, placed by different explanations.
 
-Axes: N samples, m latents, d dimensions.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): N samples, m latents, d dimensions.
 
 "You understand an activation space if, from your explanation alone, someone can build a
 functionally equivalent one." Given latent activations a(x) [N, m] of an SAE with decoder
@@ -32,8 +32,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from sae.readers import manifold_finder, manifold_ranking
+from toys.engine.shapes import AnyArray
 
 
 def _norms(decoder) -> np.ndarray:
@@ -45,13 +47,13 @@ def _random_units(rng: np.random.Generator, m: int, d: int) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def reconstruction(codes, decoder, bias=None) -> np.ndarray:
+def reconstruction(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], bias=None) -> np.ndarray:
     """x̂ = a(x) D + b, [N, d]."""
     out = np.asarray(codes, np.float64) @ np.asarray(decoder, np.float64)
     return out if bias is None else out + np.asarray(bias, np.float64)
 
 
-def random_placement(rng: np.random.Generator, decoder) -> np.ndarray:
+def random_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"]) -> np.ndarray:
     """P [m, d]: random unit rows times the decoder's row norms."""
     decoder = np.asarray(decoder, np.float64)
     return _random_units(rng, *decoder.shape) * _norms(decoder)[:, None]
@@ -63,7 +65,7 @@ class CorrelationPlacement(NamedTuple):
     relative_error: float  # ‖G − R‖_F / ‖R‖_F of the unit-row Gram G
 
 
-def correlation_placement(rng: np.random.Generator, codes, decoder) -> CorrelationPlacement:
+def correlation_placement(rng: np.random.Generator, codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"]) -> CorrelationPlacement:
     """Unit rows with Gram R = corr(a(x)) (or its nearest rank-d form), times ‖D_j‖ (module docstring).
     Latents that never vary get a random unit row (their correlations are undefined)."""
     codes = np.asarray(codes, np.float64)
@@ -87,7 +89,7 @@ def correlation_placement(rng: np.random.Generator, codes, decoder) -> Correlati
     return CorrelationPlacement(rows * _norms(decoder)[:, None], feasible, error)
 
 
-def group_coordinates_placement(rng: np.random.Generator, decoder, groups, planes=None) -> np.ndarray:
+def group_coordinates_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], groups, planes=None) -> np.ndarray:
     """P [m, d] from the exact in-plane coordinates of `groups` (lists of latent indices; module docstring),
     each read in its reported plane (planes[i], orthonormal rows [2, d]) or, without one, in the top
     two principal directions of its decoder rows."""
@@ -113,7 +115,7 @@ def group_coordinates_placement(rng: np.random.Generator, decoder, groups, plane
     return placement
 
 
-def coordinate_groups(codes, decoder) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def coordinate_groups(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The geometry finder's candidates that read as circles — a scree dimension of 1 to 3 (a
     circle with its offset) — largest first, each keeping only latents no earlier one took; with
     each one's reported plane (the top two principal directions of its reconstructions)."""
@@ -138,7 +140,7 @@ class CircleDescription(NamedTuple):
     offset: float  # ‖centroid‖
 
 
-def describe_circle(decoder, latents) -> CircleDescription:
+def describe_circle(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"]) -> CircleDescription:
     """A circle group's description: its latents' cyclic order (by angle in the top-2 principal plane of
     the centred decoder rows), its radius and its offset length."""
     rows = np.asarray(decoder, np.float64)[np.asarray(latents, int)]
@@ -151,7 +153,7 @@ def describe_circle(decoder, latents) -> CircleDescription:
                              float(np.linalg.norm(centroid)))
 
 
-def described_placement(rng: np.random.Generator, decoder, descriptions: list[CircleDescription]) -> np.ndarray:
+def described_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], descriptions: list[CircleDescription]) -> np.ndarray:
     """P [m, d]: each described circle as equally spaced points in its cyclic order, at its radius, about
     its offset, in a fresh frame; every other latent a random unit row times its decoder norm."""
     decoder = np.asarray(decoder, np.float64)
@@ -165,7 +167,7 @@ def described_placement(rng: np.random.Generator, decoder, descriptions: list[Ci
     return placement
 
 
-def place(codes, placement) -> np.ndarray:
+def place(codes: Float[AnyArray, "N m"], placement) -> np.ndarray:
     """x' = a(x) P, [N, d]."""
     return np.asarray(codes, np.float64) @ np.asarray(placement, np.float64)
 
@@ -178,7 +180,7 @@ class RingDescription(NamedTuple):
     radius: float
 
 
-def describe_ring(decoder, order, basis) -> RingDescription:
+def describe_ring(decoder: Float[AnyArray, "m d"], order, basis) -> RingDescription:
     """A ring plane's description: its named latents in cyclic order (`RingPlane.order`) and their
     rows' mean reach into the plane (basis [2, d])."""
     order = np.asarray(order, int)
@@ -186,7 +188,8 @@ def describe_ring(decoder, order, basis) -> RingDescription:
     return RingDescription(order, float(reach.mean()) if len(order) else 0.0)
 
 
-def projection_placement(rng: np.random.Generator, decoder, groups, rings: list[list[RingDescription]]) -> np.ndarray:
+def projection_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], groups,
+                         rings: list[list[RingDescription]]) -> np.ndarray:
     """P [m, d] from what descriptions of ring planes state: each group's latents sit at the group's
     offset (‖mean row‖, along a fresh direction) plus, for each of its described rings, the point
     of a ring of its radius in a fresh plane (all fresh directions orthonormal) at an angle equally
@@ -215,7 +218,7 @@ def projection_placement(rng: np.random.Generator, decoder, groups, rings: list[
     return placement
 
 
-def claimed_circle_groups(codes, decoder, null_top, seed: int = 0) -> list[np.ndarray]:
+def claimed_circle_groups(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], null_top, seed: int = 0) -> list[np.ndarray]:
     """The blind method's circles: the finder's candidates in the order of `manifold_ranking.rank`,
     those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
     earlier one took."""

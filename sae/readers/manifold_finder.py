@@ -1,6 +1,7 @@
 """Finding multi-dimensional features in a dictionary, by either mode an SAE uses for them.
 
-Axes: n samples, m latents (m_live of them fire at least once), d activation dimensions.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, m latents (m_live of
+them fire at least once), d activation dimensions.
 
 An SAE captures a manifold (a circle, a sphere, ...) in one of two ways, often a mix
 (Engels et al. 2024, "Not all language model features are one-dimensionally linear";
@@ -55,8 +56,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
 import scipy.stats
+from jaxtyping import Bool, Float, Int
 
 from sae.readers import geometry, topology
+from toys.engine.shapes import AnyArray
 
 MAX_ATOMS = 3
 NULL_DRAWS = 4
@@ -140,7 +143,8 @@ def _explaining_atoms(energies, atoms, residual_limit, share_limit) -> list[tupl
     return found
 
 
-def explanations(decoder, live, max_atoms: int = MAX_ATOMS, seed: int = 0) -> list[np.ndarray]:
+def explanations(decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], max_atoms: int = MAX_ATOMS,
+                 seed: int = 0) -> list[np.ndarray]:
     """The tiling mode's explanation sets: each live latent with the atoms that explain it
     beyond chance (module docstring), latent indices [1 + T] each.
 
@@ -171,7 +175,7 @@ def link_graph(sets, m: int) -> scipy.sparse.coo_matrix:
     return scipy.sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
 
 
-def cofiring_links(codes, alpha: float = ALPHA) -> scipy.sparse.coo_matrix:
+def cofiring_links(codes: Float[AnyArray, "n m"], alpha: float = ALPHA) -> scipy.sparse.coo_matrix:
     """The span mode's graph [m, m]: pairs that co-fire more than independence allows at
     Bonferroni level α over all live pairs (module docstring)."""
     fires = scipy.sparse.csr_matrix(np.asarray(codes) > 0, dtype=np.float64)
@@ -216,7 +220,7 @@ REFINE_SPANS = (2, 3, 4, 5)
 MAX_PRUNED_GROUP = 256  # larger linked groups are grown, not pruned (the pruning costs one SVD per latent)
 
 
-def row_span(decoder, latents, directions: int) -> np.ndarray:
+def row_span(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], directions: int) -> np.ndarray:
     """The top `directions` right singular vectors of the group's unit decoder rows (uncentred,
     so a shared offset direction comes first), orthonormal rows [≤ directions, d]."""
     unit = _unit(np.asarray(decoder)[np.asarray(latents)])
@@ -226,7 +230,7 @@ def row_span(decoder, latents, directions: int) -> np.ndarray:
     return vt[:directions]
 
 
-def refine(decoder, live, latents, directions: int = 3) -> np.ndarray:
+def refine(decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], latents: Int[AnyArray, " S"], directions: int = 3) -> np.ndarray:
     """A linked group made consistent with a manifold whose span has the given number of
     directions (`row_span`), by the membership rule of `sae.readers.geometry.on_manifold`
     (≥ ½ of a decoder row's energy in the span), with the span read from the group itself:
@@ -252,7 +256,8 @@ def refine(decoder, live, latents, directions: int = 3) -> np.ndarray:
     return np.flatnonzero(geometry.on_manifold(decoder, row_span(decoder, latents, directions)) & np.asarray(live, bool))
 
 
-def describe(codes, decoder, latents, found_by: str = "", shapes: bool = True, seed: int = 0) -> Candidate:
+def describe(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], found_by: str = "",
+             shapes: bool = True, seed: int = 0) -> Candidate:
     """A Candidate for one latent group: its reconstructions, PCA, dimension and (optionally) shape."""
     fitted = geometry.cluster_geometry(codes, decoder, latents)
     if fitted.pca is None:
@@ -278,7 +283,8 @@ def neighbourhoods(graph) -> list[np.ndarray]:
     return found
 
 
-def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0, report=None) -> list[tuple[str, np.ndarray]]:
+def candidate_groups(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, seed: int = 0,
+                     report=None) -> list[tuple[str, np.ndarray]]:
     """(found by, latents) of every candidate group, distinct sets only (first label kept):
 
     - each connected component of a link graph ("tiling" or "span");
@@ -333,7 +339,8 @@ def candidate_groups(codes, decoder, live=None, modes=MODES, seed: int = 0, repo
     return found
 
 
-def find_manifolds(codes, decoder, live=None, modes=MODES, shapes: bool = True, seed: int = 0,
+def find_manifolds(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, shapes: bool = True,
+                   seed: int = 0,
                    report=None) -> list[Candidate]:
     """Candidate manifolds of a dictionary: latent groups by both modes, each described.
 

@@ -1,6 +1,6 @@
 """Grading the blind manifold ranking against a planted circle: a *grader*, it sees the truth.
 
-Axes: n samples, m latents, d activation dimensions.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, m latents, d activation dimensions.
 
 The method (`sae.readers.manifold_finder` proposes groups, `sae.readers.manifold_ranking` ranks them and
 tests the top one, from codes and a decoder only) has already answered when this module
@@ -31,21 +31,25 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.stats
+from jaxtyping import Bool, Float, Int
 
 from sae.readers import geometry, manifold_finder, manifold_ranking
+from toys.engine.shapes import AnyArray
 
 FOUND_ANGLE_DEG = geometry.PLANE_MATCH_DEG  # "found": the group's plane within this of the planted plane, and in cyclic order
 SEARCH_DEPTH = 10
 
 
-def is_found(codes, decoder, latents, circle: geometry.PlantedCircle) -> bool:
+def is_found(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+             circle: geometry.PlantedCircle) -> bool:
     """Whether one candidate group matches the circle: ≤ FOUND_ANGLE_DEG and in cyclic order."""
     match = geometry.match_circle(codes, decoder, [np.asarray(latents)], circle.plane, circle.span, circle.present,
                                   circle.phases, circle.values)
     return bool(len(match.latents) and match.max_principal_angle_deg <= FOUND_ANGLE_DEG and match.cyclic_order)
 
 
-def grade_ranking(codes, decoder, groups, ranked: manifold_ranking.Ranked, circle: geometry.PlantedCircle,
+def grade_ranking(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
+                  circle: geometry.PlantedCircle,
                   depth: int = SEARCH_DEPTH) -> dict:
     """recall@1, recall@3, the first found rank, the claim and whether it is true (module docstring)."""
     found = [is_found(codes, decoder, groups[i], circle) for i in ranked.order[:depth]]
@@ -65,7 +69,7 @@ def grade_ranking(codes, decoder, groups, ranked: manifold_ranking.Ranked, circl
     }
 
 
-def unmatched_claims(codes, decoder, groups, ranked: manifold_ranking.Ranked,
+def unmatched_claims(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
                      circles: list[geometry.PlantedCircle], depth: int = SEARCH_DEPTH) -> int:
     """Claims that are false where a dictionary holds several planted circles: candidates claimed on
     their own p-values (they lead the order; at most `depth` read) that are found for none of them."""
@@ -73,7 +77,8 @@ def unmatched_claims(codes, decoder, groups, ranked: manifold_ranking.Ranked,
     return sum(not any(is_found(codes, decoder, latents, circle) for circle in circles) for latents in claimed)
 
 
-def false_claim(codes, decoder, groups, ranked: manifold_ranking.Ranked, wrong: geometry.PlantedCircle | None) -> dict:
+def false_claim(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
+                wrong: geometry.PlantedCircle | None) -> dict:
     """A control's verdict: the top candidate claimed (wrong=None: any claim is false), or claimed and
     found against the wrong truth."""
     claimed = bool(ranked.claimed)
@@ -85,7 +90,7 @@ def false_claim(codes, decoder, groups, ranked: manifold_ranking.Ranked, wrong: 
             "p_value": ranked.p_value, "candidates": len(groups)}
 
 
-def random_plane(rng: np.random.Generator, decoder, live) -> np.ndarray:
+def random_plane(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"]) -> np.ndarray:
     """A random 2-plane [2, d] inside the span of the live decoder rows (Gaussian combinations, orthonormalised)."""
     rows = np.asarray(decoder, np.float64)[np.asarray(live, bool)]
     combination = rng.normal(size=(2, len(rows))) @ rows
@@ -119,26 +124,27 @@ def count_rate(count: int, of: int) -> dict:
 TILING_CO_ACTIVE = 2.0  # at most this many of a group's latents active per sample (mean): a tiling
 
 
-def oracle_group(decoder, live, span) -> np.ndarray:
+def oracle_group(decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], span) -> np.ndarray:
     """What the SAE actually learned for a manifold: the live latents whose decoder rows hold
     ≥ ½ of their energy in its true span (`sae.readers.geometry.on_manifold`)."""
     return np.flatnonzero(geometry.on_manifold(decoder, span) & np.asarray(live, bool))
 
 
-def co_active(codes, latents, rows) -> float:
+def co_active(codes: Float[AnyArray, "n m"], latents: Int[AnyArray, " S"], rows) -> float:
     """The mean number of the group's latents active on those samples of `rows` where it fires (0 if none)."""
     active = np.sum(np.asarray(codes)[np.asarray(rows)][:, latents] > 0, axis=1)
     return float(active[active > 0].mean()) if np.any(active > 0) else 0.0
 
 
-def mode_of(codes, latents, rows) -> str:
+def mode_of(codes: Float[AnyArray, "n m"], latents: Int[AnyArray, " S"], rows) -> str:
     """How the SAE holds a manifold with this group: "tiling" when at most TILING_CO_ACTIVE of its
     latents are active per manifold sample on average (one arc, or two neighbouring arcs, at a
     time), else "span" (a basis used together)."""
     return "tiling" if co_active(codes, latents, rows) <= TILING_CO_ACTIVE else "span"
 
 
-def score_circle(codes, decoder, circle: geometry.PlantedCircle, groups, found_by=None, shapes: bool = True,
+def score_circle(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], circle: geometry.PlantedCircle, groups, found_by=None,
+                 shapes: bool = True,
                  seed: int = 0) -> tuple[dict, geometry.CircleMatch]:
     """Scores of the group (among `groups`, latent-index arrays) that best matches a planted circle.
 

@@ -1,7 +1,7 @@
 """Ranking manifold candidates without the truth: how circle-like is each group, and is the best one a claim?
 
-Axes: n samples, m latents, d activation dimensions, S the latents of one candidate group,
-r the samples a group is read on.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, m latents, d activation
+dimensions, S the latents of one candidate group, r the samples a group is read on.
 
 This is a *method*: it reads a dictionary's codes [n, m] and decoder [m, d] and the groups
 `sae.readers.manifold_finder` proposed, never a planted plane, phase or label. A grader
@@ -72,8 +72,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from sae.readers import geometry, manifold_finder
+from toys.engine.shapes import AnyArray
 
 MAX_ROWS = 2048  # samples a group's evidence is read on (evenly thinned)
 MIN_PLACES = 4
@@ -125,7 +127,7 @@ def seam(angles: np.ndarray, outside: np.ndarray, radius: float, tolerance: floa
     return float(max(0.0, 1.0 - max(0.0, jumps.max() - np.median(jumps)) / max(radius, 1e-12)))
 
 
-def latent_places(decoder, latents, fitted: geometry.PCA, centre: np.ndarray, radius: float,
+def latent_places(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], fitted: geometry.PCA, centre: np.ndarray, radius: float,
                   tolerance: float = PLACE_TOLERANCE) -> int:
     """The places the group's latents occupy: their unit decoder rows projected into the group's
     plane, read as angles about the centre (module docstring); rows within radius / 2 of the
@@ -139,7 +141,8 @@ def latent_places(decoder, latents, fitted: geometry.PCA, centre: np.ndarray, ra
     return _places(np.arctan2(projected[named, 1], projected[named, 0]), tolerance)[0]
 
 
-def circle_evidence(codes, decoder, latents, max_rows: int = MAX_ROWS) -> CircleEvidence:
+def circle_evidence(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+                    max_rows: int = MAX_ROWS) -> CircleEvidence:
     """The circle evidence of one latent group (module docstring)."""
     codes = np.asarray(codes)
     latents = np.asarray(latents)
@@ -172,7 +175,7 @@ def circle_evidence(codes, decoder, latents, max_rows: int = MAX_ROWS) -> Circle
                           int(fires.sum()))
 
 
-def span_concentration(decoder, latents, directions: int = 3) -> float:
+def span_concentration(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], directions: int = 3) -> float:
     """σ = max(0, 1 − ε · |S| / (|S| − q)), ε the energy of the group's unit decoder rows outside their
     top q = 3 singular directions (module docstring); 1 for |S| ≤ q."""
     rows = np.asarray(decoder, np.float64)[np.asarray(latents)]
@@ -229,7 +232,7 @@ def threshold_interval(null_top, alpha: float = CLAIM_ALPHA, draws: int = 2000, 
     return float(low), float(high)
 
 
-def rank(codes, decoder, groups, null_top, alpha: float = CLAIM_ALPHA) -> Ranked:
+def rank(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, null_top, alpha: float = CLAIM_ALPHA) -> Ranked:
     """Rank candidate groups (latent-index arrays) by circle evidence, best first, and test the top one
     against `null_top`, the null dictionaries' top evidences (`stored_null`, or a run's own null twins;
     an empty null claims nothing)."""
@@ -301,7 +304,7 @@ class Answer(NamedTuple):
     ranked: Ranked  # their ranking and the top one's claim
 
 
-def find_and_rank(codes, decoder, seed: int = 0, null_top=(), report=None) -> Answer:
+def find_and_rank(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], seed: int = 0, null_top=(), report=None) -> Answer:
     """The method, truth-free, on one dictionary (codes [n, m], decoder [m, d]): the finder's candidate
     groups (`manifold_finder.candidate_groups`, every latent considered) ranked by circle evidence, the
     top one tested against `null_top` (empty: ranked, nothing claimed)."""

@@ -1,7 +1,8 @@
 """Circles that are projections: planes of a latent group in which its points close into a ring.
 
-Axes: n samples, m latents, d activation dimensions, S the latents of one candidate group,
-r the distinct points a group is read on, q the principal directions searched.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n samples, m latents, d activation
+dimensions, S the latents of one candidate group, r the distinct points a group is read on, q the
+principal directions searched.
 
 This is a *method* (codes [n, m] and decoder [m, d] only, never a planted plane or phase).
 `sae.readers.manifold_ranking` asks whether a group's points lie on one planar loop. A group
@@ -56,8 +57,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from sae.readers import geometry, manifold_finder, manifold_ranking
+from toys.engine.shapes import AnyArray
 
 MAX_POINTS = 512  # distinct points a group is read on (evenly thinned)
 MAX_DIRECTIONS = 24  # principal directions searched (twelve circles)
@@ -85,7 +88,8 @@ class RingPlane(NamedTuple):
     radius: float  # the points' mean radius about the plane's centre
 
 
-def group_points(codes, decoder, latents, max_points: int = MAX_POINTS) -> np.ndarray:
+def group_points(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+                 max_points: int = MAX_POINTS) -> np.ndarray:
     """The group's distinct reconstructions x̂_S on the samples where it fires, [r, d] (rows equal to
     1e-9 relative precision counted once; evenly thinned to max_points)."""
     codes = np.asarray(codes)
@@ -196,7 +200,8 @@ def _plane_evidence(points: np.ndarray, basis: np.ndarray, decoder, latents, val
     return RingPlane(basis, value, roundness, closure, places, int(held), float(evidence), order, radius)
 
 
-def ring_planes(codes, decoder, latents, max_planes: int = MAX_PLANES, starts: int = STARTS,
+def ring_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
+                max_planes: int = MAX_PLANES, starts: int = STARTS,
                 seed: int = 0) -> list[RingPlane]:
     """The group's ring planes, in the order found (module docstring); empty when the group's
     points span fewer than two directions."""
@@ -230,7 +235,7 @@ def ring_planes(codes, decoder, latents, max_planes: int = MAX_PLANES, starts: i
     return found
 
 
-def blind_planes(codes, decoder, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
+def blind_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
     """The method on one dictionary: the finder's groups (`manifold_finder.candidate_groups`) and every
     ring plane in each group with at least `manifold_ranking.MIN_LATENTS` latents, best evidence first:
     (groups, planes), each plane {"group", "evidence", "spread", "roundness", "closure",

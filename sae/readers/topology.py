@@ -1,6 +1,6 @@
 """Shapes by topology: Betti numbers of a point cloud from persistent homology, against nulls.
 
-Axes: n points, q the principal dimensions kept.
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): n points, q the principal dimensions kept.
 
 A point cloud (a group's reconstructions) is centred, projected on its top q = 4
 principal directions (a circle needs 2, a sphere or a helix 3, a torus 4; directions
@@ -32,6 +32,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from jaxtyping import Float
+
+from toys.engine.shapes import AnyArray
 
 MAX_POINTS = 150  # landmarks per cloud: ripser's cost grows fast with points in dimension 2
 MIN_POINTS = 20  # fewer points than this: no shape is read ("n/a")
@@ -64,7 +67,7 @@ def _project(points, q: int) -> np.ndarray:
     return centred @ vt[:q].T
 
 
-def persistence_statistics(points, q: int, max_points: int = MAX_POINTS, seed: int = 0) -> list[np.ndarray]:
+def persistence_statistics(points: Float[AnyArray, "n q"], q: int, max_points: int = MAX_POINTS, seed: int = 0) -> list[np.ndarray]:
     """Per homology dimension 0, 1, 2 the values compared to the thresholds (module docstring):
     [finite H₀ deaths / their median, H₁ death/birth, H₂ death/birth] (dimension 2 empty when q = 2)."""
     import ripser
@@ -99,7 +102,7 @@ def shape_name(betti) -> str:
     return "other"
 
 
-def topology(points, max_points: int = MAX_POINTS, seed: int = 0, thresholds: dict | None = None) -> Topology:
+def topology(points: Float[AnyArray, "n q"], max_points: int = MAX_POINTS, seed: int = 0, thresholds: dict | None = None) -> Topology:
     """Betti numbers and shape of a point cloud [n, d] (definitions in the module docstring),
     read in its top q = min(4, d) principal directions."""
     points = np.asarray(points, np.float64)
