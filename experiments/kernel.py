@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, Recovery, eval_key, headline, summary_table
-from experiments.runner import memory, panels, seeding
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate
 from toys.engine.config import check_fields, setting
@@ -122,8 +122,9 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
         key_toy, key_dictionaries = _keys(config)
         toy = build_toy(config, key_toy)
         recovery, arrays = run_arms(config, toy, key_dictionaries, graders, runtime, keep)
+        readers = {metric: "grader" for grader in graders for metric in grader.metrics}
         return Result({"dictionaries": recovery.entries, "toy": describe_toy(config, toy)}, arrays=arrays,
-                      dictionaries=recovery.saved)
+                      dictionaries=recovery.saved, table=table.from_entries(recovery.entries, readers=readers))
 
     def plot(results: dict, arrays: dict, folder) -> list:
         paths = []
@@ -134,16 +135,17 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
                 continue
             file_name, title, metrics = spec
             figure, axes = panels.panels(len(metrics))
+            rows = table.read(results)
             for ax, metric in zip(axes, metrics):
-                panels.metric_by_size(ax, results["dictionaries"], metric, metric)
+                panels.metric_by_size(ax, rows, metric, metric)
             paths.append(panels.finish(figure, axes, title, folder / file_name, xlabel="dictionary size m",
                                        ylabel="mean over seeds (bars: min–max); dashed = chance"))
         return paths
 
     def summary(results: dict) -> str:
-        table = summary_table(results, summary_metrics + tuple(m for grader in graders for m in grader.metrics))
+        text = summary_table(results, summary_metrics + tuple(m for grader in graders for m in grader.metrics))
         note = summary_note(results)
-        return table + (f"\n{note}" if note else "")
+        return text + (f"\n{note}" if note else "")
 
     def evaluation_source(config) -> dict:
         key_toy, key_dictionaries = _keys(config)

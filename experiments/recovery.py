@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from sae import absorption, absorption_saebench, pipeline
 from toys.engine.runtime import Runtime, or_default
 
@@ -137,6 +137,11 @@ class Recovery:
         self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds])
         return result.params
 
+    def rows(self) -> list[table.Row]:
+        """The results table of every entry: one row per streamed metric, beside the random
+        dictionaries' mean of that metric at the same size (`experiments.runner.table.from_entries`)."""
+        return table.from_entries(self.entries)
+
     def baseline(self, kind: str, size: int):
         """Build one baseline dictionary per seed (encoded by TopK with the same k), score them."""
         keys = seed_keys(self.key_baseline, size, self.seeds)
@@ -179,31 +184,22 @@ def edge_summary_lines(summary: dict) -> list[str]:
 
 
 def headline(results: dict) -> str:
-    """One number for `toylab runs`: the best trained MMCS beside the random dictionary of that size."""
-    trained = [e for e in results["dictionaries"] if e["kind"] not in BASELINE_KINDS]
+    """One number for `toylab runs`, from the results table: the best trained MMCS (mean over seeds)
+    beside its chance (the random dictionaries of that size)."""
+    means = table.mean_over_seeds(table.select(table.read(results), metric="mmcs", reader=table.STREAMED))
+    trained = {key: summary for key, summary in means.items() if key[0] not in BASELINE_KINDS}
     if not trained:
         return "—"
-    best = max(trained, key=lambda e: e["metrics"]["mmcs"])
-    baselines = results["dictionaries"] + results.get("chance", [])  # sweep keeps its chance apart
-    chance = [e["metrics"]["mmcs"] for e in baselines if e["kind"] == "random" and e["size"] == best["size"]]
-    versus = f" (random {np.mean(chance):.3f})" if chance else ""
-    return f"MMCS {best['metrics']['mmcs']:.3f} {best['kind']} m={best['size']}{versus}"
+    (arm, size, *_), best = max(trained.items(), key=lambda item: item[1]["mean"])
+    versus = f" (random {best['chance']:.3f})" if best["chance"] is not None else ""
+    return f"MMCS {best['mean']:.3f} {arm} m={size}{versus}"
 
 
 def summary_table(results: dict, columns: tuple[str, ...]) -> str:
-    """One row per (kind, size): the mean of each metric over seeds; baselines after trained kinds."""
-    header = f"{'kind':<11}{'size':>6}  " + "  ".join(f"{c[:10]:>10}" for c in columns)
-    lines = [header, "-" * len(header)]
-    rows = {}
-    for entry in results["dictionaries"]:
-        rows.setdefault((entry["kind"], entry["size"]), []).append(entry["metrics"])
-    order = {kind: i for i, kind in enumerate([*TRAINED_KINDS, *BASELINE_KINDS])}
-    n_seeds = 1
-    for (kind, size), group in sorted(rows.items(), key=lambda item: (item[0][1], order.get(item[0][0], 99))):
-        means = [np.mean([g[c] for g in group]) for c in columns]
-        lines.append(f"{kind:<11}{size:>6}  " + "  ".join(f"{v:>10.3f}" for v in means))
-        n_seeds = len(group)
-    lines.append(f"(means over {n_seeds} seed(s); baselines — random, darts, untrained, pca — are encoded by TopK "
-                 "with the same k and read as chance; f1 and uniqueness average over all m latents, dead ones 0 "
-                 "(SAELens' definition), f1_live over live latents only)")
-    return "\n".join(lines)
+    """One line per (kind, size) from the results table: the mean of each metric over seeds;
+    baselines after trained kinds."""
+    text = table.text(table.read(results), columns,
+                      order=(*TRAINED_KINDS, *BASELINE_KINDS))
+    return text + ("\n(baselines — random, darts, untrained, pca — are encoded by TopK with the same k and read as "
+                   "chance; f1 and uniqueness average over all m latents, dead ones 0 (SAELens' definition), f1_live "
+                   "over live latents only)")

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments.runner import memory, overrides, records, registry, runfolder, seeding, settings_index
+from experiments.runner import memory, overrides, records, registry, runfolder, seeding, settings_index, table
 from experiments.runner.study import Result
 from toys.engine.config import INT32_MAX, ConfigError, check_fixed_bounds
 from toys.engine.runtime import Runtime
@@ -295,6 +295,9 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
             raise TypeError(f"study {experiment.name!r}: run returned {type(outcome).__name__}, not a Result")
         phase["stage"] = "writing results"
         results = outcome.results
+        if "table" in results:
+            raise TypeError(f"study {experiment.name!r}: results hold a 'table' key; the table goes in Result.table")
+        results["table"] = table.to_json(outcome.table)  # what plot, summary and headline read back
         figures = experiment.plot(results, outcome.arrays, folder / "figures")
         if outcome.arrays:
             runfolder.write_arrays(folder / "arrays.npz", outcome.arrays)

@@ -1,7 +1,8 @@
 """Shared figure panels: a study's figures are compositions of these, one point per figure.
 
 - `panels(n)`: a row of n axes of the lab's size;
-- `metric_by_size(ax, entries, metric, title)`: a score against dictionary size per kind,
+- `metric_by_size(ax, rows, metric, title)`: a score against dictionary size per arm (rows of
+  the results table, `experiments.runner.table`),
   mean over seeds with min–max bars; chance baselines dashed;
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
 - `matrix(ax, values, title)`: a [0, 1] heatmap;
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.runner import table
 from sae.pipeline import BASELINE_KINDS
 
 
@@ -25,22 +27,22 @@ def panels(n: int, width: float = 4.5, height: float = 3.6, sharey: bool = False
     return figure, list(axes[0])
 
 
-def by_kind_and_size(entries: list[dict], metric: str) -> dict:
-    """{kind: (sizes, mean, min, max)} of a metric over seeds (entries: {"kind", "size", "metrics"})."""
-    table: dict[str, dict] = {}
-    for entry in entries:
-        table.setdefault(entry["kind"], {}).setdefault(entry["size"], []).append(entry["metrics"][metric])
+def by_kind_and_size(rows: list[table.Row], metric: str) -> dict:
+    """{arm: (sizes, mean, min, max)} of a metric over seeds, from the results table's rows."""
+    by_arm: dict[str, dict] = {}
+    for (arm, size, _reader, _metric, _setting), summary in table.mean_over_seeds(table.select(rows, metric=metric)).items():
+        by_arm.setdefault(arm, {})[size] = summary
     out = {}
-    for kind, by_size in table.items():
+    for arm, by_size in by_arm.items():
         sizes = sorted(by_size)
-        values = [np.asarray(by_size[s], np.float64) for s in sizes]
-        out[kind] = (sizes, [v.mean() for v in values], [v.min() for v in values], [v.max() for v in values])
+        out[arm] = (sizes, [by_size[s]["mean"] for s in sizes], [by_size[s]["min"] for s in sizes],
+                    [by_size[s]["max"] for s in sizes])
     return out
 
 
-def metric_by_size(ax, entries: list[dict], metric: str, title: str, x_scale: float = 1.0) -> None:
-    """The metric against size (divided by x_scale) per kind; baselines (chance) dashed."""
-    for kind, (sizes, mean, low, high) in by_kind_and_size(entries, metric).items():
+def metric_by_size(ax, rows: list[table.Row], metric: str, title: str, x_scale: float = 1.0) -> None:
+    """The metric against size (divided by x_scale) per arm, from the results table; baselines (chance) dashed."""
+    for kind, (sizes, mean, low, high) in by_kind_and_size(rows, metric).items():
         style = dict(linestyle="--", marker="x") if kind in BASELINE_KINDS else dict(marker="o")
         ax.errorbar(np.asarray(sizes) / x_scale, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
                     label=kind, capsize=3, **style)

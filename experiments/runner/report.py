@@ -3,7 +3,8 @@
 No server and no network: links and images are paths relative to the page, so the
 folder can be opened, copied or archived as it is. The page holds the runs table of
 `toylab runs`, then per run its files, its config (settings that differ from the
-experiment's defaults highlighted), its summary (summary.txt) and its figures. Rendered
+experiment's defaults highlighted), its results table (`experiments.runner.table`, averaged over
+seeds, beside chance), its summary (summary.txt) and its figures. Rendered
 with Jinja2 from `experiments/runner/templates/report.html.j2` (autoescaped).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from experiments.runner import records, registry, runfolder, settings_index
+from experiments.runner import records, registry, runfolder, settings_index, table
 from toys.engine import guarded
 
 TEMPLATE = "report.html.j2"
@@ -54,6 +55,30 @@ def _summary(path: Path) -> str:
         return ""
 
 
+REPORT_TABLE_LINES = 400  # lines of a run's results table shown on the page (the rest stay in results.json)
+
+
+def _table(folder: Path) -> tuple[list[dict], int]:
+    """A run's results table (`experiments.runner.table`), averaged over seeds, as the page shows it:
+    (lines, how many were left out); nothing when results.json is absent, unreadable or has no table."""
+    path = folder / "results.json"
+    if not path.is_file():
+        return [], 0
+    try:
+        rows = table.read(guarded.read_json(path, "results.json"))
+    except (guarded.GuardedReadError, ValueError, TypeError, AttributeError):
+        return [], 0
+    units = {(row.arm, row.size, row.reader, row.metric, row.setting): row.unit for row in rows}
+    show = lambda value: "—" if value is None else f"{value:.4g}"  # noqa: E731
+    lines = [{"arm": arm, "size": "" if size is None else size, "reader": reader, "metric": metric, "setting": setting,
+              "unit": units[(arm, size, reader, metric, setting)], "n": summary["n"],
+              "value": show(summary["mean"]) if summary["n"] == 1 else
+              f"{show(summary['mean'])} [{show(summary['min'])}, {show(summary['max'])}]",
+              "chance": show(summary["chance"])}
+             for (arm, size, reader, metric, setting), summary in table.mean_over_seeds(rows).items()]
+    return lines[:REPORT_TABLE_LINES], max(len(lines) - REPORT_TABLE_LINES, 0)
+
+
 def _run_entry(row: dict, page_folder: Path) -> dict:
     folder = Path(row["folder"])
     # percent-encoded, so that names with #, ?, % or spaces still link (autoescape handles the HTML)
@@ -72,6 +97,7 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
     defaults = _defaults(row["experiment"], quick)
     config = [(key, value, defaults.get(key, "—")) for key, value in values.items()]
     summary_path = folder / "summary.txt"
+    lines, left_out = _table(folder)
     figures = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
     files = [(name, relative(folder / name)) for name in ("results.json", "config.json", "status.json", "summary.txt",
                                                           "arrays.npz") if (folder / name).exists()]
@@ -90,6 +116,8 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
         "interactive": [(path.name, relative(path)) for path in sorted((folder / "figures").glob("*.html"))]
         if (folder / "figures").is_dir() else [],
         "files": files,
+        "table": lines,
+        "table_left_out": left_out,
     }
 
 

@@ -29,13 +29,16 @@ class Result:
     arrays: {name: array} → arrays.npz (what the figures need beyond results);
     dictionaries: trained dictionaries (`experiments.recovery.saved_dictionaries` entries) →
       dictionaries/, in SAELens' format;
-    files: callables given the run folder, for anything else (a synthetic model in SAELens' format).
+    files: callables given the run folder, for anything else (a synthetic model in SAELens' format);
+    table: the tidy results table (`experiments.runner.table.Row`s) → results.json's "table", written
+      before plot, summary and headline run, which read it back (`table.read`).
     """
 
     results: dict
     arrays: dict = dataclasses.field(default_factory=dict)
     dictionaries: list = dataclasses.field(default_factory=list)
     files: list = dataclasses.field(default_factory=list)
+    table: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)

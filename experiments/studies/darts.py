@@ -30,7 +30,7 @@ import numpy as np
 import scipy.stats
 
 from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, summary_table
-from experiments.runner import memory, panels, seeding
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
@@ -160,7 +160,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                 "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
         "facts": facts,
         "random_hits": hits,
-    }, arrays=arrays, dictionaries=recovery.saved)
+    }, arrays=arrays, dictionaries=recovery.saved, table=recovery.rows())
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -203,7 +203,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"),
                                  ("MMCS", "MCC", "F1", "explained variance")):
-        panels.metric_by_size(ax, results["dictionaries"], metric, title, x_scale=d)
+        panels.metric_by_size(ax, table.read(results), metric, title, x_scale=d)
     for ax in axes:
         ax.set_xlabel("m / d")
     axes[0].legend(fontsize=7)

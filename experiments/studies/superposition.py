@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from experiments.kernel import Arms, standard_study
-from experiments.runner import memory, panels
+from experiments.runner import memory, panels, table
 from sae import metrics
 from toys import superposition
 from toys.engine.config import setting
@@ -72,7 +72,7 @@ def recovery_figure(results: dict, arrays: dict, folder):
     toy = results["toy"]
     figure, axes = panels.panels(2, sharey=True)
     for ax, metric, title in zip(axes, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")):
-        panels.metric_by_size(ax, results["dictionaries"], metric, title)
+        panels.metric_by_size(ax, table.read(results), metric, title)
         panels.reference_line(ax, toy["n_features"])
         ax.set_ylim(0, 1.02)
     return panels.finish(figure, axes, f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained "

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -114,9 +114,11 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     names = [f"{config.arch}-{config.hyperparameter}{value:g}-{config.size}-seed{seed}" for value, seed in members]
     chance_entries = [{"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed,
                        "k": config.k, "metrics": metrics} for seed, metrics in zip(seeds, chance)]
+    rows = table.from_entries(entries + chance_entries,
+                              setting=lambda entry: f"{config.hyperparameter}={entry['value']:g}" if "value" in entry else "")
     return Result({"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter,
                    "arch": config.arch, "size": config.size},
-                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names))
+                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names), table=rows)
 
 
 def _spread(results: dict, metric: str):

@@ -186,7 +186,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "k": config.k,
         "size": config.size,
         "figure_roots": config.figure_roots,
-    }, arrays=arrays, dictionaries=recovery.saved)
+    }, arrays=arrays, dictionaries=recovery.saved, table=recovery.rows())
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:

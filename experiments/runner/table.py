@@ -1,0 +1,169 @@
+"""The results table: one tidy row per number a study reports, each beside its chance.
+
+A row is (arm, size, seed, reader, metric, value, chance, unit, setting):
+- arm: what produced the dictionary or the reading ("topk", "relu", "random", "decoupled", …);
+- size: the dictionary size m (None where a row has none); seed: the run seed of that arm's
+  dictionary (None for a row pooled over seeds);
+- reader: what read the number ("metrics" for the streamed scores of `sae.evaluate`, a grader's
+  or a method's name otherwise);
+- metric, value: the number (a finite float, or None where it is undefined);
+- chance: the same metric for the chance arm of the same shape (a random dictionary of the same
+  size read the same way), or a stated chance level; None where the study has none;
+- unit: "", "deg", "count", …; setting: the row's other coordinates ("k=2 circle=days").
+
+`Result.table` holds the rows; the runner writes them into results.json as "table" (a list of
+objects with exactly these keys) before the figures and the summary are made, so the summary,
+the headline, panels, the report and `toylab evaluate` read the one table (`read`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+FIELDS = ("arm", "size", "seed", "reader", "metric", "value", "chance", "unit", "setting")
+STREAMED = "metrics"  # the reader of the streamed scores (sae.evaluate)
+
+
+def _number(value, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what}: got {type(value).__name__}, allowed a finite number or None")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: got {value}, allowed a finite number or None")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    arm: str
+    metric: str
+    value: float | None
+    chance: float | None = None
+    size: int | None = None
+    seed: int | None = None
+    reader: str = STREAMED
+    unit: str = ""
+    setting: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"table row {self.arm!r}/{self.metric!r}"
+        for name in ("arm", "metric", "reader"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{where}: {name} must be a non-empty string")
+        for name in ("unit", "setting"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{where}: {name} must be a string")
+        for name in ("size", "seed"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+                raise ValueError(f"{where}: {name}: got {value!r}, allowed a non-negative integer or None")
+            object.__setattr__(self, name, None if value is None else int(value))
+        object.__setattr__(self, "value", _number(self.value, f"{where}: value"))
+        object.__setattr__(self, "chance", _number(self.chance, f"{where}: chance"))
+
+    def key(self) -> tuple:
+        """Everything but the numbers: two rows with the same key report the same thing."""
+        return (self.arm, self.size, self.seed, self.reader, self.metric, self.setting)
+
+
+def to_json(rows: Iterable[Row]) -> list[dict]:
+    """The rows as results.json holds them; refuses two rows with the same key."""
+    seen: set[tuple] = set()
+    out = []
+    for row in rows:
+        if row.key() in seen:
+            raise ValueError(f"table: two rows for {row.key()}")
+        seen.add(row.key())
+        out.append(dataclasses.asdict(row))
+    return out
+
+
+def read(results: dict) -> list[Row]:
+    """The rows of a results.json (an empty list where it has no table), checked field by field."""
+    rows = results.get("table", [])
+    if not isinstance(rows, list):
+        raise ValueError(f"results.json: table: got {type(rows).__name__}, allowed a list of rows")
+    out = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict) or set(row) != set(FIELDS):
+            raise ValueError(f"results.json: table[{index}]: allowed an object with exactly the keys {', '.join(FIELDS)}")
+        out.append(Row(**row))
+    return out
+
+
+def select(rows: Iterable[Row], **where) -> list[Row]:
+    """The rows whose fields equal every value given (e.g. metric="mmcs", size=256)."""
+    return [row for row in rows if all(getattr(row, name) == value for name, value in where.items())]
+
+
+def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
+    """{(arm, size, reader, metric, setting): {"mean", "min", "max", "n", "chance"}} over seeds (rows with
+    a value only; chance: the mean of the rows' chance values, None where none has one)."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        if row.value is not None:
+            groups.setdefault((row.arm, row.size, row.reader, row.metric, row.setting), []).append(row)
+    out = {}
+    for key, group in groups.items():
+        values = np.asarray([row.value for row in group], np.float64)
+        chances = [row.chance for row in group if row.chance is not None]
+        out[key] = {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
+                    "n": len(group), "chance": float(np.mean(chances)) if chances else None}
+    return out
+
+
+def from_entries(entries: list[dict], chance_arm: str = "random", readers: dict[str, str] | None = None,
+                 setting: Callable[[dict], str] = lambda entry: "") -> list[Row]:
+    """Rows from dictionary entries {"kind", "size", "seed", "metrics"} (`experiments.recovery.Recovery`):
+    one per numeric metric; chance = that metric's mean over the `chance_arm` entries of the same size;
+    readers: {metric: reader} for metrics a grader added (the rest are `STREAMED`); setting(entry): the
+    row's further coordinates."""
+    chance: dict[tuple, list[float]] = {}
+    for entry in entries:
+        if entry["kind"] == chance_arm:
+            for metric, value in entry["metrics"].items():
+                if _is_number(value):
+                    chance.setdefault((entry["size"], metric), []).append(float(value))
+    rows = []
+    for entry in entries:
+        for metric, value in entry["metrics"].items():
+            if _is_number(value):
+                level = chance.get((entry["size"], metric))
+                rows.append(Row(entry["kind"], metric, value, float(np.mean(level)) if level else None,
+                                size=entry["size"], seed=entry["seed"], reader=(readers or {}).get(metric, STREAMED),
+                                setting=setting(entry)))
+    return rows
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(float(value)))
+
+
+def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] = ()) -> str:
+    """A fixed-width table: one line per (arm, size, setting), the mean over seeds of each metric
+    (arms in `order` first, then as they come; sizes ascending)."""
+    means = mean_over_seeds(rows)
+    lines_by: dict[tuple, dict[str, float]] = {}
+    n_seeds = 0
+    for (arm, size, _reader, metric, setting), summary in means.items():
+        lines_by.setdefault((arm, size, setting), {})[metric] = summary["mean"]
+        n_seeds = max(n_seeds, summary["n"])
+    rank = {arm: i for i, arm in enumerate(order)}
+    header = f"{'kind':<11}{'size':>6}  " + "  ".join(f"{metric[:10]:>10}" for metric in metrics)
+    lines = [header, "-" * len(header)]
+    for (arm, size, setting), values in sorted(lines_by.items(),
+                                               key=lambda item: (item[0][1] or 0, rank.get(item[0][0], len(rank)),
+                                                                 item[0][2])):
+        cells = "  ".join(f"{values[m]:>10.3f}" if m in values else f"{'—':>10}" for m in metrics)
+        lines.append(f"{arm:<11}{'' if size is None else size:>6}  {cells}" + (f"  {setting}" if setting else ""))
+    lines.append(f"(means over {max(n_seeds, 1)} seed(s))")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""The results table (experiments.runner.table): its rows refuse what is not a number, chance is the
+chance arm's mean at the same size, and the summary, headline, panels and report read the table —
+shown by editing a written table and seeing each of them change."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.recovery import headline
+from experiments.runner import cli, panels, report, table
+from experiments.studies import sphere
+
+TINY_SPHERE = ["--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=16,32",
+               "--set", "kinds=topk", "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64"]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"value": float("nan")}, "value: got nan"),
+    ({"chance": float("inf")}, "chance: got inf"),
+    ({"value": "0.5"}, "value: got str"),
+    ({"size": -1}, "size: got -1"),
+    ({"seed": 1.5}, "seed: got 1.5"),
+    ({"arm": ""}, "arm must be a non-empty string"),
+])
+def test_a_row_refuses_what_is_not_a_number_naming_the_field(fields, message):
+    with pytest.raises(ValueError, match=message):
+        table.Row(**{"arm": "topk", "metric": "mmcs", "value": 0.5, **fields})
+
+
+def test_rows_with_the_same_key_and_a_table_of_another_shape_are_refused():
+    row = table.Row("topk", "mmcs", 0.5, size=16, seed=0)
+    with pytest.raises(ValueError, match="two rows"):
+        table.to_json([row, row])
+    written = table.to_json([row])
+    assert table.read({"table": written}) == [row]
+    with pytest.raises(ValueError, match=r"table\[0\]"):
+        table.read({"table": [{**written[0], "extra": 1}]})
+
+
+def test_chance_is_the_chance_arms_mean_at_the_same_size():
+    entries = [{"kind": "random", "size": 16, "seed": s, "metrics": {"mmcs": v, "nested": {"a": 1}}}
+               for s, v in enumerate((0.2, 0.4))]
+    entries += [{"kind": "random", "size": 32, "seed": 0, "metrics": {"mmcs": 0.9}},
+                {"kind": "topk", "size": 16, "seed": 0, "metrics": {"mmcs": 0.8, "live": True}}]
+    rows = table.from_entries(entries)
+    (trained,) = table.select(rows, arm="topk")  # the bool and the nested dict are not numbers of the table
+    assert trained.chance == pytest.approx(0.3) and trained.value == 0.8
+    assert table.select(rows, arm="random", size=32)[0].chance == 0.9
+    summary = table.mean_over_seeds(rows)[("random", 16, table.STREAMED, "mmcs", "")]
+    assert (summary["mean"], summary["min"], summary["max"], summary["n"]) == (pytest.approx(0.3), 0.2, 0.4, 2)
+
+
+def test_a_standard_study_reads_its_summary_headline_panels_and_report_from_the_table(tmp_path):
+    assert cli.main(["run", "sphere", "--quick", "--out", str(tmp_path), *TINY_SPHERE]) == 0
+    (folder,) = (tmp_path / "sphere").iterdir()
+    results = json.loads((folder / "results.json").read_text())
+    rows = table.read(results)
+    # every dictionary's every streamed metric is a row, graders' rows named as such, chance beside each
+    assert len(table.select(rows, metric="mmcs")) == len(results["dictionaries"])
+    assert {row.reader for row in table.select(rows, metric="sphere_latents")} == {"grader"}
+    random_16 = np.mean([e["metrics"]["mmcs"] for e in results["dictionaries"] if e["kind"] == "random" and e["size"] == 16])
+    assert all(row.chance == pytest.approx(random_16) for row in table.select(rows, metric="mmcs", size=16))
+
+    # edit the table, not the entries: what reads it must move with it
+    edited = [table.Row(**{**row.__dict__, "value": 0.123456}) if (row.arm, row.metric) == ("topk", "mmcs") else row
+              for row in rows]
+    results["table"] = table.to_json(edited)
+    assert "0.123" in sphere.STUDY.summary(results) and "MMCS 0.123 topk" in headline(results)
+    sizes, means, _, _ = panels.by_kind_and_size(table.read(results), "mmcs")["topk"]
+    assert sizes == [16, 32] and means == [pytest.approx(0.123456)] * 2
+    (folder / "results.json").write_text(json.dumps(results))
+    page = report.render(tmp_path)
+    assert "results table" in page and "0.1235" in page
