@@ -22,6 +22,8 @@ TINY_SPHERE = ["--set", "d=16", "--set", "n_sparse_features=16", "--set", "spars
     ({"size": -1}, "size: got -1"),
     ({"seed": 1.5}, "seed: got 1.5"),
     ({"arm": ""}, "arm must be a non-empty string"),
+    ({"setting": {"k": [1]}}, "setting must map names to strings or numbers"),
+    ({"setting": "k=1"}, "setting must map names to strings or numbers"),
 ])
 def test_a_row_refuses_what_is_not_a_number_naming_the_field(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -47,7 +49,9 @@ def test_chance_is_the_chance_arms_mean_at_the_same_size():
     (trained,) = table.select(rows, arm="topk")  # the bool and the nested dict are not numbers of the table
     assert trained.chance == pytest.approx(0.3) and trained.value == 0.8
     assert table.select(rows, arm="random", size=32)[0].chance == 0.9
-    summary = table.mean_over_seeds(rows)[("random", 16, table.STREAMED, "mmcs", "")]
+    tagged = table.from_entries(entries, setting=lambda entry: {"k": 2, "circle": f"c{entry['size']}"})
+    assert {row.size for row in table.select(tagged, {"circle": "c32"})} == {32} and not table.select(tagged, {"k": 3})
+    summary = table.mean_over_seeds(rows)[("random", 16, table.STREAMED, "mmcs", ())]
     assert (summary["mean"], summary["min"], summary["max"], summary["n"]) == (pytest.approx(0.3), 0.2, 0.4, 2)
 
 

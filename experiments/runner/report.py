@@ -68,9 +68,10 @@ def _table(folder: Path) -> tuple[list[dict], int]:
         rows = table.read(guarded.read_json(path, "results.json"))
     except (guarded.GuardedReadError, ValueError, TypeError, AttributeError):
         return [], 0
-    units = {(row.arm, row.size, row.reader, row.metric, row.setting): row.unit for row in rows}
+    units = {(row.arm, row.size, row.reader, row.metric, row.coordinates()): row.unit for row in rows}
     show = lambda value: "—" if value is None else f"{value:.4g}"  # noqa: E731
-    lines = [{"arm": arm, "size": "" if size is None else size, "reader": reader, "metric": metric, "setting": setting,
+    lines = [{"arm": arm, "size": "" if size is None else size, "reader": reader, "metric": metric,
+              "setting": " ".join(f"{name}={value}" for name, value in setting),
               "unit": units[(arm, size, reader, metric, setting)], "n": summary["n"],
               "value": show(summary["mean"]) if summary["n"] == 1 else
               f"{show(summary['mean'])} [{show(summary['min'])}, {show(summary['max'])}]",

@@ -9,7 +9,8 @@ A row is (arm, size, seed, reader, metric, value, chance, unit, setting):
 - metric, value: the number (a finite float, or None where it is undefined);
 - chance: the same metric for the chance arm of the same shape (a random dictionary of the same
   size read the same way), or a stated chance level; None where the study has none;
-- unit: "", "deg", "count", …; setting: the row's other coordinates ("k=2 circle=days").
+- unit: "", "deg", "count", …; setting: the row's other coordinates, {name: value} ({"circle":
+  "days", "k": 2}; values strings or numbers).
 
 `Result.table` holds the rows; the runner writes them into results.json as "table" (a list of
 objects with exactly these keys) before the figures and the summary are made, so the summary,
@@ -51,16 +52,21 @@ class Row:
     seed: int | None = None
     reader: str = STREAMED
     unit: str = ""
-    setting: str = ""
+    setting: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"table row {self.arm!r}/{self.metric!r}"
         for name in ("arm", "metric", "reader"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{where}: {name} must be a non-empty string")
-        for name in ("unit", "setting"):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(f"{where}: {name} must be a string")
+        if not isinstance(self.unit, str):
+            raise ValueError(f"{where}: unit must be a string")
+        if not isinstance(self.setting, dict) or not all(
+                isinstance(name, str) and isinstance(value, (str, int, float, np.integer, np.floating))
+                and not isinstance(value, (bool, np.bool_)) for name, value in self.setting.items()):
+            raise ValueError(f"{where}: setting must map names to strings or numbers")
+        object.__setattr__(self, "setting", {name: value.item() if isinstance(value, np.generic) else value
+                                             for name, value in self.setting.items()})
         for name in ("size", "seed"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
@@ -71,7 +77,11 @@ class Row:
 
     def key(self) -> tuple:
         """Everything but the numbers: two rows with the same key report the same thing."""
-        return (self.arm, self.size, self.seed, self.reader, self.metric, self.setting)
+        return (self.arm, self.size, self.seed, self.reader, self.metric, self.coordinates())
+
+    def coordinates(self) -> tuple:
+        """The setting as a sorted tuple of (name, value) pairs (hashable, order-free)."""
+        return tuple(sorted(self.setting.items()))
 
 
 def to_json(rows: Iterable[Row]) -> list[dict]:
@@ -99,18 +109,21 @@ def read(results: dict) -> list[Row]:
     return out
 
 
-def select(rows: Iterable[Row], **where) -> list[Row]:
-    """The rows whose fields equal every value given (e.g. metric="mmcs", size=256)."""
-    return [row for row in rows if all(getattr(row, name) == value for name, value in where.items())]
+def select(rows: Iterable[Row], setting: dict | None = None, **where) -> list[Row]:
+    """The rows whose fields equal every value given (e.g. metric="mmcs", size=256) and whose setting
+    holds every item of `setting` (e.g. {"circle": "days"})."""
+    return [row for row in rows if all(getattr(row, name) == value for name, value in where.items())
+            and all(row.setting.get(name) == value for name, value in (setting or {}).items())]
 
 
 def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
-    """{(arm, size, reader, metric, setting): {"mean", "min", "max", "n", "chance"}} over seeds (rows with
-    a value only; chance: the mean of the rows' chance values, None where none has one)."""
+    """{(arm, size, reader, metric, coordinates): {"mean", "min", "max", "n", "chance"}} over seeds (rows
+    with a value only; coordinates: `Row.coordinates`; chance: the mean of the rows' chance values,
+    None where none has one)."""
     groups: dict[tuple, list[Row]] = {}
     for row in rows:
         if row.value is not None:
-            groups.setdefault((row.arm, row.size, row.reader, row.metric, row.setting), []).append(row)
+            groups.setdefault((row.arm, row.size, row.reader, row.metric, row.coordinates()), []).append(row)
     out = {}
     for key, group in groups.items():
         values = np.asarray([row.value for row in group], np.float64)
@@ -121,7 +134,7 @@ def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
 
 
 def from_entries(entries: list[dict], chance_arm: str = "random", readers: dict[str, str] | None = None,
-                 setting: Callable[[dict], str] = lambda entry: "") -> list[Row]:
+                 setting: Callable[[dict], dict] = lambda entry: {}) -> list[Row]:
     """Rows from dictionary entries {"kind", "size", "seed", "metrics"} (`experiments.recovery.Recovery`):
     one per numeric metric; chance = that metric's mean over the `chance_arm` entries of the same size;
     readers: {metric: reader} for metrics a grader added (the rest are `STREAMED`); setting(entry): the
@@ -154,8 +167,8 @@ def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] =
     means = mean_over_seeds(rows)
     lines_by: dict[tuple, dict[str, float]] = {}
     n_seeds = 0
-    for (arm, size, _reader, metric, setting), summary in means.items():
-        lines_by.setdefault((arm, size, setting), {})[metric] = summary["mean"]
+    for (arm, size, _reader, metric, coordinates), summary in means.items():
+        lines_by.setdefault((arm, size, coordinates), {})[metric] = summary["mean"]
         n_seeds = max(n_seeds, summary["n"])
     rank = {arm: i for i, arm in enumerate(order)}
     header = f"{'kind':<11}{'size':>6}  " + "  ".join(f"{metric[:10]:>10}" for metric in metrics)
@@ -164,6 +177,7 @@ def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] =
                                                key=lambda item: (item[0][1] or 0, rank.get(item[0][0], len(rank)),
                                                                  item[0][2])):
         cells = "  ".join(f"{values[m]:>10.3f}" if m in values else f"{'—':>10}" for m in metrics)
-        lines.append(f"{arm:<11}{'' if size is None else size:>6}  {cells}" + (f"  {setting}" if setting else ""))
+        shown = " ".join(f"{name}={value}" for name, value in setting)
+        lines.append(f"{arm:<11}{'' if size is None else size:>6}  {cells}" + (f"  {shown}" if shown else ""))
     lines.append(f"(means over {max(n_seeds, 1)} seed(s))")
     return "\n".join(lines)

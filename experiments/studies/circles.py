@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, wall
@@ -140,6 +140,35 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
     return entries
 
 
+# the results table's numbers of each (circle, dictionary) entry: (reader, metric, unit, where in the entry)
+TABLE_METRICS = (
+    ("ceiling", "max_principal_angle_deg", "deg", lambda e: e["max_principal_angle_deg"]),
+    ("ceiling", "exists", "", lambda e: e["exists"]),
+    ("ceiling", "latents_on_circle", "count", lambda e: e["latents_on_circle"]),
+    ("blind ranking", "recall_at_1", "", lambda e: e["blind"]["recall_at_1"]),
+    ("blind ranking", "recall_at_3", "", lambda e: e["blind"]["recall_at_3"]),
+    ("blind ranking", "claims", "count", lambda e: e["blind"]["claims"]),
+    ("blind ranking", "claimed_and_found", "", lambda e: e["blind"]["claimed_any_found"]),
+    # per dictionary (the same in each of its circles' entries): its claims matching no planted circle
+    ("blind ranking", "claims_matching_no_circle", "count", lambda e: e["blind"]["claims_matching_no_circle"]),
+    ("streamed", "phase_max_gap_deg", "deg", lambda e: e["streamed"]["phase_max_gap_deg"]),
+)
+
+
+def results_table(entries: list[dict], seed: int, main_k: int) -> list[table.Row]:
+    """One row per (circle, arm, size, k, number of TABLE_METRICS); chance: the random dictionary of the
+    same size on the same circle (read by TopK with the main k)."""
+    chance = {(e["circle"], e["size"]): e for e in entries if e["kind"] == "random" and e["k"] == main_k}
+    rows = []
+    for entry in entries:
+        level = chance.get((entry["circle"], entry["size"]))
+        for reader, metric, unit, read in TABLE_METRICS:
+            rows.append(table.Row(entry["kind"], metric, read(entry), None if level is None else read(level),
+                                  size=entry["size"], seed=seed, reader=reader, unit=unit,
+                                  setting={"circle": entry["circle"], "k": entry["k"]}))
+    return rows
+
+
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest size's k grid and of the geometry sample's codes, and the field behind them."""
     training = memory.sae_training_bytes(runs=len(config.ks), d=config.d, m=max(config.sizes), batch=config.batch_size,
@@ -196,7 +225,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                 "n_sparse_features": config.n_sparse_features},
         "main_k": config.k,
         "figure_size": config.figure_size,
-    }, arrays=arrays, dictionaries=saved)
+    }, arrays=arrays, dictionaries=saved, table=results_table(entries, config.seed, config.k))
 
 
 def _maybe(value, yes, no=None) -> str:
@@ -224,21 +253,23 @@ def blind_counts(results: dict) -> dict:
     found; the random dictionaries' entries with any claim (false), the decoupled twins' dictionaries with
     any claim (false: every circle's loop is gone, its co-firing kept), and over the trained dictionaries
     the claimed candidates that match none of the planted circles."""
-    trained = _entries(results, kind="topk")
-    chance = _entries(results, kind="random")
-    first = [e for e in trained if e["circle"] == results["toy"]["circles"][0]["name"]]
+    rows = table.read(results)
+    first = {"circle": results["toy"]["circles"][0]["name"]}  # once per dictionary: its first circle's rows
+
+    def values(arm: str, metric: str, setting: dict | None = None) -> list:
+        return [row.value for row in table.select(rows, setting, arm=arm, metric=metric)]
+
     rate = manifold_grading.rate
-    return {"exists": rate([e["exists"] for e in trained]),
-            "recall@1": rate([e["blind"]["recall_at_1"] for e in trained]),
-            "recall@3": rate([e["blind"]["recall_at_3"] for e in trained]),
-            "claimed and found": rate([e["blind"]["claimed_any_found"] for e in trained]),
-            "random dictionary false claims": rate([e["blind"]["claims"] > 0 for e in chance]),
+    return {"exists": rate(values("topk", "exists")),
+            "recall@1": rate(values("topk", "recall_at_1")),
+            "recall@3": rate(values("topk", "recall_at_3")),
+            "claimed and found": rate(values("topk", "claimed_and_found")),
+            "random dictionary false claims": rate(values("random", "claims")),
             # a decoupled twin holds no circle: a dictionary with any claim makes a false one
-            "decoupled twin false claims": rate([e["blind"]["claims"] > 0 for e in _entries(results, kind="decoupled")
-                                                 if e["circle"] == results["toy"]["circles"][0]["name"]]),
-            # once per trained dictionary (its first circle's entry): claims, and those matching no planted circle
+            "decoupled twin false claims": rate(values("decoupled", "claims", first)),
             "claims matching no circle": manifold_grading.count_rate(
-                sum(e["blind"]["claims_matching_no_circle"] for e in first), sum(e["blind"]["claims"] for e in first))}
+                int(sum(v or 0 for v in values("topk", "claims_matching_no_circle", first))),
+                int(sum(v or 0 for v in values("topk", "claims", first))))}
 
 
 def headline(results: dict) -> str:

@@ -115,7 +115,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     chance_entries = [{"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed,
                        "k": config.k, "metrics": metrics} for seed, metrics in zip(seeds, chance)]
     rows = table.from_entries(entries + chance_entries,
-                              setting=lambda entry: f"{config.hyperparameter}={entry['value']:g}" if "value" in entry else "")
+                              setting=lambda entry: {config.hyperparameter: entry["value"]} if "value" in entry else {})
     return Result({"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter,
                    "arch": config.arch, "size": config.size},
                   dictionaries=saved_dictionaries(config.arch, result.params, hps, names), table=rows)
