@@ -37,7 +37,7 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
     same k (chance) and the neurons: each kind's observation (`wall.Observation`), codes [p², units]
     and directions [units, H],
     the SAE's explained variance, and per kind the live units on each frequency's circles."""
-    layer = modular.layer_toy(net, result, index)
+    layer = modular.layer(result, "hidden", index)
     hidden = np.asarray(layer.x)
     H = layer.d
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])

@@ -27,8 +27,9 @@ def _hps(arch: str, n: int = 2):
     trees.build(trees.TreeConfig(n_roots=2, branching=2, depth=2, d=8, mean_l0=1.0), jax.random.key(0)),
     manifolds.build(manifolds.ManifoldConfig(8, (manifolds.ManifoldSpec("days", values=7),), 4, 1.0), jax.random.key(0)),
     stored.from_arrays(np.ones((5, 3)), np.ones((5, 2)), np.eye(2, 3)),
-    semantic.layer_toy(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), semantic.isometry(jax.random.key(0), 6),
-                       semantic.initial_state(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), jax.random.key(1)), 2),
+    semantic.LayerToy(semantic.isometry(jax.random.key(0), 6),
+                      semantic.initial_state(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), jax.random.key(1)),
+                      semantic.SemanticConfig(d=6, hidden=8, n_layers=2), 2),
     tms.HiddenToy(jax.random.normal(jax.random.key(0), (2, 5)), jnp.float32(0.2)),
 ])
 def test_every_toy_follows_the_protocol(toy):

@@ -100,12 +100,18 @@ def test_linear_separability_is_unchanged_through_a_linear_network():
 def test_a_relu_classifier_separates_the_spirals_it_was_trained_on():
     config = semantic.SemanticConfig(d=8, hidden=32, n_layers=3, steps=1500)
     basis = semantic.isometry(jax.random.key(1), config.d)
-    state = network_training.select(semantic.train(config, basis, jax.random.key(0)[None]).state, 0)
+    network = semantic.train(semantic.Task(config, basis), jax.random.key(0)[None])
+    state = network_training.select(network.state, 0)
     sample = semantic.sample(config, basis, jax.random.key(2), 800)
     layers, _ = semantic.model(config, state).layer_activations(sample.x)
     labels = np.asarray(sample.labels) == 1
     separable = [folding.linearly_separable(np.asarray(a), labels) for a in layers]
     assert separable[0] is False and separable[-1] is True
+    # the same layers, as toys: layer(network, name) carries fresh samples of the task there
+    last = semantic.layer(network, semantic.layer_names(config)[-1])
+    assert last.d == config.hidden and last.sample(jax.random.key(3), 5).x.shape == (5, config.hidden)
+    with pytest.raises(ValueError, match="layer: got 'hidden9'"):
+        semantic.layer(network, "hidden9")
 
 
 @pytest.mark.parametrize("manifold", semantic.MANIFOLDS)

@@ -46,8 +46,8 @@ def test_neighbour_angles_of_a_pentagon():
 def test_dense_inputs_with_decaying_importance_keep_two_orthogonal_features():
     config = tms.TMSTrainConfig(n_features=5, n_hidden=2, steps=2500, batch_size=256, learning_rate=3e-3)
     n = 4
-    result = tms.train(config, np.ones(n), jnp.tile(tms.importance(5, 0.9), (n, 1)), jax.random.split(jax.random.key(0), n),
-                       jax.random.key(9))
+    result = tms.train(tms.Task(config, np.ones(n), jnp.tile(tms.importance(5, 0.9), (n, 1)), jax.random.key(9)),
+                       jax.random.split(jax.random.key(0), n))
     best = int(np.argmin(result.loss))
     D = np.asarray(result.dimensionality[best])
     assert np.sum(D >= 0.9) == 2 and np.sum(D <= 0.1) == 3, D
@@ -60,7 +60,7 @@ def test_instances_are_ranked_on_one_common_evaluation_sample():
     config = tms.TMSTrainConfig(n_features=5, n_hidden=2, steps=50, batch_size=64, eval_samples=4096)
     keys = jnp.stack([jax.random.key(3), jax.random.key(3), jax.random.key(4)])
     importances = jnp.tile(tms.importance(5, None), (3, 1))
-    result = tms.train(config, np.full(3, 0.1), importances, keys, jax.random.key(9))
+    result = tms.train(tms.Task(config, np.full(3, 0.1), importances, jax.random.key(9)), keys)
     assert float(result.loss[0]) == float(result.loss[1]) and float(result.loss[0]) != float(result.loss[2])
-    other = tms.train(config, np.full(3, 0.1), importances, keys, jax.random.key(10))
+    other = tms.train(tms.Task(config, np.full(3, 0.1), importances, jax.random.key(10)), keys)
     assert float(other.loss[0]) != float(result.loss[0])  # the sample is the eval key's, and it matters

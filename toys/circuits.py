@@ -36,7 +36,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from toys import network_training
+from toys import network_training, stored
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 from toys.network_training import train_networks
@@ -225,11 +225,24 @@ def initial_state(config: CircuitConfig, n_outputs: int, key) -> nnx.State:
     return network_training.parameters(_build(config, n_outputs), key)
 
 
+class Task(NamedTuple):
+    """What an emulator is trained on: the config and the circuit whose outputs it learns."""
+
+    config: CircuitConfig
+    circuit: Circuit
+
+
+def task(config: CircuitConfig, key: jax.Array) -> Task:
+    """The config with a circuit drawn from `key` (`generate`)."""
+    return Task(config, generate(config, key))
+
+
 class EmulatorResult(NamedTuple):
     state: nnx.State  # leaves [S, ...]
     loss_curve: jax.Array  # [steps, S]
     bit_accuracy: jax.Array  # [S]: share of (row, output) bits right over all 2ⁿ rows
     exact_accuracy: jax.Array  # [S]: share of rows with every output right
+    task: Task  # what the emulators were trained on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,8 +275,10 @@ def _accuracies(config: CircuitConfig, n_outputs: int, state, x, targets):
     return jax.vmap(accuracies)(state)
 
 
-def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array, runtime: Runtime | None = None) -> EmulatorResult:
-    """Train one emulator per key [S] on the circuit's outputs, together; raises DivergenceError naming the step."""
+def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> EmulatorResult:
+    """Train one emulator per key [S] on the task's circuit's outputs, together; raises DivergenceError
+    naming the step."""
+    config, circuit = task
     inputs = all_inputs(circuit.n_inputs)
     targets = jnp.asarray(evaluate(circuit, inputs)[:, circuit.outputs].astype(np.float32))
     x, n_outputs = signed(inputs), int(targets.shape[1])
@@ -271,10 +286,26 @@ def train(config: CircuitConfig, circuit: Circuit, keys: jax.Array, runtime: Run
     state, curve = train_networks(_Training(config, n_outputs), keys, config.steps, data=per_run, runtime=runtime,
                                   what=f"circuit emulator (n={circuit.n_inputs}, {len(circuit.gates)} gates)")
     bit, exact = _accuracies(config, n_outputs, state, x, targets)
-    return EmulatorResult(state, jnp.asarray(curve), bit, exact)
+    return EmulatorResult(state, jnp.asarray(curve), bit, exact, task)
 
 
 def hidden_activations(config: CircuitConfig, circuit: Circuit, state: nnx.State) -> np.ndarray:
-    """One network's hidden activations on all 2ⁿ rows, [L, N, H] (float32)."""
+    """The hidden activations of the network with parameters `state` (trained or not) on all 2ⁿ rows,
+    [L, N, H] (float32)."""
     model = network_training.bind(_graphdef(config, len(circuit.outputs)), state)
     return np.asarray(model.hidden_activations(signed(all_inputs(circuit.n_inputs))))
+
+
+def layer_names(config: CircuitConfig) -> tuple[str, ...]:
+    """The layers `layer` reads: hidden1 … hidden{n_layers}."""
+    return tuple(f"hidden{i}" for i in range(1, config.n_layers + 1))
+
+
+def layer(network: EmulatorResult, name: str, index: int = 0) -> stored.StoredToy:
+    """Emulator `index`'s hidden layer `name` on all 2ⁿ rows of the truth table as a toy (training
+    streams draw rows uniformly; the truth, the gates' values per row, is `evaluate`)."""
+    config, circuit = network.task
+    names = layer_names(config)
+    network_training.check_layer(name, names)
+    activations = hidden_activations(config, circuit, network_training.select(network.state, index))
+    return stored.from_arrays(activations[names.index(name)])

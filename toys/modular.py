@@ -148,6 +148,7 @@ class ModularResult(NamedTuple):
     train_accuracy: jax.Array  # [G]
     test_accuracy: jax.Array  # [G]
     loss_curve: jax.Array  # [steps, G] training cross-entropy
+    task: ModularConfig  # what the networks were trained on
 
 
 def _build(config: ModularConfig):
@@ -198,17 +199,19 @@ def _accuracies(config: ModularConfig, state, mask):
     return jax.vmap(accuracies)(state, mask)
 
 
-def train(config: ModularConfig, keys: jax.Array, runtime: Runtime | None = None) -> ModularResult:
-    """Train one model per key [G] together (full-batch AdamW, `steps` steps).
+def train(task: ModularConfig, keys: jax.Array, runtime: Runtime | None = None) -> ModularResult:
+    """Train one model per key [G] together (full-batch AdamW, `steps` steps); the task is the config
+    (nothing is drawn for it beyond each network's split).
 
     Raises DivergenceError naming the step if a loss turns NaN/inf.
     """
+    config = task
     key_model, key_split = jax.vmap(jax.random.split, out_axes=1)(keys)
     mask = _masks(config, key_split)
     state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=mask,
                                                    init_keys=key_model, what=f"modular p={config.p}", runtime=runtime)
     train_accuracy, test_accuracy = _accuracies(config, state, mask)
-    return ModularResult(state, mask, train_accuracy, test_accuracy, jnp.asarray(curve))
+    return ModularResult(state, mask, train_accuracy, test_accuracy, jnp.asarray(curve), config)
 
 
 def model(config: ModularConfig, result: ModularResult, index: int = 0) -> ModularMLP:
@@ -227,11 +230,17 @@ def hidden_activations(config: ModularConfig, result: ModularResult, index: int 
     return np.asarray(model(config, result, index).hidden_activations(jnp.asarray(a), jnp.asarray(b)))
 
 
-def layer_toy(config: ModularConfig, result: ModularResult, index: int = 0) -> StoredToy:
+def layer_names(config: ModularConfig) -> tuple[str, ...]:
+    """The layers `layer` reads: the hidden layer."""
+    return ("hidden",)
+
+
+def layer(network: ModularResult, name: str = "hidden", index: int = 0) -> StoredToy:
     """Network `index`'s hidden layer over all p² pairs as a toy (toys.protocol): training
     streams draw pairs uniformly; the truth (the Fourier circles) is read by
     `frequency_subspaces`."""
-    return stored.from_arrays(hidden_activations(config, result, index))
+    network_training.check_layer(name, layer_names(network.task))
+    return stored.from_arrays(hidden_activations(network.task, network, index))
 
 
 def fourier_shares(embedding) -> np.ndarray:

@@ -17,6 +17,12 @@ NNX, the fast way (split once, train the pure state with jit/vmap/scan + optax, 
 inside the loss): `definition(build)` is the graph of the module `build(rngs)` makes
 (traced abstractly), `parameters(build, key)` a fresh initialisation's state, and
 `bind(definition, state)` the module to call.
+
+Every network toy has one shape (tms, modular, quanta, semantic, circuits): `train(task, keys,
+runtime) → network`, where `task` is the toy's config with whatever was drawn for it (a TMS
+sweep's feature probabilities, a circuit, the quanta's parity subsets, the semantic plane), and
+the network carries its task; `layer(network, name, index=0) → Toy` is network `index`'s layer
+`name` (one of the module's `layer_names(task)`) as a toy of `toys.protocol`.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from flax import nnx
 
 from toys.engine import loop
 from toys.engine.runtime import Runtime
+
+
+def check_layer(name: str, names: tuple[str, ...]) -> None:
+    """One line naming the layer and the allowed names, for a network toy's `layer(network, name)`."""
+    if name not in names:
+        raise ValueError(f"layer: got {name!r}, allowed {', '.join(map(repr, names))}")
 
 
 def definition(build: Callable[[nnx.Rngs], nnx.Module]) -> nnx.GraphDef:

@@ -46,9 +46,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
+from flax import nnx, struct
 
-from toys import network_training
+from toys import network_training, protocol
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 from toys.network_training import train_networks
@@ -195,9 +195,22 @@ def initial_state(config: QuantaConfig, key) -> nnx.State:
     return network_training.parameters(_build(config), key)
 
 
+class Task(NamedTuple):
+    """What a network is trained on: the config and each task's parity subset S_t, [T, k]."""
+
+    config: QuantaConfig
+    subsets: np.ndarray
+
+
+def task(config: QuantaConfig, key: jax.Array) -> Task:
+    """The config with parity subsets drawn from `key` (`draw_subsets`)."""
+    return Task(config, draw_subsets(config, key))
+
+
 class QuantaResult(NamedTuple):
     state: nnx.State  # leaves [G, ...]
     loss_curve: jax.Array  # [steps, G]
+    task: Task  # what the networks were trained on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,12 +232,43 @@ class _Training:
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels))
 
 
-def train(config: QuantaConfig, subsets, keys: jax.Array, runtime: Runtime | None = None) -> QuantaResult:
-    """Train one network per key [G] together; raises DivergenceError naming the step."""
-    subsets = jnp.broadcast_to(jnp.asarray(subsets), (keys.shape[0], *np.shape(subsets)))
+def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> QuantaResult:
+    """Train one network per key [G] on the task together; raises DivergenceError naming the step."""
+    config = task.config
+    subsets = jnp.broadcast_to(jnp.asarray(task.subsets), (keys.shape[0], *np.shape(task.subsets)))
     state, curve = train_networks(_Training(config), keys, config.steps, data=subsets, runtime=runtime,
                                   what=f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})")
-    return QuantaResult(state, jnp.asarray(curve))
+    return QuantaResult(state, jnp.asarray(curve), task)
+
+
+@struct.dataclass
+class HiddenToy:
+    """A trained network's last hidden layer as a toy (toys.protocol): fresh multitask-parity samples
+    carried there. Truth per sample: its task and its parity label."""
+
+    state: nnx.State  # one network's parameters
+    subsets: jax.Array  # [T, k]
+    config: QuantaConfig = struct.field(pytree_node=False)
+
+    @property
+    def d(self) -> int:
+        return self.config.hidden
+
+    def sample(self, key: jax.Array, n: int) -> protocol.Batch:
+        batch = sample(self.config, self.subsets, key, n)
+        return protocol.Batch(model(self.config, self.state).hidden_activations(batch.x), None,
+                              {"tasks": batch.tasks, "labels": batch.labels})
+
+
+def layer_names(config: QuantaConfig) -> tuple[str, ...]:
+    """The layers `layer` reads: the last hidden layer (the one the gradients and probes read)."""
+    return ("hidden",)
+
+
+def layer(network: QuantaResult, name: str = "hidden", index: int = 0) -> HiddenToy:
+    """Network `index`'s last hidden layer as a toy."""
+    network_training.check_layer(name, layer_names(network.task.config))
+    return HiddenToy(network_training.select(network.state, index), jnp.asarray(network.task.subsets), network.task.config)
 
 
 def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:

@@ -179,9 +179,22 @@ def model(config: SemanticConfig, state: nnx.State) -> ClassifierMLP:
     return network_training.bind(graphdef(config), state)
 
 
+class Task(NamedTuple):
+    """What a classifier is trained on: the config and the semantic plane's isometry [2, d]."""
+
+    config: SemanticConfig
+    basis: jax.Array
+
+
+def task(config: SemanticConfig, key: jax.Array) -> Task:
+    """The config with a semantic plane drawn from `key` (`isometry`)."""
+    return Task(config, isometry(key, config.d))
+
+
 class ClassifierResult(NamedTuple):
     state: nnx.State  # leaves [S, ...]
     loss_curve: jax.Array  # [steps, S]
+    task: Task  # what the classifiers were trained on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,12 +216,14 @@ class _Training:
         return jnp.mean(optax.softmax_cross_entropy(logits, batch.targets))
 
 
-def train(config: SemanticConfig, basis: jax.Array, keys: jax.Array, runtime: Runtime | None = None) -> ClassifierResult:
-    """Train one classifier per key [S] on fresh samples, together; raises DivergenceError naming the step."""
+def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> ClassifierResult:
+    """Train one classifier per key [S] on fresh samples of the task, together; raises DivergenceError
+    naming the step."""
+    config, basis = task
     per_run = jnp.broadcast_to(jnp.asarray(basis), (keys.shape[0], *np.shape(basis)))
     state, curve = train_networks(_Training(config), keys, config.steps, data=per_run, runtime=runtime,
                                   what=f"{config.manifold} classifier")
-    return ClassifierResult(state, jnp.asarray(curve))
+    return ClassifierResult(state, jnp.asarray(curve), task)
 
 
 @struct.dataclass
@@ -233,11 +248,17 @@ class LayerToy:
                      {"labels": data.labels, "positions": data.positions, "latent": data.latent})
 
 
-def layer_toy(config: SemanticConfig, basis: jax.Array, state: nnx.State, layer: int) -> LayerToy:
-    """Layer `layer` (0 = input … n_layers) of the classifier with parameters `state` as a toy."""
-    if not 0 <= layer <= config.n_layers:
-        raise ValueError(f"layer: got {layer}, allowed range [0, {config.n_layers}]")
-    return LayerToy(jnp.asarray(basis), state, config, layer)
+def layer_names(config: SemanticConfig) -> tuple[str, ...]:
+    """The layers `layer` reads: the input, then hidden1 … hidden{n_layers}."""
+    return ("input", *(f"hidden{i}" for i in range(1, config.n_layers + 1)))
+
+
+def layer(network: ClassifierResult, name: str, index: int = 0) -> LayerToy:
+    """Classifier `index`'s layer `name` (`layer_names`) as a toy: fresh samples of its task carried there."""
+    config, basis = network.task
+    names = layer_names(config)
+    network_training.check_layer(name, names)
+    return LayerToy(jnp.asarray(basis), network_training.select(network.state, index), config, names.index(name))
 
 
 def dense_layers(config: SemanticConfig, state: nnx.State) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -83,6 +83,18 @@ def sample_features(key: jax.Array, n: int, n_features: int, probability: jax.Ar
     return jnp.where(u < probability, u / probability, 0.0)
 
 
+class Task(NamedTuple):
+    """What G instances are trained on: the config, each instance's feature probability [G] and
+    importances [G, n], and the key of the one evaluation sample (`eval_samples` draws, the same for
+    every instance of a probability) on which each instance's final loss is measured, so the best
+    instance of a setting is picked on common data, not on each one's own noise."""
+
+    config: TMSTrainConfig
+    probabilities: jax.Array
+    importances: jax.Array
+    eval_key: jax.Array
+
+
 class TMSResult(NamedTuple):
     """Per instance: W [G, m, n], b [G, n], final loss on fresh data [G], D_i [G, n]."""
 
@@ -91,6 +103,7 @@ class TMSResult(NamedTuple):
     loss: jax.Array  # [G] on the one common evaluation sample
     dimensionality: jax.Array
     loss_curve: jax.Array  # [steps, G]
+    task: Task  # what the instances were trained on
 
 
 def _build(config: TMSTrainConfig):
@@ -133,21 +146,17 @@ def _final_loss(config: TMSTrainConfig, state, probabilities, importances, eval_
     return jax.vmap(evaluate)(state, probabilities, importances), jax.vmap(feature_dimensionality)(state["W"][...])
 
 
-def train(config: TMSTrainConfig, probabilities, importances, keys, eval_key: jax.Array,
-          runtime: Runtime | None = None) -> TMSResult:
-    """Train G instances together.
+def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> TMSResult:
+    """Train the task's G instances together, keys [G] (one PRNG key per instance).
 
-    probabilities [G], importances [G, n], keys [G] (one PRNG key per instance);
-    eval_key: the one evaluation sample (`eval_samples` draws, the same for every
-    instance of a probability) on which each instance's final loss is measured, so the
-    best instance of a setting is picked on common data, not on each one's own noise.
     Raises DivergenceError naming the step if any loss turns NaN/inf.
     """
+    config, probabilities, importances, eval_key = task
     settings = (jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32))
     state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=settings,
                                                    what="tms", runtime=runtime)
     final_loss, dimensionality = _final_loss(config, state, *settings, eval_key)
-    return TMSResult(state["W"][...], state["b"][...], final_loss, dimensionality, jnp.asarray(curve))
+    return TMSResult(state["W"][...], state["b"][...], final_loss, dimensionality, jnp.asarray(curve), task)
 
 
 @struct.dataclass
@@ -172,9 +181,15 @@ class HiddenToy:
         return Batch(x @ self.W.T, x)
 
 
-def hidden_toy(result: TMSResult, index: int, probability: float) -> HiddenToy:
-    """Instance `index`'s hidden layer, fed inputs of feature probability `probability`."""
-    return HiddenToy(jnp.asarray(result.W[index]), jnp.float32(probability))
+def layer_names(config: TMSTrainConfig) -> tuple[str, ...]:
+    """The layers `layer` reads: the hidden layer h = W x."""
+    return ("hidden",)
+
+
+def layer(network: TMSResult, name: str = "hidden", index: int = 0) -> HiddenToy:
+    """Instance `index`'s hidden layer, fed inputs of the feature probability it was trained at."""
+    network_training.check_layer(name, layer_names(network.task.config))
+    return HiddenToy(jnp.asarray(network.W[index]), jnp.float32(network.task.probabilities[index]))
 
 
 def neighbour_angles_deg(W, min_norm: float = 0.5) -> np.ndarray:

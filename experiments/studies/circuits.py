@@ -34,7 +34,7 @@ from experiments.runner import memory, seeding
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
-from toys import circuits, network_training, stored
+from toys import circuits, stored
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
@@ -69,7 +69,7 @@ class Config:
 
 def draw_circuit(config: Config) -> circuits.Circuit:
     """The run's circuit: a function of the seed alone."""
-    return circuits.generate(config.circuit, jax.random.fold_in(seeding.root_key(config.seed), 7))
+    return circuits.task(config.circuit, jax.random.fold_in(seeding.root_key(config.seed), 7)).circuit
 
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key, runtime=None) -> tuple:
@@ -115,9 +115,8 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
-    result = circuits.train(config.circuit, circuit, key_net[None], runtime)
-    state = network_training.select(result.state, 0)
-    acts = circuits.hidden_activations(config.circuit, circuit, state)  # [L, N, H]
+    result = circuits.train(circuits.Task(config.circuit, circuit), key_net[None], runtime)
+    acts = np.stack([circuits.layer(result, name).x for name in circuits.layer_names(config.circuit)])  # [L, N, H]
     inputs = circuits.all_inputs(circuit.n_inputs)
     gates = circuits.evaluate(circuit, inputs)  # [N, G]
     n_rows = len(inputs)

@@ -275,8 +275,8 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
     """Train the network of one task code and cluster its representations against the task."""
     key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(root, 6)
     key_qdg, key_probe = jax.random.split(jax.random.fold_in(root, 7))
-    subsets = quanta.draw_subsets(net, key_subsets)
-    result = quanta.train(net, subsets, key_train[None], runtime)
+    subsets = quanta.task(net, key_subsets).subsets
+    result = quanta.train(quanta.Task(net, subsets), key_train[None], runtime)
     state = network_training.select(result.state, 0)
     accuracy = quanta.per_task_accuracy(net, state, subsets, key_accuracy, config.accuracy_samples)
     learned = [int(t) for t in np.flatnonzero(accuracy >= config.accuracy_threshold)]

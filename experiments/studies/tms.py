@@ -66,7 +66,7 @@ def _train_settings(config: Config, n_features: int, n_hidden: int, settings: li
     train_config = tms.TMSTrainConfig(
         n_features, n_hidden, steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate
     )
-    result = tms.train(train_config, probabilities, importances, keys, key_eval, runtime)
+    result = tms.train(tms.Task(train_config, probabilities, importances, key_eval), keys, runtime)
     out = []
     for i, entry in enumerate(settings):
         members = slice(i * n, (i + 1) * n)

@@ -82,7 +82,7 @@ def layer_names(n_layers: int) -> list[str]:
 
 
 def train_classifier(config: semantic.SemanticConfig, basis, key, runtime=None):
-    return network_training.select(semantic.train(config, basis, key[None], runtime).state, 0)
+    return network_training.select(semantic.train(semantic.Task(config, basis), key[None], runtime).state, 0)
 
 
 def layer_readouts(activations, labels, train_rows, neighbours) -> dict:
