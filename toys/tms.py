@@ -30,11 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx, struct
+from jaxtyping import Float
 
 from theory.superposition import feature_dimensionality
 from toys import network_training
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
+from toys.engine.shapes import AnyArray, OneKey
 from toys.protocol import Batch
 
 
@@ -90,9 +92,9 @@ class Task(NamedTuple):
     instance of a setting is picked on common data, not on each one's own noise."""
 
     config: TMSTrainConfig
-    probabilities: jax.Array
-    importances: jax.Array
-    eval_key: jax.Array
+    probabilities: Float[AnyArray, " G"]
+    importances: Float[AnyArray, "G n"]
+    eval_key: OneKey
 
 
 class TMSResult(NamedTuple):
