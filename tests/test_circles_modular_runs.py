@@ -10,7 +10,7 @@ TINY_CIRCLES = [
     "--set", "figure_size=32",
 ]
 TINY_MODULAR = [
-    "--set", "network.p=11", "--set", "network.embed_dim=8", "--set", "network.hidden=16", "--set", "network.steps=60",
+    "--set", "toy.p=11", "--set", "toy.embed_dim=8", "--set", "toy.hidden=16", "--set", "toy.steps=60",
     "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=40", "--set", "sae_batch_size=32",
 ]
 

@@ -118,8 +118,8 @@ def test_probe_reads_linear_gates_from_the_inputs_but_not_xor():
 
 
 TINY_CIRCUITS = [
-    "--set", "circuit.n_inputs=6", "--set", "circuit.width=4", "--set", "circuit.depth=2", "--set", "circuit.hidden=32",
-    "--set", "circuit.n_layers=2", "--set", "circuit.steps=1500", "--set", "circuit.batch_size=64",
+    "--set", "toy.n_inputs=6", "--set", "toy.width=4", "--set", "toy.depth=2", "--set", "toy.hidden=32",
+    "--set", "toy.n_layers=2", "--set", "toy.steps=1500", "--set", "toy.batch_size=64",
     "--set", "sae_sizes=16", "--set", "k=2", "--set", "sae_steps=300", "--set", "sae_batch_size=64",
 ]
 

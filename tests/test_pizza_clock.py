@@ -43,8 +43,8 @@ def test_correct_logits_are_the_logits_of_the_answer():
     assert matrix[(a + b) % P, (a - b) % P] == pytest.approx(logits[(a + b) % P], rel=1e-5)
 
 
-TINY = ["--set", "network.p=13", "--set", "network.steps=300", "--set", "network.hidden=32",
-        "--set", "network.embed_dim=16", "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=100",
+TINY = ["--set", "toy.p=13", "--set", "toy.steps=300", "--set", "toy.hidden=32",
+        "--set", "toy.embed_dim=16", "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=100",
         "--set", "sae_batch_size=64", "--set", "n_triples=20", "--set", "architectures=additive_narrow,bilinear"]
 
 

@@ -114,7 +114,7 @@ def test_the_random_task_is_a_fixed_table_without_cyclic_structure():
 def test_the_modular_clock_refuses_a_non_addition_network(task, tmp_path):
     from experiments.runner.cli import main
 
-    code = main(["run", "modular-clock", "--quick", "--set", f"network.task={task}", "--out", str(tmp_path)])
+    code = main(["run", "modular-clock", "--quick", "--set", f"toy.task={task}", "--out", str(tmp_path)])
     assert code == 2 and not any(tmp_path.iterdir())
 
 

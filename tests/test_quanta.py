@@ -170,8 +170,8 @@ def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
 
 
 TINY_QUANTA = [
-    "--set", "network.n_tasks=4", "--set", "network.n_bits=8", "--set", "network.k=2", "--set", "network.hidden=64",
-    "--set", "network.steps=1500", "--set", "network.batch_size=256", "--set", "network.learning_rate=3e-3",
+    "--set", "toy.n_tasks=4", "--set", "toy.n_bits=8", "--set", "toy.k=2", "--set", "toy.hidden=64",
+    "--set", "toy.steps=1500", "--set", "toy.batch_size=256", "--set", "toy.learning_rate=3e-3",
     "--set", "per_task=40", "--set", "accuracy_samples=200", "--set", "projection_dim=64", "--set", "projection_dims=64",
     "--set", "parity_steps=1500", "--set", "qdg_samples=300", "--set", "probe_samples=400", "--set", "max_clusters=8",
 ]
@@ -228,7 +228,7 @@ def test_quanta_results_contract(tmp_path):
 
 
 def test_a_network_that_learns_fewer_than_two_tasks_is_reported_not_clustered(tmp_path):
-    argv = [*TINY_QUANTA, "--set", "network.steps=1", "--set", "parity_steps=1"]
+    argv = [*TINY_QUANTA, "--set", "toy.steps=1", "--set", "parity_steps=1"]
     assert cli.main(["run", "quanta", "--quick", "--out", str(tmp_path), *argv]) == 0
     folder = next((tmp_path / "quanta").iterdir())
     results = json.loads((folder / "results.json").read_text())

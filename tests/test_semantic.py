@@ -170,7 +170,7 @@ def test_squashed_share_and_class_spread():
 
 
 TINY_ZOOM_OUT = [
-    "--set", "network.d=8", "--set", "network.hidden=16", "--set", "network.n_layers=2", "--set", "network.steps=300",
+    "--set", "toy.d=8", "--set", "toy.hidden=16", "--set", "toy.n_layers=2", "--set", "toy.steps=300",
     "--set", "n_samples=600", "--set", "n_lines=3", "--set", "grid=9", "--set", "ball_samples=600",
     "--set", "sae_size=16", "--set", "sae_steps=200",
 ]

@@ -35,7 +35,7 @@ from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
 from toys import circuits, stored
-from toys.engine.config import check_fields, setting
+from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 
 NAME = "circuits"
@@ -46,7 +46,7 @@ READERS = ("probe", "sae", "neuron", "random")
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
-    circuit: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
+    toy: circuits.CircuitConfig = circuits.CircuitConfig(n_inputs=12, width=10, steps=6000)
     sae_sizes: tuple[int, ...] = setting((16, 64, 256), "SAE sizes per hidden layer", low=2)
     k: int = setting(4, low=1, high="min(sae_sizes)")
     sae_steps: int = setting(5000, "SAE training steps", low=1)
@@ -59,17 +59,20 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(circuit=circuits.CircuitConfig(), sae_steps=3000)
+        return cls(toy=circuits.CircuitConfig(), sae_steps=3000)
 
     def validate(self) -> None:
         check_fields(self)
-        self.circuit.validate(prefix="circuit.")
-        draw_circuit(self)  # a shape with too few distinct gates fails here, before anything is written
+        self.toy.validate(prefix="toy.")
+        try:  # a shape with too few distinct gates fails here, before anything is written
+            draw_circuit(self)
+        except ConfigError as error:  # named by the study's key for the toy's settings
+            raise ConfigError(f"toy: {str(error).removeprefix('circuit: ')}") from None
 
 
 def draw_circuit(config: Config) -> circuits.Circuit:
     """The run's circuit: a function of the seed alone."""
-    return circuits.task(config.circuit, jax.random.fold_in(seeding.root_key(config.seed), 7)).circuit
+    return circuits.task(config.toy, jax.random.fold_in(seeding.root_key(config.seed), 7)).circuit
 
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key, runtime=None) -> tuple:
@@ -107,16 +110,16 @@ def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the layers' activations on all 2ⁿ inputs and the largest SAEs' codes on them."""
-    rows, layers = 2**config.circuit.n_inputs, config.circuit.n_layers
-    floats = rows * layers * (config.circuit.hidden + 2 * max(config.sae_sizes))
+    rows, layers = 2**config.toy.n_inputs, config.toy.n_layers
+    floats = rows * layers * (config.toy.hidden + 2 * max(config.sae_sizes))
     return int(memory.SAFETY * memory.FLOAT * floats), "sae_sizes"
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
-    result = circuits.train(circuits.Task(config.circuit, circuit), key_net[None], runtime)
-    acts = np.stack([circuits.layer(result, name).x for name in circuits.layer_names(config.circuit)])  # [L, N, H]
+    result = circuits.train(circuits.Task(config.toy, circuit), key_net[None], runtime)
+    acts = np.stack([circuits.layer(result, name).x for name in circuits.layer_names(config.toy)])  # [L, N, H]
     inputs = circuits.all_inputs(circuit.n_inputs)
     gates = circuits.evaluate(circuit, inputs)  # [N, G]
     n_rows = len(inputs)
@@ -141,8 +144,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for layer in range(n_layers):  # a handful of layers; each reader is vectorised over gates and units
         scores["probe"][layer] = detectors.probe_accuracy(acts[layer], gates, train_rows, config.probe_c)
         scores["neuron"][layer] = detectors.best_unit_auroc(acts[layer], gates)[0]
-    untrained = circuits.hidden_activations(config.circuit, circuit,
-                                            circuits.initial_state(config.circuit, len(circuit.outputs), key_untrained))
+    untrained = circuits.hidden_activations(config.toy, circuit,
+                                            circuits.initial_state(config.toy, len(circuit.outputs), key_untrained))
     probe_inputs = detectors.probe_accuracy(circuits.signed(inputs), gates, train_rows, config.probe_c)
     probe_untrained = np.stack([detectors.probe_accuracy(layer, gates, train_rows, config.probe_c) for layer in untrained])
 

@@ -55,7 +55,7 @@ SPACES = ("reconstruction", "random_placement", "correlation_placement", "group_
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
-    network: modular.ModularConfig = modular.ModularConfig()
+    toy: modular.ModularConfig = modular.ModularConfig()
     train_fractions: tuple[float, ...] = setting((0.2, 0.3, 0.4, 0.5), "shares of the pairs a fresh head trains on",
                                                  low=0, low_open=True, high=1, high_open=True)
     sae_size: int = setting(256, "latents of the SAE on the representation", low=2)
@@ -80,7 +80,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=modular.ModularConfig(p=37, steps=8000), sae_steps=3000)
+        return cls(toy=modular.ModularConfig(p=37, steps=8000), sae_steps=3000)
 
     def calendar_toy(self) -> manifolds.ManifoldConfig:
         """The calendar's representation: one circle of 7 days (always present) among sparse features."""
@@ -88,7 +88,7 @@ class Config:
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
+        self.toy.validate(prefix="toy.")
         self.calendar_toy().validate()
 
 
@@ -100,10 +100,10 @@ def _calendar_toy(config: "Config") -> manifolds.ManifoldConfig:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the heads' full-batch training: every space × fraction on all p² pairs."""
-    net = config.network
+    net = config.toy
     heads = len(SPACES) * len(config.train_fractions)
     floats = heads * net.p**2 * (2 * net.embed_dim + 2 * net.hidden + 2 * net.p) * 3
-    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
+    return int(memory.SAFETY * memory.FLOAT * floats), "toy.p"
 
 
 def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dict]:
@@ -160,7 +160,7 @@ def fraction_masks(train_mask: np.ndarray, fractions, rng: np.random.Generator) 
 
 
 def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict, dict]:
-    net = config.network
+    net = config.toy
     key_net, key_sae, key_heads, key_numpy = jax.random.split(key, 4)
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key_numpy)).tolist())
     result = modular.train(net, seed_keys(key_net, net.p, [0]), runtime)

@@ -33,7 +33,7 @@ DESCRIPTION = "MLP on a + b mod p: Fourier key frequencies, then SAE latents per
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     n_seeds: int = setting(2, low=1)
-    network: modular.ModularConfig = modular.ModularConfig()
+    toy: modular.ModularConfig = modular.ModularConfig()
     sae_size: int = setting(512, "latents of the SAE on the hidden layer", low=2)
     k: int = setting(8, low=1, high="sae_size")
     sae_steps: int = setting(5000, "SAE training steps", low=1)
@@ -42,23 +42,23 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(n_seeds=1, network=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
+        return cls(n_seeds=1, toy=modular.ModularConfig(p=59, steps=10_000), sae_steps=3000)
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
+        self.toy.validate(prefix="toy.")
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of full-batch training on all p² pairs (activations, logits, their gradients) per seed."""
-    net = config.network
+    net = config.toy
     per_pair = 2 * net.embed_dim + net.hidden + 2 * net.p
     floats = config.n_seeds * net.p**2 * per_pair * 3 + config.sae_batch_size * config.sae_size * 4
-    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
+    return int(memory.SAFETY * memory.FLOAT * floats), "toy.p"
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    net = config.network
+    net = config.toy
     key_net, key_sae, key_random = jax.random.split(seeding.root_key(config.seed), 3)
     result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))), runtime)
     seeds = []

@@ -56,7 +56,7 @@ class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     seeds: int = setting(3, "modular-addition networks", low=1)
     null_networks: int = setting(39, "random-task networks (the null; a claim at α needs ≥ 1/α − 1)", low=1)
-    network: modular.ModularConfig = modular.ModularConfig(p=37, steps=8000)
+    toy: modular.ModularConfig = modular.ModularConfig(p=37, steps=8000)
     sae_size: int = setting(256, "latents of the SAE on [E_a, E_b]", low=2)
     k: int = setting(8, "active latents per pair", low=1, high="sae_size")
     sae_steps: int = setting(3000, "SAE training steps", low=1)
@@ -69,9 +69,9 @@ class Config:
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
-        if self.network.task != "addition":
-            raise ConfigError(f"network.task: got {self.network.task!r}, allowed only 'addition' "
+        self.toy.validate(prefix="toy.")
+        if self.toy.task != "addition":
+            raise ConfigError(f"toy.task: got {self.toy.task!r}, allowed only 'addition' "
                               "(the random-task networks are the study's null)")
 
 
@@ -80,7 +80,7 @@ def train(config: Config, key: jax.Array, runtime=None):
     Returns (addition result, null result, one `wall.Observation` per dictionary: x [p², 2e], codes
     [p², m], decoder [m, 2e]; the addition networks' first)."""
     key_add, key_null, key_sae = jax.random.split(key, 3)
-    net = config.network
+    net = config.toy
     null_net = dataclasses.replace(net, task="random")
     addition = modular.train(net, seed_keys(key_add, net.p, list(range(config.seeds))), runtime)
     null = modular.train(null_net, seed_keys(key_null, net.p, list(range(config.null_networks))), runtime)
@@ -137,7 +137,7 @@ def knockoff_spaces(observation: wall.Observation, groups, planes, null_top,
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
-    net = config.network
+    net = config.toy
     addition, null, observations = train(config, jax.random.fold_in(root, 0), runtime)
     progress = or_default(runtime).progress
     read = []

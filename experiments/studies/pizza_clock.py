@@ -51,9 +51,9 @@ PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows 
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
-    network: modular.ModularConfig = modular.ModularConfig()
+    toy: modular.ModularConfig = modular.ModularConfig()
     architectures: tuple[str, ...] = setting(("additive", "additive_narrow", "bilinear", "concatenated"),
-                                             "networks (network.architecture is ignored)", choices=NETWORKS,
+                                             "networks (toy.architecture is ignored)", choices=NETWORKS,
                                              distinct=True)
     narrow_embed_dim: int = setting(8, "embedding width of the additive_narrow network", low=1)
     n_triples: int = setting(100, "random (a, b, c) of the gradient symmetricity", low=1)
@@ -65,27 +65,27 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=modular.ModularConfig(p=59, steps=20_000), sae_steps=3000)
+        return cls(toy=modular.ModularConfig(p=59, steps=20_000), sae_steps=3000)
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
+        self.toy.validate(prefix="toy.")
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of one network's full-batch training on all p² pairs (as experiments.studies.modular)."""
-    net = config.network
+    net = config.toy
     per_pair = 2 * net.embed_dim + 2 * net.hidden + 2 * net.p
     floats = net.p**2 * per_pair * 3 + config.sae_batch_size * config.sae_size * 4
-    return int(memory.SAFETY * memory.FLOAT * floats), "network.p"
+    return int(memory.SAFETY * memory.FLOAT * floats), "toy.p"
 
 
 def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tuple[dict, dict]:
     """One network: its algorithm diagnostics and what its units are; (results entry, arrays)."""
     if architecture == "additive_narrow":
-        net = dataclasses.replace(config.network, architecture="additive", embed_dim=config.narrow_embed_dim)
+        net = dataclasses.replace(config.toy, architecture="additive", embed_dim=config.narrow_embed_dim)
     else:
-        net = dataclasses.replace(config.network, architecture=architecture)
+        net = dataclasses.replace(config.toy, architecture=architecture)
     key_net, key_triples, key_sae, key_random = jax.random.split(key, 4)
     result = modular.train(net, seed_keys(key_net, net.p, [0]), runtime)
     keys = modular.key_frequencies(modular.fourier_shares(modular.embedding(net, result)), net.coverage)
@@ -96,7 +96,7 @@ def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tu
     by_kind, categories = {}, {}
     for kind, codes in units["codes"].items():
         categories[kind] = wall.apply(grid_latents.categorise, units["observations"][kind], ("codes",),
-                                      wall.settings(config, p="network.p"))
+                                      wall.settings(config, p="toy.p"))
         by_kind[kind] = {**grid_latents.counts(categories[kind]),
                          "tiling": grid_latents.tiling(codes, categories[kind], net.p),
                          "slice_widths": grid_latents.slice_widths(codes, categories[kind], net.p),
@@ -132,7 +132,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         entry, more = study(config, architecture, jax.random.fold_in(root, NETWORKS.index(architecture)), runtime)
         networks.append(entry)
         arrays.update(more)
-    return Result({"p": config.network.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays)
+    return Result({"p": config.toy.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays)
 
 
 def headline(results: dict) -> str:

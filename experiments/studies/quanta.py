@@ -77,7 +77,7 @@ VARIANTS = quanta.TASK_CODES  # "onehot", "parity"
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
-    network: quanta.QuantaConfig = quanta.QuantaConfig(n_tasks=32, n_bits=40, zipf_exponent=1.5, hidden=512, steps=40_000)
+    toy: quanta.QuantaConfig = quanta.QuantaConfig(n_tasks=32, n_bits=40, zipf_exponent=1.5, hidden=512, steps=40_000)
     accuracy_threshold: float = setting(0.95, "a task counts as learned at this accuracy", low=0.5, high=1)
     accuracy_samples: int = setting(2000, "fresh samples per task for its accuracy", low=10)
     per_task: int = setting(100, "clustering samples per learned task", low=2)
@@ -98,12 +98,12 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000),
+        return cls(toy=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000),
                    parity_steps=80_000)
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
+        self.toy.validate(prefix="toy.")
 
 
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
@@ -234,11 +234,11 @@ def _qdg_with_k(unit_loss_gradients, k: int, seed: int) -> np.ndarray:
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the clustering sample's per-example gradients (one row of all parameters per
     sample), for the variant with the widest input."""
-    net = config.network
+    net = config.toy
     widest = max(dataclasses.replace(net, task_code=v).input_dim for v in config.variants)
     parameters = (widest + 1) * net.hidden + (net.n_layers - 1) * (net.hidden + 1) * net.hidden + 2 * net.hidden
     floats = config.per_task * net.n_tasks * parameters * 2
-    return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
+    return int(memory.SAFETY * memory.FLOAT * floats), "toy.hidden"
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
@@ -249,8 +249,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for variant in config.variants:
         # onehot keeps the root key (its numbers are those of the single-variant experiment)
         key = root if variant == "onehot" else jax.random.fold_in(root, 1 + VARIANTS.index(variant))
-        steps = config.parity_steps if variant == "parity" else config.network.steps
-        studies[variant] = _study(config, dataclasses.replace(config.network, task_code=variant, steps=steps), key,
+        steps = config.parity_steps if variant == "parity" else config.toy.steps
+        studies[variant] = _study(config, dataclasses.replace(config.toy, task_code=variant, steps=steps), key,
                                   or_default(runtime))
     arrays = {f"loss_curve_{variant}": study.pop("loss_curve") for variant, study in studies.items()}
     first = studies[config.variants[0]]
@@ -292,7 +292,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
     if len(learned) < 2:  # an outcome, not bad input: report it and skip the clustering
         return {**base, "n_points": 0, "ari": {**{name: None for name in REPRESENTATIONS}, "learned_tasks": learned},
                 "note": f"the network learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
-                        "clustering needs two or more (raise network.steps or lower network.n_bits)",
+                        "clustering needs two or more (raise toy.steps or lower toy.n_bits)",
                 "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}
 
     # the balanced sample is drawn with the truth (the learned tasks): everything read on it is a ceiling

@@ -2,7 +2,7 @@
 
 Two planted set-ups (toys.semantic):
 
-1. **Intertwined manifolds** (spirals by default; moons, shells by `--set network.manifold=`):
+1. **Intertwined manifolds** (spirals by default; moons, shells by `--set toy.manifold=`):
    a ReLU MLP classifier is trained on fresh samples (with an ambiguous arm between the
    classes). For the input and every hidden layer: the held-out balanced accuracy of a
    logistic probe (the *direction* view) and of a k-nearest-neighbours vote in the raw
@@ -52,7 +52,7 @@ DESCRIPTION = "Concepts as regions vs directions: probes, kNN, folds and SAE lat
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
-    network: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
+    toy: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
     n_samples: int = setting(6000, "samples read per layer", low=100, high=1000000)
     probe_train_fraction: float = setting(0.5, "share of samples the readers train on",
                                           low=0, low_open=True, high=1, high_open=True)
@@ -60,7 +60,7 @@ class Config:
                               low=1, high="int(n_samples * probe_train_fraction) // 4")
     n_lines: int = setting(50, "random lines whose activation patterns are counted", low=1, high=10000)
     grid: int = setting(41, "grid points per side in layers.png", low=3, high=401)
-    ball_dims: int = setting(3, "dimensions of the ball concept's subspace", low=1, high="network.d")
+    ball_dims: int = setting(3, "dimensions of the ball concept's subspace", low=1, high="toy.d")
     ball_samples: int = setting(6000, "samples of the ball-in-shell concept", low=100, high=1000000)
     sae_size: int = setting(64, "SAE latents", low=1, high=65536)
     sae_l1: float = setting(0.03, "SAE L1 coefficient", low=0)
@@ -69,12 +69,12 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(network=semantic.SemanticConfig(ambiguous_fraction=0.1, steps=3000), n_samples=4000,
+        return cls(toy=semantic.SemanticConfig(ambiguous_fraction=0.1, steps=3000), n_samples=4000,
                    n_lines=20, ball_samples=4000, sae_steps=3000)
 
     def validate(self) -> None:
         check_fields(self)
-        self.network.validate(prefix="network.")
+        self.toy.validate(prefix="toy.")
 
 
 def layer_names(n_layers: int) -> list[str]:
@@ -122,7 +122,7 @@ def activations_of(network_config, state, x) -> list[np.ndarray]:
 
 def manifold_results(config: Config, key, runtime=None) -> tuple[dict, dict]:
     k_basis, k_train, k_sample, k_rows, k_lines = jax.random.split(key, 5)
-    network = config.network
+    network = config.toy
     basis = semantic.isometry(k_basis, network.d)
     state = train_classifier(network, basis, k_train, runtime)
     sample = semantic.sample(network, basis, k_sample, config.n_samples)
@@ -174,7 +174,7 @@ def grid_through_layers(config: Config, network, state, basis, activations, labe
 def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
     """Held-out AUROC of each reader of the ball-in-shell concept, and the SAE (for the run folder)."""
     k_points, k_rows, k_sae, k_random = jax.random.split(key, 4)
-    d = config.network.d
+    d = config.toy.d
     x, labels = semantic.ball_in_shell(k_points, config.ball_samples, d, config.ball_dims)
     x, inside = np.asarray(x), np.asarray(labels).astype(bool)
     train_rows = np.asarray(jax.random.uniform(k_rows, (len(x),))) < config.probe_train_fraction
@@ -204,16 +204,16 @@ def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of every layer's activations and pre-activations on the samples and the figure grid."""
-    net = config.network
+    net = config.toy
     floats = (config.n_samples + config.grid**2) * (net.d + 2 * net.n_layers * net.hidden) * 2
-    return int(memory.SAFETY * memory.FLOAT * floats), "network.hidden"
+    return int(memory.SAFETY * memory.FLOAT * floats), "toy.hidden"
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
     manifold, arrays = manifold_results(config, key_manifold, runtime)
     ball, saved = ball_concept(config, key_ball, runtime)
-    return Result({config.network.manifold: manifold, "manifold": config.network.manifold, "ball_concept": ball},
+    return Result({config.toy.manifold: manifold, "manifold": config.toy.manifold, "ball_concept": ball},
                   arrays=arrays, dictionaries=saved)
 
 
