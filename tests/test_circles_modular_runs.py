@@ -5,7 +5,7 @@ import json
 from experiments.runner import cli
 
 TINY_CIRCLES = [
-    "--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=32,48",
+    "--set", "toy.d=16", "--set", "toy.n_sparse_features=16", "--set", "toy.sparse_mean_l0=1", "--set", "sizes=32,48",
     "--set", "ks=1,2", "--set", "k=1", "--set", "steps=80", "--set", "batch_size=64", "--set", "n_geometry=600",
     "--set", "figure_size=32",
 ]

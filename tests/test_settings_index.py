@@ -57,7 +57,7 @@ def test_field_rule_refusals_do_not_import_jax():
     # k ≤ toy.d · min(size_ratios))
     probe = ("import sys; from experiments.runner import cli; "
              "codes = [cli.main(['run', *a]) for a in ({})]; print(codes, 'jax' in sys.modules)")
-    argvs = [["circles", "--set", "d=-1"], ["two-feature", "--set", "learning_rate=inf"],
+    argvs = [["circles", "--set", "toy.d=-1"], ["two-feature", "--set", "learning_rate=inf"],
              ["superposition", "--set", "toy.n_features=abc"], ["sweep", "--set", "nosuch=1"],
              ["trees", "--quick", "--seed", "-1"], ["superposition", "--quick", "--set", "sizes=8", "--set", "k=100"],
              ["two-feature", "--set", "p10=0.9", "--set", "p11=0.2"], ["darts", "--quick", "--set", "k=100000"],

@@ -11,7 +11,7 @@ from experiments.recovery import headline
 from experiments.runner import cli, panels, report, table
 from experiments.studies import sphere
 
-TINY_SPHERE = ["--set", "d=16", "--set", "n_sparse_features=16", "--set", "sparse_mean_l0=1", "--set", "sizes=16,32",
+TINY_SPHERE = ["--set", "toy.d=16", "--set", "toy.n_sparse_features=16", "--set", "toy.sparse_mean_l0=1", "--set", "sizes=16,32",
                "--set", "kinds=topk", "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64"]
 
 

@@ -37,8 +37,9 @@ STREAM_KEY = 11  # the streamed circle scores draw apart from the four keys the 
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+class CirclesToy:
+    """The toy's settings (`--set toy.…`): days, months and a continuous ring beside sparse features."""
+
     d: int = setting(64, "activation dimensions", low=1)
     days: int = setting(7, "values of the days circle", low=3)
     months: int = setting(12, "values of the months circle", low=3)
@@ -49,6 +50,27 @@ class Config:
     circle_probability: float = setting(0.2, "P(a sample carries a given circle)", low=0, low_open=True, high=1)
     n_sparse_features: int = setting(256, "sparse features beside the circles", low=0)
     sparse_mean_l0: float = setting(4.0, "their expected L0", allowed="(0, n_sparse_features]")
+
+    def manifold_config(self) -> manifolds.ManifoldConfig:
+        specs = [
+            manifolds.ManifoldSpec("days", values=self.days, radius=self.radius, offset=self.offset,
+                                   probability=self.circle_probability, identity=self.identity),
+            manifolds.ManifoldSpec("months", values=self.months, radius=self.radius, offset=self.offset,
+                                   probability=self.circle_probability, identity=self.identity),
+        ]
+        if self.ring:
+            specs.append(manifolds.ManifoldSpec("ring", values=0, radius=self.radius, offset=0.0, probability=self.circle_probability))
+        return manifolds.ManifoldConfig(self.d, tuple(specs), self.n_sparse_features, self.sparse_mean_l0)
+
+    def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
+        self.manifold_config().validate(prefix)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = setting(0, low=0, high=seeding.SEED_MAX)
+    toy: CirclesToy = CirclesToy()
     sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=2)
     ks: tuple[int, ...] = setting((1, 2, 8), "k values trained at each size (one vmapped call)",
                                   low=1, high="min(sizes)")
@@ -67,20 +89,9 @@ class Config:
     def quick(cls) -> "Config":
         return cls(steps=5000, batch_size=256, sizes=(256, 512, 1024), n_geometry=8192)
 
-    def toy_config(self) -> manifolds.ManifoldConfig:
-        specs = [
-            manifolds.ManifoldSpec("days", values=self.days, radius=self.radius, offset=self.offset,
-                                   probability=self.circle_probability, identity=self.identity),
-            manifolds.ManifoldSpec("months", values=self.months, radius=self.radius, offset=self.offset,
-                                   probability=self.circle_probability, identity=self.identity),
-        ]
-        if self.ring:
-            specs.append(manifolds.ManifoldSpec("ring", values=0, radius=self.radius, offset=0.0, probability=self.circle_probability))
-        return manifolds.ManifoldConfig(self.d, tuple(specs), self.n_sparse_features, self.sparse_mean_l0)
-
     def validate(self) -> None:
         check_fields(self)
-        self.toy_config().validate()
+        self.toy.validate(prefix="toy.")
 
 
 def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
@@ -171,17 +182,17 @@ def results_table(entries: list[dict], seed: int, main_k: int) -> list[table.Row
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest size's k grid and of the geometry sample's codes, and the field behind them."""
-    training = memory.sae_training_bytes(runs=len(config.ks), d=config.d, m=max(config.sizes), batch=config.batch_size,
-                                         n_features=config.n_sparse_features,
-                                         fields={"n_features": "n_sparse_features", "d": "d", "m": "sizes",
+    training = memory.sae_training_bytes(runs=len(config.ks), d=config.toy.d, m=max(config.sizes), batch=config.batch_size,
+                                         n_features=config.toy.n_sparse_features,
+                                         fields={"n_features": "toy.n_sparse_features", "d": "toy.d", "m": "sizes",
                                                  "batch": "batch_size", "runs": "ks"})
-    geometry = int(memory.SAFETY * memory.FLOAT * len(config.ks) * config.n_geometry * (2 * max(config.sizes) + 2 * config.d))
+    geometry = int(memory.SAFETY * memory.FLOAT * len(config.ks) * config.n_geometry * (2 * max(config.sizes) + 2 * config.toy.d))
     return (geometry, "n_geometry") if geometry > training[0] else training
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     runtime = or_default(runtime)
-    toy_config = config.toy_config()
+    toy_config = config.toy.manifold_config()
     key_toy, key_train, key_random, key_geometry = jax.random.split(seeding.root_key(config.seed), 4)
     toy = manifolds.build(toy_config, key_toy)
     sample = manifolds.sample(toy, key_geometry, config.n_geometry)
@@ -214,15 +225,15 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                                        decoupled_circles, config, {}, stream(twin.params, hps, "topk"),
                                        runtime.progress)
         # chance: a random dictionary of the same size, encoded by TopK with the main k
-        random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.d, size)
+        random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.toy.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
         entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
                                        circles, config, arrays, stream(random_params, chance_hps, chance_arch),
                                        runtime.progress)
     return Result({
         "circles": entries,
-        "toy": {"d": config.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
-                "n_sparse_features": config.n_sparse_features},
+        "toy": {"d": config.toy.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
+                "n_sparse_features": config.toy.n_sparse_features},
         "main_k": config.k,
         "figure_size": config.figure_size,
     }, arrays=arrays, dictionaries=saved, table=results_table(entries, config.seed, config.k))

@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments.kernel import Arms, Grader, standard_study
 from toys import manifolds
-from toys.engine.config import setting
+from toys.engine.config import check_fields, setting
 
 SPAN_SHARE = 0.9  # a row "on the sphere": ≥ 90% of its energy in the 4-dim affine span (chance ≈ 4/d)
 
@@ -32,7 +32,9 @@ DESCRIPTION = "a planted 2-sphere beside sparse features: latents spent on the s
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(Arms):
+class SphereToy:
+    """The toy's settings (`--set toy.…`): a 2-sphere beside sparse features."""
+
     d: int = setting(32, "activation dimensions", low=5)
     radius: float = setting(1.0, "r of the sphere", low=0, low_open=True)
     offset: float = setting(1.0, "‖c‖ / r: the sphere's centre away from the origin", low=0)
@@ -40,18 +42,23 @@ class Config(Arms):
     n_sparse_features: int = setting(64, "sparse features beside the sphere", low=1)
     sparse_mean_l0: float = setting(3.0, "their expected L0", low=0, low_open=True, high="n_sparse_features")
 
-    @classmethod
-    def quick(cls) -> "Config":
-        return cls(n_seeds=1, steps=1500, batch_size=256)
-
-    def toy_config(self) -> manifolds.ManifoldConfig:
+    def manifold_config(self) -> manifolds.ManifoldConfig:
         spec = manifolds.ManifoldSpec("sphere", kind="sphere", values=0, radius=self.radius,
                                       offset=self.offset * self.radius, probability=self.probability)
         return manifolds.ManifoldConfig(self.d, (spec,), self.n_sparse_features, self.sparse_mean_l0)
 
-    def validate(self) -> None:
-        super().validate()
-        self.toy_config().validate()
+    def validate(self, prefix: str = "") -> None:
+        check_fields(self, prefix)
+        self.manifold_config().validate(prefix)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(Arms):
+    toy: SphereToy = SphereToy()
+
+    @classmethod
+    def quick(cls) -> "Config":
+        return cls(n_seeds=1, steps=1500, batch_size=256)
 
 
 def _span_shares(decoder: np.ndarray, toy) -> np.ndarray:
@@ -67,10 +74,10 @@ def grade_sphere(decoder: np.ndarray, toy) -> dict:
 
 STUDY = standard_study(
     NAME, DESCRIPTION,
-    Config, lambda config, key: manifolds.build(config.toy_config(), key),
+    Config, lambda config, key: manifolds.build(config.toy.manifold_config(), key),
     graders=(Grader(("sphere_latents", "sphere_best_share"), grade_sphere),),
-    describe_toy=lambda config, toy: {"d": config.d, "n_sparse_features": config.n_sparse_features,
-                                      "sphere_span_dims": 4, "chance_share": 4 / config.d},
+    describe_toy=lambda config, toy: {"d": config.toy.d, "n_sparse_features": config.toy.n_sparse_features,
+                                      "sphere_span_dims": 4, "chance_share": 4 / config.toy.d},
     figures=(("sphere_latents.png", "Latents on the planted sphere (≥ 90% of their energy in its 4-dim span)",
               ("sphere_latents", "sphere_best_share")),
              ("sparse_recovery.png", "The sparse features beside the sphere: recovery and reconstruction",
