@@ -65,16 +65,18 @@ def saebench_lines(entries: list[dict], label=lambda entry: entry["kind"]) -> li
     return lines
 
 
-def saved_dictionaries(arch: str, params, hps, names: list[str]) -> list[dict]:
-    """Entries {"name", "arch", "params", "hparams", "group", "index"} (NumPy, one per dictionary
+def saved_dictionaries(arch: str, params, hps, names: list[str], coordinates: list[dict] | None = None) -> list[dict]:
+    """Entries {"name", "arch", "params", "hparams", "group", "index", "table"} (NumPy, one per dictionary
     of a stacked grid) for the run folder's dictionaries/, written in SAELens' format by the
     CLI. group/index record the stacked call a dictionary came from, so that `toylab
-    evaluate` re-scores the same stack (and reproduces the run's numbers bit for bit)."""
+    evaluate` re-scores the same stack (and reproduces the run's numbers bit for bit); table: the
+    dictionary's coordinates in the results table ({"arm", "size", "seed", "setting"}, or None), so
+    that `toylab evaluate` sets its re-scored numbers beside the run's own rows."""
     group = f"{arch}:" + ",".join(names)
     return [
         {"name": name, "arch": arch, "params": jax.tree.map(lambda leaf, g=g: np.asarray(leaf[g]), params),
          "hparams": {field: np.asarray(value[g]).item() for field, value in hps._asdict().items()},
-         "group": group, "index": g}
+         "group": group, "index": g, "table": None if coordinates is None else coordinates[g]}
         for g, name in enumerate(names)
     ]
 
@@ -134,7 +136,8 @@ class Recovery:
         result = pipeline.fit(kind, self.toy, hps, seed_keys(self.key_train, size, self.seeds), n_latents=size,
                               steps=steps, batch_size=batch_size, k_max=self.k, runtime=self.runtime)
         self.score(kind, kind, size, result.params, hps)
-        self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds])
+        self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds],
+                                         [{"arm": kind, "size": size, "seed": seed, "setting": {}} for seed in self.seeds])
         return result.params
 
     def rows(self) -> list[table.Row]:

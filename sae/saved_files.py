@@ -2,13 +2,13 @@
 everything that needs no architecture — with JSON, NumPy and safetensors only, so that
 `toylab evaluate` refuses a hand-edited folder before it imports JAX.
 
-`read(folder)` checks: the folder and both files exist; cfg.json is a JSON object; the weights
-are a readable safetensors file of floating-point, finite arrays; toylab's own fields (the
-`"toylab"` object: architecture, group, name, experiment, run as text, index a whole number ≥ 0,
-hparams finite numbers); d_in and d_sae positive whole numbers; k, where given, a whole number
-≥ 1. What depends on the architecture (its name, the tensors it needs and their shapes, the
-normalisation, k ≤ d_sae) is checked by `sae.saelens_format.load`, which starts here.
-"""
+`read(folder)` checks: the folder and both files exist; cfg.json is a JSON object; the weights are a
+readable safetensors file of floating-point, finite arrays; toylab's own fields (the `"toylab"`
+object: architecture, group, name, experiment, run as text, index a whole number ≥ 0, hparams finite
+numbers; table, the dictionary's coordinates in the run's results table); d_in and d_sae positive
+whole numbers; k, where given, a whole number ≥ 1. What depends on the architecture (its name, the
+tensors it needs and their shapes, the normalisation, k ≤ d_sae) is checked by
+`sae.saelens_format.load`, which starts here."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ CFG_FIELDS = {
 TOYLAB_FIELDS = {
     "architecture": guarded.Field("text"), "group": guarded.Field("text"), "name": guarded.Field("text"),
     "experiment": guarded.Field("text"), "run": guarded.Field("text"), "index": guarded.Field("int", 0, MAX_SIZE),
-    "k": guarded.Field("int", 1, MAX_SIZE), "hparams": guarded.Field("object"),
+    "k": guarded.Field("int", 1, MAX_SIZE), "hparams": guarded.Field("object"), "table": guarded.Field("object"),
 }
 
 
@@ -88,6 +88,14 @@ def read(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(hparams, dict) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in hparams.values()):
         raise FormatError(f"toylab.hparams: got {str(hparams)[:60]}, expected an object of finite numbers")
+    where = extra.get("table", {"arm": "-", "size": 0, "seed": 0, "setting": {}})
+    if not (isinstance(where, dict) and set(where) == {"arm", "size", "seed", "setting"} and isinstance(where["arm"], str)
+            and where["arm"] and all(is_count(where[f]) and where[f] >= 0 for f in ("size", "seed"))
+            and isinstance(where["setting"], dict) and all(
+                isinstance(v, (str, int, float)) and not isinstance(v, bool) and (not isinstance(v, float) or math.isfinite(v))
+                for v in where["setting"].values())):
+        raise FormatError(f"toylab.table: got {str(where)[:60]}, expected {{arm: text, size and seed: whole numbers ≥ 0, "
+                          "setting: an object of text or finite numbers}")
     for name, tensor in tensors.items():
         if tensor.dtype.kind != "f":
             raise FormatError(f"{name}: got dtype {tensor.dtype}, expected floating point (SAELens writes float32)")

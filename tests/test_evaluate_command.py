@@ -43,6 +43,25 @@ def test_evaluate_reproduces_the_runs_own_metrics_exactly(run_folder, capsys):
     assert len(trained) == len(again) == 8
     for entry in trained:
         assert again[f"{entry['name']}-seed{entry['seed']}"] == entry["metrics"]
+    # the re-scored numbers sit beside the run's own results table, every one equal
+    rescored = json.loads((run_folder / "dictionaries" / "results.json").read_text())
+    agreement = rescored["agreement_with_run"]
+    assert agreement["compared"] == len(rescored["table"]) > 8 and agreement["equal"] == agreement["compared"]
+    assert "numbers equal (largest difference 0)" in capsys.readouterr().out
+
+
+def test_evaluate_names_the_numbers_that_differ_from_the_runs_table(run_folder, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy)
+    results = json.loads((copy / "results.json").read_text())
+    edited = next(row for row in results["table"] if row["arm"] == "topk" and row["metric"] == "mmcs")
+    edited["value"] += 0.25  # a run table that no longer matches its dictionaries
+    (copy / "results.json").write_text(json.dumps(results))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(copy)]) == 0
+    agreement = json.loads((copy / "dictionaries" / "results.json").read_text())["agreement_with_run"]
+    assert agreement["equal"] == agreement["compared"] - 1 and agreement["max_abs_difference"] == pytest.approx(0.25)
+    assert f"topk m={edited['size']} seed={edited['seed']} mmcs" in capsys.readouterr().out
 
 
 def test_evaluate_scores_a_folder_written_by_saelens(run_folder, tmp_path):
@@ -142,6 +161,8 @@ SAVED_FOLDER_CASES = {  # a saved run edited by hand → the line that refuses i
     "weights as bool": (lambda d: _edit_weights(d, lambda t: t.update(W_enc=t["W_enc"] > 0)), "W_enc: got dtype bool"),
     "toylab is a number": (lambda d: _edit_cfg(d, lambda c: c.update(toylab=5)), "cfg.json: toylab: got 5, expected a JSON object"),
     "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), "toylab.group: got [\"x\"]"),
+    "table seed negative": (lambda d: _edit_cfg(d, lambda c: c["toylab"]["table"].update(seed=-1)), "toylab.table: got"),
+    "table without setting": (lambda d: _edit_cfg(d, lambda c: c["toylab"]["table"].pop("setting")), "toylab.table: got"),
     "NaN in W_dec": (lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))),
                      "sae_weights.safetensors: W_dec: 1 entries are NaN/inf in float32"),
     "inf in W_enc": (lambda d: _edit_weights(d, lambda t: t["W_enc"].__setitem__((0, 0), float("inf"))), "W_enc: 1 entries"),

@@ -169,7 +169,8 @@ def write_dictionaries(folder: Path, saved: list[dict], experiment_name: str, se
     for entry in saved:
         k = entry["hparams"]["k"] if architectures.get(entry["arch"]).uses_k else None
         extra = {"experiment": experiment_name, "seed": seed, "run": folder.name, "hparams": entry["hparams"],
-                 "group": entry["group"], "index": entry["index"]}
+                 "group": entry["group"], "index": entry["index"],
+                 **({"table": entry["table"]} if entry.get("table") is not None else {})}
         saelens_format.save(folder / "dictionaries" / entry["name"], entry["arch"], entry["params"], k=k, extra=extra)
 
 

@@ -4,7 +4,9 @@
   format, written by the run) scored with the current metrics on the run's own toy and
   eval samples, rebuilt from config.json by the experiment's `evaluation_source(config)`.
   Dictionaries trained in one stacked call are re-stacked in the same order, so the
-  numbers equal the run's own. Writes RUN_FOLDER/dictionaries/results.json.
+  numbers equal the run's own: the re-scored numbers are written as rows of the results table
+  (`experiments.runner.table`) at the coordinates the run saved with each dictionary, and
+  compared with the run's own rows ("agreement_with_run"). Writes RUN_FOLDER/dictionaries/results.json.
 - `score_sae(SAE_FOLDER, RUN_FOLDER)`: one SAE folder (written by toylab or by SAELens)
   scored on a run's toy.
 Everything that can be checked is checked before any scoring (a missing or corrupt
@@ -22,8 +24,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from experiments.runner import overrides, registry, runfolder, saved_runs
+from experiments.runner import overrides, registry, runfolder, saved_runs, table
 from sae import pipeline, saelens_format
+from toys.engine import guarded
 from toys.engine.config import ConfigError
 
 
@@ -52,9 +55,35 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
         scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
                                    parents=source.get("parents"))
-        for (folder, _loaded), metrics in zip(members, scores):
-            entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics})
+        for (folder, loaded), metrics in zip(members, scores):
+            entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics,
+                            "table": loaded.cfg.get("toylab", {}).get("table")})
     return entries
+
+
+def beside_run(entries: list[dict], run_results: dict) -> tuple[list[table.Row], dict]:
+    """The re-scored numbers as rows of the results table (each dictionary at the coordinates the run
+    saved with it, chance as the run's row has it), and their agreement with the run's own rows of the
+    same key: {"compared", "equal", "max_abs_difference", "differing" (up to 10 keys)}."""
+    run_rows = {row.key(): row for row in table.read(run_results)}
+    rows, compared, equal, worst, differing = [], 0, 0, 0.0, []
+    for entry in entries:
+        where = entry.get("table")
+        if not isinstance(where, dict):
+            continue
+        for row in table.from_entries([{"kind": where["arm"], "size": where["size"], "seed": where["seed"],
+                                        "metrics": entry["metrics"]}], setting=lambda _, where=where: where.get("setting", {})):
+            own = run_rows.get(row.key())
+            rows.append(table.Row(**{**row.__dict__, "chance": None if own is None else own.chance}))
+            if own is None or own.value is None or row.value is None:
+                continue
+            compared += 1
+            difference = abs(own.value - row.value)
+            equal += difference == 0.0
+            worst = max(worst, difference)
+            if difference and len(differing) < 10:
+                differing.append(f"{row.arm} m={row.size} seed={row.seed} {row.metric}: {own.value} → {row.value}")
+    return rows, {"compared": compared, "equal": equal, "max_abs_difference": worst, "differing": differing}
 
 
 def rescore_run(run_folder: str | Path) -> dict:
@@ -80,8 +109,14 @@ def rescore_run(run_folder: str | Path) -> dict:
             raise ConfigError(f"{runfolder.shown_path(first_folder)}: toylab.group {name!r} names {prefix!r}, but its "
                               f"weights and cfg.json are a {first.arch} dictionary")
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
-    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed,
-            "dictionaries": _score(ordered, source)}
+    entries = _score(ordered, source)
+    try:  # the run's own table, to set the re-scored numbers beside (absent in runs from before the table)
+        run_results = guarded.read_json(run_folder / "results.json", "results.json")
+    except guarded.GuardedReadError:
+        run_results = {}
+    rows, agreement = beside_run(entries, run_results)
+    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed, "dictionaries": entries,
+            "table": table.to_json(rows), "agreement_with_run": agreement}
 
 
 def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
@@ -101,4 +136,9 @@ def summary(results: dict) -> str:
         metrics = entry["metrics"]
         lines.append(f"{entry['name'][:33]:<34}" + "".join(
             f"{metrics[c]:>11.4f}" if c in metrics else f"{'—':>11}" for c in columns))
+    agreement = results.get("agreement_with_run")
+    if agreement is not None:
+        lines.append(f"beside the run's own results table: {agreement['equal']} of {agreement['compared']} numbers equal "
+                     f"(largest difference {agreement['max_abs_difference']:.3g})"
+                     + "".join(f"\n  {line}" for line in agreement["differing"]))
     return "\n".join(lines)

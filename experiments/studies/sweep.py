@@ -118,7 +118,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                               setting=lambda entry: {config.hyperparameter: entry["value"]} if "value" in entry else {})
     return Result({"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter,
                    "arch": config.arch, "size": config.size},
-                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names), table=rows)
+                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names,
+                                                  [{"arm": config.arch, "size": config.size, "seed": seed,
+                                                    "setting": {config.hyperparameter: value}} for value, seed in members]),
+                  table=rows)
 
 
 def _spread(results: dict, metric: str):
