@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from sae import architectures, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, topology, wall
 from toys import manifolds, superposition
@@ -357,6 +357,34 @@ def blind_summary(cells: list[dict]) -> dict:
         "false_claims_by_k": {str(k): {control: rate([c["blind"][control]["false_claim"] for c in cells if c["k"] == k])
                                        for control in CONTROLS} for k in ks},
     }
+
+
+BLIND_METRICS = ("top_evidence", "p_value", "claimed")  # of every dictionary's blind answer, after claim_cells
+SAE_METRICS = ("recall_at_1", "recall_at_3", "claimed_found")  # of the trained SAE's, graded
+CEILING_METRICS = ("found", "max_principal_angle_deg")  # of each reading chosen with the truth (METHODS)
+
+
+def cell_rows(cells: list[dict], seed: int) -> list[table.Row]:
+    """The results table of graded cells: per cell (setting: its index and drawn coordinates; size: m),
+    the blind answer of the SAE ("sae") and of each control (any claim of a control is false),
+    the SAE's graded recall, and each ceiling reading's (`METHODS`) found and plane angle; chance:
+    the random dictionary's value of the same number in the same cell."""
+    rows = []
+    for index, cell in enumerate(cells):
+        setting = {"cell": index, "period": cell["period"], "d": cell["d"], "offset": int(cell["offset"]),
+                   "n_sparse": cell["n_sparse"], "k": cell["k"]}
+        chance = cell["blind"]["random"]
+        for arm, answer in cell["blind"].items():
+            for metric in BLIND_METRICS + (SAE_METRICS if arm == "sae" else ()):
+                if metric in answer:
+                    rows.append(table.Row(arm, metric, answer[metric], chance.get(metric), size=cell["m"], seed=seed,
+                                          reader="blind ranking", setting=setting))
+        for method in METHODS:
+            for metric in CEILING_METRICS:
+                rows.append(table.Row(method, metric, cell[method].get(metric), cell["random"].get(metric),
+                                      size=cell["m"], seed=seed, reader="ceiling",
+                                      unit="deg" if metric.endswith("_deg") else "", setting=setting))
+    return rows
 
 
 def cell_label(cell: dict) -> str:

@@ -57,6 +57,7 @@ from experiments.circle_cells import (
     Config,
     blind_summary,
     cell_label,
+    cell_rows,
     claim_cells,
     draw_cells,
     memory_estimate,
@@ -108,7 +109,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "modes_by_k": modes,
         "shape_confusion": shape_confusion(config, key_shapes, runtime) if config.shape_clouds else {},
         "found_angle_deg": manifold_grading.FOUND_ANGLE_DEG,
-    })
+    }, table=cell_rows(cells, config.seed))
 
 
 def _count(entry: dict) -> str:

@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
@@ -180,7 +180,27 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
         "gates": per_gate,
     }, arrays={"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
-               **{f"scores_{reader}": scores[reader] for reader in READERS}}, dictionaries=saved)
+               **{f"scores_{reader}": scores[reader] for reader in READERS}}, dictionaries=saved,
+       table=gate_rows(per_gate, recovered, by_size, config))
+
+
+def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Config) -> list[table.Row]:
+    """The results table: each reader's share of internal gates recovered (chance: the random
+    dictionaries'), each SAE size's recovery beside its random dictionaries', and per internal gate and
+    layer each reader's score (chance: the random dictionaries' score of that gate and layer)."""
+    rows = [table.Row(reader, "internal_gates_recovered", share, recovered["random"], seed=config.seed,
+                      reader="gate readers") for reader, share in recovered.items()]
+    for size, entry in by_size.items():
+        rows.append(table.Row("sae", "internal_gates_recovered", entry["sae_recovery"], entry["random_recovery"],
+                              size=int(size), seed=config.seed, reader="gate readers by size"))
+    for gate in per_gate:
+        if not gate["internal"]:
+            continue
+        for layer in range(len(gate["probe"])):
+            for reader in READERS:
+                rows.append(table.Row(reader, "gate_score", gate[reader][layer], gate["random"][layer], seed=config.seed,
+                                      reader="gate readers", setting={"gate": gate["gate"], "layer": layer + 1}))
+    return rows
 
 
 def headline(results: dict) -> str:

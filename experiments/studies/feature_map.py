@@ -36,7 +36,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import feature_map, wall
@@ -145,7 +145,29 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         cells.append({"name": name, "placement": placement, "firing": firing, "family": family,
                       "expected_claim": EXPECTED[family], "verdicts": verdicts})
     return Result({"cells": cells, "false_claims": false_claims(cells), "k_neighbours": config.neighbours,
-                   "umap_neighbors": config.umap_neighbors, "seed": config.seed}, arrays)
+                   "umap_neighbors": config.umap_neighbors, "seed": config.seed}, arrays,
+                  table=verdict_rows(cells, config.sae_size, config.seed))
+
+
+VERDICT_METRICS = ("structure", "structure_threshold", "structured", "statistics_overlap", "statistics_threshold",
+                   "predicted", "explained", "claimed")
+
+
+def verdict_rows(cells: list[dict], size: int, seed: int) -> list[table.Row]:
+    """The results table: per cell and arm (the planted ceiling, each TopK SAE, each random dictionary,
+    its index as `replica`), each number of the placement verdict; chance: the mean over the cell's
+    random dictionaries of the same number."""
+    rows = []
+    for cell in cells:
+        chance = {metric: float(np.mean([v[metric] for v in cell["verdicts"]["random"]])) for metric in VERDICT_METRICS}
+        for arm, verdicts in cell["verdicts"].items():
+            for replica, verdict in enumerate(verdicts):
+                for metric in VERDICT_METRICS:
+                    rows.append(table.Row(arm, metric, verdict[metric], chance[metric],
+                                          size=None if arm.startswith("planted") else size, seed=seed,
+                                          reader="placement verdict",
+                                          setting={"cell": cell["name"], "family": cell["family"], "replica": replica}))
+    return rows
 
 
 def false_claims(cells: list[dict]) -> dict:

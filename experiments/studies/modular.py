@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from toys import modular
 from toys.engine.config import check_fields, setting
@@ -90,7 +90,33 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "latents_per_key_frequency": per_kind,
     }, arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
        dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"],
-                                       [f"topk-{config.sae_size}-seed{config.seed}"]))
+                                       [f"topk-{config.sae_size}-seed{config.seed}"]),
+       table=results_rows(seeds, per_kind, config))
+
+
+def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[table.Row]:
+    """The results table: each network's accuracies (chance 1/p) and key-frequency share; per reader of
+    network 0's hidden layer (the SAE, a random dictionary of the same size: chance, the neurons) its
+    live units and the live units on each key frequency's circles (chance: the random dictionary's)."""
+    p = config.toy.p
+    rows = []
+    for entry in seeds:
+        for metric in ("train_accuracy", "test_accuracy"):
+            rows.append(table.Row("network", metric, entry[metric], 1.0 / p, seed=config.seed, reader="network",
+                                  setting={"network": entry["index"]}))
+        rows.append(table.Row("network", "top_frequencies_variance_share", entry["top_frequencies_variance_share"],
+                              seed=config.seed, reader="fourier", setting={"network": entry["index"]}))
+    arm = {"sae": "topk", "random": "random", "neuron": "neurons"}
+    chance = per_kind["random"]
+    for kind, counts in per_kind.items():
+        size = config.sae_size if kind != "neuron" else counts["units"]
+        rows.append(table.Row(arm[kind], "live_units", counts["live"], chance["live"], size=size, seed=config.seed,
+                              reader="frequency units", unit="count", setting={"network": 0}))
+        for frequency, n in counts["per_key_frequency"].items():
+            rows.append(table.Row(arm[kind], "units_on_circles", n, chance["per_key_frequency"][frequency], size=size,
+                                  seed=config.seed, reader="frequency units", unit="count",
+                                  setting={"network": 0, "frequency": int(frequency)}))
+    return rows
 
 
 def headline(results: dict) -> str:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from toys import tms
 from toys.engine.config import check_fields, setting
@@ -119,7 +119,23 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_eval = jax.random.fold_in(seeding.root_key(config.seed), 7)  # the common evaluation sample
     settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval, runtime)
     settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval, runtime)
-    return Result({"settings": settings})
+    return Result({"settings": settings}, table=settings_rows(settings, config.seed))
+
+
+def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
+    """The results table: per setting, its best instance's loss, mean feature dimensionality (chance:
+    m/n, every feature sharing the hidden space alike) and features represented (‖W_i‖ > ½; chance: m)."""
+    rows = []
+    for entry in settings:
+        best, n, m = entry["best"], entry["n_features"], entry["n_hidden"]
+        where = {"setting": entry["name"], "probability": entry["probability"], "importance": entry["importance"]}
+        for metric, value, chance, unit in (
+                ("loss", best["loss"], None, ""),
+                ("mean_dimensionality", float(np.mean(best["dimensionality"])), m / n, ""),
+                ("features_represented", int(np.sum(np.asarray(best["column_norms"]) > 0.5)), m, "count")):
+            rows.append(table.Row("tms", metric, value, chance, size=m, seed=seed, reader="best instance", unit=unit,
+                                  setting=where))
+    return rows
 
 
 def headline(results: dict) -> str:
