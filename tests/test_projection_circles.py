@@ -121,9 +121,14 @@ def test_the_modular_clock_refuses_a_non_addition_network(task, tmp_path):
 def test_modular_clock_results_contract(tmp_path):
     from experiments.studies import modular_clock
 
-    config = modular_clock.Config(seeds=1, null_networks=2, network=modular.ModularConfig(p=7, steps=30, embed_dim=8, hidden=16),
+    config = modular_clock.Config(seeds=1, null_networks=2, toy=modular.ModularConfig(p=7, steps=30, embed_dim=8, hidden=16),
                                   sae_size=16, k=2, sae_steps=30, sae_batch_size=16)
-    results = dict(modular_clock.run(config).results)
+    outcome = modular_clock.run(config)
+    results = dict(outcome.results)
+    # its results table: every key frequency's grading and every space's held-out accuracy beside 1/p
+    rows = outcome.table
+    assert {row.metric for row in rows if row.reader == "projection circles"} >= {"found", "claimed", "rank", "p_value"}
+    assert all(row.chance == 1 / 7 for row in rows if row.metric == "heldout_accuracy")
     assert results["null"]["networks"] == 2 and len(results["null"]["top_evidence"]) == 2
     network = results["networks"][0]
     assert set(network["knockoff_heldout_accuracy"]) == set(modular_clock.SPACES)

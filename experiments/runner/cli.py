@@ -298,6 +298,8 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
         results = outcome.results
         if "table" in results:
             raise TypeError(f"study {experiment.name!r}: results hold a 'table' key; the table goes in Result.table")
+        if not outcome.table:
+            raise TypeError(f"study {experiment.name!r}: run returned no results table (Result.table is empty)")
         results["table"] = table.to_json(outcome.table)  # what plot, summary and headline read back
         figures = experiment.plot(results, outcome.arrays, folder / "figures")
         if outcome.arrays:

@@ -134,22 +134,23 @@ def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
 
 
 def from_entries(entries: list[dict], chance_arm: str = "random", readers: dict[str, str] | None = None,
-                 setting: Callable[[dict], dict] = lambda entry: {}) -> list[Row]:
+                 setting: Callable[[dict], dict] = lambda entry: {},
+                 matched_by: Callable[[dict], tuple] = lambda entry: (entry["size"],)) -> list[Row]:
     """Rows from dictionary entries {"kind", "size", "seed", "metrics"} (`experiments.recovery.Recovery`):
-    one per numeric metric; chance = that metric's mean over the `chance_arm` entries of the same size;
-    readers: {metric: reader} for metrics a grader added (the rest are `STREAMED`); setting(entry): the
-    row's further coordinates."""
+    one per numeric metric; chance = that metric's mean over the `chance_arm` entries that match the
+    entry (`matched_by`: the same size unless told); readers: {metric: reader} for metrics a grader
+    added (the rest are `STREAMED`); setting(entry): the row's further coordinates."""
     chance: dict[tuple, list[float]] = {}
     for entry in entries:
         if entry["kind"] == chance_arm:
             for metric, value in entry["metrics"].items():
                 if _is_number(value):
-                    chance.setdefault((entry["size"], metric), []).append(float(value))
+                    chance.setdefault((*matched_by(entry), metric), []).append(float(value))
     rows = []
     for entry in entries:
         for metric, value in entry["metrics"].items():
             if _is_number(value):
-                level = chance.get((entry["size"], metric))
+                level = chance.get((*matched_by(entry), metric))
                 rows.append(Row(entry["kind"], metric, value, float(np.mean(level)) if level else None,
                                 size=entry["size"], seed=entry["seed"], reader=(readers or {}).get(metric, STREAMED),
                                 setting=setting(entry)))

@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import manifold_grading, manifold_ranking, wall
@@ -131,7 +131,11 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     adversarial = [d["claimed"] for entry in scored if entry["kind"] != POSITIVE for d in entry["dictionaries"]]
     return Result({"kinds": scored, "rates": rates, "alpha": manifold_ranking.CLAIM_ALPHA,
                    "all_adversaries": manifold_grading.rate(adversarial),
-                   "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict()})
+                   "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict()},
+                  table=[table.Row(entry["kind"], metric, dictionary[metric], None, size=config.m, seed=config.seed,
+                                   reader="blind ranking", setting={"toy": dictionary["seed"], "k": dictionary["k"]})
+                         for entry in scored for dictionary in entry["dictionaries"]
+                         for metric in ("top_evidence", "p_value", "claimed")])
 
 
 def _rate(entry: dict) -> str:

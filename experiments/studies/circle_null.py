@@ -27,7 +27,7 @@ import scipy.stats
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting
@@ -85,7 +85,25 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "random_max": float(chance.max()),
             "moves_with": _dependence(cells, trained),
         }
-    return Result({"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record})
+    return Result({"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record},
+                  table=null_rows(cells, per_k, config.seed))
+
+
+def null_rows(cells: list[dict], per_k: dict, seed: int) -> list[table.Row]:
+    """The results table: each null cell's top circle evidence per k, trained (the null SAE) beside the
+    random dictionary of its size (chance); and each k's claim threshold with its bootstrap interval."""
+    rows = []
+    for index, cell in enumerate(cells):
+        for k, top in cell["trained_top_evidence"].items():
+            rows.append(table.Row("null sae", "top_evidence", top, cell["random_top_evidence"][k], size=cell["m"],
+                                  seed=seed, reader="blind ranking",
+                                  setting={"cell": index, "k": int(k), "d": cell["d"], "n_sparse": cell["n_sparse"]}))
+    for k, entry in per_k.items():
+        low, high = entry["threshold_interval"] or (None, None)
+        for metric, value in (("threshold", entry["threshold"]), ("threshold_low", low), ("threshold_high", high)):
+            rows.append(table.Row("null sae", metric, value, entry["random_max"] if metric == "threshold" else None,
+                                  seed=seed, reader="null family", setting={"k": int(k)}))
+    return rows
 
 
 def _dependence(cells: list[dict], tops: np.ndarray) -> dict:

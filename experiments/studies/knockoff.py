@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_ranking, wall
@@ -264,7 +264,11 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     network, arrays = modular_network(config, jax.random.fold_in(root, 0), runtime)
     calendar = calendar_network(config, jax.random.fold_in(root, 1), runtime)
-    return Result({"networks": [network, calendar], "train_fractions": list(config.train_fractions)}, arrays=arrays)
+    return Result({"networks": [network, calendar], "train_fractions": list(config.train_fractions)}, arrays=arrays,
+                  table=[table.Row(space["space"], metric, space[metric], entry["chance"], seed=config.seed,
+                                   reader="fresh head", setting={"network": entry["name"]})
+                         for entry in (network, calendar) for space in entry["spaces"]
+                         for metric in ("heldout_accuracy", "original_head_accuracy")])
 
 
 def headline(results: dict) -> str:

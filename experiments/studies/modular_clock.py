@@ -37,7 +37,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_grading, manifold_ranking, projection_circles, wall
@@ -176,6 +176,14 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for i, network in enumerate(networks):
         network["knockoff_heldout_accuracy"] = {s: float(heldout[i, j]) for j, s in enumerate(SPACES)}
     every = [f for n in networks for f in n["frequencies"]]
+    rows = [table.Row("topk", metric, f[metric], None, size=config.sae_size, seed=config.seed, reader="projection circles",
+                      setting={"network": n["seed"], "frequency": f["frequency"]})
+            for n in networks for f in n["frequencies"] for metric in ("found", "claimed", "rank", "p_value")]
+    rows += [table.Row(space, "heldout_accuracy", accuracy, 1.0 / net.p, seed=config.seed, reader="fresh head",
+                       setting={"network": n["seed"]})
+             for n in networks for space, accuracy in n["knockoff_heldout_accuracy"].items()]
+    rows += [table.Row("null network", "top_evidence", float(top), None, size=config.sae_size, seed=config.seed,
+                       reader="projection circles", setting={"network": j}) for j, top in enumerate(null_tops)]
     return Result({
         "networks": networks,
         "null": {"networks": config.null_networks, "top_evidence": null_tops.tolist(),
@@ -188,7 +196,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "key_frequencies_claimed": manifold_grading.rate([f["claimed"] for f in every]),
         "key_frequencies_found": manifold_grading.rate([f["found"] for f in every]),
         "alpha": manifold_ranking.CLAIM_ALPHA, "chance": 1.0 / net.p,
-    })
+    }, table=rows)
 
 
 def _rate(entry: dict) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents, wall
 from toys import modular
@@ -132,7 +132,19 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         entry, more = study(config, architecture, jax.random.fold_in(root, NETWORKS.index(architecture)), runtime)
         networks.append(entry)
         arrays.update(more)
-    return Result({"p": config.toy.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays)
+    rows = []
+    for entry in networks:
+        where = {"network": entry["name"]}
+        for metric, chance in (("test_accuracy", 1.0 / config.toy.p), ("train_accuracy", 1.0 / config.toy.p),
+                               ("gradient_symmetricity", None), ("distance_irrelevance", None)):
+            rows.append(table.Row("network", metric, entry[metric], chance, seed=config.seed, reader="algorithm",
+                                  setting=where))
+        for arm, counts in (("topk", entry["sae_latents"]), ("random", entry["random_atoms"]), ("neurons", entry["neurons"])):
+            for category in grid_latents.CATEGORIES:
+                if category in counts:
+                    rows.append(table.Row(arm, category, counts[category], entry["random_atoms"].get(category),
+                                          seed=config.seed, reader="unit categories", unit="count", setting=where))
+    return Result({"p": config.toy.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays, table=rows)
 
 
 def headline(results: dict) -> str:

@@ -60,7 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import clustering, wall
 from theory import projections
@@ -257,7 +257,27 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     arrays["loss_curve"] = arrays[f"loss_curve_{config.variants[0]}"]
     results = {**first, "task_code": config.variants[0]}
     results["variants"] = {variant: _variant_summary(study) for variant, study in studies.items()}
-    return Result(results, arrays=arrays)
+    return Result(results, arrays=arrays, table=variant_rows(results["variants"], config.seed))
+
+
+def variant_rows(variants: dict, seed: int) -> list[table.Row]:
+    """The results table: per task code, the ARI against the task of each representation clustered with
+    the true K (a ceiling; chance: the untrained network's gradients clustered alike) and of the blind
+    K, and the number of tasks the network learned."""
+    rows = []
+    for variant, summary in variants.items():
+        untrained = summary["ari"].get("untrained_gradients")
+        chance = untrained.get("ari") if isinstance(untrained, dict) else untrained
+        where = {"task_code": variant}
+        for name in REPRESENTATIONS:
+            rows.append(table.Row(name, "ari_true_k", summary["ari"].get(name), chance, seed=seed,
+                                  reader="spectral clustering", setting=where))
+        blind = summary.get("blind_k") or {}
+        rows.append(table.Row("gradients", "ari_blind_k", blind.get("ari"), None, seed=seed,
+                              reader="spectral clustering", setting=where))
+        rows.append(table.Row("network", "learned_tasks", len(summary["learned_tasks"]), None, seed=seed, reader="accuracy",
+                              unit="count", setting=where))
+    return rows
 
 
 def _variant_summary(study: dict) -> dict:

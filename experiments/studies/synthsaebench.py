@@ -43,7 +43,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import edge_absorption, edge_summary_lines, saebench_key, saebench_lines, seed_keys
-from experiments.runner import runfolder, seeding
+from experiments.runner import runfolder, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
@@ -266,14 +266,19 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
         results["saelens_side_by_side"] = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval,
                                                                        calibration, train_and_score, runtime)
+    rows = table.from_entries([{"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"],
+                                "target_l0": e["target_l0"]} for e in entries + chance_entries],
+                              setting=lambda e: {"target_l0": e["target_l0"]},
+                              matched_by=lambda e: (e["size"], e["target_l0"]))
     return Result(results, files=[lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
-                                  lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)])
+                                  lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)],
+                  table=rows)
 
 
 # --- reporting -------------------------------------------------------------------------------
 
 
-def table(results: dict) -> dict:
+def grouped_means(results: dict) -> dict:
     """{(arch, target): {metric: (mean, std, n)}} over seeds."""
     grouped: dict = {}
     for entry in results["entries"] + results.get("chance", []):
@@ -285,7 +290,7 @@ def table(results: dict) -> dict:
 
 def f1_order(results: dict, target: int = 25) -> list[str]:
     """Architectures by mean F1 at the target L0, best first."""
-    rows = table(results)
+    rows = grouped_means(results)
     archs = [a for a in ARCHS if (a, target) in rows]
     return sorted(archs, key=lambda a: -rows[(a, target)]["f1"][0])
 
@@ -294,7 +299,7 @@ SUMMARY_METRICS = ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_
 
 
 def summary(results: dict) -> str:
-    rows = table(results)
+    rows = grouped_means(results)
     model = results["model"]["config"]
     lines = [f"SynthSAEBench: {model['num_features']} features in {model['hidden_dim']} dims "
              f"({'the 16k model' if results['model']['is_synthsaebench_16k'] else 'the same family, scaled'}), "
@@ -333,7 +338,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     from experiments.runner.runfolder import save_figure
 
-    rows = table(results)
+    rows = grouped_means(results)
     targets = sorted({t for a, t in rows if a != "random"})
     archs = [a for a in ARCHS if any((a, t) in rows for t in targets)]
     figure, axes = plt.subplots(len(targets), 2, figsize=(10, 3.2 * len(targets)), squeeze=False)

@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from experiments.two_feature_absorption import study, summary
 from toys.engine.config import check_fields, setting
@@ -49,8 +49,26 @@ class Config:
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    return Result(study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps,
-                        config.learning_rate, seeding.root_key(config.seed), runtime))
+    results = study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps, config.learning_rate,
+                    seeding.root_key(config.seed), runtime)
+    return Result(results, table=two_feature_rows(results, config.seed))
+
+
+def two_feature_rows(results: dict, seed: int) -> list[table.Row]:
+    """The results table: per trained architecture and replica, the parent latent's activation on parent +
+    child (absorbed ≈ 0, not absorbed ≈ 1) and on the parent alone, and the final squared error; the
+    hand-built dictionaries' exact L1 and squared error beside them."""
+    rows = []
+    for arch, trained in results["trained"].items():
+        for metric in ("parent_on_both", "parent_on_parent", "final_mse"):
+            for replica, value in enumerate(trained[metric]):
+                rows.append(table.Row(arch, metric, value, None, size=2, seed=seed, reader="trained",
+                                      setting={"replica": replica}))
+    for name, losses in results["hand_built"].items():
+        for metric in ("l1", "mse", "matryoshka_loss"):
+            rows.append(table.Row(f"hand-built {name.replace('_', ' ')}", metric, losses[metric], None, size=2,
+                                  seed=seed, reader="exact"))
+    return rows
 
 
 def headline(results: dict) -> str:

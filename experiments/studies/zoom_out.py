@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.recovery import saved_dictionaries
-from experiments.runner import memory, seeding
+from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors, folding, geometry
@@ -214,7 +214,23 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     manifold, arrays = manifold_results(config, key_manifold, runtime)
     ball, saved = ball_concept(config, key_ball, runtime)
     return Result({config.toy.manifold: manifold, "manifold": config.toy.manifold, "ball_concept": ball},
-                  arrays=arrays, dictionaries=saved)
+                  arrays=arrays, dictionaries=saved, table=zoom_rows(manifold, ball, config))
+
+
+def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
+    """The results table: per layer, the linear probe's and the region detector's held-out accuracy on
+    the two intertwined classes (chance ½); the ball concept read as a direction (probe, SAE latent,
+    random atom: its chance) and as a region, by AUROC (chance ½ for the probe and the region)."""
+    rows = []
+    for metric, reader in (("linear_probe_accuracy_by_layer", "linear probe"), ("region_accuracy_by_layer", "region")):
+        for layer, accuracy in zip(manifold["layers"], manifold[metric]):
+            rows.append(table.Row("classifier", "heldout_accuracy", accuracy, 0.5, seed=config.seed, reader=reader,
+                                  setting={"manifold": config.toy.manifold, "layer": layer}))
+    for arm, metric, chance in (("linear probe", "linear_probe_auroc", 0.5), ("sae", "sae_latent_auroc", ball["random_atom_auroc"]),
+                                ("random", "random_atom_auroc", ball["random_atom_auroc"]), ("region", "region_auroc", 0.5)):
+        rows.append(table.Row(arm, "auroc", ball[metric], chance, size=config.sae_size if arm in ("sae", "random") else None,
+                              seed=config.seed, reader="ball concept"))
+    return rows
 
 
 def headline(results: dict) -> str:
