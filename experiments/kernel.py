@@ -13,7 +13,8 @@ dictionaries: the same derivation for every standard study), training every arch
 size × seed in one vmapped call per (architecture, size) (`experiments.recovery.Recovery`),
 the chance baselines (random dictionaries read by TopK with the same k), scoring every
 dictionary on the same fresh samples (`sae.pipeline.evaluate`), saving the trained ones,
-progress, the summary table, the headline, the memory estimate and `toylab evaluate`'s source.
+progress, the summary table, the headline, the memory estimate and `toylab evaluate`'s source
+(the toy, the eval samples and the graders: a re-scored dictionary is graded as the run graded it).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = 
              keep: Callable | None = None) -> tuple[Recovery, dict]:
     """Train and score every arm and chance baseline on `toy`; graders add their numbers to each
     entry, and keep(config, toy, kind, size, params) → {name: array} what the figures need."""
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
 
     arrays = {}
@@ -149,7 +150,8 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
 
     def evaluation_source(config) -> dict:
         key_toy, key_dictionaries = _keys(config)
-        return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+        return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval,
+                "graders": graders}
 
     def toy_memory(config) -> tuple[int, str]:
         toy = build_toy(config, _keys(config)[0])

@@ -24,6 +24,7 @@ import time
 
 import jax
 
+from experiments.runner import seeding
 from toys import synthetic_files
 from toys.engine.runtime import or_default
 
@@ -101,7 +102,7 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
     ours, theirs = {}, {}
     for arch in ARCHS:
         start = time.perf_counter()
-        entries, _ = train_and_score(side, toy, arch, [config.seed * 1000], key, eval_key,
+        entries, _ = train_and_score(side, toy, arch, seeding.replica_seeds(config.seed, 1), key, eval_key,
                                      {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)",
                                      runtime=runtime)
         ours[arch] = {**{m: entries[0]["metrics"][m] for m in ("f1", "mcc", "uniqueness", "explained_variance", "l0",

@@ -55,4 +55,5 @@ def test_modular_results_contract(tmp_path):
     assert results["key_frequencies"] and all(1 <= k <= 5 for k in results["key_frequencies"])
     assert results["top_frequencies_variance_share"] >= 0.9 - 1e-9
     assert set(results["latents_per_key_frequency"]) == {"sae", "random", "neuron"}
-    assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png",
+                                                                "training.png"}

@@ -23,6 +23,13 @@ def test_sphere_latents_are_found_in_trained_dictionaries_and_not_in_random_ones
     assert all(m["sphere_latents"] == 0 and m["sphere_best_share"] < sphere.SPAN_SHARE for m in by_kind["random"])
     assert {p.name for p in (folder / "figures").iterdir()} == {"sphere_latents.png", "sparse_recovery.png"}
     assert len(list((folder / "dictionaries").iterdir())) == 2  # the trained ones, in SAELens' format
+    # toylab evaluate re-runs the study's graders too, and every re-scored number equals the run's own
+    assert cli.main(["evaluate", str(folder)]) == 0
+    rescored = json.loads((folder / "dictionaries" / "results.json").read_text())
+    graded = [row for row in rescored["table"] if row["reader"] == "grader"]
+    assert {row["metric"] for row in graded} == {"sphere_latents", "sphere_best_share"} and len(graded) == 4
+    agreement = rescored["agreement_with_run"]
+    assert agreement["compared"] == len(rescored["table"]) and agreement["equal"] == agreement["compared"]
 
 
 def test_the_grader_reads_the_planted_span():

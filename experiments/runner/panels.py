@@ -4,6 +4,10 @@
 - `metric_by_size(ax, rows, metric, title)`: a score against dictionary size per arm (rows of
   the results table, `experiments.runner.table`),
   mean over seeds with min–max bars; chance baselines dashed;
+- `bars_by_setting(ax, rows, metric, coordinate, title)`: a score per value of one setting
+  coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
+- `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
+- `curves(ax, {label: values}, title)`: curves over training (every run);
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
 - `matrix(ax, values, title)`: a [0, 1] heatmap;
 - `finish(figure, axes, title, path)`: labels, legend, title, and the atomic save.
@@ -48,6 +52,51 @@ def metric_by_size(ax, rows: list[table.Row], metric: str, title: str, x_scale: 
                     label=kind, capsize=3, **style)
     ax.set_xscale("log", base=2)
     ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
+def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str, arms: tuple[str, ...] = ()) -> None:
+    """The metric per value of one setting coordinate (x, e.g. a frequency), one bar per arm (mean over
+    seeds; the arms in `arms` order, else as they come), from the results table; chance arms hatched."""
+    rows = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
+    positions = sorted({row.setting[coordinate] for row in rows})
+    order = list(arms) or list(dict.fromkeys(row.arm for row in rows))
+    width = 0.8 / max(len(order), 1)
+    for i, arm in enumerate(order):
+        mine = [row for row in rows if row.arm == arm]
+        heights = [np.mean([row.value for row in mine if row.setting[coordinate] == x] or [np.nan]) for x in positions]
+        ax.bar(np.arange(len(positions)) + i * width, heights, width, label=arm,
+               hatch="//" if arm in BASELINE_KINDS else None, alpha=0.6 if arm in BASELINE_KINDS else 1.0)
+    ax.set_xticks(np.arange(len(positions)) + 0.4 - width / 2, [str(x) for x in positions])
+    ax.set_xlabel(coordinate)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def scatter_in_plane(ax, points, colour, title: str, colour_label: str = "", cmap: str = "twilight",
+                     vmin: float | None = None, vmax: float | None = None):
+    """Points [n, 2] in a plane coloured by a label or a phase (equal aspect); returns the collection
+    (for a colour bar)."""
+    points = np.asarray(points, np.float64)
+    image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap=cmap, s=6, alpha=0.7, vmin=vmin, vmax=vmax)
+    if colour_label:
+        ax.figure.colorbar(image, ax=ax, label=colour_label, fraction=0.046, pad=0.02)
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal", adjustable="datalim")
+    return image
+
+
+def curves(ax, curves: dict, title: str, xlabel: str = "step", log: bool = True) -> None:
+    """Curves over training, {label: values [steps] or [steps, runs]} (every run drawn, one colour per label)."""
+    for i, (label, values) in enumerate(curves.items()):
+        values = np.asarray(values, np.float64).reshape(len(values), -1)
+        for run in range(values.shape[1]):
+            ax.plot(np.arange(len(values)), values[:, run], color=f"C{i}", lw=1, alpha=0.8,
+                    label=label if run == 0 else None)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
 
 

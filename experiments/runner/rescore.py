@@ -2,7 +2,8 @@
 
 - `rescore_run(RUN_FOLDER)`: every dictionary under RUN_FOLDER/dictionaries/ (SAELens
   format, written by the run) scored with the current metrics on the run's own toy and
-  eval samples, rebuilt from config.json by the experiment's `evaluation_source(config)`.
+  eval samples, rebuilt from config.json by the experiment's `evaluation_source(config)`,
+  and graded by the study's own graders where it declares them (a standard study's).
   Dictionaries trained in one stacked call are re-stacked in the same order, so the
   numbers equal the run's own: the re-scored numbers are written as rows of the results table
   (`experiments.runner.table`) at the coordinates the run saved with each dictionary, and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from experiments.runner import overrides, registry, runfolder, saved_runs, table
 from sae import pipeline, saelens_format
@@ -56,12 +58,14 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
                                    parents=source.get("parents"))
         for (folder, loaded), metrics in zip(members, scores):
+            for grader in source.get("graders", ()):  # the study's own graders, as its run applied them
+                metrics.update(grader.grade(np.asarray(loaded.params.W_dec), source["toy"]))
             entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics,
                             "table": loaded.cfg.get("toylab", {}).get("table")})
     return entries
 
 
-def beside_run(entries: list[dict], run_results: dict) -> tuple[list[table.Row], dict]:
+def beside_run(entries: list[dict], run_results: dict, readers: dict[str, str] | None = None) -> tuple[list[table.Row], dict]:
     """The re-scored numbers as rows of the results table (each dictionary at the coordinates the run
     saved with it, chance as the run's row has it), and their agreement with the run's own rows of the
     same key: {"compared", "equal", "max_abs_difference", "differing" (up to 10 keys)}."""
@@ -72,7 +76,8 @@ def beside_run(entries: list[dict], run_results: dict) -> tuple[list[table.Row],
         if not isinstance(where, dict):
             continue
         for row in table.from_entries([{"kind": where["arm"], "size": where["size"], "seed": where["seed"],
-                                        "metrics": entry["metrics"]}], setting=lambda _, where=where: where.get("setting", {})):
+                                        "metrics": entry["metrics"]}], readers=readers,
+                                      setting=lambda _, where=where: where.get("setting", {})):
             own = run_rows.get(row.key())
             rows.append(table.Row(**{**row.__dict__, "chance": None if own is None else own.chance}))
             if own is None or own.value is None or row.value is None:
@@ -114,7 +119,8 @@ def rescore_run(run_folder: str | Path) -> dict:
         run_results = guarded.read_json(run_folder / "results.json", "results.json")
     except guarded.GuardedReadError:
         run_results = {}
-    rows, agreement = beside_run(entries, run_results)
+    readers = {metric: "grader" for grader in source.get("graders", ()) for metric in grader.metrics}
+    rows, agreement = beside_run(entries, run_results, readers)
     return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed, "dictionaries": entries,
             "table": table.to_json(rows), "agreement_with_run": agreement}
 

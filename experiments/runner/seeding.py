@@ -48,3 +48,12 @@ def fold_in_int(key: jax.Array, n: int) -> jax.Array:
     for word in _words(int(n)):
         key = jax.random.fold_in(key, jnp.uint32(word))
     return key
+
+
+REPLICA_STRIDE = 1000  # a run's replicas are seeds seed·1000 + i: runs of neighbouring seeds never share one
+
+
+def replica_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of a run's n replicas (dictionaries trained side by side): seed·1000 + i, i < n. The one
+    rule every study uses, so that a replica's seed names it across studies and in saved dictionaries."""
+    return [seed * REPLICA_STRIDE + i for i in range(n)]

@@ -134,7 +134,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)
     d = config.toy.d
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, runtime=runtime)
     sizes = [ratio * d for ratio in config.size_ratios]
     for kind in config.kinds:

@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from toys import modular
 from toys.engine.config import check_fields, setting
@@ -112,10 +112,11 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
         size = config.sae_size if kind != "neuron" else counts["units"]
         rows.append(table.Row(arm[kind], "live_units", counts["live"], chance["live"], size=size, seed=config.seed,
                               reader="frequency units", unit="count", setting={"network": 0}))
-        for frequency, n in counts["per_key_frequency"].items():
-            rows.append(table.Row(arm[kind], "units_on_circles", n, chance["per_key_frequency"][frequency], size=size,
-                                  seed=config.seed, reader="frequency units", unit="count",
-                                  setting={"network": 0, "frequency": int(frequency)}))
+        for metric, field in (("units_on_circles", "per_key_frequency"), ("units_dominant", "dominant_at_key_frequency")):
+            for frequency, n in counts[field].items():
+                rows.append(table.Row(arm[kind], metric, n, chance[field][frequency], size=size, seed=config.seed,
+                                      reader="frequency units", unit="count",
+                                      setting={"network": 0, "frequency": int(frequency)}))
     return rows
 
 
@@ -145,24 +146,23 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "fourier_spectrum.png"))
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=False)
-    kinds = list(results["latents_per_key_frequency"])
-    keys_sorted = sorted(main["key_frequencies"])
-    width = 0.8 / len(kinds)
-    panels = (("per_key_frequency", "live units with ≥ ½ of their energy\nin frequency k's hidden subspace"),
-              ("dominant_at_key_frequency", "live units whose largest energy share\nis at frequency k"))
-    for ax, (field, label) in zip(axes, panels):
-        for i, kind in enumerate(kinds):
-            row = results["latents_per_key_frequency"][kind]
-            ax.bar(np.arange(len(keys_sorted)) + i * width, [row[field][str(k)] for k in keys_sorted], width,
-                   label=f"{kind} ({row['live']} live of {row['units']})")
-        ax.set_xticks(np.arange(len(keys_sorted)) + 0.4 - width / 2, [str(k) for k in keys_sorted])
-        ax.set_xlabel("key frequency k")
+    # from the results table, through the shared panel: one bar per reader, random atoms (chance) hatched
+    rows = table.read(results)
+    figure, axes = panels.panels(2, width=6.0, height=3.8)
+    for ax, (metric, label) in zip(axes, (("units_on_circles", "live units with ≥ ½ of their energy\nin frequency k's "
+                                                                 "hidden subspace"),
+                                          ("units_dominant", "live units whose largest energy share\nis at frequency k"))):
+        panels.bars_by_setting(ax, rows, metric, "frequency", metric.replace("_", " "), arms=("topk", "neurons", "random"))
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=8)
-    figure.suptitle("Units per key-frequency circle in the hidden layer: SAE latents, neurons, random atoms (chance)")
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "latents_per_frequency.png"))
+    live = {row.arm: int(row.value) for row in table.select(rows, metric="live_units") if row.value is not None}
+    paths.append(panels.finish(figure, axes, "Units per key-frequency circle in the hidden layer: SAE latents, neurons, "
+                               "random atoms (chance, hatched); live units " + ", ".join(f"{a} {n}" for a, n in live.items()),
+                               folder / "latents_per_frequency.png", xlabel="key frequency k"))
+    if "loss_curve" in arrays:
+        figure, axes = panels.panels(1, width=6.0)
+        panels.curves(axes[0], {"training cross-entropy": arrays["loss_curve"]}, "every network of the run")
+        paths.append(panels.finish(figure, axes, f"Training the modular networks (p = {results['p']}, full batch)",
+                                   folder / "training.png", ylabel="cross-entropy"))
     return paths
 
 

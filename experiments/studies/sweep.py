@@ -88,7 +88,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_train, key_eval = jax.random.split(key_dictionaries)
     key_chance = jax.random.fold_in(key_dictionaries, 2)
     toy = superposition.build(config.toy, key_toy)
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     base = {name: getattr(config, name) for name in SWEEPABLE}
     grid, members = [], []
     for value in config.values:

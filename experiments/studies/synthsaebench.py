@@ -220,7 +220,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_train, key_calibrate, key_chance, key_eval, key_side = jax.random.split(root, 5)
     parts, model = model_parts(config, runtime)
     toy = synthetic_model.from_parts(parts)
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     saebench = None
     if config.saebench_samples:
         with or_default(runtime).progress.task("SAEBench absorption: splits and probes"):

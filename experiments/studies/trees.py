@@ -142,7 +142,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)
     x_tree = toy.sample(key_tree_sample, config.n_tree_samples).x
-    seeds = [config.seed * 1000 + i for i in range(config.n_seeds)]
+    seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents, runtime=runtime,
                         saebench_samples=config.saebench_samples)
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
