@@ -74,15 +74,22 @@ def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, tit
 
 
 def scatter_in_plane(ax, points, colour, title: str, colour_label: str = "", cmap: str = "twilight",
-                     vmin: float | None = None, vmax: float | None = None):
-    """Points [n, 2] in a plane coloured by a label or a phase (equal aspect); returns the collection
-    (for a colour bar)."""
+                     vmin: float | None = None, vmax: float | None = None, sizes=6, axes_shown: bool = True):
+    """Points [n, 2] in a plane coloured by a label or a phase (a colour name: all alike), sized by
+    `sizes` (a number or one per point), equal aspect; `axes_shown` False for an embedding whose
+    coordinates mean nothing (a UMAP). Returns the collection (for a colour bar)."""
     points = np.asarray(points, np.float64)
-    image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap=cmap, s=6, alpha=0.7, vmin=vmin, vmax=vmax)
+    if isinstance(colour, str):
+        image = ax.scatter(points[:, 0], points[:, 1], color=colour, s=sizes, alpha=0.8)
+    else:
+        image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap=cmap, s=sizes, alpha=0.7, vmin=vmin, vmax=vmax)
     if colour_label:
         ax.figure.colorbar(image, ax=ax, label=colour_label, fraction=0.046, pad=0.02)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     ax.set_aspect("equal", adjustable="datalim")
+    if not axes_shown:
+        ax.set_xticks([])
+        ax.set_yticks([])
     return image
 
 

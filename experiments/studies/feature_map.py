@@ -36,7 +36,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import feature_map, wall
@@ -246,17 +246,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for row, name in enumerate(drawn):
             slug = name.replace(", ", "_")
             for col, (arm, graded) in enumerate((("topk", False), ("topk", True), ("random", True))):
-                ax = axes[row, col]
-                points = np.asarray(arrays[f"{slug}_{arm}_map"])
-                if graded:
-                    ax.scatter(points[:, 0], points[:, 1], c=np.asarray(arrays[f"{slug}_{arm}_label"]), cmap="hsv",
-                               s=8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]), alpha=0.8)
-                else:
-                    ax.scatter(points[:, 0], points[:, 1], color="0.3", s=12)
-                ax.set_xticks([])
-                ax.set_yticks([])
                 what = {0: "SAE, blind", 1: "SAE, graded", 2: "random dictionary, graded"}[col]
-                ax.set_title(f"{name}: {what}", fontsize=8)
+                colour = np.asarray(arrays[f"{slug}_{arm}_label"]) if graded else "0.3"
+                sizes = 8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]) if graded else 12
+                panels.scatter_in_plane(axes[row, col], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}",
+                                        cmap="hsv", sizes=sizes, axes_shown=False)
         figure.suptitle(f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed "
                         f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
                         "size: its |cosine|", fontsize=8)
@@ -273,12 +267,12 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
 
     from experiments.runner.runfolder import write_text
 
-    panels = (("topk", "SAE"), ("random", "random dictionary"))
+    shown = (("topk", "SAE"), ("random", "random dictionary"))
     figure = make_subplots(rows=len(drawn), cols=2, vertical_spacing=0.08, horizontal_spacing=0.05,
-                           subplot_titles=[f"{name}: {what}" for name in drawn for _, what in panels])
+                           subplot_titles=[f"{name}: {what}" for name in drawn for _, what in shown])
     for row, name in enumerate(drawn, start=1):
         slug = name.replace(", ", "_")
-        for col, (arm, _) in enumerate(panels, start=1):
+        for col, (arm, _) in enumerate(shown, start=1):
             points = np.asarray(arrays[f"{slug}_{arm}_map"])
             best, label = np.asarray(arrays[f"{slug}_{arm}_best"]), np.asarray(arrays[f"{slug}_{arm}_label"])
             cosine, rate = np.asarray(arrays[f"{slug}_{arm}_cosine"]), np.asarray(arrays[f"{slug}_{arm}_rate"])
