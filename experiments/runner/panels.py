@@ -4,6 +4,8 @@
 - `metric_by_size(ax, rows, metric, title)`: a score against dictionary size per arm (rows of
   the results table, `experiments.runner.table`),
   mean over seeds with min–max bars; chance baselines dashed;
+- `metric_by_setting(ax, rows, metric, coordinate, title)`: a score against a numeric setting (a
+  swept hyperparameter) per arm, band min–max, chance dashed, from the results table;
 - `bars_by_setting(ax, rows, metric, coordinate, title)`: a score per value of one setting
   coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
 - `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
@@ -51,6 +53,27 @@ def metric_by_size(ax, rows: list[table.Row], metric: str, title: str, x_scale: 
         ax.errorbar(np.asarray(sizes) / x_scale, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
                     label=kind, capsize=3, **style)
     ax.set_xscale("log", base=2)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
+def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str) -> None:
+    """The metric against a numeric setting coordinate (a swept hyperparameter), per arm: the mean over
+    seeds with its min–max band, from the results table; the rows' chance as a dashed line. A
+    coordinate spread over a factor ≥ 5 is read on a log axis."""
+    rows = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
+    for arm in dict.fromkeys(row.arm for row in rows):
+        mine = [row for row in rows if row.arm == arm]
+        xs = np.asarray(sorted({row.setting[coordinate] for row in mine}), np.float64)
+        values = [[float(row.value) for row in mine if row.setting[coordinate] == x and row.value is not None] for x in xs]
+        ax.plot(xs, [np.mean(v) for v in values], "o-", label=arm)
+        ax.fill_between(xs, [np.min(v) for v in values], [np.max(v) for v in values], alpha=0.3)
+        chance = [float(row.chance) for row in mine if row.chance is not None]
+        if chance:
+            ax.axhline(np.mean(chance), color="0.5", ls="--", lw=1, label="chance" if arm == rows[0].arm else None)
+        if len(xs) and np.all(xs > 0) and xs.max() / max(xs.min(), 1e-12) >= 5:
+            ax.set_xscale("log")
+    ax.set_xlabel(coordinate)
     ax.set_title(title)
     ax.grid(alpha=0.3)
 

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -132,29 +132,15 @@ def _spread(results: dict, metric: str):
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    figure, axes = plt.subplots(1, len(PLOTTED), figsize=(3.2 * len(PLOTTED), 3.2))
+    rows = table.read(results)
+    figure, axes = panels.panels(len(PLOTTED), width=3.2, height=3.2)
     for ax, metric in zip(axes, PLOTTED):
-        values, mean, low, high = _spread(results, metric)
-        ax.plot(values, mean, "o-", label=results["arch"])
-        ax.fill_between(values, low, high, alpha=0.3)
-        chance = [e["metrics"][metric] for e in results.get("chance", [])]
-        if chance:
-            ax.axhline(np.mean(chance), color="0.5", ls="--", lw=1, label="random dictionary (chance)")
-        # values spread over a factor ≥ 5 (0.1, 0.3, 1) are read on a log axis
-        ax.set_xscale("log" if np.all(values > 0) and values.max() / max(values.min(), 1e-12) >= 5 else "linear")
-        ax.set_xlabel(results["hyperparameter"])
-        ax.set_title(metric)
-        ax.grid(alpha=0.3)
+        panels.metric_by_setting(ax, rows, metric, results["hyperparameter"], metric)
     n_seeds = len({e["seed"] for e in results["dictionaries"]})
-    axes[0].legend(fontsize=7)
-    figure.suptitle(f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} "
-                    f"(line: mean of {n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, "
-                    f"TopK k={results.get('chance', [{}])[0].get('k', '?')})", y=1.04)
-    return [save_figure(figure, folder / "sweep.png")]
+    title = (f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} (line: mean of "
+             f"{n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, TopK "
+             f"k={results.get('chance', [{}])[0].get('k', '?')})")
+    return [panels.finish(figure, axes, title, folder / "sweep.png")]
 
 
 def summary(results: dict) -> str:
