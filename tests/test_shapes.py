@@ -17,11 +17,11 @@ SCRIPT = textwrap.dedent('''
                "sae.readers.geometry", "sae.readers.feature_map", "sae.readers.manifold_finder",
                "sae.readers.manifold_ranking", "sae.readers.manifold_grading", "sae.readers.knockoff",
                "sae.readers.hierarchy", "sae.readers.detectors", "sae.readers.clustering", "sae.readers.topology",
-               "sae.readers.projection_circles"]
+               "sae.readers.projection_circles", "sae.readers.grid_latents"]
     with install_import_hook(MODULES, "beartype.beartype"):
         from sae import architectures, metrics, pipeline
-        from sae.readers import (clustering, detectors, feature_map, geometry, hierarchy, knockoff, manifold_grading,
-                                 manifold_ranking, projection_circles, topology)
+        from sae.readers import (clustering, detectors, feature_map, geometry, grid_latents, hierarchy, knockoff,
+                                 manifold_grading, manifold_ranking, projection_circles, topology)
         from toys import superposition
 
     import jax
@@ -63,6 +63,10 @@ SCRIPT = textwrap.dedent('''
     detectors.best_unit_auroc(circle_codes, labels)
     detectors.probe_accuracy(circle_codes, labels, np.arange(600) < 400)
     clustering.scores(np.arange(12) % 3, clustering.cluster(rows[:12], 3, n_neighbors=4))
+    a_plus_b = np.add.outer(np.arange(5), np.arange(5)).ravel() % 5  # p = 5: units firing on slices of a + b
+    slices = (a_plus_b[:, None] == np.arange(5)[None]).astype(np.float64)
+    kinds = grid_latents.categorise(slices, 5)
+    grid_latents.slice_widths(slices, kinds, 5), grid_latents.tiling(slices, kinds, 5)
     topology.topology(np.stack([np.cos(angles), np.sin(angles)], 1).repeat(10, 0))
     if "--wrong" in sys.argv:
         metrics.abs_cosine(toy.features, np.ones((16, 5)))  # d = 5 against the features' 6

@@ -1,7 +1,7 @@
 """Where a unit fires on a two-input modular task: on a band of a + b, of a − b, or on a box.
 
-Axes: p residues (odd), N = p² input pairs (a-major: pair index a·p + b), m units
-(latents, neurons, atoms).
+Shapes are in the signatures (jaxtyping; `toys.engine.shapes`): p residues (odd), N = p² input pairs
+(a-major: pair index a·p + b), m units (latents, neurons, atoms).
 
 A unit's firing set is F = {(a, b) : A(a, b) > 0} over every pair; s = (a + b) mod p and
 d = (a − b) mod p (for odd p, (a, b) ↦ (s, d) is a bijection of the grid). With the
@@ -28,6 +28,9 @@ slices cover the residues of a + b.
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
+
+from toys.engine.shapes import AnyArray
 
 CATEGORIES = ("sum_slice", "sum_band", "sum_narrow", "difference_slice", "difference_band", "difference_narrow", "box",
               "other")
@@ -35,8 +38,9 @@ THRESHOLD = 0.9  # τ: the share of the firing indicator's variance, or of the b
 MIN_SLICE_WIDTH = 3  # residues a slice must cover: one or two residues are an arc at some frequency, always
 
 
-def correlation_ratio(indicator: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """η² of each column of indicator [N, m] (0/1) grouped by groups [N] (ints < n_groups), [m]."""
+def correlation_ratio(indicator: Bool[np.ndarray, "N m"], groups: Int[np.ndarray, " N"],
+                      n_groups: int) -> Float[np.ndarray, " m"]:
+    """η² of each column of a 0/1 indicator grouped by groups (ints < n_groups)."""
     values = np.asarray(indicator, np.float64)
     centred = values - values.mean(axis=0)
     counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
@@ -46,15 +50,15 @@ def correlation_ratio(indicator: np.ndarray, groups: np.ndarray, n_groups: int) 
     return between / np.maximum(np.sum(centred**2, axis=0), 1e-300)
 
 
-def group_rates(fires: np.ndarray, groups: np.ndarray, p: int) -> np.ndarray:
-    """P(unit fires | group = v) for every residue v and unit, [p, m] (each group holds p pairs)."""
+def group_rates(fires: Bool[np.ndarray, "N m"], groups: Int[np.ndarray, " N"], p: int) -> Float[np.ndarray, "p m"]:
+    """P(unit fires | group = v) for every residue v and unit (each group holds p pairs)."""
     rates = np.zeros((p, fires.shape[1]))
     np.add.at(rates, groups, np.asarray(fires, np.float64))
     return rates / p
 
 
-def is_arc(residues: np.ndarray, p: int) -> bool:
-    """Whether a proper, non-empty set of residues [p] bool is one contiguous arc of the circle
+def is_arc(residues: Bool[AnyArray, " p"], p: int) -> bool:
+    """Whether a proper, non-empty set of residues is one contiguous arc of the circle
     at some frequency k ∈ 1 … (p − 1)/2 (the points k·s mod p, s in the set, run without a gap)."""
     residues = np.asarray(residues, bool)
     if residues.all() or not residues.any():
@@ -68,7 +72,7 @@ def is_arc(residues: np.ndarray, p: int) -> bool:
     return False
 
 
-def categorise(activations: np.ndarray, p: int, threshold: float = THRESHOLD) -> np.ndarray:
+def categorise(activations: Float[AnyArray, "N m"], p: int, threshold: float = THRESHOLD) -> np.ndarray:
     """The category of every unit (module docstring), [m] strings."""
     a, b = np.divmod(np.arange(p * p), p)
     fires = np.asarray(activations) > 0
@@ -102,7 +106,7 @@ def counts(categories: np.ndarray) -> dict[str, int]:
     return {name: int(np.sum(categories == name)) for name in (*CATEGORIES, "dead", "always")}
 
 
-def slice_widths(activations: np.ndarray, categories: np.ndarray, p: int) -> dict[int, int]:
+def slice_widths(activations: Float[AnyArray, "N m"], categories: np.ndarray, p: int) -> dict[int, int]:
     """{residues covered: number of units} over the "sum_slice" and "sum_narrow" units (a unit covers
     s when it fires on at least half of the p pairs with a + b ≡ s): slices reported by width."""
     a, b = np.divmod(np.arange(p * p), p)
@@ -114,7 +118,7 @@ def slice_widths(activations: np.ndarray, categories: np.ndarray, p: int) -> dic
     return {int(v): int(c) for v, c in zip(values, number)}
 
 
-def tiling(activations: np.ndarray, categories: np.ndarray, p: int) -> dict:
+def tiling(activations: Float[AnyArray, "N m"], categories: np.ndarray, p: int) -> dict:
     """How the "sum_slice" units cover the residues of a + b: a unit covers s when it fires on at
     least half of the p pairs with a + b ≡ s. `coverage`: the share of residues covered by at
     least one unit; `mean_cover`: units per residue; `unit_width`: the mean share of residues one
