@@ -43,6 +43,7 @@ demo: install
 
 test: install conformance-install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	TOYLAB_CONFORMANCE=required $(BIN)/python -m pytest -n $(WORKERS) --durations=20
 

@@ -87,8 +87,10 @@ def case_setup(case: Case):
 def ours(case: Case, repeats: int) -> float:
     """SAE-steps/s of our trainer (all n_saes in one vmapped call)."""
     toy, hps, keys = case_setup(case)
-    seconds = _best_time(lambda: jax.block_until_ready(pipeline.fit(
-        "topk", toy, hps, keys, n_latents=case.m, steps=case.steps, batch_size=case.batch_size)), repeats)
+    seconds = _best_time(
+        lambda: jax.block_until_ready(pipeline.fit("topk", toy, hps, keys, n_latents=case.m, steps=case.steps, batch_size=case.batch_size)),
+        repeats,
+    )
     return case.n_saes * case.steps / seconds
 
 
@@ -109,8 +111,7 @@ def saelens(case: Case, repeats: int) -> float | None:
     def train_all():
         for _ in range(case.n_saes):
             sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=case.d, d_sae=case.m, k=case.k))
-            train_toy_sae(sae, features, generator, training_samples=case.steps * case.batch_size,
-                          batch_size=case.batch_size, lr=3e-4)
+            train_toy_sae(sae, features, generator, training_samples=case.steps * case.batch_size, batch_size=case.batch_size, lr=3e-4)
 
     seconds = _best_time(train_all, repeats)
     return case.n_saes * case.steps / seconds
@@ -145,8 +146,7 @@ def _saelens_model(parts):
     return model
 
 
-SYNTHETIC_CASE = {"features": 16_384, "dims": 768, "width": 4096, "k": 25, "batch_size": 1024, "steps": 20,
-                  "target_ratio": 8.0}
+SYNTHETIC_CASE = {"features": 16_384, "dims": 768, "width": 4096, "k": 25, "batch_size": 1024, "steps": 20, "target_ratio": 8.0}
 
 
 def peak_rss_gib() -> float:
@@ -167,12 +167,30 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
     hps = pipeline.stack([architectures.hparams(3e-4, 0.0, case["k"])])
     keys = jax.random.split(jax.random.key(1), 1)
     samples = case["steps"] * case["batch_size"]
-    seconds = _best_time(lambda: jax.block_until_ready(pipeline.fit(
-        "batchtopk", model, hps, keys, n_latents=case["width"], steps=case["steps"], batch_size=case["batch_size"],
-        k_max=case["k"], one_draw=True)), repeats)
+    seconds = _best_time(
+        lambda: jax.block_until_ready(
+            pipeline.fit(
+                "batchtopk",
+                model,
+                hps,
+                keys,
+                n_latents=case["width"],
+                steps=case["steps"],
+                batch_size=case["batch_size"],
+                k_max=case["k"],
+                one_draw=True,
+            )
+        ),
+        repeats,
+    )
     flops = 12 * case["batch_size"] * case["dims"] * case["width"] * case["steps"]
-    row = {**case, "ours_samples_per_s": samples / seconds, "nominal_gflops_per_s": flops / seconds / 1e9,
-           "saelens_samples_per_s": None, "peak_rss_gib": peak_rss_gib()}
+    row = {
+        **case,
+        "ours_samples_per_s": samples / seconds,
+        "nominal_gflops_per_s": flops / seconds / 1e9,
+        "saelens_samples_per_s": None,
+        "peak_rss_gib": peak_rss_gib(),
+    }
     theirs = _saelens_model(parts)
     if theirs is None:
         return row
@@ -181,8 +199,9 @@ def synthetic_training(repeats: int, case: dict = SYNTHETIC_CASE) -> dict:
 
     def train_theirs():
         sae = BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(d_in=case["dims"], d_sae=case["width"], k=case["k"]))
-        train_toy_sae(sae, theirs.feature_dict, theirs.activation_generator, training_samples=samples,
-                      batch_size=case["batch_size"], lr=3e-4)
+        train_toy_sae(
+            sae, theirs.feature_dict, theirs.activation_generator, training_samples=samples, batch_size=case["batch_size"], lr=3e-4
+        )
 
     row["saelens_samples_per_s"] = samples / _best_time(train_theirs, repeats)
     row["ratio"] = row["ours_samples_per_s"] / row["saelens_samples_per_s"]
@@ -197,10 +216,14 @@ def sampler_throughput(repeats: int, shape: tuple[int, int, int] = SAMPLER_SHAPE
     sparse = jax.jit(lambda key: model.sample(key, batch).x)
     dense = jax.jit(lambda key: model.sample_dense(key, batch)[0])
     keys = iter(jax.random.split(jax.random.key(0), 4 * repeats + 8))
-    row = {"num_features": features, "hidden_dim": dims, "batch_size": batch,
-           "ours_sparse": batch / _best_time(lambda: sparse(next(keys)).block_until_ready(), repeats),
-           "ours_dense": batch / _best_time(lambda: dense(next(keys)).block_until_ready(), repeats),
-           "saelens": None}
+    row = {
+        "num_features": features,
+        "hidden_dim": dims,
+        "batch_size": batch,
+        "ours_sparse": batch / _best_time(lambda: sparse(next(keys)).block_until_ready(), repeats),
+        "ours_dense": batch / _best_time(lambda: dense(next(keys)).block_until_ready(), repeats),
+        "saelens": None,
+    }
     theirs = _saelens_model(parts)
     if theirs is None:
         return row
@@ -226,12 +249,22 @@ def decode_crossover(repeats: int, shape: dict = DECODE_SHAPE, ks: tuple[int, ..
         hp = architectures.hparams(3e-4, 0.0, k)
         timed = {}
         for sparse in (False, True):
-            step = jax.jit(jax.value_and_grad(
-                lambda q, sparse=sparse, hp=hp, k=k: architectures.get("batchtopk").loss(q, x, hp, k, None, sparse=sparse)[0]))
+            step = jax.jit(
+                jax.value_and_grad(
+                    lambda q, sparse=sparse, hp=hp, k=k: architectures.get("batchtopk").loss(q, x, hp, k, None, sparse=sparse)[0]
+                )
+            )
             timed[sparse] = _best_time(lambda step=step: jax.block_until_ready(step(p)), repeats)
-        rows.append({"k": k, "density": k / m, "dense_ms": 1e3 * timed[False], "sparse_ms": 1e3 * timed[True],
-                     "speedup": timed[False] / timed[True],
-                     "chosen": "sparse" if architectures.sparse_decode(k, m) else "dense"})
+        rows.append(
+            {
+                "k": k,
+                "density": k / m,
+                "dense_ms": 1e3 * timed[False],
+                "sparse_ms": 1e3 * timed[True],
+                "speedup": timed[False] / timed[True],
+                "chosen": "sparse" if architectures.sparse_decode(k, m) else "dense",
+            }
+        )
     return rows
 
 
@@ -241,8 +274,7 @@ def run(repeats: int = 3) -> dict:
     for case in CASES:
         ours_rate = ours(case, repeats)
         theirs = saelens(case, repeats)
-        row = {"case": case.name, **dataclasses.asdict(case), "ours_sae_steps_per_s": ours_rate,
-               "saelens_sae_steps_per_s": theirs}
+        row = {"case": case.name, **dataclasses.asdict(case), "ours_sae_steps_per_s": ours_rate, "saelens_sae_steps_per_s": theirs}
         if theirs:
             row["ratio"] = ours_rate / theirs
             row["target_met"] = row["ratio"] >= case.target_ratio
@@ -250,9 +282,14 @@ def run(repeats: int = 3) -> dict:
             flops = 12 * case.batch_size * case.d * case.m
             row["nominal_gflops_per_s"] = ours_rate * flops / 1e9
         rows.append(row)
-    return {"matmul_gflops_per_s": rate, "device": jax.devices()[0].device_kind, "cases": rows,
-            "synthetic": synthetic_training(repeats), "sampler": sampler_throughput(repeats),
-            "decode": decode_crossover(repeats)}
+    return {
+        "matmul_gflops_per_s": rate,
+        "device": jax.devices()[0].device_kind,
+        "cases": rows,
+        "synthetic": synthetic_training(repeats),
+        "sampler": sampler_throughput(repeats),
+        "decode": decode_crossover(repeats),
+    }
 
 
 def report(results: dict) -> str:
@@ -264,39 +301,54 @@ def report(results: dict) -> str:
         theirs_text = f"{theirs:>12.1f}" if theirs else f"{'skipped':>12}"
         ratio = f"{row['ratio']:>7.1f}×" if theirs else f"{'—':>8}"
         met = ("yes" if row["target_met"] else "NO") if theirs else "—"
-        lines.append(f"{row['case']:<5}{shape:<34}{row['ours_sae_steps_per_s']:>12.1f}{theirs_text}{ratio}"
-                     f"{row['target_ratio']:>7.0f}×  {met}")
+        lines.append(
+            f"{row['case']:<5}{shape:<34}{row['ours_sae_steps_per_s']:>12.1f}{theirs_text}{ratio}{row['target_ratio']:>7.0f}×  {met}"
+        )
         if "nominal_gflops_per_s" in row:
             share = row["nominal_gflops_per_s"] / results["matmul_gflops_per_s"]
-            lines.append(f"     A: {row['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
-                         f"({share:.0%} of the measured matmul rate)")
+            lines.append(f"     A: {row['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent ({share:.0%} of the measured matmul rate)")
     lines.append("(units: SAE-steps/s; ours trains a case's SAEs in one vmapped call, SAELens one after another)")
     synthetic = results.get("synthetic")
     if synthetic:
         theirs = synthetic["saelens_samples_per_s"]
-        versus = (f", SAELens {theirs:,.0f} ({synthetic['ratio']:.1f}×, target {synthetic['target_ratio']:.0f}×, "
-                  f"{'met' if synthetic['target_met'] else 'NOT met'})" if theirs else ", SAELens skipped")
+        versus = (
+            f", SAELens {theirs:,.0f} ({synthetic['ratio']:.1f}×, target {synthetic['target_ratio']:.0f}×, "
+            f"{'met' if synthetic['target_met'] else 'NOT met'})"
+            if theirs
+            else ", SAELens skipped"
+        )
         share = synthetic["nominal_gflops_per_s"] / results["matmul_gflops_per_s"]
-        lines.append(f"C    BatchTopK k={synthetic['k']} on the synthetic model, F={synthetic['features']} "
-                     f"d={synthetic['dims']} m={synthetic['width']} b={synthetic['batch_size']}, data included: "
-                     f"ours {synthetic['ours_samples_per_s']:,.0f} samples/s{versus}")
-        lines.append(f"     C: {synthetic['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
-                     f"({share:.0%} of the measured matmul rate); peak host memory of the process after C "
-                     f"(ru_maxrss, A and B included): {synthetic['peak_rss_gib']:.2f} GiB")
+        lines.append(
+            f"C    BatchTopK k={synthetic['k']} on the synthetic model, F={synthetic['features']} "
+            f"d={synthetic['dims']} m={synthetic['width']} b={synthetic['batch_size']}, data included: "
+            f"ours {synthetic['ours_samples_per_s']:,.0f} samples/s{versus}"
+        )
+        lines.append(
+            f"     C: {synthetic['nominal_gflops_per_s']:.1f} GFLOP/s dense-equivalent "
+            f"({share:.0%} of the measured matmul rate); peak host memory of the process after C "
+            f"(ru_maxrss, A and B included): {synthetic['peak_rss_gib']:.2f} GiB"
+        )
     sampler = results.get("sampler")
     if sampler:
         theirs = sampler["saelens"]
-        versus = (f", SAELens {theirs:,.0f} ({sampler['ours_sparse'] / theirs:.1f}×)" if theirs else ", SAELens skipped")
-        lines.append(f"S    synthetic-model sampler, F={sampler['num_features']} d={sampler['hidden_dim']} "
-                     f"b={sampler['batch_size']}: ours sparse {sampler['ours_sparse']:,.0f} samples/s, ours dense "
-                     f"{sampler['ours_dense']:,.0f}{versus}")
+        versus = f", SAELens {theirs:,.0f} ({sampler['ours_sparse'] / theirs:.1f}×)" if theirs else ", SAELens skipped"
+        lines.append(
+            f"S    synthetic-model sampler, F={sampler['num_features']} d={sampler['hidden_dim']} "
+            f"b={sampler['batch_size']}: ours sparse {sampler['ours_sparse']:,.0f} samples/s, ours dense "
+            f"{sampler['ours_dense']:,.0f}{versus}"
+        )
     decode = results.get("decode")
     if decode:
-        lines += ["", f"BatchTopK loss + gradient, dense vs sparse decode (d={DECODE_SHAPE['d']} m={DECODE_SHAPE['m']} "
-                      f"b={DECODE_SHAPE['batch_size']}):",
-                  f"{'k':>6}{'k/m':>9}{'dense ms':>10}{'sparse ms':>11}{'speed-up':>10}  chosen"]
-        lines += [f"{r['k']:>6}{r['density']:>9.4f}{r['dense_ms']:>10.1f}{r['sparse_ms']:>11.1f}{r['speedup']:>9.2f}×  "
-                  f"{r['chosen']}" for r in decode]
+        lines += [
+            "",
+            f"BatchTopK loss + gradient, dense vs sparse decode (d={DECODE_SHAPE['d']} m={DECODE_SHAPE['m']} "
+            f"b={DECODE_SHAPE['batch_size']}):",
+            f"{'k':>6}{'k/m':>9}{'dense ms':>10}{'sparse ms':>11}{'speed-up':>10}  chosen",
+        ]
+        lines += [
+            f"{r['k']:>6}{r['density']:>9.4f}{r['dense_ms']:>10.1f}{r['sparse_ms']:>11.1f}{r['speedup']:>9.2f}×  {r['chosen']}"
+            for r in decode
+        ]
     if any(row["saelens_sae_steps_per_s"] is None for row in results["cases"]):
         lines.append("SAELens rows skipped: `sae-lens` is not installed (pip install -e '.[bench]').")
     return "\n".join(lines)

@@ -43,15 +43,15 @@ def _selection(arch: architectures.Architecture):
 
 def stage_times(config: train.TrainConfig, sample_fn, data, hps, keys, repeats: int = 3) -> dict[str, float]:
     """Milliseconds per step of each cumulative stage (`STAGES`) of `config`'s training step."""
-    config = dataclasses.replace(config, compute_dtype=config.compute_dtype or "float32",
-                                 data_prng=config.data_prng or "threefry", mesh_shape=(1, 1))
+    config = dataclasses.replace(
+        config, compute_dtype=config.compute_dtype or "float32", data_prng=config.data_prng or "threefry", mesh_shape=(1, 1)
+    )
     arch = architectures.get(config.arch)
     carry = train._init_grid(config, sample_fn, data, hps, keys, None)
     params = carry[0]
     select = _selection(arch)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    per_run = jax.vmap(lambda p, hp, x, stage: _through(stage, arch, select, config, p, hp, x),
-                       in_axes=(0, 0, 0, None))
+    per_run = jax.vmap(lambda p, hp, x, stage: _through(stage, arch, select, config, p, hp, x), in_axes=(0, 0, 0, None))
 
     def stage_program(stage: str):
         def body(total, step):
@@ -107,18 +107,26 @@ def profile_cases(repeats: int = 3, steps: int = 50) -> list[dict]:
         rows.append({"case": case.name, **stage_times(config, pipeline.toy_activations, toy, hps, keys, repeats)})
     synthetic = bench.SYNTHETIC_CASE
     _, model = bench._synthetic_model(synthetic["features"], synthetic["dims"])
-    config = train.TrainConfig("batchtopk", synthetic["dims"], synthetic["width"], steps=max(steps // 5, 4),
-                               batch_size=synthetic["batch_size"], k_max=synthetic["k"], one_draw=True)
+    config = train.TrainConfig(
+        "batchtopk",
+        synthetic["dims"],
+        synthetic["width"],
+        steps=max(steps // 5, 4),
+        batch_size=synthetic["batch_size"],
+        k_max=synthetic["k"],
+        one_draw=True,
+    )
     hps = pipeline.stack([architectures.hparams(3e-4, 0.0, synthetic["k"])])
-    rows.append({"case": "C", **stage_times(config, pipeline.toy_activations, model, hps,
-                                            jax.random.split(jax.random.key(1), 1), repeats)})
+    rows.append({"case": "C", **stage_times(config, pipeline.toy_activations, model, hps, jax.random.split(jax.random.key(1), 1), repeats)})
     return rows
 
 
 def report(rows: list[dict]) -> str:
     """One line per case: each stage's cumulative ms/step and, in brackets, its increment."""
-    lines = ["ms per step, cumulative by stage [increment over the previous stage]:",
-             f"{'case':<6}" + "".join(f"{stage:>18}" for stage in STAGES)]
+    lines = [
+        "ms per step, cumulative by stage [increment over the previous stage]:",
+        f"{'case':<6}" + "".join(f"{stage:>18}" for stage in STAGES),
+    ]
     for row in rows:
         cells, previous = [], 0.0
         for stage in STAGES:
@@ -126,4 +134,3 @@ def report(rows: list[dict]) -> str:
             previous = row[stage]
         lines.append(f"{row['case']:<6}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(lines)
-

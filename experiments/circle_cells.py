@@ -27,26 +27,33 @@ from toys.engine.runtime import or_default
 METHODS = ("recipe", "oracle", "random", "null", "decoupled")
 SHAPE_KINDS = ("circle", "sphere", "torus", "helix", "gaussian null", "sparse null")
 # what each planted cloud should read as (a helix is an arc: b₁ = 0)
-EXPECTED_SHAPE = {"circle": "circle", "sphere": "sphere", "torus": "torus", "helix": "segment or blob",
-                  "gaussian null": "segment or blob", "sparse null": "segment or blob"}
+EXPECTED_SHAPE = {
+    "circle": "circle",
+    "sphere": "sphere",
+    "torus": "torus",
+    "helix": "segment or blob",
+    "gaussian null": "segment or blob",
+    "sparse null": "segment or blob",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     cells: int = setting(96, "cells drawn at random from the ranges below", low=1)
-    periods: tuple[int, int] = setting((5, 24), "P drawn uniformly from this closed range low,high",
-                                         allowed="two values low,high: 3 ≤ low ≤ high")
+    periods: tuple[int, int] = setting(
+        (5, 24), "P drawn uniformly from this closed range low,high", allowed="two values low,high: 3 ≤ low ≤ high"
+    )
     continuous_share: float = setting(0.2, "probability that a cell's circle is continuous (period 0)", low=0, high=1)
-    dims: tuple[int, int] = setting((32, 128), "d drawn uniformly from this closed range low,high",
-                                      allowed="two values low,high: 8 ≤ low ≤ high")
+    dims: tuple[int, int] = setting(
+        (32, 128), "d drawn uniformly from this closed range low,high", allowed="two values low,high: 8 ≤ low ≤ high"
+    )
     offset: float = setting(2.0, "‖c‖ / r when a cell has an offset (half of them do)", low=0)
-    sparse_features: tuple[int, int] = setting((100, 500), "number of sparse features, uniform in low,high",
-                                                 allowed="two values low,high: 1 ≤ low ≤ high")
-    ks: tuple[int, ...] = setting((1, 2, 4, 8), "k drawn uniformly from these",
-                                  allowed="each in [1, the low end of sizes]")
-    sizes: tuple[int, int] = setting((256, 2048), "m drawn log-uniformly from low,high",
-                                       allowed="two values low,high: 8 ≤ low ≤ high")
+    sparse_features: tuple[int, int] = setting(
+        (100, 500), "number of sparse features, uniform in low,high", allowed="two values low,high: 1 ≤ low ≤ high"
+    )
+    ks: tuple[int, ...] = setting((1, 2, 4, 8), "k drawn uniformly from these", allowed="each in [1, the low end of sizes]")
+    sizes: tuple[int, int] = setting((256, 2048), "m drawn log-uniformly from low,high", allowed="two values low,high: 8 ≤ low ≤ high")
     radius: float = setting(1.0, "r of the circle", low=0, low_open=True)
     circle_probability: float = setting(0.2, "P(a sample carries the circle)", low=0, low_open=True, high=1)
     sparse_mean_l0: float = setting(4.0, "the sparse features' expected L0", allowed="(0, the low end of sparse_features]")
@@ -87,36 +94,46 @@ def draw_cells(config: Config) -> list[dict]:
     cells = []
     for _ in range(config.cells):
         continuous = rng.uniform() < config.continuous_share
-        cells.append({
-            "period": 0 if continuous else int(rng.integers(config.periods[0], config.periods[1] + 1)),
-            "d": int(rng.integers(config.dims[0], config.dims[1] + 1)),
-            "offset": bool(rng.uniform() < 0.5),
-            "n_sparse": int(rng.integers(config.sparse_features[0], config.sparse_features[1] + 1)),
-            "k": int(rng.choice(config.ks)),
-            "m": int(round(np.exp(rng.uniform(np.log(config.sizes[0]), np.log(config.sizes[1]))))),
-        })
+        cells.append(
+            {
+                "period": 0 if continuous else int(rng.integers(config.periods[0], config.periods[1] + 1)),
+                "d": int(rng.integers(config.dims[0], config.dims[1] + 1)),
+                "offset": bool(rng.uniform() < 0.5),
+                "n_sparse": int(rng.integers(config.sparse_features[0], config.sparse_features[1] + 1)),
+                "k": int(rng.choice(config.ks)),
+                "m": int(round(np.exp(rng.uniform(np.log(config.sizes[0]), np.log(config.sizes[1]))))),
+            }
+        )
     return cells
 
 
 def cell_toy_config(config: Config, cell: dict) -> manifolds.ManifoldConfig:
-    spec = manifolds.ManifoldSpec("circle", values=cell["period"], radius=config.radius,
-                                  offset=config.offset * config.radius if cell["offset"] else 0.0,
-                                  probability=config.circle_probability)
+    spec = manifolds.ManifoldSpec(
+        "circle",
+        values=cell["period"],
+        radius=config.radius,
+        offset=config.offset * config.radius if cell["offset"] else 0.0,
+        probability=config.circle_probability,
+    )
     return manifolds.ManifoldConfig(cell["d"], (spec,), cell["n_sparse"], config.sparse_mean_l0)
 
 
 def null_toy(toy: manifolds.ManifoldToy) -> manifolds.ManifoldToy:
     """The same toy with every manifold's vectors zeroed: the same sparse features and labels, no circle."""
-    return toy.replace(bases=tuple(jnp.zeros_like(b) for b in toy.bases),
-                       offsets=tuple(jnp.zeros_like(o) for o in toy.offsets))
+    return toy.replace(bases=tuple(jnp.zeros_like(b) for b in toy.bases), offsets=tuple(jnp.zeros_like(o) for o in toy.offsets))
 
 
 def _planted(toy, sample, phases=None) -> geometry.PlantedCircle:
     spec = toy.config.manifolds[0]
-    return geometry.PlantedCircle("circle", np.asarray(toy.plane(0)), manifolds.subspace(toy, 0),
-                                  np.asarray(sample.present[:, 0]),
-                                  np.asarray(sample.phases[:, 0, 0]) if phases is None else phases,
-                                  spec.radius, spec.values)
+    return geometry.PlantedCircle(
+        "circle",
+        np.asarray(toy.plane(0)),
+        manifolds.subspace(toy, 0),
+        np.asarray(sample.present[:, 0]),
+        np.asarray(sample.phases[:, 0, 0]) if phases is None else phases,
+        spec.radius,
+        spec.values,
+    )
 
 
 def twin_toys(toy: manifolds.ManifoldToy) -> list[manifolds.ManifoldToy]:
@@ -131,9 +148,18 @@ def train_twins(config: Config, cell: dict, toy, key_train: jax.Array, runtime=N
     toys = twin_toys(toy)
     stacked = pipeline.stack(toys)
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, cell["k"])] * len(toys))
-    result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(toys)), n_latents=cell["m"],
-                          steps=config.steps, batch_size=config.batch_size, per_run_data=True,
-                          label=f"topk P={cell['period']} d={cell['d']} k={cell['k']} m={cell['m']}", runtime=runtime)
+    result = pipeline.fit(
+        "topk",
+        stacked,
+        hps,
+        jax.random.split(key_train, len(toys)),
+        n_latents=cell["m"],
+        steps=config.steps,
+        batch_size=config.batch_size,
+        per_run_data=True,
+        label=f"topk P={cell['period']} d={cell['d']} k={cell['k']} m={cell['m']}",
+        runtime=runtime,
+    )
     return result.params, hps
 
 
@@ -143,8 +169,7 @@ def random_dictionary(cell: dict, key_random: jax.Array, sample) -> wall.Observa
     return wall.observe_chance(sample, random_params, cell["k"])
 
 
-def blind_answer(observation: wall.Observation, config, null_top=None,
-                 source: str = "") -> manifold_ranking.Answer:
+def blind_answer(observation: wall.Observation, config, null_top=None, source: str = "") -> manifold_ranking.Answer:
     """The method, truth-free, through the wall's one road (`wall.apply`): `manifold_ranking.find_and_rank`
     on the observation's codes and decoder with the config's seed, its top tested against `null_top` (a
     calibration from `source`; None: ranked, nothing claimed)."""
@@ -163,11 +188,14 @@ def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict
     key_toy, key_train, key_random, key_sample = jax.random.split(key, 4)
     toy = manifolds.build(cell_toy_config(config, cell), key_toy)
     params, hps = train_twins(config, cell, toy, key_train, runtime)
-    samples = [manifolds.sample(t, key_sample, config.n_geometry)  # the same labels and sparse codes
-               for t in twin_toys(toy)]
+    samples = [
+        manifolds.sample(t, key_sample, config.n_geometry)  # the same labels and sparse codes
+        for t in twin_toys(toy)
+    ]
     x = jnp.stack([sample.x for sample in samples])
-    explained = [metrics.explained_variance_of(np.asarray(a), np.asarray(b))
-                 for a, b in zip(x, pipeline.reconstruct("topk", params, hps, x))]
+    explained = [
+        metrics.explained_variance_of(np.asarray(a), np.asarray(b)) for a, b in zip(x, pipeline.reconstruct("topk", params, hps, x))
+    ]
 
     # the method: blind, on each dictionary's observation (claims come later, against the null: claim_cells)
     observations = dict(zip(("recipe", "null", "decoupled"), wall.observe_grid(samples, "topk", params, hps)))
@@ -181,26 +209,37 @@ def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict
     circle = _planted(toy, samples[0])
     live = np.any(codes[0] > 0, axis=0)
     oracle = manifold_grading.oracle_group(decoders[0], live, circle.span)
-    truths = {"recipe": circle, "oracle": circle, "random": circle, "null": _planted(toy, samples[1]),
-              "decoupled": _planted(toy, samples[2])}
+    truths = {
+        "recipe": circle,
+        "oracle": circle,
+        "random": circle,
+        "null": _planted(toy, samples[1]),
+        "decoupled": _planted(toy, samples[2]),
+    }
     scored = {}
     for method, truth in truths.items():
         method_codes, decoder = dictionaries["recipe" if method == "oracle" else method]
         groups, found_by = ([oracle] if len(oracle) else [], ["oracle"]) if method == "oracle" else answers[method][:2]
-        scores, _ = manifold_grading.score_circle(method_codes, decoder, truth, groups, found_by,
-                                                 shapes=method != "decoupled", seed=config.seed)
+        scores, _ = manifold_grading.score_circle(
+            method_codes, decoder, truth, groups, found_by, shapes=method != "decoupled", seed=config.seed
+        )
         scores["candidates"] = len(groups)
         scored[method] = scores
     recipe_groups, _, ranked = answers["recipe"]
     graded = manifold_grading.grade_ranking(codes[0], decoders[0], recipe_groups, ranked, circle)
-    blind = {"sae": {key: graded[key] for key in ("recall_at_1", "recall_at_3", "first_found_rank", "top_evidence",
-                                                  "candidates")}}
+    blind = {"sae": {key: graded[key] for key in ("recall_at_1", "recall_at_3", "first_found_rank", "top_evidence", "candidates")}}
     for control in CONTROLS:
         groups, _, control_ranked = answers[control]
         blind[control] = {"top_evidence": control_ranked.top_evidence, "candidates": len(groups)}
-    return {**cell, **scored, "blind": blind, "explained_variance": float(explained[0]),
-            "null_explained_variance": float(explained[1]), "oracle_latents": int(len(oracle)),
-            "live_latents": int(live.sum())}
+    return {
+        **cell,
+        **scored,
+        "blind": blind,
+        "explained_variance": float(explained[0]),
+        "null_explained_variance": float(explained[1]),
+        "oracle_latents": int(len(oracle)),
+        "live_latents": int(live.sum()),
+    }
 
 
 def claim_cells(cells: list[dict], stored: dict | None) -> str:
@@ -241,9 +280,17 @@ def null_cell_dictionaries(config: Config, cell: dict, key: jax.Array, runtime=N
     toy = null_toy(manifolds.build(cell_toy_config(config, cell), key_toy))
     ks = tuple(config.ks)
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in ks])
-    result = pipeline.fit("topk", toy, hps, jax.random.split(key_train, len(ks)), n_latents=cell["m"],
-                          steps=config.steps, batch_size=config.batch_size,
-                          label=f"null topk d={cell['d']} m={cell['m']} k={','.join(map(str, ks))}", runtime=runtime)
+    result = pipeline.fit(
+        "topk",
+        toy,
+        hps,
+        jax.random.split(key_train, len(ks)),
+        n_latents=cell["m"],
+        steps=config.steps,
+        batch_size=config.batch_size,
+        label=f"null topk d={cell['d']} m={cell['m']} k={','.join(map(str, ks))}",
+        runtime=runtime,
+    )
     return result.params, hps
 
 
@@ -300,10 +347,8 @@ def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
                     rng = np.random.default_rng(np.asarray(jax.random.key_data(key_cloud)))
                     points = rng.normal(size=(config.shape_points, 4)) * rng.uniform(0.3, 1.0, 4)
                 else:
-                    sparse = superposition.build(superposition.SuperpositionConfig(n_features=20, d=d, mean_l0=2.0),
-                                                 key_cloud)
-                    points = np.asarray(superposition.sample(sparse, jax.random.fold_in(key_cloud, 1),
-                                                             config.shape_points)[0])
+                    sparse = superposition.build(superposition.SuperpositionConfig(n_features=20, d=d, mean_l0=2.0), key_cloud)
+                    points = np.asarray(superposition.sample(sparse, jax.random.fold_in(key_cloud, 1), config.shape_points)[0])
                 shape = topology.topology(points, seed=index).shape
                 table[kind][shape] = table[kind].get(shape, 0) + 1
                 report("clouds read", index * len(SHAPE_KINDS) + kind_index + 1, config.shape_clouds * len(SHAPE_KINDS))
@@ -312,10 +357,14 @@ def shape_confusion(config: Config, key: jax.Array, runtime=None) -> dict:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest cell's SAE and its null twin, or of its geometry sample's codes."""
-    training = memory.sae_training_bytes(runs=2, d=config.dims[1], m=config.sizes[1], batch=config.batch_size,
-                                         n_features=config.sparse_features[1],
-                                         fields={"n_features": "sparse_features", "d": "dims", "m": "sizes", "batch": "batch_size",
-                                                 "runs": "sizes"})
+    training = memory.sae_training_bytes(
+        runs=2,
+        d=config.dims[1],
+        m=config.sizes[1],
+        batch=config.batch_size,
+        n_features=config.sparse_features[1],
+        fields={"n_features": "sparse_features", "d": "dims", "m": "sizes", "batch": "batch_size", "runs": "sizes"},
+    )
     geometry_bytes = int(memory.SAFETY * memory.FLOAT * 3 * config.n_geometry * (2 * config.sizes[1] + 2 * config.dims[1]))
     return (geometry_bytes, "n_geometry") if geometry_bytes > training[0] else training
 
@@ -336,11 +385,20 @@ def blind_summary(cells: list[dict]) -> dict:
     false claims, over all cells and per k, with exact 95% intervals."""
     seen = [c for c in cells if c["oracle"]["found"]]
     rate = manifold_grading.rate
-    by_offset = {("offset" if offset else "no offset"): rate([c["blind"]["sae"]["claimed_found"] for c in cells
-                                                              if c["offset"] == offset]) for offset in (True, False)}
-    by_latents = {_bin_label(low, high): rate([c["blind"]["sae"]["claimed_found"] for c in cells
-                                               if low <= c["oracle_latents"] and (high is None or c["oracle_latents"] <= high)])
-                  for low, high in LATENT_BINS}
+    by_offset = {
+        ("offset" if offset else "no offset"): rate([c["blind"]["sae"]["claimed_found"] for c in cells if c["offset"] == offset])
+        for offset in (True, False)
+    }
+    by_latents = {
+        _bin_label(low, high): rate(
+            [
+                c["blind"]["sae"]["claimed_found"]
+                for c in cells
+                if low <= c["oracle_latents"] and (high is None or c["oracle_latents"] <= high)
+            ]
+        )
+        for low, high in LATENT_BINS
+    }
     ks = sorted({c["k"] for c in cells})
     return {
         "recoverable_cells": len(seen),
@@ -349,13 +407,16 @@ def blind_summary(cells: list[dict]) -> dict:
         "recall_at_3": rate([c["blind"]["sae"]["recall_at_3"] for c in seen]),
         "claimed_found": rate([c["blind"]["sae"]["claimed_found"] for c in seen]),
         "claimed": rate([c["blind"]["sae"]["claimed"] for c in seen]),
-        "all_cells": {"recall_at_1": rate([c["blind"]["sae"]["recall_at_1"] for c in cells]),
-                      "claimed_found": rate([c["blind"]["sae"]["claimed_found"] for c in cells])},
+        "all_cells": {
+            "recall_at_1": rate([c["blind"]["sae"]["recall_at_1"] for c in cells]),
+            "claimed_found": rate([c["blind"]["sae"]["claimed_found"] for c in cells]),
+        },
         "claimed_found_by_offset": by_offset,
         "claimed_found_by_latents": by_latents,
         "false_claims": {control: rate([c["blind"][control]["false_claim"] for c in cells]) for control in CONTROLS},
-        "false_claims_by_k": {str(k): {control: rate([c["blind"][control]["false_claim"] for c in cells if c["k"] == k])
-                                       for control in CONTROLS} for k in ks},
+        "false_claims_by_k": {
+            str(k): {control: rate([c["blind"][control]["false_claim"] for c in cells if c["k"] == k]) for control in CONTROLS} for k in ks
+        },
     }
 
 
@@ -371,19 +432,45 @@ def cell_rows(cells: list[dict], seed: int) -> list[table.Row]:
     the random dictionary's value of the same number in the same cell."""
     rows = []
     for index, cell in enumerate(cells):
-        setting = {"cell": index, "period": cell["period"], "d": cell["d"], "offset": int(cell["offset"]),
-                   "n_sparse": cell["n_sparse"], "k": cell["k"]}
+        setting = {
+            "cell": index,
+            "period": cell["period"],
+            "d": cell["d"],
+            "offset": int(cell["offset"]),
+            "n_sparse": cell["n_sparse"],
+            "k": cell["k"],
+        }
         chance = cell["blind"]["random"]
         for arm, answer in cell["blind"].items():
             for metric in BLIND_METRICS + (SAE_METRICS if arm == "sae" else ()):
                 if metric in answer:
-                    rows.append(table.Row(arm, metric, answer[metric], chance.get(metric), size=cell["m"], seed=seed,
-                                          reader="blind ranking", setting=setting))
+                    rows.append(
+                        table.Row(
+                            arm,
+                            metric,
+                            answer[metric],
+                            chance.get(metric),
+                            size=cell["m"],
+                            seed=seed,
+                            reader="blind ranking",
+                            setting=setting,
+                        )
+                    )
         for method in METHODS:
             for metric in CEILING_METRICS:
-                rows.append(table.Row(method, metric, cell[method].get(metric), cell["random"].get(metric),
-                                      size=cell["m"], seed=seed, reader="ceiling",
-                                      unit="deg" if metric.endswith("_deg") else "", setting=setting))
+                rows.append(
+                    table.Row(
+                        method,
+                        metric,
+                        cell[method].get(metric),
+                        cell["random"].get(metric),
+                        size=cell["m"],
+                        seed=seed,
+                        reader="ceiling",
+                        unit="deg" if metric.endswith("_deg") else "",
+                        setting=setting,
+                    )
+                )
     return rows
 
 

@@ -30,8 +30,7 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
     return np.asarray(frequencies)[np.argmax(energy, axis=1)]
 
 
-def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0,
-                runtime=None) -> dict:
+def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0, runtime=None) -> dict:
     """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
     sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
     same k (chance) and the neurons: each kind's observation (`wall.Observation`), codes [p², units]
@@ -41,14 +40,24 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
     hidden = np.asarray(layer.x)
     H = layer.d
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
-    sae = pipeline.fit("topk", layer, hps, seed_keys(key_sae, config.sae_size, [0]), n_latents=config.sae_size,
-                       steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on the hidden layer", runtime=runtime)
+    sae = pipeline.fit(
+        "topk",
+        layer,
+        hps,
+        seed_keys(key_sae, config.sae_size, [0]),
+        n_latents=config.sae_size,
+        steps=config.sae_steps,
+        batch_size=config.sae_batch_size,
+        label=f"topk m={config.sae_size} on the hidden layer",
+        runtime=runtime,
+    )
     random_params = pipeline.chance_dictionaries(key_random[None], H, config.sae_size)
     # what a method may read of each kind: the layer's activations over every pair, encoded; nothing else
-    observations = {"sae": wall.observe(layer, "topk", sae.params, hps),
-                    "random": wall.observe_chance(layer, random_params, config.k),
-                    "neuron": wall.observe_derived(layer, lambda x: {"x": x, "codes": x, "decoder": np.eye(x.shape[1])})}
+    observations = {
+        "sae": wall.observe(layer, "topk", sae.params, hps),
+        "random": wall.observe_chance(layer, random_params, config.k),
+        "neuron": wall.observe_derived(layer, lambda x: {"x": x, "codes": x, "decoder": np.eye(x.shape[1])}),
+    }
     codes = {kind: observation.codes for kind, observation in observations.items()}
     directions = {"sae": np.asarray(sae.params.W_dec[0]), "random": np.asarray(random_params.W_dec[0]), "neuron": np.eye(H)}
     explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
@@ -68,5 +77,14 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
             # a weaker reading: each live unit counted at the frequency holding most of its energy
             "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
         }
-    return {"hidden": hidden, "codes": codes, "observations": observations, "directions": directions, "subspaces": subspaces,
-            "explained_variance": float(explained), "per_kind": per_kind, "sae_params": sae.params, "sae_hparams": hps}
+    return {
+        "hidden": hidden,
+        "codes": codes,
+        "observations": observations,
+        "directions": directions,
+        "subspaces": subspaces,
+        "explained_variance": float(explained),
+        "per_kind": per_kind,
+        "sae_params": sae.params,
+        "sae_hparams": hps,
+    }

@@ -53,8 +53,9 @@ class Arms:
     n_seeds: int = setting(2, low=1)
     kinds: tuple[str, ...] = setting(("topk", "relu"), choices=ARM_KINDS)
     sizes: tuple[int, ...] = setting((64, 256), low=2)
-    baselines: tuple[str, ...] = setting(("random",), "chance dictionaries of every size (read by TopK with k)",
-                                         choices=("random", "gaussian", "untrained"))
+    baselines: tuple[str, ...] = setting(
+        ("random",), "chance dictionaries of every size (read by TopK with k)", choices=("random", "gaussian", "untrained")
+    )
     k: int = setting(4, low=1, high="min(sizes)")
     l1_coefficient: float = setting(1.0, low=0)
     learning_rate: float = setting(3e-3, low=0, low_open=True)
@@ -79,8 +80,9 @@ def _hparams(config: Arms, kind: str):
     return architectures.hparams(config.learning_rate, l1, config.k)
 
 
-def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = (), runtime=None,
-             keep: Callable | None = None) -> tuple[Recovery, dict]:
+def run_arms(
+    config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = (), runtime=None, keep: Callable | None = None
+) -> tuple[Recovery, dict]:
     """Train and score every arm and chance baseline on `toy`; graders add their numbers to each
     entry, and keep(config, toy, kind, size, params) → {name: array} what the figures need."""
     seeds = seeding.replica_seeds(config.seed, config.n_seeds)
@@ -89,7 +91,7 @@ def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = 
     arrays = {}
 
     def grade(kind, size, params):
-        for entry, decoder in zip(recovery.entries[-len(seeds):], np.asarray(params.W_dec)):
+        for entry, decoder in zip(recovery.entries[-len(seeds) :], np.asarray(params.W_dec)):
             for grader in graders:
                 entry["metrics"].update(grader.grade(decoder, toy))
         if keep is not None:
@@ -104,11 +106,20 @@ def run_arms(config: Arms, toy, key_dictionaries, graders: tuple[Grader, ...] = 
     return recovery, arrays
 
 
-def standard_study(name: str, description: str, Config: type, build_toy: Callable, *,
-                   figures: tuple[tuple[str, str, tuple[str, ...]], ...],
-                   graders: tuple[Grader, ...] = (), describe_toy: Callable = lambda config, toy: {},
-                   summary_metrics: tuple[str, ...] = SUMMARY_METRICS, summary_note: Callable = lambda results: "",
-                   keep: Callable | None = None, memory_estimate: Callable | None = None) -> Study:
+def standard_study(
+    name: str,
+    description: str,
+    Config: type,
+    build_toy: Callable,
+    *,
+    figures: tuple[tuple[str, str, tuple[str, ...]], ...],
+    graders: tuple[Grader, ...] = (),
+    describe_toy: Callable = lambda config, toy: {},
+    summary_metrics: tuple[str, ...] = SUMMARY_METRICS,
+    summary_note: Callable = lambda results: "",
+    keep: Callable | None = None,
+    memory_estimate: Callable | None = None,
+) -> Study:
     """The `Study` of a toy run through the standard arms (module docstring).
 
     figures: (file name, title, metrics) — one row of metric-against-size panels per file — or
@@ -124,8 +135,12 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
         toy = build_toy(config, key_toy)
         recovery, arrays = run_arms(config, toy, key_dictionaries, graders, runtime, keep)
         readers = {metric: "grader" for grader in graders for metric in grader.metrics}
-        return Result({"dictionaries": recovery.entries, "toy": describe_toy(config, toy)}, arrays=arrays,
-                      dictionaries=recovery.saved, table=table.from_entries(recovery.entries, readers=readers))
+        return Result(
+            {"dictionaries": recovery.entries, "toy": describe_toy(config, toy)},
+            arrays=arrays,
+            dictionaries=recovery.saved,
+            table=table.from_entries(recovery.entries, readers=readers),
+        )
 
     def plot(results: dict, arrays: dict, folder) -> list:
         paths = []
@@ -139,8 +154,16 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
             rows = table.read(results)
             for ax, metric in zip(axes, metrics):
                 panels.metric_by_size(ax, rows, metric, metric)
-            paths.append(panels.finish(figure, axes, title, folder / file_name, xlabel="dictionary size m",
-                                       ylabel="mean over seeds (bars: min–max); dashed = chance"))
+            paths.append(
+                panels.finish(
+                    figure,
+                    axes,
+                    title,
+                    folder / file_name,
+                    xlabel="dictionary size m",
+                    ylabel="mean over seeds (bars: min–max); dashed = chance",
+                )
+            )
         return paths
 
     def summary(results: dict) -> str:
@@ -150,16 +173,28 @@ def standard_study(name: str, description: str, Config: type, build_toy: Callabl
 
     def evaluation_source(config) -> dict:
         key_toy, key_dictionaries = _keys(config)
-        return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval,
-                "graders": graders}
+        return {"toy": build_toy(config, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "graders": graders}
 
     def toy_memory(config) -> tuple[int, str]:
         toy = build_toy(config, _keys(config)[0])
         n_features = int(np.shape(getattr(toy, "features", np.zeros((0, toy.d))))[0])
-        return memory.sae_training_bytes(runs=config.n_seeds, d=toy.d, m=max(config.sizes), batch=config.batch_size,
-                                         n_features=n_features,
-                                         fields={"n_features": "toy", "d": "toy", "m": "sizes", "batch": "batch_size",
-                                                 "runs": "n_seeds"})
+        return memory.sae_training_bytes(
+            runs=config.n_seeds,
+            d=toy.d,
+            m=max(config.sizes),
+            batch=config.batch_size,
+            n_features=n_features,
+            fields={"n_features": "toy", "d": "toy", "m": "sizes", "batch": "batch_size", "runs": "n_seeds"},
+        )
 
-    return Study(name, description, Config, run, plot, summary, headline=headline,
-                 memory_estimate=memory_estimate or toy_memory, evaluation_source=evaluation_source)
+    return Study(
+        name,
+        description,
+        Config,
+        run,
+        plot,
+        summary,
+        headline=headline,
+        memory_estimate=memory_estimate or toy_memory,
+        evaluation_source=evaluation_source,
+    )

@@ -48,19 +48,25 @@ def saebench_lines(entries: list[dict], label=lambda entry: entry["kind"]) -> li
             rows.setdefault(label(entry), []).append(entry["metrics"]["saebench_absorption"])
     if not rows:
         return []
-    columns = ("full_absorption_rate", "mean_absorption_fraction", "full_absorption_with_child",
-               "full_absorption_baseline", "full_absorption_excess", "mean_split_latents")
+    columns = (
+        "full_absorption_rate",
+        "mean_absorption_fraction",
+        "full_absorption_with_child",
+        "full_absorption_baseline",
+        "full_absorption_excess",
+        "mean_split_latents",
+    )
     show = lambda values: "—" if not values else f"{np.mean(values):.3f}"  # noqa: E731
-    lines = ["SAEBench absorption (its calculator and defaults; rates over the probe's true positives, "
-             "mean over concepts; with child / baseline = on samples where a child fires / none does; "
-             "excess = with child − baseline):",
-             f"{'arch':<22}{'concepts':>9}{'full rate':>11}{'fraction':>10}{'w/ child':>10}{'baseline':>10}"
-             f"{'excess':>9}{'split':>7}"]
+    lines = [
+        "SAEBench absorption (its calculator and defaults; rates over the probe's true positives, "
+        "mean over concepts; with child / baseline = on samples where a child fires / none does; "
+        "excess = with child − baseline):",
+        f"{'arch':<22}{'concepts':>9}{'full rate':>11}{'fraction':>10}{'w/ child':>10}{'baseline':>10}{'excess':>9}{'split':>7}",
+    ]
     for arch, group in rows.items():
         values = [show([g[c] for g in group if g[c] is not None]) for c in columns]
         concepts = f"{min(g['scored_concepts'] for g in group)}/{group[0]['concepts']}"
-        lines.append(f"{arch:<22}{concepts:>9}{values[0]:>11}{values[1]:>10}{values[2]:>10}{values[3]:>10}"
-                     f"{values[4]:>9}{values[5]:>7}")
+        lines.append(f"{arch:<22}{concepts:>9}{values[0]:>11}{values[1]:>10}{values[2]:>10}{values[3]:>10}{values[4]:>9}{values[5]:>7}")
     lines.append("(concepts: scored (probe F1 > 0.6) / read, the fewest over seeds; split: latents in the split set)")
     return lines
 
@@ -74,16 +80,31 @@ def saved_dictionaries(arch: str, params, hps, names: list[str], coordinates: li
     that `toylab evaluate` sets its re-scored numbers beside the run's own rows."""
     group = f"{arch}:" + ",".join(names)
     return [
-        {"name": name, "arch": arch, "params": jax.tree.map(lambda leaf, g=g: np.asarray(leaf[g]), params),
-         "hparams": {field: np.asarray(value[g]).item() for field, value in hps._asdict().items()},
-         "group": group, "index": g, "table": None if coordinates is None else coordinates[g]}
+        {
+            "name": name,
+            "arch": arch,
+            "params": jax.tree.map(lambda leaf, g=g: np.asarray(leaf[g]), params),
+            "hparams": {field: np.asarray(value[g]).item() for field, value in hps._asdict().items()},
+            "group": group,
+            "index": g,
+            "table": None if coordinates is None else coordinates[g],
+        }
         for g, name in enumerate(names)
     ]
 
 
 class Recovery:
-    def __init__(self, toy, seeds: list[int], key: jax.Array, n_eval: int, k: int, parents=None,
-                 runtime: Runtime | None = None, saebench_samples: int = 0):
+    def __init__(
+        self,
+        toy,
+        seeds: list[int],
+        key: jax.Array,
+        n_eval: int,
+        k: int,
+        parents=None,
+        runtime: Runtime | None = None,
+        saebench_samples: int = 0,
+    ):
         """Given the planted hierarchy (parents [F]), every score adds the absorption metrics;
         runtime: the run's (`toys.engine.runtime`), handed to every training."""
         self.toy = toy
@@ -104,8 +125,7 @@ class Recovery:
         """The splits, concepts and probe of SAEBench's absorption (`sae.absorption_saebench`), drawn once
         (None: the hierarchy has no parent)."""
         if self._saebench is None:
-            self._saebench = absorption_saebench.prepare(self.toy, self.parents, saebench_key(self.key_eval),
-                                                         self.saebench_samples)
+            self._saebench = absorption_saebench.prepare(self.toy, self.parents, saebench_key(self.key_eval), self.saebench_samples)
         return self._saebench
 
     @property
@@ -117,13 +137,11 @@ class Recovery:
 
     def score(self, kind: str, arch_name: str, size: int, params, hps) -> list[dict]:
         with self.runtime.progress.task(f"evaluating {kind} m={size}"):
-            scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval,
-                                       parents=self.parents)
+            scores = pipeline.evaluate(arch_name, params, hps, self.toy, key=self.key_eval, n_eval=self.n_eval, parents=self.parents)
         if self.parents is not None and self.saebench_samples and self.saebench_sample is not None:
             with self.runtime.progress.task(f"SAEBench absorption {kind} m={size}"):
                 encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(arch_name, *a), params, hps)
-                readings = absorption_saebench.score(self.saebench_sample, encode, np.asarray(params.W_dec),
-                                                     saebench_key(self.key_eval, 1))
+                readings = absorption_saebench.score(self.saebench_sample, encode, np.asarray(params.W_dec), saebench_key(self.key_eval, 1))
             for metrics, reading in zip(scores, readings):
                 metrics["saebench_absorption"] = reading
         for seed, metrics in zip(self.seeds, scores):
@@ -133,11 +151,25 @@ class Recovery:
     def train(self, kind: str, size: int, hparams, steps: int, batch_size: int):
         """Train one dictionary per seed (one vmapped call), score and keep them; returns the params."""
         hps = pipeline.stack([hparams] * len(self.seeds))
-        result = pipeline.fit(kind, self.toy, hps, seed_keys(self.key_train, size, self.seeds), n_latents=size,
-                              steps=steps, batch_size=batch_size, k_max=self.k, runtime=self.runtime)
+        result = pipeline.fit(
+            kind,
+            self.toy,
+            hps,
+            seed_keys(self.key_train, size, self.seeds),
+            n_latents=size,
+            steps=steps,
+            batch_size=batch_size,
+            k_max=self.k,
+            runtime=self.runtime,
+        )
         self.score(kind, kind, size, result.params, hps)
-        self.saved += saved_dictionaries(kind, result.params, hps, [f"{kind}-{size}-seed{seed}" for seed in self.seeds],
-                                         [{"arm": kind, "size": size, "seed": seed, "setting": {}} for seed in self.seeds])
+        self.saved += saved_dictionaries(
+            kind,
+            result.params,
+            hps,
+            [f"{kind}-{size}-seed{seed}" for seed in self.seeds],
+            [{"arm": kind, "size": size, "seed": seed, "setting": {}} for seed in self.seeds],
+        )
         return result.params
 
     def rows(self) -> list[table.Row]:
@@ -149,8 +181,9 @@ class Recovery:
         """Build one baseline dictionary per seed (encoded by TopK with the same k), score them."""
         keys = seed_keys(self.key_baseline, size, self.seeds)
         fit_sample = self.fit_sample if kind in pipeline.FITTED_BASELINES else None
-        params = pipeline.baseline(kind, keys, self.toy.d, size, k=self.k, fit_sample=fit_sample,
-                                   true_features=getattr(self.toy, "features", None))
+        params = pipeline.baseline(
+            kind, keys, self.toy.d, size, k=self.k, fit_sample=fit_sample, true_features=getattr(self.toy, "features", None)
+        )
         arch, hps = pipeline.chance_reading(self.k, len(self.seeds))
         self.score(kind, arch, size, params, hps)
         return params
@@ -171,18 +204,23 @@ def edge_absorption(entries: list[dict], label=lambda entry: entry["kind"]) -> t
 
 def edge_summary_lines(summary: dict) -> list[str]:
     """The per-architecture edge-absorption table of a summary.txt."""
-    lines = ["edge-level absorption (symptom gap = recall of the parent's latent alone − with the child; absorbed = "
-             "share of parent+child samples where the parent's latent is silent and the child's latent fires carrying "
-             "the parent's direction; higher = more absorbed):",
-             f"{'arch':<22}{'edges':>7}{'scored':>8}{'symptom gap':>13}{'gap ≥ ½':>9}{'absorbed':>10}{'abs. ≥ ½':>10}"
-             f"{'no data':>9}"]
+    lines = [
+        "edge-level absorption (symptom gap = recall of the parent's latent alone − with the child; absorbed = "
+        "share of parent+child samples where the parent's latent is silent and the child's latent fires carrying "
+        "the parent's direction; higher = more absorbed):",
+        f"{'arch':<22}{'edges':>7}{'scored':>8}{'symptom gap':>13}{'gap ≥ ½':>9}{'absorbed':>10}{'abs. ≥ ½':>10}{'no data':>9}",
+    ]
     show = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     for arch, row in summary.items():
-        lines.append(f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{show(row['mean_symptom_gap']):>13}"
-                     f"{show(row['symptom_edge_share']):>9}{show(row['mean_absorbed_rate']):>10}"
-                     f"{show(row['absorbed_edge_share']):>10}{row['n_unavailable']:>9}")
-    lines.append(f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "
-                 "its gap null; counts are per (edge, seed))")
+        lines.append(
+            f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{show(row['mean_symptom_gap']):>13}"
+            f"{show(row['symptom_edge_share']):>9}{show(row['mean_absorbed_rate']):>10}"
+            f"{show(row['absorbed_edge_share']):>10}{row['n_unavailable']:>9}"
+        )
+    lines.append(
+        f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "
+        "its gap null; counts are per (edge, seed))"
+    )
     return lines
 
 
@@ -201,8 +239,9 @@ def headline(results: dict) -> str:
 def summary_table(results: dict, columns: tuple[str, ...]) -> str:
     """One line per (kind, size) from the results table: the mean of each metric over seeds;
     baselines after trained kinds."""
-    text = table.text(table.read(results), columns,
-                      order=(*TRAINED_KINDS, *BASELINE_KINDS))
-    return text + ("\n(baselines — random, darts, untrained, pca — are encoded by TopK with the same k and read as "
-                   "chance; f1 and uniqueness average over all m latents, dead ones 0 (SAELens' definition), f1_live "
-                   "over live latents only)")
+    text = table.text(table.read(results), columns, order=(*TRAINED_KINDS, *BASELINE_KINDS))
+    return text + (
+        "\n(baselines — random, darts, untrained, pca — are encoded by TopK with the same k and read as "
+        "chance; f1 and uniqueness average over all m latents, dead ones 0 (SAELens' definition), f1_live "
+        "over live latents only)"
+    )

@@ -54,8 +54,9 @@ def _saelens_sae(arch: str, d: int, m: int, k: int, l1: float):
     if arch == "batchtopk":
         return BatchTopKTrainingSAE(BatchTopKTrainingSAEConfig(d_in=d, d_sae=m, k=k))
     if arch == "matryoshka":
-        return MatryoshkaBatchTopKTrainingSAE(MatryoshkaBatchTopKTrainingSAEConfig(
-            d_in=d, d_sae=m, k=k, matryoshka_widths=[m // 8, m // 4, m // 2, m]))
+        return MatryoshkaBatchTopKTrainingSAE(
+            MatryoshkaBatchTopKTrainingSAEConfig(d_in=d, d_sae=m, k=k, matryoshka_widths=[m // 8, m // 4, m // 2, m])
+        )
     return StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d, d_sae=m, l1_coefficient=l1))
 
 
@@ -71,15 +72,20 @@ def saelens_scores(parts, arch: str, samples: int, config, k: int, l1: float, se
     torch.manual_seed(seed)
     sae = _saelens_sae(arch, parts.config.hidden_dim, config.width, k, l1)
     start = time.perf_counter()
-    train_toy_sae(sae, model.feature_dict, model.activation_generator, training_samples=samples,
-                  batch_size=config.batch_size, lr=config.learning_rate)
+    train_toy_sae(
+        sae, model.feature_dict, model.activation_generator, training_samples=samples, batch_size=config.batch_size, lr=config.learning_rate
+    )
     seconds = time.perf_counter() - start
-    result = eval_sae_on_synthetic_data(sae, model.feature_dict, model.activation_generator,
-                                        num_samples=config.n_eval, batch_size=10_000)
-    return {"f1": float(result.classification.f1_score), "mcc": float(result.mcc),
-            "uniqueness": float(result.uniqueness), "explained_variance": float(result.explained_variance),
-            "l0": float(result.sae_l0), "dead_fraction": float(result.dead_latents) / config.width,
-            "train_seconds": seconds}
+    result = eval_sae_on_synthetic_data(sae, model.feature_dict, model.activation_generator, num_samples=config.n_eval, batch_size=10_000)
+    return {
+        "f1": float(result.classification.f1_score),
+        "mcc": float(result.mcc),
+        "uniqueness": float(result.uniqueness),
+        "explained_variance": float(result.explained_variance),
+        "l0": float(result.sae_l0),
+        "dead_fraction": float(result.dead_latents) / config.width,
+        "train_seconds": seconds,
+    }
 
 
 def _order(scores: dict, metric: str) -> list[str]:
@@ -102,12 +108,22 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
     ours, theirs = {}, {}
     for arch in ARCHS:
         start = time.perf_counter()
-        entries, _ = train_and_score(side, toy, arch, seeding.replica_seeds(config.seed, 1), key, eval_key,
-                                     {target: l1} if arch == "l1" else {}, steps, tag=" (side by side)",
-                                     runtime=runtime)
-        ours[arch] = {**{m: entries[0]["metrics"][m] for m in ("f1", "mcc", "uniqueness", "explained_variance", "l0",
-                                                                "dead_fraction")},
-                      "train_and_eval_seconds": time.perf_counter() - start}
+        entries, _ = train_and_score(
+            side,
+            toy,
+            arch,
+            seeding.replica_seeds(config.seed, 1),
+            key,
+            eval_key,
+            {target: l1} if arch == "l1" else {},
+            steps,
+            tag=" (side by side)",
+            runtime=runtime,
+        )
+        ours[arch] = {
+            **{m: entries[0]["metrics"][m] for m in ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_fraction")},
+            "train_and_eval_seconds": time.perf_counter() - start,
+        }
     # All of ours first, then SAELens': compiling JAX programs after torch has trained in the same
     # process once failed with "LLVM compilation error: Cannot allocate memory".
     jax.clear_caches()
@@ -117,7 +133,9 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
             theirs[arch] = saelens_scores(parts, arch, steps * config.batch_size, config, target, l1, config.seed)
     orders = {m: {"toylab": _order(ours, m), "saelens": _order(theirs, m)} for m in ("f1", "mcc")}
     return {
-        "target_l0": target, "samples": steps * config.batch_size, "l1_coefficient": l1,
+        "target_l0": target,
+        "samples": steps * config.batch_size,
+        "l1_coefficient": l1,
         "per_arch": {a: {"toylab": ours[a], "saelens": theirs[a]} for a in ARCHS},
         "orders": orders,
         "orders_agree": {m: o["toylab"] == o["saelens"] for m, o in orders.items()},
@@ -127,15 +145,14 @@ def compare(config, toy, parts, key, eval_key, calibration: dict, train_and_scor
 def summary(side: dict) -> str:
     if "skipped" in side:
         return f"SAELens side by side: {side['skipped']}"
-    lines = [f"SAELens side by side (same model file, {side['samples']:,} samples each, L0 target {side['target_l0']}):",
-             f"  {'arch':<12}{'toylab F1':>10}{'SAELens F1':>11}{'toylab MCC':>11}{'SAELens MCC':>12}"
-             f"{'toylab L0':>10}{'SAELens L0':>11}"]
+    lines = [
+        f"SAELens side by side (same model file, {side['samples']:,} samples each, L0 target {side['target_l0']}):",
+        f"  {'arch':<12}{'toylab F1':>10}{'SAELens F1':>11}{'toylab MCC':>11}{'SAELens MCC':>12}{'toylab L0':>10}{'SAELens L0':>11}",
+    ]
     for arch, both in side["per_arch"].items():
         t, s = both["toylab"], both["saelens"]
-        lines.append(f"  {arch:<12}{t['f1']:>10.3f}{s['f1']:>11.3f}{t['mcc']:>11.3f}{s['mcc']:>12.3f}"
-                     f"{t['l0']:>10.1f}{s['l0']:>11.1f}")
+        lines.append(f"  {arch:<12}{t['f1']:>10.3f}{s['f1']:>11.3f}{t['mcc']:>11.3f}{s['mcc']:>12.3f}{t['l0']:>10.1f}{s['l0']:>11.1f}")
     for metric, order in side["orders"].items():
         agree = "agree" if side["orders_agree"][metric] else "DIFFER"
-        lines.append(f"  {metric.upper()} order: toylab {' > '.join(order['toylab'])}; "
-                     f"SAELens {' > '.join(order['saelens'])} ({agree})")
+        lines.append(f"  {metric.upper()} order: toylab {' > '.join(order['toylab'])}; SAELens {' > '.join(order['saelens'])} ({agree})")
     return "\n".join(lines)

@@ -35,14 +35,26 @@ def evaluate(quick: bool, seed: int) -> list[dict]:
             started = time.perf_counter()
             instance = claim.instance(quick, seed)
             check = claim.check(instance)
-            rows.append({
-                "id": claim.id, "topic": topic, "statement": claim.statement, "source": claim.source,
-                "instance": claim.describe(instance), "relation": check.relation,
-                "predicted": check.predicted, "measured": check.measured, "tolerance": check.tolerance,
-                "holds": check.holds, "seconds": round(time.perf_counter() - started, 3),
-            })
-            print(f"[{len(rows)}/{total}] {claim.id}: {'holds' if check.holds else 'FAILS'} "
-                  f"({rows[-1]['seconds']:.1f} s)", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "id": claim.id,
+                    "topic": topic,
+                    "statement": claim.statement,
+                    "source": claim.source,
+                    "instance": claim.describe(instance),
+                    "relation": check.relation,
+                    "predicted": check.predicted,
+                    "measured": check.measured,
+                    "tolerance": check.tolerance,
+                    "holds": check.holds,
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+            )
+            print(
+                f"[{len(rows)}/{total}] {claim.id}: {'holds' if check.holds else 'FAILS'} ({rows[-1]['seconds']:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 
@@ -51,11 +63,13 @@ def coherence_curve(quick: bool, seed: int) -> dict:
     sizes = [80, 128, 256, 512, 1024] + ([] if quick else [2048, 4096])
     rng = np.random.default_rng(seed)
     return {
-        "n": n, "m": sizes,
+        "n": n,
+        "m": sizes,
         # mean over `draws` independent frames per m (one draw jitters by a grid step 2/n)
         "draws": draws,
-        "measured": [float(np.mean([random_vectors.max_coherence(random_vectors.rademacher_frame(rng, n, m))
-                                    for _ in range(draws)])) for m in sizes],
+        "measured": [
+            float(np.mean([random_vectors.max_coherence(random_vectors.rademacher_frame(rng, n, m)) for _ in range(draws)])) for m in sizes
+        ],
         "welch": [random_vectors.welch_bound(n, m) for m in sizes],
         "scale": random_vectors.coherence_scale(n, sizes).tolist(),
         "bound": random_vectors.coherence_bound(n, sizes).tolist(),
@@ -76,20 +90,27 @@ def paley_zygmund_curves(seed: int) -> dict:
         law = random_vectors.sum_law(y, sparsity)
         sigma = np.linalg.norm(y) / np.sqrt(n)
         curves[name] = [random_vectors.upper_tail(law, tau * sigma) for tau in taus]
-    return {"n": n, "tau": taus.tolist(), "bound": random_vectors.paley_zygmund_bound(taus).tolist(),
-            "tails": curves}
+    return {"n": n, "tau": taus.tolist(), "bound": random_vectors.paley_zygmund_bound(taus).tolist(), "tails": curves}
 
 
-TRADEOFF_SIZES = {"circle": [4, 6, 8, 12, 16, 24, 32, 48, 64], "sphere": [6, 8, 12, 16, 24, 32, 48, 64, 96],
-                  "torus": [8, 12, 16, 24, 32, 48, 64]}
+TRADEOFF_SIZES = {
+    "circle": [4, 6, 8, 12, 16, 24, 32, 48, 64],
+    "sphere": [6, 8, 12, 16, 24, 32, 48, 64, 96],
+    "torus": [8, 12, 16, 24, 32, 48, 64],
+}
 TRADEOFF_SPARSITIES = [1, 2, 3, 4]
 
 
 def tradeoff_surfaces(quick: bool, seed: int) -> dict:
     points = 500 if quick else 4000
-    return {structure: {"sizes": sizes, "sparsities": TRADEOFF_SPARSITIES,
-                        "mean_error": compatible.tradeoff(structure, sizes, TRADEOFF_SPARSITIES, points, seed).tolist()}
-            for structure, sizes in TRADEOFF_SIZES.items()} | {"points": points}
+    return {
+        structure: {
+            "sizes": sizes,
+            "sparsities": TRADEOFF_SPARSITIES,
+            "mean_error": compatible.tradeoff(structure, sizes, TRADEOFF_SPARSITIES, points, seed).tolist(),
+        }
+        for structure, sizes in TRADEOFF_SIZES.items()
+    } | {"points": points}
 
 
 def run(quick: bool, seed: int) -> dict:
@@ -117,11 +138,15 @@ def summary(results: dict) -> str:
             topic = row["topic"]
             lines.append(f"— {topic}")
         source = row["source"].split(";")[0]
-        lines.append(f"{row['id']:<31} {source[:26]:<26} {row['predicted']:>12.6g}  {row['relation']}  "
-                     f"{row['measured']:>12.6g}  {'holds' if row['holds'] else 'FAILS':<7}  {row['instance']}")
+        lines.append(
+            f"{row['id']:<31} {source[:26]:<26} {row['predicted']:>12.6g}  {row['relation']}  "
+            f"{row['measured']:>12.6g}  {'holds' if row['holds'] else 'FAILS':<7}  {row['instance']}"
+        )
     failed = [row["id"] for row in results["claims"] if not row["holds"]]
-    lines.append(f"\n{len(results['claims']) - len(failed)} of {len(results['claims'])} claims hold"
-                 + (f"; FAILING: {', '.join(failed)}" if failed else ""))
+    lines.append(
+        f"\n{len(results['claims']) - len(failed)} of {len(results['claims'])} claims hold"
+        + (f"; FAILING: {', '.join(failed)}" if failed else "")
+    )
     return "\n".join(lines)
 
 
@@ -155,8 +180,11 @@ def plot(results: dict, folder) -> list:
     ax.set_ylabel("P(⟨x, y⟩ > τ‖y‖/√n), exact")
     # the claim's own check runs at n = 16 (quick) / 20; the figure enumerates the law exactly, which
     # for the sparse control costs 3ⁿ, so it is drawn at a smaller n and says so
-    ax.set_title(f"Tail of ⟨x, y⟩ against the Paley–Zygmund bound, drawn at n = {pz['n']}\n"
-                 "(the claim is checked at n = 16 with --quick, 20 without)", fontsize=10)
+    ax.set_title(
+        f"Tail of ⟨x, y⟩ against the Paley–Zygmund bound, drawn at n = {pz['n']}\n"
+        "(the claim is checked at n = 16 with --quick, 20 without)",
+        fontsize=10,
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     paths.append(save_figure(figure, folder / "paley_zygmund.png"))
 

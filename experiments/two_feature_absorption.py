@@ -33,8 +33,17 @@ def cone_init(key, t_p, t_c, m: int = 2):
     return from_decoder(jnp.cos(angle)[:, None] * t_p + jnp.sin(angle)[:, None] * t_c)
 
 
-def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int, key,
-                      p10: float = 0.3, p11: float = 0.2, learning_rate: float = 3e-3, runtime=None) -> dict:
+def train_two_feature(
+    arch: str,
+    l1_coefficient: float,
+    n_seeds: int,
+    steps: int,
+    key,
+    p10: float = 0.3,
+    p11: float = 0.2,
+    learning_rate: float = 3e-3,
+    runtime=None,
+) -> dict:
     """Train n_seeds 2-latent SAEs (one vmapped call) on the two-feature toy, no decoder bias.
 
     Returns the parent latent (best decoder cosine with t_p) of each run: its cosine,
@@ -45,8 +54,19 @@ def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int
     keys = jax.random.split(key, n_seeds)
     hps = pipeline.stack([architectures.hparams(learning_rate, l1_coefficient)] * n_seeds)
     start = jax.vmap(lambda k: cone_init(k, t_p, t_c))(keys)
-    result = pipeline.fit(arch, toy, hps, keys, n_latents=2, steps=steps, batch_size=256, decoder_bias=False,
-                          init_params=start, label=f"two-feature toy: {arch}", runtime=runtime)
+    result = pipeline.fit(
+        arch,
+        toy,
+        hps,
+        keys,
+        n_latents=2,
+        steps=steps,
+        batch_size=256,
+        decoder_bias=False,
+        init_params=start,
+        label=f"two-feature toy: {arch}",
+        runtime=runtime,
+    )
     codes = np.asarray(pipeline.encode(arch, result.params, hps, jnp.stack([t_p, t_p + t_c])))  # [G, 2 samples, 2]
     cosine = np.asarray(result.params.W_dec @ t_p)  # [G, 2]
     parent = np.argmax(cosine, axis=1)
@@ -59,23 +79,26 @@ def train_two_feature(arch: str, l1_coefficient: float, n_seeds: int, steps: int
     }
 
 
-def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: int, learning_rate: float, key,
-          runtime=None) -> dict:
+def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: int, learning_rate: float, key, runtime=None) -> dict:
     """Closed forms, the hand-built dictionaries' exact losses, and trained ReLU / Matryoshka SAEs."""
     t_p, t_c = absorption_theory.features()
     hand_built = {}
     for name, build in (("absorbed", absorption_theory.absorbed), ("not_absorbed", absorption_theory.not_absorbed)):
         losses = absorption_theory.exact_losses(build(t_p, t_c), t_p, t_c, p10, p11)
         hand_built[name] = {
-            "mse": losses["mse"], "l1": losses["l1"],
+            "mse": losses["mse"],
+            "l1": losses["l1"],
             "matryoshka_loss": absorption_theory.matryoshka_loss(build(t_p, t_c), t_p, t_c, p10, p11, l1_coefficient),
         }
-    trained = {arch: train_two_feature(arch, l1_coefficient, n_seeds, steps, key, p10, p11, learning_rate, runtime)
-               for arch in ARCHS}
+    trained = {arch: train_two_feature(arch, l1_coefficient, n_seeds, steps, key, p10, p11, learning_rate, runtime) for arch in ARCHS}
     return {
-        "p10": p10, "p11": p11, "l1_coefficient": l1_coefficient,
-        "expected_l1": {"absorbed": absorption_theory.expected_l1_absorbed(p10, p11),
-                        "not_absorbed": absorption_theory.expected_l1_not_absorbed(p10, p11)},
+        "p10": p10,
+        "p11": p11,
+        "l1_coefficient": l1_coefficient,
+        "expected_l1": {
+            "absorbed": absorption_theory.expected_l1_absorbed(p10, p11),
+            "not_absorbed": absorption_theory.expected_l1_not_absorbed(p10, p11),
+        },
         "hand_built": hand_built,
         "matryoshka_prefers_not_absorbed": absorption_theory.matryoshka_prefers_not_absorbed(l1_coefficient),
         "trained": trained,
@@ -84,12 +107,16 @@ def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: in
 
 def summary(results: dict) -> str:
     two = results
-    lines = [f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
-             f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
-             f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
-             f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})"]
+    lines = [
+        f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
+        f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
+        f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
+        f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})"
+    ]
     for arch, run_ in two["trained"].items():
-        lines.append(f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run_['parent_on_both'])}"
-                     f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run_['parent_on_parent'])}; "
-                     f"final squared error: {', '.join(f'{v:.3f}' for v in run_['final_mse'])})")
+        lines.append(
+            f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run_['parent_on_both'])}"
+            f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run_['parent_on_parent'])}; "
+            f"final squared error: {', '.join(f'{v:.3f}' for v in run_['final_mse'])})"
+        )
     return "\n".join(lines)

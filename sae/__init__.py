@@ -21,9 +21,15 @@ import importlib
 # the package's names, each imported from its module when first used (PEP 562): importing a light
 # module of the package (sae.saved_files: NumPy and safetensors) does not load JAX through here
 _EXPORTS = {
-    "ARCHITECTURES": "sae.architectures", "HParams": "sae.architectures", "hparams": "sae.architectures",
-    "MIN_EVAL_SAMPLES": "sae.evaluate", "StreamedMetric": "sae.evaluate", "SAEParams": "sae.params",
-    "DivergenceError": "toys.engine.progress", "TrainConfig": "sae.train", "TrainResult": "sae.train",
+    "ARCHITECTURES": "sae.architectures",
+    "HParams": "sae.architectures",
+    "hparams": "sae.architectures",
+    "MIN_EVAL_SAMPLES": "sae.evaluate",
+    "StreamedMetric": "sae.evaluate",
+    "SAEParams": "sae.params",
+    "DivergenceError": "toys.engine.progress",
+    "TrainConfig": "sae.train",
+    "TrainResult": "sae.train",
     "stack_hparams": "sae.train",
 }
 __all__ = sorted(_EXPORTS, key=str.lower)

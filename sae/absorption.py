@@ -71,8 +71,7 @@ def children_fire(fires: jax.Array, parents: jax.Array) -> jax.Array:
     return per_parent[:n_features].T > 0
 
 
-def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array,
-           carries: jax.Array | None = None) -> AbsorptionCounts:
+def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array, carries: jax.Array | None = None) -> AbsorptionCounts:
     """Counts for latents [n, m], true codes [n, F] (dense, or sparse as `sae.metrics` reads
     them), parents [F], j(f) = best_latent [F] and carries [F] bool: whether j(c) carries the
     direction of c's parent (`carriers`; None: no latent does, nothing is absorbed proper)."""
@@ -87,8 +86,15 @@ def counts(latents: jax.Array, codes, parents: jax.Array, best_latent: jax.Array
     both = fires & fires[:, up] & has_parent
     carries = jnp.zeros(parents.shape[0], bool) if carries is None else jnp.asarray(carries)
     absorbed = both & ~hit[:, up] & hit & carries[None, :]  # hit[:, c]: the child's own latent fires
-    return AbsorptionCounts(alone.sum(0), (alone & hit).sum(0), with_child.sum(0), (with_child & hit).sum(0),
-                            both.sum(0), (both & hit[:, up]).sum(0), absorbed.sum(0))
+    return AbsorptionCounts(
+        alone.sum(0),
+        (alone & hit).sum(0),
+        with_child.sum(0),
+        (with_child & hit).sum(0),
+        both.sum(0),
+        (both & hit[:, up]).sum(0),
+        absorbed.sum(0),
+    )
 
 
 RANDOM_LEVEL_QUANTILE = 0.99
@@ -102,8 +108,7 @@ def random_level(m: int, d: int, key: jax.Array | None = None) -> jax.Array:
     key_dictionary, key_directions = jax.random.split(key)
     rows = jax.random.normal(key_dictionary, (m, d))
     directions = jax.random.normal(key_directions, (RANDOM_LEVEL_DIRECTIONS, d))
-    cosine = (directions / jnp.linalg.norm(directions, axis=1, keepdims=True)) @ (
-        rows / jnp.linalg.norm(rows, axis=1, keepdims=True)).T
+    cosine = (directions / jnp.linalg.norm(directions, axis=1, keepdims=True)) @ (rows / jnp.linalg.norm(rows, axis=1, keepdims=True)).T
     return jnp.quantile(jnp.max(jnp.abs(cosine), axis=1), RANDOM_LEVEL_QUANTILE)
 
 
@@ -139,13 +144,10 @@ def scores(total: AbsorptionCounts, min_samples: int = MIN_SAMPLES) -> Absorptio
     with_child = np.asarray(total.with_child, np.float64)
     scored = (alone >= min_samples) & (with_child >= min_samples)
     a = np.full(alone.shape, np.nan)
-    a[scored] = (np.asarray(total.alone_hit)[scored] / alone[scored]
-                 - np.asarray(total.with_child_hit)[scored] / with_child[scored])
+    a[scored] = np.asarray(total.alone_hit)[scored] / alone[scored] - np.asarray(total.with_child_hit)[scored] / with_child[scored]
     if not scored.any():
         return AbsorptionScores(a, float("nan"), float("nan"), 0)
-    return AbsorptionScores(
-        a, float(np.mean(np.maximum(a[scored], 0.0))), float(np.mean(a[scored] >= ABSORBED)), int(scored.sum())
-    )
+    return AbsorptionScores(a, float(np.mean(np.maximum(a[scored], 0.0))), float(np.mean(a[scored] >= ABSORBED)), int(scored.sum()))
 
 
 def edges(total: AbsorptionCounts, parents) -> list[dict]:
@@ -164,15 +166,21 @@ def edges(total: AbsorptionCounts, parents) -> list[dict]:
         recall_alone = alone_hit[parent] / n_alone if n_alone else None
         recall_with = both_hit[child] / n_with if n_with else None
         gap = None if recall_alone is None or recall_with is None else recall_alone - recall_with
-        records.append({
-            "parent": parent, "child": int(child),
-            "recall_alone": None if recall_alone is None else round(float(recall_alone), 4),
-            "recall_with_child": None if recall_with is None else round(float(recall_with), 4),
-            "symptom_gap": None if gap is None else round(float(gap), 4),
-            "absorbed_rate": round(float(absorbed[child] / n_with), 4) if n_with else None,
-            "n_alone": n_alone, "n_alone_hit": int(alone_hit[parent]),
-            "n_with_child": n_with, "n_with_child_hit": int(both_hit[child]), "n_absorbed": int(absorbed[child]),
-        })
+        records.append(
+            {
+                "parent": parent,
+                "child": int(child),
+                "recall_alone": None if recall_alone is None else round(float(recall_alone), 4),
+                "recall_with_child": None if recall_with is None else round(float(recall_with), 4),
+                "symptom_gap": None if gap is None else round(float(gap), 4),
+                "absorbed_rate": round(float(absorbed[child] / n_with), 4) if n_with else None,
+                "n_alone": n_alone,
+                "n_alone_hit": int(alone_hit[parent]),
+                "n_with_child": n_with,
+                "n_with_child_hit": int(both_hit[child]),
+                "n_absorbed": int(absorbed[child]),
+            }
+        )
     return records
 
 

@@ -70,36 +70,46 @@ MAX_ABSORBERS = 3
 MAX_CONCEPTS = 26  # SAEBench scores the 26 first letters; a toy's most frequent parents, at most this many
 
 
-def train_probes(x, labels, key: jax.Array, *, weight_decay: float = PROBE_WEIGHT_DECAY, l1: float = 0.0,
-                 epochs: int = PROBE_EPOCHS, batch_size: int = PROBE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+def train_probes(
+    x,
+    labels,
+    key: jax.Array,
+    *,
+    weight_decay: float = PROBE_WEIGHT_DECAY,
+    l1: float = 0.0,
+    epochs: int = PROBE_EPOCHS,
+    batch_size: int = PROBE_BATCH,
+) -> tuple[np.ndarray, np.ndarray]:
     """(W [P, d], b [P]): P one-vs-rest logistic probes on x [n, d] for labels [n, P] (bool), trained
     at once as SAEBench's `train_multi_probe` trains them (module docstring), l1 · mean_p ‖W_p‖₁ added.
 
     torch's `nn.Linear` initialisation (uniform ±1/√d), Adam with the weight decay added to the
     gradient (torch's `Adam(weight_decay=…)`), the learning rate stepped once per epoch, the
     samples shuffled each epoch and the last batch kept short (masked)."""
-    weights, bias = _train_probes(jnp.asarray(x, jnp.float32), jnp.asarray(labels, jnp.float32), key,
-                                  jnp.float32(weight_decay), jnp.float32(l1), epochs, batch_size)
+    weights, bias = _train_probes(
+        jnp.asarray(x, jnp.float32), jnp.asarray(labels, jnp.float32), key, jnp.float32(weight_decay), jnp.float32(l1), epochs, batch_size
+    )
     return np.asarray(weights), np.asarray(bias)
 
 
 @functools.partial(jax.jit, static_argnums=(5, 6))
-def _train_probes(x: jax.Array, y: jax.Array, key: jax.Array, weight_decay: jax.Array, l1: jax.Array,
-                  epochs: int, batch_size: int) -> tuple[jax.Array, jax.Array]:
+def _train_probes(
+    x: jax.Array, y: jax.Array, key: jax.Array, weight_decay: jax.Array, l1: jax.Array, epochs: int, batch_size: int
+) -> tuple[jax.Array, jax.Array]:
     n, d = x.shape
     n_probes = y.shape[1]
     positives = y.sum(0)
     positive_weight = (n - positives) / jnp.maximum(positives, 1.0)
     batches = math.ceil(n / batch_size)
     decay = math.exp(math.log(PROBE_END_LEARNING_RATE / PROBE_LEARNING_RATE) / epochs)
-    schedule = optax.exponential_decay(PROBE_LEARNING_RATE, transition_steps=batches, decay_rate=decay,
-                                       staircase=True)
-    optimiser = optax.chain(optax.add_decayed_weights(weight_decay), optax.scale_by_adam(),
-                            optax.scale_by_learning_rate(schedule))
+    schedule = optax.exponential_decay(PROBE_LEARNING_RATE, transition_steps=batches, decay_rate=decay, staircase=True)
+    optimiser = optax.chain(optax.add_decayed_weights(weight_decay), optax.scale_by_adam(), optax.scale_by_learning_rate(schedule))
     key_init, key_bias, key_order = jax.random.split(key, 3)
     bound = 1.0 / math.sqrt(d)
-    params = (jax.random.uniform(key_init, (n_probes, d), minval=-bound, maxval=bound),
-              jax.random.uniform(key_bias, (n_probes,), minval=-bound, maxval=bound))
+    params = (
+        jax.random.uniform(key_init, (n_probes, d), minval=-bound, maxval=bound),
+        jax.random.uniform(key_bias, (n_probes,), minval=-bound, maxval=bound),
+    )
 
     def loss(params, rows, valid):
         weights, bias = params
@@ -153,8 +163,7 @@ class KSparseProbe(NamedTuple):
     f1: float  # on the test split
 
 
-def k_sparse_probes(l1_weights: np.ndarray, codes_train, label_train, codes_test, label_test,
-                    max_k: int = MAX_K) -> list[KSparseProbe]:
+def k_sparse_probes(l1_weights: np.ndarray, codes_train, label_train, codes_test, label_test, max_k: int = MAX_K) -> list[KSparseProbe]:
     """For k = 1…max_k: the k latents with the largest L1-probe weights (signed: only latents that predict
     the concept), a balanced logistic regression on them, its F1 on the test split (score > 0)."""
     from sklearn.linear_model import LogisticRegression
@@ -283,8 +292,7 @@ def prepare(toy, parents, key: jax.Array, n: int = SAMPLES) -> Prepared | None:
     label_train = on_train[:, np.searchsorted(candidates, chosen)]
     label_test, child_test = hierarchy_labels(test.codes, parents, chosen)
     x_train, x_test = np.asarray(train.x, np.float32), np.asarray(test.x, np.float32)
-    return Prepared(x_train, x_test, label_train, label_test, child_test, chosen,
-                    train_probes(x_train, label_train, key_probe))
+    return Prepared(x_train, x_test, label_train, label_test, child_test, chosen, train_probes(x_train, label_train, key_probe))
 
 
 def read(prepared: Prepared, codes_train, codes_test, decoder, key: jax.Array) -> list[ConceptAbsorption]:
@@ -293,8 +301,7 @@ def read(prepared: Prepared, codes_train, codes_test, decoder, key: jax.Array) -
     decoder = np.asarray(decoder, np.float32)
     weights, bias = prepared.probe
     label_train, label_test = prepared.label_train, prepared.label_test
-    l1_weights, _ = train_probes(codes_train, label_train, key, weight_decay=SPARSE_PROBE_WEIGHT_DECAY,
-                                 l1=SPARSE_PROBE_L1)
+    l1_weights, _ = train_probes(codes_train, label_train, key, weight_decay=SPARSE_PROBE_WEIGHT_DECAY, l1=SPARSE_PROBE_L1)
     logits = prepared.x_test @ weights.T + bias
     readings = []
     for p in range(label_train.shape[1]):
@@ -309,10 +316,21 @@ def read(prepared: Prepared, codes_train, codes_test, decoder, key: jax.Array) -
         full = full_absorption(codes, cosines, projection, split)
         fraction = absorption_fraction(codes, cosines, projection, split)
         child = prepared.child_test[rows, p]
-        readings.append(ConceptAbsorption(
-            int(prepared.concepts[p]), probe_f1, [int(j) for j in split], int(rows.sum()), int(full.sum()),
-            float(fraction.sum()), int(child.sum()), int(full[child].sum()), float(fraction[child].sum()),
-            int(full[~child].sum()), float(fraction[~child].sum())))
+        readings.append(
+            ConceptAbsorption(
+                int(prepared.concepts[p]),
+                probe_f1,
+                [int(j) for j in split],
+                int(rows.sum()),
+                int(full.sum()),
+                float(fraction.sum()),
+                int(child.sum()),
+                int(full[child].sum()),
+                float(fraction[child].sum()),
+                int(full[~child].sum()),
+                float(fraction[~child].sum()),
+            )
+        )
     return readings
 
 
@@ -320,15 +338,17 @@ def score(prepared: Prepared, encode, decoders, key: jax.Array) -> list[dict]:
     """`summary` for each of G dictionaries: encode(g, x [n, d]) → dictionary g's codes [n, m]; decoders
     [G, m, d]. One dictionary's codes at a time (at 65,536 samples and m = 4,096 a split is 1 GB)."""
     keys = jax.random.split(key, len(decoders))
-    return [summary(read(prepared, np.asarray(encode(g, prepared.x_train)), np.asarray(encode(g, prepared.x_test)),
-                         decoders[g], keys[g])) for g in range(len(decoders))]
+    return [
+        summary(read(prepared, np.asarray(encode(g, prepared.x_train)), np.asarray(encode(g, prepared.x_test)), decoders[g], keys[g]))
+        for g in range(len(decoders))
+    ]
 
 
 def stacked_encoder(encode_grid, params, hps):
     """encode(g, x) for dictionary g of a stacked grid, from encode_grid(params, hps, x) → [G, n, m]."""
+
     def encode(g: int, x):
-        return encode_grid(jax.tree.map(lambda leaf: leaf[g:g + 1], params),
-                           jax.tree.map(lambda leaf: leaf[g:g + 1], hps), x)[0]
+        return encode_grid(jax.tree.map(lambda leaf: leaf[g : g + 1], params), jax.tree.map(lambda leaf: leaf[g : g + 1], hps), x)[0]
 
     return encode
 
@@ -350,7 +370,8 @@ def summary(readings: list[ConceptAbsorption], min_probe_f1: float = MIN_PROBE_F
     without = [_ratio(r.full_without_child, r.true_positives - r.with_child) for r in scored]
     excess = [None if a is None or b is None else a - b for a, b in zip(with_child, without)]
     return {
-        "concepts": len(readings), "scored_concepts": len(scored),
+        "concepts": len(readings),
+        "scored_concepts": len(scored),
         "full_absorption_rate": mean([r.full / r.true_positives for r in scored]),
         "mean_absorption_fraction": mean([r.fraction_sum / r.true_positives for r in scored]),
         "mean_split_latents": mean([len(r.split) for r in scored]),

@@ -89,8 +89,7 @@ class HParams(NamedTuple):
     residual_threshold: jax.Array  # ρ: matching pursuit stops a sample once ‖residual‖ < ρ (0: never)
 
 
-def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1, aux_coefficient=0.0, bandwidth=0.05,
-            residual_threshold=0.0) -> HParams:
+def hparams(learning_rate=1e-3, l1_coefficient=0.0, k=1, aux_coefficient=0.0, bandwidth=0.05, residual_threshold=0.0) -> HParams:
     return HParams(
         jnp.float32(learning_rate),
         jnp.float32(l1_coefficient),
@@ -151,8 +150,12 @@ class Architecture(NamedTuple):
     def reads(self, hyperparameter: str) -> bool:
         """Whether training reads this `HParams` field: k with uses_k, l1_coefficient with a penalty,
         aux_coefficient with AuxK, bandwidth for JumpReLU; the learning rate always."""
-        return {"k": self.uses_k, "l1_coefficient": self.penalty != "none", "aux_coefficient": self.auxk,
-                "bandwidth": self.inference == "jumprelu"}.get(hyperparameter, True)
+        return {
+            "k": self.uses_k,
+            "l1_coefficient": self.penalty != "none",
+            "aux_coefficient": self.auxk,
+            "bandwidth": self.inference == "jumprelu",
+        }.get(hyperparameter, True)
 
     def reconstruct(self, params: SAEParams, x: Float[Array, "b d"], f: Float[Array, "b m"]) -> Float[Array, "b d"]:
         """x̂ in the units of x from latents f: s(x)·(f W_dec + b_dec) when inputs are scaled."""
@@ -226,12 +229,10 @@ def squared_error(x: Float[Array, "b d"], x_hat: Float[Array, "b d"]) -> Float[A
 
 def _dense_aux(x, x_hat, f, batch_threshold: jax.Array | float = 0.0) -> Aux:
     active = f > 0
-    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0),
-               jnp.float32(batch_threshold))
+    return Aux(squared_error(x, x_hat), jnp.mean(jnp.sum(active, axis=-1)), jnp.sum(active, axis=0), jnp.float32(batch_threshold))
 
 
-def top_k(values: Float[Array, "b m"], k: Int[Array, ""] | int,
-          k_max: int) -> tuple[Float[Array, "b k_max"], Int[Array, "b k_max"]]:
+def top_k(values: Float[Array, "b m"], k: Int[Array, ""] | int, k_max: int) -> tuple[Float[Array, "b k_max"], Int[Array, "b k_max"]]:
     """Each row's k_max largest entries and their indices; ranks ≥ k (traced) zeroed."""
     top_values, top_index = selection.top_k(values, k_max)
     return jnp.where(jnp.arange(k_max) < k, top_values, 0.0), top_index
@@ -301,8 +302,9 @@ def _auxk_loss(params, centred, dense_pre, residual, dead, k_max):
 THRESHOLD_EMA = 0.01  # weight of each batch in BatchTopK's inference-threshold average
 
 
-def batch_top_k_entries(values: Float[Array, "b m"], k: Int[Array, ""] | int,
-                        k_max: int) -> tuple[Float[Array, " kept"], Int[Array, " kept"]]:
+def batch_top_k_entries(
+    values: Float[Array, "b m"], k: Int[Array, ""] | int, k_max: int
+) -> tuple[Float[Array, " kept"], Int[Array, " kept"]]:
     """The k·b largest entries of values [b, m] over the whole batch: (their values with ranks ≥ k·b
     zeroed, their flat indices), [k_max·b] each, in descending order (k traced ≤ k_max).
 
@@ -424,9 +426,7 @@ def matryoshka_prefixes(m: int) -> tuple[int, ...]:
 
 def prefix_losses(params: SAEParams, x: Float[Array, "b d"], f: Float[Array, "b m"]) -> Float[Array, " prefixes"]:
     """mean_b ‖x − (f_{:p} W_dec,{:p} + b_dec)‖² for each prefix p."""
-    return jnp.stack(
-        [squared_error(x, f[:, :p] @ params.W_dec[:p] + params.b_dec) for p in matryoshka_prefixes(params.n_latents)]
-    )
+    return jnp.stack([squared_error(x, f[:, :p] @ params.W_dec[:p] + params.b_dec) for p in matryoshka_prefixes(params.n_latents)])
 
 
 def _matryoshka_loss(params, x, hp, k_max, dead=None, sparse: bool | None = None):
@@ -434,8 +434,7 @@ def _matryoshka_loss(params, x, hp, k_max, dead=None, sparse: bool | None = None
     if sparse_decode(k_max, params.n_latents) if sparse is None else sparse:
         selected = _batch_selected(params, x, hp, k_max)
         x_hat = decode_selected(params, selected, x.shape[0])
-        prefixes = [squared_error(x, decode_selected(params, selected, x.shape[0], p))
-                    for p in matryoshka_prefixes(params.n_latents)]
+        prefixes = [squared_error(x, decode_selected(params, selected, x.shape[0], p)) for p in matryoshka_prefixes(params.n_latents)]
         aux = _selected_aux(x, x_hat, selected, params.n_latents)
         return _with_auxk(jnp.sum(jnp.stack(prefixes)), params, x, x_hat, hp, k_max, dead), aux
     f = _batchtopk_train_encode(params, x, hp, k_max)
@@ -541,9 +540,9 @@ def _gated_loss(params, x, hp, k_max, dead=None):
     return squared_error(x, x_hat) + penalty + squared_error(x, gate_reconstruction), _dense_aux(x, x_hat, f)
 
 
-def matching_pursuit(params: SAEParams, x: Float[Array, "b d"], k: Int[Array, ""] | int, k_max: int,
-                     residual_threshold: Float[Array, ""] | float = 0.0) -> tuple[Float[Array, "b k_max"],
-                                                                                 Int[Array, "b k_max"]]:
+def matching_pursuit(
+    params: SAEParams, x: Float[Array, "b d"], k: Int[Array, ""] | int, k_max: int, residual_threshold: Float[Array, ""] | float = 0.0
+) -> tuple[Float[Array, "b k_max"], Int[Array, "b k_max"]]:
     """Per-step (values, indices) of matching pursuit (module docstring); steps ≥ k, and
     steps after a sample stopped, carry value 0."""
     rows = params.W_dec
@@ -590,26 +589,60 @@ def _matching_pursuit_loss(params, x, hp, k_max, dead=None):
 
 
 ARCHITECTURES = {
-    "relu": Architecture("relu", _relu_encode, _relu_loss, uses_k=False, penalty="l1", auxk=False,
-                         scales_input=False, inference="relu"),
-    "topk": Architecture("topk", _topk_encode, _topk_loss, uses_k=True, penalty="none", auxk=True,
-                         scales_input=False, inference="topk"),
-    "batchtopk": Architecture("batchtopk", _threshold_encode, _batchtopk_loss, uses_k=True, penalty="none", auxk=True,
-                              scales_input=True, inference="threshold", after_step=_update_batch_threshold),
-    "matryoshka": Architecture("matryoshka", _threshold_encode, _matryoshka_loss, uses_k=True, penalty="none",
-                               auxk=True, scales_input=True, inference="threshold",
-                               after_step=_update_batch_threshold),
-    "matryoshka_l1": Architecture("matryoshka_l1", _relu_encode, _matryoshka_l1_loss, uses_k=False, penalty="l1",
-                                  auxk=False, scales_input=False, inference="relu"),
-    "jumprelu": Architecture("jumprelu", _jumprelu_encode, _jumprelu_loss, uses_k=False, penalty="l0", auxk=False,
-                             scales_input=True, inference="jumprelu"),
-    "jumprelu_unscaled": Architecture("jumprelu_unscaled", _jumprelu_unscaled_encode, _jumprelu_unscaled_loss,
-                                      uses_k=False, penalty="l0", auxk=False, scales_input=False, inference="jumprelu"),
-    "gated": Architecture("gated", _gated_encode, _gated_loss, uses_k=False, penalty="l1", auxk=False,
-                          scales_input=False, inference="gated"),
-    "matching_pursuit": Architecture("matching_pursuit", _matching_pursuit_encode, _matching_pursuit_loss, uses_k=True,
-                                     penalty="none", auxk=False, scales_input=False, inference="matching_pursuit",
-                                     unit_norm_decoder=False),
+    "relu": Architecture("relu", _relu_encode, _relu_loss, uses_k=False, penalty="l1", auxk=False, scales_input=False, inference="relu"),
+    "topk": Architecture("topk", _topk_encode, _topk_loss, uses_k=True, penalty="none", auxk=True, scales_input=False, inference="topk"),
+    "batchtopk": Architecture(
+        "batchtopk",
+        _threshold_encode,
+        _batchtopk_loss,
+        uses_k=True,
+        penalty="none",
+        auxk=True,
+        scales_input=True,
+        inference="threshold",
+        after_step=_update_batch_threshold,
+    ),
+    "matryoshka": Architecture(
+        "matryoshka",
+        _threshold_encode,
+        _matryoshka_loss,
+        uses_k=True,
+        penalty="none",
+        auxk=True,
+        scales_input=True,
+        inference="threshold",
+        after_step=_update_batch_threshold,
+    ),
+    "matryoshka_l1": Architecture(
+        "matryoshka_l1", _relu_encode, _matryoshka_l1_loss, uses_k=False, penalty="l1", auxk=False, scales_input=False, inference="relu"
+    ),
+    "jumprelu": Architecture(
+        "jumprelu", _jumprelu_encode, _jumprelu_loss, uses_k=False, penalty="l0", auxk=False, scales_input=True, inference="jumprelu"
+    ),
+    "jumprelu_unscaled": Architecture(
+        "jumprelu_unscaled",
+        _jumprelu_unscaled_encode,
+        _jumprelu_unscaled_loss,
+        uses_k=False,
+        penalty="l0",
+        auxk=False,
+        scales_input=False,
+        inference="jumprelu",
+    ),
+    "gated": Architecture(
+        "gated", _gated_encode, _gated_loss, uses_k=False, penalty="l1", auxk=False, scales_input=False, inference="gated"
+    ),
+    "matching_pursuit": Architecture(
+        "matching_pursuit",
+        _matching_pursuit_encode,
+        _matching_pursuit_loss,
+        uses_k=True,
+        penalty="none",
+        auxk=False,
+        scales_input=False,
+        inference="matching_pursuit",
+        unit_norm_decoder=False,
+    ),
 }
 for _arch in ARCHITECTURES.values():  # the declarations must stay within their vocabularies
     assert _arch.penalty in PENALTIES and _arch.inference in INFERENCE_ENCODINGS, _arch.name

@@ -92,18 +92,14 @@ def _reconstruction_finalize(sums, params, truth):
     }
 
 
-RECONSTRUCTION = StreamedMetric(
-    "reconstruction", (), _nothing, _reconstruction_accumulate, _reconstruction_finalize
-)
+RECONSTRUCTION = StreamedMetric("reconstruction", (), _nothing, _reconstruction_accumulate, _reconstruction_finalize)
 
 
 def _true_l0_accumulate(prepared, ev, truth):
     return jnp.float32(ev.x.shape[0]), metrics.codes_active_count(ev.codes).astype(jnp.float32)
 
 
-TRUE_L0 = StreamedMetric(
-    "true_l0", ("codes",), _nothing, _true_l0_accumulate, lambda t, p, truth: {"true_l0": float(t[1]) / float(t[0])}
-)
+TRUE_L0 = StreamedMetric("true_l0", ("codes",), _nothing, _true_l0_accumulate, lambda t, p, truth: {"true_l0": float(t[1]) / float(t[0])})
 
 
 def _dead_finalize(fires, params, truth):
@@ -173,8 +169,13 @@ def _phase_sums(prepared, ev, truth):
     on = ev.sample_truth["present"].T.astype(jnp.float32)  # [M, n]
     theta = ev.sample_truth["phases"][..., 0].T  # [M, n]
     a, fires = ev.latents, (ev.latents > 0).astype(jnp.float32)
-    return {"weight": on @ a, "cos": (on * jnp.cos(theta)) @ a, "sin": (on * jnp.sin(theta)) @ a,
-            "fires_on": on @ fires, "fires": jnp.sum(fires, axis=0)}
+    return {
+        "weight": on @ a,
+        "cos": (on * jnp.cos(theta)) @ a,
+        "sin": (on * jnp.sin(theta)) @ a,
+        "fires_on": on @ fires,
+        "fires": jnp.sum(fires, axis=0),
+    }
 
 
 def _circle_spans_finalize(sums, params, truth):
@@ -190,14 +191,17 @@ def _circle_spans_finalize(sums, params, truth):
         cos, sin = np.asarray(sums["cos"][i])[group], np.asarray(sums["sin"][i])[group]
         fired = weight > 0
         phases = np.arctan2(sin[fired], cos[fired])
-        out.append({
-            "span_latents": int(group.sum()),
-            "span_best_share": float(energy[i][live].max()) if live.any() else 0.0,
-            "phase_max_gap_deg": metrics.max_circular_gap_deg(phases),
-            "phase_tuning": float(np.mean(np.hypot(cos[fired], sin[fired]) / weight[fired])) if fired.any() else None,
-            "selectivity": (float(np.mean(np.asarray(sums["fires_on"][i])[group] / np.asarray(sums["fires"])[group]))
-                            if group.any() else None),
-        })
+        out.append(
+            {
+                "span_latents": int(group.sum()),
+                "span_best_share": float(energy[i][live].max()) if live.any() else 0.0,
+                "phase_max_gap_deg": metrics.max_circular_gap_deg(phases),
+                "phase_tuning": float(np.mean(np.hypot(cos[fired], sin[fired]) / weight[fired])) if fired.any() else None,
+                "selectivity": (
+                    float(np.mean(np.asarray(sums["fires_on"][i])[group] / np.asarray(sums["fires"])[group])) if group.any() else None
+                ),
+            }
+        )
     return {"circles": out}
 
 
@@ -218,8 +222,12 @@ DEFAULT_METRICS = (DECODER, DETECTION, RECONSTRUCTION, TRUE_L0, DEAD, ABSORPTION
 
 def applicable(chosen, truth: Truth, has_codes: bool) -> tuple[StreamedMetric, ...]:
     """The metrics whose needs the source and truth meet."""
-    available = {"codes": has_codes, "features": truth.features is not None, "parents": truth.parents is not None,
-                 "spans": truth.spans is not None}
+    available = {
+        "codes": has_codes,
+        "features": truth.features is not None,
+        "parents": truth.parents is not None,
+        "spans": truth.spans is not None,
+    }
     return tuple(metric for metric in chosen if all(available[need] for need in metric.needs))
 
 
@@ -297,9 +305,11 @@ def evaluate(
     """
     if true_features is None:
         true_features = getattr(source, "features", None)
-    truth = Truth(None if true_features is None else jnp.asarray(true_features),
-                  None if parents is None else jnp.asarray(parents),
-                  None if spans is None else jnp.asarray(spans, jnp.float32))
+    truth = Truth(
+        None if true_features is None else jnp.asarray(true_features),
+        None if parents is None else jnp.asarray(parents),
+        None if spans is None else jnp.asarray(spans, jnp.float32),
+    )
     k_max = k_max_of(arch_name, hps)
     if _is_toy(source):
         if key is None:

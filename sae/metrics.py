@@ -123,9 +123,7 @@ def firing_counts(latents: Float[ArrayLike, "n m"], codes, assignment: Int[Array
     """Counts for latents, true codes [n, F] (dense or sparse) and the assignment a."""
     latent_on = jnp.asarray(latents) > 0
     feature_on = codes_on_at(codes, assignment)
-    return FiringCounts(
-        latent_on.sum(0), feature_on.sum(0), (latent_on & feature_on).sum(0)
-    )
+    return FiringCounts(latent_on.sum(0), feature_on.sum(0), (latent_on & feature_on).sum(0))
 
 
 class DetectionScores(NamedTuple):
@@ -165,8 +163,7 @@ class ReconstructionSums(NamedTuple):
     nonzero: jax.Array  # #(x ≠ 0)
 
 
-def reconstruction_sums(x: Float[Array, "n d"], x_hat: Float[Array, "n d"], latents: Float[Array, "n m"],
-                        codes) -> ReconstructionSums:
+def reconstruction_sums(x: Float[Array, "n d"], x_hat: Float[Array, "n d"], latents: Float[Array, "n m"], codes) -> ReconstructionSums:
     """Sums for x, x̂, latents and true codes [n, F] (dense or sparse)."""
     norm_x = jnp.linalg.norm(x, axis=-1)
     nonzero = norm_x > MIN_INPUT_NORM

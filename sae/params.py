@@ -25,6 +25,7 @@ INITIAL_THRESHOLD = 0.1  # JumpReLU's starting θ and BatchTopK's starting infer
 @struct.dataclass
 class SAEParams:
     if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+
         def replace(self, **changes: Any) -> Self: ...
 
     W_enc: jax.Array  # [d, m]
@@ -71,8 +72,9 @@ def from_decoder(W_dec: jax.Array, b_dec: jax.Array | None = None) -> SAEParams:
     )
 
 
-def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None, decoder_norm: float = 1.0,
-         threshold: float = INITIAL_THRESHOLD) -> SAEParams:
+def init(
+    key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None, decoder_norm: float = 1.0, threshold: float = INITIAL_THRESHOLD
+) -> SAEParams:
     """Random decoder rows uniform on the sphere of radius `decoder_norm`, tied encoder, zero encoder bias.
 
     decoder_norm < 1 is SAELens' `decoder_init_norm` (0.1 there; Anthropic's 2024 recipe):
@@ -80,8 +82,11 @@ def init(key: jax.Array, d: int, m: int, b_dec: jax.Array | None = None, decoder
     latent's starting θ (JumpReLU).
     """
     params = from_decoder(jax.random.normal(key, (m, d)), b_dec)
-    return params.replace(W_dec=params.W_dec * decoder_norm, W_enc=params.W_enc * decoder_norm,
-                          log_threshold=jnp.full((m,), jnp.log(threshold), params.W_dec.dtype))
+    return params.replace(
+        W_dec=params.W_dec * decoder_norm,
+        W_enc=params.W_enc * decoder_norm,
+        log_threshold=jnp.full((m,), jnp.log(threshold), params.W_dec.dtype),
+    )
 
 
 def normalise_decoder(params: SAEParams) -> SAEParams:

@@ -89,8 +89,7 @@ def fit(
     if k_max is None:
         k_max = k_max_of(arch, hps)
     config = train.TrainConfig(arch, toy.d, n_latents, steps=steps, batch_size=batch_size, k_max=k_max, **options)
-    return train.train(config, toy_activations, toy, hps, keys, init_params, runtime=runtime,
-                       label=label or f"{arch} m={n_latents}")
+    return train.train(config, toy_activations, toy, hps, keys, init_params, runtime=runtime, label=label or f"{arch} m={n_latents}")
 
 
 def baseline_hparams(k: int, n: int) -> HParams:
@@ -189,20 +188,17 @@ def _reconstruct(arch_name: str, params: SAEParams, hps: HParams, x, k_max: int)
     return jax.vmap(one, in_axes=(0, 0, 0 if x.ndim == 3 else None))(params, hps, x)
 
 
-def encode(arch: str, params: SAEParams, hps: HParams,
-           x: Samples) -> Float[Array, "G n m"]:
+def encode(arch: str, params: SAEParams, hps: HParams, x: Samples) -> Float[Array, "G n m"]:
     """Latents of every dictionary of a stacked grid, on shared samples [n, d] or its own [G, n, d]."""
     return _encode(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
 
 
-def reconstruct(arch: str, params: SAEParams, hps: HParams,
-                x: Samples) -> Float[Array, "G n d"]:
+def reconstruct(arch: str, params: SAEParams, hps: HParams, x: Samples) -> Float[Array, "G n d"]:
     """x̂ of every dictionary of a stacked grid, in the units of x (shared samples or its own)."""
     return _reconstruct(arch, params, hps, jnp.asarray(x), k_max_of(arch, hps))
 
 
-def explained_variance(arch: str, params: SAEParams, hps: HParams,
-                       x: Samples) -> list[float]:
+def explained_variance(arch: str, params: SAEParams, hps: HParams, x: Samples) -> list[float]:
     """EV = 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² of each dictionary on x (shared samples or its own)."""
     x = np.asarray(x)
     x_hat = np.asarray(reconstruct(arch, params, hps, x))
@@ -237,11 +233,20 @@ def calibrate_to_l0(
     coefficients = np.asarray(sorted(coefficients), np.float64)
     hps = stack([base._replace(l1_coefficient=float(c)) for c in coefficients])
     keys = jax.random.split(key, len(coefficients))
-    result = fit(arch, toy, hps, keys, n_latents=n_latents, steps=steps, batch_size=batch_size,
-                 label=f"{arch}: calibrating λ over {len(coefficients)} values", runtime=runtime, **options)
+    result = fit(
+        arch,
+        toy,
+        hps,
+        keys,
+        n_latents=n_latents,
+        steps=steps,
+        batch_size=batch_size,
+        label=f"{arch}: calibrating λ over {len(coefficients)} values",
+        runtime=runtime,
+        **options,
+    )
     with or_default(runtime).progress.task(f"{arch}: L0 of the calibration sweep"):
-        scores = evaluate(arch, result.params, hps, toy, key=eval_key, n_eval=n_eval,
-                          metrics=(RECONSTRUCTION,))
+        scores = evaluate(arch, result.params, hps, toy, key=eval_key, n_eval=n_eval, metrics=(RECONSTRUCTION,))
     l0 = np.asarray([s["l0"] for s in scores])
     # monotone envelope: L0 should fall with λ; a noisy rise is flattened so the interpolation is defined
     falling = np.minimum.accumulate(np.maximum(l0, 1e-6))

@@ -56,8 +56,14 @@ from sae.params import INITIAL_THRESHOLD, SAEParams
 from sae.saved_files import CONFIG_FILE, WEIGHTS_FILE, FormatError  # noqa: F401 (this module's public names)
 from toys.engine.files import write_folder
 
-_BY_INFERENCE = {"relu": "standard", "topk": "topk", "threshold": "jumprelu", "jumprelu": "jumprelu", "gated": "gated",
-                 "matching_pursuit": "matching_pursuit"}
+_BY_INFERENCE = {
+    "relu": "standard",
+    "topk": "topk",
+    "threshold": "jumprelu",
+    "jumprelu": "jumprelu",
+    "gated": "gated",
+    "matching_pursuit": "matching_pursuit",
+}
 # How toylab reads a folder SAELens wrote: (SAELens architecture, normalize_activations) → toylab architecture.
 # Each pair encodes as SAELens' inference SAE encodes that folder (tests/test_conformance.py checks it).
 _FROM_SAELENS = {
@@ -147,16 +153,17 @@ def _toylab_reading(saelens_arch, normalisation) -> str:
     if inference not in known:
         raise FormatError(f"architecture: got {saelens_arch!r}, allowed values {', '.join(known)}")
     allowed = [n for a, n in _FROM_SAELENS if a == inference]
-    raise FormatError(f"normalize_activations: got {normalisation!r}; toylab reads a SAELens {saelens_arch} folder "
-                      f"with {' or '.join(repr(n) for n in allowed)} only")
+    raise FormatError(
+        f"normalize_activations: got {normalisation!r}; toylab reads a SAELens {saelens_arch} folder "
+        f"with {' or '.join(repr(n) for n in allowed)} only"
+    )
 
 
 def fold_decoder_norms(W_enc, b_enc, W_dec):
     """(W_enc·n, b_enc·n, W_dec/n) with n_j = max(‖W_dec,j‖, 1e-8): SAELens' fold of the decoder norms
     into the encoder (`fold_W_dec_norm`), which leaves TopK's choice and the reconstruction unchanged."""
     norms = np.maximum(np.linalg.norm(W_dec, axis=1), np.float32(1e-8)).astype(np.float32)
-    return (W_enc * norms[None, :]).astype(np.float32), (b_enc * norms).astype(np.float32), \
-        (W_dec / norms[:, None]).astype(np.float32)
+    return (W_enc * norms[None, :]).astype(np.float32), (b_enc * norms).astype(np.float32), (W_dec / norms[:, None]).astype(np.float32)
 
 
 class Loaded(NamedTuple):
@@ -238,12 +245,12 @@ def load(folder: str | Path) -> Loaded:
     if cfg.get("apply_b_dec_to_input", True) is not True:
         raise FormatError("apply_b_dec_to_input: got false; toylab's encoders read x − b_dec (allowed value true)")
     if cfg.get("reshape_activations", "none") != "none":
-        raise FormatError(f"reshape_activations: got {cfg['reshape_activations']!r}; toylab reads flat activations "
-                          "(allowed value 'none')")
+        raise FormatError(f"reshape_activations: got {cfg['reshape_activations']!r}; toylab reads flat activations (allowed value 'none')")
     if pursuit:
         if cfg.get("stop_on_duplicate_support", True) is not True:
-            raise FormatError("stop_on_duplicate_support: got false; toylab's matching_pursuit stops on a repeated "
-                              "support (allowed value true)")
+            raise FormatError(
+                "stop_on_duplicate_support: got false; toylab's matching_pursuit stops on a repeated support (allowed value true)"
+            )
         residual_threshold = cfg.get("residual_threshold", SAELENS_RESIDUAL_THRESHOLD)
         if not isinstance(residual_threshold, (int, float)) or not residual_threshold >= 0:
             raise FormatError(f"residual_threshold: got {residual_threshold!r}, allowed range [0, inf)")
@@ -261,8 +268,10 @@ def load(folder: str | Path) -> Loaded:
             raise FormatError(f"{Path(folder) / CONFIG_FILE}: {field} is {value!r} but k is {k!r}; a dictionary has one k")
     saved_threshold = extra.get("hparams", {}).get("residual_threshold")
     if pursuit and saved_threshold is not None and "residual_threshold" in cfg and saved_threshold != cfg["residual_threshold"]:
-        raise FormatError(f"{Path(folder) / CONFIG_FILE}: toylab.hparams.residual_threshold is {saved_threshold!r} but "
-                          f"residual_threshold is {cfg['residual_threshold']!r}")
+        raise FormatError(
+            f"{Path(folder) / CONFIG_FILE}: toylab.hparams.residual_threshold is {saved_threshold!r} but "
+            f"residual_threshold is {cfg['residual_threshold']!r}"
+        )
 
     f32 = lambda name: np.asarray(tensors[name], np.float32)  # noqa: E731
     zeros = np.zeros((m,), np.float32)
@@ -274,8 +283,7 @@ def load(folder: str | Path) -> Loaded:
         # encoder and decoder once the norms are folded in, as its save_inference_model does.
         W_enc, b_enc, W_dec = fold_decoder_norms(W_enc, b_enc, W_dec)
     if target == "jumprelu":
-        threshold = (np.full((m,), float(tensors["topk_threshold"]), np.float32) if from_training
-                     else f32("threshold"))
+        threshold = np.full((m,), float(tensors["topk_threshold"]), np.float32) if from_training else f32("threshold")
     else:
         threshold = np.full((m,), INITIAL_THRESHOLD, np.float32)
     params = SAEParams(

@@ -28,17 +28,29 @@ MAX_PURSUIT_STEPS = 2**16  # matching pursuit's greedy steps (SAELens' max_itera
 
 # cfg.json's fields, as SAELens writes them, each with what it may hold (toys.engine.guarded.Field)
 CFG_FIELDS = {
-    "d_in": guarded.Field("int", 1, MAX_SIZE), "d_sae": guarded.Field("int", 1, MAX_SIZE),
-    "k": guarded.Field("int", 1, MAX_SIZE), "max_iterations": guarded.Field("int", 1, MAX_PURSUIT_STEPS, nullable=True),
-    "architecture": guarded.Field("text"), "normalize_activations": guarded.Field("text"),
-    "reshape_activations": guarded.Field("text"), "apply_b_dec_to_input": guarded.Field("bool"),
-    "rescale_acts_by_decoder_norm": guarded.Field("bool"), "stop_on_duplicate_support": guarded.Field("bool"),
-    "residual_threshold": guarded.Field("number", 0), "toylab": guarded.Field("object"),
+    "d_in": guarded.Field("int", 1, MAX_SIZE),
+    "d_sae": guarded.Field("int", 1, MAX_SIZE),
+    "k": guarded.Field("int", 1, MAX_SIZE),
+    "max_iterations": guarded.Field("int", 1, MAX_PURSUIT_STEPS, nullable=True),
+    "architecture": guarded.Field("text"),
+    "normalize_activations": guarded.Field("text"),
+    "reshape_activations": guarded.Field("text"),
+    "apply_b_dec_to_input": guarded.Field("bool"),
+    "rescale_acts_by_decoder_norm": guarded.Field("bool"),
+    "stop_on_duplicate_support": guarded.Field("bool"),
+    "residual_threshold": guarded.Field("number", 0),
+    "toylab": guarded.Field("object"),
 }
 TOYLAB_FIELDS = {
-    "architecture": guarded.Field("text"), "group": guarded.Field("text"), "name": guarded.Field("text"),
-    "experiment": guarded.Field("text"), "run": guarded.Field("text"), "index": guarded.Field("int", 0, MAX_SIZE),
-    "k": guarded.Field("int", 1, MAX_SIZE), "hparams": guarded.Field("object"), "table": guarded.Field("object"),
+    "architecture": guarded.Field("text"),
+    "group": guarded.Field("text"),
+    "name": guarded.Field("text"),
+    "experiment": guarded.Field("text"),
+    "run": guarded.Field("text"),
+    "index": guarded.Field("int", 0, MAX_SIZE),
+    "k": guarded.Field("int", 1, MAX_SIZE),
+    "hparams": guarded.Field("object"),
+    "table": guarded.Field("object"),
 }
 
 
@@ -86,24 +98,36 @@ def read(folder: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise FormatError(f"toylab.index: got {extra['index']!r}, expected a whole number ≥ 0")
     hparams = extra.get("hparams", {})
     if not isinstance(hparams, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in hparams.values()):
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in hparams.values()
+    ):
         raise FormatError(f"toylab.hparams: got {str(hparams)[:60]}, expected an object of finite numbers")
     where = extra.get("table", {"arm": "-", "size": 0, "seed": 0, "setting": {}})
-    if not (isinstance(where, dict) and set(where) == {"arm", "size", "seed", "setting"} and isinstance(where["arm"], str)
-            and where["arm"] and all(is_count(where[f]) and where[f] >= 0 for f in ("size", "seed"))
-            and isinstance(where["setting"], dict) and all(
-                isinstance(v, (str, int, float)) and not isinstance(v, bool) and (not isinstance(v, float) or math.isfinite(v))
-                for v in where["setting"].values())):
-        raise FormatError(f"toylab.table: got {str(where)[:60]}, expected {{arm: text, size and seed: whole numbers ≥ 0, "
-                          "setting: an object of text or finite numbers}")
+    if not (
+        isinstance(where, dict)
+        and set(where) == {"arm", "size", "seed", "setting"}
+        and isinstance(where["arm"], str)
+        and where["arm"]
+        and all(is_count(where[f]) and where[f] >= 0 for f in ("size", "seed"))
+        and isinstance(where["setting"], dict)
+        and all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) and (not isinstance(v, float) or math.isfinite(v))
+            for v in where["setting"].values()
+        )
+    ):
+        raise FormatError(
+            f"toylab.table: got {str(where)[:60]}, expected {{arm: text, size and seed: whole numbers ≥ 0, "
+            "setting: an object of text or finite numbers}"
+        )
     for name, tensor in tensors.items():
         if tensor.dtype.kind != "f":
             raise FormatError(f"{name}: got dtype {tensor.dtype}, expected floating point (SAELens writes float32)")
         with np.errstate(over="ignore", invalid="ignore"):
             used = tensor.astype(np.float32)  # checked in the dtype it is used in: 1e300 in float64 is inf there
         if not np.all(np.isfinite(used)):
-            raise FormatError(f"{weights_path}: {name}: {int(np.sum(~np.isfinite(used)))} entries are NaN/inf in "
-                              "float32, the dtype toylab uses; a dictionary's weights must be finite")
+            raise FormatError(
+                f"{weights_path}: {name}: {int(np.sum(~np.isfinite(used)))} entries are NaN/inf in "
+                "float32, the dtype toylab uses; a dictionary's weights must be finite"
+            )
     for field in ("d_in", "d_sae"):
         if not is_count(cfg.get(field)) or cfg[field] < 1:
             raise FormatError(f"{field}: got {cfg.get(field)!r}, expected a positive integer")

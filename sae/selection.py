@@ -32,8 +32,7 @@ def group_size(n: int, k: int) -> int:
     return max(2, 2 ** round(math.log2(max(n / k, 1.0)) / 2))
 
 
-def top_k(values: jax.Array, k: int, group: int | None = None, two_level: bool | None = None
-          ) -> tuple[jax.Array, jax.Array]:
+def top_k(values: jax.Array, k: int, group: int | None = None, two_level: bool | None = None) -> tuple[jax.Array, jax.Array]:
     """(values, indices) of the k largest entries of each row, exactly as `jax.lax.top_k`.
 
     group: entries per group (default `group_size(n, k)`). two_level: None chooses by
@@ -47,8 +46,7 @@ def top_k(values: jax.Array, k: int, group: int | None = None, two_level: bool |
     if not two_level or k * group >= n:
         return jax.lax.top_k(values, k)
     n_groups = -(-n // group)
-    padded = jnp.pad(values, [(0, 0)] * (values.ndim - 1) + [(0, n_groups * group - n)],
-                     constant_values=-jnp.inf)
+    padded = jnp.pad(values, [(0, 0)] * (values.ndim - 1) + [(0, n_groups * group - n)], constant_values=-jnp.inf)
     groups = padded.reshape(*values.shape[:-1], n_groups, group)
     _, chosen = jax.lax.top_k(jnp.max(groups, axis=-1), k)  # [..., k] group ids
     chosen = jnp.sort(chosen, axis=-1)  # increasing group order = increasing original index

@@ -32,6 +32,8 @@ import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 RUNS, BATCH = "runs", "batch"
+
+
 def plan(n_runs: int, batch_size: int, n_devices: int) -> tuple[int, int]:
     """Mesh shape (r, s): r = the largest divisor of n_devices that divides n_runs, then s = the
     largest divisor of n_devices / r that divides the batch size. Devices that fit neither idle."""
@@ -44,8 +46,7 @@ def plan(n_runs: int, batch_size: int, n_devices: int) -> tuple[int, int]:
 def mesh(shape: tuple[int, int]) -> jax.sharding.Mesh:
     """The ("runs", "batch") mesh over the first r·s devices."""
     count = shape[0] * shape[1]
-    return jax.make_mesh(shape, (RUNS, BATCH), axis_types=(AxisType.Auto, AxisType.Auto),
-                         devices=jax.devices()[:count])
+    return jax.make_mesh(shape, (RUNS, BATCH), axis_types=(AxisType.Auto, AxisType.Auto), devices=jax.devices()[:count])
 
 
 def over_runs(grid_mesh, tree):

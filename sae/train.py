@@ -136,8 +136,11 @@ def _init_grid(config: TrainConfig, sample_fn, data, hps: HParams, keys: jax.Arr
     def init_one(hp, key, start, x):
         key_params, _ = jax.random.split(key)
         b_dec = jnp.mean(x, axis=0) if config.decoder_bias else None
-        params = (init(key_params, config.d, config.n_latents, b_dec, config.decoder_init_norm, config.initial_threshold)
-                  if start is None else start)
+        params = (
+            init(key_params, config.d, config.n_latents, b_dec, config.decoder_init_norm, config.initial_threshold)
+            if start is None
+            else start
+        )
         return params, _optimizer(hp, config).init(params)
 
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
@@ -233,17 +236,26 @@ def train(
     if config.mesh_shape is None:
         config = dataclasses.replace(config, mesh_shape=sharding.plan(keys.shape[0], config.batch_size, runtime.devices))
     runtime.record_plan(config.mesh_shape, keys.shape[0], config.batch_size)
-    config = dataclasses.replace(config, compute_dtype=config.compute_dtype or runtime.precision,
-                                 data_prng=config.data_prng or runtime.prng)
+    config = dataclasses.replace(
+        config, compute_dtype=config.compute_dtype or runtime.precision, data_prng=config.data_prng or runtime.prng
+    )
     carry = _init_grid(config, sample_fn, data, hps, keys, init_params)
     if config.mesh_shape != (1, 1):  # the run axis over devices (sae.sharding); batches follow inside
         grid_mesh = sharding.mesh(config.mesh_shape)
         carry, hps, keys = sharding.over_runs(grid_mesh, (carry, hps, keys))
         if config.per_run_data:
             data = sharding.over_runs(grid_mesh, data)
-    carry, curves = loop.run(_train_step, (config, sample_fn, auxk), carry, (data, hps, keys), config.steps,
-                             what=label or f"{config.arch} SAE (m={config.n_latents})", runtime=runtime, segments=segments,
-                             fetch=sharding.to_host)
+    carry, curves = loop.run(
+        _train_step,
+        (config, sample_fn, auxk),
+        carry,
+        (data, hps, keys),
+        config.steps,
+        what=label or f"{config.arch} SAE (m={config.n_latents})",
+        runtime=runtime,
+        segments=segments,
+        fetch=sharding.to_host,
+    )
     params, _, fire_counts, since_fired = carry
     if jax.process_count() > 1:  # every host gets the whole grid (sae.sharding.to_host)
         params, fire_counts, since_fired = jax.tree.map(jnp.asarray, sharding.to_host((params, fire_counts, since_fired)))

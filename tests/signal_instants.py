@@ -22,8 +22,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_RUN = ["run", "superposition", "--quick", "--set", "toy.n_features=16", "--set", "toy.d=8", "--set",
-            "toy.mean_l0=1", "--set", "sizes=16", "--set", "k=2", "--set", "steps=40", "--set", "batch_size=32"]
+TINY_RUN = [
+    "run",
+    "superposition",
+    "--quick",
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=16",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=40",
+    "--set",
+    "batch_size=32",
+]
 EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 130, signal.SIGHUP: 129}
 
 
@@ -31,8 +48,14 @@ def trial(out: Path, signum: int, delay: float, timeout: float = 120.0) -> dict:
     """Start the tiny run, send `signum` after `delay` seconds, and return what was seen, with the list of
     broken invariants under "broken" (empty when all hold)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "experiments.runner.entry", *TINY_RUN, "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.runner.entry", *TINY_RUN, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     time.sleep(delay)
     process.send_signal(signum)
     _, err = process.communicate(timeout=timeout)
@@ -62,8 +85,14 @@ def trial(out: Path, signum: int, delay: float, timeout: float = 120.0) -> dict:
     listed = [row["state"] for row in records.run_rows(out)]
     if any(s not in ("finished", "interrupted") for s in listed):
         broken.append(f"listed as {listed}")
-    return {"signal": signal.Signals(signum).name, "delay": delay, "exit": process.returncode, "state": state,
-            "last_line": lines[-1] if lines else "", "broken": broken}
+    return {
+        "signal": signal.Signals(signum).name,
+        "delay": delay,
+        "exit": process.returncode,
+        "state": state,
+        "last_line": lines[-1] if lines else "",
+        "broken": broken,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -77,8 +106,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         started = time.time()
-        subprocess.run([sys.executable, "-m", "experiments.runner.entry", *TINY_RUN, "--out", folder], cwd=ROOT,
-                       capture_output=True, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "experiments.runner.entry", *TINY_RUN, "--out", folder], cwd=ROOT, capture_output=True, check=True
+        )
         longest = args.longest or (time.time() - started) * 1.1
     rng = random.Random(args.seed)
     failures = 0
@@ -88,9 +118,11 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as folder:
             seen = trial(Path(folder), signum, delay)
         failures += bool(seen["broken"])
-        print(f"{index + 1:>3} {seen['signal']:<8} at {delay:6.2f} s: exit {seen['exit']}, state {seen['state']}, "
-              f"{'BROKEN: ' + '; '.join(seen['broken']) if seen['broken'] else 'ok'} | {seen['last_line'][:90]}",
-              flush=True)
+        print(
+            f"{index + 1:>3} {seen['signal']:<8} at {delay:6.2f} s: exit {seen['exit']}, state {seen['state']}, "
+            f"{'BROKEN: ' + '; '.join(seen['broken']) if seen['broken'] else 'ok'} | {seen['last_line'][:90]}",
+            flush=True,
+        )
     print(f"{args.trials - failures}/{args.trials} trials kept every invariant (instants in [0, {longest:.1f}] s)")
     return 1 if failures else 0
 

@@ -33,8 +33,12 @@ def _world(seed: int, n: int = 20_000):
     which = rng.integers(0, N_CHILDREN, n)
     other = rng.random(n) < 0.5
     which_other = rng.integers(0, N_OTHER, n)
-    x = (parent[:, None] * directions[0] + child[:, None] * directions[1 + which]
-         + other[:, None] * directions[1 + N_CHILDREN + which_other] + 0.01 * rng.normal(size=(n, D)))
+    x = (
+        parent[:, None] * directions[0]
+        + child[:, None] * directions[1 + which]
+        + other[:, None] * directions[1 + N_CHILDREN + which_other]
+        + 0.01 * rng.normal(size=(n, D))
+    )
     return x.astype(np.float32), parent, child, which, other, which_other, directions
 
 
@@ -48,13 +52,13 @@ def _dictionary(world, kind: str):
     decoder[0] = decoder[1] = directions[0]
     rows = np.arange(n)
     codes[rows[other], 2 + N_CHILDREN + which_other[other]] = 1.0
-    decoder[2 + N_CHILDREN:] = directions[1 + N_CHILDREN:]
+    decoder[2 + N_CHILDREN :] = directions[1 + N_CHILDREN :]
     if kind == "absorbing":
-        decoder[2:2 + N_CHILDREN] = (directions[0] + directions[1:1 + N_CHILDREN]) / np.sqrt(2)
+        decoder[2 : 2 + N_CHILDREN] = (directions[0] + directions[1 : 1 + N_CHILDREN]) / np.sqrt(2)
         codes[parent & ~child, 0] = 1.0
         codes[rows[child], 2 + which[child]] = np.sqrt(2)
     else:
-        decoder[2:2 + N_CHILDREN] = directions[1:1 + N_CHILDREN]
+        decoder[2 : 2 + N_CHILDREN] = directions[1 : 1 + N_CHILDREN]
         codes[rows[child], 2 + which[child]] = 1.0
         if kind == "honest":
             codes[parent, 0] = 1.0
@@ -71,8 +75,15 @@ def _read(world, kind: str, seed: int):
     half = len(x) // 2
     train, test = slice(0, half), slice(half, None)
     key_probe, key_sparse = jax.random.split(jax.random.PRNGKey(seed))
-    prepared = saebench.Prepared(x[train], x[test], parent[train, None], parent[test, None], child[test, None],
-                                 np.array([0]), saebench.train_probes(x[train], parent[train, None], key_probe))
+    prepared = saebench.Prepared(
+        x[train],
+        x[test],
+        parent[train, None],
+        parent[test, None],
+        child[test, None],
+        np.array([0]),
+        saebench.train_probes(x[train], parent[train, None], key_probe),
+    )
     readings = saebench.read(prepared, codes[train], codes[test], decoder, key_sparse)
     return readings, saebench.summary(readings)
 
@@ -126,7 +137,7 @@ def _saebench_calculator():
             self.x, self.at = torch.tensor(x), 0
 
         def run_with_cache(self, prompts, names_filter):
-            batch = self.x[self.at:self.at + len(prompts)]
+            batch = self.x[self.at : self.at + len(prompts)]
             self.at += len(prompts)
             return None, {names_filter[0]: batch[:, None, :]}
 
@@ -135,7 +146,7 @@ def _saebench_calculator():
             self.codes, self.W_dec, self.device, self.at = torch.tensor(codes), torch.tensor(decoder), "cpu", 0
 
         def encode(self, acts):
-            batch = self.codes[self.at:self.at + len(acts)]
+            batch = self.codes[self.at : self.at + len(acts)]
             self.at += len(acts)
             return batch
 
@@ -173,8 +184,9 @@ def test_the_calculator_agrees_with_saebench_sample_by_sample():
         direction /= np.linalg.norm(direction)
         for split in ([0], [0, 1], [0, 1, 5]):
             calculator = Calculator(model=Model(activations[rows]), icl_word_list=[], word_token_pos=0, batch_size=64)
-            theirs = calculator.calculate_absorption(Dictionary(codes[rows], decoder), [str(i) for i in rows],
-                                                     torch.tensor(direction), split, layer=0, show_progress=False)
+            theirs = calculator.calculate_absorption(
+                Dictionary(codes[rows], decoder), [str(i) for i in rows], torch.tensor(direction), split, layer=0, show_progress=False
+            )
             cosines = saebench.probe_cosines(direction, decoder)
             projection = activations[rows] @ direction
             full = saebench.full_absorption(codes[rows], cosines, projection, np.array(split))

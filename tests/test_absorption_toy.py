@@ -18,8 +18,10 @@ probabilities = st.tuples(st.floats(0.01, 0.6), st.floats(0.01, 0.39))
 def test_both_hand_built_dictionaries_reconstruct_exactly_with_the_closed_form_l1(p, d):
     p10, p11 = p
     t_p, t_c = absorption.features(d)
-    for build, expected in ((absorption.absorbed, absorption.expected_l1_absorbed(p10, p11)),
-                            (absorption.not_absorbed, absorption.expected_l1_not_absorbed(p10, p11))):
+    for build, expected in (
+        (absorption.absorbed, absorption.expected_l1_absorbed(p10, p11)),
+        (absorption.not_absorbed, absorption.expected_l1_not_absorbed(p10, p11)),
+    ):
         losses = absorption.exact_losses(build(t_p, t_c), t_p, t_c, p10, p11)
         assert losses["mse"] < 1e-24
         assert losses["l1"] == pytest.approx(expected, rel=1e-12)

@@ -65,12 +65,30 @@ def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     cells = [{"trained_top_evidence": {"1": float(e)}, "random_top_evidence": {"1": 0.0}} for e in rng.uniform(0, 0.5, 19)]
     null_file = tmp_path / "null.json"
-    null_file.write_text(json.dumps({"strata": [{"stratum": {"steps": 60, "batch_size": 64, "n_geometry": 600},
-                                                 "cells": cells}]}))
+    null_file.write_text(json.dumps({"strata": [{"stratum": {"steps": 60, "batch_size": 64, "n_geometry": 600}, "cells": cells}]}))
     monkeypatch.setattr(manifold_ranking, "NULL_FILE", null_file)
-    tiny = ["--set", "seeds=1", "--set", "ks=1", "--set", "m=32", "--set", "kinds=helix,split triangle",
-            "--set", "structure.d=16", "--set", "structure.n_sparse_features=10", "--set", "structure.sparse_mean_l0=1",
-            "--set", "steps=60", "--set", "batch_size=64", "--set", "n_geometry=600"]
+    tiny = [
+        "--set",
+        "seeds=1",
+        "--set",
+        "ks=1",
+        "--set",
+        "m=32",
+        "--set",
+        "kinds=helix,split triangle",
+        "--set",
+        "structure.d=16",
+        "--set",
+        "structure.n_sparse_features=10",
+        "--set",
+        "structure.sparse_mean_l0=1",
+        "--set",
+        "steps=60",
+        "--set",
+        "batch_size=64",
+        "--set",
+        "n_geometry=600",
+    ]
     assert cli.main(["run", "circle-adversaries", "--out", str(tmp_path), "--quick", *tiny]) == 0
     folder = next((tmp_path / "circle-adversaries").iterdir())
     results = json.loads((folder / "results.json").read_text())
@@ -80,6 +98,5 @@ def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
             assert dictionary["null_size"] == 19 and dictionary["claimed"] == (dictionary["p_value"] <= 0.05)
     assert results["all_adversaries"]["of"] == 2
     # no stored stratum for these settings: refused in one line, nothing written
-    assert cli.main(["run", "circle-adversaries", "--out", str(tmp_path / "refused"), "--quick", *tiny,
-                     "--set", "steps=61"]) == 2
+    assert cli.main(["run", "circle-adversaries", "--out", str(tmp_path / "refused"), "--quick", *tiny, "--set", "steps=61"]) == 2
     assert not (tmp_path / "refused").exists()

@@ -152,8 +152,9 @@ def test_matching_pursuit_is_saelens_loop(k, d, seed):
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((20, d))
     W /= np.linalg.norm(W, axis=1, keepdims=True)
-    p = init(jax.random.key(seed), d, 20).replace(W_dec=jnp.asarray(W, jnp.float32),
-                                                  b_dec=jnp.asarray(0.1 * rng.standard_normal(d), jnp.float32))
+    p = init(jax.random.key(seed), d, 20).replace(
+        W_dec=jnp.asarray(W, jnp.float32), b_dec=jnp.asarray(0.1 * rng.standard_normal(d), jnp.float32)
+    )
     x = rng.standard_normal((30, d)).astype(np.float32)
     f = np.asarray(A.get("matching_pursuit").encode(p, jnp.asarray(x), A.hparams(k=k), 6))
     expected = _matching_pursuit_reference(x, np.asarray(p.W_dec, np.float64), np.asarray(p.b_dec, np.float64), k)
@@ -182,8 +183,15 @@ def test_matching_pursuit_recovers_nonnegative_codes_on_an_orthonormal_dictionar
 
 
 @settings(max_examples=6)  # each example compiles two value-and-gradient programs
-@given(st.sampled_from(["batchtopk", "matryoshka"]), st.integers(2, 40), st.integers(2, 12), st.integers(1, 24),
-       st.integers(1, 5), st.integers(0, 1000), st.booleans())
+@given(
+    st.sampled_from(["batchtopk", "matryoshka"]),
+    st.integers(2, 40),
+    st.integers(2, 12),
+    st.integers(1, 24),
+    st.integers(1, 5),
+    st.integers(0, 1000),
+    st.booleans(),
+)
 def test_sparse_decode_gives_the_dense_loss_and_gradient(arch, m, d, b, k_max, seed, with_dead):
     # BatchTopK-family training decodes from the k·b selected rows (sae.architectures.decode_selected) when
     # few latents are active; it must mean the same as the dense decode: loss, aux and every gradient.

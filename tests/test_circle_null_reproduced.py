@@ -42,9 +42,14 @@ def _quick_stratum() -> dict:
 
 def _cell_setup(stored: dict, index: int):
     cell = {**stored["cells"][index], "k": 1}
-    config = circle_cells.Config(seed=stored["seed"], learning_rate=stored["learning_rate"], steps=QUICK.steps,
-                                 batch_size=QUICK.batch_size, n_geometry=QUICK.n_geometry,
-                                 ks=tuple(int(k) for k in cell["trained_top_evidence"]))
+    config = circle_cells.Config(
+        seed=stored["seed"],
+        learning_rate=stored["learning_rate"],
+        steps=QUICK.steps,
+        batch_size=QUICK.batch_size,
+        n_geometry=QUICK.n_geometry,
+        ks=tuple(int(k) for k in cell["trained_top_evidence"]),
+    )
     key = seed_keys(seeding.root_key(stored["seed"]), index, [0])[0]
     return config, cell, key
 
@@ -67,8 +72,14 @@ def test_retraining_the_cell_stays_within_the_stored_null():
     index = int(load_file(str(FIXTURE))["cell_index"])
     config, cell, key = _cell_setup(stored, index)
     k = min(config.ks)
-    config = circle_cells.Config(seed=config.seed, learning_rate=config.learning_rate, steps=config.steps,
-                                 batch_size=config.batch_size, n_geometry=config.n_geometry, ks=(k,))
+    config = circle_cells.Config(
+        seed=config.seed,
+        learning_rate=config.learning_rate,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        n_geometry=config.n_geometry,
+        ks=(k,),
+    )
     params, hps = circle_cells.null_cell_dictionaries(config, cell, key)
     top = circle_cells.null_cell_tops(config, cell, key, params, hps)["trained_top_evidence"][str(k)]
     tops = manifold_ranking.stratum_tops(stored, k)

@@ -21,8 +21,9 @@ def _toy():
 def _dictionaries(toy):
     plane = np.asarray(toy.plane(0))  # [2, d]
     angles = np.arange(8) * 2 * np.pi / 8
-    tiling = np.concatenate([np.cos(angles)[:, None] * plane[0] + np.sin(angles)[:, None] * plane[1],
-                             np.asarray(toy.features)])  # 8 rows around the circle + the sparse features
+    tiling = np.concatenate(
+        [np.cos(angles)[:, None] * plane[0] + np.sin(angles)[:, None] * plane[1], np.asarray(toy.features)]
+    )  # 8 rows around the circle + the sparse features
     random = np.random.default_rng(0).normal(size=tiling.shape)
     return stack([from_decoder(jnp.asarray(tiling, jnp.float32)), from_decoder(jnp.asarray(random, jnp.float32))])
 
@@ -48,9 +49,13 @@ def _reference(toy, params, key):
         a = codes[g][:, group] * present[:, None]
         weight, cos, sin = a.sum(0), (a * np.cos(theta)[:, None]).sum(0), (a * np.sin(theta)[:, None]).sum(0)
         fired = weight > 0
-        out.append({"span_latents": int(group.sum()),
-                    "phase_max_gap_deg": metrics.max_circular_gap_deg(np.arctan2(sin[fired], cos[fired])),
-                    "phase_tuning": float(np.mean(np.hypot(cos, sin)[fired] / weight[fired])) if fired.any() else None})
+        out.append(
+            {
+                "span_latents": int(group.sum()),
+                "phase_max_gap_deg": metrics.max_circular_gap_deg(np.arctan2(sin[fired], cos[fired])),
+                "phase_tuning": float(np.mean(np.hypot(cos, sin)[fired] / weight[fired])) if fired.any() else None,
+            }
+        )
     return out
 
 
@@ -60,8 +65,7 @@ def test_streamed_circle_scores_equal_the_reference_and_tell_tiling_from_chance(
     hps = stack([architectures.hparams(1e-3, 0.0, 1)] * 2)
     key = jax.random.key(3)
     spans = np.asarray(manifolds.subspace(toy, 0))[None]
-    scores = evaluate.evaluate("topk", params, hps, toy, key=key, n_eval=N, chunk=CHUNK, spans=spans,
-                               metrics=(evaluate.CIRCLES,))
+    scores = evaluate.evaluate("topk", params, hps, toy, key=key, n_eval=N, chunk=CHUNK, spans=spans, metrics=(evaluate.CIRCLES,))
     reference = _reference(toy, params, key)
     for got, want in zip(scores, reference):
         circle = got["circles"][0]

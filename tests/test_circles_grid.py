@@ -8,12 +8,30 @@ from experiments import circle_cells
 from experiments.runner import cli
 
 TINY = [
-    "--set", "cells=2", "--set", "ks=1", "--set", "dims=16,20", "--set", "sparse_features=10,20", "--set", "sparse_mean_l0=1",
-    "--set", "sizes=32,48", "--set", "steps=60", "--set", "batch_size=64",
-    "--set", "n_geometry=600", "--set", "shape_clouds=1", "--set", "shape_points=200",
+    "--set",
+    "cells=2",
+    "--set",
+    "ks=1",
+    "--set",
+    "dims=16,20",
+    "--set",
+    "sparse_features=10,20",
+    "--set",
+    "sparse_mean_l0=1",
+    "--set",
+    "sizes=32,48",
+    "--set",
+    "steps=60",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "n_geometry=600",
+    "--set",
+    "shape_clouds=1",
+    "--set",
+    "shape_points=200",
 ]
-METHOD_FIELDS = {"found", "max_principal_angle_deg", "cyclic_order", "adjacent_share", "rank_circular_correlation",
-                 "shape", "mode"}
+METHOD_FIELDS = {"found", "max_principal_angle_deg", "cyclic_order", "adjacent_share", "rank_circular_correlation", "shape", "mode"}
 
 
 def test_results_contract(tmp_path):
@@ -55,8 +73,7 @@ def test_results_contract(tmp_path):
         assert 0.0 < sae["p_value"] <= 1.0 and 0.0 <= sae["top_evidence"] <= 1.0
         assert sae["claimed"] == (sae["p_value"] <= 0.05)
     assert set(results["shape_confusion"]) == set(circle_cells.SHAPE_KINDS)
-    assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png",
-                                                                 "shape_confusion.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png", "shape_confusion.png"}
 
 
 def test_cells_are_drawn_by_the_seed_not_picked():

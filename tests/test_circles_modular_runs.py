@@ -5,13 +5,44 @@ import json
 from experiments.runner import cli
 
 TINY_CIRCLES = [
-    "--set", "toy.d=16", "--set", "toy.n_sparse_features=16", "--set", "toy.sparse_mean_l0=1", "--set", "sizes=32,48",
-    "--set", "ks=1,2", "--set", "k=1", "--set", "steps=80", "--set", "batch_size=64", "--set", "n_geometry=600",
-    "--set", "figure_size=32",
+    "--set",
+    "toy.d=16",
+    "--set",
+    "toy.n_sparse_features=16",
+    "--set",
+    "toy.sparse_mean_l0=1",
+    "--set",
+    "sizes=32,48",
+    "--set",
+    "ks=1,2",
+    "--set",
+    "k=1",
+    "--set",
+    "steps=80",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "n_geometry=600",
+    "--set",
+    "figure_size=32",
 ]
 TINY_MODULAR = [
-    "--set", "toy.p=11", "--set", "toy.embed_dim=8", "--set", "toy.hidden=16", "--set", "toy.steps=60",
-    "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=40", "--set", "sae_batch_size=32",
+    "--set",
+    "toy.p=11",
+    "--set",
+    "toy.embed_dim=8",
+    "--set",
+    "toy.hidden=16",
+    "--set",
+    "toy.steps=60",
+    "--set",
+    "sae_size=32",
+    "--set",
+    "k=2",
+    "--set",
+    "sae_steps=40",
+    "--set",
+    "sae_batch_size=32",
 ]
 
 
@@ -27,8 +58,20 @@ def test_circles_results_contract(tmp_path):
     # 3 circles × (2 sizes × 2 ks trained, the same on the decoupled twin, + 2 random)
     assert len(entries) == 3 * (2 * 2 + 2 * 2 + 2)
     for entry in entries:
-        assert {"circle", "kind", "size", "max_principal_angle_deg", "ordering_score", "latents_on_circle", "cyclic_order",
-                "adjacent_share", "rank_circular_correlation", "shape", "found", "mode"} <= set(entry)
+        assert {
+            "circle",
+            "kind",
+            "size",
+            "max_principal_angle_deg",
+            "ordering_score",
+            "latents_on_circle",
+            "cyclic_order",
+            "adjacent_share",
+            "rank_circular_correlation",
+            "shape",
+            "found",
+            "mode",
+        } <= set(entry)
         assert 0.0 <= entry["max_principal_angle_deg"] <= 90.0
         assert entry["ordering_score"] is None or 0.0 <= entry["ordering_score"] <= 1.0
         if entry["ordering_score"] is not None:  # never reported on fewer samples than the stated minimum
@@ -45,8 +88,12 @@ def test_circles_results_contract(tmp_path):
     assert counts["decoupled twin false claims"]["of"] == 4 and counts["random dictionary false claims"]["of"] == 6
     decoupled = [e for e in entries if e["kind"] == "decoupled" and e["circle"] == "days"]
     assert counts["decoupled twin false claims"]["count"] == sum(e["blind"]["claims"] > 0 for e in decoupled)
-    assert {p.name for p in (folder / "figures").iterdir()} == {"circle_pca.png", "tiling.png", "polygon_error.png",
-                                                                "recovery_vs_size.png"}  # the ring is planted
+    assert {p.name for p in (folder / "figures").iterdir()} == {
+        "circle_pca.png",
+        "tiling.png",
+        "polygon_error.png",
+        "recovery_vs_size.png",
+    }  # the ring is planted
 
 
 def test_modular_results_contract(tmp_path):
@@ -55,5 +102,4 @@ def test_modular_results_contract(tmp_path):
     assert results["key_frequencies"] and all(1 <= k <= 5 for k in results["key_frequencies"])
     assert results["top_frequencies_variance_share"] >= 0.9 - 1e-9
     assert set(results["latents_per_key_frequency"]) == {"sae", "random", "neuron"}
-    assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png",
-                                                                "training.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png", "training.png"}

@@ -23,8 +23,7 @@ def python_value(circuit: circuits.Circuit, row: tuple[bool, ...], node: int) ->
         return row[node]
     gate = circuit.gates[node - circuit.n_inputs]
     values = [python_value(circuit, row, i) for i in gate.inputs]
-    return {"AND": lambda a, b: a and b, "OR": lambda a, b: a or b, "XOR": lambda a, b: a != b,
-            "NOT": lambda a: not a}[gate.op](*values)
+    return {"AND": lambda a, b: a and b, "OR": lambda a, b: a or b, "XOR": lambda a, b: a != b, "NOT": lambda a: not a}[gate.op](*values)
 
 
 circuit_shapes = st.tuples(st.integers(3, 6), st.integers(2, 3), st.integers(1, 4), st.integers(0, 10_000))
@@ -33,8 +32,7 @@ circuit_shapes = st.tuples(st.integers(3, 6), st.integers(2, 3), st.integers(1, 
 def draw(shape):
     n, depth, width, seed = shape
     try:
-        return circuits.generate(circuits.CircuitConfig(n_inputs=n, depth=depth, width=width, not_probability=0.2),
-                                 jax.random.key(seed))
+        return circuits.generate(circuits.CircuitConfig(n_inputs=n, depth=depth, width=width, not_probability=0.2), jax.random.key(seed))
     except ConfigError:
         assume(False)
 
@@ -118,9 +116,28 @@ def test_probe_reads_linear_gates_from_the_inputs_but_not_xor():
 
 
 TINY_CIRCUITS = [
-    "--set", "toy.n_inputs=6", "--set", "toy.width=4", "--set", "toy.depth=2", "--set", "toy.hidden=32",
-    "--set", "toy.n_layers=2", "--set", "toy.steps=1500", "--set", "toy.batch_size=64",
-    "--set", "sae_sizes=16", "--set", "k=2", "--set", "sae_steps=300", "--set", "sae_batch_size=64",
+    "--set",
+    "toy.n_inputs=6",
+    "--set",
+    "toy.width=4",
+    "--set",
+    "toy.depth=2",
+    "--set",
+    "toy.hidden=32",
+    "--set",
+    "toy.n_layers=2",
+    "--set",
+    "toy.steps=1500",
+    "--set",
+    "toy.batch_size=64",
+    "--set",
+    "sae_sizes=16",
+    "--set",
+    "k=2",
+    "--set",
+    "sae_steps=300",
+    "--set",
+    "sae_batch_size=64",
 ]
 
 

@@ -8,12 +8,36 @@ from experiments.runner import cli
 from toys.engine import files
 
 TINY_SUPERPOSITION = [
-    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
-    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64", "--set", "heatmap_size=16",
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=16,32",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=60",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "heatmap_size=16",
 ]
 TINY_TMS = [
-    "--set", "n_instances=2", "--set", "steps=40", "--set", "batch_size=64", "--set", "sweep_features=4",
-    "--set", "sweep_hidden=3", "--set", "sweep_probabilities=1,0.1",
+    "--set",
+    "n_instances=2",
+    "--set",
+    "steps=40",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "sweep_features=4",
+    "--set",
+    "sweep_hidden=3",
+    "--set",
+    "sweep_probabilities=1,0.1",
 ]
 
 
@@ -97,9 +121,7 @@ def test_superposition_run_writes_a_complete_deterministic_run_folder(tmp_path, 
     assert kinds == {(k, s) for k in ("topk", "relu", "random") for s in (16, 32)}
     for entry in results["dictionaries"]:
         assert {"name", "kind", "size", "seed", "metrics"} <= set(entry)
-        assert {"mmcs", "mcc", "uniqueness", "f1", "explained_variance", "l0", "dead_fraction", "shrinkage"} <= set(
-            entry["metrics"]
-        )
+        assert {"mmcs", "mcc", "uniqueness", "f1", "explained_variance", "l0", "dead_fraction", "shrinkage"} <= set(entry["metrics"])
     config = json.loads((first / "config.json").read_text())
     assert config["seed"] == 0 and config["config"]["toy"]["n_features"] == 16 and config["devices"] == 1
     assert config["devices_used"] == 1  # what the run used, recorded when it finished (sae.sharding)
@@ -144,7 +166,8 @@ def test_the_installed_command_exits_2_on_bad_input(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "experiments.runner.entry", "run", "tms", "--set", "steps=0", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "toylab: error: steps: got 0, allowed range [1, 2147483647]"

@@ -62,8 +62,9 @@ def test_fixed_rules_are_judged_before_formulas_that_use_them():
         check_fields(Outer(sizes=()))
 
 
-@pytest.mark.parametrize("formula", ["__import__('os')", "sizes.__class__", "open('x')", "[x for x in sizes]",
-                                     "sizes[0]", "lambda: 1", "k if k else 1"])
+@pytest.mark.parametrize(
+    "formula", ["__import__('os')", "sizes.__class__", "open('x')", "[x for x in sizes]", "sizes[0]", "lambda: 1", "k if k else 1"]
+)
 def test_a_formula_that_is_not_arithmetic_on_fields_is_refused_where_it_is_declared(formula):
     with pytest.raises(ValueError, match="only field names"):
         setting(1, low=1, high=formula)

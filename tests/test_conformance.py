@@ -60,9 +60,15 @@ def _random_params(rng, d, m, dead_share=0.0) -> SAEParams:
     b_enc = rng.normal(size=m) * 0.3
     b_enc[rng.random(m) < dead_share] = -1e3
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-    return SAEParams(W_enc=f32(rng.normal(size=(d, m)) / np.sqrt(d)), b_enc=f32(b_enc), W_dec=f32(W_dec),
-                     b_dec=f32(rng.normal(size=d) * 0.2), log_threshold=f32(np.log(rng.uniform(0.05, 0.6, m))),
-                     r_mag=f32(rng.normal(size=m) * 0.3), b_mag=f32(rng.normal(size=m) * 0.3))
+    return SAEParams(
+        W_enc=f32(rng.normal(size=(d, m)) / np.sqrt(d)),
+        b_enc=f32(b_enc),
+        W_dec=f32(W_dec),
+        b_dec=f32(rng.normal(size=d) * 0.2),
+        log_threshold=f32(np.log(rng.uniform(0.05, 0.6, m))),
+        r_mag=f32(rng.normal(size=m) * 0.3),
+        b_mag=f32(rng.normal(size=m) * 0.3),
+    )
 
 
 # --- metrics ------------------------------------------------------------------------------
@@ -75,7 +81,7 @@ class _Fixed:
         self.codes, self.at = codes, 0
 
     def sample(self, n):
-        part = self.codes[self.at:self.at + n]
+        part = self.codes[self.at : self.at + n]
         self.at += n
         return part
 
@@ -96,27 +102,46 @@ def _saelens_scores(sae_lens, folder, features, bias, codes):
 
 
 @settings(max_examples=8)
-@given(st.sampled_from(["relu", "topk", "jumprelu_unscaled", "matching_pursuit"]), st.integers(4, 24),
-       st.integers(3, 12), st.integers(2, 40), st.floats(0.0, 0.6), st.integers(0, 2**31 - 1))
+@given(
+    st.sampled_from(["relu", "topk", "jumprelu_unscaled", "matching_pursuit"]),
+    st.integers(4, 24),
+    st.integers(3, 12),
+    st.integers(2, 40),
+    st.floats(0.0, 0.6),
+    st.integers(0, 2**31 - 1),
+)
 def test_every_metric_equals_saelens_evaluation(sae_lens, tmp_path_factory, arch, n_features, d, m, dead_share, seed):
     rng = np.random.default_rng(seed)
     n = 3000
     features = rng.normal(size=(n_features, d)).astype(np.float32)
     bias = (rng.normal(size=d) * 0.3).astype(np.float32)
-    codes = np.where(rng.random((n, n_features)) < rng.uniform(0.0, 0.4, n_features),
-                     rng.uniform(0.5, 2.0, (n, n_features)), 0.0).astype(np.float32)  # some features never fire
+    codes = np.where(rng.random((n, n_features)) < rng.uniform(0.0, 0.4, n_features), rng.uniform(0.5, 2.0, (n, n_features)), 0.0).astype(
+        np.float32
+    )  # some features never fire
     params = _random_params(rng, d, m, dead_share)
     k = int(rng.integers(1, m + 1)) if architectures.get(arch).uses_k else None
     folder = saelens_format.save(tmp_path_factory.mktemp("m") / arch, arch, params, k=k)
     theirs, x = _saelens_scores(sae_lens, folder, features, bias, codes)
     loaded = saelens_format.load(folder)
-    (ours,) = evaluate.evaluate(loaded.arch, pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]),
-                                pipeline.stack([loaded.hparams()]), (x, codes), true_features=features, chunk=1000)
+    (ours,) = evaluate.evaluate(
+        loaded.arch,
+        pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]),
+        pipeline.stack([loaded.hparams()]),
+        (x, codes),
+        true_features=features,
+        chunk=1000,
+    )
     pairs = {
-        "mcc": theirs.mcc, "uniqueness": theirs.uniqueness, "precision": theirs.classification.precision,
-        "recall": theirs.classification.recall, "f1": theirs.classification.f1_score, "l0": theirs.sae_l0,
-        "true_l0": theirs.true_l0, "dead_fraction": theirs.dead_latents / m,
-        "explained_variance": theirs.explained_variance, "shrinkage": theirs.shrinkage,
+        "mcc": theirs.mcc,
+        "uniqueness": theirs.uniqueness,
+        "precision": theirs.classification.precision,
+        "recall": theirs.classification.recall,
+        "f1": theirs.classification.f1_score,
+        "l0": theirs.sae_l0,
+        "true_l0": theirs.true_l0,
+        "dead_fraction": theirs.dead_latents / m,
+        "explained_variance": theirs.explained_variance,
+        "shrinkage": theirs.shrinkage,
     }
     for name, expected in pairs.items():
         # 1e-6, absolute or relative: both libraries sum squared errors in float32 (in chunks of
@@ -147,24 +172,41 @@ SAELENS_KINDS = [
     ("standard", "StandardTrainingSAE", "StandardTrainingSAEConfig", {}),
     ("gated", "GatedTrainingSAE", "GatedTrainingSAEConfig", {}),
     ("jumprelu", "JumpReLUTrainingSAE", "JumpReLUTrainingSAEConfig", {}),
-    ("jumprelu_rescaled", "JumpReLUTrainingSAE", "JumpReLUTrainingSAEConfig",
-     {"normalize_activations": "constant_norm_rescale"}),
+    ("jumprelu_rescaled", "JumpReLUTrainingSAE", "JumpReLUTrainingSAEConfig", {"normalize_activations": "constant_norm_rescale"}),
     ("topk", "TopKTrainingSAE", "TopKTrainingSAEConfig", {"k": 4}),  # rescale_acts_by_decoder_norm: true
     ("topk_plain", "TopKTrainingSAE", "TopKTrainingSAEConfig", {"k": 4, "rescale_acts_by_decoder_norm": False}),
     ("batchtopk", "BatchTopKTrainingSAE", "BatchTopKTrainingSAEConfig", {"k": 4}),
-    ("matryoshka_batchtopk", "MatryoshkaBatchTopKTrainingSAE", "MatryoshkaBatchTopKTrainingSAEConfig",
-     {"k": 4, "matryoshka_widths": [16, 64]}),
+    (
+        "matryoshka_batchtopk",
+        "MatryoshkaBatchTopKTrainingSAE",
+        "MatryoshkaBatchTopKTrainingSAEConfig",
+        {"k": 4, "matryoshka_widths": [16, 64]},
+    ),
     ("matching_pursuit", "MatchingPursuitTrainingSAE", "MatchingPursuitTrainingSAEConfig", {}),
-    ("matching_pursuit_k", "MatchingPursuitTrainingSAE", "MatchingPursuitTrainingSAEConfig",
-     {"max_iterations": 5, "residual_threshold": 0.5}),
+    (
+        "matching_pursuit_k",
+        "MatchingPursuitTrainingSAE",
+        "MatchingPursuitTrainingSAEConfig",
+        {"max_iterations": 5, "residual_threshold": 0.5},
+    ),
 ]
 # SAELens folders toylab cannot represent: refused in one line, never read with another meaning.
 REFUSED_KINDS = [
     ("abstopk", "AbsTopKTrainingSAE", "AbsTopKTrainingSAEConfig", {"k": 4}, "architecture: got 'abstopk'"),
-    ("standard_rescaled", "StandardTrainingSAE", "StandardTrainingSAEConfig",
-     {"normalize_activations": "constant_norm_rescale"}, "normalize_activations: got 'constant_norm_rescale'"),
-    ("topk_layer_norm", "TopKTrainingSAE", "TopKTrainingSAEConfig", {"k": 4, "normalize_activations": "layer_norm"},
-     "normalize_activations: got 'layer_norm'"),
+    (
+        "standard_rescaled",
+        "StandardTrainingSAE",
+        "StandardTrainingSAEConfig",
+        {"normalize_activations": "constant_norm_rescale"},
+        "normalize_activations: got 'constant_norm_rescale'",
+    ),
+    (
+        "topk_layer_norm",
+        "TopKTrainingSAE",
+        "TopKTrainingSAEConfig",
+        {"k": 4, "normalize_activations": "layer_norm"},
+        "normalize_activations: got 'layer_norm'",
+    ),
 ]
 D_IN, D_SAE = 16, 64
 WIDTHS = [(16, 64), (24, 40)]  # (d_in, d_sae): a power of two and not
@@ -277,18 +319,26 @@ def test_toylab_folders_load_in_saelens_and_encode_the_same(sae_lens, arch, tmp_
 def _model_config(n_features, hidden_dim, depth, rank, exclusive, seed):
     """A SAELens model config; depth None: no hierarchy, rank None: no correlation."""
     config = {
-        "num_features": n_features, "hidden_dim": hidden_dim,
+        "num_features": n_features,
+        "hidden_dim": hidden_dim,
         "firing_probability": {"exponent": 0.5, "max_prob": 0.4, "min_prob": 0.02, "generator_name": "zipfian"},
-        "hierarchy": {"total_root_nodes": 3, "branching_factor": 2, "max_depth": depth,
-                      "mutually_exclusive_portion": exclusive, "mutually_exclusive_min_depth": 0,
-                      "mutually_exclusive_max_depth": None, "compensate_probabilities": True,
-                      "scale_children_by_parent": True},
+        "hierarchy": {
+            "total_root_nodes": 3,
+            "branching_factor": 2,
+            "max_depth": depth,
+            "mutually_exclusive_portion": exclusive,
+            "mutually_exclusive_min_depth": 0,
+            "mutually_exclusive_max_depth": None,
+            "compensate_probabilities": True,
+            "scale_children_by_parent": True,
+        },
         "orthogonalization": {"num_steps": 5, "lr": 3e-4, "chunk_size": 1024},
         "correlation": {"rank": rank, "correlation_scale": 0.2, "seed": None},
-        "std_firing_magnitudes": {"mean": 0.5, "std": 0.5, "min_value": None, "max_value": None,
-                                  "generator_name": "folded_normal"},
+        "std_firing_magnitudes": {"mean": 0.5, "std": 0.5, "min_value": None, "max_value": None, "generator_name": "folded_normal"},
         "mean_firing_magnitudes": {"start": 5.0, "end": 4.0, "generator_name": "linear"},
-        "bias": 0.5, "dtype": "float32", "seed": seed,
+        "bias": 0.5,
+        "dtype": "float32",
+        "seed": seed,
     }
     if depth is None:
         config["hierarchy"] = None
@@ -297,19 +347,20 @@ def _model_config(n_features, hidden_dim, depth, rank, exclusive, seed):
     return config
 
 
-@pytest.mark.parametrize("n_features, hidden_dim, depth, rank, exclusive, seed", [
-    (48, 12, 1, 2, 0.0, 3),
-    (80, 16, 2, 6, 0.5, 11),
-    (96, 24, 3, 3, 1.0, 29),
-    (64, 20, None, None, 0.0, 5),  # flat and independent
-])
-def test_sampler_agrees_with_saelens_on_a_model_saelens_wrote(sae_lens, tmp_path, n_features, hidden_dim, depth, rank,
-                                                            exclusive, seed):
+@pytest.mark.parametrize(
+    "n_features, hidden_dim, depth, rank, exclusive, seed",
+    [
+        (48, 12, 1, 2, 0.0, 3),
+        (80, 16, 2, 6, 0.5, 11),
+        (96, 24, 3, 3, 1.0, 29),
+        (64, 20, None, None, 0.0, 5),  # flat and independent
+    ],
+)
+def test_sampler_agrees_with_saelens_on_a_model_saelens_wrote(sae_lens, tmp_path, n_features, hidden_dim, depth, rank, exclusive, seed):
     torch = _torch()
     from sae_lens.synthetic import SyntheticModel, SyntheticModelConfig
 
-    theirs = SyntheticModel(SyntheticModelConfig.from_dict(_model_config(n_features, hidden_dim, depth, rank,
-                                                                         exclusive, seed)))
+    theirs = SyntheticModel(SyntheticModelConfig.from_dict(_model_config(n_features, hidden_dim, depth, rank, exclusive, seed)))
     theirs.save(tmp_path / "model")
     parts = synthetic_files.load(tmp_path / "model")
     np.testing.assert_array_equal(parts.feature_vectors, theirs.feature_dict.feature_vectors.detach().numpy())

@@ -45,9 +45,31 @@ def test_predicted_hit_fraction_grows_with_m_and_falls_with_the_threshold():
 
 
 def test_tiny_darts_run_has_the_superposition_results_shape(tmp_path):
-    argv = ["run", "darts", "--quick", "--out", str(tmp_path), "--set", "n=64", "--set", "ratios=1,2",
-            "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "size_ratios=1,2",
-            "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64"]
+    argv = [
+        "run",
+        "darts",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "n=64",
+        "--set",
+        "ratios=1,2",
+        "--set",
+        "toy.n_features=16",
+        "--set",
+        "toy.d=8",
+        "--set",
+        "toy.mean_l0=1",
+        "--set",
+        "size_ratios=1,2",
+        "--set",
+        "k=2",
+        "--set",
+        "steps=60",
+        "--set",
+        "batch_size=64",
+    ]
     assert cli.main(argv) == 0
     (folder,) = (tmp_path / "darts").iterdir()
     results = json.loads((folder / "results.json").read_text())

@@ -21,14 +21,17 @@ def _blocks(language: str) -> list[tuple[str, int, str]]:
     for page in PAGES:
         text = page.read_text()
         for match in re.finditer(rf"```{language}\n(.*?)```", text, flags=re.S):
-            found.append((str(page.relative_to(ROOT)), text[:match.start()].count("\n") + 1, match.group(1)))
+            found.append((str(page.relative_to(ROOT)), text[: match.start()].count("\n") + 1, match.group(1)))
     return found
 
 
 PYTHON = _blocks("python")
-COMMANDS = [(page, line, command) for page, line, block in _blocks("bash")
-            for command in block.replace("\\\n", " ").splitlines()  # continued lines joined
-            if ".venv/bin/toylab " in command and "<" not in command and not command.lstrip().startswith("#")]
+COMMANDS = [
+    (page, line, command)
+    for page, line, block in _blocks("bash")
+    for command in block.replace("\\\n", " ").splitlines()  # continued lines joined
+    if ".venv/bin/toylab " in command and "<" not in command and not command.lstrip().startswith("#")
+]
 
 
 def test_the_docs_have_code_to_run():

@@ -15,8 +15,24 @@ from experiments.runner import cli, registry, settings_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = [
-    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=12,16",
-    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64", "--set", "heatmap_size=16", "--set", "n_seeds=2",
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=12,16",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=60",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "heatmap_size=16",
+    "--set",
+    "n_seeds=2",
 ]
 
 
@@ -37,8 +53,7 @@ def test_a_run_saves_every_trained_dictionary_in_saelens_format(run_folder):
 def test_evaluate_reproduces_the_runs_own_metrics_exactly(run_folder, capsys):
     assert cli.main(["evaluate", str(run_folder)]) == 0
     run = json.loads((run_folder / "results.json").read_text())["dictionaries"]
-    again = {e["name"]: e["metrics"] for e in json.loads((run_folder / "dictionaries" / "results.json").read_text())
-             ["dictionaries"]}
+    again = {e["name"]: e["metrics"] for e in json.loads((run_folder / "dictionaries" / "results.json").read_text())["dictionaries"]}
     trained = [e for e in run if e["kind"] in ("topk", "relu")]
     assert len(trained) == len(again) == 8
     for entry in trained:
@@ -80,8 +95,7 @@ def test_a_runs_dictionary_scored_as_a_foreign_folder_scores_as_the_run_scored_i
     assert cli.main(["evaluate", "--sae", str(saved), "--toy", str(run_folder), "--out", str(out)]) == 0
     (folder,) = (out / "evaluate").iterdir()
     (entry,) = json.loads((folder / "results.json").read_text())["dictionaries"]
-    (own,) = [e for e in json.loads((run_folder / "results.json").read_text())["dictionaries"]
-              if e["name"] == "topk-12" and e["seed"] == 1]
+    (own,) = [e for e in json.loads((run_folder / "results.json").read_text())["dictionaries"] if e["name"] == "topk-12" and e["seed"] == 1]
     assert entry["metrics"] == own["metrics"]
 
 
@@ -160,23 +174,35 @@ SAVED_FOLDER_CASES = {  # a saved run edited by hand → the line that refuses i
     "weights as int8": (lambda d: _edit_weights(d, lambda t: t.update(W_dec=t["W_dec"].astype("int8"))), "W_dec: got dtype int8"),
     "weights as bool": (lambda d: _edit_weights(d, lambda t: t.update(W_enc=t["W_enc"] > 0)), "W_enc: got dtype bool"),
     "toylab is a number": (lambda d: _edit_cfg(d, lambda c: c.update(toylab=5)), "cfg.json: toylab: got 5, expected a JSON object"),
-    "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), "toylab.group: got [\"x\"]"),
+    "group is a list": (lambda d: _edit_cfg(d, lambda c: c["toylab"].update(group=["x"])), 'toylab.group: got ["x"]'),
     "table seed negative": (lambda d: _edit_cfg(d, lambda c: c["toylab"]["table"].update(seed=-1)), "toylab.table: got"),
     "table without setting": (lambda d: _edit_cfg(d, lambda c: c["toylab"]["table"].pop("setting")), "toylab.table: got"),
-    "NaN in W_dec": (lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))),
-                     "sae_weights.safetensors: W_dec: 1 entries are NaN/inf in float32"),
+    "NaN in W_dec": (
+        lambda d: _edit_weights(d, lambda t: t["W_dec"].__setitem__((0, 0), float("nan"))),
+        "sae_weights.safetensors: W_dec: 1 entries are NaN/inf in float32",
+    ),
     "inf in W_enc": (lambda d: _edit_weights(d, lambda t: t["W_enc"].__setitem__((0, 0), float("inf"))), "W_enc: 1 entries"),
     # values that would change on the way in (issue round three): refused, not converted
-    "1e300 in float64": (lambda d: _edit_weights(d, lambda t: t.update(W_dec=np.full(t["W_dec"].shape, 1e300))),
-                         "entries are NaN/inf in float32"),
-    "b_dec flag as text": (lambda d: _edit_cfg(d, lambda c: c.update(apply_b_dec_to_input="true")),
-                           'apply_b_dec_to_input: got "true", expected true or false'),
-    "architecture as a list": (lambda d: _edit_cfg(d, lambda c: c.update(architecture=["topk"])),
-                               'architecture: got ["topk"], expected a string'),
-    "401-digit k": (lambda d: _edit_cfg_text(d, lambda text: text.replace('"d_sae": 16', '"d_sae": ' + "9" * 401)),
-                    "an integer of 401 digits"),
-    "nested 100,000 deep": (lambda d: _edit_cfg_text(d, lambda text: text[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
-                            "nested too deeply"),
+    "1e300 in float64": (
+        lambda d: _edit_weights(d, lambda t: t.update(W_dec=np.full(t["W_dec"].shape, 1e300))),
+        "entries are NaN/inf in float32",
+    ),
+    "b_dec flag as text": (
+        lambda d: _edit_cfg(d, lambda c: c.update(apply_b_dec_to_input="true")),
+        'apply_b_dec_to_input: got "true", expected true or false',
+    ),
+    "architecture as a list": (
+        lambda d: _edit_cfg(d, lambda c: c.update(architecture=["topk"])),
+        'architecture: got ["topk"], expected a string',
+    ),
+    "401-digit k": (
+        lambda d: _edit_cfg_text(d, lambda text: text.replace('"d_sae": 16', '"d_sae": ' + "9" * 401)),
+        "an integer of 401 digits",
+    ),
+    "nested 100,000 deep": (
+        lambda d: _edit_cfg_text(d, lambda text: text[:-2] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
+        "nested too deeply",
+    ),
     "cfg.json a FIFO": (lambda d: ((d / "cfg.json").unlink(), os.mkfifo(d / "cfg.json")), "cfg.json is not a regular file"),
 }
 
@@ -227,18 +253,18 @@ def test_a_hand_edited_run_folder_is_refused_without_importing_jax(run_folder, t
     # the checks that need neither the study nor JAX (experiments.runner.saved_runs) run first
     cases = sorted(SAVED_FOLDER_CASES) + ["sizes is text"]
     folders = [str(_edited_copy(run_folder, tmp_path / f"run{i}", case)) for i, case in enumerate(cases)]
-    probe = ("import sys; from experiments.runner import cli; "
-             f"codes = [cli.main(['evaluate', f]) for f in {folders!r}]; print(codes, 'jax' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    probe = (
+        "import sys; from experiments.runner import cli; "
+        f"codes = [cli.main(['evaluate', f]) for f in {folders!r}]; print(codes, 'jax' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.stdout.strip().splitlines()[-1] == f"{[2] * len(cases)} False", result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == len(cases) and all(line.startswith("toylab: error: ") for line in lines), lines
 
 
 def test_the_rescorable_studies_are_those_with_an_evaluation_source():
-    assert set(settings_index.rescorable()) == {name for name in registry.EXPERIMENTS
-                                          if registry.get(name).evaluation_source is not None}
+    assert set(settings_index.rescorable()) == {name for name in registry.EXPERIMENTS if registry.get(name).evaluation_source is not None}
 
 
 def test_an_unknown_saved_setting_is_named_with_its_path(run_folder, tmp_path, capsys):
@@ -272,5 +298,4 @@ def test_a_dictionary_whose_group_names_another_architecture_is_refused(run_fold
 def test_evaluate_refuses_options_it_does_not_use(run_folder, capsys):
     for extra in (["--toy", str(run_folder)], ["--out", "elsewhere"]):
         assert cli.main(["evaluate", str(run_folder), *extra]) == 2
-        assert capsys.readouterr().err.strip().endswith("only with --sae (evaluate RUN_FOLDER writes beside the run's "
-                                                        "dictionaries)")
+        assert capsys.readouterr().err.strip().endswith("only with --sae (evaluate RUN_FOLDER writes beside the run's dictionaries)")

@@ -38,8 +38,9 @@ def test_overlap_is_one_with_itself_and_chance_under_relabelling():
 
 
 def _verdict(placement: str, firing: str, seed: int, groups: int = 8, closeness: float = 0.3):
-    config = placements.PlacementConfig(n_features=48, d=24, mean_l0=3.0, placement=placement, firing=firing,
-                                        groups=groups, closeness=closeness)
+    config = placements.PlacementConfig(
+        n_features=48, d=24, mean_l0=3.0, placement=placement, firing=firing, groups=groups, closeness=closeness
+    )
     toy = placements.build(config, jax.random.key(seed))
     batch = toy.sample(jax.random.key(seed + 1), 8192)
     codes = placements.true_codes(batch)
@@ -49,8 +50,11 @@ def _verdict(placement: str, firing: str, seed: int, groups: int = 8, closeness:
 # a grid of drawn settings (placement, seed, groups, closeness); the verdict is a test at level α = 0.05 on
 # each, so a rate is asserted, with a bound from the binomial: at most 2 misses in 8 has probability
 # > 0.99 when each miss has probability 0.05
-GRID = [(["clusters", "circle", "tree"][int(r.integers(3))], int(r.integers(1000)), int(r.integers(4, 9)), float(r.uniform(0.1, 0.4)))
-        for r in [np.random.default_rng(20261207)] for _ in range(8)]
+GRID = [
+    (["clusters", "circle", "tree"][int(r.integers(3))], int(r.integers(1000)), int(r.integers(4, 9)), float(r.uniform(0.1, 0.4)))
+    for r in [np.random.default_rng(20261207)]
+    for _ in range(8)
+]
 
 
 def test_placement_without_statistics_is_claimed_and_with_them_is_not():
@@ -70,21 +74,49 @@ def test_random_placement_is_never_structured(firing, seed):
     assert not verdict.structured and not verdict.claimed, verdict.as_dict()
 
 
-@pytest.mark.parametrize("rows, message", [
-    (np.ones((5, 4)), "got 5 latents, allowed at least k \\+ 2 = 12"),
-    (np.vstack([np.full((1, 4), np.nan), np.ones((19, 4))]), "rows \\[0\\] are not finite"),
-    (np.ones((1, 4)), "got 1 latents"),
-    (np.vstack([np.zeros((1, 4)), np.ones((19, 4))]), "1 rows are zero"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (np.ones((5, 4)), "got 5 latents, allowed at least k \\+ 2 = 12"),
+        (np.vstack([np.full((1, 4), np.nan), np.ones((19, 4))]), "rows \\[0\\] are not finite"),
+        (np.ones((1, 4)), "got 1 latents"),
+        (np.vstack([np.zeros((1, 4)), np.ones((19, 4))]), "1 rows are zero"),
+    ],
+)
 def test_bad_rows_are_refused_in_one_line(rows, message):
     with pytest.raises(ValueError, match=message) as error:
         feature_map.placement_verdict(np.ones((10, len(rows))), rows, seed=0)
     assert "\n" not in str(error.value)
 
 
-TINY = ["--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.groups=4", "--set", "toy.mean_l0=1",
-        "--set", "sae_size=16", "--set", "k=1", "--set", "n_seeds=1", "--set", "steps=40", "--set", "batch_size=64",
-        "--set", "n_eval=512", "--set", "neighbours=4", "--set", "n_null=20", "--set", "umap_neighbors=5"]
+TINY = [
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.groups=4",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sae_size=16",
+    "--set",
+    "k=1",
+    "--set",
+    "n_seeds=1",
+    "--set",
+    "steps=40",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "n_eval=512",
+    "--set",
+    "neighbours=4",
+    "--set",
+    "n_null=20",
+    "--set",
+    "umap_neighbors=5",
+]
 
 
 def test_feature_map_results_contract(tmp_path):
@@ -125,23 +157,29 @@ def _saved(tmp_path, m: int, poison: bool = False):
 
 def test_map_draws_a_saelens_folder_and_a_run_folder(tmp_path, capsys):
     out = tmp_path / "out"
-    assert cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", str(out), "--neighbours", "3",
-                     "--umap-neighbors", "5"]) == 0
+    assert cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", str(out), "--neighbours", "3", "--umap-neighbors", "5"]) == 0
     (folder,) = (out / "map").iterdir()
     (entry,) = json.loads((folder / "results.json").read_text())["dictionaries"]
     assert entry["name"] == "saelens_topk" and entry["latents"] == 12 and 0 <= entry["structure"] <= 1
     assert (folder / "figures" / "saelens_topk.png").is_file()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("one latent", "got 1 latents"),
-    ("too few for UMAP", "allowed more than --umap-neighbors = 15"),
-    ("NaN rows", "entries are NaN/inf"),
-    ("not a dictionary", "is neither an SAE folder"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("one latent", "got 1 latents"),
+        ("too few for UMAP", "allowed more than --umap-neighbors = 15"),
+        ("NaN rows", "entries are NaN/inf"),
+        ("not a dictionary", "is neither an SAE folder"),
+    ],
+)
 def test_map_refuses_bad_dictionaries_in_one_line_writing_nothing(tmp_path, capsys, case, message):
-    folder = {"one latent": lambda: _saved(tmp_path, 1), "too few for UMAP": lambda: _saved(tmp_path, 14),
-              "NaN rows": lambda: _saved(tmp_path, 20, poison=True), "not a dictionary": lambda: tmp_path}[case]()
+    folder = {
+        "one latent": lambda: _saved(tmp_path, 1),
+        "too few for UMAP": lambda: _saved(tmp_path, 14),
+        "NaN rows": lambda: _saved(tmp_path, 20, poison=True),
+        "not a dictionary": lambda: tmp_path,
+    }[case]()
     out = tmp_path / "out"
     capsys.readouterr()
     assert cli.main(["map", str(folder), "--out", str(out)]) == 2
@@ -151,8 +189,7 @@ def test_map_refuses_bad_dictionaries_in_one_line_writing_nothing(tmp_path, caps
 
 
 @settings(max_examples=12, derandomize=True, deadline=None)
-@given(st.sampled_from(["--seed", "--neighbours", "--umap-neighbors"]),
-       st.one_of(st.integers(-5, 14), st.integers(2**31 - 2, 2**40)))
+@given(st.sampled_from(["--seed", "--neighbours", "--umap-neighbors"]), st.one_of(st.integers(-5, 14), st.integers(2**31 - 2, 2**40)))
 def test_any_map_option_value_draws_or_is_refused_in_one_line(flag, value):
     # the options of `toylab map` on a 12-latent SAELens folder: a value it can use draws the map, any
     # other is one line, exit 2, nothing written (the other two options at values that fit 12 latents)
@@ -164,8 +201,7 @@ def test_any_map_option_value_draws_or_is_refused_in_one_line(flag, value):
     with tempfile.TemporaryDirectory() as out:
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", out,
-                             *[part for pair in options.items() for part in pair]])
+            code = cli.main(["map", str(FIXTURES / "saelens_topk"), "--out", out, *[part for pair in options.items() for part in pair]])
         assert code in (0, 2)
         written = __import__("pathlib").Path(out, "map")
         if code == 2:

@@ -21,14 +21,38 @@ from hypothesis import strategies as st
 from experiments.runner import cli, records, runfolder
 from toys.engine.config import ConfigError
 
-TINY = ["--set", "toy.n_features=12", "--set", "toy.d=6", "--set", "toy.mean_l0=1", "--set", "sizes=8",
-        "--set", "k=2", "--set", "steps=20", "--set", "batch_size=32", "--set", "heatmap_size=8", "--set", "n_seeds=1"]
+TINY = [
+    "--set",
+    "toy.n_features=12",
+    "--set",
+    "toy.d=6",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=8",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=20",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "heatmap_size=8",
+    "--set",
+    "n_seeds=1",
+]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=8) | st.integers(10**18, 10**400) | st.sampled_from([1e300, -1e300, 2**63, "true", "1e999"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.integers(10**18, 10**400)
+    | st.sampled_from([1e300, -1e300, 2**63, "true", "1e999"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +83,7 @@ FILES = ["config.json", "status.json", "dictionaries/topk-8-seed0/cfg.json"]
 
 @settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.sampled_from(FILES), st.data(), json_values)
-def test_an_edited_saved_value_is_scored_or_refused_in_one_line(finished_run, tmp_path_factory, capsys, name, data,
-                                                                value):
+def test_an_edited_saved_value_is_scored_or_refused_in_one_line(finished_run, tmp_path_factory, capsys, name, data, value):
     out = tmp_path_factory.mktemp("edited")
     copy = out / "superposition" / finished_run.name
     shutil.copytree(finished_run, copy)
@@ -147,11 +170,11 @@ SPECIAL = {
 }
 
 
-@settings(max_examples=16, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=16, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.sampled_from(FILES + ["results.json"]), st.sampled_from(sorted(SPECIAL)))
-def test_a_special_file_where_a_record_should_be_is_refused_or_listed_never_hangs(finished_run, tmp_path_factory,
-                                                                                   name, kind):
+def test_a_special_file_where_a_record_should_be_is_refused_or_listed_never_hangs(finished_run, tmp_path_factory, name, kind):
     import signal as signals
 
     out = tmp_path_factory.mktemp("special")

@@ -151,8 +151,15 @@ def _circle_cloud(period, radius, d, noise, rotation, reflect, seed, positions=N
     return points, labels, 2 * np.pi * labels / period
 
 
-circle_settings = given(st.integers(5, 24), st.floats(0.1, 10), st.integers(2, 16), st.floats(0, 0.02),
-                        st.floats(0, 2 * np.pi), st.booleans(), st.integers(0, 10_000))
+circle_settings = given(
+    st.integers(5, 24),
+    st.floats(0.1, 10),
+    st.integers(2, 16),
+    st.floats(0, 0.02),
+    st.floats(0, 2 * np.pi),
+    st.booleans(),
+    st.integers(0, 10_000),
+)
 
 
 @circle_settings

@@ -72,8 +72,9 @@ def test_random_units_are_other_dead_or_always():
 
 def test_tiling_counts_how_sum_slices_cover_the_residues():
     # p units, each reading one residue of a + b: they tile the circle exactly once
-    units = np.stack([np.where((S == r) | (S == (r + 1) % P) | (S == (r + 2) % P), 1.0, 0.0) for r in range(P)],
-                     axis=1)  # each unit reads an arc of three residues
+    units = np.stack(
+        [np.where((S == r) | (S == (r + 1) % P) | (S == (r + 2) % P), 1.0, 0.0) for r in range(P)], axis=1
+    )  # each unit reads an arc of three residues
     categories = grid_latents.categorise(units, P)
     assert set(categories) == {"sum_slice"}
     tiles = grid_latents.tiling(units, categories, P)

@@ -10,8 +10,7 @@ from sae import absorption
 from sae.readers import hierarchy
 from toys import trees
 
-SMALL_TREE = trees.TreeConfig(n_roots=4, branching=3, depth=3, d=64, child_probability=0.3, exclusive_fraction=0.0,
-                              mean_l0=3.0)
+SMALL_TREE = trees.TreeConfig(n_roots=4, branching=3, depth=3, d=64, child_probability=0.3, exclusive_fraction=0.0, mean_l0=3.0)
 
 
 def _shuffled(parents, seed):
@@ -135,8 +134,9 @@ def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null
     parent = int(parents[child])
     absorbed_codes = np.asarray(codes).copy()
     absorbed_codes[fires[:, child], parent] = 0.0
-    records = {r["child"]: r for r in absorption.edges(
-        absorption.counts(jnp.asarray(absorbed_codes), codes, toy.parents, identity), parents)}
+    records = {
+        r["child"]: r for r in absorption.edges(absorption.counts(jnp.asarray(absorbed_codes), codes, toy.parents, identity), parents)
+    }
     assert records[child]["symptom_gap"] == 1.0 and records[child]["recall_with_child"] == 0.0
     assert records[child]["n_with_child"] == int((fires[:, child] & fires[:, parent]).sum())
     assert records[child]["n_with_child_hit"] == 0
@@ -146,8 +146,9 @@ def test_edge_gaps_are_zero_for_faithful_latents_one_for_absorbed_edges_and_null
     # An edge with no samples of the child is null, with its count.
     silent = np.asarray(codes).copy()
     silent[:, child] = 0.0
-    empty = {r["child"]: r for r in absorption.edges(absorption.counts(jnp.asarray(silent), jnp.asarray(silent),
-                                                                        toy.parents, identity), parents)}[child]
+    empty = {
+        r["child"]: r for r in absorption.edges(absorption.counts(jnp.asarray(silent), jnp.asarray(silent), toy.parents, identity), parents)
+    }[child]
     assert empty["n_with_child"] == 0 and empty["recall_with_child"] is None and empty["symptom_gap"] is None
     assert empty["recall_alone"] == 1.0
     summary = absorption.edge_summary(list(records.values()))

@@ -98,18 +98,53 @@ def test_a_knockoff_placed_by_the_original_decoder_scores_as_the_original():
     mask = np.arange(300) < 200
     key = jax.random.key(0)
     keys = jax.numpy.stack([key, key, key, jax.random.key(1)])  # the first three heads start alike
-    heads = network_training.train_heads(np.stack([x, same, relabelled, random]), labels, np.stack([mask] * 4), keys,
-                                         hidden=32, learning_rate=3e-3, weight_decay=0.0, steps=300)
+    heads = network_training.train_heads(
+        np.stack([x, same, relabelled, random]),
+        labels,
+        np.stack([mask] * 4),
+        keys,
+        hidden=32,
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        steps=300,
+    )
     assert heads.test_accuracy[0] > 0.8  # the head learns the task, so matching it means something
     assert heads.test_accuracy[1] == heads.test_accuracy[0] and heads.test_accuracy[2] == heads.test_accuracy[0]
     assert heads.test_accuracy[3] != heads.test_accuracy[0]  # counterpart: another placement, another head
 
 
-TINY = ["--set", "toy.p=11", "--set", "toy.steps=300", "--set", "toy.hidden=32",
-        "--set", "toy.embed_dim=8", "--set", "sae_size=16", "--set", "k=2", "--set", "sae_steps=100",
-        "--set", "sae_batch_size=64", "--set", "train_fractions=0.3,0.5", "--set", "calendar_samples=400",
-        "--set", "calendar_train_sizes=49,98", "--set", "calendar_steps=100", "--set", "calendar_sae_size=16",
-        "--set", "calendar_d=12", "--set", "calendar_sparse_features=8"]
+TINY = [
+    "--set",
+    "toy.p=11",
+    "--set",
+    "toy.steps=300",
+    "--set",
+    "toy.hidden=32",
+    "--set",
+    "toy.embed_dim=8",
+    "--set",
+    "sae_size=16",
+    "--set",
+    "k=2",
+    "--set",
+    "sae_steps=100",
+    "--set",
+    "sae_batch_size=64",
+    "--set",
+    "train_fractions=0.3,0.5",
+    "--set",
+    "calendar_samples=400",
+    "--set",
+    "calendar_train_sizes=49,98",
+    "--set",
+    "calendar_steps=100",
+    "--set",
+    "calendar_sae_size=16",
+    "--set",
+    "calendar_d=12",
+    "--set",
+    "calendar_sparse_features=8",
+]
 
 
 def test_knockoff_results_contract(tmp_path):
@@ -118,8 +153,14 @@ def test_knockoff_results_contract(tmp_path):
     results = json.loads((folder / "results.json").read_text())
     assert [n["name"] for n in results["networks"]] == ["modular", "calendar"]
     for n in results["networks"]:
-        assert [s["space"] for s in n["spaces"]] == ["reconstruction", "random_placement", "correlation_placement",
-                                                    "group_coordinates", "described_geometry", "original"]
+        assert [s["space"] for s in n["spaces"]] == [
+            "reconstruction",
+            "random_placement",
+            "correlation_placement",
+            "group_coordinates",
+            "described_geometry",
+            "original",
+        ]
         for s in n["spaces"]:
             assert 0.0 <= s["heldout_accuracy"] <= 1.0
             assert len(s["accuracy_by_train_size"]) == 2

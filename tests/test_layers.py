@@ -27,17 +27,20 @@ def _modules(package: str):
     return sorted((ROOT / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("package, allowed", [
-    ("toys/engine", lambda name: not name.startswith(("toys", "sae", "experiments", "theory"))
-                                 or name.startswith("toys.engine")),
-    ("toys", lambda name: not name.startswith(("sae", "experiments"))),
-    ("sae", lambda name: not name.startswith(("experiments", "theory")) and
-                         (not name.startswith("toys") or name.startswith("toys.engine"))),
-    ("theory", lambda name: not name.startswith(("toys", "sae", "experiments"))),
-])
+@pytest.mark.parametrize(
+    "package, allowed",
+    [
+        ("toys/engine", lambda name: not name.startswith(("toys", "sae", "experiments", "theory")) or name.startswith("toys.engine")),
+        ("toys", lambda name: not name.startswith(("sae", "experiments"))),
+        (
+            "sae",
+            lambda name: not name.startswith(("experiments", "theory")) and (not name.startswith("toys") or name.startswith("toys.engine")),
+        ),
+        ("theory", lambda name: not name.startswith(("toys", "sae", "experiments"))),
+    ],
+)
 def test_each_layer_imports_only_below_it(package, allowed):
-    crossing = {f"{path.relative_to(ROOT)}: {name}" for path in _modules(package)
-                for name in _imports(path) if not allowed(name)}
+    crossing = {f"{path.relative_to(ROOT)}: {name}" for path in _modules(package) for name in _imports(path) if not allowed(name)}
     assert crossing == set()
 
 
@@ -50,8 +53,7 @@ COMMANDS = {"experiments.theory", "experiments.bench", "experiments.bench_profil
 def _above_the_runner(name: str) -> bool:
     """A study, or a shared study helper or the kernel (experiments/<module>.py): above the runner."""
     parts = name.split(".")
-    return name.startswith("experiments.studies.") or (len(parts) >= 2 and parts[0] == "experiments"
-                                                       and parts[1] in HELPERS)
+    return name.startswith("experiments.studies.") or (len(parts) >= 2 and parts[0] == "experiments" and parts[1] in HELPERS)
 
 
 def test_the_runner_imports_no_study_helper_or_kernel():
@@ -66,16 +68,23 @@ def test_the_runner_imports_no_study_helper_or_kernel():
 
 
 def test_no_shared_helper_imports_a_study():
-    crossing = {f"{path.stem}: {name}" for path in (ROOT / "experiments").glob("*.py")
-                for name in _imports(path) if name.startswith("experiments.studies.")}
+    crossing = {
+        f"{path.stem}: {name}"
+        for path in (ROOT / "experiments").glob("*.py")
+        for name in _imports(path)
+        if name.startswith("experiments.studies.")
+    }
     assert crossing == set()
 
 
 def test_no_study_imports_another():
     studies = {path.stem for path in (ROOT / "experiments" / "studies").glob("*.py") if path.stem != "__init__"}
-    crossing = {f"{path.stem}: {name}" for path in (ROOT / "experiments" / "studies").glob("*.py")
-                for name in _imports(path)
-                if name.startswith("experiments.studies") and name.split(".")[-1] in studies - {path.stem}}
+    crossing = {
+        f"{path.stem}: {name}"
+        for path in (ROOT / "experiments" / "studies").glob("*.py")
+        for name in _imports(path)
+        if name.startswith("experiments.studies") and name.split(".")[-1] in studies - {path.stem}
+    }
     assert crossing == set()
 
 

@@ -72,9 +72,10 @@ def test_random_dictionaries_link_almost_nothing(d, m, seed):
     # probability ≈ 1 / (NULL_DRAWS · m) per t and pursuit, so E[linked latents] ≤ 2 · MAX_ATOMS / NULL_DRAWS;
     # the mean over 10 fresh dictionaries stays under twice that
     rng = np.random.default_rng(seed)
-    linked = [len({s[0] for s in manifold_finder.explanations(rng.standard_normal((m, d)), np.ones(m, bool),
-                                                                seed=seed + 1 + i)})
-              for i in range(10)]
+    linked = [
+        len({s[0] for s in manifold_finder.explanations(rng.standard_normal((m, d)), np.ones(m, bool), seed=seed + 1 + i)})
+        for i in range(10)
+    ]
     assert np.mean(linked) <= 2 * 2 * manifold_finder.MAX_ATOMS / manifold_finder.NULL_DRAWS
 
 
@@ -137,7 +138,6 @@ def test_a_mix_of_antipodal_pairs_and_cofiring_is_found_only_by_the_union():
     truth = geometry.PlantedCircle("c", plane, plane, present, theta, 1.0, 0)
     for modes, should_find in ((("tiling",), False), (("span",), False), (manifold_finder.MODES, True)):
         found = manifold_finder.candidate_groups(codes, unit, modes=modes)
-        scores, _ = manifold_grading.score_circle(codes, unit, truth, [g for _, g in found], [m for m, _ in found],
-                                                 shapes=False)
+        scores, _ = manifold_grading.score_circle(codes, unit, truth, [g for _, g in found], [m for m, _ in found], shapes=False)
         assert scores["found"] is should_find, (modes, scores)
     assert scores["found_by"].startswith("mixed")

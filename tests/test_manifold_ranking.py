@@ -160,8 +160,7 @@ def test_a_helix_does_not_close_and_loses_its_seam(seed, d, values, rise, offset
     helix = offset * c + np.cos(theta)[:, None] * u + np.sin(theta)[:, None] * v + rise * (np.arange(values) / values - 0.5)[:, None] * w
     codes = np.eye(values)[rng.integers(0, values, 1500)]
     read = manifold_ranking.circle_evidence(codes, helix, np.arange(values))
-    flat = manifold_ranking.circle_evidence(codes, helix - rise * (np.arange(values) / values - 0.5)[:, None] * w,
-                                            np.arange(values))
+    flat = manifold_ranking.circle_evidence(codes, helix - rise * (np.arange(values) / values - 0.5)[:, None] * w, np.arange(values))
     # ζ ≈ 1 − rise / radius, less the tilt the plane's fit takes up (a rise of at least the radius)
     assert read.seam < 0.75 and read.evidence < 0.6
     assert flat.seam > 0.99 and flat.evidence > 0.8  # the counterpart: the same loop, closed
@@ -179,13 +178,13 @@ def test_ideal_dictionaries_of_the_adversaries_are_not_claimed():
     claims = 0
     for kind in adversaries.KINDS:
         for seed in range(3):
-            config = adversaries.AdversaryConfig(kind=kind, d=32, values=12 if kind != "decoupled circle" else 6,
-                                                 n_sparse_features=0)
+            config = adversaries.AdversaryConfig(kind=kind, d=32, values=12 if kind != "decoupled circle" else 6, n_sparse_features=0)
             toy = adversaries.build(config, jax.random.key(seed))
             batch = toy.sample(jax.random.key(100 + seed), 3000)
             codes, decoder = np.asarray(batch.codes), np.asarray(toy.atoms)
-            ranked = manifold_ranking.rank(codes, decoder, [np.arange(len(decoder))],
-                                           manifold_ranking.stored_null(active.get(kind, 1), quick))
+            ranked = manifold_ranking.rank(
+                codes, decoder, [np.arange(len(decoder))], manifold_ranking.stored_null(active.get(kind, 1), quick)
+            )
             claims += ranked.claimed
     assert claims == 0
     spec = manifolds.ManifoldSpec("circle", values=12, offset=2.0, probability=1.0)
@@ -202,9 +201,26 @@ def test_circle_null_records_each_null_dictionarys_top_evidence_per_k(tmp_path):
 
     from experiments.runner import cli
 
-    tiny = ["--set", "cells=2", "--set", "grid.dims=16,20", "--set", "grid.sparse_features=10,20",
-            "--set", "grid.sparse_mean_l0=1", "--set", "grid.sizes=32,48", "--set", "grid.ks=1,2",
-            "--set", "grid.steps=60", "--set", "grid.batch_size=64", "--set", "grid.n_geometry=600"]
+    tiny = [
+        "--set",
+        "cells=2",
+        "--set",
+        "grid.dims=16,20",
+        "--set",
+        "grid.sparse_features=10,20",
+        "--set",
+        "grid.sparse_mean_l0=1",
+        "--set",
+        "grid.sizes=32,48",
+        "--set",
+        "grid.ks=1,2",
+        "--set",
+        "grid.steps=60",
+        "--set",
+        "grid.batch_size=64",
+        "--set",
+        "grid.n_geometry=600",
+    ]
     assert cli.main(["run", "circle-null", "--out", str(tmp_path), "--quick", *tiny]) == 0
     folder = next((tmp_path / "circle-null").iterdir())
     results = json.loads((folder / "results.json").read_text())

@@ -51,8 +51,7 @@ def test_other_manifolds(kind):
 
 
 def test_multi_frequency_circle_and_identity():
-    spec = manifolds.ManifoldSpec("multi", values=12, frequencies=(1, 3), amplitudes=(1.0, 0.5), offset=1.0,
-                                  probability=1.0, identity=0.3)
+    spec = manifolds.ManifoldSpec("multi", values=12, frequencies=(1, 3), amplitudes=(1.0, 0.5), offset=1.0, probability=1.0, identity=0.3)
     toy = _toy(spec, d=24, sparse=8)
     s = manifolds.sample(toy, jax.random.key(3), 500)
     assert toy.bases[0].shape == (4, 24)
@@ -65,17 +64,25 @@ def test_multi_frequency_circle_and_identity():
     np.testing.assert_allclose(np.asarray(toy.bases[0]) @ np.asarray(toy.bases[0]).T, np.eye(4), atol=1e-5)
     identities = np.asarray(toy.identities[0])
     np.testing.assert_allclose(np.linalg.norm(identities, axis=1), 1.0, atol=1e-5)
-    circle = (np.cos(theta)[:, None] * u1 + np.sin(theta)[:, None] * v1
-              + 0.5 * (np.cos(3 * theta)[:, None] * u3 + np.sin(3 * theta)[:, None] * v3))
+    circle = (
+        np.cos(theta)[:, None] * u1
+        + np.sin(theta)[:, None] * v1
+        + 0.5 * (np.cos(3 * theta)[:, None] * u3 + np.sin(3 * theta)[:, None] * v3)
+    )
     rest = np.asarray(s.x) - np.asarray(s.codes) @ np.asarray(toy.sparse.directions) - np.asarray(toy.offsets[0])
     np.testing.assert_allclose(rest - circle, 0.3 * identities[value], atol=1e-4)
     # the frequency-3 harmonic is there: its coordinates trace cos 3θ, not cos θ
     assert np.corrcoef((rest - 0.3 * identities[value]) @ u3, np.cos(3 * theta))[0, 1] > 0.999
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("values", 2, "days.values"), ("probability", 0.0, "days.probability"), ("d", 4, "d: got 4"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("values", 2, "days.values"),
+        ("probability", 0.0, "days.probability"),
+        ("d", 4, "d: got 4"),
+    ],
+)
 def test_bad_config_names_the_field(field, value, message):
     spec = manifolds.DAYS
     config = manifolds.ManifoldConfig(d=16, manifolds=(spec,))
@@ -83,6 +90,7 @@ def test_bad_config_names_the_field(field, value, message):
         config = manifolds.ManifoldConfig(d=value, manifolds=(spec, manifolds.MONTHS))
     else:
         import dataclasses
+
         config = manifolds.ManifoldConfig(d=16, manifolds=(dataclasses.replace(spec, **{field: value}),))
     with pytest.raises(ConfigError, match=message):
         config.validate()

@@ -204,10 +204,16 @@ def _reference_detection(latents, codes, C):
         f = 2 * tp / (fires.sum() + feature.sum()) if fires.sum() + feature.sum() else 0.0
         precision.append(p), recall.append(r), f1.append(f), live.append(fires.any())
     live = np.array(live)
-    every = {"precision": np.mean(precision), "recall": np.mean(recall), "f1": np.mean(f1),
-             "uniqueness": len(set(best.tolist())) / m}  # every latent's best feature, dead ones too
-    on_live = {f"{k}_live": (np.mean(np.array(v)[live]) if live.any() else 0.0)
-               for k, v in (("precision", precision), ("recall", recall), ("f1", f1))}
+    every = {
+        "precision": np.mean(precision),
+        "recall": np.mean(recall),
+        "f1": np.mean(f1),
+        "uniqueness": len(set(best.tolist())) / m,
+    }  # every latent's best feature, dead ones too
+    on_live = {
+        f"{k}_live": (np.mean(np.array(v)[live]) if live.any() else 0.0)
+        for k, v in (("precision", precision), ("recall", recall), ("f1", f1))
+    }
     on_live["uniqueness_live"] = len(set(best[live].tolist())) / live.sum() if live.any() else 0.0
     return every | on_live
 

@@ -13,8 +13,11 @@ def test_fourier_shares_find_planted_frequencies():
     p = 23
     a = np.arange(p)
     rng = np.random.default_rng(0)
-    embedding = (np.cos(2 * np.pi * 3 * a / p)[:, None] * rng.standard_normal(8)
-                 + 0.5 * np.sin(2 * np.pi * 7 * a / p)[:, None] * rng.standard_normal(8) + 4.0)
+    embedding = (
+        np.cos(2 * np.pi * 3 * a / p)[:, None] * rng.standard_normal(8)
+        + 0.5 * np.sin(2 * np.pi * 7 * a / p)[:, None] * rng.standard_normal(8)
+        + 4.0
+    )
     shares = modular.fourier_shares(embedding)
     assert shares.shape == ((p - 1) // 2,)
     np.testing.assert_allclose(shares.sum(), 1.0)

@@ -14,10 +14,10 @@ KEY = jax.random.key(0)
 TASKS = {
     "modular": lambda: modular.ModularConfig(p=11, embed_dim=8, hidden=16, steps=5),
     "semantic": lambda: semantic.task(semantic.SemanticConfig(d=6, hidden=8, n_layers=2, steps=5), KEY),
-    "tms": lambda: tms.Task(tms.TMSTrainConfig(n_features=5, n_hidden=2, steps=5, batch_size=16, eval_samples=64),
-                            np.full(2, 0.2), np.ones((2, 5)), KEY),
-    "circuits": lambda: circuits.task(circuits.CircuitConfig(n_inputs=4, width=3, depth=2, n_layers=2, hidden=8,
-                                                             steps=5), KEY),
+    "tms": lambda: tms.Task(
+        tms.TMSTrainConfig(n_features=5, n_hidden=2, steps=5, batch_size=16, eval_samples=64), np.full(2, 0.2), np.ones((2, 5)), KEY
+    ),
+    "circuits": lambda: circuits.task(circuits.CircuitConfig(n_inputs=4, width=3, depth=2, n_layers=2, hidden=8, steps=5), KEY),
     "quanta": lambda: quanta.task(quanta.QuantaConfig(n_tasks=3, n_bits=6, k=2, hidden=8, steps=5, batch_size=16), KEY),
 }
 MODULES = {"modular": modular, "semantic": semantic, "tms": tms, "circuits": circuits, "quanta": quanta}

@@ -22,16 +22,22 @@ def _hps(arch: str, n: int = 2):
     return pipeline.stack([architectures.hparams(3e-3, coefficient, 2, aux)] * n)
 
 
-@pytest.mark.parametrize("toy", [
-    TOY,
-    trees.build(trees.TreeConfig(n_roots=2, branching=2, depth=2, d=8, mean_l0=1.0), jax.random.key(0)),
-    manifolds.build(manifolds.ManifoldConfig(8, (manifolds.ManifoldSpec("days", values=7),), 4, 1.0), jax.random.key(0)),
-    stored.from_arrays(np.ones((5, 3)), np.ones((5, 2)), np.eye(2, 3)),
-    semantic.LayerToy(semantic.isometry(jax.random.key(0), 6),
-                      semantic.initial_state(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), jax.random.key(1)),
-                      semantic.SemanticConfig(d=6, hidden=8, n_layers=2), 2),
-    tms.HiddenToy(jax.random.normal(jax.random.key(0), (2, 5)), jnp.float32(0.2)),
-])
+@pytest.mark.parametrize(
+    "toy",
+    [
+        TOY,
+        trees.build(trees.TreeConfig(n_roots=2, branching=2, depth=2, d=8, mean_l0=1.0), jax.random.key(0)),
+        manifolds.build(manifolds.ManifoldConfig(8, (manifolds.ManifoldSpec("days", values=7),), 4, 1.0), jax.random.key(0)),
+        stored.from_arrays(np.ones((5, 3)), np.ones((5, 2)), np.eye(2, 3)),
+        semantic.LayerToy(
+            semantic.isometry(jax.random.key(0), 6),
+            semantic.initial_state(semantic.SemanticConfig(d=6, hidden=8, n_layers=2), jax.random.key(1)),
+            semantic.SemanticConfig(d=6, hidden=8, n_layers=2),
+            2,
+        ),
+        tms.HiddenToy(jax.random.normal(jax.random.key(0), (2, 5)), jnp.float32(0.2)),
+    ],
+)
 def test_every_toy_follows_the_protocol(toy):
     assert isinstance(toy, protocol.Toy)
     batch = toy.sample(jax.random.key(1), 7)
@@ -47,8 +53,7 @@ def test_every_toy_follows_the_protocol(toy):
 def test_every_architecture_fits_encodes_reconstructs_saves_and_loads(arch, tmp_path):
     facts = architectures.get(arch)
     hps = _hps(arch)
-    result = pipeline.fit(arch, TOY, hps, jax.random.split(jax.random.key(1), 2), n_latents=12, steps=30,
-                          batch_size=32)
+    result = pipeline.fit(arch, TOY, hps, jax.random.split(jax.random.key(1), 2), n_latents=12, steps=30, batch_size=32)
     assert np.all(np.isfinite(np.asarray(result.loss)))
     x = TOY.sample(jax.random.key(2), 64).x
     f = np.asarray(pipeline.encode(arch, result.params, hps, x))
@@ -65,8 +70,7 @@ def test_every_architecture_fits_encodes_reconstructs_saves_and_loads(arch, tmp_
     folder = saelens_format.save(tmp_path / arch, arch, jax.tree.map(np.asarray, one), k=2 if facts.uses_k else None)
     loaded = saelens_format.load(folder)
     assert loaded.arch == arch and loaded.k == (2 if facts.uses_k else None)
-    again = pipeline.encode(arch, pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]),
-                            jax.tree.map(lambda leaf: leaf[:1], hps), x)
+    again = pipeline.encode(arch, pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]), jax.tree.map(lambda leaf: leaf[:1], hps), x)
     np.testing.assert_allclose(np.asarray(again)[0], f[0], atol=1e-6)
 
 
@@ -74,13 +78,13 @@ def test_scaled_architectures_need_the_architectures_reconstruction():
     # Negative control: decoding a scaled architecture's latents without undoing the scaling
     # (f W_dec + b_dec) reconstructs samples of norm ≠ √d wrongly.
     hps = _hps("batchtopk", 1)
-    result = pipeline.fit("batchtopk", TOY, hps, jax.random.split(jax.random.key(1), 1), n_latents=20, steps=300,
-                          batch_size=128)
+    result = pipeline.fit("batchtopk", TOY, hps, jax.random.split(jax.random.key(1), 1), n_latents=20, steps=300, batch_size=128)
     x = TOY.sample(jax.random.key(3), 2000).x
     right = pipeline.explained_variance("batchtopk", result.params, hps, x)[0]
     f = pipeline.encode("batchtopk", result.params, hps, x)[0]
-    wrong = 1 - np.sum((np.asarray(x) - np.asarray(architectures.decode(jax.tree.map(lambda a: a[0], result.params), f)))
-                       ** 2) / np.sum((np.asarray(x) - np.asarray(x).mean(0)) ** 2)
+    wrong = 1 - np.sum((np.asarray(x) - np.asarray(architectures.decode(jax.tree.map(lambda a: a[0], result.params), f))) ** 2) / np.sum(
+        (np.asarray(x) - np.asarray(x).mean(0)) ** 2
+    )
     assert right > wrong + 0.1, (right, wrong)
 
 
@@ -100,13 +104,15 @@ def test_auxk_has_one_switch():
 @pytest.mark.parametrize("kind", pipeline.BASELINE_KINDS)
 def test_every_baseline_is_the_same_pytree(kind):
     sample = TOY.sample(jax.random.key(4), 500).x
-    params = pipeline.baseline(kind, jax.random.split(jax.random.key(5), 3), D, 8, k=2, fit_sample=sample,
-                               true_features=TOY.features, noise=0.1)
+    params = pipeline.baseline(
+        kind, jax.random.split(jax.random.key(5), 3), D, 8, k=2, fit_sample=sample, true_features=TOY.features, noise=0.1
+    )
     template = jax.tree.map(lambda leaf: leaf[None].repeat(3, 0), architectures_init())
     assert jax.tree.structure(params) == jax.tree.structure(template)
     assert all(a.shape == b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(template)))
-    scores = pipeline.evaluate(pipeline.BASELINE_ARCH, params, pipeline.baseline_hparams(2, 3), TOY,
-                               key=jax.random.key(6), n_eval=2000, chunk=1000)
+    scores = pipeline.evaluate(
+        pipeline.BASELINE_ARCH, params, pipeline.baseline_hparams(2, 3), TOY, key=jax.random.key(6), n_eval=2000, chunk=1000
+    )
     assert len(scores) == 3 and all(0 <= s["mmcs"] <= 1 for s in scores)
 
 
@@ -131,8 +137,7 @@ def test_oracle_baseline_is_the_truth_plus_noise_of_the_stated_size():
     # cosine with its feature is about 1/√(1 + σ²)
     truth = np.asarray(TOY.features, np.float64)
     unit = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    exact = pipeline.baseline("oracle", jax.random.split(jax.random.key(0), 1), D, 14, true_features=TOY.features,
-                              noise=0.0)
+    exact = pipeline.baseline("oracle", jax.random.split(jax.random.key(0), 1), D, 14, true_features=TOY.features, noise=0.0)
     np.testing.assert_allclose(np.asarray(exact.W_dec[0]), unit[np.arange(14) % F], atol=1e-6)
     wide = np.asarray(jax.random.normal(jax.random.key(5), (40, 4096)))
     wide = wide / np.linalg.norm(wide, axis=1, keepdims=True)  # unit features, as toys plant them
@@ -149,8 +154,7 @@ def test_a_stored_toy_trains_like_any_toy(tmp_path):
     np.save(tmp_path / "features.npy", np.asarray(TOY.features))
     toy = stored.from_npy(tmp_path / "x.npy", tmp_path / "codes.npy", tmp_path / "features.npy")
     hps = pipeline.stack([architectures.hparams(3e-3, 0.0, 2)])
-    result = pipeline.fit("topk", toy, hps, jax.random.split(jax.random.key(1), 1), n_latents=20, steps=600,
-                          batch_size=128)
+    result = pipeline.fit("topk", toy, hps, jax.random.split(jax.random.key(1), 1), n_latents=20, steps=600, batch_size=128)
     (on_rows,) = pipeline.evaluate("topk", result.params, hps, (toy.x, toy.codes), true_features=toy.features)
     (fresh,) = pipeline.evaluate("topk", result.params, hps, TOY, key=jax.random.key(8), n_eval=20_000)
     # the stored rows are read as rows of the same toy: every firing and reconstruction score agrees with
@@ -162,8 +166,7 @@ def test_a_stored_toy_trains_like_any_toy(tmp_path):
     (mismatched,) = pipeline.evaluate("topk", result.params, hps, (toy.x, shuffled), true_features=toy.features)
     assert mismatched["f1"] < on_rows["f1"] - 0.2, (mismatched, on_rows)
     random = pipeline.baseline("random", jax.random.split(jax.random.key(2), 1), D, 20)
-    (chance,) = pipeline.evaluate("topk", random, pipeline.baseline_hparams(2, 1), (toy.x, toy.codes),
-                                  true_features=toy.features)
+    (chance,) = pipeline.evaluate("topk", random, pipeline.baseline_hparams(2, 1), (toy.x, toy.codes), true_features=toy.features)
     assert on_rows["mcc"] > chance["mcc"], (on_rows, chance)
 
 
@@ -186,16 +189,25 @@ def test_an_sae_on_a_tms_hidden_layer_beats_chance():
     hps = pipeline.stack([architectures.hparams(3e-3, 0.0, 1)])
     result = pipeline.fit("topk", toy, hps, jax.random.split(jax.random.key(0), 1), n_latents=5, steps=800, batch_size=256)
     (trained,) = pipeline.evaluate("topk", result.params, hps, toy, key=jax.random.key(1), n_eval=20_000)
-    (chance,) = pipeline.evaluate("topk", pipeline.baseline("random", jax.random.split(jax.random.key(2), 1), 2, 5),
-                                  pipeline.baseline_hparams(1, 1), toy, key=jax.random.key(1), n_eval=20_000)
+    (chance,) = pipeline.evaluate(
+        "topk",
+        pipeline.baseline("random", jax.random.split(jax.random.key(2), 1), 2, 5),
+        pipeline.baseline_hparams(1, 1),
+        toy,
+        key=jax.random.key(1),
+        n_eval=20_000,
+    )
     assert trained["mcc"] > 0.95 > chance["mcc"], (trained["mcc"], chance["mcc"])
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.array([["a", "b"]]), "x: got dtype <U1, expected real numbers"),
-    (np.ones((2, 2), complex), "x: got dtype complex128, expected real numbers"),
-    (np.array([[1.0, np.nan], [0.0, np.inf]]), "x: 2 NaN/inf entries (first in row 0)"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.array([["a", "b"]]), "x: got dtype <U1, expected real numbers"),
+        (np.ones((2, 2), complex), "x: got dtype complex128, expected real numbers"),
+        (np.array([[1.0, np.nan], [0.0, np.inf]]), "x: 2 NaN/inf entries (first in row 0)"),
+    ],
+)
 def test_stored_arrays_refuse_what_training_would_choke_on(array, message, tmp_path):
     from toys import stored
     from toys.engine.config import ConfigError

@@ -29,8 +29,7 @@ def test_distance_irrelevance_is_zero_for_a_function_of_the_distance_and_one_wit
 
 
 def test_gradient_symmetricity_is_one_by_construction_only_for_the_additive_network():
-    scores = {arch: modular.gradient_symmetricity(*untrained(arch), jax.random.key(1), 50)
-              for arch in modular.ARCHITECTURES}
+    scores = {arch: modular.gradient_symmetricity(*untrained(arch), jax.random.key(1), 50) for arch in modular.ARCHITECTURES}
     assert scores["additive"] == pytest.approx(1.0, abs=1e-5)
     assert scores["bilinear"] < 0.9 and scores["concatenated"] < 0.9, scores
 
@@ -43,9 +42,28 @@ def test_correct_logits_are_the_logits_of_the_answer():
     assert matrix[(a + b) % P, (a - b) % P] == pytest.approx(logits[(a + b) % P], rel=1e-5)
 
 
-TINY = ["--set", "toy.p=13", "--set", "toy.steps=300", "--set", "toy.hidden=32",
-        "--set", "toy.embed_dim=16", "--set", "sae_size=32", "--set", "k=2", "--set", "sae_steps=100",
-        "--set", "sae_batch_size=64", "--set", "n_triples=20", "--set", "architectures=additive_narrow,bilinear"]
+TINY = [
+    "--set",
+    "toy.p=13",
+    "--set",
+    "toy.steps=300",
+    "--set",
+    "toy.hidden=32",
+    "--set",
+    "toy.embed_dim=16",
+    "--set",
+    "sae_size=32",
+    "--set",
+    "k=2",
+    "--set",
+    "sae_steps=100",
+    "--set",
+    "sae_batch_size=64",
+    "--set",
+    "n_triples=20",
+    "--set",
+    "architectures=additive_narrow,bilinear",
+]
 
 
 def test_pizza_clock_results_contract(tmp_path, monkeypatch):
@@ -67,5 +85,4 @@ def test_pizza_clock_results_contract(tmp_path, monkeypatch):
             assert {*grid_latents.CATEGORIES, "dead"} <= set(n[kind])
         assert sum(n["sae_latents"][c] for c in (*grid_latents.CATEGORIES, "dead", "always")) == 32
     assert results["networks"][0]["gradient_symmetricity"] == pytest.approx(1.0, abs=1e-5)  # additive: by construction
-    assert {p.name for p in (folder / "figures").iterdir()} == {"correct_logits.png", "latent_categories.png",
-                                                                 "hidden_geometry.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"correct_logits.png", "latent_categories.png", "hidden_geometry.png"}

@@ -22,7 +22,7 @@ def multi_frequency(frequencies, seed=0, noise=0.02, d=48, offset=0.5):
     rows = offset * frame[-1] + noise * rng.normal(size=(P, d))
     for i, f in enumerate(frequencies):
         rows = rows + np.cos(2 * np.pi * f * a / P)[:, None] * frame[2 * i] + np.sin(2 * np.pi * f * a / P)[:, None] * frame[2 * i + 1]
-    return np.repeat(np.eye(P), 3, axis=0), rows, {f: frame[2 * i:2 * i + 2] for i, f in enumerate(frequencies)}
+    return np.repeat(np.eye(P), 3, axis=0), rows, {f: frame[2 * i : 2 * i + 2] for i, f in enumerate(frequencies)}
 
 
 @settings(max_examples=6, derandomize=True, deadline=None)
@@ -121,8 +121,15 @@ def test_the_modular_clock_refuses_a_non_addition_network(task, tmp_path):
 def test_modular_clock_results_contract(tmp_path):
     from experiments.studies import modular_clock
 
-    config = modular_clock.Config(seeds=1, null_networks=2, toy=modular.ModularConfig(p=7, steps=30, embed_dim=8, hidden=16),
-                                  sae_size=16, k=2, sae_steps=30, sae_batch_size=16)
+    config = modular_clock.Config(
+        seeds=1,
+        null_networks=2,
+        toy=modular.ModularConfig(p=7, steps=30, embed_dim=8, hidden=16),
+        sae_size=16,
+        k=2,
+        sae_steps=30,
+        sae_batch_size=16,
+    )
     outcome = modular_clock.run(config)
     results = dict(outcome.results)
     # its results table: every key frequency's grading and every space's held-out accuracy beside 1/p

@@ -31,7 +31,7 @@ def test_parity_labels_match_their_definition(seed, k):
     x = np.asarray(batch.x)
     for row, task, label in zip(x, np.asarray(batch.tasks), np.asarray(batch.labels)):
         assert row[: config.n_tasks].tolist() == [1.0 if t == task else 0.0 for t in range(config.n_tasks)]
-        bits = row[config.n_tasks:].astype(int)
+        bits = row[config.n_tasks :].astype(int)
         assert label == sum(bits[i] for i in subsets[task]) % 2
 
 
@@ -128,7 +128,7 @@ def _separated_zipf_clusters(seed: int, n_tasks: int = 20, n: int = 2000, within
     noise = rng.normal(size=(len(truth), dim))
     noise -= (noise @ directions.T) @ directions  # orthogonal to every task direction
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    return within * directions[truth] + np.sqrt(1 - within ** 2) * noise, truth
+    return within * directions[truth] + np.sqrt(1 - within**2) * noise, truth
 
 
 def test_every_k_rule_finds_separated_zipf_clusters_and_the_dense_eigengap_does_not():
@@ -170,10 +170,36 @@ def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
 
 
 TINY_QUANTA = [
-    "--set", "toy.n_tasks=4", "--set", "toy.n_bits=8", "--set", "toy.k=2", "--set", "toy.hidden=64",
-    "--set", "toy.steps=1500", "--set", "toy.batch_size=256", "--set", "toy.learning_rate=3e-3",
-    "--set", "per_task=40", "--set", "accuracy_samples=200", "--set", "projection_dim=64", "--set", "projection_dims=64",
-    "--set", "parity_steps=1500", "--set", "qdg_samples=300", "--set", "probe_samples=400", "--set", "max_clusters=8",
+    "--set",
+    "toy.n_tasks=4",
+    "--set",
+    "toy.n_bits=8",
+    "--set",
+    "toy.k=2",
+    "--set",
+    "toy.hidden=64",
+    "--set",
+    "toy.steps=1500",
+    "--set",
+    "toy.batch_size=256",
+    "--set",
+    "toy.learning_rate=3e-3",
+    "--set",
+    "per_task=40",
+    "--set",
+    "accuracy_samples=200",
+    "--set",
+    "projection_dim=64",
+    "--set",
+    "projection_dims=64",
+    "--set",
+    "parity_steps=1500",
+    "--set",
+    "qdg_samples=300",
+    "--set",
+    "probe_samples=400",
+    "--set",
+    "max_clusters=8",
 ]
 
 
@@ -187,9 +213,14 @@ def test_quanta_results_contract(tmp_path):
     assert all(-1.0 <= ari[name] <= 1.0 for name in ("gradients", "gradients_projected", "activations", "inputs"))
     assert results["n_points"] == 40 * len(ari["learned_tasks"])
     assert np.asarray(results["confusion"]["counts"]).sum() == results["n_points"]
-    assert {p.name for p in (folder / "figures").iterdir()} == {"gradient_clusters.png", "ari_vs_projection.png",
-                                                                 "tasks_learned.png", "variants.png", "qdg_sweep.png",
-                                                                 "factorial.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {
+        "gradient_clusters.png",
+        "ari_vs_projection.png",
+        "tasks_learned.png",
+        "variants.png",
+        "qdg_sweep.png",
+        "factorial.png",
+    }
     assert results["task_code"] == "onehot" and set(results["variants"]) == {"onehot", "parity"}
     for variant in results["variants"].values():
         assert set(variant["ari"]) == {"gradients", "gradients_projected", "activations", "inputs", "untrained_gradients"}
@@ -246,8 +277,9 @@ def test_raw_inputs_cluster_by_task_under_the_onehot_code_and_not_under_the_pari
     ari = {}
     for code in quanta.TASK_CODES:
         config = quanta.QuantaConfig(n_tasks=n_tasks, n_bits=12, k=3, task_code=code, control_group=group)
-        batch = quanta.sample(config, quanta.draw_subsets(config, jax.random.key(seed)), jax.random.key(seed + 1),
-                              len(truth), tasks=jnp.asarray(truth))
+        batch = quanta.sample(
+            config, quanta.draw_subsets(config, jax.random.key(seed)), jax.random.key(seed + 1), len(truth), tasks=jnp.asarray(truth)
+        )
         ari[code] = clustering.scores(truth, clustering.cluster(np.asarray(batch.x), n_tasks, seed))["ari"]
     assert ari["onehot"] > 0.9 and ari["parity"] <= 0.2, ari
 

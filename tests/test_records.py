@@ -18,8 +18,20 @@ from toys.engine import files
 from toys.engine.config import ConfigError
 
 TINY = [
-    "--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16,32",
-    "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64",
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=16,32",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=60",
+    "--set",
+    "batch_size=64",
 ]
 
 
@@ -54,8 +66,22 @@ def test_a_diverged_run_is_recorded_and_listed(tmp_path, capsys):
 
 
 def _start(tmp_path, *extra):
-    argv = [sys.executable, "-m", "experiments.runner.entry", "run", "superposition", "--quick", "--out", str(tmp_path),
-            *TINY[:-4], "--set", "steps=2000000", "--set", "batch_size=64", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "experiments.runner.entry",
+        "run",
+        "superposition",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        *TINY[:-4],
+        "--set",
+        "steps=2000000",
+        "--set",
+        "batch_size=64",
+        *extra,
+    ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -79,8 +105,7 @@ def test_a_signal_stops_the_run_within_a_second_with_one_line(tmp_path, signum):
     assert process.returncode == records.EXIT_INTERRUPTED
     assert elapsed < 1.5, elapsed
     last = err.strip().splitlines()[-1]
-    assert last.startswith(f"toylab: interrupted ({signal.Signals(signum).name}) at ") and last.endswith(
-        "; no results written"), last
+    assert last.startswith(f"toylab: interrupted ({signal.Signals(signum).name}) at ") and last.endswith("; no results written"), last
     status = json.loads((folder / "status.json").read_text())
     assert status["state"] == "interrupted" and status["signal"] == signal.Signals(signum).name
     assert not (folder / "results.json").exists()
@@ -89,13 +114,21 @@ def test_a_signal_stops_the_run_within_a_second_with_one_line(tmp_path, signum):
 
 
 def test_runs_lists_every_state_newest_first(tmp_path, capsys):
-    for name, state, pid in (("20260101-000000-seed0", "finished", os.getpid()),
-                             ("20260102-000000-seed0", "interrupted", os.getpid()),
-                             ("20260103-000000-seed0", "running", 2**22 + 12345)):  # a pid that does not exist
+    for name, state, pid in (
+        ("20260101-000000-seed0", "finished", os.getpid()),
+        ("20260102-000000-seed0", "interrupted", os.getpid()),
+        ("20260103-000000-seed0", "running", 2**22 + 12345),
+    ):  # a pid that does not exist
         folder = tmp_path / "superposition" / name
         folder.mkdir(parents=True)
-        record = {"state": state, "experiment": "superposition", "started": name, "duration_s": 1.0,
-                  "host": __import__("platform").node(), "pid": pid}
+        record = {
+            "state": state,
+            "experiment": "superposition",
+            "started": name,
+            "duration_s": 1.0,
+            "host": __import__("platform").node(),
+            "pid": pid,
+        }
         runfolder.write_json(folder / "status.json", record)
     assert cli.main(["runs", str(tmp_path)]) == 0
     table = capsys.readouterr().out.splitlines()[2:]
@@ -111,27 +144,44 @@ BAD = [
     (["theory", "--seed", "-1"], "--seed: got -1"),
     (["run", "superposition", "--set", "toy.nosuch=1"], "--set toy.nosuch: unknown key; known keys: toy.n_features"),
     (["run", "superposition", "--set", "sizes=1,,2"], "sizes: got '1,,2', an empty item"),
-    (["run", "superposition", "--set", "sizes=256,512", "--set", "heatmap_size=1024"],
-     "heatmap_size: got 1024, allowed values 256, 512 (one of sizes)"),
+    (
+        ["run", "superposition", "--set", "sizes=256,512", "--set", "heatmap_size=1024"],
+        "heatmap_size: got 1024, allowed values 256, 512 (one of sizes)",
+    ),
     (["run", "circles", "--set", "figure_size=7"], "figure_size: got 7"),
     (["runs", "pyproject.toml"], "OUT: pyproject.toml is not a directory"),
     (["run", "superposition", "--set", "toy.n_features=100000000"], "toy.n_features: this config needs about"),
     (["run", "superposition", "--set", "sizes=100000000"], "sizes: this config needs about"),
     (["run", "superposition", "--set", "toy.d=2000000000"], "toy.d: this config needs about"),
     (["run", "sweep", "--set", "size=50000000"], "size: this config needs about"),
-    (["run", "sweep", "--set", "arch=relu", "--set", "hyperparameter=k", "--set", "values=2,4"],
-     "hyperparameter: relu does not read k"),
+    (["run", "sweep", "--set", "arch=relu", "--set", "hyperparameter=k", "--set", "values=2,4"], "hyperparameter: relu does not read k"),
     (["run", "sweep", "--set", "arch=topk", "--set", "hyperparameter=l1_coefficient"], "topk does not read l1_coefficient"),
     (["run", "pizza-clock", "--set", "architectures=additive,additive"], "architectures: additive given more than once"),
     (["run", "superposition", "--seed", "3", "--set", "seed=4"], "seed: --seed 3 and --set seed=4 disagree"),
     (["run", "superposition", "--out", "x" * 300], "(300 characters): too long"),
     (["run", "superposition", "--out", "/tmp/" + "b/" * 2500], "too long (each name ≤ 255 bytes, the whole path ≤ 4096)"),
-    (["run", "superposition", "--distributed", "--coordinator", "nohost:abc", "--num-processes", "1", "--process-id", "0"],
-     "--coordinator: got 'nohost:abc', expected HOST:PORT"),
-    (["run", "superposition", "--distributed", "--coordinator", "no-such-host.invalid:1234", "--num-processes", "1",
-      "--process-id", "0"], "--coordinator: cannot resolve the host"),
-    (["run", "superposition", "--distributed", "--coordinator", "localhost:1234", "--num-processes", "2",
-      "--process-id", "2"], "--process-id: got 2, allowed range [0, 1]"),
+    (
+        ["run", "superposition", "--distributed", "--coordinator", "nohost:abc", "--num-processes", "1", "--process-id", "0"],
+        "--coordinator: got 'nohost:abc', expected HOST:PORT",
+    ),
+    (
+        [
+            "run",
+            "superposition",
+            "--distributed",
+            "--coordinator",
+            "no-such-host.invalid:1234",
+            "--num-processes",
+            "1",
+            "--process-id",
+            "0",
+        ],
+        "--coordinator: cannot resolve the host",
+    ),
+    (
+        ["run", "superposition", "--distributed", "--coordinator", "localhost:1234", "--num-processes", "2", "--process-id", "2"],
+        "--process-id: got 2, allowed range [0, 1]",
+    ),
     (["run", "superposition", "--distributed", "--coordinator", "localhost:1234"], "give all of --coordinator"),
     (["run", "superposition", "--num-processes", "2"], "--num-processes: only with --distributed"),
     (["sweep", "--coordinator", "localhost:1234"], "--coordinator: only with --distributed"),
@@ -169,13 +219,16 @@ def test_large_seeds_do_not_collide():
 
 
 KEYS = sorted({key for name in registry.EXPERIMENTS for key in overrides.known_keys(registry.get(name).Config())})
-values = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str), st.floats(allow_nan=True).map(str),
-                   st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join),
-                   st.sampled_from(["none", "true", "", "inf", "-inf", "nan", "1e400"]))
+values = st.one_of(
+    st.text(max_size=12),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=True).map(str),
+    st.lists(st.integers(-5, 5000).map(str), max_size=4).map(",".join),
+    st.sampled_from(["none", "true", "", "inf", "-inf", "nan", "1e400"]),
+)
 
 
-@given(st.sampled_from(list(registry.EXPERIMENTS)), st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy"]), values),
-                                                                 max_size=3))
+@given(st.sampled_from(list(registry.EXPERIMENTS)), st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy"]), values), max_size=3))
 def test_any_set_either_validates_or_is_one_line(name, assignments):
     # A fuzz of `--set` keys and values: resolving the config (everything `run` does before any
     # work) either succeeds or raises ConfigError with a one-line message — never another error.
@@ -271,9 +324,12 @@ def _outside(rule, value, config) -> list[str]:
     return [str(int(v)) if integer else repr(float(v)) for v in out]
 
 
-PROBES = [(name, key, text) for name in registry.EXPERIMENTS
-          for key, rule, value, config in _declared_rules(registry.get(name).Config.quick())
-          for text in _outside(rule, value, config)]
+PROBES = [
+    (name, key, text)
+    for name in registry.EXPERIMENTS
+    for key, rule, value, config in _declared_rules(registry.get(name).Config.quick())
+    for text in _outside(rule, value, config)
+]
 
 
 @pytest.mark.parametrize("name, key, text", PROBES)
@@ -292,8 +348,12 @@ def test_every_declared_bound_is_enforced_by_the_config_it_is_declared_on(name, 
 def test_every_settable_key_declares_its_rule():
     from experiments.runner import help_text
 
-    undeclared = [(name, row["key"]) for name in registry.EXPERIMENTS
-                  for row in help_text.describe(registry.get(name).Config()) if row["allowed"] == help_text.UNDECLARED]
+    undeclared = [
+        (name, row["key"])
+        for name in registry.EXPERIMENTS
+        for row in help_text.describe(registry.get(name).Config())
+        if row["allowed"] == help_text.UNDECLARED
+    ]
     assert undeclared == []
 
 
@@ -311,14 +371,17 @@ def test_out_through_a_bad_symbolic_link_is_one_line(kind, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == before
 
 
-@pytest.mark.parametrize("record, content", [("status.json", "[1, 2]"), ("config.json", '"hello"'),
-                                             ("config.json", '{"experiment": ["x"]}'), ("status.json", "{broken")])
+@pytest.mark.parametrize(
+    "record, content",
+    [("status.json", "[1, 2]"), ("config.json", '"hello"'), ("config.json", '{"experiment": ["x"]}'), ("status.json", "{broken")],
+)
 def test_an_unreadable_run_is_listed_as_such_and_the_rest_still_listed(record, content, tmp_path, capsys):
     for name in ("20260101-000000-seed0", "20260102-000000-seed0"):
         folder = tmp_path / "superposition" / name
         folder.mkdir(parents=True)
-        runfolder.write_json(folder / "status.json", {"state": "finished", "experiment": "superposition",
-                                                      "started": name, "duration_s": 1.0})
+        runfolder.write_json(
+            folder / "status.json", {"state": "finished", "experiment": "superposition", "started": name, "duration_s": 1.0}
+        )
     broken = tmp_path / "superposition" / "20260102-000000-seed0"
     if record == "config.json":  # without a status, the run's config names its experiment
         (broken / "status.json").unlink()
@@ -355,16 +418,25 @@ def test_report_links_are_url_encoded(tmp_path, capsys):
 
 def test_a_closed_stdout_ends_quietly():
     # `toylab list | head -0`: the reader is gone before the first line
-    reader_gone = subprocess.run(f"{sys.executable} -m experiments.runner.cli list | (exec 0<&-; true)", shell=True,
-                                 capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    reader_gone = subprocess.run(
+        f"{sys.executable} -m experiments.runner.cli list | (exec 0<&-; true)",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert reader_gone.stderr == "", reader_gone.stderr
 
 
 def test_a_backend_that_is_not_there_is_one_line(tmp_path):
     environment = {**os.environ, "JAX_PLATFORMS": "cuda"}
-    result = subprocess.run([sys.executable, "-m", "experiments.runner.cli", "run", "two-feature", "--quick", "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, env=environment,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.runner.cli", "run", "two-feature", "--quick", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert result.returncode == 2 and result.stderr.startswith("toylab: error: JAX_PLATFORMS: 'cuda'"), result.stderr
     assert "\n" not in result.stderr.strip() and not (tmp_path / "out").exists()
 
@@ -434,10 +506,21 @@ def test_the_progress_bar_appears_on_a_terminal(tmp_path):
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    argv = [sys.executable, "-m", "experiments.runner.cli", "run", "two-feature", "--quick", "--out", str(tmp_path),
-            "--set", "steps=400", "--set", "n_seeds=2"]
-    process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower,
-                               cwd=os.path.dirname(os.path.dirname(__file__)))
+    argv = [
+        sys.executable,
+        "-m",
+        "experiments.runner.cli",
+        "run",
+        "two-feature",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "steps=400",
+        "--set",
+        "n_seeds=2",
+    ]
+    process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, cwd=os.path.dirname(os.path.dirname(__file__)))
     os.close(follower)
     seen = b""
     while True:
@@ -460,14 +543,14 @@ def test_list_runs_report_and_a_refused_seed_start_without_loading_jax(tmp_path)
     # experiment name is refused before any study is imported
     run = tmp_path / "two-feature" / "20260101-000000-seed0"
     run.mkdir(parents=True)
-    (run / "status.json").write_text(json.dumps({"state": "finished", "experiment": "two-feature",
-                                                 "duration_s": 1.0, "headline": "the recorded headline"}))
+    (run / "status.json").write_text(
+        json.dumps({"state": "finished", "experiment": "two-feature", "duration_s": 1.0, "headline": "the recorded headline"})
+    )
     (run / "results.json").write_text("{}")
-    probe = ("import sys; from experiments.runner import cli; codes = [cli.main(a) for a in ({})]; "
-             "print(codes, 'jax' in sys.modules)")
-    argvs = repr([["list"], ["runs", str(tmp_path)], ["report", str(tmp_path)], ["run", "nosuch"],
-                  ["theory", "--seed", "-1"]])
-    result = subprocess.run([sys.executable, "-c", probe.format(argvs)], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    probe = "import sys; from experiments.runner import cli; codes = [cli.main(a) for a in ({})]; print(codes, 'jax' in sys.modules)"
+    argvs = repr([["list"], ["runs", str(tmp_path)], ["report", str(tmp_path)], ["run", "nosuch"], ["theory", "--seed", "-1"]])
+    result = subprocess.run(
+        [sys.executable, "-c", probe.format(argvs)], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
     assert result.stdout.strip().splitlines()[-1] == "[0, 0, 0, 2, 2] False", result.stdout + result.stderr
     assert "the recorded headline" in result.stdout

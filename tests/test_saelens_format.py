@@ -24,8 +24,7 @@ def _encode(loaded, x):
     return np.asarray(pipeline.encode(loaded.arch, pipeline.stack([jax.tree.map(jnp.asarray, loaded.params)]), hps, x))[0]
 
 
-@pytest.mark.parametrize("name, arch", [("saelens_topk", "topk"), ("saelens_standard", "relu"),
-                                        ("saelens_jumprelu", "jumprelu")])
+@pytest.mark.parametrize("name, arch", [("saelens_topk", "topk"), ("saelens_standard", "relu"), ("saelens_jumprelu", "jumprelu")])
 def test_folders_written_by_saelens_encode_as_saelens_encoded_them(name, arch):
     loaded = saelens_format.load(FIXTURES / name)
     assert loaded.arch == arch
@@ -45,7 +44,12 @@ def test_written_folder_has_saelens_fields_and_tensors(tmp_path):
     assert cfg["toylab"]["architecture"] == "batchtopk" and cfg["toylab"]["seed"] == 1
     tensors = load_file(str(folder / "sae_weights.safetensors"))
     assert {name: t.shape for name, t in tensors.items()} == {
-        "W_enc": (8, 12), "b_enc": (12,), "W_dec": (12, 8), "b_dec": (8,), "threshold": (12,)}
+        "W_enc": (8, 12),
+        "b_enc": (12,),
+        "W_dec": (12, 8),
+        "b_dec": (8,),
+        "threshold": (12,),
+    }
     np.testing.assert_allclose(tensors["threshold"], np.exp(params.log_threshold), rtol=1e-6)
 
 
@@ -55,15 +59,18 @@ def _copy(tmp_path, name="saelens_topk"):
     return target
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda f: (f / "cfg.json").unlink(), "cfg.json: missing"),
-    (lambda f: (f / "sae_weights.safetensors").write_bytes(b"\x00garbage"), "not a readable safetensors"),
-    (lambda f: (f / "cfg.json").write_text("{not json"), "not valid JSON"),
-    (lambda f: _edit(f, architecture="transcoder"), "architecture: got 'transcoder'"),
-    (lambda f: _edit(f, d_in=9), "W_dec: got shape"),
-    (lambda f: _edit(f, k=0), "k: got 0"),
-    (lambda f: _edit(f, normalize_activations="layer_norm"), "normalize_activations"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: (f / "cfg.json").unlink(), "cfg.json: missing"),
+        (lambda f: (f / "sae_weights.safetensors").write_bytes(b"\x00garbage"), "not a readable safetensors"),
+        (lambda f: (f / "cfg.json").write_text("{not json"), "not valid JSON"),
+        (lambda f: _edit(f, architecture="transcoder"), "architecture: got 'transcoder'"),
+        (lambda f: _edit(f, d_in=9), "W_dec: got shape"),
+        (lambda f: _edit(f, k=0), "k: got 0"),
+        (lambda f: _edit(f, normalize_activations="layer_norm"), "normalize_activations"),
+    ],
+)
 def test_bad_folders_are_refused_with_one_line(tmp_path, damage, message):
     folder = _copy(tmp_path)
     damage(folder)
@@ -110,10 +117,16 @@ def test_a_hyperparameter_written_twice_must_say_one_thing(tmp_path, where):
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.integers(10**18, 10**400)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e300, "true", "topk", "none", "1e999"])
-    | st.text(max_size=6), lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
-    max_leaves=4)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.integers(10**18, 10**400)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e300, "true", "topk", "none", "1e999"])
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4,
+)
 
 
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -137,7 +150,7 @@ def test_a_saelens_cfg_with_any_value_loads_or_is_refused_in_one_line(tmp_path_f
 def _header(path: Path) -> tuple[dict, bytes]:
     raw = path.read_bytes()
     size = int.from_bytes(raw[:8], "little")
-    return json.loads(raw[8:8 + size]), raw[8 + size:]
+    return json.loads(raw[8 : 8 + size]), raw[8 + size :]
 
 
 def _write_header(path: Path, header, data: bytes, declared: int | None = None):
@@ -158,8 +171,7 @@ HEADER_EDITS = {
 }
 
 
-@settings(max_examples=len(HEADER_EDITS) * 2, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=len(HEADER_EDITS) * 2, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(sorted(HEADER_EDITS)), st.sampled_from(["saelens_topk", "saelens_jumprelu"]))
 def test_a_damaged_safetensors_header_is_refused_in_one_line(tmp_path_factory, edit, name):
     """Fuzz of the weights file's header (dtype, shape, offsets, declared length, truncation): refused with

@@ -10,8 +10,15 @@ from sae import selection
 
 
 @settings(max_examples=20)
-@given(rows=st.integers(1, 5), n=st.integers(1, 700), k=st.integers(1, 12), group=st.sampled_from([2, 4, 8, 32]),
-       levels=st.sampled_from([3, 50, 10**6]), seed=st.integers(0, 2**31 - 1), with_inf=st.booleans())
+@given(
+    rows=st.integers(1, 5),
+    n=st.integers(1, 700),
+    k=st.integers(1, 12),
+    group=st.sampled_from([2, 4, 8, 32]),
+    levels=st.sampled_from([3, 50, 10**6]),
+    seed=st.integers(0, 2**31 - 1),
+    with_inf=st.booleans(),
+)
 def test_two_level_top_k_is_lax_top_k(rows, n, k, group, levels, seed, with_inf):
     k = min(k, n)
     rng = np.random.default_rng(seed)

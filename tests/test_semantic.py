@@ -48,8 +48,7 @@ def _second_differences_along(config, state, start, end, n=33):
     t = np.linspace(0.0, 1.0, n)[:, None]
     x = jax.numpy.asarray(start + t * (end - start), jax.numpy.float32)
     hidden = semantic.model(config, state).layer_activations(x)[0][1:]
-    return [float(np.abs(np.diff(np.asarray(h, np.float64), 2, axis=0)).max() / (np.abs(np.asarray(h)).max() + 1e-12))
-            for h in hidden]
+    return [float(np.abs(np.diff(np.asarray(h, np.float64), 2, axis=0)).max() / (np.abs(np.asarray(h)).max() + 1e-12)) for h in hidden]
 
 
 @given(st.lists(st.floats(-2, 2), min_size=16, max_size=16))
@@ -91,8 +90,7 @@ def test_linear_separability_is_unchanged_through_a_linear_network():
     rng = np.random.default_rng(3)
     blob_labels = rng.random(600) < 0.5
     blobs = rng.standard_normal((600, config.d)) * 0.3 + np.where(blob_labels[:, None], 2.0, -2.0)
-    for x, labels, expected in ((np.asarray(spirals.x), np.asarray(spirals.labels) == 1, False),
-                                (blobs, blob_labels, True)):
+    for x, labels, expected in ((np.asarray(spirals.x), np.asarray(spirals.labels) == 1, False), (blobs, blob_labels, True)):
         layers, _ = network.layer_activations(x)
         assert [folding.linearly_separable(np.asarray(a), labels) for a in layers] == [expected] * 4
 
@@ -170,9 +168,26 @@ def test_squashed_share_and_class_spread():
 
 
 TINY_ZOOM_OUT = [
-    "--set", "toy.d=8", "--set", "toy.hidden=16", "--set", "toy.n_layers=2", "--set", "toy.steps=300",
-    "--set", "n_samples=600", "--set", "n_lines=3", "--set", "grid=9", "--set", "ball_samples=600",
-    "--set", "sae_size=16", "--set", "sae_steps=200",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.hidden=16",
+    "--set",
+    "toy.n_layers=2",
+    "--set",
+    "toy.steps=300",
+    "--set",
+    "n_samples=600",
+    "--set",
+    "n_lines=3",
+    "--set",
+    "grid=9",
+    "--set",
+    "ball_samples=600",
+    "--set",
+    "sae_size=16",
+    "--set",
+    "sae_steps=200",
 ]
 
 

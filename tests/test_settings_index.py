@@ -33,10 +33,12 @@ def test_the_rebuilt_settings_equal_the_study_config(name, quick):
     assert overrides.known_keys(shadow) == overrides.known_keys(real)
 
 
-
-
-@given(st.sampled_from(list(registry.EXPERIMENTS)), st.booleans(), st.one_of(st.none(), st.integers(-3, 2**64)),
-       st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy", "seed"]), values), max_size=3))
+@given(
+    st.sampled_from(list(registry.EXPERIMENTS)),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(-3, 2**64)),
+    st.lists(st.tuples(st.sampled_from(KEYS + ["nosuch", "toy", "seed"]), values), max_size=3),
+)
 def test_the_index_refuses_only_what_the_study_refuses(name, quick, seed, assignments):
     argv = [f"{key}={value}" for key, value in assignments]
     try:
@@ -55,14 +57,22 @@ def test_the_index_refuses_only_what_the_study_refuses(name, quick, seed, assign
 def test_field_rule_refusals_do_not_import_jax():
     # single fields, and rules over several fields declared as formulas (k ≤ min(sizes), p11 ≤ 1 − p10,
     # k ≤ toy.d · min(size_ratios))
-    probe = ("import sys; from experiments.runner import cli; "
-             "codes = [cli.main(['run', *a]) for a in ({})]; print(codes, 'jax' in sys.modules)")
-    argvs = [["circles", "--set", "toy.d=-1"], ["two-feature", "--set", "learning_rate=inf"],
-             ["superposition", "--set", "toy.n_features=abc"], ["sweep", "--set", "nosuch=1"],
-             ["trees", "--quick", "--seed", "-1"], ["superposition", "--quick", "--set", "sizes=8", "--set", "k=100"],
-             ["two-feature", "--set", "p10=0.9", "--set", "p11=0.2"], ["darts", "--quick", "--set", "k=100000"],
-             ["circles", "--quick", "--set", "figure_size=300"]]
-    result = subprocess.run([sys.executable, "-c", probe.format(repr(argvs))], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    probe = (
+        "import sys; from experiments.runner import cli; codes = [cli.main(['run', *a]) for a in ({})]; print(codes, 'jax' in sys.modules)"
+    )
+    argvs = [
+        ["circles", "--set", "toy.d=-1"],
+        ["two-feature", "--set", "learning_rate=inf"],
+        ["superposition", "--set", "toy.n_features=abc"],
+        ["sweep", "--set", "nosuch=1"],
+        ["trees", "--quick", "--seed", "-1"],
+        ["superposition", "--quick", "--set", "sizes=8", "--set", "k=100"],
+        ["two-feature", "--set", "p10=0.9", "--set", "p11=0.2"],
+        ["darts", "--quick", "--set", "k=100000"],
+        ["circles", "--quick", "--set", "figure_size=300"],
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", probe.format(repr(argvs))], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
     assert result.stdout.strip().splitlines()[-1] == f"{[2] * len(argvs)} False", result.stdout + result.stderr
     assert len(result.stderr.strip().splitlines()) == len(argvs)  # one line each

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys
     from jaxtyping import install_import_hook
 
@@ -71,7 +71,7 @@ SCRIPT = textwrap.dedent('''
     if "--wrong" in sys.argv:
         metrics.abs_cosine(toy.features, np.ones((16, 5)))  # d = 5 against the features' 6
     print("ok")
-''')
+""")
 
 
 def _run(*args):

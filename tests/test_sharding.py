@@ -193,8 +193,12 @@ def test_two_hosts_of_two_devices_train_what_one_device_trains(tmp_path):
 
     env = _forced_devices_env(2)
     out, port = tmp_path / "two_hosts.npz", str(_free_port())
-    workers = [subprocess.Popen([sys.executable, "-c", TWO_HOSTS, str(i), port, str(out)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_HOSTS, str(i), port, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(2)
+    ]
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-3000:]

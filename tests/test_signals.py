@@ -7,8 +7,14 @@ from signal_instants import trial
 
 # instants spread over the run's life on the 2-core box (about 0.05 s: interpreter start; 0.3–2 s: imports;
 # then config, training, scoring, figures and the commit); more in `python tests/signal_instants.py`
-INSTANTS = [(signal.SIGTERM, 0.05), (signal.SIGINT, 0.4), (signal.SIGHUP, 1.5), (signal.SIGTERM, 4.0),
-            (signal.SIGINT, 7.0), (signal.SIGTERM, 10.0)]
+INSTANTS = [
+    (signal.SIGTERM, 0.05),
+    (signal.SIGINT, 0.4),
+    (signal.SIGHUP, 1.5),
+    (signal.SIGTERM, 4.0),
+    (signal.SIGINT, 7.0),
+    (signal.SIGTERM, 10.0),
+]
 
 
 @pytest.mark.parametrize("signum, delay", INSTANTS)
@@ -26,8 +32,15 @@ def test_a_run_and_its_listing_survive_the_c_locale(tmp_path):
 
     from signal_instants import ROOT, TINY_RUN
 
-    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
-           "PYTHONIOENCODING": "", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONIOENCODING": "",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("PYTHONIOENCODING")
     entry = [sys.executable, "-m", "experiments.runner.entry"]
     done = subprocess.run([*entry, *TINY_RUN, "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True)

@@ -134,8 +134,15 @@ def test_sparse_codes_are_dense_codes_in_another_form(n_features):
 
 
 @settings(max_examples=20)
-@given(n=st.integers(1, 6), slots=st.integers(1, 30), f=st.integers(1, 20), d=st.integers(1, 5),
-       fill=st.floats(0.0, 1.0), with_bias=st.booleans(), seed=st.integers(0, 10**6))
+@given(
+    n=st.integers(1, 6),
+    slots=st.integers(1, 30),
+    f=st.integers(1, 20),
+    d=st.integers(1, 5),
+    fill=st.floats(0.0, 1.0),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 10**6),
+)
 def test_embed_is_the_slot_by_slot_sum_bit_for_bit(n, slots, f, d, fill, with_bias, seed):
     # Empty slots anywhere in a row (not only at its end), rows of any length, chunk boundaries.
     rng = np.random.default_rng(seed)
@@ -148,6 +155,7 @@ def test_embed_is_the_slot_by_slot_sum_bit_for_bit(n, slots, f, d, fill, with_bi
         present = indices[:, slot] < f
         row = directions[np.minimum(indices[:, slot], f - 1)]
         expected = (expected + np.where(present, values[:, slot], 0.0)[:, None].astype(np.float32) * row).astype(np.float32)
-    got = jax.jit(sparse_firing.embed)(jnp.asarray(directions), None if bias is None else jnp.asarray(bias),
-                                       SparseCodes(jnp.asarray(indices), jnp.asarray(values), f))
+    got = jax.jit(sparse_firing.embed)(
+        jnp.asarray(directions), None if bias is None else jnp.asarray(bias), SparseCodes(jnp.asarray(indices), jnp.asarray(values), f)
+    )
     np.testing.assert_array_equal(np.asarray(got), expected)

@@ -29,18 +29,27 @@ def _parts(**changes):
         def validate(self):
             pass
 
-    parts = dict(name="toy-study", description="a study", Config=Config, run=lambda config, runtime: Result({}), plot=lambda r, a, f: [],
-                 summary=lambda r: "")
+    parts = dict(
+        name="toy-study",
+        description="a study",
+        Config=Config,
+        run=lambda config, runtime: Result({}),
+        plot=lambda r, a, f: [],
+        summary=lambda r: "",
+    )
     return {**parts, **changes}
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"name": ""}, "name and description"),
-    ({"Config": dict}, "Config must be a dataclass"),
-    ({"run": "not callable"}, "run must be callable"),
-    ({"run": lambda config: {}}, r"run must take \(config, runtime\)"),
-    ({"headline": 3}, "headline must be callable or None"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"name": ""}, "name and description"),
+        ({"Config": dict}, "Config must be a dataclass"),
+        ({"run": "not callable"}, "run must be callable"),
+        ({"run": lambda config: {}}, r"run must take \(config, runtime\)"),
+        ({"headline": 3}, "headline must be callable or None"),
+    ],
+)
 def test_a_broken_declaration_is_refused_when_made(changes, message):
     with pytest.raises(TypeError, match=message):
         Study(**_parts(**changes))

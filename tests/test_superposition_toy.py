@@ -76,12 +76,15 @@ def test_impossible_configs_name_the_field(fields, field):
         sp.SuperpositionConfig(**fields).validate(prefix="toy.")
 
 
-@pytest.mark.parametrize("firing, exponent, law", [
-    ("zipf", 0.5, lambda i, F: (i + 1.0) ** -0.5),
-    ("zipf", 2.0, lambda i, F: (i + 1.0) ** -2.0),
-    ("linear", 1.0, lambda i, F: F - i),
-    ("constant", 1.0, lambda i, F: np.ones_like(i)),
-])
+@pytest.mark.parametrize(
+    "firing, exponent, law",
+    [
+        ("zipf", 0.5, lambda i, F: (i + 1.0) ** -0.5),
+        ("zipf", 2.0, lambda i, F: (i + 1.0) ** -2.0),
+        ("linear", 1.0, lambda i, F: F - i),
+        ("constant", 1.0, lambda i, F: np.ones_like(i)),
+    ],
+)
 def test_each_firing_profile_is_its_law_scaled_to_the_mean_l0(firing, exponent, law):
     # p_i ∝ law(i), normalised so Σ p_i = mean L0: ratios to feature 0 match the law exactly
     config = sp.SuperpositionConfig(n_features=30, d=8, mean_l0=1.0, firing=firing, zipf_exponent=exponent)

@@ -7,9 +7,30 @@ from experiments.runner import cli
 
 
 def test_sweep_trains_seeds_times_values_and_reports_each(tmp_path, capsys):
-    argv = ["sweep", "--quick", "--out", str(tmp_path), "--set", "toy.n_features=16", "--set", "toy.d=8",
-            "--set", "toy.mean_l0=1", "--set", "arch=topk", "--set", "size=16", "--set", "hyperparameter=k",
-            "--set", "values=1,3", "--set", "steps=50", "--set", "batch_size=32"]
+    argv = [
+        "sweep",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "toy.n_features=16",
+        "--set",
+        "toy.d=8",
+        "--set",
+        "toy.mean_l0=1",
+        "--set",
+        "arch=topk",
+        "--set",
+        "size=16",
+        "--set",
+        "hyperparameter=k",
+        "--set",
+        "values=1,3",
+        "--set",
+        "steps=50",
+        "--set",
+        "batch_size=32",
+    ]
     assert cli.main(argv) == 0
     (folder,) = (tmp_path / "sweep").iterdir()
     entries = json.loads((folder / "results.json").read_text())["dictionaries"]
@@ -42,13 +63,32 @@ def test_bench_measures_ours_and_skips_saelens_when_absent(monkeypatch):
     assert bench.saelens(case, repeats=1) is None
     sampler = bench.sampler_throughput(repeats=1, shape=(64, 8, 32))
     assert sampler["ours_sparse"] > 0 and sampler["ours_dense"] > 0 and sampler["saelens"] is None
-    synthetic = bench.synthetic_training(repeats=1, case={**bench.SYNTHETIC_CASE, "features": 64, "dims": 8,
-                                                          "width": 16, "k": 2, "batch_size": 32, "steps": 2})
+    synthetic = bench.synthetic_training(
+        repeats=1, case={**bench.SYNTHETIC_CASE, "features": 64, "dims": 8, "width": 16, "k": 2, "batch_size": 32, "steps": 2}
+    )
     assert synthetic["ours_samples_per_s"] > 0 and synthetic["saelens_samples_per_s"] is None
-    text = bench.report({"matmul_gflops_per_s": 1.0, "device": "cpu", "cases": [
-        {"case": "tiny", "n_features": 16, "d": 8, "m": 16, "k": 2, "batch_size": 32, "n_saes": 2,
-         "ours_sae_steps_per_s": 10.0, "saelens_sae_steps_per_s": None, "target_ratio": 3.0}],
-        "synthetic": synthetic, "sampler": sampler})
+    text = bench.report(
+        {
+            "matmul_gflops_per_s": 1.0,
+            "device": "cpu",
+            "cases": [
+                {
+                    "case": "tiny",
+                    "n_features": 16,
+                    "d": 8,
+                    "m": 16,
+                    "k": 2,
+                    "batch_size": 32,
+                    "n_saes": 2,
+                    "ours_sae_steps_per_s": 10.0,
+                    "saelens_sae_steps_per_s": None,
+                    "target_ratio": 3.0,
+                }
+            ],
+            "synthetic": synthetic,
+            "sampler": sampler,
+        }
+    )
     assert "skipped" in text and "not installed" in text and "synthetic-model sampler" in text
     assert "C    BatchTopK k=2 on the synthetic model" in text
 
@@ -65,8 +105,7 @@ def test_bench_profile_times_every_stage_of_a_topk_and_a_batchtopk_step():
     for arch, runs in (("topk", 2), ("batchtopk", 1)):
         config = train.TrainConfig(arch, 8, 16, steps=3, batch_size=16, k_max=2)
         hps = pipeline.stack([architectures.hparams(3e-4, 0.0, 2)] * runs)
-        times = bench_profile.stage_times(config, pipeline.toy_activations, toy, hps,
-                                          jax.random.split(jax.random.key(1), runs), repeats=1)
+        times = bench_profile.stage_times(config, pipeline.toy_activations, toy, hps, jax.random.split(jax.random.key(1), runs), repeats=1)
         assert set(times) == set(bench_profile.STAGES) and min(times.values()) > 0
         rows.append({"case": arch, **times})
     text = bench_profile.report(rows)

@@ -80,8 +80,9 @@ def test_fixture_round_trips_and_builds_from_its_config(tmp_path):
 
 def test_orthogonalisation_gradient_is_the_loss_gradient():
     w = jax.random.normal(jax.random.key(0), (40, 8))
-    assert np.allclose(synthetic_model.orthogonality_loss_and_gradient(w)[1], jax.grad(synthetic_model.orthogonality_loss)(w),
-                       rtol=1e-4, atol=1e-3)
+    assert np.allclose(
+        synthetic_model.orthogonality_loss_and_gradient(w)[1], jax.grad(synthetic_model.orthogonality_loss)(w), rtol=1e-4, atol=1e-3
+    )
 
 
 def test_bad_config_is_one_line_naming_the_field():
@@ -137,7 +138,7 @@ def test_sparse_and_dense_samplers_agree_and_obey_the_hierarchy(tiny, draws):
     # child rises with its parent, and the mean ratio is μ_child/μ_parent
     f = np.flatnonzero(child & np.asarray(tiny.rescale[:-1]))[0]
     for codes in (sparse, dense):
-        both = (codes[:, f] > 0)
+        both = codes[:, f] > 0
         parent_value, ratio = codes[both, parent[f]], codes[both, f] / codes[both, parent[f]]
         noise = 4 / np.sqrt(both.sum())  # four standard errors of a correlation under independence
         assert abs(np.corrcoef(ratio, parent_value)[0, 1]) < noise
@@ -162,8 +163,7 @@ def test_a_non_dominating_envelope_is_caught(tiny):
 
 
 def test_overflowing_buffers_redraw_densely_and_stay_exact(tiny):
-    cramped = tiny.replace(firing=tiny.firing.replace(events_cap=1, accepted_cap=1, active_cap=1),
-                           level_caps=(1,) * len(tiny.level_caps))
+    cramped = tiny.replace(firing=tiny.firing.replace(events_cap=1, accepted_cap=1, active_cap=1), level_caps=(1,) * len(tiny.level_caps))
     n = 40_000
     batch = jax.jit(cramped.sample, static_argnums=1)(jax.random.key(3), n)
     assert bool(batch.truth["redrawn"])
@@ -237,8 +237,7 @@ def test_edge_absorption_of_the_hierarchy_streams_from_sparse_codes(tiny):
 
     params = pipeline.baseline("random", jax.random.split(jax.random.key(0), 1), tiny.d, 32)
     hps = pipeline.baseline_hparams(3, 1)
-    (scores,) = pipeline.evaluate(pipeline.BASELINE_ARCH, params, hps, tiny, key=jax.random.key(1), n_eval=4096,
-                                  parents=tiny.parent)
+    (scores,) = pipeline.evaluate(pipeline.BASELINE_ARCH, params, hps, tiny, key=jax.random.key(1), n_eval=4096, parents=tiny.parent)
     records = scores["edge_absorption"]
     parents = np.asarray(tiny.parent)
     assert [r["child"] for r in records] == list(np.flatnonzero(parents >= 0))
@@ -261,8 +260,9 @@ def test_a_single_feature_draws_its_magnitudes_as_saelens_does():
     assert np.isfinite(one).all() and one[0] == np.float32(abs(0.5 + TorchGenerator(3).randn(1)[0] * 0.5))
     linear = synthetic_model.Generator("linear", (("end", 4.0), ("start", 5.0)))
     assert synthetic_model.magnitudes(linear, 1, seed=3)[0] == 5.0
-    config = synthetic_model.SyntheticModelConfig(num_features=1, hidden_dim=4, seed=0, std_firing_magnitudes=FOLDED,
-                                                  firing_probability=synthetic_model.zipfian(0.5, 0.9, 0.01))
+    config = synthetic_model.SyntheticModelConfig(
+        num_features=1, hidden_dim=4, seed=0, std_firing_magnitudes=FOLDED, firing_probability=synthetic_model.zipfian(0.5, 0.9, 0.01)
+    )
     model = synthetic_model.from_parts(synthetic_model.build(config))
     batch = model.sample(jax.random.key(0), 256)
     assert np.isfinite(np.asarray(batch.x)).all() and np.asarray(batch.codes.dense()).any()
@@ -295,8 +295,10 @@ BAD_CONFIGS = [  # SAELens' own checks, each a one-line error naming the field
     ({"mean_firing_magnitudes__end": -1.0}, "mean_firing_magnitudes.end"),
     ({"std_firing_magnitudes__std": 0.0}, "std_firing_magnitudes.std"),
     ({"std_firing_magnitudes__min_value": 2.0, "std_firing_magnitudes__max_value": 1.0}, "std_firing_magnitudes.min_value"),
-    ({"hierarchy__mutually_exclusive_min_depth": 2, "hierarchy__mutually_exclusive_max_depth": 1},
-     "hierarchy.mutually_exclusive_max_depth"),
+    (
+        {"hierarchy__mutually_exclusive_min_depth": 2, "hierarchy__mutually_exclusive_max_depth": 1},
+        "hierarchy.mutually_exclusive_max_depth",
+    ),
 ]
 
 

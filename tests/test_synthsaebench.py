@@ -11,8 +11,15 @@ from experiments.studies import synthsaebench
 from toys import synthetic_files, synthetic_model
 
 TINY = [
-    "width=64", "samples_per_sae=20480", "batch_size=512", "n_seeds=1", "archs=batchtopk", "target_l0s=4",
-    "learning_rate=0.003", "n_eval=100000", "saelens_samples=0",
+    "width=64",
+    "samples_per_sae=20480",
+    "batch_size=512",
+    "n_seeds=1",
+    "archs=batchtopk",
+    "target_l0s=4",
+    "learning_rate=0.003",
+    "n_eval=100000",
+    "saelens_samples=0",
 ]
 
 
@@ -21,8 +28,9 @@ def run_folder(tmp_path_factory):
     # A flat model (no hierarchy, no correlation) and one architecture keep compilation short
     # (the sampler compiles into every training program); the full family is exercised in
     # tests/test_synthetic_model.py, the λ calibration below. It also takes the model_folder path.
-    config = synthetic_model.SyntheticModelConfig(num_features=128, hidden_dim=16, seed=3,
-                                                  firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01))
+    config = synthetic_model.SyntheticModelConfig(
+        num_features=128, hidden_dim=16, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)
+    )
     folder = synthetic_files.save(tmp_path_factory.mktemp("model") / "tiny", synthetic_model.build(config))
     out = tmp_path_factory.mktemp("runs")
     arguments = [*TINY, f"model_folder={folder}"]
@@ -88,9 +96,18 @@ def test_calibration_finds_the_penalty_for_each_target_l0():
     from toys import superposition
 
     toy = superposition.build(superposition.SuperpositionConfig(n_features=64, d=16, mean_l0=3.0), jax.random.key(0))
-    result = pipeline.calibrate_to_l0("relu", toy, architectures.hparams(3e-3), (0.03, 3.0), (2.0, 10_000.0),
-                                      jax.random.key(1), eval_key=jax.random.key(2), n_latents=32, steps=300,
-                                      batch_size=256)
+    result = pipeline.calibrate_to_l0(
+        "relu",
+        toy,
+        architectures.hparams(3e-3),
+        (0.03, 3.0),
+        (2.0, 10_000.0),
+        jax.random.key(1),
+        eval_key=jax.random.key(2),
+        n_latents=32,
+        steps=300,
+        batch_size=256,
+    )
     low, high = result["l0"]
     assert low > high  # more penalty, fewer active latents
     assert high < 2.0 < low  # the sweep brackets the target (no silent skip: a sweep that misses it fails)
@@ -110,11 +127,15 @@ def test_the_saelens_side_by_side_trains_both_libraries_on_one_model(tmp_path):
     from experiments import saelens_side_by_side
     from experiments.studies.synthsaebench import train_and_score
 
-    parts = synthetic_model.build(synthetic_model.SyntheticModelConfig(
-        num_features=64, hidden_dim=8, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)))
+    parts = synthetic_model.build(
+        synthetic_model.SyntheticModelConfig(
+            num_features=64, hidden_dim=8, seed=3, firing_probability=synthetic_model.zipfian(0.5, 0.3, 0.01)
+        )
+    )
     toy = synthetic_model.from_parts(parts)
-    config = synthsaebench.Config(n_seeds=1, width=32, target_l0s=(3,), batch_size=256, samples_per_sae=1024,
-                                  saelens_samples=1024, n_eval=4_000, learning_rate=3e-3)
+    config = synthsaebench.Config(
+        n_seeds=1, width=32, target_l0s=(3,), batch_size=256, samples_per_sae=1024, saelens_samples=1024, n_eval=4_000, learning_rate=3e-3
+    )
     side = saelens_side_by_side.compare(config, toy, parts, jax.random.key(0), jax.random.key(1), {}, train_and_score)
     assert set(side["per_arch"]) == set(saelens_side_by_side.ARCHS)
     for both in side["per_arch"].values():

@@ -11,20 +11,39 @@ from experiments.recovery import headline
 from experiments.runner import cli, panels, report, table
 from experiments.studies import sphere
 
-TINY_SPHERE = ["--set", "toy.d=16", "--set", "toy.n_sparse_features=16", "--set", "toy.sparse_mean_l0=1", "--set", "sizes=16,32",
-               "--set", "kinds=topk", "--set", "k=2", "--set", "steps=60", "--set", "batch_size=64"]
+TINY_SPHERE = [
+    "--set",
+    "toy.d=16",
+    "--set",
+    "toy.n_sparse_features=16",
+    "--set",
+    "toy.sparse_mean_l0=1",
+    "--set",
+    "sizes=16,32",
+    "--set",
+    "kinds=topk",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=60",
+    "--set",
+    "batch_size=64",
+]
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"value": float("nan")}, "value: got nan"),
-    ({"chance": float("inf")}, "chance: got inf"),
-    ({"value": "0.5"}, "value: got str"),
-    ({"size": -1}, "size: got -1"),
-    ({"seed": 1.5}, "seed: got 1.5"),
-    ({"arm": ""}, "arm must be a non-empty string"),
-    ({"setting": {"k": [1]}}, "setting must map names to strings or numbers"),
-    ({"setting": "k=1"}, "setting must map names to strings or numbers"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"value": float("nan")}, "value: got nan"),
+        ({"chance": float("inf")}, "chance: got inf"),
+        ({"value": "0.5"}, "value: got str"),
+        ({"size": -1}, "size: got -1"),
+        ({"seed": 1.5}, "seed: got 1.5"),
+        ({"arm": ""}, "arm must be a non-empty string"),
+        ({"setting": {"k": [1]}}, "setting must map names to strings or numbers"),
+        ({"setting": "k=1"}, "setting must map names to strings or numbers"),
+    ],
+)
 def test_a_row_refuses_what_is_not_a_number_naming_the_field(fields, message):
     with pytest.raises(ValueError, match=message):
         table.Row(**{"arm": "topk", "metric": "mmcs", "value": 0.5, **fields})
@@ -41,10 +60,11 @@ def test_rows_with_the_same_key_and_a_table_of_another_shape_are_refused():
 
 
 def test_chance_is_the_chance_arms_mean_at_the_same_size():
-    entries = [{"kind": "random", "size": 16, "seed": s, "metrics": {"mmcs": v, "nested": {"a": 1}}}
-               for s, v in enumerate((0.2, 0.4))]
-    entries += [{"kind": "random", "size": 32, "seed": 0, "metrics": {"mmcs": 0.9}},
-                {"kind": "topk", "size": 16, "seed": 0, "metrics": {"mmcs": 0.8, "live": True}}]
+    entries = [{"kind": "random", "size": 16, "seed": s, "metrics": {"mmcs": v, "nested": {"a": 1}}} for s, v in enumerate((0.2, 0.4))]
+    entries += [
+        {"kind": "random", "size": 32, "seed": 0, "metrics": {"mmcs": 0.9}},
+        {"kind": "topk", "size": 16, "seed": 0, "metrics": {"mmcs": 0.8, "live": True}},
+    ]
     rows = table.from_entries(entries)
     (trained,) = table.select(rows, arm="topk")  # the bool and the nested dict are not numbers of the table
     assert trained.chance == pytest.approx(0.3) and trained.value == 0.8
@@ -67,8 +87,7 @@ def test_a_standard_study_reads_its_summary_headline_panels_and_report_from_the_
     assert all(row.chance == pytest.approx(random_16) for row in table.select(rows, metric="mmcs", size=16))
 
     # edit the table, not the entries: what reads it must move with it
-    edited = [table.Row(**{**row.__dict__, "value": 0.123456}) if (row.arm, row.metric) == ("topk", "mmcs") else row
-              for row in rows]
+    edited = [table.Row(**{**row.__dict__, "value": 0.123456}) if (row.arm, row.metric) == ("topk", "mmcs") else row for row in rows]
     results["table"] = table.to_json(edited)
     assert "0.123" in sphere.STUDY.summary(results) and "MMCS 0.123 topk" in headline(results)
     sizes, means, _, _ = panels.by_kind_and_size(table.read(results), "mmcs")["topk"]

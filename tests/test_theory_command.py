@@ -26,15 +26,25 @@ def test_theory_writes_the_claims_table_and_figures(tmp_path, monkeypatch, capsy
         assert row["holds"] and compare(row["predicted"], row["measured"], row["relation"], row["tolerance"])
     assert results["all_hold"]
     assert sorted(path.name for path in (folder / "figures").iterdir()) == [
-        "coherence.png", "compatible_structures.png", "paley_zygmund.png"]
+        "coherence.png",
+        "compatible_structures.png",
+        "paley_zygmund.png",
+    ]
     printed = capsys.readouterr().out
     assert "3 of 3 claims hold" in printed and "matryoshka_preference" in printed
 
 
 def test_a_failing_claim_is_reported_and_exits_1(tmp_path, monkeypatch, capsys):
-    wrong = Claim(id="one_is_two", statement="1 = 2", source="nobody", relation="=",
-                  predict=lambda inst: 2.0, measure=lambda inst: 1.0,
-                  instance=lambda quick, seed: {}, describe=lambda inst: "")
+    wrong = Claim(
+        id="one_is_two",
+        statement="1 = 2",
+        source="nobody",
+        relation="=",
+        predict=lambda inst: 2.0,
+        measure=lambda inst: 1.0,
+        instance=lambda quick, seed: {},
+        describe=lambda inst: "",
+    )
     _shrink(monkeypatch, {"wrong": [wrong]})
     assert cli.main(["theory", "--quick", "--out", str(tmp_path)]) == 1
     (folder,) = (tmp_path / "theory").iterdir()

@@ -87,12 +87,12 @@ def test_manifolds_are_reconstructed_exactly_at_their_sparsity(structure, data):
 def test_one_atom_fewer_is_not_exact(structure, data):
     m, seed = data.draw(sizes[structure]), data.draw(seeds)
     sparsity = compatible.EXACT_SPARSITY[structure] - 1
-    assert not check(f"{structure}_exact_sparse_code", structure=structure, m=m, points=200, seed=seed,
-                     sparsity=sparsity).holds
+    assert not check(f"{structure}_exact_sparse_code", structure=structure, m=m, points=200, seed=seed, sparsity=sparsity).holds
 
 
 def test_tradeoff_errors_fall_with_size_and_vanish_at_the_exact_sparsity():
     surface = compatible.tradeoff("circle", [4, 8, 16], [1, 2], points=300)
     assert np.all(np.diff(surface[:, 0]) < 0) and np.all(surface[:, 1] < 1e-20)
     from theory import circles
+
     np.testing.assert_allclose(surface[:, 0], circles.one_sparse_error_mean(np.array([4, 8, 16])), rtol=0.15)

@@ -19,9 +19,11 @@ def check(claim_id, **instance):
 
 def vectors(max_n, low=-5.0, high=5.0):
     """y ∈ R^n with ‖y‖ bounded away from 0."""
-    return st.integers(1, max_n).flatmap(
-        lambda n: hnp.arrays(np.float64, n, elements=st.floats(low, high, allow_subnormal=False))
-    ).filter(lambda y: np.linalg.norm(y) > 1e-3)
+    return (
+        st.integers(1, max_n)
+        .flatmap(lambda n: hnp.arrays(np.float64, n, elements=st.floats(low, high, allow_subnormal=False)))
+        .filter(lambda y: np.linalg.norm(y) > 1e-3)
+    )
 
 
 @given(st.integers(1, 64), seeds)

@@ -19,8 +19,8 @@ def check(claim_id, **instance):
 
 
 matrices = st.integers(1, 5).flatmap(
-    lambda m: st.integers(1, 8).flatmap(
-        lambda n: hnp.arrays(np.float64, (m, n), elements=st.floats(-3, 3, allow_subnormal=False))))
+    lambda m: st.integers(1, 8).flatmap(lambda n: hnp.arrays(np.float64, (m, n), elements=st.floats(-3, 3, allow_subnormal=False)))
+)
 
 
 @given(matrices)
@@ -105,8 +105,11 @@ def test_the_ideal_clock_reads_a_plus_b(case):
     assert check("ideal_clock", p=p, frequencies=sorted(frequencies)).holds
 
 
-@given(st.sampled_from([4, 6, 8, 9, 10, 12, 15, 21]).flatmap(
-    lambda p: st.sampled_from([g for g in range(2, p) if p % g == 0]).map(lambda g: (p, g))))
+@given(
+    st.sampled_from([4, 6, 8, 9, 10, 12, 15, 21]).flatmap(
+        lambda p: st.sampled_from([g for g in range(2, p) if p % g == 0]).map(lambda g: (p, g))
+    )
+)
 def test_a_composite_modulus_with_shared_factors_ties(case):
     p, factor = case
     frequencies = list(range(factor, p // 2 + 1, factor))

@@ -46,8 +46,9 @@ def test_neighbour_angles_of_a_pentagon():
 def test_dense_inputs_with_decaying_importance_keep_two_orthogonal_features():
     config = tms.TMSTrainConfig(n_features=5, n_hidden=2, steps=2500, batch_size=256, learning_rate=3e-3)
     n = 4
-    result = tms.train(tms.Task(config, np.ones(n), jnp.tile(tms.importance(5, 0.9), (n, 1)), jax.random.key(9)),
-                       jax.random.split(jax.random.key(0), n))
+    result = tms.train(
+        tms.Task(config, np.ones(n), jnp.tile(tms.importance(5, 0.9), (n, 1)), jax.random.key(9)), jax.random.split(jax.random.key(0), n)
+    )
     best = int(np.argmin(result.loss))
     D = np.asarray(result.dimensionality[best])
     assert np.sum(D >= 0.9) == 2 and np.sum(D <= 0.1) == 3, D

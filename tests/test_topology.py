@@ -25,8 +25,9 @@ def _cloud(kind, rng, n=600):
     return rng.standard_normal((n, 3)) * [1.0, 0.6, 0.3]  # a blob
 
 
-@pytest.mark.parametrize("kind, shape", [("circle", "circle"), ("sphere", "sphere"), ("torus", "torus"),
-                                         ("blob", "segment or blob"), ("clusters", "clusters")])
+@pytest.mark.parametrize(
+    "kind, shape", [("circle", "circle"), ("sphere", "sphere"), ("torus", "torus"), ("blob", "segment or blob"), ("clusters", "clusters")]
+)
 def test_planted_clouds_read_as_their_shape(kind, shape):
     rng = np.random.default_rng(0)
     read = topology.topology(_embed(_cloud(kind, rng), 12, rng))
@@ -51,6 +52,7 @@ def test_stored_thresholds_agree_with_a_fresh_null_calibration(q):
 def test_structureless_clouds_rarely_show_loops():
     # the nulls the thresholds were set on (99th percentile): on 20 fresh ones, at most 2 spurious reads
     rng = np.random.default_rng(5)
-    spurious = sum(topology.topology(topology.null_cloud(rng, 600, 2, kind)).betti[1] > 0
-                   for kind in ("gaussian", "uniform") for _ in range(10))
+    spurious = sum(
+        topology.topology(topology.null_cloud(rng, 600, 2, kind)).betti[1] > 0 for kind in ("gaussian", "uniform") for _ in range(10)
+    )
     assert spurious <= 2

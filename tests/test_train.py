@@ -78,8 +78,9 @@ def test_k_outside_its_range_is_refused():
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=2), jax.random.key(0))
     config = train.TrainConfig("topk", D, M, steps=5, batch_size=16, k_max=2)
     with pytest.raises(ValueError, match="k must lie"):
-        train.train(config, pipeline.toy_activations, toy, train.stack_hparams([architectures.hparams(k=3)]),
-                    jax.random.split(jax.random.key(1), 1))
+        train.train(
+            config, pipeline.toy_activations, toy, train.stack_hparams([architectures.hparams(k=3)]), jax.random.split(jax.random.key(1), 1)
+        )
 
 
 def test_given_starting_dictionaries_and_no_decoder_bias():
@@ -144,9 +145,20 @@ def test_other_data_prngs_draw_other_batches_and_train_as_well(implementation):
     seeds = 6
     hps = train.stack_hparams([architectures.hparams(3e-3, 0.0, 2)] * seeds)
     keys = jax.random.split(jax.random.key(1), seeds)
-    final = {impl: np.asarray(train.train(
-        train.TrainConfig("topk", D, M, steps=300, batch_size=128, k_max=2, data_prng=impl),
-        pipeline.toy_activations, toy, hps, keys).loss[-30:].mean(0)) for impl in ("threefry", implementation)}
+    final = {
+        impl: np.asarray(
+            train.train(
+                train.TrainConfig("topk", D, M, steps=300, batch_size=128, k_max=2, data_prng=impl),
+                pipeline.toy_activations,
+                toy,
+                hps,
+                keys,
+            )
+            .loss[-30:]
+            .mean(0)
+        )
+        for impl in ("threefry", implementation)
+    }
     assert not np.array_equal(final["threefry"], final[implementation])  # other random numbers …
     # … the same training: the mean final loss over seeds agrees within 3 standard errors
     a, b = final["threefry"], final[implementation]
@@ -161,14 +173,14 @@ def test_initial_decoder_norm_and_threshold_are_where_the_config_puts_them():
     toy = sp.build(sp.SuperpositionConfig(n_features=F, d=D, mean_l0=1.0), jax.random.key(0))
     hps = train.stack_hparams([architectures.hparams(1e-6, 0.1, 1)])
     keys = jax.random.split(jax.random.key(1), 1)
-    config = train.TrainConfig("jumprelu", D, M, steps=1, batch_size=16, decoder_init_norm=0.1,
-                               unit_norm_decoder=False, initial_threshold=0.5)
+    config = train.TrainConfig(
+        "jumprelu", D, M, steps=1, batch_size=16, decoder_init_norm=0.1, unit_norm_decoder=False, initial_threshold=0.5
+    )
     params = train.train(config, pipeline.toy_activations, toy, hps, keys).params
     np.testing.assert_allclose(np.linalg.norm(params.W_dec[0], axis=-1), 0.1, atol=1e-4)
     np.testing.assert_allclose(params.W_enc[0], params.W_dec[0].T, atol=1e-4)
     np.testing.assert_allclose(np.exp(params.log_threshold[0]), 0.5, rtol=1e-4)
-    renormalised = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy,
-                               hps, keys).params
+    renormalised = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy, hps, keys).params
     np.testing.assert_allclose(np.linalg.norm(renormalised.W_dec[0], axis=-1), 1.0, atol=1e-5)
 
 
@@ -181,8 +193,7 @@ def test_matching_pursuit_trains_with_free_decoder_norms_as_saelens_and_unit_nor
     config = train.TrainConfig("matching_pursuit", D, M, steps=40, batch_size=64, k_max=2)
     free = np.linalg.norm(train.train(config, pipeline.toy_activations, toy, hps, keys).params.W_dec[0], axis=-1)
     assert np.max(np.abs(free - 1.0)) > 1e-2  # the norms moved
-    unit = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy, hps,
-                       keys).params.W_dec[0]
+    unit = train.train(dataclasses.replace(config, unit_norm_decoder=True), pipeline.toy_activations, toy, hps, keys).params.W_dec[0]
     np.testing.assert_allclose(np.linalg.norm(unit, axis=-1), 1.0, atol=1e-5)
 
 
@@ -192,11 +203,13 @@ def test_matching_pursuit_residual_threshold_stops_early():
     rows = rng.normal(size=(M, D))
     # norms in [0.5, 1.3], not unit (below √2 a step never lengthens the residual)
     W_dec = (rows / np.linalg.norm(rows, axis=1, keepdims=True) * rng.uniform(0.5, 1.3, size=(M, 1))).astype(np.float32)
-    params = pipeline.stack([params_lib.init(jax.random.key(0), D, M).replace(W_dec=jnp.asarray(W_dec),
-                                                                            b_dec=jnp.zeros(D))])
+    params = pipeline.stack([params_lib.init(jax.random.key(0), D, M).replace(W_dec=jnp.asarray(W_dec), b_dec=jnp.zeros(D))])
     x = jnp.asarray(rng.normal(size=(50, D)).astype(np.float32))
-    latents = lambda rho: np.asarray(pipeline.encode(  # noqa: E731
-        "matching_pursuit", params, pipeline.stack([architectures.hparams(k=4, residual_threshold=rho)]), x))[0]
+
+    def latents(rho):
+        hps = pipeline.stack([architectures.hparams(k=4, residual_threshold=rho)])
+        return np.asarray(pipeline.encode("matching_pursuit", params, hps, x))[0]
+
     assert ((latents(0.0) > 0).sum(1) > 1).mean() > 0.5
     first_only = latents(float(np.linalg.norm(np.asarray(x), axis=1).max()) + 1.0)
     assert ((first_only > 0).sum(1) == 1).all()

@@ -7,9 +7,26 @@ from sae import absorption_saebench
 
 # two_feature_* keep their defaults: the same compiled training as tests/test_absorption_toy.py
 TINY_TREES = [
-    "--set", "toy.n_roots=4", "--set", "toy.d=16", "--set", "size=32", "--set", "splitting_sizes=16,32",
-    "--set", "k=2", "--set", "steps=100", "--set", "batch_size=128", "--set", "n_eval=2000",
-    "--set", "n_tree_samples=1000", "--set", "saebench_samples=2000",
+    "--set",
+    "toy.n_roots=4",
+    "--set",
+    "toy.d=16",
+    "--set",
+    "size=32",
+    "--set",
+    "splitting_sizes=16,32",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=100",
+    "--set",
+    "batch_size=128",
+    "--set",
+    "n_eval=2000",
+    "--set",
+    "n_tree_samples=1000",
+    "--set",
+    "saebench_samples=2000",
 ]
 
 
@@ -35,14 +52,30 @@ def test_trees_results_contract(tmp_path):
     n_edges = sum(1 for p in json.loads((folder / "results.json").read_text())["edge_absorption"])
     assert n_edges > 0 and n_edges % len(kinds) == 0
     for record in results["edge_absorption"]:
-        assert {"parent", "child", "arch", "seed", "recall_alone", "recall_with_child", "symptom_gap", "absorbed_rate",
-                "n_absorbed", "n_alone", "n_with_child"} <= set(record)
+        assert {
+            "parent",
+            "child",
+            "arch",
+            "seed",
+            "recall_alone",
+            "recall_with_child",
+            "symptom_gap",
+            "absorbed_rate",
+            "n_absorbed",
+            "n_alone",
+            "n_with_child",
+        } <= set(record)
         assert record["n_absorbed"] <= record["n_with_child"] - record["n_with_child_hit"]
         if record["n_with_child"] == 0 or record["n_alone"] == 0:
             assert record["symptom_gap"] is None
         else:
-            assert abs(record["symptom_gap"] - (record["n_alone_hit"] / record["n_alone"]
-                                        - record["n_with_child_hit"] / record["n_with_child"])) < 1e-3
+            assert (
+                abs(
+                    record["symptom_gap"]
+                    - (record["n_alone_hit"] / record["n_alone"] - record["n_with_child_hit"] / record["n_with_child"])
+                )
+                < 1e-3
+            )
     assert set(results["edge_absorption_summary"]) == set(kinds)
     # SAEBench's absorption on every dictionary, the random one included
     for entry in results["dictionaries"]:
@@ -53,5 +86,4 @@ def test_trees_results_contract(tmp_path):
             assert reading[name] is None or 0.0 <= reading[name] <= 1.0
     assert "SAEBench absorption" in (folder / "summary.txt").read_text()
     assert all("edge_absorption" not in entry["metrics"] for entry in results["dictionaries"])
-    assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png",
-                                                                  "edge_absorption.png"}
+    assert {p.name for p in (folder / "figures").iterdir()} == {"trees.png", "absorption_by_architecture.png", "edge_absorption.png"}

@@ -65,8 +65,7 @@ def test_firing_rates_match_the_configuration(config):
 
 
 def test_exclusive_children_fire_with_the_configured_probability_and_none_sometimes():
-    config = trees.TreeConfig(n_roots=1, branching=3, depth=2, d=8, child_probability=0.2, exclusive_fraction=1.0,
-                              mean_l0=1.0)
+    config = trees.TreeConfig(n_roots=1, branching=3, depth=2, d=8, child_probability=0.2, exclusive_fraction=1.0, mean_l0=1.0)
     toy, codes = _draw(config)
     fires = codes > 0
     parent_on = fires[:, 0]
@@ -76,8 +75,17 @@ def test_exclusive_children_fire_with_the_configured_probability_and_none_someti
 
 
 def test_scaled_children_carry_their_parents_magnitude():
-    config = trees.TreeConfig(n_roots=2, branching=2, depth=2, d=8, scale_by_parent=True, magnitude_low=1.0,
-                              magnitude_high=2.0, mean_l0=1.0, exclusive_fraction=0.0)
+    config = trees.TreeConfig(
+        n_roots=2,
+        branching=2,
+        depth=2,
+        d=8,
+        scale_by_parent=True,
+        magnitude_low=1.0,
+        magnitude_high=2.0,
+        mean_l0=1.0,
+        exclusive_fraction=0.0,
+    )
     toy, codes = _draw(config)
     parents = np.asarray(toy.parents)
     for child in np.flatnonzero(parents >= 0):

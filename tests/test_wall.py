@@ -26,8 +26,15 @@ from toys import manifolds
 
 def test_sealed_truth_raises_on_any_use():
     truth = wall.SealedTruth()
-    for use in (lambda: truth["present"], lambda: truth.phases, lambda: np.asarray(truth), lambda: len(truth),
-                lambda: list(truth), lambda: bool(truth), lambda: truth == 1):
+    for use in (
+        lambda: truth["present"],
+        lambda: truth.phases,
+        lambda: np.asarray(truth),
+        lambda: len(truth),
+        lambda: list(truth),
+        lambda: bool(truth),
+        lambda: truth == 1,
+    ):
         with pytest.raises(wall.TruthAccessed):
             use()
 
@@ -52,10 +59,14 @@ def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictiona
     assert [list(g) for g in groups] == [list(g) for g in groups_open]
     assert list(ranked.order) == list(ranked_open.order) and ranked.p_value == ranked_open.p_value
     null = wall.settings(config, seed="seed").with_calibration("null_top", [0.5] * 19, "a test's null")
-    described = [knockoff.describe_circle(sealed_view.decoder, g) for g in
-                 wall.apply(knockoff.claimed_circle_groups, sealed_view, ("codes", "decoder"), null)]
-    described_open = [knockoff.describe_circle(open_view.decoder, g) for g in
-                      wall.apply(knockoff.claimed_circle_groups, open_view, ("codes", "decoder"), null)]
+    described = [
+        knockoff.describe_circle(sealed_view.decoder, g)
+        for g in wall.apply(knockoff.claimed_circle_groups, sealed_view, ("codes", "decoder"), null)
+    ]
+    described_open = [
+        knockoff.describe_circle(open_view.decoder, g)
+        for g in wall.apply(knockoff.claimed_circle_groups, open_view, ("codes", "decoder"), null)
+    ]
     assert [list(c.latents) for c in described] == [list(c.latents) for c in described_open]
     # the counterpart: a method that reads the truth cannot run behind the wall
     with pytest.raises(wall.TruthAccessed):
@@ -67,12 +78,12 @@ def test_the_grid_reader_and_the_blind_clustering_run_behind_the_wall():
 
     p = 7
     a, b = np.divmod(np.arange(p * p), p)
-    activations = np.stack([((a + b) % p == r) | ((a + b) % p == (r + 1) % p) | ((a + b) % p == (r + 2) % p)
-                            for r in range(p)], axis=1).astype(float)
+    activations = np.stack(
+        [((a + b) % p == r) | ((a + b) % p == (r + 1) % p) | ((a + b) % p == (r + 2) % p) for r in range(p)], axis=1
+    ).astype(float)
     batch = Batch(activations, codes=np.eye(p * p), truth={"a": a, "b": b})
     sealed = wall.sealed(batch)
-    np.testing.assert_array_equal(grid_latents.categorise(np.asarray(sealed.x), p),
-                                  grid_latents.categorise(np.asarray(batch.x), p))
+    np.testing.assert_array_equal(grid_latents.categorise(np.asarray(sealed.x), p), grid_latents.categorise(np.asarray(batch.x), p))
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 30)) * 5
     points = np.repeat(centres, 40, axis=0) + rng.normal(size=(160, 30))
@@ -214,8 +225,11 @@ def test_studies_call_a_finding_method_only_through_the_wall():
 
     names = {f.__name__ for f in readers.FINDERS}
     root = Path(__file__).resolve().parent.parent / "experiments"
-    direct = [f"{path.relative_to(root.parent)}:{line} {name}" for path in sorted(root.rglob("*.py"))
-              for line, name in _calls(ast.parse(path.read_text()), names)]
+    direct = [
+        f"{path.relative_to(root.parent)}:{line} {name}"
+        for path in sorted(root.rglob("*.py"))
+        for line, name in _calls(ast.parse(path.read_text()), names)
+    ]
     assert direct == []
     # the counterpart: the check sees a direct call
     planted = ast.parse("from sae.readers import clustering\nclustering.cluster_blind(v, 4)\n")

@@ -83,8 +83,7 @@ def exact_losses(dictionary, t_p, t_c, p10: float, p11: float, p01: float = 0.0)
     }
 
 
-def matryoshka_loss(dictionary, t_p, t_c, p10: float, p11: float, l1_coefficient: float,
-                    nested: bool = True) -> float:
+def matryoshka_loss(dictionary, t_p, t_c, p10: float, p11: float, l1_coefficient: float, nested: bool = True) -> float:
     """Σ_{p ∈ {1, 2}} E‖x − x̂_{:p}‖² + λ E L1, exactly (`nested=False`: the plain E‖x − x̂‖² + λ E L1)."""
     losses = exact_losses(dictionary, t_p, t_c, p10, p11)
     return losses["prefix_mse"] * nested + losses["mse"] + l1_coefficient * losses["l1"]
@@ -110,8 +109,9 @@ def matryoshka_crossover(p10: float, p11: float, nested: bool = True) -> float:
     t_p, t_c = features()
 
     def gap(lam):
-        return (matryoshka_loss(absorbed(t_p, t_c), t_p, t_c, p10, p11, lam, nested)
-                - matryoshka_loss(not_absorbed(t_p, t_c), t_p, t_c, p10, p11, lam, nested))
+        return matryoshka_loss(absorbed(t_p, t_c), t_p, t_c, p10, p11, lam, nested) - matryoshka_loss(
+            not_absorbed(t_p, t_c), t_p, t_c, p10, p11, lam, nested
+        )
 
     if gap(1e-9) * gap(100.0) > 0:
         return float("nan")

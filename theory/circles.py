@@ -106,8 +106,11 @@ def _jittered_atoms(m: int, jitter: float) -> np.ndarray:
 
 
 def _describe(instance: dict) -> str:
-    atoms = "half-circle" if instance.get("half_circle") else (
-        f"jittered by {instance['jitter']}" if instance.get("jitter") else "equally spaced")
+    atoms = (
+        "half-circle"
+        if instance.get("half_circle")
+        else (f"jittered by {instance['jitter']}" if instance.get("jitter") else "equally spaced")
+    )
     return f"m={instance['m']} {atoms} atoms, {instance['m'] * instance['per_arc']} points on a θ grid"
 
 
@@ -132,8 +135,11 @@ CLAIMS = [
         source="polygon geometry",
         relation="=",
         predict=lambda inst: float(one_sparse_error_mean(inst["m"])),
-        measure=lambda inst: float(np.mean(one_sparse_errors(
-            _jittered_atoms(inst["m"], inst.get("jitter", 0.0)), midpoint_circle_grid(inst["m"], inst["per_arc"])))),
+        measure=lambda inst: float(
+            np.mean(
+                one_sparse_errors(_jittered_atoms(inst["m"], inst.get("jitter", 0.0)), midpoint_circle_grid(inst["m"], inst["per_arc"]))
+            )
+        ),
         instance=_instance,
         describe=_describe,
         tolerance=_midpoint_rule_error,
@@ -144,8 +150,9 @@ CLAIMS = [
         source="polygon geometry",
         relation="=",
         predict=lambda inst: float(one_sparse_error_worst(inst["m"])),
-        measure=lambda inst: float(np.max(one_sparse_errors(
-            _jittered_atoms(inst["m"], inst.get("jitter", 0.0)), circle_grid(inst["m"], inst["per_arc"])))),
+        measure=lambda inst: float(
+            np.max(one_sparse_errors(_jittered_atoms(inst["m"], inst.get("jitter", 0.0)), circle_grid(inst["m"], inst["per_arc"])))
+        ),
         instance=_instance,
         describe=_describe,
         tolerance=lambda inst: 1e-12,

@@ -41,8 +41,10 @@ class Check:
     holds: bool
 
     def __str__(self) -> str:
-        return (f"{self.claim}: measured {self.measured:.6g} {self.relation} predicted {self.predicted:.6g} "
-                f"(tolerance {self.tolerance:.2g}) → {'holds' if self.holds else 'FAILS'}")
+        return (
+            f"{self.claim}: measured {self.measured:.6g} {self.relation} predicted {self.predicted:.6g} "
+            f"(tolerance {self.tolerance:.2g}) → {'holds' if self.holds else 'FAILS'}"
+        )
 
 
 def compare(predicted: float, measured: float, relation: str, tolerance: float) -> bool:
@@ -83,5 +85,4 @@ class Claim:
         predicted = float(self.predict(instance))
         measured = float(self.measure(instance))
         tolerance = float(self.tolerance(instance))
-        return Check(self.id, predicted, measured, self.relation, tolerance,
-                     compare(predicted, measured, self.relation, tolerance))
+        return Check(self.id, predicted, measured, self.relation, tolerance, compare(predicted, measured, self.relation, tolerance))

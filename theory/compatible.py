@@ -92,8 +92,9 @@ def best_sparse_errors(atoms, points, sparsity: int, candidates: int = 8) -> np.
 def tradeoff(structure: str, sizes, sparsities, points: int = 2000, seed: int = 0) -> np.ndarray:
     """Mean relative error for each (dictionary size, L0), [len(sizes), len(sparsities)]."""
     sample = sample_points(structure, np.random.default_rng(seed), points)
-    return np.array([[best_sparse_errors(dictionary(structure, size), sample, sparsity).mean()
-                      for sparsity in sparsities] for size in sizes])
+    return np.array(
+        [[best_sparse_errors(dictionary(structure, size), sample, sparsity).mean() for sparsity in sparsities] for size in sizes]
+    )
 
 
 def _max_error(instance: dict) -> float:
@@ -111,10 +112,15 @@ def _claim(structure: str, statement: str, m_quick: int, m_full: int) -> Claim:
         relation="=",
         predict=lambda inst: 0.0,
         measure=_max_error,
-        instance=lambda quick, seed: {"structure": structure, "m": m_quick if quick else m_full,
-                                      "points": 2000 if quick else 20_000, "seed": seed},
-        describe=lambda inst: (f"m={inst['m']} atoms, L0={inst.get('sparsity', EXACT_SPARSITY[structure])}, "
-                               f"max over {inst['points']} points"),
+        instance=lambda quick, seed: {
+            "structure": structure,
+            "m": m_quick if quick else m_full,
+            "points": 2000 if quick else 20_000,
+            "seed": seed,
+        },
+        describe=lambda inst: (
+            f"m={inst['m']} atoms, L0={inst.get('sparsity', EXACT_SPARSITY[structure])}, max over {inst['points']} points"
+        ),
         tolerance=lambda inst: 1e-12,
     )
 
@@ -122,6 +128,5 @@ def _claim(structure: str, statement: str, m_quick: int, m_full: int) -> Claim:
 CLAIMS = [
     _claim("circle", "a circle is reconstructed exactly by m ≥ 3 polygon atoms with nonnegative 2-sparse codes", 16, 64),
     _claim("sphere", "a sphere is reconstructed exactly by Fibonacci atoms with nonnegative 3-sparse codes", 32, 128),
-    _claim("torus", "a flat torus is reconstructed exactly by two polygons of atoms with nonnegative 4-sparse codes",
-           32, 64),
+    _claim("torus", "a flat torus is reconstructed exactly by two polygons of atoms with nonnegative 4-sparse codes", 32, 64),
 ]

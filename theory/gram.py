@@ -85,8 +85,10 @@ CLAIMS = [
         predict=lambda inst: 0.0,
         measure=_procrustes_measure,
         instance=lambda quick, seed: {"d": 32, "N": 200 if quick else 2000, "seed": seed},
-        describe=lambda inst: f"d={inst['d']}, N={inst['N']} Gaussian vectors, random orthogonal map"
-        + (f", first vector ×{inst['rescale']}" if inst.get("rescale", 1.0) != 1.0 else ""),
+        describe=lambda inst: (
+            f"d={inst['d']}, N={inst['N']} Gaussian vectors, random orthogonal map"
+            + (f", first vector ×{inst['rescale']}" if inst.get("rescale", 1.0) != 1.0 else "")
+        ),
         tolerance=lambda inst: 1e-9,
     ),
     Claim(
@@ -96,7 +98,8 @@ CLAIMS = [
         relation="=",
         predict=lambda inst: 0.0,
         measure=lambda inst: fourier_eigen_residual(
-            circulant_or_toeplitz(np.random.default_rng(inst["seed"]), inst["N"], inst.get("wrap", True))),
+            circulant_or_toeplitz(np.random.default_rng(inst["seed"]), inst["N"], inst.get("wrap", True))
+        ),
         instance=lambda quick, seed: {"N": 64 if quick else 512, "seed": seed},
         describe=lambda inst: f"N={inst['N']}, {'circulant' if inst.get('wrap', True) else 'Toeplitz (no wrap)'}",
         tolerance=lambda inst: 1e-9 * inst["N"],
@@ -108,11 +111,14 @@ CLAIMS = [
         relation="=",
         predict=lambda inst: 0.0,
         measure=lambda inst: circle_spectrum_error(
-            circle_points(np.random.default_rng(inst["seed"]), inst["N"], inst["d"], inst["radius"],
-                          inst.get("jitter", 0.0)), inst["radius"]),
+            circle_points(np.random.default_rng(inst["seed"]), inst["N"], inst["d"], inst["radius"], inst.get("jitter", 0.0)),
+            inst["radius"],
+        ),
         instance=lambda quick, seed: {"N": 7 if quick else 113, "d": 64, "radius": 2.5, "seed": seed},
-        describe=lambda inst: f"N={inst['N']} points, radius {inst['radius']}, in R^{inst['d']}"
-        + (f", spacing jittered by {inst['jitter']}" if inst.get("jitter") else ""),
+        describe=lambda inst: (
+            f"N={inst['N']} points, radius {inst['radius']}, in R^{inst['d']}"
+            + (f", spacing jittered by {inst['jitter']}" if inst.get("jitter") else "")
+        ),
         tolerance=lambda inst: 1e-9 * inst["N"] * inst["radius"] ** 2,
     ),
 ]

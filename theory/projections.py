@@ -63,6 +63,7 @@ def gaussian_projection(key: jax.Array, n_dims: int, dimension: int) -> jax.Arra
 
 def distortions(points, projected) -> np.ndarray:
     """‖(u − v)R‖² / ‖u − v‖² − 1 over all pairs of distinct rows, [N(N−1)/2]."""
+
     def squared_distances(x):
         x = np.asarray(x, np.float64)
         norms = np.sum(x**2, axis=1)

@@ -273,14 +273,14 @@ CLAIMS = [
     Claim(
         id="rademacher_inner_product_law",
         statement="⟨x, y⟩ of independent Rademacher unit vectors is (2B − n)/n, B ~ Bin(n, ½): "
-                  "Kolmogorov distance of the sample ≤ the DKW radius",
+        "Kolmogorov distance of the sample ≤ the DKW radius",
         source="DKW, Massart 1990",
         relation="≤",
         predict=lambda inst: dkw_radius(inst["pairs"]),
         measure=lambda inst: kolmogorov_distance(
-            sample_inner_products(np.random.default_rng(inst["seed"]), inst["n"], inst["pairs"],
-                                  inst.get("agreement", 0.5)),
-            inner_product_law(inst["n"])),
+            sample_inner_products(np.random.default_rng(inst["seed"]), inst["n"], inst["pairs"], inst.get("agreement", 0.5)),
+            inner_product_law(inst["n"]),
+        ),
         instance=lambda quick, seed: {"n": 64, "pairs": 20_000 if quick else 200_000, "seed": seed},
         describe=lambda inst: f"n={inst['n']}, {inst['pairs']} pairs, agreement {inst.get('agreement', 0.5)}",
         tolerance=lambda inst: 0.0,
@@ -312,8 +312,7 @@ CLAIMS = [
         statement="E⟨x, y⟩⁴ = (3‖y‖₂⁴ − 2‖y‖₄⁴)/n² for a Rademacher unit vector x",
         source="moment expansion",
         relation="=",
-        predict=lambda inst: (3 * np.sum(np.square(inst["y"])) ** 2 - 2 * np.sum(np.power(inst["y"], 4)))
-        / len(inst["y"]) ** 2,
+        predict=lambda inst: (3 * np.sum(np.square(inst["y"])) ** 2 - 2 * np.sum(np.power(inst["y"], 4))) / len(inst["y"]) ** 2,
         measure=lambda inst: moment(sum_law(inst["y"], inst.get("sparsity", 1.0)), 4),
         instance=_y_instance,
         describe=_describe_y,
@@ -337,24 +336,26 @@ CLAIMS = [
         relation="≤",
         predict=lambda inst: BERRY_ESSEEN_CONSTANT * np.sum(np.abs(inst["y"]) ** 3) / np.linalg.norm(inst["y"]) ** 3,
         measure=lambda inst: kolmogorov_to_gaussian(
-            sum_law(inst["y"], coupled=inst.get("coupled", False)),
-            float(np.linalg.norm(inst["y"])) / math.sqrt(len(inst["y"]))),
+            sum_law(inst["y"], coupled=inst.get("coupled", False)), float(np.linalg.norm(inst["y"])) / math.sqrt(len(inst["y"]))
+        ),
         instance=_y_instance,
         describe=_describe_y,
         tolerance=lambda inst: 1e-12,
     ),
     Claim(
         id="max_coherence",
-        statement="m Rademacher unit vectors in R^n have μ ≤ √(2 ln(m(m−1)/δ)/n) with probability ≥ 1 − δ "
-                  "(typical scale √(4 ln m / n))",
+        statement="m Rademacher unit vectors in R^n have μ ≤ √(2 ln(m(m−1)/δ)/n) with probability ≥ 1 − δ (typical scale √(4 ln m / n))",
         source="Hoeffding + union bound",
         relation="≤",
         predict=lambda inst: float(coherence_bound(inst["n"], inst["m"])),
-        measure=lambda inst: max_coherence(rademacher_frame(np.random.default_rng(inst["seed"]), inst["n"],
-                                                            inst["m"], inst.get("subspace"))),
+        measure=lambda inst: max_coherence(
+            rademacher_frame(np.random.default_rng(inst["seed"]), inst["n"], inst["m"], inst.get("subspace"))
+        ),
         instance=lambda quick, seed: {"n": 256, "m": 1024 if quick else 4096, "seed": seed},
-        describe=lambda inst: f"n={inst['n']}, m={inst['m']}, √(4 ln m/n)={float(coherence_scale(inst['n'], inst['m'])):.3f}"
-        + (f", subspace {inst['subspace']}" if inst.get("subspace") else ""),
+        describe=lambda inst: (
+            f"n={inst['n']}, m={inst['m']}, √(4 ln m/n)={float(coherence_scale(inst['n'], inst['m'])):.3f}"
+            + (f", subspace {inst['subspace']}" if inst.get("subspace") else "")
+        ),
         tolerance=lambda inst: 0.0,
     ),
     Claim(
@@ -363,8 +364,9 @@ CLAIMS = [
         source="Welch 1974",
         relation="≥",
         predict=lambda inst: welch_bound(inst["n"], inst["m"]),
-        measure=lambda inst: max_coherence(inst.get("scale", 1.0) * gaussian_unit_frame(
-            np.random.default_rng(inst["seed"]), inst["n"], inst["m"])),
+        measure=lambda inst: max_coherence(
+            inst.get("scale", 1.0) * gaussian_unit_frame(np.random.default_rng(inst["seed"]), inst["n"], inst["m"])
+        ),
         instance=lambda quick, seed: {"n": 16, "m": 64 if quick else 256, "seed": seed},
         describe=lambda inst: f"Gaussian unit frame, n={inst['n']}, m={inst['m']}",
         tolerance=lambda inst: 1e-12,
@@ -375,8 +377,9 @@ CLAIMS = [
         source="Benedetto & Fickus 2003",
         relation="≥",
         predict=lambda inst: inst["m"] ** 2 / inst["n"],
-        measure=lambda inst: frame_potential(inst.get("scale", 1.0) * gaussian_unit_frame(
-            np.random.default_rng(inst["seed"]), inst["n"], inst["m"])),
+        measure=lambda inst: frame_potential(
+            inst.get("scale", 1.0) * gaussian_unit_frame(np.random.default_rng(inst["seed"]), inst["n"], inst["m"])
+        ),
         instance=lambda quick, seed: {"n": 16, "m": 64 if quick else 256, "seed": seed},
         describe=lambda inst: f"Gaussian unit frame, n={inst['n']}, m={inst['m']}",
         tolerance=lambda inst: 1e-9 * inst["m"] ** 2,
@@ -389,9 +392,9 @@ CLAIMS = [
         predict=lambda inst: welch_bound(inst["n"], inst["n"] + 1),
         measure=lambda inst: max_coherence(_perturbed(simplex_frame(inst["n"]), inst.get("perturbation", 0.0))),
         instance=lambda quick, seed: {"n": 50 if quick else 200},
-        describe=lambda inst: f"n={inst['n']}, m={inst['n'] + 1}"
-        + (f", perturbed by {inst['perturbation']}" if inst.get("perturbation") else ""),
+        describe=lambda inst: (
+            f"n={inst['n']}, m={inst['n'] + 1}" + (f", perturbed by {inst['perturbation']}" if inst.get("perturbation") else "")
+        ),
         tolerance=lambda inst: 1e-12,
     ),
 ]
-

@@ -67,8 +67,9 @@ def basis_pursuit(dictionary, signal) -> np.ndarray:
     """argmin ‖c‖₁ subject to Dc = s, as a linear programme over c = u − v, u, v ≥ 0 (HiGHS)."""
     dictionary = np.asarray(dictionary, np.float64)
     m = dictionary.shape[1]
-    result = optimize.linprog(np.ones(2 * m), A_eq=np.concatenate([dictionary, -dictionary], axis=1),
-                              b_eq=signal, bounds=(0, None), method="highs")
+    result = optimize.linprog(
+        np.ones(2 * m), A_eq=np.concatenate([dictionary, -dictionary], axis=1), b_eq=signal, bounds=(0, None), method="highs"
+    )
     if result.status != 0:
         raise RuntimeError(f"basis pursuit: {result.message}")
     return result.x[:m] - result.x[m:]
@@ -80,8 +81,7 @@ def matching_pursuit(dictionary, signal, k: int) -> np.ndarray:
         orthogonal_mp,  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
     )
 
-    return orthogonal_mp(np.asarray(dictionary, np.float64), np.asarray(signal, np.float64),
-                         n_nonzero_coefs=k)
+    return orthogonal_mp(np.asarray(dictionary, np.float64), np.asarray(signal, np.float64), n_nonzero_coefs=k)
 
 
 SOLVERS = {"omp": lambda D, s, k: matching_pursuit(D, s, k), "basis_pursuit": lambda D, s, k: basis_pursuit(D, s)}
@@ -134,9 +134,9 @@ def _recovery_measure(solver: str):
         else:
             dictionary_mu = 1.0 / math.sqrt(instance["n"])
             k = instance["k"] or guaranteed_sparsity(dictionary_mu)
-            codes = random_sparse_codes(np.random.default_rng(instance["seed"]), 2 * instance["n"], k,
-                                        instance["signals"])
+            codes = random_sparse_codes(np.random.default_rng(instance["seed"]), 2 * instance["n"], k, instance["signals"])
         return recovery_error(two_ortho_dictionary(instance["n"]), codes, solver)
+
     return measure
 
 
@@ -172,13 +172,14 @@ CLAIMS = [
         predict=lambda inst: (inst["k"] - 1) * mutual_coherence(_rip_dictionary(inst)),
         measure=lambda inst: restricted_isometry_constant(_rip_dictionary(inst), inst["k"]),
         instance=lambda quick, seed: {"n": 64, "m": 24 if quick else 40, "k": 3 if quick else 4, "seed": seed},
-        describe=lambda inst: f"Gaussian unit columns, n={inst['n']}, m={inst['m']}, k={inst['k']}, every subset"
-        + (f", first column ×{inst['column_scale']}" if inst.get("column_scale", 1.0) != 1.0 else ""),
+        describe=lambda inst: (
+            f"Gaussian unit columns, n={inst['n']}, m={inst['m']}, k={inst['k']}, every subset"
+            + (f", first column ×{inst['column_scale']}" if inst.get("column_scale", 1.0) != 1.0 else "")
+        ),
         tolerance=lambda inst: 1e-12,
     ),
 ]
 
 
 def _rip_dictionary(instance: dict) -> np.ndarray:
-    return random_unit_dictionary(np.random.default_rng(instance["seed"]), instance["n"], instance["m"],
-                                  instance.get("column_scale", 1.0))
+    return random_unit_dictionary(np.random.default_rng(instance["seed"]), instance["n"], instance["m"], instance.get("column_scale", 1.0))

@@ -66,8 +66,7 @@ def harmonic_frame(d: int, k: int) -> np.ndarray:
     return np.stack(rows)
 
 
-def low_rank_features(rng: np.random.Generator, m: int, n: int, rank: int, dropped: int = 0,
-                      scale: float = 1.0) -> np.ndarray:
+def low_rank_features(rng: np.random.Generator, m: int, n: int, rank: int, dropped: int = 0, scale: float = 1.0) -> np.ndarray:
     """W [m, n] of rank ≤ `rank` with `dropped` zero columns, columns scaled to length `scale`."""
     W = rng.standard_normal((m, rank)) @ rng.standard_normal((rank, n))
     W *= scale / np.linalg.norm(W, axis=0)
@@ -120,14 +119,15 @@ def two_feature_loss(W, b, p: float, r: float = 1.0, grid: int = 1000) -> float:
     first = np.stack([u, np.zeros(grid)], axis=1)
     second = first[:, ::-1]
     both = np.stack(np.meshgrid(u, u, indexing="ij"), axis=-1).reshape(-1, 2)
-    return ((1 - p) ** 2 * mean_error(zero) + p * (1 - p) * (mean_error(first) + mean_error(second))
-            + p**2 * mean_error(both))
+    return (1 - p) ** 2 * mean_error(zero) + p * (1 - p) * (mean_error(first) + mean_error(second)) + p**2 * mean_error(both)
 
 
 def measured_crossover(r: float = 1.0, grid: int = 1000) -> float:
     """The p at which the integrated antipodal and ignore-one losses are equal (Brent's method)."""
+
     def gap(p):
         return two_feature_loss(*ANTIPODAL, p, r, grid) - two_feature_loss(*ignore_one(p), p, r, grid)
+
     return float(optimize.brentq(gap, 0.05, 0.95, xtol=1e-8))
 
 
@@ -137,8 +137,14 @@ def measured_crossover(r: float = 1.0, grid: int = 1000) -> float:
 def _feature_matrix(instance: dict) -> np.ndarray:
     if "W" in instance:  # a given matrix (the property tests draw arbitrary ones)
         return np.asarray(instance["W"], np.float64)
-    return low_rank_features(np.random.default_rng(instance["seed"]), instance["m"], instance["n"],
-                             instance["rank"], instance.get("dropped", 0), instance.get("scale", 1.0))
+    return low_rank_features(
+        np.random.default_rng(instance["seed"]),
+        instance["m"],
+        instance["n"],
+        instance["rank"],
+        instance.get("dropped", 0),
+        instance.get("scale", 1.0),
+    )
 
 
 def _dimensionalities(instance: dict, W) -> np.ndarray:
@@ -149,8 +155,10 @@ def _describe_features(instance: dict) -> str:
     if "W" in instance:
         return f"given W of shape {np.shape(instance['W'])}"
     knobs = ", without Ŵ_i" if not instance.get("normalise", True) else ""
-    return (f"W [{instance['m']}, {instance['n']}] of rank {instance['rank']}, {instance.get('dropped', 0)} dropped, "
-            f"column length {instance.get('scale', 1.0)}{knobs}")
+    return (
+        f"W [{instance['m']}, {instance['n']}] of rank {instance['rank']}, {instance.get('dropped', 0)} dropped, "
+        f"column length {instance.get('scale', 1.0)}{knobs}"
+    )
 
 
 def _features_instance(quick: bool, seed: int) -> dict:
@@ -193,8 +201,7 @@ CLAIMS = [
         relation="=",
         predict=lambda inst: tight_frame_dimensionality(inst["d"], inst["k"]),
         # the D_i farthest from d/k (so "=" fails if any feature is off)
-        measure=lambda inst: _farthest(_dimensionalities(inst, _tight_frame(inst)),
-                                       tight_frame_dimensionality(inst["d"], inst["k"])),
+        measure=lambda inst: _farthest(_dimensionalities(inst, _tight_frame(inst)), tight_frame_dimensionality(inst["d"], inst["k"])),
         instance=lambda quick, seed: {"d": 7, "k": 20} if quick else {"d": 31, "k": 100},
         describe=lambda inst: f"{'random unit' if inst.get('random') else 'harmonic'} frame, d={inst['d']}, k={inst['k']}",
         tolerance=lambda inst: 1e-9,

@@ -36,15 +36,35 @@ def _bench_cases(smoke: bool, repeats: int) -> dict:
 
     cases = bench.CASES
     if smoke:
-        cases = tuple(dataclasses.replace(c, n_features=min(c.n_features, 64), d=min(c.d, 16), m=min(c.m, 128),
-                                          k=min(c.k, 4), batch_size=min(c.batch_size, 128), steps=10) for c in cases)
-    rows = [{"case": c.name, **dataclasses.asdict(c), "ours_sae_steps_per_s": bench.ours(c, repeats),
-             "saelens_sae_steps_per_s": bench.saelens(c, repeats)} for c in cases]
+        cases = tuple(
+            dataclasses.replace(
+                c,
+                n_features=min(c.n_features, 64),
+                d=min(c.d, 16),
+                m=min(c.m, 128),
+                k=min(c.k, 4),
+                batch_size=min(c.batch_size, 128),
+                steps=10,
+            )
+            for c in cases
+        )
+    rows = [
+        {
+            "case": c.name,
+            **dataclasses.asdict(c),
+            "ours_sae_steps_per_s": bench.ours(c, repeats),
+            "saelens_sae_steps_per_s": bench.saelens(c, repeats),
+        }
+        for c in cases
+    ]
     synthetic = dict(bench.SYNTHETIC_CASE)
     if smoke:
         synthetic.update(SMOKE, steps=5)
-    return {"matmul_gflops_per_s": bench.matmul_gflops(512 if smoke else 4096), "cases": rows,
-            "C": bench.synthetic_training(repeats, synthetic)}
+    return {
+        "matmul_gflops_per_s": bench.matmul_gflops(512 if smoke else 4096),
+        "cases": rows,
+        "C": bench.synthetic_training(repeats, synthetic),
+    }
 
 
 def _timed_training(shape: dict, seconds: float) -> dict:
@@ -62,8 +82,18 @@ def _timed_training(shape: dict, seconds: float) -> dict:
 
     def fit(steps, start=None):
         began = time.perf_counter()
-        result = pipeline.fit("batchtopk", model, hps, keys, n_latents=shape["width"], steps=steps, batch_size=batch,
-                              k_max=shape["k"], one_draw=True, init_params=start)
+        result = pipeline.fit(
+            "batchtopk",
+            model,
+            hps,
+            keys,
+            n_latents=shape["width"],
+            steps=steps,
+            batch_size=batch,
+            k_max=shape["k"],
+            one_draw=True,
+            init_params=start,
+        )
         jax.block_until_ready(result.params)
         return result.params, time.perf_counter() - began
 
@@ -76,8 +106,14 @@ def _timed_training(shape: dict, seconds: float) -> dict:
     while elapsed < seconds:
         params, took = fit(chunk, params)
         samples, elapsed = samples + chunk * batch, elapsed + took
-    return {**shape, "chunk_steps": chunk, "samples": samples, "seconds": elapsed, "samples_per_s": samples / elapsed,
-            "projected_seconds_for_200M": PUBLISHED_SAMPLES / (samples / elapsed)}
+    return {
+        **shape,
+        "chunk_steps": chunk,
+        "samples": samples,
+        "seconds": elapsed,
+        "samples_per_s": samples / elapsed,
+        "projected_seconds_for_200M": PUBLISHED_SAMPLES / (samples / elapsed),
+    }
 
 
 def _two_processes() -> dict:
@@ -85,8 +121,12 @@ def _two_processes() -> dict:
 
     if jax.device_count() < 2:
         return {"skipped": f"{jax.device_count()} device(s); the two-process run needs two"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                           "tests/test_sharding.py", "-k", "two_hosts"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "tests/test_sharding.py", "-k", "two_hosts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return {"returncode": done.returncode, "tail": done.stdout[-2000:] + done.stderr[-2000:]}
 
 
@@ -98,12 +138,12 @@ def main(argv=None) -> int:
     import jax
 
     started = time.perf_counter()
-    report = {"devices": [f"{d.platform}:{d.device_kind}" for d in jax.devices()], "cpu_smoke": args.cpu_smoke,
-              "jax": jax.__version__}
-    steps = (("bench", lambda: _bench_cases(args.cpu_smoke, 1 if args.cpu_smoke else 3)),
-             ("synthsaebench_16k_sae", lambda: _timed_training(SMOKE if args.cpu_smoke else FULL,
-                                                               10.0 if args.cpu_smoke else TRAIN_SECONDS)),
-             ("two_processes", _two_processes))
+    report = {"devices": [f"{d.platform}:{d.device_kind}" for d in jax.devices()], "cpu_smoke": args.cpu_smoke, "jax": jax.__version__}
+    steps = (
+        ("bench", lambda: _bench_cases(args.cpu_smoke, 1 if args.cpu_smoke else 3)),
+        ("synthsaebench_16k_sae", lambda: _timed_training(SMOKE if args.cpu_smoke else FULL, 10.0 if args.cpu_smoke else TRAIN_SECONDS)),
+        ("two_processes", _two_processes),
+    )
     for name, step in steps:
         print(f"device check: {name} …", file=sys.stderr, flush=True)
         try:

@@ -25,8 +25,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from toys.engine import guarded  # noqa: E402  (this checkout's reader, to read what a case left)
 
-TINY = ["--set", "toy.n_features=16", "--set", "toy.d=8", "--set", "toy.mean_l0=1", "--set", "sizes=16",
-        "--set", "k=2", "--set", "steps=40", "--set", "batch_size=32"]
+TINY = [
+    "--set",
+    "toy.n_features=16",
+    "--set",
+    "toy.d=8",
+    "--set",
+    "toy.mean_l0=1",
+    "--set",
+    "sizes=16",
+    "--set",
+    "k=2",
+    "--set",
+    "steps=40",
+    "--set",
+    "batch_size=32",
+]
 TWO_FEATURE = ["run", "two-feature", "--set", "n_seeds=1", "--set", "steps=10"]
 HANG_S = 60
 
@@ -41,8 +55,9 @@ class Runner:
 
     def run(self, args, cwd, signal_at=None, signum=signal.SIGTERM, env=None, when_file=None):
         """(exit code, stderr) of one command; a signal after `signal_at` s, or when `when_file` appears."""
-        process = subprocess.Popen([*self.command, *args], cwd=cwd, env={**self.env, **(env or {})},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [*self.command, *args], cwd=cwd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         if when_file is not None:
             deadline = time.time() + HANG_S
             while time.time() < deadline and process.poll() is None:
@@ -106,10 +121,12 @@ def _npy(folder: Path, dtype, value) -> str:
     x = np.ones((20, 4), dtype)
     x[0, 0] = value
     np.save(folder / "x.npy", x)
-    return (f"from toys import stored; from toys.engine.config import ConfigError\n"
-            f"try:\n    toy = stored.from_npy({str(folder / 'x.npy')!r})\n"
-            f"    import numpy as np; print('x finite:', bool(np.isfinite(np.asarray(toy.x)).all()))\n"
-            f"except ConfigError as e:\n    print('refused:', e)")
+    return (
+        f"from toys import stored; from toys.engine.config import ConfigError\n"
+        f"try:\n    toy = stored.from_npy({str(folder / 'x.npy')!r})\n"
+        f"    import numpy as np; print('x finite:', bool(np.isfinite(np.asarray(toy.x)).all()))\n"
+        f"except ConfigError as e:\n    print('refused:', e)"
+    )
 
 
 def _pursuit_folder(folder: Path, max_iterations) -> Path:
@@ -120,8 +137,11 @@ def _pursuit_folder(folder: Path, max_iterations) -> Path:
     sae.mkdir()
     d, m = 8, 16  # the tiny run's d, so that only the field under test can refuse it
     save_file({"W_dec": np.eye(m, d, dtype=np.float32), "b_dec": np.zeros(d, np.float32)}, str(sae / "sae_weights.safetensors"))
-    (sae / "cfg.json").write_text(json.dumps({"architecture": "matching_pursuit", "d_in": d, "d_sae": m,
-                                               "max_iterations": max_iterations, "apply_b_dec_to_input": True}))
+    (sae / "cfg.json").write_text(
+        json.dumps(
+            {"architecture": "matching_pursuit", "d_in": d, "d_sae": m, "max_iterations": max_iterations, "apply_b_dec_to_input": True}
+        )
+    )
     return sae
 
 
@@ -130,14 +150,19 @@ def cases(runner: Runner):
     r = runner
 
     def signal_case(args, delay, signum=signal.SIGTERM):
-        return lambda f: r.run([*args, "--out", str(f / "out")] if args[0] in ("run", "theory") and "--help" not in args
-                               else args, cwd=f, signal_at=delay, signum=signum)
+        return lambda f: r.run(
+            [*args, "--out", str(f / "out")] if args[0] in ("run", "theory") and "--help" not in args else args,
+            cwd=f,
+            signal_at=delay,
+            signum=signum,
+        )
 
     def evaluate_with(edit):
         def case(f):
             run = _copy_run(r, f)
             edit(run)
             return r.run(["evaluate", str(run)], cwd=f)
+
         return case
 
     def listing_with(edit, command="runs"):
@@ -145,6 +170,7 @@ def cases(runner: Runner):
             run = _copy_run(r, f, "out")
             edit(run)
             return r.run([command, str(f / "out")], cwd=f)
+
         return case
 
     deep = "[" * 100_000 + "]" * 100_000
@@ -153,47 +179,96 @@ def cases(runner: Runner):
     yield "SIGTERM 1.5 s into run superposition --help", signal_case(["run", "superposition", "--help"], 1.5)
     yield "SIGTERM 1.0 s into theory --quick", signal_case(["theory", "--quick"], 1.0)
     yield "SIGINT 0.15 s into run two-feature", signal_case(TWO_FEATURE, 0.15, signal.SIGINT)
-    yield "SIGTERM to theory as config.json appears", lambda f: r.run(
-        ["theory", "--quick", "--out", str(f / "out")], cwd=f, when_file="out/theory/*/config.json")
-    yield "SIGHUP mid-training (two-feature)", lambda f: r.run(
-        [*TWO_FEATURE[:-2], "--set", "steps=20000000", "--out", str(f / "out")], cwd=f, signal_at=8.0, signum=signal.SIGHUP)
-    yield "SIGTERM as results.json appears", lambda f: r.run(
-        ["run", "superposition", "--quick", *TINY, "--out", str(f / "out")], cwd=f,
-        when_file="out/superposition/*/results.json")
+    yield (
+        "SIGTERM to theory as config.json appears",
+        lambda f: r.run(["theory", "--quick", "--out", str(f / "out")], cwd=f, when_file="out/theory/*/config.json"),
+    )
+    yield (
+        "SIGHUP mid-training (two-feature)",
+        lambda f: r.run(
+            [*TWO_FEATURE[:-2], "--set", "steps=20000000", "--out", str(f / "out")], cwd=f, signal_at=8.0, signum=signal.SIGHUP
+        ),
+    )
+    yield (
+        "SIGTERM as results.json appears",
+        lambda f: r.run(
+            ["run", "superposition", "--quick", *TINY, "--out", str(f / "out")], cwd=f, when_file="out/superposition/*/results.json"
+        ),
+    )
     yield "status.json nested 100,000 deep: runs", listing_with(lambda run: (run / "status.json").write_text(deep))
     yield "status.json nested 100,000 deep: report", listing_with(lambda run: (run / "status.json").write_text(deep), "report")
-    yield "cfg.json nested 100,000 deep: evaluate", evaluate_with(
-        lambda run: (_dictionary(run, "topk") / "cfg.json").write_text(deep))
+    yield "cfg.json nested 100,000 deep: evaluate", evaluate_with(lambda run: (_dictionary(run, "topk") / "cfg.json").write_text(deep))
     yield "status.json a FIFO: runs", listing_with(lambda run: ((run / "status.json").unlink(), os.mkfifo(run / "status.json")))
-    yield "status.json a FIFO: report", listing_with(
-        lambda run: ((run / "status.json").unlink(), os.mkfifo(run / "status.json")), "report")
+    yield "status.json a FIFO: report", listing_with(lambda run: ((run / "status.json").unlink(), os.mkfifo(run / "status.json")), "report")
     yield "report /proc", lambda f: r.run(["report", "/proc"], cwd=f)
-    yield "401-digit integer in a cfg.json hyperparameter", evaluate_with(lambda run: _edit_json(
-        _dictionary(run, "topk") / "cfg.json", lambda c: c["toylab"]["hparams"].update(k=int("9" * 401))))
-    yield "MatchingPursuit max_iterations 1e30", lambda f: r.run(
-        ["evaluate", "--sae", str(_pursuit_folder(f, 1e30)), "--toy", str(_copy_run(r, f)), "--out", str(f / "o")], cwd=f)
-    yield "MatchingPursuit max_iterations 10^9", lambda f: r.run(
-        ["evaluate", "--sae", str(_pursuit_folder(f, 10**9)), "--toy", str(_copy_run(r, f)), "--out", str(f / "o")], cwd=f)
-    yield "--set steps=10000000000000", lambda f: r.run(
-        ["run", "superposition", "--quick", *TINY, "--set", "steps=10000000000000", "--out", str(f / "out")], cwd=f)
+    yield (
+        "401-digit integer in a cfg.json hyperparameter",
+        evaluate_with(
+            lambda run: _edit_json(_dictionary(run, "topk") / "cfg.json", lambda c: c["toylab"]["hparams"].update(k=int("9" * 401)))
+        ),
+    )
+    yield (
+        "MatchingPursuit max_iterations 1e30",
+        lambda f: r.run(["evaluate", "--sae", str(_pursuit_folder(f, 1e30)), "--toy", str(_copy_run(r, f)), "--out", str(f / "o")], cwd=f),
+    )
+    yield (
+        "MatchingPursuit max_iterations 10^9",
+        lambda f: r.run(["evaluate", "--sae", str(_pursuit_folder(f, 10**9)), "--toy", str(_copy_run(r, f)), "--out", str(f / "o")], cwd=f),
+    )
+    yield (
+        "--set steps=10000000000000",
+        lambda f: r.run(["run", "superposition", "--quick", *TINY, "--set", "steps=10000000000000", "--out", str(f / "out")], cwd=f),
+    )
     yield "float64 weights holding 1e300: evaluate", evaluate_with(_weights_1e300)
     yield "from_npy float64 1e300", lambda f: _python(r, _npy(f, "float64", 1e300), f)
     yield "from_npy longdouble 1e4000", lambda f: _python(r, _npy(f, "longdouble", "1e4000"), f)
-    yield 'apply_b_dec_to_input: "true"', evaluate_with(lambda run: _edit_json(
-        _dictionary(run, "topk") / "cfg.json", lambda c: c.update(apply_b_dec_to_input="true")))
-    yield "residual_threshold: true (pursuit)", lambda f: r.run(
-        ["evaluate", "--sae", str(_edit_pursuit(_pursuit_folder(f, 4), residual_threshold=True)),
-         "--toy", str(_copy_run(r, f)), "--out", str(f / "o")], cwd=f)
-    yield 'architecture: ["topk"]', evaluate_with(lambda run: _edit_json(
-        _dictionary(run, "topk") / "cfg.json", lambda c: c.update(architecture=["topk"])))
-    yield "relu dictionary grouped as topk", evaluate_with(lambda run: _edit_json(
-        _dictionary(run, "relu") / "cfg.json",
-        lambda c: c["toylab"].update(group=json.loads((_dictionary(run, "topk") / "cfg.json").read_text())["toylab"]["group"])))
-    yield "LC_ALL=C run (UTF-8 summary)", lambda f: r.run(
-        ["run", "superposition", "--quick", *TINY, "--out", str(f / "out")], cwd=f,
-        env={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"})
-    yield "LC_ALL=C runs", lambda f: (_copy_run(r, f, "out"), r.run(["runs", str(f / "out")], cwd=f, env={
-        "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}))[1]
+    yield (
+        'apply_b_dec_to_input: "true"',
+        evaluate_with(lambda run: _edit_json(_dictionary(run, "topk") / "cfg.json", lambda c: c.update(apply_b_dec_to_input="true"))),
+    )
+    yield (
+        "residual_threshold: true (pursuit)",
+        lambda f: r.run(
+            [
+                "evaluate",
+                "--sae",
+                str(_edit_pursuit(_pursuit_folder(f, 4), residual_threshold=True)),
+                "--toy",
+                str(_copy_run(r, f)),
+                "--out",
+                str(f / "o"),
+            ],
+            cwd=f,
+        ),
+    )
+    yield (
+        'architecture: ["topk"]',
+        evaluate_with(lambda run: _edit_json(_dictionary(run, "topk") / "cfg.json", lambda c: c.update(architecture=["topk"]))),
+    )
+    yield (
+        "relu dictionary grouped as topk",
+        evaluate_with(
+            lambda run: _edit_json(
+                _dictionary(run, "relu") / "cfg.json",
+                lambda c: c["toylab"].update(group=json.loads((_dictionary(run, "topk") / "cfg.json").read_text())["toylab"]["group"]),
+            )
+        ),
+    )
+    yield (
+        "LC_ALL=C run (UTF-8 summary)",
+        lambda f: r.run(
+            ["run", "superposition", "--quick", *TINY, "--out", str(f / "out")],
+            cwd=f,
+            env={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+        ),
+    )
+    yield (
+        "LC_ALL=C runs",
+        lambda f: (
+            _copy_run(r, f, "out"),
+            r.run(["runs", str(f / "out")], cwd=f, env={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}),
+        )[1],
+    )
     yield "--devices ²", lambda f: r.run(["run", "superposition", "--quick", "--devices", "²", "--out", str(f / "out")], cwd=f)
     yield "--out ~nosuchuser/x", lambda f: r.run(["run", "superposition", "--quick", "--out", "~nosuchuser/x"], cwd=f)
     yield "evaluate RUN from a deleted working directory", _evaluate_from_deleted(r)
@@ -217,10 +292,16 @@ def _evaluate_from_deleted(runner):
         run = _copy_run(runner, folder)
         gone = folder / "gone"
         gone.mkdir()
-        process = subprocess.Popen(f"cd {gone} && rmdir {gone} && exec {' '.join(runner.command)} evaluate {run}",
-                                   shell=True, env=runner.env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            f"cd {gone} && rmdir {gone} && exec {' '.join(runner.command)} evaluate {run}",
+            shell=True,
+            env=runner.env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         _, err = process.communicate(timeout=HANG_S)
         return process.returncode, err.decode("utf-8", "replace")
+
     return case
 
 
@@ -236,6 +317,7 @@ def _evaluate_from_readonly(runner):
             return runner.run(["evaluate", str(run)], cwd=locked)
         finally:
             os.chmod(locked, 0o755)
+
     return case
 
 
@@ -252,9 +334,9 @@ def main(argv: list[str]) -> int:
             folder = Path(folder)
             code, err = case(folder)
             lines = [line for line in err.strip().splitlines() if line.strip()]
-            made = [p for where in ("out", "o") for p in (folder / where).rglob("*")
-                    if p.is_file() or p.name == "status.json"] + list(
-                (folder / "fixture").glob("*/*/dictionaries/results.json"))
+            made = [p for where in ("out", "o") for p in (folder / where).rglob("*") if p.is_file() or p.name == "status.json"] + list(
+                (folder / "fixture").glob("*/*/dictionaries/results.json")
+            )
             states = []
             for path in made:
                 if path.name == "status.json":
@@ -262,12 +344,22 @@ def main(argv: list[str]) -> int:
                         states.append(guarded.read_json(path, "status.json").get("state"))
                     except guarded.GuardedReadError:
                         states.append("unreadable")
-            print(json.dumps({"case": index, "input": name, "exit": code, "traceback": "Traceback" in err,
-                              "last_line": lines[-1][:160] if lines else "", "states": states,
-                              # (a listing's case holds a finished run under out/ from the start)
-                              "results_json": sorted(str(p.relative_to(folder)) for p in made if p.name == "results.json")},
-                             ensure_ascii=False),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "case": index,
+                        "input": name,
+                        "exit": code,
+                        "traceback": "Traceback" in err,
+                        "last_line": lines[-1][:160] if lines else "",
+                        "states": states,
+                        # (a listing's case holds a finished run under out/ from the start)
+                        "results_json": sorted(str(p.relative_to(folder)) for p in made if p.name == "results.json"),
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
     return 0
 
 

@@ -66,8 +66,9 @@ class AdversaryConfig:
     @property
     def atoms(self) -> int:
         """A, the structure's atoms."""
-        return {"split triangle": 4, "correlated pair": 2, "dense cluster": self.cluster,
-                "decoupled circle": self.values**2}.get(self.kind, self.values)
+        return {"split triangle": 4, "correlated pair": 2, "dense cluster": self.cluster, "decoupled circle": self.values**2}.get(
+            self.kind, self.values
+        )
 
     @property
     def frame_size(self) -> int:
@@ -108,16 +109,18 @@ def _manifold_atoms(config: AdversaryConfig, frame: jax.Array) -> jax.Array:
     offset = config.offset * r * c
     if config.kind == "helix":
         theta = 2 * math.pi * j / p
-        return offset + r * (jnp.cos(theta)[:, None] * u + jnp.sin(theta)[:, None] * v
-                             + config.rise * (j / p - 0.5)[:, None] * w)
+        return offset + r * (jnp.cos(theta)[:, None] * u + jnp.sin(theta)[:, None] * v + config.rise * (j / p - 0.5)[:, None] * w)
     if config.kind == "arc":
         theta = 2 * math.pi * config.arc * j / (p - 1)
         return offset + r * (jnp.cos(theta)[:, None] * u + jnp.sin(theta)[:, None] * v)
     if config.kind == "sphere":
         polar = jnp.arccos(1 - 2 * (j + 0.5) / p)
         azimuth = math.pi * (1 + math.sqrt(5)) * j
-        return offset + r * ((jnp.sin(polar) * jnp.cos(azimuth))[:, None] * u
-                             + (jnp.sin(polar) * jnp.sin(azimuth))[:, None] * v + jnp.cos(polar)[:, None] * w)
+        return offset + r * (
+            (jnp.sin(polar) * jnp.cos(azimuth))[:, None] * u
+            + (jnp.sin(polar) * jnp.sin(azimuth))[:, None] * v
+            + jnp.cos(polar)[:, None] * w
+        )
     # decoupled circle: every (θᵢ, θⱼ) pair
     theta = 2 * math.pi * j / p
     first, second = jnp.repeat(theta, p), jnp.tile(theta, p)
@@ -137,8 +140,9 @@ def build(config: AdversaryConfig, key: jax.Array) -> AdversaryToy:
         atoms = _manifold_atoms(config, frame)
     sparse = None
     if config.n_sparse_features:
-        sparse = superposition.build(superposition.SuperpositionConfig(
-            n_features=config.n_sparse_features, d=config.d, mean_l0=config.sparse_mean_l0), key_sparse)
+        sparse = superposition.build(
+            superposition.SuperpositionConfig(n_features=config.n_sparse_features, d=config.d, mean_l0=config.sparse_mean_l0), key_sparse
+        )
     return AdversaryToy(atoms, sparse, config)
 
 

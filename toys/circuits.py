@@ -53,8 +53,7 @@ class CircuitConfig:
     n_inputs: int = setting(10, "n: input bits (2ⁿ rows)", low=2, high=MAX_INPUTS)
     depth: int = setting(3, "gate layers; the last one holds the outputs", low=2)
     width: int = setting(8, "gates per layer", low=1)
-    not_probability: float = setting(0.1, "the rest split evenly between AND, OR and XOR",
-                                     low=0, high=1, high_open=True)
+    not_probability: float = setting(0.1, "the rest split evenly between AND, OR and XOR", low=0, high=1, high_open=True)
     hidden: int = setting(64, "hidden units per layer of the emulator", low=1)
     n_layers: int = setting(3, "hidden layers of the emulator", low=1)
     steps: int = setting(4000, "emulator training steps", low=1)
@@ -101,12 +100,16 @@ class Circuit:
 
     def describe(self) -> list[str]:
         """One line per gate, e.g. 'g7 = XOR(g2, g4)   [layer 2]'."""
-        return [f"g{g} = {gate.op}({', '.join(self.node_name(i) for i in gate.inputs)})   [layer {gate.layer}]"
-                for g, gate in enumerate(self.gates)]
+        return [
+            f"g{g} = {gate.op}({', '.join(self.node_name(i) for i in gate.inputs)})   [layer {gate.layer}]"
+            for g, gate in enumerate(self.gates)
+        ]
 
     def to_dict(self) -> dict:
-        return {"n_inputs": self.n_inputs,
-                "gates": [{"op": gate.op, "inputs": list(gate.inputs), "layer": gate.layer} for gate in self.gates]}
+        return {
+            "n_inputs": self.n_inputs,
+            "gates": [{"op": gate.op, "inputs": list(gate.inputs), "layer": gate.layer} for gate in self.gates],
+        }
 
     @classmethod
     def from_dict(cls, payload: dict) -> "Circuit":
@@ -141,7 +144,7 @@ def evaluate(circuit: Circuit, inputs) -> np.ndarray:
     nodes = list(inputs.T)
     for gate in circuit.gates:
         nodes.append(apply_op(gate.op, *(nodes[i] for i in gate.inputs)))
-    return np.stack(nodes[circuit.n_inputs:], axis=1)
+    return np.stack(nodes[circuit.n_inputs :], axis=1)
 
 
 def generate(config: CircuitConfig, key: jax.Array) -> Circuit:
@@ -169,8 +172,10 @@ def generate(config: CircuitConfig, key: jax.Array) -> Circuit:
                     continue
                 break
             else:
-                raise ConfigError(f"circuit: could not draw {config.width} distinct non-constant gates for layer {layer} "
-                                  f"from {len(previous)} nodes; lower width or raise n_inputs")
+                raise ConfigError(
+                    f"circuit: could not draw {config.width} distinct non-constant gates for layer {layer} "
+                    f"from {len(previous)} nodes; lower width or raise n_inputs"
+                )
             for i in operands:
                 if i in unused:
                     unused.remove(i)
@@ -180,8 +185,7 @@ def generate(config: CircuitConfig, key: jax.Array) -> Circuit:
             gates.append(Gate(op, tuple(int(i) for i in operands), layer))
         if unused:
             # more gates below than slots above: fail loudly rather than leave unread gates
-            raise ConfigError(f"circuit: layer {layer} could not read every gate of layer {layer - 1}; "
-                              f"raise width (got {config.width})")
+            raise ConfigError(f"circuit: layer {layer} could not read every gate of layer {layer - 1}; raise width (got {config.width})")
         previous = current
     return Circuit(n, tuple(gates))
 
@@ -283,8 +287,14 @@ def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> Emulat
     targets = jnp.asarray(evaluate(circuit, inputs)[:, circuit.outputs].astype(np.float32))
     x, n_outputs = signed(inputs), int(targets.shape[1])
     per_run = jax.tree.map(lambda a: jnp.broadcast_to(a, (keys.shape[0], *a.shape)), (x, targets))
-    state, curve = train_networks(_Training(config, n_outputs), keys, config.steps, data=per_run, runtime=runtime,
-                                  what=f"circuit emulator (n={circuit.n_inputs}, {len(circuit.gates)} gates)")
+    state, curve = train_networks(
+        _Training(config, n_outputs),
+        keys,
+        config.steps,
+        data=per_run,
+        runtime=runtime,
+        what=f"circuit emulator (n={circuit.n_inputs}, {len(circuit.gates)} gates)",
+    )
     bit, exact = _accuracies(config, n_outputs, state, x, targets)
     return EmulatorResult(state, jnp.asarray(curve), bit, exact, task)
 

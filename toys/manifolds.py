@@ -115,8 +115,9 @@ class ManifoldConfig:
             spec.validate(prefix=f"{p}{spec.name}.")
         needed = sum(spec.dims + 1 for spec in self.manifolds)
         if needed > self.d:
-            raise ConfigError(f"{p}d: got {self.d}, allowed range [{needed}, inf) for these manifolds "
-                              "(each needs its span plus an offset direction)")
+            raise ConfigError(
+                f"{p}d: got {self.d}, allowed range [{needed}, inf) for these manifolds (each needs its span plus an offset direction)"
+            )
         if self.n_sparse_features:
             check_range(p + "sparse_mean_l0", self.sparse_mean_l0, low=0, low_open=True, high=self.n_sparse_features)
 
@@ -126,6 +127,7 @@ class ManifoldToy:
     """The static truth: per manifold an orthonormal basis [k_i, d] and a unit offset direction [d]."""
 
     if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+
         def replace(self, **changes: Any) -> Self: ...
 
     bases: tuple  # of [k_i, d] arrays; for a circle rows are (u_1, v_1, u_2, v_2, ...)
@@ -198,8 +200,9 @@ def _phase(spec: ManifoldSpec, key: jax.Array, n: int) -> jax.Array:
     return span * jax.random.uniform(key, (n,))
 
 
-def manifold_points(spec: ManifoldSpec, basis: jax.Array, theta: jax.Array, second: jax.Array,
-                    sine_theta: jax.Array | None = None) -> jax.Array:
+def manifold_points(
+    spec: ManifoldSpec, basis: jax.Array, theta: jax.Array, second: jax.Array, sine_theta: jax.Array | None = None
+) -> jax.Array:
     """The manifold's points without the offset, [n, d], from phases θ and the second phase (a
     circle's sine coordinates read `sine_theta` when given: a decoupled circle)."""
     r = spec.radius
@@ -207,8 +210,7 @@ def manifold_points(spec: ManifoldSpec, basis: jax.Array, theta: jax.Array, seco
         sine_theta = theta if sine_theta is None else sine_theta
         point = 0.0
         for j, (f, a) in enumerate(zip(spec.frequencies, spec.amplitudes)):
-            point = point + r * a * (jnp.cos(f * theta)[:, None] * basis[2 * j]
-                                     + jnp.sin(f * sine_theta)[:, None] * basis[2 * j + 1])
+            point = point + r * a * (jnp.cos(f * theta)[:, None] * basis[2 * j] + jnp.sin(f * sine_theta)[:, None] * basis[2 * j + 1])
         return point
     ring = r * (jnp.cos(theta)[:, None] * basis[0] + jnp.sin(theta)[:, None] * basis[1])
     if spec.kind == "helix":

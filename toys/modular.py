@@ -76,17 +76,15 @@ class ModularConfig:
     p: int = setting(113, "the (prime) modulus", low=5)
     embed_dim: int = setting(64, "embedding width", low=1)
     hidden: int = setting(128, "hidden units", low=1)
-    train_fraction: float = setting(0.5, "share of the p² pairs trained on",
-                                    low=0, low_open=True, high=1, high_open=True)
+    train_fraction: float = setting(0.5, "share of the p² pairs trained on", low=0, low_open=True, high=1, high_open=True)
     steps: int = setting(20_000, "full-batch AdamW steps", low=1)
     learning_rate: float = setting(3e-3, "AdamW learning rate", low=0, low_open=True)
     weight_decay: float = setting(1.0, "AdamW weight decay (drives grokking)", low=0)
-    coverage: float = setting(0.9, "share of embedding variance the key frequencies must hold",
-                              low=0, low_open=True, high=1)
-    architecture: str = setting("concatenated", '"concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)',
-                                choices=ARCHITECTURES)
-    task: str = setting("addition", '"addition" (a + b mod p) or "random" (a fixed random table: no cyclic structure)',
-                        choices=TASKS)
+    coverage: float = setting(0.9, "share of embedding variance the key frequencies must hold", low=0, low_open=True, high=1)
+    architecture: str = setting(
+        "concatenated", '"concatenated", "additive" (E_a + E_b) or "bilinear" (module docstring)', choices=ARCHITECTURES
+    )
+    task: str = setting("addition", '"addition" (a + b mod p) or "random" (a fixed random table: no cyclic structure)', choices=TASKS)
 
     def validate(self, prefix: str = "") -> None:
         check_fields(self, prefix)
@@ -182,8 +180,9 @@ def _train_pairs(config: ModularConfig) -> int:
 @functools.partial(jax.jit, static_argnames="config")
 def _masks(config: ModularConfig, keys):
     """Each run's training pairs: the first n_train pairs of a permutation (a fixed size keeps shapes static)."""
+
     def split(key):
-        return jnp.zeros(config.p**2, bool).at[jax.random.permutation(key, config.p**2)[:_train_pairs(config)]].set(True)
+        return jnp.zeros(config.p**2, bool).at[jax.random.permutation(key, config.p**2)[: _train_pairs(config)]].set(True)
 
     return jax.vmap(split)(keys)
 
@@ -208,8 +207,9 @@ def train(task: ModularConfig, keys: jax.Array, runtime: Runtime | None = None) 
     config = task
     key_model, key_split = jax.vmap(jax.random.split, out_axes=1)(keys)
     mask = _masks(config, key_split)
-    state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=mask,
-                                                   init_keys=key_model, what=f"modular p={config.p}", runtime=runtime)
+    state, curve = network_training.train_networks(
+        _Training(config), keys, config.steps, data=mask, init_keys=key_model, what=f"modular p={config.p}", runtime=runtime
+    )
     train_accuracy, test_accuracy = _accuracies(config, state, mask)
     return ModularResult(state, mask, train_accuracy, test_accuracy, jnp.asarray(curve), config)
 
@@ -283,8 +283,7 @@ def frequency_subspaces(hidden, p: int, frequencies, relative_tolerance: float =
     return out
 
 
-def gradient_symmetricity(config: ModularConfig, result: ModularResult, key: jax.Array, n_triples: int = 100,
-                          index: int = 0) -> float:
+def gradient_symmetricity(config: ModularConfig, result: ModularResult, key: jax.Array, n_triples: int = 100, index: int = 0) -> float:
     """s_g (module docstring; Zhong et al. Definition 4.1) over `n_triples` random (a, b, c)."""
     net = model(config, result, index)
     a, b, c = (np.asarray(v) for v in jax.random.randint(key, (3, n_triples), 0, config.p))
@@ -334,10 +333,17 @@ def original_head(config: ModularConfig, result: ModularResult, inputs, index: i
     return np.asarray(net.out(net.hidden_from_embeddings(x[:, : config.embed_dim], x[:, config.embed_dim :])))
 
 
-def train_heads(config: ModularConfig, inputs, labels, masks, keys,
-                runtime: Runtime | None = None) -> network_training.Heads:
+def train_heads(config: ModularConfig, inputs, labels, masks, keys, runtime: Runtime | None = None) -> network_training.Heads:
     """Fresh copies of the layers after the embedding (`network_training.train_heads` with the
     network's hidden width, AdamW settings and steps), one per input space and mask."""
-    return network_training.train_heads(inputs, labels, masks, keys, hidden=config.hidden,
-                                        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
-                                        steps=config.steps, runtime=runtime)
+    return network_training.train_heads(
+        inputs,
+        labels,
+        masks,
+        keys,
+        hidden=config.hidden,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        steps=config.steps,
+        runtime=runtime,
+    )

@@ -101,8 +101,16 @@ def _network_step(task: NetworkTask, carry, inputs, step):
     return (state, opt_state), value
 
 
-def train_networks(task: NetworkTask, keys: jax.Array, steps: int, *, what: str, data=None,
-                   init_keys: jax.Array | None = None, runtime: Runtime | None = None):
+def train_networks(
+    task: NetworkTask,
+    keys: jax.Array,
+    steps: int,
+    *,
+    what: str,
+    data=None,
+    init_keys: jax.Array | None = None,
+    runtime: Runtime | None = None,
+):
     """Train one network per key [S] through the lab's segmented loop (`toys.engine.loop`: a
     progress bar, a NaN/inf loss stops the run naming its step, Ctrl-C lands between segments);
     returns (states with leaves [S, ...], loss curve [steps, S]).
@@ -183,15 +191,22 @@ class Heads(NamedTuple):
         return np.asarray(bind(self.graph, select(self.state, index))(jnp.asarray(x, jnp.float32)))
 
 
-def train_heads(inputs, labels, masks, keys, *, hidden: int, learning_rate: float, weight_decay: float,
-                steps: int, runtime: Runtime | None = None) -> Heads:
+def train_heads(
+    inputs, labels, masks, keys, *, hidden: int, learning_rate: float, weight_decay: float, steps: int, runtime: Runtime | None = None
+) -> Heads:
     """Fresh `Head`s trained full batch (AdamW, b2 = 0.98, the given weight decay), one per input
     space and mask — inputs [G, N, D], labels [N], masks [G, N] (True: trained on), keys [G] — all
     G together. Raises DivergenceError naming the step if a loss turns NaN/inf."""
     labels = jnp.asarray(labels, jnp.int32)
     inputs, masks = jnp.asarray(inputs, jnp.float32), jnp.asarray(masks)
     task = _HeadTraining(inputs.shape[-1], hidden, int(labels.max()) + 1, float(learning_rate), float(weight_decay))
-    state, _ = train_networks(task, keys, steps, data=(inputs, masks, jnp.broadcast_to(labels, masks.shape)),
-                              what=f"heads on {inputs.shape[0]} representations", runtime=runtime)
+    state, _ = train_networks(
+        task,
+        keys,
+        steps,
+        data=(inputs, masks, jnp.broadcast_to(labels, masks.shape)),
+        what=f"heads on {inputs.shape[0]} representations",
+        runtime=runtime,
+    )
     train_accuracy, test_accuracy = _head_accuracies(task, state, inputs, masks, labels)
     return Heads(np.asarray(train_accuracy), np.asarray(test_accuracy), state, definition(task.build))

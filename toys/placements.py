@@ -53,8 +53,7 @@ class PlacementConfig:
     groups: int = setting(8, "clusters (placement clusters, and the firing groups)", low=2, high="n_features")
     closeness: float = setting(0.3, "ε: weight of each feature's own fresh direction against its structure", low=0)
     firing: str = setting("independent", "what the features' co-firing follows", choices=FIRINGS)
-    correlation_strength: float = setting(0.6, "s: share of the copula's variance from the shared factors", low=0,
-                                          high=1, high_open=True)
+    correlation_strength: float = setting(0.6, "s: share of the copula's variance from the shared factors", low=0, high=1, high_open=True)
 
     def validate(self, prefix: str = "") -> None:
         check_fields(self, prefix)
@@ -112,12 +111,20 @@ def build(config: PlacementConfig, key: jax.Array) -> superposition.Superpositio
     directions, _ = directions_and_labels(config, rng)
     load = loadings(config, rng)
     inner = superposition.SuperpositionConfig(
-        n_features=config.n_features, d=config.d, mean_l0=config.mean_l0, correlation_rank=load.shape[1],
-        correlation_strength=config.correlation_strength if load.shape[1] else 0.0)
+        n_features=config.n_features,
+        d=config.d,
+        mean_l0=config.mean_l0,
+        correlation_rank=load.shape[1],
+        correlation_strength=config.correlation_strength if load.shape[1] else 0.0,
+    )
     probabilities = superposition.firing_probabilities(inner)
-    return superposition.SuperpositionToy(jnp.asarray(directions, jnp.float32), jnp.asarray(probabilities),
-                                          jnp.asarray(load, jnp.float32),
-                                          superposition.firing_plan(inner, probabilities, jnp.asarray(load)), inner)
+    return superposition.SuperpositionToy(
+        jnp.asarray(directions, jnp.float32),
+        jnp.asarray(probabilities),
+        jnp.asarray(load, jnp.float32),
+        superposition.firing_plan(inner, probabilities, jnp.asarray(load)),
+        inner,
+    )
 
 
 def true_codes(batch) -> np.ndarray:

@@ -70,8 +70,7 @@ class QuantaConfig:
     batch_size: int = setting(512, "fresh samples per step", low=1)
     learning_rate: float = setting(1e-3, "Adam learning rate", low=0, low_open=True)
     weight_decay: float = setting(0.0, "weight decay", low=0)
-    task_code: str = setting("onehot", 'how the control bits give the task: "onehot" or "parity" (XOR groups)',
-                             choices=TASK_CODES)
+    task_code: str = setting("onehot", 'how the control bits give the task: "onehot" or "parity" (XOR groups)', choices=TASK_CODES)
     control_group: int = setting(3, 'g: control bits whose XOR gives one binary digit of the task ("parity")', low=1)
 
     @property
@@ -236,8 +235,14 @@ def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> Quanta
     """Train one network per key [G] on the task together; raises DivergenceError naming the step."""
     config = task.config
     subsets = jnp.broadcast_to(jnp.asarray(task.subsets), (keys.shape[0], *np.shape(task.subsets)))
-    state, curve = train_networks(_Training(config), keys, config.steps, data=subsets, runtime=runtime,
-                                  what=f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})")
+    state, curve = train_networks(
+        _Training(config),
+        keys,
+        config.steps,
+        data=subsets,
+        runtime=runtime,
+        what=f"sparse-parity MLP (T={config.n_tasks}, n={config.n_bits})",
+    )
     return QuantaResult(state, jnp.asarray(curve), task)
 
 
@@ -256,8 +261,9 @@ class HiddenToy:
 
     def sample(self, key: jax.Array, n: int) -> protocol.Batch:
         batch = sample(self.config, self.subsets, key, n)
-        return protocol.Batch(model(self.config, self.state).hidden_activations(batch.x), None,
-                              {"tasks": batch.tasks, "labels": batch.labels})
+        return protocol.Batch(
+            model(self.config, self.state).hidden_activations(batch.x), None, {"tasks": batch.tasks, "labels": batch.labels}
+        )
 
 
 def layer_names(config: QuantaConfig) -> tuple[str, ...]:
@@ -277,8 +283,7 @@ def model(config: QuantaConfig, state: nnx.State) -> ParityMLP:
 
 def per_task_accuracy(config: QuantaConfig, state: nnx.State, subsets, key, per_task: int = 2000) -> np.ndarray:
     """Accuracy on `per_task` fresh samples of each task, [T]."""
-    batch = sample(config, subsets, key, config.n_tasks * per_task,
-                   tasks=jnp.asarray(balanced_tasks(range(config.n_tasks), per_task)))
+    batch = sample(config, subsets, key, config.n_tasks * per_task, tasks=jnp.asarray(balanced_tasks(range(config.n_tasks), per_task)))
     correct = jnp.argmax(model(config, state)(batch.x), axis=-1) == batch.labels
     return np.asarray(jnp.mean(correct.reshape(config.n_tasks, per_task), axis=1))
 

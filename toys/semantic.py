@@ -124,8 +124,9 @@ def sample(config: SemanticConfig, basis: jax.Array, key: jax.Array, n: int) -> 
     return Sample(plane @ basis, targets, labels, plane, latent)
 
 
-def ball_in_shell(key: jax.Array, n: int, d: int, ball_dims: int = 3,
-                  ball_radius: float = 1.0, shell: tuple[float, float] = (1.5, 2.0)) -> tuple[jax.Array, jax.Array]:
+def ball_in_shell(
+    key: jax.Array, n: int, d: int, ball_dims: int = 3, ball_radius: float = 1.0, shell: tuple[float, float] = (1.5, 2.0)
+) -> tuple[jax.Array, jax.Array]:
     """n points (half ball, half shell) in a random `ball_dims`-subspace of R^d; labels 1 = ball, [n, d], [n]."""
     k_basis, k_dir, k_r, k_label = jax.random.split(key, 4)
     labels = jax.random.bernoulli(k_label, 0.5, (n,)).astype(jnp.int32)
@@ -221,8 +222,9 @@ def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> Classi
     naming the step."""
     config, basis = task
     per_run = jnp.broadcast_to(jnp.asarray(basis), (keys.shape[0], *np.shape(basis)))
-    state, curve = train_networks(_Training(config), keys, config.steps, data=per_run, runtime=runtime,
-                                  what=f"{config.manifold} classifier")
+    state, curve = train_networks(
+        _Training(config), keys, config.steps, data=per_run, runtime=runtime, what=f"{config.manifold} classifier"
+    )
     return ClassifierResult(state, jnp.asarray(curve), task)
 
 
@@ -244,8 +246,7 @@ class LayerToy:
     def sample(self, key: jax.Array, n: int) -> Batch:
         data = sample(self.config, self.basis, key, n)
         activations = model(self.config, self.state).layer_activations(data.x)[0]
-        return Batch(activations[self.layer], None,
-                     {"labels": data.labels, "positions": data.positions, "latent": data.latent})
+        return Batch(activations[self.layer], None, {"labels": data.labels, "positions": data.positions, "latent": data.latent})
 
 
 def layer_names(config: SemanticConfig) -> tuple[str, ...]:

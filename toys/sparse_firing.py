@@ -99,6 +99,7 @@ class CopulaFiring:
     Arrays have one padding entry at index F (an empty slot that never fires)."""
 
     if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+
         def replace(self, **changes: Any) -> Self: ...
 
     thresholds: jax.Array  # [F + 1] t_f = Φ⁻¹(1 − p_f); +inf for the empty slot
@@ -136,12 +137,17 @@ def plan(probabilities: np.ndarray, diag_sqrt: np.ndarray, factor: np.ndarray, c
     blocks = blocks.reshape(n_blocks, BLOCK)
     t_pad, s_pad = pad(thresholds, np.inf), pad(np.asarray(diag_sqrt, np.float64), 1.0)
     return CopulaFiring(
-        thresholds=jnp.asarray(t_pad, jnp.float32), diag_sqrt=jnp.asarray(s_pad, jnp.float32),
-        factor=jnp.asarray(pad(np.asarray(factor, np.float32), 0.0)), head=jnp.asarray(head, jnp.int32),
-        blocks=jnp.asarray(blocks), block_threshold=jnp.asarray(t_pad[blocks].min(axis=1), jnp.float32),
+        thresholds=jnp.asarray(t_pad, jnp.float32),
+        diag_sqrt=jnp.asarray(s_pad, jnp.float32),
+        factor=jnp.asarray(pad(np.asarray(factor, np.float32), 0.0)),
+        head=jnp.asarray(head, jnp.int32),
+        blocks=jnp.asarray(blocks),
+        block_threshold=jnp.asarray(t_pad[blocks].min(axis=1), jnp.float32),
         block_scale_low=jnp.asarray(s_pad[blocks].min(axis=1), jnp.float32),
         block_scale_high=jnp.asarray(s_pad[blocks].max(axis=1), jnp.float32),
-        events_cap=1, accepted_cap=1, active_cap=1,
+        events_cap=1,
+        accepted_cap=1,
+        active_cap=1,
     )
 
 
@@ -177,9 +183,11 @@ def with_pilot_caps(firing: CopulaFiring, key: jax.Array) -> CopulaFiring:
     tail = tail[tail < firing.num_features]
     drawn[tail] = True
     # No buffer needs more slots than it has candidates (but keep one, so shapes stay non-empty).
-    return firing.replace(events_cap=events_cap(firing, key_events),
-                          accepted_cap=min(cap(on[:, tail].sum(axis=1)), max(len(tail), 1)),
-                          active_cap=min(cap(on[:, drawn].sum(axis=1)), max(int(drawn.sum()), 1)))
+    return firing.replace(
+        events_cap=events_cap(firing, key_events),
+        accepted_cap=min(cap(on[:, tail].sum(axis=1)), max(len(tail), 1)),
+        active_cap=min(cap(on[:, drawn].sum(axis=1)), max(int(drawn.sum()), 1)),
+    )
 
 
 def with_caps(firing: CopulaFiring, probabilities: np.ndarray, key: jax.Array) -> CopulaFiring:
@@ -198,9 +206,11 @@ def with_caps(firing: CopulaFiring, probabilities: np.ndarray, key: jax.Array) -
     bound = lambda q: int(math.ceil(q.sum() + 8 * math.sqrt((q * (1 - q)).sum()) + 4))  # noqa: E731
     threshold = np.asarray(firing.block_threshold, np.float64) / np.asarray(firing.block_scale_high, np.float64)
     rate = float(BLOCK * -special.log_ndtr(threshold).sum())
-    return firing.replace(events_cap=int(math.ceil(rate + 8 * math.sqrt(rate) + 4)),
-                          accepted_cap=min(bound(p[tail]), max(len(tail), 1)),
-                          active_cap=min(bound(p[drawn]), max(len(drawn), 1)))
+    return firing.replace(
+        events_cap=int(math.ceil(rate + 8 * math.sqrt(rate) + 4)),
+        accepted_cap=min(bound(p[tail]), max(len(tail), 1)),
+        active_cap=min(bound(p[drawn]), max(len(drawn), 1)),
+    )
 
 
 def events_cap(firing: CopulaFiring, key: jax.Array) -> int:

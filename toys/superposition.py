@@ -61,10 +61,10 @@ class SuperpositionConfig:
     magnitude_mean: float = setting(1.0, "folded-normal magnitudes: mean", low=0)
     magnitude_std: float = setting(0.5, "folded-normal magnitudes: standard deviation", low=0)
     correlation_rank: int = setting(0, "r: factors of the Gaussian-copula correlation (0: independent)", low=0)
-    correlation_strength: float = setting(0.0, "s: share of each feature's latent variance from the shared factors",
-                                          low=0, high=1, high_open=True)
-    orthogonalize_steps: int = setting(0, "gradient steps lowering the directions' coherence (0: random directions)",
-                                       low=0)
+    correlation_strength: float = setting(
+        0.0, "s: share of each feature's latent variance from the shared factors", low=0, high=1, high_open=True
+    )
+    orthogonalize_steps: int = setting(0, "gradient steps lowering the directions' coherence (0: random directions)", low=0)
     noise_std: float = setting(0.0, "σ of isotropic Gaussian noise added to x", low=0)
 
     def validate(self, prefix: str = "") -> None:
@@ -143,8 +143,7 @@ def build(config: SuperpositionConfig, key: jax.Array) -> SuperpositionToy:
     loadings = jax.random.normal(key_loadings, (config.n_features, config.correlation_rank))
     loadings = loadings / jnp.maximum(jnp.linalg.norm(loadings, axis=1, keepdims=True), 1e-12)
     probabilities = firing_probabilities(config)
-    return SuperpositionToy(directions, jnp.asarray(probabilities), loadings, firing_plan(config, probabilities, loadings),
-                            config)
+    return SuperpositionToy(directions, jnp.asarray(probabilities), loadings, firing_plan(config, probabilities, loadings), config)
 
 
 def firing_plan(config: SuperpositionConfig, probabilities: np.ndarray, loadings: jax.Array) -> CopulaFiring:

@@ -80,12 +80,12 @@ def load(folder: str | Path) -> ModelParts:
     except guarded.GuardedReadError:
         raise
     except Exception as error:  # safetensors raises its own error types for corrupt headers
-        raise guarded.GuardedReadError(f"{WEIGHTS_FILE}: {folder / WEIGHTS_FILE} is not a readable safetensors file "
-                                       f"({error.__class__.__name__})") from None
+        raise guarded.GuardedReadError(
+            f"{WEIGHTS_FILE}: {folder / WEIGHTS_FILE} is not a readable safetensors file ({error.__class__.__name__})"
+        ) from None
     roots = []
     if (folder / HIERARCHY_FILE).exists():
-        roots = hierarchy_module.from_dict(guarded.read_json(folder / HIERARCHY_FILE, HIERARCHY_FILE, limit=2**26,
-                                                             expect=None))
+        roots = hierarchy_module.from_dict(guarded.read_json(folder / HIERARCHY_FILE, HIERARCHY_FILE, limit=2**26, expect=None))
     mean, std = magnitudes_of(config, base_seed(config))
     return ModelParts(
         config=config,

@@ -55,12 +55,11 @@ class HierarchyConfig:
     def validate(self, prefix: str = "hierarchy.") -> None:
         check_fields(self, prefix)
         p = prefix
-        low, high = ((self.branching_factor,) * 2 if isinstance(self.branching_factor, int) else self.branching_factor)
+        low, high = (self.branching_factor,) * 2 if isinstance(self.branching_factor, int) else self.branching_factor
         check_range(p + "branching_factor", low, low=2)
         check_range(p + "branching_factor", high, low=low)
         if self.mutually_exclusive_max_depth is not None:
-            check_range(p + "mutually_exclusive_max_depth", self.mutually_exclusive_max_depth,
-                        low=self.mutually_exclusive_min_depth)
+            check_range(p + "mutually_exclusive_max_depth", self.mutually_exclusive_max_depth, low=self.mutually_exclusive_min_depth)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

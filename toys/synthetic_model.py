@@ -106,6 +106,7 @@ class SyntheticModelConfig:
     """
 
     if TYPE_CHECKING:  # flax.struct.dataclass adds it at run time; declared here for the type checker
+
         def replace(self, **changes: Any) -> Self: ...
 
     num_features: int
@@ -117,7 +118,7 @@ class SyntheticModelConfig:
     std_firing_magnitudes: float | Generator = 0.0
     mean_firing_magnitudes: float | Generator = 1.0
     bias: bool | float = 1.0
-    dtype: str = setting("float32", choices=('float32',))
+    dtype: str = setting("float32", choices=("float32",))
     seed: int | None = None
 
     def validate(self) -> None:
@@ -176,8 +177,9 @@ class SyntheticModelConfig:
         )
 
 
-def synthsaebench_config(num_features: int = 16_384, hidden_dim: int = 768, seed: int = 42,
-                         orthogonalization_steps: int = 100) -> SyntheticModelConfig:
+def synthsaebench_config(
+    num_features: int = 16_384, hidden_dim: int = 768, seed: int = 42, orthogonalization_steps: int = 100
+) -> SyntheticModelConfig:
     """SynthSAEBench-16k's config (Chanin & Garriga-Alonso 2026), or the same family at another size.
 
     Zipfian firing (exponent 0.5, p from 0.4 to 5e-4); 128 roots × branching 4 × depth 3,
@@ -193,9 +195,15 @@ def synthsaebench_config(num_features: int = 16_384, hidden_dim: int = 768, seed
         hidden_dim=hidden_dim,
         firing_probability=zipfian(0.5, 0.4, 5e-4),
         hierarchy=hierarchy_module.HierarchyConfig(
-            total_root_nodes=roots, branching_factor=4, max_depth=3, mutually_exclusive_portion=1.0,
-            mutually_exclusive_min_depth=0, mutually_exclusive_max_depth=None,
-            compensate_probabilities=True, scale_children_by_parent=True),
+            total_root_nodes=roots,
+            branching_factor=4,
+            max_depth=3,
+            mutually_exclusive_portion=1.0,
+            mutually_exclusive_min_depth=0,
+            mutually_exclusive_max_depth=None,
+            compensate_probabilities=True,
+            scale_children_by_parent=True,
+        ),
         orthogonalization=(("chunk_size", 1024), ("lr", 3e-4), ("num_steps", orthogonalization_steps)),
         correlation=(("correlation_scale", 0.1), ("rank", 25), ("seed", None)),
         std_firing_magnitudes=Generator("folded_normal", (("max_value", None), ("mean", 0.5), ("min_value", None), ("std", 0.5))),
@@ -313,8 +321,15 @@ def orthogonalize(vectors, steps: int, learning_rate: float, runtime: Runtime | 
     """
     w = jnp.asarray(_unit_rows(np.asarray(vectors)))
     carry = (w, optax.adam(learning_rate).init(w))
-    (w, _), _ = loop.run(_adam_orthogonal_step, float(learning_rate), carry, None, steps,
-                         what=f"orthogonalising {w.shape[0]} feature vectors", runtime=runtime)
+    (w, _), _ = loop.run(
+        _adam_orthogonal_step,
+        float(learning_rate),
+        carry,
+        None,
+        steps,
+        what=f"orthogonalising {w.shape[0]} feature vectors",
+        runtime=runtime,
+    )
     return _unit_rows(np.asarray(w))
 
 
@@ -450,13 +465,21 @@ def from_parts(parts: ModelParts, pilot_key: jax.Array | None = None) -> Synthet
     pad = sparse_firing.pad
     firing = sparse_firing.plan(parts.firing_probabilities, np.sqrt(diag), factor, np.flatnonzero(arrays.level == 0))
     model = SyntheticModel(
-        directions=jnp.asarray(parts.feature_vectors), bias=jnp.asarray(parts.bias),
-        probabilities=jnp.asarray(parts.firing_probabilities), firing=firing,
-        mean=jnp.asarray(pad(parts.mean_magnitudes, 1.0)), std=jnp.asarray(pad(parts.std_magnitudes, 0.0)),
-        parent=jnp.asarray(arrays.parent), children=jnp.asarray(pad(arrays.children, n)),
-        exclusive=jnp.asarray(pad(arrays.exclusive, False)), rescale=jnp.asarray(pad(arrays.rescale, False)),
-        level=jnp.asarray(arrays.level), level_caps=(1,) * (arrays.depth + 1), parent_caps=(1,) * arrays.depth,
-        codes_cap=1, config=parts.config,
+        directions=jnp.asarray(parts.feature_vectors),
+        bias=jnp.asarray(parts.bias),
+        probabilities=jnp.asarray(parts.firing_probabilities),
+        firing=firing,
+        mean=jnp.asarray(pad(parts.mean_magnitudes, 1.0)),
+        std=jnp.asarray(pad(parts.std_magnitudes, 0.0)),
+        parent=jnp.asarray(arrays.parent),
+        children=jnp.asarray(pad(arrays.children, n)),
+        exclusive=jnp.asarray(pad(arrays.exclusive, False)),
+        rescale=jnp.asarray(pad(arrays.rescale, False)),
+        level=jnp.asarray(arrays.level),
+        level_caps=(1,) * (arrays.depth + 1),
+        parent_caps=(1,) * arrays.depth,
+        codes_cap=1,
+        config=parts.config,
     )
     return _with_pilot_caps(model, jax.random.key(0) if pilot_key is None else pilot_key)
 
@@ -476,10 +499,12 @@ def _with_pilot_caps(model: SyntheticModel, key: jax.Array) -> SyntheticModel:
     tail[np.asarray(model.firing.head)] = False
     tail &= level == 0
     level_caps = tuple(cap(level == lv) for lv in range(depth))
-    firing = model.firing.replace(events_cap=sparse_firing.events_cap(model.firing, key_events),
-                                  accepted_cap=cap(tail), active_cap=level_caps[0])
+    firing = model.firing.replace(
+        events_cap=sparse_firing.events_cap(model.firing, key_events), accepted_cap=cap(tail), active_cap=level_caps[0]
+    )
     return model.replace(
-        firing=firing, level_caps=level_caps,
+        firing=firing,
+        level_caps=level_caps,
         parent_caps=tuple(cap((level == lv) & has_children) for lv in range(depth - 1)),
         codes_cap=cap(np.ones(model.num_features, bool)),
     )

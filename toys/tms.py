@@ -142,8 +142,7 @@ def _final_loss(config: TMSTrainConfig, state, probabilities, importances, eval_
 
     def evaluate(state, probability, weights):
         # one common sample (per probability) for every instance, so instances are compared on the same data
-        return _weighted_mse(graph, state, sample_features(eval_key, config.eval_samples, config.n_features, probability),
-                             weights)
+        return _weighted_mse(graph, state, sample_features(eval_key, config.eval_samples, config.n_features, probability), weights)
 
     return jax.vmap(evaluate)(state, probabilities, importances), jax.vmap(feature_dimensionality)(state["W"][...])
 
@@ -155,8 +154,7 @@ def train(task: Task, keys: jax.Array, runtime: Runtime | None = None) -> TMSRes
     """
     config, probabilities, importances, eval_key = task
     settings = (jnp.asarray(probabilities, jnp.float32), jnp.asarray(importances, jnp.float32))
-    state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=settings,
-                                                   what="tms", runtime=runtime)
+    state, curve = network_training.train_networks(_Training(config), keys, config.steps, data=settings, what="tms", runtime=runtime)
     final_loss, dimensionality = _final_loss(config, state, *settings, eval_key)
     return TMSResult(state["W"][...], state["b"][...], final_loss, dimensionality, jnp.asarray(curve), task)
 

@@ -55,14 +55,20 @@ class TreeConfig:
     branching: int = setting(3, "children per parent", low=1)
     depth: int = setting(3, "levels per tree (roots included)", low=1)
     d: int = setting(64, "activation dimensions", low=1)
-    mean_l0: float = setting(6.0, "expected true L0 (sets the roots' probabilities)", low=0, low_open=True,
-                             allowed="(0, the L0 at which the likeliest root fires always]")
+    mean_l0: float = setting(
+        6.0,
+        "expected true L0 (sets the roots' probabilities)",
+        low=0,
+        low_open=True,
+        allowed="(0, the L0 at which the likeliest root fires always]",
+    )
     child_probability: float = setting(0.3, "q: P(child fires | parent fires)", low=0, low_open=True, high=1)
     exclusive_fraction: float = setting(0.5, "share of parents whose children are mutually exclusive", low=0, high=1)
     root_zipf_exponent: float = setting(0.0, "Zipf exponent of the roots' probabilities (0: equal)", low=0)
     scale_by_parent: bool = setting(False, "a child's magnitude is multiplied by its parent's")
-    closeness: float | None = setting(None, "ε: a child's direction is normalise(t_parent + ε·fresh) (none: independent)",
-                                      low=0, low_open=True, none_allowed=True)
+    closeness: float | None = setting(
+        None, "ε: a child's direction is normalise(t_parent + ε·fresh) (none: independent)", low=0, low_open=True, none_allowed=True
+    )
     orthonormal: bool = setting(False, "feature directions orthonormal (needs F ≤ d)")
     magnitude_low: float = setting(0.5, "magnitudes: lower end", low=0, low_open=True)
     magnitude_high: float = setting(1.5, "magnitudes: upper end", low="magnitude_low")
@@ -110,8 +116,16 @@ def two_feature_config(p10: float = 0.3, p11: float = 0.2, d: int = 2) -> TreeCo
     root = p10 + p11
     q = p11 / root
     return TreeConfig(
-        n_roots=1, branching=1, depth=2, d=d, mean_l0=root * (1 + q), child_probability=q,
-        exclusive_fraction=0.0, orthonormal=True, magnitude_low=1.0, magnitude_high=1.0,
+        n_roots=1,
+        branching=1,
+        depth=2,
+        d=d,
+        mean_l0=root * (1 + q),
+        child_probability=q,
+        exclusive_fraction=0.0,
+        orthonormal=True,
+        magnitude_low=1.0,
+        magnitude_high=1.0,
     )
 
 
@@ -186,8 +200,9 @@ def build(config: TreeConfig, key: jax.Array) -> TreeToy:
     n_exclusive = int(round(config.exclusive_fraction * config.n_parents))
     rank = jnp.argsort(jax.random.uniform(key_exclusive, (config.n_parents,)))
     exclusive = jnp.zeros(F, bool).at[: config.n_parents].set(rank < n_exclusive)
-    return TreeToy(directions, jnp.asarray(parents), jnp.asarray(depths), exclusive,
-                   jnp.asarray(root_probabilities(config), jnp.float32), config)
+    return TreeToy(
+        directions, jnp.asarray(parents), jnp.asarray(depths), exclusive, jnp.asarray(root_probabilities(config), jnp.float32), config
+    )
 
 
 def sample(toy: TreeToy, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:

@@ -52,30 +52,47 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     sweep = commands.add_parser("sweep", help="seeds × a hyperparameter grid in one call (= run sweep)", add_help=False)
     for sub in (run, sweep):
-        sub.add_argument("-h", "--help", action="store_true",
-                         help="list the experiment's settable keys: type, default, allowed range, description")
+        sub.add_argument(
+            "-h", "--help", action="store_true", help="list the experiment's settable keys: type, default, allowed range, description"
+        )
         sub.add_argument("--quick", action="store_true", help="the fast variant (minutes on a laptop CPU)")
         sub.add_argument("--seed", type=int, default=None, help="master seed (default: the config's, 0)")
         sub.add_argument("--out", default="runs", help="output folder (default: runs)")
         sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-        sub.add_argument("--devices", default="1", metavar="N|all",
-                         help="devices the trainer spreads runs and batches over (default 1; sae.sharding)")
-        sub.add_argument("--precision", default="float32", metavar="float32|bfloat16",
-                         help="compute dtype of training (bfloat16: bf16 matmuls, f32 parameters; default float32)")
-        sub.add_argument("--prng", default="threefry", metavar="threefry|rbg|unsafe_rbg",
-                         help="key implementation of training's data draws (rbg: faster on GPU/TPU; default threefry)")
-        sub.add_argument("--distributed", action="store_true",
-                         help="call jax.distributed.initialize() first (one process per host of a cluster or pod; "
-                              "SLURM, Open MPI, Kubernetes and Cloud TPU are detected)")
-        sub.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                         help="with --distributed where nothing is detected: process 0's address")
+        sub.add_argument(
+            "--devices", default="1", metavar="N|all", help="devices the trainer spreads runs and batches over (default 1; sae.sharding)"
+        )
+        sub.add_argument(
+            "--precision",
+            default="float32",
+            metavar="float32|bfloat16",
+            help="compute dtype of training (bfloat16: bf16 matmuls, f32 parameters; default float32)",
+        )
+        sub.add_argument(
+            "--prng",
+            default="threefry",
+            metavar="threefry|rbg|unsafe_rbg",
+            help="key implementation of training's data draws (rbg: faster on GPU/TPU; default threefry)",
+        )
+        sub.add_argument(
+            "--distributed",
+            action="store_true",
+            help="call jax.distributed.initialize() first (one process per host of a cluster or pod; "
+            "SLURM, Open MPI, Kubernetes and Cloud TPU are detected)",
+        )
+        sub.add_argument(
+            "--coordinator", default=None, metavar="HOST:PORT", help="with --distributed where nothing is detected: process 0's address"
+        )
         sub.add_argument("--num-processes", type=int, default=None, metavar="N", help="with --coordinator: processes")
         sub.add_argument("--process-id", type=int, default=None, metavar="I", help="with --coordinator: this one's index")
     bench = commands.add_parser("bench", help="training throughput beside SAELens")
     bench.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (best is kept)")
     bench.add_argument("--out", default="runs", help="output folder (default: runs)")
-    bench.add_argument("--profile", action="store_true",
-                       help="instead: each case's step cut into stages (draw, encode, select, loss, gradient, step), ms/step")
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: each case's step cut into stages (draw, encode, select, loss, gradient, step), ms/step",
+    )
     theory = commands.add_parser("theory", help="check every theory claim: predicted vs measured")
     theory.add_argument("--quick", action="store_true", help="smaller instances (under a minute)")
     theory.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
@@ -89,8 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sae", type=Path, help="an SAE folder (cfg.json + sae_weights.safetensors; toylab or SAELens)")
     evaluate.add_argument("--toy", type=Path, help="with --sae: the run folder whose toy scores it")
     evaluate.add_argument("--out", default=None, help="with --sae: output folder (default: runs)")
-    feature_map = commands.add_parser("map", help="the feature map (UMAP of decoder rows) of saved dictionaries, "
-                                                  "with their structure against random placement")
+    feature_map = commands.add_parser(
+        "map", help="the feature map (UMAP of decoder rows) of saved dictionaries, with their structure against random placement"
+    )
     feature_map.add_argument("folder", type=Path, help="an SAE folder (toylab or SAELens) or a run folder")
     feature_map.add_argument("--out", default="runs", help="output folder (default: runs): OUT/map/<run>/")
     feature_map.add_argument("--seed", type=int, default=0, help="seed of UMAP and of the random placements (default 0)")
@@ -105,8 +123,10 @@ def run_map(folder: Path, out: Path, seed: int, neighbours: int, umap_neighbors:
 
     for flag, value, low in (("--seed", seed, 0), ("--neighbours", neighbours, 1), ("--umap-neighbors", umap_neighbors, 2)):
         if not low <= value <= (seeding.SEED_MAX if flag == "--seed" else INT32_MAX):
-            print(f"toylab: error: {flag}: got {value}, allowed range [{low}, "
-                  f"{seeding.SEED_MAX if flag == '--seed' else INT32_MAX}]", file=sys.stderr)
+            print(
+                f"toylab: error: {flag}: got {value}, allowed range [{low}, {seeding.SEED_MAX if flag == '--seed' else INT32_MAX}]",
+                file=sys.stderr,
+            )
             return EXIT_BAD_INPUT
     started = time.perf_counter()
     try:
@@ -168,9 +188,15 @@ def write_dictionaries(folder: Path, saved: list[dict], experiment_name: str, se
 
     for entry in saved:
         k = entry["hparams"]["k"] if architectures.get(entry["arch"]).uses_k else None
-        extra = {"experiment": experiment_name, "seed": seed, "run": folder.name, "hparams": entry["hparams"],
-                 "group": entry["group"], "index": entry["index"],
-                 **({"table": entry["table"]} if entry.get("table") is not None else {})}
+        extra = {
+            "experiment": experiment_name,
+            "seed": seed,
+            "run": folder.name,
+            "hparams": entry["hparams"],
+            "group": entry["group"],
+            "index": entry["index"],
+            **({"table": entry["table"]} if entry.get("table") is not None else {}),
+        }
         saelens_format.save(folder / "dictionaries" / entry["name"], entry["arch"], entry["params"], k=k, extra=extra)
 
 
@@ -183,10 +209,8 @@ def run_theory(quick: bool, seed: int, out: Path) -> int:
 
     folder = runfolder.new_run_folder(out, theory.NAME, seed, quick)
     status = records.RunStatus(folder, theory.NAME)  # first: a signal from here on is recorded in the folder
-    runfolder.write_json(folder / "config.json", {"experiment": theory.NAME, "quick": quick, "seed": seed,
-                                                  **runfolder.provenance()})
-    print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}",
-          file=sys.stderr, flush=True)
+    runfolder.write_json(folder / "config.json", {"experiment": theory.NAME, "quick": quick, "seed": seed, **runfolder.provenance()})
+    print(f"toylab: checking theory claims (seed {seed}{', quick' if quick else ''}) → {folder}", file=sys.stderr, flush=True)
 
     def work():
         results = theory.run(quick, seed)
@@ -217,13 +241,14 @@ def run_bench(repeats: int, out: Path, profile: bool = False) -> int:
         return EXIT_BAD_INPUT
     if profile:
         from experiments import bench_profile as bench
+
         results = {"stages": bench.profile_cases(repeats)}
     else:
         from experiments import bench
+
         results = bench.run(repeats)
     folder = runfolder.new_run_folder(out, "bench", 0, False)
-    runfolder.write_json(folder / "config.json", {"experiment": "bench", "repeats": repeats, "profile": profile,
-                                                  **runfolder.provenance()})
+    runfolder.write_json(folder / "config.json", {"experiment": "bench", "repeats": repeats, "profile": profile, **runfolder.provenance()})
     runfolder.write_json(folder / "results.json", results)
     print(bench.report(results["stages"] if profile else results))
     print(f"\nresults: {folder / 'results.json'}")
@@ -270,8 +295,10 @@ def _start_distributed(coordinator: str | None, num_processes: int | None, proce
         jax.distributed.initialize(coordinator, num_processes, process_id)
     except (RuntimeError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"distributed: jax.distributed.initialize() failed ({first_line}); run under a "
-                          "detected cluster or give --coordinator, --num-processes and --process-id") from None
+        raise ConfigError(
+            f"distributed: jax.distributed.initialize() failed ({first_line}); run under a "
+            "detected cluster or give --coordinator, --num-processes and --process-id"
+        ) from None
 
 
 def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime | None = None) -> Path:
@@ -281,12 +308,19 @@ def run_experiment(experiment, config, out: Path, quick: bool, runtime: Runtime 
     runtime.progress.show = True
     folder = runfolder.new_run_folder(out, experiment.name, config.seed, quick)
     status = records.RunStatus(folder, experiment.name, runtime.progress)
-    record = {"experiment": experiment.name, "quick": quick, "seed": config.seed, "config": overrides.to_dict(config),
-              "devices": runtime.devices, "devices_used": None, "precision": runtime.precision, "prng": runtime.prng,
-              **runfolder.provenance()}
+    record = {
+        "experiment": experiment.name,
+        "quick": quick,
+        "seed": config.seed,
+        "config": overrides.to_dict(config),
+        "devices": runtime.devices,
+        "devices_used": None,
+        "precision": runtime.precision,
+        "prng": runtime.prng,
+        **runfolder.provenance(),
+    }
     runfolder.write_json(folder / "config.json", record)
-    print(f"toylab: running {experiment.name} (seed {config.seed}{', quick' if quick else ''}) → {folder}",
-          file=sys.stderr, flush=True)
+    print(f"toylab: running {experiment.name} (seed {config.seed}{', quick' if quick else ''}) → {folder}", file=sys.stderr, flush=True)
     phase = {"stage": "setup"}
 
     def work():
@@ -348,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
 def _interruptible(command: str, work) -> int:
     """work() in a worker thread; SIGINT/SIGTERM end the process at once with one line and exit 130
     (`records.run_interruptibly`). These commands write their one file last, atomically."""
+
     def on_interrupt(signal_name: str) -> None:
         print(f"toylab: {command} interrupted ({signal_name}); nothing more written", file=sys.stderr)
 
@@ -366,8 +401,10 @@ def _check_platforms() -> None:
         jax.devices()
     except (RuntimeError, AssertionError) as error:  # (this JAX asserts when no backend initialises)
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"JAX_PLATFORMS: {asked!r}: no such backend on this machine ({detail[:160]}); "
-                          "unset it to use the CPU, or install the accelerator's JAX build (README)") from None
+        raise ConfigError(
+            f"JAX_PLATFORMS: {asked!r}: no such backend on this machine ({detail[:160]}); "
+            "unset it to use the CPU, or install the accelerator's JAX build (README)"
+        ) from None
 
 
 def _one_blas_thread() -> None:
@@ -395,8 +432,15 @@ def _main(argv: list[str] | None = None) -> int:
             print(f"toylab: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
     if hasattr(args, "distributed") and not args.distributed:
-        given = [flag for flag, value in (("--coordinator", args.coordinator), ("--num-processes", args.num_processes),
-                                          ("--process-id", args.process_id)) if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("--coordinator", args.coordinator),
+                ("--num-processes", args.num_processes),
+                ("--process-id", args.process_id),
+            )
+            if value is not None
+        ]
         if given:  # they would be ignored: the run would train on this host alone
             print(f"toylab: error: {given[0]}: only with --distributed (a multi-host run)", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -409,8 +453,9 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":  # options it would not use are refused, not ignored
         unused = [flag for flag, value in (("--toy", args.toy), ("--out", args.out)) if value is not None]
         if args.run_folder is not None and unused:
-            print(f"toylab: error: {unused[0]}: only with --sae (evaluate RUN_FOLDER writes beside the run's "
-                  "dictionaries)", file=sys.stderr)
+            print(
+                f"toylab: error: {unused[0]}: only with --sae (evaluate RUN_FOLDER writes beside the run's dictionaries)", file=sys.stderr
+            )
             return EXIT_BAD_INPUT
         if args.sae is None:
             del args.out  # nothing is written there: the working directory need not exist or be writable
@@ -455,8 +500,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "theory":
         return run_theory(args.quick, args.seed, args.out)
     if args.command == "evaluate":
-        return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy,
-                                                               getattr(args, "out", None)))
+        return _interruptible("evaluate", lambda: run_evaluate(args.run_folder, args.sae, args.toy, getattr(args, "out", None)))
     if args.command == "map":
         return _interruptible("map", lambda: run_map(args.folder, args.out, args.seed, args.neighbours, args.umap_neighbors))
     if args.command == "sweep":

@@ -58,13 +58,15 @@ def describe(config, prefix: str = "") -> list[dict]:
             allowed = rule.describe(config, is_tuple=isinstance(value, tuple))
         else:
             allowed = "true or false" if hints[field.name] is bool else UNDECLARED
-        rows.append({
-            "key": prefix + field.name,
-            "type": _type_name(hints[field.name]),
-            "default": default,
-            "allowed": allowed,
-            "description": doc_of(field) or GLOSSARY.get(field.name, ""),
-        })
+        rows.append(
+            {
+                "key": prefix + field.name,
+                "type": _type_name(hints[field.name]),
+                "default": default,
+                "allowed": allowed,
+                "description": doc_of(field) or GLOSSARY.get(field.name, ""),
+            }
+        )
     return rows
 
 
@@ -73,18 +75,22 @@ def help_text(experiment, quick: bool = False) -> str:
     rows = describe(config)
     widths = {column: max(len(column), *(len(row[column]) for row in rows)) for column in ("key", "type", "default")}
     widths["default"] = min(widths["default"], 28)
-    header = (f"{'key':<{widths['key']}}  {'type':<{widths['type']}}  {'default':<{widths['default']}}  "
-              f"allowed  — description")
-    lines = [f"toylab run {experiment.name}: {experiment.description}",
-             f"settable keys (--set key=value; lists comma separated; defaults of the {'quick' if quick else 'full'} "
-             f"variant{'' if quick else '; --quick changes some: `--help --quick` shows its defaults'}):", "", header,
-             "-" * len(header)]
+    header = f"{'key':<{widths['key']}}  {'type':<{widths['type']}}  {'default':<{widths['default']}}  allowed  — description"
+    lines = [
+        f"toylab run {experiment.name}: {experiment.description}",
+        f"settable keys (--set key=value; lists comma separated; defaults of the {'quick' if quick else 'full'} "
+        f"variant{'' if quick else '; --quick changes some: `--help --quick` shows its defaults'}):",
+        "",
+        header,
+        "-" * len(header),
+    ]
     for row in rows:
         whole = len(row["default"]) <= widths["default"]
         default = row["default"] if whole else "(below)"
         description = f" — {row['description']}" if row["description"] else ""
-        lines.append(f"{row['key']:<{widths['key']}}  {row['type']:<{widths['type']}}  {default:<{widths['default']}}  "
-                     f"{row['allowed']}{description}")
+        lines.append(
+            f"{row['key']:<{widths['key']}}  {row['type']:<{widths['type']}}  {default:<{widths['default']}}  {row['allowed']}{description}"
+        )
         if not whole:  # a long default in full on its own line, never cut
             lines.append(f"{'':<{widths['key']}}  default: {row['default']}")
     return "\n".join(lines)

@@ -25,8 +25,10 @@ def dictionaries(folder: Path) -> list[Path]:
     saved = folder / "dictionaries"
     found = sorted(p for p in saved.iterdir() if (p / "cfg.json").exists()) if saved.is_dir() else []
     if not found:
-        raise ConfigError(f"map: {folder} is neither an SAE folder (cfg.json inside) nor a run folder with saved "
-                          "dictionaries (dictionaries/<name>/cfg.json)")
+        raise ConfigError(
+            f"map: {folder} is neither an SAE folder (cfg.json inside) nor a run folder with saved "
+            "dictionaries (dictionaries/<name>/cfg.json)"
+        )
     return found
 
 
@@ -47,10 +49,18 @@ def feature_maps(folder: Path, seed: int, neighbours: int, umap_neighbors: int, 
             points = feature_map.umap_embedding(decoder, umap_neighbors, seed)
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
-        entries.append({"name": path.name, "folder": str(path), "latents": int(len(decoder)),
-                        "structure": test.structure, "random_null_95": test.threshold,
-                        "random_null_mean": float(test.random_null.mean()), "structured": test.structured,
-                        "points": points})
+        entries.append(
+            {
+                "name": path.name,
+                "folder": str(path),
+                "latents": int(len(decoder)),
+                "structure": test.structure,
+                "random_null_95": test.threshold,
+                "random_null_mean": float(test.random_null.mean()),
+                "structured": test.structured,
+                "points": points,
+            }
+        )
     return entries
 
 
@@ -68,20 +78,33 @@ def write(entries: list[dict], out: Path, seed: int, neighbours: int, umap_neigh
         ax.set_xticks([])
         ax.set_yticks([])
         verdict = "structured" if entry["structured"] else "no more structured than random placement"
-        ax.set_title(f"{entry['name']}: UMAP of {entry['latents']} decoder rows (cosine, n_neighbors {umap_neighbors}, "
-                     f"seed {seed})\nT = {entry['structure']:.3f} against random placement's 95% point "
-                     f"{entry['random_null_95']:.3f}: {verdict}", fontsize=7)
+        ax.set_title(
+            f"{entry['name']}: UMAP of {entry['latents']} decoder rows (cosine, n_neighbors {umap_neighbors}, "
+            f"seed {seed})\nT = {entry['structure']:.3f} against random placement's 95% point "
+            f"{entry['random_null_95']:.3f}: {verdict}",
+            fontsize=7,
+        )
         runfolder.save_figure(figure, folder / "figures" / f"{entry['name']}.png")
-    runfolder.write_json(folder / "results.json", {
-        "seed": seed, "neighbours": neighbours, "umap_neighbors": umap_neighbors,
-        "dictionaries": [{key: value for key, value in entry.items() if key != "points"} for entry in entries]})
+    runfolder.write_json(
+        folder / "results.json",
+        {
+            "seed": seed,
+            "neighbours": neighbours,
+            "umap_neighbors": umap_neighbors,
+            "dictionaries": [{key: value for key, value in entry.items() if key != "points"} for entry in entries],
+        },
+    )
     return folder
 
 
 def summary(entries: list[dict], neighbours: int) -> str:
-    lines = [f"feature maps (T: clustering of the {neighbours}-nearest-neighbour graph of decoder rows; band: random "
-             "placement of the same latents, 95% point)"]
+    lines = [
+        f"feature maps (T: clustering of the {neighbours}-nearest-neighbour graph of decoder rows; band: random "
+        "placement of the same latents, 95% point)"
+    ]
     for entry in entries:
-        lines.append(f"  {entry['name']:32s} m = {entry['latents']:5d}  T = {entry['structure']:.3f}  band "
-                     f"{entry['random_null_95']:.3f}  {'structured' if entry['structured'] else 'not structured'}")
+        lines.append(
+            f"  {entry['name']:32s} m = {entry['latents']:5d}  T = {entry['structure']:.3f}  band "
+            f"{entry['random_null_95']:.3f}  {'structured' if entry['structured'] else 'not structured'}"
+        )
     return "\n".join(lines)

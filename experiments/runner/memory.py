@@ -46,8 +46,9 @@ def available_bytes() -> tuple[int, str]:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "host RAM"
 
 
-def sae_training_bytes(*, runs: int, d: int, m: int, batch: int, n_features: int, eval_chunk: int = 10_000,
-                       fields: dict | None = None) -> tuple[int, str]:
+def sae_training_bytes(
+    *, runs: int, d: int, m: int, batch: int, n_features: int, eval_chunk: int = 10_000, fields: dict | None = None
+) -> tuple[int, str]:
     """(peak bytes, the field most responsible) of training `runs` dictionaries of m latents in R^d
     on a toy of F features, then evaluating them. fields names the config fields behind
     "n_features", "d", "m", "batch" and "runs" (defaults: those words)."""
@@ -89,5 +90,7 @@ def check(experiment, config) -> None:
         return
     limit, what = available_bytes()
     if needed > limit:
-        raise ConfigError(f"{field}: this config needs about {human(needed)} (estimate), more than the "
-                          f"{human(limit)} of {what}; lower {field.replace(' × ', ' or ')}")
+        raise ConfigError(
+            f"{field}: this config needs about {human(needed)} (estimate), more than the "
+            f"{human(limit)} of {what}; lower {field.replace(' × ', ' or ')}"
+        )

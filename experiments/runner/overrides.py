@@ -43,8 +43,7 @@ def parse_value(key: str, annotation, text: str):
         element = typing.get_args(annotation)[0]
         items = text.split(",")
         if any(not item.strip() for item in items):
-            raise ConfigError(f"{key}: got {text!r}, an empty item in the list; expected comma-separated values "
-                              f"of type {element.__name__}")
+            raise ConfigError(f"{key}: got {text!r}, an empty item in the list; expected comma-separated values of type {element.__name__}")
         return tuple(_parse_scalar(key, element, item.strip()) for item in items)
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         options = [a for a in typing.get_args(annotation) if a is not type(None)]

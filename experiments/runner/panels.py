@@ -41,8 +41,7 @@ def by_kind_and_size(rows: list[table.Row], metric: str) -> dict:
     out = {}
     for arm, by_size in by_arm.items():
         sizes = sorted(by_size)
-        out[arm] = (sizes, [by_size[s]["mean"] for s in sizes], [by_size[s]["min"] for s in sizes],
-                    [by_size[s]["max"] for s in sizes])
+        out[arm] = (sizes, [by_size[s]["mean"] for s in sizes], [by_size[s]["min"] for s in sizes], [by_size[s]["max"] for s in sizes])
     return out
 
 
@@ -50,8 +49,9 @@ def metric_by_size(ax, rows: list[table.Row], metric: str, title: str, x_scale: 
     """The metric against size (divided by x_scale) per arm, from the results table; baselines (chance) dashed."""
     for kind, (sizes, mean, low, high) in by_kind_and_size(rows, metric).items():
         style = dict(linestyle="--", marker="x") if kind in BASELINE_KINDS else dict(marker="o")
-        ax.errorbar(np.asarray(sizes) / x_scale, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
-                    label=kind, capsize=3, **style)
+        ax.errorbar(
+            np.asarray(sizes) / x_scale, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)], label=kind, capsize=3, **style
+        )
     ax.set_xscale("log", base=2)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -88,16 +88,32 @@ def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, tit
     for i, arm in enumerate(order):
         mine = [row for row in rows if row.arm == arm]
         heights = [np.mean([row.value for row in mine if row.setting[coordinate] == x] or [np.nan]) for x in positions]
-        ax.bar(np.arange(len(positions)) + i * width, heights, width, label=arm,
-               hatch="//" if arm in BASELINE_KINDS else None, alpha=0.6 if arm in BASELINE_KINDS else 1.0)
+        ax.bar(
+            np.arange(len(positions)) + i * width,
+            heights,
+            width,
+            label=arm,
+            hatch="//" if arm in BASELINE_KINDS else None,
+            alpha=0.6 if arm in BASELINE_KINDS else 1.0,
+        )
     ax.set_xticks(np.arange(len(positions)) + 0.4 - width / 2, [str(x) for x in positions])
     ax.set_xlabel(coordinate)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, axis="y")
 
 
-def scatter_in_plane(ax, points, colour, title: str, colour_label: str = "", cmap: str = "twilight",
-                     vmin: float | None = None, vmax: float | None = None, sizes=6, axes_shown: bool = True):
+def scatter_in_plane(
+    ax,
+    points,
+    colour,
+    title: str,
+    colour_label: str = "",
+    cmap: str = "twilight",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    sizes=6,
+    axes_shown: bool = True,
+):
     """Points [n, 2] in a plane coloured by a label or a phase (a colour name: all alike), sized by
     `sizes` (a number or one per point), equal aspect; `axes_shown` False for an embedding whose
     coordinates mean nothing (a UMAP). Returns the collection (for a colour bar)."""
@@ -121,8 +137,7 @@ def curves(ax, curves: dict, title: str, xlabel: str = "step", log: bool = True)
     for i, (label, values) in enumerate(curves.items()):
         values = np.asarray(values, np.float64).reshape(len(values), -1)
         for run in range(values.shape[1]):
-            ax.plot(np.arange(len(values)), values[:, run], color=f"C{i}", lw=1, alpha=0.8,
-                    label=label if run == 0 else None)
+            ax.plot(np.arange(len(values)), values[:, run], color=f"C{i}", lw=1, alpha=0.8, label=label if run == 0 else None)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -143,8 +158,7 @@ def matrix(ax, values, title: str, xlabel: str = "", ylabel: str = ""):
     return image
 
 
-def finish(figure, axes, title: str, path: Path, xlabel: str | None = None, ylabel: str | None = None,
-           legend: bool = True) -> Path:
+def finish(figure, axes, title: str, path: Path, xlabel: str | None = None, ylabel: str | None = None, legend: bool = True) -> Path:
     """Shared labels, one legend (last panel), the title, and the atomic save (`runfolder.save_figure`)."""
     from experiments.runner.runfolder import save_figure
 

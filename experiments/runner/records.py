@@ -90,8 +90,11 @@ class RunStatus:
         except OSError as error:  # a full disk must not hide the run's own error behind this one
             if self.record["state"] == "running":
                 raise
-            print(f"toylab: could not record state {self.record['state']!r} in {self.path} "
-                  f"({os.strerror(error.errno) if error.errno else error})", file=sys.stderr)
+            print(
+                f"toylab: could not record state {self.record['state']!r} in {self.path} "
+                f"({os.strerror(error.errno) if error.errno else error})",
+                file=sys.stderr,
+            )
 
     def note(self, **details) -> None:
         """Fields recorded with the next write (the run's end)."""
@@ -123,8 +126,11 @@ class RunStatus:
         def on_interrupt(signal_name):
             with self._commit:  # waits out a commit underway (milliseconds), then decides
                 if self.record["state"] == "finished":
-                    print(f"toylab: interrupted ({signal_name}) after the run finished; its results are complete "
-                          f"in {self.path.parent}", file=sys.stderr, flush=True)
+                    print(
+                        f"toylab: interrupted ({signal_name}) after the run finished; its results are complete in {self.path.parent}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return
                 label, step, total = self.progress.current()
                 where = label or stage()
@@ -233,9 +239,15 @@ def run_rows(out: Path) -> list[dict]:
         try:
             row = _run_row(folder)
         except (Unreadable, OSError, TypeError, ValueError, AttributeError) as error:
-            row = {"experiment": folder.parent.name, "run": folder.name, "state": "unreadable", "duration_s": None,
-                   "started": "", "headline": f"unreadable: {str(error).splitlines()[0][:100] if str(error) else type(error).__name__}",
-                   "folder": str(folder)}
+            row = {
+                "experiment": folder.parent.name,
+                "run": folder.name,
+                "state": "unreadable",
+                "duration_s": None,
+                "started": "",
+                "headline": f"unreadable: {str(error).splitlines()[0][:100] if str(error) else type(error).__name__}",
+                "folder": str(folder),
+            }
         if row is not None:
             rows.append(row)
     return sorted(rows, key=lambda row: row["run"], reverse=True)  # run ids start with their UTC start time
@@ -270,9 +282,13 @@ def _run_row(folder: Path) -> dict | None:
             headline = "— (results from another version)"
     duration = status.get("duration_s") or (results.get("duration_s") if isinstance(results, dict) else None)
     return {
-        "experiment": experiment, "run": folder.name, "state": state,
+        "experiment": experiment,
+        "run": folder.name,
+        "state": state,
         "duration_s": duration if isinstance(duration, (int, float)) else None,
-        "started": str(status.get("started") or ""), "headline": headline, "folder": str(folder),
+        "started": str(status.get("started") or ""),
+        "headline": headline,
+        "folder": str(folder),
     }
 
 

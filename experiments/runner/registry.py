@@ -24,8 +24,11 @@ FIRST = ("superposition", "tms", "darts", "sweep")
 
 
 def _discover() -> dict[str, str]:
-    names = {info.name.replace("_", "-"): f"{studies.__name__}.{info.name}"
-             for info in pkgutil.iter_modules(studies.__path__) if not info.name.startswith("_")}
+    names = {
+        info.name.replace("_", "-"): f"{studies.__name__}.{info.name}"
+        for info in pkgutil.iter_modules(studies.__path__)
+        if not info.name.startswith("_")
+    }
     return {name: names[name] for name in (*[n for n in FIRST if n in names], *sorted(set(names) - set(FIRST)))}
 
 
@@ -53,7 +56,11 @@ def description(name: str) -> str:
     _check_known(name)
     origin = importlib.util.find_spec(EXPERIMENTS[name]).origin
     for node in ast.parse(Path(origin).read_text(encoding="utf-8")).body:
-        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DESCRIPTION"]
-                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["DESCRIPTION"]
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
             return node.value.value
     return get(name).description

@@ -70,13 +70,22 @@ def _table(folder: Path) -> tuple[list[dict], int]:
         return [], 0
     units = {(row.arm, row.size, row.reader, row.metric, row.coordinates()): row.unit for row in rows}
     show = lambda value: "—" if value is None else f"{value:.4g}"  # noqa: E731
-    lines = [{"arm": arm, "size": "" if size is None else size, "reader": reader, "metric": metric,
-              "setting": " ".join(f"{name}={value}" for name, value in setting),
-              "unit": units[(arm, size, reader, metric, setting)], "n": summary["n"],
-              "value": show(summary["mean"]) if summary["n"] == 1 else
-              f"{show(summary['mean'])} [{show(summary['min'])}, {show(summary['max'])}]",
-              "chance": show(summary["chance"])}
-             for (arm, size, reader, metric, setting), summary in table.mean_over_seeds(rows).items()]
+    lines = [
+        {
+            "arm": arm,
+            "size": "" if size is None else size,
+            "reader": reader,
+            "metric": metric,
+            "setting": " ".join(f"{name}={value}" for name, value in setting),
+            "unit": units[(arm, size, reader, metric, setting)],
+            "n": summary["n"],
+            "value": show(summary["mean"])
+            if summary["n"] == 1
+            else f"{show(summary['mean'])} [{show(summary['min'])}, {show(summary['max'])}]",
+            "chance": show(summary["chance"]),
+        }
+        for (arm, size, reader, metric, setting), summary in table.mean_over_seeds(rows).items()
+    ]
     return lines[:REPORT_TABLE_LINES], max(len(lines) - REPORT_TABLE_LINES, 0)
 
 
@@ -100,8 +109,11 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
     summary_path = folder / "summary.txt"
     lines, left_out = _table(folder)
     figures = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
-    files = [(name, relative(folder / name)) for name in ("results.json", "config.json", "status.json", "summary.txt",
-                                                          "arrays.npz") if (folder / name).exists()]
+    files = [
+        (name, relative(folder / name))
+        for name in ("results.json", "config.json", "status.json", "summary.txt", "arrays.npz")
+        if (folder / name).exists()
+    ]
     if (folder / "dictionaries").is_dir():
         files.append(("dictionaries/", relative(folder / "dictionaries")))
     return {
@@ -115,7 +127,8 @@ def _run_entry(row: dict, page_folder: Path) -> dict:
         "figures": [(path.name, relative(path)) for path in figures],
         # interactive figures (self-contained HTML a study writes beside its PNGs), shown in a frame
         "interactive": [(path.name, relative(path)) for path in sorted((folder / "figures").glob("*.html"))]
-        if (folder / "figures").is_dir() else [],
+        if (folder / "figures").is_dir()
+        else [],
         "files": files,
         "table": lines,
         "table_left_out": left_out,
@@ -138,7 +151,9 @@ def render(out: Path, report=lambda what, done, total: None) -> str:
         runs.append(_run_entry(row, page_folder))
         report("runs read", len(runs), len(rows))
     return environment.get_template(TEMPLATE).render(
-        out=str(out), rows=rows, runs=runs,
+        out=str(out),
+        rows=rows,
+        runs=runs,
         written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
@@ -157,4 +172,3 @@ def write(out: Path, report=lambda what, done, total: None) -> Path:
         raise ConfigError(f"OUT: {runfolder.shown_path(str(path.parent))} cannot be written (the report goes there)")
     runfolder.write_text(path, render(out, report))
     return path
-

@@ -50,18 +50,30 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
     entries = []
     for done, members in enumerate(groups):
         # progress on stderr: scoring streams fresh samples per group and can take minutes on a busy machine
-        print(f"  evaluate: scoring {members[0][0].name}{f' and {len(members) - 1} more' if len(members) > 1 else ''} "
-              f"({done + 1} of {len(groups)} groups)", file=sys.stderr, flush=True)
+        print(
+            f"  evaluate: scoring {members[0][0].name}{f' and {len(members) - 1} more' if len(members) > 1 else ''} "
+            f"({done + 1} of {len(groups)} groups)",
+            file=sys.stderr,
+            flush=True,
+        )
         arch = members[0][1].arch
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
-        scores = pipeline.evaluate(arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"],
-                                   parents=source.get("parents"))
+        scores = pipeline.evaluate(
+            arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"], parents=source.get("parents")
+        )
         for (folder, loaded), metrics in zip(members, scores):
             for grader in source.get("graders", ()):  # the study's own graders, as its run applied them
                 metrics.update(grader.grade(np.asarray(loaded.params.W_dec), source["toy"]))
-            entries.append({"name": folder.name, "arch": arch, "folder": str(folder), "metrics": metrics,
-                            "table": loaded.cfg.get("toylab", {}).get("table")})
+            entries.append(
+                {
+                    "name": folder.name,
+                    "arch": arch,
+                    "folder": str(folder),
+                    "metrics": metrics,
+                    "table": loaded.cfg.get("toylab", {}).get("table"),
+                }
+            )
     return entries
 
 
@@ -75,9 +87,11 @@ def beside_run(entries: list[dict], run_results: dict, readers: dict[str, str] |
         where = entry.get("table")
         if not isinstance(where, dict):
             continue
-        for row in table.from_entries([{"kind": where["arm"], "size": where["size"], "seed": where["seed"],
-                                        "metrics": entry["metrics"]}], readers=readers,
-                                      setting=lambda _, where=where: where.get("setting", {})):
+        for row in table.from_entries(
+            [{"kind": where["arm"], "size": where["size"], "seed": where["seed"], "metrics": entry["metrics"]}],
+            readers=readers,
+            setting=lambda _, where=where: where.get("setting", {}),
+        ):
             own = run_rows.get(row.key())
             rows.append(table.Row(**{**row.__dict__, "chance": None if own is None else own.chance}))
             if own is None or own.value is None or row.value is None:
@@ -106,13 +120,17 @@ def rescore_run(run_folder: str | Path) -> dict:
         _, first_folder, first = members[0]
         for _, folder, item in members[1:]:
             if item.arch != first.arch or item.cfg["d_sae"] != first.cfg["d_sae"]:
-                raise ConfigError(f"{runfolder.shown_path(folder)}: toylab.group {name!r} puts this {item.arch} "
-                                  f"dictionary (d_sae={item.cfg['d_sae']}) with {runfolder.shown_path(first_folder)} "
-                                  f"({first.arch}, d_sae={first.cfg['d_sae']}); a group holds one architecture and size")
+                raise ConfigError(
+                    f"{runfolder.shown_path(folder)}: toylab.group {name!r} puts this {item.arch} "
+                    f"dictionary (d_sae={item.cfg['d_sae']}) with {runfolder.shown_path(first_folder)} "
+                    f"({first.arch}, d_sae={first.cfg['d_sae']}); a group holds one architecture and size"
+                )
         prefix = name.split(":", 1)[0] if ":" in name else None
         if prefix is not None and prefix != first.arch:
-            raise ConfigError(f"{runfolder.shown_path(first_folder)}: toylab.group {name!r} names {prefix!r}, but its "
-                              f"weights and cfg.json are a {first.arch} dictionary")
+            raise ConfigError(
+                f"{runfolder.shown_path(first_folder)}: toylab.group {name!r} names {prefix!r}, but its "
+                f"weights and cfg.json are a {first.arch} dictionary"
+            )
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
     entries = _score(ordered, source)
     try:  # the run's own table, to set the re-scored numbers beside (absent in runs from before the table)
@@ -121,8 +139,14 @@ def rescore_run(run_folder: str | Path) -> dict:
         run_results = {}
     readers = {metric: "grader" for grader in source.get("graders", ()) for metric in grader.metrics}
     rows, agreement = beside_run(entries, run_results, readers)
-    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed, "dictionaries": entries,
-            "table": table.to_json(rows), "agreement_with_run": agreement}
+    return {
+        "run": str(run_folder),
+        "experiment": experiment.name,
+        "seed": config.seed,
+        "dictionaries": entries,
+        "table": table.to_json(rows),
+        "agreement_with_run": agreement,
+    }
 
 
 def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
@@ -130,8 +154,12 @@ def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
     loaded = saelens_format.load(sae_folder)
     experiment, config, source = load_run(run_folder)
     _check_fits(loaded, sae_folder, source["toy"])
-    return {"run": str(run_folder), "experiment": experiment.name, "seed": config.seed,
-            "dictionaries": _score([[(sae_folder, loaded)]], source)}
+    return {
+        "run": str(run_folder),
+        "experiment": experiment.name,
+        "seed": config.seed,
+        "dictionaries": _score([[(sae_folder, loaded)]], source),
+    }
 
 
 def summary(results: dict) -> str:
@@ -140,11 +168,11 @@ def summary(results: dict) -> str:
     lines = [header, "-" * len(header)]
     for entry in results["dictionaries"]:
         metrics = entry["metrics"]
-        lines.append(f"{entry['name'][:33]:<34}" + "".join(
-            f"{metrics[c]:>11.4f}" if c in metrics else f"{'—':>11}" for c in columns))
+        lines.append(f"{entry['name'][:33]:<34}" + "".join(f"{metrics[c]:>11.4f}" if c in metrics else f"{'—':>11}" for c in columns))
     agreement = results.get("agreement_with_run")
     if agreement is not None:
-        lines.append(f"beside the run's own results table: {agreement['equal']} of {agreement['compared']} numbers equal "
-                     f"(largest difference {agreement['max_abs_difference']:.3g})"
-                     + "".join(f"\n  {line}" for line in agreement["differing"]))
+        lines.append(
+            f"beside the run's own results table: {agreement['equal']} of {agreement['compared']} numbers equal "
+            f"(largest difference {agreement['max_abs_difference']:.3g})" + "".join(f"\n  {line}" for line in agreement["differing"])
+        )
     return "\n".join(lines)

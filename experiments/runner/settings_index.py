@@ -38,8 +38,22 @@ def _text(annotation) -> str:
 
 
 # the annotations a settable field may have, by the text the index stores
-ANNOTATIONS = {_text(kind): kind for kind in (bool, int, float, str, float | None, int | None, str | None,
-                                              tuple[int, ...], tuple[float, ...], tuple[str, ...], tuple[int, int])}
+ANNOTATIONS = {
+    _text(kind): kind
+    for kind in (
+        bool,
+        int,
+        float,
+        str,
+        float | None,
+        int | None,
+        str | None,
+        tuple[int, ...],
+        tuple[float, ...],
+        tuple[str, ...],
+        tuple[int, int],
+    )
+}
 
 
 def _annotation_text(annotation) -> str:
@@ -63,19 +77,22 @@ def _tree(config) -> dict:
             tree[field.name] = {"group": _tree(value), "follows": getattr(type(value), "FOLLOWS", {})}
             continue
         rule = rule_of(field)
-        tree[field.name] = {"type": _annotation_text(hints[field.name]),
-                            "default": list(value) if isinstance(value, tuple) else value}
+        tree[field.name] = {"type": _annotation_text(hints[field.name]), "default": list(value) if isinstance(value, tuple) else value}
         if rule is not None:  # the rule's fields that differ from Rule's defaults
-            tree[field.name]["rule"] = {key: list(v) if isinstance(v, tuple) else v
-                                        for key, v in dataclasses.asdict(rule).items() if v != _PLAIN[key]}
+            tree[field.name]["rule"] = {
+                key: list(v) if isinstance(v, tuple) else v for key, v in dataclasses.asdict(rule).items() if v != _PLAIN[key]
+            }
     return tree
 
 
 def entry(study) -> dict:
     """The index entry of one study (`experiments.runner.study.Study`)."""
-    return {"full": _tree(study.Config()), "quick": _tree(study.Config.quick()),
-            "follows": getattr(study.Config, "FOLLOWS", {}),
-            "rescorable": study.evaluation_source is not None}  # `toylab evaluate` can rebuild its toy
+    return {
+        "full": _tree(study.Config()),
+        "quick": _tree(study.Config.quick()),
+        "follows": getattr(study.Config, "FOLLOWS", {}),
+        "rescorable": study.evaluation_source is not None,
+    }  # `toylab evaluate` can rebuild its toy
 
 
 def build() -> dict:

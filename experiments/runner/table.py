@@ -62,11 +62,15 @@ class Row:
         if not isinstance(self.unit, str):
             raise ValueError(f"{where}: unit must be a string")
         if not isinstance(self.setting, dict) or not all(
-                isinstance(name, str) and isinstance(value, (str, int, float, np.integer, np.floating))
-                and not isinstance(value, (bool, np.bool_)) for name, value in self.setting.items()):
+            isinstance(name, str)
+            and isinstance(value, (str, int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_))
+            for name, value in self.setting.items()
+        ):
             raise ValueError(f"{where}: setting must map names to strings or numbers")
-        object.__setattr__(self, "setting", {name: value.item() if isinstance(value, np.generic) else value
-                                             for name, value in self.setting.items()})
+        object.__setattr__(
+            self, "setting", {name: value.item() if isinstance(value, np.generic) else value for name, value in self.setting.items()}
+        )
         for name in ("size", "seed"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
@@ -112,8 +116,12 @@ def read(results: dict) -> list[Row]:
 def select(rows: Iterable[Row], setting: dict | None = None, **where) -> list[Row]:
     """The rows whose fields equal every value given (e.g. metric="mmcs", size=256) and whose setting
     holds every item of `setting` (e.g. {"circle": "days"})."""
-    return [row for row in rows if all(getattr(row, name) == value for name, value in where.items())
-            and all(row.setting.get(name) == value for name, value in (setting or {}).items())]
+    return [
+        row
+        for row in rows
+        if all(getattr(row, name) == value for name, value in where.items())
+        and all(row.setting.get(name) == value for name, value in (setting or {}).items())
+    ]
 
 
 def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
@@ -128,14 +136,23 @@ def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
     for key, group in groups.items():
         values = np.asarray([row.value for row in group], np.float64)
         chances = [row.chance for row in group if row.chance is not None]
-        out[key] = {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
-                    "n": len(group), "chance": float(np.mean(chances)) if chances else None}
+        out[key] = {
+            "mean": float(values.mean()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "n": len(group),
+            "chance": float(np.mean(chances)) if chances else None,
+        }
     return out
 
 
-def from_entries(entries: list[dict], chance_arm: str = "random", readers: dict[str, str] | None = None,
-                 setting: Callable[[dict], dict] = lambda entry: {},
-                 matched_by: Callable[[dict], tuple] = lambda entry: (entry["size"],)) -> list[Row]:
+def from_entries(
+    entries: list[dict],
+    chance_arm: str = "random",
+    readers: dict[str, str] | None = None,
+    setting: Callable[[dict], dict] = lambda entry: {},
+    matched_by: Callable[[dict], tuple] = lambda entry: (entry["size"],),
+) -> list[Row]:
     """Rows from dictionary entries {"kind", "size", "seed", "metrics"} (`experiments.recovery.Recovery`):
     one per numeric metric; chance = that metric's mean over the `chance_arm` entries that match the
     entry (`matched_by`: the same size unless told); readers: {metric: reader} for metrics a grader
@@ -151,15 +168,25 @@ def from_entries(entries: list[dict], chance_arm: str = "random", readers: dict[
         for metric, value in entry["metrics"].items():
             if _is_number(value):
                 level = chance.get((*matched_by(entry), metric))
-                rows.append(Row(entry["kind"], metric, value, float(np.mean(level)) if level else None,
-                                size=entry["size"], seed=entry["seed"], reader=(readers or {}).get(metric, STREAMED),
-                                setting=setting(entry)))
+                rows.append(
+                    Row(
+                        entry["kind"],
+                        metric,
+                        value,
+                        float(np.mean(level)) if level else None,
+                        size=entry["size"],
+                        seed=entry["seed"],
+                        reader=(readers or {}).get(metric, STREAMED),
+                        setting=setting(entry),
+                    )
+                )
     return rows
 
 
 def _is_number(value) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-            and math.isfinite(float(value)))
+    return (
+        isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) and math.isfinite(float(value))
+    )
 
 
 def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] = ()) -> str:
@@ -174,9 +201,9 @@ def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] =
     rank = {arm: i for i, arm in enumerate(order)}
     header = f"{'kind':<11}{'size':>6}  " + "  ".join(f"{metric[:10]:>10}" for metric in metrics)
     lines = [header, "-" * len(header)]
-    for (arm, size, setting), values in sorted(lines_by.items(),
-                                               key=lambda item: (item[0][1] or 0, rank.get(item[0][0], len(rank)),
-                                                                 item[0][2])):
+    for (arm, size, setting), values in sorted(
+        lines_by.items(), key=lambda item: (item[0][1] or 0, rank.get(item[0][0], len(rank)), item[0][2])
+    ):
         cells = "  ".join(f"{values[m]:>10.3f}" if m in values else f"{'—':>10}" for m in metrics)
         shown = " ".join(f"{name}={value}" for name, value in setting)
         lines.append(f"{arm:<11}{'' if size is None else size:>6}  {cells}" + (f"  {shown}" if shown else ""))

@@ -41,8 +41,9 @@ class Config:
     seeds: int = setting(10, "toys per kind, each trained at every k", low=1)
     kinds: tuple[str, ...] = setting(adversaries.KINDS, "the adversaries", choices=adversaries.KINDS, distinct=True)
     ks: tuple[int, ...] = setting((1, 2, 4, 8), "TopK k values (each needs a stored null)", low=1, high="m")
-    structure: adversaries.AdversaryConfig = setting(adversaries.AdversaryConfig(),
-                                                     "the adversaries' shared settings (kind is set per kind)")
+    structure: adversaries.AdversaryConfig = setting(
+        adversaries.AdversaryConfig(), "the adversaries' shared settings (kind is set per kind)"
+    )
     m: int = setting(512, "SAE latents", low=8)
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     steps: int = setting(2000, "training steps (with batch_size and n_geometry: a stored null stratum)", low=1)
@@ -58,23 +59,28 @@ class Config:
         self.structure.validate("structure.")
         default_kind = adversaries.AdversaryConfig().kind
         if self.structure.kind != default_kind:
-            raise ConfigError(f"structure.kind: got {self.structure.kind!r}, allowed only the default {default_kind!r} "
-                              "(each kind of `kinds` is run; choose them there)")
+            raise ConfigError(
+                f"structure.kind: got {self.structure.kind!r}, allowed only the default {default_kind!r} "
+                "(each kind of `kinds` is run; choose them there)"
+            )
         check_each("ks", self.ks, low=1, high=self.m)
         stratum = manifold_ranking.Stratum(self.steps, self.batch_size, self.n_geometry)
         missing = [k for k in self.ks if manifold_ranking.stored_null(k, stratum) is None]
         if missing:
-            stored = ", ".join(f"steps={s['stratum']['steps']} batch_size={s['stratum']['batch_size']} "
-                               f"n_geometry={s['stratum']['n_geometry']}" for s in manifold_ranking.stored_strata())
-            raise ConfigError(f"steps, batch_size, n_geometry: got {self.steps}, {self.batch_size}, {self.n_geometry}"
-                              f" with k {missing}, allowed a stored null stratum ({stored or 'none stored'}; "
-                              "toylab run circle-null draws another)")
+            stored = ", ".join(
+                f"steps={s['stratum']['steps']} batch_size={s['stratum']['batch_size']} n_geometry={s['stratum']['n_geometry']}"
+                for s in manifold_ranking.stored_strata()
+            )
+            raise ConfigError(
+                f"steps, batch_size, n_geometry: got {self.steps}, {self.batch_size}, {self.n_geometry}"
+                f" with k {missing}, allowed a stored null stratum ({stored or 'none stored'}; "
+                "toylab run circle-null draws another)"
+            )
 
 
 def _positive_toy(config: Config, key: jax.Array) -> manifolds.ManifoldToy:
     s = config.structure
-    spec = manifolds.ManifoldSpec("circle", values=s.values, radius=s.radius, offset=s.offset * s.radius,
-                                  probability=s.probability)
+    spec = manifolds.ManifoldSpec("circle", values=s.values, radius=s.radius, offset=s.offset * s.radius, probability=s.probability)
     return manifolds.build(manifolds.ManifoldConfig(s.d, (spec,), s.n_sparse_features, s.sparse_mean_l0), key)
 
 
@@ -94,9 +100,18 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
     runs = [(seed, k) for seed in range(config.seeds) for k in config.ks]
     stacked = pipeline.stack([toys[seed] for seed, _ in runs])
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for _, k in runs])
-    result = pipeline.fit("topk", stacked, hps, jax.random.split(key_train, len(runs)), n_latents=config.m,
-                          steps=config.steps, batch_size=config.batch_size, per_run_data=True,
-                          label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}", runtime=runtime)
+    result = pipeline.fit(
+        "topk",
+        stacked,
+        hps,
+        jax.random.split(key_train, len(runs)),
+        n_latents=config.m,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        per_run_data=True,
+        label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}",
+        runtime=runtime,
+    )
     samples = [toy.sample(jax.random.fold_in(key_sample, seed), config.n_geometry) for seed, toy in enumerate(toys)]
     # each toy's sample, once per k; the method sees each dictionary's observation only
     observations = wall.observe_grid([samples[seed] for seed, _ in runs], "topk", result.params, hps)
@@ -105,12 +120,19 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
     entries = []
     for index, (seed, k) in enumerate(runs):
         null_top = nulls[k]
-        ranked = circle_cells.blind_answer(observations[index], config, null_top,
-                                           f"stored null, k={k}").ranked
+        ranked = circle_cells.blind_answer(observations[index], config, null_top, f"stored null, k={k}").ranked
         top = ranked.evidence[ranked.order[0]] if len(ranked.order) else None
-        entries.append({"seed": seed, "k": k, "top_evidence": ranked.top_evidence, "p_value": ranked.p_value,
-                        "claimed": ranked.claimed, "null_size": len(null_top),
-                        "top_readings": top._asdict() if top is not None else None})
+        entries.append(
+            {
+                "seed": seed,
+                "k": k,
+                "top_evidence": ranked.top_evidence,
+                "p_value": ranked.p_value,
+                "claimed": ranked.claimed,
+                "null_size": len(null_top),
+                "top_readings": top._asdict() if top is not None else None,
+            }
+        )
     return {"kind": kind, "dictionaries": entries}
 
 
@@ -124,18 +146,37 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     rates = {}
     for entry in scored:
         claims = [d["claimed"] for d in entry["dictionaries"]]
-        by_k = {str(k): manifold_grading.rate([d["claimed"] for d in entry["dictionaries"] if d["k"] == k])
-                for k in config.ks}
-        rates[entry["kind"]] = {"claims": manifold_grading.rate(claims), "by_k": by_k,
-                                "top_evidence_max": max(d["top_evidence"] for d in entry["dictionaries"])}
+        by_k = {str(k): manifold_grading.rate([d["claimed"] for d in entry["dictionaries"] if d["k"] == k]) for k in config.ks}
+        rates[entry["kind"]] = {
+            "claims": manifold_grading.rate(claims),
+            "by_k": by_k,
+            "top_evidence_max": max(d["top_evidence"] for d in entry["dictionaries"]),
+        }
     adversarial = [d["claimed"] for entry in scored if entry["kind"] != POSITIVE for d in entry["dictionaries"]]
-    return Result({"kinds": scored, "rates": rates, "alpha": manifold_ranking.CLAIM_ALPHA,
-                   "all_adversaries": manifold_grading.rate(adversarial),
-                   "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict()},
-                  table=[table.Row(entry["kind"], metric, dictionary[metric], None, size=config.m, seed=config.seed,
-                                   reader="blind ranking", setting={"toy": dictionary["seed"], "k": dictionary["k"]})
-                         for entry in scored for dictionary in entry["dictionaries"]
-                         for metric in ("top_evidence", "p_value", "claimed")])
+    return Result(
+        {
+            "kinds": scored,
+            "rates": rates,
+            "alpha": manifold_ranking.CLAIM_ALPHA,
+            "all_adversaries": manifold_grading.rate(adversarial),
+            "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict(),
+        },
+        table=[
+            table.Row(
+                entry["kind"],
+                metric,
+                dictionary[metric],
+                None,
+                size=config.m,
+                seed=config.seed,
+                reader="blind ranking",
+                setting={"toy": dictionary["seed"], "k": dictionary["k"]},
+            )
+            for entry in scored
+            for dictionary in entry["dictionaries"]
+            for metric in ("top_evidence", "p_value", "claimed")
+        ],
+    )
 
 
 def _rate(entry: dict) -> str:
@@ -145,8 +186,9 @@ def _rate(entry: dict) -> str:
 
 def headline(results: dict) -> str:
     positive = results["rates"][POSITIVE]["claims"]
-    return (f"false claims on all adversaries {_rate(results['all_adversaries'])}; "
-            f"planted circles claimed {positive['count']}/{positive['of']}")
+    return (
+        f"false claims on all adversaries {_rate(results['all_adversaries'])}; planted circles claimed {positive['count']}/{positive['of']}"
+    )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -167,8 +209,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.set_xticks(range(len(kinds)), [k.replace(" ", "\n") for k in kinds], fontsize=7)
     ax.set_ylabel("top circle evidence")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"Blind top evidence per dictionary (coloured: claimed at p ≤ {results['alpha']}; "
-                 "red on a no-circle kind is a false claim)", fontsize=8)
+    ax.set_title(
+        f"Blind top evidence per dictionary (coloured: claimed at p ≤ {results['alpha']}; red on a no-circle kind is a false claim)",
+        fontsize=8,
+    )
     figure.tight_layout()
     return [save_figure(figure, folder / "adversary_evidence.png")]
 
@@ -177,12 +221,17 @@ def summary(results: dict) -> str:
     ks = list(next(iter(results["rates"].values()))["by_k"])
     lines = [f"{'kind':<18}{'claims (95% interval)':>26}{'max top':>9}  " + "  ".join(f"k={k}" for k in ks)]
     for kind, entry in results["rates"].items():
-        lines.append(f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
-                     + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values()))
+        lines.append(
+            f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
+            + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values())
+        )
     stratum = results["stratum"]
-    lines += ["", f"false claims over every adversary: {_rate(results['all_adversaries'])} (level α = {results['alpha']})",
-              f"null: the stored stratum steps={stratum['steps']} batch_size={stratum['batch_size']} "
-              f"n_geometry={stratum['n_geometry']}, per k; '{POSITIVE}' is the counterpart that must be claimed"]
+    lines += [
+        "",
+        f"false claims over every adversary: {_rate(results['all_adversaries'])} (level α = {results['alpha']})",
+        f"null: the stored stratum steps={stratum['steps']} batch_size={stratum['batch_size']} "
+        f"n_geometry={stratum['n_geometry']}, per k; '{POSITIVE}' is the counterpart that must be claimed",
+    ]
     return "\n".join(lines)
 
 

@@ -53,8 +53,10 @@ class Config:
         default = circle_cells.Config.quick()
         for field, source in (("seed", "seed"), ("cells", "cells")):
             if getattr(self.grid, field) != getattr(default, field):
-                raise ConfigError(f"grid.{field}: got {getattr(self.grid, field)}, allowed only the default "
-                                  f"{getattr(default, field)} (circle-null sets it from `{source}`)")
+                raise ConfigError(
+                    f"grid.{field}: got {getattr(self.grid, field)}, allowed only the default "
+                    f"{getattr(default, field)} (circle-null sets it from `{source}`)"
+                )
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -85,8 +87,9 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "random_max": float(chance.max()),
             "moves_with": _dependence(cells, trained),
         }
-    return Result({"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record},
-                  table=null_rows(cells, per_k, config.seed))
+    return Result(
+        {"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record}, table=null_rows(cells, per_k, config.seed)
+    )
 
 
 def null_rows(cells: list[dict], per_k: dict, seed: int) -> list[table.Row]:
@@ -95,14 +98,32 @@ def null_rows(cells: list[dict], per_k: dict, seed: int) -> list[table.Row]:
     rows = []
     for index, cell in enumerate(cells):
         for k, top in cell["trained_top_evidence"].items():
-            rows.append(table.Row("null sae", "top_evidence", top, cell["random_top_evidence"][k], size=cell["m"],
-                                  seed=seed, reader="blind ranking",
-                                  setting={"cell": index, "k": int(k), "d": cell["d"], "n_sparse": cell["n_sparse"]}))
+            rows.append(
+                table.Row(
+                    "null sae",
+                    "top_evidence",
+                    top,
+                    cell["random_top_evidence"][k],
+                    size=cell["m"],
+                    seed=seed,
+                    reader="blind ranking",
+                    setting={"cell": index, "k": int(k), "d": cell["d"], "n_sparse": cell["n_sparse"]},
+                )
+            )
     for k, entry in per_k.items():
         low, high = entry["threshold_interval"] or (None, None)
         for metric, value in (("threshold", entry["threshold"]), ("threshold_low", low), ("threshold_high", high)):
-            rows.append(table.Row("null sae", metric, value, entry["random_max"] if metric == "threshold" else None,
-                                  seed=seed, reader="null family", setting={"k": int(k)}))
+            rows.append(
+                table.Row(
+                    "null sae",
+                    metric,
+                    value,
+                    entry["random_max"] if metric == "threshold" else None,
+                    seed=seed,
+                    reader="null family",
+                    setting={"k": int(k)},
+                )
+            )
     return rows
 
 
@@ -146,8 +167,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
     bins = np.linspace(0, 1, 41)
     for ax, k in zip(axes[0], ks):
         entry = results["per_k"][k]
-        ax.hist([entry["trained"], entry["random"]], bins=bins, color=["#b5533c", "#999999"],
-                label=["SAE on sparse features alone", "random dictionary (beside, not pooled)"])
+        ax.hist(
+            [entry["trained"], entry["random"]],
+            bins=bins,
+            color=["#b5533c", "#999999"],
+            label=["SAE on sparse features alone", "random dictionary (beside, not pooled)"],
+        )
         if entry["threshold"] is not None:
             ax.axvline(entry["threshold"], color="k", ls="--", lw=1, label=f"claimed above (p ≤ {results['alpha']})")
         ax.set_title(f"k = {k}", fontsize=9)
@@ -163,16 +188,24 @@ def summary(results: dict) -> str:
     ks = list(results["per_k"])
     lines = [f"{'cell':<34}" + "".join(f"{'SAE k=' + k:>10}" for k in ks) + "".join(f"{'rand k=' + k:>10}" for k in ks)]
     for cell in results["cells"]:
-        lines.append(f"{_label(cell):<34}" + "".join(f"{cell['trained_top_evidence'][k]:>10.3f}" for k in ks)
-                     + "".join(f"{cell['random_top_evidence'][k]:>10.3f}" for k in ks))
+        lines.append(
+            f"{_label(cell):<34}"
+            + "".join(f"{cell['trained_top_evidence'][k]:>10.3f}" for k in ks)
+            + "".join(f"{cell['random_top_evidence'][k]:>10.3f}" for k in ks)
+        )
     stratum = results["stratum"]
-    lines += ["", f"stratum: steps {stratum['steps']}, batch_size {stratum['batch_size']}, n_geometry {stratum['n_geometry']}; "
-                  f"{len(results['cells'])} trained null SAEs per k"]
+    lines += [
+        "",
+        f"stratum: steps {stratum['steps']}, batch_size {stratum['batch_size']}, n_geometry {stratum['n_geometry']}; "
+        f"{len(results['cells'])} trained null SAEs per k",
+    ]
     for k, entry in results["per_k"].items():
         q = entry["quantiles"]
         moves = ", ".join(f"{field} ρ={m['rho']:+.2f} (p={m['p_value']:.2f})" for field, m in entry["moves_with"].items())
-        lines.append(f"k={k}: median {q['0.5']:.3f}, 90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}; {_threshold(entry)}; "
-                     f"random dictionaries' max {entry['random_max']:.3f}; with the cell: {moves or 'n/a'}")
+        lines.append(
+            f"k={k}: median {q['0.5']:.3f}, 90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}; {_threshold(entry)}; "
+            f"random dictionaries' max {entry['random_max']:.3f}; with the cell: {moves or 'n/a'}"
+        )
     return "\n".join(lines)
 
 

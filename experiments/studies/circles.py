@@ -53,10 +53,22 @@ class CirclesToy:
 
     def manifold_config(self) -> manifolds.ManifoldConfig:
         specs = [
-            manifolds.ManifoldSpec("days", values=self.days, radius=self.radius, offset=self.offset,
-                                   probability=self.circle_probability, identity=self.identity),
-            manifolds.ManifoldSpec("months", values=self.months, radius=self.radius, offset=self.offset,
-                                   probability=self.circle_probability, identity=self.identity),
+            manifolds.ManifoldSpec(
+                "days",
+                values=self.days,
+                radius=self.radius,
+                offset=self.offset,
+                probability=self.circle_probability,
+                identity=self.identity,
+            ),
+            manifolds.ManifoldSpec(
+                "months",
+                values=self.months,
+                radius=self.radius,
+                offset=self.offset,
+                probability=self.circle_probability,
+                identity=self.identity,
+            ),
         ]
         if self.ring:
             specs.append(manifolds.ManifoldSpec("ring", values=0, radius=self.radius, offset=0.0, probability=self.circle_probability))
@@ -72,16 +84,15 @@ class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     toy: CirclesToy = CirclesToy()
     sizes: tuple[int, ...] = setting((256, 512, 1024, 2048), low=2)
-    ks: tuple[int, ...] = setting((1, 2, 8), "k values trained at each size (one vmapped call)",
-                                  low=1, high="min(sizes)")
-    k: int = setting(1, "the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)",
-                     low=1, high="min(sizes)")
+    ks: tuple[int, ...] = setting((1, 2, 8), "k values trained at each size (one vmapped call)", low=1, high="min(sizes)")
+    k: int = setting(
+        1, "the main k: random dictionaries and the PCA figure use it (k = 1 makes TopK tile; see README)", low=1, high="min(sizes)"
+    )
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     steps: int = setting(10_000, low=1)
     batch_size: int = setting(1024, low=1)
     n_geometry: int = setting(16_384, "samples the pipeline clusters, reconstructs and scores on", low=100)
-    figure_size: int = setting(512, "the size drawn in circle_pca.png; follows `sizes` unless set",
-                               choices="sizes")
+    figure_size: int = setting(512, "the size drawn in circle_pca.png; follows `sizes` unless set", choices="sizes")
 
     FOLLOWS = {"figure_size": "sizes"}  # a dependent setting the user did not set follows its source
 
@@ -97,15 +108,20 @@ class Config:
 def planted_circles(toy, sample) -> list[geometry.PlantedCircle]:
     """The truth of every planted circle on the geometry sample, as arrays for sae.readers.geometry."""
     return [
-        geometry.PlantedCircle(spec.name, np.asarray(toy.plane(index)), manifolds.subspace(toy, index),
-                               np.asarray(sample.present[:, index]), np.asarray(sample.phases[:, index, 0]), spec.radius,
-                               spec.values)
+        geometry.PlantedCircle(
+            spec.name,
+            np.asarray(toy.plane(index)),
+            manifolds.subspace(toy, index),
+            np.asarray(sample.present[:, index]),
+            np.asarray(sample.phases[:, index, 0]),
+            spec.radius,
+            spec.values,
+        )
         for index, spec in enumerate(toy.config.manifolds)
     ]
 
 
-def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed,
-                        progress) -> list[dict]:
+def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, config, arrays, streamed, progress) -> list[dict]:
     """One results entry per (dictionary of the stacked grid, planted circle); `streamed`: each
     dictionary's CIRCLES scores (sae.evaluate), one per planted circle."""
     x = np.asarray(sample.x)
@@ -117,13 +133,13 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
         decoder = observations[g].decoder
         live = np.any(codes[g] > 0, axis=0)
         # no null twins are drawn here: the stored stratum nearest this run's budget, at this k
-        null_top, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.steps, config.batch_size,
-                                                                                    config.n_geometry))
+        null_top, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry))
         # the method, blind, through the wall's one road: candidates and their ranking read codes and decoder only
         with progress.task(f"manifold finder ({kind} m={size} k={k})"):
             given = wall.settings(config, seed="seed").with_calibration("null_top", null_top, f"stored null, k={k}")
-            groups, found_by, ranked = wall.apply(manifold_ranking.find_and_rank, observations[g], ("codes", "decoder"),
-                                                  given, report=progress.counter())
+            groups, found_by, ranked = wall.apply(
+                manifold_ranking.find_and_rank, observations[g], ("codes", "decoder"), given, report=progress.counter()
+            )
         explained = metrics.explained_variance_of(x, reconstructions[g])
         # the graders: each planted circle (on a decoupled twin's dictionary every claim is false)
         unmatched = manifold_grading.unmatched_claims(codes[g], decoder, groups, ranked, circles)
@@ -132,22 +148,31 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
             scores, best = manifold_grading.score_circle(codes[g], decoder, circle, groups, found_by, seed=config.seed)
             blind = manifold_grading.grade_ranking(codes[g], decoder, groups, ranked, circle)
             blind["claims_matching_no_circle"] = unmatched  # per dictionary: the same in each circle's entry
-            entries.append({"circle": circle.name, "values": circle.values, "kind": kind, "size": size, "k": k, **scores,
-                            "exists": scores["found"], "blind": blind,
-                            "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
-                            "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
-                            "candidates": len(groups),
-                            "explained_variance": float(explained), "live_latents": int(live.sum()),
-                            "null": {"stratum": used._asdict() if used else None, "null_size": len(null_top)},
-                            "streamed": streamed[g]["circles"][index]})
+            entries.append(
+                {
+                    "circle": circle.name,
+                    "values": circle.values,
+                    "kind": kind,
+                    "size": size,
+                    "k": k,
+                    **scores,
+                    "exists": scores["found"],
+                    "blind": blind,
+                    "latents_on_circle": int(geometry.on_manifold(decoder, circle.span).sum()),
+                    "in_plane_error": geometry.in_plane_error(x, reconstructions[g], circle),
+                    "candidates": len(groups),
+                    "explained_variance": float(explained),
+                    "live_latents": int(live.sum()),
+                    "null": {"stratum": used._asdict() if used else None, "null_size": len(null_top)},
+                    "streamed": streamed[g]["circles"][index],
+                }
+            )
             # the grader's picture, not a method's answer: the candidate chosen with the truth (`best`, the
             # ceiling) drawn on the samples where the planted circle is present, coloured by its true phase
             if size == config.figure_size and k == config.k and len(best.latents):
-                points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents,
-                                                             np.flatnonzero(circle.present))
+                points, rows = geometry.cluster_plane_points(codes[g], decoder, best.latents, np.flatnonzero(circle.present))
                 points, rows = points[:PCA_POINTS], rows[:PCA_POINTS]
-                arrays[f"pca_{circle.name}_{kind}"] = np.concatenate(
-                    [points, circle.phases[rows, None]], axis=1).astype(np.float32)
+                arrays[f"pca_{circle.name}_{kind}"] = np.concatenate([points, circle.phases[rows, None]], axis=1).astype(np.float32)
     return entries
 
 
@@ -174,18 +199,32 @@ def results_table(entries: list[dict], seed: int, main_k: int) -> list[table.Row
     for entry in entries:
         level = chance.get((entry["circle"], entry["size"]))
         for reader, metric, unit, read in TABLE_METRICS:
-            rows.append(table.Row(entry["kind"], metric, read(entry), None if level is None else read(level),
-                                  size=entry["size"], seed=seed, reader=reader, unit=unit,
-                                  setting={"circle": entry["circle"], "k": entry["k"]}))
+            rows.append(
+                table.Row(
+                    entry["kind"],
+                    metric,
+                    read(entry),
+                    None if level is None else read(level),
+                    size=entry["size"],
+                    seed=seed,
+                    reader=reader,
+                    unit=unit,
+                    setting={"circle": entry["circle"], "k": entry["k"]},
+                )
+            )
     return rows
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest size's k grid and of the geometry sample's codes, and the field behind them."""
-    training = memory.sae_training_bytes(runs=len(config.ks), d=config.toy.d, m=max(config.sizes), batch=config.batch_size,
-                                         n_features=config.toy.n_sparse_features,
-                                         fields={"n_features": "toy.n_sparse_features", "d": "toy.d", "m": "sizes",
-                                                 "batch": "batch_size", "runs": "ks"})
+    training = memory.sae_training_bytes(
+        runs=len(config.ks),
+        d=config.toy.d,
+        m=max(config.sizes),
+        batch=config.batch_size,
+        n_features=config.toy.n_sparse_features,
+        fields={"n_features": "toy.n_sparse_features", "d": "toy.d", "m": "sizes", "batch": "batch_size", "runs": "ks"},
+    )
     geometry = int(memory.SAFETY * memory.FLOAT * len(config.ks) * config.n_geometry * (2 * max(config.sizes) + 2 * config.toy.d))
     return (geometry, "n_geometry") if geometry > training[0] else training
 
@@ -205,38 +244,95 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_stream = jax.random.fold_in(seeding.root_key(config.seed), STREAM_KEY)
 
     def stream(params, hps, arch):  # circle recovery streamed as MMCS is (sae.evaluate.CIRCLES)
-        return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, spans=spans,
-                                 metrics=(evaluate.CIRCLES,))
+        return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, spans=spans, metrics=(evaluate.CIRCLES,))
 
     entries, arrays, saved = [], {}, []
     for size in config.sizes:
         hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
-        result = pipeline.fit("topk", toy, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
-                              steps=config.steps, batch_size=config.batch_size,
-                              label=f"topk m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
-        entries += _score_dictionaries("topk", size, config.ks, "topk", result.params, hps, sample, circles, config, arrays,
-                                       stream(result.params, hps, "topk"), runtime.progress)
+        result = pipeline.fit(
+            "topk",
+            toy,
+            hps,
+            seed_keys(key_train, size, list(config.ks)),
+            n_latents=size,
+            steps=config.steps,
+            batch_size=config.batch_size,
+            label=f"topk m={size} k={','.join(map(str, config.ks))}",
+            runtime=runtime,
+        )
+        entries += _score_dictionaries(
+            "topk",
+            size,
+            config.ks,
+            "topk",
+            result.params,
+            hps,
+            sample,
+            circles,
+            config,
+            arrays,
+            stream(result.params, hps, "topk"),
+            runtime.progress,
+        )
         saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
         # the decoupled twin: the same keys (initialisation and data stream), only the loop gone
-        twin = pipeline.fit("topk", decoupled, hps, seed_keys(key_train, size, list(config.ks)), n_latents=size,
-                            steps=config.steps, batch_size=config.batch_size,
-                            label=f"topk decoupled m={size} k={','.join(map(str, config.ks))}", runtime=runtime)
-        entries += _score_dictionaries("decoupled", size, config.ks, "topk", twin.params, hps, decoupled_sample,
-                                       decoupled_circles, config, {}, stream(twin.params, hps, "topk"),
-                                       runtime.progress)
+        twin = pipeline.fit(
+            "topk",
+            decoupled,
+            hps,
+            seed_keys(key_train, size, list(config.ks)),
+            n_latents=size,
+            steps=config.steps,
+            batch_size=config.batch_size,
+            label=f"topk decoupled m={size} k={','.join(map(str, config.ks))}",
+            runtime=runtime,
+        )
+        entries += _score_dictionaries(
+            "decoupled",
+            size,
+            config.ks,
+            "topk",
+            twin.params,
+            hps,
+            decoupled_sample,
+            decoupled_circles,
+            config,
+            {},
+            stream(twin.params, hps, "topk"),
+            runtime.progress,
+        )
         # chance: a random dictionary of the same size, encoded by TopK with the main k
         random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.toy.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
-        entries += _score_dictionaries("random", size, (config.k,), chance_arch, random_params, chance_hps, sample,
-                                       circles, config, arrays, stream(random_params, chance_hps, chance_arch),
-                                       runtime.progress)
-    return Result({
-        "circles": entries,
-        "toy": {"d": config.toy.d, "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
-                "n_sparse_features": config.toy.n_sparse_features},
-        "main_k": config.k,
-        "figure_size": config.figure_size,
-    }, arrays=arrays, dictionaries=saved, table=results_table(entries, config.seed, config.k))
+        entries += _score_dictionaries(
+            "random",
+            size,
+            (config.k,),
+            chance_arch,
+            random_params,
+            chance_hps,
+            sample,
+            circles,
+            config,
+            arrays,
+            stream(random_params, chance_hps, chance_arch),
+            runtime.progress,
+        )
+    return Result(
+        {
+            "circles": entries,
+            "toy": {
+                "d": config.toy.d,
+                "circles": [dataclasses.asdict(spec) for spec in toy_config.manifolds],
+                "n_sparse_features": config.toy.n_sparse_features,
+            },
+            "main_k": config.k,
+            "figure_size": config.figure_size,
+        },
+        arrays=arrays,
+        dictionaries=saved,
+        table=results_table(entries, config.seed, config.k),
+    )
 
 
 def _maybe(value, yes, no=None) -> str:
@@ -271,22 +367,24 @@ def blind_counts(results: dict) -> dict:
         return [row.value for row in table.select(rows, setting, arm=arm, metric=metric)]
 
     rate = manifold_grading.rate
-    return {"exists": rate(values("topk", "exists")),
-            "recall@1": rate(values("topk", "recall_at_1")),
-            "recall@3": rate(values("topk", "recall_at_3")),
-            "claimed and found": rate(values("topk", "claimed_and_found")),
-            "random dictionary false claims": rate(values("random", "claims")),
-            # a decoupled twin holds no circle: a dictionary with any claim makes a false one
-            "decoupled twin false claims": rate(values("decoupled", "claims", first)),
-            "claims matching no circle": manifold_grading.count_rate(
-                int(sum(v or 0 for v in values("topk", "claims_matching_no_circle", first))),
-                int(sum(v or 0 for v in values("topk", "claims", first))))}
+    return {
+        "exists": rate(values("topk", "exists")),
+        "recall@1": rate(values("topk", "recall_at_1")),
+        "recall@3": rate(values("topk", "recall_at_3")),
+        "claimed and found": rate(values("topk", "claimed_and_found")),
+        "random dictionary false claims": rate(values("random", "claims")),
+        # a decoupled twin holds no circle: a dictionary with any claim makes a false one
+        "decoupled twin false claims": rate(values("decoupled", "claims", first)),
+        "claims matching no circle": manifold_grading.count_rate(
+            int(sum(v or 0 for v in values("topk", "claims_matching_no_circle", first))),
+            int(sum(v or 0 for v in values("topk", "claims", first))),
+        ),
+    }
 
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the days circle's plane angle at the figure size and main k."""
-    entry = _entries(results, circle=results["toy"]["circles"][0]["name"], kind="topk", size=results["figure_size"],
-                     k=results["main_k"])
+    entry = _entries(results, circle=results["toy"]["circles"][0]["name"], kind="topk", size=results["figure_size"], k=results["main_k"])
     if not entry:
         return "—"
     cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry[0].get("cyclic_order")]
@@ -313,10 +411,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 points = np.asarray(arrays[key], np.float32)
                 phase = points[:, 2] / (2 * np.pi)
                 colour = np.round(phase * spec["values"]) if spec["values"] else phase
-                image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7,
-                                   vmin=0, vmax=spec["values"] or 1)
-                label = f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})" if spec["values"] \
+                image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7, vmin=0, vmax=spec["values"] or 1)
+                label = (
+                    f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})"
+                    if spec["values"]
                     else "true phase θ / 2π"
+                )
                 figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.02)
                 # the per-value centroids joined in their natural order: "in cyclic order" means this
                 # polygon goes round once without crossing back
@@ -326,22 +426,38 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 loop = np.vstack([centroids, centroids[:1]])
                 ax.plot(loop[:, 0], loop[:, 1], "-", color="0.2", lw=0.8, zorder=3)
                 for v, (cx, cy) in zip(present, centroids):
-                    ax.annotate(str(v), (cx, cy), fontsize=6, ha="center", va="center", zorder=4,
-                                bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5))
+                    ax.annotate(
+                        str(v),
+                        (cx, cy),
+                        fontsize=6,
+                        ha="center",
+                        va="center",
+                        zorder=4,
+                        bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5),
+                    )
             else:
-                ax.text(0.5, 0.5, "no candidate group\n(or none firing on the circle)", ha="center", va="center",
-                        transform=ax.transAxes, color="0.4")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no candidate group\n(or none firing on the circle)",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.4",
+                )
                 ax.set_xticks([])
                 ax.set_yticks([])
             cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]
-            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, {cyclic}, {entry['shape']}",
-                         fontsize=9)
+            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, {cyclic}, {entry['shape']}", fontsize=9)
             ax.set_xlabel("PC 1 of the group's reconstructions' directions")
             ax.set_ylabel("PC 2")
             ax.set_aspect("equal", adjustable="datalim")
-    figure.suptitle("Best group per planted circle, PCA of its reconstructions' directions\n"
-                    "(colour = true day/month/phase; numbered circles = per-value centroids joined in order; "
-                    "title: largest principal angle\nto the planted plane, centroid order, shape)", fontsize=9)
+    figure.suptitle(
+        "Best group per planted circle, PCA of its reconstructions' directions\n"
+        "(colour = true day/month/phase; numbered circles = per-value centroids joined in order; "
+        "title: largest principal angle\nto the planted plane, centroid order, shape)",
+        fontsize=9,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "circle_pca.png"))
 
@@ -354,11 +470,15 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for name in names:
         for k in ks:
             rows = sorted(_entries(results, circle=name, kind="topk", k=k), key=lambda e: e["size"])
-            ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name],
-                    label=f"{name}, topk k={k}")
+            ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name], label=f"{name}, topk k={k}")
         rows = sorted(_entries(results, circle=name, kind="random"), key=lambda e: e["size"])
-        ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], "--x", color="0.5",
-                label="random (chance), every circle" if name == names[0] else None)
+        ax.plot(
+            [e["size"] for e in rows],
+            [e["latents_on_circle"] for e in rows],
+            "--x",
+            color="0.5",
+            label="random (chance), every circle" if name == names[0] else None,
+        )
     for spec in results["toy"]["circles"]:
         if spec["values"]:
             ax.axhline(spec["values"], color="0.85", lw=1, zorder=0)
@@ -381,13 +501,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.05, 0.1, 0.2, 0.5: plain numbers,
-        ax.yaxis.set_major_formatter(ScalarFormatter())              # not 6×10⁻¹ minor labels
+        ax.yaxis.set_major_formatter(ScalarFormatter())  # not 6×10⁻¹ minor labels
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("latents on the continuous circle")
         ax.set_ylabel("in-plane reconstruction error / r²")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        ax.set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)",
-                     fontsize=10)
+        ax.set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)", fontsize=10)
         figure.tight_layout()
         paths.append(save_figure(figure, folder / "polygon_error.png"))
 
@@ -401,8 +520,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             # one legend for both panels (same styles); it lists only series drawn somewhere
             drawn = np.isfinite(angles).any()
             axes[0].plot(sizes, angles, label=f"{name}, {kind}" if drawn else None, **style)
-            rank = [np.nan if e.get("rank_circular_correlation") is None else e["rank_circular_correlation"]
-                    for e in rows]
+            rank = [np.nan if e.get("rank_circular_correlation") is None else e["rank_circular_correlation"] for e in rows]
             axes[1].plot(sizes, rank, **style)
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
@@ -424,8 +542,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    header = (f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'cyclic':>6}  {'adj.':>5}  "
-              f"{'rank ρ':>6}  {'on circle':>9}  {'group':>5}  {'purity':>6}  {'found by':>8}  {'mode':>6}  shape")
+    header = (
+        f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}  {'angle°':>7}  {'order':>9}  {'cyclic':>6}  {'adj.':>5}  "
+        f"{'rank ρ':>6}  {'on circle':>9}  {'group':>5}  {'purity':>6}  {'found by':>8}  {'mode':>6}  shape"
+    )
     lines = [header, "-" * len(header)]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         lines.append(
@@ -435,42 +555,57 @@ def summary(results: dict) -> str:
             f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>5}  "
             f"{entry['purity']:>6.2f}  {entry['found_by'] or '-':>8}  {entry['mode'] or '-':>6}  {entry['shape']}"
         )
-    lines += ["", "blind ranking (the finder's candidates by circle evidence, no truth) beside the ceiling (exists: chosen "
-              "with the truth):",
-              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'exists':>8}{'recall@1':>10}{'recall@3':>10}{'rank':>6}"
-              f"{'claims':>8}{'claimed+found':>15}"]
+    lines += [
+        "",
+        "blind ranking (the finder's candidates by circle evidence, no truth) beside the ceiling (exists: chosen with the truth):",
+        f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'exists':>8}{'recall@1':>10}{'recall@3':>10}{'rank':>6}"
+        f"{'claims':>8}{'claimed+found':>15}",
+    ]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         b = entry["blind"]
-        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}"
-                     f"{_maybe(entry['exists'], 'yes', 'no'):>8}{_maybe(b['recall_at_1'], 'yes', 'no'):>10}"
-                     f"{_maybe(b['recall_at_3'], 'yes', 'no'):>10}{b['first_found_rank'] or '-':>6}{b['claims']:>8}"
-                     f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}")
+        lines.append(
+            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}"
+            f"{_maybe(entry['exists'], 'yes', 'no'):>8}{_maybe(b['recall_at_1'], 'yes', 'no'):>10}"
+            f"{_maybe(b['recall_at_3'], 'yes', 'no'):>10}{b['first_found_rank'] or '-':>6}{b['claims']:>8}"
+            f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}"
+        )
     counts = blind_counts(results)
     lines.append("totals (trained dictionaries): " + "; ".join(f"{name} {c['count']}/{c['of']}" for name, c in counts.items()))
-    lines.append("(rank: blind rank of the first found candidate among the top 10; claims: candidates claimed at "
-                 f"p ≤ {manifold_ranking.CLAIM_ALPHA}; claimed+found: a claimed candidate is found; for a random dictionary "
-                 "and for the decoupled twin (each circle's cos θ and sin θ' read independent phases: co-firing kept, "
-                 "the loop gone) any claim is false)")
-    lines.append("(angle: largest principal angle between the best group's top-2 PCA plane and the planted plane; "
-                 "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
-                 "neighbouring places); rank ρ: triple concordance, not lowered by ties; "
-                 "order: per-sample |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
-                 f"{geometry.MIN_ORDERING_SAMPLES} samples or {geometry.MIN_ORDERING_VALUES} distinct values; "
-                 "group: latents in the best group; found by: the link rule (tiling: subspace links, span: co-firing); "
-                 "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
-                 "shape: persistent homology of the group's reconstructions; random = chance)")
-    lines += ["", "streamed, as MMCS is (sae.evaluate.CIRCLES, the decoder and fresh samples; no finder):",
-              f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'in span':>9}{'max gap°':>10}{'tuning':>8}{'selective':>11}"]
+    lines.append(
+        "(rank: blind rank of the first found candidate among the top 10; claims: candidates claimed at "
+        f"p ≤ {manifold_ranking.CLAIM_ALPHA}; claimed+found: a claimed candidate is found; for a random dictionary "
+        "and for the decoupled twin (each circle's cos θ and sin θ' read independent phases: co-firing kept, "
+        "the loop gone) any claim is false)"
+    )
+    lines.append(
+        "(angle: largest principal angle between the best group's top-2 PCA plane and the planted plane; "
+        "cyclic: the per-value centroids go round in cyclic order (adj.: share of consecutive values at "
+        "neighbouring places); rank ρ: triple concordance, not lowered by ties; "
+        "order: per-sample |Fisher–Lee circular correlation| of recovered angle and true phase, n/a on fewer than "
+        f"{geometry.MIN_ORDERING_SAMPLES} samples or {geometry.MIN_ORDERING_VALUES} distinct values; "
+        "group: latents in the best group; found by: the link rule (tiling: subspace links, span: co-firing); "
+        "mode: how the SAE holds the circle (tiling: ≤ 2 of the group's latents active per sample, else span); "
+        "shape: persistent homology of the group's reconstructions; random = chance)"
+    )
+    lines += [
+        "",
+        "streamed, as MMCS is (sae.evaluate.CIRCLES, the decoder and fresh samples; no finder):",
+        f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'in span':>9}{'max gap°':>10}{'tuning':>8}{'selective':>11}",
+    ]
     for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
         st = entry["streamed"]
-        lines.append(f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['span_latents']:>9}"
-                     f"{st['phase_max_gap_deg']:>10.1f}{_maybe(st['phase_tuning'], '{:.2f}'):>8}"
-                     f"{_maybe(st['selectivity'], '{:.2f}'):>11}")
-    lines.append("(in span: live latents with ≥ ½ of their row's energy in the circle's plane and offset direction; "
-                 "max gap: the largest "
-                 "circular gap between their preferred phases (360: fewer than two); tuning: mean resultant of each "
-                 "latent's activation around the circle (1: one phase); selective: share of its firings on samples "
-                 "carrying the circle)")
+        lines.append(
+            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['span_latents']:>9}"
+            f"{st['phase_max_gap_deg']:>10.1f}{_maybe(st['phase_tuning'], '{:.2f}'):>8}"
+            f"{_maybe(st['selectivity'], '{:.2f}'):>11}"
+        )
+    lines.append(
+        "(in span: live latents with ≥ ½ of their row's energy in the circle's plane and offset direction; "
+        "max gap: the largest "
+        "circular gap between their preferred phases (360: fewer than two); tuning: mean resultant of each "
+        "latent's activation around the circle (1: one phase); selective: share of its firings on samples "
+        "carrying the circle)"
+    )
     return "\n".join(lines)
 
 

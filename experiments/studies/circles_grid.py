@@ -73,8 +73,12 @@ from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime, or_default
 
 NAME = "circles-grid"
-DESCRIPTION = ("randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
-               "and false claims beside the ceiling, chance and nulls")
+DESCRIPTION = (
+    "randomly drawn circle cells (period, d, offset, sparse features, k, m): the blind ranking's recall "
+    "and false claims beside the ceiling, chance and nulls"
+)
+
+
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_cells, key_shapes = jax.random.split(seeding.root_key(config.seed))
     cells, drawn = [], draw_cells(config)
@@ -90,26 +94,30 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for k in sorted({c["k"] for c in cells}):
         at_k = [c for c in cells if c["k"] == k and c["oracle"]["found"]]
         modes[str(k)] = {mode: sum(c["oracle"]["mode"] == mode for c in at_k) for mode in ("tiling", "span")}
-    return Result({
-        "cells": cells,
-        "blind": blind_summary(cells),
-        "claim_alpha": manifold_ranking.CLAIM_ALPHA,
-        "null_source": null_source,
-        # the ceiling: some candidate matches, chosen with the truth (sae.readers.geometry.match_circle)
-        "recipe_recovery_given_oracle": both / len(seen) if seen else None,
-        "recipe_recovery_given_oracle_count": {"count": both, "of": len(seen)},
-        "oracle_rate": rate(cells, "oracle"),
-        "recipe_rate": rate(cells, "recipe"),
-        "null_false_positive_rate": rate(cells, "null")["rate"],
-        "random_false_positive_rate": rate(cells, "random")["rate"],
-        "false_positives": {method: rate(cells, method) for method in ("null", "decoupled", "random")},
-        # the shape reader alone, truth-free: controls whose best group reads as a circle
-        "shape_circle_claims": {method: {"count": sum(c[method]["shape"] == "circle" for c in cells), "of": len(cells)}
-                                for method in ("null", "random")},
-        "modes_by_k": modes,
-        "shape_confusion": shape_confusion(config, key_shapes, runtime) if config.shape_clouds else {},
-        "found_angle_deg": manifold_grading.FOUND_ANGLE_DEG,
-    }, table=cell_rows(cells, config.seed))
+    return Result(
+        {
+            "cells": cells,
+            "blind": blind_summary(cells),
+            "claim_alpha": manifold_ranking.CLAIM_ALPHA,
+            "null_source": null_source,
+            # the ceiling: some candidate matches, chosen with the truth (sae.readers.geometry.match_circle)
+            "recipe_recovery_given_oracle": both / len(seen) if seen else None,
+            "recipe_recovery_given_oracle_count": {"count": both, "of": len(seen)},
+            "oracle_rate": rate(cells, "oracle"),
+            "recipe_rate": rate(cells, "recipe"),
+            "null_false_positive_rate": rate(cells, "null")["rate"],
+            "random_false_positive_rate": rate(cells, "random")["rate"],
+            "false_positives": {method: rate(cells, method) for method in ("null", "decoupled", "random")},
+            # the shape reader alone, truth-free: controls whose best group reads as a circle
+            "shape_circle_claims": {
+                method: {"count": sum(c[method]["shape"] == "circle" for c in cells), "of": len(cells)} for method in ("null", "random")
+            },
+            "modes_by_k": modes,
+            "shape_confusion": shape_confusion(config, key_shapes, runtime) if config.shape_clouds else {},
+            "found_angle_deg": manifold_grading.FOUND_ANGLE_DEG,
+        },
+        table=cell_rows(cells, config.seed),
+    )
 
 
 def _count(entry: dict) -> str:
@@ -119,8 +127,10 @@ def _count(entry: dict) -> str:
 def headline(results: dict) -> str:
     blind = results["blind"]
     fc = blind["false_claims"]
-    return (f"blind recall@1 {_count(blind['recall_at_1'])}, @3 {_count(blind['recall_at_3'])} "
-            f"(exists {_count(blind['exists'])}); false claims " + ", ".join(f"{c} {_count(fc[c])}" for c in CONTROLS))
+    return (
+        f"blind recall@1 {_count(blind['recall_at_1'])}, @3 {_count(blind['recall_at_3'])} "
+        f"(exists {_count(blind['exists'])}); false claims " + ", ".join(f"{c} {_count(fc[c])}" for c in CONTROLS)
+    )
 
 
 def _interval(entry: dict) -> str:
@@ -170,29 +180,35 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.set_xticks(range(len(METHODS)), METHODS)
     ax.set_yticks(range(len(cells)), [cell_label(c) for c in cells], fontsize=6)
     ax.xaxis.tick_top()
-    ax.set_title(f"Circle found (green: within {results['found_angle_deg']:.0f}° of the plane and in cyclic order); "
-                 "text: largest principal angle", fontsize=8)
+    ax.set_title(
+        f"Circle found (green: within {results['found_angle_deg']:.0f}° of the plane and in cyclic order); text: largest principal angle",
+        fontsize=8,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "recovery_map.png"))
 
     figure, ax = plt.subplots(figsize=(7.6, 3.6))
     blind = results["blind"]
-    rates = [("exists\n(ceiling)", blind["exists"]), ("recall@3", blind["recall_at_3"]),
-             ("recall@1", blind["recall_at_1"]), ("claimed\nand found", blind["claimed_found"])] + \
-            [(f"{control.replace('_', ' ')}\n(false claims)", blind["false_claims"][control]) for control in CONTROLS]
+    rates = [
+        ("exists\n(ceiling)", blind["exists"]),
+        ("recall@3", blind["recall_at_3"]),
+        ("recall@1", blind["recall_at_1"]),
+        ("claimed\nand found", blind["claimed_found"]),
+    ] + [(f"{control.replace('_', ' ')}\n(false claims)", blind["false_claims"][control]) for control in CONTROLS]
     values = [r["count"] / r["of"] if r["of"] else 0.0 for _, r in rates]
     colours = ["#9bbf9f"] + ["#4c9a5a"] * 3 + ["#b5533c"] * len(CONTROLS)
     bars = ax.bar(range(len(rates)), values, color=colours)
     for bar, (_, r) in zip(bars, rates):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"{r['count']}/{r['of']}", ha="center",
-                fontsize=8)
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"{r['count']}/{r['of']}", ha="center", fontsize=8)
     ax.axhline(results["claim_alpha"], color="0.5", lw=1, ls="--")
     ax.set_xticks(range(len(rates)), [name for name, _ in rates], fontsize=7)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("share of cells")
-    ax.set_title("The blind ranking beside the oracle-selected ceiling (green: of the oracle-recoverable cells),\n"
-                 f"and its false claims on controls (red: of all cells; dashed: α = {results['claim_alpha']})",
-                 fontsize=9)
+    ax.set_title(
+        "The blind ranking beside the oracle-selected ceiling (green: of the oracle-recoverable cells),\n"
+        f"and its false claims on controls (red: of all cells; dashed: α = {results['claim_alpha']})",
+        fontsize=9,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "false_positives.png"))
 
@@ -222,8 +238,9 @@ def _cell_row(cell: dict) -> str:
         score = cell[method]
         mark = "FOUND" if score["found"] else "-"
         cyclic = {True: "in order", False: "out of order", None: "n/a"}[score["cyclic_order"]]
-        parts.append(f"{mark:>5} {score['max_principal_angle_deg']:>5.1f}° {cyclic:<12} {score['shape'][:7]:<7} "
-                     f"{(score['mode'] or '-')[:6]:<6}")
+        parts.append(
+            f"{mark:>5} {score['max_principal_angle_deg']:>5.1f}° {cyclic:<12} {score['shape'][:7]:<7} {(score['mode'] or '-')[:6]:<6}"
+        )
     return f"{cell_label(cell):<42}" + " | ".join(parts)
 
 
@@ -250,12 +267,13 @@ def summary(results: dict) -> str:
     ]
     confusion = results.get("shape_confusion") or {}
     if confusion:
-        lines += ["", "shape reader (rows: planted; columns: read):",
-                  f"{'':<16}" + "".join(f"{read[:15]:>16}" for read in topology.SHAPES)]
+        lines += ["", "shape reader (rows: planted; columns: read):", f"{'':<16}" + "".join(f"{read[:15]:>16}" for read in topology.SHAPES)]
         for kind, row in confusion.items():
             lines.append(f"{kind:<16}" + "".join(f"{row.get(read, 0):>16}" for read in topology.SHAPES))
-    lines.append(f"(found: the best group's top-2 PCA plane within {results['found_angle_deg']:.0f}° of the planted plane and "
-                 "its per-value centroids in cyclic order; cells drawn at random from the configured ranges)")
+    lines.append(
+        f"(found: the best group's top-2 PCA plane within {results['found_angle_deg']:.0f}° of the planted plane and "
+        "its per-value centroids in cyclic order; cells drawn at random from the configured ranges)"
+    )
     return "\n".join(lines)
 
 

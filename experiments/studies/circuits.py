@@ -52,8 +52,7 @@ class Config:
     sae_steps: int = setting(5000, "SAE training steps", low=1)
     sae_batch_size: int = setting(256, "SAE batch", low=1)
     sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
-    probe_train_fraction: float = setting(0.5, "share of rows the probes train on",
-                                          low=0, low_open=True, high=1, high_open=True)
+    probe_train_fraction: float = setting(0.5, "share of rows the probes train on", low=0, low_open=True, high=1, high_open=True)
     probe_c: float = setting(1.0, "inverse L2 strength of the logistic probes", low=0, low_open=True)
     threshold: float = setting(0.95, "score at which a gate counts as read", low=0.5, high=1)
 
@@ -80,9 +79,18 @@ def train_layer_saes(config: Config, activations: np.ndarray, size: int, key, ru
     n_layers = activations.shape[0]
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * n_layers)
     layers = stored.StoredToy(jax.numpy.asarray(activations))  # run g streams rows of layer g
-    result = pipeline.fit("topk", layers, hps, seed_keys(key, size, list(range(n_layers))), n_latents=size,
-                          steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
-                          label=f"topk m={size} on each of {n_layers} hidden layers", runtime=runtime)
+    result = pipeline.fit(
+        "topk",
+        layers,
+        hps,
+        seed_keys(key, size, list(range(n_layers))),
+        n_latents=size,
+        steps=config.sae_steps,
+        batch_size=config.sae_batch_size,
+        per_run_data=True,
+        label=f"topk m={size} on each of {n_layers} hidden layers",
+        runtime=runtime,
+    )
     return result.params, hps
 
 
@@ -97,8 +105,7 @@ def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_r
         "random": np.asarray(pipeline.chance_codes(random_params, config.k, acts)),
         "explained_variance": pipeline.explained_variance("topk", params, hps, acts),
         "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
-        "saved": saved_dictionaries("topk", params, hps,
-                                    [f"topk-layer{layer + 1}-{size}-seed{config.seed}" for layer in range(len(acts))]),
+        "saved": saved_dictionaries("topk", params, hps, [f"topk-layer{layer + 1}-{size}-seed{config.seed}" for layer in range(len(acts))]),
     }
 
 
@@ -132,20 +139,21 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for size in config.sae_sizes:  # one compiled trainer per size (shapes differ), vmapped over layers
         codes = dictionary_codes(config, acts, size, key_sae, key_random, runtime)
         saved += codes["saved"]
-        unit_scores = {reader: np.stack([detectors.best_unit_auroc(c, gates)[0] for c in codes[reader]])
-                       for reader in ("sae", "random")}
+        unit_scores = {reader: np.stack([detectors.best_unit_auroc(c, gates)[0] for c in codes[reader]]) for reader in ("sae", "random")}
         for reader in ("sae", "random"):  # the best dictionary size per gate and layer
             scores[reader] = np.maximum(scores[reader], unit_scores[reader])
         by_size[str(size)] = {
-            "explained_variance": codes["explained_variance"], "live_latents": codes["live_latents"],
-            **{f"{reader}_recovery": float(np.mean(unit_scores[reader][:, circuit.internal].max(axis=0) >= config.threshold))
-               for reader in ("sae", "random")},
+            "explained_variance": codes["explained_variance"],
+            "live_latents": codes["live_latents"],
+            **{
+                f"{reader}_recovery": float(np.mean(unit_scores[reader][:, circuit.internal].max(axis=0) >= config.threshold))
+                for reader in ("sae", "random")
+            },
         }
     for layer in range(n_layers):  # a handful of layers; each reader is vectorised over gates and units
         scores["probe"][layer] = detectors.probe_accuracy(acts[layer], gates, train_rows, config.probe_c)
         scores["neuron"][layer] = detectors.best_unit_auroc(acts[layer], gates)[0]
-    untrained = circuits.hidden_activations(config.toy, circuit,
-                                            circuits.initial_state(config.toy, len(circuit.outputs), key_untrained))
+    untrained = circuits.hidden_activations(config.toy, circuit, circuits.initial_state(config.toy, len(circuit.outputs), key_untrained))
     probe_inputs = detectors.probe_accuracy(circuits.signed(inputs), gates, train_rows, config.probe_c)
     probe_untrained = np.stack([detectors.probe_accuracy(layer, gates, train_rows, config.probe_c) for layer in untrained])
 
@@ -155,51 +163,83 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     descriptions = circuit.describe()
     firsts = {reader: first_layer(scores[reader], config.threshold) for reader in READERS}
     for g, gate in enumerate(circuit.gates):
-        per_gate.append({
-            "gate": g, "description": descriptions[g].split("   ")[0], "op": gate.op, "layer": gate.layer,
-            "internal": bool(g in set(internal.tolist())), "balance": float(gates[:, g].mean()),
-            **{reader: [round(float(v), 4) for v in scores[reader][:, g]] for reader in READERS},
-            "probe_inputs": round(float(probe_inputs[g]), 4),
-            "probe_untrained": [round(float(v), 4) for v in probe_untrained[:, g]],
-            "first_layer": {reader: firsts[reader][g] for reader in READERS},
-        })
-    return Result({
-        "circuit": circuit.to_dict(),
-        "description": descriptions,
-        "n_rows": n_rows,
-        "mlp_accuracy": float(result.bit_accuracy[0]),
-        "mlp_exact_accuracy": float(result.exact_accuracy[0]),
-        "final_loss": float(result.loss_curve[-1, 0]),
-        "threshold": config.threshold,
-        "n_internal_gates": int(len(internal)),
-        "gate_recovery": recovered,
-        "gate_recovery_baselines": {
-            "probe_inputs": float(np.mean(probe_inputs[internal] >= config.threshold)),
-            "probe_untrained": float(np.mean(probe_untrained[:, internal].max(axis=0) >= config.threshold)),
+        per_gate.append(
+            {
+                "gate": g,
+                "description": descriptions[g].split("   ")[0],
+                "op": gate.op,
+                "layer": gate.layer,
+                "internal": bool(g in set(internal.tolist())),
+                "balance": float(gates[:, g].mean()),
+                **{reader: [round(float(v), 4) for v in scores[reader][:, g]] for reader in READERS},
+                "probe_inputs": round(float(probe_inputs[g]), 4),
+                "probe_untrained": [round(float(v), 4) for v in probe_untrained[:, g]],
+                "first_layer": {reader: firsts[reader][g] for reader in READERS},
+            }
+        )
+    return Result(
+        {
+            "circuit": circuit.to_dict(),
+            "description": descriptions,
+            "n_rows": n_rows,
+            "mlp_accuracy": float(result.bit_accuracy[0]),
+            "mlp_exact_accuracy": float(result.exact_accuracy[0]),
+            "final_loss": float(result.loss_curve[-1, 0]),
+            "threshold": config.threshold,
+            "n_internal_gates": int(len(internal)),
+            "gate_recovery": recovered,
+            "gate_recovery_baselines": {
+                "probe_inputs": float(np.mean(probe_inputs[internal] >= config.threshold)),
+                "probe_untrained": float(np.mean(probe_untrained[:, internal].max(axis=0) >= config.threshold)),
+            },
+            "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
+            "gates": per_gate,
         },
-        "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
-        "gates": per_gate,
-    }, arrays={"loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
-               **{f"scores_{reader}": scores[reader] for reader in READERS}}, dictionaries=saved,
-       table=gate_rows(per_gate, recovered, by_size, config))
+        arrays={
+            "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
+            **{f"scores_{reader}": scores[reader] for reader in READERS},
+        },
+        dictionaries=saved,
+        table=gate_rows(per_gate, recovered, by_size, config),
+    )
 
 
 def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Config) -> list[table.Row]:
     """The results table: each reader's share of internal gates recovered (chance: the random
     dictionaries'), each SAE size's recovery beside its random dictionaries', and per internal gate and
     layer each reader's score (chance: the random dictionaries' score of that gate and layer)."""
-    rows = [table.Row(reader, "internal_gates_recovered", share, recovered["random"], seed=config.seed,
-                      reader="gate readers") for reader, share in recovered.items()]
+    rows = [
+        table.Row(reader, "internal_gates_recovered", share, recovered["random"], seed=config.seed, reader="gate readers")
+        for reader, share in recovered.items()
+    ]
     for size, entry in by_size.items():
-        rows.append(table.Row("sae", "internal_gates_recovered", entry["sae_recovery"], entry["random_recovery"],
-                              size=int(size), seed=config.seed, reader="gate readers by size"))
+        rows.append(
+            table.Row(
+                "sae",
+                "internal_gates_recovered",
+                entry["sae_recovery"],
+                entry["random_recovery"],
+                size=int(size),
+                seed=config.seed,
+                reader="gate readers by size",
+            )
+        )
     for gate in per_gate:
         if not gate["internal"]:
             continue
         for layer in range(len(gate["probe"])):
             for reader in READERS:
-                rows.append(table.Row(reader, "gate_score", gate[reader][layer], gate["random"][layer], seed=config.seed,
-                                      reader="gate readers", setting={"gate": gate["gate"], "layer": layer + 1}))
+                rows.append(
+                    table.Row(
+                        reader,
+                        "gate_score",
+                        gate[reader][layer],
+                        gate["random"][layer],
+                        seed=config.seed,
+                        reader="gate readers",
+                        setting={"gate": gate["gate"], "layer": layer + 1},
+                    )
+                )
     return rows
 
 
@@ -217,10 +257,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
     gates = results["gates"]
     n_layers = len(gates[0]["probe"])
     labels = [f"{g['description']}{'' if g['internal'] else '  (output)'}" for g in gates]
-    panels = [("probe", "linear probe\n(held-out balanced accuracy)"), ("sae", "best SAE latent\n(AUROC)"),
-              ("neuron", "best neuron\n(AUROC)"), ("random", "best random atom\n(AUROC)")]
-    figure, axes = plt.subplots(1, len(panels), figsize=(3 + 1.6 * len(panels) * (n_layers + 1) / 2, 0.28 * len(gates) + 2),
-                                sharey=True)
+    panels = [
+        ("probe", "linear probe\n(held-out balanced accuracy)"),
+        ("sae", "best SAE latent\n(AUROC)"),
+        ("neuron", "best neuron\n(AUROC)"),
+        ("random", "best random atom\n(AUROC)"),
+    ]
+    figure, axes = plt.subplots(1, len(panels), figsize=(3 + 1.6 * len(panels) * (n_layers + 1) / 2, 0.28 * len(gates) + 2), sharey=True)
     for ax, (reader, title) in zip(axes, panels):
         table = np.asarray([g[reader] for g in gates])
         columns = [f"L{i + 1}" for i in range(n_layers)]
@@ -232,36 +275,45 @@ def plot(results: dict, arrays: dict, folder) -> list:
         if reader == "probe":
             probe_image = image
         for (row, column), value in np.ndenumerate(table):
-            ax.annotate("✓" if value >= results["threshold"] else "", (column, row), ha="center", va="center",
-                        color="w", fontsize=7)
+            ax.annotate("✓" if value >= results["threshold"] else "", (column, row), ha="center", va="center", color="w", fontsize=7)
         ax.set_xticks(range(len(columns)), columns)
         ax.set_title(f"{title}\n{results['gate_recovery'][reader]:.0%} of internal gates", fontsize=9)
         ax.set_xlabel("hidden layer")
     axes[0].set_yticks(range(len(gates)), labels, fontsize=7)
-    figure.colorbar(probe_image, ax=axes[0], location="bottom", shrink=0.9, pad=0.16,
-                    label=f"balanced accuracy (✓: ≥ {results['threshold']})")
+    figure.colorbar(
+        probe_image, ax=axes[0], location="bottom", shrink=0.9, pad=0.16, label=f"balanced accuracy (✓: ≥ {results['threshold']})"
+    )
     figure.colorbar(image, ax=axes[1:], location="bottom", shrink=0.5, pad=0.16, label=f"AUROC (✓: ≥ {results['threshold']})")
-    figure.suptitle(f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} "
-                    f"on all {results['n_rows']} inputs)", fontsize=10, y=1.06)
+    figure.suptitle(
+        f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} on all {results['n_rows']} inputs)",
+        fontsize=10,
+        y=1.06,
+    )
     return [save_figure(figure, folder / "gate_recovery.png")]
 
 
 def summary(results: dict) -> str:
-    lines = [f"circuit: {len(results['gates'])} gates ({results['n_internal_gates']} internal) over "
-             f"{results['circuit']['n_inputs']} inputs; emulator accuracy {results['mlp_accuracy']:.4f} per output bit, "
-             f"{results['mlp_exact_accuracy']:.4f} all outputs right (all {results['n_rows']} rows)",
-             f"TopK SAEs (k={results['sae']['k']}) and random dictionaries per layer, by size "
-             "(explained variance per layer; share of internal gates read by the best latent / atom):"]
+    lines = [
+        f"circuit: {len(results['gates'])} gates ({results['n_internal_gates']} internal) over "
+        f"{results['circuit']['n_inputs']} inputs; emulator accuracy {results['mlp_accuracy']:.4f} per output bit, "
+        f"{results['mlp_exact_accuracy']:.4f} all outputs right (all {results['n_rows']} rows)",
+        f"TopK SAEs (k={results['sae']['k']}) and random dictionaries per layer, by size "
+        "(explained variance per layer; share of internal gates read by the best latent / atom):",
+    ]
     for size, row in results["sae"]["by_size"].items():
-        lines.append(f"  m={size:<5} EV " + ", ".join(f"{v:.3f}" for v in row["explained_variance"])
-                     + f"   sae {row['sae_recovery']:.3f}   random {row['random_recovery']:.3f}")
-    lines.append(f"share of internal gates read at ≥ {results['threshold']} in some hidden layer "
-                 "(sae and random: best over sizes):")
+        lines.append(
+            f"  m={size:<5} EV "
+            + ", ".join(f"{v:.3f}" for v in row["explained_variance"])
+            + f"   sae {row['sae_recovery']:.3f}   random {row['random_recovery']:.3f}"
+        )
+    lines.append(f"share of internal gates read at ≥ {results['threshold']} in some hidden layer (sae and random: best over sizes):")
     for reader in READERS:
         lines.append(f"  {reader:<8}{results['gate_recovery'][reader]:>7.3f}")
     baselines = results["gate_recovery_baselines"]
-    lines.append(f"  probe on the raw inputs {baselines['probe_inputs']:.3f}; probe on the untrained network's layers "
-                 f"{baselines['probe_untrained']:.3f}")
+    lines.append(
+        f"  probe on the raw inputs {baselines['probe_inputs']:.3f}; probe on the untrained network's layers "
+        f"{baselines['probe_untrained']:.3f}"
+    )
     lines.append("per internal gate: first hidden layer reaching the threshold (probe / sae / neuron / random)")
     for gate in results["gates"]:
         if gate["internal"]:

@@ -55,8 +55,7 @@ class Config:
     toy: superposition.SuperpositionConfig = setting(superposition.SuperpositionConfig(n_features=256, d=32, mean_l0=4.0), "part 2")
     size_ratios: tuple[int, ...] = setting((1, 2, 4, 8, 16, 32), "dictionary sizes m/d of part 2", low=1)
     kinds: tuple[str, ...] = setting(DARTS_TRAINED, choices=DARTS_TRAINED)
-    baselines: tuple[str, ...] = setting(DARTS_BASELINES, "chance and reference dictionaries of part 2",
-                                         choices=BASELINE_KINDS)
+    baselines: tuple[str, ...] = setting(DARTS_BASELINES, "chance and reference dictionaries of part 2", choices=BASELINE_KINDS)
     k: int = setting(6, low=1, high="toy.d * min(size_ratios)")
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     l1_coefficient: float = setting(1.0, "relu", low=0)
@@ -116,10 +115,14 @@ def _hyperparameters(config: Config, kind: str):
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of part 2 (the largest m/d) or of part 1's m × n Rademacher matrix, and the field behind them."""
     facts = int(memory.SAFETY * memory.FLOAT * 3 * max(config.ratios) * config.n * config.n)
-    training = memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size_ratios) * config.toy.d,
-                                         batch=config.batch_size, n_features=config.toy.n_features,
-                                         fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size_ratios",
-                                                 "batch": "batch_size", "runs": "n_seeds"})
+    training = memory.sae_training_bytes(
+        runs=config.n_seeds,
+        d=config.toy.d,
+        m=max(config.size_ratios) * config.toy.d,
+        batch=config.batch_size,
+        n_features=config.toy.n_features,
+        fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size_ratios", "batch": "batch_size", "runs": "n_seeds"},
+    )
     return (facts, "n") if facts > training[0] else training
 
 
@@ -147,20 +150,30 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             if kind == "random":
                 best = np.asarray(jax.vmap(lambda W: metrics.abs_cosine(toy.directions, W).max(axis=1))(params.W_dec))
                 for threshold in THRESHOLDS:
-                    hits.append({
-                        "size": size,
-                        "threshold": threshold,
-                        "measured": float((best > threshold).mean()),
-                        "predicted": random_vectors.hit_fraction_gaussian(threshold, d, size),
-                        "predicted_sphere": random_vectors.hit_fraction_sphere(threshold, d, size),
-                    })
-    return Result({
-        "dictionaries": recovery.entries,
-        "toy": {"n_features": config.toy.n_features, "d": d,
-                "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
-        "facts": facts,
-        "random_hits": hits,
-    }, arrays=arrays, dictionaries=recovery.saved, table=recovery.rows())
+                    hits.append(
+                        {
+                            "size": size,
+                            "threshold": threshold,
+                            "measured": float((best > threshold).mean()),
+                            "predicted": random_vectors.hit_fraction_gaussian(threshold, d, size),
+                            "predicted_sphere": random_vectors.hit_fraction_sphere(threshold, d, size),
+                        }
+                    )
+    return Result(
+        {
+            "dictionaries": recovery.entries,
+            "toy": {
+                "n_features": config.toy.n_features,
+                "d": d,
+                "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
+            },
+            "facts": facts,
+            "random_hits": hits,
+        },
+        arrays=arrays,
+        dictionaries=recovery.saved,
+        table=recovery.rows(),
+    )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -201,14 +214,16 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     d = results["toy"]["d"]
     figure, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"),
-                                 ("MMCS", "MCC", "F1", "explained variance")):
+    for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"), ("MMCS", "MCC", "F1", "explained variance")):
         panels.metric_by_size(ax, table.read(results), metric, title, x_scale=d)
     for ax in axes:
         ax.set_xlabel("m / d")
     axes[0].legend(fontsize=7)
-    figure.suptitle(f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
-                    f"planted features in {d} dims: how far is chance from trained?", y=1.03)
+    figure.suptitle(
+        f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
+        f"planted features in {d} dims: how far is chance from trained?",
+        y=1.03,
+    )
     paths.append(save_figure(figure, folder / "darts_random_vs_trained.png"))
 
     if results["random_hits"]:
@@ -225,8 +240,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("m / d")
         ax.set_ylabel("share of true features")
-        ax.set_title("Best random atom per true feature\n(dashed: Gaussian prediction; dotted: exact sphere tail)",
-                     fontsize=9)
+        ax.set_title("Best random atom per true feature\n(dashed: Gaussian prediction; dotted: exact sphere tail)", fontsize=9)
         ax.legend()
         ax.grid(alpha=0.3)
         paths.append(save_figure(figure, folder / "darts_hits.png"))
@@ -235,21 +249,25 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 def summary(results: dict) -> str:
     lines = [summary_table(results, ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")), ""]
-    lines.append(f"{'m':>7}{'std Xᵀy':>10}{'‖y‖/√n':>10}{'rel.err':>9}{'max xᵀy':>10}{'√(2lnm/n)‖y‖':>14}"
-                 f"{'max coh.':>10}{'√(4lnm/n)':>11}")
+    lines.append(f"{'m':>7}{'std Xᵀy':>10}{'‖y‖/√n':>10}{'rel.err':>9}{'max xᵀy':>10}{'√(2lnm/n)‖y‖':>14}{'max coh.':>10}{'√(4lnm/n)':>11}")
     for r in results["facts"]["by_m"]:
         coherence = f"{r['max_coherence']:>10.4f}" if "max_coherence" in r else f"{'—':>10}"
-        lines.append(f"{r['m']:>7}{r['inner_std']:>10.4f}{r['predicted_std']:>10.4f}{r['inner_std_relative_error']:>9.2%}"
-                     f"{r['max_inner']:>10.4f}{r['predicted_max_inner']:>14.4f}{coherence}{r['predicted_coherence']:>11.4f}")
+        lines.append(
+            f"{r['m']:>7}{r['inner_std']:>10.4f}{r['predicted_std']:>10.4f}{r['inner_std_relative_error']:>9.2%}"
+            f"{r['max_inner']:>10.4f}{r['predicted_max_inner']:>14.4f}{coherence}{r['predicted_coherence']:>11.4f}"
+        )
     if results["random_hits"]:
         lines.append("")
-        lines.append("share of true features whose best random atom exceeds |cos| τ "
-                     "(measured / Gaussian prediction / sphere-tail prediction)")
+        lines.append(
+            "share of true features whose best random atom exceeds |cos| τ (measured / Gaussian prediction / sphere-tail prediction)"
+        )
         for h in results["random_hits"]:
-            lines.append(f"  m={h['size']:>5}  τ={h['threshold']}: {h['measured']:.3f} / {h['predicted']:.3f}"
-                         f" / {h['predicted_sphere']:.3f}")
+            lines.append(
+                f"  m={h['size']:>5}  τ={h['threshold']}: {h['measured']:.3f} / {h['predicted']:.3f} / {h['predicted_sphere']:.3f}"
+            )
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
-              evaluation_source=evaluation_source)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)

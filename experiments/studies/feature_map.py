@@ -89,8 +89,9 @@ class Config:
             if m < self.neighbours + 2:  # a neighbour graph of k neighbours needs k + 2 latents to mean anything
                 raise ConfigError(f"{field}: got {m}, allowed at least neighbours + 2 = {self.neighbours + 2}")
         if self.umap_neighbors >= min(self.sae_size, self.toy.n_features):
-            raise ConfigError(f"umap_neighbors: got {self.umap_neighbors}, allowed below the latents "
-                              f"({min(self.sae_size, self.toy.n_features)})")
+            raise ConfigError(
+                f"umap_neighbors: got {self.umap_neighbors}, allowed below the latents ({min(self.sae_size, self.toy.n_features)})"
+            )
 
 
 def _cell_config(config: Config, placement: str, firing: str) -> placements.PlacementConfig:
@@ -116,24 +117,39 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         labels = placements.labels(cell, key_toy)
         hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, config.k)] * config.n_seeds)
         with runtime.progress.task(f"{name}: {config.n_seeds} TopK SAEs"):
-            fitted = pipeline.fit("topk", toy, hps, jax.random.split(key_train, config.n_seeds), n_latents=config.sae_size,
-                                  steps=config.steps, batch_size=config.batch_size, runtime=runtime)
+            fitted = pipeline.fit(
+                "topk",
+                toy,
+                hps,
+                jax.random.split(key_train, config.n_seeds),
+                n_latents=config.sae_size,
+                steps=config.steps,
+                batch_size=config.batch_size,
+                runtime=runtime,
+            )
         sample = toy.sample(key_eval, config.n_eval)
         true_codes = placements.true_codes(sample)
         directions = np.asarray(toy.directions)
-        verdicts = {"planted (ceiling)": [wall.ceiling(feature_map.placement_verdict, (true_codes, directions),
-                                                       "the planted directions and true codes", seed=config.seed,
-                                                       k=config.neighbours, n_null=config.n_null).as_dict()]}
+        verdicts = {
+            "planted (ceiling)": [
+                wall.ceiling(
+                    feature_map.placement_verdict,
+                    (true_codes, directions),
+                    "the planted directions and true codes",
+                    seed=config.seed,
+                    k=config.neighbours,
+                    n_null=config.n_null,
+                ).as_dict()
+            ]
+        }
         observations = wall.observe_grid(sample, "topk", fitted.params, hps)
         chance = pipeline.chance_dictionaries(jax.random.split(key_chance, config.n_seeds), toy.config.d, config.sae_size)
         verdicts["topk"], verdicts["random"] = [], []
         for g in range(config.n_seeds):
-            verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"),
-                                               given).as_dict())
+            verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"), given).as_dict())
             one = jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], chance)
             chance_observation = wall.observe_chance(sample, one, config.k)
-            verdicts["random"].append(wall.apply(feature_map.placement_verdict, chance_observation, ("codes", "decoder"),
-                                                 given).as_dict())
+            verdicts["random"].append(wall.apply(feature_map.placement_verdict, chance_observation, ("codes", "decoder"), given).as_dict())
             if g == 0 and name in MAPPED:  # the maps read the same observations (the truth only colours them)
                 slug = name.replace(", ", "_")
                 for arm, observation in (("topk", observations[0]), ("random", chance_observation)):
@@ -142,15 +158,39 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                     best, arrays[f"{slug}_{arm}_cosine"] = _match(decoder, directions)
                     arrays[f"{slug}_{arm}_best"], arrays[f"{slug}_{arm}_label"] = best, labels[best]
                     arrays[f"{slug}_{arm}_rate"] = (np.asarray(codes) > 0).mean(axis=0)
-        cells.append({"name": name, "placement": placement, "firing": firing, "family": family,
-                      "expected_claim": EXPECTED[family], "verdicts": verdicts})
-    return Result({"cells": cells, "false_claims": false_claims(cells), "k_neighbours": config.neighbours,
-                   "umap_neighbors": config.umap_neighbors, "seed": config.seed}, arrays,
-                  table=verdict_rows(cells, config.sae_size, config.seed))
+        cells.append(
+            {
+                "name": name,
+                "placement": placement,
+                "firing": firing,
+                "family": family,
+                "expected_claim": EXPECTED[family],
+                "verdicts": verdicts,
+            }
+        )
+    return Result(
+        {
+            "cells": cells,
+            "false_claims": false_claims(cells),
+            "k_neighbours": config.neighbours,
+            "umap_neighbors": config.umap_neighbors,
+            "seed": config.seed,
+        },
+        arrays,
+        table=verdict_rows(cells, config.sae_size, config.seed),
+    )
 
 
-VERDICT_METRICS = ("structure", "structure_threshold", "structured", "statistics_overlap", "statistics_threshold",
-                   "predicted", "explained", "claimed")
+VERDICT_METRICS = (
+    "structure",
+    "structure_threshold",
+    "structured",
+    "statistics_overlap",
+    "statistics_threshold",
+    "predicted",
+    "explained",
+    "claimed",
+)
 
 
 def verdict_rows(cells: list[dict], size: int, seed: int) -> list[table.Row]:
@@ -163,10 +203,18 @@ def verdict_rows(cells: list[dict], size: int, seed: int) -> list[table.Row]:
         for arm, verdicts in cell["verdicts"].items():
             for replica, verdict in enumerate(verdicts):
                 for metric in VERDICT_METRICS:
-                    rows.append(table.Row(arm, metric, verdict[metric], chance[metric],
-                                          size=None if arm.startswith("planted") else size, seed=seed,
-                                          reader="placement verdict",
-                                          setting={"cell": cell["name"], "family": cell["family"], "replica": replica}))
+                    rows.append(
+                        table.Row(
+                            arm,
+                            metric,
+                            verdict[metric],
+                            chance[metric],
+                            size=None if arm.startswith("planted") else size,
+                            seed=seed,
+                            reader="placement verdict",
+                            setting={"cell": cell["name"], "family": cell["family"], "replica": replica},
+                        )
+                    )
     return rows
 
 
@@ -178,35 +226,43 @@ def false_claims(cells: list[dict]) -> dict:
         wrong = [v["claimed"] for c in cells for v in c["verdicts"][arm] if not c["expected_claim"] and arm != "random"]
         random = [v["claimed"] for c in cells for v in c["verdicts"][arm] if arm == "random"]
         found = [v["claimed"] for c in cells for v in c["verdicts"][arm] if c["expected_claim"] and arm != "random"]
-        out[arm] = {"false_claims": [int(sum(wrong + random)), len(wrong + random)],
-                    "claims_where_expected": [int(sum(found)), len(found)]}
+        out[arm] = {"false_claims": [int(sum(wrong + random)), len(wrong + random)], "claims_where_expected": [int(sum(found)), len(found)]}
     return out
 
 
 def headline(results: dict) -> str:
     fc = results["false_claims"]
-    return (f"SAE: claimed where expected {fc['topk']['claims_where_expected'][0]}/{fc['topk']['claims_where_expected'][1]}, "
-            f"false claims {fc['topk']['false_claims'][0]}/{fc['topk']['false_claims'][1]}; random dictionaries "
-            f"{fc['random']['false_claims'][0]}/{fc['random']['false_claims'][1]} claimed")
+    return (
+        f"SAE: claimed where expected {fc['topk']['claims_where_expected'][0]}/{fc['topk']['claims_where_expected'][1]}, "
+        f"false claims {fc['topk']['false_claims'][0]}/{fc['topk']['false_claims'][1]}; random dictionaries "
+        f"{fc['random']['false_claims'][0]}/{fc['random']['false_claims'][1]} claimed"
+    )
 
 
 def summary(results: dict) -> str:
-    lines = [f"feature-map (seed {results['seed']}; k = {results['k_neighbours']} neighbours): is the decoder's "
-             "placement structured (T against random placement) and not predicted by its co-firing statistics?",
-             "", f"{'cell':24s} {'family':26s} {'arm':18s} {'T':>6s} {'T null95':>8s} {'overlap':>8s} {'null95':>7s} "
-             f"{'explained':>9s} claimed (expected)"]
+    lines = [
+        f"feature-map (seed {results['seed']}; k = {results['k_neighbours']} neighbours): is the decoder's "
+        "placement structured (T against random placement) and not predicted by its co-firing statistics?",
+        "",
+        f"{'cell':24s} {'family':26s} {'arm':18s} {'T':>6s} {'T null95':>8s} {'overlap':>8s} {'null95':>7s} "
+        f"{'explained':>9s} claimed (expected)",
+    ]
     for cell in results["cells"]:
         for arm in ARMS:
             for v in cell["verdicts"][arm]:
-                lines.append(f"{cell['name']:24s} {cell['family']:26s} {arm:18s} {v['structure']:6.3f} "
-                             f"{v['structure_threshold']:8.3f} {v['statistics_overlap']:8.3f} "
-                             f"{v['statistics_threshold']:7.3f} {v['explained']:9.2f} "
-                             f"{'yes' if v['claimed'] else 'no'} ({'yes' if cell['expected_claim'] else 'no'})")
+                lines.append(
+                    f"{cell['name']:24s} {cell['family']:26s} {arm:18s} {v['structure']:6.3f} "
+                    f"{v['structure_threshold']:8.3f} {v['statistics_overlap']:8.3f} "
+                    f"{v['statistics_threshold']:7.3f} {v['explained']:9.2f} "
+                    f"{'yes' if v['claimed'] else 'no'} ({'yes' if cell['expected_claim'] else 'no'})"
+                )
     lines += ["", "grader (claims against the planted answer):"]
     for arm, counts in results["false_claims"].items():
-        lines.append(f"  {arm}: claimed where placement alone holds structure {counts['claims_where_expected'][0]}/"
-                     f"{counts['claims_where_expected'][1]}; false claims {counts['false_claims'][0]}/"
-                     f"{counts['false_claims'][1]}")
+        lines.append(
+            f"  {arm}: claimed where placement alone holds structure {counts['claims_where_expected'][0]}/"
+            f"{counts['claims_where_expected'][1]}; false claims {counts['false_claims'][0]}/"
+            f"{counts['false_claims'][1]}"
+        )
     return "\n".join(lines)
 
 
@@ -222,22 +278,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for j, arm in enumerate(ARMS):
             values = cell["verdicts"][arm]
             x = i + (j - 1) * 0.22 + np.linspace(-0.04, 0.04, len(values))
-            top.scatter(x, [v["structure"] for v in values], color=colours[arm], s=18,
-                        label=arm if i == 0 else None)
+            top.scatter(x, [v["structure"] for v in values], color=colours[arm], s=18, label=arm if i == 0 else None)
             top.hlines([v["structure_threshold"] for v in values], x - 0.08, x + 0.08, color=colours[arm], lw=1, ls=":")
-            bottom.scatter(x, [v["explained"] for v in values], color=colours[arm], s=18,
-                           marker="o" if cell["expected_claim"] else "s")
+            bottom.scatter(x, [v["explained"] for v in values], color=colours[arm], s=18, marker="o" if cell["expected_claim"] else "s")
     top.set_ylabel("T: clustering of the\nneighbour graph")
     top.set_title("dotted: random placement's 95% point (above it: structured)", fontsize=9)
     top.legend(fontsize=8, ncol=3, loc="upper right")
     bottom.axhline(0, color="0.6", lw=1)
     bottom.set_ylabel("share of neighbourhoods\nthe statistics explain")
-    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=25,
-                      ha="right")
-    bottom.set_title("0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)",
-                     fontsize=9)
-    figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0",
-                    fontsize=9)
+    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=25, ha="right")
+    bottom.set_title("0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)", fontsize=9)
+    figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0", fontsize=9)
     paths = [save_figure(figure, folder / "verdict.png")]
 
     drawn = [name for name in MAPPED if f"{name.replace(', ', '_')}_topk_map" in arrays]
@@ -249,11 +300,15 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 what = {0: "SAE, blind", 1: "SAE, graded", 2: "random dictionary, graded"}[col]
                 colour = np.asarray(arrays[f"{slug}_{arm}_label"]) if graded else "0.3"
                 sizes = 8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]) if graded else 12
-                panels.scatter_in_plane(axes[row, col], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}",
-                                        cmap="hsv", sizes=sizes, axes_shown=False)
-        figure.suptitle(f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed "
-                        f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
-                        "size: its |cosine|", fontsize=8)
+                panels.scatter_in_plane(
+                    axes[row, col], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}", cmap="hsv", sizes=sizes, axes_shown=False
+                )
+        figure.suptitle(
+            f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed "
+            f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
+            "size: its |cosine|",
+            fontsize=8,
+        )
         paths.append(save_figure(figure, folder / "maps.png"))
         paths.append(interactive_maps(results, arrays, drawn, folder / "maps.html"))
     return paths
@@ -268,24 +323,50 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
     from experiments.runner.runfolder import write_text
 
     shown = (("topk", "SAE"), ("random", "random dictionary"))
-    figure = make_subplots(rows=len(drawn), cols=2, vertical_spacing=0.08, horizontal_spacing=0.05,
-                           subplot_titles=[f"{name}: {what}" for name in drawn for _, what in shown])
+    figure = make_subplots(
+        rows=len(drawn),
+        cols=2,
+        vertical_spacing=0.08,
+        horizontal_spacing=0.05,
+        subplot_titles=[f"{name}: {what}" for name in drawn for _, what in shown],
+    )
     for row, name in enumerate(drawn, start=1):
         slug = name.replace(", ", "_")
         for col, (arm, _) in enumerate(shown, start=1):
             points = np.asarray(arrays[f"{slug}_{arm}_map"])
             best, label = np.asarray(arrays[f"{slug}_{arm}_best"]), np.asarray(arrays[f"{slug}_{arm}_label"])
             cosine, rate = np.asarray(arrays[f"{slug}_{arm}_cosine"]), np.asarray(arrays[f"{slug}_{arm}_rate"])
-            hover = [f"latent {i}<br>best planted feature {b} (group/position {g}), |cos| {c:.2f}<br>firing rate {r:.4f}"
-                     for i, (b, g, c, r) in enumerate(zip(best, label, cosine, rate))]
-            figure.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", text=hover, hoverinfo="text",
-                                        marker={"color": label, "colorscale": "HSV", "size": 5 + 10 * cosine},
-                                        showlegend=False), row=row, col=col)
+            hover = [
+                f"latent {i}<br>best planted feature {b} (group/position {g}), |cos| {c:.2f}<br>firing rate {r:.4f}"
+                for i, (b, g, c, r) in enumerate(zip(best, label, cosine, rate))
+            ]
+            figure.add_trace(
+                go.Scatter(
+                    x=points[:, 0],
+                    y=points[:, 1],
+                    mode="markers",
+                    text=hover,
+                    hoverinfo="text",
+                    marker={"color": label, "colorscale": "HSV", "size": 5 + 10 * cosine},
+                    showlegend=False,
+                ),
+                row=row,
+                col=col,
+            )
     figure.update_xaxes(showticklabels=False)
     figure.update_yaxes(showticklabels=False)
-    figure.update_layout(height=380 * len(drawn) + 80, width=900, margin={"t": 90}, title={"font": {"size": 12}, "text": (
-        f"UMAP of decoder rows (cosine, n_neighbors {results['umap_neighbors']}, seed {results['seed']}); colour: the "
-        "planted group or circle position each latent matches best; size: its |cosine|")})
+    figure.update_layout(
+        height=380 * len(drawn) + 80,
+        width=900,
+        margin={"t": 90},
+        title={
+            "font": {"size": 12},
+            "text": (
+                f"UMAP of decoder rows (cosine, n_neighbors {results['umap_neighbors']}, seed {results['seed']}); colour: the "
+                "planted group or circle position each latent matches best; size: its |cosine|"
+            ),
+        },
+    )
     write_text(path, figure.to_html(include_plotlyjs=True, full_html=True))
     return path
 

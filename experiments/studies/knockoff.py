@@ -48,16 +48,16 @@ from toys.protocol import Batch
 NAME = "knockoff"
 DESCRIPTION = "rebuild a representation from an SAE explanation (decoder, random, correlations, geometry): does the function survive?"
 DAYS = 7
-SPACES = ("reconstruction", "random_placement", "correlation_placement", "group_coordinates", "described_geometry",
-          "original")
+SPACES = ("reconstruction", "random_placement", "correlation_placement", "group_coordinates", "described_geometry", "original")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     toy: modular.ModularConfig = modular.ModularConfig()
-    train_fractions: tuple[float, ...] = setting((0.2, 0.3, 0.4, 0.5), "shares of the pairs a fresh head trains on",
-                                                 low=0, low_open=True, high=1, high_open=True)
+    train_fractions: tuple[float, ...] = setting(
+        (0.2, 0.3, 0.4, 0.5), "shares of the pairs a fresh head trains on", low=0, low_open=True, high=1, high_open=True
+    )
     sae_size: int = setting(256, "latents of the SAE on the representation", low=2)
     k: int = setting(8, "active latents per pair", low=1, high="sae_size")
     sae_steps: int = setting(5000, "SAE training steps", low=1)
@@ -65,14 +65,14 @@ class Config:
     sae_learning_rate: float = setting(1e-3, "SAE learning rate", low=0, low_open=True)
     calendar_d: int = setting(32, "dimensions of the calendar's representation", low=3)
     calendar_sparse_features: int = setting(64, "sparse features beside the days circle", low=0)
-    calendar_sparse_l0: float = setting(3.0, "their mean L0", low=0, low_open=True,
-                                       high="max(calendar_sparse_features, 1)")
-    calendar_samples: int = setting(4000, "fixed samples of the calendar task (each a day, a shift k, sparse features)",
-                                    low=DAYS * DAYS)
-    calendar_heldout: int = setting(0, "(day, k) combinations of the 49 never trained on (0: test on fresh samples)",
-                                    low=0, high=DAYS * DAYS - 2 * DAYS)
-    calendar_train_sizes: tuple[int, ...] = setting((49, 98, 196, 392, 784), "training samples of the fresh heads",
-                                                    low=DAYS, high="calendar_samples // 2")
+    calendar_sparse_l0: float = setting(3.0, "their mean L0", low=0, low_open=True, high="max(calendar_sparse_features, 1)")
+    calendar_samples: int = setting(4000, "fixed samples of the calendar task (each a day, a shift k, sparse features)", low=DAYS * DAYS)
+    calendar_heldout: int = setting(
+        0, "(day, k) combinations of the 49 never trained on (0: test on fresh samples)", low=0, high=DAYS * DAYS - 2 * DAYS
+    )
+    calendar_train_sizes: tuple[int, ...] = setting(
+        (49, 98, 196, 392, 784), "training samples of the fresh heads", low=DAYS, high="calendar_samples // 2"
+    )
     calendar_hidden: int = setting(64, "hidden units of the calendar's head", low=1)
     calendar_steps: int = setting(3000, "full-batch AdamW steps of the calendar's heads", low=1)
     calendar_sae_size: int = setting(64, "latents of the SAE on the calendar's representation", low=2)
@@ -93,9 +93,12 @@ class Config:
 
 
 def _calendar_toy(config: "Config") -> manifolds.ManifoldConfig:
-    return manifolds.ManifoldConfig(d=config.calendar_d, manifolds=(manifolds.ManifoldSpec(
-        name="days", values=DAYS, probability=1.0),), n_sparse_features=config.calendar_sparse_features,
-        sparse_mean_l0=config.calendar_sparse_l0)
+    return manifolds.ManifoldConfig(
+        d=config.calendar_d,
+        manifolds=(manifolds.ManifoldSpec(name="days", values=DAYS, probability=1.0),),
+        n_sparse_features=config.calendar_sparse_features,
+        sparse_mean_l0=config.calendar_sparse_l0,
+    )
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -111,12 +114,17 @@ def circle_null(k: int, config: "Config", samples: int) -> tuple[np.ndarray, dic
     stored stratum nearest this SAE's budget and sample count at its k
     (`manifold_ranking.nearest_null`); returns (tops, a record of which stratum decided)."""
     tops, used = manifold_ranking.nearest_null(k, manifold_ranking.Stratum(config.sae_steps, config.sae_batch_size, samples))
-    return tops, {"k": k, "stratum": used._asdict() if used else None, "null_size": len(tops),
-                  "matches_settings": bool(used and used == (config.sae_steps, config.sae_batch_size, samples))}
+    return tops, {
+        "k": k,
+        "stratum": used._asdict() if used else None,
+        "null_size": len(tops),
+        "matches_settings": bool(used and used == (config.sae_steps, config.sae_batch_size, samples)),
+    }
 
 
-def spaces(observation: wall.Observation, config: "Config", bias, rng: np.random.Generator, null_top,
-           null_source: str) -> tuple[dict[str, np.ndarray], dict]:
+def spaces(
+    observation: wall.Observation, config: "Config", bias, rng: np.random.Generator, null_top, null_source: str
+) -> tuple[dict[str, np.ndarray], dict]:
     """The six spaces of one representation (module docstring), and facts about their building. The
     methods that find structure (coordinate groups, claimed circles) take the wall's one road."""
     codes, decoder, x, bias = observation.codes, observation.decoder, observation.x, np.asarray(bias)
@@ -133,8 +141,12 @@ def spaces(observation: wall.Observation, config: "Config", bias, rng: np.random
         "described_geometry": knockoff.place(codes, knockoff.described_placement(rng, decoder, circles)),
         "original": np.asarray(x, np.float64),
     }
-    facts = {"correlation_feasible": correlation.feasible, "correlation_relative_error": correlation.relative_error,
-             "coordinate_groups": [len(g) for g in groups], "described_circles": [len(c.latents) for c in circles]}
+    facts = {
+        "correlation_feasible": correlation.feasible,
+        "correlation_relative_error": correlation.relative_error,
+        "coordinate_groups": [len(g) for g in groups],
+        "described_circles": [len(c.latents) for c in circles],
+    }
     return built, facts
 
 
@@ -166,9 +178,17 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
     result = modular.train(net, seed_keys(key_net, net.p, [0]), runtime)
     x = modular.pair_embeddings(net, result)
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)])
-    sae = pipeline.fit("topk", stored.from_arrays(x), hps, seed_keys(key_sae, config.sae_size, [0]),
-                       n_latents=config.sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.sae_size} on [E_a, E_b]", runtime=runtime)
+    sae = pipeline.fit(
+        "topk",
+        stored.from_arrays(x),
+        hps,
+        seed_keys(key_sae, config.sae_size, [0]),
+        n_latents=config.sae_size,
+        steps=config.sae_steps,
+        batch_size=config.sae_batch_size,
+        label=f"topk m={config.sae_size} on [E_a, E_b]",
+        runtime=runtime,
+    )
     observation = wall.observe(Batch(x), "topk", sae.params, hps)  # every pair's embedding, nothing else
     null_top, null_used = circle_null(config.k, config, len(x))
     built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.k}")
@@ -189,16 +209,27 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
         if space in ("original", "reconstruction"):
             predicted = np.argmax(modular.original_head(net, result, built[space]), axis=1)
             original_head = float(np.mean(predicted[~train_mask] == labels[~train_mask]))
-        entries.append({
-            "space": space,
-            "heldout_accuracy": float(heldout[i, main]),
-            "accuracy_by_train_size": [{"train_fraction": f, "train_samples": int(m.sum()), "accuracy": float(acc)}
-                                       for f, m, acc in zip(config.train_fractions, masks, heldout[i])],
-            "original_head_accuracy": original_head,
-        })
+        entries.append(
+            {
+                "space": space,
+                "heldout_accuracy": float(heldout[i, main]),
+                "accuracy_by_train_size": [
+                    {"train_fraction": f, "train_samples": int(m.sum()), "accuracy": float(acc)}
+                    for f, m, acc in zip(config.train_fractions, masks, heldout[i])
+                ],
+                "original_head_accuracy": original_head,
+            }
+        )
     explained = float(pipeline.explained_variance("topk", sae.params, hps, x)[0])
-    network = {"name": "modular", "p": net.p, "test_accuracy": float(result.test_accuracy[0]),
-               "chance": 1.0 / net.p, "sae_explained_variance": explained, **facts, "spaces": entries}
+    network = {
+        "name": "modular",
+        "p": net.p,
+        "test_accuracy": float(result.test_accuracy[0]),
+        "chance": 1.0 / net.p,
+        "sae_explained_variance": explained,
+        **facts,
+        "spaces": entries,
+    }
     return network, {}
 
 
@@ -225,9 +256,17 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
     pool = np.flatnonzero(~test)
     masks = np.stack([random_mask(n, pool, size, rng) for size in config.calendar_train_sizes])
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.calendar_k)])
-    sae = pipeline.fit("topk", toy, hps, seed_keys(key_sae, config.calendar_sae_size, [0]),
-                       n_latents=config.calendar_sae_size, steps=config.sae_steps, batch_size=config.sae_batch_size,
-                       label=f"topk m={config.calendar_sae_size} on the calendar representation", runtime=runtime)
+    sae = pipeline.fit(
+        "topk",
+        toy,
+        hps,
+        seed_keys(key_sae, config.calendar_sae_size, [0]),
+        n_latents=config.calendar_sae_size,
+        steps=config.sae_steps,
+        batch_size=config.sae_batch_size,
+        label=f"topk m={config.calendar_sae_size} on the calendar representation",
+        runtime=runtime,
+    )
     observation = wall.observe(sample, "topk", sae.params, hps)
     null_top, null_used = circle_null(config.calendar_k, config, len(x))
     built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.calendar_k}")
@@ -235,11 +274,20 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
     shifts = np.eye(DAYS)[shift]
     inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])
     keys = jax.random.split(key_heads, len(inputs))
-    heads = network_training.train_heads(inputs, labels, np.concatenate([masks] * len(SPACES)), keys,
-                                         hidden=config.calendar_hidden, learning_rate=3e-3, weight_decay=1e-2,
-                                         steps=config.calendar_steps, runtime=runtime)
-    accuracy = np.array([np.mean(np.argmax(heads.logits(g, inputs[g][test]), axis=1) == labels[test])
-                         for g in range(len(inputs))]).reshape(len(SPACES), len(masks))
+    heads = network_training.train_heads(
+        inputs,
+        labels,
+        np.concatenate([masks] * len(SPACES)),
+        keys,
+        hidden=config.calendar_hidden,
+        learning_rate=3e-3,
+        weight_decay=1e-2,
+        steps=config.calendar_steps,
+        runtime=runtime,
+    )
+    accuracy = np.array([np.mean(np.argmax(heads.logits(g, inputs[g][test]), axis=1) == labels[test]) for g in range(len(inputs))]).reshape(
+        len(SPACES), len(masks)
+    )
     # the head trained on the original space (largest size) applied to the spaces that share it
     reference = SPACES.index("original") * len(masks) + len(masks) - 1
     entries = []
@@ -248,34 +296,57 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
         if space in ("original", "reconstruction"):
             same = np.concatenate([built[space], shifts], axis=1)[test]
             original_head = float(np.mean(np.argmax(heads.logits(reference, same), axis=1) == labels[test]))
-        entries.append({
-            "space": space,
-            "heldout_accuracy": float(accuracy[i, -1]),
-            "accuracy_by_train_size": [{"train_samples": int(m.sum()), "accuracy": float(acc)}
-                                       for m, acc in zip(masks, accuracy[i])],
-            "original_head_accuracy": original_head,
-        })
+        entries.append(
+            {
+                "space": space,
+                "heldout_accuracy": float(accuracy[i, -1]),
+                "accuracy_by_train_size": [{"train_samples": int(m.sum()), "accuracy": float(acc)} for m, acc in zip(masks, accuracy[i])],
+                "original_head_accuracy": original_head,
+            }
+        )
     explained = float(pipeline.explained_variance("topk", sae.params, hps, x)[0])
-    return {"name": "calendar", "heldout_combinations": int(config.calendar_heldout), "test_samples": int(test.sum()),
-            "chance": 1.0 / DAYS, "sae_explained_variance": explained, **facts, "spaces": entries}
+    return {
+        "name": "calendar",
+        "heldout_combinations": int(config.calendar_heldout),
+        "test_samples": int(test.sum()),
+        "chance": 1.0 / DAYS,
+        "sae_explained_variance": explained,
+        **facts,
+        "spaces": entries,
+    }
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     network, arrays = modular_network(config, jax.random.fold_in(root, 0), runtime)
     calendar = calendar_network(config, jax.random.fold_in(root, 1), runtime)
-    return Result({"networks": [network, calendar], "train_fractions": list(config.train_fractions)}, arrays=arrays,
-                  table=[table.Row(space["space"], metric, space[metric], entry["chance"], seed=config.seed,
-                                   reader="fresh head", setting={"network": entry["name"]})
-                         for entry in (network, calendar) for space in entry["spaces"]
-                         for metric in ("heldout_accuracy", "original_head_accuracy")])
+    return Result(
+        {"networks": [network, calendar], "train_fractions": list(config.train_fractions)},
+        arrays=arrays,
+        table=[
+            table.Row(
+                space["space"],
+                metric,
+                space[metric],
+                entry["chance"],
+                seed=config.seed,
+                reader="fresh head",
+                setting={"network": entry["name"]},
+            )
+            for entry in (network, calendar)
+            for space in entry["spaces"]
+            for metric in ("heldout_accuracy", "original_head_accuracy")
+        ],
+    )
 
 
 def headline(results: dict) -> str:
     n = results["networks"][0]
     acc = {s["space"]: s["heldout_accuracy"] for s in n["spaces"]}
-    return (f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, "
-            f"original {acc['original']:.2f}")
+    return (
+        f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, "
+        f"original {acc['original']:.2f}"
+    )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -288,15 +359,20 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for ax, n in zip(axes[0], networks):
         for i, s in enumerate(n["spaces"]):
             sizes = [r["train_samples"] for r in s["accuracy_by_train_size"]]
-            ax.plot(sizes, [r["accuracy"] for r in s["accuracy_by_train_size"]], marker="o", color=f"C{i}",
-                    label=s["space"].replace("_", " "))
+            ax.plot(
+                sizes, [r["accuracy"] for r in s["accuracy_by_train_size"]], marker="o", color=f"C{i}", label=s["space"].replace("_", " ")
+            )
         ax.axhline(n["chance"], color="0.5", ls=":", label=f"chance ({n['chance']:.3f})")
         ax.set_xlabel("training samples of the fresh head")
         ax.set_ylabel("accuracy on held-out inputs")
         ax.set_ylim(-0.02, 1.02)
-        held = (f"the unseen pairs, p = {n['p']}" if n["name"] == "modular"
-                else f"{n['heldout_combinations']} unseen (day, k) combinations" if n["heldout_combinations"]
-                else "fresh samples")
+        held = (
+            f"the unseen pairs, p = {n['p']}"
+            if n["name"] == "modular"
+            else f"{n['heldout_combinations']} unseen (day, k) combinations"
+            if n["heldout_combinations"]
+            else "fresh samples"
+        )
         ax.set_title(f"{n['name']} ({held}): which knockoffs keep the function", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
@@ -308,26 +384,30 @@ def summary(results: dict) -> str:
     lines = []
     for n in results["networks"]:
         if n["name"] == "modular":
-            lines.append(f"modular (p = {n['p']}; the network's own test accuracy {n['test_accuracy']:.3f}; chance "
-                         f"{n['chance']:.3f}; SAE explained variance {n['sae_explained_variance']:.3f})")
+            lines.append(
+                f"modular (p = {n['p']}; the network's own test accuracy {n['test_accuracy']:.3f}; chance "
+                f"{n['chance']:.3f}; SAE explained variance {n['sae_explained_variance']:.3f})"
+            )
             heldout = "the pairs outside its training share"
         else:
-            held = (f"{n['heldout_combinations']} of 49 (day, k) combinations held out" if n["heldout_combinations"]
-                    else "fresh samples")
-            lines.append(f"calendar (tested on {held}, {n['test_samples']} test samples; chance {n['chance']:.3f}; "
-                         f"SAE explained variance {n['sae_explained_variance']:.3f})")
+            held = f"{n['heldout_combinations']} of 49 (day, k) combinations held out" if n["heldout_combinations"] else "fresh samples"
+            lines.append(
+                f"calendar (tested on {held}, {n['test_samples']} test samples; chance {n['chance']:.3f}; "
+                f"SAE explained variance {n['sae_explained_variance']:.3f})"
+            )
             heldout = "the held-out combinations" if n["heldout_combinations"] else "fresh samples"
         sizes = [r["train_samples"] for r in n["spaces"][0]["accuracy_by_train_size"]]
         lines.append(f"{'space':<24}" + "".join(f"{'n=' + str(s):>9}" for s in sizes) + f"{'original head':>15}")
         for s in n["spaces"]:
             head = "—" if s["original_head_accuracy"] is None else f"{s['original_head_accuracy']:.3f}"
-            lines.append(f"{s['space']:<24}" + "".join(f"{r['accuracy']:>9.3f}" for r in s["accuracy_by_train_size"])
-                         + f"{head:>15}")
-        lines.append(f"(accuracy of a fresh head trained on n samples, on {heldout}; correlation placement "
-                     f"{'exact' if n['correlation_feasible'] else 'not exact'}, relative Gram error "
-                     f"{n['correlation_relative_error']:.3f}; group coordinates from {len(n['coordinate_groups'])} "
-                     f"group(s) of sizes {n['coordinate_groups']}; described geometry from "
-                     f"{len(n['described_circles'])} claimed circle(s) of sizes {n['described_circles']})")
+            lines.append(f"{s['space']:<24}" + "".join(f"{r['accuracy']:>9.3f}" for r in s["accuracy_by_train_size"]) + f"{head:>15}")
+        lines.append(
+            f"(accuracy of a fresh head trained on n samples, on {heldout}; correlation placement "
+            f"{'exact' if n['correlation_feasible'] else 'not exact'}, relative Gram error "
+            f"{n['correlation_relative_error']:.3f}; group coordinates from {len(n['coordinate_groups'])} "
+            f"group(s) of sizes {n['coordinate_groups']}; described geometry from "
+            f"{len(n['described_circles'])} claimed circle(s) of sizes {n['described_circles']})"
+        )
         lines.append("")
     return "\n".join(lines).rstrip()
 

@@ -65,33 +65,37 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for g in range(config.n_seeds):
         shares = modular.fourier_shares(modular.embedding(net, result, g))
         keys = modular.key_frequencies(shares, net.coverage)
-        seeds.append({
-            "index": g,
-            "train_accuracy": float(result.train_accuracy[g]),
-            "test_accuracy": float(result.test_accuracy[g]),
-            "key_frequencies": keys,
-            "top_frequencies_variance_share": float(shares[np.asarray(keys) - 1].sum()),
-            "shares": shares.tolist(),
-        })
+        seeds.append(
+            {
+                "index": g,
+                "train_accuracy": float(result.train_accuracy[g]),
+                "test_accuracy": float(result.test_accuracy[g]),
+                "key_frequencies": keys,
+                "top_frequencies_variance_share": float(shares[np.asarray(keys) - 1].sum()),
+                "shares": shares.tolist(),
+            }
+        )
     main = seeds[0]
 
     # The SAE reads model 0's hidden layer over every input pair.
     units = layer_units(config, net, result, key_sae, key_random, main["key_frequencies"], runtime=runtime)
     explained, per_kind = units["explained_variance"], units["per_kind"]
-    return Result({
-        "p": net.p,
-        "test_accuracy": main["test_accuracy"],
-        "train_accuracy": main["train_accuracy"],
-        "key_frequencies": main["key_frequencies"],
-        "top_frequencies_variance_share": main["top_frequencies_variance_share"],
-        "coverage": net.coverage,
-        "seeds": seeds,
-        "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
-        "latents_per_key_frequency": per_kind,
-    }, arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
-       dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"],
-                                       [f"topk-{config.sae_size}-seed{config.seed}"]),
-       table=results_rows(seeds, per_kind, config))
+    return Result(
+        {
+            "p": net.p,
+            "test_accuracy": main["test_accuracy"],
+            "train_accuracy": main["train_accuracy"],
+            "key_frequencies": main["key_frequencies"],
+            "top_frequencies_variance_share": main["top_frequencies_variance_share"],
+            "coverage": net.coverage,
+            "seeds": seeds,
+            "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
+            "latents_per_key_frequency": per_kind,
+        },
+        arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
+        dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"], [f"topk-{config.sae_size}-seed{config.seed}"]),
+        table=results_rows(seeds, per_kind, config),
+    )
 
 
 def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[table.Row]:
@@ -102,21 +106,53 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
     rows = []
     for entry in seeds:
         for metric in ("train_accuracy", "test_accuracy"):
-            rows.append(table.Row("network", metric, entry[metric], 1.0 / p, seed=config.seed, reader="network",
-                                  setting={"network": entry["index"]}))
-        rows.append(table.Row("network", "top_frequencies_variance_share", entry["top_frequencies_variance_share"],
-                              seed=config.seed, reader="fourier", setting={"network": entry["index"]}))
+            rows.append(
+                table.Row(
+                    "network", metric, entry[metric], 1.0 / p, seed=config.seed, reader="network", setting={"network": entry["index"]}
+                )
+            )
+        rows.append(
+            table.Row(
+                "network",
+                "top_frequencies_variance_share",
+                entry["top_frequencies_variance_share"],
+                seed=config.seed,
+                reader="fourier",
+                setting={"network": entry["index"]},
+            )
+        )
     arm = {"sae": "topk", "random": "random", "neuron": "neurons"}
     chance = per_kind["random"]
     for kind, counts in per_kind.items():
         size = config.sae_size if kind != "neuron" else counts["units"]
-        rows.append(table.Row(arm[kind], "live_units", counts["live"], chance["live"], size=size, seed=config.seed,
-                              reader="frequency units", unit="count", setting={"network": 0}))
+        rows.append(
+            table.Row(
+                arm[kind],
+                "live_units",
+                counts["live"],
+                chance["live"],
+                size=size,
+                seed=config.seed,
+                reader="frequency units",
+                unit="count",
+                setting={"network": 0},
+            )
+        )
         for metric, field in (("units_on_circles", "per_key_frequency"), ("units_dominant", "dominant_at_key_frequency")):
             for frequency, n in counts[field].items():
-                rows.append(table.Row(arm[kind], metric, n, chance[field][frequency], size=size, seed=config.seed,
-                                      reader="frequency units", unit="count",
-                                      setting={"network": 0, "frequency": int(frequency)}))
+                rows.append(
+                    table.Row(
+                        arm[kind],
+                        metric,
+                        n,
+                        chance[field][frequency],
+                        size=size,
+                        seed=config.seed,
+                        reader="frequency units",
+                        unit="count",
+                        setting={"network": 0, "frequency": int(frequency)},
+                    )
+                )
     return rows
 
 
@@ -141,42 +177,70 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.annotate(str(k), (k, shares[k - 1]), ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("frequency k (ω = 2πk/p)")
     ax.set_ylabel("share of mean-removed embedding variance")
-    ax.set_title(f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
-                 f"{len(key)} key frequencies (red) hold {main['top_frequencies_variance_share']:.1%}", fontsize=10)
+    ax.set_title(
+        f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
+        f"{len(key)} key frequencies (red) hold {main['top_frequencies_variance_share']:.1%}",
+        fontsize=10,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "fourier_spectrum.png"))
 
     # from the results table, through the shared panel: one bar per reader, random atoms (chance) hatched
     rows = table.read(results)
     figure, axes = panels.panels(2, width=6.0, height=3.8)
-    for ax, (metric, label) in zip(axes, (("units_on_circles", "live units with ≥ ½ of their energy\nin frequency k's "
-                                                                 "hidden subspace"),
-                                          ("units_dominant", "live units whose largest energy share\nis at frequency k"))):
+    for ax, (metric, label) in zip(
+        axes,
+        (
+            ("units_on_circles", "live units with ≥ ½ of their energy\nin frequency k's hidden subspace"),
+            ("units_dominant", "live units whose largest energy share\nis at frequency k"),
+        ),
+    ):
         panels.bars_by_setting(ax, rows, metric, "frequency", metric.replace("_", " "), arms=("topk", "neurons", "random"))
         ax.set_ylabel(label)
     live = {row.arm: int(row.value) for row in table.select(rows, metric="live_units") if row.value is not None}
-    paths.append(panels.finish(figure, axes, "Units per key-frequency circle in the hidden layer: SAE latents, neurons, "
-                               "random atoms (chance, hatched); live units " + ", ".join(f"{a} {n}" for a, n in live.items()),
-                               folder / "latents_per_frequency.png", xlabel="key frequency k"))
+    paths.append(
+        panels.finish(
+            figure,
+            axes,
+            "Units per key-frequency circle in the hidden layer: SAE latents, neurons, "
+            "random atoms (chance, hatched); live units " + ", ".join(f"{a} {n}" for a, n in live.items()),
+            folder / "latents_per_frequency.png",
+            xlabel="key frequency k",
+        )
+    )
     if "loss_curve" in arrays:
         figure, axes = panels.panels(1, width=6.0)
         panels.curves(axes[0], {"training cross-entropy": arrays["loss_curve"]}, "every network of the run")
-        paths.append(panels.finish(figure, axes, f"Training the modular networks (p = {results['p']}, full batch)",
-                                   folder / "training.png", ylabel="cross-entropy"))
+        paths.append(
+            panels.finish(
+                figure,
+                axes,
+                f"Training the modular networks (p = {results['p']}, full batch)",
+                folder / "training.png",
+                ylabel="cross-entropy",
+            )
+        )
     return paths
 
 
 def summary(results: dict) -> str:
-    lines = [f"p = {results['p']}: train accuracy {results['train_accuracy']:.4f}, test accuracy {results['test_accuracy']:.4f}",
-             f"key frequencies {results['key_frequencies']} hold {results['top_frequencies_variance_share']:.3f} "
-             f"of the embedding variance (coverage target {results['coverage']})"]
+    lines = [
+        f"p = {results['p']}: train accuracy {results['train_accuracy']:.4f}, test accuracy {results['test_accuracy']:.4f}",
+        f"key frequencies {results['key_frequencies']} hold {results['top_frequencies_variance_share']:.3f} "
+        f"of the embedding variance (coverage target {results['coverage']})",
+    ]
     for seed in results["seeds"][1:]:
-        lines.append(f"  seed {seed['index']}: test accuracy {seed['test_accuracy']:.4f}, key frequencies {seed['key_frequencies']} "
-                     f"({seed['top_frequencies_variance_share']:.3f})")
-    lines.append(f"SAE m={results['sae']['size']} k={results['sae']['k']} on the hidden layer: explained variance "
-                 f"{results['sae']['explained_variance']:.3f}")
-    lines.append(f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in sorted(results["key_frequencies"]))
-                 + "  other")
+        lines.append(
+            f"  seed {seed['index']}: test accuracy {seed['test_accuracy']:.4f}, key frequencies {seed['key_frequencies']} "
+            f"({seed['top_frequencies_variance_share']:.3f})"
+        )
+    lines.append(
+        f"SAE m={results['sae']['size']} k={results['sae']['k']} on the hidden layer: explained variance "
+        f"{results['sae']['explained_variance']:.3f}"
+    )
+    lines.append(
+        f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in sorted(results["key_frequencies"])) + "  other"
+    )
     for kind, row in results["latents_per_key_frequency"].items():
         counts = "  ".join(f"{row['per_key_frequency'][str(k)]:>{len(str(k)) + 2}}" for k in sorted(results["key_frequencies"]))
         lines.append(f"{kind:<8}{row['live']:>6}  {'':<18}{counts}  {row['other_frequencies']:>5}")

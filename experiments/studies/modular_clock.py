@@ -71,8 +71,7 @@ class Config:
         check_fields(self)
         self.toy.validate(prefix="toy.")
         if self.toy.task != "addition":
-            raise ConfigError(f"toy.task: got {self.toy.task!r}, allowed only 'addition' "
-                              "(the random-task networks are the study's null)")
+            raise ConfigError(f"toy.task: got {self.toy.task!r}, allowed only 'addition' (the random-task networks are the study's null)")
 
 
 def train(config: Config, key: jax.Array, runtime=None):
@@ -84,13 +83,23 @@ def train(config: Config, key: jax.Array, runtime=None):
     null_net = dataclasses.replace(net, task="random")
     addition = modular.train(net, seed_keys(key_add, net.p, list(range(config.seeds))), runtime)
     null = modular.train(null_net, seed_keys(key_null, net.p, list(range(config.null_networks))), runtime)
-    xs = ([modular.pair_embeddings(net, addition, i) for i in range(config.seeds)]
-          + [modular.pair_embeddings(null_net, null, i) for i in range(config.null_networks)])
+    xs = [modular.pair_embeddings(net, addition, i) for i in range(config.seeds)] + [
+        modular.pair_embeddings(null_net, null, i) for i in range(config.null_networks)
+    ]
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, 0.0, config.k)] * len(xs))
     toys = pipeline.stack([stored.from_arrays(x) for x in xs])
-    sae = pipeline.fit("topk", toys, hps, jax.random.split(key_sae, len(xs)), n_latents=config.sae_size,
-                       steps=config.sae_steps, batch_size=config.sae_batch_size, per_run_data=True,
-                       label=f"topk m={config.sae_size} on [E_a, E_b] × {len(xs)}", runtime=runtime)
+    sae = pipeline.fit(
+        "topk",
+        toys,
+        hps,
+        jax.random.split(key_sae, len(xs)),
+        n_latents=config.sae_size,
+        steps=config.sae_steps,
+        batch_size=config.sae_batch_size,
+        per_run_data=True,
+        label=f"topk m={config.sae_size} on [E_a, E_b] × {len(xs)}",
+        runtime=runtime,
+    )
     # each dictionary's observation: its own network's pair embeddings, encoded; nothing else
     observations = wall.observe_grid([Batch(x) for x in xs], "topk", sae.params, hps)
     return addition, null, observations
@@ -109,28 +118,33 @@ def grade(planes: list[dict], null_top, subspaces: dict, keys: list[int]) -> lis
         ranks = [i for i, owner in enumerate(owners) if owner == frequency]
         best = ranks[0] if ranks else None
         p = manifold_ranking.p_value(planes[best]["evidence"], null_top) if best is not None else None
-        graded.append({"frequency": int(frequency), "found": best is not None, "rank": None if best is None else best + 1,
-                       "evidence": None if best is None else planes[best]["evidence"], "p_value": p,
-                       "claimed": bool(p is not None and p <= manifold_ranking.CLAIM_ALPHA)})
+        graded.append(
+            {
+                "frequency": int(frequency),
+                "found": best is not None,
+                "rank": None if best is None else best + 1,
+                "evidence": None if best is None else planes[best]["evidence"],
+                "p_value": p,
+                "claimed": bool(p is not None and p <= manifold_ranking.CLAIM_ALPHA),
+            }
+        )
     return graded
 
 
-def knockoff_spaces(observation: wall.Observation, groups, planes, null_top,
-                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+def knockoff_spaces(observation: wall.Observation, groups, planes, null_top, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The four spaces the fresh heads read (module docstring), from one dictionary's observation and the
     method's answer (groups, planes) on it."""
     codes, decoder, x = observation.codes, observation.decoder, observation.x
     claimed = [plane for plane in planes if manifold_ranking.p_value(plane["evidence"], null_top) <= manifold_ranking.CLAIM_ALPHA]
     ring_groups = sorted({plane["group"] for plane in claimed})
-    rings = [[knockoff.describe_ring(decoder, plane["order"], plane["basis"]) for plane in claimed if plane["group"] == g]
-             for g in ring_groups]
+    rings = [
+        [knockoff.describe_ring(decoder, plane["order"], plane["basis"]) for plane in claimed if plane["group"] == g] for g in ring_groups
+    ]
     exact_groups, exact_planes = wall.apply(knockoff.coordinate_groups, observation, ("codes", "decoder"))
     return {
         "random_placement": knockoff.place(codes, knockoff.random_placement(rng, decoder)),
-        "described_rings": knockoff.place(codes, knockoff.projection_placement(rng, decoder, [groups[g] for g in ring_groups],
-                                                                               rings)),
-        "group_coordinates": knockoff.place(codes, knockoff.group_coordinates_placement(rng, decoder, exact_groups,
-                                                                                         exact_planes)),
+        "described_rings": knockoff.place(codes, knockoff.projection_placement(rng, decoder, [groups[g] for g in ring_groups], rings)),
+        "group_coordinates": knockoff.place(codes, knockoff.group_coordinates_placement(rng, decoder, exact_groups, exact_planes)),
         "original": np.asarray(x, np.float64),
     }
 
@@ -142,15 +156,15 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     progress = or_default(runtime).progress
     read = []
     for index, observation in enumerate(observations):
-        progress.note(f"reading dictionary {index + 1}/{len(observations)} "
-                      f"({'addition' if index < config.seeds else 'null'})")
-        read.append(wall.apply(projection_circles.blind_planes, observation, ("codes", "decoder"),
-                               wall.settings(config, seed="seed")))
+        progress.note(f"reading dictionary {index + 1}/{len(observations)} ({'addition' if index < config.seeds else 'null'})")
+        read.append(wall.apply(projection_circles.blind_planes, observation, ("codes", "decoder"), wall.settings(config, seed="seed")))
     x = [observation.x for observation in observations]
     tops = np.asarray([_top(planes) for _, planes in read])
-    null_tops = tops[config.seeds:]
-    null_claims = [manifold_ranking.p_value(tops[config.seeds + j], np.delete(null_tops, j)) <= manifold_ranking.CLAIM_ALPHA
-                   for j in range(config.null_networks)]
+    null_tops = tops[config.seeds :]
+    null_claims = [
+        manifold_ranking.p_value(tops[config.seeds + j], np.delete(null_tops, j)) <= manifold_ranking.CLAIM_ALPHA
+        for j in range(config.null_networks)
+    ]
     rng = np.random.default_rng(np.asarray(jax.random.key_data(jax.random.fold_in(root, 1))).tolist())
     a, b = modular.all_pairs(net.p)
     labels = modular.labels(net)
@@ -166,37 +180,78 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         built = knockoff_spaces(observations[i], groups, planes, null_tops, rng)
         inputs += [built[s] for s in SPACES]
         masks += [np.asarray(addition.train_mask[i])] * len(SPACES)
-        networks.append({"seed": i, "test_accuracy": float(addition.test_accuracy[i]), "key_frequencies": keys,
-                         "top_evidence": float(tops[i]), "planes": len(planes), "claimed_planes": len(claimed),
-                         "claimed_plane_frequencies": [None if o is None else int(o) for o in owners],
-                         "frequencies": graded})
-    heads = modular.train_heads(net, np.stack(inputs), labels, np.stack(masks),
-                                jax.random.split(jax.random.fold_in(root, 2), len(inputs)), runtime)
+        networks.append(
+            {
+                "seed": i,
+                "test_accuracy": float(addition.test_accuracy[i]),
+                "key_frequencies": keys,
+                "top_evidence": float(tops[i]),
+                "planes": len(planes),
+                "claimed_planes": len(claimed),
+                "claimed_plane_frequencies": [None if o is None else int(o) for o in owners],
+                "frequencies": graded,
+            }
+        )
+    heads = modular.train_heads(
+        net, np.stack(inputs), labels, np.stack(masks), jax.random.split(jax.random.fold_in(root, 2), len(inputs)), runtime
+    )
     heldout = np.asarray(heads.test_accuracy).reshape(config.seeds, len(SPACES))
     for i, network in enumerate(networks):
         network["knockoff_heldout_accuracy"] = {s: float(heldout[i, j]) for j, s in enumerate(SPACES)}
     every = [f for n in networks for f in n["frequencies"]]
-    rows = [table.Row("topk", metric, f[metric], None, size=config.sae_size, seed=config.seed, reader="projection circles",
-                      setting={"network": n["seed"], "frequency": f["frequency"]})
-            for n in networks for f in n["frequencies"] for metric in ("found", "claimed", "rank", "p_value")]
-    rows += [table.Row(space, "heldout_accuracy", accuracy, 1.0 / net.p, seed=config.seed, reader="fresh head",
-                       setting={"network": n["seed"]})
-             for n in networks for space, accuracy in n["knockoff_heldout_accuracy"].items()]
-    rows += [table.Row("null network", "top_evidence", float(top), None, size=config.sae_size, seed=config.seed,
-                       reader="projection circles", setting={"network": j}) for j, top in enumerate(null_tops)]
-    return Result({
-        "networks": networks,
-        "null": {"networks": config.null_networks, "top_evidence": null_tops.tolist(),
-                 "test_accuracy": np.asarray(null.test_accuracy).tolist(),
-                 "false_claims": manifold_grading.rate(null_claims),
-                 # the smallest p a claim can have: 1/(N + 1) for an addition network, 1/N for a null's own
-                 # top left out; under α the control cannot fail, whatever the method does
-                 "smallest_p": {"addition": 1 / (config.null_networks + 1), "null_left_out": 1 / config.null_networks},
-                 "claim_threshold": manifold_ranking.claim_threshold(null_tops)},
-        "key_frequencies_claimed": manifold_grading.rate([f["claimed"] for f in every]),
-        "key_frequencies_found": manifold_grading.rate([f["found"] for f in every]),
-        "alpha": manifold_ranking.CLAIM_ALPHA, "chance": 1.0 / net.p,
-    }, table=rows)
+    rows = [
+        table.Row(
+            "topk",
+            metric,
+            f[metric],
+            None,
+            size=config.sae_size,
+            seed=config.seed,
+            reader="projection circles",
+            setting={"network": n["seed"], "frequency": f["frequency"]},
+        )
+        for n in networks
+        for f in n["frequencies"]
+        for metric in ("found", "claimed", "rank", "p_value")
+    ]
+    rows += [
+        table.Row(space, "heldout_accuracy", accuracy, 1.0 / net.p, seed=config.seed, reader="fresh head", setting={"network": n["seed"]})
+        for n in networks
+        for space, accuracy in n["knockoff_heldout_accuracy"].items()
+    ]
+    rows += [
+        table.Row(
+            "null network",
+            "top_evidence",
+            float(top),
+            None,
+            size=config.sae_size,
+            seed=config.seed,
+            reader="projection circles",
+            setting={"network": j},
+        )
+        for j, top in enumerate(null_tops)
+    ]
+    return Result(
+        {
+            "networks": networks,
+            "null": {
+                "networks": config.null_networks,
+                "top_evidence": null_tops.tolist(),
+                "test_accuracy": np.asarray(null.test_accuracy).tolist(),
+                "false_claims": manifold_grading.rate(null_claims),
+                # the smallest p a claim can have: 1/(N + 1) for an addition network, 1/N for a null's own
+                # top left out; under α the control cannot fail, whatever the method does
+                "smallest_p": {"addition": 1 / (config.null_networks + 1), "null_left_out": 1 / config.null_networks},
+                "claim_threshold": manifold_ranking.claim_threshold(null_tops),
+            },
+            "key_frequencies_claimed": manifold_grading.rate([f["claimed"] for f in every]),
+            "key_frequencies_found": manifold_grading.rate([f["found"] for f in every]),
+            "alpha": manifold_ranking.CLAIM_ALPHA,
+            "chance": 1.0 / net.p,
+        },
+        table=rows,
+    )
 
 
 def _rate(entry: dict) -> str:
@@ -205,36 +260,51 @@ def _rate(entry: dict) -> str:
 
 
 def headline(results: dict) -> str:
-    return (f"key frequencies claimed blind {_rate(results['key_frequencies_claimed'])}; "
-            f"false claims on random-task networks {_rate(results['null']['false_claims'])}")
+    return (
+        f"key frequencies claimed blind {_rate(results['key_frequencies_claimed'])}; "
+        f"false claims on random-task networks {_rate(results['null']['false_claims'])}"
+    )
 
 
 def summary(results: dict) -> str:
     null = results["null"]
     threshold = null["claim_threshold"]
-    lines = [f"null: {null['networks']} random-task networks, top plane evidence claimed above "
-             f"{'—' if threshold is None else f'{threshold:.3f}'} (α = {results['alpha']}); their own tops claimed "
-             f"(leave one out) {_rate(null['false_claims'])}"]
+    lines = [
+        f"null: {null['networks']} random-task networks, top plane evidence claimed above "
+        f"{'—' if threshold is None else f'{threshold:.3f}'} (α = {results['alpha']}); their own tops claimed "
+        f"(leave one out) {_rate(null['false_claims'])}"
+    ]
     smallest = null.get("smallest_p", {})
     if smallest.get("null_left_out", 0) > results["alpha"]:
-        lines.append(f"  (with {null['networks']} nulls a null left out has p ≥ {smallest['null_left_out']:.3f} > α: "
-                     "this control cannot fail; run more null_networks)")
+        lines.append(
+            f"  (with {null['networks']} nulls a null left out has p ≥ {smallest['null_left_out']:.3f} > α: "
+            "this control cannot fail; run more null_networks)"
+        )
     lines.append("")
     for n in results["networks"]:
         owners = ", ".join("none" if o is None else str(o) for o in n["claimed_plane_frequencies"]) or "—"
-        lines.append(f"network {n['seed']} (test accuracy {n['test_accuracy']:.3f}; top evidence {n['top_evidence']:.3f}; "
-                     f"{n['claimed_planes']} of {n['planes']} planes claimed, of frequencies: {owners})")
+        lines.append(
+            f"network {n['seed']} (test accuracy {n['test_accuracy']:.3f}; top evidence {n['top_evidence']:.3f}; "
+            f"{n['claimed_planes']} of {n['planes']} planes claimed, of frequencies: {owners})"
+        )
         lines.append(f"  {'frequency':>9} {'found':>6} {'rank':>5} {'evidence':>9} {'p':>7} {'claimed':>8}")
         for f in n["frequencies"]:
             evidence = "—" if f["evidence"] is None else f"{f['evidence']:.3f}"
             p = "—" if f["p_value"] is None else f"{f['p_value']:.3f}"
-            lines.append(f"  {f['frequency']:>9} {str(f['found']):>6} {str(f['rank'] or '—'):>5} {evidence:>9} {p:>7} "
-                         f"{str(f['claimed']):>8}")
+            lines.append(
+                f"  {f['frequency']:>9} {str(f['found']):>6} {str(f['rank'] or '—'):>5} {evidence:>9} {p:>7} {str(f['claimed']):>8}"
+            )
         accuracy = n["knockoff_heldout_accuracy"]
-        lines.append("  knockoff, held-out accuracy: " + ", ".join(f"{s.replace('_', ' ')} {v:.3f}" for s, v in accuracy.items())
-                     + f" (chance {results['chance']:.3f})")
-    lines += ["", f"key frequencies found by the search {_rate(results['key_frequencies_found'])}; claimed "
-              f"{_rate(results['key_frequencies_claimed'])}"]
+        lines.append(
+            "  knockoff, held-out accuracy: "
+            + ", ".join(f"{s.replace('_', ' ')} {v:.3f}" for s, v in accuracy.items())
+            + f" (chance {results['chance']:.3f})"
+        )
+    lines += [
+        "",
+        f"key frequencies found by the search {_rate(results['key_frequencies_found'])}; claimed "
+        f"{_rate(results['key_frequencies_claimed'])}",
+    ]
     return "\n".join(lines)
 
 
@@ -245,12 +315,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     figure, ax = plt.subplots(figsize=(6.4, 3.4))
     null = results["null"]["top_evidence"]
-    ax.scatter(np.zeros(len(null)) + np.linspace(-0.2, 0.2, len(null)), null, s=10, color="#777777",
-               label="random-task networks' top plane")
+    ax.scatter(
+        np.zeros(len(null)) + np.linspace(-0.2, 0.2, len(null)), null, s=10, color="#777777", label="random-task networks' top plane"
+    )
     for n in results["networks"]:
         found = [f for f in n["frequencies"] if f["found"]]
-        ax.scatter([1 + 0.1 * n["seed"]] * len(found), [f["evidence"] for f in found], s=14,
-                   color=["#4c9a5a" if f["claimed"] else "#b5533c" for f in found])
+        ax.scatter(
+            [1 + 0.1 * n["seed"]] * len(found),
+            [f["evidence"] for f in found],
+            s=14,
+            color=["#4c9a5a" if f["claimed"] else "#b5533c" for f in found],
+        )
     threshold = results["null"]["claim_threshold"]
     if threshold is not None:
         ax.axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {results['alpha']})")

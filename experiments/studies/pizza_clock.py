@@ -42,8 +42,7 @@ NAME = "pizza-clock"
 DESCRIPTION = "modular addition, additive vs multiplicative networks: clock or pizza, and what SAE latents are"
 # how each network combines its two inputs' embeddings before the MLP: the sum E[a] + E[b], the
 # product (E[a] U) ⊙ (E[b] V), or the concatenation [E[a], E[b]] (which the first layer may read apart)
-KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "concatenated",
-         "additive_narrow": "additive"}
+KINDS = {"additive": "additive", "bilinear": "multiplicative", "concatenated": "concatenated", "additive_narrow": "additive"}
 NETWORKS = (*modular.ARCHITECTURES, "additive_narrow")  # the index of each folds its key in
 PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows a − b (Zhong et al.)
 
@@ -52,9 +51,12 @@ PIZZA_BELOW = 0.4  # distance irrelevance under which the correct logit follows 
 class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     toy: modular.ModularConfig = modular.ModularConfig()
-    architectures: tuple[str, ...] = setting(("additive", "additive_narrow", "bilinear", "concatenated"),
-                                             "networks (toy.architecture is ignored)", choices=NETWORKS,
-                                             distinct=True)
+    architectures: tuple[str, ...] = setting(
+        ("additive", "additive_narrow", "bilinear", "concatenated"),
+        "networks (toy.architecture is ignored)",
+        choices=NETWORKS,
+        distinct=True,
+    )
     narrow_embed_dim: int = setting(8, "embedding width of the additive_narrow network", low=1)
     n_triples: int = setting(100, "random (a, b, c) of the gradient symmetricity", low=1)
     sae_size: int = setting(512, "latents of the SAE on each hidden layer", low=2)
@@ -95,12 +97,13 @@ def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tu
     units = layer_units(config, net, result, key_sae, key_random, keys, runtime=runtime)
     by_kind, categories = {}, {}
     for kind, codes in units["codes"].items():
-        categories[kind] = wall.apply(grid_latents.categorise, units["observations"][kind], ("codes",),
-                                      wall.settings(config, p="toy.p"))
-        by_kind[kind] = {**grid_latents.counts(categories[kind]),
-                         "tiling": grid_latents.tiling(codes, categories[kind], net.p),
-                         "slice_widths": grid_latents.slice_widths(codes, categories[kind], net.p),
-                         "circles": units["per_kind"][kind]}
+        categories[kind] = wall.apply(grid_latents.categorise, units["observations"][kind], ("codes",), wall.settings(config, p="toy.p"))
+        by_kind[kind] = {
+            **grid_latents.counts(categories[kind]),
+            "tiling": grid_latents.tiling(codes, categories[kind], net.p),
+            "slice_widths": grid_latents.slice_widths(codes, categories[kind], net.p),
+            "circles": units["per_kind"][kind],
+        }
     entry = {
         "name": architecture,
         "kind": KINDS[architecture],
@@ -119,9 +122,11 @@ def study(config: Config, architecture: str, key: jax.Array, runtime=None) -> tu
     top = units["subspaces"][keys[0]]
     plane = top[:2] if len(top) >= 2 else np.eye(2, units["hidden"].shape[1])
     slices = categories["sae"] == "sum_slice"
-    arrays = {f"{architecture}_correct_logits": correct.astype(np.float32),
-              f"{architecture}_hidden_plane": (units["hidden"] - units["hidden"].mean(0)) @ plane.T,
-              f"{architecture}_slice_directions": units["directions"]["sae"][slices] @ plane.T}
+    arrays = {
+        f"{architecture}_correct_logits": correct.astype(np.float32),
+        f"{architecture}_hidden_plane": (units["hidden"] - units["hidden"].mean(0)) @ plane.T,
+        f"{architecture}_slice_directions": units["directions"]["sae"][slices] @ plane.T,
+    }
     return entry, arrays
 
 
@@ -135,15 +140,28 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     rows = []
     for entry in networks:
         where = {"network": entry["name"]}
-        for metric, chance in (("test_accuracy", 1.0 / config.toy.p), ("train_accuracy", 1.0 / config.toy.p),
-                               ("gradient_symmetricity", None), ("distance_irrelevance", None)):
-            rows.append(table.Row("network", metric, entry[metric], chance, seed=config.seed, reader="algorithm",
-                                  setting=where))
+        for metric, chance in (
+            ("test_accuracy", 1.0 / config.toy.p),
+            ("train_accuracy", 1.0 / config.toy.p),
+            ("gradient_symmetricity", None),
+            ("distance_irrelevance", None),
+        ):
+            rows.append(table.Row("network", metric, entry[metric], chance, seed=config.seed, reader="algorithm", setting=where))
         for arm, counts in (("topk", entry["sae_latents"]), ("random", entry["random_atoms"]), ("neurons", entry["neurons"])):
             for category in grid_latents.CATEGORIES:
                 if category in counts:
-                    rows.append(table.Row(arm, category, counts[category], entry["random_atoms"].get(category),
-                                          seed=config.seed, reader="unit categories", unit="count", setting=where))
+                    rows.append(
+                        table.Row(
+                            arm,
+                            category,
+                            counts[category],
+                            entry["random_atoms"].get(category),
+                            seed=config.seed,
+                            reader="unit categories",
+                            unit="count",
+                            setting=where,
+                        )
+                    )
     return Result({"p": config.toy.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays, table=rows)
 
 
@@ -163,11 +181,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
         image = ax.imshow(arrays[f"{n['name']}_correct_logits"], cmap="viridis", origin="lower", aspect="auto")
         ax.set_xlabel("(a − b) mod p")
         ax.set_ylabel("(a + b) mod p")
-        ax.set_title(f"{n['name']} ({n['kind']}): {n['algorithm']}\nq = {n['distance_irrelevance']:.2f}, "
-                     f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}", fontsize=9)
+        ax.set_title(
+            f"{n['name']} ({n['kind']}): {n['algorithm']}\nq = {n['distance_irrelevance']:.2f}, "
+            f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}",
+            fontsize=9,
+        )
         figure.colorbar(image, ax=ax, fraction=0.046)
-    figure.suptitle("Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)",
-                    fontsize=10)
+    figure.suptitle("Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)", fontsize=10)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "correct_logits.png"))
 
@@ -177,15 +197,19 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for i, (kind, colour) in enumerate((("sae_latents", "C0"), ("random_atoms", "0.6"), ("neurons", "C2"))):
             row = n[kind]
             total = max(sum(row[c] for c in categories), 1)
-            ax.bar(np.arange(len(categories)) + (i - 1) * 0.27, [row[c] / total for c in categories], 0.27,
-                   color=colour, label=kind.replace("_", " "))
+            ax.bar(
+                np.arange(len(categories)) + (i - 1) * 0.27,
+                [row[c] / total for c in categories],
+                0.27,
+                color=colour,
+                label=kind.replace("_", " "),
+            )
         ax.set_xticks(range(len(categories)), [c.replace("_", "\n") for c in categories], fontsize=7)
         ax.set_title(f"{n['name']} ({n['algorithm']})", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].set_ylabel("share of units")
     axes[0][0].legend(fontsize=8)
-    figure.suptitle("Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons",
-                    fontsize=10)
+    figure.suptitle("Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons", fontsize=10)
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "latent_categories.png"))
 
@@ -200,8 +224,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for direction in arrays[f"{n['name']}_slice_directions"]:
             ax.plot([0, scale * direction[0]], [0, scale * direction[1]], color="k", lw=0.8)
         ax.set_aspect("equal")
-        ax.set_title(f"{n['name']} ({n['algorithm']}): frequency {k}'s plane\n"
-                     f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents", fontsize=9)
+        ax.set_title(
+            f"{n['name']} ({n['algorithm']}): frequency {k}'s plane\n"
+            f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents",
+            fontsize=9,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     figure.suptitle("The hidden layer on its top key frequency's plane, and the SAE latents that slice a + b", fontsize=10)
@@ -211,27 +238,39 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    lines = [f"modular addition mod {results['p']}, trained on half the pairs; algorithm read from the distance "
-             f"irrelevance q (pizza below {results['pizza_below']})",
-             f"{'network':<16}{'kind':<16}{'embed':>6}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies"]
+    lines = [
+        f"modular addition mod {results['p']}, trained on half the pairs; algorithm read from the distance "
+        f"irrelevance q (pizza below {results['pizza_below']})",
+        f"{'network':<16}{'kind':<16}{'embed':>6}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies",
+    ]
     for n in results["networks"]:
-        lines.append(f"{n['name']:<16}{n['kind']:<16}{n['embed_dim']:>6}{n['test_accuracy']:>9.3f}"
-                     f"{n['gradient_symmetricity']:>7.3f}{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  "
-                     f"{n['key_frequencies']}")
-    lines.append("(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network "
-                 "has s_g = 1 by construction)")
+        lines.append(
+            f"{n['name']:<16}{n['kind']:<16}{n['embed_dim']:>6}{n['test_accuracy']:>9.3f}"
+            f"{n['gradient_symmetricity']:>7.3f}{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  "
+            f"{n['key_frequencies']}"
+        )
+    lines.append(
+        "(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network has s_g = 1 by construction)"
+    )
     categories = [*grid_latents.CATEGORIES, "dead"]
-    lines += ["", "units by where they fire (sae.readers.grid_latents), and live units on a key frequency's circles:",
-              f"{'network':<16}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}"
-              + f"{'tiling':>9}"]
+    lines += [
+        "",
+        "units by where they fire (sae.readers.grid_latents), and live units on a key frequency's circles:",
+        f"{'network':<16}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}" + f"{'tiling':>9}",
+    ]
     for n in results["networks"]:
         for kind in ("sae_latents", "random_atoms", "neurons"):
             row = n[kind]
             on_circles = sum(row["circles"]["per_key_frequency"].values())
-            lines.append(f"{n['name']:<16}{kind:<14}" + "".join(f"{row[c]:>13}" for c in categories)
-                         + f"{on_circles:>12}{row['tiling']['coverage']:>9.2f}")
-    lines.append("(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
-                 "random atoms are encoded by TopK with the SAE's k and read as chance)")
+            lines.append(
+                f"{n['name']:<16}{kind:<14}"
+                + "".join(f"{row[c]:>13}" for c in categories)
+                + f"{on_circles:>12}{row['tiling']['coverage']:>9.2f}"
+            )
+    lines.append(
+        "(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
+        "random atoms are encoded by TopK with the SAE's k and read as chance)"
+    )
     return "\n".join(lines)
 
 

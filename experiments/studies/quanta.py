@@ -82,24 +82,20 @@ class Config:
     accuracy_samples: int = setting(2000, "fresh samples per task for its accuracy", low=10)
     per_task: int = setting(100, "clustering samples per learned task", low=2)
     projection_dim: int = setting(256, "k of the headline random projection", low=1)
-    projection_dims: tuple[int, ...] = setting((8, 16, 32, 64, 128, 256, 512, 1024), "k values of the projection curve",
-                                               low=1)
-    jl_tolerances: tuple[float, ...] = setting((0.5, 0.25), "ε whose JL dimension the figure marks",
-                                               low=0, low_open=True, high=1, high_open=True)
-    variants: tuple[str, ...] = setting(VARIANTS, "task codes to run (the first one's details are the top-level results)",
-                                       choices=VARIANTS)
-    parity_steps: int = setting(160_000, "training steps of the parity-coded network (the XORs take longer to learn)",
-                                low=1)
+    projection_dims: tuple[int, ...] = setting((8, 16, 32, 64, 128, 256, 512, 1024), "k values of the projection curve", low=1)
+    jl_tolerances: tuple[float, ...] = setting(
+        (0.5, 0.25), "ε whose JL dimension the figure marks", low=0, low_open=True, high=1, high_open=True
+    )
+    variants: tuple[str, ...] = setting(VARIANTS, "task codes to run (the first one's details are the top-level results)", choices=VARIANTS)
+    parity_steps: int = setting(160_000, "training steps of the parity-coded network (the XORs take longer to learn)", low=1)
     max_clusters: int = setting(40, "the largest K the eigengap may choose (blind clustering and QDG)", low=2)
-    qdg_samples: int = setting(2000, "samples drawn from the task distribution for QDG (those with low loss are kept)",
-                               low=10)
+    qdg_samples: int = setting(2000, "samples drawn from the task distribution for QDG (those with low loss are kept)", low=10)
     qdg_loss: float = setting(0.1, "nats: QDG keeps the samples below this loss", low=0, low_open=True)
     probe_samples: int = setting(4000, "samples of the input probe (half to train, half to test)", low=10)
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(toy=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000),
-                   parity_steps=80_000)
+        return cls(toy=quanta.QuantaConfig(n_tasks=20, n_bits=32, zipf_exponent=1.5, hidden=512, steps=20_000), parity_steps=80_000)
 
     def validate(self) -> None:
         check_fields(self)
@@ -108,8 +104,9 @@ class Config:
 
 def _cluster_scores(v, truth, n_clusters: int, seed: int, standardise: bool = True) -> dict:
     """A ceiling: the representation clustered into the true number of groups (wall.ceiling), scored."""
-    labels = wall.ceiling(clustering.cluster, [v], "K = the number of learned tasks", n_clusters=n_clusters, seed=seed,
-                          standardise_columns=standardise)
+    labels = wall.ceiling(
+        clustering.cluster, [v], "K = the number of learned tasks", n_clusters=n_clusters, seed=seed, standardise_columns=standardise
+    )
     return {**clustering.scores(truth, labels), "labels": labels}
 
 
@@ -129,9 +126,11 @@ def input_probe(net: quanta.QuantaConfig, subsets, key: jax.Array, n: int, seed:
         # recorded below rather than printed as a warning
         warnings.simplefilter("ignore", ConvergenceWarning)
         probe.fit(x[:half], tasks[:half])
-    return {"accuracy": float(probe.score(x[half:], tasks[half:])),
-            "majority": float(np.bincount(tasks[half:]).max() / (n - half)),
-            "converged": bool(probe.n_iter_ < probe.max_iter)}
+    return {
+        "accuracy": float(probe.score(x[half:], tasks[half:])),
+        "majority": float(np.bincount(tasks[half:]).max() / (n - half)),
+        "converged": bool(probe.n_iter_ < probe.max_iter),
+    }
 
 
 def low_loss_gradients(net: quanta.QuantaConfig, state, loss_below: float):
@@ -148,8 +147,11 @@ def low_loss_gradients(net: quanta.QuantaConfig, state, loss_below: float):
         keep = np.flatnonzero(np.logaddexp(0.0, -sign * margin) < loss_below)
         if len(keep) < 3:
             return {"kept": keep, "qdg": np.zeros((len(keep), 1)), "ours": np.zeros((len(keep), 1))}
-        return {"kept": keep, "qdg": -sign[keep, None] * quanta.raw_gradients(net, state, x[keep]),
-                "ours": quanta.per_example_gradients(net, state, x[keep])}
+        return {
+            "kept": keep,
+            "qdg": -sign[keep, None] * quanta.raw_gradients(net, state, x[keep]),
+            "ours": quanta.per_example_gradients(net, state, x[keep]),
+        }
 
     return derive
 
@@ -165,9 +167,16 @@ def _curve(sweep: dict, tasks, parity) -> dict:
     label = [clustering.scores(parity, labels)["ari"] for labels in np.asarray(sweep["labels"])]
     blind = counts.index(int(sweep["blind_k"]))
     best = int(np.argmax(task))
-    return {"k": counts, "ari_task": task, "ari_label": label, "silhouette_k": counts[blind],
-            "silhouette_ari_task": task[blind], "silhouette_ari_label": label[blind],
-            "best_k": counts[best], "best_ari_task": task[best]}
+    return {
+        "k": counts,
+        "ari_task": task,
+        "ari_label": label,
+        "silhouette_k": counts[blind],
+        "silhouette_ari_task": task[blind],
+        "silhouette_ari_label": label[blind],
+        "best_k": counts[best],
+        "best_ari_task": task[best],
+    }
 
 
 def factorial(config: Config, observations: dict, graded: dict) -> dict:
@@ -187,16 +196,25 @@ def factorial(config: Config, observations: dict, graded: dict) -> dict:
                     cells[name] = None
                     continue
                 given = wall.settings(config, max_clusters="max_clusters", seed="seed").with_design(
-                    "affinity_kind", kind, "the factorial's affinity arm")
-                sweep = wall.apply(clustering.affinity_sweep, seen, (gradient,), given,
-                                   ceiling=seen.chosen_with_truth)
-                at_true_k = wall.ceiling(clustering.affinity_clustering, [getattr(seen, gradient)],
-                                         "K = the number of tasks in the sample", affinity_kind=kind,
-                                         n_clusters=true_k, seed=config.seed)
-                cells[name] = {**_curve(sweep, tasks, parity), "true_k": true_k, "kept": len(tasks),
-                               "true_k_ari_task": clustering.scores(tasks, at_true_k)["ari"],
-                               "true_k_ari_label": clustering.scores(parity, at_true_k)["ari"],
-                               "sample_chosen_with_truth": seen.chosen_with_truth}
+                    "affinity_kind", kind, "the factorial's affinity arm"
+                )
+                sweep = wall.apply(clustering.affinity_sweep, seen, (gradient,), given, ceiling=seen.chosen_with_truth)
+                at_true_k = wall.ceiling(
+                    clustering.affinity_clustering,
+                    [getattr(seen, gradient)],
+                    "K = the number of tasks in the sample",
+                    affinity_kind=kind,
+                    n_clusters=true_k,
+                    seed=config.seed,
+                )
+                cells[name] = {
+                    **_curve(sweep, tasks, parity),
+                    "true_k": true_k,
+                    "kept": len(tasks),
+                    "true_k_ari_task": clustering.scores(tasks, at_true_k)["ari"],
+                    "true_k_ari_label": clustering.scores(parity, at_true_k)["ari"],
+                    "sample_chosen_with_truth": seen.chosen_with_truth,
+                }
     return cells
 
 
@@ -206,21 +224,29 @@ def qdg_study(config: Config, natural: wall.Observation, tasks, parity, angular:
     against the task and the label. `angular`: the factorial's (QDG gradient, natural, angular) cell, which
     is QDG's angular sweep."""
     if len(natural.kept) < 3:
-        return {"kept": int(len(natural.kept)), "ari": None, "k": None, "true_k": None, "ari_true_k": None,
-                "sweep": None}
+        return {"kept": int(len(natural.kept)), "ari": None, "k": None, "true_k": None, "ari_true_k": None, "sweep": None}
     given = wall.settings(config, max_clusters="max_clusters", seed="seed")
     # as the authors ran it: both affinities, a fixed sweep of K, no K rule; our blind K (silhouette) beside
-    absolute = wall.apply(clustering.affinity_sweep, natural, ("qdg",),
-                          given.with_design("affinity_kind", "absolute", "QDG's second affinity, |G||G|ᵀ"))
+    absolute = wall.apply(
+        clustering.affinity_sweep, natural, ("qdg",), given.with_design("affinity_kind", "absolute", "QDG's second affinity, |G||G|ᵀ")
+    )
     curves = {"angular": angular, "absolute": _curve(absolute, tasks, parity)}
     labels, k = wall.apply(clustering.qdg, natural, ("qdg",), given)  # the lab's earlier variant
     true_k = len(np.unique(tasks))
-    with_true_k = (wall.ceiling(_qdg_with_k, [natural.qdg], "K = the number of tasks in the sample", k=true_k,
-                                seed=config.seed) if true_k >= 2 else None)
-    return {"kept": int(len(natural.kept)), "k": int(k), "true_k": int(true_k),
-            "ari": clustering.scores(tasks, labels)["ari"], "ari_label": clustering.scores(parity, labels)["ari"],
-            "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None,
-            "sweep": {"k": curves["angular"]["k"], **curves}}
+    with_true_k = (
+        wall.ceiling(_qdg_with_k, [natural.qdg], "K = the number of tasks in the sample", k=true_k, seed=config.seed)
+        if true_k >= 2
+        else None
+    )
+    return {
+        "kept": int(len(natural.kept)),
+        "k": int(k),
+        "true_k": int(true_k),
+        "ari": clustering.scores(tasks, labels)["ari"],
+        "ari_label": clustering.scores(parity, labels)["ari"],
+        "ari_true_k": clustering.scores(tasks, with_true_k)["ari"] if with_true_k is not None else None,
+        "sweep": {"k": curves["angular"]["k"], **curves},
+    }
 
 
 def _qdg_with_k(unit_loss_gradients, k: int, seed: int) -> np.ndarray:
@@ -250,8 +276,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         # onehot keeps the root key (its numbers are those of the single-variant experiment)
         key = root if variant == "onehot" else jax.random.fold_in(root, 1 + VARIANTS.index(variant))
         steps = config.parity_steps if variant == "parity" else config.toy.steps
-        studies[variant] = _study(config, dataclasses.replace(config.toy, task_code=variant, steps=steps), key,
-                                  or_default(runtime))
+        studies[variant] = _study(config, dataclasses.replace(config.toy, task_code=variant, steps=steps), key, or_default(runtime))
     arrays = {f"loss_curve_{variant}": study.pop("loss_curve") for variant, study in studies.items()}
     first = studies[config.variants[0]]
     arrays["loss_curve"] = arrays[f"loss_curve_{config.variants[0]}"]
@@ -270,25 +295,35 @@ def variant_rows(variants: dict, seed: int) -> list[table.Row]:
         chance = untrained.get("ari") if isinstance(untrained, dict) else untrained
         where = {"task_code": variant}
         for name in REPRESENTATIONS:
-            rows.append(table.Row(name, "ari_true_k", summary["ari"].get(name), chance, seed=seed,
-                                  reader="spectral clustering", setting=where))
+            rows.append(
+                table.Row(name, "ari_true_k", summary["ari"].get(name), chance, seed=seed, reader="spectral clustering", setting=where)
+            )
         blind = summary.get("blind_k") or {}
-        rows.append(table.Row("gradients", "ari_blind_k", blind.get("ari"), None, seed=seed,
-                              reader="spectral clustering", setting=where))
-        rows.append(table.Row("network", "learned_tasks", len(summary["learned_tasks"]), None, seed=seed, reader="accuracy",
-                              unit="count", setting=where))
+        rows.append(table.Row("gradients", "ari_blind_k", blind.get("ari"), None, seed=seed, reader="spectral clustering", setting=where))
+        rows.append(
+            table.Row(
+                "network", "learned_tasks", len(summary["learned_tasks"]), None, seed=seed, reader="accuracy", unit="count", setting=where
+            )
+        )
     return rows
 
 
 def _variant_summary(study: dict) -> dict:
     ari = {name: study["ari"][name] for name in REPRESENTATIONS}
     untrained = study["controls"]["untrained_gradients"] if "controls" in study else None
-    return {"ari": {**ari, "untrained_gradients": untrained},
-            "blind_k": study.get("blind_k"), "qdg": study.get("qdg"), "factorial": study.get("factorial"),
-            "input_probe": study.get("input_probe"),
-            "nmi": study.get("nmi"), "learned_tasks": study["learned_tasks"],
-            "per_task_accuracy": study["per_task_accuracy"], "final_loss": study["final_loss"],
-            "n_points": study["n_points"], **({"note": study["note"]} if "note" in study else {})}
+    return {
+        "ari": {**ari, "untrained_gradients": untrained},
+        "blind_k": study.get("blind_k"),
+        "qdg": study.get("qdg"),
+        "factorial": study.get("factorial"),
+        "input_probe": study.get("input_probe"),
+        "nmi": study.get("nmi"),
+        "learned_tasks": study["learned_tasks"],
+        "per_task_accuracy": study["per_task_accuracy"],
+        "final_loss": study["final_loss"],
+        "n_points": study["n_points"],
+        **({"note": study["note"]} if "note" in study else {}),
+    }
 
 
 def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: Runtime) -> dict:
@@ -310,10 +345,14 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
         "learned_tasks": learned,
     }
     if len(learned) < 2:  # an outcome, not bad input: report it and skip the clustering
-        return {**base, "n_points": 0, "ari": {**{name: None for name in REPRESENTATIONS}, "learned_tasks": learned},
-                "note": f"the network learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
-                        "clustering needs two or more (raise toy.steps or lower toy.n_bits)",
-                "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32)}
+        return {
+            **base,
+            "n_points": 0,
+            "ari": {**{name: None for name in REPRESENTATIONS}, "learned_tasks": learned},
+            "note": f"the network learned {len(learned)} task(s) to accuracy ≥ {config.accuracy_threshold}; "
+            "clustering needs two or more (raise toy.steps or lower toy.n_bits)",
+            "loss_curve": np.asarray(result.loss_curve[:, 0], np.float32),
+        }
 
     # the balanced sample is drawn with the truth (the learned tasks): everything read on it is a ceiling
     truth = quanta.balanced_tasks(learned, config.per_task)
@@ -328,22 +367,30 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
         "activations": np.asarray(quanta.model(net, state).hidden_activations(batch.x)),
         "inputs": np.asarray(batch.x),
     }
-    scored = {name: _cluster_scores(v, truth, n_clusters, seed, standardise=name != "gradients")
-              for name, v in representations.items()}
-    blind_labels, blind_k = wall.apply(clustering.cluster_blind, balanced, ("gradients",),
-                                       wall.settings(config, max_clusters="max_clusters", seed="seed").with_design(
-                                           "standardise_columns", False, "the gradients are standardised already"),
-                                       ceiling=True)
+    scored = {name: _cluster_scores(v, truth, n_clusters, seed, standardise=name != "gradients") for name, v in representations.items()}
+    blind_labels, blind_k = wall.apply(
+        clustering.cluster_blind,
+        balanced,
+        ("gradients",),
+        wall.settings(config, max_clusters="max_clusters", seed="seed").with_design(
+            "standardise_columns", False, "the gradients are standardised already"
+        ),
+        ceiling=True,
+    )
     with runtime.progress.task(f"QDG and the factorial ({net.task_code})"):
         # the natural sample: drawn from the task distribution, low-loss samples kept (a method's choice,
         # from inputs and labels); the balanced one with the same filter, so that the two differ in the draw only
         natural_batch = quanta.sample(net, subsets, key_qdg, config.qdg_samples)
         derive = low_loss_gradients(net, state, config.qdg_loss)
-        observations = {"natural": wall.observe_derived(natural_batch, derive, reads=("x", "labels")),
-                        "balanced": wall.observe_derived(batch, derive, reads=("x", "labels"))}
+        observations = {
+            "natural": wall.observe_derived(natural_batch, derive, reads=("x", "labels")),
+            "balanced": wall.observe_derived(batch, derive, reads=("x", "labels")),
+        }
         batches = {"natural": natural_batch, "balanced": batch}
-        graded = {name: (np.asarray(batches[name].tasks)[seen.kept], np.asarray(batches[name].labels)[seen.kept])
-                  for name, seen in observations.items()}  # the grader's truth, on the kept samples
+        graded = {
+            name: (np.asarray(batches[name].tasks)[seen.kept], np.asarray(batches[name].labels)[seen.kept])
+            for name, seen in observations.items()
+        }  # the grader's truth, on the kept samples
         cells = factorial(config, observations, graded)
         qdg = qdg_study(config, observations["natural"], *graded["natural"], cells["qdg/natural/angular"])
 
@@ -357,8 +404,9 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
 
     untrained = quanta.initial_state(net, key_untrained)
     controls = {
-        "untrained_gradients": _cluster_scores(quanta.per_example_gradients(net, untrained, batch.x), truth, n_clusters,
-                                               seed, standardise=False)["ari"],
+        "untrained_gradients": _cluster_scores(
+            quanta.per_example_gradients(net, untrained, batch.x), truth, n_clusters, seed, standardise=False
+        )["ari"],
         "unstandardised": {
             "gradients": _cluster_scores(quanta.raw_gradients(net, state, batch.x), truth, n_clusters, seed, False)["ari"],
             "activations": _cluster_scores(representations["activations"], truth, n_clusters, seed, False)["ari"],
@@ -410,8 +458,7 @@ def _plot_qdg_sweep(results: dict, folder):
         for index, name in enumerate(("angular", "absolute")):
             label = "1 − arccos(C)/π" if name == "angular" else "|G||G|ᵀ"
             ax.plot(sweep["k"], sweep[name]["ari_task"], marker="o", color=f"C{index}", label=f"{label}: task")
-            ax.plot(sweep["k"], sweep[name]["ari_label"], marker="x", linestyle="--", color=f"C{index}",
-                    label=f"{label}: label")
+            ax.plot(sweep["k"], sweep[name]["ari_label"], marker="x", linestyle="--", color=f"C{index}", label=f"{label}: label")
             ax.axvline(sweep[name]["silhouette_k"], color=f"C{index}", linewidth=0.8, linestyle=":")
         ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2, label=f"learned tasks ({len(row['learned_tasks'])})")
         ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
@@ -443,10 +490,16 @@ def _plot_factorial(results: dict, folder):
             for sample, style in zip(SAMPLES, ("-", "--")):
                 cell = row["factorial"].get(f"{gradient}/{sample}/{kind}")
                 if cell:
-                    ax.plot(cell["k"], cell["ari_task"], linestyle=style, marker="o" if style == "-" else None,
-                            markersize=3, color=f"C{colour}", label=f"{gradient} gradient, {kind}, {sample}")
-        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2,
-                   label=f"learned tasks ({len(row['learned_tasks'])})")
+                    ax.plot(
+                        cell["k"],
+                        cell["ari_task"],
+                        linestyle=style,
+                        marker="o" if style == "-" else None,
+                        markersize=3,
+                        color=f"C{colour}",
+                        label=f"{gradient} gradient, {kind}, {sample}",
+                    )
+        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2, label=f"learned tasks ({len(row['learned_tasks'])})")
         ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
         ax.set_xscale("log")
         counts = next(c["k"] for c in row["factorial"].values() if c)
@@ -458,10 +511,8 @@ def _plot_factorial(results: dict, folder):
         ax.set_title(f"{variant} task code ({len(row['learned_tasks'])} tasks learned: black line)", fontsize=10)
     handles, labels = axes[0][0].get_legend_handles_labels()
     keep = [i for i, label in enumerate(labels) if not label.startswith("learned tasks")]
-    figure.legend([handles[i] for i in keep], [labels[i] for i in keep], loc="lower center", ncol=3, fontsize=8,
-                  frameon=False)
-    figure.suptitle("Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity",
-                    fontsize=11)
+    figure.legend([handles[i] for i in keep], [labels[i] for i in keep], loc="lower center", ncol=3, fontsize=8, frameon=False)
+    figure.suptitle("Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity", fontsize=11)
     figure.tight_layout(rect=(0, 0.17, 1, 1))
     return save_figure(figure, folder / "factorial.png")
 
@@ -488,10 +539,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.set_xlabel("gradient cluster (matched to tasks by the Hungarian method)")
     ax.set_ylabel("true task (learned tasks only)")
     figure.colorbar(image, ax=ax, label="samples")
-    caveat = ("\n(one-hot task code: the input names the task, so clusters by task are expected — not evidence "
-              "for quanta; the parity variant is the test)" if results.get("task_code") == "onehot" else "")
-    ax.set_title(f"Per-example gradient clusters against tasks ({results.get('task_code', '')} task code): ARI "
-                 f"{results['ari']['gradients']:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}", fontsize=9)
+    caveat = (
+        "\n(one-hot task code: the input names the task, so clusters by task are expected — not evidence "
+        "for quanta; the parity variant is the test)"
+        if results.get("task_code") == "onehot"
+        else ""
+    )
+    ax.set_title(
+        f"Per-example gradient clusters against tasks ({results.get('task_code', '')} task code): ARI "
+        f"{results['ari']['gradients']:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}",
+        fontsize=9,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "gradient_clusters.png"))
 
@@ -500,9 +558,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ax.plot(projection["dims"], projection["ari"], marker="o", label="projected gradients")
     # reference levels; levels that coincide (e.g. all at 1.0 in the one-hot code) share one line and one label
     levels: dict[float, list[str]] = {}
-    for name, value in ((f"unprojected gradients ({results['n_parameters']} dims)", results["ari"]["gradients"]),
-                        ("activations", results["ari"]["activations"]), ("inputs", results["ari"]["inputs"]),
-                        ("untrained network's gradients", results["controls"]["untrained_gradients"])):
+    for name, value in (
+        (f"unprojected gradients ({results['n_parameters']} dims)", results["ari"]["gradients"]),
+        ("activations", results["ari"]["activations"]),
+        ("inputs", results["ari"]["inputs"]),
+        ("untrained network's gradients", results["controls"]["untrained_gradients"]),
+    ):
         if value is not None:
             levels.setdefault(round(float(value), 3), []).append(name)
     for index, (value, names) in enumerate(sorted(levels.items())):
@@ -535,8 +596,12 @@ def _plot_variants(results: dict, folder):
     width = 0.8 / len(variants)
     for i, (variant, row) in enumerate(variants.items()):
         values = [np.nan if row["ari"][n] is None else row["ari"][n] for n in names]
-        ax.bar(np.arange(len(names)) + (i - (len(variants) - 1) / 2) * width, values, width,
-               label=f"{variant} task code ({len(row['learned_tasks'])} tasks learned)")
+        ax.bar(
+            np.arange(len(names)) + (i - (len(variants) - 1) / 2) * width,
+            values,
+            width,
+            label=f"{variant} task code ({len(row['learned_tasks'])} tasks learned)",
+        )
     ax.axhline(0, color="k", lw=0.8)
     ax.axhline(0.2, color="0.5", ls=":", lw=1, label="ARI 0.2 (the raw input must stay below this for parity)")
     ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
@@ -570,11 +635,13 @@ def _plot_tasks_learned(results: dict, folder):
 
 
 def summary(results: dict) -> str:
-    lines = [f"network: {results['n_parameters']} parameters, final loss {results['final_loss']:.4f}; "
-             f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
-             *([results["note"]] if "note" in results else []),
-             f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
-             f"{'representation':<29}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}"]
+    lines = [
+        f"network: {results['n_parameters']} parameters, final loss {results['final_loss']:.4f}; "
+        f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
+        *([results["note"]] if "note" in results else []),
+        f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
+        f"{'representation':<29}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}",
+    ]
     if "note" in results:
         return "\n".join(lines[:2] + ["", *variants_table(results)])
     raw = results["controls"]["unstandardised"]
@@ -585,8 +652,11 @@ def summary(results: dict) -> str:
     lines.append(f"{'untrained network gradients':<29}{results['controls']['untrained_gradients']:>7.3f}")
     projection = results["projection"]
     lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in zip(projection["dims"], projection["ari"])))
-    lines.append("JL dimension for these samples: " + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
-                 + f"; at k={projection['dim']} the bound guarantees ε={projection['jl_tolerance_at_dim']:.2f}")
+    lines.append(
+        "JL dimension for these samples: "
+        + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
+        + f"; at k={projection['dim']} the bound guarantees ε={projection['jl_tolerance_at_dim']:.2f}"
+    )
     lines += ["", *variants_table(results)]
     return "\n".join(lines)
 
@@ -594,44 +664,59 @@ def summary(results: dict) -> str:
 def variants_table(results: dict) -> list[str]:
     """ARI by representation for each task code (the first one is detailed above)."""
     names = (*REPRESENTATIONS, "untrained_gradients")
-    lines = ["ARI by task code (onehot: the input names the task; parity: XOR groups hide it; each representation "
-             "clustered on a sample balanced over the learned tasks into as many clusters as learned tasks — both "
-             "read the truth, so these are ceilings, not blind results):",
-             f"{'variant':<9}{'learned':>8}  " + "".join(f"{n[:19]:>20}" for n in names)]
+    lines = [
+        "ARI by task code (onehot: the input names the task; parity: XOR groups hide it; each representation "
+        "clustered on a sample balanced over the learned tasks into as many clusters as learned tasks — both "
+        "read the truth, so these are ceilings, not blind results):",
+        f"{'variant':<9}{'learned':>8}  " + "".join(f"{n[:19]:>20}" for n in names),
+    ]
     for variant, row in results.get("variants", {}).items():
         cells = "".join(f"{'—':>20}" if row["ari"][n] is None else f"{row['ari'][n]:>20.3f}" for n in names)
         lines.append(f"{variant:<9}{len(row['learned_tasks']):>8}  {cells}")
         if "note" in row:
             lines.append(f"  ({variant}: {row['note']})")
-    lines += ["", "K chosen blind (eigengap) beside the true K; the lab's earlier QDG variant ((C + 1)/2, eigengap K); "
-              "is the task readable from the input?",
-              f"{'variant':<9}{'gradients: K blind/true':>25}{'ARI blind K':>13}{'QDG: K blind/true':>19}"
-              f"{'ARI':>7}{'ARI true K':>12}{'kept':>6}{'input probe':>13}{'majority':>10}"]
+    lines += [
+        "",
+        "K chosen blind (eigengap) beside the true K; the lab's earlier QDG variant ((C + 1)/2, eigengap K); "
+        "is the task readable from the input?",
+        f"{'variant':<9}{'gradients: K blind/true':>25}{'ARI blind K':>13}{'QDG: K blind/true':>19}"
+        f"{'ARI':>7}{'ARI true K':>12}{'kept':>6}{'input probe':>13}{'majority':>10}",
+    ]
     for variant, row in results.get("variants", {}).items():
         blind, qdg, probe = row.get("blind_k"), row.get("qdg"), row.get("input_probe")
         fmt = lambda v, w: f"{'—':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731
         grad = f"{blind['k']}/{blind['true_k']}" if blind else "—"
         q = f"{qdg['k']}/{qdg['true_k']}" if qdg and qdg["k"] is not None else "—"
-        lines.append(f"{variant:<9}{grad:>25}{fmt(blind and blind['ari'], 13)}{q:>19}{fmt(qdg and qdg['ari'], 7)}"
-                     f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
-                     f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}")
-    lines += ["", "QDG as its authors ran it (angular affinity 1 − arccos(C)/π, and |G||G|ᵀ; spectral clustering at "
-              "fixed K, 30 restarts): ARI against the task / against the label at each K; "
-              "silhouette K = our blind rule"]
+        lines.append(
+            f"{variant:<9}{grad:>25}{fmt(blind and blind['ari'], 13)}{q:>19}{fmt(qdg and qdg['ari'], 7)}"
+            f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
+            f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}"
+        )
+    lines += [
+        "",
+        "QDG as its authors ran it (angular affinity 1 − arccos(C)/π, and |G||G|ᵀ; spectral clustering at "
+        "fixed K, 30 restarts): ARI against the task / against the label at each K; "
+        "silhouette K = our blind rule",
+    ]
     for variant, row in results.get("variants", {}).items():
         sweep = (row.get("qdg") or {}).get("sweep")
         if not sweep:
             continue
-        lines.append(f"{variant} (learned {len(row['learned_tasks'])}, kept {row['qdg']['kept']}): K = "
-                     + " ".join(f"{k:>5}" for k in sweep["k"]))
+        lines.append(
+            f"{variant} (learned {len(row['learned_tasks'])}, kept {row['qdg']['kept']}): K = " + " ".join(f"{k:>5}" for k in sweep["k"])
+        )
         for name in ("angular", "absolute"):
             curve = sweep[name]
             lines.append(f"  {name:<9} task " + " ".join(f"{v:>5.2f}" for v in curve["ari_task"]))
             lines.append(f"  {'':<9} label" + " ".join(f"{v:>5.2f}" for v in curve["ari_label"]))
-            lines.append(f"  {'':<9} silhouette K {curve['silhouette_k']}: ARI task {curve['silhouette_ari_task']:.2f}, "
-                         f"label {curve['silhouette_ari_label']:.2f}")
-        lines.append(f"  earlier variant ((C + 1)/2, eigengap): K {row['qdg']['k']}, ARI task {row['qdg']['ari']:.2f}, "
-                     f"label {row['qdg']['ari_label']:.2f}")
+            lines.append(
+                f"  {'':<9} silhouette K {curve['silhouette_k']}: ARI task {curve['silhouette_ari_task']:.2f}, "
+                f"label {curve['silhouette_ari_label']:.2f}"
+            )
+        lines.append(
+            f"  earlier variant ((C + 1)/2, eigengap): K {row['qdg']['k']}, ARI task {row['qdg']['ari']:.2f}, "
+            f"label {row['qdg']['ari_label']:.2f}"
+        )
     lines += ["", *factorial_table(results)]
     return lines
 
@@ -639,19 +724,23 @@ def variants_table(results: dict) -> list[str]:
 def factorial_table(results: dict) -> list[str]:
     """ARI against the task per arm: gradient × sample × affinity, at the true K (a ceiling), the blind K
     (silhouette; the method's verdict on the natural sample) and the best K of the sweep (a ceiling)."""
-    lines = ["The factorial (ARI against the task; true K and best K read the truth: ceilings; the balanced sample "
-             "is drawn with the truth: every number on it is a ceiling; both samples keep loss < qdg_loss):",
-             f"{'variant':<9}{'gradient':<10}{'sample':<10}{'affinity':<10}{'kept':>6}{'true K':>8}{'ARI':>7}"
-             f"{'blind K':>9}{'ARI':>7}{'ARI label':>11}{'best K':>8}{'ARI':>7}"]
+    lines = [
+        "The factorial (ARI against the task; true K and best K read the truth: ceilings; the balanced sample "
+        "is drawn with the truth: every number on it is a ceiling; both samples keep loss < qdg_loss):",
+        f"{'variant':<9}{'gradient':<10}{'sample':<10}{'affinity':<10}{'kept':>6}{'true K':>8}{'ARI':>7}"
+        f"{'blind K':>9}{'ARI':>7}{'ARI label':>11}{'best K':>8}{'ARI':>7}",
+    ]
     for variant, row in results.get("variants", {}).items():
         for name, cell in (row.get("factorial") or {}).items():
             gradient, sample, kind = name.split("/")
             if cell is None:
                 lines.append(f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}  (too few kept samples or tasks)")
                 continue
-            lines.append(f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}{cell['kept']:>6}{cell['true_k']:>8}"
-                         f"{cell['true_k_ari_task']:>7.2f}{cell['silhouette_k']:>9}{cell['silhouette_ari_task']:>7.2f}"
-                         f"{cell['silhouette_ari_label']:>11.2f}{cell['best_k']:>8}{cell['best_ari_task']:>7.2f}")
+            lines.append(
+                f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}{cell['kept']:>6}{cell['true_k']:>8}"
+                f"{cell['true_k_ari_task']:>7.2f}{cell['silhouette_k']:>9}{cell['silhouette_ari_task']:>7.2f}"
+                f"{cell['silhouette_ari_label']:>11.2f}{cell['best_k']:>8}{cell['best_ari_task']:>7.2f}"
+            )
     return lines
 
 

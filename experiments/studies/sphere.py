@@ -43,8 +43,9 @@ class SphereToy:
     sparse_mean_l0: float = setting(3.0, "their expected L0", low=0, low_open=True, high="n_sparse_features")
 
     def manifold_config(self) -> manifolds.ManifoldConfig:
-        spec = manifolds.ManifoldSpec("sphere", kind="sphere", values=0, radius=self.radius,
-                                      offset=self.offset * self.radius, probability=self.probability)
+        spec = manifolds.ManifoldSpec(
+            "sphere", kind="sphere", values=0, radius=self.radius, offset=self.offset * self.radius, probability=self.probability
+        )
         return manifolds.ManifoldConfig(self.d, (spec,), self.n_sparse_features, self.sparse_mean_l0)
 
     def validate(self, prefix: str = "") -> None:
@@ -73,13 +74,23 @@ def grade_sphere(decoder: np.ndarray, toy) -> dict:
 
 
 STUDY = standard_study(
-    NAME, DESCRIPTION,
-    Config, lambda config, key: manifolds.build(config.toy.manifold_config(), key),
+    NAME,
+    DESCRIPTION,
+    Config,
+    lambda config, key: manifolds.build(config.toy.manifold_config(), key),
     graders=(Grader(("sphere_latents", "sphere_best_share"), grade_sphere),),
-    describe_toy=lambda config, toy: {"d": config.toy.d, "n_sparse_features": config.toy.n_sparse_features,
-                                      "sphere_span_dims": 4, "chance_share": 4 / config.toy.d},
-    figures=(("sphere_latents.png", "Latents on the planted sphere (≥ 90% of their energy in its 4-dim span)",
-              ("sphere_latents", "sphere_best_share")),
-             ("sparse_recovery.png", "The sparse features beside the sphere: recovery and reconstruction",
-              ("mmcs", "explained_variance"))),
+    describe_toy=lambda config, toy: {
+        "d": config.toy.d,
+        "n_sparse_features": config.toy.n_sparse_features,
+        "sphere_span_dims": 4,
+        "chance_share": 4 / config.toy.d,
+    },
+    figures=(
+        (
+            "sphere_latents.png",
+            "Latents on the planted sphere (≥ 90% of their energy in its 4-dim span)",
+            ("sphere_latents", "sphere_best_share"),
+        ),
+        ("sparse_recovery.png", "The sparse features beside the sphere: recovery and reconstruction", ("mmcs", "explained_variance")),
+    ),
 )

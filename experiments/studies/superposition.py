@@ -35,8 +35,7 @@ class Config(Arms):
     steps: int = setting(10_000, low=1)
     batch_size: int = setting(1024, low=1)
     toy: superposition.SuperpositionConfig = superposition.SuperpositionConfig()
-    heatmap_size: int = setting(1024, "the size whose matched-cosine heatmap is drawn; follows `sizes` unless set",
-                                choices="sizes")
+    heatmap_size: int = setting(1024, "the size whose matched-cosine heatmap is drawn; follows `sizes` unless set", choices="sizes")
 
     FOLLOWS = {"heatmap_size": "sizes"}  # a dependent setting the user did not set follows its source
 
@@ -62,10 +61,14 @@ def keep_heatmap(config: Config, toy, kind: str, size: int, params) -> dict:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes (the largest dictionary size's training and evaluation) and the field behind them."""
-    return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.sizes), batch=config.batch_size,
-                                     n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_features", "d": "toy.d", "m": "sizes", "batch": "batch_size",
-                                             "runs": "n_seeds"})
+    return memory.sae_training_bytes(
+        runs=config.n_seeds,
+        d=config.toy.d,
+        m=max(config.sizes),
+        batch=config.batch_size,
+        n_features=config.toy.n_features,
+        fields={"n_features": "toy.n_features", "d": "toy.d", "m": "sizes", "batch": "batch_size", "runs": "n_seeds"},
+    )
 
 
 def recovery_figure(results: dict, arrays: dict, folder):
@@ -75,38 +78,53 @@ def recovery_figure(results: dict, arrays: dict, folder):
         panels.metric_by_size(ax, table.read(results), metric, title)
         panels.reference_line(ax, toy["n_features"])
         ax.set_ylim(0, 1.02)
-    return panels.finish(figure, axes, f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained "
-                         "SAEs vs random dictionaries (chance)", folder / "mmcs_mcc_vs_size.png",
-                         xlabel="dictionary size m (grey line: F true features)",
-                         ylabel="score (mean over seeds; bars = min–max)")
+    return panels.finish(
+        figure,
+        axes,
+        f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained SAEs vs random dictionaries (chance)",
+        folder / "mmcs_mcc_vs_size.png",
+        xlabel="dictionary size m (grey line: F true features)",
+        ylabel="score (mean over seeds; bars = min–max)",
+    )
 
 
 def heatmap_figure(results: dict, arrays: dict, folder):
     order = {kind: i for i, kind in enumerate([*TRAINED_KINDS, "random"])}
-    names = sorted((n for n in arrays if n.startswith("matched_cosine_")),
-                   key=lambda n: order.get(n.removeprefix("matched_cosine_"), 99))
+    names = sorted((n for n in arrays if n.startswith("matched_cosine_")), key=lambda n: order.get(n.removeprefix("matched_cosine_"), 99))
     if not names:
         return None
     shown = min(HEATMAP_FEATURES, len(arrays[names[0]]))
     figure, axes = panels.panels(len(names), width=3.4, height=3.7)
     for ax, name in zip(axes, names):
-        image = panels.matrix(ax, np.asarray(arrays[name], np.float32)[:shown, :shown],
-                              name.removeprefix("matched_cosine_"), xlabel="matched latent")
+        image = panels.matrix(
+            ax, np.asarray(arrays[name], np.float32)[:shown, :shown], name.removeprefix("matched_cosine_"), xlabel="matched latent"
+        )
     axes[0].set_ylabel("true feature")
     figure.colorbar(image, ax=axes, shrink=0.8, label="|cos|")
     size = f"m = {int(arrays['heatmap_size'])} latents, " if "heatmap_size" in arrays else ""
-    return panels.finish(figure, axes, f"|cos| of true features with their Hungarian-matched latents ({size}first {shown} "
-                         f"of {len(arrays[names[0]])} features; a bright diagonal = recovered)",
-                         folder / "matched_cosine_heatmap.png", legend=False)
+    return panels.finish(
+        figure,
+        axes,
+        f"|cos| of true features with their Hungarian-matched latents ({size}first {shown} "
+        f"of {len(arrays[names[0]])} features; a bright diagonal = recovered)",
+        folder / "matched_cosine_heatmap.png",
+        legend=False,
+    )
 
 
 STUDY = standard_study(
-    NAME, DESCRIPTION,
-    Config, lambda config, key: superposition.build(config.toy, key),
-    describe_toy=lambda config, toy: {"n_features": config.toy.n_features, "d": config.toy.d,
-                                      "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy)))},
-    keep=keep_heatmap, figures=(recovery_figure, heatmap_figure), memory_estimate=memory_estimate,
-    summary_metrics=("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction",
-                     "shrinkage"),
+    NAME,
+    DESCRIPTION,
+    Config,
+    lambda config, key: superposition.build(config.toy, key),
+    describe_toy=lambda config, toy: {
+        "n_features": config.toy.n_features,
+        "d": config.toy.d,
+        "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
+    },
+    keep=keep_heatmap,
+    figures=(recovery_figure, heatmap_figure),
+    memory_estimate=memory_estimate,
+    summary_metrics=("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction", "shrinkage"),
     summary_note=lambda results: f"true L0 ≈ {results['toy']['expected_true_l0']:.2f}",
 )

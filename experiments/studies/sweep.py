@@ -35,8 +35,12 @@ class Config:
     arch: str = setting("relu", "architecture swept", choices=TRAINED_KINDS)
     size: int = setting(512, "dictionary size", low=1)
     hyperparameter: str = setting("l1_coefficient", "the hyperparameter varied", choices=SWEEPABLE)
-    values: tuple[float, ...] = setting((0.1, 0.3, 0.5, 1.0, 2.0), "its values", low=0,  # what all hyperparameters need
-                                      allowed="each in [1, size] for k, > 0 for learning_rate and bandwidth, ≥ 0 otherwise")
+    values: tuple[float, ...] = setting(
+        (0.1, 0.3, 0.5, 1.0, 2.0),
+        "its values",
+        low=0,  # what all hyperparameters need
+        allowed="each in [1, size] for k, > 0 for learning_rate and bandwidth, ≥ 0 otherwise",
+    )
     learning_rate: float = setting(3e-3, low=0, low_open=True)
     l1_coefficient: float = setting(1.0, low=0)
     k: int = setting(6, low=1, high="size")
@@ -61,8 +65,10 @@ class Config:
             check_each("values", self.values, low=0)
         if not architectures.get(self.arch).reads(self.hyperparameter) and self.hyperparameter != "aux_coefficient":
             readers = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.reads(self.hyperparameter))
-            raise ConfigError(f"hyperparameter: {self.arch} does not read {self.hyperparameter}, so every value would "
-                              f"train the same dictionary; sweep it with one of {readers}")
+            raise ConfigError(
+                f"hyperparameter: {self.arch} does not read {self.hyperparameter}, so every value would "
+                f"train the same dictionary; sweep it with one of {readers}"
+            )
         if not architectures.get(self.arch).auxk and (self.aux_coefficient > 0 or self.hyperparameter == "aux_coefficient"):
             allowed = ", ".join(name for name, arch in architectures.ARCHITECTURES.items() if arch.auxk)
             raise ConfigError(f"aux_coefficient: {self.arch} has no AuxK loss; allowed value 0 (AuxK: {allowed})")
@@ -70,17 +76,20 @@ class Config:
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the one grid call (values × seeds runs) and the field behind them."""
-    return memory.sae_training_bytes(runs=config.n_seeds * len(config.values), d=config.toy.d, m=config.size,
-                                     batch=config.batch_size, n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size", "batch": "batch_size",
-                                             "runs": "values"})
+    return memory.sae_training_bytes(
+        runs=config.n_seeds * len(config.values),
+        d=config.toy.d,
+        m=config.size,
+        batch=config.batch_size,
+        n_features=config.toy.n_features,
+        fields={"n_features": "toy.n_features", "d": "toy.d", "m": "size", "batch": "batch_size", "runs": "values"},
+    )
 
 
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
     key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
-    return {"toy": superposition.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1],
-            "n_eval": config.n_eval}
+    return {"toy": superposition.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1], "n_eval": config.n_eval}
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
@@ -98,37 +107,69 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             members.append((value, seed))
     hps = pipeline.stack(grid)
     keys = jax.numpy.concatenate([seed_keys(key_train, config.size, seeds)] * len(config.values))
-    result = pipeline.fit(config.arch, toy, hps, keys, n_latents=config.size, steps=config.steps,
-                          batch_size=config.batch_size,
-                          label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)",
-                          runtime=runtime)
+    result = pipeline.fit(
+        config.arch,
+        toy,
+        hps,
+        keys,
+        n_latents=config.size,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        label=f"{config.arch} m={config.size}, {config.hyperparameter} × seeds ({len(grid)} runs)",
+        runtime=runtime,
+    )
     scores = pipeline.evaluate(config.arch, result.params, hps, toy, key=key_eval, n_eval=config.n_eval)
     # chance: random dictionaries of the same size, one per seed, read as every baseline (TopK with k)
     random_params = pipeline.chance_dictionaries(seed_keys(key_chance, config.size, seeds), config.toy.d, config.size)
     chance = pipeline.chance_scores(random_params, config.k, toy, key=key_eval, n_eval=config.n_eval)
     entries = [
-        {"name": f"{config.arch}-{config.size}", "kind": config.arch, "size": config.size, "seed": seed,
-         "hyperparameter": config.hyperparameter, "value": value, "metrics": metrics}
+        {
+            "name": f"{config.arch}-{config.size}",
+            "kind": config.arch,
+            "size": config.size,
+            "seed": seed,
+            "hyperparameter": config.hyperparameter,
+            "value": value,
+            "metrics": metrics,
+        }
         for (value, seed), metrics in zip(members, scores)
     ]
     names = [f"{config.arch}-{config.hyperparameter}{value:g}-{config.size}-seed{seed}" for value, seed in members]
-    chance_entries = [{"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed,
-                       "k": config.k, "metrics": metrics} for seed, metrics in zip(seeds, chance)]
-    rows = table.from_entries(entries + chance_entries,
-                              setting=lambda entry: {config.hyperparameter: entry["value"]} if "value" in entry else {})
-    return Result({"dictionaries": entries, "chance": chance_entries, "hyperparameter": config.hyperparameter,
-                   "arch": config.arch, "size": config.size},
-                  dictionaries=saved_dictionaries(config.arch, result.params, hps, names,
-                                                  [{"arm": config.arch, "size": config.size, "seed": seed,
-                                                    "setting": {config.hyperparameter: value}} for value, seed in members]),
-                  table=rows)
+    chance_entries = [
+        {"name": f"random-{config.size}", "kind": "random", "size": config.size, "seed": seed, "k": config.k, "metrics": metrics}
+        for seed, metrics in zip(seeds, chance)
+    ]
+    rows = table.from_entries(
+        entries + chance_entries, setting=lambda entry: {config.hyperparameter: entry["value"]} if "value" in entry else {}
+    )
+    return Result(
+        {
+            "dictionaries": entries,
+            "chance": chance_entries,
+            "hyperparameter": config.hyperparameter,
+            "arch": config.arch,
+            "size": config.size,
+        },
+        dictionaries=saved_dictionaries(
+            config.arch,
+            result.params,
+            hps,
+            names,
+            [{"arm": config.arch, "size": config.size, "seed": seed, "setting": {config.hyperparameter: value}} for value, seed in members],
+        ),
+        table=rows,
+    )
 
 
 def _spread(results: dict, metric: str):
     values = sorted({e["value"] for e in results["dictionaries"]})
     by_value = [[e["metrics"][metric] for e in results["dictionaries"] if e["value"] == v] for v in values]
-    return np.asarray(values), np.array([np.mean(v) for v in by_value]), np.array([np.min(v) for v in by_value]), \
-        np.array([np.max(v) for v in by_value])
+    return (
+        np.asarray(values),
+        np.array([np.mean(v) for v in by_value]),
+        np.array([np.min(v) for v in by_value]),
+        np.array([np.max(v) for v in by_value]),
+    )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -137,9 +178,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for ax, metric in zip(axes, PLOTTED):
         panels.metric_by_setting(ax, rows, metric, results["hyperparameter"], metric)
     n_seeds = len({e["seed"] for e in results["dictionaries"]})
-    title = (f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} (line: mean of "
-             f"{n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, TopK "
-             f"k={results.get('chance', [{}])[0].get('k', '?')})")
+    title = (
+        f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} (line: mean of "
+        f"{n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, TopK "
+        f"k={results.get('chance', [{}])[0].get('k', '?')})"
+    )
     return [panels.finish(figure, axes, title, folder / "sweep.png")]
 
 
@@ -151,11 +194,11 @@ def summary(results: dict) -> str:
         lines.append(f"{value:>16g}" + "".join(f"{c[1][i]:>8.3f}±{(c[3][i] - c[2][i]) / 2:<3.2f}" for c in columns))
     chance = results.get("chance", [])
     if chance:
-        lines.append(f"{'random (chance)':>16}" + "".join(f"{np.mean([e['metrics'][m] for e in chance]):>8.3f}    "
-                                                        for m in PLOTTED))
+        lines.append(f"{'random (chance)':>16}" + "".join(f"{np.mean([e['metrics'][m] for e in chance]):>8.3f}    " for m in PLOTTED))
     lines.append("(mean ± half the min–max range over seeds; chance: a random dictionary of the same size, TopK k)")
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
-              evaluation_source=evaluation_source)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)

@@ -53,8 +53,13 @@ from toys.engine.runtime import Runtime, or_default
 NAME = "synthsaebench"
 DESCRIPTION = "SynthSAEBench: five SAE architectures at L0 20 and 25 on SAELens' 16k synthetic model"
 ARCHS = ("batchtopk", "matryoshka", "jumprelu", "l1", "matching_pursuit")
-TOYLAB_ARCH = {"batchtopk": "batchtopk", "matryoshka": "matryoshka", "jumprelu": "jumprelu", "l1": "relu",
-               "matching_pursuit": "matching_pursuit"}
+TOYLAB_ARCH = {
+    "batchtopk": "batchtopk",
+    "matryoshka": "matryoshka",
+    "jumprelu": "jumprelu",
+    "l1": "relu",
+    "matching_pursuit": "matching_pursuit",
+}
 CALIBRATED = ("jumprelu", "l1")
 
 # SAELens docs, SynthSAEBench-16k: width 4096, 200M samples; mean ± std over seeds.
@@ -88,26 +93,30 @@ class Config:
     n_seeds: int = setting(3, low=1)
     num_features: int = setting(16_384, "the synthetic model built from SynthSAEBench's config at this size", low=16)
     hidden_dim: int = setting(768, low=1)
-    model_seed: int = setting(42, "SynthSAEBench-16k's seed", low=0, high=2 ** 31 - 1)
-    model_folder: str = setting("", "a SAELens synthetic-model folder to use as it is (overrides the three above)",
-                                allowed="empty, or a folder holding synthetic_model_config.json")
+    model_seed: int = setting(42, "SynthSAEBench-16k's seed", low=0, high=2**31 - 1)
+    model_folder: str = setting(
+        "",
+        "a SAELens synthetic-model folder to use as it is (overrides the three above)",
+        allowed="empty, or a folder holding synthetic_model_config.json",
+    )
     archs: tuple[str, ...] = setting(ARCHS, choices=ARCHS)
     target_l0s: tuple[int, ...] = setting((20, 25), low=1, high="width")
     width: int = setting(4096, low=1)
     learning_rate: float = setting(3e-4, low=0, low_open=True)
     batch_size: int = setting(1024, low=1)
     samples_per_sae: int = setting(200_000_000, low="batch_size")
-    calibration_share: float = setting(0.25, "of samples_per_sae, for the λ sweep of jumprelu and l1",
-                                       low=0, low_open=True, high=1)
+    calibration_share: float = setting(0.25, "of samples_per_sae, for the λ sweep of jumprelu and l1", low=0, low_open=True, high=1)
     jumprelu_coefficients: tuple[float, ...] = setting((0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0), low=0, low_open=True)
     l1_coefficients: tuple[float, ...] = setting((0.3, 1.0, 3.0, 10.0, 30.0, 100.0), low=0, low_open=True)
     n_eval: int = setting(500_000, "SAELens' eval_samples default", low=evaluate.MIN_EVAL_SAMPLES)
-    mp_residual_threshold: float = setting(0.0, "matching pursuit's ρ (SAELens' default is 1e-2; module docstring)",
-                                           low=0)
-    saebench_samples: int = setting(absorption_saebench.SAMPLES, "per split, SAEBench's absorption (0: not read)",
-                                    low=0, allowed=f"0, or [{absorption_saebench.MIN_SAMPLES}, inf)")
-    saelens_samples: int = setting(0, "> 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)",
-                                   low=0)
+    mp_residual_threshold: float = setting(0.0, "matching pursuit's ρ (SAELens' default is 1e-2; module docstring)", low=0)
+    saebench_samples: int = setting(
+        absorption_saebench.SAMPLES,
+        "per split, SAEBench's absorption (0: not read)",
+        low=0,
+        allowed=f"0, or [{absorption_saebench.MIN_SAMPLES}, inf)",
+    )
+    saelens_samples: int = setting(0, "> 0: SAELens trains BatchTopK, Matryoshka and L1 on this many samples (and so do we)", low=0)
 
     @classmethod
     def quick(cls) -> "Config":
@@ -116,10 +125,20 @@ class Config:
         Short runs need larger steps: lr 2e-3. The λ sweep runs the whole budget (L0 keeps falling late in training, so a sweep at
         half the budget left JumpReLU and L1 at L0 12–14); its grids bracket L0 25 here.
         """
-        return cls(n_seeds=1, num_features=4096, hidden_dim=192, width=1024, target_l0s=(25,),
-                   samples_per_sae=1_000_000, learning_rate=2e-3,
-                   calibration_share=1.0, jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
-                   l1_coefficients=(2.0, 3.0, 4.5, 6.5), n_eval=evaluate.MIN_EVAL_SAMPLES, saelens_samples=500_000)
+        return cls(
+            n_seeds=1,
+            num_features=4096,
+            hidden_dim=192,
+            width=1024,
+            target_l0s=(25,),
+            samples_per_sae=1_000_000,
+            learning_rate=2e-3,
+            calibration_share=1.0,
+            jumprelu_coefficients=(0.2, 0.4, 0.8, 1.6),
+            l1_coefficients=(2.0, 3.0, 4.5, 6.5),
+            n_eval=evaluate.MIN_EVAL_SAMPLES,
+            saelens_samples=500_000,
+        )
 
     def validate(self) -> None:
         check_fields(self)
@@ -130,8 +149,10 @@ class Config:
             folder = Path(self.model_folder)
             for name in (synthetic_files.CONFIG_FILE, synthetic_files.WEIGHTS_FILE):
                 if not (folder / name).is_file():
-                    raise ConfigError(f"model_folder: {self.model_folder} holds no {name}; allowed: a SAELens "
-                                      f"synthetic-model folder ({synthetic_files.CONFIG_FILE}, {synthetic_files.WEIGHTS_FILE})")
+                    raise ConfigError(
+                        f"model_folder: {self.model_folder} holds no {name}; allowed: a SAELens "
+                        f"synthetic-model folder ({synthetic_files.CONFIG_FILE}, {synthetic_files.WEIGHTS_FILE})"
+                    )
             synthetic_files.read_config(folder)  # the model's own fields, checked as SAELens checks them
 
     @property
@@ -153,8 +174,7 @@ def model_parts(config: Config, runtime: Runtime | None = None) -> tuple[synthet
         origin = "built from SynthSAEBench's config"
     cfg = parts.config
     is_16k = synthetic_model.synthsaebench_config().to_dict() == cfg.to_dict()
-    return parts, {"config": cfg.to_dict(), "is_synthsaebench_16k": is_16k, "origin": origin,
-                   "build_seconds": time.perf_counter() - start}
+    return parts, {"config": cfg.to_dict(), "is_synthsaebench_16k": is_16k, "origin": origin, "build_seconds": time.perf_counter() - start}
 
 
 def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
@@ -164,9 +184,19 @@ def _hparams(config: Config, arch: str, target: int, coefficient: float = 0.0):
     return architectures.hparams(config.learning_rate, k=target, residual_threshold=rho)
 
 
-def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_key, coefficients: dict,
-                    steps: int, tag: str = "", runtime: Runtime | None = None,
-                    saebench: absorption_saebench.Prepared | None = None) -> tuple[list[dict], list]:
+def train_and_score(
+    config: Config,
+    toy,
+    arch: str,
+    seeds: list[int],
+    key,
+    eval_key,
+    coefficients: dict,
+    steps: int,
+    tag: str = "",
+    runtime: Runtime | None = None,
+    saebench: absorption_saebench.Prepared | None = None,
+) -> tuple[list[dict], list]:
     """One vmapped call: every (target, seed) of one architecture; their scores as entries (with SAEBench's
     absorption when its prepared sample is given)."""
     name = TOYLAB_ARCH[arch]
@@ -174,27 +204,51 @@ def train_and_score(config: Config, toy, arch: str, seeds: list[int], key, eval_
     hps = pipeline.stack([_hparams(config, arch, t, coefficients.get(t, 0.0)) for t, _ in runs])
     keys = seed_keys(jax.random.fold_in(key, ARCHS.index(arch)), config.width, [t * 100_003 + s for t, s in runs])
     k_max = max(config.target_l0s) if architectures.get(name).uses_k else None
-    result = pipeline.fit(name, toy, hps, keys, n_latents=config.width, steps=steps, batch_size=config.batch_size,
-                          k_max=k_max, one_draw=True, **TRAINING.get(arch, {}),
-                          label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})", runtime=runtime)
+    result = pipeline.fit(
+        name,
+        toy,
+        hps,
+        keys,
+        n_latents=config.width,
+        steps=steps,
+        batch_size=config.batch_size,
+        k_max=k_max,
+        one_draw=True,
+        **TRAINING.get(arch, {}),
+        label=f"{arch}{tag} ×{len(runs)} (L0 {config.target_l0s})",
+        runtime=runtime,
+    )
     with or_default(runtime).progress.task(f"evaluating {arch}{tag}"):
-        scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval,
-                                   parents=toy.parent)
+        scores = pipeline.evaluate(name, result.params, hps, toy, key=eval_key, n_eval=config.n_eval, parents=toy.parent)
     if saebench is not None:
         with or_default(runtime).progress.task(f"SAEBench absorption {arch}{tag}"):
             encode = absorption_saebench.stacked_encoder(lambda *a: pipeline.encode(name, *a), result.params, hps)
-            readings = absorption_saebench.score(saebench, encode, np.asarray(result.params.W_dec),
-                                                 saebench_key(eval_key, 1))
+            readings = absorption_saebench.score(saebench, encode, np.asarray(result.params.W_dec), saebench_key(eval_key, 1))
         for metrics, reading in zip(scores, readings):
             metrics["saebench_absorption"] = reading
-    entries = [{"arch": arch, "target_l0": t, "seed": s, "samples": steps * config.batch_size,
-                **({"coefficient": coefficients[t]} if arch in CALIBRATED else {}), "metrics": m}
-               for (t, s), m in zip(runs, scores)]
+    entries = [
+        {
+            "arch": arch,
+            "target_l0": t,
+            "seed": s,
+            "samples": steps * config.batch_size,
+            **({"coefficient": coefficients[t]} if arch in CALIBRATED else {}),
+            "metrics": m,
+        }
+        for (t, s), m in zip(runs, scores)
+    ]
     return entries, result.params
 
 
-def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtime | None = None,
-           saebench: absorption_saebench.Prepared | None = None) -> list[dict]:
+def chance(
+    config: Config,
+    toy,
+    key,
+    eval_key,
+    seeds: list[int],
+    runtime: Runtime | None = None,
+    saebench: absorption_saebench.Prepared | None = None,
+) -> list[dict]:
     """Random ±1/√d dictionaries of the same width, encoded by TopK with k = the target."""
     entries = []
     for target in config.target_l0s:
@@ -206,8 +260,7 @@ def chance(config: Config, toy, key, eval_key, seeds: list[int], runtime: Runtim
             with or_default(runtime).progress.task(f"SAEBench absorption of random dictionaries (k={target})"):
                 arch, hps = pipeline.chance_reading(target, len(seeds))
                 encode = absorption_saebench.stacked_encoder(lambda *a, arch=arch: pipeline.encode(arch, *a), params, hps)
-                readings = absorption_saebench.score(saebench, encode, np.asarray(params.W_dec),
-                                                     saebench_key(eval_key, 1))
+                readings = absorption_saebench.score(saebench, encode, np.asarray(params.W_dec), saebench_key(eval_key, 1))
             for metrics, reading in zip(scores, readings):
                 metrics["saebench_absorption"] = reading
         entries += [{"arch": "random", "target_l0": target, "seed": s, "metrics": m} for s, m in zip(seeds, scores)]
@@ -232,13 +285,24 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         coefficients = {}
         if arch in CALIBRATED:
             calibration[arch] = pipeline.calibrate_to_l0(
-                TOYLAB_ARCH[arch], toy, architectures.hparams(config.learning_rate), coefficient_grids[arch],
-                config.target_l0s, jax.random.fold_in(key_calibrate, ARCHS.index(arch)), eval_key=key_eval,
-                n_latents=config.width, steps=calibration_steps, batch_size=config.batch_size, one_draw=True,
-                runtime=runtime, **TRAINING[arch])
+                TOYLAB_ARCH[arch],
+                toy,
+                architectures.hparams(config.learning_rate),
+                coefficient_grids[arch],
+                config.target_l0s,
+                jax.random.fold_in(key_calibrate, ARCHS.index(arch)),
+                eval_key=key_eval,
+                n_latents=config.width,
+                steps=calibration_steps,
+                batch_size=config.batch_size,
+                one_draw=True,
+                runtime=runtime,
+                **TRAINING[arch],
+            )
             coefficients = calibration[arch]["chosen"]
-        arch_entries, _ = train_and_score(config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps,
-                                          runtime=runtime, saebench=saebench)
+        arch_entries, _ = train_and_score(
+            config, toy, arch, seeds, key_train, key_eval, coefficients, config.steps, runtime=runtime, saebench=saebench
+        )
         entries += arch_entries
     chance_entries = chance(config, toy, key_chance, key_eval, seeds, runtime, saebench=saebench)
     # Absorption per planted edge: the records (thousands per SAE at the 16k shape) go to their own
@@ -256,23 +320,35 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         "edge_absorption_summary": edge_summary,
         "edge_absorption_file": "edge_absorption.json",
         "calibration": {arch: {**c, "chosen": {str(t): v for t, v in c["chosen"].items()}} for arch, c in calibration.items()},
-        "published": {arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
-                      for arch, table in PUBLISHED.items()},
+        "published": {
+            arch: {str(t): {m: {"mean": v[0], "std": v[1]} for m, v in by.items()} for t, by in table.items()}
+            for arch, table in PUBLISHED.items()
+        },
         "sampler": {"events_cap": toy.firing.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
     }
     results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side
     if config.saelens_samples:
         from experiments import saelens_side_by_side
 
-        results["saelens_side_by_side"] = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval,
-                                                                       calibration, train_and_score, runtime)
-    rows = table.from_entries([{"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"],
-                                "target_l0": e["target_l0"]} for e in entries + chance_entries],
-                              setting=lambda e: {"target_l0": e["target_l0"]},
-                              matched_by=lambda e: (e["size"], e["target_l0"]))
-    return Result(results, files=[lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
-                                  lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges)],
-                  table=rows)
+        results["saelens_side_by_side"] = saelens_side_by_side.compare(
+            config, toy, parts, key_side, key_eval, calibration, train_and_score, runtime
+        )
+    rows = table.from_entries(
+        [
+            {"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"], "target_l0": e["target_l0"]}
+            for e in entries + chance_entries
+        ],
+        setting=lambda e: {"target_l0": e["target_l0"]},
+        matched_by=lambda e: (e["size"], e["target_l0"]),
+    )
+    return Result(
+        results,
+        files=[
+            lambda folder: synthetic_files.save(folder / "synthetic_model", parts),
+            lambda folder: runfolder.write_json(folder / "edge_absorption.json", edges),
+        ],
+        table=rows,
+    )
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -283,9 +359,14 @@ def grouped_means(results: dict) -> dict:
     grouped: dict = {}
     for entry in results["entries"] + results.get("chance", []):
         grouped.setdefault((entry["arch"], entry["target_l0"]), []).append(entry["metrics"])
-    return {key: {m: (float(np.mean([g[m] for g in group])), float(np.std([g[m] for g in group])), len(group))
-                  for m in group[0] if isinstance(group[0][m], (int, float))}
-            for key, group in grouped.items()}
+    return {
+        key: {
+            m: (float(np.mean([g[m] for g in group])), float(np.std([g[m] for g in group])), len(group))
+            for m in group[0]
+            if isinstance(group[0][m], (int, float))
+        }
+        for key, group in grouped.items()
+    }
 
 
 def f1_order(results: dict, target: int = 25) -> list[str]:
@@ -301,10 +382,12 @@ SUMMARY_METRICS = ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_
 def summary(results: dict) -> str:
     rows = grouped_means(results)
     model = results["model"]["config"]
-    lines = [f"SynthSAEBench: {model['num_features']} features in {model['hidden_dim']} dims "
-             f"({'the 16k model' if results['model']['is_synthsaebench_16k'] else 'the same family, scaled'}), "
-             f"width {results['width']}, {results['samples_per_sae']:,} samples per SAE",
-             f"{'arch':<17}{'L0*':>4}  " + "  ".join(f"{m[:10]:>10}" for m in SUMMARY_METRICS) + "   published F1 / MCC"]
+    lines = [
+        f"SynthSAEBench: {model['num_features']} features in {model['hidden_dim']} dims "
+        f"({'the 16k model' if results['model']['is_synthsaebench_16k'] else 'the same family, scaled'}), "
+        f"width {results['width']}, {results['samples_per_sae']:,} samples per SAE",
+        f"{'arch':<17}{'L0*':>4}  " + "  ".join(f"{m[:10]:>10}" for m in SUMMARY_METRICS) + "   published F1 / MCC",
+    ]
     for target in sorted({t for _, t in rows}):
         for arch in (*ARCHS, "random"):
             if (arch, target) not in rows:
@@ -328,8 +411,10 @@ def summary(results: dict) -> str:
         from experiments import saelens_side_by_side
 
         lines.append(saelens_side_by_side.summary(side))
-    lines.append("(means over seeds; F1 and uniqueness over all latents, dead ones 0, as SAELens; "
-                 "random = a random dictionary of the same width encoded by TopK with k = L0*)")
+    lines.append(
+        "(means over seeds; F1 and uniqueness over all latents, dead ones 0, as SAELens; "
+        "random = a random dictionary of the same width encoded by TopK with k = L0*)"
+    )
     return "\n".join(lines)
 
 
@@ -348,8 +433,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
             ours = [rows.get((a, target), {}).get(metric, (np.nan, 0, 0)) for a in archs]
             pub = [PUBLISHED[a][target][metric] if target in PUBLISHED[a] else (np.nan, 0) for a in archs]
             ax.bar(x - 0.2, [o[0] for o in ours], 0.4, yerr=[o[1] for o in ours], label="toylab (this run)", capsize=3)
-            ax.bar(x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], label="published (SAELens, 16k, 200M)",
-                   capsize=3, color="0.6")
+            ax.bar(
+                x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], label="published (SAELens, 16k, 200M)", capsize=3, color="0.6"
+            )
             if ("random", target) in rows:
                 ax.axhline(rows[("random", target)][metric][0], color="k", ls="--", lw=1, label="random dictionary (chance)")
             ax.set_xticks(x, archs, rotation=20)
@@ -358,8 +444,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
             ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(loc="lower left", fontsize=8)
     model = results["model"]["config"]
-    figure.suptitle(f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) "
-                    "beside the published table", y=1.0)
+    figure.suptitle(
+        f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) beside the published table",
+        y=1.0,
+    )
     figure.tight_layout()
     return [save_figure(figure, folder / "f1_mcc_vs_published.png")]
 

@@ -37,13 +37,12 @@ class Config:
     learning_rate: float = setting(1e-3, "AdamW learning rate", low=0, low_open=True)
     sparse_probability: float = setting(0.05, "feature probability of the pentagon setting", low=0, low_open=True, high=1)
     dense_probability: float = setting(1.0, "feature probability of the dense setting", low=0, low_open=True, high=1)
-    importance_decay: float = setting(0.9, "importance I_i = decay^i of the dense setting and the sweep",
-                                      low=0, low_open=True, high=1)
+    importance_decay: float = setting(0.9, "importance I_i = decay^i of the dense setting and the sweep", low=0, low_open=True, high=1)
     sweep_features: int = setting(20, "features in the sweep", low=1)
     sweep_hidden: int = setting(5, "hidden dimensions in the sweep", low=1)
-    sweep_probabilities: tuple[float, ...] = setting((1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01),
-                                                     "feature probabilities of the sweep",
-                                                     low=0, low_open=True, high=1)
+    sweep_probabilities: tuple[float, ...] = setting(
+        (1.0, 0.5, 0.3, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01), "feature probabilities of the sweep", low=0, low_open=True, high=1
+    )
 
     @classmethod
     def quick(cls) -> "Config":
@@ -53,15 +52,14 @@ class Config:
         check_fields(self)
 
 
-def _train_settings(config: Config, n_features: int, n_hidden: int, settings: list[dict], key, key_eval,
-                    runtime: Runtime | None) -> list[dict]:
+def _train_settings(
+    config: Config, n_features: int, n_hidden: int, settings: list[dict], key, key_eval, runtime: Runtime | None
+) -> list[dict]:
     """Train every (probability, importance) setting × n_instances in one call; keep each best
     (the lowest loss on one common evaluation sample)."""
     n = config.n_instances
     probabilities = np.repeat([s["probability"] for s in settings], n)
-    importances = jnp.concatenate(
-        [jnp.tile(tms.importance(n_features, s["decay"]), (n, 1)) for s in settings]
-    )
+    importances = jnp.concatenate([jnp.tile(tms.importance(n_features, s["decay"]), (n, 1)) for s in settings])
     keys = jax.random.split(key, len(probabilities))
     train_config = tms.TMSTrainConfig(
         n_features, n_hidden, steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate
@@ -109,12 +107,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_two, key_sweep = jax.random.split(seeding.root_key(config.seed))
     two_dims = [
         {"name": "pentagon", "group": "two_dims", "probability": config.sparse_probability, "decay": None},
-        {"name": "dense", "group": "two_dims", "probability": config.dense_probability,
-         "decay": config.importance_decay},
+        {"name": "dense", "group": "two_dims", "probability": config.dense_probability, "decay": config.importance_decay},
     ]
     sweep = [
-        {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay}
-        for p in config.sweep_probabilities
+        {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay} for p in config.sweep_probabilities
     ]
     key_eval = jax.random.fold_in(seeding.root_key(config.seed), 7)  # the common evaluation sample
     settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval, runtime)
@@ -130,11 +126,11 @@ def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
         best, n, m = entry["best"], entry["n_features"], entry["n_hidden"]
         where = {"setting": entry["name"], "probability": entry["probability"], "importance": entry["importance"]}
         for metric, value, chance, unit in (
-                ("loss", best["loss"], None, ""),
-                ("mean_dimensionality", float(np.mean(best["dimensionality"])), m / n, ""),
-                ("features_represented", int(np.sum(np.asarray(best["column_norms"]) > 0.5)), m, "count")):
-            rows.append(table.Row("tms", metric, value, chance, size=m, seed=seed, reader="best instance", unit=unit,
-                                  setting=where))
+            ("loss", best["loss"], None, ""),
+            ("mean_dimensionality", float(np.mean(best["dimensionality"])), m / n, ""),
+            ("features_represented", int(np.sum(np.asarray(best["column_norms"]) > 0.5)), m, "count"),
+        ):
+            rows.append(table.Row("tms", metric, value, chance, size=m, seed=seed, reader="best instance", unit=unit, setting=where))
     return rows
 
 
@@ -162,8 +158,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
             ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
         if dropped:
-            ax.text(0.02, 0.02, f"dropped (‖W_i‖ ≤ 0.3): {', '.join(map(str, dropped))}", transform=ax.transAxes,
-                    fontsize=8, color="0.35")
+            ax.text(0.02, 0.02, f"dropped (‖W_i‖ ≤ 0.3): {', '.join(map(str, dropped))}", transform=ax.transAxes, fontsize=8, color="0.35")
         ax.set_xlabel("hidden dim 1")
         ax.set_ylabel("hidden dim 2")
         ax.set_xlim(-1.5, 1.5)
@@ -172,8 +167,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.axhline(0, color="0.85", lw=0.8)
         ax.axvline(0, color="0.85", lw=0.8)
         dims = ", ".join(f"{d:.2f}" for d in entry["best"]["dimensionality"])
-        ax.set_title(f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}",
-                     fontsize=9)
+        ax.set_title(f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}", fontsize=9)
     figure.suptitle("Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)")
     figure.tight_layout(rect=(0, 0, 1, 0.93))  # each panel's labels clear of its neighbour
     paths.append(save_figure(figure, folder / "tms_columns.png"))
@@ -193,8 +187,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_xscale("log")
         ax.set_xlabel("1 / feature probability")
         ax.set_ylabel("feature dimensionality D_i")
-        ax.set_title(f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} hidden dims: D_i clusters at "
-                     "d/k (black bar: hidden dims / ‖W‖²_F)", fontsize=9)
+        ax.set_title(
+            f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} hidden dims: D_i clusters at "
+            "d/k (black bar: hidden dims / ‖W‖²_F)",
+            fontsize=9,
+        )
         paths.append(save_figure(figure, folder / "tms_dimensionality.png"))
     return paths
 

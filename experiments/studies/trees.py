@@ -69,19 +69,22 @@ class Config:
     n_eval: int = setting(evaluate.MIN_EVAL_SAMPLES, low=1000)
     splitting_kind: str = setting("batchtopk", "architecture of the splitting ladder", choices=SPLITTING_KINDS)
     splitting_sizes: tuple[int, ...] = setting((32, 64, 128, 256), "the ladder's sizes", low=2)
-    match_threshold: float = setting(hierarchy.MATCH_THRESHOLD, "|cos| above which an inferred latent is matched to a feature",
-                                     low=0, low_open=True, high=1)
-    n_tree_samples: int = setting(16_384, "samples whose firing the co-firing linkage and the parent direction use",
-                                  low=100)
+    match_threshold: float = setting(
+        hierarchy.MATCH_THRESHOLD, "|cos| above which an inferred latent is matched to a feature", low=0, low_open=True, high=1
+    )
+    n_tree_samples: int = setting(16_384, "samples whose firing the co-firing linkage and the parent direction use", low=100)
     two_feature_p10: float = setting(0.3, "two-feature toy: P(parent alone)", low=0, low_open=True, high=1)
-    two_feature_p11: float = setting(0.2, "two-feature toy: P(parent and child)", low=0, low_open=True,
-                                     high="1 - two_feature_p10")
+    two_feature_p11: float = setting(0.2, "two-feature toy: P(parent and child)", low=0, low_open=True, high="1 - two_feature_p10")
     two_feature_l1: float = setting(0.3, "two-feature toy: λ", low=0, low_open=True)
     two_feature_seeds: int = setting(8, "two-feature toy: seeds", low=1)
     two_feature_steps: int = setting(3000, "two-feature toy: training steps", low=1)
     figure_roots: int = setting(3, "trees drawn in trees.png", low=1, high="toy.n_roots")
-    saebench_samples: int = setting(absorption_saebench.SAMPLES, "per split, SAEBench's absorption (0: not read)",
-                                    low=0, allowed=f"0, or [{absorption_saebench.MIN_SAMPLES}, inf)")
+    saebench_samples: int = setting(
+        absorption_saebench.SAMPLES,
+        "per split, SAEBench's absorption (0: not read)",
+        low=0,
+        allowed=f"0, or [{absorption_saebench.MIN_SAMPLES}, inf)",
+    )
 
     @classmethod
     def quick(cls) -> "Config":
@@ -93,8 +96,9 @@ class Config:
         check_range("toy.depth", self.toy.depth, low=2)  # a hierarchy needs parents
         absorption_saebench.check_samples("saebench_samples", self.saebench_samples)
         if len(self.splitting_sizes) < 2 or list(self.splitting_sizes) != sorted(set(self.splitting_sizes)):
-            raise ConfigError(f"splitting_sizes: got {','.join(map(str, self.splitting_sizes))}, "
-                              "allowed: two or more strictly increasing sizes")
+            raise ConfigError(
+                f"splitting_sizes: got {','.join(map(str, self.splitting_sizes))}, allowed: two or more strictly increasing sizes"
+            )
 
 
 # --- the hierarchical toy ----------------------------------------------------------------
@@ -115,18 +119,26 @@ def _firing(kind: str, params, k: int, x) -> np.ndarray:
 
 
 def _linkage_scores(planted, directions, decoder, firing, threshold) -> dict:
-    inferred = {metric: hierarchy.linkage_parents(decoder, directions, firing, metric, threshold)
-                for metric in ("cosine", "cofiring")}
+    inferred = {metric: hierarchy.linkage_parents(decoder, directions, firing, metric, threshold) for metric in ("cosine", "cofiring")}
     return {f"linkage_{metric}": (parents, hierarchy.tree_scores(planted, parents)) for metric, parents in inferred.items()}
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
     """Peak bytes of the largest training call (the main size or the splitting ladder) and the field behind them."""
-    return memory.sae_training_bytes(runs=config.n_seeds, d=config.toy.d, m=max(config.size, *config.splitting_sizes),
-                                     batch=config.batch_size, n_features=config.toy.n_features,
-                                     fields={"n_features": "toy.n_roots × toy.branching × toy.depth", "d": "toy.d", "m": "size",
-                                             "batch": "batch_size",
-                                             "runs": "n_seeds"})
+    return memory.sae_training_bytes(
+        runs=config.n_seeds,
+        d=config.toy.d,
+        m=max(config.size, *config.splitting_sizes),
+        batch=config.batch_size,
+        n_features=config.toy.n_features,
+        fields={
+            "n_features": "toy.n_roots × toy.branching × toy.depth",
+            "d": "toy.d",
+            "m": "size",
+            "batch": "batch_size",
+            "runs": "n_seeds",
+        },
+    )
 
 
 def evaluation_source(config: Config) -> dict:
@@ -143,8 +155,16 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     directions = np.asarray(toy.directions)
     x_tree = toy.sample(key_tree_sample, config.n_tree_samples).x
     seeds = seeding.replica_seeds(config.seed, config.n_seeds)
-    recovery = Recovery(toy, seeds, key_dictionaries, config.n_eval, config.k, parents=toy.parents, runtime=runtime,
-                        saebench_samples=config.saebench_samples)
+    recovery = Recovery(
+        toy,
+        seeds,
+        key_dictionaries,
+        config.n_eval,
+        config.k,
+        parents=toy.parents,
+        runtime=runtime,
+        saebench_samples=config.saebench_samples,
+    )
     arrays = {"planted_parents": planted, "depths": np.asarray(toy.depths)}
 
     trained = {}
@@ -169,24 +189,40 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     splitting["chance"]["shuffled_tree"] = hierarchy.tree_scores(planted, shuffled_tree)
 
     edges, edge_summary = edge_absorption(recovery.entries)
-    return Result({
-        "dictionaries": recovery.entries,
-        "edge_absorption": edges,
-        "edge_absorption_summary": edge_summary,
-        "splitting": splitting,
-        "two_feature": two_feature.study(config.two_feature_p10, config.two_feature_p11, config.two_feature_l1,
-                                         config.two_feature_seeds, config.two_feature_steps, config.learning_rate,
-                                         key_two_feature, runtime),
-        "toy": {
-            "n_features": config.toy.n_features, "d": config.toy.d, "n_roots": config.toy.n_roots,
-            "branching": config.toy.branching, "depth": config.toy.depth, "n_parents": config.toy.n_parents,
-            "exclusive_fraction": config.toy.exclusive_fraction,
-            "expected_true_l0": float(np.sum(trees.firing_probabilities(config.toy))),
+    return Result(
+        {
+            "dictionaries": recovery.entries,
+            "edge_absorption": edges,
+            "edge_absorption_summary": edge_summary,
+            "splitting": splitting,
+            "two_feature": two_feature.study(
+                config.two_feature_p10,
+                config.two_feature_p11,
+                config.two_feature_l1,
+                config.two_feature_seeds,
+                config.two_feature_steps,
+                config.learning_rate,
+                key_two_feature,
+                runtime,
+            ),
+            "toy": {
+                "n_features": config.toy.n_features,
+                "d": config.toy.d,
+                "n_roots": config.toy.n_roots,
+                "branching": config.toy.branching,
+                "depth": config.toy.depth,
+                "n_parents": config.toy.n_parents,
+                "exclusive_fraction": config.toy.exclusive_fraction,
+                "expected_true_l0": float(np.sum(trees.firing_probabilities(config.toy))),
+            },
+            "k": config.k,
+            "size": config.size,
+            "figure_roots": config.figure_roots,
         },
-        "k": config.k,
-        "size": config.size,
-        "figure_roots": config.figure_roots,
-    }, arrays=arrays, dictionaries=recovery.saved, table=recovery.rows())
+        arrays=arrays,
+        dictionaries=recovery.saved,
+        table=recovery.rows(),
+    )
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
@@ -207,19 +243,27 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
         if size == config.size and kind in trained:
             params = jax.tree.map(lambda leaf: leaf[:1], trained[kind])
         else:
-            params = pipeline.fit(kind, recovery.toy, pipeline.stack([_hps(kind, config)]),
-                                  seed_keys(key_ladder, size, [0]), n_latents=size, steps=config.steps,
-                                  batch_size=config.batch_size, k_max=config.k,
-                                  label=f"splitting ladder: {kind} m={size}", runtime=recovery.runtime).params
+            params = pipeline.fit(
+                kind,
+                recovery.toy,
+                pipeline.stack([_hps(kind, config)]),
+                seed_keys(key_ladder, size, [0]),
+                n_latents=size,
+                steps=config.steps,
+                batch_size=config.batch_size,
+                k_max=config.k,
+                label=f"splitting ladder: {kind} m={size}",
+                runtime=recovery.runtime,
+            ).params
         decoders.append(np.asarray(params.W_dec[0]))
         random_decoders.append(np.asarray(pipeline.baseline("random", seed_keys(key_random, size, [0]), d, size).W_dec[0]))
     firing = _firing(kind, params, config.k, x_tree)[0]
     inferred, scores = _ladder_scores(decoders, firing, planted, directions, config.match_threshold)
     arrays["inferred_sizes"] = inferred["sizes"]
-    random_params = pipeline.baseline("random", seed_keys(key_random, config.splitting_sizes[-1], [0]), d,
-                                      config.splitting_sizes[-1])
-    _, random_scores = _ladder_scores(random_decoders, _firing("random", random_params, config.k, x_tree)[0],
-                                      planted, directions, config.match_threshold)
+    random_params = pipeline.baseline("random", seed_keys(key_random, config.splitting_sizes[-1], [0]), d, config.splitting_sizes[-1])
+    _, random_scores = _ladder_scores(
+        random_decoders, _firing("random", random_params, config.k, x_tree)[0], planted, directions, config.match_threshold
+    )
     return {
         "kind": kind,
         "sizes": list(config.splitting_sizes),
@@ -285,7 +329,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     columns = 2  # a grid, not a strip: each tree keeps a readable size
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.9 * rows), squeeze=False)
-    for ax in axes.ravel()[len(panels):]:
+    for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     for ax, (name, parents) in zip(axes.ravel(), panels):
         for child in nodes:
@@ -300,15 +344,20 @@ def plot(results: dict, arrays: dict, folder) -> list:
         if name == "planted":
             ax.set_title(f"planted ({len(nodes)} of {len(planted)} features)", fontsize=9)
         else:
-            ax.set_title(f"{name}: edge recall {splitting['edge_recall'][name]:.2f}, "
-                         f"precision {splitting['edge_precision'][name]:.2f}\n(all {len(planted)} features)", fontsize=9)
+            ax.set_title(
+                f"{name}: edge recall {splitting['edge_recall'][name]:.2f}, "
+                f"precision {splitting['edge_precision'][name]:.2f}\n(all {len(planted)} features)",
+                fontsize=9,
+            )
         ax.set_yticks(sorted({-int(d) for d in depths[nodes]}))
         ax.set_yticklabels([f"depth {-t}" for t in sorted({-int(d) for d in depths[nodes]})], fontsize=9)
         ax.set_xticks([])
     kind = splitting["kind"]
     figure.suptitle(
         f"Planted tree beside trees inferred from {kind} dictionaries\n(sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
-        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent", fontsize=11)
+        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent",
+        fontsize=11,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "trees.png"))
 
@@ -330,8 +379,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
     axes[0].set_ylim(0, 1)
     axes[1].set_ylim(-0.02, 1.02)
     toy = results["toy"]
-    figure.suptitle(f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} "
-                    "(grey: random dictionary, chance)", fontsize=10)
+    figure.suptitle(
+        f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} "
+        "(grey: random dictionary, chance)",
+        fontsize=10,
+    )
     figure.tight_layout()
     paths.append(save_figure(figure, folder / "absorption_by_architecture.png"))
     paths.append(_edge_figure(results, kinds, folder))
@@ -345,19 +397,18 @@ def _edge_figure(results: dict, kinds: list[str], folder):
     from experiments.runner.runfolder import save_figure
 
     figure, ax = plt.subplots(figsize=(7.0, 3.8))
-    scored = [r for r in results["edge_absorption"]
-              if r["n_alone"] >= absorption.MIN_SAMPLES and r["n_with_child"] >= absorption.MIN_SAMPLES]
+    scored = [
+        r for r in results["edge_absorption"] if r["n_alone"] >= absorption.MIN_SAMPLES and r["n_with_child"] >= absorption.MIN_SAMPLES
+    ]
     chance = [r["symptom_gap"] for r in scored if r["arch"] == "random"]
     if chance:
-        ax.axhspan(np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0,
-                   label="random dictionary's symptom, 5–95%")
+        ax.axhspan(np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0, label="random dictionary's symptom, 5–95%")
     for i, kind in enumerate(kinds):
         colour = "0.6" if kind == "random" else f"C{i}"
         for shift, field, marker in ((-0.2, "symptom_gap", "o"), (0.2, "absorbed_rate", "^")):
             values = np.array([r[field] for r in scored if r["arch"] == kind])
             jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(values))
-            ax.scatter(i + shift + jitter, values, s=6, color=colour, marker=marker, zorder=2,
-                       alpha=0.5 if field == "symptom_gap" else 1.0)
+            ax.scatter(i + shift + jitter, values, s=6, color=colour, marker=marker, zorder=2, alpha=0.5 if field == "symptom_gap" else 1.0)
             if len(values):
                 ax.hlines(values.mean(), i + shift - 0.15, i + shift + 0.15, color="k", lw=2, zorder=3)
     ax.axhline(0, color="k", lw=0.6)
@@ -365,9 +416,11 @@ def _edge_figure(results: dict, kinds: list[str], folder):
     ax.set_xticklabels([f"{kind}\nsymptom | absorbed" for kind in kinds], fontsize=8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("per edge")
-    ax.set_title("Per planted parent→child edge and seed: the symptom (left: recall alone − with child) and\n"
-                 "absorbed rate, toylab's (right: the child's latent fires carrying the parent's direction); black: mean",
-                 fontsize=9)
+    ax.set_title(
+        "Per planted parent→child edge and seed: the symptom (left: recall alone − with child) and\n"
+        "absorbed rate, toylab's (right: the child's latent fires carrying the parent's direction); black: mean",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="y")
     figure.tight_layout()
@@ -375,8 +428,17 @@ def _edge_figure(results: dict, kinds: list[str], folder):
 
 
 def summary(results: dict) -> str:
-    columns = ("f1", "mcc", "absorption_rate", "absorbed_share", "edge_recall_linkage_cosine",
-               "edge_recall_linkage_cofiring", "explained_variance", "l0", "dead_fraction")
+    columns = (
+        "f1",
+        "mcc",
+        "absorption_rate",
+        "absorbed_share",
+        "edge_recall_linkage_cosine",
+        "edge_recall_linkage_cofiring",
+        "explained_variance",
+        "l0",
+        "dead_fraction",
+    )
     lines = [summary_table(results, columns), ""]
     splitting = results["splitting"]
     lines.append(f"hierarchy inferred from {splitting['kind']} dictionaries, sizes {splitting['sizes']}:")
@@ -384,16 +446,21 @@ def summary(results: dict) -> str:
     lines.append(f"{'grader':<18}{'edge recall':>12}{'precision':>11}{'tree sim.':>11}{'random':>9}")
     chance = splitting["chance"]["random_dictionaries"]
     for grader in TREE_GRADERS:
-        lines.append(f"{grader:<18}{splitting['edge_recall'][grader]:>12.3f}{splitting['edge_precision'][grader]:>11.3f}"
-                     f"{splitting['tree_similarity'][grader]:>11.3f}{chance[grader]['edge_recall']:>9.3f}")
+        lines.append(
+            f"{grader:<18}{splitting['edge_recall'][grader]:>12.3f}{splitting['edge_precision'][grader]:>11.3f}"
+            f"{splitting['tree_similarity'][grader]:>11.3f}{chance[grader]['edge_recall']:>9.3f}"
+        )
     shuffled = splitting["chance"]["shuffled_tree"]
-    lines.append(f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
-                 f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})")
+    lines.append(
+        f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
+        f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})"
+    )
     lines += ["", *edge_summary_lines(results["edge_absorption_summary"])]
     lines += ["", *saebench_lines(results["dictionaries"])]
     lines += ["", two_feature.summary(results["two_feature"])]
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate,
-              evaluation_source=evaluation_source)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)

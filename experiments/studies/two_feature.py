@@ -49,8 +49,16 @@ class Config:
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    results = study(config.p10, config.p11, config.l1_coefficient, config.n_seeds, config.steps, config.learning_rate,
-                    seeding.root_key(config.seed), runtime)
+    results = study(
+        config.p10,
+        config.p11,
+        config.l1_coefficient,
+        config.n_seeds,
+        config.steps,
+        config.learning_rate,
+        seeding.root_key(config.seed),
+        runtime,
+    )
     return Result(results, table=two_feature_rows(results, config.seed))
 
 
@@ -62,12 +70,10 @@ def two_feature_rows(results: dict, seed: int) -> list[table.Row]:
     for arch, trained in results["trained"].items():
         for metric in ("parent_on_both", "parent_on_parent", "final_mse"):
             for replica, value in enumerate(trained[metric]):
-                rows.append(table.Row(arch, metric, value, None, size=2, seed=seed, reader="trained",
-                                      setting={"replica": replica}))
+                rows.append(table.Row(arch, metric, value, None, size=2, seed=seed, reader="trained", setting={"replica": replica}))
     for name, losses in results["hand_built"].items():
         for metric in ("l1", "mse", "matryoshka_loss"):
-            rows.append(table.Row(f"hand-built {name.replace('_', ' ')}", metric, losses[metric], None, size=2,
-                                  seed=seed, reader="exact"))
+            rows.append(table.Row(f"hand-built {name.replace('_', ' ')}", metric, losses[metric], None, size=2, seed=seed, reader="exact"))
     return rows
 
 
@@ -85,18 +91,16 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure, ax = plt.subplots(figsize=(5.2, 3.6))
     for index, trained in enumerate(results["trained"].values()):
         jitter = np.linspace(-0.12, 0.12, len(trained["parent_on_both"]))
-        ax.scatter(index + jitter, trained["parent_on_parent"], marker="o", color="C0",
-                   label="on the parent alone" if index == 0 else None)
-        ax.scatter(index + jitter, trained["parent_on_both"], marker="x", color="C3",
-                   label="on parent + child" if index == 0 else None)
+        ax.scatter(index + jitter, trained["parent_on_parent"], marker="o", color="C0", label="on the parent alone" if index == 0 else None)
+        ax.scatter(index + jitter, trained["parent_on_both"], marker="x", color="C3", label="on parent + child" if index == 0 else None)
     ax.axhline(0, color="0.6", lw=1)
-    ax.set_xticks(range(len(results["trained"])), [f"{arch}\n(λ = {results['l1_coefficient']})"
-                                                   for arch in results["trained"]])
+    ax.set_xticks(range(len(results["trained"])), [f"{arch}\n(λ = {results['l1_coefficient']})" for arch in results["trained"]])
     ax.set_ylabel("parent latent's activation")
     ax.set_xlim(-0.5, len(results["trained"]) - 0.5)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
-    ax.set_title("ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\n"
-                 "the nested Matryoshka loss at the same λ keeps it", fontsize=9)
+    ax.set_title(
+        "ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\nthe nested Matryoshka loss at the same λ keeps it", fontsize=9
+    )
     return [save_figure(figure, folder / "parent_latent.png")]
 
 

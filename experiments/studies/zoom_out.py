@@ -54,10 +54,8 @@ class Config:
     seed: int = setting(0, low=0, high=seeding.SEED_MAX)
     toy: semantic.SemanticConfig = semantic.SemanticConfig(ambiguous_fraction=0.1, steps=6000)
     n_samples: int = setting(6000, "samples read per layer", low=100, high=1000000)
-    probe_train_fraction: float = setting(0.5, "share of samples the readers train on",
-                                          low=0, low_open=True, high=1, high_open=True)
-    neighbours: int = setting(15, "k of the k-NN region reader",
-                              low=1, high="int(n_samples * probe_train_fraction) // 4")
+    probe_train_fraction: float = setting(0.5, "share of samples the readers train on", low=0, low_open=True, high=1, high_open=True)
+    neighbours: int = setting(15, "k of the k-NN region reader", low=1, high="int(n_samples * probe_train_fraction) // 4")
     n_lines: int = setting(50, "random lines whose activation patterns are counted", low=1, high=10000)
     grid: int = setting(41, "grid points per side in layers.png", low=3, high=401)
     ball_dims: int = setting(3, "dimensions of the ball concept's subspace", low=1, high="toy.d")
@@ -69,8 +67,9 @@ class Config:
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(toy=semantic.SemanticConfig(ambiguous_fraction=0.1, steps=3000), n_samples=4000,
-                   n_lines=20, ball_samples=4000, sae_steps=3000)
+        return cls(
+            toy=semantic.SemanticConfig(ambiguous_fraction=0.1, steps=3000), n_samples=4000, n_lines=20, ball_samples=4000, sae_steps=3000
+        )
 
     def validate(self) -> None:
         check_fields(self)
@@ -92,10 +91,10 @@ def layer_readouts(activations, labels, train_rows, neighbours) -> dict:
     out = {"linear_probe_accuracy_by_layer": [], "region_accuracy_by_layer": [], "separable_by_layer": []}
     for layer in activations:
         features, is_one = layer[clean], labels[clean] == 1
-        out["linear_probe_accuracy_by_layer"].append(
-            detectors.held_out(detectors.linear_probe(), features, is_one, train_rows[clean])[0])
+        out["linear_probe_accuracy_by_layer"].append(detectors.held_out(detectors.linear_probe(), features, is_one, train_rows[clean])[0])
         out["region_accuracy_by_layer"].append(
-            detectors.held_out(detectors.region_detector(neighbours), features, is_one, train_rows[clean])[0])
+            detectors.held_out(detectors.region_detector(neighbours), features, is_one, train_rows[clean])[0]
+        )
         out["separable_by_layer"].append(folding.linearly_separable(features[:2000], is_one[:2000]))
     return out
 
@@ -136,22 +135,24 @@ def manifold_results(config: Config, key, runtime=None) -> tuple[dict, dict]:
     results = {
         "network_accuracy": float(np.mean(logits[clean, :2].argmax(axis=1) == labels[clean])),
         "ambiguous_mean_probability": float(probability[labels == semantic.AMBIGUOUS].mean())
-        if np.any(labels == semantic.AMBIGUOUS) else None,
+        if np.any(labels == semantic.AMBIGUOUS)
+        else None,
         "layers": layer_names(network.n_layers),
         **layer_readouts(activations, labels, train_rows, config.neighbours),
-        "line_regions": {"mean_by_layer": counts.mean(axis=0).tolist(), "max_by_layer": counts.max(axis=0).tolist(),
-                         "n_lines": config.n_lines},
+        "line_regions": {
+            "mean_by_layer": counts.mean(axis=0).tolist(),
+            "max_by_layer": counts.max(axis=0).tolist(),
+            "n_lines": config.n_lines,
+        },
         "squashed": [folding.squashed_share(a, labels, [0, 1]) for a in activations[1:]],
         "class_spread": [folding.class_spread(a, labels, [0, 1]) for a in activations],
-        "gradient_turning": folding.gradient_turning(
-            semantic.logit_gradients(network, state, np.asarray(sample.x)[clean])),
+        "gradient_turning": folding.gradient_turning(semantic.logit_gradients(network, state, np.asarray(sample.x)[clean])),
     }
     linear = dataclasses.replace(network, activation="linear")
     linear_state = train_classifier(linear, basis, k_train, runtime)
     results["control_linear"] = {
         **layer_readouts(activations_of(linear, linear_state, sample.x), labels, train_rows, config.neighbours),
-        "line_regions_mean_by_layer": line_region_counts(linear, linear_state, basis, k_lines,
-                                                         config.n_lines).mean(axis=0).tolist(),
+        "line_regions_mean_by_layer": line_region_counts(linear, linear_state, basis, k_lines, config.n_lines).mean(axis=0).tolist(),
     }
     arrays = grid_through_layers(config, network, state, basis, activations, labels)
     return results, arrays
@@ -179,9 +180,17 @@ def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
     x, inside = np.asarray(x), np.asarray(labels).astype(bool)
     train_rows = np.asarray(jax.random.uniform(k_rows, (len(x),))) < config.probe_train_fraction
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
-    result = pipeline.fit("relu", stored.StoredToy(jnp.asarray(x[train_rows])), hps, k_sae[None],
-                          n_latents=config.sae_size, steps=config.sae_steps, batch_size=256,
-                          label=f"ReLU SAE m={config.sae_size} on the ball and shell", runtime=runtime)
+    result = pipeline.fit(
+        "relu",
+        stored.StoredToy(jnp.asarray(x[train_rows])),
+        hps,
+        k_sae[None],
+        n_latents=config.sae_size,
+        steps=config.sae_steps,
+        batch_size=256,
+        label=f"ReLU SAE m={config.sae_size} on the ball and shell",
+        runtime=runtime,
+    )
     test = jnp.asarray(x[~train_rows])
     sae_codes = np.asarray(pipeline.encode("relu", result.params, hps, test))[0]
     sae_l0 = float(np.mean(np.sum(sae_codes > 0, axis=1)))
@@ -198,7 +207,9 @@ def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
         "sae_explained_variance": pipeline.explained_variance("relu", result.params, hps, test)[0],
         "sae_mean_l0": sae_l0,
         "random_atom_k": chance_k,
-        "ball_dims": config.ball_dims, "d": d, "sae_size": config.sae_size,
+        "ball_dims": config.ball_dims,
+        "d": d,
+        "sae_size": config.sae_size,
     }, saved_dictionaries("relu", result.params, hps, [f"relu-ball-{config.sae_size}-seed{config.seed}"])
 
 
@@ -213,8 +224,12 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
     manifold, arrays = manifold_results(config, key_manifold, runtime)
     ball, saved = ball_concept(config, key_ball, runtime)
-    return Result({config.toy.manifold: manifold, "manifold": config.toy.manifold, "ball_concept": ball},
-                  arrays=arrays, dictionaries=saved, table=zoom_rows(manifold, ball, config))
+    return Result(
+        {config.toy.manifold: manifold, "manifold": config.toy.manifold, "ball_concept": ball},
+        arrays=arrays,
+        dictionaries=saved,
+        table=zoom_rows(manifold, ball, config),
+    )
 
 
 def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
@@ -224,12 +239,34 @@ def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
     rows = []
     for metric, reader in (("linear_probe_accuracy_by_layer", "linear probe"), ("region_accuracy_by_layer", "region")):
         for layer, accuracy in zip(manifold["layers"], manifold[metric]):
-            rows.append(table.Row("classifier", "heldout_accuracy", accuracy, 0.5, seed=config.seed, reader=reader,
-                                  setting={"manifold": config.toy.manifold, "layer": layer}))
-    for arm, metric, chance in (("linear probe", "linear_probe_auroc", 0.5), ("sae", "sae_latent_auroc", ball["random_atom_auroc"]),
-                                ("random", "random_atom_auroc", ball["random_atom_auroc"]), ("region", "region_auroc", 0.5)):
-        rows.append(table.Row(arm, "auroc", ball[metric], chance, size=config.sae_size if arm in ("sae", "random") else None,
-                              seed=config.seed, reader="ball concept"))
+            rows.append(
+                table.Row(
+                    "classifier",
+                    "heldout_accuracy",
+                    accuracy,
+                    0.5,
+                    seed=config.seed,
+                    reader=reader,
+                    setting={"manifold": config.toy.manifold, "layer": layer},
+                )
+            )
+    for arm, metric, chance in (
+        ("linear probe", "linear_probe_auroc", 0.5),
+        ("sae", "sae_latent_auroc", ball["random_atom_auroc"]),
+        ("random", "random_atom_auroc", ball["random_atom_auroc"]),
+        ("region", "region_auroc", 0.5),
+    ):
+        rows.append(
+            table.Row(
+                arm,
+                "auroc",
+                ball[metric],
+                chance,
+                size=config.sae_size if arm in ("sae", "random") else None,
+                seed=config.seed,
+                reader="ball concept",
+            )
+        )
     return rows
 
 
@@ -242,17 +279,26 @@ def headline(results: dict) -> str:
 def summary(results: dict) -> str:
     manifold = results[results["manifold"]]
     control = manifold["control_linear"]
-    lines = [f"{results['manifold']}: classifier accuracy {manifold['network_accuracy']:.4f} on the two classes"
-             + (f"; mean P(class 1) on the ambiguous arm {manifold['ambiguous_mean_probability']:.3f}"
-                if manifold["ambiguous_mean_probability"] is not None else ""),
-             f"{'layer':<10}{'probe':>8}{'region':>8}{'separable':>11}{'line regions':>14}{'probe (no folds)':>18}"]
+    lines = [
+        f"{results['manifold']}: classifier accuracy {manifold['network_accuracy']:.4f} on the two classes"
+        + (
+            f"; mean P(class 1) on the ambiguous arm {manifold['ambiguous_mean_probability']:.3f}"
+            if manifold["ambiguous_mean_probability"] is not None
+            else ""
+        ),
+        f"{'layer':<10}{'probe':>8}{'region':>8}{'separable':>11}{'line regions':>14}{'probe (no folds)':>18}",
+    ]
     regions = [1.0] + manifold["line_regions"]["mean_by_layer"]
     for i, name in enumerate(manifold["layers"]):
-        lines.append(f"{name:<10}{manifold['linear_probe_accuracy_by_layer'][i]:>8.3f}"
-                     f"{manifold['region_accuracy_by_layer'][i]:>8.3f}{str(manifold['separable_by_layer'][i]):>11}"
-                     f"{regions[i]:>14.1f}{control['linear_probe_accuracy_by_layer'][i]:>18.3f}")
-    lines.append(f"(line regions: mean distinct activation patterns of layers ≤ l along {manifold['line_regions']['n_lines']} "
-                 f"random lines; without folds {control['line_regions_mean_by_layer'][-1]:.0f})")
+        lines.append(
+            f"{name:<10}{manifold['linear_probe_accuracy_by_layer'][i]:>8.3f}"
+            f"{manifold['region_accuracy_by_layer'][i]:>8.3f}{str(manifold['separable_by_layer'][i]):>11}"
+            f"{regions[i]:>14.1f}{control['linear_probe_accuracy_by_layer'][i]:>18.3f}"
+        )
+    lines.append(
+        f"(line regions: mean distinct activation patterns of layers ≤ l along {manifold['line_regions']['n_lines']} "
+        f"random lines; without folds {control['line_regions_mean_by_layer'][-1]:.0f})"
+    )
     lines.append(f"gradient turning (0 = one direction everywhere): {manifold['gradient_turning']:.3f}")
     spread = ", ".join(f"{np.mean(list(s.values())):.2f}" for s in manifold["class_spread"])
     lines.append(f"within-class spread / total, by layer: {spread}")
@@ -291,10 +337,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ax.set_yticks([])
     from matplotlib.lines import Line2D
 
-    key = [Line2D([], [], ls="", marker="o", color=colours[0], label="class 0"),
-           Line2D([], [], ls="", marker="o", color=colours[1], label="class 1"),
-           Line2D([], [], ls="", marker="o", color="0.3", label="ambiguous arm (target ½, ½)"),
-           Line2D([], [], color="0.8", label="grid of the input plane")]
+    key = [
+        Line2D([], [], ls="", marker="o", color=colours[0], label="class 0"),
+        Line2D([], [], ls="", marker="o", color=colours[1], label="class 1"),
+        Line2D([], [], ls="", marker="o", color="0.3", label="ambiguous arm (target ½, ½)"),
+        Line2D([], [], color="0.8", label="grid of the input plane"),
+    ]
     if np.any(arrays["data_labels"] == 2):
         key.insert(2, Line2D([], [], ls="", marker="o", color=colours[2], label="neither (background)"))
     figure.legend(handles=key, loc="lower center", ncol=len(key), fontsize=8, bbox_to_anchor=(0.5, -0.06))

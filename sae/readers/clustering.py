@@ -75,8 +75,9 @@ def unit_rows(v: Float[AnyArray, "N D"]) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-300)
 
 
-def cluster(v: Float[AnyArray, "N D"], n_clusters: int, seed: int = 0, standardise_columns: bool = True,
-            n_neighbors: int = N_NEIGHBORS) -> np.ndarray:
+def cluster(
+    v: Float[AnyArray, "N D"], n_clusters: int, seed: int = 0, standardise_columns: bool = True, n_neighbors: int = N_NEIGHBORS
+) -> np.ndarray:
     """Spectral clustering of the rows of v [N, D] on their cosine k-nearest-neighbour graph → labels [N]."""
     from sklearn.cluster import (
         SpectralClustering,  # here, not at the top: scikit-learn loads pandas and pyarrow (~1 s), which a refusal need not pay
@@ -110,8 +111,9 @@ def eigengap_k(affinity: Float[AnyArray, "N N"], max_clusters: int) -> int:
     return int(np.argmax(gaps[1:]) + 2) if top >= 2 else 1
 
 
-def cluster_blind(v: Float[AnyArray, "N D"], max_clusters: int, seed: int = 0, standardise_columns: bool = True,
-                  n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, int]:
+def cluster_blind(
+    v: Float[AnyArray, "N D"], max_clusters: int, seed: int = 0, standardise_columns: bool = True, n_neighbors: int = N_NEIGHBORS
+) -> tuple[np.ndarray, int]:
     """`cluster` with K chosen by the eigengap of its own affinity (module docstring): (labels [N], K)."""
     prepared = standardise(v) if standardise_columns else np.asarray(v, np.float64)
     n_neighbors = min(n_neighbors, len(prepared) - 1)
@@ -132,8 +134,38 @@ def qdg(unit_loss_gradients: Float[AnyArray, "N D"], max_clusters: int, seed: in
 
 
 # the authors' cluster counts (compute_clusters_sparse_full_more.py, for 10,000 samples)
-QDG_CLUSTER_COUNTS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 125, 150, 175, 200, 225, 250, 275, 300, 350, 400,
-                      500, 600, 700, 800, 900, 1000, 1100, 1200, 1400, 1500)
+QDG_CLUSTER_COUNTS = (
+    10,
+    20,
+    30,
+    40,
+    50,
+    60,
+    70,
+    80,
+    90,
+    100,
+    125,
+    150,
+    175,
+    200,
+    225,
+    250,
+    275,
+    300,
+    350,
+    400,
+    500,
+    600,
+    700,
+    800,
+    900,
+    1000,
+    1100,
+    1200,
+    1400,
+    1500,
+)
 QDG_RESTARTS = 30
 
 
@@ -150,8 +182,10 @@ def qdg_sweep(affinity: Float[AnyArray, "N N"], cluster_counts, seed: int = 0, r
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return {int(k): SpectralClustering(int(k), affinity="precomputed", n_init=restarts,
-                                           random_state=seed).fit_predict(affinity) for k in cluster_counts}
+        return {
+            int(k): SpectralClustering(int(k), affinity="precomputed", n_init=restarts, random_state=seed).fit_predict(affinity)
+            for k in cluster_counts
+        }
 
 
 def silhouette_k(affinity: Float[AnyArray, "N N"], labels_by_k: dict[int, np.ndarray]) -> int:
@@ -192,8 +226,9 @@ def sweep_counts(n_points: int, max_clusters: int) -> list[int]:
     return [k for k in counts if k <= max_clusters and k < n_points]
 
 
-def affinity_sweep(v: Float[AnyArray, "N D"], affinity_kind: str, max_clusters: int, seed: int = 0,
-                   restarts: int = QDG_RESTARTS) -> dict[str, np.ndarray]:
+def affinity_sweep(
+    v: Float[AnyArray, "N D"], affinity_kind: str, max_clusters: int, seed: int = 0, restarts: int = QDG_RESTARTS
+) -> dict[str, np.ndarray]:
     """The blind arm of a clustering comparison, on rows v [N, D]: spectral clustering of
     `affinity(v, affinity_kind)` at every K of `sweep_counts(N, max_clusters)` (`qdg_sweep`), and the
     blind K: the silhouette (`silhouette_k`) on the rows' angular distance arccos(C)/π, the same rule
@@ -202,12 +237,16 @@ def affinity_sweep(v: Float[AnyArray, "N D"], affinity_kind: str, max_clusters: 
     counts = sweep_counts(len(v), max_clusters)
     sweep = qdg_sweep(affinity(v, affinity_kind), counts, seed, restarts)
     blind = silhouette_k(affinity(v, "angular"), sweep) if counts else 0
-    return {"counts": np.asarray(counts, np.int64), "labels": np.stack([sweep[k] for k in counts]) if counts
-            else np.zeros((0, len(v)), np.int64), "blind_k": np.asarray(blind, np.int64)}
+    return {
+        "counts": np.asarray(counts, np.int64),
+        "labels": np.stack([sweep[k] for k in counts]) if counts else np.zeros((0, len(v)), np.int64),
+        "blind_k": np.asarray(blind, np.int64),
+    }
 
 
-def affinity_clustering(v: Float[AnyArray, "N D"], affinity_kind: str, n_clusters: int, seed: int = 0,
-                        restarts: int = QDG_RESTARTS) -> np.ndarray:
+def affinity_clustering(
+    v: Float[AnyArray, "N D"], affinity_kind: str, n_clusters: int, seed: int = 0, restarts: int = QDG_RESTARTS
+) -> np.ndarray:
     """`affinity_sweep`'s clustering at one given K → labels [N] (for a K given from outside: a ceiling
     when K is the true group count)."""
     return qdg_sweep(affinity(v, affinity_kind), [n_clusters], seed, restarts)[int(n_clusters)]

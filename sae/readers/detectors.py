@@ -53,8 +53,9 @@ def best_unit_auroc(scores: Float[AnyArray, "N m"], labels: Bool[AnyArray, "N G"
     return np.nanmax(either_way, axis=0), np.nanargmax(either_way, axis=0)
 
 
-def probe_accuracy(features: Float[AnyArray, "N D"], labels: Bool[AnyArray, "N G"], train_rows: Bool[AnyArray, " N"],
-                   C: float = 1.0) -> np.ndarray:
+def probe_accuracy(
+    features: Float[AnyArray, "N D"], labels: Bool[AnyArray, "N G"], train_rows: Bool[AnyArray, " N"], C: float = 1.0
+) -> np.ndarray:
     """Held-out balanced accuracy of one logistic-regression probe per variable, [G].
 
     features [N, D]; labels [N, G] bool; train_rows [N] bool (the others are the test rows).

@@ -125,12 +125,19 @@ class Verdict(NamedTuple):
     claimed: bool  # structured, and not predicted by the statistics
 
     def as_dict(self) -> dict:
-        return {"structure": self.structure, "structure_threshold": self.structure_threshold,
-                "random_null_mean": float(self.random_null.mean()), "structured": self.structured,
-                "statistics_overlap": self.statistics_overlap, "statistics_threshold": self.statistics_threshold,
-                "predicted": self.predicted, "explained": self.explained,
-                "statistics_structure": self.statistics_structure, "chance_overlap": self.chance_overlap,
-                "claimed": self.claimed}
+        return {
+            "structure": self.structure,
+            "structure_threshold": self.structure_threshold,
+            "random_null_mean": float(self.random_null.mean()),
+            "structured": self.structured,
+            "statistics_overlap": self.statistics_overlap,
+            "statistics_threshold": self.statistics_threshold,
+            "predicted": self.predicted,
+            "explained": self.explained,
+            "statistics_structure": self.statistics_structure,
+            "chance_overlap": self.chance_overlap,
+            "claimed": self.claimed,
+        }
 
 
 class Structure(NamedTuple):
@@ -140,8 +147,9 @@ class Structure(NamedTuple):
     structured: bool
 
 
-def structure_test(decoder: Float[AnyArray, "m d"], seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
-                   alpha: float = ALPHA) -> Structure:
+def structure_test(
+    decoder: Float[AnyArray, "m d"], seed: int, k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS, alpha: float = ALPHA
+) -> Structure:
     """Question 1 alone (decoder rows only, no codes): T(D) against random placement of the same latents."""
     decoder = check_rows(decoder, k)
     rng = np.random.default_rng(seed)
@@ -151,9 +159,14 @@ def structure_test(decoder: Float[AnyArray, "m d"], seed: int, k: int = DEFAULT_
     return Structure(structure, null, threshold, bool(structure > threshold))
 
 
-def placement_verdict(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], seed: int,
-                      k: int = DEFAULT_NEIGHBOURS, n_null: int = DEFAULT_NULLS,
-                      alpha: float = ALPHA) -> Verdict:
+def placement_verdict(
+    codes: Float[AnyArray, "N m"],
+    decoder: Float[AnyArray, "m d"],
+    seed: int,
+    k: int = DEFAULT_NEIGHBOURS,
+    n_null: int = DEFAULT_NULLS,
+    alpha: float = ALPHA,
+) -> Verdict:
     """Whether the decoder's placement holds structure beyond each null (module docstring).
 
     codes: the dictionary's codes on N samples; `seed` draws the nulls."""
@@ -178,17 +191,34 @@ def placement_verdict(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m
     statistics_threshold = float(np.quantile(statistics_null, 1 - alpha))
     chance = k / (m - 1)
     predicted = bool(overlap > statistics_threshold)
-    return Verdict(structure, random_null, structure_threshold, structured, overlap, statistics_null,
-                   statistics_threshold, predicted, (overlap - chance) / (1 - chance),
-                   neighbour_clustering(statistics, k), chance, structured and not predicted)
+    return Verdict(
+        structure,
+        random_null,
+        structure_threshold,
+        structured,
+        overlap,
+        statistics_null,
+        statistics_threshold,
+        predicted,
+        (overlap - chance) / (1 - chance),
+        neighbour_clustering(statistics, k),
+        chance,
+        structured and not predicted,
+    )
 
 
-def umap_embedding(rows: Float[AnyArray, "m d"], n_neighbors: int = 15, seed: int = 0,
-                   min_dist: float = 0.1) -> Float[np.ndarray, "m 2"]:
+def umap_embedding(rows: Float[AnyArray, "m d"], n_neighbors: int = 15, seed: int = 0, min_dist: float = 0.1) -> Float[np.ndarray, "m 2"]:
     """A 2-D UMAP of the rows with the cosine metric (umap-learn; deterministic for a seed)."""
     rows = check_rows(rows, n_neighbors - 1)
     import umap  # an import of numba's compiler: paid only when a map is drawn
 
-    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine", random_state=seed,
-                        n_components=2, n_jobs=1, init="spectral" if len(rows) > n_neighbors + 2 else "random")
+    reducer = umap.UMAP(
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric="cosine",
+        random_state=seed,
+        n_components=2,
+        n_jobs=1,
+        init="spectral" if len(rows) > n_neighbors + 2 else "random",
+    )
     return np.asarray(reducer.fit_transform(rows), np.float64)

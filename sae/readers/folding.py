@@ -98,8 +98,7 @@ def linearly_separable(X: Float[AnyArray, "N D"], y: Int[AnyArray, " N"]) -> boo
     X = np.asarray(X, np.float64)
     signs = np.where(np.asarray(y, bool), 1.0, -1.0)
     constraints = -signs[:, None] * np.concatenate([X, np.ones((len(X), 1))], axis=1)
-    result = optimize.linprog(np.zeros(X.shape[1] + 1), A_ub=constraints, b_ub=-np.ones(len(X)),
-                              bounds=(None, None), method="highs")
+    result = optimize.linprog(np.zeros(X.shape[1] + 1), A_ub=constraints, b_ub=-np.ones(len(X)), bounds=(None, None), method="highs")
     return result.status == 0
 
 
@@ -109,8 +108,11 @@ def squashed_share(activations: Float[AnyArray, "N H"], labels, classes) -> dict
     out = {}
     for c in classes:
         zero = activations[labels == c] == 0
-        out[str(c)] = {"units_at_zero": float(zero.mean()), "points_on_a_face": float(np.any(zero, axis=1).mean()),
-                       "per_unit": zero.mean(axis=0).tolist()}  # the share on each face (unit j = 0)
+        out[str(c)] = {
+            "units_at_zero": float(zero.mean()),
+            "points_on_a_face": float(np.any(zero, axis=1).mean()),
+            "per_unit": zero.mean(axis=0).tolist(),
+        }  # the share on each face (unit j = 0)
     return out
 
 

@@ -165,15 +165,17 @@ class ClusterGeometry(NamedTuple):
     dimension: int  # Zhu–Ghodsi elbow of the scree plot (0 without a PCA)
 
 
-def group_directions(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-                     rows: Int[AnyArray, " r"]) -> Float[np.ndarray, "r d"]:
+def group_directions(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], rows: Int[AnyArray, " r"]
+) -> Float[np.ndarray, "r d"]:
     """x̂_S / ‖x̂_S‖ on samples `rows`: the directions of the group-only reconstructions."""
     reconstructions = np.asarray(codes[rows][:, latents], np.float64) @ np.asarray(decoder, np.float64)[latents]
     return reconstructions / np.maximum(np.linalg.norm(reconstructions, axis=1, keepdims=True), _EPS)
 
 
-def cluster_geometry(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-                     max_eigenvalues: int = 10) -> ClusterGeometry:
+def cluster_geometry(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], max_eigenvalues: int = 10
+) -> ClusterGeometry:
     """Steps 2–4 of the pipeline for one cluster S: reconstruct with S only, directions, PCA, elbow.
 
     The elbow is taken over the leading `max_eigenvalues` eigenvalues (and at most |S|,
@@ -188,8 +190,9 @@ def cluster_geometry(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m 
     return ClusterGeometry(latents, firing, fitted, zhu_ghodsi_elbow(fitted.eigenvalues[:rank]))
 
 
-def project_points(geometry: ClusterGeometry, codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"],
-                   rows: Int[AnyArray, " r"]) -> Float[np.ndarray, "r 2"]:
+def project_points(
+    geometry: ClusterGeometry, codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], rows: Int[AnyArray, " r"]
+) -> Float[np.ndarray, "r 2"]:
     """The directions of the cluster-only reconstructions of samples `rows` in the cluster's top-2 PCA plane."""
     if geometry.pca is None:
         raise ValueError("project_points: the cluster has no PCA (no sample fires it)")
@@ -216,8 +219,9 @@ class CircleMatch(NamedTuple):
 PLANE_MATCH_DEG = 10.0  # groups whose plane is this close count as "on the plane" when choosing among them
 
 
-def match_circle(codes, decoder, candidates, plane, span, present, phases, values: int = 0,
-                 within_deg: float = PLANE_MATCH_DEG) -> CircleMatch:
+def match_circle(
+    codes, decoder, candidates, plane, span, present, phases, values: int = 0, within_deg: float = PLANE_MATCH_DEG
+) -> CircleMatch:
     """Choose, among candidate groups, the one that best matches a planted circle, and score it.
 
     candidates: a list of latent-index arrays (e.g. `[c.latents for c in
@@ -407,8 +411,9 @@ def _orientation(a, b, c) -> np.ndarray:
     return np.sign(np.sin(b - a) + np.sin(c - b) + np.sin(a - c))
 
 
-def rank_circular_correlation(alpha, theta, period: int, n_triples: int = 20_000, seed: int = 0,
-                              tie_fraction: float = 0.25) -> float | None:
+def rank_circular_correlation(
+    alpha, theta, period: int, n_triples: int = 20_000, seed: int = 0, tie_fraction: float = 0.25
+) -> float | None:
     """A rank-based circular correlation that ties do not lower: |2·P(concordant) − 1| over triples.
 
     For random triples of samples whose recovered angles α are pairwise apart (no tie: every
@@ -426,8 +431,9 @@ def rank_circular_correlation(alpha, theta, period: int, n_triples: int = 20_000
     tie = tie_fraction * 2 * np.pi / period
     apart = lambda x, p, q: np.abs(_wrap(x[p] - x[q])) >= tie  # noqa: E731
     distinct = lambda x, p, q: np.abs(_wrap(x[p] - x[q])) > 1e-9  # noqa: E731
-    usable = (apart(alpha, i, j) & apart(alpha, j, k) & apart(alpha, i, k)
-              & distinct(theta, i, j) & distinct(theta, j, k) & distinct(theta, i, k))
+    usable = (
+        apart(alpha, i, j) & apart(alpha, j, k) & apart(alpha, i, k) & distinct(theta, i, j) & distinct(theta, j, k) & distinct(theta, i, k)
+    )
     if usable.sum() < 100:
         return None
     i, j, k = i[usable], j[usable], k[usable]

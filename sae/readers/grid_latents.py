@@ -32,14 +32,12 @@ from jaxtyping import Bool, Float, Int
 
 from toys.engine.shapes import AnyArray
 
-CATEGORIES = ("sum_slice", "sum_band", "sum_narrow", "difference_slice", "difference_band", "difference_narrow", "box",
-              "other")
+CATEGORIES = ("sum_slice", "sum_band", "sum_narrow", "difference_slice", "difference_band", "difference_narrow", "box", "other")
 THRESHOLD = 0.9  # τ: the share of the firing indicator's variance, or of the box, a category needs
 MIN_SLICE_WIDTH = 3  # residues a slice must cover: one or two residues are an arc at some frequency, always
 
 
-def correlation_ratio(indicator: Bool[np.ndarray, "N m"], groups: Int[np.ndarray, " N"],
-                      n_groups: int) -> Float[np.ndarray, " m"]:
+def correlation_ratio(indicator: Bool[np.ndarray, "N m"], groups: Int[np.ndarray, " N"], n_groups: int) -> Float[np.ndarray, " m"]:
     """η² of each column of a 0/1 indicator grouped by groups (ints < n_groups)."""
     values = np.asarray(indicator, np.float64)
     centred = values - values.mean(axis=0)
@@ -128,5 +126,9 @@ def tiling(activations: Float[AnyArray, "N m"], categories: np.ndarray, p: int) 
     if not chosen.any():
         return {"n_units": 0, "coverage": 0.0, "mean_cover": 0.0, "unit_width": None}
     covers = group_rates(np.asarray(activations)[:, chosen] > 0, (a + b) % p, p) >= 0.5  # [p residues, units]
-    return {"n_units": int(chosen.sum()), "coverage": float(covers.any(axis=1).mean()),
-            "mean_cover": float(covers.sum(axis=1).mean()), "unit_width": float(covers.mean())}
+    return {
+        "n_units": int(chosen.sum()),
+        "coverage": float(covers.any(axis=1).mean()),
+        "mean_cover": float(covers.sum(axis=1).mean()),
+        "unit_width": float(covers.mean()),
+    }

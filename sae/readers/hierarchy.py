@@ -100,8 +100,9 @@ def tree_scores(planted, inferred) -> dict:
     }
 
 
-def assign(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"],
-           threshold: float = MATCH_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def assign(
+    decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], threshold: float = MATCH_THRESHOLD
+) -> tuple[np.ndarray, np.ndarray]:
     """(a [m], its cosine [m]): each latent's best feature, −1 where the cosine is below threshold."""
     cosine = _unit(decoder) @ _unit(true_features).T  # [m, F]
     best = np.argmax(cosine, axis=1)
@@ -127,8 +128,9 @@ def splitting_parents(decoders, true_features: Float[AnyArray, "F d"], threshold
     return inferred
 
 
-def representatives(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], live: Bool[AnyArray, " m"],
-                    threshold: float = MATCH_THRESHOLD) -> dict[int, int]:
+def representatives(
+    decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], live: Bool[AnyArray, " m"], threshold: float = MATCH_THRESHOLD
+) -> dict[int, int]:
     """{feature: its best assigned live latent} for every found feature."""
     features, cosine = assign(decoder, true_features, threshold)
     chosen: dict[int, int] = {}
@@ -150,8 +152,13 @@ def cofiring_distance(firing) -> np.ndarray:
     return np.clip(distance, 0.0, 1.0)
 
 
-def linkage_parents(decoder: Float[AnyArray, "m d"], true_features: Float[AnyArray, "F d"], firing, metric: str = "cosine",
-                    threshold: float = MATCH_THRESHOLD) -> np.ndarray:
+def linkage_parents(
+    decoder: Float[AnyArray, "m d"],
+    true_features: Float[AnyArray, "F d"],
+    firing,
+    metric: str = "cosine",
+    threshold: float = MATCH_THRESHOLD,
+) -> np.ndarray:
     """Inferred parents from average-linkage clustering of one dictionary's latents.
 
     decoder [m, d]; firing [n, m] bool (whether each latent fires on each sample).

@@ -149,8 +149,9 @@ def describe_circle(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"
     _, _, principal = np.linalg.svd(centred, full_matrices=False)
     coordinates = centred @ principal[:2].T if len(principal) >= 2 else np.zeros((len(rows), 2))
     order = np.argsort(np.arctan2(coordinates[:, 1], coordinates[:, 0]))
-    return CircleDescription(np.asarray(latents, int)[order], float(np.linalg.norm(coordinates, axis=1).mean()),
-                             float(np.linalg.norm(centroid)))
+    return CircleDescription(
+        np.asarray(latents, int)[order], float(np.linalg.norm(coordinates, axis=1).mean()), float(np.linalg.norm(centroid))
+    )
 
 
 def described_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], descriptions: list[CircleDescription]) -> np.ndarray:
@@ -161,9 +162,9 @@ def described_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"
     for description in descriptions:
         frame, _ = np.linalg.qr(rng.normal(size=(decoder.shape[1], 3)))
         angles = 2 * np.pi * np.arange(len(description.latents)) / len(description.latents)
-        placement[description.latents] = (description.offset * frame[:, 2]
-                                          + description.radius * (np.cos(angles)[:, None] * frame[:, 0]
-                                                                  + np.sin(angles)[:, None] * frame[:, 1]))
+        placement[description.latents] = description.offset * frame[:, 2] + description.radius * (
+            np.cos(angles)[:, None] * frame[:, 0] + np.sin(angles)[:, None] * frame[:, 1]
+        )
     return placement
 
 
@@ -188,8 +189,9 @@ def describe_ring(decoder: Float[AnyArray, "m d"], order, basis) -> RingDescript
     return RingDescription(order, float(reach.mean()) if len(order) else 0.0)
 
 
-def projection_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], groups,
-                         rings: list[list[RingDescription]]) -> np.ndarray:
+def projection_placement(
+    rng: np.random.Generator, decoder: Float[AnyArray, "m d"], groups, rings: list[list[RingDescription]]
+) -> np.ndarray:
     """P [m, d] from what descriptions of ring planes state: each group's latents sit at the group's
     offset (‖mean row‖, along a fresh direction) plus, for each of its described rings, the point
     of a ring of its radius in a fresh plane (all fresh directions orthonormal) at an angle equally
@@ -211,8 +213,7 @@ def projection_placement(rng: np.random.Generator, decoder: Float[AnyArray, "m d
                 break
             angles = 2 * np.pi * np.arange(len(ring.latents)) / max(len(ring.latents), 1)
             for angle, latent in zip(angles, ring.latents):
-                rows[position[int(latent)]] += ring.radius * (np.cos(angle) * frame[:, 1 + 2 * r]
-                                                              + np.sin(angle) * frame[:, 2 + 2 * r])
+                rows[position[int(latent)]] += ring.radius * (np.cos(angle) * frame[:, 1 + 2 * r] + np.sin(angle) * frame[:, 2 + 2 * r])
                 named[position[int(latent)]] = True
         placement[group[named]] = rows[named]
     return placement

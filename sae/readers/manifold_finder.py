@@ -115,8 +115,7 @@ def explained_fractions(energies) -> np.ndarray:
     return np.where(before > 1e-9, 1.0 - energies / np.maximum(before, 1e-12), 0.0)
 
 
-def chance_levels(m: int, d: int, max_atoms: int = MAX_ATOMS, draws: int = NULL_DRAWS,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def chance_levels(m: int, d: int, max_atoms: int = MAX_ATOMS, draws: int = NULL_DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(τ_t, φ_t), t = 1 … max_atoms, from `draws` dictionaries of m random unit rows in d
     dimensions run through the same pursuit: τ_t the smallest residual energy after t atoms,
     φ_t the largest share f_t one atom removed (module docstring)."""
@@ -143,8 +142,9 @@ def _explaining_atoms(energies, atoms, residual_limit, share_limit) -> list[tupl
     return found
 
 
-def explanations(decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], max_atoms: int = MAX_ATOMS,
-                 seed: int = 0) -> list[np.ndarray]:
+def explanations(
+    decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], max_atoms: int = MAX_ATOMS, seed: int = 0
+) -> list[np.ndarray]:
     """The tiling mode's explanation sets: each live latent with the atoms that explain it
     beyond chance (module docstring), latent indices [1 + T] each.
 
@@ -247,17 +247,25 @@ def refine(decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"], latents:
     """
     latents = np.asarray(latents)
     if len(latents) <= MAX_PRUNED_GROUP:
-        keep = [j for j in range(len(latents))
-                if geometry.on_manifold(np.asarray(decoder)[latents[j]][None],
-                                        row_span(decoder, np.delete(latents, j), directions))[0]]
+        keep = [
+            j
+            for j in range(len(latents))
+            if geometry.on_manifold(np.asarray(decoder)[latents[j]][None], row_span(decoder, np.delete(latents, j), directions))[0]
+        ]
         latents = latents[keep]
     if len(latents) == 0:
         return latents
     return np.flatnonzero(geometry.on_manifold(decoder, row_span(decoder, latents, directions)) & np.asarray(live, bool))
 
 
-def describe(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], found_by: str = "",
-             shapes: bool = True, seed: int = 0) -> Candidate:
+def describe(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    latents: Int[AnyArray, " S"],
+    found_by: str = "",
+    shapes: bool = True,
+    seed: int = 0,
+) -> Candidate:
     """A Candidate for one latent group: its reconstructions, PCA, dimension and (optionally) shape."""
     fitted = geometry.cluster_geometry(codes, decoder, latents)
     if fitted.pca is None:
@@ -276,15 +284,16 @@ def neighbourhoods(graph) -> list[np.ndarray]:
     graph = ((graph + graph.T) > 0).tocsr()
     seen, found = set(), []
     for latent in np.flatnonzero(np.diff(graph.indptr) > 0):
-        members = tuple(sorted({latent, *graph.indices[graph.indptr[latent]:graph.indptr[latent + 1]]}))
+        members = tuple(sorted({latent, *graph.indices[graph.indptr[latent] : graph.indptr[latent + 1]]}))
         if members not in seen:
             seen.add(members)
             found.append(np.asarray(members))
     return found
 
 
-def candidate_groups(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, seed: int = 0,
-                     report=None) -> list[tuple[str, np.ndarray]]:
+def candidate_groups(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, seed: int = 0, report=None
+) -> list[tuple[str, np.ndarray]]:
     """(found by, latents) of every candidate group, distinct sets only (first label kept):
 
     - each connected component of a link graph ("tiling" or "span");
@@ -339,9 +348,9 @@ def candidate_groups(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m 
     return found
 
 
-def find_manifolds(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, shapes: bool = True,
-                   seed: int = 0,
-                   report=None) -> list[Candidate]:
+def find_manifolds(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], live=None, modes=MODES, shapes: bool = True, seed: int = 0, report=None
+) -> list[Candidate]:
     """Candidate manifolds of a dictionary: latent groups by both modes, each described.
 
     codes [n, m] (the dictionary's latents on n samples: `sae.pipeline.encode`), decoder
@@ -350,5 +359,7 @@ def find_manifolds(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"
     orders them by circle evidence, without the truth, and tests the top one against the
     null (`experiments.circle_cells.blind_answer` composes the two).
     """
-    return [describe(codes, decoder, latents, found_by, shapes, seed) for found_by, latents in
-            candidate_groups(codes, decoder, live, modes, seed, report)]
+    return [
+        describe(codes, decoder, latents, found_by, shapes, seed)
+        for found_by, latents in candidate_groups(codes, decoder, live, modes, seed, report)
+    ]

@@ -40,17 +40,24 @@ FOUND_ANGLE_DEG = geometry.PLANE_MATCH_DEG  # "found": the group's plane within 
 SEARCH_DEPTH = 10
 
 
-def is_found(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-             circle: geometry.PlantedCircle) -> bool:
+def is_found(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], circle: geometry.PlantedCircle
+) -> bool:
     """Whether one candidate group matches the circle: ≤ FOUND_ANGLE_DEG and in cyclic order."""
-    match = geometry.match_circle(codes, decoder, [np.asarray(latents)], circle.plane, circle.span, circle.present,
-                                  circle.phases, circle.values)
+    match = geometry.match_circle(
+        codes, decoder, [np.asarray(latents)], circle.plane, circle.span, circle.present, circle.phases, circle.values
+    )
     return bool(len(match.latents) and match.max_principal_angle_deg <= FOUND_ANGLE_DEG and match.cyclic_order)
 
 
-def grade_ranking(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
-                  circle: geometry.PlantedCircle,
-                  depth: int = SEARCH_DEPTH) -> dict:
+def grade_ranking(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    groups,
+    ranked: manifold_ranking.Ranked,
+    circle: geometry.PlantedCircle,
+    depth: int = SEARCH_DEPTH,
+) -> dict:
     """recall@1, recall@3, the first found rank, the claim and whether it is true (module docstring)."""
     found = [is_found(codes, decoder, groups[i], circle) for i in ranked.order[:depth]]
     first = next((r + 1 for r, hit in enumerate(found) if hit), None)
@@ -69,25 +76,46 @@ def grade_ranking(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"]
     }
 
 
-def unmatched_claims(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
-                     circles: list[geometry.PlantedCircle], depth: int = SEARCH_DEPTH) -> int:
+def unmatched_claims(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    groups,
+    ranked: manifold_ranking.Ranked,
+    circles: list[geometry.PlantedCircle],
+    depth: int = SEARCH_DEPTH,
+) -> int:
     """Claims that are false where a dictionary holds several planted circles: candidates claimed on
     their own p-values (they lead the order; at most `depth` read) that are found for none of them."""
     claimed = [groups[i] for i in ranked.order[: min(ranked.claims, depth)]]
     return sum(not any(is_found(codes, decoder, latents, circle) for circle in circles) for latents in claimed)
 
 
-def false_claim(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, ranked: manifold_ranking.Ranked,
-                wrong: geometry.PlantedCircle | None) -> dict:
+def false_claim(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    groups,
+    ranked: manifold_ranking.Ranked,
+    wrong: geometry.PlantedCircle | None,
+) -> dict:
     """A control's verdict: the top candidate claimed (wrong=None: any claim is false), or claimed and
     found against the wrong truth."""
     claimed = bool(ranked.claimed)
     if wrong is None or not claimed:
-        return {"false_claim": claimed, "claimed": claimed, "top_evidence": ranked.top_evidence,
-                "p_value": ranked.p_value, "candidates": len(groups)}
+        return {
+            "false_claim": claimed,
+            "claimed": claimed,
+            "top_evidence": ranked.top_evidence,
+            "p_value": ranked.p_value,
+            "candidates": len(groups),
+        }
     hit = is_found(codes, decoder, groups[ranked.order[0]], wrong)
-    return {"false_claim": bool(hit), "claimed": claimed, "top_evidence": ranked.top_evidence,
-            "p_value": ranked.p_value, "candidates": len(groups)}
+    return {
+        "false_claim": bool(hit),
+        "claimed": claimed,
+        "top_evidence": ranked.top_evidence,
+        "p_value": ranked.p_value,
+        "candidates": len(groups),
+    }
 
 
 def random_plane(rng: np.random.Generator, decoder: Float[AnyArray, "m d"], live: Bool[AnyArray, " m"]) -> np.ndarray:
@@ -143,9 +171,15 @@ def mode_of(codes: Float[AnyArray, "n m"], latents: Int[AnyArray, " S"], rows) -
     return "tiling" if co_active(codes, latents, rows) <= TILING_CO_ACTIVE else "span"
 
 
-def score_circle(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], circle: geometry.PlantedCircle, groups, found_by=None,
-                 shapes: bool = True,
-                 seed: int = 0) -> tuple[dict, geometry.CircleMatch]:
+def score_circle(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    circle: geometry.PlantedCircle,
+    groups,
+    found_by=None,
+    shapes: bool = True,
+    seed: int = 0,
+) -> tuple[dict, geometry.CircleMatch]:
     """Scores of the group (among `groups`, latent-index arrays) that best matches a planted circle.
 
     The best group (`sae.readers.geometry.match_circle`): among groups within FOUND_ANGLE_DEG of the
@@ -158,8 +192,7 @@ def score_circle(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"],
     of the group's reconstructions' directions; "n/a" without shapes).
     """
     groups = [np.asarray(g) for g in groups]
-    match = geometry.match_circle(codes, decoder, groups, circle.plane, circle.span, circle.present, circle.phases,
-                                  circle.values)
+    match = geometry.match_circle(codes, decoder, groups, circle.plane, circle.span, circle.present, circle.phases, circle.values)
     rows = np.flatnonzero(np.asarray(circle.present))
     shape, betti = "n/a", None
     if len(match.latents):

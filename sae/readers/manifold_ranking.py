@@ -127,8 +127,14 @@ def seam(angles: np.ndarray, outside: np.ndarray, radius: float, tolerance: floa
     return float(max(0.0, 1.0 - max(0.0, jumps.max() - np.median(jumps)) / max(radius, 1e-12)))
 
 
-def latent_places(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], fitted: geometry.PCA, centre: np.ndarray, radius: float,
-                  tolerance: float = PLACE_TOLERANCE) -> int:
+def latent_places(
+    decoder: Float[AnyArray, "m d"],
+    latents: Int[AnyArray, " S"],
+    fitted: geometry.PCA,
+    centre: np.ndarray,
+    radius: float,
+    tolerance: float = PLACE_TOLERANCE,
+) -> int:
     """The places the group's latents occupy: their unit decoder rows projected into the group's
     plane, read as angles about the centre (module docstring); rows within radius / 2 of the
     centre name no angle and count no place."""
@@ -141,8 +147,9 @@ def latent_places(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
     return _places(np.arctan2(projected[named, 1], projected[named, 0]), tolerance)[0]
 
 
-def circle_evidence(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-                    max_rows: int = MAX_ROWS) -> CircleEvidence:
+def circle_evidence(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], max_rows: int = MAX_ROWS
+) -> CircleEvidence:
     """The circle evidence of one latent group (module docstring)."""
     codes = np.asarray(codes)
     latents = np.asarray(latents)
@@ -171,8 +178,7 @@ def circle_evidence(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d
     held = latent_places(decoder, latents, fitted, centre, radius)
     enough = places >= MIN_PLACES and held >= MIN_LATENTS
     evidence = planarity * roundness * closure * closed * concentration if enough else 0.0
-    return CircleEvidence(planarity, roundness, closure, closed, concentration, places, held, float(evidence),
-                          int(fires.sum()))
+    return CircleEvidence(planarity, roundness, closure, closed, concentration, places, held, float(evidence), int(fires.sum()))
 
 
 def span_concentration(decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], directions: int = 3) -> float:
@@ -219,8 +225,9 @@ def claim_threshold(null_top, alpha: float = CLAIM_ALPHA) -> float | None:
     return float(tops[len(tops) - 1 - allowed]) if allowed < len(tops) else -np.inf
 
 
-def threshold_interval(null_top, alpha: float = CLAIM_ALPHA, draws: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> tuple[float, float] | None:
+def threshold_interval(
+    null_top, alpha: float = CLAIM_ALPHA, draws: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float] | None:
     """A bootstrap interval (percentile, `level`) of `claim_threshold`: the nulls resampled with
     replacement `draws` times; None when no threshold exists."""
     tops = np.asarray(null_top, np.float64)
@@ -264,8 +271,9 @@ def stored_strata(path: Path | None = None) -> list[dict]:
 
 def stratum_tops(stratum: dict, k: int, kind: str = "trained") -> np.ndarray:
     """One stored stratum's null tops at k (`kind` "trained" or "random"), one per cell, [cells]."""
-    return np.asarray([cell[f"{kind}_top_evidence"][str(k)] for cell in stratum["cells"]
-                       if str(k) in cell[f"{kind}_top_evidence"]], np.float64)
+    return np.asarray(
+        [cell[f"{kind}_top_evidence"][str(k)] for cell in stratum["cells"] if str(k) in cell[f"{kind}_top_evidence"]], np.float64
+    )
 
 
 def stored_null(k: int, stratum: Stratum, path: Path | None = None) -> np.ndarray | None:
@@ -289,8 +297,9 @@ def nearest_null(k: int, stratum: Stratum, path: Path | None = None) -> tuple[np
         if not len(tops):
             continue
         other = Stratum(**stored["stratum"])
-        distance = (abs(np.log(other.steps * other.batch_size / (stratum.steps * stratum.batch_size)))
-                    + abs(np.log(other.n_geometry / stratum.n_geometry)))
+        distance = abs(np.log(other.steps * other.batch_size / (stratum.steps * stratum.batch_size))) + abs(
+            np.log(other.n_geometry / stratum.n_geometry)
+        )
         if distance < best_distance:
             best, best_distance = (tops, other), distance
     return best if best is not None else (np.zeros(0), None)

@@ -88,8 +88,9 @@ class RingPlane(NamedTuple):
     radius: float  # the points' mean radius about the plane's centre
 
 
-def group_points(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-                 max_points: int = MAX_POINTS) -> np.ndarray:
+def group_points(
+    codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], max_points: int = MAX_POINTS
+) -> np.ndarray:
     """The group's distinct reconstructions x̂_S on the samples where it fires, [r, d] (rows equal to
     1e-9 relative precision counted once; evenly thinned to max_points)."""
     codes = np.asarray(codes)
@@ -200,9 +201,14 @@ def _plane_evidence(points: np.ndarray, basis: np.ndarray, decoder, latents, val
     return RingPlane(basis, value, roundness, closure, places, int(held), float(evidence), order, radius)
 
 
-def ring_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"],
-                max_planes: int = MAX_PLANES, starts: int = STARTS,
-                seed: int = 0) -> list[RingPlane]:
+def ring_planes(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    latents: Int[AnyArray, " S"],
+    max_planes: int = MAX_PLANES,
+    starts: int = STARTS,
+    seed: int = 0,
+) -> list[RingPlane]:
     """The group's ring planes, in the order found (module docstring); empty when the group's
     points span fewer than two directions."""
     points = group_points(codes, decoder, latents)
@@ -216,7 +222,7 @@ def ring_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], 
         return []
     kept = int(np.sum(fitted.eigenvalues > MIN_VARIANCE_SHARE * total))
     determined = (len(points) - 1) // (2 * CONSTRAINTS_PER_FREEDOM) + 2  # 2(q − 2) freedoms, r − 1 constraints
-    directions = fitted.components[:min(kept, MAX_DIRECTIONS, determined)]  # [q, d]
+    directions = fitted.components[: min(kept, MAX_DIRECTIONS, determined)]  # [q, d]
     rng = np.random.default_rng(seed)
     found = []
     while len(directions) >= 2 and len(found) < max_planes:
@@ -231,7 +237,7 @@ def ring_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], 
         # deflate: the remaining directions, orthogonal to the plane found
         complement = np.linalg.svd(directions.T - basis.T @ (basis @ directions.T), full_matrices=False)
         u, singular, _ = complement
-        directions = u[:, singular > 1e-6].T[:len(directions) - 2]
+        directions = u[:, singular > 1e-6].T[: len(directions) - 2]
     return found
 
 
@@ -246,8 +252,17 @@ def blind_planes(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"],
         if len(group) < manifold_ranking.MIN_LATENTS:
             continue
         for ring in ring_planes(codes, decoder, group, seed=seed):
-            planes.append({"group": index, "evidence": ring.evidence, "spread": ring.spread,
-                           "roundness": ring.roundness, "closure": ring.closure,
-                           "latent_places": ring.latent_places, "basis": ring.basis, "order": ring.order})
+            planes.append(
+                {
+                    "group": index,
+                    "evidence": ring.evidence,
+                    "spread": ring.spread,
+                    "roundness": ring.roundness,
+                    "closure": ring.closure,
+                    "latent_places": ring.latent_places,
+                    "basis": ring.basis,
+                    "order": ring.order,
+                }
+            )
     planes.sort(key=lambda plane: -plane["evidence"])
     return groups, planes

@@ -126,8 +126,9 @@ def null_cloud(rng, n: int, q: int, kind: str, intrinsic: int | None = None) -> 
     return np.pad(cloud, ((0, 0), (0, q - intrinsic)))
 
 
-def calibrate_null_thresholds(q: int, n_clouds: int = NULL_CLOUDS, quantile: float = NULL_QUANTILE,
-                              n_points: int = 4 * MAX_POINTS, seed: int = 0) -> tuple[float, float, float]:
+def calibrate_null_thresholds(
+    q: int, n_clouds: int = NULL_CLOUDS, quantile: float = NULL_QUANTILE, n_points: int = 4 * MAX_POINTS, seed: int = 0
+) -> tuple[float, float, float]:
     """The per-dimension thresholds for clouds read in q dimensions: for each intrinsic
     dimension j = 2 … q, the `quantile` of the largest statistic per null cloud (n_clouds
     clouds of n_points points filling j of the q dimensions, Gaussian and uniform

@@ -113,8 +113,10 @@ def observe_grid(batch, arch: str, params, hps) -> list[Observation]:
     chosen = any(_chosen_with_truth(b) for b in batches)
     codes = np.asarray(pipeline.encode(arch, params, hps, x))
     decoders, encoders = np.asarray(params.W_dec), np.asarray(params.W_enc)
-    return [Observation({"x": x if x.ndim == 2 else x[g], "codes": codes[g], "decoder": decoders[g],
-                         "encoder": encoders[g]}, chosen, _ROAD) for g in range(len(codes))]
+    return [
+        Observation({"x": x if x.ndim == 2 else x[g], "codes": codes[g], "decoder": decoders[g], "encoder": encoders[g]}, chosen, _ROAD)
+        for g in range(len(codes))
+    ]
 
 
 def observe_chance(batch, random_params, k: int) -> Observation:
@@ -124,8 +126,11 @@ def observe_chance(batch, random_params, k: int) -> Observation:
 
     x = np.asarray(batch.x)
     codes = np.asarray(pipeline.chance_codes(random_params, k, x))[0]
-    return Observation({"x": x, "codes": codes, "decoder": np.asarray(random_params.W_dec[0]),
-                        "encoder": np.asarray(random_params.W_enc[0])}, _chosen_with_truth(batch), _ROAD)
+    return Observation(
+        {"x": x, "codes": codes, "decoder": np.asarray(random_params.W_dec[0]), "encoder": np.asarray(random_params.W_enc[0])},
+        _chosen_with_truth(batch),
+        _ROAD,
+    )
 
 
 OBSERVABLE = ("x",)  # what every batch shows a method; a toy's Batch adds fields in its own OBSERVABLE
@@ -139,11 +144,9 @@ def observe_derived(batch, derive, reads: tuple[str, ...] = ("x",)) -> Observati
     allowed = set(OBSERVABLE) | set(getattr(type(batch), "OBSERVABLE", ()))
     hidden = [name for name in reads if name not in allowed]
     if hidden:
-        raise WallBreached(f"observe_derived: {hidden} are not observable in a {type(batch).__name__} "
-                           f"(observable: {sorted(allowed)})")
+        raise WallBreached(f"observe_derived: {hidden} are not observable in a {type(batch).__name__} (observable: {sorted(allowed)})")
     arrays = derive(**{name: np.asarray(getattr(batch, name)) for name in reads})
-    return Observation({name: np.asarray(value) for name, value in arrays.items()}, _chosen_with_truth(batch),
-                       _ROAD)
+    return Observation({name: np.asarray(value) for name, value in arrays.items()}, _chosen_with_truth(batch), _ROAD)
 
 
 class Settings:
@@ -224,8 +227,7 @@ def audit_mode() -> bool:
     return os.environ.get("TOYLAB_WALL", "") == "audit"
 
 
-def apply(method, observation: Observation, reads: tuple[str, ...], given: Settings | None = None, *,
-          ceiling: bool = False, report=None):
+def apply(method, observation: Observation, reads: tuple[str, ...], given: Settings | None = None, *, ceiling: bool = False, report=None):
     """The one road from a study to a method: `method(*[observation.f for f in reads], **given)`.
 
     Refuses (WallBreached) an observation not made by this module's `observe*`, one whose sample was
@@ -238,24 +240,29 @@ def apply(method, observation: Observation, reads: tuple[str, ...], given: Setti
     if not isinstance(observation, Observation) or observation._road is not _ROAD:
         raise WallBreached(f"{name}: its observation was not made by wall.observe*, the only road from a toy")
     if observation.chosen_with_truth and not ceiling:
-        raise WallBreached(f"{name}: the sample was chosen with the truth; its answer can only be a ceiling "
-                           "(ceiling=True), never a verdict")
+        raise WallBreached(
+            f"{name}: the sample was chosen with the truth; its answer can only be a ceiling (ceiling=True), never a verdict"
+        )
     given = settings() if given is None else given
     if not isinstance(given, Settings) or given._road is not _ROAD:
-        raise WallBreached(f"{name}: settings must come from wall.settings (the study's config), an earlier "
-                           f"answer or a calibration; got {type(given).__name__}")
+        raise WallBreached(
+            f"{name}: settings must come from wall.settings (the study's config), an earlier "
+            f"answer or a calibration; got {type(given).__name__}"
+        )
     arrays = [getattr(observation, field) for field in reads]
     answer = method(*arrays, **given.values, **({"report": report} if report is not None else {}))
     if audit_mode():
         behind = run_isolated(method, arrays, _jsonable(given.values))
         here = flatten_answer(answer)
         if set(behind) != set(here) or any(
-                not np.allclose(np.asarray(behind[k], np.float64).reshape(np.shape(here[k])), here[k], rtol=1e-6,
-                                atol=1e-9, equal_nan=True)
-                if here[k].dtype.kind in "fcbiu" else not np.array_equal(behind[k].reshape(here[k].shape), here[k])
-                for k in here):
-            raise WallBreached(f"{name} answered differently behind the process wall: it reads something "
-                               "besides its observation and settings")
+            not np.allclose(np.asarray(behind[k], np.float64).reshape(np.shape(here[k])), here[k], rtol=1e-6, atol=1e-9, equal_nan=True)
+            if here[k].dtype.kind in "fcbiu"
+            else not np.array_equal(behind[k].reshape(here[k].shape), here[k])
+            for k in here
+        ):
+            raise WallBreached(
+                f"{name} answered differently behind the process wall: it reads something besides its observation and settings"
+            )
     return answer
 
 
@@ -347,8 +354,13 @@ def run_isolated(method, arrays, settings: dict | None = None, timeout: float = 
         bootstrap = f"SEALED = {SEALED_PACKAGES!r}\n" + _BOOTSTRAP
         # the caller's import path, so that the method's own module imports as it did here
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        done = subprocess.run([sys.executable, "-c", bootstrap, target, str(folder / "in"), str(folder / "settings.json"),
-                               str(folder / "out")], capture_output=True, text=True, timeout=timeout, env=environment)
+        done = subprocess.run(
+            [sys.executable, "-c", bootstrap, target, str(folder / "in"), str(folder / "settings.json"), str(folder / "out")],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=environment,
+        )
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise WallBreached(f"{target} failed behind the wall: {last}")

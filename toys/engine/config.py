@@ -36,8 +36,7 @@ def check_range(field, value, *, low=None, high=None, low_open=False, high_open=
     """Raise ConfigError unless low ≤ value ≤ high (strict where *_open); NaN and ±inf always fail
     (no setting of the lab means anything at infinity)."""
     if isinstance(value, float) and math.isinf(value):
-        raise ConfigError(f"{field}: got {value!r}, allowed range {_interval(low, high, low_open, high_open)} "
-                          "(finite values)")
+        raise ConfigError(f"{field}: got {value!r}, allowed range {_interval(low, high, low_open, high_open)} (finite values)")
     ok = not (isinstance(value, float) and math.isnan(value))
     if low is not None:
         ok = ok and (value > low if low_open else value >= low)
@@ -67,8 +66,23 @@ def check_choice(field, value, choices, source: str | None = None) -> None:
 
 
 _FUNCTIONS = {"min": min, "max": max, "int": int}
-_NODES = (ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Call, ast.Starred, ast.BinOp, ast.UnaryOp,
-          ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.USub)
+_NODES = (
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Call,
+    ast.Starred,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.USub,
+)
 
 
 @functools.cache
@@ -132,18 +146,22 @@ class Rule:
                 raise ConfigError(f"{name}: got an empty list, allowed: one or more values")
             repeated = sorted({str(element) for element in value if value.count(element) > 1}) if self.distinct else []
             if repeated:
-                raise ConfigError(f"{name}: {', '.join(repeated)} given more than once; allowed: "
-                                  f"{self.describe(config, is_tuple=True)}")
+                raise ConfigError(f"{name}: {', '.join(repeated)} given more than once; allowed: {self.describe(config, is_tuple=True)}")
             for element in value:
                 self.check(name, element, config)
             return
         if self.choices is not None:
-            check_choice(name, value, self.bound(config, self.choices),
-                         source=self.choices if isinstance(self.choices, str) else None)
+            check_choice(name, value, self.bound(config, self.choices), source=self.choices if isinstance(self.choices, str) else None)
         if self.low is not None or self.high is not None:
             try:
-                check_range(name, value, low=self.bound(config, self.low), high=self.bound(config, self.high),
-                            low_open=self.low_open, high_open=self.high_open)
+                check_range(
+                    name,
+                    value,
+                    low=self.bound(config, self.low),
+                    high=self.bound(config, self.high),
+                    low_open=self.low_open,
+                    high_open=self.high_open,
+                )
             except ConfigError:
                 if self.allowed is not None:  # the bound is only part of the rule: state the whole rule
                     finite = " (finite values)" if isinstance(value, float) and math.isinf(value) else ""
@@ -170,9 +188,9 @@ class Rule:
                 shown = ", ".join(map(str, shown)) if isinstance(shown, tuple) else show(shown)
                 return f"{value} = {shown}"
             return str(value) if isinstance(value, int) else f"{value:g}"
+
         if self.choices is not None:
-            text = (f"one of {show(self.choices)}" if isinstance(self.choices, str)
-                    else f"one of {', '.join(map(str, self.choices))}")
+            text = f"one of {show(self.choices)}" if isinstance(self.choices, str) else f"one of {', '.join(map(str, self.choices))}"
             return f"each {text}" if is_tuple else text
         low = "-inf" if self.low is None else show(self.low)
         high = "inf" if self.high is None else show(self.high)
@@ -181,8 +199,19 @@ class Rule:
         return ("each in " if is_tuple else "") + f"{left}{low}, {high}{right}"
 
 
-def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = False, high_open: bool = False,
-            choices=None, allowed: str | None = None, none_allowed: bool = False, distinct: bool = False):
+def setting(
+    default,
+    doc: str = "",
+    *,
+    low=None,
+    high=None,
+    low_open: bool = False,
+    high_open: bool = False,
+    choices=None,
+    allowed: str | None = None,
+    none_allowed: bool = False,
+    distinct: bool = False,
+):
     """A config field with its meaning and allowed values: `dataclasses.field(default, metadata=…)`.
 
     `--help` prints doc and the rule, `check_fields` enforces it, the fuzz test probes it.
@@ -195,7 +224,7 @@ def setting(default, doc: str = "", *, low=None, high=None, low_open: bool = Fal
     if choices is not None and not isinstance(choices, str):
         choices = tuple(choices)
     counts = default if isinstance(default, tuple) else (default,)
-    if (high is None and choices is None and counts and all(isinstance(v, int) and not isinstance(v, bool) for v in counts)):
+    if high is None and choices is None and counts and all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
         # a whole number without an upper bound still has one: JAX counts steps, sizes and samples in int32, and a
         # larger value would overflow inside a compiled loop, after the run folder is made
         high = INT32_MAX

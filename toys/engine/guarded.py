@@ -93,8 +93,7 @@ def _depth(value) -> int:
     return deepest
 
 
-def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES, allow_nonfinite: bool = False,
-              expect: type | None = dict):
+def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES, allow_nonfinite: bool = False, expect: type | None = dict):
     """A JSON file read through `read_bytes`, bounded as the module docstring says; `expect`: the type of
     its top level (None: any)."""
     raw = read_bytes(path, what, limit)
@@ -105,8 +104,7 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES, allow_no
         raise ValueError(f"{name} (numbers must be finite)")
 
     try:
-        value = json.loads(raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float,
-                           parse_constant=refuse_constant)
+        value = json.loads(raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float, parse_constant=refuse_constant)
     except UnicodeDecodeError:
         raise GuardedReadError(f"{what}: {path} is not UTF-8 text") from None
     except RecursionError:
@@ -116,8 +114,9 @@ def read_json(path: str | Path, what: str, limit: int = MAX_JSON_BYTES, allow_no
     if _depth(value) > MAX_DEPTH:
         raise GuardedReadError(f"{what}: {path} is nested too deeply (at most {MAX_DEPTH} levels)")
     if expect is not None and not isinstance(value, expect):
-        raise GuardedReadError(f"{what}: {path} holds a JSON {type(value).__name__}, expected a JSON "
-                               f"{'object' if expect is dict else expect.__name__}")
+        raise GuardedReadError(
+            f"{what}: {path} holds a JSON {type(value).__name__}, expected a JSON {'object' if expect is dict else expect.__name__}"
+        )
     return value
 
 
@@ -135,8 +134,13 @@ class Field:
     def describe(self) -> str:
         if self.allowed:
             return "allowed values " + ", ".join(json.dumps(v) for v in self.allowed)
-        words = {"int": "a whole number", "number": "a finite number", "bool": "true or false", "text": "a string",
-                 "object": "a JSON object"}[self.kind]
+        words = {
+            "int": "a whole number",
+            "number": "a finite number",
+            "bool": "true or false",
+            "text": "a string",
+            "object": "a JSON object",
+        }[self.kind]
         if self.low is not None or self.high is not None:
             words += f" in [{'-inf' if self.low is None else _show(self.low)}, {'inf' if self.high is None else _show(self.high)}]"
         return words + (" or null" if self.nullable else "")

@@ -52,8 +52,18 @@ def _loss(curves):
     return curves[0] if isinstance(curves, tuple) else curves
 
 
-def run(step: Callable, context, carry, inputs, steps: int, *, what: str, runtime: Runtime | None = None,
-        segments: int = SEGMENTS, fetch: Callable = lambda tree: jax.tree.map(np.asarray, tree)):
+def run(
+    step: Callable,
+    context,
+    carry,
+    inputs,
+    steps: int,
+    *,
+    what: str,
+    runtime: Runtime | None = None,
+    segments: int = SEGMENTS,
+    fetch: Callable = lambda tree: jax.tree.map(np.asarray, tree),
+):
     """Run `steps` steps of `step` from `carry`; returns (carry, curves with a leading [steps] axis).
 
     what: names the training in progress lines and in a DivergenceError; fetch: brings one

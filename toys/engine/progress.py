@@ -104,9 +104,8 @@ class Progress:
                 live.update(int(step) - live.n)
                 live.set_postfix(loss=f"{float(np.mean(last)):.4g}")
             elif self.show:
-                spread = (f" (min {last.min():.4g}, max {last.max():.4g} over {last.size} runs)" if last.size > 1 else "")
-                print(f"  {label} step {step}/{total_steps} loss {float(last.mean()):.4g}{spread}", file=sys.stderr,
-                      flush=True)
+                spread = f" (min {last.min():.4g}, max {last.max():.4g} over {last.size} runs)" if last.size > 1 else ""
+                print(f"  {label} step {step}/{total_steps} loss {float(last.mean()):.4g}{spread}", file=sys.stderr, flush=True)
 
         try:
             yield advance

@@ -65,8 +65,10 @@ class Runtime:
         self.devices_used = max(self.devices_used, used)
         if used < self.devices and (shape, n_runs, batch_size) not in self.told:
             self.told.add((shape, n_runs, batch_size))
-            self.progress.note(f"devices: {self.devices} requested, this training can use {used} ({n_runs} runs × "
-                               f"batch {batch_size} divide over a {shape[0]} × {shape[1]} mesh); the rest idle")
+            self.progress.note(
+                f"devices: {self.devices} requested, this training can use {used} ({n_runs} runs × "
+                f"batch {batch_size} divide over a {shape[0]} × {shape[1]} mesh); the rest idle"
+            )
 
 
 def or_default(runtime: Runtime | None) -> Runtime:
