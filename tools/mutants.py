@@ -111,36 +111,41 @@ MUTANTS = [
     (
         "a study that calls a finding method around the wall",
         "experiments/studies/feature_map.py",
-        'verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"),\n'
-        "                                               given).as_dict())",
-        'verdicts["topk"].append(feature_map.placement_verdict(observations[g].codes, observations[g].decoder,\n'
-        "                                               seed=config.seed).as_dict())",
+        'verdicts["topk"].append(wall.apply(feature_map.placement_verdict, observations[g], ("codes", "decoder"), given).as_dict())',
+        'verdicts["topk"].append(feature_map.placement_verdict(observations[g].codes, observations[g].decoder, '
+        "seed=config.seed).as_dict())",
         "tests/test_wall.py::test_studies_call_a_finding_method_only_through_the_wall",
     ),
 ]
-only = sys.argv[1:]
-for i, (what, path, old, new, test) in enumerate(MUTANTS):
-    if only and str(i) not in only:
-        continue
-    if COPY.exists():
-        shutil.rmtree(COPY)
-    shutil.copytree(
-        SRC,
-        COPY,
-        ignore=shutil.ignore_patterns(".venv", ".git", ".hypothesis", "__pycache__", ".pytest_cache", ".ruff_cache"),
-        symlinks=True,
-    )
-    text = (COPY / path).read_text()
-    assert text.count(old) == 1, (what, text.count(old))
-    (COPY / path).write_text(text.replace(old, new))
-    r = subprocess.run(
-        [str(SRC / ".venv/bin/python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test],
-        cwd=COPY,
-        capture_output=True,
-        text=True,
-    )
-    tail = [line for line in r.stdout.splitlines() if line.startswith(("FAILED", "E "))][:2]
-    print(f"[{i}] {what}: {path} -> {test.split('::')[-1]}: {'FAILS (caught)' if r.returncode else 'PASSES (missed)'}")
-    for line in tail:
-        print("      ", line[:200])
-    sys.stdout.flush()
+
+
+def main(only: list[str]) -> None:
+    for i, (what, path, old, new, test) in enumerate(MUTANTS):
+        if only and str(i) not in only:
+            continue
+        if COPY.exists():
+            shutil.rmtree(COPY)
+        shutil.copytree(
+            SRC,
+            COPY,
+            ignore=shutil.ignore_patterns(".venv", ".git", ".hypothesis", "__pycache__", ".pytest_cache", ".ruff_cache"),
+            symlinks=True,
+        )
+        text = (COPY / path).read_text()
+        assert text.count(old) == 1, (what, text.count(old))
+        (COPY / path).write_text(text.replace(old, new))
+        r = subprocess.run(
+            [str(SRC / ".venv/bin/python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test],
+            cwd=COPY,
+            capture_output=True,
+            text=True,
+        )
+        tail = [line for line in r.stdout.splitlines() if line.startswith(("FAILED", "E "))][:2]
+        print(f"[{i}] {what}: {path} -> {test.split('::')[-1]}: {'FAILS (caught)' if r.returncode else 'PASSES (missed)'}")
+        for line in tail:
+            print("      ", line[:200])
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
