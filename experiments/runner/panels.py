@@ -8,6 +8,8 @@
   swept hyperparameter) per arm, band min–max, chance dashed, from the results table;
 - `bars_by_setting(ax, rows, metric, coordinate, title)`: a score per value of one setting
   coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
+- `strip_by_arm(ax, rows, metric, flag, title)`: every row's value per arm, coloured where a flag
+  row of the same place is true (a claim), from the results table;
 - `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
 - `curves(ax, {label: values}, title)`: curves over training (every run);
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
@@ -76,6 +78,29 @@ def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, t
     ax.set_xlabel(coordinate)
     ax.set_title(title)
     ax.grid(alpha=0.3)
+
+
+def strip_by_arm(
+    ax, rows: list[table.Row], metric: str, flag: str, title: str, flagged_colour: str = "#b5533c", colours: dict | None = None
+) -> None:
+    """Every row's value of `metric` as a point per arm (jittered strip, arms in order of appearance), coloured
+    when the row of the same place has `flag` true (e.g. claimed): `flagged_colour`, or `colours[arm]`."""
+    flags = {(row.arm, row.size, row.seed, row.reader, row.coordinates()): bool(row.value) for row in table.select(rows, metric=flag)}
+    points = [row for row in table.select(rows, metric=metric) if row.value is not None]
+    arms = list(dict.fromkeys(row.arm for row in points))
+    for index, arm in enumerate(arms):
+        mine = [row for row in points if row.arm == arm]
+        flagged = [flags.get((row.arm, row.size, row.seed, row.reader, row.coordinates()), False) for row in mine]
+        colour = (colours or {}).get(arm, flagged_colour)
+        ax.scatter(
+            index + (np.linspace(-0.25, 0.25, len(mine)) if len(mine) > 1 else np.zeros(1)),  # one point: on its tick
+            [row.value for row in mine],
+            s=10,
+            c=[colour if f else "#777777" for f in flagged],
+        )
+    ax.set_xticks(range(len(arms)), [arm.replace(" ", "\n") for arm in arms], fontsize=7)
+    ax.set_title(title, fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
 
 
 def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str, arms: tuple[str, ...] = ()) -> None:

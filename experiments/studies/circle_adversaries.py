@@ -18,11 +18,10 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import numpy as np
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import manifold_grading, manifold_ranking, wall
@@ -192,29 +191,18 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    kinds = list(results["rates"])
-    figure, ax = plt.subplots(figsize=(7.2, 3.4))
-    for index, kind in enumerate(kinds):
-        tops = [d["top_evidence"] for d in next(e for e in results["kinds"] if e["kind"] == kind)["dictionaries"]]
-        claimed = [d["claimed"] for d in next(e for e in results["kinds"] if e["kind"] == kind)["dictionaries"]]
-        jitter = np.linspace(-0.25, 0.25, len(tops))
-        colours = ["#b5533c" if c else "#777777" for c in claimed]
-        if kind == POSITIVE:
-            colours = ["#4c9a5a" if c else "#777777" for c in claimed]
-        ax.scatter(index + jitter, tops, s=10, c=colours)
-    ax.set_xticks(range(len(kinds)), [k.replace(" ", "\n") for k in kinds], fontsize=7)
-    ax.set_ylabel("top circle evidence")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(
+    figure, axes = panels.panels(1, width=7.2, height=3.4)
+    panels.strip_by_arm(
+        axes[0],
+        table.read(results),
+        "top_evidence",
+        "claimed",
         f"Blind top evidence per dictionary (coloured: claimed at p ≤ {results['alpha']}; red on a no-circle kind is a false claim)",
-        fontsize=8,
+        colours={POSITIVE: "#4c9a5a"},
     )
-    figure.tight_layout()
-    return [save_figure(figure, folder / "adversary_evidence.png")]
+    axes[0].set_ylabel("top circle evidence")
+    axes[0].set_ylim(-0.02, 1.02)
+    return [panels.finish(figure, axes, "", folder / "adversary_evidence.png", legend=False)]
 
 
 def summary(results: dict) -> str:
