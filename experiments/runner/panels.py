@@ -81,24 +81,39 @@ def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, t
 
 
 def strip_by_arm(
-    ax, rows: list[table.Row], metric: str, flag: str, title: str, flagged_colour: str = "#b5533c", colours: dict | None = None
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    flag: str | None,
+    title: str,
+    flagged_colour: str = "#b5533c",
+    colours: dict | None = None,
+    colour: str = "#777777",
+    marker: str = "o",
+    label: str | None = None,
 ) -> None:
-    """Every row's value of `metric` as a point per arm (jittered strip, arms in order of appearance), coloured
-    when the row of the same place has `flag` true (e.g. claimed): `flagged_colour`, or `colours[arm]`."""
-    flags = {(row.arm, row.size, row.seed, row.reader, row.coordinates()): bool(row.value) for row in table.select(rows, metric=flag)}
+    """Every row's value of `metric` as a point per arm (a jittered strip, arms in order of appearance) in
+    `colour`, or, where the row of the same place has `flag` true (e.g. claimed), in `flagged_colour`
+    (`colours[arm]` where given). Called again with another metric, it overlays a second strip."""
+    flags = {}
+    if flag is not None:
+        flags = {(row.arm, row.size, row.seed, row.reader, row.coordinates()): bool(row.value) for row in table.select(rows, metric=flag)}
     points = [row for row in table.select(rows, metric=metric) if row.value is not None]
     arms = list(dict.fromkeys(row.arm for row in points))
     for index, arm in enumerate(arms):
         mine = [row for row in points if row.arm == arm]
         flagged = [flags.get((row.arm, row.size, row.seed, row.reader, row.coordinates()), False) for row in mine]
-        colour = (colours or {}).get(arm, flagged_colour)
+        chosen = (colours or {}).get(arm, flagged_colour)
         ax.scatter(
             index + (np.linspace(-0.25, 0.25, len(mine)) if len(mine) > 1 else np.zeros(1)),  # one point: on its tick
             [row.value for row in mine],
-            s=10,
-            c=[colour if f else "#777777" for f in flagged],
+            s=10 if marker == "o" else 24,
+            c=[chosen if f else colour for f in flagged],
+            marker=marker,
+            label=label if index == 0 else None,
         )
     ax.set_xticks(range(len(arms)), [arm.replace(" ", "\n") for arm in arms], fontsize=7)
+    ax.set_xlim(-0.5, len(arms) - 0.5)
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
 

@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from experiments.two_feature_absorption import study, summary
 from toys.engine.config import check_fields, setting
@@ -84,24 +84,17 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    figure, ax = plt.subplots(figsize=(5.2, 3.6))
-    for index, trained in enumerate(results["trained"].values()):
-        jitter = np.linspace(-0.12, 0.12, len(trained["parent_on_both"]))
-        ax.scatter(index + jitter, trained["parent_on_parent"], marker="o", color="C0", label="on the parent alone" if index == 0 else None)
-        ax.scatter(index + jitter, trained["parent_on_both"], marker="x", color="C3", label="on parent + child" if index == 0 else None)
-    ax.axhline(0, color="0.6", lw=1)
-    ax.set_xticks(range(len(results["trained"])), [f"{arch}\n(λ = {results['l1_coefficient']})" for arch in results["trained"]])
-    ax.set_ylabel("parent latent's activation")
-    ax.set_xlim(-0.5, len(results["trained"]) - 0.5)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
-    ax.set_title(
-        "ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\nthe nested Matryoshka loss at the same λ keeps it", fontsize=9
+    rows = table.read(results)
+    figure, axes = panels.panels(1, width=5.2, height=3.6)
+    title = (
+        f"ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\nthe nested Matryoshka loss at the same "
+        f"λ = {results['l1_coefficient']} keeps it"
     )
-    return [save_figure(figure, folder / "parent_latent.png")]
+    panels.strip_by_arm(axes[0], rows, "parent_on_parent", None, title, colour="C0", label="on the parent alone")
+    panels.strip_by_arm(axes[0], rows, "parent_on_both", None, title, colour="C3", marker="x", label="on parent + child")
+    axes[0].axhline(0, color="0.6", lw=1)
+    axes[0].set_ylabel("parent latent's activation")
+    return [panels.finish(figure, axes, "", folder / "parent_latent.png")]
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
