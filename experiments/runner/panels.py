@@ -76,7 +76,7 @@ def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, t
         if len(xs) and np.all(xs > 0) and xs.max() / max(xs.min(), 1e-12) >= 5:
             ax.set_xscale("log")
     ax.set_xlabel(coordinate)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
 
 

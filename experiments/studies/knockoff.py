@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_ranking, wall
@@ -336,6 +336,20 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             for entry in (network, calendar)
             for space in entry["spaces"]
             for metric in ("heldout_accuracy", "original_head_accuracy")
+        ]
+        + [
+            table.Row(
+                space["space"],
+                "heldout_accuracy",
+                point["accuracy"],
+                entry["chance"],
+                seed=config.seed,
+                reader="fresh head by training samples",
+                setting={"network": entry["name"], "training samples": point["train_samples"]},
+            )
+            for entry in (network, calendar)
+            for space in entry["spaces"]
+            for point in space["accuracy_by_train_size"]
         ],
     )
 
@@ -350,22 +364,10 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    rows = table.select(table.read(results), reader="fresh head by training samples")
     networks = results["networks"]
-    figure, axes = plt.subplots(1, len(networks), figsize=(6.5 * len(networks), 4.2), squeeze=False)
-    for ax, n in zip(axes[0], networks):
-        for i, s in enumerate(n["spaces"]):
-            sizes = [r["train_samples"] for r in s["accuracy_by_train_size"]]
-            ax.plot(
-                sizes, [r["accuracy"] for r in s["accuracy_by_train_size"]], marker="o", color=f"C{i}", label=s["space"].replace("_", " ")
-            )
-        ax.axhline(n["chance"], color="0.5", ls=":", label=f"chance ({n['chance']:.3f})")
-        ax.set_xlabel("training samples of the fresh head")
-        ax.set_ylabel("accuracy on held-out inputs")
-        ax.set_ylim(-0.02, 1.02)
+    figure, axes = panels.panels(len(networks), width=6.5, height=4.2)
+    for ax, n in zip(axes, networks):
         held = (
             f"the unseen pairs, p = {n['p']}"
             if n["name"] == "modular"
@@ -373,11 +375,26 @@ def plot(results: dict, arrays: dict, folder) -> list:
             if n["heldout_combinations"]
             else "fresh samples"
         )
-        ax.set_title(f"{n['name']} ({held}): which knockoffs keep the function", fontsize=10)
+        panels.metric_by_setting(
+            ax,
+            table.select(rows, {"network": n["name"]}),
+            "heldout_accuracy",
+            "training samples",
+            f"{n['name']}: {held}; dashed: chance {n['chance']:.3f}",
+        )
+        ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    figure.tight_layout()
-    return [save_figure(figure, folder / "knockoff_accuracy.png")]
+    return [
+        panels.finish(
+            figure,
+            axes,
+            "Which knockoffs keep the function: a fresh head's held-out accuracy against its training samples",
+            folder / "knockoff_accuracy.png",
+            xlabel="training samples of the fresh head",
+            ylabel="accuracy on held-out inputs",
+            legend=False,
+        )
+    ]
 
 
 def summary(results: dict) -> str:
