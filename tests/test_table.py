@@ -6,29 +6,14 @@ import json
 
 import numpy as np
 import pytest
+import test_sphere_run  # a sibling test module: the tiny sphere settings
 
 from experiments.recovery import headline
 from experiments.runner import cli, panels, report, table
 from experiments.studies import sphere
 
-TINY_SPHERE = [
-    "--set",
-    "toy.d=16",
-    "--set",
-    "toy.n_sparse_features=16",
-    "--set",
-    "toy.sparse_mean_l0=1",
-    "--set",
-    "sizes=16,32",
-    "--set",
-    "kinds=topk",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=60",
-    "--set",
-    "batch_size=64",
-]
+# the sphere run test's tiny settings with its last two (steps, batch size) replaced: the table, not the recovery
+TINY_SPHERE = [*test_sphere_run.TINY_SPHERE[:-4], "--set", "steps=60", "--set", "batch_size=64"]
 
 
 @pytest.mark.parametrize(

@@ -247,60 +247,43 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, spans=spans, metrics=(evaluate.CIRCLES,))
 
     entries, arrays, saved = [], {}, []
+
+    def grid(kind: str, trained_on, seen, truth, keep: dict, size: int, hps) -> tuple:
+        """The k grid of one size trained on `trained_on` with the run's keys (the toy and its decoupled twin
+        share them: only the loop differs), then read on `seen` against `truth`: (params, entries)."""
+        fitted = pipeline.fit(
+            "topk",
+            trained_on,
+            hps,
+            seed_keys(key_train, size, list(config.ks)),
+            n_latents=size,
+            steps=config.steps,
+            batch_size=config.batch_size,
+            label=f"topk{'' if kind == 'topk' else ' ' + kind} m={size} k={','.join(map(str, config.ks))}",
+            runtime=runtime,
+        )
+        scored = _score_dictionaries(
+            kind,
+            size,
+            config.ks,
+            "topk",
+            fitted.params,
+            hps,
+            seen,
+            truth,
+            config,
+            keep,
+            stream(fitted.params, hps, "topk"),
+            runtime.progress,
+        )
+        return fitted.params, scored
+
     for size in config.sizes:
         hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for k in config.ks])
-        result = pipeline.fit(
-            "topk",
-            toy,
-            hps,
-            seed_keys(key_train, size, list(config.ks)),
-            n_latents=size,
-            steps=config.steps,
-            batch_size=config.batch_size,
-            label=f"topk m={size} k={','.join(map(str, config.ks))}",
-            runtime=runtime,
-        )
-        entries += _score_dictionaries(
-            "topk",
-            size,
-            config.ks,
-            "topk",
-            result.params,
-            hps,
-            sample,
-            circles,
-            config,
-            arrays,
-            stream(result.params, hps, "topk"),
-            runtime.progress,
-        )
-        saved += saved_dictionaries("topk", result.params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
-        # the decoupled twin: the same keys (initialisation and data stream), only the loop gone
-        twin = pipeline.fit(
-            "topk",
-            decoupled,
-            hps,
-            seed_keys(key_train, size, list(config.ks)),
-            n_latents=size,
-            steps=config.steps,
-            batch_size=config.batch_size,
-            label=f"topk decoupled m={size} k={','.join(map(str, config.ks))}",
-            runtime=runtime,
-        )
-        entries += _score_dictionaries(
-            "decoupled",
-            size,
-            config.ks,
-            "topk",
-            twin.params,
-            hps,
-            decoupled_sample,
-            decoupled_circles,
-            config,
-            {},
-            stream(twin.params, hps, "topk"),
-            runtime.progress,
-        )
+        params, scored = grid("topk", toy, sample, circles, arrays, size, hps)
+        entries += scored
+        saved += saved_dictionaries("topk", params, hps, [f"topk-k{k}-{size}-seed{config.seed}" for k in config.ks])
+        entries += grid("decoupled", decoupled, decoupled_sample, decoupled_circles, {}, size, hps)[1]
         # chance: a random dictionary of the same size, encoded by TopK with the main k
         random_params = pipeline.chance_dictionaries(seed_keys(key_random, size, [0]), config.toy.d, size)
         chance_arch, chance_hps = pipeline.chance_reading(config.k, 1)
