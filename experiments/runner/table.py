@@ -124,6 +124,13 @@ def select(rows: Iterable[Row], setting: dict | None = None, **where) -> list[Ro
     ]
 
 
+def mean(rows: Iterable[Row], setting: dict | None = None, **where) -> float | None:
+    """The mean value of the rows `select` picks (rows without a value left out); None where none has one.
+    The way a headline or summary reads one number from the table."""
+    values = [row.value for row in select(rows, setting, **where) if row.value is not None]
+    return float(np.mean(values)) if values else None
+
+
 def mean_over_seeds(rows: Iterable[Row]) -> dict[tuple, dict]:
     """{(arm, size, reader, metric, coordinates): {"mean", "min", "max", "n", "chance"}} over seeds (rows
     with a value only; coordinates: `Row.coordinates`; chance: the mean of the rows' chance values,

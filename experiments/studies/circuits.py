@@ -245,8 +245,11 @@ def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Conf
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: internal gates read by the best SAE latent vs a random atom."""
-    recovery = results["gate_recovery"]
-    return f"gates read: SAE {recovery['sae']:.2f}, random {recovery['random']:.2f}, probe {recovery['probe']:.2f}"
+    rows = table.select(table.read(results), reader="gate readers", metric="internal_gates_recovered")
+    read = {arm: table.mean(rows, arm=arm) for arm in ("sae", "random", "probe")}
+    if any(value is None for value in read.values()):
+        return "—"
+    return f"gates read: SAE {read['sae']:.2f}, random {read['random']:.2f}, probe {read['probe']:.2f}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

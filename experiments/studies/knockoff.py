@@ -355,11 +355,14 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 
 def headline(results: dict) -> str:
-    n = results["networks"][0]
-    acc = {s["space"]: s["heldout_accuracy"] for s in n["spaces"]}
+    rows = table.select(table.read(results), {"network": results["networks"][0]["name"]}, reader="fresh head")
+    acc = {
+        space: table.mean(rows, arm=space, metric="heldout_accuracy") for space in ("random_placement", "described_geometry", "original")
+    }
+    shown = lambda value: "—" if value is None else f"{value:.2f}"  # noqa: E731
     return (
-        f"{n['name']}: random placement {acc['random_placement']:.2f}, described {acc['described_geometry']:.2f}, "
-        f"original {acc['original']:.2f}"
+        f"{results['networks'][0]['name']}: random placement {shown(acc['random_placement'])}, described "
+        f"{shown(acc['described_geometry'])}, original {shown(acc['original'])}"
     )
 
 

@@ -158,7 +158,10 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: held-out accuracy and the key frequencies."""
-    return f"test accuracy {results['test_accuracy']:.3f}, key frequencies {results['key_frequencies']}"
+    rows = table.read(results)
+    accuracy = table.mean(rows, {"network": 0}, metric="test_accuracy")
+    keys = list(dict.fromkeys(row.setting["frequency"] for row in table.select(rows, metric="units_on_circles")))  # by share
+    return "—" if accuracy is None else f"test accuracy {accuracy:.3f}, key frequencies {keys}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

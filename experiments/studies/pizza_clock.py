@@ -166,7 +166,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 
 def headline(results: dict) -> str:
-    return ", ".join(f"{n['name']}: {n['algorithm']} (q {n['distance_irrelevance']:.2f})" for n in results["networks"])
+    rows = table.select(table.read(results), metric="distance_irrelevance")
+    return ", ".join(
+        f"{row.setting['network']}: {'pizza' if (row.value or 0.0) < PIZZA_BELOW else 'clock'} (q {row.value:.2f})" for row in rows
+    )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

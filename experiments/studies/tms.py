@@ -136,8 +136,8 @@ def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the pentagon's mean feature dimensionality (2/5 expected)."""
-    pentagon = next(s for s in results["settings"] if s["name"] == "pentagon")
-    return f"pentagon mean D {np.mean(pentagon['best']['dimensionality']):.3f} (2/5 expected)"
+    value = table.mean(table.read(results), {"setting": "pentagon"}, metric="mean_dimensionality")
+    return "—" if value is None else f"pentagon mean D {value:.3f} (2/5 expected)"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

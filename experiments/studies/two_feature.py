@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from experiments.two_feature_absorption import study, summary
@@ -79,7 +77,8 @@ def two_feature_rows(results: dict, seed: int) -> list[table.Row]:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the parent latent on parent + child (absorbed ≈ 0), per architecture."""
-    values = ", ".join(f"{arch} {np.mean(t['parent_on_both']):.2f}" for arch, t in results["trained"].items())
+    rows = table.select(table.read(results), metric="parent_on_both")
+    values = ", ".join(f"{arm} {table.mean(rows, arm=arm):.2f}" for arm in dict.fromkeys(row.arm for row in rows))
     return f"parent latent on parent+child (absorbed ≈ 0): {values}"
 
 

@@ -272,8 +272,9 @@ def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the ball concept read as a region vs a direction (AUROC)."""
-    ball = results["ball_concept"]
-    return f"ball: region {ball['region_auroc']:.2f}, probe {ball['linear_probe_auroc']:.2f}"
+    rows = table.select(table.read(results), reader="ball concept", metric="auroc")
+    region, probe = table.mean(rows, arm="region"), table.mean(rows, arm="linear probe")
+    return "—" if region is None or probe is None else f"ball: region {region:.2f}, probe {probe:.2f}"
 
 
 def summary(results: dict) -> str:
