@@ -184,10 +184,10 @@ def _rate(entry: dict) -> str:
 
 
 def headline(results: dict) -> str:
-    positive = results["rates"][POSITIVE]["claims"]
-    return (
-        f"false claims on all adversaries {_rate(results['all_adversaries'])}; planted circles claimed {positive['count']}/{positive['of']}"
-    )
+    claims = table.select(table.read(results), metric="claimed")
+    adversarial = manifold_grading.rate([row.value for row in claims if row.arm != POSITIVE])
+    positive = manifold_grading.rate([row.value for row in claims if row.arm == POSITIVE])
+    return f"false claims on all adversaries {_rate(adversarial)}; planted circles claimed {positive['count']}/{positive['of']}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

@@ -231,12 +231,12 @@ def false_claims(cells: list[dict]) -> dict:
 
 
 def headline(results: dict) -> str:
-    fc = results["false_claims"]
-    return (
-        f"SAE: claimed where expected {fc['topk']['claims_where_expected'][0]}/{fc['topk']['claims_where_expected'][1]}, "
-        f"false claims {fc['topk']['false_claims'][0]}/{fc['topk']['false_claims'][1]}; random dictionaries "
-        f"{fc['random']['false_claims'][0]}/{fc['random']['false_claims'][1]} claimed"
-    )
+    claims = table.select(table.read(results), metric="claimed")
+    expected = [row.value for row in claims if row.arm == "topk" and EXPECTED[row.setting["family"]]]
+    unexpected = [row.value for row in claims if row.arm == "topk" and not EXPECTED[row.setting["family"]]]
+    random = [row.value for row in claims if row.arm == "random"]
+    count = lambda values: f"{int(sum(bool(v) for v in values))}/{len(values)}"  # noqa: E731
+    return f"SAE: claimed where expected {count(expected)}, false claims {count(unexpected)}; random dictionaries {count(random)} claimed"
 
 
 def summary(results: dict) -> str:
