@@ -153,8 +153,14 @@ def _threshold(entry: dict) -> str:
 
 
 def headline(results: dict) -> str:
-    n = len(results["cells"])
-    return f"{n} null cells per k; " + "; ".join(f"k={k}: {_threshold(e)}" for k, e in results["per_k"].items())
+    rows = table.select(table.read(results), reader="null family")
+    per_k = {}
+    for k in dict.fromkeys(row.setting["k"] for row in rows):
+        value = {metric: table.mean(rows, {"k": k}, metric=metric) for metric in ("threshold", "threshold_low", "threshold_high")}
+        interval = None if value["threshold_low"] is None else [value["threshold_low"], value["threshold_high"]]
+        per_k[k] = {"threshold": value["threshold"], "threshold_interval": interval}
+    n = len({row.setting["cell"] for row in table.select(table.read(results), reader="blind ranking")})
+    return f"{n} null cells per k; " + "; ".join(f"k={k}: {_threshold(e)}" for k, e in per_k.items())
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

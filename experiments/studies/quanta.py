@@ -439,9 +439,12 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the gradient clustering's ARI beside the raw inputs' (none
     where fewer than two tasks were learned: nothing was clustered)."""
-    if results["ari"]["gradients"] is None:
-        return f"not clustered: {len(results['learned_tasks'])} task(s) learned"
-    return f"ARI gradients {results['ari']['gradients']:.2f} (inputs {results['ari']['inputs']:.2f})"
+    rows = table.select(table.read(results), {"task_code": results["task_code"]})
+    gradients, inputs = (table.mean(rows, arm=arm, metric="ari_true_k") for arm in ("gradients", "inputs"))
+    if gradients is None or inputs is None:
+        learned = table.mean(rows, arm="network", metric="learned_tasks")
+        return f"not clustered: {0 if learned is None else int(learned)} task(s) learned"
+    return f"ARI gradients {gradients:.2f} (inputs {inputs:.2f})"
 
 
 def _plot_qdg_sweep(results: dict, folder):
