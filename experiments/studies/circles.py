@@ -181,6 +181,7 @@ TABLE_METRICS = (
     ("ceiling", "max_principal_angle_deg", "deg", lambda e: e["max_principal_angle_deg"]),
     ("ceiling", "exists", "", lambda e: e["exists"]),
     ("ceiling", "latents_on_circle", "count", lambda e: e["latents_on_circle"]),
+    ("ceiling", "cyclic_order", "", lambda e: e.get("cyclic_order")),
     ("blind ranking", "recall_at_1", "", lambda e: e["blind"]["recall_at_1"]),
     ("blind ranking", "recall_at_3", "", lambda e: e["blind"]["recall_at_3"]),
     ("blind ranking", "claims", "count", lambda e: e["blind"]["claims"]),
@@ -367,11 +368,15 @@ def blind_counts(results: dict) -> dict:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the days circle's plane angle at the figure size and main k."""
-    entry = _entries(results, circle=results["toy"]["circles"][0]["name"], kind="topk", size=results["figure_size"], k=results["main_k"])
-    if not entry:
+    name = results["toy"]["circles"][0]["name"]
+    rows = table.select(
+        table.read(results), {"circle": name, "k": results["main_k"]}, arm="topk", size=results["figure_size"], reader="ceiling"
+    )
+    angle, order = table.mean(rows, metric="max_principal_angle_deg"), table.mean(rows, metric="cyclic_order")
+    if angle is None:
         return "—"
-    cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry[0].get("cyclic_order")]
-    return f"{entry[0]['circle']}: {entry[0]['max_principal_angle_deg']:.1f}° from the plane, {cyclic}"
+    cyclic = {1.0: "in cyclic order", 0.0: "out of order", None: "order n/a"}[order]
+    return f"{name}: {angle:.1f}° from the plane, {cyclic}"
 
 
 def plot(results: dict, arrays: dict, folder) -> list:

@@ -232,6 +232,20 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         )
         for j, top in enumerate(null_tops)
     ]
+    # each null network's own claim (its top against the other nulls): any claim there is false
+    rows += [
+        table.Row(
+            "null network",
+            "claimed",
+            claimed,
+            None,
+            size=config.sae_size,
+            seed=config.seed,
+            reader="projection circles",
+            setting={"network": j},
+        )
+        for j, claimed in enumerate(null_claims)
+    ]
     return Result(
         {
             "networks": networks,
@@ -260,10 +274,10 @@ def _rate(entry: dict) -> str:
 
 
 def headline(results: dict) -> str:
-    return (
-        f"key frequencies claimed blind {_rate(results['key_frequencies_claimed'])}; "
-        f"false claims on random-task networks {_rate(results['null']['false_claims'])}"
-    )
+    claims = table.select(table.read(results), metric="claimed", reader="projection circles")
+    claimed = manifold_grading.rate([row.value for row in claims if row.arm == "topk"])
+    false = manifold_grading.rate([row.value for row in claims if row.arm == "null network"])
+    return f"key frequencies claimed blind {_rate(claimed)}; false claims on random-task networks {_rate(false)}"
 
 
 def summary(results: dict) -> str:
