@@ -67,7 +67,7 @@ from experiments.circle_cells import (
     stratum,
 )
 from experiments.recovery import seed_keys
-from experiments.runner import seeding
+from experiments.runner import seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime, or_default
@@ -125,11 +125,23 @@ def _count(entry: dict) -> str:
 
 
 def headline(results: dict) -> str:
-    blind = results["blind"]
-    fc = blind["false_claims"]
+    rows = table.read(results)
+    # the recoverable cells: those whose oracle group (the SAE's own latents on the circle) is found
+    seen = {row.setting["cell"] for row in table.select(rows, arm="oracle", metric="found", reader="ceiling") if row.value}
+
+    def over_seen(arm: str, metric: str, reader: str) -> dict:
+        return manifold_grading.rate(
+            [row.value for row in table.select(rows, arm=arm, metric=metric, reader=reader) if row.setting["cell"] in seen]
+        )
+
+    false = {
+        control: manifold_grading.rate([row.value for row in table.select(rows, arm=control, metric="claimed")]) for control in CONTROLS
+    }
     return (
-        f"blind recall@1 {_count(blind['recall_at_1'])}, @3 {_count(blind['recall_at_3'])} "
-        f"(exists {_count(blind['exists'])}); false claims " + ", ".join(f"{c} {_count(fc[c])}" for c in CONTROLS)
+        f"blind recall@1 {_count(over_seen('sae', 'recall_at_1', 'blind ranking'))}, "
+        f"@3 {_count(over_seen('sae', 'recall_at_3', 'blind ranking'))} "
+        f"(exists {_count(over_seen('recipe', 'found', 'ceiling'))}); false claims "
+        + ", ".join(f"{c} {_count(false[c])}" for c in CONTROLS)
     )
 
 
