@@ -42,7 +42,7 @@ import time
 import jax
 import numpy as np
 
-from experiments.recovery import edge_absorption, edge_summary_lines, saebench_key, saebench_lines, seed_keys
+from experiments.recovery import edge_absorption, edge_summary_lines, headline, saebench_key, saebench_lines, seed_keys
 from experiments.runner import runfolder, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
@@ -452,4 +452,4 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return [save_figure(figure, folder / "f1_mcc_vs_published.png")]
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary)
+STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
