@@ -85,10 +85,10 @@ def headline(results: dict) -> str:
 def plot(results: dict, arrays: dict, folder) -> list:
     rows = table.read(results)
     figure, axes = panels.panels(1, width=5.2, height=3.6)
-    title = (
-        f"ReLU + L1 absorbs the parent (its latent ≈ 0 when the child fires);\nthe nested Matryoshka loss at the same "
-        f"λ = {results['l1_coefficient']} keeps it"
-    )
+    # the title states what this run measured: the parent latent's mean on parent + child per architecture
+    both = table.select(rows, metric="parent_on_both")
+    measured = ", ".join(f"{arm} {table.mean(both, arm=arm):.2f}" for arm in dict.fromkeys(row.arm for row in both))
+    title = f"The parent latent on parent + child, λ = {results['l1_coefficient']} (absorbed ≈ 0, kept ≈ 1):\nmean {measured}"
     panels.strip_by_arm(axes[0], rows, "parent_on_parent", None, title, colour="C0", label="on the parent alone")
     panels.strip_by_arm(axes[0], rows, "parent_on_both", None, title, colour="C3", marker="x", label="on parent + child")
     axes[0].axhline(0, color="0.6", lw=1)
