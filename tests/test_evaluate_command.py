@@ -65,6 +65,31 @@ def test_evaluate_reproduces_the_runs_own_metrics_exactly(run_folder, capsys):
     assert "numbers equal (largest difference 0)" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda table: {"rows": table}, "table: got dict, allowed a list of rows"),
+        (lambda table: [{**table[0], "extra": 1}, *table[1:]], "table[0]: allowed an object with exactly the keys"),
+        (lambda table: [{**table[0], "value": "high"}, *table[1:]], "value: got str, allowed a finite number or None"),
+        (lambda table: [{**table[0], "seed": -3}, *table[1:]], "seed: got -3"),
+    ],
+)
+def test_a_hand_edited_run_table_is_refused_in_one_line_before_scoring(edit, message, run_folder, tmp_path, capsys):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy, ignore=shutil.ignore_patterns("results.json"))
+    results = json.loads((run_folder / "results.json").read_text())
+    results["table"] = edit(results["table"])
+    (copy / "results.json").write_text(json.dumps(results))
+    (copy / "dictionaries" / "results.json").unlink(missing_ok=True)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(copy)]) == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip()
+    assert "\n" not in error and message in error and "results.json" in error, error
+    assert "evaluate: scoring" not in captured.err  # refused before any dictionary was scored
+    assert not (copy / "dictionaries" / "results.json").exists()
+
+
 def test_evaluate_names_the_numbers_that_differ_from_the_runs_table(run_folder, tmp_path, capsys):
     copy = tmp_path / "run"
     shutil.copytree(run_folder, copy)

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 import test_sphere_run  # a sibling test module: the tiny sphere settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from experiments.recovery import headline
 from experiments.runner import cli, panels, report, table
@@ -95,3 +97,29 @@ def test_every_study_returns_a_results_table():
         if "table=" not in source:
             without.add(name)
     assert without == set()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from([*table.FIELDS, "x"]), inner, max_size=10),
+    max_leaves=12,
+)
+
+
+@settings(derandomize=True, deadline=None, max_examples=300)
+@given(
+    st.one_of(
+        JSON,
+        st.lists(st.fixed_dictionaries({name: JSON for name in table.FIELDS}), max_size=3),
+    )
+)
+def test_any_hand_edited_table_reads_as_rows_or_is_one_value_error(value):
+    # the one reader of a results.json table (report, evaluate): rows, or a ValueError naming the place
+    try:
+        rows = table.read({"table": value})
+    except ValueError as error:
+        assert "\n" not in str(error) and str(error).startswith(("results.json: table", "table row"))
+        return
+    assert all(isinstance(row, table.Row) for row in rows)
+    if len({row.key() for row in rows}) == len(rows):  # what reads also writes back unchanged
+        assert table.read({"table": table.to_json(rows)}) == rows

@@ -77,11 +77,25 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
     return entries
 
 
-def beside_run(entries: list[dict], run_results: dict, readers: dict[str, str] | None = None) -> tuple[list[table.Row], dict]:
+def run_table(run_folder: Path) -> list[table.Row]:
+    """The run's own results table (none for a run without results.json, or from before the table);
+    ConfigError, one line naming the file, when results.json or its table cannot be read."""
+    path = run_folder / "results.json"
+    if not path.exists():
+        return []
+    try:
+        return table.read(guarded.read_json(path, "results.json"))
+    except guarded.GuardedReadError as error:
+        raise ConfigError(str(error)) from None
+    except ValueError as error:
+        raise ConfigError(f"{runfolder.shown_path(path)}: {error}") from None
+
+
+def beside_run(entries: list[dict], run_rows: list[table.Row], readers: dict[str, str] | None = None) -> tuple[list[table.Row], dict]:
     """The re-scored numbers as rows of the results table (each dictionary at the coordinates the run
     saved with it, chance as the run's row has it), and their agreement with the run's own rows of the
     same key: {"compared", "equal", "max_abs_difference", "differing" (up to 10 keys)}."""
-    run_rows = {row.key(): row for row in table.read(run_results)}
+    by_key = {row.key(): row for row in run_rows}
     rows, compared, equal, worst, differing = [], 0, 0, 0.0, []
     for entry in entries:
         where = entry.get("table")
@@ -92,7 +106,7 @@ def beside_run(entries: list[dict], run_results: dict, readers: dict[str, str] |
             readers=readers,
             setting=lambda _, where=where: where.get("setting", {}),
         ):
-            own = run_rows.get(row.key())
+            own = by_key.get(row.key())
             rows.append(table.Row(**{**row.__dict__, "chance": None if own is None else own.chance}))
             if own is None or own.value is None or row.value is None:
                 continue
@@ -132,13 +146,10 @@ def rescore_run(run_folder: str | Path) -> dict:
                 f"weights and cfg.json are a {first.arch} dictionary"
             )
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
+    run_rows = run_table(run_folder)  # checked before any scoring
     entries = _score(ordered, source)
-    try:  # the run's own table, to set the re-scored numbers beside (absent in runs from before the table)
-        run_results = guarded.read_json(run_folder / "results.json", "results.json")
-    except guarded.GuardedReadError:
-        run_results = {}
     readers = {metric: "grader" for grader in source.get("graders", ()) for metric in grader.metrics}
-    rows, agreement = beside_run(entries, run_results, readers)
+    rows, agreement = beside_run(entries, run_rows, readers)
     return {
         "run": str(run_folder),
         "experiment": experiment.name,

@@ -34,7 +34,7 @@ from experiments.runner import memory, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
-from toys import circuits, stored
+from toys import circuits, network_training, stored
 from toys.engine.config import ConfigError, check_fields, setting
 from toys.engine.runtime import Runtime
 
@@ -126,7 +126,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
     circuit = draw_circuit(config)
     result = circuits.train(circuits.Task(config.toy, circuit), key_net[None], runtime)
-    acts = np.stack([circuits.layer(result, name).x for name in circuits.layer_names(config.toy)])  # [L, N, H]
+    # every hidden layer on all rows in one pass ([L, N, H]); `circuits.layer` gives one of them as a toy
+    acts = circuits.hidden_activations(config.toy, circuit, network_training.select(result.state, 0))
     inputs = circuits.all_inputs(circuit.n_inputs)
     gates = circuits.evaluate(circuit, inputs)  # [N, G]
     n_rows = len(inputs)
