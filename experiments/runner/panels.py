@@ -1,6 +1,6 @@
 """Shared figure panels: a study's figures are compositions of these, one point per figure.
 
-- `panels(n)`: a row of n axes of the lab's size;
+- `panels(n)`: a row of n axes of the lab's size (or rows of `columns`);
 - `metric_by_size(ax, rows, metric, title)`: a score against dictionary size per arm (rows of
   the results table, `experiments.runner.table`),
   mean over seeds with min–max bars; chance baselines dashed;
@@ -10,8 +10,12 @@
   coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
 - `strip_by_arm(ax, rows, metric, flag, title)`: every row's value per arm, coloured where a flag
   row of the same place is true (a claim), from the results table;
+- `bars_beside_reference(ax, rows, metric, arms, reference, title)`: a score per arm (mean ± std over
+  seeds, from the results table) beside published values, chance dashed;
 - `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
 - `curves(ax, {label: values}, title)`: curves over training (every run);
+- `histogram(ax, rows, metric, title)`: the distribution of a metric's values beside its chance
+  values (the same rows' chance), from the results table; a level marked where given;
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
 - `matrix(ax, values, title)`: a [0, 1] heatmap;
 - `finish(figure, axes, title, path)`: labels, legend, title, and the atomic save.
@@ -27,12 +31,14 @@ from experiments.runner import table
 from sae.pipeline import BASELINE_KINDS
 
 
-def panels(n: int, width: float = 4.5, height: float = 3.6, sharey: bool = False):
-    """(figure, axes [n]) in one row."""
+def panels(n: int, width: float = 4.5, height: float = 3.6, sharey: bool = False, columns: int | None = None):
+    """(figure, axes [n]): in one row, or in rows of `columns` panels (axes in reading order)."""
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, n, figsize=(width * n, height), sharey=sharey, squeeze=False)
-    return figure, list(axes[0])
+    columns = n if columns is None else max(1, min(columns, n))
+    lines = -(-n // columns)
+    figure, axes = plt.subplots(lines, columns, figsize=(width * columns, height * lines), sharey=sharey, squeeze=False)
+    return figure, list(axes.ravel()[:n])
 
 
 def by_kind_and_size(rows: list[table.Row], metric: str) -> dict:
@@ -83,37 +89,43 @@ def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, t
 def strip_by_arm(
     ax,
     rows: list[table.Row],
-    metric: str,
+    metric: str | tuple[str, ...],
     flag: str | None,
     title: str,
     flagged_colour: str = "#b5533c",
     colours: dict | None = None,
-    colour: str = "#777777",
+    colour: str | dict = "#777777",
     marker: str = "o",
     label: str | None = None,
+    arms: tuple[str, ...] = (),
 ) -> None:
-    """Every row's value of `metric` as a point per arm (a jittered strip, arms in order of appearance) in
-    `colour`, or, where the row of the same place has `flag` true (e.g. claimed), in `flagged_colour`
-    (`colours[arm]` where given). Called again with another metric, it overlays a second strip."""
+    """Every row's value of `metric` (or of any of several metrics, e.g. a null's top and a truth's best)
+    as a point per arm (a jittered strip, arms in order of appearance) in `colour` (one, or one per arm),
+    or, where the row of the same place has `flag` true (e.g. claimed), in `flagged_colour`
+    (`colours[arm]` where given); `arms` fixes the arms' order and places (an arm without points keeps its
+    place). Called again with another metric, it overlays a second strip."""
     flags = {}
     if flag is not None:
         flags = {(row.arm, row.size, row.seed, row.reader, row.coordinates()): bool(row.value) for row in table.select(rows, metric=flag)}
-    points = [row for row in table.select(rows, metric=metric) if row.value is not None]
-    arms = list(dict.fromkeys(row.arm for row in points))
-    for index, arm in enumerate(arms):
+    metrics = (metric,) if isinstance(metric, str) else metric
+    points = [row for row in rows if row.metric in metrics and row.value is not None]
+    order = list(arms) or list(dict.fromkeys(row.arm for row in points))
+    for index, arm in enumerate(order):
         mine = [row for row in points if row.arm == arm]
+        if not mine:
+            continue
         flagged = [flags.get((row.arm, row.size, row.seed, row.reader, row.coordinates()), False) for row in mine]
         chosen = (colours or {}).get(arm, flagged_colour)
         ax.scatter(
             index + (np.linspace(-0.25, 0.25, len(mine)) if len(mine) > 1 else np.zeros(1)),  # one point: on its tick
             [row.value for row in mine],
             s=10 if marker == "o" else 24,
-            c=[chosen if f else colour for f in flagged],
+            c=[chosen if f else (colour.get(arm, "#777777") if isinstance(colour, dict) else colour) for f in flagged],
             marker=marker,
             label=label if index == 0 else None,
         )
-    ax.set_xticks(range(len(arms)), [arm.replace(" ", "\n") for arm in arms], fontsize=7)
-    ax.set_xlim(-0.5, len(arms) - 0.5)
+    ax.set_xticks(range(len(order)), [arm.replace(" ", "\n") for arm in order], fontsize=7)
+    ax.set_xlim(-0.5, len(order) - 0.5)
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
 
@@ -139,6 +151,34 @@ def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, tit
     ax.set_xticks(np.arange(len(positions)) + 0.4 - width / 2, [str(x) for x in positions])
     ax.set_xlabel(coordinate)
     ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def bars_beside_reference(
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    arms: tuple[str, ...],
+    reference: dict,
+    title: str,
+    labels: tuple[str, str] = ("this run", "published"),
+) -> None:
+    """Per arm of `arms`, the metric's mean ± std over seeds (the results table's rows) beside a
+    reference value {arm: (mean, std)} (e.g. a published table; an arm without one gets no bar); the
+    rows' chance as a dashed line."""
+    picked = [row for row in table.select(rows, metric=metric) if row.value is not None]
+    x = np.arange(len(arms))
+    ours = [[float(row.value or 0.0) for row in picked if row.arm == arm] for arm in arms]
+    ax.bar(
+        x - 0.2, [np.mean(v) if v else np.nan for v in ours], 0.4, yerr=[np.std(v) if v else 0 for v in ours], label=labels[0], capsize=3
+    )
+    published = [reference.get(arm, (np.nan, 0.0)) for arm in arms]
+    ax.bar(x + 0.2, [p[0] for p in published], 0.4, yerr=[p[1] for p in published], label=labels[1], capsize=3, color="0.6")
+    chance = [row.chance for row in picked if row.arm in arms and row.chance is not None]
+    if chance:
+        ax.axhline(float(np.mean(chance)), color="k", ls="--", lw=1, label="random dictionary (chance)")
+    ax.set_xticks(x, arms, rotation=20)
+    ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
 
 
@@ -185,6 +225,30 @@ def curves(ax, curves: dict, title: str, xlabel: str = "step", log: bool = True)
     ax.grid(alpha=0.3)
 
 
+def histogram(
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    title: str,
+    labels: tuple[str, str] = ("value", "chance"),
+    bins=20,
+    level: float | None = None,
+    level_label: str | None = None,
+) -> None:
+    """Histograms of a metric's values and of the same rows' chance values (grey, beside, not pooled),
+    from the results table; `level` (e.g. a claim threshold) as a dashed vertical line."""
+    picked = [row for row in table.select(rows, metric=metric) if row.value is not None]
+    chance = [float(row.chance) for row in picked if row.chance is not None]
+    data, colours, names = [[float(row.value or 0.0) for row in picked]], ["#b5533c"], [labels[0]]
+    if chance:
+        data, colours, names = [*data, chance], [*colours, "#999999"], [*names, labels[1]]
+    ax.hist(data, bins=bins, color=colours, label=names)
+    if level is not None:
+        ax.axvline(level, color="k", ls="--", lw=1, label=level_label)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+
+
 def reference_line(ax, x: float, label: str | None = None) -> None:
     ax.axvline(x, color="0.75", lw=1, zorder=0, label=label)
 
@@ -207,7 +271,8 @@ def finish(figure, axes, title: str, path: Path, xlabel: str | None = None, ylab
             ax.set_xlabel(xlabel)
     if ylabel is not None:
         axes[0].set_ylabel(ylabel)
-    if legend:
+    if legend and axes[-1].get_legend_handles_labels()[0]:  # no empty legend box
         axes[-1].legend(loc="best", fontsize=8)
+    figure.tight_layout()  # before the title: rows of panels keep their tick labels off the next row's titles
     figure.suptitle(title, y=1.03)
     return save_figure(figure, Path(path))

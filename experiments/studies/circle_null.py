@@ -27,7 +27,7 @@ import scipy.stats
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting
@@ -164,30 +164,34 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    ks = list(results["per_k"])
-    figure, axes = plt.subplots(1, len(ks), figsize=(3.0 * len(ks), 3.0), sharey=True, squeeze=False)
-    bins = np.linspace(0, 1, 41)
-    for ax, k in zip(axes[0], ks):
-        entry = results["per_k"][k]
-        ax.hist(
-            [entry["trained"], entry["random"]],
-            bins=bins,
-            color=["#b5533c", "#999999"],
-            label=["SAE on sparse features alone", "random dictionary (beside, not pooled)"],
+    """Per k, the null SAEs' top evidence beside the random dictionaries' (the table's chance), the claim
+    threshold dashed."""
+    rows = table.read(results)
+    ks = sorted({row.setting["k"] for row in table.select(rows, reader="blind ranking")})
+    figure, axes = panels.panels(len(ks), width=3.0, height=3.0, sharey=True)
+    for ax, k in zip(axes, ks):
+        panels.histogram(
+            ax,
+            table.select(rows, {"k": k}, reader="blind ranking"),
+            "top_evidence",
+            f"k = {k}",
+            labels=("SAE on sparse features alone", "random dictionary (beside, not pooled)"),
+            bins=np.linspace(0, 1, 41),
+            level=table.mean(rows, {"k": k}, metric="threshold"),
+            level_label=f"claimed above (p ≤ {results['alpha']})",
         )
-        if entry["threshold"] is not None:
-            ax.axvline(entry["threshold"], color="k", ls="--", lw=1, label=f"claimed above (p ≤ {results['alpha']})")
-        ax.set_title(f"k = {k}", fontsize=9)
-        ax.set_xlabel("top circle evidence")
-    axes[0][0].set_ylabel("null dictionaries")
-    axes[0][0].legend(fontsize=6)
-    figure.suptitle("What dictionaries without a circle reach, by k", fontsize=9)
-    figure.tight_layout()
-    return [save_figure(figure, folder / "null_top_evidence.png")]
+    axes[0].set_ylabel("null dictionaries")
+    axes[0].legend(fontsize=6)
+    return [
+        panels.finish(
+            figure,
+            axes,
+            "What dictionaries without a circle reach, by k",
+            folder / "null_top_evidence.png",
+            "top circle evidence",
+            legend=False,
+        )
+    ]
 
 
 def summary(results: dict) -> str:

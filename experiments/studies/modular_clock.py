@@ -37,7 +37,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_grading, manifold_ranking, projection_circles, wall
@@ -212,7 +212,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         )
         for n in networks
         for f in n["frequencies"]
-        for metric in ("found", "claimed", "rank", "p_value")
+        for metric in ("found", "claimed", "rank", "p_value", "evidence")
     ]
     rows += [
         table.Row(space, "heldout_accuracy", accuracy, 1.0 / net.p, seed=config.seed, reader="fresh head", setting={"network": n["seed"]})
@@ -323,33 +323,34 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    figure, ax = plt.subplots(figsize=(6.4, 3.4))
-    null = results["null"]["top_evidence"]
-    ax.scatter(
-        np.zeros(len(null)) + np.linspace(-0.2, 0.2, len(null)), null, s=10, color="#777777", label="random-task networks' top plane"
+    """The null networks' top plane evidence beside each key frequency's best plane (green: claimed; a null
+    network claimed against the others would show in green too), the claim threshold dotted."""
+    rows = table.read(results)
+    figure, axes = panels.panels(1, width=6.4, height=3.4)
+    panels.strip_by_arm(
+        axes[0],
+        table.select(rows, reader="projection circles"),
+        ("top_evidence", "evidence"),
+        "claimed",
+        "",
+        flagged_colour="#4c9a5a",
+        colour={"null network": "#777777", "topk": "#b5533c"},
+        arms=("null network", "topk"),
     )
-    for n in results["networks"]:
-        found = [f for f in n["frequencies"] if f["found"]]
-        ax.scatter(
-            [1 + 0.1 * n["seed"]] * len(found),
-            [f["evidence"] for f in found],
-            s=14,
-            color=["#4c9a5a" if f["claimed"] else "#b5533c" for f in found],
-        )
+    axes[0].set_xticks([0, 1], ["null (random task):\ntop plane per network", "key frequencies' best plane\n(green: claimed)"])
     threshold = results["null"]["claim_threshold"]
     if threshold is not None:
-        ax.axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {results['alpha']})")
-    ax.set_xticks([0, 1], ["null (random task)", "key frequencies\n(green: claimed)"])
-    ax.set_ylabel("ring-plane evidence")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Modular clock: key-frequency rings found blind vs the random-task null", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    return [save_figure(figure, folder / "ring_evidence.png")]
+        axes[0].axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {results['alpha']})")
+    axes[0].set_ylim(-0.02, 1.02)
+    return [
+        panels.finish(
+            figure,
+            axes,
+            "Modular clock: key-frequency rings found blind vs the random-task null",
+            folder / "ring_evidence.png",
+            ylabel="ring-plane evidence",
+        )
+    ]
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)

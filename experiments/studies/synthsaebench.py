@@ -43,7 +43,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import edge_absorption, edge_summary_lines, headline, saebench_key, saebench_lines, seed_keys
-from experiments.runner import runfolder, seeding, table
+from experiments.runner import panels, runfolder, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
@@ -419,37 +419,28 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    rows = grouped_means(results)
-    targets = sorted({t for a, t in rows if a != "random"})
-    archs = [a for a in ARCHS if any((a, t) in rows for t in targets)]
-    figure, axes = plt.subplots(len(targets), 2, figsize=(10, 3.2 * len(targets)), squeeze=False)
-    for row_axes, target in zip(axes, targets):
-        for ax, metric in zip(row_axes, ("f1", "mcc")):
-            x = np.arange(len(archs))
-            ours = [rows.get((a, target), {}).get(metric, (np.nan, 0, 0)) for a in archs]
-            pub = [PUBLISHED[a][target][metric] if target in PUBLISHED[a] else (np.nan, 0) for a in archs]
-            ax.bar(x - 0.2, [o[0] for o in ours], 0.4, yerr=[o[1] for o in ours], label="toylab (this run)", capsize=3)
-            ax.bar(
-                x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], label="published (SAELens, 16k, 200M)", capsize=3, color="0.6"
+    """F1 and MCC per architecture at each target L0, from the results table, beside the published table;
+    the random dictionaries dashed."""
+    rows = table.read(results)
+    targets = sorted({row.setting["target_l0"] for row in rows if row.arm != "random"})
+    archs = tuple(a for a in ARCHS if any(row.arm == a for row in rows))
+    figure, axes = panels.panels(2 * len(targets), width=5.0, height=3.2, columns=2)
+    for index, target in enumerate(targets):
+        for ax, metric in zip(axes[2 * index : 2 * index + 2], ("f1", "mcc")):
+            reference = {a: PUBLISHED[a][target][metric] for a in archs if target in PUBLISHED.get(a, {})}
+            panels.bars_beside_reference(
+                ax,
+                table.select(rows, {"target_l0": target}),
+                metric,
+                archs,
+                reference,
+                f"{metric.upper()} at L0 = {target}",
+                labels=("toylab (this run)", "published (SAELens, 16k, 200M)"),
             )
-            if ("random", target) in rows:
-                ax.axhline(rows[("random", target)][metric][0], color="k", ls="--", lw=1, label="random dictionary (chance)")
-            ax.set_xticks(x, archs, rotation=20)
             ax.set_ylim(0, 1)
-            ax.set_title(f"{metric.upper()} at L0 = {target}")
-            ax.grid(alpha=0.3, axis="y")
-    axes[0][0].legend(loc="lower left", fontsize=8)
     model = results["model"]["config"]
-    figure.suptitle(
-        f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) beside the published table",
-        y=1.0,
-    )
-    figure.tight_layout()
-    return [save_figure(figure, folder / "f1_mcc_vs_published.png")]
+    title = f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) beside the published table"
+    return [panels.finish(figure, axes, title, folder / "f1_mcc_vs_published.png")]
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
