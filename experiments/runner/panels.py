@@ -18,6 +18,8 @@
   values (the same rows' chance), from the results table; a level marked where given;
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
 - `matrix(ax, values, title)`: a [0, 1] heatmap;
+- `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two setting coordinates
+  (e.g. gate × layer) from the results table, cells at or above a mark ticked;
 - `finish(figure, axes, title, path)`: labels, legend, title, and the atomic save.
 """
 
@@ -262,8 +264,57 @@ def matrix(ax, values, title: str, xlabel: str = "", ylabel: str = ""):
     return image
 
 
-def finish(figure, axes, title: str, path: Path, xlabel: str | None = None, ylabel: str | None = None, legend: bool = True) -> Path:
-    """Shared labels, one legend (last panel), the title, and the atomic save (`runfolder.save_figure`)."""
+def heatmap_by_setting(
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    row: str,
+    column: str,
+    title: str,
+    row_label: str | None = None,
+    column_names: dict | None = None,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cmap: str = "viridis",
+    mark_at: float | None = None,
+):
+    """The metric over two setting coordinates from the results table: one line per value of `row`
+    (labelled by the coordinate `row_label` where given), one column per value of `column` (named by
+    `column_names` where given), in sorted order; a cell with no row is blank; cells ≥ `mark_at` ticked.
+    Returns the image (for a colour bar)."""
+    picked = [r for r in table.select(rows, metric=metric) if row in r.setting and column in r.setting and r.value is not None]
+    lines = sorted({r.setting[row] for r in picked})
+    columns = sorted({r.setting[column] for r in picked})
+    values = np.full((len(lines), len(columns)), np.nan)
+    labels = {}
+    for r in picked:
+        values[lines.index(r.setting[row]), columns.index(r.setting[column])] = float(r.value or 0.0)
+        labels[r.setting[row]] = r.setting.get(row_label, r.setting[row]) if row_label else r.setting[row]
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    if mark_at is not None:
+        for (i, j), value in np.ndenumerate(values):
+            if value >= mark_at:
+                ax.annotate("✓", (j, i), ha="center", va="center", color="w", fontsize=7)
+    ax.set_xticks(range(len(columns)), [str((column_names or {}).get(c, c)) for c in columns])
+    ax.set_yticks(range(len(lines)), [str(labels[line]) for line in lines], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def finish(
+    figure,
+    axes,
+    title: str,
+    path: Path,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: bool = True,
+    tight: bool = True,
+    title_y: float | None = None,
+) -> Path:
+    """Shared labels, one legend (last panel), the layout (`tight`: off for a figure with colour bars
+    placed by hand, which it would move onto the panels), the title, and the atomic save
+    (`runfolder.save_figure`)."""
     from experiments.runner.runfolder import save_figure
 
     for ax in axes:
@@ -273,6 +324,10 @@ def finish(figure, axes, title: str, path: Path, xlabel: str | None = None, ylab
         axes[0].set_ylabel(ylabel)
     if legend and axes[-1].get_legend_handles_labels()[0]:  # no empty legend box
         axes[-1].legend(loc="best", fontsize=8)
-    figure.tight_layout()  # before the title: rows of panels keep their tick labels off the next row's titles
-    figure.suptitle(title, y=1.03)
+    if tight:
+        figure.tight_layout()  # before the title: rows of panels keep their tick labels off the next row's titles
+    # above the panels' own titles by about a third of an inch, whatever the figure's height
+    figure.suptitle(
+        title, y=title_y if title_y is not None else 1.0 + 0.1 / figure.get_figheight() + (0 if tight else 0.25 / figure.get_figheight())
+    )
     return save_figure(figure, Path(path))

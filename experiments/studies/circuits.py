@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
@@ -225,9 +225,14 @@ def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Conf
                 reader="gate readers by size",
             )
         )
-    for gate in per_gate:
-        if not gate["internal"]:
-            continue
+    for gate in per_gate:  # every gate, internal or an output, at every hidden layer (and the probe on the inputs, layer 0)
+        name = gate["description"] + ("" if gate["internal"] else "  (output)")
+        where = {"gate": gate["gate"], "name": name, "internal": int(gate["internal"])}
+        rows.append(
+            table.Row(
+                "probe", "gate_score", gate["probe_inputs"], None, seed=config.seed, reader="gate readers", setting={**where, "layer": 0}
+            )
+        )
         for layer in range(len(gate["probe"])):
             for reader in READERS:
                 rows.append(
@@ -238,7 +243,7 @@ def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Conf
                         gate["random"][layer],
                         seed=config.seed,
                         reader="gate readers",
-                        setting={"gate": gate["gate"], "layer": layer + 1},
+                        setting={**where, "layer": layer + 1},
                     )
                 )
     return rows
@@ -254,46 +259,40 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    gates = results["gates"]
-    n_layers = len(gates[0]["probe"])
-    labels = [f"{g['description']}{'' if g['internal'] else '  (output)'}" for g in gates]
-    panels = [
-        ("probe", "linear probe\n(held-out balanced accuracy)"),
-        ("sae", "best SAE latent\n(AUROC)"),
-        ("neuron", "best neuron\n(AUROC)"),
-        ("random", "best random atom\n(AUROC)"),
-    ]
-    figure, axes = plt.subplots(1, len(panels), figsize=(3 + 1.6 * len(panels) * (n_layers + 1) / 2, 0.28 * len(gates) + 2), sharey=True)
-    for ax, (reader, title) in zip(axes, panels):
-        table = np.asarray([g[reader] for g in gates])
-        columns = [f"L{i + 1}" for i in range(n_layers)]
-        if reader == "probe":  # the inputs column: gates linear in the inputs need no network
-            table = np.concatenate([np.asarray([[g["probe_inputs"]] for g in gates]), table], axis=1)
-            columns = ["in"] + columns
-        # two measures, two colour scales: balanced accuracy (probe) and AUROC (the unit readers)
-        image = ax.imshow(table, cmap="cividis" if reader == "probe" else "viridis", vmin=0.5, vmax=1.0, aspect="auto")
-        if reader == "probe":
-            probe_image = image
-        for (row, column), value in np.ndenumerate(table):
-            ax.annotate("✓" if value >= results["threshold"] else "", (column, row), ha="center", va="center", color="w", fontsize=7)
-        ax.set_xticks(range(len(columns)), columns)
-        ax.set_title(f"{title}\n{results['gate_recovery'][reader]:.0%} of internal gates", fontsize=9)
+    """Per reader, its score of every gate at every hidden layer (the probe's also on the inputs), from the
+    results table; cells at the recovery threshold ticked; the title gives the share of internal gates read."""
+    rows = table.read(results)
+    scores = table.select(rows, metric="gate_score")
+    recovered = {row.arm: row.value for row in table.select(rows, metric="internal_gates_recovered", size=None)}
+    n_layers = max(row.setting["layer"] for row in scores)
+    titles = {
+        "probe": "linear probe\n(held-out balanced accuracy)",
+        "sae": "best SAE latent\n(AUROC)",
+        "neuron": "best neuron\n(AUROC)",
+        "random": "best random atom\n(AUROC)",
+    }
+    figure, axes = panels.panels(len(titles), width=1.6 * (n_layers + 1) / 2 + 0.75, height=0.28 * len(results["gates"]) + 2, sharey=True)
+    images = {}
+    for ax, (reader, title) in zip(axes, titles.items()):
+        images[reader] = panels.heatmap_by_setting(
+            ax,
+            table.select(scores, arm=reader),
+            "gate_score",
+            "gate",
+            "layer",
+            f"{title}\n{recovered[reader]:.0%} of internal gates",
+            row_label="name",
+            column_names={0: "in", **{i: f"L{i}" for i in range(1, n_layers + 1)}},
+            vmin=0.5,
+            cmap="cividis" if reader == "probe" else "viridis",  # two measures, two colour scales
+            mark_at=results["threshold"],
+        )
         ax.set_xlabel("hidden layer")
-    axes[0].set_yticks(range(len(gates)), labels, fontsize=7)
-    figure.colorbar(
-        probe_image, ax=axes[0], location="bottom", shrink=0.9, pad=0.16, label=f"balanced accuracy (✓: ≥ {results['threshold']})"
-    )
-    figure.colorbar(image, ax=axes[1:], location="bottom", shrink=0.5, pad=0.16, label=f"AUROC (✓: ≥ {results['threshold']})")
-    figure.suptitle(
-        f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} on all {results['n_rows']} inputs)",
-        fontsize=10,
-        y=1.06,
-    )
-    return [save_figure(figure, folder / "gate_recovery.png")]
+    mark = f"(✓: ≥ {results['threshold']})"
+    figure.colorbar(images["probe"], ax=axes[0], location="bottom", shrink=0.9, pad=0.16, label=f"balanced accuracy {mark}")
+    figure.colorbar(images["random"], ax=axes[1:], location="bottom", shrink=0.5, pad=0.16, label=f"AUROC {mark}")
+    title = f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} on all {results['n_rows']} inputs)"
+    return [panels.finish(figure, axes, title, folder / "gate_recovery.png", legend=False, tight=False)]
 
 
 def summary(results: dict) -> str:
