@@ -12,6 +12,10 @@
   row of the same place is true (a claim), from the results table;
 - `bars_beside_reference(ax, rows, metric, arms, reference, title)`: a score per arm (mean ± std over
   seeds, from the results table) beside published values, chance dashed;
+- `vectors_in_plane(ax, vectors, title)`: arrows from the origin (a matrix's columns in 2-D), short
+  ones named in a note rather than drawn;
+- `scatter_by_setting(ax, rows, metric, coordinate, title)`: every row's value at a numeric setting
+  coordinate, from the results table; `levels(ax, {label: y})`: horizontal reference levels;
 - `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
 - `curves(ax, {label: values}, title)`: curves over training (every run);
 - `histogram(ax, rows, metric, title)`: the distribution of a metric's values beside its chance
@@ -182,6 +186,53 @@ def bars_beside_reference(
     ax.set_xticks(x, arms, rotation=20)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
+
+
+def vectors_in_plane(ax, vectors, title: str, shortest: float = 0.3, limit: float = 1.5) -> None:
+    """Vectors [2, n] (columns, e.g. W's) as numbered arrows from the origin in [−limit, limit]²; those of
+    norm ≤ `shortest` would overlap at the origin and are named in a note instead."""
+    vectors = np.asarray(vectors, np.float64)
+    colours = __import__("matplotlib").colormaps["viridis"](np.linspace(0, 0.9, vectors.shape[1]))
+    short = [i for i in range(vectors.shape[1]) if np.linalg.norm(vectors[:, i]) <= shortest]
+    for i in range(vectors.shape[1]):
+        if i not in short:
+            ax.annotate("", xy=vectors[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
+            ax.text(*(vectors[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
+    if short:
+        ax.text(0.02, 0.02, f"dropped (norm ≤ {shortest}): {', '.join(map(str, short))}", transform=ax.transAxes, fontsize=8, color="0.35")
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="0.85", lw=0.8)
+    ax.axvline(0, color="0.85", lw=0.8)
+    ax.set_title(title, fontsize=9)
+
+
+def scatter_by_setting(
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    coordinate: str,
+    title: str,
+    transform=None,
+    marker: str = "o",
+    colour: str = "tab:blue",
+    size: float = 14,
+    label: str | None = None,
+) -> None:
+    """Every row's value of `metric` at x = its setting `coordinate` (through `transform`, e.g. 1/p), from
+    the results table; called again with another metric, it overlays."""
+    picked = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
+    x = np.asarray([row.setting[coordinate] for row in picked], np.float64)
+    ax.scatter(transform(x) if transform else x, [row.value for row in picked], s=size, alpha=0.6, color=colour, marker=marker, label=label)
+    ax.set_title(title, fontsize=9)
+
+
+def levels(ax, named: dict, x: float | None = None) -> None:
+    """Horizontal reference levels {label: y}, dotted, each labelled at x (default: the axis' left end)."""
+    for label, level in named.items():
+        ax.axhline(level, color="0.6", lw=0.8, linestyle=":")
+        ax.text(ax.get_xlim()[0] if x is None else x, level, f" {label}", va="bottom", fontsize=8, color="0.4")
 
 
 def scatter_in_plane(

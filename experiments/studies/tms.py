@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from toys import tms
 from toys.engine.config import check_fields, setting
@@ -120,7 +120,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
     """The results table: per setting, its best instance's loss, mean feature dimensionality (chance:
-    m/n, every feature sharing the hidden space alike) and features represented (‖W_i‖ > ½; chance: m)."""
+    m/n, every feature sharing the hidden space alike) and features represented (‖W_i‖ > ½; chance: m);
+    each feature's dimensionality and the tight-frame level m / ‖W‖²_F."""
     rows = []
     for entry in settings:
         best, n, m = entry["best"], entry["n_features"], entry["n_hidden"]
@@ -131,6 +132,22 @@ def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
             ("features_represented", int(np.sum(np.asarray(best["column_norms"]) > 0.5)), m, "count"),
         ):
             rows.append(table.Row("tms", metric, value, chance, size=m, seed=seed, reader="best instance", unit=unit, setting=where))
+        # each feature's dimensionality (the sweep's figure), beside the level a tight frame would give: m / ‖W‖²_F
+        for feature, dimensionality in enumerate(best["dimensionality"]):
+            rows.append(
+                table.Row(
+                    "tms",
+                    "dimensionality",
+                    dimensionality,
+                    None,
+                    size=m,
+                    seed=seed,
+                    reader="best instance",
+                    setting={**where, "feature": feature},
+                )
+            )
+        frame = m / max(float(np.sum(np.asarray(best["column_norms"]) ** 2)), 1e-12)
+        rows.append(table.Row("tms", "hidden_over_frobenius", frame, None, size=m, seed=seed, reader="best instance", setting=where))
     return rows
 
 
@@ -141,58 +158,41 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    paths = []
+    """The two-dimensional settings' columns of W (arrows), and the sweep's feature dimensionalities against
+    1/p from the results table, beside the tight-frame levels."""
+    rows = table.read(results)
     two = [s for s in results["settings"] if s["group"] == "two_dims"]
-    figure, axes = plt.subplots(1, len(two), figsize=(3.6 * len(two), 3.8), squeeze=False)
-    for ax, entry in zip(axes[0], two):
-        W = np.asarray(entry["best"]["W"])
-        colours = plt.cm.viridis(np.linspace(0, 0.9, W.shape[1]))
-        dropped = [i for i in range(W.shape[1]) if np.linalg.norm(W[:, i]) <= 0.3]
-        for i in range(W.shape[1]):
-            if i in dropped:  # at the origin its arrow would overlap the others': named in a note instead
-                continue
-            ax.annotate("", xy=W[:, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colours[i], lw=2))
-            ax.text(*(W[:, i] * 1.12), str(i), ha="center", va="center", fontsize=8)
-        if dropped:
-            ax.text(0.02, 0.02, f"dropped (‖W_i‖ ≤ 0.3): {', '.join(map(str, dropped))}", transform=ax.transAxes, fontsize=8, color="0.35")
-        ax.set_xlabel("hidden dim 1")
-        ax.set_ylabel("hidden dim 2")
-        ax.set_xlim(-1.5, 1.5)
-        ax.set_ylim(-1.5, 1.5)
-        ax.set_aspect("equal")
-        ax.axhline(0, color="0.85", lw=0.8)
-        ax.axvline(0, color="0.85", lw=0.8)
+    figure, axes = panels.panels(len(two), width=3.6, height=3.8)
+    for ax, entry in zip(axes, two):
         dims = ", ".join(f"{d:.2f}" for d in entry["best"]["dimensionality"])
-        ax.set_title(f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}", fontsize=9)
-    figure.suptitle("Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)")
-    figure.tight_layout(rect=(0, 0, 1, 0.93))  # each panel's labels clear of its neighbour
-    paths.append(save_figure(figure, folder / "tms_columns.png"))
+        title = f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}"
+        panels.vectors_in_plane(ax, entry["best"]["W"], title)
+        ax.set_xlabel("hidden dim 1")
+    title = "Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)"
+    paths = [panels.finish(figure, axes, title, folder / "tms_columns.png", ylabel="hidden dim 2", legend=False)]
 
-    sweep = [s for s in results["settings"] if s["group"] == "sweep"]
+    sweep = [row for row in rows if str(row.setting.get("setting", "")).startswith("sweep-")]
     if sweep:
-        figure, ax = plt.subplots(figsize=(6.4, 4))
-        for entry in sweep:
-            dims = np.asarray(entry["best"]["dimensionality"])
-            x = np.full_like(dims, 1.0 / entry["probability"])
-            ax.scatter(x, dims, s=14, alpha=0.6, color="tab:blue")
-            norms = np.asarray(entry["best"]["column_norms"])
-            ax.scatter(x[:1], [entry["n_hidden"] / max(np.sum(norms**2), 1e-12)], marker="_", s=200, color="k")
-        for label, level in TIGHT_FRAME_LEVELS.items():
-            ax.axhline(level, color="0.6", lw=0.8, linestyle=":")
-            ax.text(1.0, level, f" {label}", va="bottom", fontsize=8, color="0.4")
-        ax.set_xscale("log")
-        ax.set_xlabel("1 / feature probability")
-        ax.set_ylabel("feature dimensionality D_i")
-        ax.set_title(
-            f"{sweep[0]['n_features']} features in {sweep[0]['n_hidden']} hidden dims: D_i clusters at "
-            "d/k (black bar: hidden dims / ‖W‖²_F)",
-            fontsize=9,
+        figure, axes = panels.panels(1, width=6.4, height=4.0)
+        panels.scatter_by_setting(axes[0], sweep, "dimensionality", "probability", "", transform=lambda p: 1.0 / p)
+        panels.scatter_by_setting(
+            axes[0], sweep, "hidden_over_frobenius", "probability", "", transform=lambda p: 1.0 / p, marker="_", colour="k", size=200
         )
-        paths.append(save_figure(figure, folder / "tms_dimensionality.png"))
+        axes[0].set_xscale("log")
+        panels.levels(axes[0], TIGHT_FRAME_LEVELS)
+        n, m = results["settings"][-1]["n_features"], results["settings"][-1]["n_hidden"]
+        title = f"{n} features in {m} hidden dims: D_i clusters at d/k (black bar: hidden dims / ‖W‖²_F)"
+        paths.append(
+            panels.finish(
+                figure,
+                axes,
+                title,
+                folder / "tms_dimensionality.png",
+                "1 / feature probability",
+                "feature dimensionality D_i",
+                legend=False,
+            )
+        )
     return paths
 
 
