@@ -6,6 +6,9 @@
   mean over seeds with min–max bars; chance baselines dashed;
 - `metric_by_setting(ax, rows, metric, coordinate, title)`: a score against a numeric setting (a
   swept hyperparameter) per arm, band min–max, chance dashed, from the results table;
+- `strip_by_setting(ax, rows, metric, coordinate, arms, title)`: every row's value per value of a
+  setting coordinate (a toy, a cell), one jittered group per arm, with a second metric's values
+  (a threshold) as short dotted dashes where given, from the results table;
 - `bars_by_setting(ax, rows, metric, coordinate, title)`: a score per value of one setting
   coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
 - `strip_by_arm(ax, rows, metric, flag, title)`: every row's value per arm, coloured where a flag
@@ -134,6 +137,42 @@ def strip_by_arm(
     ax.set_xlim(-0.5, len(order) - 0.5)
     ax.set_title(title, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
+
+
+def strip_by_setting(
+    ax,
+    rows: list[table.Row],
+    metric: str,
+    coordinate: str,
+    arms: tuple[str, ...],
+    title: str,
+    colours: dict | None = None,
+    marker=None,
+    dashes: str | None = None,
+) -> list:
+    """Every row's value of `metric` at x = the place of its setting `coordinate` (values in order of
+    appearance), arms side by side within a place in `colours[arm]`; `marker(row)` picks a row's marker
+    (default a dot); `dashes`: a metric whose value for the same row place is drawn as a short dotted
+    dash (a threshold). Returns the coordinate's values in x order (for tick labels)."""
+    places = list(dict.fromkeys(row.setting[coordinate] for row in rows if coordinate in row.setting))
+    levels = {}
+    if dashes is not None:
+        levels = {(r.arm, r.seed, r.coordinates()): r.value for r in table.select(rows, metric=dashes)}
+    picked = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
+    width = 0.66 / max(len(arms), 1)
+    for j, arm in enumerate(arms):
+        colour = (colours or {}).get(arm, f"C{j}")
+        for i, place in enumerate(places):
+            mine = [row for row in picked if row.arm == arm and row.setting[coordinate] == place]
+            x = i + (j - (len(arms) - 1) / 2) * width + np.linspace(-0.04, 0.04, len(mine))
+            for k, row in enumerate(mine):
+                ax.scatter(x[k], row.value, color=colour, s=18, marker=marker(row) if marker else "o", label=arm if i == k == 0 else None)
+                level = levels.get((row.arm, row.seed, row.coordinates()))
+                if level is not None:
+                    ax.hlines(level, x[k] - 0.08, x[k] + 0.08, color=colour, lw=1, ls=":")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return places
 
 
 def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str, arms: tuple[str, ...] = ()) -> None:
@@ -377,8 +416,8 @@ def finish(
         axes[-1].legend(loc="best", fontsize=8)
     if tight:
         figure.tight_layout()  # before the title: rows of panels keep their tick labels off the next row's titles
-    # above the panels' own titles by about a third of an inch, whatever the figure's height
-    figure.suptitle(
-        title, y=title_y if title_y is not None else 1.0 + 0.1 / figure.get_figheight() + (0 if tight else 0.25 / figure.get_figheight())
-    )
+    if title_y is None:  # just above everything drawn so far (the panels' own titles), whatever the layout
+        top = figure.get_tightbbox(figure.canvas.get_renderer()).y1  # inches
+        title_y = (top + 0.05) / figure.get_figheight()
+    figure.suptitle(title, y=title_y, va="bottom")
     return save_figure(figure, Path(path))

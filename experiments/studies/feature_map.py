@@ -267,49 +267,57 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    cells = results["cells"]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10.5, 6.8), sharex=True)
+    """The verdict per toy and arm from the results table (structure T against its random-placement band;
+    the share of neighbourhoods the statistics explain), and the UMAP maps of three toys."""
+    rows = table.select(table.read(results), reader="placement verdict")
     colours = {"planted (ceiling)": "0.3", "topk": "C0", "random": "C3"}
-    for i, cell in enumerate(cells):
-        for j, arm in enumerate(ARMS):
-            values = cell["verdicts"][arm]
-            x = i + (j - 1) * 0.22 + np.linspace(-0.04, 0.04, len(values))
-            top.scatter(x, [v["structure"] for v in values], color=colours[arm], s=18, label=arm if i == 0 else None)
-            top.hlines([v["structure_threshold"] for v in values], x - 0.08, x + 0.08, color=colours[arm], lw=1, ls=":")
-            bottom.scatter(x, [v["explained"] for v in values], color=colours[arm], s=18, marker="o" if cell["expected_claim"] else "s")
+    figure, (top, bottom) = panels.panels(2, width=10.5, height=3.4, columns=1)
+    panels.strip_by_setting(
+        top,
+        rows,
+        "structure",
+        "cell",
+        ARMS,
+        "dotted: random placement's 95% point (above it: structured)",
+        colours,
+        dashes="structure_threshold",
+    )
     top.set_ylabel("T: clustering of the\nneighbour graph")
-    top.set_title("dotted: random placement's 95% point (above it: structured)", fontsize=9)
     top.legend(fontsize=8, ncol=3, loc="upper right")
+    places = panels.strip_by_setting(
+        bottom,
+        rows,
+        "explained",
+        "cell",
+        ARMS,
+        "0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)",
+        colours,
+        marker=lambda row: "o" if EXPECTED[row.setting["family"]] else "s",
+    )
     bottom.axhline(0, color="0.6", lw=1)
     bottom.set_ylabel("share of neighbourhoods\nthe statistics explain")
-    bottom.set_xticks(range(len(cells)), [f"{c['name']}\n({c['family']})" for c in cells], fontsize=7, rotation=25, ha="right")
-    bottom.set_title("0 = chance: the co-firing statistics do not place the latents (dots: a claim is expected; squares: none)", fontsize=9)
-    figure.suptitle("placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0", fontsize=9)
-    paths = [save_figure(figure, folder / "verdict.png")]
+    families = {row.setting["cell"]: row.setting["family"] for row in rows}
+    bottom.set_xticks(range(len(places)), [f"{c}\n({families[c]})" for c in places], fontsize=7, rotation=25, ha="right")
+    top.set_xticks(range(len(places)), [""] * len(places))
+    title = "placement beyond statistics is claimed when T is above its band and the statistics explain ≈ 0"
+    paths = [panels.finish(figure, [top, bottom], title, folder / "verdict.png", legend=False)]
 
     drawn = [name for name in MAPPED if f"{name.replace(', ', '_')}_topk_map" in arrays]
     if drawn:
-        figure, axes = plt.subplots(len(drawn), 3, figsize=(9, 3 * len(drawn)), squeeze=False)
-        for row, name in enumerate(drawn):
+        figure, axes = panels.panels(3 * len(drawn), width=3.0, height=3.0, columns=3)
+        for index, (name, (arm, graded)) in enumerate((n, a) for n in drawn for a in (("topk", False), ("topk", True), ("random", True))):
             slug = name.replace(", ", "_")
-            for col, (arm, graded) in enumerate((("topk", False), ("topk", True), ("random", True))):
-                what = {0: "SAE, blind", 1: "SAE, graded", 2: "random dictionary, graded"}[col]
-                colour = np.asarray(arrays[f"{slug}_{arm}_label"]) if graded else "0.3"
-                sizes = 8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]) if graded else 12
-                panels.scatter_in_plane(
-                    axes[row, col], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}", cmap="hsv", sizes=sizes, axes_shown=False
-                )
-        figure.suptitle(
-            f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed "
-            f"{results['seed']})\ncolour: the planted group or circle position each latent matches best, "
-            "size: its |cosine|",
-            fontsize=8,
+            what = {(0, 0): "SAE, blind", (0, 1): "SAE, graded", (1, 1): "random dictionary, graded"}[(int(arm == "random"), int(graded))]
+            colour = np.asarray(arrays[f"{slug}_{arm}_label"]) if graded else "0.3"
+            sizes = 8 + 30 * np.asarray(arrays[f"{slug}_{arm}_cosine"]) if graded else 12
+            panels.scatter_in_plane(
+                axes[index], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}", cmap="hsv", sizes=sizes, axes_shown=False
+            )
+        title = (
+            f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed {results['seed']})\n"
+            "colour: the planted group or circle position each latent matches best, size: its |cosine|"
         )
-        paths.append(save_figure(figure, folder / "maps.png"))
+        paths.append(panels.finish(figure, axes, title, folder / "maps.png", legend=False))
         paths.append(interactive_maps(results, arrays, drawn, folder / "maps.html"))
     return paths
 
