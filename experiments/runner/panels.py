@@ -24,7 +24,16 @@
 - `histogram(ax, rows, metric, title)`: the distribution of a metric's values beside its chance
   values (the same rows' chance), from the results table; a level marked where given;
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
-- `matrix(ax, values, title)`: a [0, 1] heatmap;
+- `matrix(ax, values, title)`: a heatmap ([0, 1] unless told);
+- `shares_by_metric(ax, rows, metrics, arms, title)`: per arm, each metric's share of the arm's total
+  (units by category), bars side by side, from the results table;
+- `rays(ax, directions, length)`: lines from the origin (directions in a plane);
+- `grid_lines(ax, grid)`: a grid's rows and columns [side, side, 2] carried into a plane;
+- `series_by_setting(ax, rows, metric, coordinate, series, title)`: named series of a metric over an
+  ordered setting coordinate (a layer), each picked from the results table by its own fields;
+- `bars_by_arm(ax, rows, metric, names, title)`: one bar per arm, its value written on it, from the
+  results table;
+- `key(figure, entries)`: one legend of marker and line entries for the whole figure;
 - `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two setting coordinates
   (e.g. gate × layer) from the results table, cells at or above a mark ticked;
 - `finish(figure, axes, title, path)`: labels, legend, title, and the atomic save.
@@ -286,12 +295,13 @@ def scatter_in_plane(
     sizes=6,
     axes_shown: bool = True,
 ):
-    """Points [n, 2] in a plane coloured by a label or a phase (a colour name: all alike), sized by
+    """Points [n, 2] in a plane coloured by a label or a phase (a colour name: all alike; colour names: one
+    per point), sized by
     `sizes` (a number or one per point), equal aspect; `axes_shown` False for an embedding whose
     coordinates mean nothing (a UMAP). Returns the collection (for a colour bar)."""
     points = np.asarray(points, np.float64)
-    if isinstance(colour, str):
-        image = ax.scatter(points[:, 0], points[:, 1], color=colour, s=sizes, alpha=0.8)
+    if isinstance(colour, str) or np.asarray(colour).dtype.kind in "UO":  # one colour, or one colour name per point
+        image = ax.scatter(points[:, 0], points[:, 1], color=colour if isinstance(colour, str) else list(colour), s=sizes, alpha=0.8)
     else:
         image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap=cmap, s=sizes, alpha=0.7, vmin=vmin, vmax=vmax)
     if colour_label:
@@ -345,13 +355,88 @@ def reference_line(ax, x: float, label: str | None = None) -> None:
     ax.axvline(x, color="0.75", lw=1, zorder=0, label=label)
 
 
-def matrix(ax, values, title: str, xlabel: str = "", ylabel: str = ""):
-    """A [0, 1] heatmap; returns the image (for a colour bar)."""
-    image = ax.imshow(np.asarray(values, np.float32), vmin=0, vmax=1, cmap="viridis")
-    ax.set_title(title)
+def matrix(
+    ax,
+    values,
+    title: str,
+    xlabel: str = "",
+    ylabel: str = "",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+    colour_bar: str | None = None,
+    fontsize: float | None = None,
+):
+    """A heatmap of values [rows, columns] (row 0 at the top), on [vmin, vmax] (None: the data's range),
+    with a colour bar where `colour_bar` names it; returns the image (for a shared colour bar)."""
+    image = ax.imshow(np.asarray(values, np.float32), vmin=vmin, vmax=vmax, cmap="viridis", aspect="auto" if vmin is None else None)
+    if colour_bar is not None:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, label=colour_bar)
+    ax.set_title(title, fontsize=fontsize)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return image
+
+
+def shares_by_metric(ax, rows: list[table.Row], metrics: tuple[str, ...], arms: dict, title: str) -> None:
+    """Per arm of `arms` ({arm: colour}), each metric's value over the sum of the arm's values of all
+    `metrics` (e.g. units per category: shares), bars side by side per metric, from the results table."""
+    width = 0.8 / max(len(arms), 1)
+    for i, (arm, colour) in enumerate(arms.items()):
+        values = [table.mean(rows, arm=arm, metric=metric) or 0.0 for metric in metrics]
+        total = max(sum(values), 1e-12)
+        positions = np.arange(len(metrics)) + (i - (len(arms) - 1) / 2) * width
+        ax.bar(positions, [v / total for v in values], width, color=colour, label=arm)
+    ax.set_xticks(range(len(metrics)), [m.replace("_", "\n") for m in metrics], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def rays(ax, directions, length: float, colour: str = "k") -> None:
+    """Lines from the origin along directions [n, 2], each `length` long (over a scatter in the same plane)."""
+    for direction in np.asarray(directions, np.float64):
+        ax.plot([0, length * direction[0]], [0, length * direction[1]], color=colour, lw=0.8)
+
+
+def grid_lines(ax, grid, every: int = 2, colour: str = "0.8") -> None:
+    """Every `every`-th row and column of a grid [side, side, 2] (a plane's grid carried through a map)."""
+    grid = np.asarray(grid, np.float64)
+    for line in range(0, grid.shape[0], every):
+        ax.plot(grid[line, :, 0], grid[line, :, 1], color=colour, lw=0.5)
+        ax.plot(grid[:, line, 0], grid[:, line, 1], color=colour, lw=0.5)
+
+
+def series_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, series: list[tuple[str, dict, dict]], title: str) -> None:
+    """Series of `metric` over a setting coordinate whose values are ordered by their first appearance
+    (e.g. layers): each series (label, fields to select its rows by, matplotlib style) one line."""
+    places = list(dict.fromkeys(row.setting[coordinate] for row in table.select(rows, metric=metric) if coordinate in row.setting))
+    for label, where, style in series:
+        mine = {row.setting[coordinate]: row.value for row in table.select(rows, metric=metric, **where) if coordinate in row.setting}
+        style = dict(style)
+        ax.plot(range(len(places)), [mine.get(place, np.nan) for place in places], style.pop("fmt", "o-"), label=label, **style)
+    ax.set_xticks(range(len(places)), [str(place) for place in places])
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+
+
+def bars_by_arm(ax, rows: list[table.Row], metric: str, names: dict, title: str, colours: tuple = ()) -> None:
+    """One bar per arm of `names` ({arm: its label}) with the metric's mean over the rows, its value
+    written above it, from the results table."""
+    values = [table.mean(rows, arm=arm, metric=metric) or 0.0 for arm in names]
+    ax.bar(list(names.values()), values, color=list(colours) or None)
+    for i, value in enumerate(values):
+        ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=9)
+    ax.set_title(title, fontsize=9)
+
+
+def key(figure, entries: list[tuple[str, str, str]], columns: int | None = None) -> None:
+    """One legend for the whole figure, below it: entries (label, colour, "marker" or "line")."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], ls="", marker="o", color=colour, label=label) if kind == "marker" else Line2D([], [], color=colour, label=label)
+        for label, colour, kind in entries
+    ]
+    figure.legend(handles=handles, loc="upper center", ncol=columns or len(handles), fontsize=8, bbox_to_anchor=(0.5, 0.0))
 
 
 def heatmap_by_setting(

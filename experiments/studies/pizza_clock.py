@@ -31,7 +31,7 @@ import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents, wall
 from toys import modular
@@ -148,7 +148,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         ):
             rows.append(table.Row("network", metric, entry[metric], chance, seed=config.seed, reader="algorithm", setting=where))
         for arm, counts in (("topk", entry["sae_latents"]), ("random", entry["random_atoms"]), ("neurons", entry["neurons"])):
-            for category in grid_latents.CATEGORIES:
+            for category in (*grid_latents.CATEGORIES, "dead"):
                 if category in counts:
                     rows.append(
                         table.Row(
@@ -173,70 +173,47 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    """Per network: its correct logit over (a + b, a − b); its units by category from the results table
+    (SAE latents beside random atoms and neurons); its hidden layer on its top key frequency's plane."""
+    rows = table.read(results)
     networks = results["networks"]
     paths = []
-    figure, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 4), squeeze=False)
-    for ax, n in zip(axes[0], networks):
-        image = ax.imshow(arrays[f"{n['name']}_correct_logits"], cmap="viridis", origin="lower", aspect="auto")
-        ax.set_xlabel("(a − b) mod p")
-        ax.set_ylabel("(a + b) mod p")
-        ax.set_title(
+    figure, axes = panels.panels(len(networks), width=4.2, height=4.0)
+    for ax, n in zip(axes, networks):
+        title = (
             f"{n['name']} ({n['kind']}): {n['algorithm']}\nq = {n['distance_irrelevance']:.2f}, "
-            f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}",
-            fontsize=9,
+            f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}"
         )
-        figure.colorbar(image, ax=ax, fraction=0.046)
-    figure.suptitle("Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)", fontsize=10)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "correct_logits.png"))
+        panels.matrix(ax, arrays[f"{n['name']}_correct_logits"], title, "(a − b) mod p", "(a + b) mod p", None, None, "", 9)
+        ax.invert_yaxis()  # (a + b) = 0 at the bottom
+    title = "Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)"
+    paths.append(panels.finish(figure, axes, title, folder / "correct_logits.png", legend=False))
 
-    categories = [*grid_latents.CATEGORIES, "dead"]
-    figure, axes = plt.subplots(1, len(networks), figsize=(4.6 * len(networks), 3.8), squeeze=False, sharey=True)
-    for ax, n in zip(axes[0], networks):
-        for i, (kind, colour) in enumerate((("sae_latents", "C0"), ("random_atoms", "0.6"), ("neurons", "C2"))):
-            row = n[kind]
-            total = max(sum(row[c] for c in categories), 1)
-            ax.bar(
-                np.arange(len(categories)) + (i - 1) * 0.27,
-                [row[c] / total for c in categories],
-                0.27,
-                color=colour,
-                label=kind.replace("_", " "),
-            )
-        ax.set_xticks(range(len(categories)), [c.replace("_", "\n") for c in categories], fontsize=7)
-        ax.set_title(f"{n['name']} ({n['algorithm']})", fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
-    axes[0][0].set_ylabel("share of units")
-    axes[0][0].legend(fontsize=8)
-    figure.suptitle("Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons", fontsize=10)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "latent_categories.png"))
+    figure, axes = panels.panels(len(networks), width=4.6, height=3.8, sharey=True)
+    for ax, n in zip(axes, networks):
+        panels.shares_by_metric(
+            ax,
+            table.select(rows, {"network": n["name"]}, reader="unit categories"),
+            (*grid_latents.CATEGORIES, "dead"),
+            {"topk": "C0", "random": "0.6", "neurons": "C2"},
+            f"{n['name']} ({n['algorithm']})",
+        )
+    axes[0].legend(fontsize=8)
+    title = "Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons"
+    paths.append(panels.finish(figure, axes, title, folder / "latent_categories.png", ylabel="share of units", legend=False))
 
-    figure, axes = plt.subplots(1, len(networks), figsize=(4.6 * len(networks), 4.4), squeeze=False)
-    p = results["p"]
-    a, b = np.divmod(np.arange(p * p), p)
-    for ax, n in zip(axes[0], networks):
-        points = arrays[f"{n['name']}_hidden_plane"]
-        k = n["key_frequencies"][0]
-        ax.scatter(points[:, 0], points[:, 1], c=(k * (a + b)) % p, cmap="twilight", s=3)
-        scale = np.abs(points).max()
-        for direction in arrays[f"{n['name']}_slice_directions"]:
-            ax.plot([0, scale * direction[0]], [0, scale * direction[1]], color="k", lw=0.8)
-        ax.set_aspect("equal")
-        ax.set_title(
+    figure, axes = panels.panels(len(networks), width=4.6, height=4.4)
+    a, b = np.divmod(np.arange(results["p"] ** 2), results["p"])
+    for ax, n in zip(axes, networks):
+        points, k = arrays[f"{n['name']}_hidden_plane"], n["key_frequencies"][0]
+        title = (
             f"{n['name']} ({n['algorithm']}): frequency {k}'s plane\n"
-            f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents",
-            fontsize=9,
+            f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents"
         )
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.suptitle("The hidden layer on its top key frequency's plane, and the SAE latents that slice a + b", fontsize=10)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "hidden_geometry.png"))
+        panels.scatter_in_plane(ax, points, (k * (a + b)) % results["p"], title, sizes=3, axes_shown=False)
+        panels.rays(ax, arrays[f"{n['name']}_slice_directions"], float(np.abs(points).max()))
+    title = "The hidden layer on its top key frequency's plane, and the SAE latents that slice a + b"
+    paths.append(panels.finish(figure, axes, title, folder / "hidden_geometry.png", legend=False))
     return paths
 
 

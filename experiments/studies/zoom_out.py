@@ -31,13 +31,14 @@ each layer, PCA of that layer), `probe_vs_region.png`, `ball_detectors.png`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.recovery import saved_dictionaries
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors, folding, geometry
@@ -234,14 +235,18 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
     """The results table: per layer, the linear probe's and the region detector's held-out accuracy on
-    the two intertwined classes (chance ½); the ball concept read as a direction (probe, SAE latent,
-    random atom: its chance) and as a region, by AUROC (chance ½ for the probe and the region)."""
+    the two intertwined classes (chance ½), of the classifier and of its no-fold (linear) twin; the
+    ball concept read as a direction (probe, SAE latent, random atom: its chance) and as a region, by
+    AUROC (chance ½ for the probe and the region)."""
     rows = []
-    for metric, reader in (("linear_probe_accuracy_by_layer", "linear probe"), ("region_accuracy_by_layer", "region")):
-        for layer, accuracy in zip(manifold["layers"], manifold[metric]):
+    readers = (("linear_probe_accuracy_by_layer", "linear probe"), ("region_accuracy_by_layer", "region"))
+    for (metric, reader), (arm, source) in itertools.product(
+        readers, (("classifier", manifold), ("no-fold network", manifold["control_linear"]))
+    ):
+        for layer, accuracy in zip(manifold["layers"], source[metric]):
             rows.append(
                 table.Row(
-                    "classifier",
+                    arm,
                     "heldout_accuracy",
                     accuracy,
                     0.5,
@@ -314,70 +319,66 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    manifold = results[results["manifold"]]
-    names = manifold["layers"]
+    """A grid of the input plane and the data through each layer; the class read by direction and by
+    position per layer, folded and not (from the results table); the ball concept's detectors."""
+    rows = table.read(results)
+    names = results[results["manifold"]]["layers"]
     paths = []
-    figure, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4))
+    figure, axes = panels.panels(len(names), width=3.2, height=3.4)
     side = int(np.sqrt(len(arrays["grid_plane"])))
     colours = np.array(["C0", "C3", "C2"])
+    labels = arrays["data_labels"]
     for index, (ax, name) in enumerate(zip(axes, names)):
-        grid = arrays[f"grid_layer{index}"].reshape(side, side, 2)
-        for row in range(0, side, 2):
-            ax.plot(grid[row, :, 0], grid[row, :, 1], color="0.8", lw=0.5)
-            ax.plot(grid[:, row, 0], grid[:, row, 1], color="0.8", lw=0.5)
-        data, labels = arrays[f"data_layer{index}"], arrays["data_labels"]
-        known = labels >= 0
-        ax.scatter(data[known, 0], data[known, 1], s=2, c=colours[labels[known]])
-        ax.scatter(data[~known, 0], data[~known, 1], s=2, c="0.3")
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    from matplotlib.lines import Line2D
+        panels.grid_lines(ax, arrays[f"grid_layer{index}"].reshape(side, side, 2))
+        data = arrays[f"data_layer{index}"]
+        panels.scatter_in_plane(ax, data[labels >= 0], colours[labels[labels >= 0]], name, sizes=2, axes_shown=False)
+        panels.scatter_in_plane(ax, data[labels < 0], "0.3", name, sizes=2, axes_shown=False)
+        ax.set_aspect("auto")
+    entries = [("class 0", colours[0], "marker"), ("class 1", colours[1], "marker")]
+    if np.any(labels == 2):
+        entries.append(("neither (background)", colours[2], "marker"))
+    panels.key(figure, [*entries, ("ambiguous arm (target ½, ½)", "0.3", "marker"), ("grid of the input plane", "0.8", "line")])
+    title = f"{results['manifold']}: a grid of the input plane and the data through each layer (top 2 PCs)"
+    paths.append(panels.finish(figure, axes, title, folder / "layers.png", legend=False))
 
-    key = [
-        Line2D([], [], ls="", marker="o", color=colours[0], label="class 0"),
-        Line2D([], [], ls="", marker="o", color=colours[1], label="class 1"),
-        Line2D([], [], ls="", marker="o", color="0.3", label="ambiguous arm (target ½, ½)"),
-        Line2D([], [], color="0.8", label="grid of the input plane"),
+    figure, axes = panels.panels(1, width=6.2, height=4.0)
+    series = [
+        ("linear probe (direction)", {"arm": "classifier", "reader": "linear probe"}, {"fmt": "o-", "color": "C0"}),
+        ("k-NN region (position)", {"arm": "classifier", "reader": "region"}, {"fmt": "s-", "color": "C1"}),
+        (
+            "linear probe, no-fold network",
+            {"arm": "no-fold network", "reader": "linear probe"},
+            {"fmt": "o--", "color": "C0", "alpha": 0.5},
+        ),
+        ("k-NN region, no-fold network", {"arm": "no-fold network", "reader": "region"}, {"fmt": "s--", "color": "C1", "alpha": 0.5}),
     ]
-    if np.any(arrays["data_labels"] == 2):
-        key.insert(2, Line2D([], [], ls="", marker="o", color=colours[2], label="neither (background)"))
-    figure.legend(handles=key, loc="lower center", ncol=len(key), fontsize=8, bbox_to_anchor=(0.5, -0.06))
-    figure.suptitle(f"{results['manifold']}: a grid of the input plane and the data through each layer (top 2 PCs)")
-    paths.append(save_figure(figure, folder / "layers.png"))
-
-    control = manifold["control_linear"]
-    figure, ax = plt.subplots(figsize=(6.2, 4))
-    x = np.arange(len(names))
-    ax.plot(x, manifold["linear_probe_accuracy_by_layer"], "o-", color="C0", label="linear probe (direction)")
-    ax.plot(x, manifold["region_accuracy_by_layer"], "s-", color="C1", label="k-NN region (position)")
-    ax.plot(x, control["linear_probe_accuracy_by_layer"], "o--", color="C0", alpha=0.5, label="linear probe, no-fold network")
-    ax.plot(x, control["region_accuracy_by_layer"], "s--", color="C1", alpha=0.5, label="k-NN region, no-fold network")
-    ax.axhline(0.5, color="0.6", lw=0.8, ls=":", label="chance")
-    ax.set_xticks(x, names)
-    ax.set_ylabel("held-out balanced accuracy")
-    ax.set_title(f"{results['manifold']}: reading the class by direction vs by position")
-    ax.legend(fontsize=8)
-    paths.append(save_figure(figure, folder / "probe_vs_region.png"))
+    panels.series_by_setting(
+        axes[0], rows, "heldout_accuracy", "layer", series, f"{results['manifold']}: reading the class by direction vs by position"
+    )
+    axes[0].axhline(0.5, color="0.6", lw=0.8, ls=":", label="chance")
+    paths.append(panels.finish(figure, axes, "", folder / "probe_vs_region.png", ylabel="held-out balanced accuracy"))
 
     ball = results["ball_concept"]
-    m = results["ball_concept"]["sae_size"]
-    labels = ["linear\nprobe", f"best SAE\nlatent of {m}", f"best random\natom of {m}", "k-NN\nregion"]
-    values = [ball["linear_probe_auroc"], ball["sae_latent_auroc"], ball["random_atom_auroc"], ball["region_auroc"]]
-    figure, ax = plt.subplots(figsize=(6.4, 3.9))
-    ax.bar(labels, values, color=["C0", "C2", "0.6", "C1"])
-    ax.axhline(0.5, color="0.3", lw=0.8, ls=":", label="chance")
-    for i, value in enumerate(values):
-        ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=9)
-    ax.set_ylim(0, 1.08)
-    ax.set_ylabel("held-out AUROC for 'inside the ball'\n(latents and atoms read either way)")
-    ax.set_title(f"A {ball['ball_dims']}-dim ball inside a shell, in R^{ball['d']}: detectors")
-    ax.legend(fontsize=8)
-    paths.append(save_figure(figure, folder / "ball_detectors.png"))
+    figure, axes = panels.panels(1, width=6.4, height=3.9)
+    m = ball["sae_size"]
+    names_of = {
+        "linear probe": "linear\nprobe",
+        "sae": f"best SAE\nlatent of {m}",
+        "random": f"best random\natom of {m}",
+        "region": "k-NN\nregion",
+    }
+    panels.bars_by_arm(
+        axes[0],
+        table.select(rows, reader="ball concept"),
+        "auroc",
+        names_of,
+        f"A {ball['ball_dims']}-dim ball inside a shell, in R^{ball['d']}: detectors",
+        ("C0", "C2", "0.6", "C1"),
+    )
+    axes[0].axhline(0.5, color="0.3", lw=0.8, ls=":", label="chance")
+    axes[0].set_ylim(0, 1.08)
+    ylabel = "held-out AUROC for 'inside the ball'\n(latents and atoms read either way)"
+    paths.append(panels.finish(figure, axes, "", folder / "ball_detectors.png", ylabel=ylabel))
     return paths
 
 
