@@ -21,6 +21,7 @@
   coordinate, from the results table; `levels(ax, {label: y})`: horizontal reference levels;
 - `scatter_in_plane(ax, points, colour, title)`: points in a plane coloured by a label or phase;
 - `curves(ax, {label: values}, title)`: curves over training (every run);
+- `sample_histogram(ax, values, title)`: a sample's density beside a reference curve;
 - `histogram(ax, rows, metric, title)`: the distribution of a metric's values beside its chance
   values (the same rows' chance), from the results table; a level marked where given;
 - `reference_line(ax, x, label)`: a vertical marker (e.g. the number of planted features);
@@ -83,17 +84,23 @@ def metric_by_size(ax, rows: list[table.Row], metric: str, title: str, x_scale: 
     ax.grid(alpha=0.3)
 
 
-def metric_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str) -> None:
+def metric_by_setting(
+    ax, rows: list[table.Row], metric: str, coordinate: str, title: str, styles: dict | None = None, labels: dict | None = None
+) -> None:
     """The metric against a numeric setting coordinate (a swept hyperparameter), per arm: the mean over
     seeds with its min–max band, from the results table; the rows' chance as a dashed line. A
-    coordinate spread over a factor ≥ 5 is read on a log axis."""
+    coordinate spread over a factor ≥ 5 is read on a log axis. `styles` {arm: matplotlib style, "fmt"
+    for the line's format} and `labels` {arm: legend label, None for none} where the defaults do not
+    tell arms apart (a measurement beside its prediction)."""
     rows = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
     for arm in dict.fromkeys(row.arm for row in rows):
         mine = [row for row in rows if row.arm == arm]
         xs = np.asarray(sorted({row.setting[coordinate] for row in mine}), np.float64)
         values = [[float(row.value) for row in mine if row.setting[coordinate] == x and row.value is not None] for x in xs]
-        ax.plot(xs, [np.mean(v) for v in values], "o-", label=arm)
-        ax.fill_between(xs, [np.min(v) for v in values], [np.max(v) for v in values], alpha=0.3)
+        style = dict((styles or {}).get(arm, {}))
+        line = ax.plot(xs, [np.mean(v) for v in values], style.pop("fmt", "o-"), label=(labels or {}).get(arm, arm), **style)[0]
+        if any(len(v) > 1 for v in values):  # a band only where there is a spread
+            ax.fill_between(xs, [np.min(v) for v in values], [np.max(v) for v in values], alpha=0.3, color=line.get_color())
         chance = [float(row.chance) for row in mine if row.chance is not None]
         if chance:
             ax.axhline(np.mean(chance), color="0.5", ls="--", lw=1, label="chance" if arm == rows[0].arm else None)
@@ -325,6 +332,14 @@ def curves(ax, curves: dict, title: str, xlabel: str = "step", log: bool = True)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+
+
+def sample_histogram(ax, values, title: str, label: str, curve: tuple | None = None, bins: int = 120) -> None:
+    """The density of a sample (values [n]) beside a reference curve (x [k], density [k], its label)."""
+    ax.hist(np.asarray(values, np.float64), bins=bins, density=True, alpha=0.6, label=label)
+    if curve is not None:
+        ax.plot(curve[0], curve[1], "k", label=curve[2])
+    ax.set_title(title, fontsize=9)
 
 
 def histogram(

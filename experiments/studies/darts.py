@@ -172,78 +172,98 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         },
         arrays=arrays,
         dictionaries=recovery.saved,
-        table=recovery.rows(),
+        table=[*recovery.rows(), *fact_rows(facts, hits, d, config.seed)],
     )
+
+
+def fact_rows(facts: dict, hits: list[dict], d: int, seed: int) -> list[table.Row]:
+    """The random-vector facts as rows: per m, the measured extreme overlaps beside their √(ln m)
+    estimates (arms "measured" and "estimate"); per random dictionary size and |cos| threshold, the
+    share of true features some random atom hits, beside the Gaussian and the exact sphere-tail
+    predictions (arms "random", "gaussian prediction", "sphere tail")."""
+    rows = []
+    for entry in facts["by_m"]:
+        where = {"m": entry["m"]}
+        pairs = [
+            ("max_inner_over_norm", "measured", entry["max_inner"] / facts["norm_y"]),
+            ("max_inner_over_norm", "estimate", entry["predicted_max_inner"] / facts["norm_y"]),
+            ("max_coherence", "estimate", entry["predicted_coherence"]),
+        ]
+        if "max_coherence" in entry:
+            pairs.append(("max_coherence", "measured", entry["max_coherence"]))
+        rows += [
+            table.Row(arm, metric, value, None, seed=seed, reader="random-vector facts", setting=where) for metric, arm, value in pairs
+        ]
+    for hit in hits:
+        where = {"threshold": hit["threshold"], "m_over_d": hit["size"] / d}
+        for arm, value in (
+            ("random", hit["measured"]),
+            ("gaussian prediction", hit["predicted"]),
+            ("sphere tail", hit["predicted_sphere"]),
+        ):
+            rows.append(table.Row(arm, "hit_share", value, None, size=hit["size"], seed=seed, reader="random atom hits", setting=where))
+    return rows
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    """The random-vector facts against their estimates, the inner products' histogram, trained against
+    random dictionaries by size, and random atoms' hits on true features (all from the results table
+    but the histogram's sample)."""
+    rows = table.read(results)
     paths = []
-    facts = results["facts"]
-    by_m = facts["by_m"]
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    m = np.array([row["m"] for row in by_m])
-    with_coherence = [row for row in by_m if "max_coherence" in row]
-    axes[0].plot([r["m"] for r in with_coherence], [r["max_coherence"] for r in with_coherence], "o-", label="measured")
-    axes[0].plot(m, [r["predicted_coherence"] for r in by_m], "k--", label="√(4 ln m / n)")
-    axes[0].set_title(f"max |x_iᵀx_j| over m Rademacher rows (n = {facts['n']})", fontsize=9)
-    axes[1].plot(m, [r["max_inner"] / facts["norm_y"] for r in by_m], "o-", label="measured")
-    axes[1].plot(m, [r["predicted_max_inner"] / facts["norm_y"] for r in by_m], "k--", label="√(2 ln m / n)")
-    axes[1].set_title("max_i x_iᵀy / ‖y‖ for a Gaussian y", fontsize=9)
+    facts = table.select(rows, reader="random-vector facts")
+    estimate = {"estimate": {"fmt": "k--"}}
+    figure, axes = panels.panels(2, width=4.5, height=3.6)
+    n = results["facts"]["n"]
+    panels.metric_by_setting(
+        axes[0], facts, "max_coherence", "m", f"max |x_iᵀx_j| over m Rademacher rows (n = {n})", estimate, {"estimate": "√(4 ln m / n)"}
+    )
+    panels.metric_by_setting(
+        axes[1], facts, "max_inner_over_norm", "m", "max_i x_iᵀy / ‖y‖ for a Gaussian y", estimate, {"estimate": "√(2 ln m / n)"}
+    )
     for ax in axes:
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("number of random rows m")
         ax.legend()
-        ax.grid(alpha=0.3)
-    figure.suptitle("Random directions: measured extreme overlaps beside the √(ln m) estimates", y=1.02)
-    paths.append(save_figure(figure, folder / "darts_coherence.png"))
+    title = "Random directions: measured extreme overlaps beside the √(ln m) estimates"
+    paths.append(panels.finish(figure, axes, title, folder / "darts_coherence.png", "number of random rows m", legend=False))
 
     if "inner_products" in arrays:
         inner = np.asarray(arrays["inner_products"], np.float64)
-        sigma = facts["norm_y"] / np.sqrt(facts["n"])
-        figure, ax = plt.subplots(figsize=(5.5, 3.6))
-        ax.hist(inner, bins=120, density=True, alpha=0.6, label=f"Xᵀy, m = {len(inner)}")
+        sigma = results["facts"]["norm_y"] / np.sqrt(n)
         grid = np.linspace(inner.min(), inner.max(), 400)
-        ax.plot(grid, scipy.stats.norm.pdf(grid, scale=sigma), "k", label="N(0, ‖y‖²/n)")
-        ax.set_title(f"x_iᵀy is Gaussian: std {inner.std():.4f} vs ‖y‖/√n = {sigma:.4f}", fontsize=9)
-        ax.legend()
-        paths.append(save_figure(figure, folder / "darts_histogram.png"))
+        figure, axes = panels.panels(1, width=5.5, height=3.6)
+        title = f"x_iᵀy is Gaussian: std {inner.std():.4f} vs ‖y‖/√n = {sigma:.4f}"
+        panels.sample_histogram(
+            axes[0], inner, title, f"Xᵀy, m = {len(inner)}", (grid, scipy.stats.norm.pdf(grid, scale=sigma), "N(0, ‖y‖²/n)")
+        )
+        paths.append(panels.finish(figure, axes, "", folder / "darts_histogram.png"))
 
     d = results["toy"]["d"]
-    figure, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    figure, axes = panels.panels(4, width=3.75, height=3.6)
     for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"), ("MMCS", "MCC", "F1", "explained variance")):
-        panels.metric_by_size(ax, table.read(results), metric, title, x_scale=d)
-    for ax in axes:
-        ax.set_xlabel("m / d")
+        panels.metric_by_size(ax, rows, metric, title, x_scale=d)
     axes[0].legend(fontsize=7)
-    figure.suptitle(
+    title = (
         f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
-        f"planted features in {d} dims: how far is chance from trained?",
-        y=1.03,
+        f"planted features in {d} dims: how far is chance from trained?"
     )
-    paths.append(save_figure(figure, folder / "darts_random_vs_trained.png"))
+    paths.append(panels.finish(figure, axes, title, folder / "darts_random_vs_trained.png", "m / d", legend=False))
 
-    if results["random_hits"]:
-        figure, ax = plt.subplots(figsize=(5.5, 3.6))
-        for i, threshold in enumerate(THRESHOLDS):
-            rows = [h for h in results["random_hits"] if h["threshold"] == threshold]
-            sizes = np.array(sorted({h["size"] for h in rows}))
-            measured = [np.mean([h["measured"] for h in rows if h["size"] == s]) for s in sizes]
-            first = {h["size"]: h for h in reversed(rows)}
+    hits = table.select(rows, reader="random atom hits")
+    if hits:
+        figure, axes = panels.panels(1, width=5.5, height=3.6)
+        for i, threshold in enumerate(sorted({row.setting["threshold"] for row in hits})):
             colour = f"C{i}"
-            ax.plot(sizes / d, measured, "o-", color=colour, label=f"|cos| > {threshold}")
-            ax.plot(sizes / d, [first[s]["predicted"] for s in sizes], "--", color=colour)
-            ax.plot(sizes / d, [first[s]["predicted_sphere"] for s in sizes], ":", color=colour)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("m / d")
-        ax.set_ylabel("share of true features")
-        ax.set_title("Best random atom per true feature\n(dashed: Gaussian prediction; dotted: exact sphere tail)", fontsize=9)
-        ax.legend()
-        ax.grid(alpha=0.3)
-        paths.append(save_figure(figure, folder / "darts_hits.png"))
+            styles = {
+                "random": {"color": colour},
+                "gaussian prediction": {"fmt": "--", "color": colour},
+                "sphere tail": {"fmt": ":", "color": colour},
+            }
+            labels = {"random": f"|cos| > {threshold}", "gaussian prediction": None, "sphere tail": None}
+            panels.metric_by_setting(axes[0], table.select(hits, {"threshold": threshold}), "hit_share", "m_over_d", "", styles, labels)
+        axes[0].set_xscale("log", base=2)
+        title = "Best random atom per true feature\n(dashed: Gaussian prediction; dotted: exact sphere tail)"
+        paths.append(panels.finish(figure, axes, title, folder / "darts_hits.png", "m / d", "share of true features"))
     return paths
 
 
