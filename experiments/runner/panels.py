@@ -9,6 +9,8 @@
 - `strip_by_setting(ax, rows, metric, coordinate, arms, title)`: every row's value per value of a
   setting coordinate (a toy, a cell), one jittered group per arm, with a second metric's values
   (a threshold) as short dotted dashes where given, from the results table;
+- `spectrum(ax, rows, metric, coordinate, flag, title)`: one bar per value of a setting coordinate
+  (a frequency), those whose setting `flag` is true coloured and named, from the results table;
 - `bars_by_setting(ax, rows, metric, coordinate, title)`: a score per value of one setting
   coordinate (a frequency, a layer), one bar per arm, from the results table; chance hatched;
 - `strip_by_arm(ax, rows, metric, flag, title)`: every row's value per arm, coloured where a flag
@@ -189,6 +191,20 @@ def strip_by_setting(
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     return places
+
+
+def spectrum(ax, rows: list[table.Row], metric: str, coordinate: str, flag: str, title: str) -> None:
+    """One bar per value of a numeric setting coordinate (x = the value, e.g. a frequency): the metric's
+    mean there; bars whose setting `flag` is true in red, each named above it, the rest grey."""
+    picked = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
+    xs = sorted({row.setting[coordinate] for row in picked})
+    heights = [float(np.mean([row.value for row in picked if row.setting[coordinate] == x])) for x in xs]
+    flagged = {row.setting[coordinate] for row in picked if row.setting.get(flag)}
+    ax.bar(xs, heights, color=["C3" if x in flagged else "0.6" for x in xs])
+    for x, height in zip(xs, heights):
+        if x in flagged:
+            ax.annotate(str(x), (x, height), ha="center", va="bottom", fontsize=8)
+    ax.set_title(title, fontsize=10)
 
 
 def bars_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, title: str, arms: tuple[str, ...] = ()) -> None:

@@ -99,7 +99,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 
 def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[table.Row]:
-    """The results table: each network's accuracies (chance 1/p) and key-frequency share; per reader of
+    """The results table: each network's accuracies (chance 1/p), key-frequency share and Fourier
+    spectrum (each frequency's share of the embedding's variance, key or not); per reader of
     network 0's hidden layer (the SAE, a random dictionary of the same size: chance, the neurons) its
     live units and the live units on each key frequency's circles (chance: the random dictionary's)."""
     p = config.toy.p
@@ -121,6 +122,10 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
                 setting={"network": entry["index"]},
             )
         )
+        key = set(entry["key_frequencies"])
+        for frequency, share in enumerate(entry["shares"], start=1):  # the embedding's Fourier spectrum
+            where = {"network": entry["index"], "frequency": frequency, "key": int(frequency in key)}
+            rows.append(table.Row("network", "variance_share", share, seed=config.seed, reader="fourier", setting=where))
     arm = {"sae": "topk", "random": "random", "neuron": "neurons"}
     chance = per_kind["random"]
     for kind, counts in per_kind.items():
@@ -165,31 +170,32 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    """Network 0's Fourier spectrum, units per key-frequency circle by reader, and training, from the
+    results table (training from the run's loss curves)."""
     paths = []
-    main = results["seeds"][0]
-    shares = np.asarray(main["shares"])
-    ks = np.arange(1, len(shares) + 1)
-    key = set(main["key_frequencies"])
-    figure, ax = plt.subplots(figsize=(9, 3.6))
-    ax.bar(ks, shares, color=["C3" if k in key else "0.6" for k in ks])
-    for k in key:
-        ax.annotate(str(k), (k, shares[k - 1]), ha="center", va="bottom", fontsize=8)
-    ax.set_xlabel("frequency k (ω = 2πk/p)")
-    ax.set_ylabel("share of mean-removed embedding variance")
-    ax.set_title(
-        f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
-        f"{len(key)} key frequencies (red) hold {main['top_frequencies_variance_share']:.1%}",
-        fontsize=10,
-    )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "fourier_spectrum.png"))
-
-    # from the results table, through the shared panel: one bar per reader, random atoms (chance) hatched
     rows = table.read(results)
+    first = table.select(rows, {"network": 0}, reader="fourier")
+    held = table.mean(first, metric="top_frequencies_variance_share") or 0.0
+    keys = len({row.setting["frequency"] for row in first if row.setting.get("key")})
+    figure, axes = panels.panels(1, width=9.0, height=3.6)
+    title = (
+        f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
+        f"{keys} key frequencies (red) hold {held:.1%}"
+    )
+    panels.spectrum(axes[0], first, "variance_share", "frequency", "key", title)
+    paths.append(
+        panels.finish(
+            figure,
+            axes,
+            "",
+            folder / "fourier_spectrum.png",
+            "frequency k (ω = 2πk/p)",
+            "share of mean-removed embedding variance",
+            legend=False,
+        )
+    )
+
+    # one bar per reader, random atoms (chance) hatched
     figure, axes = panels.panels(2, width=6.0, height=3.8)
     for ax, (metric, label) in zip(
         axes,
