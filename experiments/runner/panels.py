@@ -37,8 +37,11 @@
 - `bars_by_arm(ax, rows, metric, names, title)`: one bar per arm, its value written on it, from the
   results table;
 - `key(figure, entries)`: one legend of marker and line entries for the whole figure;
-- `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two setting coordinates
-  (e.g. gate × layer) from the results table, cells at or above a mark ticked;
+- `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two coordinates (setting
+  coordinates or the arm; e.g. gate × layer) from the results table, cells at a mark ticked, another
+  metric written in each cell where asked;
+- `counts_matrix(ax, counts, columns, lines, title)`: a confusion matrix with its counts written;
+- `rate_bars(ax, rates, title)`: shares count/of as bars, the counts written on them;
 - `finish(figure, axes, title, path)`: labels, legend, title, and the atomic save.
 """
 
@@ -470,6 +473,11 @@ def key(figure, entries: list[tuple[str, str, str]], columns: int | None = None)
     figure.legend(handles=handles, loc="upper center", ncol=columns or len(handles), fontsize=8, bbox_to_anchor=(0.5, 0.0))
 
 
+def _place(row: table.Row, coordinate: str):
+    """A row's value of a coordinate: its arm for "arm", else its setting's."""
+    return row.arm if coordinate == "arm" else row.setting[coordinate]
+
+
 def heatmap_by_setting(
     ax,
     rows: list[table.Row],
@@ -477,34 +485,72 @@ def heatmap_by_setting(
     row: str,
     column: str,
     title: str,
-    row_label: str | None = None,
+    row_label=None,
     column_names: dict | None = None,
     vmin: float = 0.0,
     vmax: float = 1.0,
-    cmap: str = "viridis",
+    cmap="viridis",
     mark_at: float | None = None,
+    text: tuple[str, str] | None = None,
 ):
-    """The metric over two setting coordinates from the results table: one line per value of `row`
-    (labelled by the coordinate `row_label` where given), one column per value of `column` (named by
-    `column_names` where given), in sorted order; a cell with no row is blank; cells ≥ `mark_at` ticked.
-    Returns the image (for a colour bar)."""
-    picked = [r for r in table.select(rows, metric=metric) if row in r.setting and column in r.setting and r.value is not None]
-    lines = sorted({r.setting[row] for r in picked})
-    columns = sorted({r.setting[column] for r in picked})
+    """The metric over two coordinates from the results table (setting coordinates, or "arm"): one line
+    per value of `row` (labelled by the setting coordinate `row_label`, or by `row_label(row)`,
+    where given), one column per value of `column` (named by `column_names` where given); numeric
+    values sorted, arms in order of appearance; a cell with no row is blank; cells ≥ `mark_at` ticked;
+    `text` = (metric, format) writes another metric of the same place in each cell."""
+    picked = [r for r in table.select(rows, metric=metric) if r.value is not None and (row == "arm" or row in r.setting)]
+    picked = [r for r in picked if column == "arm" or column in r.setting]
+
+    def ordered(name: str) -> list:
+        values = list(dict.fromkeys(_place(r, name) for r in picked))
+        return values if name == "arm" else sorted(values)
+
+    lines, columns = ordered(row), ordered(column)
     values = np.full((len(lines), len(columns)), np.nan)
     labels = {}
     for r in picked:
-        values[lines.index(r.setting[row]), columns.index(r.setting[column])] = float(r.value or 0.0)
-        labels[r.setting[row]] = r.setting.get(row_label, r.setting[row]) if row_label else r.setting[row]
+        values[lines.index(_place(r, row)), columns.index(_place(r, column))] = float(r.value or 0.0)
+        place = _place(r, row)
+        labels[place] = row_label(r) if callable(row_label) else r.setting.get(row_label, place) if row_label else place
     image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     if mark_at is not None:
         for (i, j), value in np.ndenumerate(values):
             if value >= mark_at:
                 ax.annotate("✓", (j, i), ha="center", va="center", color="w", fontsize=7)
+    if text is not None:
+        for r in table.select(rows, metric=text[0]):
+            if r.value is not None and _place(r, row) in lines and _place(r, column) in columns:
+                i, j = lines.index(_place(r, row)), columns.index(_place(r, column))
+                ax.text(j, i, format(r.value, text[1]), ha="center", va="center", fontsize=6)
     ax.set_xticks(range(len(columns)), [str((column_names or {}).get(c, c)) for c in columns])
-    ax.set_yticks(range(len(lines)), [str(labels[line]) for line in lines], fontsize=7)
+    ax.set_yticks(range(len(lines)), [str(labels[line]) for line in lines], fontsize=7 if len(lines) < 30 else 6)
     ax.set_title(title, fontsize=9)
     return image
+
+
+def counts_matrix(ax, counts, columns: list[str], lines: list[str], title: str) -> None:
+    """A confusion matrix of counts [lines, columns] (what was planted × what was read), each count written."""
+    counts = np.asarray(counts)
+    ax.imshow(counts, cmap="Greens", aspect="auto")
+    for (i, j), count in np.ndenumerate(counts):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > counts.max() / 2 else "black")
+    ax.set_xticks(range(len(columns)), columns, fontsize=8, rotation=20)
+    ax.set_yticks(range(len(lines)), lines, fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def rate_bars(ax, rates: list[tuple[str, dict, str]], title: str, level: float | None = None) -> None:
+    """One bar per rate (label, {"count", "of"}, colour): its share, "count/of" written above it; a
+    dashed level (e.g. α) where given."""
+    values = [r["count"] / r["of"] if r["of"] else 0.0 for _, r, _ in rates]
+    bars = ax.bar(range(len(rates)), values, color=[colour for _, _, colour in rates])
+    for bar, (_, r, _) in zip(bars, rates):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"{r['count']}/{r['of']}", ha="center", fontsize=8)
+    if level is not None:
+        ax.axhline(level, color="0.5", lw=1, ls="--")
+    ax.set_xticks(range(len(rates)), [name for name, _, _ in rates], fontsize=7)
+    ax.set_ylim(0, 1.1)
+    ax.set_title(title, fontsize=9)
 
 
 def finish(

@@ -67,7 +67,7 @@ from experiments.circle_cells import (
     stratum,
 )
 from experiments.recovery import seed_keys
-from experiments.runner import seeding, table
+from experiments.runner import panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime, or_default
@@ -124,9 +124,10 @@ def _count(entry: dict) -> str:
     return f"{entry['count']}/{entry['of']}"
 
 
-def headline(results: dict) -> str:
-    rows = table.read(results)
-    # the recoverable cells: those whose oracle group (the SAE's own latents on the circle) is found
+def blind_rates(rows: list[table.Row]) -> dict:
+    """From the results table: the blind ranking's rates over the recoverable cells (those whose oracle
+    group, the SAE's own latents on the circle, is found): exists (the recipe's ceiling), recall@1,
+    recall@3, claimed and found; and each control's false claims over all cells."""
     seen = {row.setting["cell"] for row in table.select(rows, arm="oracle", metric="found", reader="ceiling") if row.value}
 
     def over_seen(arm: str, metric: str, reader: str) -> dict:
@@ -134,14 +135,22 @@ def headline(results: dict) -> str:
             [row.value for row in table.select(rows, arm=arm, metric=metric, reader=reader) if row.setting["cell"] in seen]
         )
 
-    false = {
-        control: manifold_grading.rate([row.value for row in table.select(rows, arm=control, metric="claimed")]) for control in CONTROLS
+    return {
+        "exists": over_seen("recipe", "found", "ceiling"),
+        "recall_at_1": over_seen("sae", "recall_at_1", "blind ranking"),
+        "recall_at_3": over_seen("sae", "recall_at_3", "blind ranking"),
+        "claimed_found": over_seen("sae", "claimed_found", "blind ranking"),
+        "false_claims": {
+            control: manifold_grading.rate([row.value for row in table.select(rows, arm=control, metric="claimed")]) for control in CONTROLS
+        },
     }
+
+
+def headline(results: dict) -> str:
+    rates = blind_rates(table.read(results))
     return (
-        f"blind recall@1 {_count(over_seen('sae', 'recall_at_1', 'blind ranking'))}, "
-        f"@3 {_count(over_seen('sae', 'recall_at_3', 'blind ranking'))} "
-        f"(exists {_count(over_seen('recipe', 'found', 'ceiling'))}); false claims "
-        + ", ".join(f"{c} {_count(false[c])}" for c in CONTROLS)
+        f"blind recall@1 {_count(rates['recall_at_1'])}, @3 {_count(rates['recall_at_3'])} "
+        f"(exists {_count(rates['exists'])}); false claims " + ", ".join(f"{c} {_count(rates['false_claims'][c])}" for c in CONTROLS)
     )
 
 
@@ -176,71 +185,58 @@ def _sorted_cells(results):
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
+    """From the results table: which ceiling reading found each cell's circle (and its largest principal
+    angle); the blind ranking's rates beside its controls' false claims. And the shape reader's
+    confusion on planted clouds."""
     from matplotlib.colors import ListedColormap
 
-    from experiments.runner.runfolder import save_figure
-
+    rows = table.read(results)
     paths = []
-    cells = _sorted_cells(results)
-    found = np.array([[1.0 if c[m]["found"] else 0.0 for m in METHODS] for c in cells])
-    figure, ax = plt.subplots(figsize=(7.5, 0.6 + 0.26 * len(cells)))
-    ax.imshow(found, cmap=ListedColormap(["#eeeeee", "#4c9a5a"]), aspect="auto", vmin=0, vmax=1)
-    for i, cell in enumerate(cells):
-        for j, method in enumerate(METHODS):
-            ax.text(j, i, f"{cell[method]['max_principal_angle_deg']:.0f}°", ha="center", va="center", fontsize=6)
-    ax.set_xticks(range(len(METHODS)), METHODS)
-    ax.set_yticks(range(len(cells)), [cell_label(c) for c in cells], fontsize=6)
-    ax.xaxis.tick_top()
-    ax.set_title(
-        f"Circle found (green: within {results['found_angle_deg']:.0f}° of the plane and in cyclic order); text: largest principal angle",
-        fontsize=8,
+    ceiling = table.select(rows, reader="ceiling")
+    cells = len({row.setting["cell"] for row in ceiling})
+    figure, axes = panels.panels(1, width=7.5, height=0.6 + 0.26 * cells)
+    title = (
+        f"Circle found (green: within {results['found_angle_deg']:.0f}° of the plane and in cyclic order); text: largest principal angle"
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "recovery_map.png"))
+    panels.heatmap_by_setting(
+        axes[0],
+        ceiling,
+        "found",
+        "cell",
+        "arm",
+        title,
+        row_label=lambda row: cell_label({**row.setting, "m": row.size}),
+        cmap=ListedColormap(["#eeeeee", "#4c9a5a"]),
+        text=("max_principal_angle_deg", ".0f"),
+    )
+    axes[0].xaxis.tick_top()
+    paths.append(panels.finish(figure, axes, "", folder / "recovery_map.png", legend=False))
 
-    figure, ax = plt.subplots(figsize=(7.6, 3.6))
-    blind = results["blind"]
-    rates = [
-        ("exists\n(ceiling)", blind["exists"]),
-        ("recall@3", blind["recall_at_3"]),
-        ("recall@1", blind["recall_at_1"]),
-        ("claimed\nand found", blind["claimed_found"]),
-    ] + [(f"{control.replace('_', ' ')}\n(false claims)", blind["false_claims"][control]) for control in CONTROLS]
-    values = [r["count"] / r["of"] if r["of"] else 0.0 for _, r in rates]
-    colours = ["#9bbf9f"] + ["#4c9a5a"] * 3 + ["#b5533c"] * len(CONTROLS)
-    bars = ax.bar(range(len(rates)), values, color=colours)
-    for bar, (_, r) in zip(bars, rates):
-        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"{r['count']}/{r['of']}", ha="center", fontsize=8)
-    ax.axhline(results["claim_alpha"], color="0.5", lw=1, ls="--")
-    ax.set_xticks(range(len(rates)), [name for name, _ in rates], fontsize=7)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("share of cells")
-    ax.set_title(
+    rates = blind_rates(rows)
+    bars = [
+        ("exists\n(ceiling)", rates["exists"], "#9bbf9f"),
+        ("recall@3", rates["recall_at_3"], "#4c9a5a"),
+        ("recall@1", rates["recall_at_1"], "#4c9a5a"),
+        ("claimed\nand found", rates["claimed_found"], "#4c9a5a"),
+    ] + [(f"{control.replace('_', ' ')}\n(false claims)", rates["false_claims"][control], "#b5533c") for control in CONTROLS]
+    figure, axes = panels.panels(1, width=7.6, height=3.6)
+    title = (
         "The blind ranking beside the oracle-selected ceiling (green: of the oracle-recoverable cells),\n"
-        f"and its false claims on controls (red: of all cells; dashed: α = {results['claim_alpha']})",
-        fontsize=9,
+        f"and its false claims on controls (red: of all cells; dashed: α = {results['claim_alpha']})"
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "false_positives.png"))
+    panels.rate_bars(axes[0], bars, title, level=results["claim_alpha"])
+    paths.append(panels.finish(figure, axes, "", folder / "false_positives.png", ylabel="share of cells", legend=False))
 
     confusion = results.get("shape_confusion") or {}
     if confusion:
-        kinds = list(confusion)
-        reads = list(topology.SHAPES)
-        matrix = np.array([[confusion[kind].get(read, 0) for read in reads] for kind in kinds])
-        figure, ax = plt.subplots(figsize=(7.2, 3.6))
-        ax.imshow(matrix, cmap="Greens", aspect="auto")
-        for i in range(len(kinds)):
-            for j in range(len(reads)):
-                dark = matrix[i, j] > matrix.max() / 2
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color="white" if dark else "black")
-        ax.set_xticks(range(len(reads)), reads, fontsize=8, rotation=20)
-        ax.set_yticks(range(len(kinds)), [f"{k} (expect {EXPECTED_SHAPE[k]})" for k in kinds], fontsize=8)
-        ax.set_xlabel("shape read by persistent homology")
-        ax.set_title("Shape reader on planted and structureless clouds", fontsize=9)
-        figure.tight_layout()
-        paths.append(save_figure(figure, folder / "shape_confusion.png"))
+        kinds, reads = list(confusion), list(topology.SHAPES)
+        counts = np.array([[confusion[kind].get(read, 0) for read in reads] for kind in kinds])
+        figure, axes = panels.panels(1, width=7.2, height=3.6)
+        panels.counts_matrix(
+            axes[0], counts, reads, [f"{k} (expect {EXPECTED_SHAPE[k]})" for k in kinds], "Shape reader on planted and structureless clouds"
+        )
+        axes[0].set_xlabel("shape read by persistent homology")
+        paths.append(panels.finish(figure, axes, "", folder / "shape_confusion.png", legend=False))
     return paths
 
 
