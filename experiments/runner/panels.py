@@ -496,7 +496,8 @@ def heatmap_by_setting(
     """The metric over two coordinates from the results table (setting coordinates, or "arm"): one line
     per value of `row` (labelled by the setting coordinate `row_label`, or by `row_label(row)`,
     where given), one column per value of `column` (named by `column_names` where given); numeric
-    values sorted, arms in order of appearance; a cell with no row is blank; cells ≥ `mark_at` ticked;
+    values sorted, arms in order of appearance; `cmap` a colormap or a list of colours (one per level);
+    a cell with no row is blank; cells ≥ `mark_at` ticked;
     `text` = (metric, format) writes another metric of the same place in each cell."""
     picked = [r for r in table.select(rows, metric=metric) if r.value is not None and (row == "arm" or row in r.setting)]
     picked = [r for r in picked if column == "arm" or column in r.setting]
@@ -512,6 +513,10 @@ def heatmap_by_setting(
         values[lines.index(_place(r, row)), columns.index(_place(r, column))] = float(r.value or 0.0)
         place = _place(r, row)
         labels[place] = row_label(r) if callable(row_label) else r.setting.get(row_label, place) if row_label else place
+    if isinstance(cmap, (list, tuple)):  # colours, one per level
+        from matplotlib.colors import ListedColormap
+
+        cmap = ListedColormap(list(cmap))
     image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     if mark_at is not None:
         for (i, j), value in np.ndenumerate(values):

@@ -188,8 +188,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
     """From the results table: which ceiling reading found each cell's circle (and its largest principal
     angle); the blind ranking's rates beside its controls' false claims. And the shape reader's
     confusion on planted clouds."""
-    from matplotlib.colors import ListedColormap
-
     rows = table.read(results)
     paths = []
     ceiling = table.select(rows, reader="ceiling")
@@ -206,7 +204,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         "arm",
         title,
         row_label=lambda row: cell_label({**row.setting, "m": row.size}),
-        cmap=ListedColormap(["#eeeeee", "#4c9a5a"]),
+        cmap=["#eeeeee", "#4c9a5a"],
         text=("max_principal_angle_deg", ".0f"),
     )
     axes[0].xaxis.tick_top()
