@@ -36,6 +36,16 @@
   ordered setting coordinate (a layer), each picked from the results table by its own fields;
 - `bars_by_arm(ax, rows, metric, names, title)`: one bar per arm, its value written on it, from the
   results table;
+- `forest(ax, parents, planted, depths, roots, title)`: a tree (parents per node) drawn on the planted
+  tree's layout, its edges green where they are planted edges, red where not;
+- `paired_strips(ax, rows, metrics, arms, colours)`: two metrics per arm side by side, every row a
+  point, each group's mean a black bar, from the results table;
+- `series_by_size(ax, rows, metric, series, title)`: named series of a metric against dictionary size
+  (log₂), each picked from the results table by its own fields;
+- `scatter_metrics(ax, rows, x, y, label)`: one metric against another, a point per row place;
+- `centroid_loop(ax, points, labels)`: the per-label centroids of points in a plane, joined in label
+  order and numbered; `empty(ax, text, title)`: a panel with nothing to draw, saying why;
+- `plain_log_axis(ax)`: a log y axis labelled with plain numbers;
 - `key(figure, entries)`: one legend of marker and line entries for the whole figure;
 - `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two coordinates (setting
   coordinates or the arm; e.g. gate × layer) from the results table, cells at a mark ticked, another
@@ -452,14 +462,149 @@ def series_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, s
     ax.grid(alpha=0.3)
 
 
-def bars_by_arm(ax, rows: list[table.Row], metric: str, names: dict, title: str, colours: tuple = ()) -> None:
-    """One bar per arm of `names` ({arm: its label}) with the metric's mean over the rows, its value
-    written above it, from the results table."""
+def bars_by_arm(
+    ax, rows: list[table.Row], metric: str, names: dict, title: str, colours: tuple = (), written: bool = True, alpha: float = 1.0
+) -> None:
+    """One bar per arm of `names` ({arm: its label}) with the metric's mean over the rows (its value
+    written above it unless told not to), from the results table."""
     values = [table.mean(rows, arm=arm, metric=metric) or 0.0 for arm in names]
-    ax.bar(list(names.values()), values, color=list(colours) or None)
-    for i, value in enumerate(values):
+    ax.bar(list(names.values()), values, color=list(colours) or None, alpha=alpha)
+    for i, value in enumerate(values if written else ()):
         ax.text(i, value + 0.01, f"{value:.3f}", ha="center", fontsize=9)
     ax.set_title(title, fontsize=9)
+
+
+def _subforest(parents: np.ndarray, n_roots: int) -> np.ndarray:
+    """The first n_roots roots of a forest (parents per node, −1 at a root) and all their descendants."""
+    keep = np.zeros(len(parents), bool)
+    keep[np.flatnonzero(parents < 0)[:n_roots]] = True
+    for _ in range(len(parents)):
+        grown = keep | ((parents >= 0) & keep[np.maximum(parents, 0)])
+        if (grown == keep).all():
+            break
+        keep = grown
+    return np.flatnonzero(keep)
+
+
+def _layout(parents: np.ndarray, depths: np.ndarray, nodes: np.ndarray) -> dict:
+    """(x, y) per node of a subforest: leaves evenly spaced, parents above their children's mean, y = −depth."""
+    children: dict[int, list[int]] = {}
+    for node in nodes:
+        if parents[node] >= 0:
+            children.setdefault(int(parents[node]), []).append(int(node))
+    position: dict[int, tuple] = {}
+    next_leaf = [0.0]
+
+    def place(node):
+        kids = children.get(node, [])
+        if kids:
+            for kid in kids:
+                place(kid)
+            position[node] = (np.mean([position[kid][0] for kid in kids]), -depths[node])
+        else:
+            position[node] = (next_leaf[0], -depths[node])
+            next_leaf[0] += 1.0
+
+    for root in nodes[parents[nodes] < 0]:
+        place(int(root))
+        next_leaf[0] += 0.8  # a gap between trees
+    return position
+
+
+def forest(ax, parents, planted, depths, roots: int, title: str) -> None:
+    """The first `roots` planted trees' nodes on the planted layout, with the edges `parents` [n] draws
+    between them (−1: no parent): green where the planted tree [n] has that edge, red where not."""
+    parents, planted, depths = np.asarray(parents), np.asarray(planted), np.asarray(depths)
+    nodes = _subforest(planted, roots)
+    position, shown = _layout(planted, depths, nodes), set(nodes.tolist())
+    for child in nodes:
+        parent = int(parents[child])
+        if parent < 0 or parent not in shown:
+            continue
+        (x0, y0), (x1, y1) = position[parent], position[child]
+        ax.plot([x0, x1], [y0, y1], color="tab:green" if parent == planted[child] else "tab:red", lw=1.2, alpha=0.9, zorder=1)
+    xy = np.array([position[node] for node in nodes])
+    ax.scatter(xy[:, 0], xy[:, 1], s=18, c="0.25", zorder=2)
+    levels = sorted({-int(d) for d in depths[nodes]})
+    ax.set_yticks(levels, [f"depth {-t}" for t in levels], fontsize=9)
+    ax.set_xticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def paired_strips(ax, rows: list[table.Row], metrics: tuple[str, str], arms: list[str], colours: dict) -> None:
+    """Per arm, the rows' values of two metrics side by side (left, right of the arm's tick), every row a
+    jittered point (the first metric's faint, dots; the second's triangles), each group's mean a black bar."""
+    for i, arm in enumerate(arms):
+        for shift, metric, marker in ((-0.2, metrics[0], "o"), (0.2, metrics[1], "^")):
+            values = np.array([row.value for row in table.select(rows, arm=arm, metric=metric) if row.value is not None], np.float64)
+            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(values))
+            alpha = 0.5 if metric == metrics[0] else 1.0
+            ax.scatter(i + shift + jitter, values, s=6, color=colours.get(arm, "0.3"), marker=marker, zorder=2, alpha=alpha)
+            if len(values):
+                ax.hlines(values.mean(), i + shift - 0.15, i + shift + 0.15, color="k", lw=2, zorder=3)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def series_by_size(ax, rows: list[table.Row], metric: str, series: list[tuple], title: str) -> None:
+    """Series of `metric` against dictionary size (log₂ axis), each (label or None, fields to select its
+    rows by, including an optional "setting" mapping, matplotlib style with an optional "fmt"), the
+    mean over the selected rows at each size; gaps where no row has a value."""
+    for label, where, style in series:
+        where = dict(where)
+        picked = table.select(rows, where.pop("setting", None), metric=metric, **where)
+        sizes = sorted({row.size for row in picked if row.size is not None})
+        means = [table.mean(picked, size=size) for size in sizes]
+        style = dict(style)
+        fmt = (style.pop("fmt"),) if "fmt" in style else ()
+        ax.plot(sizes, [np.nan if m is None else m for m in means], *fmt, label=label, **style)
+    ax.set_xscale("log", base=2)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+
+
+def scatter_metrics(ax, rows: list[table.Row], x: str, y: str, label: str | None = None) -> None:
+    """Metric y against metric x, one point per row place (arm, size, seed, setting) holding both."""
+    xs = {(r.arm, r.size, r.seed, r.coordinates()): r.value for r in table.select(rows, metric=x)}
+    pairs = [(xs[key], r.value) for r in table.select(rows, metric=y) if (key := (r.arm, r.size, r.seed, r.coordinates())) in xs]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    ax.scatter([a for a, _ in pairs], [b for _, b in pairs], label=label)
+
+
+def centroid_loop(ax, points, labels) -> None:
+    """The centroids of points [n, 2] per label [n], joined in label order (closed) and numbered."""
+    points, labels = np.asarray(points, np.float64), np.asarray(labels)
+    present = np.unique(labels)
+    centroids = np.stack([points[labels == v].mean(axis=0) for v in present])
+    loop = np.vstack([centroids, centroids[:1]])
+    ax.plot(loop[:, 0], loop[:, 1], "-", color="0.2", lw=0.8, zorder=3)
+    for v, (cx, cy) in zip(present, centroids):
+        ax.annotate(
+            str(v),
+            (cx, cy),
+            fontsize=6,
+            ha="center",
+            va="center",
+            zorder=4,
+            bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5),
+        )
+
+
+def empty(ax, text: str, title: str = "") -> None:
+    """A panel with nothing to draw: the reason in its middle."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def plain_log_axis(ax) -> None:
+    """A log y axis with ticks at 1, 2, 5 × 10^k written as plain numbers (0.05, 0.1, 0.2), no minor labels."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def key(figure, entries: list[tuple[str, str, str]], columns: int | None = None) -> None:

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, wall
@@ -189,6 +189,8 @@ TABLE_METRICS = (
     # per dictionary (the same in each of its circles' entries): its claims matching no planted circle
     ("blind ranking", "claims_matching_no_circle", "count", lambda e: e["blind"]["claims_matching_no_circle"]),
     ("streamed", "phase_max_gap_deg", "deg", lambda e: e["streamed"]["phase_max_gap_deg"]),
+    ("ceiling", "rank_circular_correlation", "", lambda e: e.get("rank_circular_correlation")),
+    ("ceiling", "in_plane_error", "", lambda e: e["in_plane_error"]),
 )
 
 
@@ -210,7 +212,7 @@ def results_table(entries: list[dict], seed: int, main_k: int) -> list[table.Row
                     seed=seed,
                     reader=reader,
                     unit=unit,
-                    setting={"circle": entry["circle"], "k": entry["k"]},
+                    setting={"circle": entry["circle"], "k": entry["k"], "values": entry["values"]},
                 )
             )
     return rows
@@ -380,152 +382,110 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    """From the results table (and the ceiling group's points in `arrays`): the best group per circle in
+    its PCA plane; the latents each circle gets; the continuous circle's error against the polygon
+    bounds; the plane angle and rank circular correlation against size."""
+    rows = table.read(results)
     paths = []
-    names = [c["name"] for c in results["toy"]["circles"]]
-    kinds = ("topk", "random")
-    size = results["figure_size"]
-    figure, axes = plt.subplots(len(names), 2, figsize=(7.2, 3.3 * len(names)), squeeze=False)
-    for row, name in enumerate(names):
-        spec = next(c for c in results["toy"]["circles"] if c["name"] == name)
-        for col, kind in enumerate(kinds):
-            ax = axes[row][col]
-            entry = _entries(results, circle=name, kind=kind, size=size, k=results["main_k"])[0]
-            key = f"pca_{name}_{kind}"
-            if key in arrays and len(arrays[key]):
-                points = np.asarray(arrays[key], np.float32)
-                phase = points[:, 2] / (2 * np.pi)
-                colour = np.round(phase * spec["values"]) if spec["values"] else phase
-                image = ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="twilight", s=6, alpha=0.7, vmin=0, vmax=spec["values"] or 1)
-                label = (
-                    f"true {name[:-1] if name.endswith('s') else name} (0 … {spec['values'] - 1})"
-                    if spec["values"]
-                    else "true phase θ / 2π"
-                )
-                figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.02)
-                # the per-value centroids joined in their natural order: "in cyclic order" means this
-                # polygon goes round once without crossing back
-                values = geometry.value_labels(points[:, 2], spec["values"])
-                present = np.unique(values)
-                centroids = np.stack([points[values == v, :2].mean(axis=0) for v in present])
-                loop = np.vstack([centroids, centroids[:1]])
-                ax.plot(loop[:, 0], loop[:, 1], "-", color="0.2", lw=0.8, zorder=3)
-                for v, (cx, cy) in zip(present, centroids):
-                    ax.annotate(
-                        str(v),
-                        (cx, cy),
-                        fontsize=6,
-                        ha="center",
-                        va="center",
-                        zorder=4,
-                        bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.2", lw=0.5),
-                    )
-            else:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no candidate group\n(or none firing on the circle)",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    color="0.4",
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-            cyclic = {True: "in cyclic order", False: "out of order", None: "order n/a"}[entry.get("cyclic_order")]
-            ax.set_title(f"{name}, {kind} m={size}: {entry['max_principal_angle_deg']:.1f}°, {cyclic}, {entry['shape']}", fontsize=9)
-            ax.set_xlabel("PC 1 of the group's reconstructions' directions")
-            ax.set_ylabel("PC 2")
-            ax.set_aspect("equal", adjustable="datalim")
-    figure.suptitle(
+    circles = {row.setting["circle"]: row.setting["values"] for row in rows}
+    main_k, size = results["main_k"], results["figure_size"]
+    figure, axes = panels.panels(2 * len(circles), width=3.6, height=3.3, columns=2)
+    for ax, (name, kind) in zip(axes, ((name, kind) for name in circles for kind in ("topk", "random"))):
+        values = circles[name]
+        here = table.select(rows, {"circle": name, "k": main_k}, arm=kind, size=size)
+        angle = table.mean(here, metric="max_principal_angle_deg")
+        cyclic = {1.0: "in cyclic order", 0.0: "out of order", None: "order n/a"}[table.mean(here, metric="cyclic_order")]
+        title = f"{name}, {kind} m={size}: {'n/a' if angle is None else f'{angle:.1f}°'}, {cyclic}"
+        points = arrays.get(f"pca_{name}_{kind}")
+        if points is None or not len(points):
+            panels.empty(ax, "no candidate group\n(or none firing on the circle)", title)
+            continue
+        points = np.asarray(points, np.float32)
+        phase = points[:, 2] / (2 * np.pi)
+        label = f"true {name[:-1] if name.endswith('s') else name} (0 … {values - 1})" if values else "true phase θ / 2π"
+        colour = np.round(phase * values) if values else phase
+        panels.scatter_in_plane(ax, points[:, :2], colour, title, label, vmin=0, vmax=values or 1)
+        # the per-value centroids joined in their natural order: "in cyclic order" means this polygon goes
+        # round once without crossing back
+        panels.centroid_loop(ax, points[:, :2], geometry.value_labels(points[:, 2], values))
+        ax.set_xlabel("PC 1 of the group's reconstructions' directions")
+    title = (
         "Best group per planted circle, PCA of its reconstructions' directions\n"
         "(colour = true day/month/phase; numbered circles = per-value centroids joined in order; "
-        "title: largest principal angle\nto the planted plane, centroid order, shape)",
-        fontsize=9,
+        "title: largest principal angle\nto the planted plane, centroid order)"
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "circle_pca.png"))
+    paths.append(panels.finish(figure, axes, title, folder / "circle_pca.png", ylabel="PC 2", legend=False))
 
     # two points, two figures: how many latents each circle gets, and what the continuous one's error is
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    figure, ax = plt.subplots(figsize=(7.5, 4.6))
-    ks = sorted({e["k"] for e in _entries(results, kind="topk")})
-    markers = dict(zip(names, "osD^v"))
-    for name in names:
-        for k in ks:
-            rows = sorted(_entries(results, circle=name, kind="topk", k=k), key=lambda e: e["size"])
-            ax.plot([e["size"] for e in rows], [e["latents_on_circle"] for e in rows], marker=markers[name], label=f"{name}, topk k={k}")
-        rows = sorted(_entries(results, circle=name, kind="random"), key=lambda e: e["size"])
-        ax.plot(
-            [e["size"] for e in rows],
-            [e["latents_on_circle"] for e in rows],
-            "--x",
-            color="0.5",
-            label="random (chance), every circle" if name == names[0] else None,
+    ks = sorted({row.setting["k"] for row in rows if row.arm == "topk"})
+    markers = dict(zip(circles, "osD^v"))
+    series = [
+        (f"{name}, topk k={k}", {"arm": "topk", "setting": {"circle": name, "k": k}}, {"marker": markers[name]})
+        for name in circles
+        for k in ks
+    ]
+    series += [
+        (
+            "random (chance), every circle" if i == 0 else None,
+            {"arm": "random", "setting": {"circle": name}},
+            {"fmt": "--x", "color": "0.5"},
         )
-    for spec in results["toy"]["circles"]:
-        if spec["values"]:
-            ax.axhline(spec["values"], color="0.85", lw=1, zorder=0)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("dictionary size m (grey lines: number of values of each circle)")
-    ax.set_ylabel("latents on the circle (≥ ½ decoder energy in its span)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    ax.set_title("Tiling: latents a TopK SAE spends on each circle", fontsize=10)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "tiling.png"))
-    ring = [e for e in _entries(results, kind="topk") if e["values"] == 0]
-    if ring:
-        figure, ax = plt.subplots(figsize=(7.5, 4.6))
-        counts = np.array([e["latents_on_circle"] for e in ring])
-        for k in ks:
-            group = [e for e in ring if e["k"] == k]
-            ax.scatter([e["latents_on_circle"] for e in group], [e["in_plane_error"] for e in group], label=f"topk k={k}")
-        grid = np.arange(3, max(counts.max(), 4) + 2)
-        ax.plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
-        ax.plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 0.05, 0.1, 0.2, 0.5: plain numbers,
-        ax.yaxis.set_major_formatter(ScalarFormatter())  # not 6×10⁻¹ minor labels
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("latents on the continuous circle")
-        ax.set_ylabel("in-plane reconstruction error / r²")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        ax.set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)", fontsize=10)
-        figure.tight_layout()
-        paths.append(save_figure(figure, folder / "polygon_error.png"))
+        for i, name in enumerate(circles)
+    ]
+    figure, axes = panels.panels(1, width=7.5, height=4.6)
+    panels.series_by_size(axes[0], rows, "latents_on_circle", series, "Tiling: latents a TopK SAE spends on each circle")
+    panels.levels(axes[0], {f"{values} values": values for values in circles.values() if values})
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    xlabel = "dictionary size m (grey lines: number of values of each circle)"
+    paths.append(
+        panels.finish(figure, axes, "", folder / "tiling.png", xlabel, "latents on the circle (≥ ½ decoder energy in its span)", False)
+    )
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for name in names:
-        for kind in kinds:
-            rows = sorted(_entries(results, circle=name, kind=kind, k=results["main_k"]), key=lambda e: e["size"])
-            style = dict(marker=markers[name], linestyle="--" if kind == "random" else "-")
-            sizes = [e["size"] for e in rows]
-            angles = [np.nan if e.get("max_principal_angle_deg") is None else e["max_principal_angle_deg"] for e in rows]
-            # one legend for both panels (same styles); it lists only series drawn somewhere
-            drawn = np.isfinite(angles).any()
-            axes[0].plot(sizes, angles, label=f"{name}, {kind}" if drawn else None, **style)
-            rank = [np.nan if e.get("rank_circular_correlation") is None else e["rank_circular_correlation"] for e in rows]
-            axes[1].plot(sizes, rank, **style)
+    ring = table.select(rows, {"values": 0}, arm="topk")
+    if ring:
+        figure, axes = panels.panels(1, width=7.5, height=4.6)
+        for k in ks:
+            panels.scatter_metrics(axes[0], table.select(ring, {"k": k}), "latents_on_circle", "in_plane_error", f"topk k={k}")
+        counts = [row.value or 0 for row in table.select(ring, metric="latents_on_circle")]
+        grid = np.arange(3, max(max(counts), 4) + 2)
+        axes[0].plot(grid, circle_theory.one_sparse_error_mean(grid), "k-", lw=1, label="1-sparse polygon, mean sin²Δ")
+        axes[0].plot(grid, circle_theory.one_sparse_error_worst(grid), "k--", lw=1, label="1-sparse polygon, worst sin²(π/m)")
+        panels.plain_log_axis(axes[0])
+        axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        axes[0].set_title("Continuous circle: error against the polygon bounds\n(2-sparse nonnegative codes can be exact)", fontsize=10)
+        paths.append(
+            panels.finish(
+                figure,
+                axes,
+                "",
+                folder / "polygon_error.png",
+                "latents on the continuous circle",
+                "in-plane reconstruction error / r²",
+                False,
+            )
+        )
+
+    series = [
+        (
+            f"{name}, {kind}",
+            {"arm": kind, "setting": {"circle": name, "k": main_k}},
+            {"marker": markers[name], "linestyle": "--" if kind == "random" else "-"},
+        )
+        for name in circles
+        for kind in ("topk", "random")
+    ]
+    figure, axes = panels.panels(2, width=5.0, height=3.6)
+    panels.series_by_size(axes[0], rows, "max_principal_angle_deg", series, "")
+    panels.series_by_size(axes[1], rows, "rank_circular_correlation", [(None, where, style) for _, where, style in series], "")
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
     axes[1].set_ylabel("rank circular correlation (triples; ties left out)\n(gaps: < 100 samples)")
     axes[1].set_ylim(0, 1.02)
-    all_sizes = sorted({e["size"] for e in results["circles"]})
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_xlim(all_sizes[0] / 1.2, all_sizes[-1] * 1.2)  # a panel may have no finite point at all
-        ax.set_xlabel("dictionary size m")
-        ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         axes[1].legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle(f"Best group per circle: TopK (k={results['main_k']}) against random dictionaries (dashed)")
-    figure.tight_layout(rect=(0, 0, 1, 0.93))  # room for the title above the panels' labels
-    paths.append(save_figure(figure, folder / "recovery_vs_size.png"))
+    title = f"Best group per circle: TopK (k={main_k}) against random dictionaries (dashed)"
+    paths.append(panels.finish(figure, axes, title, folder / "recovery_vs_size.png", "dictionary size m", legend=False))
     return paths
 
 

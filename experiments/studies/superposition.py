@@ -109,6 +109,7 @@ def heatmap_figure(results: dict, arrays: dict, folder):
         f"of {len(arrays[names[0]])} features; a bright diagonal = recovered)",
         folder / "matched_cosine_heatmap.png",
         legend=False,
+        tight=False,  # the shared colour bar spans every panel
     )
 
 

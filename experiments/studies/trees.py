@@ -38,7 +38,7 @@ from experiments.recovery import (
     seed_keys,
     summary_table,
 )
-from experiments.runner import memory, seeding
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption, absorption_saebench, architectures, evaluate, pipeline
 from sae.readers import hierarchy
@@ -221,8 +221,40 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         },
         arrays=arrays,
         dictionaries=recovery.saved,
-        table=recovery.rows(),
+        table=[*recovery.rows(), *tree_rows(recovery.entries, edges, splitting, config.seed)],
     )
+
+
+def tree_rows(entries: list[dict], edges: list[dict], splitting: dict, seed: int) -> list[table.Row]:
+    """Rows beyond the streamed metrics: each parent's absorption score a(p) per dictionary (where
+    scored); each planted edge's symptom gap and absorbed rate per dictionary (edges with enough
+    samples both ways, `sae.absorption.MIN_SAMPLES`); each tree grader's edge recall, precision and
+    tree similarity on the splitting ladder (chance: the same grader on random dictionaries)."""
+    rows = []
+    for entry in entries:
+        for parent, score in enumerate(entry["metrics"].get("absorption_scores", [])):
+            if score is not None:
+                rows.append(
+                    table.Row(
+                        entry["kind"],
+                        "absorption_score",
+                        score,
+                        size=entry["size"],
+                        seed=entry["seed"],
+                        reader="absorption",
+                        setting={"parent": parent},
+                    )
+                )
+    for edge in edges:
+        if edge["n_alone"] >= absorption.MIN_SAMPLES and edge["n_with_child"] >= absorption.MIN_SAMPLES:
+            where = {"parent": edge["parent"], "child": edge["child"]}
+            for metric in ("symptom_gap", "absorbed_rate"):
+                rows.append(table.Row(edge["arch"], metric, edge[metric], seed=edge["seed"], reader="edge absorption", setting=where))
+    chance = splitting["chance"]["random_dictionaries"]
+    for grader in TREE_GRADERS:
+        for metric in ("edge_recall", "edge_precision", "tree_similarity"):
+            rows.append(table.Row(grader, metric, splitting[metric][grader], chance[grader][metric], seed=seed, reader="splitting ladder"))
+    return rows
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
@@ -277,154 +309,66 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
 # --- figures and summary -------------------------------------------------------------------
 
 
-def _layout(parents: np.ndarray, depths: np.ndarray, nodes: np.ndarray) -> dict:
-    """(x, y) per node of a planted subforest: leaves evenly spaced, parents above their children's mean."""
-    children = {}
-    for node in nodes:
-        if parents[node] >= 0:
-            children.setdefault(int(parents[node]), []).append(int(node))
-    position, next_leaf = {}, [0.0]
-
-    def place(node):
-        kids = children.get(node, [])
-        if kids:
-            for kid in kids:
-                place(kid)
-            position[node] = (np.mean([position[kid][0] for kid in kids]), -depths[node])
-        else:
-            position[node] = (next_leaf[0], -depths[node])
-            next_leaf[0] += 1.0
-
-    for root in nodes[parents[nodes] < 0]:
-        place(int(root))
-        next_leaf[0] += 0.8  # a gap between trees
-    return position
-
-
-def _subforest(parents: np.ndarray, n_roots: int) -> np.ndarray:
-    """The first n_roots roots and all their descendants."""
-    keep = np.zeros(len(parents), bool)
-    keep[np.flatnonzero(parents < 0)[:n_roots]] = True
-    for _ in range(len(parents)):
-        grown = keep | ((parents >= 0) & keep[np.maximum(parents, 0)])
-        if (grown == keep).all():
-            break
-        keep = grown
-    return np.flatnonzero(keep)
-
-
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
+    """The planted tree beside the trees the graders infer (edge recall and precision from the results
+    table); F1 and absorption per architecture; per planted edge, the symptom and the absorbed rate."""
+    rows = table.read(results)
     paths = []
-    planted = np.asarray(arrays["planted_parents"])
-    depths = np.asarray(arrays["depths"])
-    nodes = _subforest(planted, results["figure_roots"])
-    position = _layout(planted, depths, nodes)
-    shown = set(nodes.tolist())
-    panels = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in TREE_GRADERS if f"inferred_{m}" in arrays]
-    splitting = results["splitting"]
-    columns = 2  # a grid, not a strip: each tree keeps a readable size
-    rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.9 * rows), squeeze=False)
-    for ax in axes.ravel()[len(panels) :]:
-        ax.axis("off")
-    for ax, (name, parents) in zip(axes.ravel(), panels):
-        for child in nodes:
-            parent = int(parents[child])
-            if parent < 0 or parent not in shown:
-                continue
-            correct = parent == planted[child]
-            (x0, y0), (x1, y1) = position[parent], position[child]
-            ax.plot([x0, x1], [y0, y1], color="tab:green" if correct else "tab:red", lw=1.2, alpha=0.9, zorder=1)
-        xy = np.array([position[node] for node in nodes])
-        ax.scatter(xy[:, 0], xy[:, 1], s=18, c="0.25", zorder=2)
+    planted, depths = np.asarray(arrays["planted_parents"]), np.asarray(arrays["depths"])
+    trees_drawn = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in TREE_GRADERS if f"inferred_{m}" in arrays]
+    figure, axes = panels.panels(len(trees_drawn), width=5.2, height=3.9, columns=2)
+    for ax, (name, parents) in zip(axes, trees_drawn):
         if name == "planted":
-            ax.set_title(f"planted ({len(nodes)} of {len(planted)} features)", fontsize=9)
+            title = f"planted ({results['figure_roots']} roots of {len(planted)} features)"
         else:
-            ax.set_title(
-                f"{name}: edge recall {splitting['edge_recall'][name]:.2f}, "
-                f"precision {splitting['edge_precision'][name]:.2f}\n(all {len(planted)} features)",
-                fontsize=9,
+            recall, precision = (
+                table.mean(rows, arm=name, metric=m, reader="splitting ladder") or 0.0 for m in ("edge_recall", "edge_precision")
             )
-        ax.set_yticks(sorted({-int(d) for d in depths[nodes]}))
-        ax.set_yticklabels([f"depth {-t}" for t in sorted({-int(d) for d in depths[nodes]})], fontsize=9)
-        ax.set_xticks([])
-    kind = splitting["kind"]
-    figure.suptitle(
-        f"Planted tree beside trees inferred from {kind} dictionaries\n(sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
-        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent",
-        fontsize=11,
+            title = f"{name}: edge recall {recall:.2f}, precision {precision:.2f}\n(all {len(planted)} features)"
+        panels.forest(ax, parents, planted, depths, results["figure_roots"], title)
+    splitting = results["splitting"]
+    title = (
+        f"Planted tree beside trees inferred from {splitting['kind']} dictionaries\n"
+        f"(sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
+        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent"
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "trees.png"))
+    paths.append(panels.finish(figure, axes, title, folder / "trees.png", legend=False))
 
-    kinds = [e["kind"] for e in results["dictionaries"] if e["seed"] == results["dictionaries"][0]["seed"]]
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for i, kind in enumerate(kinds):
-        group = [e["metrics"] for e in results["dictionaries"] if e["kind"] == kind]
-        colour = "0.6" if kind == "random" else f"C{i}"
-        axes[0].bar(i, np.mean([m["f1"] for m in group]), color=colour)
-        axes[1].bar(i, np.mean([m["absorption_rate"] for m in group]), color=colour, alpha=0.5)
-        scores = np.array([s for m in group for s in m["absorption_scores"] if s is not None])
-        jitter = np.random.default_rng(i).uniform(-0.25, 0.25, len(scores))
-        axes[1].scatter(i + jitter, np.maximum(scores, 0), s=5, color=colour, zorder=2)
-    for ax, label in zip(axes, ("F1 (per-latent detection, mean)", "absorption: rate (bar), max(a(p), 0) per parent (dots)")):
-        ax.set_xticks(range(len(kinds)))
-        ax.set_xticklabels(kinds)
-        ax.set_title(label, fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
+    streamed = table.select(rows, reader=table.STREAMED)
+    kinds = list(dict.fromkeys(row.arm for row in streamed))
+    colours = {kind: "0.6" if kind == "random" else f"C{i}" for i, kind in enumerate(kinds)}
+    figure, axes = panels.panels(2, width=4.5, height=3.6)
+    panels.bars_by_arm(axes[0], streamed, "f1", {kind: kind for kind in kinds}, "F1 (per-latent detection, mean)", tuple(colours.values()))
     axes[0].set_ylim(0, 1)
+    panels.bars_by_arm(axes[1], streamed, "absorption_rate", {kind: kind for kind in kinds}, "", tuple(colours.values()), False, 0.5)
+    scores = [dataclasses.replace(row, value=max(row.value or 0.0, 0.0)) for row in table.select(rows, reader="absorption")]
+    title = "absorption: rate (bar), max(a(p), 0) per parent (dots)"
+    panels.strip_by_arm(axes[1], scores, "absorption_score", None, title, colour=colours, arms=tuple(kinds))
+    axes[1].set_xticks(range(len(kinds)), kinds)
     axes[1].set_ylim(-0.02, 1.02)
     toy = results["toy"]
-    figure.suptitle(
-        f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} "
-        "(grey: random dictionary, chance)",
-        fontsize=10,
+    title = (
+        f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} (grey: random dictionary, chance)"
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "absorption_by_architecture.png"))
-    paths.append(_edge_figure(results, kinds, folder))
-    return paths
+    paths.append(panels.finish(figure, axes, title, folder / "absorption_by_architecture.png", legend=False))
 
-
-def _edge_figure(results: dict, kinds: list[str], folder):
-    """One point: per planted edge, how much the child's presence silences the parent's latent."""
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    figure, ax = plt.subplots(figsize=(7.0, 3.8))
-    scored = [
-        r for r in results["edge_absorption"] if r["n_alone"] >= absorption.MIN_SAMPLES and r["n_with_child"] >= absorption.MIN_SAMPLES
-    ]
-    chance = [r["symptom_gap"] for r in scored if r["arch"] == "random"]
+    edges = table.select(rows, reader="edge absorption")
+    figure, axes = panels.panels(1, width=7.0, height=3.8)
+    chance = [row.value for row in edges if row.arm == "random" and row.metric == "symptom_gap"]
     if chance:
-        ax.axhspan(np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0, label="random dictionary's symptom, 5–95%")
-    for i, kind in enumerate(kinds):
-        colour = "0.6" if kind == "random" else f"C{i}"
-        for shift, field, marker in ((-0.2, "symptom_gap", "o"), (0.2, "absorbed_rate", "^")):
-            values = np.array([r[field] for r in scored if r["arch"] == kind])
-            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(values))
-            ax.scatter(i + shift + jitter, values, s=6, color=colour, marker=marker, zorder=2, alpha=0.5 if field == "symptom_gap" else 1.0)
-            if len(values):
-                ax.hlines(values.mean(), i + shift - 0.15, i + shift + 0.15, color="k", lw=2, zorder=3)
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(range(len(kinds)))
-    ax.set_xticklabels([f"{kind}\nsymptom | absorbed" for kind in kinds], fontsize=8)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("per edge")
-    ax.set_title(
+        axes[0].axhspan(
+            np.percentile(chance, 5), np.percentile(chance, 95), color="0.85", zorder=0, label="random dictionary's symptom, 5–95%"
+        )
+    panels.paired_strips(axes[0], edges, ("symptom_gap", "absorbed_rate"), kinds, colours)
+    axes[0].set_xticks(range(len(kinds)), [f"{kind}\nsymptom | absorbed" for kind in kinds], fontsize=8)
+    axes[0].axhline(0, color="k", lw=0.6)
+    axes[0].set_ylim(-1.05, 1.05)
+    title = (
         "Per planted parent→child edge and seed: the symptom (left: recall alone − with child) and\n"
-        "absorbed rate, toylab's (right: the child's latent fires carrying the parent's direction); black: mean",
-        fontsize=9,
+        "absorbed rate, toylab's (right: the child's latent fires carrying the parent's direction); black: mean"
     )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, axis="y")
-    figure.tight_layout()
-    return save_figure(figure, folder / "edge_absorption.png")
+    paths.append(panels.finish(figure, axes, title, folder / "edge_absorption.png", ylabel="per edge"))
+    return paths
 
 
 def summary(results: dict) -> str:
