@@ -46,6 +46,9 @@
 - `centroid_loop(ax, points, labels)`: the per-label centroids of points in a plane, joined in label
   order and numbered; `empty(ax, text, title)`: a panel with nothing to draw, saying why;
 - `plain_log_axis(ax)`: a log y axis labelled with plain numbers;
+- `twin_series(ax, rows, metric, coordinate, label)`: a second quantity on a twin y axis;
+- `bars_by_arm_and_setting(ax, rows, metric, coordinate, arms, title, labels)`: per arm, one bar per
+  value of a setting coordinate (a task code);
 - `key(figure, entries)`: one legend of marker and line entries for the whole figure;
 - `heatmap_by_setting(ax, rows, metric, row, column, title)`: a metric over two coordinates (setting
   coordinates or the arm; e.g. gate × layer) from the results table, cells at a mark ticked, another
@@ -206,16 +209,19 @@ def strip_by_setting(
     return places
 
 
-def spectrum(ax, rows: list[table.Row], metric: str, coordinate: str, flag: str, title: str) -> None:
+def spectrum(
+    ax, rows: list[table.Row], metric: str, coordinate: str, flag: str, title: str, colour: str = "C3", named: bool = True
+) -> None:
     """One bar per value of a numeric setting coordinate (x = the value, e.g. a frequency): the metric's
-    mean there; bars whose setting `flag` is true in red, each named above it, the rest grey."""
+    mean there; bars whose setting `flag` is true in `colour` (each named above it where `named`), the
+    rest grey."""
     picked = [row for row in table.select(rows, metric=metric) if coordinate in row.setting and row.value is not None]
     xs = sorted({row.setting[coordinate] for row in picked})
     heights = [float(np.mean([row.value for row in picked if row.setting[coordinate] == x])) for x in xs]
     flagged = {row.setting[coordinate] for row in picked if row.setting.get(flag)}
-    ax.bar(xs, heights, color=["C3" if x in flagged else "0.6" for x in xs])
+    ax.bar(xs, heights, color=[colour if x in flagged else "0.6" for x in xs])
     for x, height in zip(xs, heights):
-        if x in flagged:
+        if named and x in flagged:
             ax.annotate(str(x), (x, height), ha="center", va="bottom", fontsize=8)
     ax.set_title(title, fontsize=10)
 
@@ -449,17 +455,59 @@ def grid_lines(ax, grid, every: int = 2, colour: str = "0.8") -> None:
         ax.plot(grid[:, line, 0], grid[:, line, 1], color=colour, lw=0.5)
 
 
-def series_by_setting(ax, rows: list[table.Row], metric: str, coordinate: str, series: list[tuple[str, dict, dict]], title: str) -> None:
-    """Series of `metric` over a setting coordinate whose values are ordered by their first appearance
-    (e.g. layers): each series (label, fields to select its rows by, matplotlib style) one line."""
-    places = list(dict.fromkeys(row.setting[coordinate] for row in table.select(rows, metric=metric) if coordinate in row.setting))
+def series_by_setting(
+    ax, rows: list[table.Row], metric: str | None, coordinate: str, series: list[tuple], title: str, numeric: bool = False
+) -> None:
+    """Series of a metric over a setting coordinate: each (label or None, fields to select its rows by,
+    with an optional "setting" mapping and, where `metric` is None, its own "metric"; matplotlib style
+    with an optional "fmt") one line. x: the coordinate's values themselves where `numeric`, else their
+    places in order of first appearance (e.g. layers), ticked with the values."""
+    places = list(
+        dict.fromkeys(row.setting[coordinate] for row in rows if coordinate in row.setting and (metric is None or row.metric == metric))
+    )
+    if numeric:
+        places = sorted(places)
     for label, where, style in series:
-        mine = {row.setting[coordinate]: row.value for row in table.select(rows, metric=metric, **where) if coordinate in row.setting}
+        where = {"metric": metric, **where} if metric is not None else dict(where)
+        mine = {
+            row.setting[coordinate]: row.value
+            for row in table.select(rows, where.pop("setting", None), **where)
+            if coordinate in row.setting
+        }
         style = dict(style)
-        ax.plot(range(len(places)), [mine.get(place, np.nan) for place in places], style.pop("fmt", "o-"), label=label, **style)
-    ax.set_xticks(range(len(places)), [str(place) for place in places])
+        fmt = (style.pop("fmt"),) if "fmt" in style else ()
+        x = places if numeric else list(range(len(places)))
+        ax.plot(x, [np.nan if mine.get(place) is None else mine[place] for place in places], *fmt, label=label, **style)
+    if not numeric:
+        ax.set_xticks(range(len(places)), [str(place) for place in places])
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+
+
+def twin_series(ax, rows: list[table.Row], metric: str, coordinate: str, label: str, setting: dict | None = None, log: bool = True) -> None:
+    """The metric over a numeric setting coordinate on a second y axis (orange, log unless told), from the
+    results table: a second quantity over the same x as the bars or points of `ax`."""
+    picked = sorted((row.setting[coordinate], row.value) for row in table.select(rows, setting, metric=metric) if coordinate in row.setting)
+    twin = ax.twinx()
+    twin.plot([x for x, _ in picked], [v for _, v in picked], color="C1", marker=".")
+    if log:
+        twin.set_yscale("log")
+    twin.set_ylabel(label, color="C1")
+
+
+def bars_by_arm_and_setting(
+    ax, rows: list[table.Row], metric: str, coordinate: str, arms: tuple[str, ...], title: str, labels: dict
+) -> None:
+    """Per arm of `arms` (x), one bar per value of a setting coordinate (`labels`: {value: legend label},
+    in that order), the metric's mean over the rows; a gap where there is none. From the results table."""
+    width = 0.8 / max(len(labels), 1)
+    for i, (value, label) in enumerate(labels.items()):
+        heights = [table.mean(rows, {coordinate: value}, arm=arm, metric=metric) for arm in arms]
+        positions = np.arange(len(arms)) + (i - (len(labels) - 1) / 2) * width
+        ax.bar(positions, [np.nan if h is None else h for h in heights], width, label=label)
+    ax.set_xticks(range(len(arms)), [arm.replace("_", "\n") for arm in arms], fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
 
 
 def bars_by_arm(
@@ -632,8 +680,8 @@ def heatmap_by_setting(
     title: str,
     row_label=None,
     column_names: dict | None = None,
-    vmin: float = 0.0,
-    vmax: float = 1.0,
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
     cmap="viridis",
     mark_at: float | None = None,
     text: tuple[str, str] | None = None,

@@ -60,7 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, seeding, table
+from experiments.runner import memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import clustering, wall
 from theory import projections
@@ -282,7 +282,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     arrays["loss_curve"] = arrays[f"loss_curve_{config.variants[0]}"]
     results = {**first, "task_code": config.variants[0]}
     results["variants"] = {variant: _variant_summary(study) for variant, study in studies.items()}
-    return Result(results, arrays=arrays, table=variant_rows(results["variants"], config.seed))
+    return Result(results, arrays=arrays, table=[*variant_rows(results["variants"], config.seed), *figure_rows(results, config.seed)])
 
 
 def variant_rows(variants: dict, seed: int) -> list[table.Row]:
@@ -305,6 +305,58 @@ def variant_rows(variants: dict, seed: int) -> list[table.Row]:
                 "network", "learned_tasks", len(summary["learned_tasks"]), None, seed=seed, reader="accuracy", unit="count", setting=where
             )
         )
+    return rows
+
+
+def figure_rows(results: dict, seed: int) -> list[table.Row]:
+    """The rest of the results table, what the figures read: the first task code's per-task accuracy and
+    frequency (learned or not), its gradient clusters' confusion with the tasks, its ARI at each
+    projection dimension (beside the JL dimensions); per task code, QDG's sweep (ARI against the task
+    and the label at each K, per affinity, and the silhouette's K) and the factorial's arms at each K."""
+    code, rows = results["task_code"], []
+    first = {"task_code": code}
+    learned = set(results["learned_tasks"])
+    for task, (accuracy, probability) in enumerate(zip(results["per_task_accuracy"], results["task_probabilities"])):
+        where = {**first, "task": task, "learned": int(task in learned)}
+        rows.append(table.Row("network", "task_accuracy", accuracy, seed=seed, reader="accuracy", setting=where))
+        rows.append(table.Row("network", "task_probability", probability, seed=seed, reader="toy", setting=where))
+    if "confusion" in results:
+        for task, counts in zip(results["confusion"]["tasks"], results["confusion"]["counts"]):
+            for cluster, count in enumerate(counts):
+                where = {**first, "task": task, "cluster": cluster}
+                rows.append(table.Row("gradients", "samples", count, seed=seed, reader="confusion", unit="count", setting=where))
+        projection = results["projection"]
+        for dim, ari in zip(projection["dims"], projection["ari"]):
+            rows.append(table.Row("gradients_projected", "ari", ari, 0.0, seed=seed, reader="projection", setting={**first, "dim": dim}))
+        for eps, dim in projection["jl_dimension"].items():
+            rows.append(
+                table.Row(
+                    "jl bound", "dimension", dim, seed=seed, reader="projection", unit="count", setting={**first, "epsilon": float(eps)}
+                )
+            )
+    for variant, summary in results["variants"].items():
+        sweep = (summary.get("qdg") or {}).get("sweep") or {}
+        for affinity in ("angular", "absolute"):
+            curve = sweep.get(affinity)
+            if not curve:
+                continue
+            arm = f"qdg {affinity}"
+            for k, task, label in zip(curve["k"], curve["ari_task"], curve["ari_label"]):
+                where = {"task_code": variant, "k": k}
+                rows.append(table.Row(arm, "ari_task", task, 0.0, seed=seed, reader="qdg sweep", setting=where))
+                rows.append(table.Row(arm, "ari_label", label, 0.0, seed=seed, reader="qdg sweep", setting=where))
+            rows.append(
+                table.Row(arm, "silhouette_k", curve["silhouette_k"], seed=seed, reader="qdg sweep", setting={"task_code": variant})
+            )
+        for name, cell in (summary.get("factorial") or {}).items():
+            if not cell:
+                continue
+            gradient, sample, affinity = name.split("/")
+            for k, ari in zip(cell["k"], cell["ari_task"]):
+                where = {"task_code": variant, "sample": sample, "k": k}
+                rows.append(
+                    table.Row(f"{gradient} gradient, {affinity}", "ari_task", ari, 0.0, seed=seed, reader="factorial", setting=where)
+                )
     return rows
 
 
@@ -447,194 +499,184 @@ def headline(results: dict) -> str:
     return f"ARI gradients {gradients:.2f} (inputs {inputs:.2f})"
 
 
-def _plot_qdg_sweep(results: dict, folder):
-    """QDG as its authors ran it: ARI against K, one panel per task code; against the task (solid) and the
-    label (dashed), for each affinity; the learned-task count and the silhouette's K marked."""
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    rows = {v: row for v, row in results["variants"].items() if (row.get("qdg") or {}).get("sweep")}
-    figure, axes = plt.subplots(1, len(rows), figsize=(6 * len(rows), 4.2), squeeze=False)
-    for ax, (variant, row) in zip(axes[0], rows.items()):
-        sweep = row["qdg"]["sweep"]
-        for index, name in enumerate(("angular", "absolute")):
-            label = "1 − arccos(C)/π" if name == "angular" else "|G||G|ᵀ"
-            ax.plot(sweep["k"], sweep[name]["ari_task"], marker="o", color=f"C{index}", label=f"{label}: task")
-            ax.plot(sweep["k"], sweep[name]["ari_label"], marker="x", linestyle="--", color=f"C{index}", label=f"{label}: label")
-            ax.axvline(sweep[name]["silhouette_k"], color=f"C{index}", linewidth=0.8, linestyle=":")
-        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2, label=f"learned tasks ({len(row['learned_tasks'])})")
-        ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
-        ax.set_xscale("log")
-        ax.set_xticks(sweep["k"], [str(k) for k in sweep["k"]], fontsize=7)
-        ax.minorticks_off()
-        ax.set_xlabel("K (the authors' sweep; dotted: the silhouette's blind K)")
-        ax.set_ylabel("ARI")
-        ax.set_ylim(-0.1, 1.05)
-        ax.set_title(f"{variant} task code: {row['qdg']['kept']} low-loss samples", fontsize=10)
-        ax.legend(fontsize=7, loc="center right")
-    figure.suptitle("QDG as its authors ran it: which split does each K find — the task or the label?", fontsize=11)
-    figure.tight_layout()
-    return save_figure(figure, folder / "qdg_sweep.png")
-
-
-def _plot_factorial(results: dict, folder):
-    """The factorial's arms: ARI against the task at each K of the sweep, one panel per task code; colour
-    = gradient × affinity, solid = natural sample, dashed = balanced (chosen with the truth: a ceiling);
-    the chance line and the learned-task count marked."""
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    rows = {v: row for v, row in results["variants"].items() if row.get("factorial")}
-    figure, axes = plt.subplots(1, len(rows), figsize=(6.5 * len(rows), 4.4), squeeze=False)
-    for ax, (variant, row) in zip(axes[0], rows.items()):
-        for colour, (gradient, kind) in enumerate((g, a) for g in GRADIENTS for a in clustering.AFFINITIES):
-            for sample, style in zip(SAMPLES, ("-", "--")):
-                cell = row["factorial"].get(f"{gradient}/{sample}/{kind}")
-                if cell:
-                    ax.plot(
-                        cell["k"],
-                        cell["ari_task"],
-                        linestyle=style,
-                        marker="o" if style == "-" else None,
-                        markersize=3,
-                        color=f"C{colour}",
-                        label=f"{gradient} gradient, {kind}, {sample}",
-                    )
-        ax.axvline(len(row["learned_tasks"]), color="k", linewidth=1.2, label=f"learned tasks ({len(row['learned_tasks'])})")
-        ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
-        ax.set_xscale("log")
-        counts = next(c["k"] for c in row["factorial"].values() if c)
-        ax.set_xticks(counts, [str(k) for k in counts], fontsize=7)
-        ax.minorticks_off()
-        ax.set_ylim(-0.1, 1.05)
-        ax.set_xlabel("K of the sweep")
-        ax.set_ylabel("ARI against the task")
-        ax.set_title(f"{variant} task code ({len(row['learned_tasks'])} tasks learned: black line)", fontsize=10)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    keep = [i for i, label in enumerate(labels) if not label.startswith("learned tasks")]
-    figure.legend([handles[i] for i in keep], [labels[i] for i in keep], loc="lower center", ncol=3, fontsize=8, frameon=False)
-    figure.suptitle("Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity", fontsize=11)
-    figure.tight_layout(rect=(0, 0.17, 1, 1))
-    return save_figure(figure, folder / "factorial.png")
-
-
 def plot(results: dict, arrays: dict, folder) -> list:
-    import matplotlib.pyplot as plt
+    """From the results table: the tasks learned; ARI by representation and task code; QDG's sweep and
+    the factorial's arms against K; the gradient clusters' confusion with the tasks; ARI through a
+    random projection."""
+    rows = table.read(results)
+    code = results["task_code"]
+    learned = [row for row in table.select(rows, {"task_code": code, "learned": 1}, metric="task_accuracy")]
+    every = table.select(rows, {"task_code": code}, metric="task_accuracy")
+    figure, axes = panels.panels(1, width=8.0, height=3.5)
+    panels.spectrum(axes[0], every, "task_accuracy", "task", "learned", "", colour="C0", named=False)
+    panels.twin_series(axes[0], rows, "task_probability", "task", "task frequency", {"task_code": code})
+    title = f"{len(learned)} of {len(every)} tasks learned (blue: accuracy ≥ threshold)"
+    paths = [panels.finish(figure, axes, title, folder / "tasks_learned.png", "task (by decreasing frequency)", "accuracy", legend=False)]
 
-    from experiments.runner.runfolder import save_figure
+    variants = list(results.get("variants", {}))
+    if len(variants) > 1:
+        figure, axes = panels.panels(1, width=11.0, height=3.8)
+        names = (*REPRESENTATIONS, "untrained_gradients")
+        chance_rows = [
+            table.Row("untrained_gradients", "ari_true_k", row.chance, seed=row.seed, reader=row.reader, setting=row.setting)
+            for row in table.select(rows, arm="gradients", metric="ari_true_k")
+            if row.chance is not None
+        ]
+        learned_of = {v: int(table.mean(rows, {"task_code": v}, metric="learned_tasks") or 0) for v in variants}
+        panels.bars_by_arm_and_setting(
+            axes[0],
+            [*table.select(rows, metric="ari_true_k"), *chance_rows],
+            "ari_true_k",
+            "task_code",
+            names,
+            "Clustering by task when the input names it (onehot) and when it does not (parity)",
+            {v: f"{v} task code ({learned_of[v]} tasks learned)" for v in variants},
+        )
+        axes[0].axhline(0, color="k", lw=0.8)
+        axes[0].axhline(0.2, color="0.5", ls=":", lw=1, label="ARI 0.2 (the raw input must stay below this for parity)")
+        axes[0].set_ylim(-0.1, 1.05)
+        axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, not over them
+        paths.append(panels.finish(figure, axes, "", folder / "variants.png", ylabel="ARI against the true task (chance 0)", legend=False))
 
-    paths = [_plot_tasks_learned(results, folder)]
-    if len(results.get("variants", {})) > 1:
-        paths.append(_plot_variants(results, folder))
-    if any((row.get("qdg") or {}).get("sweep") for row in results.get("variants", {}).values()):
-        paths.append(_plot_qdg_sweep(results, folder))
-    if any(row.get("factorial") and any(row["factorial"].values()) for row in results.get("variants", {}).values()):
-        paths.append(_plot_factorial(results, folder))
-    if "note" in results:
+    swept = [v for v in variants if table.select(rows, {"task_code": v}, reader="qdg sweep")]
+    if swept:
+        figure, axes = panels.panels(len(swept), width=6.0, height=4.2)
+        for ax, variant in zip(axes, swept):
+            here = table.select(rows, {"task_code": variant}, reader="qdg sweep")
+            series = []
+            for index, affinity in enumerate(("angular", "absolute")):
+                label = "1 − arccos(C)/π" if affinity == "angular" else "|G||G|ᵀ"
+                series += [
+                    (f"{label}: task", {"arm": f"qdg {affinity}", "metric": "ari_task"}, {"fmt": "o-", "color": f"C{index}"}),
+                    (f"{label}: label", {"arm": f"qdg {affinity}", "metric": "ari_label"}, {"fmt": "x--", "color": f"C{index}"}),
+                ]
+                blind = table.mean(here, arm=f"qdg {affinity}", metric="silhouette_k")
+                if blind is not None:
+                    ax.axvline(blind, color=f"C{index}", linewidth=0.8, linestyle=":")
+            panels.series_by_setting(ax, here, None, "k", series, f"{variant} task code: low-loss samples", numeric=True)
+            _k_axis(ax, here, learned_of_variant(rows, variant), "K (the authors' sweep; dotted: the silhouette's blind K)")
+            ax.legend(fontsize=7, loc="center right")
+        title = "QDG as its authors ran it: which split does each K find — the task or the label?"
+        paths.append(panels.finish(figure, axes, title, folder / "qdg_sweep.png", ylabel="ARI", legend=False))
+
+    factorial = [v for v in variants if table.select(rows, {"task_code": v}, reader="factorial")]
+    if factorial:
+        figure, axes = panels.panels(len(factorial), width=6.5, height=4.4)
+        arms = [f"{g} gradient, {a}" for g in GRADIENTS for a in clustering.AFFINITIES]
+        for ax, variant in zip(axes, factorial):
+            here = table.select(rows, {"task_code": variant}, reader="factorial")
+            series = [
+                (
+                    f"{arm}, {sample}",
+                    {"arm": arm, "setting": {"sample": sample}},
+                    {"fmt": "o-" if sample == "natural" else "--", "color": f"C{i}", "markersize": 3},
+                )
+                for i, arm in enumerate(arms)
+                for sample in SAMPLES
+            ]
+            panels.series_by_setting(ax, here, "ari_task", "k", series, "", numeric=True)
+            n = learned_of_variant(rows, variant)
+            _k_axis(ax, here, n, "K of the sweep")
+            ax.set_title(f"{variant} task code ({n} tasks learned: black line)", fontsize=10)
+        handles, labels = axes[0].get_legend_handles_labels()
+        keep = [i for i, label in enumerate(labels) if not label.startswith("learned tasks")]
+        figure.legend(
+            [handles[i] for i in keep],
+            [labels[i] for i in keep],
+            loc="upper center",
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+        )
+        title = "Which choice moves gradient clustering? Each arm changes one of gradient, sample, affinity"
+        paths.append(panels.finish(figure, axes, title, folder / "factorial.png", ylabel="ARI against the task", legend=False))
+
+    confusion = table.select(rows, {"task_code": code}, reader="confusion")
+    if not confusion:
         return paths
-    counts = np.asarray(results["confusion"]["counts"])
-    figure, ax = plt.subplots(figsize=(0.45 * counts.shape[1] + 3, 0.45 * counts.shape[0] + 2))
-    image = ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(counts.shape[1]))
-    ax.set_yticks(range(counts.shape[0]), [f"task {t}" for t in results["confusion"]["tasks"]], fontsize=8)
-    ax.set_xlabel("gradient cluster (matched to tasks by the Hungarian method)")
-    ax.set_ylabel("true task (learned tasks only)")
-    figure.colorbar(image, ax=ax, label="samples")
+    tasks = len({row.setting["task"] for row in confusion})
+    clusters = len({row.setting["cluster"] for row in confusion})
+    figure, axes = panels.panels(1, width=0.45 * clusters + 3, height=0.45 * tasks + 2)
+    image = panels.heatmap_by_setting(
+        axes[0],
+        confusion,
+        "samples",
+        "task",
+        "cluster",
+        "",
+        row_label=lambda row: f"task {row.setting['task']}",
+        vmin=None,
+        vmax=None,
+        cmap="Blues",
+    )
+    figure.colorbar(image, ax=axes[0], label="samples")
+    axes[0].set_xlabel("gradient cluster (matched to tasks by the Hungarian method)")
     caveat = (
         "\n(one-hot task code: the input names the task, so clusters by task are expected — not evidence "
         "for quanta; the parity variant is the test)"
-        if results.get("task_code") == "onehot"
+        if code == "onehot"
         else ""
     )
-    ax.set_title(
-        f"Per-example gradient clusters against tasks ({results.get('task_code', '')} task code): ARI "
-        f"{results['ari']['gradients']:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}",
-        fontsize=9,
+    ari = table.mean(rows, {"task_code": code}, arm="gradients", metric="ari_true_k") or 0.0
+    title = f"Per-example gradient clusters against tasks ({code} task code): ARI {ari:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}"
+    paths.append(
+        panels.finish(
+            figure, axes, title, folder / "gradient_clusters.png", ylabel="true task (learned tasks only)", legend=False, tight=False
+        )
     )
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "gradient_clusters.png"))
 
-    projection = results["projection"]
-    figure, ax = plt.subplots(figsize=(7.5, 4.2))
-    ax.plot(projection["dims"], projection["ari"], marker="o", label="projected gradients")
+    figure, axes = panels.panels(1, width=7.5, height=4.2)
+    here = table.select(rows, {"task_code": code})
+    panels.series_by_setting(
+        axes[0], here, "ari", "dim", [("projected gradients", {"arm": "gradients_projected"}, {"fmt": "o-"})], "", numeric=True
+    )
     # reference levels; levels that coincide (e.g. all at 1.0 in the one-hot code) share one line and one label
     levels: dict[float, list[str]] = {}
-    for name, value in (
-        (f"unprojected gradients ({results['n_parameters']} dims)", results["ari"]["gradients"]),
-        ("activations", results["ari"]["activations"]),
-        ("inputs", results["ari"]["inputs"]),
-        ("untrained network's gradients", results["controls"]["untrained_gradients"]),
+    for name, arm in (
+        (f"unprojected gradients ({results['n_parameters']} dims)", "gradients"),
+        ("activations", "activations"),
+        ("inputs", "inputs"),
     ):
+        value = table.mean(here, arm=arm, metric="ari_true_k")
         if value is not None:
-            levels.setdefault(round(float(value), 3), []).append(name)
-    for index, (value, names) in enumerate(sorted(levels.items())):
-        ax.axhline(value, color=f"C{index + 1}", linestyle="--", label=f"{' = '.join(names)}: {value:.2f}")
-    ax.axhline(0.0, color="k", linewidth=1, label="chance (ARI 0)")
-    for eps, dim in projection["jl_dimension"].items():
-        ax.axvline(dim, color="k", linewidth=0.8)
-        ax.annotate(f"JL, ε={eps}", (dim, 0.02), rotation=90, fontsize=8, ha="right", va="bottom")
-    ax.set_xscale("log", base=2)
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("projection dimension k")
-    ax.set_ylabel("ARI against the true task")
-    ax.set_title(f"Gradient clustering through a Gaussian projection ({results['n_points']} samples)", fontsize=10)
-    ax.legend(fontsize=8, loc="center right")
-    ax.grid(alpha=0.3)
-    figure.tight_layout()
-    paths.append(save_figure(figure, folder / "ari_vs_projection.png"))
+            levels.setdefault(round(value, 3), []).append(name)
+    untrained = [row.chance for row in table.select(here, arm="gradients", metric="ari_true_k") if row.chance is not None]
+    if untrained:
+        levels.setdefault(round(float(untrained[0]), 3), []).append("untrained network's gradients")
+    for index, (value, names_at) in enumerate(sorted(levels.items())):
+        axes[0].axhline(value, color=f"C{index + 1}", linestyle="--", label=f"{' = '.join(names_at)}: {value:.2f}")
+    axes[0].axhline(0.0, color="k", linewidth=1, label="chance (ARI 0)")
+    for row in table.select(here, arm="jl bound"):
+        axes[0].axvline(row.value, color="k", linewidth=0.8)
+        axes[0].annotate(f"JL, ε={row.setting['epsilon']:g}", (row.value, 0.02), rotation=90, fontsize=8, ha="right", va="bottom")
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_ylim(-0.05, 1.05)
+    axes[0].legend(fontsize=8, loc="center right")
+    title = f"Gradient clustering through a Gaussian projection ({results['n_points']} samples)"
+    paths.append(
+        panels.finish(
+            figure, axes, title, folder / "ari_vs_projection.png", "projection dimension k", "ARI against the true task", legend=False
+        )
+    )
     return paths
 
 
-def _plot_variants(results: dict, folder):
-    """One point: which representations find the task when the input names it, and when it does not."""
-    import matplotlib.pyplot as plt
+def learned_of_variant(rows: list[table.Row], variant: str) -> int:
+    """The number of tasks a task code's network learned, from the results table."""
+    return int(table.mean(rows, {"task_code": variant}, metric="learned_tasks") or 0)
 
-    from experiments.runner.runfolder import save_figure
 
-    names = (*REPRESENTATIONS, "untrained_gradients")
-    variants = results["variants"]
-    figure, ax = plt.subplots(figsize=(11, 3.8))
-    width = 0.8 / len(variants)
-    for i, (variant, row) in enumerate(variants.items()):
-        values = [np.nan if row["ari"][n] is None else row["ari"][n] for n in names]
-        ax.bar(
-            np.arange(len(names)) + (i - (len(variants) - 1) / 2) * width,
-            values,
-            width,
-            label=f"{variant} task code ({len(row['learned_tasks'])} tasks learned)",
-        )
-    ax.axhline(0, color="k", lw=0.8)
-    ax.axhline(0.2, color="0.5", ls=":", lw=1, label="ARI 0.2 (the raw input must stay below this for parity)")
-    ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
+def _k_axis(ax, rows: list[table.Row], learned: int, xlabel: str) -> None:
+    """A sweep's K axis: log, ticked at the swept K; the learned-task count (black) and chance (ARI 0) marked."""
+    ks = sorted({row.setting["k"] for row in rows if "k" in row.setting})
+    ax.axvline(learned, color="k", linewidth=1.2, label=f"learned tasks ({learned})")
+    ax.axhline(0.0, color="0.5", linewidth=1, label="chance (ARI 0)")
+    ax.set_xscale("log")
+    ax.set_xticks(ks, [str(k) for k in ks], fontsize=7)
+    ax.minorticks_off()
     ax.set_ylim(-0.1, 1.05)
-    ax.set_ylabel("ARI against the true task (chance 0)")
-    ax.set_title("Clustering by task when the input names it (onehot) and when it does not (parity)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, not over them
-    ax.grid(alpha=0.3, axis="y")
-    figure.tight_layout()
-    return save_figure(figure, folder / "variants.png")
-
-
-def _plot_tasks_learned(results: dict, folder):
-    import matplotlib.pyplot as plt
-
-    from experiments.runner.runfolder import save_figure
-
-    figure, ax = plt.subplots(figsize=(8, 3.5))
-    accuracy = np.asarray(results["per_task_accuracy"])
-    learned = set(results["learned_tasks"])
-    ax.bar(range(len(accuracy)), accuracy, color=["C0" if t in learned else "0.6" for t in range(len(accuracy))])
-    ax.set_xlabel("task (by decreasing frequency)")
-    ax.set_ylabel("accuracy")
-    twin = ax.twinx()
-    twin.plot(range(len(accuracy)), results["task_probabilities"], color="C1", marker=".")
-    twin.set_yscale("log")
-    twin.set_ylabel("task frequency", color="C1")
-    ax.set_title(f"{len(learned)} of {len(accuracy)} tasks learned (blue: accuracy ≥ threshold)", fontsize=10)
-    figure.tight_layout()
-    return save_figure(figure, folder / "tasks_learned.png")
+    ax.set_xlabel(xlabel)
 
 
 def summary(results: dict) -> str:
