@@ -57,3 +57,30 @@ def replica_seeds(seed: int, n: int) -> list[int]:
     """The seeds of a run's n replicas (dictionaries trained side by side): seed·1000 + i, i < n. The one
     rule every study uses, so that a replica's seed names it across studies and in saved dictionaries."""
     return [seed * REPLICA_STRIDE + i for i in range(n)]
+
+
+# The named key streams a study draws apart from the keys it splits: each name's fold-in constant,
+# fixed here once (a study asks by name, `stream`, and never folds in a constant of its own). The
+# constants are those the studies used before the names existed, so that every number drawn from
+# them stands; a new stream takes a new name. Names say what the stream draws.
+STREAMS: dict[str, int] = {
+    "circuit": 7,  # circuits: the random circuit, a function of the seed alone
+    "evaluation sample": 7,  # tms: the evaluation sample every setting is scored on
+    "circle scores": 11,  # circles: the streamed circle scores, apart from the run's four split keys
+    "clustering samples": 7,  # quanta: QDG's natural sample and the input probe's, per task code
+    "splitting ladder": 7,  # trees: the splitting ladder's dictionaries and their random twins
+    "chance dictionaries": 2,  # sweep: the random dictionaries beside each swept value
+    "networks": 0,  # modular-clock: the addition and null networks and their SAEs; knockoff: the modular network
+    "second network": 1,  # knockoff: the calendar network
+    "knockoff placement": 1,  # modular-clock: the random placements of the knockoff
+    "knockoff heads": 2,  # modular-clock: the fresh heads trained on each knockoff space
+}
+
+
+def stream(key: jax.Array, name: str) -> jax.Array:
+    """The key of the named stream `name` under `key` (`STREAMS`): fold_in(key, its constant)."""
+    import jax
+
+    if name not in STREAMS:
+        raise ValueError(f"key stream: got {name!r}, allowed one of {', '.join(sorted(STREAMS))}")
+    return jax.random.fold_in(key, STREAMS[name])

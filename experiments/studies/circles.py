@@ -33,7 +33,6 @@ from toys.engine.runtime import Runtime, or_default
 NAME = "circles"
 DESCRIPTION = "days/months circles + 256 sparse features in 64 dims: cluster → PCA → planted plane and order"
 PCA_POINTS = 1500  # circle samples kept per scatter panel
-STREAM_KEY = 11  # the streamed circle scores draw apart from the four keys the run splits (the rest unchanged)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +243,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     decoupled_sample = manifolds.sample(decoupled, key_geometry, config.n_geometry)
     decoupled_circles = planted_circles(decoupled, decoupled_sample)
     spans = np.stack([manifolds.subspace(toy, index) for index in range(len(circles))])  # plane + offset direction
-    key_stream = jax.random.fold_in(seeding.root_key(config.seed), STREAM_KEY)
+    key_stream = seeding.stream(seeding.root_key(config.seed), "circle scores")
 
     def stream(params, hps, arch):  # circle recovery streamed as MMCS is (sae.evaluate.CIRCLES)
         return pipeline.evaluate(arch, params, hps, toy, key=key_stream, n_eval=config.n_geometry, spans=spans, metrics=(evaluate.CIRCLES,))

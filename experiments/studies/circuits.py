@@ -71,7 +71,7 @@ class Config:
 
 def draw_circuit(config: Config) -> circuits.Circuit:
     """The run's circuit: a function of the seed alone."""
-    return circuits.task(config.toy, jax.random.fold_in(seeding.root_key(config.seed), 7)).circuit
+    return circuits.task(config.toy, seeding.stream(seeding.root_key(config.seed), "circuit")).circuit
 
 
 def train_layer_saes(config: Config, activations: np.ndarray, size: int, key, runtime=None) -> tuple:

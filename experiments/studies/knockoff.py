@@ -318,8 +318,8 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
-    network, arrays = modular_network(config, jax.random.fold_in(root, 0), runtime)
-    calendar = calendar_network(config, jax.random.fold_in(root, 1), runtime)
+    network, arrays = modular_network(config, seeding.stream(root, "networks"), runtime)
+    calendar = calendar_network(config, seeding.stream(root, "second network"), runtime)
     return Result(
         {"networks": [network, calendar], "train_fractions": list(config.train_fractions)},
         arrays=arrays,

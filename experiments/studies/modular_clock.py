@@ -152,7 +152,7 @@ def knockoff_spaces(observation: wall.Observation, groups, planes, null_top, rng
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     root = seeding.root_key(config.seed)
     net = config.toy
-    addition, null, observations = train(config, jax.random.fold_in(root, 0), runtime)
+    addition, null, observations = train(config, seeding.stream(root, "networks"), runtime)
     progress = or_default(runtime).progress
     read = []
     for index, observation in enumerate(observations):
@@ -165,7 +165,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         manifold_ranking.p_value(tops[config.seeds + j], np.delete(null_tops, j)) <= manifold_ranking.CLAIM_ALPHA
         for j in range(config.null_networks)
     ]
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(jax.random.fold_in(root, 1))).tolist())
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(seeding.stream(root, "knockoff placement"))).tolist())
     a, b = modular.all_pairs(net.p)
     labels = modular.labels(net)
     networks, inputs, masks = [], [], []
@@ -193,7 +193,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             }
         )
     heads = modular.train_heads(
-        net, np.stack(inputs), labels, np.stack(masks), jax.random.split(jax.random.fold_in(root, 2), len(inputs)), runtime
+        net, np.stack(inputs), labels, np.stack(masks), jax.random.split(seeding.stream(root, "knockoff heads"), len(inputs)), runtime
     )
     heldout = np.asarray(heads.test_accuracy).reshape(config.seeds, len(SPACES))
     for i, network in enumerate(networks):

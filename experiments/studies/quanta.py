@@ -381,7 +381,7 @@ def _variant_summary(study: dict) -> dict:
 def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: Runtime) -> dict:
     """Train the network of one task code and cluster its representations against the task."""
     key_subsets, key_train, key_accuracy, key_sample, key_projection, key_untrained = jax.random.split(root, 6)
-    key_qdg, key_probe = jax.random.split(jax.random.fold_in(root, 7))
+    key_qdg, key_probe = jax.random.split(seeding.stream(root, "clustering samples"))
     subsets = quanta.task(net, key_subsets).subsets
     result = quanta.train(quanta.Task(net, subsets), key_train[None], runtime)
     state = network_training.select(result.state, 0)

@@ -95,7 +95,7 @@ def evaluation_source(config: Config) -> dict:
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
     key_train, key_eval = jax.random.split(key_dictionaries)
-    key_chance = jax.random.fold_in(key_dictionaries, 2)
+    key_chance = seeding.stream(key_dictionaries, "chance dictionaries")
     toy = superposition.build(config.toy, key_toy)
     seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     base = {name: getattr(config, name) for name in SWEEPABLE}

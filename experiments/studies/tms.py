@@ -112,7 +112,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     sweep = [
         {"name": f"sweep-p{p:g}", "group": "sweep", "probability": p, "decay": config.importance_decay} for p in config.sweep_probabilities
     ]
-    key_eval = jax.random.fold_in(seeding.root_key(config.seed), 7)  # the common evaluation sample
+    key_eval = seeding.stream(seeding.root_key(config.seed), "evaluation sample")
     settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval, runtime)
     settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval, runtime)
     return Result({"settings": settings}, table=settings_rows(settings, config.seed))

@@ -270,7 +270,7 @@ def _splitting(config, recovery, trained, planted, directions, x_tree, key, arra
     """Ladders of the splitting kind and of random dictionaries (chance), first seed."""
     kind, d = config.splitting_kind, config.toy.d
     decoders, random_decoders = [], []
-    key_ladder, key_random = jax.random.split(jax.random.fold_in(key, 7))
+    key_ladder, key_random = jax.random.split(seeding.stream(key, "splitting ladder"))
     for size in config.splitting_sizes:
         if size == config.size and kind in trained:
             params = jax.tree.map(lambda leaf: leaf[:1], trained[kind])
