@@ -159,6 +159,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     probe_untrained = np.stack([detectors.probe_accuracy(layer, gates, train_rows, config.probe_c) for layer in untrained])
 
     internal = circuit.internal
+    baselines = {
+        "probe_inputs": float(np.mean(probe_inputs[internal] >= config.threshold)),
+        "probe_untrained": float(np.mean(probe_untrained[:, internal].max(axis=0) >= config.threshold)),
+    }
     recovered = {reader: float(np.mean(scores[reader][:, internal].max(axis=0) >= config.threshold)) for reader in READERS}
     per_gate = []
     descriptions = circuit.describe()
@@ -189,10 +193,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "threshold": config.threshold,
             "n_internal_gates": int(len(internal)),
             "gate_recovery": recovered,
-            "gate_recovery_baselines": {
-                "probe_inputs": float(np.mean(probe_inputs[internal] >= config.threshold)),
-                "probe_untrained": float(np.mean(probe_untrained[:, internal].max(axis=0) >= config.threshold)),
-            },
+            "gate_recovery_baselines": baselines,
             "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
             "gates": per_gate,
         },
@@ -201,11 +202,25 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             **{f"scores_{reader}": scores[reader] for reader in READERS},
         },
         dictionaries=saved,
-        table=gate_rows(per_gate, recovered, by_size, config),
+        table=gate_rows(
+            per_gate,
+            recovered,
+            by_size,
+            baselines,
+            {
+                "bit_accuracy": float(result.bit_accuracy[0]),
+                "exact_accuracy": float(result.exact_accuracy[0]),
+                "gates": len(circuit.gates),
+                "internal_gates": int(len(internal)),
+                "inputs": circuit.n_inputs,
+                "rows": n_rows,
+            },
+            config,
+        ),
     )
 
 
-def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Config) -> list[table.Row]:
+def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, baselines: dict, network: dict, config: Config) -> list[table.Row]:
     """The results table: each reader's share of internal gates recovered (chance: the random
     dictionaries'), each SAE size's recovery beside its random dictionaries', and per internal gate and
     layer each reader's score (chance: the random dictionaries' score of that gate and layer)."""
@@ -225,6 +240,16 @@ def gate_rows(per_gate: list[dict], recovered: dict, by_size: dict, config: Conf
                 reader="gate readers by size",
             )
         )
+        for layer, explained in enumerate(entry["explained_variance"], start=1):
+            rows.append(
+                table.Row(
+                    "sae", "explained_variance", explained, size=int(size), seed=config.seed, reader="metrics", setting={"layer": layer}
+                )
+            )
+    for arm, share in baselines.items():  # the probe where no network computes: on the raw inputs, on an untrained network
+        rows.append(table.Row(arm, "internal_gates_recovered", share, seed=config.seed, reader="probe baselines"))
+    for metric, value in network.items():
+        rows.append(table.Row("network", metric, value, seed=config.seed, reader="emulator"))
     for gate in per_gate:  # every gate, internal or an output, at every hidden layer (and the probe on the inputs, layer 0)
         name = gate["description"] + ("" if gate["internal"] else "  (output)")
         where = {"gate": gate["gate"], "name": name, "internal": int(gate["internal"])}
@@ -296,33 +321,39 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
+    """From the results table."""
+    rows = table.read(results)
+    net = {row.metric: row.value for row in table.select(rows, reader="emulator")}
     lines = [
-        f"circuit: {len(results['gates'])} gates ({results['n_internal_gates']} internal) over "
-        f"{results['circuit']['n_inputs']} inputs; emulator accuracy {results['mlp_accuracy']:.4f} per output bit, "
-        f"{results['mlp_exact_accuracy']:.4f} all outputs right (all {results['n_rows']} rows)",
+        f"circuit: {net['gates']:.0f} gates ({net['internal_gates']:.0f} internal) over "
+        f"{net['inputs']:.0f} inputs; emulator accuracy {net['bit_accuracy']:.4f} per output bit, "
+        f"{net['exact_accuracy']:.4f} all outputs right (all {net['rows']:.0f} rows)",
         f"TopK SAEs (k={results['sae']['k']}) and random dictionaries per layer, by size "
         "(explained variance per layer; share of internal gates read by the best latent / atom):",
     ]
-    for size, row in results["sae"]["by_size"].items():
+    for row in table.select(rows, reader="gate readers by size"):
+        explained = sorted((r.setting["layer"], r.value) for r in table.select(rows, metric="explained_variance", size=row.size))
         lines.append(
-            f"  m={size:<5} EV "
-            + ", ".join(f"{v:.3f}" for v in row["explained_variance"])
-            + f"   sae {row['sae_recovery']:.3f}   random {row['random_recovery']:.3f}"
+            f"  m={row.size!s:<5} EV " + ", ".join(f"{v:.3f}" for _, v in explained) + f"   sae {row.value:.3f}   random {row.chance:.3f}"
         )
-    lines.append(f"share of internal gates read at ≥ {results['threshold']} in some hidden layer (sae and random: best over sizes):")
+    threshold = results["threshold"]
+    lines.append(f"share of internal gates read at ≥ {threshold} in some hidden layer (sae and random: best over sizes):")
     for reader in READERS:
-        lines.append(f"  {reader:<8}{results['gate_recovery'][reader]:>7.3f}")
-    baselines = results["gate_recovery_baselines"]
+        lines.append(f"  {reader:<8}{table.mean(rows, arm=reader, reader='gate readers', metric='internal_gates_recovered'):>7.3f}")
+    baselines = {row.arm: row.value for row in table.select(rows, reader="probe baselines")}
     lines.append(
         f"  probe on the raw inputs {baselines['probe_inputs']:.3f}; probe on the untrained network's layers "
         f"{baselines['probe_untrained']:.3f}"
     )
     lines.append("per internal gate: first hidden layer reaching the threshold (probe / sae / neuron / random)")
-    for gate in results["gates"]:
-        if gate["internal"]:
-            first = gate["first_layer"]
-            cells = " / ".join("-" if first[r] is None else str(first[r]) for r in READERS)
-            lines.append(f"  {gate['description']:<22} {cells}")
+    scores = [row for row in table.select(rows, {"internal": 1}, metric="gate_score") if row.setting["layer"] > 0]
+    for gate in sorted({row.setting["gate"] for row in scores}):
+        mine = [row for row in scores if row.setting["gate"] == gate]
+        first = {
+            r: min((row.setting["layer"] for row in mine if row.arm == r and (row.value or 0) >= threshold), default=None) for r in READERS
+        }
+        cells = " / ".join("-" if first[r] is None else str(first[r]) for r in READERS)
+        lines.append(f"  {mine[0].setting['name']:<22} {cells}")
     return "\n".join(lines)
 
 
