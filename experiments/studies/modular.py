@@ -94,15 +94,16 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         },
         arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
         dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"], [f"topk-{config.sae_size}-seed{config.seed}"]),
-        table=results_rows(seeds, per_kind, config),
+        table=results_rows(seeds, per_kind, float(explained), config),
     )
 
 
-def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[table.Row]:
+def results_rows(seeds: list[dict], per_kind: dict, explained: float, config: Config) -> list[table.Row]:
     """The results table: each network's accuracies (chance 1/p), key-frequency share and Fourier
     spectrum (each frequency's share of the embedding's variance, key or not); per reader of
     network 0's hidden layer (the SAE, a random dictionary of the same size: chance, the neurons) its
-    live units and the live units on each key frequency's circles (chance: the random dictionary's)."""
+    live units, the live units on each key frequency's circles and on other frequencies (chance: the
+    random dictionary's); the key frequencies in the toy's order; the SAE's explained variance."""
     p = config.toy.p
     rows = []
     for entry in seeds:
@@ -122,6 +123,9 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
                 setting={"network": entry["index"]},
             )
         )
+        for rank, frequency in enumerate(entry["key_frequencies"]):  # in the order the toy names them
+            where = {"network": entry["index"], "rank": rank}
+            rows.append(table.Row("network", "key_frequency", frequency, seed=config.seed, reader="fourier", setting=where))
         key = set(entry["key_frequencies"])
         for frequency, share in enumerate(entry["shares"], start=1):  # the embedding's Fourier spectrum
             where = {"network": entry["index"], "frequency": frequency, "key": int(frequency in key)}
@@ -136,6 +140,19 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
                 "live_units",
                 counts["live"],
                 chance["live"],
+                size=size,
+                seed=config.seed,
+                reader="frequency units",
+                unit="count",
+                setting={"network": 0},
+            )
+        )
+        rows.append(
+            table.Row(
+                arm[kind],
+                "units_on_other_frequencies",
+                counts["other_frequencies"],
+                chance["other_frequencies"],
                 size=size,
                 seed=config.seed,
                 reader="frequency units",
@@ -158,6 +175,7 @@ def results_rows(seeds: list[dict], per_kind: dict, config: Config) -> list[tabl
                         setting={"network": 0, "frequency": int(frequency)},
                     )
                 )
+    rows.append(table.Row("topk", "explained_variance", explained, size=config.sae_size, seed=config.seed, setting={"network": 0}))
     return rows
 
 
@@ -233,26 +251,39 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
+    """From the results table."""
+    rows = table.read(results)
+
+    def network(index: int, metric: str) -> float:
+        return table.mean(rows, {"network": index}, arm="network", metric=metric) or 0.0
+
+    def keys(index: int) -> list[int]:
+        named = sorted((row.setting["rank"], int(row.value or 0)) for row in table.select(rows, {"network": index}, metric="key_frequency"))
+        return [frequency for _, frequency in named]
+
+    networks = sorted({row.setting["network"] for row in table.select(rows, metric="test_accuracy")})
     lines = [
-        f"p = {results['p']}: train accuracy {results['train_accuracy']:.4f}, test accuracy {results['test_accuracy']:.4f}",
-        f"key frequencies {results['key_frequencies']} hold {results['top_frequencies_variance_share']:.3f} "
+        f"p = {results['p']}: train accuracy {network(0, 'train_accuracy'):.4f}, test accuracy {network(0, 'test_accuracy'):.4f}",
+        f"key frequencies {keys(0)} hold {network(0, 'top_frequencies_variance_share'):.3f} "
         f"of the embedding variance (coverage target {results['coverage']})",
     ]
-    for seed in results["seeds"][1:]:
+    for index in networks[1:]:
         lines.append(
-            f"  seed {seed['index']}: test accuracy {seed['test_accuracy']:.4f}, key frequencies {seed['key_frequencies']} "
-            f"({seed['top_frequencies_variance_share']:.3f})"
+            f"  seed {index}: test accuracy {network(index, 'test_accuracy'):.4f}, key frequencies {keys(index)} "
+            f"({network(index, 'top_frequencies_variance_share'):.3f})"
         )
-    lines.append(
-        f"SAE m={results['sae']['size']} k={results['sae']['k']} on the hidden layer: explained variance "
-        f"{results['sae']['explained_variance']:.3f}"
-    )
-    lines.append(
-        f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in sorted(results["key_frequencies"])) + "  other"
-    )
-    for kind, row in results["latents_per_key_frequency"].items():
-        counts = "  ".join(f"{row['per_key_frequency'][str(k)]:>{len(str(k)) + 2}}" for k in sorted(results["key_frequencies"]))
-        lines.append(f"{kind:<8}{row['live']:>6}  {'':<18}{counts}  {row['other_frequencies']:>5}")
+    sae = table.select(rows, arm="topk", metric="explained_variance")[0]
+    lines.append(f"SAE m={sae.size} k={results['sae']['k']} on the hidden layer: explained variance {sae.value:.3f}")
+    frequencies = sorted(keys(0))
+    lines.append(f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in frequencies) + "  other")
+    units = table.select(rows, reader="frequency units")
+    for kind in dict.fromkeys(row.arm for row in units):
+        mine = table.select(units, arm=kind)
+        on = {row.setting["frequency"]: int(row.value or 0) for row in table.select(mine, metric="units_on_circles")}
+        counts = "  ".join(f"{on[k]:>{len(str(k)) + 2}}" for k in frequencies)
+        live, other = (int(table.mean(mine, metric=m) or 0) for m in ("live_units", "units_on_other_frequencies"))
+        label = {"topk": "sae", "neurons": "neuron"}.get(kind, kind)  # the units' names in the summary
+        lines.append(f"{label:<8}{live:>6}  {'':<18}{counts}  {other:>5}")
     return "\n".join(lines)
 
 
