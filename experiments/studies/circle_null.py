@@ -107,7 +107,7 @@ def null_rows(cells: list[dict], per_k: dict, seed: int) -> list[table.Row]:
                     size=cell["m"],
                     seed=seed,
                     reader="blind ranking",
-                    setting={"cell": index, "k": int(k), "d": cell["d"], "n_sparse": cell["n_sparse"]},
+                    setting={"cell": index, "k": int(k), "d": cell["d"], "n_sparse": cell["n_sparse"], "period": cell["period"]},
                 )
             )
     for k, entry in per_k.items():
@@ -195,26 +195,41 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    ks = list(results["per_k"])
-    lines = [f"{'cell':<34}" + "".join(f"{'SAE k=' + k:>10}" for k in ks) + "".join(f"{'rand k=' + k:>10}" for k in ks)]
-    for cell in results["cells"]:
+    """From the results table (the stratum from the run's record)."""
+    rows = table.read(results)
+    tops = table.select(rows, reader="blind ranking", metric="top_evidence")
+    ks = sorted({row.setting["k"] for row in tops})
+    cells = sorted({row.setting["cell"] for row in tops})
+    by = {(row.setting["cell"], row.setting["k"]): row for row in tops}
+    lines = [f"{'cell':<34}" + "".join(f"{'SAE k=' + str(k):>10}" for k in ks) + "".join(f"{'rand k=' + str(k):>10}" for k in ks)]
+    for index in cells:
+        first = by[(index, ks[0])]
+        label = _label({**first.setting, "m": first.size})
         lines.append(
-            f"{_label(cell):<34}"
-            + "".join(f"{cell['trained_top_evidence'][k]:>10.3f}" for k in ks)
-            + "".join(f"{cell['random_top_evidence'][k]:>10.3f}" for k in ks)
+            f"{label:<34}" + "".join(f"{by[(index, k)].value:>10.3f}" for k in ks) + "".join(f"{by[(index, k)].chance:>10.3f}" for k in ks)
         )
     stratum = results["stratum"]
     lines += [
         "",
         f"stratum: steps {stratum['steps']}, batch_size {stratum['batch_size']}, n_geometry {stratum['n_geometry']}; "
-        f"{len(results['cells'])} trained null SAEs per k",
+        f"{len(cells)} trained null SAEs per k",
     ]
-    for k, entry in results["per_k"].items():
-        q = entry["quantiles"]
-        moves = ", ".join(f"{field} ρ={m['rho']:+.2f} (p={m['p_value']:.2f})" for field, m in entry["moves_with"].items())
+    for k in ks:
+        mine = [by[(index, k)] for index in cells]
+        trained = np.asarray([row.value for row in mine], np.float64)
+        q = {level: float(np.quantile(trained, float(level))) for level in ("0.5", "0.9", "0.95")}
+        settings = [{"d": row.setting["d"], "m": row.size, "n_sparse": row.setting["n_sparse"]} for row in mine]
+        moves = ", ".join(f"{field} ρ={m['rho']:+.2f} (p={m['p_value']:.2f})" for field, m in _dependence(settings, trained).items())
+        level = {
+            metric: table.mean(rows, {"k": k}, reader="null family", metric=metric)
+            for metric in ("threshold", "threshold_low", "threshold_high")
+        }
+        interval = None if level["threshold_low"] is None else [level["threshold_low"], level["threshold_high"]]
+        entry = {"threshold": level["threshold"], "threshold_interval": interval}
+        random_max = max(float(row.chance or 0.0) for row in mine)
         lines.append(
             f"k={k}: median {q['0.5']:.3f}, 90% {q['0.9']:.3f}, 95% {q['0.95']:.3f}; {_threshold(entry)}; "
-            f"random dictionaries' max {entry['random_max']:.3f}; with the cell: {moves or 'n/a'}"
+            f"random dictionaries' max {random_max:.3f}; with the cell: {moves or 'n/a'}"
         )
     return "\n".join(lines)
 
