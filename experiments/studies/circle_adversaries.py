@@ -91,29 +91,34 @@ def _kind_toys(config: Config, kind: str, key: jax.Array) -> list:
     return [adversaries.build(structure, k) for k in keys]
 
 
-def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
-    """Every toy of one kind, trained at every k (one vmapped call), read blind and tested against the
-    stored null of its k: {"kind", "dictionaries": [{seed, k, top_evidence, p_value, claimed}]}."""
-    key_toys, key_train, key_sample = jax.random.split(key, 3)
-    toys = _kind_toys(config, kind, key_toys)
-    runs = [(seed, k) for seed in range(config.seeds) for k in config.ks]
-    stacked = pipeline.stack([toys[seed] for seed, _ in runs])
+def train_and_observe(config: Config, toys: list, key_train: jax.Array, key_sample: jax.Array, label: str, runtime=None):
+    """A TopK SAE per toy and k of `config.ks` (one vmapped call) and each dictionary's observation of its
+    toy's sample (the method sees that only): (runs [(toy index, k)], observations in the same order)."""
+    runs = [(seed, k) for seed in range(len(toys)) for k in config.ks]
     hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, k) for _, k in runs])
     result = pipeline.fit(
         "topk",
-        stacked,
+        pipeline.stack([toys[seed] for seed, _ in runs]),
         hps,
         jax.random.split(key_train, len(runs)),
         n_latents=config.m,
         steps=config.steps,
         batch_size=config.batch_size,
         per_run_data=True,
-        label=f"topk on {kind} × {config.seeds} k={','.join(map(str, config.ks))}",
+        label=f"topk on {label} × {len(toys)} k={','.join(map(str, config.ks))}",
         runtime=runtime,
     )
     samples = [toy.sample(jax.random.fold_in(key_sample, seed), config.n_geometry) for seed, toy in enumerate(toys)]
     # each toy's sample, once per k; the method sees each dictionary's observation only
-    observations = wall.observe_grid([samples[seed] for seed, _ in runs], "topk", result.params, hps)
+    return runs, wall.observe_grid([samples[seed] for seed, _ in runs], "topk", result.params, hps)
+
+
+def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
+    """Every toy of one kind, trained at every k (one vmapped call), read blind and tested against the
+    stored null of its k: {"kind", "dictionaries": [{seed, k, top_evidence, p_value, claimed}]}."""
+    key_toys, key_train, key_sample = jax.random.split(key, 3)
+    toys = _kind_toys(config, kind, key_toys)
+    runs, observations = train_and_observe(config, toys, key_train, key_sample, kind, runtime)
     stratum = manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
     nulls = {k: manifold_ranking.stored_null(k, stratum) for k in config.ks}
     entries = []

@@ -134,32 +134,20 @@ def results_rows(seeds: list[dict], per_kind: dict, explained: float, config: Co
     chance = per_kind["random"]
     for kind, counts in per_kind.items():
         size = config.sae_size if kind != "neuron" else counts["units"]
-        rows.append(
-            table.Row(
-                arm[kind],
-                "live_units",
-                counts["live"],
-                chance["live"],
-                size=size,
-                seed=config.seed,
-                reader="frequency units",
-                unit="count",
-                setting={"network": 0},
+        for metric, field in (("live_units", "live"), ("units_on_other_frequencies", "other_frequencies")):
+            rows.append(
+                table.Row(
+                    arm[kind],
+                    metric,
+                    counts[field],
+                    chance[field],
+                    size=size,
+                    seed=config.seed,
+                    reader="frequency units",
+                    unit="count",
+                    setting={"network": 0},
+                )
             )
-        )
-        rows.append(
-            table.Row(
-                arm[kind],
-                "units_on_other_frequencies",
-                counts["other_frequencies"],
-                chance["other_frequencies"],
-                size=size,
-                seed=config.seed,
-                reader="frequency units",
-                unit="count",
-                setting={"network": 0},
-            )
-        )
         for metric, field in (("units_on_circles", "per_key_frequency"), ("units_dominant", "dominant_at_key_frequency")):
             for frequency, n in counts[field].items():
                 rows.append(

@@ -1,0 +1,97 @@
+"""A diagnostic for issue 38: do truth-free ring readings tell a loop from a filled region on trained SAEs?
+
+For toys of `circle-adversaries` (its quick settings: d = 64, 200 sparse features, m = 512, 2,000 steps)
+— the planted circle, its null and decoupled twins (`experiments.circle_cells.twin_toys`) and the
+adversaries — TopK SAEs train at k = 2, 4, 8; the blind method ranks each dictionary's candidate groups,
+and for its top three the script prints, beside the circle evidence e, readings of the points projected
+on the group's plane (the top two principal directions of its reconstructions' directions) about the
+Kåsa centre: the radius CV and the within-angle radius CV (24 angle bins; a loop, even a polygon, has one
+radius per angle) of the activations x ("x_"), of the full reconstructions ("full_") and of the group-only
+reconstructions ("grp_"), and the correlation of the squared coordinates ("_csq": −1 on a circle, 0 for
+independent coordinates). One JSON line per dictionary.
+
+    .venv/bin/python tools/loop_readings.py SEEDS [KIND,KIND,...]
+"""
+
+import dataclasses
+import json
+import sys
+
+import jax
+import numpy as np
+
+from experiments import circle_cells
+from experiments.recovery import seed_keys
+from experiments.studies import circle_adversaries as ca
+from sae.readers import geometry, manifold_ranking
+from toys import adversaries
+
+config = dataclasses.replace(ca.Config.quick(), ks=(2, 4, 8))
+
+
+def ring(points_x, codes, decoder, latents):
+    codes = np.asarray(codes)
+    latents = np.asarray(latents)
+    fires = np.any(codes[:, latents] > 0, axis=1)
+    rows = manifold_ranking._thin(np.flatnonzero(fires), manifold_ranking.MAX_ROWS)
+    if len(rows) < 4:
+        return None
+    dirs = geometry.group_directions(codes, decoder, latents, rows)
+    fitted = geometry.pca(dirs)
+    comps = fitted.components[:2]
+    out = {}
+    group = codes[rows][:, latents] @ np.asarray(decoder)[latents]
+    for name, pts in (("x", np.asarray(points_x)[rows]), ("full", codes[rows] @ np.asarray(decoder)), ("grp", group)):
+        z = (pts - pts.mean(0)) @ comps.T
+        c = geometry.circle_centre(z)
+        R = np.linalg.norm(z - c, axis=1)
+        zc = z - c
+        out[name + "_cv"] = float(R.std() / max(R.mean(), 1e-12))
+        out[name + "_csq"] = float(np.corrcoef(zc[:, 0] ** 2, zc[:, 1] ** 2)[0, 1])
+        ang = np.arctan2(zc[:, 1], zc[:, 0])
+        b = np.floor((ang + np.pi) / (2 * np.pi / 24)).astype(int)
+        within = [R[b == i].std() * (b == i).sum() for i in np.unique(b) if (b == i).sum() >= 3]
+        out[name + "_wcv"] = float(sum(within) / max(len(R), 1) / max(R.mean(), 1e-12))
+    return out
+
+
+def toys_of(kind, key, seeds):
+    keys = seed_keys(key, 0, list(range(seeds)))
+    if kind in ("circle", "null twin", "decoupled twin"):
+        base = [ca._positive_toy(config, k) for k in keys]
+        return [circle_cells.twin_toys(t)[("circle", "null twin", "decoupled twin").index(kind)] for t in base]
+    return [adversaries.build(dataclasses.replace(config.structure, kind=kind), k) for k in keys]
+
+
+def main() -> None:
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    kinds = (
+        sys.argv[2].split(",")
+        if len(sys.argv) > 2
+        else ["circle", "null twin", "decoupled twin", "sphere", "split triangle", "arc", "dense cluster", "helix"]
+    )
+    root = jax.random.PRNGKey(5)
+    for index, kind in enumerate(kinds):
+        key_toys, key_train, key_sample = jax.random.split(jax.random.fold_in(root, index), 3)
+        toys = toys_of(kind, key_toys, seeds)
+        runs, obs = ca.train_and_observe(config, toys, key_train, key_sample, kind)
+        for i, (s, k) in enumerate(runs):
+            o = obs[i]
+            ans = manifold_ranking.find_and_rank(o.codes, o.decoder, seed=0)
+            r = ans.ranked
+            tops = []
+            for j in r.order[:3]:
+                e = r.evidence[j]
+                g = ring(o.x, o.codes, o.decoder, ans.groups[j])
+                tops.append(
+                    {
+                        "e": round(e.evidence, 3),
+                        "n": len(ans.groups[j]),
+                        **({kk: round(v, 3) for kk, v in g.items()} if g else {}),
+                    }
+                )
+            print(json.dumps({"kind": kind, "seed": s, "k": k, "tops": tops}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
