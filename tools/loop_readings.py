@@ -11,6 +11,9 @@ reconstructions ("grp_"), and the correlation of the squared coordinates ("_csq"
 independent coordinates). One JSON line per dictionary.
 
     .venv/bin/python tools/loop_readings.py SEEDS [KIND,KIND,...]
+
+The ceiling a grader sees: `tools/loop_readings.py planted SEEDS` reads x on the *planted* plane (the
+truth), on the samples that carry the circle, for the planted circle and its decoupled twin.
 """
 
 import dataclasses
@@ -63,7 +66,28 @@ def toys_of(kind, key, seeds):
     return [adversaries.build(dataclasses.replace(config.structure, kind=kind), k) for k in keys]
 
 
+def planted(seeds: int) -> None:
+    """The readings of x on the planted plane, samples carrying the circle (a grader's view: the truth)."""
+    for seed in range(seeds):
+        toy = ca._positive_toy(config, jax.random.PRNGKey(seed))
+        out = {}
+        for name, twin in zip(("circle", "decoupled twin"), (toy, circle_cells.twin_toys(toy)[2])):
+            batch = twin.sample(jax.random.PRNGKey(100 + seed), config.n_geometry)
+            carried = np.asarray(batch.truth["present"])[:, 0]
+            z = np.asarray(batch.x)[carried] @ np.asarray(twin.bases[0])[:2].T
+            centred = z - geometry.circle_centre(z)
+            radius = np.linalg.norm(centred, axis=1)
+            out[name] = {
+                "cv": round(float(radius.std() / radius.mean()), 3),
+                "csq": round(float(np.corrcoef(centred[:, 0] ** 2, centred[:, 1] ** 2)[0, 1]), 3),
+            }
+        print(json.dumps({"toy": seed, **out}), flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "planted":
+        planted(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+        return
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     kinds = (
         sys.argv[2].split(",")
