@@ -58,6 +58,33 @@ def ring(points_x, codes, decoder, latents):
     return out
 
 
+def span_ring(points_x, codes, decoder, latents, seed: int = 0) -> dict:
+    """The ring-plane search of `sae.readers.projection_circles` run on the activations x (not the group's
+    reconstructions) of the samples where the group fires, within the span of the group's decoder rows:
+    the best plane's spread c(A), roundness against a disc and closure (truth-free)."""
+    from sae.readers import projection_circles as pc
+
+    codes = np.asarray(codes)
+    latents = np.asarray(latents)
+    rows = np.flatnonzero(np.any(codes[:, latents] > 0, axis=1))
+    if len(rows) < 8 or len(latents) < 2:
+        return {}
+    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), pc.MAX_POINTS)).astype(int)]
+    span = np.linalg.svd(np.asarray(decoder, np.float64)[latents], full_matrices=False)[2]  # [S, d]
+    points = np.asarray(points_x, np.float64)[rows] @ span.T
+    centred = points - points.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    best_value, best_plane = np.inf, None
+    for start in pc._starts(centred, rng, pc.STARTS):
+        value, plane = pc.descend(centred, start)
+        if value < best_value:
+            best_value, best_plane = value, plane
+    ring = pc._plane_evidence(
+        centred, best_plane.T, (np.asarray(decoder, np.float64)[latents] @ span.T), np.arange(len(latents)), best_value
+    )
+    return {"ring_spread": round(ring.spread, 3), "ring_roundness": round(ring.roundness, 3), "ring_closure": round(ring.closure, 3)}
+
+
 def toys_of(kind, key, seeds):
     keys = seed_keys(key, 0, list(range(seeds)))
     if kind in ("circle", "null twin", "decoupled twin"):
@@ -106,7 +133,7 @@ def main() -> None:
             tops = []
             for j in r.order[:3]:
                 e = r.evidence[j]
-                g = ring(o.x, o.codes, o.decoder, ans.groups[j])
+                g = {**(ring(o.x, o.codes, o.decoder, ans.groups[j]) or {}), **span_ring(o.x, o.codes, o.decoder, ans.groups[j])}
                 tops.append(
                     {
                         "e": round(e.evidence, 3),
