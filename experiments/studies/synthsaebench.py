@@ -355,18 +355,12 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
 
 
 def grouped_means(results: dict) -> dict:
-    """{(arch, target): {metric: (mean, std, n)}} over seeds."""
+    """{(arch, target): {metric: (mean, std, n)}} over seeds, from the results table."""
     grouped: dict = {}
-    for entry in results["entries"] + results.get("chance", []):
-        grouped.setdefault((entry["arch"], entry["target_l0"]), []).append(entry["metrics"])
-    return {
-        key: {
-            m: (float(np.mean([g[m] for g in group])), float(np.std([g[m] for g in group])), len(group))
-            for m in group[0]
-            if isinstance(group[0][m], (int, float))
-        }
-        for key, group in grouped.items()
-    }
+    for row in table.read(results):
+        if row.value is not None and "target_l0" in row.setting:
+            grouped.setdefault((row.arm, row.setting["target_l0"]), {}).setdefault(row.metric, []).append(float(row.value))
+    return {key: {m: (float(np.mean(v)), float(np.std(v)), len(v)) for m, v in metrics.items()} for key, metrics in grouped.items()}
 
 
 def f1_order(results: dict, target: int = 25) -> list[str]:
