@@ -79,6 +79,8 @@ def span_ring(points_x, codes, decoder, latents, seed: int = 0) -> dict:
         value, plane = pc.descend(centred, start)
         if value < best_value:
             best_value, best_plane = value, plane
+    if best_plane is None:
+        return {}
     ring = pc._plane_evidence(
         centred, best_plane.T, (np.asarray(decoder, np.float64)[latents] @ span.T), np.arange(len(latents)), best_value
     )
@@ -100,7 +102,7 @@ def planted(seeds: int) -> None:
         out = {}
         for name, twin in zip(("circle", "decoupled twin"), (toy, circle_cells.twin_toys(toy)[2])):
             batch = twin.sample(jax.random.PRNGKey(100 + seed), config.n_geometry)
-            carried = np.asarray(batch.truth["present"])[:, 0]
+            carried = np.asarray((batch.truth or {})["present"])[:, 0]
             z = np.asarray(batch.x)[carried] @ np.asarray(twin.bases[0])[:2].T
             centred = z - geometry.circle_centre(z)
             radius = np.linalg.norm(centred, axis=1)
