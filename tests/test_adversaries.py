@@ -97,6 +97,12 @@ def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
         for dictionary in entry["dictionaries"]:
             assert dictionary["null_size"] == 19 and dictionary["claimed"] == (dictionary["p_value"] <= 0.05)
     assert results["all_adversaries"]["of"] == 2
+    # the summary reads the results table: the same rates as the run's own record
+    from experiments.runner import table
+    from experiments.studies import circle_adversaries
+
+    rates, adversarial = circle_adversaries.rates_from_table(table.read(results))
+    assert json.loads(json.dumps([rates, adversarial])) == [results["rates"], results["all_adversaries"]]
     # no stored stratum for these settings: refused in one line, nothing written
     assert cli.main(["run", "circle-adversaries", "--out", str(tmp_path / "refused"), "--quick", *tiny, "--set", "steps=61"]) == 2
     assert not (tmp_path / "refused").exists()

@@ -210,10 +210,31 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return [panels.finish(figure, axes, "", folder / "adversary_evidence.png", legend=False)]
 
 
+def rates_from_table(rows: list[table.Row]) -> tuple[dict, dict]:
+    """From the results table: per kind (in run order) its claims, its claims per k and its largest top
+    evidence; and the false claims over every adversary (every kind but the counterpart)."""
+    claimed = table.select(rows, reader="blind ranking", metric="claimed")
+    rates = {}
+    for kind in dict.fromkeys(row.arm for row in claimed):
+        mine = table.select(claimed, arm=kind)
+        ks = list(dict.fromkeys(row.setting["k"] for row in mine))
+        rates[kind] = {
+            "claims": manifold_grading.rate([bool(row.value) for row in mine]),
+            "by_k": {str(k): manifold_grading.rate([bool(row.value) for row in mine if row.setting["k"] == k]) for k in ks},
+            "top_evidence_max": max(
+                row.value or 0.0 for row in table.select(rows, reader="blind ranking", metric="top_evidence", arm=kind)
+            ),
+        }
+    adversarial = manifold_grading.rate([bool(row.value) for row in claimed if row.arm != POSITIVE])
+    return rates, adversarial
+
+
 def summary(results: dict) -> str:
-    ks = list(next(iter(results["rates"].values()))["by_k"])
+    """From the results table (the null's stratum from the run's record)."""
+    rates, adversarial = rates_from_table(table.read(results))
+    ks = list(next(iter(rates.values()))["by_k"])
     lines = [f"{'kind':<18}{'claims (95% interval)':>26}{'max top':>9}  " + "  ".join(f"k={k}" for k in ks)]
-    for kind, entry in results["rates"].items():
+    for kind, entry in rates.items():
         lines.append(
             f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
             + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values())
@@ -221,7 +242,7 @@ def summary(results: dict) -> str:
     stratum = results["stratum"]
     lines += [
         "",
-        f"false claims over every adversary: {_rate(results['all_adversaries'])} (level α = {results['alpha']})",
+        f"false claims over every adversary: {_rate(adversarial)} (level α = {manifold_ranking.CLAIM_ALPHA})",
         f"null: the stored stratum steps={stratum['steps']} batch_size={stratum['batch_size']} "
         f"n_geometry={stratum['n_geometry']}, per k; '{POSITIVE}' is the counterpart that must be claimed",
     ]
