@@ -336,6 +336,9 @@ def figure_rows(results: dict, seed: int) -> list[table.Row]:
             )
     for variant, summary in results["variants"].items():
         sweep = (summary.get("qdg") or {}).get("sweep") or {}
+        if sweep:
+            kept = summary["qdg"]["kept"]
+            rows.append(table.Row("qdg", "kept_samples", kept, seed=seed, reader="qdg sweep", unit="count", setting={"task_code": variant}))
         for affinity in ("angular", "absolute"):
             curve = sweep.get(affinity)
             if not curve:
@@ -553,7 +556,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 blind = table.mean(here, arm=f"qdg {affinity}", metric="silhouette_k")
                 if blind is not None:
                     ax.axvline(blind, color=f"C{index}", linewidth=0.8, linestyle=":")
-            panels.series_by_setting(ax, here, None, "k", series, f"{variant} task code: low-loss samples", numeric=True)
+            kept = int(table.mean(here, metric="kept_samples") or 0)
+            panels.series_by_setting(ax, here, None, "k", series, f"{variant} task code: {kept} low-loss samples", numeric=True)
             _k_axis(ax, here, learned_of_variant(rows, variant), "K (the authors' sweep; dotted: the silhouette's blind K)")
             ax.legend(fontsize=7, loc="center right")
         title = "QDG as its authors ran it: which split does each K find — the task or the label?"
