@@ -47,12 +47,12 @@ def test_shares_are_each_arms_values_over_its_own_total(ax):
     assert heights == pytest.approx([0.75, 0.25, 0.5, 0.5])
 
 
-def test_series_by_size_draws_the_mean_over_seeds_at_each_size(ax):
+def test_a_series_against_size_draws_the_mean_over_seeds_at_each_size(ax):
     rows = [
         _row("topk", "m", v, size=s, seed=seed, circle="days") for s, values in ((8, (1, 3)), (16, (5, 7))) for seed, v in enumerate(values)
     ]
     rows.append(_row("topk", "m", 100, size=8, circle="months"))  # another circle: not selected
-    panels.series_by_size(ax, rows, "m", [("days", {"arm": "topk", "setting": {"circle": "days"}}, {})], "")
+    panels.series_by_setting(ax, rows, "m", "size", [("days", {"arm": "topk", "setting": {"circle": "days"}}, {})], "", numeric=True)
     x, y = ax.lines[0].get_data()
     assert list(x) == [8, 16] and list(y) == [2.0, 6.0]
 

@@ -33,15 +33,14 @@
 - `rays(ax, directions, length)`: lines from the origin (directions in a plane);
 - `grid_lines(ax, grid)`: a grid's rows and columns [side, side, 2] carried into a plane;
 - `series_by_setting(ax, rows, metric, coordinate, series, title)`: named series of a metric over an
-  ordered setting coordinate (a layer), each picked from the results table by its own fields;
+  ordered setting coordinate (a layer) or the dictionary size, each picked from the results table by
+  its own fields;
 - `bars_by_arm(ax, rows, metric, names, title)`: one bar per arm, its value written on it, from the
   results table;
 - `forest(ax, parents, planted, depths, roots, title)`: a tree (parents per node) drawn on the planted
   tree's layout, its edges green where they are planted edges, red where not;
 - `paired_strips(ax, rows, metrics, arms, colours)`: two metrics per arm side by side, every row a
   point, each group's mean a black bar, from the results table;
-- `series_by_size(ax, rows, metric, series, title)`: named series of a metric against dictionary size
-  (log₂), each picked from the results table by its own fields;
 - `scatter_metrics(ax, rows, x, y, label)`: one metric against another, a point per row place;
 - `centroid_loop(ax, points, labels)`: the per-label centroids of points in a plane, joined in label
   order and numbered; `empty(ax, text, title)`: a panel with nothing to draw, saying why;
@@ -458,26 +457,25 @@ def grid_lines(ax, grid, every: int = 2, colour: str = "0.8") -> None:
 def series_by_setting(
     ax, rows: list[table.Row], metric: str | None, coordinate: str, series: list[tuple], title: str, numeric: bool = False
 ) -> None:
-    """Series of a metric over a setting coordinate: each (label or None, fields to select its rows by,
-    with an optional "setting" mapping and, where `metric` is None, its own "metric"; matplotlib style
-    with an optional "fmt") one line. x: the coordinate's values themselves where `numeric`, else their
-    places in order of first appearance (e.g. layers), ticked with the values."""
-    places = list(
-        dict.fromkeys(row.setting[coordinate] for row in rows if coordinate in row.setting and (metric is None or row.metric == metric))
-    )
+    """Series of a metric over a coordinate (a setting coordinate, or "size": the dictionary size): each
+    (label or None, fields to select its rows by, with an optional "setting" mapping and, where `metric`
+    is None, its own "metric"; matplotlib style with an optional "fmt") one line, the mean of its rows at
+    each place (gaps where none has a value). x: the coordinate's values themselves where `numeric`, else
+    their places in order of first appearance (e.g. layers), ticked with the values."""
+
+    def placed(row: table.Row) -> bool:
+        return row.size is not None if coordinate == "size" else coordinate in row.setting
+
+    places = list(dict.fromkeys(_place(row, coordinate) for row in rows if placed(row) and (metric is None or row.metric == metric)))
     if numeric:
         places = sorted(places)
     for label, where, style in series:
         where = {"metric": metric, **where} if metric is not None else dict(where)
-        mine = {
-            row.setting[coordinate]: row.value
-            for row in table.select(rows, where.pop("setting", None), **where)
-            if coordinate in row.setting
-        }
+        picked = [row for row in table.select(rows, where.pop("setting", None), **where) if placed(row) and row.value is not None]
+        means = [np.mean([row.value for row in picked if _place(row, coordinate) == place] or [np.nan]) for place in places]
         style = dict(style)
         fmt = (style.pop("fmt"),) if "fmt" in style else ()
-        x = places if numeric else list(range(len(places)))
-        ax.plot(x, [np.nan if mine.get(place) is None else mine[place] for place in places], *fmt, label=label, **style)
+        ax.plot(places if numeric else list(range(len(places))), means, *fmt, label=label, **style)
     if not numeric:
         ax.set_xticks(range(len(places)), [str(place) for place in places])
     ax.set_title(title, fontsize=9)
@@ -593,23 +591,6 @@ def paired_strips(ax, rows: list[table.Row], metrics: tuple[str, str], arms: lis
     ax.grid(alpha=0.3, axis="y")
 
 
-def series_by_size(ax, rows: list[table.Row], metric: str, series: list[tuple], title: str) -> None:
-    """Series of `metric` against dictionary size (log₂ axis), each (label or None, fields to select its
-    rows by, including an optional "setting" mapping, matplotlib style with an optional "fmt"), the
-    mean over the selected rows at each size; gaps where no row has a value."""
-    for label, where, style in series:
-        where = dict(where)
-        picked = table.select(rows, where.pop("setting", None), metric=metric, **where)
-        sizes = sorted({row.size for row in picked if row.size is not None})
-        means = [table.mean(picked, size=size) for size in sizes]
-        style = dict(style)
-        fmt = (style.pop("fmt"),) if "fmt" in style else ()
-        ax.plot(sizes, [np.nan if m is None else m for m in means], *fmt, label=label, **style)
-    ax.set_xscale("log", base=2)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-
-
 def scatter_metrics(ax, rows: list[table.Row], x: str, y: str, label: str | None = None) -> None:
     """Metric y against metric x, one point per row place (arm, size, seed, setting) holding both."""
     xs = {(r.arm, r.size, r.seed, r.coordinates()): r.value for r in table.select(rows, metric=x)}
@@ -667,8 +648,8 @@ def key(figure, entries: list[tuple[str, str, str]], columns: int | None = None)
 
 
 def _place(row: table.Row, coordinate: str):
-    """A row's value of a coordinate: its arm for "arm", else its setting's."""
-    return row.arm if coordinate == "arm" else row.setting[coordinate]
+    """A row's value of a coordinate: its arm for "arm", its dictionary size for "size", else its setting's."""
+    return row.arm if coordinate == "arm" else row.size if coordinate == "size" else row.setting[coordinate]
 
 
 def heatmap_by_setting(

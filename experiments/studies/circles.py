@@ -432,7 +432,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for i, name in enumerate(circles)
     ]
     figure, axes = panels.panels(1, width=7.5, height=4.6)
-    panels.series_by_size(axes[0], rows, "latents_on_circle", series, "Tiling: latents a TopK SAE spends on each circle")
+    panels.series_by_setting(
+        axes[0], rows, "latents_on_circle", "size", series, "Tiling: latents a TopK SAE spends on each circle", numeric=True
+    )
+    axes[0].set_xscale("log", base=2)
     panels.levels(axes[0], {f"{values} values": values for values in circles.values() if values})
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     xlabel = "dictionary size m (grey lines: number of values of each circle)"
@@ -474,8 +477,12 @@ def plot(results: dict, arrays: dict, folder) -> list:
         for kind in ("topk", "random")
     ]
     figure, axes = panels.panels(2, width=5.0, height=3.6)
-    panels.series_by_size(axes[0], rows, "max_principal_angle_deg", series, "")
-    panels.series_by_size(axes[1], rows, "rank_circular_correlation", [(None, where, style) for _, where, style in series], "")
+    panels.series_by_setting(axes[0], rows, "max_principal_angle_deg", "size", series, "", numeric=True)
+    panels.series_by_setting(
+        axes[1], rows, "rank_circular_correlation", "size", [(None, where, style) for _, where, style in series], "", numeric=True
+    )
+    for ax in axes:
+        ax.set_xscale("log", base=2)
     axes[0].axhline(10, color="0.7", lw=1, zorder=0)
     axes[0].set_ylabel("largest principal angle to the planted plane (°)")
     axes[1].set_ylabel("rank circular correlation (triples; ties left out)\n(gaps: < 100 samples)")

@@ -219,32 +219,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         for n in networks
         for space, accuracy in n["knockoff_heldout_accuracy"].items()
     ]
+    # each null network's top, and its own claim (its top against the other nulls): any claim there is false
     rows += [
         table.Row(
-            "null network",
-            "top_evidence",
-            float(top),
-            None,
-            size=config.sae_size,
-            seed=config.seed,
-            reader="projection circles",
-            setting={"network": j},
+            "null network", metric, value, None, size=config.sae_size, seed=config.seed, reader="projection circles", setting={"network": j}
         )
-        for j, top in enumerate(null_tops)
-    ]
-    # each null network's own claim (its top against the other nulls): any claim there is false
-    rows += [
-        table.Row(
-            "null network",
-            "claimed",
-            claimed,
-            None,
-            size=config.sae_size,
-            seed=config.seed,
-            reader="projection circles",
-            setting={"network": j},
-        )
-        for j, claimed in enumerate(null_claims)
+        for metric, values in (("top_evidence", [float(top) for top in null_tops]), ("claimed", null_claims))
+        for j, value in enumerate(values)
     ]
     return Result(
         {

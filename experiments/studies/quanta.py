@@ -525,7 +525,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
             for row in table.select(rows, arm="gradients", metric="ari_true_k")
             if row.chance is not None
         ]
-        learned_of = {v: int(table.mean(rows, {"task_code": v}, metric="learned_tasks") or 0) for v in variants}
         panels.bars_by_arm_and_setting(
             axes[0],
             [*table.select(rows, metric="ari_true_k"), *chance_rows],
@@ -533,7 +532,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             "task_code",
             names,
             "Clustering by task when the input names it (onehot) and when it does not (parity)",
-            {v: f"{v} task code ({learned_of[v]} tasks learned)" for v in variants},
+            {v: f"{v} task code ({learned_of_variant(rows, v)} tasks learned)" for v in variants},
         )
         axes[0].axhline(0, color="k", lw=0.8)
         axes[0].axhline(0.2, color="0.5", ls=":", lw=1, label="ARI 0.2 (the raw input must stay below this for parity)")
