@@ -21,25 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from cli_args import sets
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY_RUN = [
     "run",
     "superposition",
     "--quick",
-    "--set",
-    "toy.n_features=16",
-    "--set",
-    "toy.d=8",
-    "--set",
-    "toy.mean_l0=1",
-    "--set",
-    "sizes=16",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=40",
-    "--set",
-    "batch_size=32",
+    *sets("toy.n_features=16", "toy.d=8", "toy.mean_l0=1", "sizes=16", "k=2", "steps=40", "batch_size=32"),
 ]
 EXPECTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 130, signal.SIGHUP: 129}
 

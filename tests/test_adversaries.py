@@ -4,6 +4,7 @@ import json
 
 import jax
 import numpy as np
+from cli_args import sets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,28 +68,18 @@ def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
     null_file = tmp_path / "null.json"
     null_file.write_text(json.dumps({"strata": [{"stratum": {"steps": 60, "batch_size": 64, "n_geometry": 600}, "cells": cells}]}))
     monkeypatch.setattr(manifold_ranking, "NULL_FILE", null_file)
-    tiny = [
-        "--set",
+    tiny = sets(
         "seeds=1",
-        "--set",
         "ks=1",
-        "--set",
         "m=32",
-        "--set",
         "kinds=helix,split triangle",
-        "--set",
         "structure.d=16",
-        "--set",
         "structure.n_sparse_features=10",
-        "--set",
         "structure.sparse_mean_l0=1",
-        "--set",
         "steps=60",
-        "--set",
         "batch_size=64",
-        "--set",
         "n_geometry=600",
-    ]
+    )
     assert cli.main(["run", "circle-adversaries", "--out", str(tmp_path), "--quick", *tiny]) == 0
     folder = next((tmp_path / "circle-adversaries").iterdir())
     results = json.loads((folder / "results.json").read_text())

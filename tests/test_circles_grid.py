@@ -3,34 +3,24 @@
 import json
 
 import numpy as np
+from cli_args import sets
 
 from experiments import circle_cells
 from experiments.runner import cli
 
-TINY = [
-    "--set",
+TINY = sets(
     "cells=2",
-    "--set",
     "ks=1",
-    "--set",
     "dims=16,20",
-    "--set",
     "sparse_features=10,20",
-    "--set",
     "sparse_mean_l0=1",
-    "--set",
     "sizes=32,48",
-    "--set",
     "steps=60",
-    "--set",
     "batch_size=64",
-    "--set",
     "n_geometry=600",
-    "--set",
     "shape_clouds=1",
-    "--set",
     "shape_points=200",
-]
+)
 METHOD_FIELDS = {"found", "max_principal_angle_deg", "cyclic_order", "adjacent_share", "rank_circular_correlation", "shape", "mode"}
 
 

@@ -2,48 +2,25 @@
 
 import json
 
+from cli_args import sets
+
 from experiments.runner import cli
 
-TINY_CIRCLES = [
-    "--set",
+TINY_CIRCLES = sets(
     "toy.d=16",
-    "--set",
     "toy.n_sparse_features=16",
-    "--set",
     "toy.sparse_mean_l0=1",
-    "--set",
     "sizes=32,48",
-    "--set",
     "ks=1,2",
-    "--set",
     "k=1",
-    "--set",
     "steps=80",
-    "--set",
     "batch_size=64",
-    "--set",
     "n_geometry=600",
-    "--set",
     "figure_size=32",
-]
-TINY_MODULAR = [
-    "--set",
-    "toy.p=11",
-    "--set",
-    "toy.embed_dim=8",
-    "--set",
-    "toy.hidden=16",
-    "--set",
-    "toy.steps=60",
-    "--set",
-    "sae_size=32",
-    "--set",
-    "k=2",
-    "--set",
-    "sae_steps=40",
-    "--set",
-    "sae_batch_size=32",
-]
+)
+TINY_MODULAR = sets(
+    "toy.p=11", "toy.embed_dim=8", "toy.hidden=16", "toy.steps=60", "sae_size=32", "k=2", "sae_steps=40", "sae_batch_size=32"
+)
 
 
 def _run(tmp_path, name, argv):

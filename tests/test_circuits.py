@@ -7,6 +7,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_args import sets
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
@@ -115,30 +116,19 @@ def test_probe_reads_linear_gates_from_the_inputs_but_not_xor():
     assert constant[0] == 0.5
 
 
-TINY_CIRCUITS = [
-    "--set",
+TINY_CIRCUITS = sets(
     "toy.n_inputs=6",
-    "--set",
     "toy.width=4",
-    "--set",
     "toy.depth=2",
-    "--set",
     "toy.hidden=32",
-    "--set",
     "toy.n_layers=2",
-    "--set",
     "toy.steps=1500",
-    "--set",
     "toy.batch_size=64",
-    "--set",
     "sae_sizes=16",
-    "--set",
     "k=2",
-    "--set",
     "sae_steps=300",
-    "--set",
     "sae_batch_size=64",
-]
+)
 
 
 def test_circuits_results_contract(tmp_path):

@@ -3,42 +3,15 @@
 import json
 
 import pytest
+from cli_args import sets
 
 from experiments.runner import cli
 from toys.engine import files
 
-TINY_SUPERPOSITION = [
-    "--set",
-    "toy.n_features=16",
-    "--set",
-    "toy.d=8",
-    "--set",
-    "toy.mean_l0=1",
-    "--set",
-    "sizes=16,32",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=60",
-    "--set",
-    "batch_size=64",
-    "--set",
-    "heatmap_size=16",
-]
-TINY_TMS = [
-    "--set",
-    "n_instances=2",
-    "--set",
-    "steps=40",
-    "--set",
-    "batch_size=64",
-    "--set",
-    "sweep_features=4",
-    "--set",
-    "sweep_hidden=3",
-    "--set",
-    "sweep_probabilities=1,0.1",
-]
+TINY_SUPERPOSITION = sets(
+    "toy.n_features=16", "toy.d=8", "toy.mean_l0=1", "sizes=16,32", "k=2", "steps=60", "batch_size=64", "heatmap_size=16"
+)
+TINY_TMS = sets("n_instances=2", "steps=40", "batch_size=64", "sweep_features=4", "sweep_hidden=3", "sweep_probabilities=1,0.1")
 
 
 @pytest.mark.parametrize(

@@ -10,30 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_args import sets
 
 from experiments.runner import cli, registry, settings_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TINY = [
-    "--set",
-    "toy.n_features=16",
-    "--set",
-    "toy.d=8",
-    "--set",
-    "toy.mean_l0=1",
-    "--set",
-    "sizes=12,16",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=60",
-    "--set",
-    "batch_size=64",
-    "--set",
-    "heatmap_size=16",
-    "--set",
-    "n_seeds=2",
-]
+TINY = sets(
+    "toy.n_features=16", "toy.d=8", "toy.mean_l0=1", "sizes=12,16", "k=2", "steps=60", "batch_size=64", "heatmap_size=16", "n_seeds=2"
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_args import sets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,34 +90,21 @@ def test_bad_rows_are_refused_in_one_line(rows, message):
     assert "\n" not in str(error.value)
 
 
-TINY = [
-    "--set",
+TINY = sets(
     "toy.n_features=16",
-    "--set",
     "toy.d=8",
-    "--set",
     "toy.groups=4",
-    "--set",
     "toy.mean_l0=1",
-    "--set",
     "sae_size=16",
-    "--set",
     "k=1",
-    "--set",
     "n_seeds=1",
-    "--set",
     "steps=40",
-    "--set",
     "batch_size=64",
-    "--set",
     "n_eval=512",
-    "--set",
     "neighbours=4",
-    "--set",
     "n_null=20",
-    "--set",
     "umap_neighbors=5",
-]
+)
 
 
 def test_feature_map_results_contract(tmp_path):

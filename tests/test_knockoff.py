@@ -8,6 +8,7 @@ import json
 
 import jax
 import numpy as np
+from cli_args import sets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,38 +114,23 @@ def test_a_knockoff_placed_by_the_original_decoder_scores_as_the_original():
     assert heads.test_accuracy[3] != heads.test_accuracy[0]  # counterpart: another placement, another head
 
 
-TINY = [
-    "--set",
+TINY = sets(
     "toy.p=11",
-    "--set",
     "toy.steps=300",
-    "--set",
     "toy.hidden=32",
-    "--set",
     "toy.embed_dim=8",
-    "--set",
     "sae_size=16",
-    "--set",
     "k=2",
-    "--set",
     "sae_steps=100",
-    "--set",
     "sae_batch_size=64",
-    "--set",
     "train_fractions=0.3,0.5",
-    "--set",
     "calendar_samples=400",
-    "--set",
     "calendar_train_sizes=49,98",
-    "--set",
     "calendar_steps=100",
-    "--set",
     "calendar_sae_size=16",
-    "--set",
     "calendar_d=12",
-    "--set",
     "calendar_sparse_features=8",
-]
+)
 
 
 def test_knockoff_results_contract(tmp_path):

@@ -5,6 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_args import sets
 
 from experiments.runner import cli
 from sae.readers import grid_latents
@@ -42,28 +43,18 @@ def test_correct_logits_are_the_logits_of_the_answer():
     assert matrix[(a + b) % P, (a - b) % P] == pytest.approx(logits[(a + b) % P], rel=1e-5)
 
 
-TINY = [
-    "--set",
+TINY = sets(
     "toy.p=13",
-    "--set",
     "toy.steps=300",
-    "--set",
     "toy.hidden=32",
-    "--set",
     "toy.embed_dim=16",
-    "--set",
     "sae_size=32",
-    "--set",
     "k=2",
-    "--set",
     "sae_steps=100",
-    "--set",
     "sae_batch_size=64",
-    "--set",
     "n_triples=20",
-    "--set",
     "architectures=additive_narrow,bilinear",
-]
+)
 
 
 def test_pizza_clock_results_contract(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cli_args import sets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -169,38 +170,23 @@ def test_clustering_recovers_separated_groups_and_scores_noise_near_zero():
     assert abs(clustering.scores(truth, noise)["ari"]) < 0.1
 
 
-TINY_QUANTA = [
-    "--set",
+TINY_QUANTA = sets(
     "toy.n_tasks=4",
-    "--set",
     "toy.n_bits=8",
-    "--set",
     "toy.k=2",
-    "--set",
     "toy.hidden=64",
-    "--set",
     "toy.steps=1500",
-    "--set",
     "toy.batch_size=256",
-    "--set",
     "toy.learning_rate=3e-3",
-    "--set",
     "per_task=40",
-    "--set",
     "accuracy_samples=200",
-    "--set",
     "projection_dim=64",
-    "--set",
     "projection_dims=64",
-    "--set",
     "parity_steps=1500",
-    "--set",
     "qdg_samples=300",
-    "--set",
     "probe_samples=400",
-    "--set",
     "max_clusters=8",
-]
+)
 
 
 def test_quanta_results_contract(tmp_path):

@@ -10,6 +10,7 @@ import time
 from unittest import mock
 
 import pytest
+from cli_args import sets
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,22 +18,7 @@ from experiments.runner import cli, overrides, records, registry, runfolder, set
 from toys.engine import files
 from toys.engine.config import ConfigError
 
-TINY = [
-    "--set",
-    "toy.n_features=16",
-    "--set",
-    "toy.d=8",
-    "--set",
-    "toy.mean_l0=1",
-    "--set",
-    "sizes=16,32",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=60",
-    "--set",
-    "batch_size=64",
-]
+TINY = sets("toy.n_features=16", "toy.d=8", "toy.mean_l0=1", "sizes=16,32", "k=2", "steps=60", "batch_size=64")
 
 
 def _only_run(tmp_path, name="superposition"):
@@ -154,7 +140,7 @@ BAD = [
     (["run", "superposition", "--set", "sizes=100000000"], "sizes: this config needs about"),
     (["run", "superposition", "--set", "toy.d=2000000000"], "toy.d: this config needs about"),
     (["run", "sweep", "--set", "size=50000000"], "size: this config needs about"),
-    (["run", "sweep", "--set", "arch=relu", "--set", "hyperparameter=k", "--set", "values=2,4"], "hyperparameter: relu does not read k"),
+    (["run", "sweep", *sets("arch=relu", "hyperparameter=k", "values=2,4")], "hyperparameter: relu does not read k"),
     (["run", "sweep", "--set", "arch=topk", "--set", "hyperparameter=l1_coefficient"], "topk does not read l1_coefficient"),
     (["run", "pizza-clock", "--set", "architectures=additive,additive"], "architectures: additive given more than once"),
     (["run", "superposition", "--seed", "3", "--set", "seed=4"], "seed: --seed 3 and --set seed=4 disagree"),

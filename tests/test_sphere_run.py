@@ -2,27 +2,14 @@
 
 import json
 
+from cli_args import sets
+
 from experiments.runner import cli
 from experiments.studies import sphere
 
-TINY_SPHERE = [
-    "--set",
-    "toy.d=16",
-    "--set",
-    "toy.n_sparse_features=16",
-    "--set",
-    "toy.sparse_mean_l0=1",
-    "--set",
-    "sizes=16,32",
-    "--set",
-    "kinds=topk",
-    "--set",
-    "k=2",
-    "--set",
-    "steps=300",
-    "--set",
-    "batch_size=128",
-]
+TINY_SPHERE = sets(
+    "toy.d=16", "toy.n_sparse_features=16", "toy.sparse_mean_l0=1", "sizes=16,32", "kinds=topk", "k=2", "steps=300", "batch_size=128"
+)
 
 
 def test_sphere_latents_are_found_in_trained_dictionaries_and_not_in_random_ones(tmp_path):

@@ -2,32 +2,24 @@
 
 import json
 
+from cli_args import sets
+
 from experiments.runner import cli
 from sae import absorption_saebench
 
 # two_feature_* keep their defaults: the same compiled training as tests/test_absorption_toy.py
-TINY_TREES = [
-    "--set",
+TINY_TREES = sets(
     "toy.n_roots=4",
-    "--set",
     "toy.d=16",
-    "--set",
     "size=32",
-    "--set",
     "splitting_sizes=16,32",
-    "--set",
     "k=2",
-    "--set",
     "steps=100",
-    "--set",
     "batch_size=128",
-    "--set",
     "n_eval=2000",
-    "--set",
     "n_tree_samples=1000",
-    "--set",
     "saebench_samples=2000",
-]
+)
 
 
 def test_trees_results_contract(tmp_path):
