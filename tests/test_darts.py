@@ -5,6 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_args import sets
 
 from experiments.runner import cli
 from experiments.studies import darts
@@ -51,24 +52,7 @@ def test_tiny_darts_run_has_the_superposition_results_shape(tmp_path):
         "--quick",
         "--out",
         str(tmp_path),
-        "--set",
-        "n=64",
-        "--set",
-        "ratios=1,2",
-        "--set",
-        "toy.n_features=16",
-        "--set",
-        "toy.d=8",
-        "--set",
-        "toy.mean_l0=1",
-        "--set",
-        "size_ratios=1,2",
-        "--set",
-        "k=2",
-        "--set",
-        "steps=60",
-        "--set",
-        "batch_size=64",
+        *sets("n=64", "ratios=1,2", "toy.n_features=16", "toy.d=8", "toy.mean_l0=1", "size_ratios=1,2", "k=2", "steps=60", "batch_size=64"),
     ]
     assert cli.main(argv) == 0
     (folder,) = (tmp_path / "darts").iterdir()

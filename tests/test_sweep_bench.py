@@ -2,6 +2,8 @@
 
 import json
 
+from cli_args import sets
+
 from experiments import bench
 from experiments.runner import cli
 
@@ -12,24 +14,17 @@ def test_sweep_trains_seeds_times_values_and_reports_each(tmp_path, capsys):
         "--quick",
         "--out",
         str(tmp_path),
-        "--set",
-        "toy.n_features=16",
-        "--set",
-        "toy.d=8",
-        "--set",
-        "toy.mean_l0=1",
-        "--set",
-        "arch=topk",
-        "--set",
-        "size=16",
-        "--set",
-        "hyperparameter=k",
-        "--set",
-        "values=1,3",
-        "--set",
-        "steps=50",
-        "--set",
-        "batch_size=32",
+        *sets(
+            "toy.n_features=16",
+            "toy.d=8",
+            "toy.mean_l0=1",
+            "arch=topk",
+            "size=16",
+            "hyperparameter=k",
+            "values=1,3",
+            "steps=50",
+            "batch_size=32",
+        ),
     ]
     assert cli.main(argv) == 0
     (folder,) = (tmp_path / "sweep").iterdir()
