@@ -89,9 +89,9 @@ def span_ring(points_x, codes, decoder, latents, seed: int = 0) -> dict:
 
 def toys_of(kind, key, seeds):
     keys = seed_keys(key, 0, list(range(seeds)))
-    if kind in ("circle", "null twin", "decoupled twin"):
+    if kind in TWINS:
         base = [ca._positive_toy(config, k) for k in keys]
-        return [circle_cells.twin_toys(t)[("circle", "null twin", "decoupled twin").index(kind)] for t in base]
+        return [circle_cells.twin_toys(t)[TWINS.index(kind)] for t in base]
     return [adversaries.build(dataclasses.replace(config.structure, kind=kind), k) for k in keys]
 
 
@@ -113,16 +113,31 @@ def planted(seeds: int) -> None:
         print(json.dumps({"toy": seed, **out}), flush=True)
 
 
+TWINS = ("circle", "null twin", "decoupled twin")
+
+
+def _refuse(message: str) -> None:
+    """Bad input: one line, exit code 2, nothing run."""
+    print(f"loop_readings: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _count(text: str, field: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        _refuse(f"{field}: got {text!r}, allowed an integer in [1, inf)")
+    return int(text)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "planted":
-        planted(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+        planted(_count(sys.argv[2], "SEEDS") if len(sys.argv) > 2 else 3)
         return
-    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    kinds = (
-        sys.argv[2].split(",")
-        if len(sys.argv) > 2
-        else ["circle", "null twin", "decoupled twin", "sphere", "split triangle", "arc", "dense cluster", "helix"]
-    )
+    seeds = _count(sys.argv[1], "SEEDS") if len(sys.argv) > 1 else 2
+    allowed = (*TWINS, *adversaries.KINDS)
+    kinds = sys.argv[2].split(",") if len(sys.argv) > 2 else [*TWINS, "sphere", "split triangle", "arc", "dense cluster", "helix"]
+    unknown = [kind for kind in kinds if kind not in allowed]
+    if unknown:
+        _refuse(f"KINDS: got {', '.join(map(repr, unknown))}, allowed {', '.join(allowed)}")
     root = jax.random.PRNGKey(5)
     for index, kind in enumerate(kinds):
         key_toys, key_train, key_sample = jax.random.split(jax.random.fold_in(root, index), 3)
