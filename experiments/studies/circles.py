@@ -336,10 +336,6 @@ def _order(entry) -> str:
     return f"{entry['ordering_score']:.3f}"
 
 
-def _entries(results, **where):
-    return [e for e in results["circles"] if all(e[key] == value for key, value in where.items())]
-
-
 def blind_counts(results: dict) -> dict:
     """Over the trained dictionaries' (circle, size, k) entries: exists, recall@1, recall@3, claimed and
     found; the random dictionaries' entries with any claim (false), the decoupled twins' dictionaries with
