@@ -268,6 +268,16 @@ def claim_cells(cells: list[dict], stored: dict | None) -> str:
     return "the run's own null twins at each k (leave one out for the null twin's own claim)"
 
 
+@dataclasses.dataclass(frozen=True)
+class ClaimFacts:
+    """What a blind-claim run's numbers were made under (its results.json, beside the table,
+    `experiments.runner.facts`): the claim level α and the stratum of the null its claims are decided
+    against."""
+
+    alpha: float
+    stratum: manifold_ranking.Stratum
+
+
 def stratum(config: Config) -> manifold_ranking.Stratum:
     """What the null's upper tail depends on besides k: the training budget and the sample count."""
     return manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)

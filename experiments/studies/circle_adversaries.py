@@ -21,7 +21,7 @@ import jax
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import panels, seeding, table
+from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import manifold_grading, manifold_ranking, wall
@@ -157,13 +157,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "top_evidence_max": max(d["top_evidence"] for d in entry["dictionaries"]),
         }
     adversarial = [d["claimed"] for entry in scored if entry["kind"] != POSITIVE for d in entry["dictionaries"]]
+    stratum = manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)
     return Result(
         {
             "kinds": scored,
             "rates": rates,
-            "alpha": manifold_ranking.CLAIM_ALPHA,
             "all_adversaries": manifold_grading.rate(adversarial),
-            "stratum": manifold_ranking.Stratum(config.steps, config.batch_size, config.n_geometry)._asdict(),
+            **facts.write(circle_cells.ClaimFacts(manifold_ranking.CLAIM_ALPHA, stratum)),
         },
         table=[
             table.Row(
@@ -196,13 +196,14 @@ def headline(results: dict) -> str:
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
+    alpha = facts.read(results, circle_cells.ClaimFacts).alpha
     figure, axes = panels.panels(1, width=7.2, height=3.4)
     panels.strip_by_arm(
         axes[0],
         table.read(results),
         "top_evidence",
         "claimed",
-        f"Blind top evidence per dictionary (coloured: claimed at p ≤ {results['alpha']}; red on a no-circle kind is a false claim)",
+        f"Blind top evidence per dictionary (coloured: claimed at p ≤ {alpha}; red on a no-circle kind is a false claim)",
         colours={POSITIVE: "#4c9a5a"},
     )
     axes[0].set_ylabel("top circle evidence")
@@ -239,12 +240,12 @@ def summary(results: dict) -> str:
             f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
             + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values())
         )
-    stratum = results["stratum"]
+    run = facts.read(results, circle_cells.ClaimFacts)
     lines += [
         "",
-        f"false claims over every adversary: {_rate(adversarial)} (level α = {manifold_ranking.CLAIM_ALPHA})",
-        f"null: the stored stratum steps={stratum['steps']} batch_size={stratum['batch_size']} "
-        f"n_geometry={stratum['n_geometry']}, per k; '{POSITIVE}' is the counterpart that must be claimed",
+        f"false claims over every adversary: {_rate(adversarial)} (level α = {run.alpha})",
+        f"null: the stored stratum steps={run.stratum.steps} batch_size={run.stratum.batch_size} "
+        f"n_geometry={run.stratum.n_geometry}, per k; '{POSITIVE}' is the counterpart that must be claimed",
     ]
     return "\n".join(lines)
 

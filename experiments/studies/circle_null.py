@@ -27,7 +27,7 @@ import scipy.stats
 
 from experiments import circle_cells
 from experiments.recovery import seed_keys
-from experiments.runner import panels, seeding, table
+from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_ranking
 from toys.engine.config import ConfigError, check_fields, setting
@@ -71,8 +71,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         or_default(runtime).progress.note(f"null cell {index + 1}/{len(drawn)}: {_label(cell)}")
         cells.append(circle_cells.null_cell_top_evidence(grid, cell, seed_keys(root, index, [0])[0], runtime))
     alpha = manifold_ranking.CLAIM_ALPHA
-    stratum = circle_cells.stratum(grid)._asdict()
-    record = {"stratum": stratum, "seed": config.seed, "learning_rate": grid.learning_rate, "cells": cells}
+    stratum = circle_cells.stratum(grid)
+    record = {"stratum": stratum._asdict(), "seed": config.seed, "learning_rate": grid.learning_rate, "cells": cells}
     per_k = {}
     for k in grid.ks:
         trained = manifold_ranking.stratum_tops(record, k)
@@ -87,9 +87,8 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "random_max": float(chance.max()),
             "moves_with": _dependence(cells, trained),
         }
-    return Result(
-        {"cells": cells, "stratum": stratum, "alpha": alpha, "per_k": per_k, "record": record}, table=null_rows(cells, per_k, config.seed)
-    )
+    results = {"cells": cells, **facts.write(circle_cells.ClaimFacts(alpha, stratum)), "per_k": per_k, "record": record}
+    return Result(results, table=null_rows(cells, per_k, config.seed))
 
 
 def null_rows(cells: list[dict], per_k: dict, seed: int) -> list[table.Row]:
@@ -178,7 +177,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             labels=("SAE on sparse features alone", "random dictionary (beside, not pooled)"),
             bins=np.linspace(0, 1, 41),
             level=table.mean(rows, {"k": k}, metric="threshold"),
-            level_label=f"claimed above (p ≤ {results['alpha']})",
+            level_label=f"claimed above (p ≤ {facts.read(results, circle_cells.ClaimFacts).alpha})",
         )
     axes[0].set_ylabel("null dictionaries")
     axes[0].legend(fontsize=6)
@@ -208,10 +207,10 @@ def summary(results: dict) -> str:
         lines.append(
             f"{label:<34}" + "".join(f"{by[(index, k)].value:>10.3f}" for k in ks) + "".join(f"{by[(index, k)].chance:>10.3f}" for k in ks)
         )
-    stratum = results["stratum"]
+    stratum = facts.read(results, circle_cells.ClaimFacts).stratum
     lines += [
         "",
-        f"stratum: steps {stratum['steps']}, batch_size {stratum['batch_size']}, n_geometry {stratum['n_geometry']}; "
+        f"stratum: steps {stratum.steps}, batch_size {stratum.batch_size}, n_geometry {stratum.n_geometry}; "
         f"{len(cells)} trained null SAEs per k",
     ]
     for k in ks:

@@ -36,7 +36,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.runner import panels, seeding, table
+from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import feature_map, wall
@@ -168,16 +168,11 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                 "verdicts": verdicts,
             }
         )
+    rows = verdict_rows(cells, config.sae_size, config.seed)
     return Result(
-        {
-            "cells": cells,
-            "false_claims": false_claims(cells),
-            "k_neighbours": config.neighbours,
-            "umap_neighbors": config.umap_neighbors,
-            "seed": config.seed,
-        },
+        {"cells": cells, "false_claims": false_claims(rows), **facts.write(Facts(config.seed, config.neighbours, config.umap_neighbors))},
         arrays,
-        table=verdict_rows(cells, config.sae_size, config.seed),
+        table=rows,
     )
 
 
@@ -218,16 +213,25 @@ def verdict_rows(cells: list[dict], size: int, seed: int) -> list[table.Row]:
     return rows
 
 
-def false_claims(cells: list[dict]) -> dict:
-    """Claims where none is expected (statistics-only and neither toys, every random dictionary), and
-    misses where one is (placement-only toys), per arm: [count, of]."""
+def false_claims(rows: list[table.Row]) -> dict:
+    """From the results table: claims where none is expected (statistics-only and neither toys, every
+    random dictionary), and claims where one is (placement-only toys), per arm: [count, of]."""
     out = {}
     for arm in ARMS:
-        wrong = [v["claimed"] for c in cells for v in c["verdicts"][arm] if not c["expected_claim"] and arm != "random"]
-        random = [v["claimed"] for c in cells for v in c["verdicts"][arm] if arm == "random"]
-        found = [v["claimed"] for c in cells for v in c["verdicts"][arm] if c["expected_claim"] and arm != "random"]
-        out[arm] = {"false_claims": [int(sum(wrong + random)), len(wrong + random)], "claims_where_expected": [int(sum(found)), len(found)]}
+        claims = table.select(rows, arm=arm, reader="placement verdict", metric="claimed")
+        wrong = [bool(row.value) for row in claims if arm == "random" or not EXPECTED[row.setting["family"]]]
+        found = [bool(row.value) for row in claims if arm != "random" and EXPECTED[row.setting["family"]]]
+        out[arm] = {"false_claims": [int(sum(wrong)), len(wrong)], "claims_where_expected": [int(sum(found)), len(found)]}
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    seed: int
+    k_neighbours: int  # the neighbour graph's k
+    umap_neighbors: int  # the maps' n_neighbors
 
 
 def headline(results: dict) -> str:
@@ -240,24 +244,31 @@ def headline(results: dict) -> str:
 
 
 def summary(results: dict) -> str:
+    """From the results table (the run's seed and k from its facts)."""
+    run = facts.read(results, Facts)
+    rows = table.read(results)
     lines = [
-        f"feature-map (seed {results['seed']}; k = {results['k_neighbours']} neighbours): is the decoder's "
+        f"feature-map (seed {run.seed}; k = {run.k_neighbours} neighbours): is the decoder's "
         "placement structured (T against random placement) and not predicted by its co-firing statistics?",
         "",
         f"{'cell':24s} {'family':26s} {'arm':18s} {'T':>6s} {'T null95':>8s} {'overlap':>8s} {'null95':>7s} "
         f"{'explained':>9s} claimed (expected)",
     ]
-    for cell in results["cells"]:
+    verdicts = table.select(rows, reader="placement verdict")
+    for cell in dict.fromkeys(row.setting["cell"] for row in verdicts):
         for arm in ARMS:
-            for v in cell["verdicts"][arm]:
+            mine = table.select(verdicts, {"cell": cell}, arm=arm)
+            for replica in dict.fromkeys(row.setting["replica"] for row in mine):
+                v = {row.metric: row.value for row in table.select(mine, {"replica": replica})}
+                family = table.select(mine, {"replica": replica})[0].setting["family"]
                 lines.append(
-                    f"{cell['name']:24s} {cell['family']:26s} {arm:18s} {v['structure']:6.3f} "
+                    f"{cell:24s} {family:26s} {arm:18s} {v['structure']:6.3f} "
                     f"{v['structure_threshold']:8.3f} {v['statistics_overlap']:8.3f} "
                     f"{v['statistics_threshold']:7.3f} {v['explained']:9.2f} "
-                    f"{'yes' if v['claimed'] else 'no'} ({'yes' if cell['expected_claim'] else 'no'})"
+                    f"{'yes' if v['claimed'] else 'no'} ({'yes' if EXPECTED[family] else 'no'})"
                 )
     lines += ["", "grader (claims against the planted answer):"]
-    for arm, counts in results["false_claims"].items():
+    for arm, counts in false_claims(rows).items():
         lines.append(
             f"  {arm}: claimed where placement alone holds structure {counts['claims_where_expected'][0]}/"
             f"{counts['claims_where_expected'][1]}; false claims {counts['false_claims'][0]}/"
@@ -313,8 +324,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
             panels.scatter_in_plane(
                 axes[index], arrays[f"{slug}_{arm}_map"], colour, f"{name}: {what}", cmap="hsv", sizes=sizes, axes_shown=False
             )
+        run = facts.read(results, Facts)
         title = (
-            f"UMAP of decoder rows (cosine, n_neighbors = {results['umap_neighbors']}, seed {results['seed']})\n"
+            f"UMAP of decoder rows (cosine, n_neighbors = {run.umap_neighbors}, seed {run.seed})\n"
             "colour: the planted group or circle position each latent matches best, size: its |cosine|"
         )
         paths.append(panels.finish(figure, axes, title, folder / "maps.png", legend=False))
@@ -331,6 +343,7 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
     from experiments.runner.runfolder import write_text
 
     shown = (("topk", "SAE"), ("random", "random dictionary"))
+    run = facts.read(results, Facts)
     figure = make_subplots(
         rows=len(drawn),
         cols=2,
@@ -370,7 +383,7 @@ def interactive_maps(results: dict, arrays: dict, drawn: list[str], path: Path) 
         title={
             "font": {"size": 12},
             "text": (
-                f"UMAP of decoder rows (cosine, n_neighbors {results['umap_neighbors']}, seed {results['seed']}); colour: the "
+                f"UMAP of decoder rows (cosine, n_neighbors {run.umap_neighbors}, seed {run.seed}); colour: the "
                 "planted group or circle position each latent matches best; size: its |cosine|"
             ),
         },
