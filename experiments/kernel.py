@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, Recovery, eval_key, headline, summary_table
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate
 from toys.engine.config import check_fields, setting
@@ -106,6 +106,11 @@ def run_arms(
     return recovery, arrays
 
 
+@dataclasses.dataclass(frozen=True)
+class NoToyFacts:
+    """A standard study's toy facts where it states none."""
+
+
 def standard_study(
     name: str,
     description: str,
@@ -114,7 +119,7 @@ def standard_study(
     *,
     figures: tuple[tuple[str, str, tuple[str, ...]], ...],
     graders: tuple[Grader, ...] = (),
-    describe_toy: Callable = lambda config, toy: {},
+    describe_toy: Callable = lambda config, toy: NoToyFacts(),
     summary_metrics: tuple[str, ...] = SUMMARY_METRICS,
     summary_note: Callable = lambda results: "",
     keep: Callable | None = None,
@@ -125,7 +130,8 @@ def standard_study(
     figures: (file name, title, metrics) — one row of metric-against-size panels per file — or
     a function (results, arrays, folder) → path (or None: nothing to draw), composed of
     `experiments.runner.panels`;
-    describe_toy(config, toy) → the toy's facts for results.json (and the figures' titles);
+    describe_toy(config, toy) → the toy's facts for results.json (and the figures' titles): a frozen
+    dataclass the study declares, written under "toy" (`experiments.runner.facts`);
     summary_note(results) → a line under the summary table; keep: see `run_arms`;
     memory_estimate(config) → (bytes, field): the default counts the toy's planted features.
     """
@@ -136,7 +142,7 @@ def standard_study(
         recovery, arrays = run_arms(config, toy, key_dictionaries, graders, runtime, keep)
         readers = {metric: "grader" for grader in graders for metric in grader.metrics}
         return Result(
-            {"dictionaries": recovery.entries, "toy": describe_toy(config, toy)},
+            {"dictionaries": recovery.entries, "toy": facts.write(describe_toy(config, toy))},
             arrays=arrays,
             dictionaries=recovery.saved,
             table=table.from_entries(recovery.entries, readers=readers),

@@ -25,12 +25,13 @@ the untrained network (random ReLU features).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors
@@ -190,11 +191,10 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "mlp_accuracy": float(result.bit_accuracy[0]),
             "mlp_exact_accuracy": float(result.exact_accuracy[0]),
             "final_loss": float(result.loss_curve[-1, 0]),
-            "threshold": config.threshold,
             "n_internal_gates": int(len(internal)),
             "gate_recovery": recovered,
             "gate_recovery_baselines": baselines,
-            "sae": {"sizes": list(config.sae_sizes), "k": config.k, "by_size": by_size},
+            **facts.write(Facts(config.threshold, SAEFacts(tuple(config.sae_sizes), config.k, by_size))),
             "gates": per_gate,
         },
         arrays={
@@ -283,20 +283,37 @@ def headline(results: dict) -> str:
     return f"gates read: SAE {read['sae']:.2f}, random {read['random']:.2f}, probe {read['probe']:.2f}"
 
 
+class SAEFacts(NamedTuple):
+    sizes: tuple[int, ...]
+    k: int
+    by_size: dict  # {size: each reader's share of internal gates read}
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    threshold: float  # a gate is read when its score reaches it
+    sae: SAEFacts
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     """Per reader, its score of every gate at every hidden layer (the probe's also on the inputs), from the
     results table; cells at the recovery threshold ticked; the title gives the share of internal gates read."""
     rows = table.read(results)
+    threshold = facts.read(results, Facts).threshold
+    net = {row.metric: row.value for row in table.select(rows, reader="emulator")}
     scores = table.select(rows, metric="gate_score")
     recovered = {row.arm: row.value for row in table.select(rows, metric="internal_gates_recovered", size=None)}
     n_layers = max(row.setting["layer"] for row in scores)
+    n_gates = len({row.setting["gate"] for row in scores})
     titles = {
         "probe": "linear probe\n(held-out balanced accuracy)",
         "sae": "best SAE latent\n(AUROC)",
         "neuron": "best neuron\n(AUROC)",
         "random": "best random atom\n(AUROC)",
     }
-    figure, axes = panels.panels(len(titles), width=1.6 * (n_layers + 1) / 2 + 0.75, height=0.28 * len(results["gates"]) + 2, sharey=True)
+    figure, axes = panels.panels(len(titles), width=1.6 * (n_layers + 1) / 2 + 0.75, height=0.28 * n_gates + 2, sharey=True)
     images = {}
     for ax, (reader, title) in zip(axes, titles.items()):
         images[reader] = panels.heatmap_by_setting(
@@ -310,25 +327,26 @@ def plot(results: dict, arrays: dict, folder) -> list:
             column_names={0: "in", **{i: f"L{i}" for i in range(1, n_layers + 1)}},
             vmin=0.5,
             cmap="cividis" if reader == "probe" else "viridis",  # two measures, two colour scales
-            mark_at=results["threshold"],
+            mark_at=threshold,
         )
         ax.set_xlabel("hidden layer")
-    mark = f"(✓: ≥ {results['threshold']})"
+    mark = f"(✓: ≥ {threshold})"
     figure.colorbar(images["probe"], ax=axes[0], location="bottom", shrink=0.9, pad=0.16, label=f"balanced accuracy {mark}")
     figure.colorbar(images["random"], ax=axes[1:], location="bottom", shrink=0.5, pad=0.16, label=f"AUROC {mark}")
-    title = f"Reading a circuit's gates in its emulator (MLP accuracy {results['mlp_accuracy']:.3f} on all {results['n_rows']} inputs)"
+    title = f"Reading a circuit's gates in its emulator (MLP accuracy {net['bit_accuracy']:.3f} on all {net['rows']:.0f} inputs)"
     return [panels.finish(figure, axes, title, folder / "gate_recovery.png", legend=False, tight=False)]
 
 
 def summary(results: dict) -> str:
-    """From the results table."""
+    """From the results table (the SAEs' k and the threshold from the run's facts)."""
     rows = table.read(results)
+    run = facts.read(results, Facts)
     net = {row.metric: row.value for row in table.select(rows, reader="emulator")}
     lines = [
         f"circuit: {net['gates']:.0f} gates ({net['internal_gates']:.0f} internal) over "
         f"{net['inputs']:.0f} inputs; emulator accuracy {net['bit_accuracy']:.4f} per output bit, "
         f"{net['exact_accuracy']:.4f} all outputs right (all {net['rows']:.0f} rows)",
-        f"TopK SAEs (k={results['sae']['k']}) and random dictionaries per layer, by size "
+        f"TopK SAEs (k={run.sae.k}) and random dictionaries per layer, by size "
         "(explained variance per layer; share of internal gates read by the best latent / atom):",
     ]
     for row in table.select(rows, reader="gate readers by size"):
@@ -336,7 +354,7 @@ def summary(results: dict) -> str:
         lines.append(
             f"  m={row.size!s:<5} EV " + ", ".join(f"{v:.3f}" for _, v in explained) + f"   sae {row.value:.3f}   random {row.chance:.3f}"
         )
-    threshold = results["threshold"]
+    threshold = run.threshold
     lines.append(f"share of internal gates read at ≥ {threshold} in some hidden layer (sae and random: best over sizes):")
     for reader in READERS:
         lines.append(f"  {reader:<8}{table.mean(rows, arm=reader, reader='gate readers', metric='internal_gates_recovered'):>7.3f}")

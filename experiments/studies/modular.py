@@ -13,13 +13,14 @@ row; a neuron's unit vector) lies in the hidden subspace of frequency k
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from toys import modular
 from toys.engine.config import check_fields, setting
@@ -82,14 +83,12 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     explained, per_kind = units["explained_variance"], units["per_kind"]
     return Result(
         {
-            "p": net.p,
+            **facts.write(Facts(net.p, net.coverage, SAEFacts(config.sae_size, config.k, float(explained)))),
             "test_accuracy": main["test_accuracy"],
             "train_accuracy": main["train_accuracy"],
             "key_frequencies": main["key_frequencies"],
             "top_frequencies_variance_share": main["top_frequencies_variance_share"],
-            "coverage": net.coverage,
             "seeds": seeds,
-            "sae": {"size": config.sae_size, "k": config.k, "explained_variance": float(explained)},
             "latents_per_key_frequency": per_kind,
         },
         arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
@@ -175,19 +174,33 @@ def headline(results: dict) -> str:
     return "—" if accuracy is None else f"test accuracy {accuracy:.3f}, key frequencies {keys}"
 
 
+class SAEFacts(NamedTuple):
+    size: int
+    k: int
+    explained_variance: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    p: int
+    coverage: float  # the share of the embedding's variance its key frequencies must hold
+    sae: SAEFacts  # the SAE that reads network 0's hidden layer
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     """Network 0's Fourier spectrum, units per key-frequency circle by reader, and training, from the
     results table (training from the run's loss curves)."""
     paths = []
     rows = table.read(results)
+    p = facts.read(results, Facts).p
+    accuracy = table.mean(rows, {"network": 0}, arm="network", metric="test_accuracy") or 0.0
     first = table.select(rows, {"network": 0}, reader="fourier")
     held = table.mean(first, metric="top_frequencies_variance_share") or 0.0
     keys = len({row.setting["frequency"] for row in first if row.setting.get("key")})
     figure, axes = panels.panels(1, width=9.0, height=3.6)
-    title = (
-        f"Fourier spectrum of the embedding, p={results['p']}, test accuracy {results['test_accuracy']:.3f}: "
-        f"{keys} key frequencies (red) hold {held:.1%}"
-    )
+    title = f"Fourier spectrum of the embedding, p={p}, test accuracy {accuracy:.3f}: {keys} key frequencies (red) hold {held:.1%}"
     panels.spectrum(axes[0], first, "variance_share", "frequency", "key", title)
     paths.append(
         panels.finish(
@@ -230,7 +243,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
             panels.finish(
                 figure,
                 axes,
-                f"Training the modular networks (p = {results['p']}, full batch)",
+                f"Training the modular networks (p = {p}, full batch)",
                 folder / "training.png",
                 ylabel="cross-entropy",
             )
@@ -239,8 +252,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
-    """From the results table."""
+    """From the results table (p, the coverage target and the SAE's k from the run's facts)."""
     rows = table.read(results)
+    run = facts.read(results, Facts)
 
     def network(index: int, metric: str) -> float:
         return table.mean(rows, {"network": index}, arm="network", metric=metric) or 0.0
@@ -251,9 +265,9 @@ def summary(results: dict) -> str:
 
     networks = sorted({row.setting["network"] for row in table.select(rows, metric="test_accuracy")})
     lines = [
-        f"p = {results['p']}: train accuracy {network(0, 'train_accuracy'):.4f}, test accuracy {network(0, 'test_accuracy'):.4f}",
+        f"p = {run.p}: train accuracy {network(0, 'train_accuracy'):.4f}, test accuracy {network(0, 'test_accuracy'):.4f}",
         f"key frequencies {keys(0)} hold {network(0, 'top_frequencies_variance_share'):.3f} "
-        f"of the embedding variance (coverage target {results['coverage']})",
+        f"of the embedding variance (coverage target {run.coverage})",
     ]
     for index in networks[1:]:
         lines.append(
@@ -261,7 +275,7 @@ def summary(results: dict) -> str:
             f"({network(index, 'top_frequencies_variance_share'):.3f})"
         )
     sae = table.select(rows, arm="topk", metric="explained_variance")[0]
-    lines.append(f"SAE m={sae.size} k={results['sae']['k']} on the hidden layer: explained variance {sae.value:.3f}")
+    lines.append(f"SAE m={sae.size} k={run.sae.k} on the hidden layer: explained variance {sae.value:.3f}")
     frequencies = sorted(keys(0))
     lines.append(f"{'units':<8}{'live':>6}  per key frequency " + "  ".join(f"k={k}" for k in frequencies) + "  other")
     units = table.select(rows, reader="frequency units")

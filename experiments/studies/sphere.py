@@ -62,6 +62,16 @@ class Config(Arms):
         return cls(n_seeds=1, steps=1500, batch_size=256)
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyFacts:
+    """The toy's facts in results.json ("toy")."""
+
+    d: int
+    n_sparse_features: int
+    sphere_span_dims: int  # the sphere's span with its offset: 3 + 1
+    chance_share: float  # a random direction's expected share of its energy in that span: 4 / d
+
+
 def _span_shares(decoder: np.ndarray, toy) -> np.ndarray:
     span = np.linalg.qr(np.concatenate([np.asarray(toy.bases[0]), np.asarray(toy.offsets[0])[None]]).T)[0].T  # [4, d]
     rows = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
@@ -79,12 +89,7 @@ STUDY = standard_study(
     Config,
     lambda config, key: manifolds.build(config.toy.manifold_config(), key),
     graders=(Grader(("sphere_latents", "sphere_best_share"), grade_sphere),),
-    describe_toy=lambda config, toy: {
-        "d": config.toy.d,
-        "n_sparse_features": config.toy.n_sparse_features,
-        "sphere_span_dims": 4,
-        "chance_share": 4 / config.toy.d,
-    },
+    describe_toy=lambda config, toy: ToyFacts(config.toy.d, config.toy.n_sparse_features, 4, 4 / config.toy.d),
     figures=(
         (
             "sphere_latents.png",

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from experiments.kernel import Arms, standard_study
-from experiments.runner import memory, panels, table
+from experiments.runner import facts, memory, panels, table
 from sae import metrics
 from toys import superposition
 from toys.engine.config import setting
@@ -71,17 +71,31 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyFacts:
+    """The toy's facts in results.json ("toy")."""
+
+    n_features: int
+    d: int
+    expected_true_l0: float  # Σ_i p_i: the mean number of features firing per sample
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    toy: ToyFacts
+
+
 def recovery_figure(results: dict, arrays: dict, folder):
-    toy = results["toy"]
+    toy = facts.read(results, Facts).toy
     figure, axes = panels.panels(2, sharey=True)
     for ax, metric, title in zip(axes, ("mmcs", "mcc"), ("MMCS", "MCC (Hungarian, over min(F, m) pairs)")):
         panels.metric_by_size(ax, table.read(results), metric, title)
-        panels.reference_line(ax, toy["n_features"])
+        panels.reference_line(ax, toy.n_features)
         ax.set_ylim(0, 1.02)
     return panels.finish(
         figure,
         axes,
-        f"Recovery of {toy['n_features']} planted features in {toy['d']} dims: trained SAEs vs random dictionaries (chance)",
+        f"Recovery of {toy.n_features} planted features in {toy.d} dims: trained SAEs vs random dictionaries (chance)",
         folder / "mmcs_mcc_vs_size.png",
         xlabel="dictionary size m (grey line: F true features)",
         ylabel="score (mean over seeds; bars = min–max)",
@@ -118,14 +132,12 @@ STUDY = standard_study(
     DESCRIPTION,
     Config,
     lambda config, key: superposition.build(config.toy, key),
-    describe_toy=lambda config, toy: {
-        "n_features": config.toy.n_features,
-        "d": config.toy.d,
-        "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
-    },
+    describe_toy=lambda config, toy: ToyFacts(
+        config.toy.n_features, config.toy.d, float(np.sum(superposition.firing_probabilities(config.toy)))
+    ),
     keep=keep_heatmap,
     figures=(recovery_figure, heatmap_figure),
     memory_estimate=memory_estimate,
     summary_metrics=("mmcs", "mcc", "uniqueness", "f1", "f1_live", "explained_variance", "l0", "dead_fraction", "shrinkage"),
-    summary_note=lambda results: f"true L0 ≈ {results['toy']['expected_true_l0']:.2f}",
+    summary_note=lambda results: f"true L0 ≈ {facts.read(results, Facts).toy.expected_true_l0:.2f}",
 )
