@@ -12,12 +12,13 @@ data) is reported. All settings of one shape train in one vmapped, compiled call
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from toys import tms
 from toys.engine.config import check_fields, setting
@@ -115,7 +116,26 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_eval = seeding.stream(seeding.root_key(config.seed), "evaluation sample")
     settings = _train_settings(config, 5, 2, two_dims, key_two, key_eval, runtime)
     settings += _train_settings(config, config.sweep_features, config.sweep_hidden, sweep, key_sweep, key_eval, runtime)
-    return Result({"settings": settings}, table=settings_rows(settings, config.seed))
+    arrays = {f"W_{entry['name']}": np.asarray(entry["best"]["W"], np.float32) for entry in settings if entry["group"] == "two_dims"}
+    return Result({"settings": settings}, arrays, table=settings_rows(settings, config.seed))
+
+
+class SettingFacts(NamedTuple):
+    """One trained setting, as the run declared it."""
+
+    name: str
+    group: str  # "two_dims" (5 features in 2 dims) or "sweep"
+    n_features: int
+    n_hidden: int
+    probability: float
+    importance: str  # "uniform" or "decay"
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json's settings, beside the table)."""
+
+    settings: tuple[SettingFacts, ...]
 
 
 def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
@@ -146,6 +166,12 @@ def settings_rows(settings: list[dict], seed: int) -> list[table.Row]:
                     setting={**where, "feature": feature},
                 )
             )
+        # each column's norm, and in two dimensions the angle to its neighbour (the summary's geometry)
+        per_feature_values = [("column_norm", best["column_norms"], ""), ("neighbour_angle", best.get("neighbour_angles_deg", []), "deg")]
+        for metric, values, unit in per_feature_values:
+            for feature, value in enumerate(values):
+                at = {**where, "feature": feature}
+                rows.append(table.Row("tms", metric, value, None, size=m, seed=seed, reader="best instance", unit=unit, setting=at))
         frame = m / max(float(np.sum(np.asarray(best["column_norms"]) ** 2)), 1e-12)
         rows.append(table.Row("tms", "hidden_over_frobenius", frame, None, size=m, seed=seed, reader="best instance", setting=where))
     return rows
@@ -161,12 +187,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
     """The two-dimensional settings' columns of W (arrows), and the sweep's feature dimensionalities against
     1/p from the results table, beside the tight-frame levels."""
     rows = table.read(results)
-    two = [s for s in results["settings"] if s["group"] == "two_dims"]
+    settings = facts.read(results, Facts).settings
+    two = [entry for entry in settings if entry.group == "two_dims"]
     figure, axes = panels.panels(len(two), width=3.6, height=3.8)
     for ax, entry in zip(axes, two):
-        dims = ", ".join(f"{d:.2f}" for d in entry["best"]["dimensionality"])
-        title = f"{entry['name']}: p={entry['probability']:g}, {entry['importance']} importance\nD = {dims}"
-        panels.vectors_in_plane(ax, entry["best"]["W"], title)
+        dims = ", ".join(f"{d:.2f}" for d in per_feature(rows, entry.name, "dimensionality"))
+        title = f"{entry.name}: p={entry.probability:g}, {entry.importance} importance\nD = {dims}"
+        panels.vectors_in_plane(ax, arrays[f"W_{entry.name}"], title)
         ax.set_xlabel("hidden dim 1")
     title = "Columns of W, 5 features in 2 dims (Elhage et al.: sparse → pentagon, dense → 2 orthogonal)"
     paths = [panels.finish(figure, axes, title, folder / "tms_columns.png", ylabel="hidden dim 2", legend=False)]
@@ -180,7 +207,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         )
         axes[0].set_xscale("log")
         panels.levels(axes[0], TIGHT_FRAME_LEVELS)
-        n, m = results["settings"][-1]["n_features"], results["settings"][-1]["n_hidden"]
+        n, m = settings[-1].n_features, settings[-1].n_hidden
         title = f"{n} features in {m} hidden dims: D_i clusters at d/k (black bar: hidden dims / ‖W‖²_F)"
         paths.append(
             panels.finish(
@@ -196,20 +223,26 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return paths
 
 
+def per_feature(rows: list[table.Row], setting: str, metric: str) -> list[float]:
+    """A setting's per-feature values of `metric` from the results table, in feature order."""
+    mine = table.select(rows, {"setting": setting}, reader="best instance", metric=metric)
+    return [row.value for row in sorted(mine, key=lambda row: row.setting["feature"]) if row.value is not None]
+
+
 def summary(results: dict) -> str:
+    """From the results table (each setting as the run declared it from its facts)."""
+    rows = table.read(results)
     lines = [f"{'setting':<14}{'features':>9}{'hidden':>7}{'p':>7}  {'importance':<10}{'loss':>10}  D_i (best instance)"]
     lines.append("-" * len(lines[0]) + "-" * 20)
-    for s in results["settings"]:
-        dims = " ".join(f"{d:.2f}" for d in s["best"]["dimensionality"][:10])
-        more = " …" if s["n_features"] > 10 else ""
-        lines.append(
-            f"{s['name']:<14}{s['n_features']:>9}{s['n_hidden']:>7}{s['probability']:>7.3g}  {s['importance']:<10}"
-            f"{s['best']['loss']:>10.5f}  {dims}{more}"
-        )
-        if "neighbour_angles_deg" in s["best"]:
-            norms = " ".join(f"{v:.2f}" for v in s["best"]["column_norms"])
-            angles = " ".join(f"{v:.1f}" for v in s["best"]["neighbour_angles_deg"])
-            lines.append(f"{'':<14}column norms {norms}; neighbour angles (deg) {angles}")
+    for s in facts.read(results, Facts).settings:
+        dims = " ".join(f"{d:.2f}" for d in per_feature(rows, s.name, "dimensionality")[:10])
+        more = " …" if s.n_features > 10 else ""
+        loss = table.mean(rows, {"setting": s.name}, reader="best instance", metric="loss") or 0.0
+        lines.append(f"{s.name:<14}{s.n_features:>9}{s.n_hidden:>7}{s.probability:>7.3g}  {s.importance:<10}{loss:>10.5f}  {dims}{more}")
+        angles = per_feature(rows, s.name, "neighbour_angle")
+        if angles:
+            norms = " ".join(f"{v:.2f}" for v in per_feature(rows, s.name, "column_norm"))
+            lines.append(f"{'':<14}column norms {norms}; neighbour angles (deg) {' '.join(f'{v:.1f}' for v in angles)}")
     return "\n".join(lines)
 
 
