@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from experiments.recovery import TRAINED_KINDS, headline, saved_dictionaries, seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, pipeline
 from toys import superposition
@@ -146,9 +146,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         {
             "dictionaries": entries,
             "chance": chance_entries,
-            "hyperparameter": config.hyperparameter,
-            "arch": config.arch,
-            "size": config.size,
+            **facts.write(Facts(config.hyperparameter, config.arch, config.size, config.k)),
         },
         dictionaries=saved_dictionaries(
             config.arch,
@@ -161,9 +159,21 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     )
 
 
-def _spread(results: dict, metric: str):
-    values = sorted({e["value"] for e in results["dictionaries"]})
-    by_value = [[e["metrics"][metric] for e in results["dictionaries"] if e["value"] == v] for v in values]
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    hyperparameter: str  # the swept field
+    arch: str
+    size: int
+    chance_k: int  # the random dictionaries' TopK reading
+
+
+def _spread(rows: list[table.Row], run: Facts, metric: str):
+    """Per swept value (sorted): the mean, min and max over seeds of `metric`, from the results table."""
+    mine = table.select(rows, arm=run.arch, metric=metric)
+    values = sorted({row.setting[run.hyperparameter] for row in mine})
+    by_value = [[row.value for row in mine if row.setting[run.hyperparameter] == v] for v in values]
     return (
         np.asarray(values),
         np.array([np.mean(v) for v in by_value]),
@@ -174,27 +184,31 @@ def _spread(results: dict, metric: str):
 
 def plot(results: dict, arrays: dict, folder) -> list:
     rows = table.read(results)
+    run = facts.read(results, Facts)
     figure, axes = panels.panels(len(PLOTTED), width=3.2, height=3.2)
     for ax, metric in zip(axes, PLOTTED):
-        panels.metric_by_setting(ax, rows, metric, results["hyperparameter"], metric)
-    n_seeds = len({e["seed"] for e in results["dictionaries"]})
+        panels.metric_by_setting(ax, rows, metric, run.hyperparameter, metric)
+    n_seeds = len({row.seed for row in table.select(rows, arm=run.arch)})
     title = (
-        f"{results['arch']} SAE, m={results['size']}: metrics against {results['hyperparameter']} (line: mean of "
+        f"{run.arch} SAE, m={run.size}: metrics against {run.hyperparameter} (line: mean of "
         f"{n_seeds} seeds; band: min–max; dashed: a random dictionary of the same size, TopK "
-        f"k={results.get('chance', [{}])[0].get('k', '?')})"
+        f"k={run.chance_k})"
     )
     return [panels.finish(figure, axes, title, folder / "sweep.png")]
 
 
 def summary(results: dict) -> str:
-    header = f"{results['hyperparameter']:>16}" + "".join(f"{m[:10]:>12}" for m in PLOTTED)
+    """From the results table (the swept field and the architecture from the run's facts)."""
+    rows = table.read(results)
+    run = facts.read(results, Facts)
+    header = f"{run.hyperparameter:>16}" + "".join(f"{m[:10]:>12}" for m in PLOTTED)
     lines = [header, "-" * len(header)]
-    columns = [_spread(results, metric) for metric in PLOTTED]
+    columns = [_spread(rows, run, metric) for metric in PLOTTED]
     for i, value in enumerate(columns[0][0]):
         lines.append(f"{value:>16g}" + "".join(f"{c[1][i]:>8.3f}±{(c[3][i] - c[2][i]) / 2:<3.2f}" for c in columns))
-    chance = results.get("chance", [])
+    chance = table.select(rows, arm="random")
     if chance:
-        lines.append(f"{'random (chance)':>16}" + "".join(f"{np.mean([e['metrics'][m] for e in chance]):>8.3f}    " for m in PLOTTED))
+        lines.append(f"{'random (chance)':>16}" + "".join(f"{table.mean(chance, metric=m) or 0.0:>8.3f}    " for m in PLOTTED))
     lines.append("(mean ± half the min–max range over seeds; chance: a random dictionary of the same size, TopK k)")
     return "\n".join(lines)
 
