@@ -25,13 +25,14 @@ the slices of a + b tile its circle.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.frequency_units import layer_units
 from experiments.recovery import seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import grid_latents, wall
 from toys import modular
@@ -162,7 +163,32 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
                             setting=where,
                         )
                     )
+            # live units on a key frequency's circles, and the sum slices' tiling of a + b
+            on_circles = sum(counts["circles"]["per_key_frequency"].values())
+            for metric, value, unit in (("on_circles", on_circles, "count"), ("tiling", counts["tiling"]["coverage"], "")):
+                rows.append(table.Row(arm, metric, value, None, seed=config.seed, reader="unit circles", unit=unit, setting=where))
     return Result({"p": config.toy.p, "networks": networks, "pizza_below": PIZZA_BELOW}, arrays=arrays, table=rows)
+
+
+class NetworkFacts(NamedTuple):
+    """One network as the run declared and read it (results.json's networks, beside the table)."""
+
+    name: str
+    kind: str
+    embed_dim: int
+    key_frequencies: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    p: int
+    pizza_below: float  # q below it reads as pizza
+    networks: tuple[NetworkFacts, ...]
+
+
+def _network(rows: list[table.Row], name: str) -> dict:
+    """A network's algorithm readings from the results table: {metric: value}."""
+    return {row.metric: row.value for row in table.select(rows, {"network": name}, reader="algorithm")}
 
 
 def headline(results: dict) -> str:
@@ -176,15 +202,17 @@ def plot(results: dict, arrays: dict, folder) -> list:
     """Per network: its correct logit over (a + b, a − b); its units by category from the results table
     (SAE latents beside random atoms and neurons); its hidden layer on its top key frequency's plane."""
     rows = table.read(results)
-    networks = results["networks"]
+    run = facts.read(results, Facts)
+    networks = run.networks
     paths = []
     figure, axes = panels.panels(len(networks), width=4.2, height=4.0)
     for ax, n in zip(axes, networks):
+        read = _network(rows, n.name)
         title = (
-            f"{n['name']} ({n['kind']}): {n['algorithm']}\nq = {n['distance_irrelevance']:.2f}, "
-            f"s_g = {n['gradient_symmetricity']:.2f}, test acc {n['test_accuracy']:.2f}"
+            f"{n.name} ({n.kind}): {_algorithm(read, run)}\nq = {read['distance_irrelevance']:.2f}, "
+            f"s_g = {read['gradient_symmetricity']:.2f}, test acc {read['test_accuracy']:.2f}"
         )
-        panels.matrix(ax, arrays[f"{n['name']}_correct_logits"], title, "(a − b) mod p", "(a + b) mod p", None, None, "", 9)
+        panels.matrix(ax, arrays[f"{n.name}_correct_logits"], title, "(a − b) mod p", "(a + b) mod p", None, None, "", 9)
         ax.invert_yaxis()  # (a + b) = 0 at the bottom
     title = "Correct logit by a + b and a − b: stripes along a − b = pizza (q → 0), flat = clock (q → 1)"
     paths.append(panels.finish(figure, axes, title, folder / "correct_logits.png", legend=False))
@@ -193,41 +221,50 @@ def plot(results: dict, arrays: dict, folder) -> list:
     for ax, n in zip(axes, networks):
         panels.shares_by_metric(
             ax,
-            table.select(rows, {"network": n["name"]}, reader="unit categories"),
+            table.select(rows, {"network": n.name}, reader="unit categories"),
             (*grid_latents.CATEGORIES, "dead"),
             {"topk": "C0", "random": "0.6", "neurons": "C2"},
-            f"{n['name']} ({n['algorithm']})",
+            f"{n.name} ({_algorithm(_network(rows, n.name), run)})",
         )
     axes[0].legend(fontsize=8)
     title = "Where units fire on the (a, b) grid: SAE latents beside random atoms (chance) and neurons"
     paths.append(panels.finish(figure, axes, title, folder / "latent_categories.png", ylabel="share of units", legend=False))
 
     figure, axes = panels.panels(len(networks), width=4.6, height=4.4)
-    a, b = np.divmod(np.arange(results["p"] ** 2), results["p"])
+    a, b = np.divmod(np.arange(run.p**2), run.p)
     for ax, n in zip(axes, networks):
-        points, k = arrays[f"{n['name']}_hidden_plane"], n["key_frequencies"][0]
+        points, k = arrays[f"{n.name}_hidden_plane"], n.key_frequencies[0]
+        slices = int(table.mean(rows, {"network": n.name}, arm="topk", reader="unit categories", metric="sum_slice") or 0)
         title = (
-            f"{n['name']} ({n['algorithm']}): frequency {k}'s plane\n"
-            f"colour {k}·(a + b) mod p; lines: {n['sae_latents']['sum_slice']} SAE slice latents"
+            f"{n.name} ({_algorithm(_network(rows, n.name), run)}): frequency {k}'s plane\n"
+            f"colour {k}·(a + b) mod p; lines: {slices} SAE slice latents"
         )
-        panels.scatter_in_plane(ax, points, (k * (a + b)) % results["p"], title, sizes=3, axes_shown=False)
-        panels.rays(ax, arrays[f"{n['name']}_slice_directions"], float(np.abs(points).max()))
+        panels.scatter_in_plane(ax, points, (k * (a + b)) % run.p, title, sizes=3, axes_shown=False)
+        panels.rays(ax, arrays[f"{n.name}_slice_directions"], float(np.abs(points).max()))
     title = "The hidden layer on its top key frequency's plane, and the SAE latents that slice a + b"
     paths.append(panels.finish(figure, axes, title, folder / "hidden_geometry.png", legend=False))
     return paths
 
 
+def _algorithm(read: dict, run: Facts) -> str:
+    return "pizza" if read["distance_irrelevance"] < run.pizza_below else "clock"
+
+
 def summary(results: dict) -> str:
+    """From the results table (each network as the run declared it, from its facts)."""
+    rows = table.read(results)
+    run = facts.read(results, Facts)
     lines = [
-        f"modular addition mod {results['p']}, trained on half the pairs; algorithm read from the distance "
-        f"irrelevance q (pizza below {results['pizza_below']})",
+        f"modular addition mod {run.p}, trained on half the pairs; algorithm read from the distance "
+        f"irrelevance q (pizza below {run.pizza_below})",
         f"{'network':<16}{'kind':<16}{'embed':>6}{'test acc':>9}{'s_g':>7}{'q':>7}  algorithm  key frequencies",
     ]
-    for n in results["networks"]:
+    for n in run.networks:
+        read = _network(rows, n.name)
         lines.append(
-            f"{n['name']:<16}{n['kind']:<16}{n['embed_dim']:>6}{n['test_accuracy']:>9.3f}"
-            f"{n['gradient_symmetricity']:>7.3f}{n['distance_irrelevance']:>7.3f}  {n['algorithm']:<9}  "
-            f"{n['key_frequencies']}"
+            f"{n.name:<16}{n.kind:<16}{n.embed_dim:>6}{read['test_accuracy']:>9.3f}"
+            f"{read['gradient_symmetricity']:>7.3f}{read['distance_irrelevance']:>7.3f}  {_algorithm(read, run):<9}  "
+            f"{list(n.key_frequencies)}"
         )
     lines.append(
         "(Zhong et al. 2023: clock s_g ≈ 0.33, q ≈ 0.85; pizza s_g ≈ 0.99, q ≈ 0.17; an additive network has s_g = 1 by construction)"
@@ -238,15 +275,13 @@ def summary(results: dict) -> str:
         "units by where they fire (sae.readers.grid_latents), and live units on a key frequency's circles:",
         f"{'network':<16}{'units':<14}" + "".join(f"{c[:12]:>13}" for c in categories) + f"{'on circles':>12}" + f"{'tiling':>9}",
     ]
-    for n in results["networks"]:
-        for kind in ("sae_latents", "random_atoms", "neurons"):
-            row = n[kind]
-            on_circles = sum(row["circles"]["per_key_frequency"].values())
-            lines.append(
-                f"{n['name']:<16}{kind:<14}"
-                + "".join(f"{row[c]:>13}" for c in categories)
-                + f"{on_circles:>12}{row['tiling']['coverage']:>9.2f}"
-            )
+    for n in run.networks:
+        for kind, arm in (("sae_latents", "topk"), ("random_atoms", "random"), ("neurons", "neurons")):
+            mine = table.select(rows, {"network": n.name}, arm=arm)
+            count = {row.metric: int(row.value or 0) for row in table.select(mine, unit="count")}
+            tiling = table.mean(mine, reader="unit circles", metric="tiling") or 0.0
+            columns = "".join(f"{count[c]:>13}" for c in categories)
+            lines.append(f"{n.name:<16}{kind:<14}{columns}{count['on_circles']:>12}{tiling:>9.2f}")
     lines.append(
         "(tiling: share of the residues of a + b on which some sum-slice unit fires for most pairs; "
         "random atoms are encoded by TopK with the SAE's k and read as chance)"
