@@ -107,6 +107,22 @@ def run_arms(
 
 
 @dataclasses.dataclass(frozen=True)
+class SparseToyFacts:
+    """A sparse-feature toy's facts in results.json ("toy"): its size and its expected true L0."""
+
+    n_features: int
+    d: int
+    expected_true_l0: float  # Σ_i p_i: the mean number of features firing per sample
+
+    @classmethod
+    def of(cls, toy_config) -> "SparseToyFacts":
+        """From a `toys.superposition` config."""
+        from toys import superposition
+
+        return cls(toy_config.n_features, toy_config.d, float(np.sum(superposition.firing_probabilities(toy_config))))
+
+
+@dataclasses.dataclass(frozen=True)
 class NoToyFacts:
     """A standard study's toy facts where it states none."""
 

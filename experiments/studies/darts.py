@@ -23,14 +23,16 @@ hit_fraction_gaussian, hit_fraction_sphere, max_coherence).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
+from experiments.kernel import SparseToyFacts
 from experiments.recovery import BASELINE_KINDS, Recovery, eval_key, headline, summary_table
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, metrics
 from theory import random_vectors
@@ -134,7 +136,7 @@ def evaluation_source(config: Config) -> dict:
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     key_facts, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
-    facts, arrays = numerical_facts(config, key_facts)
+    vector_facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)
     d = config.toy.d
     seeds = seeding.replica_seeds(config.seed, config.n_seeds)
@@ -162,32 +164,34 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     return Result(
         {
             "dictionaries": recovery.entries,
-            "toy": {
-                "n_features": config.toy.n_features,
-                "d": d,
-                "expected_true_l0": float(np.sum(superposition.firing_probabilities(config.toy))),
-            },
-            "facts": facts,
+            "toy": facts.write(SparseToyFacts.of(config.toy)),
+            "facts": vector_facts,
             "random_hits": hits,
         },
         arrays=arrays,
         dictionaries=recovery.saved,
-        table=[*recovery.rows(), *fact_rows(facts, hits, d, config.seed)],
+        table=[*recovery.rows(), *fact_rows(vector_facts, hits, d, config.seed)],
     )
 
 
-def fact_rows(facts: dict, hits: list[dict], d: int, seed: int) -> list[table.Row]:
+def fact_rows(vector_facts: dict, hits: list[dict], d: int, seed: int) -> list[table.Row]:
     """The random-vector facts as rows: per m, the measured extreme overlaps beside their √(ln m)
     estimates (arms "measured" and "estimate"); per random dictionary size and |cos| threshold, the
     share of true features some random atom hits, beside the Gaussian and the exact sphere-tail
-    predictions (arms "random", "gaussian prediction", "sphere tail")."""
+    predictions (arms "random", "gaussian prediction", "sphere tail"); and per m the spread and the largest
+    of the inner products themselves (std, max), beside theirs."""
     rows = []
-    for entry in facts["by_m"]:
+    for entry in vector_facts["by_m"]:
         where = {"m": entry["m"]}
+        norm_y = vector_facts["norm_y"]
         pairs = [
-            ("max_inner_over_norm", "measured", entry["max_inner"] / facts["norm_y"]),
-            ("max_inner_over_norm", "estimate", entry["predicted_max_inner"] / facts["norm_y"]),
+            ("max_inner_over_norm", "measured", entry["max_inner"] / norm_y),
+            ("max_inner_over_norm", "estimate", entry["predicted_max_inner"] / norm_y),
             ("max_coherence", "estimate", entry["predicted_coherence"]),
+            ("inner_std", "measured", entry["inner_std"]),
+            ("inner_std", "estimate", entry["predicted_std"]),
+            ("max_inner", "measured", entry["max_inner"]),
+            ("max_inner", "estimate", entry["predicted_max_inner"]),
         ]
         if "max_coherence" in entry:
             pairs.append(("max_coherence", "measured", entry["max_coherence"]))
@@ -205,21 +209,41 @@ def fact_rows(facts: dict, hits: list[dict], d: int, seed: int) -> list[table.Ro
     return rows
 
 
+class VectorFacts(NamedTuple):
+    n: int  # the random vectors' dimension
+    norm_y: float  # ‖y‖ of the fixed Gaussian vector
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    toy: SparseToyFacts
+    facts: VectorFacts
+
+
 def plot(results: dict, arrays: dict, folder) -> list:
     """The random-vector facts against their estimates, the inner products' histogram, trained against
     random dictionaries by size, and random atoms' hits on true features (all from the results table
     but the histogram's sample)."""
     rows = table.read(results)
+    run = facts.read(results, Facts)
     paths = []
-    facts = table.select(rows, reader="random-vector facts")
+    vector_rows = table.select(rows, reader="random-vector facts")
     estimate = {"estimate": {"fmt": "k--"}}
     figure, axes = panels.panels(2, width=4.5, height=3.6)
-    n = results["facts"]["n"]
+    n = run.facts.n
     panels.metric_by_setting(
-        axes[0], facts, "max_coherence", "m", f"max |x_iᵀx_j| over m Rademacher rows (n = {n})", estimate, {"estimate": "√(4 ln m / n)"}
+        axes[0],
+        vector_rows,
+        "max_coherence",
+        "m",
+        f"max |x_iᵀx_j| over m Rademacher rows (n = {n})",
+        estimate,
+        {"estimate": "√(4 ln m / n)"},
     )
     panels.metric_by_setting(
-        axes[1], facts, "max_inner_over_norm", "m", "max_i x_iᵀy / ‖y‖ for a Gaussian y", estimate, {"estimate": "√(2 ln m / n)"}
+        axes[1], vector_rows, "max_inner_over_norm", "m", "max_i x_iᵀy / ‖y‖ for a Gaussian y", estimate, {"estimate": "√(2 ln m / n)"}
     )
     for ax in axes:
         ax.set_xscale("log", base=2)
@@ -229,7 +253,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
     if "inner_products" in arrays:
         inner = np.asarray(arrays["inner_products"], np.float64)
-        sigma = results["facts"]["norm_y"] / np.sqrt(n)
+        sigma = run.facts.norm_y / np.sqrt(n)
         grid = np.linspace(inner.min(), inner.max(), 400)
         figure, axes = panels.panels(1, width=5.5, height=3.6)
         title = f"x_iᵀy is Gaussian: std {inner.std():.4f} vs ‖y‖/√n = {sigma:.4f}"
@@ -238,13 +262,13 @@ def plot(results: dict, arrays: dict, folder) -> list:
         )
         paths.append(panels.finish(figure, axes, "", folder / "darts_histogram.png"))
 
-    d = results["toy"]["d"]
+    d = run.toy.d
     figure, axes = panels.panels(4, width=3.75, height=3.6)
     for ax, metric, title in zip(axes, ("mmcs", "mcc", "f1", "explained_variance"), ("MMCS", "MCC", "F1", "explained variance")):
         panels.metric_by_size(ax, rows, metric, title, x_scale=d)
     axes[0].legend(fontsize=7)
     title = (
-        f"Trained (solid) vs random/baseline (dashed) dictionaries on {results['toy']['n_features']} "
+        f"Trained (solid) vs random/baseline (dashed) dictionaries on {run.toy.n_features} "
         f"planted features in {d} dims: how far is chance from trained?"
     )
     paths.append(panels.finish(figure, axes, title, folder / "darts_random_vs_trained.png", "m / d", legend=False))
@@ -268,22 +292,34 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
+    """From the results table."""
+    rows = table.read(results)
     lines = [summary_table(results, ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")), ""]
     lines.append(f"{'m':>7}{'std Xᵀy':>10}{'‖y‖/√n':>10}{'rel.err':>9}{'max xᵀy':>10}{'√(2lnm/n)‖y‖':>14}{'max coh.':>10}{'√(4lnm/n)':>11}")
-    for r in results["facts"]["by_m"]:
-        coherence = f"{r['max_coherence']:>10.4f}" if "max_coherence" in r else f"{'—':>10}"
+    vector_rows = table.select(rows, reader="random-vector facts")
+    for m in sorted({row.setting["m"] for row in vector_rows}):
+        value = {(row.arm, row.metric): row.value for row in table.select(vector_rows, {"m": m})}
+        measured = value.get(("measured", "max_coherence"))
+        coherence = f"{measured:>10.4f}" if measured is not None else f"{'—':>10}"
+        std, predicted_std = value[("measured", "inner_std")], value[("estimate", "inner_std")]
         lines.append(
-            f"{r['m']:>7}{r['inner_std']:>10.4f}{r['predicted_std']:>10.4f}{r['inner_std_relative_error']:>9.2%}"
-            f"{r['max_inner']:>10.4f}{r['predicted_max_inner']:>14.4f}{coherence}{r['predicted_coherence']:>11.4f}"
+            f"{m:>7}{std:>10.4f}{predicted_std:>10.4f}{abs(std / predicted_std - 1):>9.2%}"
+            f"{value[('measured', 'max_inner')]:>10.4f}{value[('estimate', 'max_inner')]:>14.4f}{coherence}"
+            f"{value[('estimate', 'max_coherence')]:>11.4f}"
         )
-    if results["random_hits"]:
+    hits = table.select(rows, reader="random atom hits")
+    if hits:
         lines.append("")
         lines.append(
             "share of true features whose best random atom exceeds |cos| τ (measured / Gaussian prediction / sphere-tail prediction)"
         )
-        for h in results["random_hits"]:
+        d = facts.read(results, Facts).toy.d
+        places = dict.fromkeys((row.setting["m_over_d"], row.setting["threshold"]) for row in hits)
+        for ratio, threshold in places:
+            share = {row.arm: row.value for row in table.select(hits, {"m_over_d": ratio, "threshold": threshold})}
             lines.append(
-                f"  m={h['size']:>5}  τ={h['threshold']}: {h['measured']:.3f} / {h['predicted']:.3f} / {h['predicted_sphere']:.3f}"
+                f"  m={round(ratio * d):>5}  τ={threshold}: {share['random']:.3f} / {share['gaussian prediction']:.3f} / "
+                f"{share['sphere tail']:.3f}"
             )
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from experiments.kernel import Arms, standard_study
+from experiments.kernel import Arms, SparseToyFacts, standard_study
 from experiments.runner import facts, memory, panels, table
 from sae import metrics
 from toys import superposition
@@ -72,17 +72,8 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class ToyFacts:
-    """The toy's facts in results.json ("toy")."""
-
-    n_features: int
-    d: int
-    expected_true_l0: float  # Σ_i p_i: the mean number of features firing per sample
-
-
-@dataclasses.dataclass(frozen=True)
 class Facts:
-    toy: ToyFacts
+    toy: SparseToyFacts
 
 
 def recovery_figure(results: dict, arrays: dict, folder):
@@ -132,9 +123,7 @@ STUDY = standard_study(
     DESCRIPTION,
     Config,
     lambda config, key: superposition.build(config.toy, key),
-    describe_toy=lambda config, toy: ToyFacts(
-        config.toy.n_features, config.toy.d, float(np.sum(superposition.firing_probabilities(config.toy)))
-    ),
+    describe_toy=lambda config, toy: SparseToyFacts.of(config.toy),
     keep=keep_heatmap,
     figures=(recovery_figure, heatmap_figure),
     memory_estimate=memory_estimate,
