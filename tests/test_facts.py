@@ -76,3 +76,22 @@ def test_write_refuses_what_is_not_a_dataclass_instance():
         facts.write({"alpha": 0.05})
     with pytest.raises(TypeError):
         facts.write(Facts)
+
+
+class Network(NamedTuple):
+    name: str
+    p: int | None = None  # only some networks have one
+
+
+@dataclasses.dataclass(frozen=True)
+class Networks:
+    networks: tuple[Network, ...]
+
+
+def test_a_field_with_a_default_may_be_absent_and_is_still_checked_when_present():
+    read = facts.read({"networks": [{"name": "modular", "p": 37}, {"name": "calendar"}]}, Networks)
+    assert read.networks == (Network("modular", 37), Network("calendar", None))
+    with pytest.raises(ValueError, match=r"^results.json: networks\[1\]: p: got str, allowed int$"):
+        facts.read({"networks": [{"name": "modular"}, {"name": "calendar", "p": "37"}]}, Networks)
+    with pytest.raises(ValueError, match=r"^results.json: networks\[0\]: name: missing, which the study reads$"):
+        facts.read({"networks": [{"p": 37}]}, Networks)

@@ -8,7 +8,8 @@ back with `read`: attributes the type checker knows, instead of strings looked u
 
 Field types: bool, int, float, str, a frozen dataclass or NamedTuple of these (written as an object),
 a tuple of them (written as a list), `X | None`, or a plain `dict`/`list` (read as it is). `read` checks
-each declared field: a missing or mistyped one is one line naming results.json and the field.
+each declared field: a missing one (without a default) or a mistyped one is one line naming results.json
+and the field.
 """
 
 from __future__ import annotations
@@ -73,12 +74,23 @@ def _convert(value, kind, where: str):
     return value
 
 
+def _defaults(kind) -> dict:
+    if dataclasses.is_dataclass(kind):
+        return {f.name: f.default for f in dataclasses.fields(kind) if f.default is not dataclasses.MISSING}
+    return dict(kind._field_defaults)
+
+
 def read(results: dict, schema: type[F], where: str = "results.json") -> F:
-    """The facts `schema` declares, read from a results.json (or one of its objects) and checked."""
+    """The facts `schema` declares, read from a results.json (or one of its objects) and checked; a field
+    with a default may be absent (a fact only some records have)."""
     hints = typing.get_type_hints(schema)
+    defaults = _defaults(schema)
     values = {}
     for name in _names(schema):
         if name not in results:
+            if name in defaults:
+                values[name] = defaults[name]
+                continue
             raise ValueError(f"{where}: {name}: missing, which the study reads")
         values[name] = _convert(results[name], hints[name], f"{where}: {name}")
     return schema(**values)

@@ -31,12 +31,13 @@ is the original one's (`original`, `reconstruction`). Chance is 1/p.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_ranking, wall
@@ -141,13 +142,13 @@ def spaces(
         "described_geometry": knockoff.place(codes, knockoff.described_placement(rng, decoder, circles)),
         "original": np.asarray(x, np.float64),
     }
-    facts = {
+    building = {
         "correlation_feasible": correlation.feasible,
         "correlation_relative_error": correlation.relative_error,
         "coordinate_groups": [len(g) for g in groups],
         "described_circles": [len(c.latents) for c in circles],
     }
-    return built, facts
+    return built, building
 
 
 def random_mask(n: int, pool: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -191,8 +192,8 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
     )
     observation = wall.observe(Batch(x), "topk", sae.params, hps)  # every pair's embedding, nothing else
     null_top, null_used = circle_null(config.k, config, len(x))
-    built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.k}")
-    facts["circle_null"] = null_used
+    built, building = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.k}")
+    building["circle_null"] = null_used
     a, b = modular.all_pairs(net.p)
     labels = (a + b) % net.p
     train_mask = np.asarray(result.train_mask[0])
@@ -227,7 +228,7 @@ def modular_network(config: Config, key: jax.Array, runtime=None) -> tuple[dict,
         "test_accuracy": float(result.test_accuracy[0]),
         "chance": 1.0 / net.p,
         "sae_explained_variance": explained,
-        **facts,
+        **building,
         "spaces": entries,
     }
     return network, {}
@@ -269,8 +270,8 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
     )
     observation = wall.observe(sample, "topk", sae.params, hps)
     null_top, null_used = circle_null(config.calendar_k, config, len(x))
-    built, facts = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.calendar_k}")
-    facts["circle_null"] = null_used
+    built, building = spaces(observation, config, sae.params.b_dec[0], rng, null_top, f"stored null, k={config.calendar_k}")
+    building["circle_null"] = null_used
     shifts = np.eye(DAYS)[shift]
     inputs = np.stack([np.concatenate([built[s], shifts], axis=1) for s in SPACES for _ in masks])
     keys = jax.random.split(key_heads, len(inputs))
@@ -311,7 +312,7 @@ def calendar_network(config: Config, key: jax.Array, runtime=None) -> dict:
         "test_samples": int(test.sum()),
         "chance": 1.0 / DAYS,
         "sae_explained_variance": explained,
-        **facts,
+        **building,
         "spaces": entries,
     }
 
@@ -350,40 +351,69 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             for entry in (network, calendar)
             for space in entry["spaces"]
             for point in space["accuracy_by_train_size"]
+        ]
+        + [
+            table.Row("network", metric, entry[metric], None, seed=config.seed, reader="network", setting={"network": entry["name"]})
+            for entry in (network, calendar)
+            for metric in ("test_accuracy", "sae_explained_variance", "correlation_relative_error")
+            if metric in entry
         ],
     )
 
 
+class NetworkFacts(NamedTuple):
+    """A network as the run declared and described it (results.json's networks, beside the table)."""
+
+    name: str
+    chance: float
+    coordinate_groups: tuple[int, ...]  # the sizes of the finder's groups
+    described_circles: tuple[int, ...]  # the sizes of the claimed circles the described geometry uses
+    correlation_feasible: bool  # the correlation placement is exact (rank ≤ d)
+    p: int | None = None  # modular only
+    heldout_combinations: int | None = None  # calendar only
+    test_samples: int | None = None  # calendar only
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    networks: tuple[NetworkFacts, ...]
+
+
+def _network(rows: list[table.Row], name: str) -> dict:
+    return {row.metric: row.value for row in table.select(rows, {"network": name}, reader="network")}
+
+
 def headline(results: dict) -> str:
-    rows = table.select(table.read(results), {"network": results["networks"][0]["name"]}, reader="fresh head")
+    first = facts.read(results, Facts).networks[0].name
+    rows = table.select(table.read(results), {"network": first}, reader="fresh head")
     acc = {
         space: table.mean(rows, arm=space, metric="heldout_accuracy") for space in ("random_placement", "described_geometry", "original")
     }
     shown = lambda value: "—" if value is None else f"{value:.2f}"  # noqa: E731
     return (
-        f"{results['networks'][0]['name']}: random placement {shown(acc['random_placement'])}, described "
+        f"{first}: random placement {shown(acc['random_placement'])}, described "
         f"{shown(acc['described_geometry'])}, original {shown(acc['original'])}"
     )
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
     rows = table.select(table.read(results), reader="fresh head by training samples")
-    networks = results["networks"]
+    networks = facts.read(results, Facts).networks
     figure, axes = panels.panels(len(networks), width=6.5, height=4.2)
     for ax, n in zip(axes, networks):
         held = (
-            f"the unseen pairs, p = {n['p']}"
-            if n["name"] == "modular"
-            else f"{n['heldout_combinations']} unseen (day, k) combinations"
-            if n["heldout_combinations"]
+            f"the unseen pairs, p = {n.p}"
+            if n.name == "modular"
+            else f"{n.heldout_combinations} unseen (day, k) combinations"
+            if n.heldout_combinations
             else "fresh samples"
         )
         panels.metric_by_setting(
             ax,
-            table.select(rows, {"network": n["name"]}),
+            table.select(rows, {"network": n.name}),
             "heldout_accuracy",
             "training samples",
-            f"{n['name']}: {held}; dashed: chance {n['chance']:.3f}",
+            f"{n.name}: {held}; dashed: chance {n.chance:.3f}",
         )
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=8)
@@ -401,32 +431,38 @@ def plot(results: dict, arrays: dict, folder) -> list:
 
 
 def summary(results: dict) -> str:
+    """From the results table (each network as the run declared it, from its facts)."""
+    rows = table.read(results)
     lines = []
-    for n in results["networks"]:
-        if n["name"] == "modular":
+    for n in facts.read(results, Facts).networks:
+        read = _network(rows, n.name)
+        if n.name == "modular":
             lines.append(
-                f"modular (p = {n['p']}; the network's own test accuracy {n['test_accuracy']:.3f}; chance "
-                f"{n['chance']:.3f}; SAE explained variance {n['sae_explained_variance']:.3f})"
+                f"modular (p = {n.p}; the network's own test accuracy {read['test_accuracy']:.3f}; chance "
+                f"{n.chance:.3f}; SAE explained variance {read['sae_explained_variance']:.3f})"
             )
             heldout = "the pairs outside its training share"
         else:
-            held = f"{n['heldout_combinations']} of 49 (day, k) combinations held out" if n["heldout_combinations"] else "fresh samples"
+            held = f"{n.heldout_combinations} of 49 (day, k) combinations held out" if n.heldout_combinations else "fresh samples"
             lines.append(
-                f"calendar (tested on {held}, {n['test_samples']} test samples; chance {n['chance']:.3f}; "
-                f"SAE explained variance {n['sae_explained_variance']:.3f})"
+                f"calendar (tested on {held}, {n.test_samples} test samples; chance {n.chance:.3f}; "
+                f"SAE explained variance {read['sae_explained_variance']:.3f})"
             )
-            heldout = "the held-out combinations" if n["heldout_combinations"] else "fresh samples"
-        sizes = [r["train_samples"] for r in n["spaces"][0]["accuracy_by_train_size"]]
+            heldout = "the held-out combinations" if n.heldout_combinations else "fresh samples"
+        curves = table.select(rows, {"network": n.name}, reader="fresh head by training samples")
+        sizes = list(dict.fromkeys(row.setting["training samples"] for row in curves))
         lines.append(f"{'space':<24}" + "".join(f"{'n=' + str(s):>9}" for s in sizes) + f"{'original head':>15}")
-        for s in n["spaces"]:
-            head = "—" if s["original_head_accuracy"] is None else f"{s['original_head_accuracy']:.3f}"
-            lines.append(f"{s['space']:<24}" + "".join(f"{r['accuracy']:>9.3f}" for r in s["accuracy_by_train_size"]) + f"{head:>15}")
+        for space in dict.fromkeys(row.arm for row in curves):
+            original = table.select(rows, {"network": n.name}, arm=space, reader="fresh head", metric="original_head_accuracy")[0].value
+            head = "—" if original is None else f"{original:.3f}"
+            accuracy = "".join(f"{row.value:>9.3f}" for row in table.select(curves, arm=space))
+            lines.append(f"{space:<24}{accuracy}{head:>15}")
         lines.append(
             f"(accuracy of a fresh head trained on n samples, on {heldout}; correlation placement "
-            f"{'exact' if n['correlation_feasible'] else 'not exact'}, relative Gram error "
-            f"{n['correlation_relative_error']:.3f}; group coordinates from {len(n['coordinate_groups'])} "
-            f"group(s) of sizes {n['coordinate_groups']}; described geometry from "
-            f"{len(n['described_circles'])} claimed circle(s) of sizes {n['described_circles']})"
+            f"{'exact' if n.correlation_feasible else 'not exact'}, relative Gram error "
+            f"{read['correlation_relative_error']:.3f}; group coordinates from {len(n.coordinate_groups)} "
+            f"group(s) of sizes {list(n.coordinate_groups)}; described geometry from "
+            f"{len(n.described_circles)} claimed circle(s) of sizes {list(n.described_circles)})"
         )
         lines.append("")
     return "\n".join(lines).rstrip()
