@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.recovery import saved_dictionaries
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import detectors, folding, geometry
@@ -133,7 +134,7 @@ def manifold_results(config: Config, key, runtime=None) -> tuple[dict, dict]:
     probability = np.asarray(jax.nn.softmax(logits)[:, 1])
     clean = (labels == 0) | (labels == 1)
     counts = line_region_counts(network, state, basis, k_lines, config.n_lines)
-    results = {
+    readings = {
         "network_accuracy": float(np.mean(logits[clean, :2].argmax(axis=1) == labels[clean])),
         "ambiguous_mean_probability": float(probability[labels == semantic.AMBIGUOUS].mean())
         if np.any(labels == semantic.AMBIGUOUS)
@@ -151,12 +152,12 @@ def manifold_results(config: Config, key, runtime=None) -> tuple[dict, dict]:
     }
     linear = dataclasses.replace(network, activation="linear")
     linear_state = train_classifier(linear, basis, k_train, runtime)
-    results["control_linear"] = {
+    readings["control_linear"] = {
         **layer_readouts(activations_of(linear, linear_state, sample.x), labels, train_rows, config.neighbours),
         "line_regions_mean_by_layer": line_region_counts(linear, linear_state, basis, k_lines, config.n_lines).mean(axis=0).tolist(),
     }
     arrays = grid_through_layers(config, network, state, basis, activations, labels)
-    return results, arrays
+    return readings, arrays
 
 
 def grid_through_layers(config: Config, network, state, basis, activations, labels, shown: int = 1500) -> dict:
@@ -226,7 +227,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     manifold, arrays = manifold_results(config, key_manifold, runtime)
     ball, saved = ball_concept(config, key_ball, runtime)
     return Result(
-        {config.toy.manifold: manifold, "manifold": config.toy.manifold, "ball_concept": ball},
+        {
+            config.toy.manifold: manifold,
+            "manifold": config.toy.manifold,
+            "layers": manifold["layers"],
+            "n_lines": config.n_lines,
+            "ball_concept": ball,
+        },
         arrays=arrays,
         dictionaries=saved,
         table=zoom_rows(manifold, ball, config),
@@ -255,6 +262,23 @@ def zoom_rows(manifold: dict, ball: dict, config: Config) -> list[table.Row]:
                     setting={"manifold": config.toy.manifold, "layer": layer},
                 )
             )
+    where = {"manifold": config.toy.manifold}
+    for metric in ("network_accuracy", "ambiguous_mean_probability", "gradient_turning"):
+        rows.append(table.Row("classifier", metric, manifold[metric], None, seed=config.seed, reader="network", setting=where))
+    # per layer: linear separability and the classes' spread; per hidden layer: line regions and squashed units
+    hidden = manifold["layers"][1:]
+    per_layer = [
+        ("classifier", "separable", manifold["layers"], manifold["separable_by_layer"]),
+        ("classifier", "class_spread", manifold["layers"], [float(np.mean(list(s.values()))) for s in manifold["class_spread"]]),
+        ("classifier", "line_regions", hidden, manifold["line_regions"]["mean_by_layer"]),
+        ("no-fold network", "line_regions", hidden, manifold["control_linear"]["line_regions_mean_by_layer"]),
+        ("classifier", "units_at_zero", hidden, [float(np.mean([v["units_at_zero"] for v in s.values()])) for s in manifold["squashed"]]),
+    ]
+    for arm, metric, layers, values in per_layer:
+        for layer, value in zip(layers, values):
+            rows.append(table.Row(arm, metric, value, None, seed=config.seed, reader="layer geometry", setting={**where, "layer": layer}))
+    for metric in ("sae_explained_variance", "sae_mean_l0"):
+        rows.append(table.Row("sae", metric, ball[metric], None, size=config.sae_size, seed=config.seed, reader="ball concept"))
     for arm, metric, chance in (
         ("linear probe", "linear_probe_auroc", 0.5),
         ("sae", "sae_latent_auroc", ball["random_atom_auroc"]),
@@ -282,39 +306,69 @@ def headline(results: dict) -> str:
     return "—" if region is None or probe is None else f"ball: region {region:.2f}, probe {probe:.2f}"
 
 
+class BallFacts(NamedTuple):
+    ball_dims: int
+    d: int
+    sae_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    manifold: str
+    layers: tuple[str, ...]  # "input", then each hidden layer
+    n_lines: int  # random lines the line regions are counted on
+    ball_concept: BallFacts
+
+
 def summary(results: dict) -> str:
-    manifold = results[results["manifold"]]
-    control = manifold["control_linear"]
+    """From the results table (the manifold, its layers and the ball's shape from the run's facts)."""
+    run = facts.read(results, Facts)
+    rows = table.read(results)
+    network = {row.metric: row.value for row in table.select(rows, reader="network")}
+    geometry = table.select(rows, reader="layer geometry")
+
+    def at(arm: str, metric: str, layer: str) -> float | None:
+        return table.mean(geometry, {"layer": layer}, arm=arm, metric=metric)
+
+    def accuracy(arm: str, reader: str, layer: str) -> float:
+        return table.mean(rows, {"layer": layer}, arm=arm, reader=reader, metric="heldout_accuracy") or 0.0
+
+    ambiguous = network["ambiguous_mean_probability"]
     lines = [
-        f"{results['manifold']}: classifier accuracy {manifold['network_accuracy']:.4f} on the two classes"
-        + (
-            f"; mean P(class 1) on the ambiguous arm {manifold['ambiguous_mean_probability']:.3f}"
-            if manifold["ambiguous_mean_probability"] is not None
-            else ""
-        ),
+        f"{run.manifold}: classifier accuracy {network['network_accuracy']:.4f} on the two classes"
+        + (f"; mean P(class 1) on the ambiguous arm {ambiguous:.3f}" if ambiguous is not None else ""),
         f"{'layer':<10}{'probe':>8}{'region':>8}{'separable':>11}{'line regions':>14}{'probe (no folds)':>18}",
     ]
-    regions = [1.0] + manifold["line_regions"]["mean_by_layer"]
-    for i, name in enumerate(manifold["layers"]):
+    for i, name in enumerate(run.layers):
+        regions = 1.0 if i == 0 else at("classifier", "line_regions", name) or 0.0
         lines.append(
-            f"{name:<10}{manifold['linear_probe_accuracy_by_layer'][i]:>8.3f}"
-            f"{manifold['region_accuracy_by_layer'][i]:>8.3f}{str(manifold['separable_by_layer'][i]):>11}"
-            f"{regions[i]:>14.1f}{control['linear_probe_accuracy_by_layer'][i]:>18.3f}"
+            f"{name:<10}{accuracy('classifier', 'linear probe', name):>8.3f}"
+            f"{accuracy('classifier', 'region', name):>8.3f}{str(bool(at('classifier', 'separable', name))):>11}"
+            f"{regions:>14.1f}{accuracy('no-fold network', 'linear probe', name):>18.3f}"
         )
+    no_folds = at("no-fold network", "line_regions", run.layers[-1]) or 0.0
     lines.append(
-        f"(line regions: mean distinct activation patterns of layers ≤ l along {manifold['line_regions']['n_lines']} "
-        f"random lines; without folds {control['line_regions_mean_by_layer'][-1]:.0f})"
+        f"(line regions: mean distinct activation patterns of layers ≤ l along {run.n_lines} random lines; without folds {no_folds:.0f})"
     )
-    lines.append(f"gradient turning (0 = one direction everywhere): {manifold['gradient_turning']:.3f}")
-    spread = ", ".join(f"{np.mean(list(s.values())):.2f}" for s in manifold["class_spread"])
+    lines.append(f"gradient turning (0 = one direction everywhere): {network['gradient_turning']:.3f}")
+    spread = ", ".join(f"{at('classifier', 'class_spread', name):.2f}" for name in run.layers)
     lines.append(f"within-class spread / total, by layer: {spread}")
-    faces = ", ".join(f"{np.mean([v['units_at_zero'] for v in s.values()]):.2f}" for s in manifold["squashed"])
+    faces = ", ".join(f"{at('classifier', 'units_at_zero', name):.2f}" for name in run.layers[1:])
     lines.append(f"share of units at 0 (squashed onto a face), by hidden layer: {faces}")
-    ball = results["ball_concept"]
-    lines.append(f"ball-in-shell concept ({ball['ball_dims']}-dim ball in R^{ball['d']}), held-out AUROC:")
-    for name in ("linear_probe_auroc", "sae_latent_auroc", "random_atom_auroc", "region_auroc"):
-        lines.append(f"  {name:<20}{ball[name]:.3f}")
-    lines.append(f"  (SAE: explained variance {ball['sae_explained_variance']:.3f}, mean L0 {ball['sae_mean_l0']:.1f})")
+    ball = run.ball_concept
+    lines.append(f"ball-in-shell concept ({ball.ball_dims}-dim ball in R^{ball.d}), held-out AUROC:")
+    detectors_read = table.select(rows, reader="ball concept")
+    for name, arm in (
+        ("linear_probe_auroc", "linear probe"),
+        ("sae_latent_auroc", "sae"),
+        ("random_atom_auroc", "random"),
+        ("region_auroc", "region"),
+    ):
+        lines.append(f"  {name:<20}{table.mean(detectors_read, arm=arm, metric='auroc'):.3f}")
+    sae = {row.metric: row.value for row in table.select(detectors_read, arm="sae")}
+    lines.append(f"  (SAE: explained variance {sae['sae_explained_variance']:.3f}, mean L0 {sae['sae_mean_l0']:.1f})")
     return "\n".join(lines)
 
 
@@ -322,7 +376,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     """A grid of the input plane and the data through each layer; the class read by direction and by
     position per layer, folded and not (from the results table); the ball concept's detectors."""
     rows = table.read(results)
-    names = results[results["manifold"]]["layers"]
+    run = facts.read(results, Facts)
+    names = run.layers
     paths = []
     figure, axes = panels.panels(len(names), width=3.2, height=3.4)
     side = int(np.sqrt(len(arrays["grid_plane"])))
@@ -338,7 +393,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     if np.any(labels == 2):
         entries.append(("neither (background)", colours[2], "marker"))
     panels.key(figure, [*entries, ("ambiguous arm (target ½, ½)", "0.3", "marker"), ("grid of the input plane", "0.8", "line")])
-    title = f"{results['manifold']}: a grid of the input plane and the data through each layer (top 2 PCs)"
+    title = f"{run.manifold}: a grid of the input plane and the data through each layer (top 2 PCs)"
     paths.append(panels.finish(figure, axes, title, folder / "layers.png", legend=False))
 
     figure, axes = panels.panels(1, width=6.2, height=4.0)
@@ -353,14 +408,14 @@ def plot(results: dict, arrays: dict, folder) -> list:
         ("k-NN region, no-fold network", {"arm": "no-fold network", "reader": "region"}, {"fmt": "s--", "color": "C1", "alpha": 0.5}),
     ]
     panels.series_by_setting(
-        axes[0], rows, "heldout_accuracy", "layer", series, f"{results['manifold']}: reading the class by direction vs by position"
+        axes[0], rows, "heldout_accuracy", "layer", series, f"{run.manifold}: reading the class by direction vs by position"
     )
     axes[0].axhline(0.5, color="0.6", lw=0.8, ls=":", label="chance")
     paths.append(panels.finish(figure, axes, "", folder / "probe_vs_region.png", ylabel="held-out balanced accuracy"))
 
-    ball = results["ball_concept"]
+    ball = run.ball_concept
     figure, axes = panels.panels(1, width=6.4, height=3.9)
-    m = ball["sae_size"]
+    m = ball.sae_size
     names_of = {
         "linear probe": "linear\nprobe",
         "sae": f"best SAE\nlatent of {m}",
@@ -372,7 +427,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
         table.select(rows, reader="ball concept"),
         "auroc",
         names_of,
-        f"A {ball['ball_dims']}-dim ball inside a shell, in R^{ball['d']}: detectors",
+        f"A {ball.ball_dims}-dim ball inside a shell, in R^{ball.d}: detectors",
         ("C0", "C2", "0.6", "C1"),
     )
     axes[0].axhline(0.5, color="0.3", lw=0.8, ls=":", label="chance")
