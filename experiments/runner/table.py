@@ -197,8 +197,8 @@ def _is_number(value) -> bool:
 
 
 def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] = ()) -> str:
-    """A fixed-width table: one line per (arm, size, setting), the mean over seeds of each metric
-    (arms in `order` first, then as they come; sizes ascending)."""
+    """A fixed-width table: one line per (arm, size, setting) that has any of `metrics`, the mean over
+    seeds of each (arms in `order` first, then as they come; sizes ascending)."""
     means = mean_over_seeds(rows)
     lines_by: dict[tuple, dict[str, float]] = {}
     n_seeds = 0
@@ -211,6 +211,8 @@ def text(rows: Iterable[Row], metrics: tuple[str, ...], order: tuple[str, ...] =
     for (arm, size, setting), values in sorted(
         lines_by.items(), key=lambda item: (item[0][1] or 0, rank.get(item[0][0], len(rank)), item[0][2])
     ):
+        if not any(m in values for m in metrics):
+            continue  # rows of other readers (a grader's per-edge numbers, …): not this table's
         cells = "  ".join(f"{values[m]:>10.3f}" if m in values else f"{'—':>10}" for m in metrics)
         shown = " ".join(f"{name}={value}" for name, value in setting)
         lines.append(f"{arm:<11}{'' if size is None else size:>6}  {cells}" + (f"  {shown}" if shown else ""))

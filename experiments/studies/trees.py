@@ -23,6 +23,7 @@ parent latent's activation on parent + child.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -38,7 +39,7 @@ from experiments.recovery import (
     seed_keys,
     summary_table,
 )
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption, absorption_saebench, architectures, evaluate, pipeline
 from sae.readers import hierarchy
@@ -254,7 +255,30 @@ def tree_rows(entries: list[dict], edges: list[dict], splitting: dict, seed: int
     for grader in TREE_GRADERS:
         for metric in ("edge_recall", "edge_precision", "tree_similarity"):
             rows.append(table.Row(grader, metric, splitting[metric][grader], chance[grader][metric], seed=seed, reader="splitting ladder"))
+    for metric in ("edge_recall", "tree_similarity"):  # the planted tree with its features shuffled: a chance level
+        rows.append(table.Row("shuffled tree", metric, splitting["chance"]["shuffled_tree"][metric], seed=seed, reader="splitting ladder"))
     return rows
+
+
+class TreeToyFacts(NamedTuple):
+    n_features: int
+    d: int
+
+
+class SplittingFacts(NamedTuple):
+    kind: str  # the ladder's architecture
+    sizes: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    toy: TreeToyFacts
+    k: int
+    size: int
+    figure_roots: int
+    splitting: SplittingFacts
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
@@ -313,24 +337,25 @@ def plot(results: dict, arrays: dict, folder) -> list:
     """The planted tree beside the trees the graders infer (edge recall and precision from the results
     table); F1 and absorption per architecture; per planted edge, the symptom and the absorbed rate."""
     rows = table.read(results)
+    run = facts.read(results, Facts)
     paths = []
     planted, depths = np.asarray(arrays["planted_parents"]), np.asarray(arrays["depths"])
     trees_drawn = [("planted", planted)] + [(m, np.asarray(arrays[f"inferred_{m}"])) for m in TREE_GRADERS if f"inferred_{m}" in arrays]
     figure, axes = panels.panels(len(trees_drawn), width=5.2, height=3.9, columns=2)
     for ax, (name, parents) in zip(axes, trees_drawn):
         if name == "planted":
-            title = f"planted ({results['figure_roots']} roots of {len(planted)} features)"
+            title = f"planted ({run.figure_roots} roots of {len(planted)} features)"
         else:
             recall, precision = (
                 table.mean(rows, arm=name, metric=m, reader="splitting ladder") or 0.0 for m in ("edge_recall", "edge_precision")
             )
             title = f"{name}: edge recall {recall:.2f}, precision {precision:.2f}\n(all {len(planted)} features)"
-        panels.forest(ax, parents, planted, depths, results["figure_roots"], title)
-    splitting = results["splitting"]
+        panels.forest(ax, parents, planted, depths, run.figure_roots, title)
+    splitting = run.splitting
     title = (
-        f"Planted tree beside trees inferred from {splitting['kind']} dictionaries\n"
-        f"(sizes {splitting['sizes'][0]}…{splitting['sizes'][-1]}; "
-        f"linkage on m={splitting['sizes'][-1]}); green = planted edge, red = wrong parent"
+        f"Planted tree beside trees inferred from {splitting.kind} dictionaries\n"
+        f"(sizes {splitting.sizes[0]}…{splitting.sizes[-1]}; "
+        f"linkage on m={splitting.sizes[-1]}); green = planted edge, red = wrong parent"
     )
     paths.append(panels.finish(figure, axes, title, folder / "trees.png", legend=False))
 
@@ -346,10 +371,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     panels.strip_by_arm(axes[1], scores, "absorption_score", None, title, colour=colours, arms=tuple(kinds))
     axes[1].set_xticks(range(len(kinds)), kinds)
     axes[1].set_ylim(-0.02, 1.02)
-    toy = results["toy"]
-    title = (
-        f"{toy['n_features']}-feature hierarchy in {toy['d']} dims, m={results['size']}, k={results['k']} (grey: random dictionary, chance)"
-    )
+    title = f"{run.toy.n_features}-feature hierarchy in {run.toy.d} dims, m={run.size}, k={run.k} (grey: random dictionary, chance)"
     paths.append(panels.finish(figure, axes, title, folder / "absorption_by_architecture.png", legend=False))
 
     edges = table.select(rows, reader="edge absorption")
@@ -384,17 +406,18 @@ def summary(results: dict) -> str:
         "dead_fraction",
     )
     lines = [summary_table(results, columns), ""]
-    splitting = results["splitting"]
-    lines.append(f"hierarchy inferred from {splitting['kind']} dictionaries, sizes {splitting['sizes']}:")
+    splitting = facts.read(results, Facts).splitting
+    ladder = table.select(table.read(results), reader="splitting ladder")
+    lines.append(f"hierarchy inferred from {splitting.kind} dictionaries, sizes {list(splitting.sizes)}:")
     lines.append("(graders, not blind methods: each reads the tree after matching latents to the planted directions)")
     lines.append(f"{'grader':<18}{'edge recall':>12}{'precision':>11}{'tree sim.':>11}{'random':>9}")
-    chance = splitting["chance"]["random_dictionaries"]
     for grader in TREE_GRADERS:
+        read = {row.metric: row for row in table.select(ladder, arm=grader)}
         lines.append(
-            f"{grader:<18}{splitting['edge_recall'][grader]:>12.3f}{splitting['edge_precision'][grader]:>11.3f}"
-            f"{splitting['tree_similarity'][grader]:>11.3f}{chance[grader]['edge_recall']:>9.3f}"
+            f"{grader:<18}{read['edge_recall'].value:>12.3f}{read['edge_precision'].value:>11.3f}"
+            f"{read['tree_similarity'].value:>11.3f}{read['edge_recall'].chance:>9.3f}"
         )
-    shuffled = splitting["chance"]["shuffled_tree"]
+    shuffled = {row.metric: row.value for row in table.select(ladder, arm="shuffled tree")}
     lines.append(
         f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
         f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})"
