@@ -123,3 +123,16 @@ def test_any_hand_edited_table_reads_as_rows_or_is_one_value_error(value):
     assert all(isinstance(row, table.Row) for row in rows)
     if len({row.key() for row in rows}) == len(rows):  # what reads also writes back unchanged
         assert table.read({"table": table.to_json(rows)}) == rows
+
+
+def test_the_text_table_lists_only_the_lines_that_hold_its_metrics():
+    rows = [
+        table.Row("topk", "mmcs", 0.5, size=8, seed=0),
+        table.Row("topk", "mmcs", 0.7, size=8, seed=1),
+        table.Row("topk", "symptom_gap", 0.1, size=8, seed=0, reader="edge absorption", setting={"parent": 0}),
+        table.Row("linkage", "edge_recall", 0.2, reader="splitting ladder"),
+    ]
+    lines = table.text(rows, ("mmcs", "l0")).splitlines()
+    assert len(lines) == 4  # header, rule, one line, the seed count
+    assert lines[2].split() == ["topk", "8", "0.600", "—"]
+    assert "parent" not in table.text(rows, ("mmcs",)) and "linkage" not in table.text(rows, ("mmcs",))
