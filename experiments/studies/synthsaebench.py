@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.recovery import edge_absorption, edge_summary_lines, headline, saebench_key, saebench_lines, seed_keys
-from experiments.runner import panels, runfolder, seeding, table
+from experiments.runner import facts, panels, runfolder, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
 from toys import synthetic_files, synthetic_model
@@ -373,13 +374,33 @@ def f1_order(results: dict, target: int = 25) -> list[str]:
 SUMMARY_METRICS = ("f1", "mcc", "uniqueness", "explained_variance", "l0", "dead_fraction", "shrinkage")
 
 
+class ModelShape(NamedTuple):
+    num_features: int
+    hidden_dim: int
+
+
+class ModelFacts(NamedTuple):
+    config: ModelShape  # the synthetic model's config (SAELens' keys; its shape read here)
+    is_synthsaebench_16k: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    model: ModelFacts
+    width: int
+    samples_per_sae: int
+
+
 def summary(results: dict) -> str:
     rows = grouped_means(results)
-    model = results["model"]["config"]
+    run = facts.read(results, Facts)
+    model = run.model.config
     lines = [
-        f"SynthSAEBench: {model['num_features']} features in {model['hidden_dim']} dims "
-        f"({'the 16k model' if results['model']['is_synthsaebench_16k'] else 'the same family, scaled'}), "
-        f"width {results['width']}, {results['samples_per_sae']:,} samples per SAE",
+        f"SynthSAEBench: {model.num_features} features in {model.hidden_dim} dims "
+        f"({'the 16k model' if run.model.is_synthsaebench_16k else 'the same family, scaled'}), "
+        f"width {run.width}, {run.samples_per_sae:,} samples per SAE",
         f"{'arch':<17}{'L0*':>4}  " + "  ".join(f"{m[:10]:>10}" for m in SUMMARY_METRICS) + "   published F1 / MCC",
     ]
     for target in sorted({t for _, t in rows}):
@@ -432,8 +453,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
                 labels=("toylab (this run)", "published (SAELens, 16k, 200M)"),
             )
             ax.set_ylim(0, 1)
-    model = results["model"]["config"]
-    title = f"SynthSAEBench: ours ({model['num_features']} features, {results['samples_per_sae']:,} samples/SAE) beside the published table"
+    run = facts.read(results, Facts)
+    title = (
+        f"SynthSAEBench: ours ({run.model.config.num_features} features, {run.samples_per_sae:,} samples/SAE) beside the published table"
+    )
     return [panels.finish(figure, axes, title, folder / "f1_mcc_vs_published.png")]
 
 
