@@ -32,12 +32,13 @@ radius), the finder groups' exact coordinates, and x itself — and are scored o
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.recovery import seed_keys
-from experiments.runner import panels, seeding, table
+from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, pipeline
 from sae.readers import knockoff, manifold_grading, manifold_ranking, projection_circles, wall
@@ -219,6 +220,11 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         for n in networks
         for space, accuracy in n["knockoff_heldout_accuracy"].items()
     ]
+    rows += [
+        table.Row("addition network", metric, value, chance, seed=config.seed, reader="network", setting={"network": n["seed"]})
+        for n in networks
+        for metric, value, chance in (("test_accuracy", n["test_accuracy"], 1.0 / net.p), ("top_evidence", n["top_evidence"], None))
+    ]
     # each null network's top, and its own claim (its top against the other nulls): any claim there is false
     rows += [
         table.Row(
@@ -261,45 +267,79 @@ def headline(results: dict) -> str:
     return f"key frequencies claimed blind {_rate(claimed)}; false claims on random-task networks {_rate(false)}"
 
 
+class SmallestP(NamedTuple):
+    addition: float  # 1/(N + 1): the smallest p an addition network's plane can have
+    null_left_out: float  # 1/N: the smallest p of a null's own top, left out
+
+
+class NullFacts(NamedTuple):
+    networks: int
+    claim_threshold: float | None
+    smallest_p: SmallestP
+
+
+class NetworkFacts(NamedTuple):
+    """An addition network as the blind method read it (its planes; their frequencies are the grader's)."""
+
+    seed: int
+    planes: int
+    claimed_planes: int
+    claimed_plane_frequencies: tuple[int | None, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    alpha: float
+    chance: float  # 1/p
+    null: NullFacts
+    networks: tuple[NetworkFacts, ...]
+
+
 def summary(results: dict) -> str:
-    null = results["null"]
-    threshold = null["claim_threshold"]
+    """From the results table (the null's size and threshold, and each network's planes, from the run's facts)."""
+    run = facts.read(results, Facts)
+    rows = table.read(results)
+    read = table.select(rows, reader="projection circles")
+    null, threshold = run.null, run.null.claim_threshold
+    null_claims = manifold_grading.rate([row.value for row in table.select(read, arm="null network", metric="claimed")])
     lines = [
-        f"null: {null['networks']} random-task networks, top plane evidence claimed above "
-        f"{'—' if threshold is None else f'{threshold:.3f}'} (α = {results['alpha']}); their own tops claimed "
-        f"(leave one out) {_rate(null['false_claims'])}"
+        f"null: {null.networks} random-task networks, top plane evidence claimed above "
+        f"{'—' if threshold is None else f'{threshold:.3f}'} (α = {run.alpha}); their own tops claimed "
+        f"(leave one out) {_rate(null_claims)}"
     ]
-    smallest = null.get("smallest_p", {})
-    if smallest.get("null_left_out", 0) > results["alpha"]:
+    if null.smallest_p.null_left_out > run.alpha:
         lines.append(
-            f"  (with {null['networks']} nulls a null left out has p ≥ {smallest['null_left_out']:.3f} > α: "
+            f"  (with {null.networks} nulls a null left out has p ≥ {null.smallest_p.null_left_out:.3f} > α: "
             "this control cannot fail; run more null_networks)"
         )
     lines.append("")
-    for n in results["networks"]:
-        owners = ", ".join("none" if o is None else str(o) for o in n["claimed_plane_frequencies"]) or "—"
+    for n in run.networks:
+        owners = ", ".join("none" if o is None else str(o) for o in n.claimed_plane_frequencies) or "—"
+        network = {row.metric: row.value for row in table.select(rows, {"network": n.seed}, arm="addition network")}
         lines.append(
-            f"network {n['seed']} (test accuracy {n['test_accuracy']:.3f}; top evidence {n['top_evidence']:.3f}; "
-            f"{n['claimed_planes']} of {n['planes']} planes claimed, of frequencies: {owners})"
+            f"network {n.seed} (test accuracy {network['test_accuracy']:.3f}; top evidence {network['top_evidence']:.3f}; "
+            f"{n.claimed_planes} of {n.planes} planes claimed, of frequencies: {owners})"
         )
         lines.append(f"  {'frequency':>9} {'found':>6} {'rank':>5} {'evidence':>9} {'p':>7} {'claimed':>8}")
-        for f in n["frequencies"]:
+        mine = table.select(read, {"network": n.seed}, arm="topk")
+        for frequency in dict.fromkeys(row.setting["frequency"] for row in mine):
+            f = {row.metric: row.value for row in table.select(mine, {"frequency": frequency})}
             evidence = "—" if f["evidence"] is None else f"{f['evidence']:.3f}"
             p = "—" if f["p_value"] is None else f"{f['p_value']:.3f}"
-            lines.append(
-                f"  {f['frequency']:>9} {str(f['found']):>6} {str(f['rank'] or '—'):>5} {evidence:>9} {p:>7} {str(f['claimed']):>8}"
-            )
-        accuracy = n["knockoff_heldout_accuracy"]
+            rank = "—" if not f["rank"] else str(int(f["rank"]))
+            lines.append(f"  {frequency:>9} {str(bool(f['found'])):>6} {rank:>5} {evidence:>9} {p:>7} {str(bool(f['claimed'])):>8}")
+        accuracy = {row.arm: row.value for row in table.select(rows, {"network": n.seed}, reader="fresh head")}
         lines.append(
             "  knockoff, held-out accuracy: "
             + ", ".join(f"{s.replace('_', ' ')} {v:.3f}" for s, v in accuracy.items())
-            + f" (chance {results['chance']:.3f})"
+            + f" (chance {run.chance:.3f})"
         )
-    lines += [
-        "",
-        f"key frequencies found by the search {_rate(results['key_frequencies_found'])}; claimed "
-        f"{_rate(results['key_frequencies_claimed'])}",
-    ]
+    key = table.select(read, arm="topk")
+    found = manifold_grading.rate([row.value for row in key if row.metric == "found"])
+    claimed = manifold_grading.rate([row.value for row in key if row.metric == "claimed"])
+    lines += ["", f"key frequencies found by the search {_rate(found)}; claimed {_rate(claimed)}"]
     return "\n".join(lines)
 
 
@@ -319,9 +359,10 @@ def plot(results: dict, arrays: dict, folder) -> list:
         arms=("null network", "topk"),
     )
     axes[0].set_xticks([0, 1], ["null (random task):\ntop plane per network", "key frequencies' best plane\n(green: claimed)"])
-    threshold = results["null"]["claim_threshold"]
+    run = facts.read(results, Facts)
+    threshold = run.null.claim_threshold
     if threshold is not None:
-        axes[0].axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {results['alpha']})")
+        axes[0].axhline(threshold, color="0.3", ls=":", label=f"claimed above (α = {run.alpha})")
     axes[0].set_ylim(-0.02, 1.02)
     return [
         panels.finish(
