@@ -16,12 +16,13 @@ latents whose decoder rows lie in the circle's span are counted (tiling).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
 
 from experiments.recovery import saved_dictionaries, seed_keys
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae import architectures, evaluate, metrics, pipeline
 from sae.readers import geometry, manifold_grading, manifold_ranking, wall
@@ -336,13 +337,32 @@ def _order(entry) -> str:
     return f"{entry['ordering_score']:.3f}"
 
 
+class CircleName(NamedTuple):
+    name: str
+
+
+class CirclesToyFacts(NamedTuple):
+    d: int
+    n_sparse_features: int
+    circles: tuple[CircleName, ...]  # the planted circles, in order (their full specs in results.json)
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    toy: CirclesToyFacts
+    main_k: int  # the k of the figures and the headline
+    figure_size: int
+
+
 def blind_counts(results: dict) -> dict:
     """Over the trained dictionaries' (circle, size, k) entries: exists, recall@1, recall@3, claimed and
     found; the random dictionaries' entries with any claim (false), the decoupled twins' dictionaries with
     any claim (false: every circle's loop is gone, its co-firing kept), and over the trained dictionaries
     the claimed candidates that match none of the planted circles."""
     rows = table.read(results)
-    first = {"circle": results["toy"]["circles"][0]["name"]}  # once per dictionary: its first circle's rows
+    first = {"circle": facts.read(results, Facts).toy.circles[0].name}  # once per dictionary: its first circle's rows
 
     def values(arm: str, metric: str, setting: dict | None = None) -> list:
         return [row.value for row in table.select(rows, setting, arm=arm, metric=metric)]
@@ -365,10 +385,9 @@ def blind_counts(results: dict) -> dict:
 
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the days circle's plane angle at the figure size and main k."""
-    name = results["toy"]["circles"][0]["name"]
-    rows = table.select(
-        table.read(results), {"circle": name, "k": results["main_k"]}, arm="topk", size=results["figure_size"], reader="ceiling"
-    )
+    run = facts.read(results, Facts)
+    name = run.toy.circles[0].name
+    rows = table.select(table.read(results), {"circle": name, "k": run.main_k}, arm="topk", size=run.figure_size, reader="ceiling")
     angle, order = table.mean(rows, metric="max_principal_angle_deg"), table.mean(rows, metric="cyclic_order")
     if angle is None:
         return "—"
@@ -383,7 +402,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     rows = table.read(results)
     paths = []
     circles = {row.setting["circle"]: row.setting["values"] for row in rows}
-    main_k, size = results["main_k"], results["figure_size"]
+    run = facts.read(results, Facts)
+    main_k, size = run.main_k, run.figure_size
     figure, axes = panels.panels(2 * len(circles), width=3.6, height=3.3, columns=2)
     for ax, (name, kind) in zip(axes, ((name, kind) for name in circles for kind in ("topk", "random"))):
         values = circles[name]
