@@ -47,6 +47,8 @@ tori, helices and structureless clouds (`shape_confusion`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 
@@ -67,7 +69,7 @@ from experiments.circle_cells import (
     stratum,
 )
 from experiments.recovery import seed_keys
-from experiments.runner import panels, seeding, table
+from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import manifold_grading, manifold_ranking, topology
 from toys.engine.runtime import Runtime, or_default
@@ -118,6 +120,28 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         },
         table=cell_rows(cells, config.seed),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the run's numbers were made under (results.json, beside the table)."""
+
+    claim_alpha: float
+    found_angle_deg: float  # the ceiling's "found": the plane within this angle, in cyclic order
+    null_source: str  # the null the claims were decided against
+
+
+def ceiling_counts(rows: list[table.Row]) -> dict:
+    """From the results table's ceiling rows: per reading (`METHODS`) the cells it finds the circle in,
+    {"count", "of"}; and the recipe's finds among the cells the oracle finds ("recipe given oracle")."""
+    found = {
+        method: {row.setting["cell"]: bool(row.value) for row in table.select(rows, arm=method, reader="ceiling", metric="found")}
+        for method in METHODS
+    }
+    counts = {method: {"count": sum(cells.values()), "of": len(cells)} for method, cells in found.items()}
+    seen = [cell for cell, hit in found["oracle"].items() if hit]
+    counts["recipe given oracle"] = {"count": sum(found["recipe"][cell] for cell in seen), "of": len(seen)}
+    return counts
 
 
 def _count(entry: dict) -> str:
@@ -193,9 +217,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     ceiling = table.select(rows, reader="ceiling")
     cells = len({row.setting["cell"] for row in ceiling})
     figure, axes = panels.panels(1, width=7.5, height=0.6 + 0.26 * cells)
-    title = (
-        f"Circle found (green: within {results['found_angle_deg']:.0f}° of the plane and in cyclic order); text: largest principal angle"
-    )
+    run = facts.read(results, Facts)
+    title = f"Circle found (green: within {run.found_angle_deg:.0f}° of the plane and in cyclic order); text: largest principal angle"
     panels.heatmap_by_setting(
         axes[0],
         ceiling,
@@ -220,9 +243,9 @@ def plot(results: dict, arrays: dict, folder) -> list:
     figure, axes = panels.panels(1, width=7.6, height=3.6)
     title = (
         "The blind ranking beside the oracle-selected ceiling (green: of the oracle-recoverable cells),\n"
-        f"and its false claims on controls (red: of all cells; dashed: α = {results['claim_alpha']})"
+        f"and its false claims on controls (red: of all cells; dashed: α = {run.claim_alpha})"
     )
-    panels.rate_bars(axes[0], bars, title, level=results["claim_alpha"])
+    panels.rate_bars(axes[0], bars, title, level=run.claim_alpha)
     paths.append(panels.finish(figure, axes, "", folder / "false_positives.png", ylabel="share of cells", legend=False))
 
     confusion = results.get("shape_confusion") or {}
@@ -253,19 +276,20 @@ def _cell_row(cell: dict) -> str:
 def summary(results: dict) -> str:
     header = f"{'cell':<42}" + " | ".join(f"{method:^36}" for method in METHODS)
     lines = [header, "-" * len(header)] + [_cell_row(cell) for cell in _sorted_cells(results)]
-    count = results["recipe_recovery_given_oracle_count"]
-    fp = results["false_positives"]
-    rate = results["recipe_recovery_given_oracle"]
+    run = facts.read(results, Facts)
+    counts = ceiling_counts(table.read(results))
+    count = counts["recipe given oracle"]
+    rate = count["count"] / count["of"] if count["of"] else None
     lines += ["", *blind_lines(results["blind"])]
     lines += [
         "",
         f"exists (the ceiling): recipe_recovery_given_oracle = {count['count']}/{count['of']}"
         + (f" = {rate:.3f}" if rate is not None else " (the oracle found no circle)"),
-        f"oracle finds the circle in {results['oracle_rate']['count']}/{results['oracle_rate']['of']} cells; "
-        f"the recipe in {results['recipe_rate']['count']}/{results['recipe_rate']['of']}",
+        f"oracle finds the circle in {counts['oracle']['count']}/{counts['oracle']['of']} cells; "
+        f"the recipe in {counts['recipe']['count']}/{counts['recipe']['of']}",
         "controls whose best group (chosen with the truth) is found: "
-        + ", ".join(f"{method} {entry['count']}/{entry['of']}" for method, entry in fp.items()),
-        f"claims decided against: {results['null_source']}",
+        + ", ".join(f"{method} {counts[method]['count']}/{counts[method]['of']}" for method in ("null", "decoupled", "random")),
+        f"claims decided against: {run.null_source}",
         "best groups of the controls that read as a circle by shape alone: "
         + ", ".join(f"{m} {v['count']}/{v['of']}" for m, v in results["shape_circle_claims"].items()),
         "how the SAE holds the circles the oracle finds, by k: "
@@ -277,7 +301,7 @@ def summary(results: dict) -> str:
         for kind, row in confusion.items():
             lines.append(f"{kind:<16}" + "".join(f"{row.get(read, 0):>16}" for read in topology.SHAPES))
     lines.append(
-        f"(found: the best group's top-2 PCA plane within {results['found_angle_deg']:.0f}° of the planted plane and "
+        f"(found: the best group's top-2 PCA plane within {run.found_angle_deg:.0f}° of the planted plane and "
         "its per-value centroids in cyclic order; cells drawn at random from the configured ranges)"
     )
     return "\n".join(lines)
