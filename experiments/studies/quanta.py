@@ -55,12 +55,13 @@ slower to learn) and runs every clustering above on it.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.runner import memory, panels, seeding, table
+from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
 from sae.readers import clustering, wall
 from theory import projections
@@ -280,9 +281,9 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     arrays = {f"loss_curve_{variant}": study.pop("loss_curve") for variant, study in studies.items()}
     first = studies[config.variants[0]]
     arrays["loss_curve"] = arrays[f"loss_curve_{config.variants[0]}"]
-    results = {**first, "task_code": config.variants[0]}
-    results["variants"] = {variant: _variant_summary(study) for variant, study in studies.items()}
-    return Result(results, arrays=arrays, table=[*variant_rows(results["variants"], config.seed), *figure_rows(results, config.seed)])
+    variants = {variant: _variant_summary(study) for variant, study in studies.items()}
+    measured = {**first, "task_code": config.variants[0], "variants": variants}
+    return Result(measured, arrays=arrays, table=[*variant_rows(variants, config.seed), *figure_rows(measured, config.seed)])
 
 
 def variant_rows(variants: dict, seed: int) -> list[table.Row]:
@@ -305,27 +306,34 @@ def variant_rows(variants: dict, seed: int) -> list[table.Row]:
                 "network", "learned_tasks", len(summary["learned_tasks"]), None, seed=seed, reader="accuracy", unit="count", setting=where
             )
         )
+        rows.append(table.Row("network", "final_loss", summary["final_loss"], None, seed=seed, reader="training", setting=where))
+        for name, nmi in (summary.get("nmi") or {}).items():
+            rows.append(table.Row(name, "nmi_true_k", nmi, None, seed=seed, reader="spectral clustering", setting=where))
     return rows
 
 
-def figure_rows(results: dict, seed: int) -> list[table.Row]:
-    """The rest of the results table, what the figures read: the first task code's per-task accuracy and
-    frequency (learned or not), its gradient clusters' confusion with the tasks, its ARI at each
-    projection dimension (beside the JL dimensions); per task code, QDG's sweep (ARI against the task
-    and the label at each K, per affinity, and the silhouette's K) and the factorial's arms at each K."""
-    code, rows = results["task_code"], []
+def figure_rows(measured: dict, seed: int) -> list[table.Row]:
+    """The rest of the results table, what the figures and the summary read, from the run's measurements
+    (the first task code's study, with every code's summary under "variants"): the first task code's
+    per-task accuracy and frequency (learned or not), its gradient clusters' confusion with the tasks, its
+    ARI at each projection dimension (beside the JL dimensions) and unstandardised; per task code, QDG's
+    sweep (ARI against the task and the label at each K, per affinity, and the silhouette's K) and the
+    factorial's arms at each K."""
+    code, rows = measured["task_code"], []
     first = {"task_code": code}
-    learned = set(results["learned_tasks"])
-    for task, (accuracy, probability) in enumerate(zip(results["per_task_accuracy"], results["task_probabilities"])):
+    learned = set(measured["learned_tasks"])
+    for task, (accuracy, probability) in enumerate(zip(measured["per_task_accuracy"], measured["task_probabilities"])):
         where = {**first, "task": task, "learned": int(task in learned)}
         rows.append(table.Row("network", "task_accuracy", accuracy, seed=seed, reader="accuracy", setting=where))
         rows.append(table.Row("network", "task_probability", probability, seed=seed, reader="toy", setting=where))
-    if "confusion" in results:
-        for task, counts in zip(results["confusion"]["tasks"], results["confusion"]["counts"]):
+    if "confusion" in measured:
+        for task, counts in zip(measured["confusion"]["tasks"], measured["confusion"]["counts"]):
             for cluster, count in enumerate(counts):
                 where = {**first, "task": task, "cluster": cluster}
                 rows.append(table.Row("gradients", "samples", count, seed=seed, reader="confusion", unit="count", setting=where))
-        projection = results["projection"]
+        for name, ari in measured["controls"]["unstandardised"].items():
+            rows.append(table.Row(name, "ari_unstandardised", ari, None, seed=seed, reader="spectral clustering", setting=first))
+        projection = measured["projection"]
         for dim, ari in zip(projection["dims"], projection["ari"]):
             rows.append(table.Row("gradients_projected", "ari", ari, 0.0, seed=seed, reader="projection", setting={**first, "dim": dim}))
         for eps, dim in projection["jl_dimension"].items():
@@ -334,7 +342,7 @@ def figure_rows(results: dict, seed: int) -> list[table.Row]:
                     "jl bound", "dimension", dim, seed=seed, reader="projection", unit="count", setting={**first, "epsilon": float(eps)}
                 )
             )
-    for variant, summary in results["variants"].items():
+    for variant, summary in measured["variants"].items():
         sweep = (summary.get("qdg") or {}).get("sweep") or {}
         if sweep:
             kept = summary["qdg"]["kept"]
@@ -494,7 +502,7 @@ def _study(config: Config, net: quanta.QuantaConfig, root: jax.Array, runtime: R
 def headline(results: dict) -> str:
     """One number for `toylab runs`: the gradient clustering's ARI beside the raw inputs' (none
     where fewer than two tasks were learned: nothing was clustered)."""
-    rows = table.select(table.read(results), {"task_code": results["task_code"]})
+    rows = table.select(table.read(results), {"task_code": facts.read(results, Facts).task_code})
     gradients, inputs = (table.mean(rows, arm=arm, metric="ari_true_k") for arm in ("gradients", "inputs"))
     if gradients is None or inputs is None:
         learned = table.mean(rows, arm="network", metric="learned_tasks")
@@ -507,7 +515,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
     the factorial's arms against K; the gradient clusters' confusion with the tasks; ARI through a
     random projection."""
     rows = table.read(results)
-    code = results["task_code"]
+    run = facts.read(results, Facts)
+    code = run.task_code
     learned = [row for row in table.select(rows, {"task_code": code, "learned": 1}, metric="task_accuracy")]
     every = table.select(rows, {"task_code": code}, metric="task_accuracy")
     figure, axes = panels.panels(1, width=8.0, height=3.5)
@@ -622,7 +631,8 @@ def plot(results: dict, arrays: dict, folder) -> list:
         else ""
     )
     ari = table.mean(rows, {"task_code": code}, arm="gradients", metric="ari_true_k") or 0.0
-    title = f"Per-example gradient clusters against tasks ({code} task code): ARI {ari:.2f}, NMI {results['nmi']['gradients']:.2f}{caveat}"
+    nmi = table.mean(rows, {"task_code": code}, arm="gradients", metric="nmi_true_k") or 0.0
+    title = f"Per-example gradient clusters against tasks ({code} task code): ARI {ari:.2f}, NMI {nmi:.2f}{caveat}"
     paths.append(
         panels.finish(
             figure, axes, title, folder / "gradient_clusters.png", ylabel="true task (learned tasks only)", legend=False, tight=False
@@ -637,7 +647,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     # reference levels; levels that coincide (e.g. all at 1.0 in the one-hot code) share one line and one label
     levels: dict[float, list[str]] = {}
     for name, arm in (
-        (f"unprojected gradients ({results['n_parameters']} dims)", "gradients"),
+        (f"unprojected gradients ({run.n_parameters} dims)", "gradients"),
         ("activations", "activations"),
         ("inputs", "inputs"),
     ):
@@ -656,7 +666,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     axes[0].set_xscale("log", base=2)
     axes[0].set_ylim(-0.05, 1.05)
     axes[0].legend(fontsize=8, loc="center right")
-    title = f"Gradient clustering through a Gaussian projection ({results['n_points']} samples)"
+    title = f"Gradient clustering through a Gaussian projection ({run.n_points} samples)"
     paths.append(
         panels.finish(
             figure, axes, title, folder / "ari_vs_projection.png", "projection dimension k", "ARI against the true task", legend=False
@@ -682,28 +692,53 @@ def _k_axis(ax, rows: list[table.Row], learned: int, xlabel: str) -> None:
     ax.set_xlabel(xlabel)
 
 
+class ProjectionFacts(NamedTuple):
+    dim: int  # the projection dimension the summary details
+    jl_tolerance_at_dim: float  # the ε the Johnson–Lindenstrauss bound guarantees there
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """The first task code's run as results.json states it beside the table."""
+
+    task_code: str
+    n_parameters: int
+    n_points: int  # samples clustered (0: the network learned fewer than two tasks)
+    learned_tasks: tuple[int, ...]
+    note: str | None = None  # why nothing was clustered
+    projection: ProjectionFacts | None = None
+
+
 def summary(results: dict) -> str:
+    """The first task code from the results table and its facts; then every task code's tables."""
+    run = facts.read(results, Facts)
+    rows = table.select(table.read(results), {"task_code": run.task_code})
+    tasks = len(table.select(rows, metric="task_accuracy"))
     lines = [
-        f"network: {results['n_parameters']} parameters, final loss {results['final_loss']:.4f}; "
-        f"learned {len(results['learned_tasks'])} of {len(results['per_task_accuracy'])} tasks: {results['learned_tasks']}",
-        *([results["note"]] if "note" in results else []),
-        f"clustering {results['n_points']} samples ({len(results['learned_tasks'])} learned tasks, balanced):",
+        f"network: {run.n_parameters} parameters, final loss {table.mean(rows, metric='final_loss') or 0.0:.4f}; "
+        f"learned {len(run.learned_tasks)} of {tasks} tasks: {list(run.learned_tasks)}",
+        *([run.note] if run.note is not None else []),
+        f"clustering {run.n_points} samples ({len(run.learned_tasks)} learned tasks, balanced):",
         f"{'representation':<29}{'ARI':>7}{'NMI':>7}{'ARI unstandardised':>21}",
     ]
-    if "note" in results:
+    if run.note is not None or run.projection is None:
         return "\n".join(lines[:2] + ["", *variants_table(results)])
-    raw = results["controls"]["unstandardised"]
+    clustered = table.select(rows, reader="spectral clustering")
     for name in REPRESENTATIONS:
-        label = f"{name} (k={results['projection']['dim']})" if name == "gradients_projected" else name
-        unstandardised = f"{raw[name]:>21.3f}" if name in raw else f"{'-':>21}"
-        lines.append(f"{label:<29}{results['ari'][name]:>7.3f}{results['nmi'][name]:>7.3f}{unstandardised}")
-    lines.append(f"{'untrained network gradients':<29}{results['controls']['untrained_gradients']:>7.3f}")
-    projection = results["projection"]
-    lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in zip(projection["dims"], projection["ari"])))
+        label = f"{name} (k={run.projection.dim})" if name == "gradients_projected" else name
+        raw = table.mean(clustered, arm=name, metric="ari_unstandardised")
+        unstandardised = f"{raw:>21.3f}" if raw is not None else f"{'-':>21}"
+        ari, nmi = (table.mean(clustered, arm=name, metric=metric) or 0.0 for metric in ("ari_true_k", "nmi_true_k"))
+        lines.append(f"{label:<29}{ari:>7.3f}{nmi:>7.3f}{unstandardised}")
+    untrained = table.select(clustered, arm="gradients", metric="ari_true_k")[0].chance or 0.0
+    lines.append(f"{'untrained network gradients':<29}{untrained:>7.3f}")
+    by_dim = [(row.setting["dim"], row.value) for row in table.select(rows, arm="gradients_projected", reader="projection")]
+    lines.append("ARI by projection dimension: " + ", ".join(f"{d}: {a:.3f}" for d, a in by_dim))
+    bounds = table.select(rows, arm="jl bound")
     lines.append(
         "JL dimension for these samples: "
-        + ", ".join(f"ε={e}: {d}" for e, d in projection["jl_dimension"].items())
-        + f"; at k={projection['dim']} the bound guarantees ε={projection['jl_tolerance_at_dim']:.2f}"
+        + ", ".join(f"ε={row.setting['epsilon']}: {int(row.value or 0)}" for row in bounds)
+        + f"; at k={run.projection.dim} the bound guarantees ε={run.projection.jl_tolerance_at_dim:.2f}"
     )
     lines += ["", *variants_table(results)]
     return "\n".join(lines)
