@@ -40,22 +40,50 @@ def saebench_key(eval_key: jax.Array, part: int = 0) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(eval_key, 1), part)
 
 
-def saebench_lines(entries: list[dict], label=lambda entry: entry["kind"]) -> list[str]:
-    """The per-architecture table of SAEBench's absorption (`sae.absorption_saebench`) for a summary.txt."""
-    rows: dict[str, list[dict]] = {}
+SAEBENCH_COLUMNS = (
+    "full_absorption_rate",
+    "mean_absorption_fraction",
+    "full_absorption_with_child",
+    "full_absorption_baseline",
+    "full_absorption_excess",
+    "mean_split_latents",
+)
+SAEBENCH_READER = "saebench absorption"
+
+
+def saebench_rows(entries: list[dict], coordinates=lambda entry: {}) -> list[table.Row]:
+    """SAEBench's absorption of each scored dictionary entry as rows (reader "saebench absorption"; arm: its
+    kind; coordinates(entry): further setting): its columns, and the concepts scored and read."""
+    rows = []
     for entry in entries:
-        if "saebench_absorption" in entry["metrics"]:
-            rows.setdefault(label(entry), []).append(entry["metrics"]["saebench_absorption"])
-    if not rows:
+        reading = entry["metrics"].get("saebench_absorption")
+        if reading is None:
+            continue
+        for metric in (*SAEBENCH_COLUMNS, "scored_concepts", "concepts"):
+            rows.append(
+                table.Row(
+                    entry["kind"],
+                    metric,
+                    reading[metric],
+                    size=entry["size"],
+                    seed=entry["seed"],
+                    reader=SAEBENCH_READER,
+                    unit="count" if metric.endswith("concepts") else "",
+                    setting=coordinates(entry),
+                )
+            )
+    return rows
+
+
+def saebench_lines(rows: list[table.Row], label=lambda row: row.arm) -> list[str]:
+    """The per-architecture table of SAEBench's absorption (`sae.absorption_saebench`) for a summary.txt,
+    from the results table's `saebench_rows`: each column's mean over seeds (seeds without a value left
+    out); concepts: the fewest scored over seeds / read."""
+    groups: dict[str, list[table.Row]] = {}
+    for row in table.select(rows, reader=SAEBENCH_READER):
+        groups.setdefault(label(row), []).append(row)
+    if not groups:
         return []
-    columns = (
-        "full_absorption_rate",
-        "mean_absorption_fraction",
-        "full_absorption_with_child",
-        "full_absorption_baseline",
-        "full_absorption_excess",
-        "mean_split_latents",
-    )
     show = lambda values: "—" if not values else f"{np.mean(values):.3f}"  # noqa: E731
     lines = [
         "SAEBench absorption (its calculator and defaults; rates over the probe's true positives, "
@@ -63,9 +91,11 @@ def saebench_lines(entries: list[dict], label=lambda entry: entry["kind"]) -> li
         "excess = with child − baseline):",
         f"{'arch':<22}{'concepts':>9}{'full rate':>11}{'fraction':>10}{'w/ child':>10}{'baseline':>10}{'excess':>9}{'split':>7}",
     ]
-    for arch, group in rows.items():
-        values = [show([g[c] for g in group if g[c] is not None]) for c in columns]
-        concepts = f"{min(g['scored_concepts'] for g in group)}/{group[0]['concepts']}"
+    for arch, group in groups.items():
+        values = [show([row.value for row in group if row.metric == c and row.value is not None]) for c in SAEBENCH_COLUMNS]
+        scored = min(int(row.value or 0) for row in group if row.metric == "scored_concepts")
+        read = next(int(row.value or 0) for row in group if row.metric == "concepts")
+        concepts = f"{scored}/{read}"
         lines.append(f"{arch:<22}{concepts:>9}{values[0]:>11}{values[1]:>10}{values[2]:>10}{values[3]:>10}{values[4]:>9}{values[5]:>7}")
     lines.append("(concepts: scored (probe F1 > 0.6) / read, the fewest over seeds; split: latents in the split set)")
     return lines
@@ -202,8 +232,32 @@ def edge_absorption(entries: list[dict], label=lambda entry: entry["kind"]) -> t
     return records, {arch: absorption.edge_summary(group) for arch, group in by_arch.items()}
 
 
-def edge_summary_lines(summary: dict) -> list[str]:
-    """The per-architecture edge-absorption table of a summary.txt."""
+EDGE_SUMMARY_READER = "edge absorption summary"
+EDGE_SUMMARY_METRICS = (
+    "n_edges",
+    "n_scored",
+    "mean_symptom_gap",
+    "symptom_edge_share",
+    "mean_absorbed_rate",
+    "absorbed_edge_share",
+    "n_unavailable",
+)
+
+
+def edge_summary_rows(summary: dict, seed: int, coordinates=lambda label: (label, {})) -> list[table.Row]:
+    """The per-architecture edge-absorption summary (`sae.absorption.edge_summary`, keyed by label) as rows
+    (reader "edge absorption summary"; coordinates(label) → (arm, setting); pooled over seeds)."""
+    rows = []
+    for label, numbers in summary.items():
+        arm, setting = coordinates(label)
+        for metric in EDGE_SUMMARY_METRICS:
+            unit = "count" if metric.startswith("n_") else ""
+            rows.append(table.Row(arm, metric, numbers[metric], seed=seed, reader=EDGE_SUMMARY_READER, unit=unit, setting=setting))
+    return rows
+
+
+def edge_summary_lines(rows: list[table.Row], label=lambda row: row.arm) -> list[str]:
+    """The per-architecture edge-absorption table of a summary.txt, from the results table's `edge_summary_rows`."""
     lines = [
         "edge-level absorption (symptom gap = recall of the parent's latent alone − with the child; absorbed = "
         "share of parent+child samples where the parent's latent is silent and the child's latent fires carrying "
@@ -211,11 +265,14 @@ def edge_summary_lines(summary: dict) -> list[str]:
         f"{'arch':<22}{'edges':>7}{'scored':>8}{'symptom gap':>13}{'gap ≥ ½':>9}{'absorbed':>10}{'abs. ≥ ½':>10}{'no data':>9}",
     ]
     show = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
-    for arch, row in summary.items():
+    groups: dict[str, dict] = {}
+    for row in table.select(rows, reader=EDGE_SUMMARY_READER):
+        groups.setdefault(label(row), {})[row.metric] = row.value
+    for arch, row in groups.items():
         lines.append(
-            f"{arch:<22}{row['n_edges']:>7}{row['n_scored']:>8}{show(row['mean_symptom_gap']):>13}"
+            f"{arch:<22}{int(row['n_edges']):>7}{int(row['n_scored']):>8}{show(row['mean_symptom_gap']):>13}"
             f"{show(row['symptom_edge_share']):>9}{show(row['mean_absorbed_rate']):>10}"
-            f"{show(row['absorbed_edge_share']):>10}{row['n_unavailable']:>9}"
+            f"{show(row['absorbed_edge_share']):>10}{int(row['n_unavailable']):>9}"
         )
     lines.append(
         f"(scored: ≥ {absorption.MIN_SAMPLES} samples of both kinds; no data: an edge with none of one kind, "

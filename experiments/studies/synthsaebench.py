@@ -43,7 +43,17 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from experiments.recovery import edge_absorption, edge_summary_lines, headline, saebench_key, saebench_lines, seed_keys
+from experiments.recovery import (
+    EDGE_SUMMARY_READER,
+    edge_absorption,
+    edge_summary_lines,
+    edge_summary_rows,
+    headline,
+    saebench_key,
+    saebench_lines,
+    saebench_rows,
+    seed_keys,
+)
 from experiments.runner import facts, panels, runfolder, seeding, table
 from experiments.runner.study import Result, Study
 from sae import absorption_saebench, architectures, evaluate, pipeline
@@ -334,14 +344,15 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         results["saelens_side_by_side"] = saelens_side_by_side.compare(
             config, toy, parts, key_side, key_eval, calibration, train_and_score, runtime
         )
-    rows = table.from_entries(
-        [
-            {"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"], "target_l0": e["target_l0"]}
-            for e in entries + chance_entries
-        ],
-        setting=lambda e: {"target_l0": e["target_l0"]},
-        matched_by=lambda e: (e["size"], e["target_l0"]),
-    )
+    scored = [
+        {"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"], "target_l0": e["target_l0"]}
+        for e in entries + chance_entries
+    ]
+    rows = table.from_entries(scored, setting=lambda e: {"target_l0": e["target_l0"]}, matched_by=lambda e: (e["size"], e["target_l0"]))
+    rows += saebench_rows(scored, coordinates=lambda e: {"target_l0": e["target_l0"]})
+    # the edge summary is keyed "arch@target_l0" (edge_absorption's label above)
+    at = lambda label: (label.split("@")[0], {"target_l0": int(label.split("@")[1])})  # noqa: E731
+    rows += edge_summary_rows(edge_summary, config.seed, coordinates=at)
     return Result(
         results,
         files=[
@@ -418,9 +429,11 @@ def summary(results: dict) -> str:
     for arch, c in results.get("calibration", {}).items():
         outside = f" (targets outside the sweep: {c['outside']})" if c["outside"] else ""
         lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c["chosen"].items()) + outside)
-    if results.get("edge_absorption_summary"):
-        lines += edge_summary_lines(results["edge_absorption_summary"])
-    lines += saebench_lines(results["entries"] + results["chance"], label=lambda e: f"{e['arch']}@{e['target_l0']}")
+    table_rows = table.read(results)
+    at_target = lambda row: f"{row.arm}@{row.setting['target_l0']}"  # noqa: E731
+    if table.select(table_rows, reader=EDGE_SUMMARY_READER):
+        lines += edge_summary_lines(table_rows, label=at_target)
+    lines += saebench_lines(table_rows, label=at_target)
     side = results.get("saelens_side_by_side")
     if side:
         from experiments import saelens_side_by_side

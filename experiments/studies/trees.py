@@ -33,9 +33,11 @@ from experiments.recovery import (
     Recovery,
     edge_absorption,
     edge_summary_lines,
+    edge_summary_rows,
     eval_key,
     headline,
     saebench_lines,
+    saebench_rows,
     seed_keys,
     summary_table,
 )
@@ -222,7 +224,12 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         },
         arrays=arrays,
         dictionaries=recovery.saved,
-        table=[*recovery.rows(), *tree_rows(recovery.entries, edges, splitting, config.seed)],
+        table=[
+            *recovery.rows(),
+            *tree_rows(recovery.entries, edges, splitting, config.seed),
+            *edge_summary_rows(edge_summary, config.seed),
+            *saebench_rows(recovery.entries),
+        ],
     )
 
 
@@ -422,8 +429,9 @@ def summary(results: dict) -> str:
         f"(random: edge recall of a random-dictionary ladder; a shuffled planted tree scores edge recall "
         f"{shuffled['edge_recall']:.3f}, tree similarity {shuffled['tree_similarity']:.3f})"
     )
-    lines += ["", *edge_summary_lines(results["edge_absorption_summary"])]
-    lines += ["", *saebench_lines(results["dictionaries"])]
+    rows = table.read(results)
+    lines += ["", *edge_summary_lines(rows)]
+    lines += ["", *saebench_lines(rows)]
     lines += ["", two_feature.summary(results["two_feature"])]
     return "\n".join(lines)
 
