@@ -10,10 +10,13 @@ parent latent's activation on t_p alone and on t_p + t_c (absorbed: ≈ 0 on t_p
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.runner import table
 from sae import architectures, pipeline
 from sae.params import from_decoder
 from theory import absorption as absorption_theory
@@ -105,18 +108,56 @@ def study(p10: float, p11: float, l1_coefficient: float, n_seeds: int, steps: in
     }
 
 
-def summary(results: dict) -> str:
-    two = results
+def rows(two: dict, seed: int, setting: dict | None = None) -> list[table.Row]:
+    """The study's measurements (`study`, `two`) as results-table rows: per trained architecture and
+    replica, the parent latent's activation on parent + child (absorbed ≈ 0, not absorbed ≈ 1) and on
+    the parent alone, and the final squared error; the hand-built dictionaries' exact L1, squared error
+    and nested loss, and the closed-form expected L1 beside them. `setting`: coordinates every row
+    carries (a study that embeds this one marks its rows)."""
+    setting = setting or {}
+    out = []
+    for arch, trained in two["trained"].items():
+        for metric in ("parent_on_both", "parent_on_parent", "final_mse"):
+            for replica, value in enumerate(trained[metric]):
+                at = {**setting, "replica": replica}
+                out.append(table.Row(arch, metric, value, None, size=2, seed=seed, reader="trained", setting=at))
+    for name, losses in two["hand_built"].items():
+        arm = f"hand-built {name.replace('_', ' ')}"
+        for metric in ("l1", "mse", "matryoshka_loss"):
+            out.append(table.Row(arm, metric, losses[metric], None, size=2, seed=seed, reader="exact", setting=setting))
+        out.append(table.Row(arm, "expected_l1", two["expected_l1"][name], None, size=2, seed=seed, reader="theory", setting=setting))
+    return out
+
+
+class Facts(NamedTuple):
+    """The toy's probabilities and the L1 coefficient (results.json beside the table)."""
+
+    p10: float
+    p11: float
+    l1_coefficient: float
+
+
+def summary_text(table_rows: list[table.Row], facts: Facts, setting: dict | None = None) -> str:
+    """The study's summary from the results table's `rows` (those carrying `setting`)."""
+    mine = table.select(table_rows, setting or {})
+
+    def value(arm: str, metric: str) -> float:
+        return table.mean(mine, arm=arm, metric=metric) or 0.0
+
+    def replicas(arm: str, metric: str) -> list[float]:
+        return [row.value or 0.0 for row in sorted(table.select(mine, arm=arm, metric=metric), key=lambda row: row.setting["replica"])]
+
     lines = [
-        f"two-feature toy (p10={two['p10']}, p11={two['p11']}, λ={two['l1_coefficient']}): expected L1 "
-        f"absorbed {two['expected_l1']['absorbed']:.4f} (hand-built {two['hand_built']['absorbed']['l1']:.4f}, "
-        f"mse {two['hand_built']['absorbed']['mse']:.1e}), not absorbed {two['expected_l1']['not_absorbed']:.4f} "
-        f"(hand-built {two['hand_built']['not_absorbed']['l1']:.4f}, mse {two['hand_built']['not_absorbed']['mse']:.1e})"
+        f"two-feature toy (p10={facts.p10}, p11={facts.p11}, λ={facts.l1_coefficient}): expected L1 "
+        f"absorbed {value('hand-built absorbed', 'expected_l1'):.4f} (hand-built {value('hand-built absorbed', 'l1'):.4f}, "
+        f"mse {value('hand-built absorbed', 'mse'):.1e}), not absorbed {value('hand-built not absorbed', 'expected_l1'):.4f} "
+        f"(hand-built {value('hand-built not absorbed', 'l1'):.4f}, mse {value('hand-built not absorbed', 'mse'):.1e})"
     ]
-    for arch, run_ in two["trained"].items():
+    trained = dict.fromkeys(row.arm for row in table.select(mine, reader="trained"))
+    for arch in trained:
         lines.append(
-            f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in run_['parent_on_both'])}"
-            f"  (on parent alone: {', '.join(f'{v:.2f}' for v in run_['parent_on_parent'])}; "
-            f"final squared error: {', '.join(f'{v:.3f}' for v in run_['final_mse'])})"
+            f"  trained {arch:<14} parent latent on parent+child: {', '.join(f'{v:.2f}' for v in replicas(arch, 'parent_on_both'))}"
+            f"  (on parent alone: {', '.join(f'{v:.2f}' for v in replicas(arch, 'parent_on_parent'))}; "
+            f"final squared error: {', '.join(f'{v:.3f}' for v in replicas(arch, 'final_mse'))})"
         )
     return "\n".join(lines)

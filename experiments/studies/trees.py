@@ -192,22 +192,23 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     splitting["chance"]["shuffled_tree"] = hierarchy.tree_scores(planted, shuffled_tree)
 
     edges, edge_summary = edge_absorption(recovery.entries)
+    two = two_feature.study(
+        config.two_feature_p10,
+        config.two_feature_p11,
+        config.two_feature_l1,
+        config.two_feature_seeds,
+        config.two_feature_steps,
+        config.learning_rate,
+        key_two_feature,
+        runtime,
+    )
     return Result(
         {
             "dictionaries": recovery.entries,
             "edge_absorption": edges,
             "edge_absorption_summary": edge_summary,
             "splitting": splitting,
-            "two_feature": two_feature.study(
-                config.two_feature_p10,
-                config.two_feature_p11,
-                config.two_feature_l1,
-                config.two_feature_seeds,
-                config.two_feature_steps,
-                config.learning_rate,
-                key_two_feature,
-                runtime,
-            ),
+            "two_feature": two,
             "toy": {
                 "n_features": config.toy.n_features,
                 "d": config.toy.d,
@@ -229,6 +230,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             *tree_rows(recovery.entries, edges, splitting, config.seed),
             *edge_summary_rows(edge_summary, config.seed),
             *saebench_rows(recovery.entries),
+            *two_feature.rows(two, config.seed, TWO_FEATURE),
         ],
     )
 
@@ -267,6 +269,9 @@ def tree_rows(entries: list[dict], edges: list[dict], splitting: dict, seed: int
     return rows
 
 
+TWO_FEATURE = {"study": "two-feature"}  # the embedded two-feature study's rows carry it
+
+
 class TreeToyFacts(NamedTuple):
     n_features: int
     d: int
@@ -286,6 +291,7 @@ class Facts:
     size: int
     figure_roots: int
     splitting: SplittingFacts
+    two_feature: two_feature.Facts  # the embedded two-feature study's settings
 
 
 def _ladder_scores(decoders, firing_top, planted, directions, threshold) -> tuple[dict, dict]:
@@ -432,7 +438,7 @@ def summary(results: dict) -> str:
     rows = table.read(results)
     lines += ["", *edge_summary_lines(rows)]
     lines += ["", *saebench_lines(rows)]
-    lines += ["", two_feature.summary(results["two_feature"])]
+    lines += ["", two_feature.summary_text(rows, facts.read(results, Facts).two_feature, TWO_FEATURE)]
     return "\n".join(lines)
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from experiments import two_feature_absorption
 from experiments.runner import facts, panels, seeding, table
 from experiments.runner.study import Result, Study
-from experiments.two_feature_absorption import study, summary
+from experiments.two_feature_absorption import study
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
 
@@ -57,32 +58,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
         seeding.root_key(config.seed),
         runtime,
     )
-    return Result(results, table=two_feature_rows(results, config.seed))
-
-
-@dataclasses.dataclass(frozen=True)
-class Facts:
-    """What the run's numbers were made under (results.json, beside the table)."""
-
-    p10: float
-    p11: float
-    l1_coefficient: float
-
-
-def two_feature_rows(two: dict, seed: int) -> list[table.Row]:
-    """The results table from the study's measurements (`two_feature_absorption.study`, `two`): per trained
-    architecture and replica, the parent latent's activation on parent +
-    child (absorbed ≈ 0, not absorbed ≈ 1) and on the parent alone, and the final squared error; the
-    hand-built dictionaries' exact L1 and squared error beside them."""
-    rows = []
-    for arch, trained in two["trained"].items():
-        for metric in ("parent_on_both", "parent_on_parent", "final_mse"):
-            for replica, value in enumerate(trained[metric]):
-                rows.append(table.Row(arch, metric, value, None, size=2, seed=seed, reader="trained", setting={"replica": replica}))
-    for name, losses in two["hand_built"].items():
-        for metric in ("l1", "mse", "matryoshka_loss"):
-            rows.append(table.Row(f"hand-built {name.replace('_', ' ')}", metric, losses[metric], None, size=2, seed=seed, reader="exact"))
-    return rows
+    return Result(results, table=two_feature_absorption.rows(results, config.seed))
 
 
 def headline(results: dict) -> str:
@@ -98,13 +74,18 @@ def plot(results: dict, arrays: dict, folder) -> list:
     # the title states what this run measured: the parent latent's mean on parent + child per architecture
     both = table.select(rows, metric="parent_on_both")
     measured = ", ".join(f"{arm} {table.mean(both, arm=arm):.2f}" for arm in dict.fromkeys(row.arm for row in both))
-    λ = facts.read(results, Facts).l1_coefficient
+    λ = facts.read(results, two_feature_absorption.Facts).l1_coefficient
     title = f"The parent latent on parent + child, λ = {λ} (absorbed ≈ 0, kept ≈ 1):\nmean {measured}"
     panels.strip_by_arm(axes[0], rows, "parent_on_parent", None, title, colour="C0", label="on the parent alone")
     panels.strip_by_arm(axes[0], rows, "parent_on_both", None, title, colour="C3", marker="x", label="on parent + child")
     axes[0].axhline(0, color="0.6", lw=1)
     axes[0].set_ylabel("parent latent's activation")
     return [panels.finish(figure, axes, "", folder / "parent_latent.png")]
+
+
+def summary(results: dict) -> str:
+    """From the results table (the probabilities and λ from the run's facts)."""
+    return two_feature_absorption.summary_text(table.read(results), facts.read(results, two_feature_absorption.Facts))
 
 
 STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline)
