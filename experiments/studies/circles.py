@@ -330,11 +330,11 @@ def _maybe(value, yes, no=None) -> str:
     return yes.format(value)
 
 
-def _order(entry) -> str:
+def _order(entry: "CircleEntry") -> str:
     """The ordering score, or n/a with the sample count when it is unavailable."""
-    if entry["ordering_score"] is None:
-        return f"n/a ({entry.get('ordering_samples', 0)})"
-    return f"{entry['ordering_score']:.3f}"
+    if entry.ordering_score is None:
+        return f"n/a ({entry.ordering_samples})"
+    return f"{entry.ordering_score:.3f}"
 
 
 class CircleName(NamedTuple):
@@ -347,13 +347,54 @@ class CirclesToyFacts(NamedTuple):
     circles: tuple[CircleName, ...]  # the planted circles, in order (their full specs in results.json)
 
 
+class BlindReading(NamedTuple):
+    recall_at_1: bool | None
+    recall_at_3: bool | None
+    first_found_rank: int | None
+    claims: int
+    claimed_any_found: bool | None
+
+
+class StreamedReading(NamedTuple):
+    span_latents: int
+    phase_max_gap_deg: float
+    phase_tuning: float | None
+    selectivity: float | None
+
+
+class CircleEntry(NamedTuple):
+    """One (circle, dictionary, k) as the run graded it (results.json's "circles"): the readings the
+    summary lists, categorical ones (the link rule, the mode, the shape) included."""
+
+    circle: str
+    kind: str
+    size: int
+    k: int
+    max_principal_angle_deg: float
+    ordering_score: float | None
+    latents_on_circle: int
+    cluster_size: int
+    purity: float
+    found_by: str | None
+    mode: str | None
+    shape: str
+    exists: bool | None
+    blind: BlindReading
+    streamed: StreamedReading
+    cyclic_order: bool | None = None
+    adjacent_share: float | None = None
+    rank_circular_correlation: float | None = None
+    ordering_samples: int = 0
+
+
 @dataclasses.dataclass(frozen=True)
 class Facts:
-    """What the run's numbers were made under (results.json, beside the table)."""
+    """What the run's numbers were made under (results.json, beside the table), and its graded entries."""
 
     toy: CirclesToyFacts
     main_k: int  # the k of the figures and the headline
     figure_size: int
+    circles: tuple[CircleEntry, ...]
 
 
 def blind_counts(results: dict) -> dict:
@@ -517,13 +558,14 @@ def summary(results: dict) -> str:
         f"{'rank ρ':>6}  {'on circle':>9}  {'group':>5}  {'purity':>6}  {'found by':>8}  {'mode':>6}  shape"
     )
     lines = [header, "-" * len(header)]
-    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
+    entries = sorted(facts.read(results, Facts).circles, key=lambda e: (e.circle, e.size, e.kind != "topk", e.k))
+    for entry in entries:
         lines.append(
-            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}  {entry['max_principal_angle_deg']:>7.1f}  "
-            f"{_order(entry):>9}  {_maybe(entry.get('cyclic_order'), 'yes', 'no'):>6}  "
-            f"{_maybe(entry.get('adjacent_share'), '{:.2f}'):>5}  {_maybe(entry.get('rank_circular_correlation'), '{:.3f}'):>6}  "
-            f"{entry['latents_on_circle']:>9}  {entry['cluster_size']:>5}  "
-            f"{entry['purity']:>6.2f}  {entry['found_by'] or '-':>8}  {entry['mode'] or '-':>6}  {entry['shape']}"
+            f"{entry.circle:<8}{entry.kind:<8}{entry.size:>6}{entry.k:>4}  {entry.max_principal_angle_deg:>7.1f}  "
+            f"{_order(entry):>9}  {_maybe(entry.cyclic_order, 'yes', 'no'):>6}  "
+            f"{_maybe(entry.adjacent_share, '{:.2f}'):>5}  {_maybe(entry.rank_circular_correlation, '{:.3f}'):>6}  "
+            f"{entry.latents_on_circle:>9}  {entry.cluster_size:>5}  "
+            f"{entry.purity:>6.2f}  {entry.found_by or '-':>8}  {entry.mode or '-':>6}  {entry.shape}"
         )
     lines += [
         "",
@@ -531,13 +573,13 @@ def summary(results: dict) -> str:
         f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'exists':>8}{'recall@1':>10}{'recall@3':>10}{'rank':>6}"
         f"{'claims':>8}{'claimed+found':>15}",
     ]
-    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
-        b = entry["blind"]
+    for entry in entries:
+        b = entry.blind
         lines.append(
-            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}"
-            f"{_maybe(entry['exists'], 'yes', 'no'):>8}{_maybe(b['recall_at_1'], 'yes', 'no'):>10}"
-            f"{_maybe(b['recall_at_3'], 'yes', 'no'):>10}{b['first_found_rank'] or '-':>6}{b['claims']:>8}"
-            f"{_maybe(b['claimed_any_found'], 'yes', 'no'):>15}"
+            f"{entry.circle:<8}{entry.kind:<8}{entry.size:>6}{entry.k:>4}"
+            f"{_maybe(entry.exists, 'yes', 'no'):>8}{_maybe(b.recall_at_1, 'yes', 'no'):>10}"
+            f"{_maybe(b.recall_at_3, 'yes', 'no'):>10}{b.first_found_rank or '-':>6}{b.claims:>8}"
+            f"{_maybe(b.claimed_any_found, 'yes', 'no'):>15}"
         )
     counts = blind_counts(results)
     lines.append("totals (trained dictionaries): " + "; ".join(f"{name} {c['count']}/{c['of']}" for name, c in counts.items()))
@@ -562,12 +604,12 @@ def summary(results: dict) -> str:
         "streamed, as MMCS is (sae.evaluate.CIRCLES, the decoder and fresh samples; no finder):",
         f"{'circle':<8}{'kind':<8}{'size':>6}{'k':>4}{'in span':>9}{'max gap°':>10}{'tuning':>8}{'selective':>11}",
     ]
-    for entry in sorted(results["circles"], key=lambda e: (e["circle"], e["size"], e["kind"] != "topk", e["k"])):
-        st = entry["streamed"]
+    for entry in entries:
+        st = entry.streamed
         lines.append(
-            f"{entry['circle']:<8}{entry['kind']:<8}{entry['size']:>6}{entry['k']:>4}{st['span_latents']:>9}"
-            f"{st['phase_max_gap_deg']:>10.1f}{_maybe(st['phase_tuning'], '{:.2f}'):>8}"
-            f"{_maybe(st['selectivity'], '{:.2f}'):>11}"
+            f"{entry.circle:<8}{entry.kind:<8}{entry.size:>6}{entry.k:>4}{st.span_latents:>9}"
+            f"{st.phase_max_gap_deg:>10.1f}{_maybe(st.phase_tuning, '{:.2f}'):>8}"
+            f"{_maybe(st.selectivity, '{:.2f}'):>11}"
         )
     lines.append(
         "(in span: live latents with ≥ ½ of their row's energy in the circle's plane and offset direction; "

@@ -322,6 +322,12 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
     for entry in entries + chance_entries:
         entry["metrics"].pop("absorption_scores", None)
     edges, edge_summary = edge_absorption(entries + chance_entries, label=lambda e: f"{e['arch']}@{e['target_l0']}")
+    seconds = time.perf_counter() - started  # everything but the side by side
+    side = None
+    if config.saelens_samples:
+        from experiments import saelens_side_by_side
+
+        side = saelens_side_by_side.compare(config, toy, parts, key_side, key_eval, calibration, train_and_score, runtime)
     results = {
         "model": model,
         "samples_per_sae": config.steps * config.batch_size,
@@ -336,14 +342,9 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             for arch, table in PUBLISHED.items()
         },
         "sampler": {"events_cap": toy.firing.events_cap, "codes_cap": toy.codes_cap, "level_caps": list(toy.level_caps)},
+        "benchmark_seconds": seconds,
+        **({"saelens_side_by_side": side} if side is not None else {}),
     }
-    results["benchmark_seconds"] = time.perf_counter() - started  # everything but the side by side
-    if config.saelens_samples:
-        from experiments import saelens_side_by_side
-
-        results["saelens_side_by_side"] = saelens_side_by_side.compare(
-            config, toy, parts, key_side, key_eval, calibration, train_and_score, runtime
-        )
     scored = [
         {"kind": e["arch"], "size": config.width, "seed": e["seed"], "metrics": e["metrics"], "target_l0": e["target_l0"]}
         for e in entries + chance_entries
