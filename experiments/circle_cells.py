@@ -430,6 +430,56 @@ def blind_summary(cells: list[dict]) -> dict:
     }
 
 
+def blind_from_table(rows: list[table.Row]) -> dict:
+    """`blind_summary`, read back from the results table's `cell_rows` (the same dict)."""
+    rate = manifold_grading.rate
+
+    def by_cell(arm: str, metric: str, reader: str = "blind ranking") -> dict:
+        return {row.setting["cell"]: row for row in table.select(rows, arm=arm, metric=metric, reader=reader)}
+
+    found = by_cell("oracle", "found", "ceiling")
+    cells = list(found)
+    seen = [cell for cell in cells if found[cell].value]
+    latents = {cell: int(row.value or 0) for cell, row in by_cell("oracle", "latents_on_circle", "ceiling").items()}
+    sae = {metric: by_cell("sae", metric) for metric in ("recall_at_1", "recall_at_3", "claimed_found", "claimed")}
+    recipe = by_cell("recipe", "found", "ceiling")
+    claims = {control: by_cell(control, "claimed") for control in CONTROLS}
+
+    def values(table_of: dict, over: list) -> list:
+        return [table_of[cell].value for cell in over]
+
+    ks = sorted({found[cell].setting["k"] for cell in cells})
+    return {
+        "recoverable_cells": len(seen),
+        "exists": rate(values(recipe, seen)),
+        "recall_at_1": rate(values(sae["recall_at_1"], seen)),
+        "recall_at_3": rate(values(sae["recall_at_3"], seen)),
+        "claimed_found": rate(values(sae["claimed_found"], seen)),
+        "claimed": rate(values(sae["claimed"], seen)),
+        "all_cells": {
+            "recall_at_1": rate(values(sae["recall_at_1"], cells)),
+            "claimed_found": rate(values(sae["claimed_found"], cells)),
+        },
+        "claimed_found_by_offset": {
+            ("offset" if offset else "no offset"): rate(
+                values(sae["claimed_found"], [cell for cell in cells if bool(found[cell].setting["offset"]) == offset])
+            )
+            for offset in (True, False)
+        },
+        "claimed_found_by_latents": {
+            _bin_label(low, high): rate(
+                values(sae["claimed_found"], [cell for cell in cells if low <= latents[cell] and (high is None or latents[cell] <= high)])
+            )
+            for low, high in LATENT_BINS
+        },
+        "false_claims": {control: rate(values(claims[control], cells)) for control in CONTROLS},
+        "false_claims_by_k": {
+            str(k): {control: rate(values(claims[control], [c for c in cells if found[c].setting["k"] == k])) for control in CONTROLS}
+            for k in ks
+        },
+    }
+
+
 BLIND_METRICS = ("top_evidence", "p_value", "claimed")  # of every dictionary's blind answer, after claim_cells
 SAE_METRICS = ("recall_at_1", "recall_at_3", "claimed_found")  # of the trained SAE's, graded
 CEILING_METRICS = ("found", "max_principal_angle_deg")  # of each reading chosen with the truth (METHODS)
@@ -466,6 +516,18 @@ def cell_rows(cells: list[dict], seed: int) -> list[table.Row]:
                             setting=setting,
                         )
                     )
+        rows.append(
+            table.Row(
+                "oracle",
+                "latents_on_circle",
+                cell["oracle_latents"],
+                size=cell["m"],
+                seed=seed,
+                reader="ceiling",
+                unit="count",
+                setting=setting,
+            )
+        )
         for method in METHODS:
             for metric in CEILING_METRICS:
                 rows.append(

@@ -6,7 +6,7 @@ import numpy as np
 from cli_args import sets
 
 from experiments import circle_cells
-from experiments.runner import cli
+from experiments.runner import cli, table
 
 TINY = sets(
     "cells=2",
@@ -51,6 +51,8 @@ def test_results_contract(tmp_path):
     assert blind["all_cells"]["recall_at_1"]["of"] == len(results["cells"])
     assert sum(e["of"] for e in blind["claimed_found_by_offset"].values()) == len(results["cells"])
     assert sum(e["of"] for e in blind["claimed_found_by_latents"].values()) == len(results["cells"])
+    # the summary reads the blind rates back from the results table: the same dict the run computed
+    assert circle_cells.blind_from_table(table.read(results)) == blind
     # no stored null at these tiny settings: the run's own null twins decide (one per cell, leave one out)
     assert "own null twins" in results["null_source"]
     for cell in results["cells"]:

@@ -48,6 +48,7 @@ tori, helices and structureless clouds (`shape_confusion`).
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -57,6 +58,7 @@ from experiments.circle_cells import (
     EXPECTED_SHAPE,
     METHODS,
     Config,
+    blind_from_table,
     blind_summary,
     cell_label,
     cell_rows,
@@ -204,8 +206,40 @@ def blind_lines(blind: dict) -> list[str]:
     return lines
 
 
-def _sorted_cells(results):
-    return sorted(results["cells"], key=lambda c: (c["k"], c["period"], c["d"]))
+class Reading(NamedTuple):
+    """A ceiling reading of one cell (chosen with the truth), as the summary lists it."""
+
+    found: bool
+    max_principal_angle_deg: float
+    cyclic_order: bool | None
+    shape: str
+    mode: str | None
+
+
+class Cell(NamedTuple):
+    """A graded cell as results.json's "cells" holds it: its drawn coordinates and each reading."""
+
+    period: int  # 0: a continuous circle
+    d: int
+    offset: bool
+    n_sparse: int
+    k: int
+    m: int
+    recipe: Reading
+    oracle: Reading
+    random: Reading
+    null: Reading
+    decoupled: Reading
+
+
+@dataclasses.dataclass(frozen=True)
+class Cells:
+    cells: tuple[Cell, ...]
+    shape_confusion: dict = dataclasses.field(default_factory=dict)  # {planted kind: {read shape: count}}
+
+
+def _sorted_cells(results: dict) -> list[Cell]:
+    return sorted(facts.read(results, Cells).cells, key=lambda c: (c.k, c.period, c.d))
 
 
 def plot(results: dict, arrays: dict, folder) -> list:
@@ -248,7 +282,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     panels.rate_bars(axes[0], bars, title, level=run.claim_alpha)
     paths.append(panels.finish(figure, axes, "", folder / "false_positives.png", ylabel="share of cells", legend=False))
 
-    confusion = results.get("shape_confusion") or {}
+    confusion = facts.read(results, Cells).shape_confusion
     if confusion:
         kinds, reads = list(confusion), list(topology.SHAPES)
         counts = np.array([[confusion[kind].get(read, 0) for read in reads] for kind in kinds])
@@ -261,16 +295,14 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return paths
 
 
-def _cell_row(cell: dict) -> str:
+def _cell_row(cell: Cell) -> str:
     parts = []
     for method in METHODS:
-        score = cell[method]
-        mark = "FOUND" if score["found"] else "-"
-        cyclic = {True: "in order", False: "out of order", None: "n/a"}[score["cyclic_order"]]
-        parts.append(
-            f"{mark:>5} {score['max_principal_angle_deg']:>5.1f}° {cyclic:<12} {score['shape'][:7]:<7} {(score['mode'] or '-')[:6]:<6}"
-        )
-    return f"{cell_label(cell):<42}" + " | ".join(parts)
+        score: Reading = getattr(cell, method)
+        mark = "FOUND" if score.found else "-"
+        cyclic = {True: "in order", False: "out of order", None: "n/a"}[score.cyclic_order]
+        parts.append(f"{mark:>5} {score.max_principal_angle_deg:>5.1f}° {cyclic:<12} {score.shape[:7]:<7} {(score.mode or '-')[:6]:<6}")
+    return f"{cell_label(cell._asdict()):<42}" + " | ".join(parts)
 
 
 def summary(results: dict) -> str:
@@ -280,7 +312,8 @@ def summary(results: dict) -> str:
     counts = ceiling_counts(table.read(results))
     count = counts["recipe given oracle"]
     rate = count["count"] / count["of"] if count["of"] else None
-    lines += ["", *blind_lines(results["blind"])]
+    cells = _sorted_cells(results)
+    lines += ["", *blind_lines(blind_from_table(table.read(results)))]
     lines += [
         "",
         f"exists (the ceiling): recipe_recovery_given_oracle = {count['count']}/{count['of']}"
@@ -291,11 +324,15 @@ def summary(results: dict) -> str:
         + ", ".join(f"{method} {counts[method]['count']}/{counts[method]['of']}" for method in ("null", "decoupled", "random")),
         f"claims decided against: {run.null_source}",
         "best groups of the controls that read as a circle by shape alone: "
-        + ", ".join(f"{m} {v['count']}/{v['of']}" for m, v in results["shape_circle_claims"].items()),
+        + ", ".join(f"{m} {sum(getattr(c, m).shape == 'circle' for c in cells)}/{len(cells)}" for m in ("null", "random")),
         "how the SAE holds the circles the oracle finds, by k: "
-        + ", ".join(f"k={k}: {m['tiling']} tiling / {m['span']} span" for k, m in results["modes_by_k"].items()),
+        + ", ".join(
+            f"k={k}: {sum(c.oracle.mode == 'tiling' for c in at)} tiling / {sum(c.oracle.mode == 'span' for c in at)} span"
+            for k in sorted({c.k for c in cells})
+            for at in [[c for c in cells if c.k == k and c.oracle.found]]
+        ),
     ]
-    confusion = results.get("shape_confusion") or {}
+    confusion = facts.read(results, Cells).shape_confusion
     if confusion:
         lines += ["", "shape reader (rows: planted; columns: read):", f"{'':<16}" + "".join(f"{read[:15]:>16}" for read in topology.SHAPES)]
         for kind, row in confusion.items():
