@@ -302,8 +302,9 @@ def summary(results: dict) -> str:
         measured = value.get(("measured", "max_coherence"))
         coherence = f"{measured:>10.4f}" if measured is not None else f"{'—':>10}"
         std, predicted_std = value[("measured", "inner_std")], value[("estimate", "inner_std")]
+        error = f"{abs(std / predicted_std - 1):>9.2%}" if std is not None and predicted_std else f"{'—':>9}"
         lines.append(
-            f"{m:>7}{std:>10.4f}{predicted_std:>10.4f}{abs(std / predicted_std - 1):>9.2%}"
+            f"{m:>7}{std:>10.4f}{predicted_std:>10.4f}{error}"
             f"{value[('measured', 'max_inner')]:>10.4f}{value[('estimate', 'max_inner')]:>14.4f}{coherence}"
             f"{value[('estimate', 'max_coherence')]:>11.4f}"
         )

@@ -173,7 +173,7 @@ def _spread(rows: list[table.Row], run: Facts, metric: str):
     """Per swept value (sorted): the mean, min and max over seeds of `metric`, from the results table."""
     mine = table.select(rows, arm=run.arch, metric=metric)
     values = sorted({row.setting[run.hyperparameter] for row in mine})
-    by_value = [[row.value for row in mine if row.setting[run.hyperparameter] == v] for v in values]
+    by_value = [[row.value for row in mine if row.setting[run.hyperparameter] == v and row.value is not None] for v in values]
     return (
         np.asarray(values),
         np.array([np.mean(v) for v in by_value]),
