@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from experiments.runner import table
 from sae.readers import knockoff, manifold_grading, projection_circles
 from toys import modular
 
@@ -131,7 +132,7 @@ def test_modular_clock_results_contract(tmp_path):
         sae_batch_size=16,
     )
     outcome = modular_clock.run(config)
-    results = dict(outcome.results)
+    results = {**outcome.results, "table": table.to_json(outcome.table)}  # as the runner writes results.json
     # its results table: every key frequency's grading and every space's held-out accuracy beside 1/p
     rows = outcome.table
     assert {row.metric for row in rows if row.reader == "projection circles"} >= {"found", "claimed", "rank", "p_value"}
