@@ -1,36 +1,18 @@
 """tools/feature_map_codes.py refuses bad input in one line with exit code 2, before it trains anything."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+import tool_input
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "feature_map_codes.py"
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("feature_map_codes", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_input.load("feature_map_codes")
 
 
 def _refused(tool, argv, capsys) -> str:
-    sys_argv = sys.argv
-    sys.argv = ["feature_map_codes.py", *argv]
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            tool.main()
-    finally:
-        sys.argv = sys_argv
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("feature_map_codes: ")
-    return err
+    return tool_input.refused(tool, "feature_map_codes", argv, capsys)
 
 
 def _is_count(text: str) -> bool:
