@@ -54,6 +54,7 @@ def test_an_integer_reads_as_a_float_but_a_bool_does_not():
         ({"budget": {"steps": 2000}}, r"^results.json: budget: batch_size: missing, which the study reads$"),
         ({"budget": [2000, 256]}, r"^results.json: budget: got list, allowed an object$"),
         ({"ks": [1, 2.5]}, r"^results.json: ks\[1\]: got float, allowed int$"),
+        ({"ks": [1, True]}, r"^results.json: ks\[1\]: got bool, allowed int$"),  # a bool is an int to Python
         ({"name": None}, r"^results.json: name: got NoneType, allowed str$"),
         ({"note": 3}, r"^results.json: note: got int, allowed str$"),
         ({"extra": []}, r"^results.json: extra: got list, allowed dict$"),
