@@ -96,3 +96,17 @@ def test_a_field_with_a_default_may_be_absent_and_is_still_checked_when_present(
         facts.read({"networks": [{"name": "modular"}, {"name": "calendar", "p": "37"}]}, Networks)
     with pytest.raises(ValueError, match=r"^results.json: networks\[0\]: name: missing, which the study reads$"):
         facts.read({"networks": [{"p": 37}]}, Networks)
+
+
+@dataclasses.dataclass(frozen=True)
+class ByName:
+    budgets: dict[str, Budget]
+
+
+def test_a_mapping_of_records_reads_each_value():
+    read = facts.read({"budgets": {"quick": {"steps": 10, "batch_size": 2}}}, ByName)
+    assert read.budgets == {"quick": Budget(10, 2)}
+    with pytest.raises(ValueError, match=r"^results.json: budgets: full: steps: got str, allowed int$"):
+        facts.read({"budgets": {"quick": {"steps": 10, "batch_size": 2}, "full": {"steps": "x", "batch_size": 2}}}, ByName)
+    with pytest.raises(ValueError, match=r"^results.json: budgets: got list, allowed an object$"):
+        facts.read({"budgets": []}, ByName)

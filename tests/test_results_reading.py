@@ -1,19 +1,10 @@
 """Studies read results.json through the table (`table.read`) and their typed facts (`facts.read`), not by
-looking strings up in the `results` dict. The few reads of nested dicts that remain are listed here by
-study and function, so that a new one fails."""
+looking strings up in the `results` dict (`results[...]` or `results.get(...)`)."""
 
 import ast
 from pathlib import Path
 
 STUDIES = Path(__file__).resolve().parents[1] / "experiments" / "studies"
-
-# (study, function): reads of nested per-code or per-architecture dicts not yet in the table
-REMAINING = {
-    ("quanta.py", "plot"),
-    ("quanta.py", "variants_table"),
-    ("quanta.py", "factorial_table"),
-    ("synthsaebench.py", "summary"),
-}
 
 
 def _string_reads(path: Path) -> set[tuple[str, str, int]]:
@@ -38,16 +29,9 @@ def _string_reads(path: Path) -> set[tuple[str, str, int]]:
     return found
 
 
-def test_no_study_indexes_its_results_dict():
-    subscripts = {
-        (path.name, line) for path in sorted(STUDIES.glob("*.py")) for _, kind, line in _string_reads(path) if kind == "subscript"
-    }
-    assert subscripts == set()
-
-
-def test_only_the_listed_functions_read_nested_dicts():
-    reads = {(path.name, function) for path in sorted(STUDIES.glob("*.py")) for function, _, _ in _string_reads(path)}
-    assert reads == REMAINING
+def test_no_study_looks_strings_up_in_its_results_dict():
+    reads = {(path.name, *read) for path in sorted(STUDIES.glob("*.py")) for read in _string_reads(path)}
+    assert reads == set()
 
 
 def test_the_checker_sees_both_patterns(tmp_path):

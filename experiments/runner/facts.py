@@ -7,7 +7,8 @@ the numbers. A study declares them once, as a frozen dataclass, writes them with
 back with `read`: attributes the type checker knows, instead of strings looked up in a dict.
 
 Field types: bool, int, float, str, a frozen dataclass or NamedTuple of these (written as an object),
-a tuple of them (written as a list), `X | None`, or a plain `dict`/`list` (read as it is). `read` checks
+a tuple of them (written as a list), `dict[str, X]` (an object of them), `X | None`, or a plain
+`dict`/`list` (read as it is). `read` checks
 each declared field: a missing one (without a default) or a mistyped one is one line naming results.json
 and the field.
 """
@@ -61,6 +62,11 @@ def _convert(value, kind, where: str):
         if not isinstance(value, dict):
             raise ValueError(f"{where}: got {type(value).__name__}, allowed an object")
         return read(value, kind, where)
+    if origin is dict and typing.get_args(kind):
+        (_, inner) = typing.get_args(kind)  # dict[str, X]
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: got {type(value).__name__}, allowed an object")
+        return {name: _convert(item, inner, f"{where}: {name}") for name, item in value.items()}
     if origin is tuple:
         (inner, _) = typing.get_args(kind)  # tuple[X, ...]
         if not isinstance(value, list):

@@ -307,8 +307,49 @@ def variant_rows(variants: dict, seed: int) -> list[table.Row]:
             )
         )
         rows.append(table.Row("network", "final_loss", summary["final_loss"], None, seed=seed, reader="training", setting=where))
+        rows += code_rows(summary, where, seed)
         for name, nmi in (summary.get("nmi") or {}).items():
             rows.append(table.Row(name, "nmi_true_k", nmi, None, seed=seed, reader="spectral clustering", setting=where))
+    return rows
+
+
+FACTORIAL_METRICS = (
+    "kept",
+    "true_k",
+    "true_k_ari_task",
+    "silhouette_k",
+    "silhouette_ari_task",
+    "silhouette_ari_label",
+    "best_k",
+    "best_ari_task",
+)
+
+
+def code_rows(summary: dict, where: dict, seed: int) -> list[table.Row]:
+    """A task code's rows for its summary tables: the blind K beside the true K, QDG's earlier variant
+    (K, ARI against the task and the label, at the true K, samples kept), the input probe, each QDG
+    curve's silhouette choice, and each factorial arm's numbers ("available" 0: too few samples)."""
+    rows = []
+    blind = summary.get("blind_k") or {}
+    for metric in ("k", "true_k"):
+        if metric in blind:
+            rows.append(table.Row("gradients", metric, blind[metric], None, seed=seed, reader="blind k", unit="count", setting=where))
+    qdg = summary.get("qdg") or {}
+    for metric in ("k", "true_k", "ari", "ari_label", "ari_true_k", "kept"):
+        if metric in qdg:
+            unit = "count" if metric in ("k", "true_k", "kept") else ""
+            rows.append(table.Row("qdg", metric, qdg[metric], None, seed=seed, reader="qdg", unit=unit, setting=where))
+    for metric, value in (summary.get("input_probe") or {}).items():
+        if metric in ("accuracy", "majority"):
+            rows.append(table.Row("input probe", metric, value, None, seed=seed, reader="probe", setting=where))
+    for affinity, curve in (qdg.get("sweep") or {}).items():
+        if affinity in ("angular", "absolute"):
+            for metric in ("silhouette_ari_task", "silhouette_ari_label"):
+                rows.append(table.Row(f"qdg {affinity}", metric, curve[metric], None, seed=seed, reader="qdg sweep", setting=where))
+    for name, cell in (summary.get("factorial") or {}).items():
+        rows.append(table.Row(name, "available", cell is not None, None, seed=seed, reader="factorial summary", setting=where))
+        for metric in FACTORIAL_METRICS if cell else ():
+            rows.append(table.Row(name, metric, cell[metric], None, seed=seed, reader="factorial summary", setting=where))
     return rows
 
 
@@ -525,7 +566,7 @@ def plot(results: dict, arrays: dict, folder) -> list:
     title = f"{len(learned)} of {len(every)} tasks learned (blue: accuracy ≥ threshold)"
     paths = [panels.finish(figure, axes, title, folder / "tasks_learned.png", "task (by decreasing frequency)", "accuracy", legend=False)]
 
-    variants = list(results.get("variants", {}))
+    variants = list(run.variants)
     if len(variants) > 1:
         figure, axes = panels.panels(1, width=11.0, height=3.8)
         names = (*REPRESENTATIONS, "untrained_gradients")
@@ -697,6 +738,10 @@ class ProjectionFacts(NamedTuple):
     jl_tolerance_at_dim: float  # the ε the Johnson–Lindenstrauss bound guarantees there
 
 
+class CodeFacts(NamedTuple):
+    note: str | None = None  # why nothing was clustered for this task code
+
+
 @dataclasses.dataclass(frozen=True)
 class Facts:
     """The first task code's run as results.json states it beside the table."""
@@ -707,6 +752,7 @@ class Facts:
     learned_tasks: tuple[int, ...]
     note: str | None = None  # why nothing was clustered
     projection: ProjectionFacts | None = None
+    variants: dict[str, CodeFacts] = dataclasses.field(default_factory=dict)  # every task code, in run order
 
 
 def summary(results: dict) -> str:
@@ -745,7 +791,10 @@ def summary(results: dict) -> str:
 
 
 def variants_table(results: dict) -> list[str]:
-    """ARI by representation for each task code (the first one is detailed above)."""
+    """ARI by representation for each task code (the first one is detailed above), from the results table
+    (each code's note from the run's facts)."""
+    rows = table.read(results)
+    codes = facts.read(results, Facts).variants
     names = (*REPRESENTATIONS, "untrained_gradients")
     lines = [
         "ARI by task code (onehot: the input names the task; parity: XOR groups hide it; each representation "
@@ -753,11 +802,14 @@ def variants_table(results: dict) -> list[str]:
         "read the truth, so these are ceilings, not blind results):",
         f"{'variant':<9}{'learned':>8}  " + "".join(f"{n[:19]:>20}" for n in names),
     ]
-    for variant, row in results.get("variants", {}).items():
-        cells = "".join(f"{'—':>20}" if row["ari"][n] is None else f"{row['ari'][n]:>20.3f}" for n in names)
-        lines.append(f"{variant:<9}{len(row['learned_tasks']):>8}  {cells}")
-        if "note" in row:
-            lines.append(f"  ({variant}: {row['note']})")
+    fmt = lambda v, w: f"{'—':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731
+    for variant, code in codes.items():
+        mine = table.select(rows, {"task_code": variant})
+        ari = {row.arm: row.value for row in table.select(mine, metric="ari_true_k")}
+        ari["untrained_gradients"] = table.select(mine, arm="gradients", metric="ari_true_k")[0].chance
+        lines.append(f"{variant:<9}{learned_of_variant(rows, variant):>8}  " + "".join(fmt(ari.get(n), 20) for n in names))
+        if code.note is not None:
+            lines.append(f"  ({variant}: {code.note})")
     lines += [
         "",
         "K chosen blind (eigengap) beside the true K; the lab's earlier QDG variant ((C + 1)/2, eigengap K); "
@@ -765,15 +817,18 @@ def variants_table(results: dict) -> list[str]:
         f"{'variant':<9}{'gradients: K blind/true':>25}{'ARI blind K':>13}{'QDG: K blind/true':>19}"
         f"{'ARI':>7}{'ARI true K':>12}{'kept':>6}{'input probe':>13}{'majority':>10}",
     ]
-    for variant, row in results.get("variants", {}).items():
-        blind, qdg, probe = row.get("blind_k"), row.get("qdg"), row.get("input_probe")
-        fmt = lambda v, w: f"{'—':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731
-        grad = f"{blind['k']}/{blind['true_k']}" if blind else "—"
-        q = f"{qdg['k']}/{qdg['true_k']}" if qdg and qdg["k"] is not None else "—"
+    for variant in codes:
+        mine = table.select(rows, {"task_code": variant})
+        blind = {row.metric: row.value for row in table.select(mine, reader="blind k")}
+        qdg = {row.metric: row.value for row in table.select(mine, reader="qdg")}
+        probe = {row.metric: row.value for row in table.select(mine, reader="probe")}
+        grad = f"{int(blind['k'] or 0)}/{int(blind['true_k'] or 0)}" if blind else "—"
+        q = f"{int(qdg['k'])}/{int(qdg['true_k'] or 0)}" if qdg.get("k") is not None else "—"
+        ari_blind = table.mean(mine, arm="gradients", metric="ari_blind_k") if blind else None
         lines.append(
-            f"{variant:<9}{grad:>25}{fmt(blind and blind['ari'], 13)}{q:>19}{fmt(qdg and qdg['ari'], 7)}"
-            f"{fmt(qdg and qdg['ari_true_k'], 12)}{(qdg or {}).get('kept', 0):>6}"
-            f"{fmt(probe and probe['accuracy'], 13)}{fmt(probe and probe['majority'], 10)}"
+            f"{variant:<9}{grad:>25}{fmt(ari_blind, 13)}{q:>19}{fmt(qdg.get('ari'), 7)}"
+            f"{fmt(qdg.get('ari_true_k'), 12)}{int(qdg.get('kept') or 0):>6}"
+            f"{fmt(probe.get('accuracy'), 13)}{fmt(probe.get('majority'), 10)}"
         )
     lines += [
         "",
@@ -781,48 +836,56 @@ def variants_table(results: dict) -> list[str]:
         "fixed K, 30 restarts): ARI against the task / against the label at each K; "
         "silhouette K = our blind rule",
     ]
-    for variant, row in results.get("variants", {}).items():
-        sweep = (row.get("qdg") or {}).get("sweep")
-        if not sweep:
+    for variant in codes:
+        mine = table.select(rows, {"task_code": variant})
+        sweep = table.select(mine, reader="qdg sweep")
+        if not table.select(sweep, metric="ari_task"):
             continue
-        lines.append(
-            f"{variant} (learned {len(row['learned_tasks'])}, kept {row['qdg']['kept']}): K = " + " ".join(f"{k:>5}" for k in sweep["k"])
-        )
+        qdg = {row.metric: row.value for row in table.select(mine, reader="qdg")}
+        ks = list(dict.fromkeys(row.setting["k"] for row in table.select(sweep, arm="qdg angular", metric="ari_task")))
+        kept = int(qdg.get("kept") or 0)
+        lines.append(f"{variant} (learned {learned_of_variant(rows, variant)}, kept {kept}): K = " + " ".join(f"{k:>5}" for k in ks))
         for name in ("angular", "absolute"):
-            curve = sweep[name]
-            lines.append(f"  {name:<9} task " + " ".join(f"{v:>5.2f}" for v in curve["ari_task"]))
-            lines.append(f"  {'':<9} label" + " ".join(f"{v:>5.2f}" for v in curve["ari_label"]))
+            curve = table.select(sweep, arm=f"qdg {name}")
+            task = [row.value for row in table.select(curve, metric="ari_task")]
+            label = [row.value for row in table.select(curve, metric="ari_label")]
+            choice = {row.metric: row.value for row in curve if row.metric.startswith("silhouette")}
+            lines.append(f"  {name:<9} task " + " ".join(f"{v:>5.2f}" for v in task))
+            lines.append(f"  {'':<9} label" + " ".join(f"{v:>5.2f}" for v in label))
             lines.append(
-                f"  {'':<9} silhouette K {curve['silhouette_k']}: ARI task {curve['silhouette_ari_task']:.2f}, "
-                f"label {curve['silhouette_ari_label']:.2f}"
+                f"  {'':<9} silhouette K {int(choice['silhouette_k'] or 0)}: ARI task {choice['silhouette_ari_task']:.2f}, "
+                f"label {choice['silhouette_ari_label']:.2f}"
             )
         lines.append(
-            f"  earlier variant ((C + 1)/2, eigengap): K {row['qdg']['k']}, ARI task {row['qdg']['ari']:.2f}, "
-            f"label {row['qdg']['ari_label']:.2f}"
+            f"  earlier variant ((C + 1)/2, eigengap): K {int(qdg['k'] or 0)}, ARI task {qdg['ari']:.2f}, label {qdg['ari_label']:.2f}"
         )
-    lines += ["", *factorial_table(results)]
+    lines += ["", *factorial_table(rows, list(codes))]
     return lines
 
 
-def factorial_table(results: dict) -> list[str]:
+def factorial_table(rows: list[table.Row], codes: list[str]) -> list[str]:
     """ARI against the task per arm: gradient × sample × affinity, at the true K (a ceiling), the blind K
-    (silhouette; the method's verdict on the natural sample) and the best K of the sweep (a ceiling)."""
+    (silhouette; the method's verdict on the natural sample) and the best K of the sweep (a ceiling),
+    from the results table."""
     lines = [
         "The factorial (ARI against the task; true K and best K read the truth: ceilings; the balanced sample "
         "is drawn with the truth: every number on it is a ceiling; both samples keep loss < qdg_loss):",
         f"{'variant':<9}{'gradient':<10}{'sample':<10}{'affinity':<10}{'kept':>6}{'true K':>8}{'ARI':>7}"
         f"{'blind K':>9}{'ARI':>7}{'ARI label':>11}{'best K':>8}{'ARI':>7}",
     ]
-    for variant, row in results.get("variants", {}).items():
-        for name, cell in (row.get("factorial") or {}).items():
+    for variant in codes:
+        arms = table.select(rows, {"task_code": variant}, reader="factorial summary")
+        for name in dict.fromkeys(row.arm for row in arms):
             gradient, sample, kind = name.split("/")
-            if cell is None:
+            cell = {row.metric: row.value for row in table.select(arms, arm=name)}
+            if not cell["available"]:
                 lines.append(f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}  (too few kept samples or tasks)")
                 continue
+            count = {metric: int(cell[metric] or 0) for metric in ("kept", "true_k", "silhouette_k", "best_k")}
             lines.append(
-                f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}{cell['kept']:>6}{cell['true_k']:>8}"
-                f"{cell['true_k_ari_task']:>7.2f}{cell['silhouette_k']:>9}{cell['silhouette_ari_task']:>7.2f}"
-                f"{cell['silhouette_ari_label']:>11.2f}{cell['best_k']:>8}{cell['best_ari_task']:>7.2f}"
+                f"{variant:<9}{gradient:<10}{sample:<10}{kind:<10}{count['kept']:>6}{count['true_k']:>8}"
+                f"{cell['true_k_ari_task']:>7.2f}{count['silhouette_k']:>9}{cell['silhouette_ari_task']:>7.2f}"
+                f"{cell['silhouette_ari_label']:>11.2f}{count['best_k']:>8}{cell['best_ari_task']:>7.2f}"
             )
     return lines
 

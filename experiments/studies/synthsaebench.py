@@ -396,6 +396,11 @@ class ModelFacts(NamedTuple):
     is_synthsaebench_16k: bool
 
 
+class Calibration(NamedTuple):
+    chosen: dict[str, float]  # {target L0: the λ interpolated for it}
+    outside: tuple[int, ...]  # targets outside the sweep's L0 range (given its nearest end)
+
+
 @dataclasses.dataclass(frozen=True)
 class Facts:
     """What the run's numbers were made under (results.json, beside the table)."""
@@ -403,6 +408,8 @@ class Facts:
     model: ModelFacts
     width: int
     samples_per_sae: int
+    calibration: dict[str, Calibration] = dataclasses.field(default_factory=dict)  # per λ-calibrated architecture
+    saelens_side_by_side: dict | None = None  # the comparison with SAELens' own training, where run
 
 
 def summary(results: dict) -> str:
@@ -427,15 +434,15 @@ def summary(results: dict) -> str:
     if any((a, 25) in rows for a in ARCHS):
         lines.append("F1 order at L0 25, ours:      " + " > ".join(f1_order(results)))
         lines.append("F1 order at L0 25, published: " + " > ".join(PUBLISHED_ORDER_F1_25))
-    for arch, c in results.get("calibration", {}).items():
-        outside = f" (targets outside the sweep: {c['outside']})" if c["outside"] else ""
-        lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c["chosen"].items()) + outside)
+    for arch, c in run.calibration.items():
+        outside = f" (targets outside the sweep: {list(c.outside)})" if c.outside else ""
+        lines.append(f"{arch} λ calibrated: " + ", ".join(f"L0 {t} → λ {v:.3g}" for t, v in c.chosen.items()) + outside)
     table_rows = table.read(results)
     at_target = lambda row: f"{row.arm}@{row.setting['target_l0']}"  # noqa: E731
     if table.select(table_rows, reader=EDGE_SUMMARY_READER):
         lines += edge_summary_lines(table_rows, label=at_target)
     lines += saebench_lines(table_rows, label=at_target)
-    side = results.get("saelens_side_by_side")
+    side = run.saelens_side_by_side
     if side:
         from experiments import saelens_side_by_side
 
