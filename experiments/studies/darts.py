@@ -128,14 +128,25 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return (facts, "n") if facts > training[0] else training
 
 
+class Keys(NamedTuple):
+    facts: jax.Array  # the random-vector facts
+    toy: jax.Array
+    dictionaries: jax.Array  # training, chance and evaluation (`Recovery`)
+
+
+def run_keys(config: Config) -> Keys:
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+    return Keys(*jax.random.split(seeding.root_key(config.seed), 3))
+
+
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    _, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
-    return {"toy": superposition.build(config.toy, key_toy), "key": eval_key(key_dictionaries), "n_eval": config.n_eval}
+    drawn = run_keys(config)
+    return {"toy": superposition.build(config.toy, drawn.toy), "key": eval_key(drawn.dictionaries), "n_eval": config.n_eval}
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    key_facts, key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 3)
+    key_facts, key_toy, key_dictionaries = run_keys(config)
     vector_facts, arrays = numerical_facts(config, key_facts)
     toy = superposition.build(config.toy, key_toy)
     d = config.toy.d

@@ -9,6 +9,7 @@ against the hyperparameter, the line the mean over seeds and the band the min–
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -86,16 +87,28 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     )
 
 
+class Keys(NamedTuple):
+    toy: jax.Array
+    train: jax.Array
+    evaluate: jax.Array
+    chance: jax.Array  # the random dictionaries
+
+
+def run_keys(config: Config) -> Keys:
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
+    key_train, key_eval = jax.random.split(key_dictionaries)
+    return Keys(key_toy, key_train, key_eval, seeding.stream(key_dictionaries, "chance dictionaries"))
+
+
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
-    return {"toy": superposition.build(config.toy, key_toy), "key": jax.random.split(key_dictionaries)[1], "n_eval": config.n_eval}
+    drawn = run_keys(config)
+    return {"toy": superposition.build(config.toy, drawn.toy), "key": drawn.evaluate, "n_eval": config.n_eval}
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed))
-    key_train, key_eval = jax.random.split(key_dictionaries)
-    key_chance = seeding.stream(key_dictionaries, "chance dictionaries")
+    key_toy, key_train, key_eval, key_chance = run_keys(config)
     toy = superposition.build(config.toy, key_toy)
     seeds = seeding.replica_seeds(config.seed, config.n_seeds)
     base = {name: getattr(config, name) for name in SWEEPABLE}

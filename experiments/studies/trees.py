@@ -144,15 +144,28 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     )
 
 
+class Keys(NamedTuple):
+    toy: jax.Array
+    dictionaries: jax.Array  # training, chance and evaluation (`Recovery`)
+    tree_sample: jax.Array  # the samples the trees are inferred on
+    two_feature: jax.Array
+    shuffle: jax.Array  # the shuffled-tree chance level
+
+
+def run_keys(config: Config) -> Keys:
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+    return Keys(*jax.random.split(seeding.root_key(config.seed), 5))
+
+
 def evaluation_source(config: Config) -> dict:
     """The run's toy and eval samples, rebuilt from its config (for `toylab evaluate`)."""
-    key_toy, key_dictionaries = jax.random.split(seeding.root_key(config.seed), 5)[:2]
-    toy = trees.build(config.toy, key_toy)
-    return {"toy": toy, "key": eval_key(key_dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
+    drawn = run_keys(config)
+    toy = trees.build(config.toy, drawn.toy)
+    return {"toy": toy, "key": eval_key(drawn.dictionaries), "n_eval": config.n_eval, "parents": toy.parents}
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = jax.random.split(seeding.root_key(config.seed), 5)
+    key_toy, key_dictionaries, key_tree_sample, key_two_feature, key_shuffle = run_keys(config)
     toy = trees.build(config.toy, key_toy)
     planted = np.asarray(toy.parents)
     directions = np.asarray(toy.directions)
