@@ -27,9 +27,8 @@ import sys
 import jax
 import numpy as np
 
-from experiments.runner import seeding
 from experiments.studies import feature_map as study
-from sae import architectures, pipeline
+from sae import pipeline
 from sae.readers import feature_map
 from toys import placements
 
@@ -107,20 +106,10 @@ def main() -> None:
     config = study.Config.quick()
     config = dataclasses.replace(config, seed=seed, steps=steps, toy=dataclasses.replace(config.toy, closeness=closeness))
     k, d = config.neighbours, config.toy.d
-    keys = seeding.root_key(config.seed)
     for index, (name, placement, firing, family) in enumerate(study.CELLS):
-        key_toy, key_train, key_eval, key_chance = jax.random.split(jax.random.fold_in(keys, index), 4)
+        key_toy, key_train, key_eval, key_chance = study.cell_keys(config, index)
         toy = placements.build(study._cell_config(config, placement, firing), key_toy)
-        hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, config.k, aux)] * config.n_seeds)
-        fitted = pipeline.fit(
-            "topk",
-            toy,
-            hps,
-            jax.random.split(key_train, config.n_seeds),
-            n_latents=config.sae_size,
-            steps=steps,
-            batch_size=config.batch_size,
-        )
+        hps, fitted = study.fit_cell(config, toy, key_train, aux_coefficient=aux)
         x = np.asarray(toy.sample(key_eval, config.n_eval).x)
         chance = pipeline.chance_dictionaries(jax.random.split(key_chance, config.n_seeds), d, config.sae_size)
         arms = [("topk", np.asarray(pipeline.encode("topk", fitted.params, hps, x)), fitted.params)]

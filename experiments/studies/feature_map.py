@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -105,28 +106,45 @@ def _match(decoder: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.
     return cosine.argmax(axis=1), cosine.max(axis=1)
 
 
+class CellKeys(NamedTuple):
+    toy: jax.Array
+    train: jax.Array
+    evaluate: jax.Array
+    chance: jax.Array  # the random dictionaries
+
+
+def cell_keys(config: Config, index: int) -> CellKeys:
+    """The keys of cell `index` (its place in CELLS), derived once for the run and for tools that retrain it."""
+    return CellKeys(*jax.random.split(jax.random.fold_in(seeding.root_key(config.seed), index), 4))
+
+
+def fit_cell(config: Config, toy, key_train: jax.Array, runtime: Runtime | None = None, aux_coefficient: float = 0.0):
+    """(hps, fitted): the cell's `n_seeds` TopK SAEs, trained together (AuxK off unless given)."""
+    hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, config.k, aux_coefficient)] * config.n_seeds)
+    fitted = pipeline.fit(
+        "topk",
+        toy,
+        hps,
+        jax.random.split(key_train, config.n_seeds),
+        n_latents=config.sae_size,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        runtime=runtime,
+    )
+    return hps, fitted
+
+
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     runtime = or_default(runtime)
-    keys = seeding.root_key(config.seed)
     cells, arrays = [], {}
     given = wall.settings(config, seed="seed", k="neighbours", n_null="n_null")
     for index, (name, placement, firing, family) in enumerate(CELLS):
-        key_toy, key_train, key_eval, key_chance = jax.random.split(jax.random.fold_in(keys, index), 4)
+        key_toy, key_train, key_eval, key_chance = cell_keys(config, index)
         cell = _cell_config(config, placement, firing)
         toy = placements.build(cell, key_toy)
         labels = placements.labels(cell, key_toy)
-        hps = pipeline.stack([architectures.hparams(config.learning_rate, 0.0, config.k)] * config.n_seeds)
         with runtime.progress.task(f"{name}: {config.n_seeds} TopK SAEs"):
-            fitted = pipeline.fit(
-                "topk",
-                toy,
-                hps,
-                jax.random.split(key_train, config.n_seeds),
-                n_latents=config.sae_size,
-                steps=config.steps,
-                batch_size=config.batch_size,
-                runtime=runtime,
-            )
+            hps, fitted = fit_cell(config, toy, key_train, runtime)
         sample = toy.sample(key_eval, config.n_eval)
         true_codes = placements.true_codes(sample)
         directions = np.asarray(toy.directions)

@@ -327,7 +327,7 @@ FACTORIAL_METRICS = (
 
 def code_rows(summary: dict, where: dict, seed: int) -> list[table.Row]:
     """A task code's rows for its summary tables: the blind K beside the true K, QDG's earlier variant
-    (K, ARI against the task and the label, at the true K, samples kept), the input probe, each QDG
+    (K, ARI against the task and the label, at the true K), the input probe, each QDG
     curve's silhouette choice, and each factorial arm's numbers ("available" 0: too few samples)."""
     rows = []
     blind = summary.get("blind_k") or {}
@@ -335,9 +335,9 @@ def code_rows(summary: dict, where: dict, seed: int) -> list[table.Row]:
         if metric in blind:
             rows.append(table.Row("gradients", metric, blind[metric], None, seed=seed, reader="blind k", unit="count", setting=where))
     qdg = summary.get("qdg") or {}
-    for metric in ("k", "true_k", "ari", "ari_label", "ari_true_k", "kept"):
+    for metric in ("k", "true_k", "ari", "ari_label", "ari_true_k"):  # the samples kept: `figure_rows`' kept_samples
         if metric in qdg:
-            unit = "count" if metric in ("k", "true_k", "kept") else ""
+            unit = "count" if metric in ("k", "true_k") else ""
             rows.append(table.Row("qdg", metric, qdg[metric], None, seed=seed, reader="qdg", unit=unit, setting=where))
     for metric, value in (summary.get("input_probe") or {}).items():
         if metric in ("accuracy", "majority"):
@@ -385,7 +385,7 @@ def figure_rows(measured: dict, seed: int) -> list[table.Row]:
             )
     for variant, summary in measured["variants"].items():
         sweep = (summary.get("qdg") or {}).get("sweep") or {}
-        if sweep:
+        if summary.get("qdg"):  # the samples QDG kept (loss below its threshold), with or without a sweep
             kept = summary["qdg"]["kept"]
             rows.append(table.Row("qdg", "kept_samples", kept, seed=seed, reader="qdg sweep", unit="count", setting={"task_code": variant}))
         for affinity in ("angular", "absolute"):
@@ -827,7 +827,7 @@ def variants_table(results: dict) -> list[str]:
         ari_blind = table.mean(mine, arm="gradients", metric="ari_blind_k") if blind else None
         lines.append(
             f"{variant:<9}{grad:>25}{fmt(ari_blind, 13)}{q:>19}{fmt(qdg.get('ari'), 7)}"
-            f"{fmt(qdg.get('ari_true_k'), 12)}{int(qdg.get('kept') or 0):>6}"
+            f"{fmt(qdg.get('ari_true_k'), 12)}{int(table.mean(mine, metric='kept_samples') or 0):>6}"
             f"{fmt(probe.get('accuracy'), 13)}{fmt(probe.get('majority'), 10)}"
         )
     lines += [
@@ -843,7 +843,7 @@ def variants_table(results: dict) -> list[str]:
             continue
         qdg = {row.metric: row.value for row in table.select(mine, reader="qdg")}
         ks = list(dict.fromkeys(row.setting["k"] for row in table.select(sweep, arm="qdg angular", metric="ari_task")))
-        kept = int(qdg.get("kept") or 0)
+        kept = int(table.mean(mine, metric="kept_samples") or 0)
         lines.append(f"{variant} (learned {learned_of_variant(rows, variant)}, kept {kept}): K = " + " ".join(f"{k:>5}" for k in ks))
         for name in ("angular", "absolute"):
             curve = table.select(sweep, arm=f"qdg {name}")
