@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments.runner import memory, seeding, table
 from sae import architectures, metrics, pipeline
-from sae.readers import geometry, manifold_grading, manifold_ranking, topology, wall
+from sae.readers import activation_ring, geometry, manifold_grading, manifold_ranking, topology, wall
 from toys import manifolds, superposition
 from toys.engine.config import ConfigError, check_each, check_fields, check_range, setting
 from toys.engine.runtime import or_default
@@ -176,7 +176,7 @@ def blind_answer(observation: wall.Observation, config, null_top=None, source: s
     given = wall.settings(config, seed="seed")
     if null_top is not None:
         given = given.with_calibration("null_top", np.asarray(null_top, np.float64), source)
-    return wall.apply(manifold_ranking.find_and_rank, observation, ("codes", "decoder"), given)
+    return wall.apply(manifold_ranking.find_and_rank, observation, ("x", "codes", "decoder"), given)
 
 
 def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict:
@@ -228,9 +228,10 @@ def score_cell(config: Config, cell: dict, key: jax.Array, runtime=None) -> dict
     recipe_groups, _, ranked = answers["recipe"]
     graded = manifold_grading.grade_ranking(codes[0], decoders[0], recipe_groups, ranked, circle)
     blind = {"sae": {key: graded[key] for key in ("recall_at_1", "recall_at_3", "first_found_rank", "top_evidence", "candidates")}}
+    blind["sae"]["top_ring"] = ranked.top_ring
     for control in CONTROLS:
         groups, _, control_ranked = answers[control]
-        blind[control] = {"top_evidence": control_ranked.top_evidence, "candidates": len(groups)}
+        blind[control] = {"top_evidence": control_ranked.top_evidence, "top_ring": control_ranked.top_ring, "candidates": len(groups)}
     return {
         **cell,
         **scored,
@@ -248,7 +249,8 @@ def claim_cells(cells: list[dict], stored: dict | None) -> str:
     stored: {k: null tops} of a stored stratum matching the run's settings, or None: then the null
     of each k is the run's own null twins at that k: every other cell's null twin for the null
     twin's own claim (leave one out, so the null twin is exchangeable with its null), all of them
-    for the other dictionaries. Per dictionary: p_value and claimed; the SAE's claimed_found
+    for the other dictionaries. Per dictionary: p_value and claimed (p ≤ α and its top candidate holds a
+    ring in its activations, `top_ring`); the SAE's claimed_found
     (claimed and its top candidate found); each control's false_claim (any claim is false)."""
     for index, cell in enumerate(cells):
         k = cell["k"]
@@ -258,9 +260,13 @@ def claim_cells(cells: list[dict], stored: dict | None) -> str:
             null = stored[k] if stored is not None else (others if name == "null" else twins)
             entry["null_size"] = len(null)
             entry["p_value"] = manifold_ranking.p_value(entry["top_evidence"], null)
-            entry["claimed"] = entry["p_value"] <= manifold_ranking.CLAIM_ALPHA
+            # a claim: p ≤ α and a ring in the activations where the top candidate fires (manifold_ranking);
+            # "on evidence": p ≤ α alone, the claim before its second condition, reported beside it
+            entry["claimed_on_evidence"] = entry["p_value"] <= manifold_ranking.CLAIM_ALPHA
+            entry["claimed"] = entry["claimed_on_evidence"] and activation_ring.holds_ring(entry["top_ring"])
             if name == "sae":
                 entry["claimed_found"] = bool(entry["claimed"] and entry["recall_at_1"])
+                entry["claimed_found_on_evidence"] = bool(entry["claimed_on_evidence"] and entry["recall_at_1"])
             else:
                 entry["false_claim"] = entry["claimed"]
     if stored is not None:
@@ -427,6 +433,12 @@ def blind_summary(cells: list[dict]) -> dict:
         "false_claims_by_k": {
             str(k): {control: rate([c["blind"][control]["false_claim"] for c in cells if c["k"] == k]) for control in CONTROLS} for k in ks
         },
+        # the claim before its second condition (a ring in the activations): p ≤ α alone
+        "on_evidence": {
+            "claimed_found": rate([c["blind"]["sae"]["claimed_found_on_evidence"] for c in seen]),
+            "all_cells_claimed_found": rate([c["blind"]["sae"]["claimed_found_on_evidence"] for c in cells]),
+            "false_claims": {control: rate([c["blind"][control]["claimed_on_evidence"] for c in cells]) for control in CONTROLS},
+        },
     }
 
 
@@ -441,9 +453,12 @@ def blind_from_table(rows: list[table.Row]) -> dict:
     cells = list(found)
     seen = [cell for cell in cells if found[cell].value]
     latents = {cell: int(row.value or 0) for cell, row in by_cell("oracle", "latents_on_circle", "ceiling").items()}
-    sae = {metric: by_cell("sae", metric) for metric in ("recall_at_1", "recall_at_3", "claimed_found", "claimed")}
+    sae = {
+        metric: by_cell("sae", metric) for metric in ("recall_at_1", "recall_at_3", "claimed_found", "claimed", "claimed_found_on_evidence")
+    }
     recipe = by_cell("recipe", "found", "ceiling")
     claims = {control: by_cell(control, "claimed") for control in CONTROLS}
+    evidence_claims = {control: by_cell(control, "claimed_on_evidence") for control in CONTROLS}
 
     def values(table_of: dict, over: list) -> list:
         return [table_of[cell].value for cell in over]
@@ -477,11 +492,28 @@ def blind_from_table(rows: list[table.Row]) -> dict:
             str(k): {control: rate(values(claims[control], [c for c in cells if found[c].setting["k"] == k])) for control in CONTROLS}
             for k in ks
         },
+        **(
+            {
+                "on_evidence": {
+                    "claimed_found": rate(values(sae["claimed_found_on_evidence"], seen)),
+                    "all_cells_claimed_found": rate(values(sae["claimed_found_on_evidence"], cells)),
+                    "false_claims": {control: rate(values(evidence_claims[control], cells)) for control in CONTROLS},
+                }
+            }
+            if sae["claimed_found_on_evidence"]  # a table from before the activation ring has none
+            else {}
+        ),
     }
 
 
-BLIND_METRICS = ("top_evidence", "p_value", "claimed")  # of every dictionary's blind answer, after claim_cells
-SAE_METRICS = ("recall_at_1", "recall_at_3", "claimed_found")  # of the trained SAE's, graded
+BLIND_METRICS = (
+    "top_evidence",
+    "top_ring",
+    "p_value",
+    "claimed_on_evidence",
+    "claimed",
+)  # of every dictionary's blind answer, after claim_cells
+SAE_METRICS = ("recall_at_1", "recall_at_3", "claimed_found_on_evidence", "claimed_found")  # of the trained SAE's, graded
 CEILING_METRICS = ("found", "max_principal_angle_deg")  # of each reading chosen with the truth (METHODS)
 
 

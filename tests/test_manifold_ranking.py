@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sae.readers import geometry, manifold_grading, manifold_ranking
+from sae.readers import activation_ring, geometry, manifold_grading, manifold_ranking
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True)
 
@@ -43,11 +43,17 @@ def test_a_tiled_circle_ranks_first_with_high_evidence(seed, d, tiles, offset):
     codes, decoder, circle = tiled_circle(rng, d, tiles, offset)
     circle_group = np.arange(tiles)
     independent = tiles + np.arange(5)  # five noise latents: no shared plane
-    ranked = manifold_ranking.rank(codes, decoder, [independent, circle_group], [0.5] * 19)
+    ranked = manifold_ranking.rank(codes, decoder, [independent, circle_group], [0.5] * 19, x=codes @ decoder)
     assert ranked.order[0] == 1
     assert ranked.evidence[1].evidence > 0.8
     assert ranked.evidence[0].evidence < 0.3
-    assert ranked.claimed and ranked.p_value == 1 / 20
+    assert ranked.claimed and ranked.p_value == 1 / 20 and ranked.top_ring > 0.9
+    # the counterparts: without the activations nothing is claimed; with the same latents and directions
+    # but magnitudes filling a disc (a region, not a loop) the evidence stands and the claim falls
+    assert not manifold_ranking.rank(codes, decoder, [independent, circle_group], [0.5] * 19).claimed
+    filled = codes * np.sqrt(rng.uniform(0.0, 1.0, (len(codes), 1)))
+    region = manifold_ranking.rank(filled, decoder, [independent, circle_group], [0.5] * 19, x=filled @ decoder)
+    assert region.p_value == 1 / 20 and region.top_ring < activation_ring.SHELL_ROUNDNESS and not region.claimed
     graded = manifold_grading.grade_ranking(codes, decoder, [independent, circle_group], ranked, circle)
     assert graded["recall_at_1"] and graded["claimed_found"] and graded["first_found_rank"] == 1
     # the same blind answer against a random plane in the decoder's span: not found
@@ -183,7 +189,7 @@ def test_ideal_dictionaries_of_the_adversaries_are_not_claimed():
             batch = toy.sample(jax.random.key(100 + seed), 3000)
             codes, decoder = np.asarray(batch.codes), np.asarray(toy.atoms)
             ranked = manifold_ranking.rank(
-                codes, decoder, [np.arange(len(decoder))], manifold_ranking.stored_null(active.get(kind, 1), quick)
+                codes, decoder, [np.arange(len(decoder))], manifold_ranking.stored_null(active.get(kind, 1), quick), x=np.asarray(batch.x)
             )
             claims += ranked.claimed
     assert claims == 0
@@ -192,7 +198,9 @@ def test_ideal_dictionaries_of_the_adversaries_are_not_claimed():
     sample = manifolds.sample(toy, jax.random.key(1), 3000)
     value = np.round(np.asarray(sample.phases[:, 0, 0]) * 12 / (2 * np.pi)).astype(int) % 12
     atoms = np.stack([np.asarray(sample.x)[value == j][0] for j in range(12)])
-    ranked = manifold_ranking.rank(np.eye(12)[value], atoms, [np.arange(12)], manifold_ranking.stored_null(1, quick))
+    ranked = manifold_ranking.rank(
+        np.eye(12)[value], atoms, [np.arange(12)], manifold_ranking.stored_null(1, quick), x=np.asarray(sample.x)
+    )
     assert ranked.claimed
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments.runner import table
-from sae.readers import knockoff, manifold_grading, projection_circles
+from sae.readers import knockoff, manifold_grading, projection_circles, ring_search
 from toys import modular
 
 P = 37
@@ -58,7 +58,7 @@ def test_the_ring_quadric_of_a_ring_is_its_plane_over_its_radius_squared():
     angles = rng.uniform(0, 2 * np.pi, 50)
     frame = np.linalg.qr(rng.normal(size=(5, 2)))[0]
     points = 2.0 * (np.cos(angles)[:, None] * frame[:, 0] + np.sin(angles)[:, None] * frame[:, 1])
-    quadric = projection_circles.ring_quadric(points)
+    quadric = ring_search.ring_quadric(points)
     assert np.allclose(np.einsum("ni,ij,nj->n", points, quadric, points), 1.0, atol=1e-8)
     values, vectors = np.linalg.eigh(quadric)
     top = vectors[:, np.argsort(np.abs(values))[-2:]]
@@ -77,14 +77,14 @@ def test_the_spread_gradient_matches_finite_differences():
     rng = np.random.default_rng(0)
     coordinates = rng.normal(size=(40, 5))
     plane = np.linalg.qr(rng.normal(size=(5, 2)))[0]
-    value, gradient = projection_circles.spread(coordinates, plane)
+    value, gradient = ring_search.spread(coordinates, plane)
     step = 1e-6
     numeric = np.zeros_like(plane)
     for i in range(5):
         for j in range(2):
             shifted = plane.copy()
             shifted[i, j] += step
-            numeric[i, j] = (projection_circles.spread(coordinates, shifted)[0] - value) / step
+            numeric[i, j] = (ring_search.spread(coordinates, shifted)[0] - value) / step
     assert np.allclose(gradient, numeric, rtol=1e-3, atol=1e-5)
 
 

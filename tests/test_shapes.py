@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent("""
     circle_codes = np.zeros((600, 32))
     circle_codes[np.arange(600), tile] = 1.0
     circle_codes[np.arange(600), (tile + 1) % 12] = 0.5
-    groups, found_by, ranked = manifold_ranking.find_and_rank(circle_codes, rows, seed=0)
+    groups, found_by, ranked = manifold_ranking.find_and_rank(circle_codes @ rows, circle_codes, rows, seed=0)
     manifold_grading.oracle_group(rows, np.ones(32, bool), np.eye(2, 16))
     knockoff.correlation_placement(rng, circle_codes, rows)
     knockoff.random_placement(rng, rows)

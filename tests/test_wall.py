@@ -61,11 +61,11 @@ def test_the_manifold_finder_and_its_ranking_run_behind_the_wall(circle_dictiona
     null = wall.settings(config, seed="seed").with_calibration("null_top", [0.5] * 19, "a test's null")
     described = [
         knockoff.describe_circle(sealed_view.decoder, g)
-        for g in wall.apply(knockoff.claimed_circle_groups, sealed_view, ("codes", "decoder"), null)
+        for g in wall.apply(knockoff.claimed_circle_groups, sealed_view, ("x", "codes", "decoder"), null)
     ]
     described_open = [
         knockoff.describe_circle(open_view.decoder, g)
-        for g in wall.apply(knockoff.claimed_circle_groups, open_view, ("codes", "decoder"), null)
+        for g in wall.apply(knockoff.claimed_circle_groups, open_view, ("x", "codes", "decoder"), null)
     ]
     assert [list(c.latents) for c in described] == [list(c.latents) for c in described_open]
     # the counterpart: a method that reads the truth cannot run behind the wall

@@ -26,7 +26,7 @@ import numpy as np
 from experiments import circle_cells
 from experiments.recovery import seed_keys
 from experiments.studies import circle_adversaries as ca
-from sae.readers import geometry, manifold_ranking
+from sae.readers import activation_ring, geometry, manifold_ranking
 from toys import adversaries
 
 config = dataclasses.replace(ca.Config.quick(), ks=(2, 4, 8))
@@ -59,32 +59,10 @@ def ring(points_x, codes, decoder, latents):
 
 
 def span_ring(points_x, codes, decoder, latents, seed: int = 0) -> dict:
-    """The ring-plane search of `sae.readers.projection_circles` run on the activations x (not the group's
-    reconstructions) of the samples where the group fires, within the span of the group's decoder rows:
-    the best plane's spread c(A), roundness against a disc and closure (truth-free)."""
-    from sae.readers import projection_circles as pc
-
-    codes = np.asarray(codes)
-    latents = np.asarray(latents)
-    rows = np.flatnonzero(np.any(codes[:, latents] > 0, axis=1))
-    if len(rows) < 8 or len(latents) < 2:
-        return {}
-    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), pc.MAX_POINTS)).astype(int)]
-    span = np.linalg.svd(np.asarray(decoder, np.float64)[latents], full_matrices=False)[2]  # [S, d]
-    points = np.asarray(points_x, np.float64)[rows] @ span.T
-    centred = points - points.mean(axis=0)
-    rng = np.random.default_rng(seed)
-    best_value, best_plane = np.inf, None
-    for start in pc._starts(centred, rng, pc.STARTS):
-        value, plane = pc.descend(centred, start)
-        if value < best_value:
-            best_value, best_plane = value, plane
-    if best_plane is None:
-        return {}
-    ring = pc._plane_evidence(
-        centred, best_plane.T, (np.asarray(decoder, np.float64)[latents] @ span.T), np.arange(len(latents)), best_value
-    )
-    return {"ring_spread": round(ring.spread, 3), "ring_roundness": round(ring.roundness, 3), "ring_closure": round(ring.closure, 3)}
+    """The claim's activation ring (`sae.readers.activation_ring.read`): the ring-plane search on x of the
+    samples where the group fires, within the span of its decoder rows (truth-free)."""
+    ring = activation_ring.read(points_x, codes, decoder, latents, seed=seed)
+    return {"ring_roundness": round(ring.roundness, 3), "ring_closure": round(ring.closure, 3)}
 
 
 def toys_of(kind, key, seeds):
@@ -145,7 +123,7 @@ def main() -> None:
         runs, obs = ca.train_and_observe(config, toys, key_train, key_sample, kind)
         for i, (s, k) in enumerate(runs):
             o = obs[i]
-            ans = manifold_ranking.find_and_rank(o.codes, o.decoder, seed=0)
+            ans = manifold_ranking.find_and_rank(o.x, o.codes, o.decoder, seed=0)
             r = ans.ranked
             tops = []
             for j in r.order[:3]:

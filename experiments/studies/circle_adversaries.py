@@ -132,6 +132,9 @@ def score_kind(config: Config, kind: str, key: jax.Array, runtime=None) -> dict:
                 "k": k,
                 "top_evidence": ranked.top_evidence,
                 "p_value": ranked.p_value,
+                "top_ring": ranked.top_ring,
+                # the claim before its second condition (a ring in the activations): p ≤ α alone
+                "claimed_on_evidence": bool(len(ranked.order) and ranked.p_value <= manifold_ranking.CLAIM_ALPHA),
                 "claimed": ranked.claimed,
                 "null_size": len(null_top),
                 "top_readings": top._asdict() if top is not None else None,
@@ -178,7 +181,7 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             )
             for entry in scored
             for dictionary in entry["dictionaries"]
-            for metric in ("top_evidence", "p_value", "claimed")
+            for metric in ("top_evidence", "top_ring", "p_value", "claimed_on_evidence", "claimed")
         ],
     )
 
@@ -211,10 +214,11 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return [panels.finish(figure, axes, "", folder / "adversary_evidence.png", legend=False)]
 
 
-def rates_from_table(rows: list[table.Row]) -> tuple[dict, dict]:
+def rates_from_table(rows: list[table.Row], metric: str = "claimed") -> tuple[dict, dict]:
     """From the results table: per kind (in run order) its claims, its claims per k and its largest top
-    evidence; and the false claims over every adversary (every kind but the counterpart)."""
-    claimed = table.select(rows, reader="blind ranking", metric="claimed")
+    evidence; and the false claims over every adversary (every kind but the counterpart). `metric`:
+    "claimed" (the claim), or "claimed_on_evidence" (p ≤ α alone, without the activation ring)."""
+    claimed = table.select(rows, reader="blind ranking", metric=metric)
     rates = {}
     for kind in dict.fromkeys(row.arm for row in claimed):
         mine = table.select(claimed, arm=kind)
@@ -232,18 +236,22 @@ def rates_from_table(rows: list[table.Row]) -> tuple[dict, dict]:
 
 def summary(results: dict) -> str:
     """From the results table (the null's stratum from the run's record)."""
-    rates, adversarial = rates_from_table(table.read(results))
+    rows = table.read(results)
+    rates, adversarial = rates_from_table(rows)
+    before, before_adversarial = rates_from_table(rows, "claimed_on_evidence")
     ks = list(next(iter(rates.values()))["by_k"])
-    lines = [f"{'kind':<18}{'claims (95% interval)':>26}{'max top':>9}  " + "  ".join(f"k={k}" for k in ks)]
+    lines = [f"{'kind':<18}{'claims (95% interval)':>26}{'max top':>9}  " + "  ".join(f"k={k}" for k in ks) + f"{'on evidence alone':>20}"]
     for kind, entry in rates.items():
         lines.append(
             f"{kind:<18}{_rate(entry['claims']):>26}{entry['top_evidence_max']:>9.3f}  "
             + "  ".join(f"{e['count']}/{e['of']}" for e in entry["by_k"].values())
+            + (f"{_rate(before[kind]['claims']):>20}" if kind in before else "")
         )
     run = facts.read(results, circle_cells.ClaimFacts)
     lines += [
         "",
-        f"false claims over every adversary: {_rate(adversarial)} (level α = {run.alpha})",
+        f"false claims over every adversary: {_rate(adversarial)} (level α = {run.alpha})"
+        + (f"; on evidence alone (no activation ring): {_rate(before_adversarial)}" if before else ""),
         f"null: the stored stratum steps={run.stratum.steps} batch_size={run.stratum.batch_size} "
         f"n_geometry={run.stratum.n_geometry}, per k; '{POSITIVE}' is the counterpart that must be claimed",
     ]

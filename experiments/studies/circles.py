@@ -138,7 +138,7 @@ def _score_dictionaries(kind, size, ks, arch, params, hps, sample, circles, conf
         with progress.task(f"manifold finder ({kind} m={size} k={k})"):
             given = wall.settings(config, seed="seed").with_calibration("null_top", null_top, f"stored null, k={k}")
             groups, found_by, ranked = wall.apply(
-                manifold_ranking.find_and_rank, observations[g], ("codes", "decoder"), given, report=progress.counter()
+                manifold_ranking.find_and_rank, observations[g], ("x", "codes", "decoder"), given, report=progress.counter()
             )
         explained = metrics.explained_variance_of(x, reconstructions[g])
         # the graders: each planted circle (on a decoupled twin's dictionary every claim is false)

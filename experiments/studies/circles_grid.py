@@ -203,6 +203,13 @@ def blind_lines(blind: dict) -> list[str]:
     ]
     for k, controls in blind["false_claims_by_k"].items():
         lines.append(f"  k={k}: " + ", ".join(f"{control} {_interval(entry)}" for control, entry in controls.items()))
+    before = blind.get("on_evidence")
+    if before is not None and before["claimed_found"]["of"]:  # a run from before the activation ring has none
+        lines.append(
+            "on evidence alone (p ≤ α, no ring in the activations asked): claimed and found "
+            f"{_count(before['claimed_found'])} (all cells {_count(before['all_cells_claimed_found'])}); false claims "
+            + ", ".join(f"{control} {_interval(before['false_claims'][control])}" for control in CONTROLS)
+        )
     return lines
 
 

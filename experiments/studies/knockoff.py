@@ -131,7 +131,7 @@ def spaces(
     codes, decoder, x, bias = observation.codes, observation.decoder, observation.x, np.asarray(bias)
     groups, planes = wall.apply(knockoff.coordinate_groups, observation, ("codes", "decoder"))
     given = wall.settings(config, seed="seed").with_calibration("null_top", null_top, null_source)
-    claimed = wall.apply(knockoff.claimed_circle_groups, observation, ("codes", "decoder"), given)
+    claimed = wall.apply(knockoff.claimed_circle_groups, observation, ("x", "codes", "decoder"), given)
     circles = [knockoff.describe_circle(decoder, g) for g in claimed]
     correlation = knockoff.correlation_placement(rng, codes, decoder)
     built = {

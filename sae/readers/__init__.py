@@ -29,6 +29,7 @@ dictionary's placement against its nulls, UMAP maps), `wall`.
 """
 
 from sae.readers import (
+    activation_ring,
     clustering,
     detectors,
     feature_map,
@@ -41,6 +42,7 @@ from sae.readers import (
     manifold_grading,
     manifold_ranking,
     projection_circles,
+    ring_search,
     topology,
     wall,
 )
@@ -66,9 +68,11 @@ METHODS = (
     knockoff.claimed_circle_groups,
     projection_circles.ring_planes,
     projection_circles.group_points,
-    projection_circles.spread,
-    projection_circles.descend,
-    projection_circles.ring_quadric,
+    ring_search.spread,
+    ring_search.descend,
+    ring_search.ring_quadric,
+    ring_search.best_ring_plane,
+    activation_ring.read,
     topology.topology,
     topology.persistence_statistics,
     topology.calibrate_null_thresholds,

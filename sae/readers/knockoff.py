@@ -219,12 +219,14 @@ def projection_placement(
     return placement
 
 
-def claimed_circle_groups(codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], null_top, seed: int = 0) -> list[np.ndarray]:
+def claimed_circle_groups(
+    x: Float[AnyArray, "N d"], codes: Float[AnyArray, "N m"], decoder: Float[AnyArray, "m d"], null_top, seed: int = 0
+) -> list[np.ndarray]:
     """The blind method's circles: the finder's candidates in the order of `manifold_ranking.rank`,
-    those claimed at p ≤ α against `null_top` (each on its own p-value), each keeping only latents no
-    earlier one took."""
+    those claimed against `null_top` (each on its own p-value and its ring in the activations x), each
+    keeping only latents no earlier one took."""
     candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
-    ranked = manifold_ranking.rank(codes, decoder, candidates, np.asarray(null_top, np.float64))
+    ranked = manifold_ranking.rank(codes, decoder, candidates, np.asarray(null_top, np.float64), x=x, seed=seed)
     taken, groups = set(), []
     for index in ranked.order[: ranked.claims]:
         fresh = [int(j) for j in candidates[index] if int(j) not in taken]

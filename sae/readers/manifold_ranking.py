@@ -63,6 +63,13 @@ number of candidates; and since every candidate of a null dictionary is at most 
 claiming *every* candidate with p ≤ α (`claims`, for a dictionary that may hold several
 circles) makes a false claim in a circle-free dictionary with the same probability α. With
 N_null exchangeable with the dictionary read (same toy family, k, budget), the level is exact.
+
+**The claim's second condition: a ring in the activations.** Latents co-firing cyclically in pairs over
+a filled region of a plane (a circle's coordinates with independent phases, a sphere's cross-section)
+draw the same loop of directions as latents tiling a circle, and their evidence can beat the null. A
+candidate is claimed only if, besides p ≤ α, the activations x where it fires hold a ring in its span
+rounder than any sphere's shadow (`sae.readers.activation_ring`: ρ_x > ρ_shell ≈ 0.196, from theory).
+The condition only removes claims, so the level stays ≤ α (the null is not re-read through it).
 """
 
 from __future__ import annotations
@@ -74,7 +81,7 @@ from typing import NamedTuple
 import numpy as np
 from jaxtyping import Float, Int
 
-from sae.readers import geometry, manifold_finder
+from sae.readers import activation_ring, geometry, manifold_finder
 from toys.engine.shapes import AnyArray
 
 MAX_ROWS = 2048  # samples a group's evidence is read on (evenly thinned)
@@ -200,8 +207,9 @@ class Ranked(NamedTuple):
     evidence: list[CircleEvidence]  # per candidate (input order)
     top_evidence: float
     p_value: float  # of the top candidate against the null dictionaries' top evidence
-    claimed: bool  # p_value ≤ alpha
-    claims: int = 0  # candidates whose own p-value is ≤ alpha (several circles in one dictionary); they lead `order`
+    claimed: bool  # p_value ≤ alpha and the top candidate holds a ring in its activations
+    claims: int = 0  # leading candidates of `order` claimed each on its own p-value and ring (several circles)
+    top_ring: float = float("nan")  # the top candidate's activation ring roundness ρ_x (nan: no activations read)
 
 
 def p_value(top_evidence: float, null_top) -> float:
@@ -239,16 +247,41 @@ def threshold_interval(
     return float(low), float(high)
 
 
-def rank(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], groups, null_top, alpha: float = CLAIM_ALPHA) -> Ranked:
+def rank(
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    groups,
+    null_top,
+    alpha: float = CLAIM_ALPHA,
+    x: Float[AnyArray, "n d"] | None = None,
+    seed: int = 0,
+) -> Ranked:
     """Rank candidate groups (latent-index arrays) by circle evidence, best first, and test the top one
     against `null_top`, the null dictionaries' top evidences (`stored_null`, or a run's own null twins;
-    an empty null claims nothing)."""
+    an empty null claims nothing). A claim also needs the activations x: the candidate must hold a ring
+    where it fires (`activation_ring.holds_ring`; without x nothing is claimed). `claims` counts the
+    leading candidates that pass both, stopping at the first that does not."""
     evidence = [circle_evidence(codes, decoder, g) for g in groups]
     order = np.array(sorted(range(len(groups)), key=lambda i: (-evidence[i].evidence, -evidence[i].samples)), int)
     top = evidence[order[0]].evidence if len(order) else 0.0
     p = p_value(top, null_top)
-    claims = sum(p_value(e.evidence, null_top) <= alpha for e in evidence)
-    return Ranked(order, evidence, float(top), p, bool(len(order) and p <= alpha), int(claims))
+
+    def ring(index: int) -> float:
+        return float("nan") if x is None else activation_ring.read(x, codes, decoder, groups[index], seed=seed).roundness
+
+    rings = {int(order[0]): ring(int(order[0]))} if len(order) else {}
+    claims = 0
+    for index in order:
+        if p_value(evidence[index].evidence, null_top) > alpha:
+            break
+        if int(index) not in rings:
+            rings[int(index)] = ring(int(index))
+        if not activation_ring.holds_ring(rings[int(index)]):
+            break
+        claims += 1
+    top_ring = rings[int(order[0])] if len(order) else (float("nan") if x is None else 0.0)
+    claimed = bool(len(order) and p <= alpha and activation_ring.holds_ring(top_ring))
+    return Ranked(order, evidence, float(top), p, claimed, int(claims), top_ring)
 
 
 # --- the stored null ------------------------------------------------------------------------
@@ -313,10 +346,18 @@ class Answer(NamedTuple):
     ranked: Ranked  # their ranking and the top one's claim
 
 
-def find_and_rank(codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], seed: int = 0, null_top=(), report=None) -> Answer:
-    """The method, truth-free, on one dictionary (codes [n, m], decoder [m, d]): the finder's candidate
-    groups (`manifold_finder.candidate_groups`, every latent considered) ranked by circle evidence, the
-    top one tested against `null_top` (empty: ranked, nothing claimed)."""
+def find_and_rank(
+    x: Float[AnyArray, "n d"] | None,
+    codes: Float[AnyArray, "n m"],
+    decoder: Float[AnyArray, "m d"],
+    seed: int = 0,
+    null_top=(),
+    report=None,
+) -> Answer:
+    """The method, truth-free, on one dictionary (activations x [n, d], codes [n, m], decoder [m, d]): the
+    finder's candidate groups (`manifold_finder.candidate_groups`, every latent considered) ranked by
+    circle evidence, the top one tested against `null_top` (empty: ranked, nothing claimed) and read for
+    a ring in x (`Ranked.top_ring`; x None: not read, nothing claimed)."""
     candidates = manifold_finder.candidate_groups(codes, decoder, seed=seed, report=report)
     groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
-    return Answer(groups, found_by, rank(codes, decoder, groups, null_top=np.asarray(null_top, np.float64)))
+    return Answer(groups, found_by, rank(codes, decoder, groups, null_top=np.asarray(null_top, np.float64), x=x, seed=seed))

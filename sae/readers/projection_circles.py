@@ -23,7 +23,7 @@ squared radii are s_i = ‖Aᵀ y_i‖². A *ring plane* minimises their spread
     c(A) = var(s) / mean(s)²
 (0 exactly when every point sits at one radius about the centre). For a sum of circles in
 orthogonal planes the zeros of c are exactly each circle's plane: a plane that mixes two
-frequencies f ≠ g reads cos²(fθ) + cos²(gθ), which varies with θ. The search descends c
+frequencies f ≠ g reads cos²(fθ) + cos²(gθ), which varies with θ. The search (`sae.readers.ring_search`) descends c
 on the Stiefel manifold (gradient, QR retraction) from neighbouring eigenvector pairs of the
 least-squares quadric y_iᵀ M y_i = 1 (`ring_quadric`: a ring of radius r in plane P solves it
 with M = P/r², so M's eigenvectors pair up into ring planes), `STARTS` random planes and, with
@@ -60,6 +60,7 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from sae.readers import geometry, manifold_finder, manifold_ranking
+from sae.readers.ring_search import STARTS, best_ring_plane
 from toys.engine.shapes import AnyArray
 
 MAX_POINTS = 512  # distinct points a group is read on (evenly thinned)
@@ -69,9 +70,6 @@ CONSTRAINTS_PER_FREEDOM = 3  # q ≤ (r − 1)/(2·3) + 2: a plane in q directio
 MIN_VARIANCE_SHARE = 1e-3  # a direction with less of the variance is noise, not searched
 MAX_PLANES = 12
 DISC_SPREAD = 1 / np.sqrt(8)  # CV of the radii of points filling a disc uniformly
-STARTS = 8
-PAIR_STARTS_UP_TO = 6  # with at most this many directions, every pair of them is a start too
-ITERATIONS = 150
 
 
 class RingPlane(NamedTuple):
@@ -106,75 +104,6 @@ def group_points(
     if len(points) > max_points:
         points = points[np.linspace(0, len(points) - 1, max_points).astype(int)]
     return points
-
-
-def spread(coordinates: np.ndarray, candidate: np.ndarray) -> tuple[float, np.ndarray]:
-    """c(A) (module docstring) of centred coordinates [r, q] in a candidate plane A [q, 2] (orthonormal
-    columns), and its gradient [q, 2]."""
-    projected = coordinates @ candidate
-    s = np.sum(projected**2, axis=1)
-    mean, second = s.mean(), np.mean(s**2)
-    mean = max(mean, 1e-300)
-    # ds_i/dA = 2 y_i (y_iᵀ A); c = E[s²]/E[s]² − 1
-    d_second = 2 * (coordinates * (2 * s)[:, None]).T @ projected / len(s)
-    d_mean = 2 * coordinates.T @ projected / len(s)
-    value = second / mean**2 - 1
-    gradient = d_second / mean**2 - 2 * second / mean**3 * d_mean
-    return float(max(value, 0.0)), gradient
-
-
-def _retract(plane: np.ndarray) -> np.ndarray:
-    q, r = np.linalg.qr(plane)
-    return q * np.sign(np.where(np.diag(r) == 0, 1.0, np.diag(r)))
-
-
-def descend(coordinates: np.ndarray, start: np.ndarray, iterations: int = ITERATIONS) -> tuple[float, np.ndarray]:
-    """Gradient descent of c on orthonormal planes [q, 2] from `start` (Riemannian gradient, QR
-    retraction, step halved on a rise and grown on a fall). Returns (c, plane)."""
-    plane = _retract(start)
-    value, gradient = spread(coordinates, plane)
-    step = 0.1
-    for _ in range(iterations):
-        riemannian = gradient - plane @ (plane.T @ gradient + gradient.T @ plane) / 2
-        norm = float(np.linalg.norm(riemannian))
-        if norm < 1e-10 or value < 1e-12:
-            break
-        trial = _retract(plane - step * riemannian / norm)
-        trial_value, trial_gradient = spread(coordinates, trial)
-        if trial_value < value:
-            plane, value, gradient = trial, trial_value, trial_gradient
-            step = min(step * 1.5, 1.0)
-        else:
-            step /= 2
-            if step < 1e-6:
-                break
-    return value, plane
-
-
-def ring_quadric(coordinates: np.ndarray) -> np.ndarray:
-    """The symmetric M [q, q] with y_iᵀ M y_i ≈ 1 for every centred point y_i (least squares, minimum
-    norm). A ring of radius r in plane P satisfies it with M = P/r²; for rings in orthogonal planes the
-    solutions are their affine combinations, so M's eigenvectors pair up into the rings' planes (equal
-    eigenvalues within a plane)."""
-    q = coordinates.shape[1]
-    rows, cols = np.triu_indices(q)
-    weight = np.where(rows == cols, 1.0, 2.0)
-    design = coordinates[:, rows] * coordinates[:, cols] * weight
-    solution = np.linalg.lstsq(design, np.ones(len(coordinates)), rcond=None)[0]
-    quadric = np.zeros((q, q))
-    quadric[rows, cols] = solution
-    return quadric + np.triu(quadric, 1).T
-
-
-def _starts(coordinates: np.ndarray, rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    """Starting planes: neighbouring eigenvector pairs of `ring_quadric`, `count` random planes, and with
-    few directions every pair of principal directions."""
-    q = coordinates.shape[1]
-    eye = np.eye(q)
-    pairs = [eye[:, [i, j]] for i in range(q) for j in range(i + 1, q)] if q <= PAIR_STARTS_UP_TO else []
-    _, vectors = np.linalg.eigh(ring_quadric(coordinates))
-    quadric_pairs = [vectors[:, [i, i + 1]] for i in range(q - 1)]
-    return pairs + quadric_pairs + [rng.normal(size=(q, 2)) for _ in range(count)]
 
 
 def _plane_evidence(points: np.ndarray, basis: np.ndarray, decoder, latents, value: float) -> RingPlane:
@@ -227,11 +156,7 @@ def ring_planes(
     found = []
     while len(directions) >= 2 and len(found) < max_planes:
         coordinates = centred @ directions.T
-        best_value, best_plane = np.inf, None
-        for start in _starts(coordinates, rng, starts):
-            value, plane = descend(coordinates, start)
-            if value < best_value:
-                best_value, best_plane = value, plane
+        best_value, best_plane = best_ring_plane(coordinates, rng, starts)
         basis = best_plane.T @ directions  # [2, d]
         found.append(_plane_evidence(centred, basis, decoder, latents, best_value))
         # deflate: the remaining directions, orthogonal to the plane found
