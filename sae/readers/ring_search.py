@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
-
 STARTS = 8
 PAIR_STARTS_UP_TO = 6  # with at most this many directions, every pair of them is a start too
 ITERATIONS = 150
