@@ -61,7 +61,7 @@ def test_bad_settings_are_refused():
 
 def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
     from experiments.runner import cli
-    from sae.readers import manifold_ranking
+    from sae.readers import activation_ring, manifold_ranking
 
     rng = np.random.default_rng(0)
     cells = [{"trained_top_evidence": {"1": float(e)}, "random_top_evidence": {"1": 0.0}} for e in rng.uniform(0, 0.5, 19)]
@@ -86,7 +86,9 @@ def test_circle_adversaries_study_contract(tmp_path, monkeypatch):
     assert set(results["rates"]) == {"helix", "split triangle", "circle"}
     for entry in results["kinds"]:
         for dictionary in entry["dictionaries"]:
-            assert dictionary["null_size"] == 19 and dictionary["claimed"] == (dictionary["p_value"] <= 0.05)
+            # a claim: p ≤ α and a ring in the activations; on evidence alone: p ≤ α
+            assert dictionary["null_size"] == 19 and dictionary["claimed_on_evidence"] == (dictionary["p_value"] <= 0.05)
+            assert dictionary["claimed"] == (dictionary["claimed_on_evidence"] and activation_ring.holds_ring(dictionary["top_ring"]))
     assert results["all_adversaries"]["of"] == 2
     # the summary reads the results table: the same rates as the run's own record
     from experiments.runner import table

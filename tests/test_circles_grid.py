@@ -7,6 +7,7 @@ from cli_args import sets
 
 from experiments import circle_cells
 from experiments.runner import cli, table
+from sae.readers import activation_ring
 
 TINY = sets(
     "cells=2",
@@ -63,7 +64,10 @@ def test_results_contract(tmp_path):
         assert sae["recall_at_1"] <= sae["recall_at_3"]  # top 1 found ⇒ among the top 3
         assert not sae["claimed_found"] or (sae["claimed"] and sae["recall_at_1"])
         assert 0.0 < sae["p_value"] <= 1.0 and 0.0 <= sae["top_evidence"] <= 1.0
-        assert sae["claimed"] == (sae["p_value"] <= 0.05)
+        # a claim: p ≤ α and a ring in the activations where the top candidate fires; on evidence: p ≤ α
+        assert sae["claimed_on_evidence"] == (sae["p_value"] <= 0.05)
+        assert sae["claimed"] == (sae["claimed_on_evidence"] and activation_ring.holds_ring(sae["top_ring"]))
+        assert sae["claimed_found_on_evidence"] == (sae["claimed_on_evidence"] and sae["recall_at_1"])
     assert set(results["shape_confusion"]) == set(circle_cells.SHAPE_KINDS)
     assert {p.name for p in (folder / "figures").iterdir()} == {"recovery_map.png", "false_positives.png", "shape_confusion.png"}
 
