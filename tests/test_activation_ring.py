@@ -50,14 +50,14 @@ def test_a_ring_in_the_activations_holds_and_a_filled_region_does_not(seed, d, t
 
     def reading(radius, cos, sin):
         x = offset * c + radius[:, None] * (cos[:, None] * u + sin[:, None] * v) + noise
-        return activation_ring.read(x, codes, decoder, group, seed=seed)
+        return activation_ring.read(x, codes, decoder, group)
 
     ring = reading(np.ones(n), np.cos(theta), np.sin(theta))
     assert ring.roundness > 0.8 and activation_ring.holds_ring(ring.roundness) and ring.closure > 0.95
     disc = reading(np.sqrt(rng.uniform(size=n)), np.cos(theta), np.sin(theta))
     assert not activation_ring.holds_ring(disc.roundness) and disc.roundness < 0.1
     # a circle's coordinates decoupled fill a square with arcsine marginals, rounder than a disc but less
-    # round than a sphere's shadow in theory (ρ ≈ 0.154 < 0.196); 512 samples read it within sampling error
+    # round than a sphere's shadow in theory (ρ ≈ 0.154 < 0.196); read within sampling error
     square = reading(np.ones(n), np.cos(theta), np.sin(rng.uniform(0, 2 * np.pi, n)))
     assert SQUARE_ROUNDNESS < activation_ring.SHELL_ROUNDNESS - 0.03 and abs(square.roundness - SQUARE_ROUNDNESS) < 0.08
 

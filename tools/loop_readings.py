@@ -58,10 +58,10 @@ def ring(points_x, codes, decoder, latents):
     return out
 
 
-def span_ring(points_x, codes, decoder, latents, seed: int = 0) -> dict:
-    """The claim's activation ring (`sae.readers.activation_ring.read`): the ring-plane search on x of the
-    samples where the group fires, within the span of its decoder rows (truth-free)."""
-    ring = activation_ring.read(points_x, codes, decoder, latents, seed=seed)
+def span_ring(points_x, codes, decoder, latents) -> dict:
+    """The claim's activation ring (`sae.readers.activation_ring.read`): x of the samples where the group
+    fires, in the plane its directions fit (truth-free)."""
+    ring = activation_ring.read(points_x, codes, decoder, latents)
     return {"ring_roundness": round(ring.roundness, 3), "ring_closure": round(ring.closure, 3)}
 
 

@@ -10,14 +10,15 @@ coordinates drawn with independent phases, a sphere's cross-section, a split tri
 loop of directions as latents tiling a circle. What tells a loop from a region is the activations
 themselves: on a circle the points sit at one radius about its centre; in a region they fill it.
 
-**The reading.** On the samples where some latent of S fires (at most `MAX_POINTS`, evenly thinned),
-project x onto the span of the group's decoder rows (its principal directions, at most
-`MAX_DIRECTIONS`, and few enough that the points over-determine a plane, as in
-`sae.readers.projection_circles`), centre, and find the plane in which the points lie closest to one
-radius (`sae.readers.ring_search.best_ring_plane`). In it, about Kåsa's centre, the radii R give
+**The reading.** On the samples the evidence reads (those where some latent of S fires, at most
+`manifold_ranking.MAX_ROWS`, evenly thinned), take the plane the evidence fits: the top two principal
+directions of the group's reconstruction directions x̂_S / ‖x̂_S‖ (`geometry.group_directions`). Project
+x onto it; about Kåsa's centre the radii R give
     ring roundness ρ_x = max(0, 1 − CV(R) / CV_disc),  CV_disc = 1/√8,
 the CV of points filling a disc uniformly (ρ_x = 0 for a filled disc, 1 for a ring), and the
-closure 1 − G / 2π (G the largest angular gap).
+closure 1 − G / 2π (G the largest angular gap). The plane is fixed by the latents before x is read,
+not searched for the roundest view of x: a search over the planes of a span of several directions
+would make any region look rounder by selection, and the threshold below is for one plane.
 
 **The threshold, from theory.** Of the regions a referee would offer in place of a loop, the roundest
 in projection is the shadow of a sphere's surface: a uniform point of S² seen in a plane has radius
@@ -41,12 +42,10 @@ from typing import NamedTuple
 import numpy as np
 from jaxtyping import Float, Int
 
-from sae.readers import geometry, ring_search
+from sae.readers import geometry
 from toys.engine.shapes import AnyArray
 
-MAX_POINTS = 512  # samples read (evenly thinned)
-MAX_DIRECTIONS = 24  # principal directions of the group's span searched
-CONSTRAINTS_PER_FREEDOM = 3  # as in projection_circles: q ≤ (r − 1)/(2·3) + 2
+MAX_ROWS = 2048  # samples read (evenly thinned), as the circle evidence reads them
 MIN_POINTS = 8
 DISC_SPREAD = 1 / np.sqrt(8)  # CV of the radii of points filling a disc uniformly
 SHELL_SPREAD = float(np.sqrt(2 / 3 - np.pi**2 / 16) / (np.pi / 4))  # CV of the radii of a sphere's shadow
@@ -62,27 +61,21 @@ class ActivationRing(NamedTuple):
 
 
 def read(
-    x: Float[AnyArray, "n d"], codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"], seed: int = 0
+    x: Float[AnyArray, "n d"], codes: Float[AnyArray, "n m"], decoder: Float[AnyArray, "m d"], latents: Int[AnyArray, " S"]
 ) -> ActivationRing:
-    """The ring reading (module docstring) of x on the samples where some latent of `latents` fires."""
+    """The ring reading (module docstring) of x on the samples where some latent of `latents` fires, in
+    the plane of the group's reconstruction directions."""
     codes = np.asarray(codes)
     latents = np.asarray(latents, int)
     rows = np.flatnonzero(np.any(codes[:, latents] > 0, axis=1)) if len(latents) else np.zeros(0, int)
-    if len(rows) > MAX_POINTS:
-        rows = rows[np.linspace(0, len(rows) - 1, MAX_POINTS).astype(int)]
+    if len(rows) > MAX_ROWS:
+        rows = rows[np.linspace(0, len(rows) - 1, MAX_ROWS).astype(int)]
     if len(rows) < MIN_POINTS:
         return ActivationRing(0.0, 0.0, int(len(rows)))
-    _, singular, span = np.linalg.svd(np.asarray(decoder, np.float64)[latents], full_matrices=False)
-    span = span[singular > 1e-6 * max(float(singular.max(initial=0.0)), 1e-300)]  # [q0, d]
-    points = np.asarray(x, np.float64)[rows] @ span.T
-    centred = points - points.mean(axis=0)
-    determined = (len(rows) - 1) // (2 * CONSTRAINTS_PER_FREEDOM) + 2
-    fitted = geometry.pca(centred)
-    coordinates = centred @ fitted.components[: min(len(span), MAX_DIRECTIONS, determined)].T
-    if coordinates.shape[1] < 2 or float(np.sum(coordinates**2)) <= 1e-300:
+    fitted = geometry.pca(geometry.group_directions(codes, decoder, latents, rows))
+    if float(fitted.eigenvalues[:2].sum()) <= 1e-12:
         return ActivationRing(0.0, 0.0, int(len(rows)))
-    _, plane = ring_search.best_ring_plane(coordinates, np.random.default_rng(seed))
-    return ring_of(coordinates @ plane, int(len(rows)))
+    return ring_of(np.asarray(x, np.float64)[rows] @ fitted.components[:2].T, int(len(rows)))
 
 
 def ring_of(points: Float[AnyArray, "r 2"], samples: int | None = None) -> ActivationRing:

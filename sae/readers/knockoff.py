@@ -226,7 +226,7 @@ def claimed_circle_groups(
     those claimed against `null_top` (each on its own p-value and its ring in the activations x), each
     keeping only latents no earlier one took."""
     candidates = [latents for _, latents in manifold_finder.candidate_groups(codes, decoder, seed=seed)]
-    ranked = manifold_ranking.rank(codes, decoder, candidates, np.asarray(null_top, np.float64), x=x, seed=seed)
+    ranked = manifold_ranking.rank(codes, decoder, candidates, np.asarray(null_top, np.float64), x=x)
     taken, groups = set(), []
     for index in ranked.order[: ranked.claims]:
         fresh = [int(j) for j in candidates[index] if int(j) not in taken]

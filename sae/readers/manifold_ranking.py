@@ -67,8 +67,9 @@ N_null exchangeable with the dictionary read (same toy family, k, budget), the l
 **The claim's second condition: a ring in the activations.** Latents co-firing cyclically in pairs over
 a filled region of a plane (a circle's coordinates with independent phases, a sphere's cross-section)
 draw the same loop of directions as latents tiling a circle, and their evidence can beat the null. A
-candidate is claimed only if, besides p ≤ α, the activations x where it fires hold a ring in its span
-rounder than any sphere's shadow (`sae.readers.activation_ring`: ρ_x > ρ_shell ≈ 0.196, from theory).
+candidate is claimed only if, besides p ≤ α, the activations x where it fires, projected on the plane its
+directions fit, are rounder than any sphere's shadow (`sae.readers.activation_ring`: ρ_x > ρ_shell ≈
+0.196, from theory).
 The condition only removes claims, so the level stays ≤ α (the null is not re-read through it).
 """
 
@@ -254,7 +255,6 @@ def rank(
     null_top,
     alpha: float = CLAIM_ALPHA,
     x: Float[AnyArray, "n d"] | None = None,
-    seed: int = 0,
 ) -> Ranked:
     """Rank candidate groups (latent-index arrays) by circle evidence, best first, and test the top one
     against `null_top`, the null dictionaries' top evidences (`stored_null`, or a run's own null twins;
@@ -267,7 +267,7 @@ def rank(
     p = p_value(top, null_top)
 
     def ring(index: int) -> float:
-        return float("nan") if x is None else activation_ring.read(x, codes, decoder, groups[index], seed=seed).roundness
+        return float("nan") if x is None else activation_ring.read(x, codes, decoder, groups[index]).roundness
 
     rings = {int(order[0]): ring(int(order[0]))} if len(order) else {}
     claims = 0
@@ -360,4 +360,4 @@ def find_and_rank(
     a ring in x (`Ranked.top_ring`; x None: not read, nothing claimed)."""
     candidates = manifold_finder.candidate_groups(codes, decoder, seed=seed, report=report)
     groups, found_by = [latents for _, latents in candidates], [mode for mode, _ in candidates]
-    return Answer(groups, found_by, rank(codes, decoder, groups, null_top=np.asarray(null_top, np.float64), x=x, seed=seed))
+    return Answer(groups, found_by, rank(codes, decoder, groups, null_top=np.asarray(null_top, np.float64), x=x))

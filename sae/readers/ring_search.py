@@ -10,8 +10,7 @@ Stiefel manifold (Riemannian gradient, QR retraction) from the starting planes o
 eigenvector pairs of the least-squares quadric y_iᵀ M y_i = 1 (`ring_quadric`: a ring of radius r in
 plane P solves it with M = P/r², so M's eigenvectors pair up into ring planes), `STARTS` random planes
 and, with few directions, every pair of coordinate directions; `best_ring_plane` keeps the lowest.
-Used on a latent group's reconstructions (`sae.readers.projection_circles`) and on the activations
-where a group fires (`sae.readers.activation_ring`).
+Used on a latent group's reconstructions (`sae.readers.projection_circles`).
 """
 
 from __future__ import annotations
