@@ -43,6 +43,20 @@ class Grader:
 
     metrics: tuple[str, ...]
     grade: Callable
+    reader: str = "grader"  # the reader its rows carry in the results table
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleGrader:
+    """A grader of a dictionary on a study's fixed samples and their truth (a study whose numbers are
+    read on stored arrays, not on a toy's fresh samples): grade_dictionary(arch, params, hps, source)
+    -> {metric: number}, params and hps stacked with one dictionary, source the study's
+    `evaluation_source` (its "x" and whatever truth the grader reads). `toylab evaluate` calls it as the
+    run did, so the re-scored rows meet the run's own (same metric names, same `reader`)."""
+
+    metrics: tuple[str, ...]
+    grade_dictionary: Callable
+    reader: str = "grader"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +170,7 @@ def standard_study(
         key_toy, key_dictionaries = _keys(config)
         toy = build_toy(config, key_toy)
         recovery, arrays = run_arms(config, toy, key_dictionaries, graders, runtime, keep)
-        readers = {metric: "grader" for grader in graders for metric in grader.metrics}
+        readers = {metric: grader.reader for grader in graders for metric in grader.metrics}
         return Result(
             {"dictionaries": recovery.entries, "toy": facts.write(describe_toy(config, toy))},
             arrays=arrays,

@@ -206,3 +206,9 @@ def test_zoom_out_results_contract(tmp_path):
     assert {"linear_probe_auroc", "sae_latent_auroc", "random_atom_auroc", "region_auroc"} <= set(ball)
     assert all(0.5 <= ball[name] <= 1.0 for name in ("sae_latent_auroc", "random_atom_auroc"))  # read either way
     assert {p.name for p in (folder / "figures").iterdir()} == {"layers.png", "probe_vs_region.png", "ball_detectors.png"}
+    # toylab evaluate re-reads the saved ball SAE with the study's grader, on the rebuilt held-out samples:
+    # every number the run's table holds for it, equal
+    assert cli.main(["evaluate", str(folder)]) == 0
+    rescored = json.loads((folder / "dictionaries" / "results.json").read_text())
+    agreement = rescored["agreement_with_run"]
+    assert agreement["compared"] == 3 and agreement["equal"] == 3, agreement

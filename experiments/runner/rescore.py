@@ -2,7 +2,7 @@
 
 - `rescore_run(RUN_FOLDER)`: every dictionary under RUN_FOLDER/dictionaries/ (SAELens
   format, written by the run) scored with the current metrics on the run's own toy and
-  eval samples, rebuilt from config.json by the experiment's `evaluation_source(config)`,
+  eval samples (or its fixed samples), rebuilt from config.json by the experiment's `evaluation_source(config)`,
   and graded by the study's own graders where it declares them (a standard study's).
   Dictionaries trained in one stacked call are re-stacked in the same order, so the
   numbers equal the run's own: the re-scored numbers are written as rows of the results table
@@ -41,9 +41,15 @@ def load_run(run_folder: str | Path):
     return experiment, config, experiment.evaluation_source(config)
 
 
-def _check_fits(loaded: saelens_format.Loaded, folder: Path, toy) -> None:
-    if loaded.cfg["d_in"] != toy.d:
-        raise ConfigError(f"{runfolder.shown_path(folder)}: d_in={loaded.cfg['d_in']} does not match the toy's d={toy.d}")
+def _d_of(source: dict) -> int:
+    """The activation dimension of an evaluation source: its toy's d, or its fixed samples' width."""
+    return int(source["toy"].d) if "toy" in source else int(np.shape(source["x"])[1])
+
+
+def _check_fits(loaded: saelens_format.Loaded, folder: Path, source: dict) -> None:
+    d = _d_of(source)
+    if loaded.cfg["d_in"] != d:
+        raise ConfigError(f"{runfolder.shown_path(folder)}: d_in={loaded.cfg['d_in']} does not match the toy's d={d}")
 
 
 def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
@@ -59,12 +65,19 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         arch = members[0][1].arch
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
-        scores = pipeline.evaluate(
-            arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"], parents=source.get("parents")
-        )
-        for (folder, loaded), metrics in zip(members, scores):
+        if "toy" in source:  # fresh samples from the run's toy and eval key
+            scores = pipeline.evaluate(
+                arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"], parents=source.get("parents")
+            )
+        else:  # the run's fixed samples, every row once
+            scores = pipeline.evaluate(arch, params, hps, (jnp.asarray(source["x"]),))
+        for g, ((folder, loaded), metrics) in enumerate(zip(members, scores)):
             for grader in source.get("graders", ()):  # the study's own graders, as its run applied them
-                metrics.update(grader.grade(np.asarray(loaded.params.W_dec), source["toy"]))
+                if hasattr(grader, "grade_dictionary"):
+                    one = jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], (params, hps))
+                    metrics.update(grader.grade_dictionary(arch, *one, source))
+                else:
+                    metrics.update(grader.grade(np.asarray(loaded.params.W_dec), source["toy"]))
             entries.append(
                 {
                     "name": folder.name,
@@ -125,7 +138,7 @@ def rescore_run(run_folder: str | Path) -> dict:
     folders = saved_runs.dictionary_folders(run_folder)
     loaded = [(folder, saelens_format.load(folder)) for folder in folders]
     for folder, item in loaded:
-        _check_fits(item, folder, source["toy"])
+        _check_fits(item, folder, source)
     groups: dict[str, list] = {}
     for folder, item in loaded:
         meta = item.cfg.get("toylab", {})
@@ -148,7 +161,7 @@ def rescore_run(run_folder: str | Path) -> dict:
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
     run_rows = run_table(run_folder)  # checked before any scoring
     entries = _score(ordered, source)
-    readers = {metric: "grader" for grader in source.get("graders", ()) for metric in grader.metrics}
+    readers = {metric: getattr(grader, "reader", "grader") for grader in source.get("graders", ()) for metric in grader.metrics}
     rows, agreement = beside_run(entries, run_rows, readers)
     return {
         "run": str(run_folder),
@@ -164,7 +177,7 @@ def score_sae(sae_folder: str | Path, run_folder: str | Path) -> dict:
     sae_folder = Path(sae_folder)
     loaded = saelens_format.load(sae_folder)
     experiment, config, source = load_run(run_folder)
-    _check_fits(loaded, sae_folder, source["toy"])
+    _check_fits(loaded, sae_folder, source)
     return {
         "run": str(run_folder),
         "experiment": experiment.name,

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.kernel import SampleGrader
 from experiments.recovery import saved_dictionaries
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
@@ -174,45 +175,101 @@ def grid_through_layers(config: Config, network, state, basis, activations, labe
     return arrays
 
 
-def ball_concept(config: Config, key, runtime=None) -> tuple[dict, list]:
+class RunKeys(NamedTuple):
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+
+    manifold: jax.Array
+    points: jax.Array  # the ball-in-shell samples
+    rows: jax.Array  # which of them train the SAE and the probes
+    sae: jax.Array
+    random: jax.Array  # the random dictionary (chance)
+
+
+def run_keys(config: Config) -> RunKeys:
+    key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
+    return RunKeys(key_manifold, *jax.random.split(key_ball, 4))
+
+
+class BallData(NamedTuple):
+    x: np.ndarray  # [n, d] the ball-in-shell samples
+    inside: np.ndarray  # [n] the concept: the sample lies in the ball
+    train_rows: np.ndarray  # [n] the rows the SAE and the probes train on (the rest are held out)
+
+
+def ball_data(config: Config, keys: RunKeys) -> BallData:
+    x, labels = semantic.ball_in_shell(keys.points, config.ball_samples, config.toy.d, config.ball_dims)
+    x = np.asarray(x)
+    train_rows = np.asarray(jax.random.uniform(keys.rows, (len(x),))) < config.probe_train_fraction
+    return BallData(x, np.asarray(labels).astype(bool), train_rows)
+
+
+def sae_readings(arch: str, params, hps, source: dict) -> dict:
+    """The ball SAE read on the held-out samples (`source`: "x" and the concept "inside"): its best
+    latent's AUROC for the concept ("auroc"), its explained variance and mean L0; params and hps stacked
+    with one dictionary. The run and `toylab evaluate` both read it here (`BALL_GRADER`)."""
+    test = jnp.asarray(source["x"])
+    codes = np.asarray(pipeline.encode(arch, params, hps, test))[0]
+    return {
+        "auroc": float(detectors.best_unit_auroc(codes, np.asarray(source["inside"])[:, None])[0][0]),
+        "sae_explained_variance": pipeline.explained_variance(arch, params, hps, test)[0],
+        "sae_mean_l0": float(np.mean(np.sum(codes > 0, axis=1))),
+    }
+
+
+BALL_GRADER = SampleGrader(("auroc", "sae_explained_variance", "sae_mean_l0"), sae_readings, reader="ball concept")
+
+
+def held_out(data: BallData) -> dict:
+    """The evaluation source of the ball SAE: the held-out samples and their concept."""
+    return {"x": data.x[~data.train_rows], "inside": data.inside[~data.train_rows], "graders": (BALL_GRADER,)}
+
+
+def evaluation_source(config: Config) -> dict:
+    """The ball SAE's held-out samples and grader, rebuilt from the run's config (for `toylab evaluate`)."""
+    return held_out(ball_data(config, run_keys(config)))
+
+
+def ball_concept(config: Config, keys: RunKeys, runtime=None) -> tuple[dict, list]:
     """Held-out AUROC of each reader of the ball-in-shell concept, and the SAE (for the run folder)."""
-    k_points, k_rows, k_sae, k_random = jax.random.split(key, 4)
     d = config.toy.d
-    x, labels = semantic.ball_in_shell(k_points, config.ball_samples, d, config.ball_dims)
-    x, inside = np.asarray(x), np.asarray(labels).astype(bool)
-    train_rows = np.asarray(jax.random.uniform(k_rows, (len(x),))) < config.probe_train_fraction
+    data = ball_data(config, keys)
+    x, inside, train_rows = data
     hps = pipeline.stack([architectures.hparams(config.sae_learning_rate, config.sae_l1, 1)])
     result = pipeline.fit(
         "relu",
         stored.StoredToy(jnp.asarray(x[train_rows])),
         hps,
-        k_sae[None],
+        keys.sae[None],
         n_latents=config.sae_size,
         steps=config.sae_steps,
         batch_size=256,
         label=f"ReLU SAE m={config.sae_size} on the ball and shell",
         runtime=runtime,
     )
-    test = jnp.asarray(x[~train_rows])
-    sae_codes = np.asarray(pipeline.encode("relu", result.params, hps, test))[0]
-    sae_l0 = float(np.mean(np.sum(sae_codes > 0, axis=1)))
+    source = held_out(data)
+    read = sae_readings("relu", result.params, hps, source)
     # chance as everywhere in the lab: a random dictionary encoded by TopK, k = the SAE's mean L0
-    chance_k = max(1, int(round(sae_l0)))
-    random_params = pipeline.chance_dictionaries(k_random[None], d, config.sae_size)
-    random_codes = np.asarray(pipeline.chance_codes(random_params, chance_k, test))[0]
-    target = inside[~train_rows, None]
+    chance_k = max(1, int(round(read["sae_mean_l0"])))
+    random_params = pipeline.chance_dictionaries(keys.random[None], d, config.sae_size)
+    random_codes = np.asarray(pipeline.chance_codes(random_params, chance_k, jnp.asarray(source["x"])))[0]
     return {
         "linear_probe_auroc": detectors.held_out(detectors.linear_probe(), x, inside, train_rows)[1],
-        "sae_latent_auroc": float(detectors.best_unit_auroc(sae_codes, target)[0][0]),
-        "random_atom_auroc": float(detectors.best_unit_auroc(random_codes, target)[0][0]),
+        "sae_latent_auroc": read["auroc"],
+        "random_atom_auroc": float(detectors.best_unit_auroc(random_codes, source["inside"][:, None])[0][0]),
         "region_auroc": detectors.held_out(detectors.region_detector(config.neighbours), x, inside, train_rows)[1],
-        "sae_explained_variance": pipeline.explained_variance("relu", result.params, hps, test)[0],
-        "sae_mean_l0": sae_l0,
+        "sae_explained_variance": read["sae_explained_variance"],
+        "sae_mean_l0": read["sae_mean_l0"],
         "random_atom_k": chance_k,
         "ball_dims": config.ball_dims,
         "d": d,
         "sae_size": config.sae_size,
-    }, saved_dictionaries("relu", result.params, hps, [f"relu-ball-{config.sae_size}-seed{config.seed}"])
+    }, saved_dictionaries(
+        "relu",
+        result.params,
+        hps,
+        [f"relu-ball-{config.sae_size}-seed{config.seed}"],
+        [{"arm": "sae", "size": config.sae_size, "seed": config.seed, "setting": {}}],
+    )
 
 
 def memory_estimate(config: Config) -> tuple[int, str]:
@@ -223,9 +280,9 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    key_manifold, key_ball = jax.random.split(seeding.root_key(config.seed))
-    manifold, arrays = manifold_results(config, key_manifold, runtime)
-    ball, saved = ball_concept(config, key_ball, runtime)
+    keys = run_keys(config)
+    manifold, arrays = manifold_results(config, keys.manifold, runtime)
+    ball, saved = ball_concept(config, keys, runtime)
     return Result(
         {
             config.toy.manifold: manifold,
@@ -437,4 +494,6 @@ def plot(results: dict, arrays: dict, folder) -> list:
     return paths
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)
