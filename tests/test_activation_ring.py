@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sae.readers import activation_ring
+from sae.readers import activation_ring, manifold_ranking
 
 SETTINGS = settings(max_examples=8, derandomize=True, deadline=None)
 
@@ -82,3 +82,4 @@ def test_too_few_samples_or_one_direction_read_no_ring():
     codes[:, 0] = 1.0  # a single latent: one direction, no plane
     assert activation_ring.read(codes @ decoder, codes, decoder, np.array([0])).roundness == 0.0
     assert not activation_ring.holds_ring(float("nan"))
+    assert activation_ring.MAX_ROWS == manifold_ranking.MAX_ROWS  # the rows the evidence reads

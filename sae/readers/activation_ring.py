@@ -30,9 +30,11 @@ ring in its activations* when ρ_x > ρ_shell. A blind claim needs it beside its
 
 **What it cannot tell.** A helix seen along its axis and a thin annulus are rings in projection; so is
 a single sparse feature of constant magnitude seen with another at the same radius (its points sit at
-one radius but fill no turn: the evidence's places and closure, not this reading, refuse it). Noise
-orthogonal to the ring but inside the group's span fattens it: a circle whose latents also absorb
-other features reads a lower ρ_x.
+one radius but fill no turn: the evidence's places and closure, not this reading, refuse it). What
+else projects into the plane fattens the ring: a circle whose latents also fire on samples that do not
+carry it (sparse features they absorb) puts those samples inside the ring and reads a lower ρ_x, often
+0 (`docs/studies/circles-grid.md`). Choosing the samples by how much of their code the group holds
+would keep such a ring, and the rim of a filled square too, so every sample the group fires on is read.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from jaxtyping import Float, Int
 from sae.readers import geometry
 from toys.engine.shapes import AnyArray
 
-MAX_ROWS = 2048  # samples read (evenly thinned), as the circle evidence reads them
+MAX_ROWS = 2048  # samples read (evenly thinned): manifold_ranking.MAX_ROWS, the rows the evidence reads
 MIN_POINTS = 8
 DISC_SPREAD = 1 / np.sqrt(8)  # CV of the radii of points filling a disc uniformly
 SHELL_SPREAD = float(np.sqrt(2 / 3 - np.pi**2 / 16) / (np.pi / 4))  # CV of the radii of a sphere's shadow
