@@ -145,3 +145,10 @@ def test_circuits_results_contract(tmp_path):
     assert all(len(g["probe"]) == 2 for g in internal)
     assert circuits.Circuit.from_dict(results["circuit"]).describe() == results["description"]
     assert {p.name for p in (folder / "figures").iterdir()} == {"gate_recovery.png"}
+    # toylab evaluate retrains the emulator from the config with the run's keys and reads each layer SAE
+    # on its own layer, through the run's grader: every explained variance the table holds, equal
+    assert cli.main(["evaluate", str(folder)]) == 0
+    agreement = json.loads((folder / "dictionaries" / "results.json").read_text())["agreement_with_run"]
+    n_saved = len(list((folder / "dictionaries").glob("*/cfg.json")))  # a layer SAE per size and hidden layer
+    assert n_saved == 2 * len(json.loads((folder / "config.json").read_text())["config"]["sae_sizes"]), n_saved
+    assert agreement["compared"] == n_saved and agreement["equal"] == n_saved, agreement

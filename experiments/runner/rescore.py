@@ -42,8 +42,11 @@ def load_run(run_folder: str | Path):
 
 
 def _d_of(source: dict) -> int:
-    """The activation dimension of an evaluation source: its toy's d, or its fixed samples' width."""
-    return int(source["toy"].d) if "toy" in source else int(np.shape(source["x"])[1])
+    """The activation dimension of an evaluation source: its toy's d, its fixed samples' width, or the d
+    it states (samples per dictionary)."""
+    if "toy" in source:
+        return int(source["toy"].d)
+    return int(source["d"]) if "x_of" in source else int(np.shape(source["x"])[1])
 
 
 def _check_fits(loaded: saelens_format.Loaded, folder: Path, source: dict) -> None:
@@ -65,17 +68,24 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         arch = members[0][1].arch
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
+        # each dictionary's own fixed samples (`x_of` its table coordinates: a network layer, say)
+        own = [source["x_of"](loaded.cfg.get("toylab", {}).get("table")) for _, loaded in members] if "x_of" in source else None
         if "toy" in source:  # fresh samples from the run's toy and eval key
             scores = pipeline.evaluate(
                 arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"], parents=source.get("parents")
             )
+        elif own is not None:
+            scores = [
+                pipeline.evaluate(arch, *jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], (params, hps)), (jnp.asarray(x),))[0]
+                for g, x in enumerate(own)
+            ]
         else:  # the run's fixed samples, every row once
             scores = pipeline.evaluate(arch, params, hps, (jnp.asarray(source["x"]),))
         for g, ((folder, loaded), metrics) in enumerate(zip(members, scores)):
             for grader in source.get("graders", ()):  # the study's own graders, as its run applied them
                 if hasattr(grader, "grade_dictionary"):
                     one = jax.tree.map(lambda leaf, g=g: leaf[g : g + 1], (params, hps))
-                    metrics.update(grader.grade_dictionary(arch, *one, source))
+                    metrics.update(grader.grade_dictionary(arch, *one, source if own is None else {**source, "x": own[g]}))
                 else:
                     metrics.update(grader.grade(np.asarray(loaded.params.W_dec), source["toy"]))
             entries.append(

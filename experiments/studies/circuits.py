@@ -30,6 +30,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from experiments.kernel import SampleGrader
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
@@ -101,13 +102,65 @@ def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_r
     sae_codes = np.asarray(pipeline.encode("topk", params, hps, acts))
     keys = jax.random.split(jax.random.fold_in(key_random, size), len(acts))
     random_params = pipeline.chance_dictionaries(keys, acts.shape[2], size)
+    layers = range(len(acts))
     return {
         "sae": sae_codes,
         "random": np.asarray(pipeline.chance_codes(random_params, config.k, acts)),
         "explained_variance": pipeline.explained_variance("topk", params, hps, acts),
         "live_latents": [int(np.sum(np.any(c > 0, axis=0))) for c in sae_codes],
-        "saved": saved_dictionaries("topk", params, hps, [f"topk-layer{layer + 1}-{size}-seed{config.seed}" for layer in range(len(acts))]),
+        "saved": saved_dictionaries(
+            "topk",
+            params,
+            hps,
+            [f"topk-layer{layer + 1}-{size}-seed{config.seed}" for layer in layers],
+            [{"arm": "sae", "size": size, "seed": config.seed, "setting": {"layer": layer + 1}} for layer in layers],
+        ),
     }
+
+
+def explained_variance_grade(arch: str, params, hps, source: dict) -> dict:
+    """A layer SAE's explained variance on its own layer's activations on every row (`source["x"]`), as
+    the run's table states it (params and hps stacked with one dictionary)."""
+    return {"explained_variance": pipeline.explained_variance(arch, params, hps, source["x"])[0]}
+
+
+EXPLAINED_VARIANCE = SampleGrader(("explained_variance",), explained_variance_grade, reader="metrics")
+
+
+class RunKeys(NamedTuple):
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+
+    network: jax.Array
+    sae: jax.Array
+    random: jax.Array  # the random dictionaries (chance)
+    split: jax.Array  # the probes' training rows
+    untrained: jax.Array  # the untrained network (a baseline)
+
+
+def run_keys(config: Config) -> RunKeys:
+    return RunKeys(*jax.random.split(seeding.root_key(config.seed), 5))
+
+
+def trained_layers(config: Config, keys: RunKeys, runtime=None):
+    """The run's circuit, its trained emulator and every hidden layer on all rows ([L, N, H])."""
+    circuit = draw_circuit(config)
+    result = circuits.train(circuits.Task(config.toy, circuit), keys.network[None], runtime)
+    return circuit, result, circuits.hidden_activations(config.toy, circuit, network_training.select(result.state, 0))
+
+
+def evaluation_source(config: Config) -> dict:
+    """Each layer SAE's samples (its layer's activations on every row, by the layer the saved dictionary
+    records) and the grader the run applied, rebuilt from the run's config by retraining the emulator
+    with the run's keys (for `toylab evaluate`)."""
+    _, _, acts = trained_layers(config, run_keys(config))
+
+    def layer_of(where: dict | None) -> np.ndarray:
+        layer = (where or {}).get("setting", {}).get("layer")
+        if not isinstance(layer, int) or not 1 <= layer <= len(acts):
+            raise ConfigError(f"a dictionary records no hidden layer in 1..{len(acts)} (toylab.table.setting.layer: got {layer!r})")
+        return acts[layer - 1]
+
+    return {"x_of": layer_of, "d": int(acts.shape[2]), "graders": (EXPLAINED_VARIANCE,)}
 
 
 def first_layer(scores_by_layer: np.ndarray, threshold: float) -> list:
@@ -124,11 +177,10 @@ def memory_estimate(config: Config) -> tuple[int, str]:
 
 
 def run(config: Config, runtime: Runtime | None = None) -> Result:
-    key_net, key_sae, key_random, key_split, key_untrained = jax.random.split(seeding.root_key(config.seed), 5)
-    circuit = draw_circuit(config)
-    result = circuits.train(circuits.Task(config.toy, circuit), key_net[None], runtime)
+    keys = run_keys(config)
+    key_sae, key_random, key_split, key_untrained = keys.sae, keys.random, keys.split, keys.untrained
     # every hidden layer on all rows in one pass ([L, N, H]); `circuits.layer` gives one of them as a toy
-    acts = circuits.hidden_activations(config.toy, circuit, network_training.select(result.state, 0))
+    circuit, result, acts = trained_layers(config, keys, runtime)
     inputs = circuits.all_inputs(circuit.n_inputs)
     gates = circuits.evaluate(circuit, inputs)  # [N, G]
     n_rows = len(inputs)
@@ -375,4 +427,6 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)
