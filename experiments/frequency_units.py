@@ -30,6 +30,23 @@ def dominant_frequency(directions, subspaces: dict) -> np.ndarray:
     return np.asarray(frequencies)[np.argmax(energy, axis=1)]
 
 
+def unit_counts(codes, directions, subspaces: dict, key_frequencies) -> dict:
+    """One reading's units (codes [n, units], directions [units, H]): how many, how many live, the live
+    units on each key frequency's circles and on other frequencies' (`units_per_frequency`), and each
+    live unit counted at its dominant frequency (a weaker reading)."""
+    live = np.any(np.asarray(codes) > 0, axis=0)
+    per_frequency = units_per_frequency(directions, subspaces, live)
+    dominant = dominant_frequency(directions, subspaces)[live]
+    return {
+        "units": int(np.shape(codes)[1]),
+        "live": int(live.sum()),
+        "per_key_frequency": {str(k): per_frequency[str(k)] for k in key_frequencies},
+        "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in key_frequencies)),
+        "per_frequency": per_frequency,
+        "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
+    }
+
+
 def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random, key_frequencies, index: int = 0, runtime=None) -> dict:
     """Network `index`'s hidden layer over every pair, read by a TopK SAE (config.sae_size, k,
     sae_steps, sae_batch_size, sae_learning_rate), a random dictionary encoded by TopK with the
@@ -63,20 +80,7 @@ def layer_units(config, net: modular.ModularConfig, result, key_sae, key_random,
     explained = pipeline.explained_variance("topk", sae.params, hps, hidden)[0]
     all_frequencies = list(range(1, (net.p - 1) // 2 + 1))
     subspaces = modular.frequency_subspaces(hidden, net.p, all_frequencies)
-    per_kind = {}
-    for kind, unit_codes in codes.items():
-        live = np.any(unit_codes > 0, axis=0)
-        per_frequency = units_per_frequency(directions[kind], subspaces, live)
-        dominant = dominant_frequency(directions[kind], subspaces)[live]
-        per_kind[kind] = {
-            "units": int(unit_codes.shape[1]),
-            "live": int(live.sum()),
-            "per_key_frequency": {str(k): per_frequency[str(k)] for k in key_frequencies},
-            "other_frequencies": int(sum(v for k, v in per_frequency.items() if int(k) not in key_frequencies)),
-            "per_frequency": per_frequency,
-            # a weaker reading: each live unit counted at the frequency holding most of its energy
-            "dominant_at_key_frequency": {str(k): int(np.sum(dominant == k)) for k in key_frequencies},
-        }
+    per_kind = {kind: unit_counts(unit_codes, directions[kind], subspaces, key_frequencies) for kind, unit_codes in codes.items()}
     return {
         "hidden": hidden,
         "codes": codes,

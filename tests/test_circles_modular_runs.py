@@ -80,3 +80,8 @@ def test_modular_results_contract(tmp_path):
     assert results["top_frequencies_variance_share"] >= 0.9 - 1e-9
     assert set(results["latents_per_key_frequency"]) == {"sae", "random", "neuron"}
     assert {p.name for p in (folder / "figures").iterdir()} == {"fourier_spectrum.png", "latents_per_frequency.png", "training.png"}
+    # toylab evaluate retrains the network from the config with the run's keys and reads the saved SAE on
+    # its hidden layer through the run's graders: live units, units off the key frequencies, EV — equal
+    assert cli.main(["evaluate", str(folder)]) == 0
+    agreement = json.loads((folder / "dictionaries" / "results.json").read_text())["agreement_with_run"]
+    assert agreement["compared"] == 3 and agreement["equal"] == 3, agreement

@@ -18,10 +18,12 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from experiments.frequency_units import layer_units
+from experiments.frequency_units import layer_units, unit_counts
+from experiments.kernel import SampleGrader
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
+from sae import pipeline
 from toys import modular
 from toys.engine.config import check_fields, setting
 from toys.engine.runtime import Runtime
@@ -58,10 +60,61 @@ def memory_estimate(config: Config) -> tuple[int, str]:
     return int(memory.SAFETY * memory.FLOAT * floats), "toy.p"
 
 
+class RunKeys(NamedTuple):
+    """The run's keys, derived once: `run` and `evaluation_source` both read them here."""
+
+    networks: jax.Array
+    sae: jax.Array
+    random: jax.Array  # the random dictionary (chance)
+
+
+def run_keys(config: Config) -> RunKeys:
+    return RunKeys(*jax.random.split(seeding.root_key(config.seed), 3))
+
+
+def train_networks(config: Config, keys: RunKeys, runtime=None):
+    net = config.toy
+    return modular.train(net, seed_keys(keys.networks, net.p, list(range(config.n_seeds))), runtime)
+
+
+def main_key_frequencies(net: modular.ModularConfig, result) -> list[int]:
+    """Network 0's key frequencies (the truth the graders read)."""
+    return modular.key_frequencies(modular.fourier_shares(modular.embedding(net, result, 0)), net.coverage)
+
+
+def unit_grade(arch: str, params, hps, source: dict) -> dict:
+    """The SAE's live units and its live units on no key frequency's circles, on network 0's hidden layer
+    over every pair (`source`: "x", "subspaces", "key_frequencies"), as the run counts them."""
+    codes = np.asarray(pipeline.encode(arch, params, hps, jax.numpy.asarray(source["x"])))[0]
+    counts = unit_counts(codes, np.asarray(params.W_dec[0]), source["subspaces"], source["key_frequencies"])
+    return {"live_units": counts["live"], "units_on_other_frequencies": counts["other_frequencies"]}
+
+
+def explained_variance_grade(arch: str, params, hps, source: dict) -> dict:
+    return {"explained_variance": pipeline.explained_variance(arch, params, hps, source["x"])[0]}
+
+
+GRADERS = (
+    SampleGrader(("live_units", "units_on_other_frequencies"), unit_grade, reader="frequency units"),
+    SampleGrader(("explained_variance",), explained_variance_grade, reader=table.STREAMED),
+)
+
+
+def evaluation_source(config: Config) -> dict:
+    """Network 0's hidden layer over every pair, its frequency subspaces and key frequencies, and the
+    graders the run applied, rebuilt by retraining the networks with the run's keys (for `toylab evaluate`)."""
+    net = config.toy
+    result = train_networks(config, run_keys(config))
+    hidden = np.asarray(modular.layer(result, "hidden", 0).x)
+    subspaces = modular.frequency_subspaces(hidden, net.p, list(range(1, (net.p - 1) // 2 + 1)))
+    return {"x": hidden, "subspaces": subspaces, "key_frequencies": main_key_frequencies(net, result), "graders": GRADERS}
+
+
 def run(config: Config, runtime: Runtime | None = None) -> Result:
     net = config.toy
-    key_net, key_sae, key_random = jax.random.split(seeding.root_key(config.seed), 3)
-    result = modular.train(net, seed_keys(key_net, net.p, list(range(config.n_seeds))), runtime)
+    keys_of_run = run_keys(config)
+    key_sae, key_random = keys_of_run.sae, keys_of_run.random
+    result = train_networks(config, keys_of_run, runtime)
     seeds = []
     for g in range(config.n_seeds):
         shares = modular.fourier_shares(modular.embedding(net, result, g))
@@ -92,7 +145,13 @@ def run(config: Config, runtime: Runtime | None = None) -> Result:
             "latents_per_key_frequency": per_kind,
         },
         arrays={"loss_curve": np.asarray(result.loss_curve, np.float32)},
-        dictionaries=saved_dictionaries("topk", units["sae_params"], units["sae_hparams"], [f"topk-{config.sae_size}-seed{config.seed}"]),
+        dictionaries=saved_dictionaries(
+            "topk",
+            units["sae_params"],
+            units["sae_hparams"],
+            [f"topk-{config.sae_size}-seed{config.seed}"],
+            [{"arm": "topk", "size": config.sae_size, "seed": config.seed, "setting": {"network": 0}}],
+        ),
         table=results_rows(seeds, per_kind, float(explained), config),
     )
 
@@ -289,4 +348,6 @@ def summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-STUDY = Study(NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate)
+STUDY = Study(
+    NAME, DESCRIPTION, Config, run, plot, summary, headline=headline, memory_estimate=memory_estimate, evaluation_source=evaluation_source
+)
