@@ -8,7 +8,8 @@ on the group's plane (the top two principal directions of its reconstructions' d
 Kåsa centre: the radius CV and the within-angle radius CV (24 angle bins; a loop, even a polygon, has one
 radius per angle) of the activations x ("x_"), of the full reconstructions ("full_") and of the group-only
 reconstructions ("grp_"), and the correlation of the squared coordinates ("_csq": −1 on a circle, 0 for
-independent coordinates). One JSON line per dictionary.
+independent coordinates), and the claim's own activation ring ("ring_roundness", "ring_closure":
+`sae.readers.activation_ring.read`). One JSON line per dictionary.
 
     .venv/bin/python tools/loop_readings.py SEEDS [KIND,KIND,...]
 
