@@ -28,7 +28,7 @@ import numpy as np
 from experiments.recovery import TRAINED_KINDS, Recovery, eval_key, headline, summary_table
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
-from sae import architectures, evaluate
+from sae import architectures, evaluate, pipeline
 from toys.engine.config import check_fields, setting
 
 SUMMARY_METRICS = ("mmcs", "mcc", "f1", "explained_variance", "l0", "dead_fraction")
@@ -57,6 +57,15 @@ class SampleGrader:
     metrics: tuple[str, ...]
     grade_dictionary: Callable
     reader: str = "grader"
+
+
+def _explained_variance_on_samples(arch: str, params, hps, source: dict) -> dict:
+    return {"explained_variance": pipeline.explained_variance(arch, params, hps, source["x"])[0]}
+
+
+# a dictionary's explained variance on the study's fixed samples (`pipeline.explained_variance`, every row
+# once), under the streamed metrics' reader: the row a study writes when it reads EV on stored arrays
+EXPLAINED_VARIANCE = SampleGrader(("explained_variance",), _explained_variance_on_samples, reader=table.STREAMED)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -171,7 +171,7 @@ def rescore_run(run_folder: str | Path) -> dict:
     ordered = [[(folder, item) for _, folder, item in sorted(members, key=lambda m: m[0])] for members in groups.values()]
     run_rows = run_table(run_folder)  # checked before any scoring
     entries = _score(ordered, source)
-    readers = {metric: getattr(grader, "reader", "grader") for grader in source.get("graders", ()) for metric in grader.metrics}
+    readers = {metric: grader.reader for grader in source.get("graders", ()) for metric in grader.metrics}
     rows, agreement = beside_run(entries, run_rows, readers)
     return {
         "run": str(run_folder),

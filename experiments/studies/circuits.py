@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from experiments.kernel import SampleGrader
+from experiments.kernel import EXPLAINED_VARIANCE
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
@@ -116,15 +116,6 @@ def dictionary_codes(config: Config, acts: np.ndarray, size: int, key_sae, key_r
             [{"arm": "sae", "size": size, "seed": config.seed, "setting": {"layer": layer + 1}} for layer in layers],
         ),
     }
-
-
-def explained_variance_grade(arch: str, params, hps, source: dict) -> dict:
-    """A layer SAE's explained variance on its own layer's activations on every row (`source["x"]`), as
-    the run's table states it (params and hps stacked with one dictionary)."""
-    return {"explained_variance": pipeline.explained_variance(arch, params, hps, source["x"])[0]}
-
-
-EXPLAINED_VARIANCE = SampleGrader(("explained_variance",), explained_variance_grade, reader="metrics")
 
 
 class RunKeys(NamedTuple):

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from experiments.frequency_units import layer_units, unit_counts
-from experiments.kernel import SampleGrader
+from experiments.kernel import EXPLAINED_VARIANCE, SampleGrader
 from experiments.recovery import saved_dictionaries, seed_keys
 from experiments.runner import facts, memory, panels, seeding, table
 from experiments.runner.study import Result, Study
@@ -90,14 +90,7 @@ def unit_grade(arch: str, params, hps, source: dict) -> dict:
     return {"live_units": counts["live"], "units_on_other_frequencies": counts["other_frequencies"]}
 
 
-def explained_variance_grade(arch: str, params, hps, source: dict) -> dict:
-    return {"explained_variance": pipeline.explained_variance(arch, params, hps, source["x"])[0]}
-
-
-GRADERS = (
-    SampleGrader(("live_units", "units_on_other_frequencies"), unit_grade, reader="frequency units"),
-    SampleGrader(("explained_variance",), explained_variance_grade, reader=table.STREAMED),
-)
+GRADERS = (SampleGrader(("live_units", "units_on_other_frequencies"), unit_grade, reader="frequency units"), EXPLAINED_VARIANCE)
 
 
 def evaluation_source(config: Config) -> dict:

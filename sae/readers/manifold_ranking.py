@@ -269,17 +269,14 @@ def rank(
     def ring(index: int) -> float:
         return float("nan") if x is None else activation_ring.read(x, codes, decoder, groups[index]).roundness
 
-    rings = {int(order[0]): ring(int(order[0]))} if len(order) else {}
-    claims = 0
-    for index in order:
-        if p_value(evidence[index].evidence, null_top) > alpha:
-            break
-        if int(index) not in rings:
-            rings[int(index)] = ring(int(index))
-        if not activation_ring.holds_ring(rings[int(index)]):
+    top_ring = ring(order[0]) if len(order) else (float("nan") if x is None else 0.0)
+    claims = 0  # the leading candidates claimed, each on its own p-value and ring (the top's ring read once)
+    for position, index in enumerate(order):
+        if p_value(evidence[index].evidence, null_top) > alpha or not activation_ring.holds_ring(
+            top_ring if position == 0 else ring(index)
+        ):
             break
         claims += 1
-    top_ring = rings[int(order[0])] if len(order) else (float("nan") if x is None else 0.0)
     claimed = bool(len(order) and p <= alpha and activation_ring.holds_ring(top_ring))
     return Ranked(order, evidence, float(top), p, claimed, int(claims), top_ring)
 

@@ -60,6 +60,7 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from sae.readers import geometry, manifold_finder, manifold_ranking
+from sae.readers.activation_ring import DISC_SPREAD
 from sae.readers.ring_search import STARTS, best_ring_plane
 from toys.engine.shapes import AnyArray
 
@@ -69,7 +70,6 @@ CONSTRAINTS_PER_FREEDOM = 3  # q ≤ (r − 1)/(2·3) + 2: a plane in q directio
 # a ring puts r − 1 constraints on it; with fewer constraints any r points lie on some ring
 MIN_VARIANCE_SHARE = 1e-3  # a direction with less of the variance is noise, not searched
 MAX_PLANES = 12
-DISC_SPREAD = 1 / np.sqrt(8)  # CV of the radii of points filling a disc uniformly
 
 
 class RingPlane(NamedTuple):
