@@ -131,7 +131,7 @@ TINY_CIRCUITS = sets(
 )
 
 
-def test_circuits_results_contract(tmp_path):
+def test_circuits_results_contract(tmp_path, capsys):
     assert cli.main(["run", "circuits", "--quick", "--out", str(tmp_path), *TINY_CIRCUITS]) == 0
     folder = next((tmp_path / "circuits").iterdir())
     results = json.loads((folder / "results.json").read_text())
@@ -152,3 +152,13 @@ def test_circuits_results_contract(tmp_path):
     n_saved = len(list((folder / "dictionaries").glob("*/cfg.json")))  # a layer SAE per size and hidden layer
     assert n_saved == 2 * len(json.loads((folder / "config.json").read_text())["config"]["sae_sizes"]), n_saved
     assert agreement["compared"] == n_saved and agreement["equal"] == n_saved, agreement
+    # a dictionary whose recorded layer the network lacks: one line naming its cfg.json, exit 2, nothing written
+    (folder / "dictionaries" / "results.json").unlink()
+    cfg = next((folder / "dictionaries").glob("*/cfg.json"))
+    edited = json.loads(cfg.read_text())
+    edited["toylab"]["table"]["setting"]["layer"] = 9
+    cfg.write_text(json.dumps(edited))
+    assert cli.main(["evaluate", str(folder)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cfg.json" in error and "layer" in error and "got 9" in error, error
+    assert not (folder / "dictionaries" / "results.json").exists()

@@ -55,6 +55,15 @@ def _check_fits(loaded: saelens_format.Loaded, folder: Path, source: dict) -> No
         raise ConfigError(f"{runfolder.shown_path(folder)}: d_in={loaded.cfg['d_in']} does not match the toy's d={d}")
 
 
+def _own_samples(source: dict, folder: Path, loaded: saelens_format.Loaded) -> np.ndarray:
+    """A dictionary's own fixed samples (`x_of` its place in the table); a place the source cannot read
+    is one line naming the dictionary's cfg.json."""
+    try:
+        return source["x_of"](loaded.cfg.get("toylab", {}).get("table"))
+    except ConfigError as error:
+        raise ConfigError(f"{runfolder.shown_path(folder / 'cfg.json')}: {error}") from None
+
+
 def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict) -> list[dict]:
     entries = []
     for done, members in enumerate(groups):
@@ -69,7 +78,7 @@ def _score(groups: list[list[tuple[Path, saelens_format.Loaded]]], source: dict)
         params = pipeline.stack([jax.tree.map(jnp.asarray, loaded.params) for _, loaded in members])
         hps = pipeline.stack([loaded.hparams() for _, loaded in members])
         # each dictionary's own fixed samples (`x_of` its table coordinates: a network layer, say)
-        own = [source["x_of"](loaded.cfg.get("toylab", {}).get("table")) for _, loaded in members] if "x_of" in source else None
+        own = [_own_samples(source, folder, loaded) for folder, loaded in members] if "x_of" in source else None
         if "toy" in source:  # fresh samples from the run's toy and eval key
             scores = pipeline.evaluate(
                 arch, params, hps, source["toy"], key=source["key"], n_eval=source["n_eval"], parents=source.get("parents")
