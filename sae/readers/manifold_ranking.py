@@ -269,9 +269,9 @@ def rank(
     def ring(index: int) -> float:
         return float("nan") if x is None else activation_ring.read(x, codes, decoder, groups[index]).roundness
 
-    top_ring = ring(order[0]) if len(order) else (float("nan") if x is None else 0.0)
+    top_ring = ring(int(order[0])) if len(order) else (float("nan") if x is None else 0.0)
     claims = 0  # the leading candidates claimed, each on its own p-value and ring (the top's ring read once)
-    for position, index in enumerate(order):
+    for position, index in enumerate(order.tolist()):
         if p_value(evidence[index].evidence, null_top) > alpha or not activation_ring.holds_ring(
             top_ring if position == 0 else ring(index)
         ):
